@@ -1,0 +1,166 @@
+# mmcert — top-level Makefile.
+#
+# Sources are picked up by directory; nothing needs listing here:
+#   common/*.c          -> build/libmmcommon.a   (topology, text/size parsing; shared)
+#   reference-impl/*.c  -> build/libmmref.so + build/libmmref.a (the reference implementation)
+#   workloads/*.c       -> build/libworkloads.a + build/libworkloads.so
+#   suite/**/*.c        -> build/mmcert          (main.c) + build/libmmsuite.a (the rest)
+#   tests/unit/test_*.c -> build/tests/test_*    (cmocka, TAP, run by prove)
+#   tests/cli/*.t       -> shell tests (TAP), run by prove
+#
+# `make V=1` shows the commands. Flags changes rebuild everything (build/.flags).
+# `make BUILD=build-asan SANITIZE=address,undefined check-unit` builds and tests a
+# sanitizer variant beside the normal one.
+
+ifeq ($(wildcard config.mk),)
+$(info config.mk is missing: running ./configure)
+$(shell ./configure >&2)
+endif
+include config.mk
+
+BUILD ?= build
+SANITIZE ?=
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+say = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2);)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CPPFLAGS_ALL := -D_GNU_SOURCE -DMMCERT_VERSION='"$(VERSION)"' -Isuite/include -Icommon \
+	-Ireference-impl -Iworkloads -Isuite -I. $(DEP_CFLAGS)
+CFLAGS_ALL := -std=c11 -O2 -g -fPIC -pthread $(WARN) $(SAN_FLAGS) $(CFLAGS)
+LDFLAGS_ALL := -pthread $(SAN_FLAGS) $(LDFLAGS)
+
+COMMON_SRC := $(wildcard common/*.c)
+REF_SRC := $(wildcard reference-impl/*.c)
+WL_SRC := $(wildcard workloads/*.c)
+SUITE_MAIN := suite/main.c
+SUITE_SRC := $(filter-out $(SUITE_MAIN),$(wildcard suite/*.c suite/cases/*.c suite/probes/*.c suite/bench/*.c))
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+REF_OBJ := $(call obj,$(REF_SRC))
+WL_OBJ := $(call obj,$(WL_SRC))
+SUITE_OBJ := $(call obj,$(SUITE_SRC))
+MAIN_OBJ := $(call obj,$(SUITE_MAIN))
+TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+LIBMMREF_SO := $(BUILD)/libmmref.so
+LIBMMREF_A := $(BUILD)/libmmref.a
+LIBCOMMON_A := $(BUILD)/libmmcommon.a
+LIBWL_A := $(BUILD)/libworkloads.a
+LIBWL_SO := $(BUILD)/libworkloads.so
+LIBSUITE_A := $(BUILD)/libmmsuite.a
+MMCERT := $(BUILD)/mmcert
+
+.PHONY: all check check-unit check-cli suite bench check-numa install uninstall clean distclean format
+all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
+
+# Rebuild when the flags change.
+FLAGS_NOW := $(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS_ALL)
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.flags config.mk
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBCOMMON_A): $(COMMON_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBMMREF_A): $(REF_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libmmref.so -Wl,--no-undefined -o $@ $(REF_OBJ) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(REF_LIBS)
+
+$(LIBWL_A): $(WL_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBWL_SO): $(WL_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libworkloads.so -o $@ $(WL_OBJ) $(LDFLAGS_ALL) $(WL_LIBS)
+
+$(LIBSUITE_A): $(SUITE_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(MMCERT): $(MAIN_OBJ) $(LIBSUITE_A) $(LIBWL_A) $(LIBCOMMON_A)
+	$(call say,LD,$@)
+	$(Q)$(CC) -o $@ $(MAIN_OBJ) $(LIBSUITE_A) $(LIBWL_A) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(SUITE_LIBS) -Wl,-rpath,'$$ORIGIN'
+
+# Unit tests link everything statically, so white-box tests of the reference
+# implementation can reach its internal functions.
+$(BUILD)/tests/%: tests/unit/%.c $(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOMMON_A) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(call say,TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -Itests/unit -DMMCERT_SOURCE_DIR='"$(CURDIR)"' \
+		-DMMCERT_BUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< \
+		$(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOMMON_A) $(LDFLAGS_ALL) \
+		$(SUITE_LIBS) $(REF_LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/mmcert.pc: mmcert.pc.in config.mk VERSION
+	@mkdir -p $(BUILD)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+PROVE_FLAGS ?=
+# Unit tests (cmocka, TAP) and CLI tests (shell, TAP), through prove.
+check-unit: $(TEST_BIN) $(LIBMMREF_SO) $(MMCERT)
+	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
+		$(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN)
+
+check-cli: $(LIBMMREF_SO) $(MMCERT)
+	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
+		$(PROVE) $(PROVE_FLAGS) --exec '/bin/sh' $(sort $(wildcard tests/cli/*.t))
+
+check: all
+	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
+		$(MAKE) --no-print-directory check-unit check-cli
+
+# The main job: conformance suite against the reference implementation on
+# this machine's topology (and an emulated multi-node one on a 1-node host).
+suite: all
+	$(Q)./tests/run-suite.sh $(MMCERT) $(SUITE_ARGS)
+
+bench: all
+	$(Q)$(MMCERT) bench $(BENCH_ARGS)
+
+check-numa: all
+	$(Q)./tests/numa/check-numa.sh $(NUMA_ARGS)
+
+DESTDIR ?=
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/mmcert $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(MMCERT) $(DESTDIR)$(PREFIX)/bin/mmcert
+	install -m 0755 $(LIBMMREF_SO) $(DESTDIR)$(PREFIX)/lib/libmmref.so
+	install -m 0644 $(LIBMMREF_A) $(DESTDIR)$(PREFIX)/lib/libmmref.a
+	install -m 0644 suite/include/mmcert/impl.h $(DESTDIR)$(PREFIX)/include/mmcert/impl.h
+	install -m 0644 $(BUILD)/mmcert.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/mmcert.pc
+	install -m 0644 doc/mmcert.1 $(DESTDIR)$(PREFIX)/share/man/man1/mmcert.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/mmcert $(DESTDIR)$(PREFIX)/lib/libmmref.so \
+		$(DESTDIR)$(PREFIX)/lib/libmmref.a $(DESTDIR)$(PREFIX)/include/mmcert/impl.h \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/mmcert.pc $(DESTDIR)$(PREFIX)/share/man/man1/mmcert.1
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-*
+
+distclean: clean
+	rm -f config.mk config.h
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,62 @@
+/*
+ * mmc_topology.h — host topologies for the suite and its tools (prefix mmt_).
+ *
+ * Sources, side by side as in hwloc: the real machine (hwloc's discovery),
+ * an hwloc XML export (`--topology FILE.xml`), an hwloc synthetic string
+ * (`--topology 'synthetic:node:4 core:2 pu:1'`, optionally followed by
+ * `;distances=10,21,...` row-major, nnodes*nnodes values, and memory per node
+ * `;memory=2G`), and the built-in emulated topologies used when this machine
+ * has a single node (`--topology builtin:4`). The result is the contract's
+ * plain mmc_topology_t (so an implementation never needs hwloc) plus what the
+ * suite wants to print. Node ids may have gaps; nodes may have no CPUs
+ * (memory-only) or no memory.
+ *
+ * A node is `real` only when the topology is this machine's own (discovered,
+ * not loaded from a file or string): then mbind/move_pages/sched_setaffinity
+ * apply to it. Every other node is emulated.
+ */
+#ifndef MMC_TOPOLOGY_H
+#define MMC_TOPOLOGY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mmcert/impl.h"
+
+typedef struct mmt_topology {
+  mmc_topology_t desc;     /* what the contract passes to an implementation */
+  bool is_this_machine;    /* discovered from the running kernel */
+  bool distances_from_firmware; /* distance matrix came from hwloc (ACPI SLIT) */
+  uint32_t npus;           /* all PUs */
+  char source[256];        /* "this machine", the file path, the synthetic string */
+  /* storage behind desc's pointers (owned) */
+  mmc_node_t *nodes;
+  uint32_t *distance;
+  uint32_t *cpu_storage;
+} mmt_topology_t;
+
+/* spec: NULL or "" = this machine; "builtin:N" (N = 2, 4, 8); "synthetic:..."
+ * (hwloc synthetic string, see above); otherwise a path to an hwloc XML file.
+ * Errors: MMC_ENOENT file missing, MMC_EINVAL not hwloc XML / bad synthetic
+ * string / bad distance matrix (the message says what and where). */
+int mmt_load(const char *spec, mmt_topology_t **out, mmc_error_t *err);
+void mmt_free(mmt_topology_t *t);
+
+/* Cap the memory the implementation may use to `bytes` in all, split in
+ * proportion to the nodes' sizes (memory-less nodes stay at 0). MMC_ERANGE
+ * when bytes is below one page per node with memory. */
+int mmt_cap_memory(mmt_topology_t *t, uint64_t bytes, mmc_error_t *err);
+
+/* Human-readable printout: nodes (index, OS id, CPUs, cores, memory,
+ * real/emulated), the distance matrix and its origin. */
+void mmt_print(FILE *f, const mmt_topology_t *t);
+
+/* Distance between node indices, 10 local / 20 remote when unknown. */
+uint32_t mmt_distance(const mmt_topology_t *t, uint32_t from, uint32_t to);
+
+/* Parse "4G", "512M", "1048576", "2GB", "1.5G" into bytes; MMC_EINVAL with a
+ * message naming the text and the allowed forms. */
+int mmt_parse_size(const char *text, uint64_t *bytes, mmc_error_t *err);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * mech.h — the reference implementation's mechanism layer: frame pools and
+ * the guest page map with its quiescence protocol. Policies never touch the
+ * OS; they call this layer. Internal header: never installed.
+ *
+ * Conventions stated once: functions returning int return 0 or a negative
+ * mmc_status_t and fill `err` (may be NULL) through mmc_fail(); nothing
+ * changes on failure. Prefix: ref_.
+ *
+ * ---------------------------------------------------------------- frames
+ * One pool per NUMA node of the host topology: a memfd named
+ * "mmcert-node<OSINDEX>" sized to the node's capacity (sparse: nothing is
+ * allocated until touched), mapped once MAP_SHARED; on a real node the
+ * mapping is mbind(MPOL_BIND)-ed to that node, so the kernel places and can
+ * confirm every frame. Frames are 4 KB, numbered 0..capacity-1 within the
+ * pool; allocation is lazy (a bump index, then a free stack of recycled
+ * frames). Freeing a frame punches it out of the memfd
+ * (fallocate(PUNCH_HOLE)), so the kernel really gets the memory back (RSS and
+ * mincore show it) and the next user reads zeros: that is how frames are
+ * zeroed before reuse (SEC-1). Metadata: 4 bytes per frame (the free stack).
+ *
+ * ---------------------------------------------------------------- page map
+ * One 64-bit entry (pte) per guest page, read by the vCPU fast path with one
+ * acquire load. Layout (see REF_PTE_*): state in bits 0..3, flags in 4..7,
+ * node index in 8..15, frame (or swap/zip slot) in 16..63.
+ *
+ * Quiescence protocol (the software TLB shootdown). Each vCPU has
+ *   active: set by page() when the vCPU starts holding pointers,
+ *   qseq:   incremented (release) and active cleared by quiesce()/exit.
+ * A remap of a batch of pages:
+ *   1. mark: CAS each pte from P to P|MARK (skipping ptes that changed),
+ *   2. wait: snapshot every vCPU's (active, qseq) after marking (seq_cst);
+ *      wait until each active one's qseq has moved (one wait per batch),
+ *   3. for each page: CAS P|MARK -> P|COPY (fails if a vCPU cancelled the
+ *      mark: skip the page), call the transform (copy to the new frame...),
+ *      publish the new pte with a release store, then release the old frame.
+ * A vCPU whose page() meets MARK cancels it (CAS back to P) and uses P: the
+ * remap of that page is abandoned, so vCPUs never wait for the slow phase of
+ * a remapper (no deadlock). A vCPU that meets COPY waits (yielding) until the
+ * pte is published: the copy of one page never waits on anything.
+ * A vCPU's own slow path (copy-on-write, swap-in, sample restore, first touch)
+ * locks the pte with BUSY, and, when other vCPUs may hold pointers to the old
+ * frame (COW), waits for them like a remapper. If one of them is itself
+ * waiting in a slow path and has a lower index, the vCPU gives up with
+ * MMC_ERETRY (cancelling its mark), so any cycle of waiting vCPUs breaks at
+ * its highest-index member.
+ *
+ * Invariants (checked by ref_pmap_is_valid and tests/unit/test_pmap.c):
+ *  I1 no write lost: every write through a pointer obtained from page() is
+ *     visible in the page's frame after the next remap completes;
+ *  I2 a pointer stays valid (its frame not freed nor reused) until the vCPU's
+ *     next quiescent point;
+ *  I3 once a vCPU holds a page writable, no other vCPU of the VM holds or can
+ *     obtain a pointer to another frame for that page.
+ */
+#ifndef REF_MECH_H
+#define REF_MECH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmc_error.h"
+#include "mmcert/impl.h"
+
+/* ---------------------------------------------------------------- frames */
+
+typedef struct ref_pool ref_pool_t;
+
+#define REF_NO_FRAME UINT64_MAX
+
+int ref_pool_create(uint32_t node_index, uint32_t os_index, bool real, uint64_t capacity_pages,
+                    ref_pool_t **out, mmc_error_t *err);
+void ref_pool_destroy(ref_pool_t *p);
+/* A zero-filled frame, or REF_NO_FRAME when the pool is full. Thread-safe. */
+uint64_t ref_frame_alloc(ref_pool_t *p);
+/* Give a frame back to the kernel (punch) and to the free stack. Thread-safe. */
+void ref_frame_free(ref_pool_t *p, uint64_t frame);
+uint8_t *ref_pool_base(const ref_pool_t *p); /* frame f is at base + f * 4096 */
+uint64_t ref_pool_capacity(const ref_pool_t *p);
+uint64_t ref_pool_used(const ref_pool_t *p); /* frames allocated and not freed */
+int ref_pool_fd(const ref_pool_t *p);        /* the memfd (for tests and probes) */
+
+/* ---------------------------------------------------------------- page map */
+
+enum ref_pte_state {
+  REF_PTE_UNBACKED = 0,  /* never touched: reads as zero, first touch allocates */
+  REF_PTE_PRIVATE = 1,   /* frame owned by this page */
+  REF_PTE_SHARED = 2,    /* frame shared (read-only; a write breaks COW) */
+  REF_PTE_BALLOONED = 3, /* given to the balloon: no frame */
+  REF_PTE_COMPRESSED = 4, /* slot in the VM's compression cache */
+  REF_PTE_SWAPPED = 5,   /* slot in the VM's swap file */
+};
+#define REF_PTE_STATE_MASK 0xfull
+#define REF_PTE_MARK (1ull << 4)    /* remap pending: waiting for quiescence */
+#define REF_PTE_COPY (1ull << 5)    /* remap in its copy phase */
+#define REF_PTE_BUSY (1ull << 6)    /* locked by a slow path (fault, COW, swap-in) */
+#define REF_PTE_SAMPLED (1ull << 7) /* invalidated for working-set sampling */
+#define REF_PTE_FLAGS_MASK 0xf0ull
+#define REF_PTE_NODE_SHIFT 8
+#define REF_PTE_NODE_MASK 0xffull
+#define REF_PTE_FRAME_SHIFT 16
+
+static inline uint64_t ref_pte_make(unsigned state, uint32_t node, uint64_t frame) {
+  return (uint64_t)state | ((uint64_t)node << REF_PTE_NODE_SHIFT) | (frame << REF_PTE_FRAME_SHIFT);
+}
+static inline unsigned ref_pte_state(uint64_t pte) { return (unsigned)(pte & REF_PTE_STATE_MASK); }
+static inline uint32_t ref_pte_node(uint64_t pte) {
+  return (uint32_t)((pte >> REF_PTE_NODE_SHIFT) & REF_PTE_NODE_MASK);
+}
+static inline uint64_t ref_pte_frame(uint64_t pte) { return pte >> REF_PTE_FRAME_SHIFT; }
+
+typedef struct ref_pmap ref_pmap_t;
+typedef struct ref_vcpu_q ref_vcpu_q_t; /* a vCPU's quiescence state inside a pmap */
+
+/* What the owner of a page map (the VM) does on the slow paths. All return 0
+ * or a negative status; `*pte` is in/out: the current entry on input (BUSY
+ * cleared), the entry to publish on output. Called with the pte BUSY-locked
+ * by the calling vCPU. */
+typedef struct ref_fault_ops {
+  /* First touch of an UNBACKED page, a BALLOONED page touched anyway, a
+   * SWAPPED/COMPRESSED page (swap-in), a SHARED page written (COW: called
+   * after other vCPUs quiesced), a SAMPLED page (count the touch). */
+  int (*fault)(void *owner, uint32_t vcpu, uint64_t gpfn, bool write, uint64_t *pte,
+               mmc_error_t *err);
+} ref_fault_ops_t;
+
+int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases,
+                    const ref_fault_ops_t *ops, void *owner, ref_pmap_t **out, mmc_error_t *err);
+/* The caller frees the frames first (ref_pmap_for_each). */
+void ref_pmap_destroy(ref_pmap_t *m);
+uint64_t ref_pmap_npages(const ref_pmap_t *m);
+/* Current entry (acquire). */
+uint64_t ref_pmap_get(const ref_pmap_t *m, uint64_t gpfn);
+/* Set an entry outside any vCPU access (power-on, balloon under the VM lock
+ * with the page not in use): CAS from `expected`; false if it changed. */
+bool ref_pmap_cas(ref_pmap_t *m, uint64_t gpfn, uint64_t expected, uint64_t desired);
+
+/* vCPU side. The handle is bound to one vCPU index of the map. */
+ref_vcpu_q_t *ref_pmap_vcpu(ref_pmap_t *m, uint32_t index);
+/* The fast path: pointer to the page's frame, or NULL with err (ERANGE,
+ * ERETRY, or what the fault op returned). */
+void *ref_pmap_page(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write, mmc_error_t *err);
+void ref_pmap_quiesce(ref_vcpu_q_t *v);
+/* vCPU leaves: implies quiesce; a remap never waits for an offline vCPU. */
+void ref_pmap_vcpu_offline(ref_vcpu_q_t *v);
+
+/* Remapping. transform() is called in the copy phase for each page still
+ * marked: it receives the current pte (flags cleared) and writes the pte to
+ * publish (e.g. copies the frame to a new node); returning false leaves the
+ * page as it was. release() is called after publishing, with the old pte
+ * (e.g. to free the old frame or drop a share reference). */
+typedef struct ref_remap_ops {
+  bool (*transform)(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *new_pte);
+  void (*release)(void *ctx, uint64_t gpfn, uint64_t old_pte);
+  /* Optional: which entries to mark (e.g. only PRIVATE on a remote node). */
+  bool (*eligible)(void *ctx, uint64_t gpfn, uint64_t pte);
+} ref_remap_ops_t;
+
+typedef struct ref_remap_result {
+  uint64_t remapped;  /* pages published with a new entry */
+  uint64_t cancelled; /* marks cancelled by vCPUs or entries that changed */
+  uint64_t wait_ns;   /* time spent waiting for quiescence */
+} ref_remap_result_t;
+
+/* One batch: mark, one wait, copy and publish. Called from a non-vCPU thread
+ * (live mode) or from advance() with every vCPU quiesced (stepped mode). */
+void ref_pmap_remap(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,
+                    void *ctx, ref_remap_result_t *res);
+
+/* Debug invariant check (no entry with MARK/COPY/BUSY left when idle, frames
+ * in range); used by asserts and tests. */
+bool ref_pmap_is_valid(const ref_pmap_t *m, bool idle);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * case.h — how a conformance case is declared and what it may call.
+ *
+ * A case is one row (like LTP's struct tst_test): id, the SPEC ids it checks,
+ * a title, what it needs, a timeout, and a function. The runner forks a child
+ * per case, enforces the timeout, writes every SKIP reason from the needs (so
+ * they read alike), and turns a crash or hang of the implementation into one
+ * `not ok` while the run goes on. Inside the child a case reports through the
+ * sc_* functions below; each check becomes a KTAP-indented subtest and a JSON
+ * record, each metric a JSON record with its unit.
+ *
+ * Result kinds stay distinct: pass, fail (a check failed), skip (not
+ * applicable here, with the reason), broken (the harness or the
+ * implementation failed before anything could be checked: an unexpected
+ * error from a setup call, a crash, a timeout).
+ */
+#ifndef SUITE_CASE_H
+#define SUITE_CASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+
+#include "mmc_topology.h"
+#include "mmcert/impl.h"
+
+/* Needs beyond implementation capabilities. */
+enum suite_need {
+  SUITE_NEED_REAL_NUMA = 1u << 0, /* at least min_nodes real kernel NUMA nodes */
+  SUITE_NEED_ROOT = 1u << 1,
+  SUITE_NEED_PMU = 1u << 2,       /* hardware perf events */
+  SUITE_NEED_KSM = 1u << 3,       /* /sys/kernel/mm/ksm */
+  SUITE_NEED_LIVE = 1u << 4,      /* live clock (MMC_CAP_CLOCK_LIVE) */
+  SUITE_NEED_STEPPED = 1u << 5,   /* stepped clock (MMC_CAP_CLOCK_STEPPED) */
+};
+
+typedef struct suite_ctx suite_ctx_t;
+
+typedef struct suite_case {
+  const char *id;        /* unique, usually the main SPEC id: "NUMA-1" */
+  const char *spec_ids;  /* space-separated SPEC ids checked: "NUMA-1 NUMA-7" */
+  const char *title;     /* one line */
+  uint64_t needs_caps;   /* mmc_capability flags the implementation must have */
+  uint32_t needs;        /* suite_need flags */
+  uint32_t min_nodes;    /* nodes the run's topology must have; 0 = any */
+  uint64_t min_memory;   /* bytes of host memory the case needs; 0 = any */
+  unsigned timeout_s;    /* quick mode; full mode allows 20x */
+  void (*run)(suite_ctx_t *ctx);
+} suite_case_t;
+
+/* The table: defined in suite/cases.c, terminated by a row with id == NULL. */
+extern const suite_case_t suite_cases[];
+
+typedef enum suite_mode { SUITE_MODE_QUICK = 0, SUITE_MODE_FULL = 1 } suite_mode_t;
+
+/* ---- what the run gives a case */
+const mmc_impl_t *sc_impl(suite_ctx_t *c);
+const mmt_topology_t *sc_topology(suite_ctx_t *c); /* the run's topology (after --host-memory) */
+suite_mode_t sc_mode(suite_ctx_t *c);
+uint64_t sc_seed(suite_ctx_t *c);                  /* the run's seed (printed in the TAP header) */
+
+/* Create a host on `topo` (NULL = the run's) with the run's --set settings,
+ * seed and profile, then `extra` settings (NULL-terminated name/value list may
+ * be NULL). On failure the case is marked broken with the error and does not
+ * return. The runner destroys hosts still alive when the case returns. */
+mmc_host_t *sc_host(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_mode_t clock,
+                    const mmc_setting_value_t *extra, size_t nextra);
+void sc_host_destroy(suite_ctx_t *c, mmc_host_t *h);
+
+/* ---- reporting (child side); every printf-like one is format-checked */
+/* One check = one subtest. Returns ok so callers can stop early. The
+ * diagnostic is printed (and recorded) only when the check fails. */
+__attribute__((format(printf, 4, 5))) bool sc_check(suite_ctx_t *c, bool ok, const char *name,
+                                                    const char *diag_fmt, ...);
+bool sc_check_int(suite_ctx_t *c, const char *name, long long expected, long long seen);
+bool sc_check_range(suite_ctx_t *c, const char *name, double lo, double hi, double seen);
+/* A metric: better is "lower", "higher" or "" (informational). */
+void sc_metric(suite_ctx_t *c, const char *name, const char *unit, const char *better,
+               double value);
+__attribute__((format(printf, 2, 3))) void sc_diag(suite_ctx_t *c, const char *fmt, ...);
+/* End the case as SKIP (nothing failed so far is lost: failures still count). */
+__attribute__((format(printf, 2, 3))) noreturn void sc_skip(suite_ctx_t *c, const char *fmt, ...);
+/* End the case as broken: the harness or implementation could not run it. */
+__attribute__((format(printf, 2, 3))) noreturn void sc_broken(suite_ctx_t *c, const char *fmt,
+                                                              ...);
+/* Shorthand: when rc != 0, sc_broken with "what: err.msg". */
+void sc_require(suite_ctx_t *c, int rc, const mmc_error_t *err, const char *what);
+
+#endif
