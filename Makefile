@@ -47,6 +47,10 @@ WL_OBJ := $(call obj,$(WL_SRC))
 SUITE_OBJ := $(call obj,$(SUITE_SRC))
 MAIN_OBJ := $(call obj,$(SUITE_MAIN))
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+# Deliberately broken implementations (wrong ABI, missing symbol, crashing,
+# hanging) that prove the runner survives them.
+TEST_IMPL_SRC := $(wildcard tests/impls/*.c)
+TEST_IMPL_SO := $(patsubst tests/impls/%.c,$(BUILD)/tests/impls/%.so,$(TEST_IMPL_SRC))
 
 LIBMMREF_SO := $(BUILD)/libmmref.so
 LIBMMREF_A := $(BUILD)/libmmref.a
@@ -109,17 +113,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOM
 		$(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOMMON_A) $(LDFLAGS_ALL) \
 		$(SUITE_LIBS) $(REF_LIBS) $(CMOCKA_LIBS)
 
+$(BUILD)/tests/impls/%.so: tests/impls/%.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -shared -o $@ $< $(LDFLAGS_ALL)
+
 $(BUILD)/mmcert.pc: mmcert.pc.in config.mk VERSION
 	@mkdir -p $(BUILD)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 PROVE_FLAGS ?=
 # Unit tests (cmocka, TAP) and CLI tests (shell, TAP), through prove.
-check-unit: $(TEST_BIN) $(LIBMMREF_SO) $(MMCERT)
+check-unit: $(TEST_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
 		$(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN)
 
-check-cli: $(LIBMMREF_SO) $(MMCERT)
+check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
 		$(PROVE) $(PROVE_FLAGS) --exec '/bin/sh' $(sort $(wildcard tests/cli/*.t))
 
