@@ -12,9 +12,12 @@
 # `make BUILD=build-asan SANITIZE=address,undefined check-unit` builds and tests a
 # sanitizer variant beside the normal one.
 
+# A fresh checkout configures itself; as root it also installs the missing
+# Debian packages, so `make suite` works on a new machine.
 ifeq ($(wildcard config.mk),)
-$(info config.mk is missing: running ./configure)
-$(shell ./configure >&2)
+CONFIGURE_AUTO := ./configure $(if $(filter 0,$(shell id -u)),--install-deps,)
+$(info config.mk is missing: running $(CONFIGURE_AUTO))
+$(shell $(CONFIGURE_AUTO) >&2)
 endif
 include config.mk
 
