@@ -129,7 +129,7 @@ PROVE_FLAGS ?=
 # Unit tests (cmocka, TAP) and CLI tests (shell, TAP), through prove.
 check-unit: $(TEST_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
-		$(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN)
+		$(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN)
 
 check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
