@@ -242,6 +242,27 @@ static void test_this_machine(void **state) {
   mmt_free(t);
 }
 
+/* HWLOC_XMLFILE (even with HWLOC_THISSYSTEM=1) makes hwloc describe another
+ * machine: nothing of it may be called real. */
+static void test_this_machine_redirected(void **state) {
+  setenv("HWLOC_XMLFILE", FIXTURES "topo-gapped-ids.xml", 1);
+  setenv("HWLOC_THISSYSTEM", "1", 1);
+  mmt_topology_t *t = NULL;
+  mmc_error_t err = {0};
+  int rc = mmt_load(NULL, &t, &err);
+  unsetenv("HWLOC_XMLFILE");
+  unsetenv("HWLOC_THISSYSTEM");
+  if (rc)
+    fail_msg("%s", err.msg);
+  check_invariants(t);
+  assert_false(t->is_this_machine);
+  assert_int_equal(t->desc.nnodes, 3);
+  for (uint32_t i = 0; i < t->desc.nnodes; i++)
+    assert_false(t->desc.nodes[i].real);
+  assert_non_null(strstr(t->source, "redirected"));
+  mmt_free(t);
+}
+
 /* ---------------------------------------------------------------- fixtures */
 
 static void test_xml_gapped_ids(void **state) {
@@ -333,6 +354,9 @@ static void test_xml_restricted(void **state) {
   assert_int_equal(t->npus, 4);
   static const uint32_t d[] = {10, 30, 30, 10};
   expect_matrix(t, d);
+  /* The file's only matrix is user-given: used, but not called firmware. */
+  assert_false(t->distances_from_firmware);
+  assert_non_null(strstr(t->distance_origin, "user-provided"));
   mmt_free(t);
 }
 
@@ -724,6 +748,7 @@ int main(void) {
       cmocka_unit_test(test_size_valid),
       cmocka_unit_test(test_size_invalid),
       cmocka_unit_test(test_this_machine),
+      cmocka_unit_test(test_this_machine_redirected),
       cmocka_unit_test(test_xml_gapped_ids),
       cmocka_unit_test(test_xml_memory_only),
       cmocka_unit_test(test_xml_no_memory),
