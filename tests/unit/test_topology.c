@@ -263,6 +263,49 @@ static void test_this_machine_redirected(void **state) {
   mmt_free(t);
 }
 
+/* The measured matrix: on this machine's real nodes a pointer chase gives a
+ * plausible load latency and a well-formed matrix; emulated nodes refuse. */
+static void test_measure_distances(void **state) {
+  mmt_topology_t *t = load_ok(NULL);
+  uint32_t n = t->desc.nnodes;
+  double *ns = calloc((size_t)n * n, sizeof *ns);
+  assert_non_null(ns);
+  cpu_set_t before, after;
+  assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+  mmc_error_t err = {0};
+  assert_int_equal(mmt_measure_distances(t, 1000, ns, &err), MMC_EINVAL);
+  int rc = mmt_measure_distances(t, 4u << 20, ns, &err);
+  assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+  assert_true(CPU_EQUAL(&before, &after));
+  if (rc == MMC_ENOTSUP) {
+    printf("# SKIP measured distances: %s\n", err.msg);
+    free(ns);
+    mmt_free(t);
+    skip();
+  }
+  if (rc)
+    fail_msg("%s", err.msg);
+  assert_non_null(strstr(t->distance_origin, "measured"));
+  assert_false(t->distances_from_firmware);
+  for (uint32_t i = 0; i < n; i++) {
+    assert_int_equal(mmt_distance(t, i, i), 10);
+    if (t->desc.nodes[i].ncpus && t->desc.nodes[i].memory_bytes)
+      assert_true(ns[i * n + i] > 0.1 && ns[i * n + i] < 10000.0);
+    for (uint32_t j = 0; j < n; j++)
+      if (i != j)
+        assert_true(mmt_distance(t, i, j) > 10);
+  }
+  printf("# local load latency on node %u: %.1f ns\n", t->desc.nodes[0].os_index, ns[0]);
+  free(ns);
+  mmt_free(t);
+
+  t = load_ok("builtin:2");
+  assert_int_equal(mmt_measure_distances(t, 0, NULL, &err), MMC_ENOTSUP);
+  assert_non_null(strstr(err.msg, "emulated"));
+  assert_int_equal(mmt_distance(t, 0, 1), 21); /* unchanged */
+  mmt_free(t);
+}
+
 /* ---------------------------------------------------------------- fixtures */
 
 static void test_xml_gapped_ids(void **state) {
@@ -749,6 +792,7 @@ int main(void) {
       cmocka_unit_test(test_size_invalid),
       cmocka_unit_test(test_this_machine),
       cmocka_unit_test(test_this_machine_redirected),
+      cmocka_unit_test(test_measure_distances),
       cmocka_unit_test(test_xml_gapped_ids),
       cmocka_unit_test(test_xml_memory_only),
       cmocka_unit_test(test_xml_no_memory),
