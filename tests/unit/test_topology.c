@@ -548,6 +548,15 @@ static void test_cap_memory(void **state) {
   assert_true(sum <= cap && sum > cap - 3 * MMC_PAGE_SIZE);
   assert_true(t->desc.nodes[2].memory_bytes / MMC_PAGE_SIZE ==
               2 * (t->desc.nodes[1].memory_bytes / MMC_PAGE_SIZE));
+  /* Tiny nodes keep a page without pushing the sum over the cap. */
+  mmc_node_t nodes[3] = {{.memory_bytes = MMC_PAGE_SIZE},
+                         {.os_index = 1, .memory_bytes = GIB},
+                         {.os_index = 2, .memory_bytes = MMC_PAGE_SIZE}};
+  mmt_topology_t hand = {.desc = {.nnodes = 3, .nodes = nodes}, .nodes = nodes};
+  assert_int_equal(mmt_cap_memory(&hand, 4 * MMC_PAGE_SIZE, &err), 0);
+  assert_int_equal(nodes[0].memory_bytes, MMC_PAGE_SIZE);
+  assert_int_equal(nodes[1].memory_bytes, 2 * MMC_PAGE_SIZE);
+  assert_int_equal(nodes[2].memory_bytes, MMC_PAGE_SIZE);
   /* Below one page per node: refused, sizes kept. */
   uint64_t before = t->desc.nodes[0].memory_bytes;
   assert_int_equal(mmt_cap_memory(t, 2 * MMC_PAGE_SIZE, &err), MMC_ERANGE);
