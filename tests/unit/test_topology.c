@@ -600,6 +600,46 @@ static void test_print(void **state) {
   mmt_free(t);
 }
 
+/* Golden printouts (the .print files in tests/fixtures); MMCERT_REGENERATE=1 rewrites
+ * them on purpose. The source line names the file without its directory so
+ * the output does not depend on where the checkout is. */
+static void test_print_golden(void **state) {
+  static const struct {
+    const char *spec, *name, *golden;
+  } cases[] = {
+      {FIXTURES "topo-gapped-ids.xml", "topo-gapped-ids.xml", "topo-gapped-ids.print"},
+      {FIXTURES "topo-memory-only.xml", "topo-memory-only.xml", "topo-memory-only.print"},
+      {"builtin:4", NULL, "builtin-4.print"},
+  };
+  const char *regen = getenv("MMCERT_REGENERATE");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    mmt_topology_t *t = load_ok(cases[i].spec);
+    if (cases[i].name)
+      snprintf(t->source, sizeof t->source, "%s", cases[i].name);
+    t->desc.cpu_mhz = 0; /* builtin: this machine's clock, not golden */
+    char *out = print_to_string(t);
+    char path[512];
+    snprintf(path, sizeof path, FIXTURES "%s", cases[i].golden);
+    if (regen && strcmp(regen, "1") == 0) {
+      FILE *f = fopen(path, "w");
+      assert_non_null(f);
+      fputs(out, f);
+      fclose(f);
+    }
+    FILE *f = fopen(path, "r");
+    if (!f)
+      fail_msg("%s is missing; run with MMCERT_REGENERATE=1 to create it", path);
+    char want[8192];
+    size_t len = fread(want, 1, sizeof want - 1, f);
+    fclose(f);
+    want[len] = '\0';
+    if (strcmp(out, want) != 0)
+      fail_msg("mmt_print(%s) differs from %s:\n%s", cases[i].spec, path, out);
+    free(out);
+    mmt_free(t);
+  }
+}
+
 /* ---------------------------------------------------------------- real machines vs lstopo */
 
 /* What lstopo says about one file: nodes (os id, memory), PUs, the matrix. */
@@ -815,6 +855,7 @@ int main(void) {
       cmocka_unit_test(test_cap_memory),
       cmocka_unit_test(test_distance_out_of_range),
       cmocka_unit_test(test_print),
+      cmocka_unit_test(test_print_golden),
   };
   size_t nfixed = sizeof fixed / sizeof fixed[0];
 
