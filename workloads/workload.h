@@ -156,7 +156,9 @@ typedef struct wl_verify_report {
  * remapper for long, rarely enough to cost nothing. */
 #define WL_VERIFY_QUIESCE_EVERY 64u
 
-/* Walk pages [0, t->npages) of the VM through impl->page(vcpu, gpfn, read)
+/* Call it while no workload step of that VM runs (the truth would change
+ * under it): stepped, between steps; live, after wl_live_join.
+ * Walk pages [0, t->npages) of the VM through impl->page(vcpu, gpfn, read)
  * and check each against the truth; quiesce every `quiesce_every` pages (0 =
  * WL_VERIFY_QUIESCE_EVERY) and at the end. `vcpu` is a handle of that VM the
  * calling thread may use. Returns 0 when every page could be read (the
@@ -204,8 +206,9 @@ struct wl_vcpu {
 };
 
 /* A workload: per-VM state in vm->state, built by init, freed by fini.
- * step() runs one step of vCPU v at workload time t_ns (since the VM's
- * wl_vm_create) covering dt_ns; it accesses pages only through wl_access and
+ * step() runs one step of vCPU v at workload time t_ns (stepped: host clock
+ * since the VM's wl_vm_create; live: CLOCK_MONOTONIC since wl_live_start)
+ * covering dt_ns; it accesses pages only through wl_access and
  * the wl_write_next, wl_write_image, wl_write_zero and wl_read_check helpers, only pages it owns
  * (see the invariants), and may leave pointers held: the driver quiesces after it. */
 typedef struct wl_ops {
@@ -354,7 +357,8 @@ uint32_t wl_ws_permille_at(const wl_ws_cfg_t *c, uint64_t t_ns);
 uint64_t wl_ws_pages_at(const wl_ws_cfg_t *c, uint64_t npages, uint64_t t_ns);
 bool wl_ws_in_set(const wl_vm_t *vm, uint64_t gpfn, uint64_t t_ns);
 uint64_t wl_ws_true_set(const wl_vm_t *vm, uint64_t t_ns, uint64_t *out, uint64_t max);
-/* Change the phase of a running VM (churn, cases); takes effect next step. */
+/* Change the phase of a VM (churn, cases); takes effect next step. Stepped
+ * mode or between live runs only: live threads read the config unlocked. */
 int wl_ws_set_cfg(wl_vm_t *vm, const wl_ws_cfg_t *c, mmc_error_t *err);
 
 /* clone: exact proportions of image pages (image seed, identical in every

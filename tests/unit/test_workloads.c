@@ -351,6 +351,36 @@ static void test_ws_ground_truth(void **state) {
   env_free(&e);
 }
 
+/* Read mode: each step reads and checks exactly the set; a vCPU reading
+ * another VM's data where zeros belong counts a mismatch (SEC-1). */
+static void test_ws_read_mode(void **state) {
+  (void)state;
+  env_t e;
+  env_host(&e, &fake_impl, MMC_CLOCK_STEPPED);
+  wl_ws_cfg_t c = {.shape = WL_WS_STEADY, .f0_permille = 500, .write = false};
+  wl_vm_t *vm = env_vm(&e, 2, 100, 4, &wl_ws_ops, &c);
+  env_enter(&e);
+  env_run(&e, 2 * TICK_NS);
+  wl_counts_t k;
+  wl_vm_counts(vm, &k);
+  assert_int_equal(k.pages_read, 2 * 50);
+  assert_int_equal(k.pages_verified, 2 * 50);
+  assert_int_equal(k.pages_written, 0);
+  assert_int_equal(k.mismatches, 0);
+  uint64_t set[50];
+  assert_int_equal(wl_ws_true_set(vm, 0, set, 50), 50);
+  wl_page_fill(raw_page(vm, set[7]), 999, set[7], 1);
+  fake_quiesce(vm->vcpus[0].handle);
+  env_run(&e, TICK_NS);
+  wl_vm_counts(vm, &k);
+  assert_int_equal(k.mismatches, 1);
+  const wl_vcpu_t *v = &vm->vcpus[7 % 2];
+  assert_int_equal(v->first_mismatch.gpfn, set[7]);
+  assert_int_equal(v->first_mismatch.verdict, WL_PAGE_GARBAGE);
+  assert_int_equal(v->first_mismatch.seen_seed, 999);
+  env_free(&e);
+}
+
 /* ---------------------------------------------------------------- clone */
 
 static int cmp_u64(const void *a, const void *b) {
@@ -742,13 +772,21 @@ static void test_ref_live_wv(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_content_roundtrip),   cmocka_unit_test(test_rng_determinism),
-      cmocka_unit_test(test_verify_classifies),   cmocka_unit_test(test_eretry_handled),
-      cmocka_unit_test(test_ws_shapes),           cmocka_unit_test(test_ws_ground_truth),
-      cmocka_unit_test(test_clone_proportions),   cmocka_unit_test(test_generators_deterministic),
-      cmocka_unit_test(test_demand_stepped),      cmocka_unit_test(test_bad_input),
-      cmocka_unit_test(test_live_wv_fake),        cmocka_unit_test(test_live_stop_and_demand),
-      cmocka_unit_test(test_churn_deterministic), cmocka_unit_test(test_ref_stepped_touch_verify),
+      cmocka_unit_test(test_content_roundtrip),
+      cmocka_unit_test(test_rng_determinism),
+      cmocka_unit_test(test_verify_classifies),
+      cmocka_unit_test(test_eretry_handled),
+      cmocka_unit_test(test_ws_shapes),
+      cmocka_unit_test(test_ws_ground_truth),
+      cmocka_unit_test(test_ws_read_mode),
+      cmocka_unit_test(test_clone_proportions),
+      cmocka_unit_test(test_generators_deterministic),
+      cmocka_unit_test(test_demand_stepped),
+      cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_live_wv_fake),
+      cmocka_unit_test(test_live_stop_and_demand),
+      cmocka_unit_test(test_churn_deterministic),
+      cmocka_unit_test(test_ref_stepped_touch_verify),
       cmocka_unit_test(test_ref_live_wv),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
