@@ -164,6 +164,8 @@ const wl_ops_t wl_touch_ops = {
     .name = "touch-all", .init = touch_init, .step = touch_step, .fini = free_state};
 
 uint64_t wl_touch_passes(const wl_vm_t *vm) {
+  if (vm->ops != &wl_touch_ops)
+    return 0;
   const touch_state_t *s = vm->state;
   uint64_t min = UINT64_MAX;
   for (uint32_t i = 0; i < vm->nvcpus; i++) {

@@ -245,6 +245,16 @@ typedef struct wl_vm_params {
 int wl_vm_create(wl_vm_t **out, const wl_vm_params_t *p, mmc_error_t *err);
 /* Exits entered vCPUs, runs fini, frees; does not power the VM off. */
 void wl_vm_destroy(wl_vm_t *vm);
+/* Convenience for cases: power a VM on with `cfg` through the contract and
+ * create its workload (npages and vCPUs from cfg); on failure nothing is left
+ * powered on. wl_vm_shutdown: wl_vm_destroy, then vm_power_off. */
+int wl_vm_boot(wl_vm_t **out, const mmc_impl_t *impl, mmc_host_t *host, const mmc_vm_config_t *cfg,
+               uint64_t seed, const wl_ops_t *ops, const void *wcfg, mmc_error_t *err);
+int wl_vm_shutdown(wl_vm_t *vm, mmc_error_t *err);
+/* wl_verify of the whole VM with vCPU 0: its handle when entered (stepped),
+ * else entered and exited around the walk on the calling thread (after a
+ * live run). */
+int wl_vm_verify(wl_vm_t *vm, wl_verify_report_t *rep, mmc_error_t *err);
 /* Stepped mode: enter every vCPU on the calling thread / exit them. */
 int wl_vm_enter_all(wl_vm_t *vm, mmc_error_t *err);
 void wl_vm_exit_all(wl_vm_t *vm);
