@@ -374,13 +374,15 @@ int wl_ws_set_cfg(wl_vm_t *vm, const wl_ws_cfg_t *c, mmc_error_t *err);
 /* clone: exact proportions of image pages (image seed, identical in every
  * VM with that image seed), zero pages (written as zeros) and unique pages
  * (VM seed). Which gpfn is which derives from the image seed, so every clone
- * has the same layout. Written once at boot (pages_per_step pace), then
- * idle. */
+ * has the same layout. Written once at boot (pages_per_step pace); then, as
+ * a COW writer (TPS-2), each vCPU rewrites cow_writes_per_step of its image
+ * pages a step (ascending gpfn) with VM-seed content, making them unique. */
 typedef struct wl_clone_cfg {
   uint64_t image_seed;
   uint32_t image_permille;
-  uint32_t zero_permille;  /* image + zero <= 1000; unique is the rest */
-  uint32_t pages_per_step; /* 0 = all at once */
+  uint32_t zero_permille;       /* image + zero <= 1000; unique is the rest */
+  uint32_t pages_per_step;      /* 0 = all at once */
+  uint32_t cow_writes_per_step; /* after boot; 0 = idle after boot */
 } wl_clone_cfg_t;
 extern const wl_ops_t wl_clone_ops;
 typedef struct wl_clone_expect {
@@ -402,6 +404,15 @@ enum { WL_CLONE_IMAGE = 0, WL_CLONE_ZERO = 1, WL_CLONE_UNIQUE = 2 };
 int wl_clone_kind(const wl_vm_t *vm, uint64_t gpfn);
 /* True once every vCPU has written its share of the layout. */
 bool wl_clone_booted(const wl_vm_t *vm);
+/* Ground truth now (meaningful once booted), from the truth table: pages
+ * holding image content, zero pages of the layout, and pages holding VM-seed
+ * content (unique pages plus image pages rewritten by the COW writer). */
+typedef struct wl_clone_census {
+  uint64_t image_intact;
+  uint64_t zero;
+  uint64_t vm_content;
+} wl_clone_census_t;
+int wl_clone_census(const wl_vm_t *vm, wl_clone_census_t *out, mmc_error_t *err);
 
 /* writer-verifier (INT-1): vCPU i owns the stripe [i*npages/n,
  * (i+1)*npages/n); each step writes `writes_per_step` random own pages

@@ -388,12 +388,32 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Distinct page contents over all pages of vms (hash, sort, count). */
+static uint64_t distinct_contents(wl_vm_t **vms, uint32_t nvms, uint64_t n) {
+  uint64_t *h = calloc(nvms * n, sizeof *h);
+  assert_non_null(h);
+  for (uint32_t i = 0; i < nvms; i++) {
+    for (uint64_t g = 0; g < n; g++)
+      h[i * n + g] = XXH3_64bits(raw_page(vms[i], g), MMC_PAGE_SIZE);
+    fake_quiesce(vms[i]->vcpus[0].handle);
+  }
+  qsort(h, nvms * n, sizeof *h, cmp_u64);
+  uint64_t distinct = 1;
+  for (uint64_t i = 1; i < nvms * n; i++)
+    distinct += h[i] != h[i - 1];
+  free(h);
+  return distinct;
+}
+
 static void test_clone_proportions(void **state) {
   (void)state;
   env_t e;
   env_host(&e, &fake_impl, MMC_CLOCK_STEPPED);
-  wl_clone_cfg_t c = {
-      .image_seed = 777, .image_permille = 600, .zero_permille = 150, .pages_per_step = 50};
+  wl_clone_cfg_t c = {.image_seed = 777,
+                      .image_permille = 600,
+                      .zero_permille = 150,
+                      .pages_per_step = 50,
+                      .cow_writes_per_step = 20};
   const uint64_t n = 1000;
   const uint32_t nvms = 3;
   for (uint32_t i = 0; i < nvms; i++)
@@ -426,20 +446,23 @@ static void test_clone_proportions(void **state) {
   assert_int_equal(kinds[WL_CLONE_UNIQUE], x.unique_pages);
 
   /* Measure the distinct contents actually in guest memory: it must equal
-   * min_frames (sort the page hashes, count distinct). */
-  uint64_t *h = calloc(nvms * n, sizeof *h);
-  assert_non_null(h);
+   * min_frames. */
+  assert_int_equal(distinct_contents(e.vm, nvms, n), x.min_frames);
+  wl_clone_census_t cs;
+  assert_int_equal(wl_clone_census(e.vm[0], &cs, NULL), 0);
+  assert_int_equal(cs.image_intact, 600);
+  assert_int_equal(cs.zero, 150);
+  assert_int_equal(cs.vm_content, 250);
+
+  /* COW writer: 3 steps x 2 vCPUs x 20 image pages rewritten per VM, the
+   * same gpfns in every clone; distinct contents follow exactly. */
+  env_run(&e, 3 * TICK_NS);
   for (uint32_t i = 0; i < nvms; i++) {
-    for (uint64_t g = 0; g < n; g++)
-      h[i * n + g] = XXH3_64bits(raw_page(e.vm[i], g), MMC_PAGE_SIZE);
-    fake_quiesce(e.vm[i]->vcpus[0].handle);
+    assert_int_equal(wl_clone_census(e.vm[i], &cs, NULL), 0);
+    assert_int_equal(cs.image_intact, 600 - 3 * 2 * 20);
+    assert_int_equal(cs.vm_content, 250 + 3 * 2 * 20);
   }
-  qsort(h, nvms * n, sizeof *h, cmp_u64);
-  uint64_t distinct = 1;
-  for (uint64_t i = 1; i < nvms * n; i++)
-    distinct += h[i] != h[i - 1];
-  free(h);
-  assert_int_equal(distinct, x.min_frames);
+  assert_int_equal(distinct_contents(e.vm, nvms, n), cs.image_intact + nvms * cs.vm_content + 1);
   for (uint32_t i = 0; i < nvms; i++) {
     wl_verify_report_t rep;
     env_verify(&e, e.vm[i], &rep);
