@@ -5,7 +5,8 @@
  * SPEC ids served: WSS-1..4 (the working-set generator touches exactly the
  * pages of its current set and exposes that set at any time t), TPS-5/TPS-8
  * (the clone generator writes image, zero and unique pages in exact
- * proportions and computes the ideal savings), INT-1 (writer-verifier: each
+ * proportions and computes the ideal savings; its COW writer then rewrites
+ * image pages, TPS-2, with wl_clone_census as ground truth), INT-1 (writer-verifier: each
  * vCPU re-reads its own pages right after writing, checking the version it
  * last wrote), SEC-1 (idle VMs that never wrote must read zero).
  *

@@ -208,9 +208,10 @@ struct wl_vcpu {
 /* A workload: per-VM state in vm->state, built by init, freed by fini.
  * step() runs one step of vCPU v at workload time t_ns (stepped: host clock
  * since the VM's wl_vm_create; live: CLOCK_MONOTONIC since wl_live_start)
- * covering dt_ns; it accesses pages only through wl_access and
- * the wl_write_next, wl_write_image, wl_write_zero and wl_read_check helpers, only pages it owns
- * (see the invariants), and may leave pointers held: the driver quiesces after it. */
+ * covering dt_ns. It accesses pages only through wl_access and the
+ * wl_write_next, wl_write_image, wl_write_zero and wl_read_check helpers,
+ * only pages it owns (see the invariants), and may leave pointers held: the
+ * driver quiesces after it. */
 typedef struct wl_ops {
   const char *name;
   int (*init)(wl_vm_t *vm, const void *cfg, mmc_error_t *err);
