@@ -67,14 +67,31 @@ static const mmc_topology_t test_topology = {.nnodes = 1,
                                              .ncores = 1,
                                              .name = "test_workloads: 1 emulated node"};
 
-static void env_host(env_t *e, const mmc_impl_t *impl, mmc_clock_mode_t clock) {
+/* Two emulated nodes, for remapping between pools. */
+static const uint32_t test_cpus2[] = {1};
+static const uint32_t test_distance2[] = {10, 20, 20, 10};
+static const mmc_node_t test_nodes2[] = {
+    {.os_index = 0, .memory_bytes = 128ull << 20, .ncpus = 1, .cpus = test_cpus, .ncores = 1},
+    {.os_index = 1, .memory_bytes = 128ull << 20, .ncpus = 1, .cpus = test_cpus2, .ncores = 1}};
+static const mmc_topology_t test_topology2 = {.nnodes = 2,
+                                              .nodes = test_nodes2,
+                                              .distance = test_distance2,
+                                              .ncores = 2,
+                                              .name = "test_workloads: 2 emulated nodes"};
+
+static void env_host_on(env_t *e, const mmc_impl_t *impl, mmc_clock_mode_t clock,
+                        const mmc_topology_t *topo) {
   memset(e, 0, sizeof *e);
   e->impl = impl;
-  mmc_host_config_t hc = {.topology = &test_topology, .clock = clock, .seed = 1};
+  mmc_host_config_t hc = {.topology = topo, .clock = clock, .seed = 1};
   mmc_error_t err = {0};
   int rc = impl->host_create(&hc, &e->host, &err);
   if (rc)
     fail_msg("host_create: %s", err.msg);
+}
+
+static void env_host(env_t *e, const mmc_impl_t *impl, mmc_clock_mode_t clock) {
+  env_host_on(e, impl, clock, &test_topology);
 }
 
 static wl_vm_t *env_vm(env_t *e, uint32_t vcpus, uint64_t npages, uint64_t seed,
@@ -812,6 +829,63 @@ static void test_ref_live_wv(void **state) {
   run_live_wv(impl, 1000 * MS);
 }
 
+/* INT-1 with remapping underneath: 4 writer-verifier threads while this
+ * thread moves the whole VM back and forth between two pools. */
+static void test_ref_live_wv_remap(void **state) {
+  (void)state;
+  const mmc_impl_t *impl =
+      reference_or_skip(MMC_CAP_CLOCK_LIVE | MMC_CAP_MOVE_RANGE, MMC_CLOCK_LIVE);
+  env_t e;
+  env_host_on(&e, impl, MMC_CLOCK_LIVE, &test_topology2);
+  wl_wv_cfg_t wv = {.writes_per_step = 16, .reads_per_step = 16};
+  const uint64_t n = 2048;
+  wl_vm_t *vm = env_vm(&e, 4, n, 6, &wl_wv_ops, &wv);
+  mmc_error_t err = {0};
+  /* Busy a quarter of the time: vCPUs that never pause cancel nearly every
+   * mark (a touched page is not moved), and we want pages to move. */
+  for (uint32_t i = 0; i < 4; i++)
+    assert_int_equal(wl_vm_set_demand(vm, i, 250, &err), 0);
+  wl_live_t *l;
+  wl_live_cfg_t lc = {.duration_ns = 0};
+  if (wl_live_start(&l, e.vm, e.nvm, &lc, &err))
+    fail_msg("wl_live_start: %s", err.msg);
+  uint64_t moved_total = 0, rounds = 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  time_t end = ts.tv_sec + 1;
+  int rc = 0;
+  do {
+    uint64_t moved = 0;
+    rc = impl->move_range(e.host, vm->id, 0, n, (uint32_t)(rounds++ % 2), &moved, &err);
+    moved_total += moved;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+  } while (!rc && ts.tv_sec < end);
+  wl_live_stop(l);
+  int jrc = wl_live_join(l, &err);
+  if (rc)
+    fail_msg("move_range: %s", err.msg);
+  if (jrc)
+    fail_msg("live run: %s", err.msg);
+  wl_counts_t c;
+  wl_vm_counts(vm, &c);
+  print_message("# remap: %llu pages moved in %llu rounds; %llu written, %llu verified, "
+                "%llu retries\n",
+                (unsigned long long)moved_total, (unsigned long long)rounds,
+                (unsigned long long)c.pages_written, (unsigned long long)c.pages_verified,
+                (unsigned long long)c.retries);
+  assert_true(moved_total > 0);
+  assert_true(c.pages_verified > 0);
+  assert_int_equal(c.mismatches, 0);
+  wl_verify_report_t rep;
+  if (wl_vm_verify(vm, &rep, &err))
+    fail_msg("wl_vm_verify: %s", err.msg);
+  char line[512];
+  wl_verify_format(&rep, line, sizeof line);
+  if (rep.mismatches)
+    fail_msg("verify after remapping: %s", line);
+  env_free(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_content_roundtrip),
@@ -830,6 +904,7 @@ int main(void) {
       cmocka_unit_test(test_churn_deterministic),
       cmocka_unit_test(test_ref_stepped_touch_verify),
       cmocka_unit_test(test_ref_live_wv),
+      cmocka_unit_test(test_ref_live_wv_remap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
