@@ -274,6 +274,28 @@ static void test_verify_classifies(void **state) {
   env_free(&e);
 }
 
+/* The first write of a page checks it read zero (SEC-1 probe). */
+static void test_first_write_probe(void **state) {
+  (void)state;
+  env_t e;
+  env_host(&e, &fake_impl, MMC_CLOCK_STEPPED);
+  wl_touch_cfg_t tc = {.pages_per_step = 0, .rewrite = true};
+  wl_vm_t *vm = env_vm(&e, 1, 32, 8, &wl_touch_ops, &tc);
+  env_enter(&e);
+  wl_page_fill(raw_page(vm, 4), 12345, 4, 2); /* a previous owner's data */
+  fake_quiesce(vm->vcpus[0].handle);
+  env_run(&e, 2 * TICK_NS); /* two passes: only the first probes */
+  wl_counts_t c;
+  wl_vm_counts(vm, &c);
+  assert_int_equal(c.pages_written, 64);
+  assert_int_equal(c.pages_verified, 32);
+  assert_int_equal(c.mismatches, 1);
+  assert_int_equal(vm->vcpus[0].first_mismatch.gpfn, 4);
+  assert_int_equal(vm->vcpus[0].first_mismatch.verdict, WL_PAGE_GARBAGE);
+  assert_int_equal(vm->vcpus[0].first_mismatch.seen_seed, 12345);
+  env_free(&e);
+}
+
 /* The drivers survive MMC_ERETRY (quiesce, redo) and keep every write. */
 static void test_eretry_handled(void **state) {
   (void)state;
@@ -823,6 +845,72 @@ static void test_ref_stepped_touch_verify(void **state) {
   env_free(&e);
 }
 
+/* Every generator in stepped mode on the reference, then SEC-1: a VM
+ * powered on after the others are gone reads zeros on their old frames. */
+static void test_ref_stepped_generators(void **state) {
+  (void)state;
+  const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_STEPPED, MMC_CLOCK_STEPPED);
+  env_t e;
+  env_host(&e, impl, MMC_CLOCK_STEPPED);
+  wl_ws_cfg_t ws = {.shape = WL_WS_STEPS,
+                    .nlevels = 3,
+                    .levels_permille = {300, 900, 100},
+                    .level_ns = 3 * TICK_NS,
+                    .write = true};
+  wl_clone_cfg_t cl = {.image_seed = 5,
+                       .image_permille = 500,
+                       .zero_permille = 200,
+                       .pages_per_step = 100,
+                       .cow_writes_per_step = 10};
+  wl_wv_cfg_t wv = {.writes_per_step = 32, .reads_per_step = 32};
+  env_vm(&e, 3, 600, 31, &wl_ws_ops, &ws);
+  env_vm(&e, 2, 600, 32, &wl_clone_ops, &cl);
+  env_vm(&e, 2, 600, 33, &wl_clone_ops, &cl);
+  env_vm(&e, 4, 600, 34, &wl_wv_ops, &wv);
+  env_enter(&e);
+  env_run(&e, 12 * TICK_NS);
+  mmc_error_t err = {0};
+  for (size_t i = 0; i < e.nvm; i++) {
+    wl_counts_t c;
+    wl_vm_counts(e.vm[i], &c);
+    assert_int_equal(c.mismatches, 0);
+    wl_verify_report_t rep;
+    env_verify(&e, e.vm[i], &rep);
+    char line[512];
+    wl_verify_format(&rep, line, sizeof line);
+    if (rep.mismatches)
+      fail_msg("%s on the reference: %s", e.vm[i]->ops->name, line);
+  }
+  assert_true(wl_clone_booted(e.vm[1]) && wl_clone_booted(e.vm[2]));
+  while (e.nvm > 0)
+    assert_int_equal(wl_vm_shutdown(e.vm[--e.nvm], &err), 0);
+  /* Half read only, half written once: a write fault gets a frame, and the
+   * first-write probe checks it read zero before we filled it. */
+  wl_idle_cfg_t ic = {0};
+  wl_touch_cfg_t tc = {.pages_per_step = 0};
+  wl_vm_t *fresh = env_vm(&e, 1, 1200, 35, &wl_idle_ops, &ic);
+  wl_vm_t *fresh2 = env_vm(&e, 1, 1200, 36, &wl_touch_ops, &tc);
+  env_enter(&e);
+  env_run(&e, TICK_NS);
+  wl_counts_t c;
+  wl_vm_counts(fresh2, &c);
+  assert_int_equal(c.pages_verified, 1200);
+  if (c.mismatches)
+    fail_msg("SEC-1: first write to gpfn %llu of a fresh VM found %s data",
+             (unsigned long long)fresh2->vcpus[0].first_mismatch.gpfn,
+             wl_page_verdict_name(fresh2->vcpus[0].first_mismatch.verdict));
+  wl_verify_report_t rep;
+  char line[512];
+  for (size_t i = 0; i < e.nvm; i++) {
+    assert_int_equal(wl_vm_verify(e.vm[i], &rep, &err), 0);
+    wl_verify_format(&rep, line, sizeof line);
+    if (rep.mismatches)
+      fail_msg("SEC-1: fresh VM %zu on the reference: %s", i, line);
+  }
+  assert_int_equal(wl_vm_verify(fresh, &rep, &err), 0);
+  env_free(&e);
+}
+
 static void test_ref_live_wv(void **state) {
   (void)state;
   const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_LIVE, MMC_CLOCK_LIVE);
@@ -891,6 +979,7 @@ int main(void) {
       cmocka_unit_test(test_content_roundtrip),
       cmocka_unit_test(test_rng_determinism),
       cmocka_unit_test(test_verify_classifies),
+      cmocka_unit_test(test_first_write_probe),
       cmocka_unit_test(test_eretry_handled),
       cmocka_unit_test(test_ws_shapes),
       cmocka_unit_test(test_ws_ground_truth),
@@ -903,6 +992,7 @@ int main(void) {
       cmocka_unit_test(test_live_stop_and_demand),
       cmocka_unit_test(test_churn_deterministic),
       cmocka_unit_test(test_ref_stepped_touch_verify),
+      cmocka_unit_test(test_ref_stepped_generators),
       cmocka_unit_test(test_ref_live_wv),
       cmocka_unit_test(test_ref_live_wv_remap),
   };
