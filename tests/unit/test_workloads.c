@@ -911,6 +911,47 @@ static void test_ref_stepped_generators(void **state) {
   env_free(&e);
 }
 
+/* Churn through the reference's power-on/off on two nodes; every VM alive
+ * at the end verifies. */
+static void test_ref_churn(void **state) {
+  (void)state;
+  const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_STEPPED, MMC_CLOCK_STEPPED);
+  env_t e;
+  env_host_on(&e, impl, MMC_CLOCK_STEPPED, &test_topology2);
+  wl_churn_cfg_t cc = {.seed = 3,
+                       .max_vms = 6,
+                       .min_pages = 64,
+                       .max_pages = 512,
+                       .max_vcpus = 2,
+                       .mean_interarrival_ns = 40 * MS,
+                       .min_life_ns = 100 * MS,
+                       .max_life_ns = 500 * MS,
+                       .phase_ns = 100 * MS,
+                       .max_demand_permille = 1000};
+  wl_churn_t *c;
+  mmc_error_t err = {0};
+  if (wl_churn_create(&c, impl, e.host, &cc, &err))
+    fail_msg("churn: %s", err.msg);
+  if (wl_churn_run(c, 1500 * MS, TICK_NS, &err))
+    fail_msg("churn run on the reference: %s", err.msg);
+  size_t arrive = 0, leave = 0;
+  for (size_t i = 0; i < wl_churn_nevents(c); i++) {
+    arrive += wl_churn_events(c)[i].kind == WL_CHURN_ARRIVE;
+    leave += wl_churn_events(c)[i].kind == WL_CHURN_LEAVE;
+  }
+  assert_true(arrive > 5 && leave > 0);
+  for (size_t i = 0; i < wl_churn_nalive(c); i++) {
+    wl_verify_report_t rep;
+    assert_int_equal(wl_vm_verify(wl_churn_vm(c, i), &rep, &err), 0);
+    assert_int_equal(rep.mismatches, 0);
+  }
+  mmc_host_stats_t hs;
+  if (impl->host_stats(e.host, &hs, &err) == 0)
+    assert_int_equal(hs.nvms, wl_churn_nalive(c));
+  wl_churn_destroy(c);
+  env_free(&e);
+}
+
 static void test_ref_live_wv(void **state) {
   (void)state;
   const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_LIVE, MMC_CLOCK_LIVE);
@@ -993,6 +1034,7 @@ int main(void) {
       cmocka_unit_test(test_churn_deterministic),
       cmocka_unit_test(test_ref_stepped_touch_verify),
       cmocka_unit_test(test_ref_stepped_generators),
+      cmocka_unit_test(test_ref_churn),
       cmocka_unit_test(test_ref_live_wv),
       cmocka_unit_test(test_ref_live_wv_remap),
   };
