@@ -297,7 +297,8 @@ int wl_read_check(wl_vcpu_t *v, uint64_t gpfn, wl_page_verdict_t *verdict, mmc_e
 int wl_vm_step_all(wl_vm_t *vm, uint64_t now_ns, uint64_t dt_ns, mmc_error_t *err);
 
 /* Stepped driver: from the host clock now for duration_ns in ticks of
- * tick_ns: each tick steps every vCPU of every VM (wl_vm_step_all, in array
+ * tick_ns (ceil(duration/tick) ticks; the last may end past duration): each
+ * tick steps every vCPU of every VM (wl_vm_step_all, in array
  * order) then calls impl->advance(host, end of tick) when `advance`. The
  * vCPUs must be entered (wl_vm_enter_all). All VMs share one host. */
 typedef struct wl_stepped_cfg {
