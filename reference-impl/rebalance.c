@@ -285,7 +285,9 @@ static rb_pick_t rb_swap_pair(const rb_ctx_t *c, uint32_t x, uint32_t y, uint32_
 }
 
 static rb_pick_t rb_swap(const rb_ctx_t *c) {
-  uint32_t cand[MMC_MAX_NODES * MMC_MAX_NODES]; /* [x * nn + y]: best VM on x toward y */
+  /* [x * nn + y]: the VM on x with the largest locality gain toward y.
+   * 48 KB of stack at most (64 nodes); no allocation in the policy. */
+  uint32_t cand[MMC_MAX_NODES * MMC_MAX_NODES];
   double gain[MMC_MAX_NODES * MMC_MAX_NODES];
   uint32_t nn = c->nn;
   for (uint32_t k = 0; k < nn * nn; k++)
@@ -388,4 +390,29 @@ int rebalance_step(const rebalance_settings_t *s, const rebalance_node_t *nodes,
     rb_emit(out, &c, p.b, p.to_b, why);
   out->imbalance_after = p.post;
   return 0;
+}
+
+static bool rb_move_ok(const rebalance_move_t *m, const rebalance_node_t *nodes, uint32_t nnodes,
+                       const rebalance_vm_t *vms, uint32_t nvms) {
+  if (m->vm >= nvms || m->to >= nnodes || m->from != vms[m->vm].home || m->to == m->from)
+    return false;
+  const rebalance_vm_t *v = &vms[m->vm];
+  return (!v->affinity || (v->affinity >> m->to) & 1u) && v->vcpus <= nodes[m->to].cores;
+}
+
+bool rebalance_result_is_valid(const rebalance_result_t *r, const rebalance_node_t *nodes,
+                               uint32_t nnodes, const rebalance_vm_t *vms, uint32_t nvms) {
+  if (r->nmoves > REBALANCE_MAX_MOVES || (r->disabled && r->nmoves))
+    return false;
+  for (uint32_t k = 0; k < r->nmoves; k++)
+    if (!rb_move_ok(&r->moves[k], nodes, nnodes, vms, nvms))
+      return false;
+  if (r->nmoves == 1)
+    return r->moves[0].reason == REBALANCE_BALANCE || r->moves[0].reason == REBALANCE_LOCALITY;
+  if (r->nmoves == 2) {
+    const rebalance_move_t *a = &r->moves[0], *b = &r->moves[1];
+    return a->reason == REBALANCE_SWAP && b->reason == REBALANCE_SWAP && a->vm != b->vm &&
+           a->from == b->to && a->to == b->from;
+  }
+  return true;
 }

@@ -104,7 +104,9 @@ typedef struct rebalance_node {
 typedef struct rebalance_vm {
   uint32_t home;                  /* home node index (< nnodes) */
   uint32_t vcpus;                 /* vCPUs of this VM (or NUMA client) */
-  double cpu_demand;              /* cores it would consume now (>= 0) */
+  double cpu_demand;              /* cores it would consume now (>= 0): consumed CPU time
+                                     per period in live mode, the workload's declared
+                                     demand in stepped mode */
   double cpu_entitlement;         /* cores its shares/reservation entitle it to; 0 = no cap */
   double cpu_reservation;         /* cores reserved; must fit on its node */
   const uint64_t *pages_per_node; /* nnodes entries: resident pages by node; NULL = none */
@@ -153,6 +155,13 @@ void rebalance_settings_default(rebalance_settings_t *s);
 int rebalance_step(const rebalance_settings_t *s, const rebalance_node_t *nodes, uint32_t nnodes,
                    const rebalance_vm_t *vms, uint32_t nvms, uint64_t period,
                    rebalance_result_t *out, mmc_error_t *err);
+
+/* Invariants of a decision for this snapshot: at most one balance or
+ * locality move, or exactly two swap moves exchanging two VMs' homes; every
+ * move changes a VM's home from its current one to another node it is
+ * allowed on and fits (affinity, vcpus <= cores); nothing when disabled. */
+bool rebalance_result_is_valid(const rebalance_result_t *r, const rebalance_node_t *nodes,
+                               uint32_t nnodes, const rebalance_vm_t *vms, uint32_t nvms);
 
 /* The imbalance (percentage points) of a snapshot, as rebalance_step measures it. */
 double rebalance_imbalance(const rebalance_node_t *nodes, uint32_t nnodes,

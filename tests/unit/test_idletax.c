@@ -145,6 +145,24 @@ static void test_osdi02_idle_tax_experiment(void **state) {
   assert_true(idletax_result_is_valid(avail, t, 2));
 }
 
+/* ALLOC-3: with one page too few, the page comes from the VM with the lowest
+ * rho at its maximum, here the idle one although its shares are higher. */
+static void test_reclaims_lowest_rho_first(void **state) {
+  (void)state;
+  idletax_vm_t v[3] = {vm(1000, 1000, 1.0), vm(1200, 1000, 0.0), vm(900, 1000, 1.0)};
+  /* rho at max, tau = 0.75: 1.0, 1.2 / 4 = 0.3, 0.9 */
+  assert_true(idletax_rho(1200, 1000, 0.0, &FLAT75) < idletax_rho(900, 1000, 1.0, &FLAT75));
+  idletax_target_t t[3];
+  assert_int_equal(idletax_targets(&FLAT75, 2999, v, 3, t, NULL), 0);
+  assert_int_equal(t[0].target_pages, 1000);
+  assert_int_equal(t[1].target_pages, 999);
+  assert_int_equal(t[2].target_pages, 1000);
+  /* with tau = 0 the order is by shares per page: VM 2 pays */
+  assert_int_equal(idletax_targets(&FLAT0, 2999, v, 3, t, NULL), 0);
+  assert_int_equal(t[2].target_pages, 999);
+  assert_int_equal(t[1].target_pages, 1000);
+}
+
 /* ALLOC-1: reservations and limits; what a limited VM cannot take goes to the
  * others by shares. */
 static void test_reservation_and_limit(void **state) {
@@ -326,6 +344,7 @@ int main(void) {
       cmocka_unit_test(test_progressive_rate),
       cmocka_unit_test(test_tau0_strictly_by_shares),
       cmocka_unit_test(test_osdi02_idle_tax_experiment),
+      cmocka_unit_test(test_reclaims_lowest_rho_first),
       cmocka_unit_test(test_reservation_and_limit),
       cmocka_unit_test(test_reclaim_pages),
       cmocka_unit_test(test_bad_input),
