@@ -19,6 +19,7 @@
 
 #include "idletax.h"
 #include "rng.h"
+#include "wss.h"
 
 #define MB_PAGES 256u /* 4 KB pages per MB */
 
@@ -162,6 +163,30 @@ static void test_reclaims_lowest_rho_first(void **state) {
   assert_int_equal(idletax_targets(&FLAT0, 2999, v, 3, t, NULL), 0);
   assert_int_equal(t[2].target_pages, 999);
   assert_int_equal(t[1].target_pages, 1000);
+}
+
+/* WSS-4 in pure form: the idle VM of the experiment, its memory reclaimed,
+ * becomes fully active; with the working-set estimator of wss.h its target
+ * is back at its share-based half after one sample period. */
+static void test_reclaimed_vm_ramps_back(void **state) {
+  (void)state;
+  const uint64_t C = 65536;
+  wss_params_t wp;
+  wss_params_default(&wp);
+  wss_state_t ws;
+  wss_init(&ws, 0.0);
+  idletax_vm_t v[2] = {vm(2560, C, wss_estimate(&ws, &wp)), vm(2560, C, 1.0)};
+  idletax_target_t t[2];
+  assert_int_equal(idletax_targets(&FLAT75, C, v, 2, t, NULL), 0);
+  assert_true(t[0].target_pages < C / 4); /* reclaimed while idle */
+  wss_begin_period(&ws, 100);
+  for (int i = 0; i < 100; i++) /* every sampled page touched */
+    wss_touch(&ws);
+  assert_true(wss_exec(&ws, &wp, wp.period_ns));
+  v[0].active_frac = wss_estimate(&ws, &wp); /* 0.75 after one period */
+  assert_int_equal(idletax_targets(&FLAT75, C, v, 2, t, NULL), 0);
+  assert_int_equal(t[0].target_pages, C / 2);
+  assert_int_equal(t[1].target_pages, C / 2);
 }
 
 /* ALLOC-1: reservations and limits; what a limited VM cannot take goes to the
@@ -351,6 +376,7 @@ int main(void) {
       cmocka_unit_test(test_tau0_strictly_by_shares),
       cmocka_unit_test(test_osdi02_idle_tax_experiment),
       cmocka_unit_test(test_reclaims_lowest_rho_first),
+      cmocka_unit_test(test_reclaimed_vm_ramps_back),
       cmocka_unit_test(test_reservation_and_limit),
       cmocka_unit_test(test_reclaim_pages),
       cmocka_unit_test(test_bad_input),
