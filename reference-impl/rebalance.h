@@ -72,10 +72,12 @@
  * memory made local is worth 1 point of imbalance".
  * Steady state (NUMA-10): a balance move of load l between nodes whose
  * utilisations differ by D (equal capacities) changes sum(u^2) by
- * 2 l (l - D) < 0, since the anti-thrash rule keeps l < D; locality moves
- * and swaps never raise the imbalance above the threshold (or above pre).
- * So a fixed workload reaches a state with no move (test_rebalance checks
- * this on random hosts).
+ * 2 l (l - D) < 0, since the anti-thrash rule keeps l < D, so balance moves
+ * alone cannot cycle; locality moves and swaps never raise the imbalance
+ * above the threshold (or above pre), so they do not hand the balance step
+ * work to undo. That is an argument, not a proof for mixed capacities:
+ * test_rebalance checks that 200 random hosts with a fixed workload reach a
+ * state with no move.
  *
  * Cost: O(VMs * nodes + nodes^2) per call (loads, each VM's best node, the
  * swap table), no allocation; test_rebalance prints the cost at 1000 VMs on
