@@ -82,11 +82,13 @@ uint64_t migpace_budget(migpace_state_t *st, const migpace_params_t *p, uint64_t
   }
   if (p->unthrottled)
     return remote_pages;
+  if (now_ns <= st->home_since_ns)
+    return 0; /* the tick ends before the home change: nothing yet */
   uint64_t start = now_ns >= dt_ns ? now_ns - dt_ns : 0;
   if (start < st->home_since_ns)
     start = st->home_since_ns; /* the ramp begins at the home change */
   double t0 = (double)(start - st->home_since_ns);
-  double t1 = now_ns > st->home_since_ns ? (double)(now_ns - st->home_since_ns) : 0.0;
+  double t1 = (double)(now_ns - st->home_since_ns);
   double pages = (double)p->rate_max *
                      (migpace_ramp_integral(p, t1) - migpace_ramp_integral(p, t0)) *
                      migpace_factors(p, remote_pages, dest_free_pages) +

@@ -68,6 +68,8 @@ static double wss_period_fraction(const wss_state_t *st) {
 }
 
 bool wss_exec(wss_state_t *st, const wss_params_t *p, uint64_t exec_ns) {
+  if (!p->period_ns) /* not a valid setting (>= 1 s); never divide by it */
+    return false;
   st->exec_in_period_ns += exec_ns;
   if (st->exec_in_period_ns < p->period_ns)
     return false;

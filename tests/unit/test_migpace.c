@@ -189,6 +189,11 @@ static void test_no_burst_after_pause(void **state) {
     assert_int_equal(migpace_budget(&st, &p, t, S, 0, PLENTY), 0);
   assert_true(st.carry == 0.0);
   assert_true(migpace_budget(&st, &p, 60 * S + 100 * MS, 100 * MS, MANY, PLENTY) <= RATE / 10);
+  /* a tick that ends at or before the home change allows nothing */
+  migpace_home_changed(&st, 100 * S);
+  assert_int_equal(migpace_budget(&st, &p, 100 * S, S, MANY, PLENTY), 0);
+  assert_int_equal(migpace_budget(&st, &p, 99 * S, S, MANY, PLENTY), 0);
+  assert_true(migpace_budget(&st, &p, 100 * S + S, 2 * S, MANY, PLENTY) > 0);
 }
 
 int main(void) {
