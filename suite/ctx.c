@@ -300,11 +300,15 @@ static void preflight_set(suite_ctx_t *c, mmc_host_t *h, const mmc_setting_value
   bool in_range = sv->value >= info.min && sv->value <= info.max;
   if (rc == 0 && in_range)
     return;
-  snprintf(msg, sizeof msg, "--set %s=%lld: %s (allowed %lld..%lld%s%s)", sv->name,
-           (long long)sv->value,
-           rc ? err.msg : "accepted although outside the implementation's own range",
-           (long long)info.min, (long long)info.max, info.unit && *info.unit ? " " : "",
-           info.unit ? info.unit : "");
+  /* Name the range ourselves unless the implementation's message does. */
+  char lo[24], hi[24], range[96] = "";
+  snprintf(lo, sizeof lo, "%lld", (long long)info.min);
+  snprintf(hi, sizeof hi, "%lld", (long long)info.max);
+  if (!rc || !strstr(err.msg, lo) || !strstr(err.msg, hi))
+    snprintf(range, sizeof range, " (allowed %s..%s%s%s)", lo, hi,
+             info.unit && *info.unit ? " " : "", info.unit ? info.unit : "");
+  snprintf(msg, sizeof msg, "--set %s=%lld: %s%s", sv->name, (long long)sv->value,
+           rc ? err.msg : "accepted although outside the implementation's own range", range);
   send_rec(c, SUITE_REC_SET_ERROR, false, sv->name, msg);
 }
 

@@ -67,12 +67,13 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, co
   return SUITE_EXIT_USAGE;
 }
 
-/* The option getopt refused, as the user typed it. */
-static int bad_option(const char *cmd, int argc, char **argv) {
+/* The option getopt refused (opterr is 0; optstrings start with ':' so a
+ * missing value is told apart from an unknown option). */
+static int bad_option(const char *cmd, int o, int argc, char **argv) {
   const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-  if (optopt && strchr("", optopt) == NULL && arg[0] == '-' && arg[1] != '-')
-    return usage_error(cmd, "unknown option '-%c' or missing value", optopt);
-  return usage_error(cmd, "unknown option or missing value: '%s'", arg);
+  if (o == ':')
+    return usage_error(cmd, "option '%s' needs a value", arg);
+  return usage_error(cmd, "unknown option '%s'", arg);
 }
 
 static bool parse_i64(const char *s, int64_t *out) {
@@ -145,12 +146,12 @@ static int cmd_topology(int argc, char **argv) {
                                        {0}};
   const char *spec = NULL, *mem = NULL;
   int o;
-  while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
     switch (o) {
     case 't': spec = optarg; break;
     case 'm': mem = optarg; break;
     case 'h': fputs(usage_text, stdout); return 0;
-    default: return bad_option("topology", argc, argv);
+    default: return bad_option("topology", o, argc, argv);
     }
   }
   if (optind < argc)
@@ -190,14 +191,14 @@ static int cmd_bench(int argc, char **argv) {
       {"repeat", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {0}};
   uint64_t repeat = 1;
   int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
     switch (o) {
     case 'r':
       if (!parse_u64(optarg, &repeat) || repeat < 1 || repeat > MAX_REPEAT)
         return usage_error("bench", "--repeat '%s': expected an integer 1..%d", optarg, MAX_REPEAT);
       break;
     case 'h': fputs(usage_text, stdout); return 0;
-    default: return bad_option("bench", argc, argv);
+    default: return bad_option("bench", o, argc, argv);
     }
   }
   if (!suite_benches[0].name) {
@@ -293,7 +294,7 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
                                        {0}};
   int o, rc = 0;
   char *end;
-  while (!rc && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while (!rc && (o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
     switch (o) {
     case O_IMPL: a->impl = optarg; break;
     case O_TOPO: a->topology = optarg; break;
@@ -336,7 +337,7 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
                          MAX_TIMEOUT_SCALE);
       break;
     case 'h': fputs(usage_text, stdout); return -1;
-    default: return bad_option("run", argc, argv);
+    default: return bad_option("run", o, argc, argv);
     }
   }
   if (!rc && optind < argc)

@@ -398,7 +398,7 @@ static int select_cases(suite_run_t *run) {
       any = fnmatch(run->globs[g], c->id, 0) == 0;
     if (!any) {
       fprintf(run->err,
-              "mmcert: --case '%s' matches no case; 'mmcert list' shows the case ids "
+              "mmcert run: --case '%s' matches no case; 'mmcert list' shows the case ids "
               "(globs as in the shell: 'SET-*', 'NUMA-?')\n",
               run->globs[g]);
       return SUITE_EXIT_USAGE;
@@ -435,7 +435,7 @@ static int preflight(suite_run_t *run) {
   size_t nset = 0;
   for (size_t i = 0; i < pr.nrecs; i++) {
     if (pr.recs[i].kind == SUITE_REC_SET_ERROR) {
-      fprintf(run->err, "mmcert: %s\n", pr.recs[i].text);
+      fprintf(run->err, "mmcert run: %s\n", pr.recs[i].text);
       rc = SUITE_EXIT_USAGE;
     }
     nset += pr.recs[i].kind == SUITE_REC_SETTING;
