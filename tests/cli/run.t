@@ -43,6 +43,12 @@ check "crashing implementation: signal or exit named" out_has "BROKEN: child \(k
 check "crashing implementation: run reaches its totals" out_has "^# Totals: pass:0 fail:0 skip:0 broken:1$"
 check "crashing implementation: results still written" grep -q '"verdict": "broken"' "$T/crash.json"
 
+run "$MMCERT" run --impl "$IMPLS/crash_on_set.so" --json "$T/cos.json"
+check "crash mid-case: exit 1" status_is 1
+check "crash mid-case: checks before the crash kept in TAP" out_has "^    ok 1 - Numa.RebalanceEnable exists$"
+check "crash mid-case: not ok" out_has "^not ok 1 - SET-1 "
+check "crash mid-case: checks kept in the JSON" grep -q '"name": "Numa.RebalanceEnable exists"' "$T/cos.json"
+
 start=$(date +%s)
 run "$MMCERT" run --impl "$IMPLS/hang_create.so" --timeout-scale 0.05 --json "$T/hang.json"
 end=$(date +%s)
@@ -51,5 +57,5 @@ check "hanging implementation: not ok with TIMEOUT" out_has "^not ok 1 - SET-1 .
 check "hanging implementation: totals" out_has "^# Totals: pass:0 fail:0 skip:0 broken:1$"
 check "hanging implementation: ended by the timeouts, not later" [ $((end - start)) -le 10 ]
 # '[h]' keeps this check's own command line from matching itself.
-check "hanging implementation: no child left" sh -c "! ps -eo args | grep -q '[h]ang_create.so'"
+check "hanging implementation: no child left" sh -c "! ps -eo args | grep -q '[h]ang_create.so .*$T/hang.json'"
 done_testing
