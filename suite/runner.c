@@ -176,9 +176,31 @@ static int read_some(int fd, unsigned char **buf, size_t *len, size_t *cap) {
 
 typedef enum child_kind { CHILD_CASE, CHILD_PREFLIGHT } child_kind_t;
 
+/* The child running now, so an interrupted mmcert takes it along: children
+ * sit in their own process groups, out of reach of the terminal's ^C. */
+static volatile sig_atomic_t current_child;
+static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_fatal_signal(int sig) {
+  pid_t pid = (pid_t)current_child;
+  if (pid > 0) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+  }
+  raise(sig); /* SA_RESETHAND restored the default action */
+}
+
+static void set_fatal_handlers(void (*handler)(int)) {
+  struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESETHAND};
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+    sigaction(fatal_signals[i], &sa, NULL);
+}
+
 static _Noreturn void child_main(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
                                  int fd) {
   setpgid(0, 0);
+  set_fatal_handlers(SIG_DFL);
   /* stdout is the parent's TAP stream: anything the implementation or the
    * case prints goes to stderr instead. */
   dup2(STDERR_FILENO, STDOUT_FILENO);
@@ -211,6 +233,7 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
     child_main(run, kind, c, p[1]);
   }
   setpgid(pid, pid); /* also done by the child: whichever runs first wins */
+  current_child = pid;
   close(p[1]);
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   unsigned char *buf = NULL;
@@ -246,6 +269,7 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
   kill(-pid, SIGKILL); /* strays the implementation left in the group */
+  current_child = 0;
   /* What the child wrote before it ended is still in the pipe. */
   fcntl(p[0], F_SETFL, O_NONBLOCK);
   while (pipe_open && read_some(p[0], &buf, &len, &cap) > 0 && drain(&buf, &len, res) == 0)
@@ -491,6 +515,7 @@ int suite_run(suite_run_t *run) {
   if (rc)
     return rc;
   run->start_time = real_now();
+  set_fatal_handlers(on_fatal_signal);
   rc = preflight(run);
   if (rc)
     return rc;
