@@ -168,12 +168,34 @@ static int cmd_topology(int argc, char **argv) {
 
 /* ------------------------------------------------------------ list */
 
+/* "CLOCK_STEPPED,REBALANCE real-numa>=2" for the list; "-" when none. */
+static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
+  static const char *const need_names[] = {"real-numa", "root", "pmu", "ksm", "live", "stepped"};
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int b = 0; b < 64; b++)
+    if (c->needs_caps & (1ull << b) && o < cap) {
+      const char *n = suite_cap_name(1ull << b);
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "", n ? n : "?");
+    }
+  for (size_t b = 0; b < sizeof need_names / sizeof need_names[0]; b++)
+    if (c->needs & (1u << b) && o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "", need_names[b]);
+  if (c->min_nodes && o < cap)
+    o += (size_t)snprintf(buf + o, cap - o, "%snodes>=%u", o ? "," : "", c->min_nodes);
+  if (!o)
+    snprintf(buf, cap, "-");
+}
+
 static int cmd_list(int argc, char **argv) {
   if (argc > 1)
     return usage_error("list", "unexpected argument '%s' (list takes none)", argv[1]);
-  printf("%-10s %-24s %s\n", "CASE", "SPEC IDS", "TITLE");
-  for (const suite_case_t *c = suite_cases; c->id; c++)
-    printf("%-10s %-24s %s\n", c->id, c->spec_ids ? c->spec_ids : "", c->title);
+  printf("%-10s %-24s %-60s %s\n", "CASE", "SPEC IDS", "TITLE", "NEEDS");
+  for (const suite_case_t *c = suite_cases; c->id; c++) {
+    char needs[256];
+    needs_text(c, needs, sizeof needs);
+    printf("%-10s %-24s %-60s %s\n", c->id, c->spec_ids ? c->spec_ids : "", c->title, needs);
+  }
   return 0;
 }
 

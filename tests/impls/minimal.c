@@ -217,7 +217,11 @@ const mmc_impl_t
 #else
         .abi_version = MMCERT_ABI_VERSION,
 #endif
+#ifdef TESTIMPL_STRUCT_SIZE
+        .struct_size = TESTIMPL_STRUCT_SIZE,
+#else
         .struct_size = sizeof(mmc_impl_t),
+#endif
         .name = TESTIMPL_NAME,
         .version = "0.0.1",
         .capabilities = MMC_CAP_CLOCK_STEPPED,
