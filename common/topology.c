@@ -28,6 +28,8 @@
  *   out odd rows); matrices typed in a synthetic string must be well formed.
  * - XML and synthetic topologies are never this system, whatever
  *   HWLOC_THISSYSTEM says: their nodes are emulated and nothing is bound.
+ *   Nor is "this machine" when HWLOC_XMLFILE/HWLOC_SYNTHETIC/HWLOC_FSROOT
+ *   redirect hwloc's discovery.
  *
  * Invariants of a loaded topology: 1 <= nnodes <= MMC_MAX_NODES; node os
  * indices strictly increase; every PU appears in at most one node's cpus,
@@ -244,6 +246,50 @@ out:
   free(all);
 }
 
+/* Give each PU to its owner node and lay the nodes' lists out one after
+ * another in t->cpu_storage: count[i] CPUs from offset[i], ascending. */
+static void layout_cpus(mmt_topology_t *t, hwloc_topology_t topo, hwloc_obj_t const *objs,
+                        uint32_t *count, uint32_t *offset) {
+  uint32_t n = t->desc.nnodes, fill[MMC_MAX_NODES] = {0}, next = 0;
+  for (uint32_t p = 0; p < t->npus; p++) {
+    int o = owner_of_pu(objs, n, hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, p)->os_index);
+    if (o >= 0)
+      count[o]++;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    offset[i] = next;
+    next += count[i];
+  }
+  for (uint32_t p = 0; p < t->npus; p++) {
+    unsigned os = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, p)->os_index;
+    int o = owner_of_pu(objs, n, os);
+    if (o >= 0)
+      t->cpu_storage[offset[o] + fill[o]++] = os;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    qsort(&t->cpu_storage[offset[i]], count[i], sizeof(uint32_t), cmp_u32);
+}
+
+/* Cores go to the node owning their first PU; without a Core level (a
+ * synthetic "node:2 pu:4") each PU counts as a core. */
+static void count_cores(mmt_topology_t *t, hwloc_topology_t topo, hwloc_obj_t const *objs,
+                        const uint32_t *count, uint32_t *cores) {
+  int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+  if (ncores <= 0) {
+    memcpy(cores, count, t->desc.nnodes * sizeof *cores);
+    t->desc.ncores = t->npus;
+    return;
+  }
+  hwloc_obj_t core = NULL;
+  while ((core = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_CORE, core))) {
+    int first = hwloc_bitmap_first(core->cpuset);
+    int o = first >= 0 ? owner_of_pu(objs, t->desc.nnodes, (unsigned)first) : -1;
+    if (o >= 0)
+      cores[o]++;
+  }
+  t->desc.ncores = (uint32_t)ncores;
+}
+
 /* Fill nodes, CPUs and cores of t from a loaded hwloc topology. */
 static int fill_from_hwloc(mmt_topology_t *t, hwloc_topology_t topo, enum source_kind kind,
                            mmc_error_t *err) {
@@ -265,59 +311,19 @@ static int fill_from_hwloc(mmt_topology_t *t, hwloc_topology_t topo, enum source
   t->nodes = calloc(n, sizeof *t->nodes);
   t->distance = calloc((size_t)n * n, sizeof *t->distance);
   t->cpu_storage = calloc(t->npus ? t->npus : 1, sizeof *t->cpu_storage);
-  int *owner = calloc(t->npus ? t->npus : 1, sizeof *owner);
-  if (!t->nodes || !t->distance || !t->cpu_storage || !owner) {
-    free(owner);
+  if (!t->nodes || !t->distance || !t->cpu_storage)
     return mmc_fail(err, MMC_ENOMEM, "out of memory for a %" PRIu32 "-node topology", n);
-  }
   t->desc.nnodes = n;
 
-  /* Count each node's PUs, then lay the lists out one after another. */
-  uint32_t count[MMC_MAX_NODES] = {0};
-  for (uint32_t p = 0; p < t->npus; p++) {
-    hwloc_obj_t pu = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, p);
-    owner[p] = owner_of_pu(objs, n, pu->os_index);
-    if (owner[p] >= 0)
-      count[owner[p]]++;
-  }
-  uint32_t offset[MMC_MAX_NODES], fill[MMC_MAX_NODES] = {0}, next = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    offset[i] = next;
-    next += count[i];
-  }
-  for (uint32_t p = 0; p < t->npus; p++) {
-    if (owner[p] < 0)
-      continue;
-    uint32_t i = (uint32_t)owner[p];
-    t->cpu_storage[offset[i] + fill[i]++] = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, p)->os_index;
-  }
-  free(owner);
-
-  /* Cores go to the node owning their first PU; without a Core level each
-   * PU counts as a core. */
-  int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
-  uint32_t cores[MMC_MAX_NODES] = {0};
-  if (ncores > 0) {
-    hwloc_obj_t core = NULL;
-    while ((core = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_CORE, core))) {
-      int first = hwloc_bitmap_first(core->cpuset);
-      int o = first >= 0 ? owner_of_pu(objs, n, (unsigned)first) : -1;
-      if (o >= 0)
-        cores[o]++;
-    }
-    t->desc.ncores = (uint32_t)ncores;
-  } else {
-    memcpy(cores, count, sizeof cores);
-    t->desc.ncores = t->npus;
-  }
-
+  uint32_t count[MMC_MAX_NODES] = {0}, offset[MMC_MAX_NODES], cores[MMC_MAX_NODES] = {0};
+  layout_cpus(t, topo, objs, count, offset);
+  count_cores(t, topo, objs, count, cores);
   for (uint32_t i = 0; i < n; i++) {
     mmc_node_t *nd = &t->nodes[i];
     nd->os_index = objs[i]->os_index;
     nd->memory_bytes = objs[i]->attr ? objs[i]->attr->numanode.local_memory : 0;
     nd->ncpus = count[i];
     nd->cpus = count[i] ? &t->cpu_storage[offset[i]] : NULL;
-    qsort(&t->cpu_storage[offset[i]], count[i], sizeof(uint32_t), cmp_u32);
     nd->ncores = cores[i];
     nd->real = kind == SRC_THIS_MACHINE && kernel_has_node(nd->os_index);
   }
@@ -334,6 +340,19 @@ static void set_filters(hwloc_topology_t topo) {
 
 /* ---------------------------------------------------------------- sources */
 
+/* hwloc honours these before any API call (even HWLOC_THISSYSTEM=1 next to
+ * an XML file): then the nodes are not this machine's and must not be real. */
+static bool discovery_redirected(void) {
+  static const char *const vars[] = {"HWLOC_XMLFILE", "HWLOC_SYNTHETIC", "HWLOC_FSROOT",
+                                     "HWLOC_CPUID_PATH"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v)
+      return true;
+  }
+  return false;
+}
+
 static int load_this_machine(mmt_topology_t *t, mmc_error_t *err) {
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) < 0)
@@ -344,9 +363,7 @@ static int load_this_machine(mmt_topology_t *t, mmc_error_t *err) {
     rc = mmc_fail(err, MMC_EIO, "hwloc cannot discover this machine: %s", strerror(errno));
     goto out;
   }
-  /* HWLOC_XMLFILE/HWLOC_SYNTHETIC in the environment redirect discovery: then
-   * the nodes are not this machine's and must not be treated as real. */
-  bool mine = hwloc_topology_is_thissystem(topo);
+  bool mine = hwloc_topology_is_thissystem(topo) && !discovery_redirected();
   rc = fill_from_hwloc(t, topo, mine ? SRC_THIS_MACHINE : SRC_XML, err);
   if (rc)
     goto out;
@@ -354,7 +371,8 @@ static int load_this_machine(mmt_topology_t *t, mmc_error_t *err) {
   t->desc.cpu_mhz = this_machine_mhz(topo);
   snprintf(t->source, sizeof t->source, "%s",
            mine ? "this machine"
-                : "this machine, as redirected by HWLOC_XMLFILE/HWLOC_SYNTHETIC (emulated)");
+                : "this machine as redirected by HWLOC_XMLFILE/HWLOC_SYNTHETIC/HWLOC_FSROOT "
+                  "(emulated)");
 out:
   hwloc_topology_destroy(topo);
   return rc;
@@ -567,7 +585,8 @@ static int load_builtin(mmt_topology_t *t, const char *arg, mmc_error_t *err) {
       t->distance[i * t->desc.nnodes + j] = builtin_distance(t->desc.nnodes, i, j);
   }
   t->distance_origin = ORIGIN_BUILTIN;
-  snprintf(t->source, sizeof t->source, "builtin:%lu (emulated: %s, 2 GiB per node)", n, spec);
+  snprintf(t->source, sizeof t->source, "builtin:%lu (emulated: %s, %llu GiB per node)", n, spec,
+           (unsigned long long)(BUILTIN_NODE_MEMORY >> 30));
   return MMC_OK;
 }
 
@@ -624,14 +643,35 @@ int mmt_cap_memory(mmt_topology_t *t, uint64_t bytes, mmc_error_t *err) {
                     "memory cap of %" PRIu64 " bytes is below one page (%u bytes) for each of the "
                     "%" PRIu32 " nodes with memory",
                     bytes, MMC_PAGE_SIZE, with_memory);
+  /* Floor of each proportional share in pages, at least one page; pages
+   * given to tiny nodes that way come back from the largest shares, so the
+   * sum never exceeds the cap (bytes >= one page per node makes that
+   * possible). */
+  uint64_t share[MMC_MAX_NODES] = {0}, sum = 0;
   for (uint32_t i = 0; i < t->desc.nnodes; i++) {
     uint64_t m = t->nodes[i].memory_bytes;
     if (!m)
       continue;
-    uint64_t share = (uint64_t)((unsigned __int128)m * bytes / total);
-    share -= share % MMC_PAGE_SIZE;
-    t->nodes[i].memory_bytes = share ? share : MMC_PAGE_SIZE;
+    share[i] = (uint64_t)((unsigned __int128)m * bytes / total);
+    share[i] -= share[i] % MMC_PAGE_SIZE;
+    if (!share[i])
+      share[i] = MMC_PAGE_SIZE;
+    sum += share[i];
   }
+  while (sum > bytes) {
+    uint32_t big = 0;
+    for (uint32_t i = 1; i < t->desc.nnodes; i++)
+      if (share[i] > share[big])
+        big = i;
+    uint64_t excess = sum - bytes, take = excess + (MMC_PAGE_SIZE - excess % MMC_PAGE_SIZE) %
+                                                       MMC_PAGE_SIZE; /* whole pages */
+    if (take > share[big] - MMC_PAGE_SIZE)
+      take = share[big] - MMC_PAGE_SIZE;
+    share[big] -= take;
+    sum -= take;
+  }
+  for (uint32_t i = 0; i < t->desc.nnodes; i++)
+    t->nodes[i].memory_bytes = share[i];
   return MMC_OK;
 }
 
