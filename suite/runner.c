@@ -8,7 +8,10 @@
  * that must cost one `not ok` (verdict broken) while the run goes on. The
  * child gets its own process group so a timeout kills everything it started.
  * Waiting uses poll() on the record pipe and a pidfd with a deadline, never
- * sleep. Invariant: stdout carries only TAP (children write to stderr).
+ * sleep. If mmcert itself is interrupted (INT, TERM, HUP, or PIPE when the
+ * TAP reader went away) it kills the running child's group first, so no
+ * hung implementation outlives it. Invariant: stdout carries only TAP
+ * (children write to stderr).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -179,7 +182,7 @@ typedef enum child_kind { CHILD_CASE, CHILD_PREFLIGHT } child_kind_t;
 /* The child running now, so an interrupted mmcert takes it along: children
  * sit in their own process groups, out of reach of the terminal's ^C. */
 static volatile sig_atomic_t current_child;
-static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 static void on_fatal_signal(int sig) {
   pid_t pid = (pid_t)current_child;
