@@ -420,9 +420,10 @@ static bool selected(const suite_run_t *run, const suite_case_t *c) {
 }
 
 static int select_cases(suite_run_t *run) {
+  const suite_case_t *table = run->cases ? run->cases : suite_cases;
   for (size_t g = 0; g < run->nglobs; g++) {
     bool any = false;
-    for (const suite_case_t *c = suite_cases; c->id && !any; c++)
+    for (const suite_case_t *c = table; c->id && !any; c++)
       any = fnmatch(run->globs[g], c->id, 0) == 0;
     if (!any) {
       fprintf(run->err,
@@ -433,14 +434,14 @@ static int select_cases(suite_run_t *run) {
     }
   }
   size_t n = 0;
-  for (const suite_case_t *c = suite_cases; c->id; c++)
+  for (const suite_case_t *c = table; c->id; c++)
     n += selected(run, c);
   run->results = calloc(n ? n : 1, sizeof *run->results);
   if (!run->results) {
     fprintf(run->err, "mmcert: out of memory\n");
     return SUITE_EXIT_FAIL;
   }
-  for (const suite_case_t *c = suite_cases; c->id; c++)
+  for (const suite_case_t *c = table; c->id; c++)
     if (selected(run, c))
       run->results[run->nresults++].c = c;
   return SUITE_EXIT_OK;

@@ -106,7 +106,8 @@ typedef struct suite_run {
   double timeout_scale;
   mmc_setting_value_t *sets; /* --set, in order */
   size_t nsets;
-  const char **globs; /* --case; none = all */
+  const suite_case_t *cases; /* the table to run; NULL = suite_cases (tests pass their own) */
+  const char **globs;        /* --case; none = all */
   size_t nglobs;
   FILE *out; /* TAP (stdout) */
   FILE *err; /* messages and the summary table (stderr) */
