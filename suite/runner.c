@@ -161,6 +161,9 @@ static int drain(unsigned char **buf, size_t *len, suite_result_t *res) {
   return 0;
 }
 
+/* Append what the pipe holds: READ_DATA, READ_EOF, READ_AGAIN (nothing now:
+ * EINTR/EAGAIN) or READ_ERROR. */
+enum { READ_DATA, READ_EOF, READ_AGAIN, READ_ERROR };
 static int read_some(int fd, unsigned char **buf, size_t *len, size_t *cap) {
   if (*cap - *len < 65536) {
     size_t ncap = *cap * 2 + 65536;
@@ -172,9 +175,9 @@ static int read_some(int fd, unsigned char **buf, size_t *len, size_t *cap) {
   }
   ssize_t n = read(fd, *buf + *len, *cap - *len);
   if (n < 0)
-    return errno == EINTR || errno == EAGAIN ? 1 : -1;
+    return errno == EINTR || errno == EAGAIN ? READ_AGAIN : READ_ERROR;
   *len += (size_t)n;
-  return n == 0 ? 0 : 1;
+  return n == 0 ? READ_EOF : READ_DATA;
 }
 
 typedef enum child_kind { CHILD_CASE, CHILD_PREFLIGHT } child_kind_t;
@@ -252,11 +255,14 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
     struct pollfd fds[2] = {{.fd = pipe_open ? p[0] : -1, .events = POLLIN},
                             {.fd = pidfd, .events = POLLIN}};
     int pr = poll(fds, 2, (int)(left * 1000) + 1);
-    if (pr < 0 && errno != EINTR)
+    if (pr < 0 && errno != EINTR) { /* cannot watch it any more: end it */
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
       break;
+    }
     if (pipe_open && fds[0].revents) {
       int rr = read_some(p[0], &buf, &len, &cap);
-      if (rr <= 0)
+      if (rr == READ_EOF || rr == READ_ERROR)
         pipe_open = false;
       if (drain(&buf, &len, res) != 0)
         pipe_open = false;
@@ -273,9 +279,10 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
     ;
   kill(-pid, SIGKILL); /* strays the implementation left in the group */
   current_child = 0;
-  /* What the child wrote before it ended is still in the pipe. */
+  /* What the child wrote before it ended is still in the pipe. Non-blocking:
+   * a process that escaped the group may still hold the write end. */
   fcntl(p[0], F_SETFL, O_NONBLOCK);
-  while (pipe_open && read_some(p[0], &buf, &len, &cap) > 0 && drain(&buf, &len, res) == 0)
+  while (pipe_open && read_some(p[0], &buf, &len, &cap) == READ_DATA && drain(&buf, &len, res) == 0)
     ;
   drain(&buf, &len, res);
   free(buf);
