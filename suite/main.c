@@ -34,7 +34,7 @@ static const char usage_text[] =
     "  run       run conformance cases against an implementation (TAP on stdout)\n"
     "  list      list the cases with their SPEC ids and titles\n"
     "  topology  print the topology a run would use\n"
-    "  bench     run benchmarks: mmcert bench [NAME]... [--repeat N]\n"
+    "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
     "  help      show this help (also --help); --version shows the version\n"
     "\n"
     "mmcert run [OPTION]...\n"
@@ -209,9 +209,12 @@ static const suite_bench_t *find_bench(const char *name) {
 }
 
 static int cmd_bench(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"repeat", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {0}};
+  static const struct option opts[] = {{"repeat", required_argument, NULL, 'r'},
+                                       {"impl", required_argument, NULL, 'i'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
   uint64_t repeat = 1;
+  const char *impl = NULL;
   int o;
   while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
     switch (o) {
@@ -219,6 +222,7 @@ static int cmd_bench(int argc, char **argv) {
       if (!parse_u64(optarg, &repeat) || repeat < 1 || repeat > MAX_REPEAT)
         return usage_error("bench", "--repeat '%s': expected an integer 1..%d", optarg, MAX_REPEAT);
       break;
+    case 'i': impl = optarg; break;
     case 'h': fputs(usage_text, stdout); return 0;
     default: return bad_option("bench", o, argc, argv);
     }
@@ -236,7 +240,20 @@ static int cmd_bench(int argc, char **argv) {
       fprintf(stderr, "\n");
       return SUITE_EXIT_USAGE;
     }
-  suite_bench_opts_t bo = {.repeat = (unsigned)repeat, .out = stdout, .err = stderr};
+  char impl_path[PATH_MAX];
+  if (impl)
+    snprintf(impl_path, sizeof impl_path, "%s", impl);
+  else
+    default_impl(impl_path, sizeof impl_path);
+  suite_impl_t si;
+  mmc_error_t err = {0};
+  if (suite_impl_load(impl_path, &si, &err) != 0)
+    return usage_error("bench", "%s", err.msg);
+  suite_bench_opts_t bo = {.impl = si.impl,
+                           .impl_path = si.path,
+                           .repeat = (unsigned)repeat,
+                           .out = stdout,
+                           .err = stderr};
   int failed = 0;
   for (const suite_bench_t *b = suite_benches; b->name; b++) {
     bool want = optind == argc;
@@ -248,6 +265,7 @@ static int cmd_bench(int argc, char **argv) {
     fflush(stdout);
     failed |= b->run(&bo) != 0;
   }
+  suite_impl_unload(&si);
   return failed ? SUITE_EXIT_FAIL : SUITE_EXIT_OK;
 }
 
