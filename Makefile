@@ -12,9 +12,12 @@
 # `make BUILD=build-asan SANITIZE=address,undefined check-unit` builds and tests a
 # sanitizer variant beside the normal one.
 
+# A fresh checkout configures itself; as root it also installs the missing
+# Debian packages, so `make suite` works on a new machine.
 ifeq ($(wildcard config.mk),)
-$(info config.mk is missing: running ./configure)
-$(shell ./configure >&2)
+CONFIGURE_AUTO := ./configure $(if $(filter 0,$(shell id -u)),--install-deps,)
+$(info config.mk is missing: running $(CONFIGURE_AUTO))
+$(shell $(CONFIGURE_AUTO) >&2)
 endif
 include config.mk
 
@@ -126,7 +129,7 @@ PROVE_FLAGS ?=
 # Unit tests (cmocka, TAP) and CLI tests (shell, TAP), through prove.
 check-unit: $(TEST_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
-		$(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN)
+		$(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN)
 
 check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \

@@ -28,6 +28,9 @@ typedef struct mmt_topology {
   mmc_topology_t desc;     /* what the contract passes to an implementation */
   bool is_this_machine;    /* discovered from the running kernel */
   bool distances_from_firmware; /* distance matrix came from hwloc (ACPI SLIT) */
+  const char *distance_origin;  /* static text saying where desc.distance came from
+                                   (firmware table, the synthetic string, the built-in
+                                   table, or assumed 10 local / 20 remote) */
   uint32_t npus;           /* all PUs */
   char source[256];        /* "this machine", the file path, the synthetic string */
   /* storage behind desc's pointers (owned) */
