@@ -46,6 +46,12 @@ void probe_maps_free(probe_maps_t *m);
 /* The OS node index of the mapping holding `addr`, or -1 when `addr` is in
  * no "mmcert-node" mapping. O(log n). */
 int probe_maps_os_node(const probe_maps_t *m, const void *addr);
+/* The node mapping holding `addr`, NULL when none. */
+const probe_range_t *probe_maps_find(const probe_maps_t *m, const void *addr);
+/* A frame's identity independent of where it is mapped: (OS node, offset in
+ * the node's file) packed as os_node << 48 | offset / page; 0 when `addr` is
+ * in no node mapping. Two pointers with one identity share one frame. */
+uint64_t probe_maps_frame(const probe_maps_t *m, const void *addr);
 /* Node index in `topo` whose os_index is `os_node`; -1 when none. */
 int probe_node_index(const mmc_topology_t *topo, int os_node);
 

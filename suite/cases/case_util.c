@@ -238,7 +238,9 @@ static void *touch_thread(void *arg) {
     if (!page_is_zero(p))
       j->out.nonzero_pages++;
     if (j->write) {
+      /* The whole page, never zero, so a frame reused unzeroed shows. */
       uint64_t word[2] = {j->fill, g};
+      memset(p, (int)((j->fill & 0x7f) | 0x80), MMC_PAGE_SIZE);
       memcpy(p, word, sizeof word);
     }
     if (j->ptrs)

@@ -74,9 +74,9 @@ uint64_t cu_rand(uint64_t *state);
 /* Run vCPU `index` of `vm` on a new thread (joined before returning, so the
  * stepped clock's one-vCPU-at-a-time rule holds): enter, read the thread's
  * CPU affinity, then access every page gpfn in [0, npages) with
- * gpfn % stride == index % stride, writing `fill` into its first bytes when
- * `write`, storing the pointer in ptrs[gpfn] (when ptrs is not NULL), and exit.
- * Errors end the case as broken. */
+ * gpfn % stride == index % stride, when `write` filling the whole page with a
+ * non-zero byte derived from `fill`, then (fill, gpfn) in its first 16 bytes, storing the pointer
+ * in ptrs[gpfn] (when ptrs is not NULL), and exit. Errors end the case as broken. */
 typedef struct cu_vcpu_run {
   probe_affinity_t affinity; /* of the vCPU thread after vcpu_enter */
   uint64_t pages;            /* pages accessed */

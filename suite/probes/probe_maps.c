@@ -101,7 +101,7 @@ void probe_maps_free(probe_maps_t *m) {
   *m = (probe_maps_t){0};
 }
 
-int probe_maps_os_node(const probe_maps_t *m, const void *addr) {
+const probe_range_t *probe_maps_find(const probe_maps_t *m, const void *addr) {
   uintptr_t a = (uintptr_t)addr;
   size_t lo = 0, hi = m->n;
   while (lo < hi) {
@@ -112,9 +112,23 @@ int probe_maps_os_node(const probe_maps_t *m, const void *addr) {
     else if (a >= r->end)
       lo = mid + 1;
     else
-      return (int)r->os_node;
+      return r;
   }
-  return -1;
+  return NULL;
+}
+
+int probe_maps_os_node(const probe_maps_t *m, const void *addr) {
+  const probe_range_t *r = probe_maps_find(m, addr);
+  return r ? (int)r->os_node : -1;
+}
+
+uint64_t probe_maps_frame(const probe_maps_t *m, const void *addr) {
+  const probe_range_t *r = probe_maps_find(m, addr);
+  if (!r)
+    return 0;
+  uint64_t off = r->offset + ((uintptr_t)addr - r->start);
+  /* +1 keeps frame 0 of node 0 distinct from "no frame". */
+  return ((uint64_t)r->os_node << 48 | (off / MMC_PAGE_SIZE)) + 1;
 }
 
 int probe_node_index(const mmc_topology_t *topo, int os_node) {

@@ -91,6 +91,11 @@ static void test_maps_from_file_and_missing_file(void **state) {
   assert_int_equal(probe_maps_os_node(&m, (void *)0x7f0000003000ull), -1);
   assert_int_equal(probe_maps_os_node(&m, (void *)0x7f0000004800ull), -1);
   assert_int_equal(probe_maps_os_node(&m, (void *)0x7f0000005000ull), 5);
+  /* Frame identity: node 2's mapping starts at file offset 0x2000 (frame 2). */
+  assert_true(probe_maps_frame(&m, (void *)0x7f0000001010ull) == ((2ull << 48 | 2) + 1));
+  assert_true(probe_maps_frame(&m, (void *)0x7f0000000000ull) == 1);
+  assert_true(probe_maps_frame(&m, (void *)0x7f0000004000ull) == 0);
+  assert_non_null(probe_maps_find(&m, (void *)0x7f0000002000ull));
   probe_maps_free(&m);
   unlink(path);
   assert_int_equal(probe_maps_load(&m, path, &err), MMC_EIO);
