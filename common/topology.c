@@ -28,6 +28,8 @@
  *   out odd rows); matrices typed in a synthetic string must be well formed.
  * - XML and synthetic topologies are never this system, whatever
  *   HWLOC_THISSYSTEM says: their nodes are emulated and nothing is bound.
+ *   Nor is "this machine" when HWLOC_XMLFILE/HWLOC_SYNTHETIC/HWLOC_FSROOT
+ *   redirect hwloc's discovery.
  *
  * Invariants of a loaded topology: 1 <= nnodes <= MMC_MAX_NODES; node os
  * indices strictly increase; every PU appears in at most one node's cpus,
@@ -334,6 +336,19 @@ static void set_filters(hwloc_topology_t topo) {
 
 /* ---------------------------------------------------------------- sources */
 
+/* hwloc honours these before any API call (even HWLOC_THISSYSTEM=1 next to
+ * an XML file): then the nodes are not this machine's and must not be real. */
+static bool discovery_redirected(void) {
+  static const char *const vars[] = {"HWLOC_XMLFILE", "HWLOC_SYNTHETIC", "HWLOC_FSROOT",
+                                     "HWLOC_CPUID_PATH"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v)
+      return true;
+  }
+  return false;
+}
+
 static int load_this_machine(mmt_topology_t *t, mmc_error_t *err) {
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) < 0)
@@ -344,9 +359,7 @@ static int load_this_machine(mmt_topology_t *t, mmc_error_t *err) {
     rc = mmc_fail(err, MMC_EIO, "hwloc cannot discover this machine: %s", strerror(errno));
     goto out;
   }
-  /* HWLOC_XMLFILE/HWLOC_SYNTHETIC in the environment redirect discovery: then
-   * the nodes are not this machine's and must not be treated as real. */
-  bool mine = hwloc_topology_is_thissystem(topo);
+  bool mine = hwloc_topology_is_thissystem(topo) && !discovery_redirected();
   rc = fill_from_hwloc(t, topo, mine ? SRC_THIS_MACHINE : SRC_XML, err);
   if (rc)
     goto out;
@@ -354,7 +367,8 @@ static int load_this_machine(mmt_topology_t *t, mmc_error_t *err) {
   t->desc.cpu_mhz = this_machine_mhz(topo);
   snprintf(t->source, sizeof t->source, "%s",
            mine ? "this machine"
-                : "this machine, as redirected by HWLOC_XMLFILE/HWLOC_SYNTHETIC (emulated)");
+                : "this machine as redirected by HWLOC_XMLFILE/HWLOC_SYNTHETIC/HWLOC_FSROOT "
+                  "(emulated)");
 out:
   hwloc_topology_destroy(topo);
   return rc;
