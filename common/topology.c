@@ -581,7 +581,8 @@ static int load_builtin(mmt_topology_t *t, const char *arg, mmc_error_t *err) {
       t->distance[i * t->desc.nnodes + j] = builtin_distance(t->desc.nnodes, i, j);
   }
   t->distance_origin = ORIGIN_BUILTIN;
-  snprintf(t->source, sizeof t->source, "builtin:%lu (emulated: %s, 2 GiB per node)", n, spec);
+  snprintf(t->source, sizeof t->source, "builtin:%lu (emulated: %s, %llu GiB per node)", n, spec,
+           (unsigned long long)(BUILTIN_NODE_MEMORY >> 30));
   return MMC_OK;
 }
 
@@ -638,14 +639,35 @@ int mmt_cap_memory(mmt_topology_t *t, uint64_t bytes, mmc_error_t *err) {
                     "memory cap of %" PRIu64 " bytes is below one page (%u bytes) for each of the "
                     "%" PRIu32 " nodes with memory",
                     bytes, MMC_PAGE_SIZE, with_memory);
+  /* Floor of each proportional share in pages, at least one page; pages
+   * given to tiny nodes that way come back from the largest shares, so the
+   * sum never exceeds the cap (bytes >= one page per node makes that
+   * possible). */
+  uint64_t share[MMC_MAX_NODES] = {0}, sum = 0;
   for (uint32_t i = 0; i < t->desc.nnodes; i++) {
     uint64_t m = t->nodes[i].memory_bytes;
     if (!m)
       continue;
-    uint64_t share = (uint64_t)((unsigned __int128)m * bytes / total);
-    share -= share % MMC_PAGE_SIZE;
-    t->nodes[i].memory_bytes = share ? share : MMC_PAGE_SIZE;
+    share[i] = (uint64_t)((unsigned __int128)m * bytes / total);
+    share[i] -= share[i] % MMC_PAGE_SIZE;
+    if (!share[i])
+      share[i] = MMC_PAGE_SIZE;
+    sum += share[i];
   }
+  while (sum > bytes) {
+    uint32_t big = 0;
+    for (uint32_t i = 1; i < t->desc.nnodes; i++)
+      if (share[i] > share[big])
+        big = i;
+    uint64_t excess = sum - bytes, take = excess + (MMC_PAGE_SIZE - excess % MMC_PAGE_SIZE) %
+                                                       MMC_PAGE_SIZE; /* whole pages */
+    if (take > share[big] - MMC_PAGE_SIZE)
+      take = share[big] - MMC_PAGE_SIZE;
+    share[big] -= take;
+    sum -= take;
+  }
+  for (uint32_t i = 0; i < t->desc.nnodes; i++)
+    t->nodes[i].memory_bytes = share[i];
   return MMC_OK;
 }
 

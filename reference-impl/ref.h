@@ -8,7 +8,9 @@
  * VM lifecycle, stats, move_range) and every periodic hook run (stepped:
  * inside advance; live: on the clock thread). The vCPU fast path never takes
  * it. `ev_lock` protects the event ring only and is taken inside `lock` or
- * alone (vCPU fault paths emit events without `lock`).
+ * alone (vCPU fault paths emit events without `lock`). vCPU-side calls
+ * (page, quiesce, set_demand, exit) never take `lock`: a remap holds it while
+ * it waits for the VM's vCPUs to pass a quiescent point.
  *
  * Periodic work (SET-2): a policy registers a hook with the id of its period
  * setting (unit ms, s or min). The next run of a hook is due at its last run
@@ -105,7 +107,8 @@ static inline uint32_t ref_distance(const ref_host_t *h, uint32_t a, uint32_t b)
 /* vm.c: memory and VMs. ref_mem_init runs at the end of host creation (pools,
  * VM table); ref_mem_fini powers every VM off and frees the pools. */
 /* Capabilities of the memory side (vm.c). */
-#define REF_MEM_CAPS 0ull
+#define REF_MEM_CAPS                                                                               \
+  (MMC_CAP_PLACEMENT | MMC_CAP_VNUMA | MMC_CAP_MOVE_RANGE | MMC_CAP_NODE_MAPPINGS)
 int ref_mem_init(ref_host_t *h, mmc_error_t *err);
 void ref_mem_fini(ref_host_t *h);
 void ref_mem_host_stats(ref_host_t *h, mmc_host_stats_t *out); /* with h->lock held */

@@ -83,12 +83,13 @@ bool suite_needs_unmet(const suite_run_t *run, const suite_case_t *c, char *reas
   if (c->needs & SUITE_NEED_STEPPED && !(run->si->impl->capabilities & MMC_CAP_CLOCK_STEPPED))
     missing |= MMC_CAP_CLOCK_STEPPED;
   if (missing) {
-    snprintf(reason, cap, "implementation %s lacks capability", run->si->impl->name);
+    snprintf(reason, cap, "needs");
     for (int b = 0; b < 64; b++)
       if (missing & (1ull << b)) {
         const char *n = suite_cap_name(1ull << b);
         append(reason, cap, " MMC_CAP_%s", n ? n : "(unknown bit)");
       }
+    append(reason, cap, " (implementation %s lacks it)", run->si->impl->name);
     return true;
   }
   uint32_t want_real = c->min_nodes > 2 ? c->min_nodes : 2;

@@ -133,10 +133,24 @@ static wl_page_verdict_t classify_nonzero(const void *page, uint64_t seed, uint6
   return h.version == version ? WL_PAGE_OK : WL_PAGE_STALE;
 }
 
+/* The fast path: the page holds exactly (seed, gpfn, version). */
+static bool exact_match(const void *page, uint64_t seed, uint64_t gpfn, uint32_t version) {
+  wl_page_hdr_t want, seen;
+  hdr_make(&want, seed, gpfn, version);
+  memcpy(&seen, page, sizeof seen);
+  return memcmp(&want, &seen, sizeof want) == 0 && body_matches(page, &want);
+}
+
 wl_page_verdict_t wl_page_check(const void *page, uint64_t seed, uint64_t gpfn, uint32_t version,
                                 wl_page_seen_t *seen) {
   wl_page_seen_t s = {0};
-  if (page_is_zero(page))
+  if (version != 0 && exact_match(page, seed, gpfn, version)) {
+    s = (wl_page_seen_t){.verdict = WL_PAGE_OK,
+                         .header_intact = true,
+                         .seen_seed = seed,
+                         .seen_gpfn = gpfn,
+                         .seen_version = version};
+  } else if (page_is_zero(page))
     s.verdict = version == 0 ? WL_PAGE_OK : WL_PAGE_STALE;
   else
     s.verdict = classify_nonzero(page, seed, gpfn, version, &s);

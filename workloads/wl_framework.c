@@ -95,6 +95,61 @@ void wl_vm_destroy(wl_vm_t *vm) {
   free(vm);
 }
 
+int wl_vm_boot(wl_vm_t **out, const mmc_impl_t *impl, mmc_host_t *host, const mmc_vm_config_t *cfg,
+               uint64_t seed, const wl_ops_t *ops, const void *wcfg, mmc_error_t *err) {
+  *out = NULL;
+  mmc_vm_id_t id;
+  int rc = impl->vm_power_on(host, cfg, &id, err);
+  if (rc) {
+    mmc_error_prefix(err, "vm_power_on(%s)", cfg->name ? cfg->name : "unnamed");
+    return rc;
+  }
+  wl_vm_params_t p = {.impl = impl,
+                      .host = host,
+                      .id = id,
+                      .nvcpus = cfg->vcpus,
+                      .npages = cfg->memory_bytes / MMC_PAGE_SIZE,
+                      .seed = seed,
+                      .ops = ops,
+                      .cfg = wcfg};
+  rc = wl_vm_create(out, &p, err);
+  if (rc)
+    impl->vm_power_off(host, id, NULL);
+  return rc;
+}
+
+int wl_vm_shutdown(wl_vm_t *vm, mmc_error_t *err) {
+  if (!vm)
+    return 0;
+  const mmc_impl_t *impl = vm->impl;
+  mmc_host_t *host = vm->host;
+  mmc_vm_id_t id = vm->id;
+  wl_vm_destroy(vm);
+  int rc = impl->vm_power_off(host, id, err);
+  if (rc)
+    mmc_error_prefix(err, "vm_power_off(%u)", id);
+  return rc;
+}
+
+int wl_vm_verify(wl_vm_t *vm, wl_verify_report_t *rep, mmc_error_t *err) {
+  mmc_vcpu_t *h = vm->vcpus[0].handle;
+  bool entered_here = false;
+  if (!h) {
+    int rc = vm->impl->vcpu_enter(vm->host, vm->id, 0, &h, err);
+    if (rc) {
+      mmc_error_prefix(err, "verify VM %u: vcpu_enter(0)", vm->id);
+      return rc;
+    }
+    entered_here = true;
+  }
+  int rc = wl_verify(vm->impl, h, &vm->truth, 0, rep, err);
+  if (rc)
+    mmc_error_prefix(err, "verify VM %u", vm->id);
+  if (entered_here)
+    vm->impl->vcpu_exit(h);
+  return rc;
+}
+
 int wl_vm_enter_all(wl_vm_t *vm, mmc_error_t *err) {
   for (uint32_t i = 0; i < vm->nvcpus; i++) {
     wl_vcpu_t *v = &vm->vcpus[i];

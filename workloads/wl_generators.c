@@ -5,7 +5,8 @@
  * SPEC ids served: WSS-1..4 (the working-set generator touches exactly the
  * pages of its current set and exposes that set at any time t), TPS-5/TPS-8
  * (the clone generator writes image, zero and unique pages in exact
- * proportions and computes the ideal savings), INT-1 (writer-verifier: each
+ * proportions and computes the ideal savings; its COW writer then rewrites
+ * image pages, TPS-2, with wl_clone_census as ground truth), INT-1 (writer-verifier: each
  * vCPU re-reads its own pages right after writing, checking the version it
  * last wrote), SEC-1 (idle VMs that never wrote must read zero).
  *
@@ -164,6 +165,8 @@ const wl_ops_t wl_touch_ops = {
     .name = "touch-all", .init = touch_init, .step = touch_step, .fini = free_state};
 
 uint64_t wl_touch_passes(const wl_vm_t *vm) {
+  if (vm->ops != &wl_touch_ops)
+    return 0;
   const touch_state_t *s = vm->state;
   uint64_t min = UINT64_MAX;
   for (uint32_t i = 0; i < vm->nvcpus; i++) {
@@ -309,10 +312,15 @@ int wl_ws_set_cfg(wl_vm_t *vm, const wl_ws_cfg_t *c, mmc_error_t *err) {
 
 /* ---------------------------------------------------------------- clone */
 
+typedef struct clone_vcpu {
+  own_cursor_t boot; /* boot writing; passes > 0 once done */
+  uint64_t cow_next; /* own index where the COW writer looks next */
+} clone_vcpu_t;
+
 typedef struct clone_state {
   wl_clone_cfg_t cfg;
   uint8_t *kind; /* WL_CLONE_* per gpfn */
-  own_cursor_t cur[];
+  clone_vcpu_t cur[];
 } clone_state_t;
 
 static int clone_counts(const wl_clone_cfg_t *c, uint64_t npages, uint64_t *img, uint64_t *zero,
@@ -387,9 +395,29 @@ static int clone_write(wl_vcpu_t *v, uint64_t gpfn, mmc_error_t *err) {
   }
 }
 
+/* COW writer: rewrite the next `budget` own image pages still holding image
+ * content, in ascending gpfn order, with VM-seed content. */
+static int clone_cow(wl_vcpu_t *v, clone_vcpu_t *c, uint32_t budget, mmc_error_t *err) {
+  const clone_state_t *s = v->vm->state;
+  uint64_t total = own_count(v->vm, v->index);
+  for (; budget > 0 && c->cow_next < total; c->cow_next++) {
+    uint64_t g = own_gpfn(v->vm, v->index, c->cow_next);
+    if (s->kind[g] != WL_CLONE_IMAGE || v->vm->truth.src[g] != WL_SRC_IMAGE)
+      continue;
+    int rc = wl_write_next(v, g, err);
+    if (rc)
+      return rc;
+    budget--;
+  }
+  return 0;
+}
+
 static int clone_step(wl_vcpu_t *v, uint64_t t_ns, uint64_t dt_ns, mmc_error_t *err) {
   clone_state_t *s = v->vm->state;
-  return own_walk(v, &s->cur[v->index], s->cfg.pages_per_step, false, clone_write, err);
+  clone_vcpu_t *c = &s->cur[v->index];
+  if (atomic_load_explicit(&c->boot.passes, memory_order_relaxed) == 0)
+    return own_walk(v, &c->boot, s->cfg.pages_per_step, false, clone_write, err);
+  return clone_cow(v, c, s->cfg.cow_writes_per_step, err);
 }
 
 static void clone_fini(wl_vm_t *vm) {
@@ -413,9 +441,25 @@ bool wl_clone_booted(const wl_vm_t *vm) {
     return false;
   const clone_state_t *s = vm->state;
   for (uint32_t i = 0; i < vm->nvcpus; i++)
-    if (own_count(vm, i) && atomic_load_explicit(&s->cur[i].passes, memory_order_relaxed) == 0)
+    if (own_count(vm, i) && atomic_load_explicit(&s->cur[i].boot.passes, memory_order_relaxed) == 0)
       return false;
   return true;
+}
+
+int wl_clone_census(const wl_vm_t *vm, wl_clone_census_t *o, mmc_error_t *err) {
+  memset(o, 0, sizeof *o);
+  if (vm->ops != &wl_clone_ops)
+    return mmc_fail(err, MMC_EINVAL, "VM %u runs workload %s, not clone", vm->id, vm->ops->name);
+  const clone_state_t *s = vm->state;
+  for (uint64_t g = 0; g < vm->truth.npages; g++) {
+    if (vm->truth.src[g] == WL_SRC_IMAGE)
+      o->image_intact++;
+    else if (s->kind[g] == WL_CLONE_ZERO)
+      o->zero++;
+    else
+      o->vm_content++;
+  }
+  return 0;
 }
 
 /* ---------------------------------------------------------------- writer-verifier */

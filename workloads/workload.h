@@ -156,7 +156,9 @@ typedef struct wl_verify_report {
  * remapper for long, rarely enough to cost nothing. */
 #define WL_VERIFY_QUIESCE_EVERY 64u
 
-/* Walk pages [0, t->npages) of the VM through impl->page(vcpu, gpfn, read)
+/* Call it while no workload step of that VM runs (the truth would change
+ * under it): stepped, between steps; live, after wl_live_join.
+ * Walk pages [0, t->npages) of the VM through impl->page(vcpu, gpfn, read)
  * and check each against the truth; quiesce every `quiesce_every` pages (0 =
  * WL_VERIFY_QUIESCE_EVERY) and at the end. `vcpu` is a handle of that VM the
  * calling thread may use. Returns 0 when every page could be read (the
@@ -204,10 +206,12 @@ struct wl_vcpu {
 };
 
 /* A workload: per-VM state in vm->state, built by init, freed by fini.
- * step() runs one step of vCPU v at workload time t_ns (since the VM's
- * wl_vm_create) covering dt_ns; it accesses pages only through wl_access and
- * the wl_write_next, wl_write_image, wl_write_zero and wl_read_check helpers, only pages it owns
- * (see the invariants), and may leave pointers held: the driver quiesces after it. */
+ * step() runs one step of vCPU v at workload time t_ns (stepped: host clock
+ * since the VM's wl_vm_create; live: CLOCK_MONOTONIC since wl_live_start)
+ * covering dt_ns. It accesses pages only through wl_access and the
+ * wl_write_next, wl_write_image, wl_write_zero and wl_read_check helpers,
+ * only pages it owns (see the invariants), and may leave pointers held: the
+ * driver quiesces after it. */
 typedef struct wl_ops {
   const char *name;
   int (*init)(wl_vm_t *vm, const void *cfg, mmc_error_t *err);
@@ -242,6 +246,16 @@ typedef struct wl_vm_params {
 int wl_vm_create(wl_vm_t **out, const wl_vm_params_t *p, mmc_error_t *err);
 /* Exits entered vCPUs, runs fini, frees; does not power the VM off. */
 void wl_vm_destroy(wl_vm_t *vm);
+/* Convenience for cases: power a VM on with `cfg` through the contract and
+ * create its workload (npages and vCPUs from cfg); on failure nothing is left
+ * powered on. wl_vm_shutdown: wl_vm_destroy, then vm_power_off. */
+int wl_vm_boot(wl_vm_t **out, const mmc_impl_t *impl, mmc_host_t *host, const mmc_vm_config_t *cfg,
+               uint64_t seed, const wl_ops_t *ops, const void *wcfg, mmc_error_t *err);
+int wl_vm_shutdown(wl_vm_t *vm, mmc_error_t *err);
+/* wl_verify of the whole VM with vCPU 0: its handle when entered (stepped),
+ * else entered and exited around the walk on the calling thread (after a
+ * live run). */
+int wl_vm_verify(wl_vm_t *vm, wl_verify_report_t *rep, mmc_error_t *err);
 /* Stepped mode: enter every vCPU on the calling thread / exit them. */
 int wl_vm_enter_all(wl_vm_t *vm, mmc_error_t *err);
 void wl_vm_exit_all(wl_vm_t *vm);
@@ -354,19 +368,22 @@ uint32_t wl_ws_permille_at(const wl_ws_cfg_t *c, uint64_t t_ns);
 uint64_t wl_ws_pages_at(const wl_ws_cfg_t *c, uint64_t npages, uint64_t t_ns);
 bool wl_ws_in_set(const wl_vm_t *vm, uint64_t gpfn, uint64_t t_ns);
 uint64_t wl_ws_true_set(const wl_vm_t *vm, uint64_t t_ns, uint64_t *out, uint64_t max);
-/* Change the phase of a running VM (churn, cases); takes effect next step. */
+/* Change the phase of a VM (churn, cases); takes effect next step. Stepped
+ * mode or between live runs only: live threads read the config unlocked. */
 int wl_ws_set_cfg(wl_vm_t *vm, const wl_ws_cfg_t *c, mmc_error_t *err);
 
 /* clone: exact proportions of image pages (image seed, identical in every
  * VM with that image seed), zero pages (written as zeros) and unique pages
  * (VM seed). Which gpfn is which derives from the image seed, so every clone
- * has the same layout. Written once at boot (pages_per_step pace), then
- * idle. */
+ * has the same layout. Written once at boot (pages_per_step pace); then, as
+ * a COW writer (TPS-2), each vCPU rewrites cow_writes_per_step of its image
+ * pages a step (ascending gpfn) with VM-seed content, making them unique. */
 typedef struct wl_clone_cfg {
   uint64_t image_seed;
   uint32_t image_permille;
-  uint32_t zero_permille;  /* image + zero <= 1000; unique is the rest */
-  uint32_t pages_per_step; /* 0 = all at once */
+  uint32_t zero_permille;       /* image + zero <= 1000; unique is the rest */
+  uint32_t pages_per_step;      /* 0 = all at once */
+  uint32_t cow_writes_per_step; /* after boot; 0 = idle after boot */
 } wl_clone_cfg_t;
 extern const wl_ops_t wl_clone_ops;
 typedef struct wl_clone_expect {
@@ -388,6 +405,15 @@ enum { WL_CLONE_IMAGE = 0, WL_CLONE_ZERO = 1, WL_CLONE_UNIQUE = 2 };
 int wl_clone_kind(const wl_vm_t *vm, uint64_t gpfn);
 /* True once every vCPU has written its share of the layout. */
 bool wl_clone_booted(const wl_vm_t *vm);
+/* Ground truth now (meaningful once booted), from the truth table: pages
+ * holding image content, zero pages of the layout, and pages holding VM-seed
+ * content (unique pages plus image pages rewritten by the COW writer). */
+typedef struct wl_clone_census {
+  uint64_t image_intact;
+  uint64_t zero;
+  uint64_t vm_content;
+} wl_clone_census_t;
+int wl_clone_census(const wl_vm_t *vm, wl_clone_census_t *out, mmc_error_t *err);
 
 /* writer-verifier (INT-1): vCPU i owns the stripe [i*npages/n,
  * (i+1)*npages/n); each step writes `writes_per_step` random own pages

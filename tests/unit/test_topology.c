@@ -263,6 +263,49 @@ static void test_this_machine_redirected(void **state) {
   mmt_free(t);
 }
 
+/* The measured matrix: on this machine's real nodes a pointer chase gives a
+ * plausible load latency and a well-formed matrix; emulated nodes refuse. */
+static void test_measure_distances(void **state) {
+  mmt_topology_t *t = load_ok(NULL);
+  uint32_t n = t->desc.nnodes;
+  double *ns = calloc((size_t)n * n, sizeof *ns);
+  assert_non_null(ns);
+  cpu_set_t before, after;
+  assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+  mmc_error_t err = {0};
+  assert_int_equal(mmt_measure_distances(t, 1000, ns, &err), MMC_EINVAL);
+  int rc = mmt_measure_distances(t, 4u << 20, ns, &err);
+  assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+  assert_true(CPU_EQUAL(&before, &after));
+  if (rc == MMC_ENOTSUP) {
+    printf("# SKIP measured distances: %s\n", err.msg);
+    free(ns);
+    mmt_free(t);
+    skip();
+  }
+  if (rc)
+    fail_msg("%s", err.msg);
+  assert_non_null(strstr(t->distance_origin, "measured"));
+  assert_false(t->distances_from_firmware);
+  for (uint32_t i = 0; i < n; i++) {
+    assert_int_equal(mmt_distance(t, i, i), 10);
+    if (t->desc.nodes[i].ncpus && t->desc.nodes[i].memory_bytes)
+      assert_true(ns[i * n + i] > 0.1 && ns[i * n + i] < 10000.0);
+    for (uint32_t j = 0; j < n; j++)
+      if (i != j)
+        assert_true(mmt_distance(t, i, j) > 10);
+  }
+  printf("# local load latency on node %u: %.1f ns\n", t->desc.nodes[0].os_index, ns[0]);
+  free(ns);
+  mmt_free(t);
+
+  t = load_ok("builtin:2");
+  assert_int_equal(mmt_measure_distances(t, 0, NULL, &err), MMC_ENOTSUP);
+  assert_non_null(strstr(err.msg, "emulated"));
+  assert_int_equal(mmt_distance(t, 0, 1), 21); /* unchanged */
+  mmt_free(t);
+}
+
 /* ---------------------------------------------------------------- fixtures */
 
 static void test_xml_gapped_ids(void **state) {
@@ -505,6 +548,15 @@ static void test_cap_memory(void **state) {
   assert_true(sum <= cap && sum > cap - 3 * MMC_PAGE_SIZE);
   assert_true(t->desc.nodes[2].memory_bytes / MMC_PAGE_SIZE ==
               2 * (t->desc.nodes[1].memory_bytes / MMC_PAGE_SIZE));
+  /* Tiny nodes keep a page without pushing the sum over the cap. */
+  mmc_node_t nodes[3] = {{.memory_bytes = MMC_PAGE_SIZE},
+                         {.os_index = 1, .memory_bytes = GIB},
+                         {.os_index = 2, .memory_bytes = MMC_PAGE_SIZE}};
+  mmt_topology_t hand = {.desc = {.nnodes = 3, .nodes = nodes}, .nodes = nodes};
+  assert_int_equal(mmt_cap_memory(&hand, 4 * MMC_PAGE_SIZE, &err), 0);
+  assert_int_equal(nodes[0].memory_bytes, MMC_PAGE_SIZE);
+  assert_int_equal(nodes[1].memory_bytes, 2 * MMC_PAGE_SIZE);
+  assert_int_equal(nodes[2].memory_bytes, MMC_PAGE_SIZE);
   /* Below one page per node: refused, sizes kept. */
   uint64_t before = t->desc.nodes[0].memory_bytes;
   assert_int_equal(mmt_cap_memory(t, 2 * MMC_PAGE_SIZE, &err), MMC_ERANGE);
@@ -546,6 +598,46 @@ static void test_print(void **state) {
   free(out);
 
   mmt_free(t);
+}
+
+/* Golden printouts (the .print files in tests/fixtures); MMCERT_REGENERATE=1 rewrites
+ * them on purpose. The source line names the file without its directory so
+ * the output does not depend on where the checkout is. */
+static void test_print_golden(void **state) {
+  static const struct {
+    const char *spec, *name, *golden;
+  } cases[] = {
+      {FIXTURES "topo-gapped-ids.xml", "topo-gapped-ids.xml", "topo-gapped-ids.print"},
+      {FIXTURES "topo-memory-only.xml", "topo-memory-only.xml", "topo-memory-only.print"},
+      {"builtin:4", NULL, "builtin-4.print"},
+  };
+  const char *regen = getenv("MMCERT_REGENERATE");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    mmt_topology_t *t = load_ok(cases[i].spec);
+    if (cases[i].name)
+      snprintf(t->source, sizeof t->source, "%s", cases[i].name);
+    t->desc.cpu_mhz = 0; /* builtin: this machine's clock, not golden */
+    char *out = print_to_string(t);
+    char path[512];
+    snprintf(path, sizeof path, FIXTURES "%s", cases[i].golden);
+    if (regen && strcmp(regen, "1") == 0) {
+      FILE *f = fopen(path, "w");
+      assert_non_null(f);
+      fputs(out, f);
+      fclose(f);
+    }
+    FILE *f = fopen(path, "r");
+    if (!f)
+      fail_msg("%s is missing; run with MMCERT_REGENERATE=1 to create it", path);
+    char want[8192];
+    size_t len = fread(want, 1, sizeof want - 1, f);
+    fclose(f);
+    want[len] = '\0';
+    if (strcmp(out, want) != 0)
+      fail_msg("mmt_print(%s) differs from %s:\n%s", cases[i].spec, path, out);
+    free(out);
+    mmt_free(t);
+  }
 }
 
 /* ---------------------------------------------------------------- real machines vs lstopo */
@@ -749,6 +841,7 @@ int main(void) {
       cmocka_unit_test(test_size_invalid),
       cmocka_unit_test(test_this_machine),
       cmocka_unit_test(test_this_machine_redirected),
+      cmocka_unit_test(test_measure_distances),
       cmocka_unit_test(test_xml_gapped_ids),
       cmocka_unit_test(test_xml_memory_only),
       cmocka_unit_test(test_xml_no_memory),
@@ -762,6 +855,7 @@ int main(void) {
       cmocka_unit_test(test_cap_memory),
       cmocka_unit_test(test_distance_out_of_range),
       cmocka_unit_test(test_print),
+      cmocka_unit_test(test_print_golden),
   };
   size_t nfixed = sizeof fixed / sizeof fixed[0];
 

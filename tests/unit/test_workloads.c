@@ -351,6 +351,36 @@ static void test_ws_ground_truth(void **state) {
   env_free(&e);
 }
 
+/* Read mode: each step reads and checks exactly the set; a vCPU reading
+ * another VM's data where zeros belong counts a mismatch (SEC-1). */
+static void test_ws_read_mode(void **state) {
+  (void)state;
+  env_t e;
+  env_host(&e, &fake_impl, MMC_CLOCK_STEPPED);
+  wl_ws_cfg_t c = {.shape = WL_WS_STEADY, .f0_permille = 500, .write = false};
+  wl_vm_t *vm = env_vm(&e, 2, 100, 4, &wl_ws_ops, &c);
+  env_enter(&e);
+  env_run(&e, 2 * TICK_NS);
+  wl_counts_t k;
+  wl_vm_counts(vm, &k);
+  assert_int_equal(k.pages_read, 2 * 50);
+  assert_int_equal(k.pages_verified, 2 * 50);
+  assert_int_equal(k.pages_written, 0);
+  assert_int_equal(k.mismatches, 0);
+  uint64_t set[50];
+  assert_int_equal(wl_ws_true_set(vm, 0, set, 50), 50);
+  wl_page_fill(raw_page(vm, set[7]), 999, set[7], 1);
+  fake_quiesce(vm->vcpus[0].handle);
+  env_run(&e, TICK_NS);
+  wl_vm_counts(vm, &k);
+  assert_int_equal(k.mismatches, 1);
+  const wl_vcpu_t *v = &vm->vcpus[7 % 2];
+  assert_int_equal(v->first_mismatch.gpfn, set[7]);
+  assert_int_equal(v->first_mismatch.verdict, WL_PAGE_GARBAGE);
+  assert_int_equal(v->first_mismatch.seen_seed, 999);
+  env_free(&e);
+}
+
 /* ---------------------------------------------------------------- clone */
 
 static int cmp_u64(const void *a, const void *b) {
@@ -358,12 +388,32 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Distinct page contents over all pages of vms (hash, sort, count). */
+static uint64_t distinct_contents(wl_vm_t **vms, uint32_t nvms, uint64_t n) {
+  uint64_t *h = calloc(nvms * n, sizeof *h);
+  assert_non_null(h);
+  for (uint32_t i = 0; i < nvms; i++) {
+    for (uint64_t g = 0; g < n; g++)
+      h[i * n + g] = XXH3_64bits(raw_page(vms[i], g), MMC_PAGE_SIZE);
+    fake_quiesce(vms[i]->vcpus[0].handle);
+  }
+  qsort(h, nvms * n, sizeof *h, cmp_u64);
+  uint64_t distinct = 1;
+  for (uint64_t i = 1; i < nvms * n; i++)
+    distinct += h[i] != h[i - 1];
+  free(h);
+  return distinct;
+}
+
 static void test_clone_proportions(void **state) {
   (void)state;
   env_t e;
   env_host(&e, &fake_impl, MMC_CLOCK_STEPPED);
-  wl_clone_cfg_t c = {
-      .image_seed = 777, .image_permille = 600, .zero_permille = 150, .pages_per_step = 50};
+  wl_clone_cfg_t c = {.image_seed = 777,
+                      .image_permille = 600,
+                      .zero_permille = 150,
+                      .pages_per_step = 50,
+                      .cow_writes_per_step = 20};
   const uint64_t n = 1000;
   const uint32_t nvms = 3;
   for (uint32_t i = 0; i < nvms; i++)
@@ -396,20 +446,23 @@ static void test_clone_proportions(void **state) {
   assert_int_equal(kinds[WL_CLONE_UNIQUE], x.unique_pages);
 
   /* Measure the distinct contents actually in guest memory: it must equal
-   * min_frames (sort the page hashes, count distinct). */
-  uint64_t *h = calloc(nvms * n, sizeof *h);
-  assert_non_null(h);
+   * min_frames. */
+  assert_int_equal(distinct_contents(e.vm, nvms, n), x.min_frames);
+  wl_clone_census_t cs;
+  assert_int_equal(wl_clone_census(e.vm[0], &cs, NULL), 0);
+  assert_int_equal(cs.image_intact, 600);
+  assert_int_equal(cs.zero, 150);
+  assert_int_equal(cs.vm_content, 250);
+
+  /* COW writer: 3 steps x 2 vCPUs x 20 image pages rewritten per VM, the
+   * same gpfns in every clone; distinct contents follow exactly. */
+  env_run(&e, 3 * TICK_NS);
   for (uint32_t i = 0; i < nvms; i++) {
-    for (uint64_t g = 0; g < n; g++)
-      h[i * n + g] = XXH3_64bits(raw_page(e.vm[i], g), MMC_PAGE_SIZE);
-    fake_quiesce(e.vm[i]->vcpus[0].handle);
+    assert_int_equal(wl_clone_census(e.vm[i], &cs, NULL), 0);
+    assert_int_equal(cs.image_intact, 600 - 3 * 2 * 20);
+    assert_int_equal(cs.vm_content, 250 + 3 * 2 * 20);
   }
-  qsort(h, nvms * n, sizeof *h, cmp_u64);
-  uint64_t distinct = 1;
-  for (uint64_t i = 1; i < nvms * n; i++)
-    distinct += h[i] != h[i - 1];
-  free(h);
-  assert_int_equal(distinct, x.min_frames);
+  assert_int_equal(distinct_contents(e.vm, nvms, n), cs.image_intact + nvms * cs.vm_content + 1);
   for (uint32_t i = 0; i < nvms; i++) {
     wl_verify_report_t rep;
     env_verify(&e, e.vm[i], &rep);
@@ -510,6 +563,23 @@ static void test_bad_input(void **state) {
   p.ops = &wl_clone_ops;
   p.cfg = &cl;
   assert_int_equal(wl_vm_create(&vm, &p, &err), MMC_ERANGE);
+  /* wl_vm_boot: a refused power-on leaves nothing behind; a good one
+   * shuts down cleanly. */
+  mmc_vm_config_t vc;
+  mmc_vm_config_init(&vc);
+  vc.vcpus = 0;
+  vc.memory_bytes = 4 * MMC_PAGE_SIZE;
+  wl_idle_cfg_t ic = {0};
+  assert_int_equal(wl_vm_boot(&vm, &fake_impl, e.host, &vc, 1, &wl_idle_ops, &ic, &err),
+                   MMC_EINVAL);
+  assert_null(vm);
+  assert_non_null(strstr(err.msg, "vm_power_on(unnamed)"));
+  vc.vcpus = 1;
+  assert_int_equal(wl_vm_boot(&vm, &fake_impl, e.host, &vc, 1, &wl_ws_ops, &ws, &err), MMC_ERANGE);
+  assert_int_equal(e.host->power_ons, e.host->power_offs); /* powered off again */
+  assert_int_equal(wl_vm_boot(&vm, &fake_impl, e.host, &vc, 1, &wl_idle_ops, &ic, &err), 0);
+  assert_int_equal(wl_vm_shutdown(vm, &err), 0);
+  assert_int_equal(e.host->power_ons, e.host->power_offs);
   wl_stepped_cfg_t sc = {.duration_ns = 1, .tick_ns = 0};
   assert_int_equal(wl_run_stepped(NULL, 0, &sc, &err), MMC_EINVAL);
   env_free(&e);
@@ -542,11 +612,13 @@ static void run_live_wv(const mmc_impl_t *impl, uint64_t duration_ns) {
                wl_page_verdict_name(vm->vcpus[i].first_mismatch.verdict));
     assert_null(vm->vcpus[i].handle); /* exited */
   }
-  /* Verify the whole VM from this thread afterwards. */
-  if (wl_vm_enter_all(vm, &err))
-    fail_msg("enter: %s", err.msg);
+  /* Verify the whole VM from this thread afterwards (vCPU 0 entered and
+   * exited around the walk). */
   wl_verify_report_t rep;
-  env_verify(&e, vm, &rep);
+  if (wl_vm_verify(vm, &rep, &err))
+    fail_msg("wl_vm_verify: %s", err.msg);
+  assert_int_equal(rep.pages_checked, 1024);
+  assert_null(vm->vcpus[0].handle);
   char line[512];
   wl_verify_format(&rep, line, sizeof line);
   if (rep.mismatches)
@@ -742,13 +814,21 @@ static void test_ref_live_wv(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_content_roundtrip),   cmocka_unit_test(test_rng_determinism),
-      cmocka_unit_test(test_verify_classifies),   cmocka_unit_test(test_eretry_handled),
-      cmocka_unit_test(test_ws_shapes),           cmocka_unit_test(test_ws_ground_truth),
-      cmocka_unit_test(test_clone_proportions),   cmocka_unit_test(test_generators_deterministic),
-      cmocka_unit_test(test_demand_stepped),      cmocka_unit_test(test_bad_input),
-      cmocka_unit_test(test_live_wv_fake),        cmocka_unit_test(test_live_stop_and_demand),
-      cmocka_unit_test(test_churn_deterministic), cmocka_unit_test(test_ref_stepped_touch_verify),
+      cmocka_unit_test(test_content_roundtrip),
+      cmocka_unit_test(test_rng_determinism),
+      cmocka_unit_test(test_verify_classifies),
+      cmocka_unit_test(test_eretry_handled),
+      cmocka_unit_test(test_ws_shapes),
+      cmocka_unit_test(test_ws_ground_truth),
+      cmocka_unit_test(test_ws_read_mode),
+      cmocka_unit_test(test_clone_proportions),
+      cmocka_unit_test(test_generators_deterministic),
+      cmocka_unit_test(test_demand_stepped),
+      cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_live_wv_fake),
+      cmocka_unit_test(test_live_stop_and_demand),
+      cmocka_unit_test(test_churn_deterministic),
+      cmocka_unit_test(test_ref_stepped_touch_verify),
       cmocka_unit_test(test_ref_live_wv),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
