@@ -228,6 +228,11 @@ static void *touch_thread(void *arg) {
     j->im->vcpu_exit(v);
     return NULL;
   }
+  if (j->im->vcpu_info(j->h, j->vm, j->index, &j->out.info, &j->err) != 0) {
+    j->what = "vcpu_info";
+    j->im->vcpu_exit(v);
+    return NULL;
+  }
   uint64_t n = 0;
   for (uint64_t g = j->index % j->stride; g < j->npages; g += j->stride) {
     unsigned char *p = cu_page(j->im, v, g, j->write, &j->err);

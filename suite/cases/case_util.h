@@ -73,12 +73,14 @@ uint64_t cu_rand(uint64_t *state);
 /* ---- one vCPU on its own thread */
 /* Run vCPU `index` of `vm` on a new thread (joined before returning, so the
  * stepped clock's one-vCPU-at-a-time rule holds): enter, read the thread's
- * CPU affinity, then access every page gpfn in [0, npages) with
+ * CPU affinity and vcpu_info, then access every page gpfn in [0, npages) with
  * gpfn % stride == index % stride, when `write` filling the whole page with a
  * non-zero byte derived from `fill`, then (fill, gpfn) in its first 16 bytes, storing the pointer
  * in ptrs[gpfn] (when ptrs is not NULL), and exit. Errors end the case as broken. */
 typedef struct cu_vcpu_run {
   probe_affinity_t affinity; /* of the vCPU thread after vcpu_enter */
+  mmc_vcpu_info_t info;      /* vcpu_info while entered (binding_applied is
+                                false once the vCPU has exited) */
   uint64_t pages;            /* pages accessed */
   uint64_t nonzero_pages;    /* pages whose whole content was not zero when first seen */
 } cu_vcpu_run_t;

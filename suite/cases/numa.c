@@ -52,9 +52,7 @@ static void check_pages_on(suite_ctx_t *c, cu_locator_t *loc, void **ptrs, uint6
  * only. */
 static void check_binding(suite_ctx_t *c, const mmc_topology_t *t, mmc_host_t *h, mmc_vm_id_t vm,
                           uint32_t index, uint64_t allowed_nodes, const cu_vcpu_run_t *run) {
-  mmc_vcpu_info_t info;
-  mmc_error_t err = {0};
-  sc_require(c, sc_impl(c)->vcpu_info(h, vm, index, &info, &err), &err, "vcpu_info");
+  const mmc_vcpu_info_t info = run->info; /* taken while the vCPU was entered */
   char name[96];
   snprintf(name, sizeof name, "VM %u vCPU %u bound to an allowed node (%u)", vm, index, info.node);
   sc_check(c, info.node < t->nnodes && (allowed_nodes & (1ull << info.node)), name,

@@ -62,8 +62,7 @@ void case_numa_8(suite_ctx_t *c) {
     /* The vCPU runs and its memory works, unbound. */
     cu_vcpu_run_t run;
     cu_vcpu_touch(c, h, t, vm, 0, 1, cfg.memory_bytes / MMC_PAGE_SIZE, true, vm, NULL, &run);
-    mmc_vcpu_info_t info;
-    sc_require(c, im->vcpu_info(h, vm, 0, &info, &err), &err, "vcpu_info");
+    const mmc_vcpu_info_t info = run.info; /* while entered */
     snprintf(name, sizeof name, "VM %u vCPU 0: binding not applied, thread CPUs unchanged", vm);
     sc_check(c, !info.binding_applied && run.affinity.ncpus == parent.ncpus, name,
              "binding_applied=%d; vCPU thread has %u CPUs, its parent %u", info.binding_applied,
@@ -141,7 +140,6 @@ static void check_confined(suite_ctx_t *c, cu_locator_t *loc, mmc_host_t *h, mmc
                            const mmc_vm_config_t *cfg, uint64_t first, uint64_t mask,
                            const char *what) {
   const mmc_topology_t *t = loc->topo;
-  const mmc_impl_t *im = sc_impl(c);
   uint64_t npages = cfg->memory_bytes / MMC_PAGE_SIZE;
   void **ptrs = calloc(npages, sizeof *ptrs);
   int *node = calloc(npages, sizeof *node);
@@ -151,9 +149,7 @@ static void check_confined(suite_ctx_t *c, cu_locator_t *loc, mmc_host_t *h, mmc
   for (uint32_t i = 0; i < cfg->vcpus; i++) {
     cu_vcpu_run_t run;
     cu_vcpu_touch(c, h, t, vm, i, cfg->vcpus, npages, true, vm, ptrs, &run);
-    mmc_vcpu_info_t info;
-    mmc_error_t err = {0};
-    sc_require(c, im->vcpu_info(h, vm, i, &info, &err), &err, "vcpu_info");
+    const mmc_vcpu_info_t info = run.info; /* while entered */
     bool real = info.node < t->nnodes && t->nodes[info.node].real;
     snprintf(name, sizeof name, "%s: vCPU %u on an allowed node%s", what, i,
              real ? " (sched_getaffinity)" : "");
