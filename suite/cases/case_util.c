@@ -22,12 +22,36 @@ mmt_topology_t *cu_topology(suite_ctx_t *c, const char *spec) {
 }
 
 mmt_topology_t *cu_run_topology_copy(suite_ctx_t *c) {
+  /* A deep copy: the run's topology may come from a spec the case cannot
+   * see (builtin:N, --host-memory), so it is not reloaded. Storage is
+   * allocated as mmt_load does, so mmt_free releases it. */
   const mmt_topology_t *run = sc_topology(c);
-  mmt_topology_t *t = cu_topology(c, run->is_this_machine ? NULL : run->source);
-  mmc_error_t err = {0};
-  uint64_t cap = cu_total_memory(&run->desc);
-  if (cap && cap < cu_total_memory(&t->desc))
-    sc_require(c, mmt_cap_memory(t, cap, &err), &err, "capping the topology copy's memory");
+  uint32_t nn = run->desc.nnodes, ncpus = 0;
+  for (uint32_t i = 0; i < nn; i++)
+    ncpus += run->desc.nodes[i].ncpus;
+  mmt_topology_t *t = calloc(1, sizeof *t);
+  if (t) {
+    *t = *run;
+    t->nodes = calloc(nn, sizeof *t->nodes);
+    t->cpu_storage = calloc(ncpus ? ncpus : 1, sizeof *t->cpu_storage);
+    t->distance = run->desc.distance ? calloc((size_t)nn * nn, sizeof *t->distance) : NULL;
+  }
+  if (!t || !t->nodes || !t->cpu_storage || (run->desc.distance && !t->distance)) {
+    mmt_free(t);
+    sc_broken(c, "out of memory copying the topology");
+  }
+  uint32_t at = 0;
+  for (uint32_t i = 0; i < nn; i++) {
+    t->nodes[i] = run->desc.nodes[i];
+    memcpy(t->cpu_storage + at, run->desc.nodes[i].cpus,
+           run->desc.nodes[i].ncpus * sizeof *t->cpu_storage);
+    t->nodes[i].cpus = t->cpu_storage + at;
+    at += run->desc.nodes[i].ncpus;
+  }
+  if (t->distance)
+    memcpy(t->distance, run->desc.distance, (size_t)nn * nn * sizeof *t->distance);
+  t->desc.nodes = t->nodes;
+  t->desc.distance = t->distance;
   return t;
 }
 

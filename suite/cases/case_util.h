@@ -23,7 +23,7 @@
 mmc_clock_mode_t cu_clock(suite_ctx_t *c);
 /* mmt_load(spec) or broken. Free with mmt_free. */
 mmt_topology_t *cu_topology(suite_ctx_t *c, const char *spec);
-/* A fresh copy of the run's topology (same source, same memory cap). */
+/* A deep copy of the run's topology (free with mmt_free), to cap further. */
 mmt_topology_t *cu_run_topology_copy(suite_ctx_t *c);
 /* True when every node of the topology is a real kernel node. */
 bool cu_all_real(const mmc_topology_t *t);

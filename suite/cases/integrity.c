@@ -32,10 +32,10 @@
 enum {
   int1_vms = 4,
   int1_vcpus = 2,
-  int1_quick_vm_mib = 8,
+  int1_quick_vm_mib = 32,
   int1_full_vm_mib = 64,
-  int1_writes_per_step = 16,
-  int1_reads_per_step = 16,
+  int1_writes_per_step = 8,
+  int1_reads_per_step = 8,
   int1_max_range = 512,       /* pages per move_range */
   int1_reconfigure_every = 8, /* control iterations between affinity flips */
 };
