@@ -12,7 +12,8 @@
  * bench_quiesce_every pages, as a guest step would. Raw: the frame pointers
  * of all pages are taken once (the vCPU stays entered and does not quiesce,
  * so they stay valid) and the same loops run over them. Best of `repeat`
- * rounds of each, interleaved so both see the same machine state.
+ * rounds of each (at least 4), which side goes first alternating, the
+ * caches flushed before every timed loop so both start cold.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@
 enum {
   access_array_mib = 32,     /* per array: well beyond the caches */
   access_quiesce_every = 64, /* pages between quiescent points (guest loop) */
-  access_min_repeat = 3,
+  access_min_repeat = 4,
+  access_flush_mib = 64, /* twice the largest L3 seen here */
   access_doubles = MMC_PAGE_SIZE / sizeof(double),
 };
 #define ACCESS_TRIAD_SCALAR 3.0
@@ -109,21 +111,48 @@ static uint64_t min_ns(uint64_t best, uint64_t t) {
   return best == 0 || t < best ? t : best;
 }
 
-/* Rounds of raw then guest copy and triad; best times out. */
-static int measure(access_ctx_t *x, unsigned rounds, uint64_t best[4], mmc_error_t *err) {
+/* Evict the arrays from the caches before a timed loop, so neither side
+ * starts with the other's leftovers (the L3 may hold a whole array). */
+static void flush_caches(unsigned char *scratch) {
+  for (size_t i = 0; i < access_flush_mib * BENCH_MIB; i += 64)
+    scratch[i]++;
+}
+
+static int run_guest(access_ctx_t *x, unsigned char *scratch, uint64_t best[4], mmc_error_t *err) {
+  flush_caches(scratch);
+  uint64_t gc = guest_copy(x, err);
+  flush_caches(scratch);
+  uint64_t gt = gc ? guest_triad(x, err) : 0;
+  if (!gc || !gt)
+    return err->code ? err->code : MMC_EINVAL;
+  best[2] = min_ns(best[2], gc);
+  best[3] = min_ns(best[3], gt);
+  return 0;
+}
+
+static int run_raw(access_ctx_t *x, unsigned char *scratch, uint64_t best[4], mmc_error_t *err) {
+  int rc = take_frames(x, err);
+  if (rc)
+    return rc;
+  flush_caches(scratch);
+  best[0] = min_ns(best[0], raw_copy(x));
+  flush_caches(scratch);
+  best[1] = min_ns(best[1], raw_triad(x));
+  x->im->quiesce(x->v);
+  return 0;
+}
+
+/* Rounds of raw and guest copy and triad, which one first alternating;
+ * best times out. */
+static int measure(access_ctx_t *x, unsigned rounds, unsigned char *scratch, uint64_t best[4],
+                   mmc_error_t *err) {
   memset(best, 0, 4 * sizeof best[0]);
   for (unsigned r = 0; r < rounds; r++) {
-    int rc = take_frames(x, err);
+    int rc = r % 2 ? run_guest(x, scratch, best, err) : run_raw(x, scratch, best, err);
+    if (rc == 0)
+      rc = r % 2 ? run_raw(x, scratch, best, err) : run_guest(x, scratch, best, err);
     if (rc)
       return rc;
-    best[0] = min_ns(best[0], raw_copy(x));
-    best[1] = min_ns(best[1], raw_triad(x));
-    x->im->quiesce(x->v);
-    uint64_t gc = guest_copy(x, err), gt = gc ? guest_triad(x, err) : 0;
-    if (!gc || !gt)
-      return err->code ? err->code : MMC_EINVAL;
-    best[2] = min_ns(best[2], gc);
-    best[3] = min_ns(best[3], gt);
   }
   return 0;
 }
@@ -172,9 +201,13 @@ int suite_bench_access(const suite_bench_opts_t *o) {
   uint64_t best[4];
   /* A first round backs every page and warms the translation: not timed. */
   uint64_t warm[4];
-  int rc = measure(&x, 1, warm, &err);
+  unsigned char *scratch = calloc(access_flush_mib, BENCH_MIB);
+  int rc = scratch ? measure(&x, 1, scratch, warm, &err) : MMC_ENOMEM;
   if (rc == 0)
-    rc = measure(&x, rounds, best, &err);
+    rc = measure(&x, rounds, scratch, best, &err);
+  free(scratch);
+  if (rc == MMC_ENOMEM && !err.msg[0])
+    snprintf(err.msg, sizeof err.msg, "out of memory for the cache-flush buffer");
   im->vcpu_exit(x.v);
   if (rc != 0) {
     fprintf(o->err, "mmcert bench access: guest access failed: %s\n", err.msg);
