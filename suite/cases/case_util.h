@@ -35,6 +35,8 @@ uint64_t cu_total_memory(const mmc_topology_t *t);
 /* VM config with the documented defaults, `vcpus` and `bytes` (rounded down
  * to whole pages, at least one). */
 mmc_vm_config_t cu_vm(const char *name, uint32_t vcpus, uint64_t bytes);
+/* Power on or end the case: SKIP on MMC_ENOTSUP (no VMs in this
+ * implementation), broken on any other error. */
 mmc_vm_id_t cu_power_on(suite_ctx_t *c, mmc_host_t *h, const mmc_vm_config_t *cfg);
 mmc_vm_stats_t cu_vm_stats(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm);
 mmc_host_stats_t cu_host_stats(suite_ctx_t *c, mmc_host_t *h);
