@@ -37,7 +37,7 @@ enum {
   int1_writes_per_step = 8,
   int1_reads_per_step = 8,
   int1_max_range = 512,       /* pages per move_range */
-  int1_reconfigure_every = 8, /* control iterations between affinity flips */
+  int1_reconfigure_every = 2, /* control iterations between affinity flips */
 };
 #define INT1_QUICK_NS 3000000000ull
 #define INT1_FULL_NS 60000000000ull
