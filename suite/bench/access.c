@@ -12,7 +12,7 @@
  * bench_quiesce_every pages, as a guest step would. Raw: the frame pointers
  * of all pages are taken once (the vCPU stays entered and does not quiesce,
  * so they stay valid) and the same loops run over them. Best of `repeat`
- * rounds of each (at least 4), which side goes first alternating, the
+ * rounds of each (at least 10: this machine is noisy), which side goes first alternating, the
  * caches flushed before every timed loop so both start cold.
  */
 #include <stdlib.h>
@@ -25,7 +25,7 @@
 enum {
   access_array_mib = 32,     /* per array: well beyond the caches */
   access_quiesce_every = 64, /* pages between quiescent points (guest loop) */
-  access_min_repeat = 4,
+  access_min_repeat = 10,
   access_flush_mib = 64, /* twice the largest L3 seen here */
   access_doubles = MMC_PAGE_SIZE / sizeof(double),
 };
