@@ -40,11 +40,24 @@
  * did, when a vCPU it waits for (COW), or any vCPU (BUSY: the holder is not
  * known), with a lower index is waiting too: every cycle breaks at its
  * highest-index member, which quiesces before it retries. A vCPU that holds
- * no pointer yet (first access since its quiescent point) waits for a BUSY
- * entry quiesced, so nobody can be waiting for it. Waits spin briefly, then
+ * no pointer yet (first access since its quiescent point) cannot be what
+ * anyone waits for once it quiesces itself, so it never fails with ERETRY:
+ * it waits for a BUSY entry quiesced, and when its COW would give way it
+ * unlocks the entry and steps aside, quiesced, until the lower-index vCPU
+ * stops waiting, then starts over. Waits spin briefly, then
  * sched_yield(); they end when the awaited vCPUs quiesce (the contract makes
  * them), never by time. In stepped mode every vCPU is quiesced before
- * advance(), so a remap there never waits.
+ * advance(), so a remap there never waits. A remap must not be called by a
+ * thread that is itself an active vCPU of the map (it would wait for itself).
+ *
+ * Remap accounting: only entries with no flag at all are marked (an entry
+ * BUSY, MARK/COPY from another remap, or SAMPLED and not touched since, is
+ * counted `cancelled` with those a vCPU cancelled); entries eligible() refuses
+ * and pages whose transform() declines count in neither; gpfns out of range
+ * are ignored. transform() therefore always sees an entry without flags.
+ *
+ * The map keeps the caller's pool_bases array (indexed by the node field of
+ * an entry): it must outlive the map. The fault ops are copied.
  */
 #include <inttypes.h>
 #include <sched.h>
@@ -68,8 +81,9 @@
 
 #define LOCK_FLAGS (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY)
 
-/* Test-only: skip the quiescence wait of remaps, to prove that the tests of
- * I1-I3 catch a missing wait. Never set outside tests/unit/test_pmap.c. */
+/* Test-only: skip the quiescence wait of remaps and COW, to prove that the
+ * tests of I1-I3 catch a missing wait. Never set outside
+ * tests/unit/test_pmap.c. */
 _Atomic bool ref_pmap_test_skip_wait;
 
 struct ref_vcpu_q {
@@ -85,13 +99,13 @@ struct ref_vcpu_q {
 };
 
 struct ref_pmap {
-  _Atomic uint64_t *pte;      /* npages entries */
-  uint64_t npages;            /* guest pages */
-  uint32_t nvcpus;            /* vCPU slots */
-  ref_vcpu_q_t *vcpus;        /* nvcpus slots, cache-line aligned */
-  uint8_t *const *bases;      /* pool base by node index (caller's array, outlives the map) */
-  const ref_fault_ops_t *ops; /* slow paths */
-  void *owner;                /* first argument of ops */
+  _Atomic uint64_t *pte; /* npages entries */
+  uint64_t npages;       /* guest pages */
+  uint32_t nvcpus;       /* vCPU slots */
+  ref_vcpu_q_t *vcpus;   /* nvcpus slots, cache-line aligned */
+  uint8_t *const *bases; /* pool base by node index (caller's array, outlives the map) */
+  ref_fault_ops_t ops;   /* slow paths */
+  void *owner;           /* first argument of ops */
 };
 
 int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases,
@@ -126,7 +140,7 @@ int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases
   m->npages = npages;
   m->nvcpus = nvcpus;
   m->bases = pool_bases;
-  m->ops = ops;
+  m->ops = *ops;
   m->owner = owner;
   *out = m;
   return 0;
@@ -298,7 +312,7 @@ static int locked_fault(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool writ
     }
   }
   uint64_t out = cur;
-  int rc = m->ops->fault(m->owner, v->index, gpfn, write, &out, err);
+  int rc = m->ops.fault(m->owner, v->index, gpfn, write, &out, err);
   if (rc != 0) {
     atomic_store(&m->pte[gpfn], cur);
     return rc;

@@ -481,6 +481,95 @@ static void test_eretry_cycle(void **state) {
   }
 }
 
+/* A vCPU meeting an entry BUSY with another vCPU's COW, while holding a
+ * pointer the COW waits for: one of the two must give way, the higher index.
+ * vCPU `cow` writes shared page 0 while both hold page 2; the other vCPU
+ * reads page 0 once it sees it BUSY. */
+typedef struct busy2 {
+  tvm_t *t;
+  uint32_t cow;
+  _Atomic int holding;
+  int retries[2], rc[2];
+  uint8_t *got[2];
+} busy2_t;
+
+typedef struct busy2_arg {
+  busy2_t *b;
+  uint32_t v;
+} busy2_arg_t;
+
+static void *busy2_thread(void *arg) {
+  busy2_arg_t *a = arg;
+  busy2_t *b = a->b;
+  ref_vcpu_q_t *q = ref_pmap_vcpu(b->t->map, a->v);
+  mmc_error_t err = {0};
+  bool writer = a->v == b->cow;
+  if (!ref_pmap_page(b->t->map, q, 2, false, &err)) {
+    b->rc[a->v] = err.code;
+    return NULL;
+  }
+  atomic_fetch_add(&b->holding, 1);
+  if (!wait_flag(&b->holding, 2)) {
+    b->rc[a->v] = -100;
+    return NULL;
+  }
+  if (!writer) {
+    uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+    while (!(ref_pmap_get(b->t->map, 0) & REF_PTE_BUSY))
+      if (mono_ns() > deadline) {
+        b->rc[a->v] = -101;
+        return NULL;
+      }
+  }
+  for (;;) {
+    uint8_t *p = ref_pmap_page(b->t->map, q, 0, writer, &err);
+    if (p) {
+      b->got[a->v] = p;
+      break;
+    }
+    if (err.code != MMC_ERETRY) {
+      b->rc[a->v] = err.code;
+      break;
+    }
+    b->retries[a->v]++;
+    ref_pmap_quiesce(q);
+  }
+  ref_pmap_quiesce(q);
+  return NULL;
+}
+
+static void run_busy2(uint32_t cow) {
+  tvm_t *t = tvm_new(4, 2);
+  uint64_t sh = set_shared(t, 0, 2, 0, 0);
+  set_private(t, 2, 1);
+  busy2_t b = {.t = t, .cow = cow};
+  busy2_arg_t a[2] = {{&b, 0}, {&b, 1}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, busy2_thread, &a[i]), 0);
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
+  assert_int_equal(b.rc[0], 0);
+  assert_int_equal(b.rc[1], 0);
+  assert_int_equal(b.retries[0], 0); /* the lower index never gives way */
+  assert_true(b.retries[1] >= 1);
+  assert_int_equal(atomic_load(&t->cow), 1);
+  uint8_t *priv = frame_at(t, ref_pmap_get(t->map, 0));
+  assert_ptr_equal(b.got[cow], priv);
+  /* The reader got the shared frame before the COW, or the new one after. */
+  assert_true(b.got[1 - cow] == priv || b.got[1 - cow] == frame_at(t, sh));
+  assert_true(ref_pmap_is_valid(t->map, true));
+  tvm_free(t);
+}
+
+static void test_busy_waiter_vs_cow(void **state) {
+  (void)state;
+  for (int round = 0; round < 10; round++) {
+    run_busy2(1); /* the COW writer (higher) gives way to the reader */
+    run_busy2(0); /* the reader (higher) gives way to the COW writer */
+  }
+}
+
 /* ------------------------------------------------------------ the checks catch a missing wait */
 
 /* vCPU 0 (a thread) holds page 0 writable and has written a token; a remap of
@@ -867,6 +956,7 @@ int main(void) {
       cmocka_unit_test(test_cow_single),
       cmocka_unit_test(test_fault_error),
       cmocka_unit_test(test_eretry_cycle),
+      cmocka_unit_test(test_busy_waiter_vs_cow),
       cmocka_unit_test(test_remap_waits_for_holder),
       cmocka_unit_test(test_checks_catch_missing_remap_wait),
       cmocka_unit_test(test_cow_waits_for_reader),
