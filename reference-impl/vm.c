@@ -816,6 +816,7 @@ int ref_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count,
   if (rc == 0)
     rc = check_move(h, vm, gpfn, count, node, err);
   uint64_t batch = (uint64_t)ref_set(h, REF_SET_REF_MOVE_BATCH_PAGES);
+  int64_t retries = ref_set(h, REF_SET_REF_MOVE_RETRIES);
   uint64_t *gpfns = rc ? NULL : malloc(batch * sizeof *gpfns);
   if (rc == 0 && !gpfns)
     rc = mmc_fail(err, MMC_ENOMEM, "move_range: out of memory");
@@ -824,15 +825,21 @@ int ref_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count,
     size_t n = 0;
     for (uint64_t g = gpfn + at; g < gpfn + count && n < batch; g++)
       gpfns[n++] = g;
-    ref_remap_result_t res = {0};
-    ref_pmap_remap(vm->pmap, gpfns, n, &move_ops, &ctx, &res);
-    total += res.remapped;
-    if (res.remapped)
+    uint64_t done = 0;
+    ref_remap_result_t res = {.cancelled = 1};
+    /* Pages a vCPU used while marked are cancelled, not moved: try again
+     * (already moved ones are no longer eligible). */
+    for (int64_t a = 0; a <= retries && res.cancelled; a++) {
+      ref_pmap_remap(vm->pmap, gpfns, n, &move_ops, &ctx, &res);
+      done += res.remapped;
+    }
+    total += done;
+    if (done)
       ref_event_emit(h, (mmc_event_t){.type = MMC_EV_MIGRATION_BATCH,
                                       .vm = id,
                                       .node_from = -1,
                                       .node_to = (int32_t)node,
-                                      .count = res.remapped,
+                                      .count = done,
                                       .reason = "move_range"});
   }
   free(gpfns);
