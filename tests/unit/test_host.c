@@ -940,6 +940,68 @@ static void power_on_1000_vms_on_24_nodes(void **state) {
   I->host_destroy(h);
 }
 
+/* The name of the /proc/self/maps mapping holding `p`, or "" (NODE_MAPPINGS). */
+static void mapping_name(const void *p, char *out, size_t len) {
+  out[0] = 0;
+  FILE *f = fopen("/proc/self/maps", "r");
+  assert_non_null(f);
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    int off = 0;
+    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) < 2)
+      continue;
+    if ((unsigned long)p >= lo && (unsigned long)p < hi) {
+      snprintf(out, len, "%s", line + off);
+      out[strcspn(out, "\n")] = 0;
+      break;
+    }
+  }
+  fclose(f);
+}
+
+static void memory_only_nodes_and_node_mappings(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 3, 2, 4);
+  tp.nodes[2].ncpus = 0; /* memory-only node, OS id 7 */
+  tp.nodes[2].ncores = 0;
+  tp.nodes[2].os_index = 7;
+  tp.nodes[1].memory_bytes = 0; /* CPU node without memory */
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  for (int i = 0; i < 4; i++) {
+    mmc_vm_config_t c = vm_cfg(1, 1);
+    uint32_t home = stats(h, power_on(h, &c)).home_node;
+    assert_true(home == 0 || home == 1);
+  }
+  /* a VM whose home is full falls back by distance, memory-only node included */
+  mmc_vm_config_t c = vm_cfg(1, 6);
+  c.node_affinity = 1u << 0 | 1u << 2;
+  mmc_vm_id_t id = power_on(h, &c);
+  assert_int_equal(stats(h, id).home_node, 0);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
+  write_pages(v, id, 0, 1536);
+  char name[256];
+  mapping_name(I->page(v, 0, false, NULL), name, sizeof name);
+  assert_non_null(strstr(name, "mmcert-node0"));
+  mapping_name(I->page(v, 1535, false, NULL), name, sizeof name);
+  assert_non_null(strstr(name, "mmcert-node7"));
+  I->vcpu_exit(v);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.pages_per_node[0], 1024);
+  assert_int_equal(s.pages_per_node[2], 512);
+  assert_int_equal(s.remote_fallback_pages, 512);
+  /* affinity to the memory-only node alone leaves no node for vCPUs */
+  c.node_affinity = 1u << 2;
+  mmc_error_t err = {0};
+  assert_int_equal(I->vm_power_on(h, &c, NULL, &err), MMC_EINVAL);
+  assert_non_null(strstr(err.msg, "memory-only"));
+  assert_int_equal(I->vm_reconfigure(h, id, &c, &err), MMC_EINVAL);
+  assert_int_equal(stats(h, id).home_node, 0); /* unchanged */
+  I->host_destroy(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_is_sane),
@@ -966,6 +1028,7 @@ int main(void) {
       cmocka_unit_test(demand_changes_steer_placement),
       cmocka_unit_test(real_node_binds_the_thread),
       cmocka_unit_test(live_writers_survive_move_range),
+      cmocka_unit_test(memory_only_nodes_and_node_mappings),
       cmocka_unit_test(power_on_1000_vms_on_24_nodes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
