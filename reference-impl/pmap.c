@@ -40,11 +40,18 @@
  * did, when a vCPU it waits for (COW), or any vCPU (BUSY: the holder is not
  * known), with a lower index is waiting too: every cycle breaks at its
  * highest-index member, which quiesces before it retries. A vCPU that holds
- * no pointer yet (first access since its quiescent point) waits for a BUSY
- * entry quiesced, so nobody can be waiting for it. Waits spin briefly, then
+ * no pointer yet (first access since its quiescent point) cannot be what
+ * anyone waits for once it quiesces itself, so it never fails with ERETRY:
+ * it waits for a BUSY entry quiesced, and when its COW would give way it
+ * unlocks the entry and steps aside, quiesced, until the lower-index vCPU
+ * stops waiting, then starts over. Waits spin briefly, then
  * sched_yield(); they end when the awaited vCPUs quiesce (the contract makes
  * them), never by time. In stepped mode every vCPU is quiesced before
- * advance(), so a remap there never waits.
+ * advance(), so a remap there never waits. A remap must not be called by a
+ * thread that is itself an active vCPU of the map (it would wait for itself).
+ *
+ * The map keeps the caller's pool_bases array (indexed by the node field of
+ * an entry): it must outlive the map. The fault ops are copied.
  */
 #include <inttypes.h>
 #include <sched.h>
@@ -85,13 +92,13 @@ struct ref_vcpu_q {
 };
 
 struct ref_pmap {
-  _Atomic uint64_t *pte;      /* npages entries */
-  uint64_t npages;            /* guest pages */
-  uint32_t nvcpus;            /* vCPU slots */
-  ref_vcpu_q_t *vcpus;        /* nvcpus slots, cache-line aligned */
-  uint8_t *const *bases;      /* pool base by node index (caller's array, outlives the map) */
-  const ref_fault_ops_t *ops; /* slow paths */
-  void *owner;                /* first argument of ops */
+  _Atomic uint64_t *pte; /* npages entries */
+  uint64_t npages;       /* guest pages */
+  uint32_t nvcpus;       /* vCPU slots */
+  ref_vcpu_q_t *vcpus;   /* nvcpus slots, cache-line aligned */
+  uint8_t *const *bases; /* pool base by node index (caller's array, outlives the map) */
+  ref_fault_ops_t ops;   /* slow paths */
+  void *owner;           /* first argument of ops */
 };
 
 int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases,
@@ -126,7 +133,7 @@ int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases
   m->npages = npages;
   m->nvcpus = nvcpus;
   m->bases = pool_bases;
-  m->ops = ops;
+  m->ops = *ops;
   m->owner = owner;
   *out = m;
   return 0;
@@ -190,8 +197,8 @@ static bool lower_waiting(const ref_pmap_t *m, const ref_vcpu_q_t *self) {
 /* Wait until every vCPU (but `self`) that was active after the caller's pte
  * update has passed a quiescent point. Called after the update (seq_cst).
  * With a `self` (a vCPU in COW), gives up with MMC_ERETRY when an awaited
- * vCPU with a lower index is itself waiting. */
-static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self) {
+ * vCPU with a lower index is itself waiting, and names it in *blocker. */
+static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blocker) {
   for (uint32_t base = 0; base < m->nvcpus; base += SNAP_CHUNK) {
     uint32_t n = m->nvcpus - base < SNAP_CHUNK ? m->nvcpus - base : SNAP_CHUNK;
     uint64_t snap[SNAP_CHUNK], pending = 0;
@@ -211,8 +218,10 @@ static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self) {
         ref_vcpu_q_t *o = &m->vcpus[base + k];
         if (atomic_load(&o->qseq) != snap[k] || !atomic_load(&o->active))
           pending &= ~(1ull << k);
-        else if (self && o->index < self->index && atomic_load(&o->waiting))
+        else if (self && o->index < self->index && atomic_load(&o->waiting)) {
+          *blocker = o->index;
           return MMC_ERETRY;
+        }
       }
       if (pending)
         backoff(&spins);
@@ -263,23 +272,40 @@ static int retry_error(uint64_t gpfn, mmc_error_t *err) {
                   gpfn);
 }
 
+/* The COW wait gave way to a lower-index waiter, and this vCPU holds no
+ * pointer: instead of failing, step aside quiesced (nobody can wait for it
+ * then, and it holds no lock) until that vCPU stops waiting, and start over. */
+static void step_aside(ref_pmap_t *m, ref_vcpu_q_t *v, uint32_t blocker) {
+  unsigned spins = 0;
+  vcpu_quiesce(v);
+  while (atomic_load(&m->vcpus[blocker].waiting))
+    backoff(&spins);
+  vcpu_activate(v);
+}
+
+#define RESTART 1 /* locked_fault: the entry was unlocked, redo the access */
+
 /* The entry is locked (BUSY, value `locked`): COW wait if needed, fault op,
- * publish. Returns the published entry through *pub. */
-static int locked_fault(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write, uint64_t locked,
-                        uint64_t *pub, mmc_error_t *err) {
+ * publish. Returns the published entry through *pub, or RESTART. */
+static int locked_fault(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write, bool fresh,
+                        uint64_t locked, uint64_t *pub, mmc_error_t *err) {
   uint64_t cur = locked & ~REF_PTE_BUSY;
   if (write && ref_pte_state(cur) == REF_PTE_SHARED) {
     /* Other vCPUs may hold pointers to the shared frame: wait for them. */
+    uint32_t blocker = 0;
     atomic_store(&v->waiting, 1);
-    int rc = ref_pmap_test_skip_wait ? 0 : wait_quiescent(m, v);
+    int rc = ref_pmap_test_skip_wait ? 0 : wait_quiescent(m, v, &blocker);
     atomic_store(&v->waiting, 0);
     if (rc != 0) {
       atomic_store(&m->pte[gpfn], cur);
-      return retry_error(gpfn, err);
+      if (!fresh)
+        return retry_error(gpfn, err);
+      step_aside(m, v, blocker);
+      return RESTART;
     }
   }
   uint64_t out = cur;
-  int rc = m->ops->fault(m->owner, v->index, gpfn, write, &out, err);
+  int rc = m->ops.fault(m->owner, v->index, gpfn, write, &out, err);
   if (rc != 0) {
     atomic_store(&m->pte[gpfn], cur);
     return rc;
@@ -317,7 +343,10 @@ static void *page_slow(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write
     if (!atomic_compare_exchange_strong(&m->pte[gpfn], &pte, pte | REF_PTE_BUSY))
       continue;
     uint64_t pub = 0;
-    if (locked_fault(m, v, gpfn, write, pte | REF_PTE_BUSY, &pub, err) != 0)
+    int rc = locked_fault(m, v, gpfn, write, fresh, pte | REF_PTE_BUSY, &pub, err);
+    if (rc == RESTART)
+      continue;
+    if (rc != 0)
       return NULL;
     return frame_ptr(m, pub);
   }
@@ -407,7 +436,7 @@ static void remap_chunk(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const re
     return;
   uint64_t t0 = now_ns();
   if (!ref_pmap_test_skip_wait)
-    wait_quiescent(m, NULL);
+    wait_quiescent(m, NULL, NULL);
   res->wait_ns += now_ns() - t0;
   remap_publish(m, gpfns, n, ops, ctx, marked, res);
 }
