@@ -905,6 +905,68 @@ static void live_writers_survive_move_range(void **state) {
   I->host_destroy(h);
 }
 
+/* Live mode: first touches on vCPU threads while the main thread flips
+ * numa.nodeAffinity between the nodes (home moves, NUMA-9). */
+typedef struct toucher {
+  mmc_host_t *h;
+  mmc_vm_id_t vm;
+  uint32_t index;
+  uint64_t first, n;
+  uint64_t bad;
+} toucher_t;
+
+static void *toucher_main(void *arg) {
+  toucher_t *t = arg;
+  mmc_vcpu_t *v;
+  if (I->vcpu_enter(t->h, t->vm, t->index, &v, NULL))
+    return NULL;
+  for (uint64_t g = t->first; g < t->first + t->n; g++) {
+    mmc_error_t err = {0};
+    uint64_t *p;
+    while (!(p = I->page(v, g, true, &err)) && err.code == MMC_ERETRY)
+      I->quiesce(v);
+    if (!p) {
+      t->bad++;
+      continue;
+    }
+    p[0] = g;
+    I->quiesce(v);
+  }
+  I->vcpu_exit(v);
+  return NULL;
+}
+
+static void live_first_touch_during_affinity_changes(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_LIVE, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(2, 8); /* 2048 pages */
+  mmc_vm_id_t id = power_on(h, &c);
+  toucher_t t[2];
+  pthread_t th[2];
+  for (uint32_t i = 0; i < 2; i++) {
+    t[i] = (toucher_t){.h = h, .vm = id, .index = i, .first = i * 1024, .n = 1024};
+    assert_int_equal(pthread_create(&th[i], NULL, toucher_main, &t[i]), 0);
+  }
+  for (int i = 0; i < 50; i++) {
+    c.node_affinity = 1u << (i % 2);
+    mmc_error_t err = {0};
+    if (I->vm_reconfigure(h, id, &c, &err))
+      fail_msg("vm_reconfigure: %s", err.msg);
+  }
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
+  assert_int_equal(t[0].bad + t[1].bad, 0);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.resident_pages, 2048);
+  assert_int_equal(s.pages_per_node[0] + s.pages_per_node[1], 2048);
+  assert_true(s.home_changes >= 49);
+  assert_int_equal(I->vm_power_off(h, id, NULL), 0);
+  assert_int_equal(used_frames(h), 0);
+  I->host_destroy(h);
+}
+
 static uint64_t ns_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1028,6 +1090,7 @@ int main(void) {
       cmocka_unit_test(demand_changes_steer_placement),
       cmocka_unit_test(real_node_binds_the_thread),
       cmocka_unit_test(live_writers_survive_move_range),
+      cmocka_unit_test(live_first_touch_during_affinity_changes),
       cmocka_unit_test(memory_only_nodes_and_node_mappings),
       cmocka_unit_test(power_on_1000_vms_on_24_nodes),
   };
