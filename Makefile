@@ -80,11 +80,11 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/.flags config.mk
 
 $(LIBCOMMON_A): $(COMMON_OBJ)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
 $(LIBMMREF_A): $(REF_OBJ)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
 $(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A)
 	$(call say,LD,$@)
@@ -92,7 +92,7 @@ $(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A)
 
 $(LIBWL_A): $(WL_OBJ)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
 $(LIBWL_SO): $(WL_OBJ)
 	$(call say,LD,$@)
@@ -100,7 +100,7 @@ $(LIBWL_SO): $(WL_OBJ)
 
 $(LIBSUITE_A): $(SUITE_OBJ)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
 $(MMCERT): $(MAIN_OBJ) $(LIBSUITE_A) $(LIBWL_A) $(LIBCOMMON_A)
 	$(call say,LD,$@)

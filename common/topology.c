@@ -246,6 +246,50 @@ out:
   free(all);
 }
 
+/* Give each PU to its owner node and lay the nodes' lists out one after
+ * another in t->cpu_storage: count[i] CPUs from offset[i], ascending. */
+static void layout_cpus(mmt_topology_t *t, hwloc_topology_t topo, hwloc_obj_t const *objs,
+                        uint32_t *count, uint32_t *offset) {
+  uint32_t n = t->desc.nnodes, fill[MMC_MAX_NODES] = {0}, next = 0;
+  for (uint32_t p = 0; p < t->npus; p++) {
+    int o = owner_of_pu(objs, n, hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, p)->os_index);
+    if (o >= 0)
+      count[o]++;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    offset[i] = next;
+    next += count[i];
+  }
+  for (uint32_t p = 0; p < t->npus; p++) {
+    unsigned os = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, p)->os_index;
+    int o = owner_of_pu(objs, n, os);
+    if (o >= 0)
+      t->cpu_storage[offset[o] + fill[o]++] = os;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    qsort(&t->cpu_storage[offset[i]], count[i], sizeof(uint32_t), cmp_u32);
+}
+
+/* Cores go to the node owning their first PU; without a Core level (a
+ * synthetic "node:2 pu:4") each PU counts as a core. */
+static void count_cores(mmt_topology_t *t, hwloc_topology_t topo, hwloc_obj_t const *objs,
+                        const uint32_t *count, uint32_t *cores) {
+  int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+  if (ncores <= 0) {
+    memcpy(cores, count, t->desc.nnodes * sizeof *cores);
+    t->desc.ncores = t->npus;
+    return;
+  }
+  hwloc_obj_t core = NULL;
+  while ((core = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_CORE, core))) {
+    int first = hwloc_bitmap_first(core->cpuset);
+    int o = first >= 0 ? owner_of_pu(objs, t->desc.nnodes, (unsigned)first) : -1;
+    if (o >= 0)
+      cores[o]++;
+  }
+  t->desc.ncores = (uint32_t)ncores;
+}
+
 /* Fill nodes, CPUs and cores of t from a loaded hwloc topology. */
 static int fill_from_hwloc(mmt_topology_t *t, hwloc_topology_t topo, enum source_kind kind,
                            mmc_error_t *err) {
@@ -267,59 +311,19 @@ static int fill_from_hwloc(mmt_topology_t *t, hwloc_topology_t topo, enum source
   t->nodes = calloc(n, sizeof *t->nodes);
   t->distance = calloc((size_t)n * n, sizeof *t->distance);
   t->cpu_storage = calloc(t->npus ? t->npus : 1, sizeof *t->cpu_storage);
-  int *owner = calloc(t->npus ? t->npus : 1, sizeof *owner);
-  if (!t->nodes || !t->distance || !t->cpu_storage || !owner) {
-    free(owner);
+  if (!t->nodes || !t->distance || !t->cpu_storage)
     return mmc_fail(err, MMC_ENOMEM, "out of memory for a %" PRIu32 "-node topology", n);
-  }
   t->desc.nnodes = n;
 
-  /* Count each node's PUs, then lay the lists out one after another. */
-  uint32_t count[MMC_MAX_NODES] = {0};
-  for (uint32_t p = 0; p < t->npus; p++) {
-    hwloc_obj_t pu = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, p);
-    owner[p] = owner_of_pu(objs, n, pu->os_index);
-    if (owner[p] >= 0)
-      count[owner[p]]++;
-  }
-  uint32_t offset[MMC_MAX_NODES], fill[MMC_MAX_NODES] = {0}, next = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    offset[i] = next;
-    next += count[i];
-  }
-  for (uint32_t p = 0; p < t->npus; p++) {
-    if (owner[p] < 0)
-      continue;
-    uint32_t i = (uint32_t)owner[p];
-    t->cpu_storage[offset[i] + fill[i]++] = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, p)->os_index;
-  }
-  free(owner);
-
-  /* Cores go to the node owning their first PU; without a Core level each
-   * PU counts as a core. */
-  int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
-  uint32_t cores[MMC_MAX_NODES] = {0};
-  if (ncores > 0) {
-    hwloc_obj_t core = NULL;
-    while ((core = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_CORE, core))) {
-      int first = hwloc_bitmap_first(core->cpuset);
-      int o = first >= 0 ? owner_of_pu(objs, n, (unsigned)first) : -1;
-      if (o >= 0)
-        cores[o]++;
-    }
-    t->desc.ncores = (uint32_t)ncores;
-  } else {
-    memcpy(cores, count, sizeof cores);
-    t->desc.ncores = t->npus;
-  }
-
+  uint32_t count[MMC_MAX_NODES] = {0}, offset[MMC_MAX_NODES], cores[MMC_MAX_NODES] = {0};
+  layout_cpus(t, topo, objs, count, offset);
+  count_cores(t, topo, objs, count, cores);
   for (uint32_t i = 0; i < n; i++) {
     mmc_node_t *nd = &t->nodes[i];
     nd->os_index = objs[i]->os_index;
     nd->memory_bytes = objs[i]->attr ? objs[i]->attr->numanode.local_memory : 0;
     nd->ncpus = count[i];
     nd->cpus = count[i] ? &t->cpu_storage[offset[i]] : NULL;
-    qsort(&t->cpu_storage[offset[i]], count[i], sizeof(uint32_t), cmp_u32);
     nd->ncores = cores[i];
     nd->real = kind == SRC_THIS_MACHINE && kernel_has_node(nd->os_index);
   }

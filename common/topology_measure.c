@@ -68,9 +68,10 @@ static int bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *
   if (syscall(SYS_mbind, buf, bytes, MPOL_BIND, mask, 8 * sizeof mask + 1, MPOL_MF_STRICT) != 0) {
     int e = errno;
     munmap(buf, bytes);
-    return mmc_fail(err, e == ENOSYS ? MMC_ENOTSUP : MMC_EIO,
-                    "mbind to node %" PRIu32 ": %s (the kernel has no NUMA memory policy?)",
-                    os_node, strerror(e));
+    /* ENOSYS: a kernel without NUMA; EPERM: a container's seccomp filter. */
+    return mmc_fail(err, e == ENOSYS || e == EPERM ? MMC_ENOTSUP : MMC_EIO,
+                    "mbind to node %" PRIu32 ": %s (no NUMA memory policy available here)", os_node,
+                    strerror(e));
   }
   memset(buf, 0, bytes); /* fault every page in under the policy */
 
@@ -86,7 +87,8 @@ static int bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *
   for (size_t i = 0; i < npages; i++)
     pages[i] = (char *)buf + i * (size_t)page;
   if (syscall(SYS_move_pages, 0, npages, pages, NULL, status, 0) != 0) {
-    rc = mmc_fail(err, MMC_EIO, "move_pages query: %s", strerror(errno));
+    rc = mmc_fail(err, errno == ENOSYS || errno == EPERM ? MMC_ENOTSUP : MMC_EIO,
+                  "move_pages query: %s", strerror(errno));
     goto out;
   }
   for (size_t i = 0; i < npages; i++) {

@@ -12,7 +12,11 @@
 
 #include <stdio.h>
 
+#include "mmcert/impl.h"
+
 typedef struct suite_bench_opts {
+  const mmc_impl_t *impl; /* --impl (default libmmref.so), loaded and checked */
+  const char *impl_path;
   unsigned repeat; /* --repeat N: measurements per figure (>= 1) */
   FILE *out;       /* the table */
   FILE *err;       /* messages */

@@ -34,7 +34,7 @@ static const char usage_text[] =
     "  run       run conformance cases against an implementation (TAP on stdout)\n"
     "  list      list the cases with their SPEC ids and titles\n"
     "  topology  print the topology a run would use\n"
-    "  bench     run benchmarks: mmcert bench [NAME]... [--repeat N]\n"
+    "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
     "  help      show this help (also --help); --version shows the version\n"
     "\n"
     "mmcert run [OPTION]...\n"
@@ -168,12 +168,35 @@ static int cmd_topology(int argc, char **argv) {
 
 /* ------------------------------------------------------------ list */
 
+/* "CLOCK_STEPPED,REBALANCE real-numa>=2" for the list; "-" when none. */
+static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
+  static const char *const need_names[] = {"real-numa", "root", "pmu", "ksm", "live", "stepped"};
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int b = 0; b < 64; b++)
+    if (c->needs_caps & (1ull << b) && o < cap) {
+      const char *n = suite_cap_name(1ull << b);
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "", n ? n : "?");
+    }
+  for (size_t b = 0; b < sizeof need_names / sizeof need_names[0]; b++)
+    if (c->needs & (1u << b) && o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "", need_names[b]);
+  if (c->min_nodes && o < cap)
+    o += (size_t)snprintf(buf + o, cap - o, "%snodes>=%u", o ? "," : "", c->min_nodes);
+  if (!o)
+    snprintf(buf, cap, "-");
+}
+
 static int cmd_list(int argc, char **argv) {
   if (argc > 1)
     return usage_error("list", "unexpected argument '%s' (list takes none)", argv[1]);
-  printf("%-10s %-24s %s\n", "CASE", "SPEC IDS", "TITLE");
-  for (const suite_case_t *c = suite_cases; c->id; c++)
-    printf("%-10s %-24s %s\n", c->id, c->spec_ids ? c->spec_ids : "", c->title);
+  /* The title last: it is the one column of free length. */
+  printf("%-10s %-20s %-28s %s\n", "CASE", "SPEC IDS", "NEEDS", "TITLE");
+  for (const suite_case_t *c = suite_cases; c->id; c++) {
+    char needs[256];
+    needs_text(c, needs, sizeof needs);
+    printf("%-10s %-20s %-28s %s\n", c->id, c->spec_ids ? c->spec_ids : "", needs, c->title);
+  }
   return 0;
 }
 
@@ -187,9 +210,12 @@ static const suite_bench_t *find_bench(const char *name) {
 }
 
 static int cmd_bench(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"repeat", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {0}};
+  static const struct option opts[] = {{"repeat", required_argument, NULL, 'r'},
+                                       {"impl", required_argument, NULL, 'i'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
   uint64_t repeat = 1;
+  const char *impl = NULL;
   int o;
   while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
     switch (o) {
@@ -197,6 +223,7 @@ static int cmd_bench(int argc, char **argv) {
       if (!parse_u64(optarg, &repeat) || repeat < 1 || repeat > MAX_REPEAT)
         return usage_error("bench", "--repeat '%s': expected an integer 1..%d", optarg, MAX_REPEAT);
       break;
+    case 'i': impl = optarg; break;
     case 'h': fputs(usage_text, stdout); return 0;
     default: return bad_option("bench", o, argc, argv);
     }
@@ -214,7 +241,20 @@ static int cmd_bench(int argc, char **argv) {
       fprintf(stderr, "\n");
       return SUITE_EXIT_USAGE;
     }
-  suite_bench_opts_t bo = {.repeat = (unsigned)repeat, .out = stdout, .err = stderr};
+  char impl_path[PATH_MAX];
+  if (impl)
+    snprintf(impl_path, sizeof impl_path, "%s", impl);
+  else
+    default_impl(impl_path, sizeof impl_path);
+  suite_impl_t si;
+  mmc_error_t err = {0};
+  if (suite_impl_load(impl_path, &si, &err) != 0)
+    return usage_error("bench", "%s", err.msg);
+  suite_bench_opts_t bo = {.impl = si.impl,
+                           .impl_path = si.path,
+                           .repeat = (unsigned)repeat,
+                           .out = stdout,
+                           .err = stderr};
   int failed = 0;
   for (const suite_bench_t *b = suite_benches; b->name; b++) {
     bool want = optind == argc;
@@ -226,6 +266,7 @@ static int cmd_bench(int argc, char **argv) {
     fflush(stdout);
     failed |= b->run(&bo) != 0;
   }
+  suite_impl_unload(&si);
   return failed ? SUITE_EXIT_FAIL : SUITE_EXIT_OK;
 }
 

@@ -8,7 +8,10 @@
  * that must cost one `not ok` (verdict broken) while the run goes on. The
  * child gets its own process group so a timeout kills everything it started.
  * Waiting uses poll() on the record pipe and a pidfd with a deadline, never
- * sleep. Invariant: stdout carries only TAP (children write to stderr).
+ * sleep. If mmcert itself is interrupted (INT, TERM, HUP, or PIPE when the
+ * TAP reader went away) it kills the running child's group first, so no
+ * hung implementation outlives it. Invariant: stdout carries only TAP
+ * (children write to stderr).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -158,6 +161,9 @@ static int drain(unsigned char **buf, size_t *len, suite_result_t *res) {
   return 0;
 }
 
+/* Append what the pipe holds: READ_DATA, READ_EOF, READ_AGAIN (nothing now:
+ * EINTR/EAGAIN) or READ_ERROR. */
+enum { READ_DATA, READ_EOF, READ_AGAIN, READ_ERROR };
 static int read_some(int fd, unsigned char **buf, size_t *len, size_t *cap) {
   if (*cap - *len < 65536) {
     size_t ncap = *cap * 2 + 65536;
@@ -169,16 +175,38 @@ static int read_some(int fd, unsigned char **buf, size_t *len, size_t *cap) {
   }
   ssize_t n = read(fd, *buf + *len, *cap - *len);
   if (n < 0)
-    return errno == EINTR || errno == EAGAIN ? 1 : -1;
+    return errno == EINTR || errno == EAGAIN ? READ_AGAIN : READ_ERROR;
   *len += (size_t)n;
-  return n == 0 ? 0 : 1;
+  return n == 0 ? READ_EOF : READ_DATA;
 }
 
 typedef enum child_kind { CHILD_CASE, CHILD_PREFLIGHT } child_kind_t;
 
+/* The child running now, so an interrupted mmcert takes it along: children
+ * sit in their own process groups, out of reach of the terminal's ^C. */
+static volatile sig_atomic_t current_child;
+static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+
+static void on_fatal_signal(int sig) {
+  pid_t pid = (pid_t)current_child;
+  if (pid > 0) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+  }
+  raise(sig); /* SA_RESETHAND restored the default action */
+}
+
+static void set_fatal_handlers(void (*handler)(int)) {
+  struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESETHAND};
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+    sigaction(fatal_signals[i], &sa, NULL);
+}
+
 static _Noreturn void child_main(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
                                  int fd) {
   setpgid(0, 0);
+  set_fatal_handlers(SIG_DFL);
   /* stdout is the parent's TAP stream: anything the implementation or the
    * case prints goes to stderr instead. */
   dup2(STDERR_FILENO, STDOUT_FILENO);
@@ -211,6 +239,7 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
     child_main(run, kind, c, p[1]);
   }
   setpgid(pid, pid); /* also done by the child: whichever runs first wins */
+  current_child = pid;
   close(p[1]);
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   unsigned char *buf = NULL;
@@ -226,11 +255,14 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
     struct pollfd fds[2] = {{.fd = pipe_open ? p[0] : -1, .events = POLLIN},
                             {.fd = pidfd, .events = POLLIN}};
     int pr = poll(fds, 2, (int)(left * 1000) + 1);
-    if (pr < 0 && errno != EINTR)
+    if (pr < 0 && errno != EINTR) { /* cannot watch it any more: end it */
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
       break;
+    }
     if (pipe_open && fds[0].revents) {
       int rr = read_some(p[0], &buf, &len, &cap);
-      if (rr <= 0)
+      if (rr == READ_EOF || rr == READ_ERROR)
         pipe_open = false;
       if (drain(&buf, &len, res) != 0)
         pipe_open = false;
@@ -246,9 +278,11 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
   kill(-pid, SIGKILL); /* strays the implementation left in the group */
-  /* What the child wrote before it ended is still in the pipe. */
+  current_child = 0;
+  /* What the child wrote before it ended is still in the pipe. Non-blocking:
+   * a process that escaped the group may still hold the write end. */
   fcntl(p[0], F_SETFL, O_NONBLOCK);
-  while (pipe_open && read_some(p[0], &buf, &len, &cap) > 0 && drain(&buf, &len, res) == 0)
+  while (pipe_open && read_some(p[0], &buf, &len, &cap) == READ_DATA && drain(&buf, &len, res) == 0)
     ;
   drain(&buf, &len, res);
   free(buf);
@@ -393,9 +427,10 @@ static bool selected(const suite_run_t *run, const suite_case_t *c) {
 }
 
 static int select_cases(suite_run_t *run) {
+  const suite_case_t *table = run->cases ? run->cases : suite_cases;
   for (size_t g = 0; g < run->nglobs; g++) {
     bool any = false;
-    for (const suite_case_t *c = suite_cases; c->id && !any; c++)
+    for (const suite_case_t *c = table; c->id && !any; c++)
       any = fnmatch(run->globs[g], c->id, 0) == 0;
     if (!any) {
       fprintf(run->err,
@@ -406,14 +441,14 @@ static int select_cases(suite_run_t *run) {
     }
   }
   size_t n = 0;
-  for (const suite_case_t *c = suite_cases; c->id; c++)
+  for (const suite_case_t *c = table; c->id; c++)
     n += selected(run, c);
   run->results = calloc(n ? n : 1, sizeof *run->results);
   if (!run->results) {
     fprintf(run->err, "mmcert: out of memory\n");
     return SUITE_EXIT_FAIL;
   }
-  for (const suite_case_t *c = suite_cases; c->id; c++)
+  for (const suite_case_t *c = table; c->id; c++)
     if (selected(run, c))
       run->results[run->nresults++].c = c;
   return SUITE_EXIT_OK;
@@ -456,6 +491,7 @@ static int preflight(suite_run_t *run) {
       suite_setting_t *s = &run->settings[run->nsettings++];
       snprintf(s->name, sizeof s->name, "%s", r->name);
       snprintf(s->unit, sizeof s->unit, "%s", r->unit);
+      snprintf(s->meaning, sizeof s->meaning, "%s", r->text);
       s->value = r->ival[0];
       s->def = r->ival[1];
       s->min = r->ival[2];
@@ -491,6 +527,7 @@ int suite_run(suite_run_t *run) {
   if (rc)
     return rc;
   run->start_time = real_now();
+  set_fatal_handlers(on_fatal_signal);
   rc = preflight(run);
   if (rc)
     return rc;

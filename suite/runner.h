@@ -87,8 +87,9 @@ typedef struct suite_result {
 typedef struct suite_setting {
   char name[MMC_NAME_MAX];
   char unit[32];
-  int64_t value; /* after the profile and --set */
-  int64_t def;   /* default under the profile */
+  char meaning[160]; /* setting_info's one line */
+  int64_t value;     /* after the profile and --set */
+  int64_t def;       /* default under the profile */
   int64_t min;
   int64_t max;
   bool user_set; /* given with --set */
@@ -106,7 +107,8 @@ typedef struct suite_run {
   double timeout_scale;
   mmc_setting_value_t *sets; /* --set, in order */
   size_t nsets;
-  const char **globs; /* --case; none = all */
+  const suite_case_t *cases; /* the table to run; NULL = suite_cases (tests pass their own) */
+  const char **globs;        /* --case; none = all */
   size_t nglobs;
   FILE *out; /* TAP (stdout) */
   FILE *err; /* messages and the summary table (stderr) */

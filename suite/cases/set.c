@@ -9,8 +9,11 @@
  * documentation, never against what the implementation says about itself.
  * Where SPEC.md documents no maximum ("≥1") the upper bound is the
  * implementation's own (from setting_info), and only its consistency is
- * checked. SET-2 (a change takes effect from the next period) needs the
- * periodic policies and is not here yet.
+ * checked. Defaults are checked on hosts the case makes itself, under the
+ * esxi-6.7 profile and then osdi02 (which documents Mem.SamplePeriod 30),
+ * with no --set values, so a run's --profile or --set cannot hide a wrong
+ * default. SET-2 (a change takes effect from the next period of the policy
+ * that reads it) needs the periodic policies and is not here yet.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -21,6 +21,10 @@ run "$MMCERT" run --impl "$IMPLS/wrong_abi.so"
 check "wrong ABI: exit 2" status_is 2
 check "wrong ABI: names both versions" err_has "built for ABI 3, this mmcert speaks ABI 1"
 
+run "$MMCERT" run --impl "$IMPLS/small_struct.so"
+check "struct_size too small: exit 2" status_is 2
+check "struct_size too small: both sizes named" err_has "table is 64 bytes, this mmcert needs at least [0-9]*"
+
 run "$MMCERT" run --impl "$IMPLS/null_fn.so"
 check "NULL required function: exit 2" status_is 2
 check "NULL required function: named" err_has "setting_info is NULL"

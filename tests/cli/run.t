@@ -6,8 +6,13 @@
 cd "$T" || exit 1
 REF=$MMCERT_BUILD/libmmref.so
 
-# tap_ok FILE: prove parses it as TAP (version 13 header, plan, lines).
+# tap_parses FILE: prove parses it as TAP (version 13 header, plan, lines).
 tap_parses() { prove --exec cat "$1" >/dev/null 2>&1; }
+# only_tap FILE: every line is TAP: header, plan, result, comment, or an
+# indented subtest line; nothing else leaked onto stdout.
+only_tap() {
+	! grep -v -E '^(TAP version 13|1\.\.[0-9]+|(not )?ok [0-9]+( .*)?|#.*|    .*)$' "$1" >/dev/null
+}
 
 run "$MMCERT" run --case 'SET-*' --impl "$REF" --seed 7 --json "$T/ref.json"
 check "SET-* against libmmref.so: exit 0" status_is 0
@@ -17,6 +22,7 @@ check "seed printed in the header" out_has "^# seed: 7$"
 check "subtests indented with their own plan" out_has "^    1\.\.[0-9]"
 check "totals line" out_has "^# Totals: pass:1 fail:0 skip:0 broken:0$"
 check "prove accepts the output" tap_parses "$T/out"
+check "stdout is only TAP" only_tap "$T/out"
 check "summary table on stderr" err_has "SET-1 *pass"
 check "results JSON written with the seed" grep -q '"seed": 7,' "$T/ref.json"
 check "results JSON lists the reference" grep -q '"name": "reference"' "$T/ref.json"
@@ -29,6 +35,11 @@ run "$MMCERT" run --case SET-1 --impl "$IMPLS/minimal.so" --set Mem.IdleTax=50 -
 check "--set in range: exit 0" status_is 0
 check "--set value recorded in the JSON" sh -c "grep -A3 '\"name\": \"Mem.IdleTax\"' '$T/set.json' | grep -q '\"value\": 50'"
 
+run "$MMCERT" run --case SET-1 --impl "$IMPLS/noisy.so" --json "$T/noisy.json"
+check "implementation printing to stdout: still passes" status_is 0
+check "implementation printing to stdout: stdout is only TAP" only_tap "$T/out"
+check "implementation printing to stdout: the noise went to stderr" err_has "noise from host_create"
+
 run "$MMCERT" run --case SET-1 --impl "$IMPLS/wrong_default.so" --json "$T/wd.json"
 check "wrong default: exit 1" status_is 1
 check "wrong default: the failing check is reported" out_has "^    not ok [0-9]* - Numa.RebalancePeriod is 2000 by default"
@@ -40,6 +51,7 @@ check "crashing implementation: exit 1" status_is 1
 check "crashing implementation: not ok" out_has "^not ok 1 - SET-1 "
 # Under AddressSanitizer its SIGSEGV handler reports and exits 1 instead.
 check "crashing implementation: signal or exit named" out_has "BROKEN: child \(killed by signal 11\|exited with status 1\)"
+check "crashing implementation: stdout is only TAP" only_tap "$T/out"
 check "crashing implementation: run reaches its totals" out_has "^# Totals: pass:0 fail:0 skip:0 broken:1$"
 check "crashing implementation: results still written" grep -q '"verdict": "broken"' "$T/crash.json"
 

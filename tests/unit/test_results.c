@@ -196,6 +196,22 @@ static void missing_dir_is_an_error(void **state) {
   assert_int_equal(count_entries(f->dir), 0);
 }
 
+/* A directory we may not write to (root may write anywhere: skipped then). */
+static void unwritable_dir_leaves_nothing(void **state) {
+  fixture_t *f = *state;
+  if (geteuid() == 0)
+    skip();
+  char ro[128], path[160];
+  snprintf(ro, sizeof ro, "%s/ro", f->dir);
+  snprintf(path, sizeof path, "%s/run.json", ro);
+  assert_int_equal(mkdir(ro, 0555), 0);
+  mmc_error_t err = {0};
+  assert_int_equal(suite_results_write(path, &f->run, &err), MMC_EIO);
+  assert_non_null(strstr(err.msg, ro));
+  assert_int_equal(count_entries(ro), 0);
+  chmod(ro, 0755);
+}
+
 /* Replacing an existing file is all-or-nothing: after a success the new
  * content is there whole. */
 static void replaces_whole_file(void **state) {
@@ -252,6 +268,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(fields_present, setup, teardown),
       cmocka_unit_test_setup_teardown(failed_write_leaves_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(missing_dir_is_an_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(unwritable_dir_leaves_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(replaces_whole_file, setup, teardown),
       cmocka_unit_test(records_round_trip),
   };

@@ -1,7 +1,7 @@
 /*
  * test_tap.c — the TAP writer (suite/tap.c) against golden output in
- * tests/golden/tap.out. MMCERT_REGEN_GOLDEN=1 rewrites the golden file
- * instead of comparing (review the diff before committing it).
+ * tests/golden/tap.out. MMCERT_REGEN_GOLDEN=1 (or MMCERT_REGENERATE=1) rewrites
+ * the golden file instead of comparing (review the diff before committing it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,8 +65,9 @@ static void golden_output(void **state) {
   assert_non_null(m);
   write_sample(m);
   fclose(m);
-  const char *regen = getenv("MMCERT_REGEN_GOLDEN");
-  if (regen && !strcmp(regen, "1")) {
+  /* MMCERT_REGENERATE is the topology printouts' switch: honour both. */
+  const char *regen = getenv("MMCERT_REGEN_GOLDEN"), *regen2 = getenv("MMCERT_REGENERATE");
+  if ((regen && !strcmp(regen, "1")) || (regen2 && !strcmp(regen2, "1"))) {
     FILE *g = fopen(GOLDEN, "w");
     assert_non_null(g);
     assert_int_equal(fwrite(out, 1, len, g), len);
