@@ -255,21 +255,47 @@ typedef struct fill_arg {
   uint64_t seed;
   uint64_t gpfn;
   uint32_t version;
+  bool probe_zero;     /* the page must read zero before we write it */
+  wl_page_seen_t seen; /* valid when probe_zero */
 } fill_arg_t;
 
+/* Before the first write of a page that must read zero, check that it does:
+ * every workload doubles as a SEC-1 probe on the frames it is handed for
+ * writing (the page a write fault maps may be a reused frame). */
 static int do_fill(void *page, void *arg) {
-  const fill_arg_t *a = arg;
+  fill_arg_t *a = arg;
+  if (a->probe_zero)
+    wl_page_check(page, a->seed, a->gpfn, 0, &a->seen);
   wl_page_fill(page, a->seed, a->gpfn, a->version);
   return 0;
 }
 
+static void note_check(wl_vcpu_t *v, uint64_t gpfn, uint32_t expected, const wl_page_seen_t *s) {
+  count(&v->c.pages_verified, 1);
+  if (s->verdict == WL_PAGE_OK)
+    return;
+  if (atomic_load_explicit(&v->c.mismatches, memory_order_relaxed) == 0)
+    v->first_mismatch = (wl_mismatch_t){.gpfn = gpfn,
+                                        .verdict = s->verdict,
+                                        .expected_version = expected,
+                                        .seen_version = s->seen_version,
+                                        .header_intact = s->header_intact,
+                                        .seen_seed = s->seen_seed,
+                                        .seen_gpfn = s->seen_gpfn};
+  count(&v->c.mismatches, 1);
+}
+
 static int write_as(wl_vcpu_t *v, uint64_t gpfn, uint8_t src, uint32_t version, mmc_error_t *err) {
   wl_truth_t *t = &v->vm->truth;
-  fill_arg_t a = {
-      .seed = src == WL_SRC_IMAGE ? t->image_seed : t->seed, .gpfn = gpfn, .version = version};
+  fill_arg_t a = {.seed = src == WL_SRC_IMAGE ? t->image_seed : t->seed,
+                  .gpfn = gpfn,
+                  .version = version,
+                  .probe_zero = t->version[gpfn] == 0};
   int rc = wl_access(v, gpfn, true, do_fill, &a, err);
   if (rc)
     return rc;
+  if (a.probe_zero)
+    note_check(v, gpfn, 0, &a.seen);
   t->version[gpfn] = version;
   t->src[gpfn] = src;
   count(&v->c.pages_written, 1);
@@ -312,18 +338,7 @@ int wl_read_check(wl_vcpu_t *v, uint64_t gpfn, wl_page_verdict_t *verdict, mmc_e
   if (rc)
     return rc;
   count(&v->c.pages_read, 1);
-  count(&v->c.pages_verified, 1);
-  if (a.seen.verdict != WL_PAGE_OK) {
-    if (atomic_load_explicit(&v->c.mismatches, memory_order_relaxed) == 0)
-      v->first_mismatch = (wl_mismatch_t){.gpfn = gpfn,
-                                          .verdict = a.seen.verdict,
-                                          .expected_version = a.t->version[gpfn],
-                                          .seen_version = a.seen.seen_version,
-                                          .header_intact = a.seen.header_intact,
-                                          .seen_seed = a.seen.seen_seed,
-                                          .seen_gpfn = a.seen.seen_gpfn};
-    count(&v->c.mismatches, 1);
-  }
+  note_check(v, gpfn, a.t->version[gpfn], &a.seen);
   if (verdict)
     *verdict = a.seen.verdict;
   return 0;

@@ -180,8 +180,9 @@ typedef struct wl_counters {
   _Atomic uint64_t steps;
   _Atomic uint64_t pages_written;
   _Atomic uint64_t pages_read;
-  _Atomic uint64_t pages_verified; /* reads checked against the truth */
-  _Atomic uint64_t mismatches;     /* checked reads that did not match */
+  _Atomic uint64_t pages_verified; /* pages checked against the truth (reads,
+                                      and first writes: see wl_write_next) */
+  _Atomic uint64_t mismatches;     /* checked pages that did not match */
   _Atomic uint64_t retries;        /* MMC_ERETRY met and retried */
   _Atomic uint64_t busy_ns;        /* live: time spent stepping */
 } wl_counters_t;
@@ -278,9 +279,13 @@ void wl_vcpu_counts(const wl_vcpu_t *v, wl_counts_t *out);
 typedef int (*wl_access_fn)(void *page, void *arg);
 int wl_access(wl_vcpu_t *v, uint64_t gpfn, bool write, wl_access_fn fn, void *arg,
               mmc_error_t *err);
-/* Write the next version of gpfn with VM-seed content; update the truth. */
+/* Writes update the truth once the page is written. A page that must read
+ * zero (truth version 0) is checked before it is overwritten, so every
+ * first write is also a SEC-1 probe: garbage there counts as a mismatch
+ * (verdict WL_PAGE_GARBAGE) and a verified page.
+ * Write the next version of gpfn with VM-seed content. */
 int wl_write_next(wl_vcpu_t *v, uint64_t gpfn, mmc_error_t *err);
-/* Write image content (image seed, version 1) / zeros; update the truth. */
+/* Write image content (image seed, version 1) / zeros. */
 int wl_write_image(wl_vcpu_t *v, uint64_t gpfn, mmc_error_t *err);
 int wl_write_zero(wl_vcpu_t *v, uint64_t gpfn, mmc_error_t *err);
 /* Read gpfn and check it against the truth; counts, and records the vCPU's
@@ -292,7 +297,8 @@ int wl_read_check(wl_vcpu_t *v, uint64_t gpfn, wl_page_verdict_t *verdict, mmc_e
 int wl_vm_step_all(wl_vm_t *vm, uint64_t now_ns, uint64_t dt_ns, mmc_error_t *err);
 
 /* Stepped driver: from the host clock now for duration_ns in ticks of
- * tick_ns: each tick steps every vCPU of every VM (wl_vm_step_all, in array
+ * tick_ns (ceil(duration/tick) ticks; the last may end past duration): each
+ * tick steps every vCPU of every VM (wl_vm_step_all, in array
  * order) then calls impl->advance(host, end of tick) when `advance`. The
  * vCPUs must be entered (wl_vm_enter_all). All VMs share one host. */
 typedef struct wl_stepped_cfg {

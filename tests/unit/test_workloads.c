@@ -67,14 +67,31 @@ static const mmc_topology_t test_topology = {.nnodes = 1,
                                              .ncores = 1,
                                              .name = "test_workloads: 1 emulated node"};
 
-static void env_host(env_t *e, const mmc_impl_t *impl, mmc_clock_mode_t clock) {
+/* Two emulated nodes, for remapping between pools. */
+static const uint32_t test_cpus2[] = {1};
+static const uint32_t test_distance2[] = {10, 20, 20, 10};
+static const mmc_node_t test_nodes2[] = {
+    {.os_index = 0, .memory_bytes = 128ull << 20, .ncpus = 1, .cpus = test_cpus, .ncores = 1},
+    {.os_index = 1, .memory_bytes = 128ull << 20, .ncpus = 1, .cpus = test_cpus2, .ncores = 1}};
+static const mmc_topology_t test_topology2 = {.nnodes = 2,
+                                              .nodes = test_nodes2,
+                                              .distance = test_distance2,
+                                              .ncores = 2,
+                                              .name = "test_workloads: 2 emulated nodes"};
+
+static void env_host_on(env_t *e, const mmc_impl_t *impl, mmc_clock_mode_t clock,
+                        const mmc_topology_t *topo) {
   memset(e, 0, sizeof *e);
   e->impl = impl;
-  mmc_host_config_t hc = {.topology = &test_topology, .clock = clock, .seed = 1};
+  mmc_host_config_t hc = {.topology = topo, .clock = clock, .seed = 1};
   mmc_error_t err = {0};
   int rc = impl->host_create(&hc, &e->host, &err);
   if (rc)
     fail_msg("host_create: %s", err.msg);
+}
+
+static void env_host(env_t *e, const mmc_impl_t *impl, mmc_clock_mode_t clock) {
+  env_host_on(e, impl, clock, &test_topology);
 }
 
 static wl_vm_t *env_vm(env_t *e, uint32_t vcpus, uint64_t npages, uint64_t seed,
@@ -254,6 +271,28 @@ static void test_verify_classifies(void **state) {
   wl_verify_format(&rep, line, sizeof line);
   assert_non_null(strstr(line, "gpfn 3 garbage"));
   assert_int_equal(atomic_load(&e.host->rule_violations), 0);
+  env_free(&e);
+}
+
+/* The first write of a page checks it read zero (SEC-1 probe). */
+static void test_first_write_probe(void **state) {
+  (void)state;
+  env_t e;
+  env_host(&e, &fake_impl, MMC_CLOCK_STEPPED);
+  wl_touch_cfg_t tc = {.pages_per_step = 0, .rewrite = true};
+  wl_vm_t *vm = env_vm(&e, 1, 32, 8, &wl_touch_ops, &tc);
+  env_enter(&e);
+  wl_page_fill(raw_page(vm, 4), 12345, 4, 2); /* a previous owner's data */
+  fake_quiesce(vm->vcpus[0].handle);
+  env_run(&e, 2 * TICK_NS); /* two passes: only the first probes */
+  wl_counts_t c;
+  wl_vm_counts(vm, &c);
+  assert_int_equal(c.pages_written, 64);
+  assert_int_equal(c.pages_verified, 32);
+  assert_int_equal(c.mismatches, 1);
+  assert_int_equal(vm->vcpus[0].first_mismatch.gpfn, 4);
+  assert_int_equal(vm->vcpus[0].first_mismatch.verdict, WL_PAGE_GARBAGE);
+  assert_int_equal(vm->vcpus[0].first_mismatch.seen_seed, 12345);
   env_free(&e);
 }
 
@@ -806,10 +845,174 @@ static void test_ref_stepped_touch_verify(void **state) {
   env_free(&e);
 }
 
+/* Every generator in stepped mode on the reference, then SEC-1: a VM
+ * powered on after the others are gone reads zeros on their old frames. */
+static void test_ref_stepped_generators(void **state) {
+  (void)state;
+  const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_STEPPED, MMC_CLOCK_STEPPED);
+  env_t e;
+  env_host(&e, impl, MMC_CLOCK_STEPPED);
+  wl_ws_cfg_t ws = {.shape = WL_WS_STEPS,
+                    .nlevels = 3,
+                    .levels_permille = {300, 900, 100},
+                    .level_ns = 3 * TICK_NS,
+                    .write = true};
+  wl_clone_cfg_t cl = {.image_seed = 5,
+                       .image_permille = 500,
+                       .zero_permille = 200,
+                       .pages_per_step = 100,
+                       .cow_writes_per_step = 10};
+  wl_wv_cfg_t wv = {.writes_per_step = 32, .reads_per_step = 32};
+  env_vm(&e, 3, 600, 31, &wl_ws_ops, &ws);
+  env_vm(&e, 2, 600, 32, &wl_clone_ops, &cl);
+  env_vm(&e, 2, 600, 33, &wl_clone_ops, &cl);
+  env_vm(&e, 4, 600, 34, &wl_wv_ops, &wv);
+  env_enter(&e);
+  env_run(&e, 12 * TICK_NS);
+  mmc_error_t err = {0};
+  for (size_t i = 0; i < e.nvm; i++) {
+    wl_counts_t c;
+    wl_vm_counts(e.vm[i], &c);
+    assert_int_equal(c.mismatches, 0);
+    wl_verify_report_t rep;
+    env_verify(&e, e.vm[i], &rep);
+    char line[512];
+    wl_verify_format(&rep, line, sizeof line);
+    if (rep.mismatches)
+      fail_msg("%s on the reference: %s", e.vm[i]->ops->name, line);
+  }
+  assert_true(wl_clone_booted(e.vm[1]) && wl_clone_booted(e.vm[2]));
+  while (e.nvm > 0)
+    assert_int_equal(wl_vm_shutdown(e.vm[--e.nvm], &err), 0);
+  /* Half read only, half written once: a write fault gets a frame, and the
+   * first-write probe checks it read zero before we filled it. */
+  wl_idle_cfg_t ic = {0};
+  wl_touch_cfg_t tc = {.pages_per_step = 0};
+  wl_vm_t *fresh = env_vm(&e, 1, 1200, 35, &wl_idle_ops, &ic);
+  wl_vm_t *fresh2 = env_vm(&e, 1, 1200, 36, &wl_touch_ops, &tc);
+  env_enter(&e);
+  env_run(&e, TICK_NS);
+  wl_counts_t c;
+  wl_vm_counts(fresh2, &c);
+  assert_int_equal(c.pages_verified, 1200);
+  if (c.mismatches)
+    fail_msg("SEC-1: first write to gpfn %llu of a fresh VM found %s data",
+             (unsigned long long)fresh2->vcpus[0].first_mismatch.gpfn,
+             wl_page_verdict_name(fresh2->vcpus[0].first_mismatch.verdict));
+  wl_verify_report_t rep;
+  char line[512];
+  for (size_t i = 0; i < e.nvm; i++) {
+    assert_int_equal(wl_vm_verify(e.vm[i], &rep, &err), 0);
+    wl_verify_format(&rep, line, sizeof line);
+    if (rep.mismatches)
+      fail_msg("SEC-1: fresh VM %zu on the reference: %s", i, line);
+  }
+  assert_int_equal(wl_vm_verify(fresh, &rep, &err), 0);
+  env_free(&e);
+}
+
+/* Churn through the reference's power-on/off on two nodes; every VM alive
+ * at the end verifies. */
+static void test_ref_churn(void **state) {
+  (void)state;
+  const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_STEPPED, MMC_CLOCK_STEPPED);
+  env_t e;
+  env_host_on(&e, impl, MMC_CLOCK_STEPPED, &test_topology2);
+  wl_churn_cfg_t cc = {.seed = 3,
+                       .max_vms = 6,
+                       .min_pages = 64,
+                       .max_pages = 512,
+                       .max_vcpus = 2,
+                       .mean_interarrival_ns = 40 * MS,
+                       .min_life_ns = 100 * MS,
+                       .max_life_ns = 500 * MS,
+                       .phase_ns = 100 * MS,
+                       .max_demand_permille = 1000};
+  wl_churn_t *c;
+  mmc_error_t err = {0};
+  if (wl_churn_create(&c, impl, e.host, &cc, &err))
+    fail_msg("churn: %s", err.msg);
+  if (wl_churn_run(c, 1500 * MS, TICK_NS, &err))
+    fail_msg("churn run on the reference: %s", err.msg);
+  size_t arrive = 0, leave = 0;
+  for (size_t i = 0; i < wl_churn_nevents(c); i++) {
+    arrive += wl_churn_events(c)[i].kind == WL_CHURN_ARRIVE;
+    leave += wl_churn_events(c)[i].kind == WL_CHURN_LEAVE;
+  }
+  assert_true(arrive > 5 && leave > 0);
+  for (size_t i = 0; i < wl_churn_nalive(c); i++) {
+    wl_verify_report_t rep;
+    assert_int_equal(wl_vm_verify(wl_churn_vm(c, i), &rep, &err), 0);
+    assert_int_equal(rep.mismatches, 0);
+  }
+  mmc_host_stats_t hs;
+  if (impl->host_stats(e.host, &hs, &err) == 0)
+    assert_int_equal(hs.nvms, wl_churn_nalive(c));
+  wl_churn_destroy(c);
+  env_free(&e);
+}
+
 static void test_ref_live_wv(void **state) {
   (void)state;
   const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_LIVE, MMC_CLOCK_LIVE);
   run_live_wv(impl, 1000 * MS);
+}
+
+/* INT-1 with remapping underneath: 4 writer-verifier threads while this
+ * thread moves the whole VM back and forth between two pools. */
+static void test_ref_live_wv_remap(void **state) {
+  (void)state;
+  const mmc_impl_t *impl =
+      reference_or_skip(MMC_CAP_CLOCK_LIVE | MMC_CAP_MOVE_RANGE, MMC_CLOCK_LIVE);
+  env_t e;
+  env_host_on(&e, impl, MMC_CLOCK_LIVE, &test_topology2);
+  wl_wv_cfg_t wv = {.writes_per_step = 16, .reads_per_step = 16};
+  const uint64_t n = 2048;
+  wl_vm_t *vm = env_vm(&e, 4, n, 6, &wl_wv_ops, &wv);
+  mmc_error_t err = {0};
+  /* Busy a quarter of the time: vCPUs that never pause cancel nearly every
+   * mark (a touched page is not moved), and we want pages to move. */
+  for (uint32_t i = 0; i < 4; i++)
+    assert_int_equal(wl_vm_set_demand(vm, i, 250, &err), 0);
+  wl_live_t *l;
+  wl_live_cfg_t lc = {.duration_ns = 0};
+  if (wl_live_start(&l, e.vm, e.nvm, &lc, &err))
+    fail_msg("wl_live_start: %s", err.msg);
+  uint64_t moved_total = 0, rounds = 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  time_t end = ts.tv_sec + 1;
+  int rc = 0;
+  do {
+    uint64_t moved = 0;
+    rc = impl->move_range(e.host, vm->id, 0, n, (uint32_t)(rounds++ % 2), &moved, &err);
+    moved_total += moved;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+  } while (!rc && ts.tv_sec < end);
+  wl_live_stop(l);
+  int jrc = wl_live_join(l, &err);
+  if (rc)
+    fail_msg("move_range: %s", err.msg);
+  if (jrc)
+    fail_msg("live run: %s", err.msg);
+  wl_counts_t c;
+  wl_vm_counts(vm, &c);
+  print_message("# remap: %llu pages moved in %llu rounds; %llu written, %llu verified, "
+                "%llu retries\n",
+                (unsigned long long)moved_total, (unsigned long long)rounds,
+                (unsigned long long)c.pages_written, (unsigned long long)c.pages_verified,
+                (unsigned long long)c.retries);
+  assert_true(moved_total > 0);
+  assert_true(c.pages_verified > 0);
+  assert_int_equal(c.mismatches, 0);
+  wl_verify_report_t rep;
+  if (wl_vm_verify(vm, &rep, &err))
+    fail_msg("wl_vm_verify: %s", err.msg);
+  char line[512];
+  wl_verify_format(&rep, line, sizeof line);
+  if (rep.mismatches)
+    fail_msg("verify after remapping: %s", line);
+  env_free(&e);
 }
 
 int main(void) {
@@ -817,6 +1020,7 @@ int main(void) {
       cmocka_unit_test(test_content_roundtrip),
       cmocka_unit_test(test_rng_determinism),
       cmocka_unit_test(test_verify_classifies),
+      cmocka_unit_test(test_first_write_probe),
       cmocka_unit_test(test_eretry_handled),
       cmocka_unit_test(test_ws_shapes),
       cmocka_unit_test(test_ws_ground_truth),
@@ -829,7 +1033,10 @@ int main(void) {
       cmocka_unit_test(test_live_stop_and_demand),
       cmocka_unit_test(test_churn_deterministic),
       cmocka_unit_test(test_ref_stepped_touch_verify),
+      cmocka_unit_test(test_ref_stepped_generators),
+      cmocka_unit_test(test_ref_churn),
       cmocka_unit_test(test_ref_live_wv),
+      cmocka_unit_test(test_ref_live_wv_remap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
