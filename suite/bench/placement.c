@@ -43,10 +43,12 @@ static const char *find_xml(char *buf, size_t cap) {
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {
     exe[n] = '\0';
-    char *dir = dirname(exe); /* .../repo/build */
-    snprintf(buf, cap, "%s/../../%s", dir, placement_xml);
-    if (access(buf, R_OK) == 0)
-      return buf;
+    char *dir = dirname(exe); /* .../repo/build; worktrees sit one level deeper */
+    for (size_t i = 1; i < sizeof ups / sizeof ups[0]; i++) {
+      snprintf(buf, cap, "%s/%s/%s", dir, ups[i], placement_xml);
+      if (access(buf, R_OK) == 0)
+        return buf;
+    }
   }
   return NULL;
 }
