@@ -486,10 +486,15 @@ out_unlock:
 
 /* ---------------------------------------------------------------- power off */
 
-/* Free every frame of the VM (walk the page map) and the VM itself. */
+/* Free every frame of the VM: walk the page map, stopping once every page
+ * counted in pages_per_node is freed (so a VM that touched little costs
+ * little). A mechanism that adds frame-holding states (shared, ...) must
+ * count them here too. */
 static uint64_t release_memory(ref_host_t *h, ref_vm_t *vm) {
-  uint64_t freed = 0;
-  for (uint64_t g = 0; g < vm->npages; g++) {
+  uint64_t resident = 0, freed = 0;
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    resident += atomic_load(&vm->pages_per_node[n]);
+  for (uint64_t g = 0; g < vm->npages && freed < resident; g++) {
     uint64_t pte = ref_pmap_get(vm->pmap, g);
     if (ref_pte_state(pte) != REF_PTE_PRIVATE)
       continue;
