@@ -244,6 +244,22 @@ static void events_have_seq_and_report_loss(void **state) {
   assert_int_equal(buf[1].seq, 46);
   assert_int_equal(buf[64].seq, 109);
   assert_int_equal(cur, 110);
+  /* growing the ring at run time keeps what it held and the numbering */
+  assert_int_equal(I->setting_set(h, "Ref.EventRingSize", 256, NULL), 0);
+  for (int i = 0; i < 100; i++)
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_RECONFIGURE});
+  cur = 60;
+  assert_int_equal(I->events_read(h, &cur, buf, 128), 128);
+  assert_int_equal(buf[0].seq, 60);
+  assert_int_equal(buf[49].count, 109);
+  assert_int_equal(buf[127].seq, 187);
+  /* shrinking keeps the newest */
+  assert_int_equal(I->setting_set(h, "Ref.EventRingSize", 64, NULL), 0);
+  cur = 0;
+  assert_int_equal(I->events_read(h, &cur, buf, 128), 65);
+  assert_int_equal(buf[0].type, MMC_EV_LOST);
+  assert_int_equal(buf[1].seq, 146);
+  assert_int_equal(I->setting_set(h, "Ref.EventRingSize", 8, NULL), MMC_ERANGE);
   I->host_destroy(h);
 }
 
