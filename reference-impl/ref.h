@@ -33,7 +33,9 @@
 #include "settings.h"
 
 #define REF_MAX_HOOKS 16u
-#define REF_NO_NODE UINT32_MAX /* "no home": placement disabled (Numa.RebalanceEnable=0) */
+/* "No home" (placement disabled by Numa.RebalanceEnable=0 at power-on), as
+ * reported in vm_stats.home_node/client_home[] and vcpu_info.node. */
+#define REF_NO_NODE UINT32_MAX
 
 typedef struct mmc_host ref_host_t;
 typedef struct ref_vm ref_vm_t;

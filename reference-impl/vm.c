@@ -18,6 +18,22 @@
  * nclients = 0), its vCPUs are not bound, and its first touches go round robin
  * over the allowed nodes with memory, first fit from there.
  *
+ * Numa.RebalanceEnable is read at each power-on: changing it affects VMs
+ * powered on afterwards, never running ones.
+ *
+ * vCPUs: vcpu_enter binds the calling thread with sched_setaffinity to its
+ * client's home node CPUs when that node is real (binding_applied), records
+ * the node otherwise; the thread's previous affinity is restored when the
+ * last vCPU it entered exits (stepped mode drives every vCPU from one
+ * thread). A vCPU counts Ref.VcpuDemandDefault permille of CPU demand in the
+ * placement aggregates until vcpu_set_demand says otherwise.
+ *
+ * move_range: batches of Ref.MoveBatchPages through ref_pmap_remap (copy to a
+ * frame on the target node, publish, free the old frame); pages a vCPU used
+ * while marked are retried up to Ref.MoveRetries times, then left where they
+ * are. Moved pages count in pages_migrated. The calling thread must hold no
+ * page pointer of that VM (a remap waits for every active vCPU).
+ *
  * Admission control (ALLOC-1): the reservations of all running VMs plus the
  * new one must fit the host's frame capacity (sum of the pools); a
  * reservation raised by reconfigure is checked the same way. Only
