@@ -596,6 +596,13 @@ int ref_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **o
     if (bind_depth == 0)
       bind_saved_ok = sched_getaffinity(0, sizeof bind_saved, &bind_saved) == 0;
     v->binding_applied = bind_thread(0, &h->nodes[node]);
+    if (!v->binding_applied)
+      ref_event_emit(h, (mmc_event_t){.type = MMC_EV_ERROR,
+                                      .vm = id,
+                                      .node_from = -1,
+                                      .node_to = (int32_t)node,
+                                      .client = v->client,
+                                      .reason = "sched_setaffinity failed"});
   }
   bind_depth++;
   atomic_fetch_add(&vm->nentered, 1);
