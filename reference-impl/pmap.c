@@ -50,6 +50,12 @@
  * advance(), so a remap there never waits. A remap must not be called by a
  * thread that is itself an active vCPU of the map (it would wait for itself).
  *
+ * Remap accounting: only entries with no flag at all are marked (an entry
+ * BUSY, MARK/COPY from another remap, or SAMPLED and not touched since, is
+ * counted `cancelled` with those a vCPU cancelled); entries eligible() refuses
+ * and pages whose transform() declines count in neither; gpfns out of range
+ * are ignored. transform() therefore always sees an entry without flags.
+ *
  * The map keeps the caller's pool_bases array (indexed by the node field of
  * an entry): it must outlive the map. The fault ops are copied.
  */
@@ -75,8 +81,9 @@
 
 #define LOCK_FLAGS (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY)
 
-/* Test-only: skip the quiescence wait of remaps, to prove that the tests of
- * I1-I3 catch a missing wait. Never set outside tests/unit/test_pmap.c. */
+/* Test-only: skip the quiescence wait of remaps and COW, to prove that the
+ * tests of I1-I3 catch a missing wait. Never set outside
+ * tests/unit/test_pmap.c. */
 _Atomic bool ref_pmap_test_skip_wait;
 
 struct ref_vcpu_q {
