@@ -1143,6 +1143,8 @@ static void memory_only_nodes_and_node_mappings(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      /* first, while the heap is fresh: the cost measured is the implementation's */
+      cmocka_unit_test(power_on_1000_vms_on_24_nodes),
       cmocka_unit_test(table_is_sane),
       cmocka_unit_test(create_applies_settings_in_order),
       cmocka_unit_test(create_fails_with_the_settings_error),
@@ -1170,7 +1172,6 @@ int main(void) {
       cmocka_unit_test(live_first_touch_during_affinity_changes),
       cmocka_unit_test(memory_only_nodes_and_node_mappings),
       cmocka_unit_test(policy_interface_moves_homes),
-      cmocka_unit_test(power_on_1000_vms_on_24_nodes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
