@@ -162,11 +162,39 @@ static size_t host_events_read(mmc_host_t *h, uint64_t *cursor, mmc_event_t *buf
   return n;
 }
 
+/* Ref.EventRingSize changed: a new ring keeping the newest events (seq
+ * numbers unchanged, so readers see at most an MMC_EV_LOST). */
+static int resize_ring(ref_host_t *h, uint64_t cap, mmc_error_t *err) {
+  mmc_event_t *ring = calloc(cap, sizeof *ring);
+  if (!ring)
+    return mmc_fail(err, MMC_ENOMEM, "Ref.EventRingSize: out of memory for %llu events",
+                    (unsigned long long)cap);
+  pthread_mutex_lock(&h->ev_lock);
+  uint64_t first = h->ev_next > cap ? h->ev_next - cap : 0;
+  uint64_t old_first = h->ev_next > h->ev_cap ? h->ev_next - h->ev_cap : 0;
+  for (uint64_t s = first > old_first ? first : old_first; s < h->ev_next; s++)
+    ring[s % cap] = h->ring[s % h->ev_cap];
+  mmc_event_t *old = h->ring;
+  h->ring = ring;
+  h->ev_cap = cap;
+  pthread_mutex_unlock(&h->ev_lock);
+  free(old);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- settings */
 
 static int host_setting_set(mmc_host_t *h, const char *name, int64_t value, mmc_error_t *err) {
+  ref_setting_id_t id;
+  int rc = ref_settings_lookup(name, &id, err);
+  if (rc)
+    return rc;
   pthread_mutex_lock(&h->lock);
-  int rc = ref_settings_set(&h->settings, name, value, err);
+  rc = ref_settings_check(id, value, err);
+  if (rc == 0 && id == REF_SET_REF_EVENT_RING_SIZE)
+    rc = resize_ring(h, (uint64_t)value, err);
+  if (rc == 0)
+    rc = ref_settings_set_id(&h->settings, id, value, err);
   if (rc == 0)
     pthread_cond_broadcast(&h->wake); /* the live clock recomputes its due times */
   pthread_mutex_unlock(&h->lock);

@@ -33,7 +33,9 @@
 #include "settings.h"
 
 #define REF_MAX_HOOKS 16u
-#define REF_NO_NODE UINT32_MAX /* "no home": placement disabled (Numa.RebalanceEnable=0) */
+/* "No home" (placement disabled by Numa.RebalanceEnable=0 at power-on), as
+ * reported in vm_stats.home_node/client_home[] and vcpu_info.node. */
+#define REF_NO_NODE UINT32_MAX
 
 typedef struct mmc_host ref_host_t;
 typedef struct ref_vm ref_vm_t;
@@ -118,6 +120,31 @@ static inline uint32_t ref_distance(const ref_host_t *h, uint32_t a, uint32_t b)
 int ref_mem_init(ref_host_t *h, mmc_error_t *err);
 void ref_mem_fini(ref_host_t *h);
 void ref_mem_host_stats(ref_host_t *h, mmc_host_stats_t *out); /* with h->lock held */
+
+/* For policies (rebalancer, migration): called with h->lock held, e.g. from a
+ * periodic hook. A view of one NUMA client of a running, placed VM. */
+typedef struct ref_client_view {
+  mmc_vm_id_t vm;
+  uint32_t client;                           /* index within the VM */
+  uint32_t home;                             /* node index */
+  uint32_t vcpus;                            /* vCPUs of this client */
+  uint64_t demand_permille;                  /* sum of its vCPUs' CPU demand */
+  uint64_t npages;                           /* guest pages of its gpfn range */
+  uint64_t affinity;                         /* numa.nodeAffinity of the VM; 0 = any */
+  uint64_t reserved_pages;                   /* the VM's reservation */
+  const _Atomic uint64_t *vm_pages_per_node; /* the whole VM's resident pages by node */
+  uint64_t home_changes;                     /* the VM's so far */
+} ref_client_view_t;
+typedef void (*ref_client_fn)(void *ctx, const ref_client_view_t *c);
+/* Every client of every running placed VM, by VM id then client index. */
+void ref_vm_for_each_client(ref_host_t *h, ref_client_fn fn, void *ctx);
+/* Make `node` the home of a client (NUMA-4/7): its load moves, its entered
+ * vCPUs are rebound on real nodes, MMC_EV_HOME_CHANGE with `reason`
+ * ("balance", "locality", "swap", ...), and its new memory comes from there.
+ * No-op when it is already the home. ESTATE unplaced VM, ERANGE client,
+ * EINVAL node without CPUs or outside the affinity. */
+int ref_vm_set_home(ref_host_t *h, mmc_vm_id_t vm, uint32_t client, uint32_t node,
+                    const char *reason, mmc_error_t *err);
 
 int ref_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out, mmc_error_t *err);
 int ref_vm_reconfigure(mmc_host_t *h, mmc_vm_id_t vm, const mmc_vm_config_t *cfg, mmc_error_t *err);

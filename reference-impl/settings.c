@@ -70,7 +70,7 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_MEM_ZIP_MAX_PCT, "Mem.MemZipMaxPct", BOTH(10), 5, 100, "%",
      "compression cache cap as % of VM memory"},
     {REF_SET_REF_EVENT_RING_SIZE, "Ref.EventRingSize", BOTH(65536), 64, 16777216, "",
-     "events kept for events_read; read at host creation (ours)"},
+     "events kept for events_read; a change keeps the newest events (ours)"},
     {REF_SET_REF_PLACEMENT_EXACT_SETS, "Ref.PlacementExactSets", BOTH(4096), 1, 1000000, "",
      "largest count of node sets searched exhaustively for a wide VM; above it a greedy "
      "search (ours)"},
@@ -133,7 +133,7 @@ int ref_settings_lookup(const char *name, ref_setting_id_t *out, mmc_error_t *er
                   name, table[REF_SET_NUMA_REBALANCE_PERIOD].name);
 }
 
-int ref_settings_set_id(ref_settings_t *s, ref_setting_id_t id, int64_t value, mmc_error_t *err) {
+int ref_settings_check(ref_setting_id_t id, int64_t value, mmc_error_t *err) {
   const ref_setting_def_t *d = ref_setting_def(id);
   if (!d)
     return mmc_fail(err, MMC_ENOENT, "setting id %d does not exist", (int)id);
@@ -141,6 +141,13 @@ int ref_settings_set_id(ref_settings_t *s, ref_setting_id_t id, int64_t value, m
     return mmc_fail(err, MMC_ERANGE, "%s: %lld is out of range %lld..%lld%s%s", d->name,
                     (long long)value, (long long)d->min, (long long)d->max, *d->unit ? " " : "",
                     d->unit);
+  return 0;
+}
+
+int ref_settings_set_id(ref_settings_t *s, ref_setting_id_t id, int64_t value, mmc_error_t *err) {
+  int rc = ref_settings_check(id, value, err);
+  if (rc)
+    return rc;
   atomic_store_explicit(&s->v[id], value, memory_order_relaxed);
   return 0;
 }

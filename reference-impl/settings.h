@@ -114,6 +114,8 @@ int ref_settings_lookup(const char *name, ref_setting_id_t *out, mmc_error_t *er
 
 /* Range-checked set (MMC_ERANGE "NAME: V is out of range MIN..MAX UNIT",
  * value kept) by id or by name (MMC_ENOENT for an unknown name). */
+/* The range check alone (same error as a set), nothing stored. */
+int ref_settings_check(ref_setting_id_t id, int64_t value, mmc_error_t *err);
 int ref_settings_set_id(ref_settings_t *s, ref_setting_id_t id, int64_t value, mmc_error_t *err);
 int ref_settings_set(ref_settings_t *s, const char *name, int64_t value, mmc_error_t *err);
 

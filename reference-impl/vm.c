@@ -18,6 +18,22 @@
  * nclients = 0), its vCPUs are not bound, and its first touches go round robin
  * over the allowed nodes with memory, first fit from there.
  *
+ * Numa.RebalanceEnable is read at each power-on: changing it affects VMs
+ * powered on afterwards, never running ones.
+ *
+ * vCPUs: vcpu_enter binds the calling thread with sched_setaffinity to its
+ * client's home node CPUs when that node is real (binding_applied), records
+ * the node otherwise; the thread's previous affinity is restored when the
+ * last vCPU it entered exits (stepped mode drives every vCPU from one
+ * thread). A vCPU counts Ref.VcpuDemandDefault permille of CPU demand in the
+ * placement aggregates until vcpu_set_demand says otherwise.
+ *
+ * move_range: batches of Ref.MoveBatchPages through ref_pmap_remap (copy to a
+ * frame on the target node, publish, free the old frame); pages a vCPU used
+ * while marked are retried up to Ref.MoveRetries times, then left where they
+ * are. Moved pages count in pages_migrated. The calling thread must hold no
+ * page pointer of that VM (a remap waits for every active vCPU).
+ *
  * Admission control (ALLOC-1): the reservations of all running VMs plus the
  * new one must fit the host's frame capacity (sum of the pools); a
  * reservation raised by reconfigure is checked the same way. Only
@@ -486,10 +502,15 @@ out_unlock:
 
 /* ---------------------------------------------------------------- power off */
 
-/* Free every frame of the VM (walk the page map) and the VM itself. */
+/* Free every frame of the VM: walk the page map, stopping once every page
+ * counted in pages_per_node is freed (so a VM that touched little costs
+ * little). A mechanism that adds frame-holding states (shared, ...) must
+ * count them here too. */
 static uint64_t release_memory(ref_host_t *h, ref_vm_t *vm) {
-  uint64_t freed = 0;
-  for (uint64_t g = 0; g < vm->npages; g++) {
+  uint64_t resident = 0, freed = 0;
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    resident += atomic_load(&vm->pages_per_node[n]);
+  for (uint64_t g = 0; g < vm->npages && freed < resident; g++) {
     uint64_t pte = ref_pmap_get(vm->pmap, g);
     if (ref_pte_state(pte) != REF_PTE_PRIVATE)
       continue;
@@ -575,6 +596,13 @@ int ref_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **o
     if (bind_depth == 0)
       bind_saved_ok = sched_getaffinity(0, sizeof bind_saved, &bind_saved) == 0;
     v->binding_applied = bind_thread(0, &h->nodes[node]);
+    if (!v->binding_applied)
+      ref_event_emit(h, (mmc_event_t){.type = MMC_EV_ERROR,
+                                      .vm = id,
+                                      .node_from = -1,
+                                      .node_to = (int32_t)node,
+                                      .client = v->client,
+                                      .reason = "sched_setaffinity failed"});
   }
   bind_depth++;
   atomic_fetch_add(&vm->nentered, 1);
@@ -645,17 +673,29 @@ int ref_vcpu_info(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_info_t
 
 /* ---------------------------------------------------------------- reconfigure */
 
-/* Move client i's home to an allowed node (NUMA-9 after an affinity change). */
-static void move_home(ref_host_t *h, ref_vm_t *vm, uint32_t i, uint64_t mask) {
+/* Sum of the demand of client i's vCPUs (place_lock held). */
+static int64_t client_demand(const ref_vm_t *vm, uint32_t i) {
+  const ref_client_t *cl = &vm->client[i];
+  int64_t cpu = 0;
+  for (uint32_t v = 0; v < cl->nvcpus; v++)
+    cpu += vm->vcpus[cl->first_vcpu + v].demand;
+  return cpu;
+}
+
+/* Client i's new home is `to` (or, when `to` is REF_NO_NODE, the least loaded
+ * node of `mask`): move its load, rebind its entered vCPUs on real nodes,
+ * count and report the change. New memory of the client comes from `to`
+ * from now on (NUMA-7); pages already placed stay where they are. */
+static void move_client(ref_host_t *h, ref_vm_t *vm, uint32_t i, uint32_t to, uint64_t mask,
+                        const char *reason) {
   ref_mem_t *m = mem_of(h);
   ref_client_t *cl = &vm->client[i];
   uint32_t from = atomic_load(&cl->home);
-  int64_t cpu = 0;
   pthread_mutex_lock(&m->place_lock); /* guards the vCPUs' demand too */
-  for (uint32_t v = 0; v < cl->nvcpus; v++)
-    cpu += vm->vcpus[cl->first_vcpu + v].demand;
+  int64_t cpu = client_demand(vm, i);
   ref_place_add(&m->place, from, -cpu, -(int64_t)cl->npages);
-  uint32_t to = ref_place_pick_node(&m->place, mask, cpu, (int64_t)cl->npages);
+  if (to == REF_NO_NODE)
+    to = ref_place_pick_node(&m->place, mask, cpu, (int64_t)cl->npages);
   ref_place_add(&m->place, to, cpu, (int64_t)cl->npages);
   atomic_store_explicit(&cl->home, to, memory_order_release);
   pthread_mutex_unlock(&m->place_lock);
@@ -667,12 +707,58 @@ static void move_home(ref_host_t *h, ref_vm_t *vm, uint32_t i, uint64_t mask) {
     else
       vc->binding_applied = false;
   }
-  ref_event_emit(h, (mmc_event_t){.type = MMC_EV_HOME_CHANGE,
-                                  .vm = vm->id,
-                                  .node_from = (int32_t)from,
-                                  .node_to = (int32_t)to,
-                                  .client = i,
-                                  .reason = "affinity"});
+  mmc_event_t ev = {.type = MMC_EV_HOME_CHANGE,
+                    .vm = vm->id,
+                    .node_from = (int32_t)from,
+                    .node_to = (int32_t)to,
+                    .client = i};
+  snprintf(ev.reason, sizeof ev.reason, "%s", reason);
+  ref_event_emit(h, ev);
+}
+
+/* ---------------------------------------------------------------- for policies */
+
+void ref_vm_for_each_client(ref_host_t *h, ref_client_fn fn, void *ctx) {
+  ref_mem_t *m = mem_of(h);
+  for (size_t k = 0; k < m->cap; k++) {
+    ref_vm_t *vm = m->vms[k];
+    for (uint32_t i = 0; vm && i < vm->nclients; i++) {
+      ref_client_view_t c = {.vm = vm->id,
+                             .client = i,
+                             .home = atomic_load(&vm->client[i].home),
+                             .vcpus = vm->client[i].nvcpus,
+                             .npages = vm->client[i].npages,
+                             .affinity = atomic_load(&vm->affinity),
+                             .reserved_pages = vm->reserved_pages,
+                             .vm_pages_per_node = vm->pages_per_node,
+                             .home_changes = atomic_load(&vm->home_changes)};
+      pthread_mutex_lock(&m->place_lock);
+      c.demand_permille = (uint64_t)client_demand(vm, i);
+      pthread_mutex_unlock(&m->place_lock);
+      fn(ctx, &c);
+    }
+  }
+}
+
+int ref_vm_set_home(ref_host_t *h, mmc_vm_id_t id, uint32_t client, uint32_t node,
+                    const char *reason, mmc_error_t *err) {
+  ref_vm_t *vm;
+  int rc = vm_find(h, id, &vm, err);
+  if (rc)
+    return rc;
+  if (!vm->placed)
+    return mmc_fail(err, MMC_ESTATE, "set_home: VM %u has no home (placement was disabled)", id);
+  if (client >= vm->nclients)
+    return mmc_fail(err, MMC_ERANGE, "set_home: client %u is out of range 0..%u of VM %u", client,
+                    vm->nclients - 1, id);
+  if (node >= h->nnodes || mem_of(h)->place.node[node].ncores == 0 || !node_allowed(vm, node))
+    return mmc_fail(err, MMC_EINVAL,
+                    "set_home: node %u cannot be VM %u's home (no such node, no CPUs, or "
+                    "outside its affinity 0x%llx)",
+                    node, id, (unsigned long long)atomic_load(&vm->affinity));
+  if (atomic_load(&vm->client[client].home) != node)
+    move_client(h, vm, client, node, 0, reason ? reason : "");
+  return 0;
 }
 
 static int check_reconfig(ref_host_t *h, const ref_vm_t *vm, const mmc_vm_config_t *c,
@@ -711,7 +797,7 @@ static int apply_reconfig(ref_host_t *h, ref_vm_t *vm, const mmc_vm_config_t *c,
   atomic_store(&vm->affinity, c->node_affinity);
   for (uint32_t i = 0; vm->placed && i < vm->nclients; i++)
     if (!node_allowed(vm, atomic_load(&vm->client[i].home)))
-      move_home(h, vm, i, c->node_affinity);
+      move_client(h, vm, i, REF_NO_NODE, c->node_affinity, "affinity");
   return 0;
 }
 

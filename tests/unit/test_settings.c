@@ -51,6 +51,15 @@ static void table_self_check(void **state) {
   assert_true(ref_settings_table_check(why, sizeof why));
 }
 
+static void our_own_settings_say_so(void **state) {
+  (void)state;
+  for (int i = 0; i < REF_SET_COUNT; i++) {
+    const ref_setting_def_t *d = ref_setting_def((ref_setting_id_t)i);
+    if (strncmp(d->name, "Ref.", 4) == 0 && !strstr(d->meaning, "(ours)"))
+      fail_msg("%s: meaning does not say the setting is ours", d->name);
+  }
+}
+
 static void every_documented_setting_exists(void **state) {
   (void)state;
   ref_settings_t s;
@@ -161,6 +170,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_self_check),
       cmocka_unit_test(every_documented_setting_exists),
+      cmocka_unit_test(our_own_settings_say_so),
       cmocka_unit_test(osdi02_profile_differs_only_where_documented),
       cmocka_unit_test(out_of_range_keeps_old_value),
       cmocka_unit_test(unknown_name_is_enoent),
