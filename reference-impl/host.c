@@ -216,20 +216,26 @@ static int host_setting_info(mmc_host_t *h, size_t index, mmc_setting_info_t *ou
 
 /* ---------------------------------------------------------------- creation */
 
-/* Policies with periodic work, attached in this order at host creation (see
- * ref_attach_fn in ref.h). None exists yet: add one line per policy. */
-static const ref_attach_fn policies[] = {
-    NULL,
-};
-
-static int attach_policies(ref_host_t *h, mmc_error_t *err) {
-  for (size_t i = 0; policies[i]; i++) {
-    int rc = policies[i](h, err);
-    if (rc)
-      return rc;
-  }
-  return 0;
+/* Mechanisms (mechs.c) attach in id order at host creation, after memory
+ * exists and before the live clock starts; they register their periodic
+ * hooks then. Detach runs in reverse order once every VM is off and the
+ * pools are gone: a mechanism frees only its own state there. */
+static int attach_mechs(ref_host_t *h, mmc_error_t *err) {
+  int rc = ref_mechs_check(err);
+  for (unsigned i = 0; rc == 0 && i < REF_MECH_COUNT; i++)
+    if (ref_mechs[i] && ref_mechs[i]->attach)
+      rc = ref_mechs[i]->attach(h, err);
+  return rc;
 }
+
+static void detach_mechs(ref_host_t *h) {
+  for (unsigned i = REF_MECH_COUNT; i-- > 0;)
+    if (ref_mechs[i] && ref_mechs[i]->detach)
+      ref_mechs[i]->detach(h);
+}
+
+void *ref_host_mech(ref_host_t *h, ref_mech_id_t id) { return h->mech[id]; }
+void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state) { h->mech[id] = state; }
 
 static int check_topology(const mmc_topology_t *t, mmc_error_t *err) {
   if (!t)
@@ -367,7 +373,7 @@ static int host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error
   }
   if ((rc = ref_mem_init(h, err)))
     goto out_free;
-  if ((rc = attach_policies(h, err)))
+  if ((rc = attach_mechs(h, err)))
     goto out_mem;
   if (h->clock == MMC_CLOCK_LIVE) {
     int e = pthread_create(&h->live_thread, NULL, live_main, h);
@@ -381,6 +387,7 @@ static int host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error
   return 0;
 out_mem:
   ref_mem_fini(h);
+  detach_mechs(h);
 out_free:
   host_free(h);
   return rc;
@@ -397,6 +404,7 @@ static void host_destroy(mmc_host_t *h) {
     pthread_join(h->live_thread, NULL);
   }
   ref_mem_fini(h);
+  detach_mechs(h);
   host_free(h);
 }
 
@@ -411,6 +419,9 @@ static int host_stats(mmc_host_t *h, mmc_host_stats_t *out, mmc_error_t *err) {
   out->rebalance_periods = h->rebalance_periods;
   out->now_ns = ref_host_now(h);
   ref_mem_host_stats(h, out);
+  for (unsigned i = 0; i < REF_MECH_COUNT; i++)
+    if (ref_mechs[i] && ref_mechs[i]->host_stats)
+      ref_mechs[i]->host_stats(h, out);
   pthread_mutex_unlock(&h->lock);
   return 0;
 }
@@ -438,7 +449,7 @@ __attribute__((visibility("default"))) const mmc_impl_t mmcert_impl = {
     .struct_size = sizeof(mmc_impl_t),
     .name = "reference",
     .version = MMCERT_VERSION,
-    .capabilities = REF_HOST_CAPS | REF_MEM_CAPS,
+    .capabilities = REF_HOST_CAPS | REF_MEM_CAPS | REF_MECH_CAPS,
     .host_create = host_create,
     .host_destroy = host_destroy,
     .setting_set = host_setting_set,

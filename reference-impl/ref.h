@@ -41,6 +41,18 @@ typedef struct mmc_host ref_host_t;
 typedef struct ref_vm ref_vm_t;
 typedef struct ref_pool ref_pool_t;
 
+/* The documented mechanisms, one file each (see "mechanisms" below). */
+typedef enum ref_mech_id {
+  REF_MECH_MIGRATE,  /* rebalance.c + migrate.c: NUMA-4..6/10/12, MIG-* */
+  REF_MECH_SHARE,    /* share.c: TPS-*, SALT-* */
+  REF_MECH_WSS,      /* wss.c: WSS-* */
+  REF_MECH_ALLOC,    /* idletax.c: ALLOC-2..6 targets */
+  REF_MECH_MEMSTATE, /* memstate.c: STATE-1 */
+  REF_MECH_BALLOON,  /* balloon.c: BAL-* */
+  REF_MECH_SWAP,     /* swap.c (+ compression cache): SWAP-*, ZIP-1, TPS-7 */
+  REF_MECH_COUNT
+} ref_mech_id_t;
+
 typedef void (*ref_hook_fn)(ref_host_t *h, uint64_t now_ns, void *ctx);
 
 typedef struct ref_hook {
@@ -72,6 +84,7 @@ struct mmc_host {
   ref_pool_t *pools[MMC_MAX_NODES];
   uint8_t *pool_bases[MMC_MAX_NODES];
   void *mem; /* vm.c's private host state (VM table, placement aggregates) */
+  void *mech[REF_MECH_COUNT]; /* per-mechanism host state (ref_host_mech) */
 
   /* Clock. Stepped: now_ns moves only in advance(). Live: now = monotonic - t0. */
   _Atomic uint64_t now_ns;
@@ -93,11 +106,147 @@ struct mmc_host {
   uint64_t rebalance_periods; /* bumped by the rebalancer hook */
 };
 
-/* A policy with periodic work (rebalancer, share scanner, sampler, ...)
- * provides one of these; host.c calls each listed in its `policies` table at
- * host creation, after memory exists and before the live clock starts, and
- * the function registers its hooks with ref_host_add_hook. */
-typedef int (*ref_attach_fn)(ref_host_t *h, mmc_error_t *err);
+
+
+/* ---------------------------------------------------------------- VMs
+ * The VM and vCPU objects, shared by vm.c and the mechanism files (migrate.c,
+ * share.c, wss.c, idletax.c, memstate.c, balloon.c, swap.c). vm.c owns their
+ * lifecycle; a mechanism keeps its per-VM state in vm->mech[its id]. */
+#include "mech.h"
+
+typedef struct ref_client {
+  _Atomic uint32_t home; /* node index; read by the fault path */
+  uint32_t first_vcpu;
+  uint32_t nvcpus;
+  uint64_t first_gpfn;
+  uint64_t npages;
+} ref_client_t;
+
+struct mmc_vcpu {
+  ref_host_t *h;
+  ref_vm_t *vm;
+  uint32_t index;
+  uint32_t client; /* NUMA client of this vCPU (0 when unplaced) */
+  ref_vcpu_q_t *q; /* quiescence state in the VM's page map */
+  _Atomic bool entered;
+  pid_t tid; /* thread that entered (valid while entered) */
+  bool binding_applied;
+  uint32_t demand; /* permille, counted in the placement aggregates (place_lock) */
+};
+
+struct ref_vm {
+  mmc_vm_id_t id;
+  char name[MMC_NAME_MAX];
+  mmc_vm_config_t cfg; /* current configuration; cfg.name and cfg.salt point below */
+  char *salt;          /* owned copy, NULL = unset */
+  uint64_t npages;
+  uint64_t reserved_pages;
+  ref_pmap_t *pmap;
+  bool placed; /* false: Numa.RebalanceEnable was 0 at power-on */
+  uint32_t nclients;
+  ref_client_t client[MMC_MAX_NODES];
+  uint32_t vnuma_nodes;
+  mmc_vcpu_t *vcpus;
+  _Atomic uint32_t nentered;
+  _Atomic uint64_t pages_per_node[MMC_MAX_NODES];
+  _Atomic uint64_t remote_fallback;
+  _Atomic bool falling_back; /* last allocation was off-home */
+  _Atomic uint64_t pages_migrated;
+  _Atomic uint64_t home_changes;
+  _Atomic uint32_t rr;       /* round-robin cursor when unplaced */
+  _Atomic uint64_t affinity; /* cfg.node_affinity for the fault path (no h->lock there) */
+  void *mech[REF_MECH_COUNT]; /* per-mechanism state (vm_on/vm_off of its ref_mech_t) */
+};
+
+
+/* ---------------------------------------------------------------- mechanisms
+ * Every documented mechanism is one file with one ref_mech_t row, listed in
+ * mechs.c by id. The host and vm.c call the rows' hooks; a row leaves unused
+ * hooks NULL. Order of calls: attach (host creation, after memory exists,
+ * before the live clock starts: register periodic hooks here), vm_on (end of
+ * power-on), fault (vCPU slow path), vm_off (start of power-off, before
+ * frames are released), release (power-off, per page in one of its states),
+ * detach (host destruction, after every VM is off).
+ * Locking: attach/detach/vm_on/vm_off/vm_stats/host_stats run with h->lock
+ * held; fault runs on a vCPU thread with the pte BUSY-locked and h->lock NOT
+ * held (see mech.h); release runs with h->lock held and no vCPU entered. */
+
+#define REF_FAULT_SAMPLED (1u << 31) /* in fault_states: entries with REF_PTE_SAMPLED */
+#define REF_STATE_BIT(s) (1u << (s))
+
+typedef struct ref_mech {
+  const char *name;
+  uint64_t caps; /* mmc_capability flags this mechanism makes true */
+  int (*attach)(ref_host_t *h, mmc_error_t *err);
+  void (*detach)(ref_host_t *h);
+  int (*vm_on)(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err);
+  void (*vm_off)(ref_host_t *h, ref_vm_t *vm);
+  /* Slow path for entries whose state bit (REF_STATE_BIT) is in fault_states,
+   * and for SAMPLED entries when REF_FAULT_SAMPLED is: *pte in/out as in
+   * ref_fault_ops_t. A SAMPLED handler only counts the touch and leaves *pte
+   * to the state's handler. */
+  uint32_t fault_states;
+  int (*fault)(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, bool write,
+               uint64_t *pte, mmc_error_t *err);
+  /* Power-off: free what a page in one of release_states holds. */
+  uint32_t release_states;
+  void (*release)(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t pte);
+  void (*vm_stats)(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out);
+  void (*host_stats)(ref_host_t *h, mmc_host_stats_t *out);
+} ref_mech_t;
+
+/* mechs.c: indexed by ref_mech_id_t; NULL where a mechanism is not built. */
+extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
+/* The OR of every built mechanism's caps, as a constant for the contract
+ * table: each mechanism's header defines its REF_CAPS_<NAME> (0 until it
+ * works); mechs.c checks at start that the rows agree. */
+#define REF_MECH_CAPS                                                                              \
+  (REF_CAPS_MIGRATE | REF_CAPS_SHARE | REF_CAPS_WSS | REF_CAPS_ALLOC | REF_CAPS_MEMSTATE |         \
+   REF_CAPS_BALLOON | REF_CAPS_SWAP)
+
+#ifndef REF_CAPS_MIGRATE
+#define REF_CAPS_MIGRATE 0ull
+#endif
+
+#ifndef REF_CAPS_SHARE
+#define REF_CAPS_SHARE 0ull
+#endif
+
+#ifndef REF_CAPS_WSS
+#define REF_CAPS_WSS 0ull
+#endif
+
+#ifndef REF_CAPS_ALLOC
+#define REF_CAPS_ALLOC 0ull
+#endif
+
+#ifndef REF_CAPS_MEMSTATE
+#define REF_CAPS_MEMSTATE 0ull
+#endif
+
+#ifndef REF_CAPS_BALLOON
+#define REF_CAPS_BALLOON 0ull
+#endif
+
+#ifndef REF_CAPS_SWAP
+#define REF_CAPS_SWAP 0ull
+#endif
+
+int ref_mechs_check(mmc_error_t *err);
+/* Host-wide per-mechanism state (attach/detach own it). */
+void *ref_host_mech(ref_host_t *h, ref_mech_id_t id);
+void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state);
+
+/* vm.c: VM lookup and iteration for mechanisms (h->lock held). */
+ref_vm_t *ref_vm_get(ref_host_t *h, mmc_vm_id_t id); /* NULL when off or unknown */
+typedef void (*ref_vm_fn)(ref_host_t *h, ref_vm_t *vm, void *ctx);
+void ref_vm_for_each(ref_host_t *h, ref_vm_fn fn, void *ctx);
+/* Allocate a zeroed frame for `vm` on `want`, else the nearest allowed node
+ * with a free one (counts fallback); used by first touch, COW, swap-in. */
+int ref_vm_alloc_frame(ref_host_t *h, ref_vm_t *vm, uint32_t want, uint32_t *node_out,
+                       uint64_t *frame_out, mmc_error_t *err);
+/* Home node of the NUMA client owning gpfn (REF_NO_NODE when unplaced). */
+uint32_t ref_vm_home_of(const ref_vm_t *vm, uint64_t gpfn);
 
 /* host.c */
 uint64_t ref_host_now(ref_host_t *h);

@@ -63,49 +63,6 @@
 #include "mech.h"
 #include "placement.h"
 
-typedef struct ref_client {
-  _Atomic uint32_t home; /* node index; read by the fault path */
-  uint32_t first_vcpu;
-  uint32_t nvcpus;
-  uint64_t first_gpfn;
-  uint64_t npages;
-} ref_client_t;
-
-struct mmc_vcpu {
-  ref_host_t *h;
-  ref_vm_t *vm;
-  uint32_t index;
-  uint32_t client; /* NUMA client of this vCPU (0 when unplaced) */
-  ref_vcpu_q_t *q; /* quiescence state in the VM's page map */
-  _Atomic bool entered;
-  pid_t tid; /* thread that entered (valid while entered) */
-  bool binding_applied;
-  uint32_t demand; /* permille, counted in the placement aggregates (place_lock) */
-};
-
-struct ref_vm {
-  mmc_vm_id_t id;
-  char name[MMC_NAME_MAX];
-  mmc_vm_config_t cfg; /* current configuration; cfg.name and cfg.salt point below */
-  char *salt;          /* owned copy, NULL = unset */
-  uint64_t npages;
-  uint64_t reserved_pages;
-  ref_pmap_t *pmap;
-  bool placed; /* false: Numa.RebalanceEnable was 0 at power-on */
-  uint32_t nclients;
-  ref_client_t client[MMC_MAX_NODES];
-  uint32_t vnuma_nodes;
-  mmc_vcpu_t *vcpus;
-  _Atomic uint32_t nentered;
-  _Atomic uint64_t pages_per_node[MMC_MAX_NODES];
-  _Atomic uint64_t remote_fallback;
-  _Atomic bool falling_back; /* last allocation was off-home */
-  _Atomic uint64_t pages_migrated;
-  _Atomic uint64_t home_changes;
-  _Atomic uint32_t rr;       /* round-robin cursor when unplaced */
-  _Atomic uint64_t affinity; /* cfg.node_affinity for the fault path (no h->lock there) */
-};
-
 typedef struct ref_mem {
   ref_vm_t **vms; /* by id - 1; NULL once powered off */
   size_t cap;
@@ -193,6 +150,18 @@ static int vm_find(ref_host_t *h, mmc_vm_id_t id, ref_vm_t **out, mmc_error_t *e
   return 0;
 }
 
+ref_vm_t *ref_vm_get(ref_host_t *h, mmc_vm_id_t id) {
+  ref_mem_t *m = mem_of(h);
+  return id == 0 || id >= m->next_id ? NULL : m->vms[id - 1];
+}
+
+void ref_vm_for_each(ref_host_t *h, ref_vm_fn fn, void *ctx) {
+  ref_mem_t *m = mem_of(h);
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->vms[i])
+      fn(h, m->vms[i], ctx);
+}
+
 static uint32_t client_of_gpfn(const ref_vm_t *vm, uint64_t gpfn) {
   uint32_t lo = 0, hi = vm->nclients; /* last client with first_gpfn <= gpfn */
   while (hi - lo > 1) {
@@ -262,13 +231,20 @@ static int alloc_frame(ref_host_t *h, ref_vm_t *vm, uint32_t want, uint32_t *nod
                   vm->id, (unsigned long long)atomic_load(&vm->affinity));
 }
 
-static int vm_fault(void *owner, uint32_t vcpu, uint64_t gpfn, bool write, uint64_t *pte,
-                    mmc_error_t *err) {
-  ref_vm_t *vm = owner;
-  ref_host_t *h = vm->vcpus[0].h;
-  if (ref_pte_state(*pte) != REF_PTE_UNBACKED)
-    return mmc_fail(err, MMC_ENOTSUP, "VM %u page %llu: state %u has no fault handler yet", vm->id,
-                    (unsigned long long)gpfn, ref_pte_state(*pte));
+int ref_vm_alloc_frame(ref_host_t *h, ref_vm_t *vm, uint32_t want, uint32_t *node_out,
+                       uint64_t *frame_out, mmc_error_t *err) {
+  if (want >= h->nnodes)
+    want = preferred_node(h, vm, 0);
+  return alloc_frame(h, vm, want, node_out, frame_out, err);
+}
+
+uint32_t ref_vm_home_of(const ref_vm_t *vm, uint64_t gpfn) {
+  return vm->placed ? atomic_load(&vm->client[client_of_gpfn(vm, gpfn)].home) : REF_NO_NODE;
+}
+
+/* First touch: a zeroed frame on the home of the page's client. */
+static int first_touch(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t *pte,
+                       mmc_error_t *err) {
   uint32_t node = 0;
   uint64_t frame = 0;
   int rc = alloc_frame(h, vm, preferred_node(h, vm, gpfn), &node, &frame, err);
@@ -277,6 +253,37 @@ static int vm_fault(void *owner, uint32_t vcpu, uint64_t gpfn, bool write, uint6
   atomic_fetch_add_explicit(&vm->pages_per_node[node], 1, memory_order_relaxed);
   *pte = ref_pte_make(REF_PTE_PRIVATE, node, frame);
   return 0;
+}
+
+/* The vCPU slow path: a sampled entry is first counted by the mechanisms that
+ * sample (WSS), then the entry's state goes to the mechanism that owns it
+ * (first touch here; COW, swap-in, balloon elsewhere). */
+static int vm_fault(void *owner, uint32_t vcpu, uint64_t gpfn, bool write, uint64_t *pte,
+                    mmc_error_t *err) {
+  ref_vm_t *vm = owner;
+  ref_host_t *h = vm->vcpus[0].h;
+  if (*pte & REF_PTE_SAMPLED) {
+    for (unsigned i = 0; i < REF_MECH_COUNT; i++) {
+      const ref_mech_t *mc = ref_mechs[i];
+      int rc;
+      if (mc && mc->fault && (mc->fault_states & REF_FAULT_SAMPLED) &&
+          (rc = mc->fault(h, vm, vcpu, gpfn, write, pte, err)))
+        return rc;
+    }
+    *pte &= ~REF_PTE_SAMPLED;
+  }
+  unsigned st = ref_pte_state(*pte);
+  if (st == REF_PTE_PRIVATE || (st == REF_PTE_SHARED && !write))
+    return 0;
+  if (st == REF_PTE_UNBACKED)
+    return first_touch(h, vm, gpfn, pte, err);
+  for (unsigned i = 0; i < REF_MECH_COUNT; i++) {
+    const ref_mech_t *mc = ref_mechs[i];
+    if (mc && mc->fault && (mc->fault_states & REF_STATE_BIT(st)))
+      return mc->fault(h, vm, vcpu, gpfn, write, pte, err);
+  }
+  return mmc_fail(err, MMC_ENOTSUP, "VM %u page %llu: no mechanism handles state %u", vm->id,
+                  (unsigned long long)gpfn, st);
 }
 
 static const ref_fault_ops_t fault_ops = {.fault = vm_fault};
@@ -459,6 +466,23 @@ static void emit_power_on(ref_host_t *h, ref_vm_t *vm) {
                                     .reason = "initial"});
 }
 
+static void mechs_vm_off(ref_host_t *h, ref_vm_t *vm, unsigned upto) {
+  for (unsigned i = upto; i-- > 0;)
+    if (ref_mechs[i] && ref_mechs[i]->vm_off)
+      ref_mechs[i]->vm_off(h, vm);
+}
+
+static int mechs_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
+  for (unsigned i = 0; i < REF_MECH_COUNT; i++) {
+    int rc;
+    if (ref_mechs[i] && ref_mechs[i]->vm_on && (rc = ref_mechs[i]->vm_on(h, vm, err))) {
+      mechs_vm_off(h, vm, i);
+      return rc;
+    }
+  }
+  return 0;
+}
+
 int ref_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out, mmc_error_t *err) {
   ref_mem_t *m = mem_of(h);
   ref_vm_t *vm = NULL;
@@ -482,6 +506,8 @@ int ref_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out,
     goto out_unplace;
   for (uint32_t v = 0; v < cfg->vcpus; v++)
     vm->vcpus[v].q = ref_pmap_vcpu(vm->pmap, v);
+  if ((rc = mechs_vm_on(h, vm, err)))
+    goto out_pmap;
   m->vms[vm->id - 1] = vm;
   m->next_id++;
   m->nvms++;
@@ -491,6 +517,8 @@ int ref_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out,
     *out = vm->id;
   pthread_mutex_unlock(&h->lock);
   return 0;
+out_pmap:
+  ref_pmap_destroy(vm->pmap);
 out_unplace:
   unplace(h, vm);
 out_free:
@@ -502,28 +530,37 @@ out_unlock:
 
 /* ---------------------------------------------------------------- power off */
 
-/* Free every frame of the VM: walk the page map, stopping once every page
- * counted in pages_per_node is freed (so a VM that touched little costs
- * little). A mechanism that adds frame-holding states (shared, ...) must
- * count them here too. */
+/* Free every frame of the VM: private frames here, every other state by the
+ * mechanism that owns it (shared frames, swap slots, ...). Returns the
+ * private frames freed. */
 static uint64_t release_memory(ref_host_t *h, ref_vm_t *vm) {
-  uint64_t resident = 0, freed = 0;
-  for (uint32_t n = 0; n < h->nnodes; n++)
-    resident += atomic_load(&vm->pages_per_node[n]);
-  for (uint64_t g = 0; g < vm->npages && freed < resident; g++) {
+  uint64_t freed = 0;
+  for (uint64_t g = 0; g < vm->npages; g++) {
     uint64_t pte = ref_pmap_get(vm->pmap, g);
-    if (ref_pte_state(pte) != REF_PTE_PRIVATE)
+    unsigned st = ref_pte_state(pte);
+    if (st == REF_PTE_UNBACKED)
       continue;
-    uint32_t n = ref_pte_node(pte);
-    ref_frame_free(h->pools[n], ref_pte_frame(pte));
-    atomic_fetch_sub_explicit(&vm->pages_per_node[n], 1, memory_order_relaxed);
-    freed++;
+    if (st == REF_PTE_PRIVATE) {
+      uint32_t n = ref_pte_node(pte);
+      ref_frame_free(h->pools[n], ref_pte_frame(pte));
+      atomic_fetch_sub_explicit(&vm->pages_per_node[n], 1, memory_order_relaxed);
+      freed++;
+      continue;
+    }
+    for (unsigned i = 0; i < REF_MECH_COUNT; i++) {
+      const ref_mech_t *mc = ref_mechs[i];
+      if (mc && mc->release && (mc->release_states & REF_STATE_BIT(st))) {
+        mc->release(h, vm, g, pte);
+        break;
+      }
+    }
   }
   return freed;
 }
 
 static void vm_destroy(ref_host_t *h, ref_vm_t *vm) {
   ref_mem_t *m = mem_of(h);
+  mechs_vm_off(h, vm, REF_MECH_COUNT);
   uint64_t freed = release_memory(h, vm);
   ref_pmap_destroy(vm->pmap);
   unplace(h, vm);
@@ -840,6 +877,9 @@ int ref_vm_stats(mmc_host_t *h, mmc_vm_id_t id, mmc_vm_stats_t *out, mmc_error_t
     out->home_changes = atomic_load(&vm->home_changes);
     out->pages_migrated = atomic_load(&vm->pages_migrated);
     out->remote_fallback_pages = atomic_load(&vm->remote_fallback);
+    for (unsigned i = 0; i < REF_MECH_COUNT; i++)
+      if (ref_mechs[i] && ref_mechs[i]->vm_stats)
+        ref_mechs[i]->vm_stats(h, vm, out);
   }
   pthread_mutex_unlock(&h->lock);
   return rc;
