@@ -147,6 +147,12 @@ uint64_t ref_pmap_get(const ref_pmap_t *m, uint64_t gpfn);
  * with the page not in use): CAS from `expected`; false if it changed. */
 bool ref_pmap_cas(ref_pmap_t *m, uint64_t gpfn, uint64_t expected, uint64_t desired);
 
+/* Call fn for every entry that is not UNBACKED (0), in gpfn order, skipping
+ * the parts of the map never written (not resident: mincore). For power-off
+ * and whole-VM walks; entries may change meanwhile unless the VM is idle. */
+typedef void (*ref_pmap_visit_fn)(void *ctx, uint64_t gpfn, uint64_t pte);
+void ref_pmap_for_each_populated(const ref_pmap_t *m, ref_pmap_visit_fn fn, void *ctx);
+
 /* vCPU side. The handle is bound to one vCPU index of the map. */
 ref_vcpu_q_t *ref_pmap_vcpu(ref_pmap_t *m, uint32_t index);
 /* The fast path: pointer to the page's frame, or NULL with err (ERANGE,

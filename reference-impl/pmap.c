@@ -64,7 +64,9 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mech.h"
 
@@ -99,7 +101,8 @@ struct ref_vcpu_q {
 };
 
 struct ref_pmap {
-  _Atomic uint64_t *pte; /* npages entries */
+  _Atomic uint64_t *pte; /* npages entries, in their own mapping */
+  size_t pte_bytes;      /* length of that mapping */
   uint64_t npages;       /* guest pages */
   uint32_t nvcpus;       /* vCPU slots */
   ref_vcpu_q_t *vcpus;   /* nvcpus slots, cache-line aligned */
@@ -120,12 +123,20 @@ int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases
   ref_pmap_t *m = calloc(1, sizeof *m);
   if (!m)
     return mmc_fail(err, MMC_ENOMEM, "page map: out of memory");
-  m->pte = calloc(npages, sizeof *m->pte); /* all REF_PTE_UNBACKED (0) */
+  /* The entries come from their own anonymous mapping: zero (UNBACKED) until
+   * written, so power-on costs no memset whatever the VM's size, and the
+   * parts never written stay non-resident, which ref_pmap_for_each_populated
+   * uses to skip them. */
+  m->pte_bytes = npages * sizeof *m->pte;
+  void *ptes = mmap(NULL, m->pte_bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  m->pte = ptes == MAP_FAILED ? NULL : ptes;
   size_t vbytes =
       ((size_t)nvcpus * sizeof(ref_vcpu_q_t) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
   m->vcpus = aligned_alloc(CACHE_LINE, vbytes);
   if (!m->pte || !m->vcpus) {
-    free(m->pte);
+    if (m->pte)
+      munmap((void *)m->pte, m->pte_bytes);
     free(m->vcpus);
     free(m);
     return mmc_fail(err, MMC_ENOMEM,
@@ -149,9 +160,29 @@ int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases
 void ref_pmap_destroy(ref_pmap_t *m) {
   if (!m)
     return;
-  free(m->pte);
+  munmap((void *)m->pte, m->pte_bytes);
   free(m->vcpus);
   free(m);
+}
+
+void ref_pmap_for_each_populated(const ref_pmap_t *m, ref_pmap_visit_fn fn, void *ctx) {
+  const size_t psz = (size_t)sysconf(_SC_PAGESIZE);
+  const uint64_t per_page = psz / sizeof *m->pte;
+  const size_t npp = (m->pte_bytes + psz - 1) / psz;
+  unsigned char *vec = malloc(npp ? npp : 1);
+  /* Without the residency vector, visit everything: slower, same result. */
+  bool all = !vec || mincore((void *)m->pte, m->pte_bytes, vec) != 0;
+  for (size_t p = 0; p < npp; p++) {
+    if (!all && !(vec[p] & 1))
+      continue; /* never written: every entry there is UNBACKED */
+    uint64_t end = (p + 1) * per_page < m->npages ? (p + 1) * per_page : m->npages;
+    for (uint64_t g = p * per_page; g < end; g++) {
+      uint64_t pte = atomic_load_explicit(&m->pte[g], memory_order_acquire);
+      if (pte != 0)
+        fn(ctx, g, pte);
+    }
+  }
+  free(vec);
 }
 
 uint64_t ref_pmap_npages(const ref_pmap_t *m) {

@@ -530,32 +530,38 @@ out_unlock:
 
 /* ---------------------------------------------------------------- power off */
 
-/* Free every frame of the VM: private frames here, every other state by the
- * mechanism that owns it (shared frames, swap slots, ...). Returns the
- * private frames freed. */
-static uint64_t release_memory(ref_host_t *h, ref_vm_t *vm) {
-  uint64_t freed = 0;
-  for (uint64_t g = 0; g < vm->npages; g++) {
-    uint64_t pte = ref_pmap_get(vm->pmap, g);
-    unsigned st = ref_pte_state(pte);
-    if (st == REF_PTE_UNBACKED)
-      continue;
-    if (st == REF_PTE_PRIVATE) {
-      uint32_t n = ref_pte_node(pte);
-      ref_frame_free(h->pools[n], ref_pte_frame(pte));
-      atomic_fetch_sub_explicit(&vm->pages_per_node[n], 1, memory_order_relaxed);
-      freed++;
-      continue;
-    }
-    for (unsigned i = 0; i < REF_MECH_COUNT; i++) {
-      const ref_mech_t *mc = ref_mechs[i];
-      if (mc && mc->release && (mc->release_states & REF_STATE_BIT(st))) {
-        mc->release(h, vm, g, pte);
-        break;
-      }
+typedef struct release_walk {
+  ref_host_t *h;
+  ref_vm_t *vm;
+  uint64_t freed;
+} release_walk_t;
+
+static void release_page(void *ctx, uint64_t g, uint64_t pte) {
+  release_walk_t *w = ctx;
+  unsigned st = ref_pte_state(pte);
+  if (st == REF_PTE_PRIVATE) {
+    uint32_t n = ref_pte_node(pte);
+    ref_frame_free(w->h->pools[n], ref_pte_frame(pte));
+    atomic_fetch_sub_explicit(&w->vm->pages_per_node[n], 1, memory_order_relaxed);
+    w->freed++;
+    return;
+  }
+  for (unsigned i = 0; i < REF_MECH_COUNT; i++) {
+    const ref_mech_t *mc = ref_mechs[i];
+    if (mc && mc->release && (mc->release_states & REF_STATE_BIT(st))) {
+      mc->release(w->h, w->vm, g, pte);
+      return;
     }
   }
-  return freed;
+}
+
+/* Free every frame of the VM: private frames here, every other state by the
+ * mechanism that owns it (shared frames, swap slots, ...). Only the written
+ * parts of the page map are walked. Returns the private frames freed. */
+static uint64_t release_memory(ref_host_t *h, ref_vm_t *vm) {
+  release_walk_t w = {.h = h, .vm = vm};
+  ref_pmap_for_each_populated(vm->pmap, release_page, &w);
+  return w.freed;
 }
 
 static void vm_destroy(ref_host_t *h, ref_vm_t *vm) {
