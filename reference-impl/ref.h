@@ -198,39 +198,26 @@ typedef struct ref_mech {
 /* mechs.c: indexed by ref_mech_id_t; NULL where a mechanism is not built. */
 extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
 /* The OR of every built mechanism's caps, as a constant for the contract
- * table: each mechanism's header defines its REF_CAPS_<NAME> (0 until it
- * works); mechs.c checks at start that the rows agree. */
+ * table: REF_CAPS_<NAME> below is 0 until that mechanism works, then its
+ * flags (edit the one line); ref_mechs_check verifies at host creation that
+ * the rows in mechs.c provide exactly these. */
 #define REF_MECH_CAPS                                                                              \
   (REF_CAPS_MIGRATE | REF_CAPS_SHARE | REF_CAPS_WSS | REF_CAPS_ALLOC | REF_CAPS_MEMSTATE |         \
    REF_CAPS_BALLOON | REF_CAPS_SWAP)
 
-#ifndef REF_CAPS_MIGRATE
 #define REF_CAPS_MIGRATE 0ull
-#endif
 
-#ifndef REF_CAPS_SHARE
 #define REF_CAPS_SHARE 0ull
-#endif
 
-#ifndef REF_CAPS_WSS
 #define REF_CAPS_WSS 0ull
-#endif
 
-#ifndef REF_CAPS_ALLOC
 #define REF_CAPS_ALLOC 0ull
-#endif
 
-#ifndef REF_CAPS_MEMSTATE
 #define REF_CAPS_MEMSTATE 0ull
-#endif
 
-#ifndef REF_CAPS_BALLOON
 #define REF_CAPS_BALLOON 0ull
-#endif
 
-#ifndef REF_CAPS_SWAP
 #define REF_CAPS_SWAP 0ull
-#endif
 
 int ref_mechs_check(mmc_error_t *err);
 /* Host-wide per-mechanism state (attach/detach own it). */
