@@ -9,11 +9,12 @@
  * advertises, so no capability is claimed without a mechanism behind it.
  */
 #include "ref.h"
+#include "share.h"
 
 const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
     [REF_MECH_MIGRATE] = NULL,
 
-    [REF_MECH_SHARE] = NULL,
+    [REF_MECH_SHARE] = &ref_share_mech,
 
     [REF_MECH_WSS] = NULL,
 

@@ -80,6 +80,13 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "extra attempts of a move_range batch whose pages vCPUs were using (ours)"},
     {REF_SET_REF_VCPU_DEMAND_DEFAULT, "Ref.VcpuDemandDefault", BOTH(1000), 0, 1000, "permille",
      "CPU demand assumed for a vCPU until it declares or is measured otherwise (ours)"},
+    /* share.c (issue 5) */
+    {REF_SET_REF_SHARE_TICK, "Ref.ShareTick", BOTH(1000), 10, 60000, "ms",
+     "period of the page-sharing scanner's runs; the pacing settings spread the scan over "
+     "them (ours)"},
+    {REF_SET_REF_SHARE_HASH_BITS, "Ref.ShareHashBits", BOTH(64), 1, 64, "",
+     "bits of the XXH3 page hash kept; below 64 forces hash collisions, for tests of "
+     "TPS-1 (ours)"},
 };
 
 const ref_vm_option_defaults_t ref_vm_defaults = {

@@ -67,6 +67,9 @@ typedef enum ref_setting_id {
   REF_SET_REF_MOVE_BATCH_PAGES,
   REF_SET_REF_MOVE_RETRIES,
   REF_SET_REF_VCPU_DEMAND_DEFAULT,
+  /* share.c (issue 5) */
+  REF_SET_REF_SHARE_TICK,
+  REF_SET_REF_SHARE_HASH_BITS,
   REF_SET_COUNT
 } ref_setting_id_t;
 
