@@ -148,6 +148,7 @@ typedef struct sh_vm {
   size_t hint_bytes;
   bool hinted;
   uint64_t quota; /* this run */
+  uint64_t want;  /* this run, before the host budget cut it */
   _Atomic uint64_t shared_pages, zero_pages, cow_breaks, pages_scanned;
 } sh_vm_t;
 
@@ -171,6 +172,7 @@ typedef struct sh_host {
   ref_vm_t **vms;
   size_t nvms, vms_cap;
   uint64_t collisions, stale, hashed, merged, runs;
+  uint64_t turn; /* who gets the pages left by a proportional cut first */
   uint8_t zero[MMC_PAGE_SIZE];
 } sh_host_t;
 
@@ -687,13 +689,16 @@ static void collect_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
   st->vms[st->nvms++] = vm;
 }
 
-/* Host scan budget in pages per second (TPS-3). */
-static uint64_t host_rate(ref_host_t *h) {
+/* Host scan budget earned in dt_ns, in nano-pages (TPS-3): ShareScanGHz
+ * MB/s per GHz x the host's GHz x 256 pages per MB x dt. */
+static uint64_t host_credit_for(ref_host_t *h, uint64_t dt_ns) {
   uint64_t cores = h->ncores;
   for (uint32_t n = 0; cores == 0 && n < h->nnodes; n++)
     cores += h->nodes[n].ncores ? h->nodes[n].ncores : h->nodes[n].ncpus;
   uint64_t mhz = (uint64_t)(h->cpu_mhz ? h->cpu_mhz : MHZ_UNKNOWN) * (cores ? cores : 1);
-  return (uint64_t)ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) * mhz * PAGES_PER_MB / MHZ_PER_GHZ;
+  unsigned __int128 c = (unsigned __int128)ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) * mhz *
+                        PAGES_PER_MB * dt_ns / MHZ_PER_GHZ;
+  return c > UINT64_MAX / 2 ? UINT64_MAX / 2 : (uint64_t)c;
 }
 
 /* Give each VM its pages for a run of dt_ns; returns their sum. */
@@ -719,6 +724,28 @@ static uint64_t vm_quotas(ref_host_t *h, sh_host_t *st, uint64_t dt_ns) {
   return sum;
 }
 
+/* The host budget binds: each VM gets its proportional share (floor), and
+ * the pages the floors leave go one each to the VMs in turn, starting one
+ * further every run, so no VM is favoured and the budget is used whole. */
+static void cut_quotas(sh_host_t *st, uint64_t sum, uint64_t host_q) {
+  uint64_t given = 0;
+  for (size_t i = 0; i < st->nvms; i++) {
+    sh_vm_t *sv = st->vms[i]->mech[REF_MECH_SHARE];
+    uint64_t want = sv->quota;
+    sv->quota = (uint64_t)((unsigned __int128)want * host_q / sum);
+    sv->want = want;
+    given += sv->quota;
+  }
+  for (size_t k = 0; given < host_q && k < st->nvms; k++) {
+    sh_vm_t *sv = st->vms[(st->turn + k) % st->nvms]->mech[REF_MECH_SHARE];
+    if (sv->quota < sv->want) {
+      sv->quota++;
+      given++;
+    }
+  }
+  st->turn++;
+}
+
 static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   sh_host_t *st = ctx;
   uint64_t dt = now_ns - st->last_ns;
@@ -728,16 +755,18 @@ static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
     return; /* TPS-6: scanning disabled */
   st->nvms = 0;
   ref_vm_for_each(h, collect_vm, st);
-  st->host_credit += host_rate(h) * dt;
+  st->host_credit += host_credit_for(h, dt);
   uint64_t host_q = st->host_credit / NS_PER_S;
   st->host_credit -= host_q * NS_PER_S;
   uint64_t sum = vm_quotas(h, st, dt);
+  if (sum > host_q)
+    cut_quotas(st, sum, host_q);
   int64_t bits = ref_set(h, REF_SET_REF_SHARE_HASH_BITS);
   uint64_t mask = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
   for (size_t i = 0; i < st->nvms; i++) {
     ref_vm_t *vm = st->vms[i];
     sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
-    uint64_t q = sum > host_q ? (uint64_t)((unsigned __int128)sv->quota * host_q / sum) : sv->quota;
+    uint64_t q = sv->quota;
     if (q == 0)
       continue;
     scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
