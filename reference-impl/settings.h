@@ -70,6 +70,7 @@ typedef enum ref_setting_id {
   /* share.c (issue 5) */
   REF_SET_REF_SHARE_TICK,
   REF_SET_REF_SHARE_HASH_BITS,
+  REF_SET_REF_SHARE_SCAN_BLOCK,
   REF_SET_COUNT
 } ref_setting_id_t;
 

@@ -23,9 +23,13 @@
  * one burst. Every visited gpfn counts in pages_scanned (an unbacked or
  * already shared page costs nothing but is part of the pass). ScanGHz=0 or
  * RateMax=0 stop the scanner; a VM with pshare_enable false is skipped.
- * Order: a per-VM pseudo-random permutation of its gpfns (a 4-round Feistel
- * network with cycle walking, keys from the host seed, VM id and pass
- * number): random, deterministic, no per-page state.
+ * Order: a per-VM pseudo-random permutation of blocks of Ref.ShareScanBlock
+ * consecutive gpfns (a 4-round Feistel network with cycle walking, keys from
+ * the host seed, VM id and pass number), each block's pages in order:
+ * random, deterministic, no per-page state. Blocks (16 pages by default, 1 =
+ * page by page) keep the frames a run frees mostly consecutive, so they are
+ * punched with few fallocate calls (ref_frame_free_many at the end of the
+ * run), and let the hardware prefetch the next page while one is hashed.
  *
  * Table (one per node with memory, its own mutex). Entries are keyed by
  * (hash, salt id) and are either SHARED (a frame of that node, its sharer
@@ -139,7 +143,11 @@ typedef struct sh_table {
 
 typedef struct sh_vm {
   uint64_t credit; /* page-nanoseconds per second earned, < 1 page carried */
-  uint64_t cursor; /* position in this pass's permutation */
+  uint64_t cursor; /* position in this pass's permutation of blocks */
+  uint64_t in;     /* next page within the current block */
+  uint64_t block;  /* pages per block this pass (Ref.ShareScanBlock) */
+  uint64_t nblocks;
+  uint64_t cur; /* current block */
   uint64_t pass;
   uint32_t half; /* Feistel half width in bits */
   uint64_t hmask;
@@ -169,6 +177,8 @@ typedef struct sh_host {
   size_t nitems, items_cap;
   uint64_t *gpfns;
   size_t gpfns_cap;
+  uint64_t *freed[MMC_MAX_NODES]; /* private frames merged away this run */
+  size_t nfreed[MMC_MAX_NODES], freed_cap[MMC_MAX_NODES];
   ref_vm_t **vms;
   size_t nvms, vms_cap;
   uint64_t collisions, stale, hashed, merged, runs;
@@ -335,14 +345,18 @@ static uint32_t salt_of(sh_host_t *st, ref_host_t *h, const ref_vm_t *vm) {
 
 /* ---------------------------------------------------------------- scan order */
 
-static void perm_setup(sh_vm_t *sv, uint64_t seed, const ref_vm_t *vm) {
+static void perm_setup(sh_vm_t *sv, ref_host_t *h, const ref_vm_t *vm) {
+  sv->block = (uint64_t)ref_set(h, REF_SET_REF_SHARE_SCAN_BLOCK);
+  sv->nblocks = (vm->npages + sv->block - 1) / sv->block;
   uint32_t bits = 2;
-  while (bits < 64 && (1ull << bits) < vm->npages)
+  while (bits < 64 && (1ull << bits) < sv->nblocks)
     bits += 2;
   sv->half = bits / 2;
   sv->hmask = (1ull << sv->half) - 1;
   for (int r = 0; r < FEISTEL_ROUNDS; r++)
-    sv->key[r] = mix64(seed ^ mix64(((uint64_t)vm->id << 32) ^ (sv->pass << 3) ^ (uint64_t)r));
+    sv->key[r] = mix64(h->seed ^ mix64(((uint64_t)vm->id << 32) ^ (sv->pass << 3) ^ (uint64_t)r));
+  sv->cursor = 0;
+  sv->in = 0;
 }
 
 static uint64_t feistel(const sh_vm_t *sv, uint64_t x) {
@@ -355,17 +369,24 @@ static uint64_t feistel(const sh_vm_t *sv, uint64_t x) {
   return (l << sv->half) | r;
 }
 
-/* The next gpfn of the pass (a bijection of [0, npages) by cycle walking). */
-static uint64_t next_gpfn(sh_vm_t *sv, uint64_t seed, const ref_vm_t *vm) {
-  uint64_t x = feistel(sv, sv->cursor);
-  while (x >= vm->npages)
-    x = feistel(sv, x);
-  if (++sv->cursor == vm->npages) {
-    sv->cursor = 0;
-    sv->pass++;
-    perm_setup(sv, seed, vm);
+/* The next gpfn of the pass: blocks in a pseudo-random order (a bijection
+ * of [0, nblocks) by cycle walking), the pages of a block in order. */
+static uint64_t next_gpfn(sh_vm_t *sv, ref_host_t *h, const ref_vm_t *vm) {
+  if (sv->in == 0) {
+    uint64_t x = feistel(sv, sv->cursor);
+    while (x >= sv->nblocks)
+      x = feistel(sv, x);
+    sv->cur = x;
   }
-  return x;
+  uint64_t g = sv->cur * sv->block + sv->in;
+  if (++sv->in == sv->block || g + 1 == vm->npages) {
+    sv->in = 0;
+    if (++sv->cursor == sv->nblocks) {
+      sv->pass++;
+      perm_setup(sv, h, vm);
+    }
+  }
+  return g;
 }
 
 /* ---------------------------------------------------------------- scanning */
@@ -582,9 +603,34 @@ static bool merge_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t
   return ok;
 }
 
+/* Keep a merged-away private frame for one ref_frame_free_many per node at
+ * the end of the run (consecutive frames are punched together); free it
+ * now when the list cannot grow. */
+static void defer_free(ref_host_t *h, sh_host_t *st, uint32_t node, uint64_t frame) {
+  if (st->nfreed[node] == st->freed_cap[node]) {
+    size_t cap = st->freed_cap[node] ? st->freed_cap[node] * 2 : 256;
+    uint64_t *n = realloc(st->freed[node], cap * sizeof *n);
+    if (!n) {
+      ref_frame_free(h->pools[node], frame);
+      return;
+    }
+    st->freed[node] = n;
+    st->freed_cap[node] = cap;
+  }
+  st->freed[node][st->nfreed[node]++] = frame;
+}
+
+static void flush_frees(ref_host_t *h, sh_host_t *st) {
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++) {
+    if (st->nfreed[n])
+      ref_frame_free_many(h->pools[n], st->freed[n], st->nfreed[n]);
+    st->nfreed[n] = 0;
+  }
+}
+
 static void merge_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   merge_ctx_t *c = ctx;
-  ref_frame_free(c->h->pools[ref_pte_node(old_pte)], ref_pte_frame(old_pte));
+  defer_free(c->h, c->st, ref_pte_node(old_pte), ref_pte_frame(old_pte));
   atomic_fetch_add_explicit(&c->sv->shared_pages, 1, memory_order_relaxed);
   if (c->last_zero)
     atomic_fetch_add_explicit(&c->sv->zero_pages, 1, memory_order_relaxed);
@@ -669,6 +715,7 @@ static void merge_all(ref_host_t *h, sh_host_t *st) {
     }
     start = end;
   }
+  flush_frees(h, st);
   for (size_t i = 0; i < st->nitems; i++)
     entry_put(h, st->tab[st->items[i].node], st->items[i].entry, true);
   st->nitems = 0;
@@ -771,7 +818,7 @@ static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
       continue;
     scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
     for (uint64_t k = 0; k < q; k++)
-      visit(&s, next_gpfn(sv, h->seed, vm));
+      visit(&s, next_gpfn(sv, h, vm));
     atomic_fetch_add_explicit(&sv->pages_scanned, q, memory_order_relaxed);
   }
   merge_all(h, st);
@@ -852,6 +899,8 @@ static void share_detach(ref_host_t *h) {
   free(st->salts);
   free(st->items);
   free(st->gpfns);
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
+    free(st->freed[n]);
   free(st->vms);
   free(st);
   ref_host_set_mech(h, REF_MECH_SHARE, NULL);
@@ -890,7 +939,7 @@ static int share_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
     return mmc_fail(err, MMC_ENOMEM, "page sharing: cannot map hints of VM %u (%" PRIu64 " pages)",
                     vm->id, vm->npages);
   }
-  perm_setup(sv, h->seed, vm);
+  perm_setup(sv, h, vm);
   vm->mech[REF_MECH_SHARE] = sv;
   return 0;
 }
