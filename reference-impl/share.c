@@ -26,7 +26,7 @@
  * Order: a per-VM pseudo-random permutation of blocks of Ref.ShareScanBlock
  * consecutive gpfns (a 4-round Feistel network with cycle walking, keys from
  * the host seed, VM id and pass number), each block's pages in order:
- * random, deterministic, no per-page state. Blocks (16 pages by default, 1 =
+ * random, deterministic, no per-page state. Blocks (64 pages by default, 1 =
  * page by page) keep the frames a run frees mostly consecutive, so they are
  * punched with few fallocate calls (ref_frame_free_many at the end of the
  * run), and let the hardware prefetch the next page while one is hashed.
@@ -107,7 +107,9 @@
 #define TABLE_MIN 1024u         /* initial buckets and entries per node */
 #define SALT_UNIQUE 0x80000000u /* salt ids with this bit: unique to one VM (its id) */
 #define FEISTEL_ROUNDS 4
-#define NO_ENTRY 0u /* index + 1 convention: 0 = none */
+#define NO_ENTRY 0u          /* index + 1 convention: 0 = none */
+#define SCAN_AHEAD 16u       /* pages hashed ahead of their table work */
+#define FRAMES_PER_BUCKET 2u /* initial buckets: one per this many frames of the node */
 
 _Atomic uint32_t ref_share_test_ref_max;
 
@@ -122,7 +124,9 @@ typedef struct sh_entry {
   uint32_t refs;  /* SHARED: ptes pointing at the frame */
   uint32_t pins;  /* SHARED: candidates of the running scan */
   uint8_t kind;
-  bool zero; /* SHARED: the content is all zeros */
+  bool zero;    /* SHARED: the content is all zeros */
+  bool forming; /* SHARED: its frame is still the hint page's private frame */
+  bool owned;   /* SHARED: the table frees the frame when the last sharer goes */
 } sh_entry_t;
 
 typedef struct sh_table {
@@ -165,6 +169,7 @@ typedef struct sh_item {
   uint64_t gpfn;
   uint32_t node;
   uint32_t entry;
+  bool form; /* the hint page whose frame becomes the shared frame */
 } sh_item_t;
 
 typedef struct sh_host {
@@ -230,7 +235,12 @@ static sh_table_t *tab_new(uint32_t node, uint64_t frames) {
     return NULL;
   pthread_mutex_init(&t->lock, NULL);
   t->node = node;
+  /* Entries rarely outnumber the node's frames (a hint or a shared frame
+   * each): size the buckets for that up front (calloc of a large array is
+   * lazily zeroed memory), growing only past it. */
   t->nbuckets = TABLE_MIN;
+  while (t->nbuckets < frames / FRAMES_PER_BUCKET && t->nbuckets < (1u << 30))
+    t->nbuckets *= 2;
   t->cap = TABLE_MIN;
   t->bucket = calloc(t->nbuckets, sizeof *t->bucket);
   t->e = calloc(t->cap, sizeof *t->e);
@@ -258,7 +268,7 @@ static void tab_link(sh_table_t *t, uint32_t idx) {
 /* Double the buckets when the load passes 1 (best effort: a failed
  * allocation keeps the old, longer chains). */
 static void tab_grow_buckets(sh_table_t *t) {
-  if (t->live < t->nbuckets || t->nbuckets > UINT32_MAX / 2)
+  if (t->live < t->nbuckets * FRAMES_PER_BUCKET || t->nbuckets > UINT32_MAX / 2)
     return;
   uint32_t *old = t->bucket, n = t->nbuckets;
   uint32_t *nb = calloc((size_t)n * 2, sizeof *nb);
@@ -404,7 +414,8 @@ static uint64_t hash_page(const uint8_t *p, uint64_t mask) {
   return XXH3_64bits(p, MMC_PAGE_SIZE) & mask;
 }
 
-static int add_item(sh_host_t *st, ref_vm_t *vm, uint64_t gpfn, uint32_t node, uint32_t entry) {
+static int add_item(sh_host_t *st, ref_vm_t *vm, uint64_t gpfn, uint32_t node, uint32_t entry,
+                    bool form) {
   if (st->nitems == st->items_cap) {
     size_t cap = st->items_cap ? st->items_cap * 2 : 256;
     sh_item_t *n = realloc(st->items, cap * sizeof *n);
@@ -413,14 +424,16 @@ static int add_item(sh_host_t *st, ref_vm_t *vm, uint64_t gpfn, uint32_t node, u
     st->items = n;
     st->items_cap = cap;
   }
-  st->items[st->nitems++] = (sh_item_t){.vm = vm, .gpfn = gpfn, .node = node, .entry = entry};
+  st->items[st->nitems++] =
+      (sh_item_t){.vm = vm, .gpfn = gpfn, .node = node, .entry = entry, .form = form};
   return 0;
 }
 
 /* Pin entry idx for a candidate (vm, gpfn); false when it could not be
  * recorded. Table locked. */
-static bool candidate(scan_t *s, sh_table_t *t, ref_vm_t *vm, uint64_t gpfn, uint32_t idx) {
-  if (add_item(s->st, vm, gpfn, t->node, idx) != 0)
+static bool candidate(scan_t *s, sh_table_t *t, ref_vm_t *vm, uint64_t gpfn, uint32_t idx,
+                      bool form) {
+  if (add_item(s->st, vm, gpfn, t->node, idx, form) != 0)
     return false;
   t->e[idx].pins++;
   return true;
@@ -446,36 +459,34 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
   return memcmp(src, p2, MMC_PAGE_SIZE) == 0 ? 1 : 0;
 }
 
-/* The hint entry idx matched: its content goes to a new frame on the node,
- * the entry becomes SHARED (no sharer yet) and its page a candidate. False
- * when no frame is free. Table locked. */
-static bool promote(scan_t *s, sh_table_t *t, uint32_t idx, uint64_t hint_pte) {
+/* The hint entry idx matched: the entry becomes SHARED around the hint
+ * page's own frame, "forming": the end of the run first remaps the hint page
+ * to SHARED on that same frame (nothing copied, nothing freed), and only
+ * then may other pages join it, so no page ever maps a frame that another
+ * page can still write. Table locked. */
+static void promote(scan_t *s, sh_table_t *t, uint32_t idx, uint64_t hint_pte) {
   sh_entry_t *e = &t->e[idx];
-  uint64_t f = ref_frame_alloc(s->h->pools[t->node]);
-  if (f == REF_NO_FRAME)
-    return false;
-  uint8_t *dst = frame_ptr(s->h, t->node, f);
-  memcpy(dst, frame_ptr(s->h, t->node, ref_pte_frame(hint_pte)), MMC_PAGE_SIZE);
+  uint64_t f = ref_pte_frame(hint_pte), g2 = e->where;
   ref_vm_t *vm2 = ref_vm_get(s->h, e->vm);
   sh_vm_t *sv2 = vm2->mech[REF_MECH_SHARE];
-  if (sv2 && sv2->hint_of[e->where] == idx + 1)
-    sv2->hint_of[e->where] = NO_ENTRY;
-  uint64_t g2 = e->where;
+  if (sv2 && sv2->hint_of[g2] == idx + 1)
+    sv2->hint_of[g2] = NO_ENTRY;
   t->hints--;
   e->kind = SH_SHARED;
   e->where = f;
   e->refs = 0;
   e->pins = 0;
-  e->zero = memcmp(dst, s->st->zero, MMC_PAGE_SIZE) == 0;
+  e->zero = false;
+  e->forming = true;
+  e->owned = false;
   t->frame_entry[f] = idx + 1;
-  candidate(s, t, vm2, g2, idx); /* if not recorded, the frame still serves `src` */
-  return true;
+  candidate(s, t, vm2, g2, idx, true); /* not recorded: the entry never forms */
 }
 
 /* Look for a match of (hash, salt) in the bucket; returns the entry index to
  * merge into, or UINT32_MAX. `self` is the page's own hint (skipped). */
-static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t hash, const uint8_t *src,
-                           uint32_t self) {
+static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame, uint64_t hash,
+                           const uint8_t *src, uint32_t self) {
   uint32_t cap = ref_max();
   for (uint32_t i = t->bucket[bucket_of(t, hash, s->salt)]; i != NO_ENTRY;) {
     sh_entry_t *e = &t->e[i - 1];
@@ -484,8 +495,12 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t hash, 
       i = next;
       continue;
     }
-    if (e->kind == SH_SHARED && (uint64_t)e->refs + e->pins < cap) {
-      if (memcmp(src, frame_ptr(s->h, t->node, e->where), MMC_PAGE_SIZE) == 0)
+    if (e->kind == SH_SHARED && e->where != frame && (uint64_t)e->refs + e->pins < cap) {
+      /* With the whole 64-bit hash, the full comparison that decides is the
+       * one in the merge (after quiescence); with a masked hash, compare
+       * now too, to pick the right one among colliding entries. */
+      if (s->mask == UINT64_MAX ||
+          memcmp(src, frame_ptr(s->h, t->node, e->where), MMC_PAGE_SIZE) == 0)
         return i - 1;
       s->st->collisions++;
     } else if (e->kind == SH_HINT) {
@@ -498,7 +513,8 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t hash, 
         tab_unlink_free(t, i - 1);
       } else if (r == 0) {
         s->st->collisions++;
-      } else if (promote(s, t, i - 1, pte2)) {
+      } else {
+        promote(s, t, i - 1, pte2);
         return i - 1;
       }
     }
@@ -520,18 +536,33 @@ static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash) 
   tab_grow_buckets(t);
 }
 
-static void visit(scan_t *s, uint64_t g) {
+/* A page hashed ahead of its table work. */
+typedef struct hashed {
+  uint64_t g, pte, hash;
+} hashed_t;
+
+/* Read and hash page g (false: nothing to do for it), and prefetch what its
+ * table work will read. */
+static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
   uint64_t pte = ref_pmap_get(s->vm->pmap, g);
   if ((pte & REF_PTE_FLAGS_MASK) || ref_pte_state(pte) != REF_PTE_PRIVATE)
-    return;
-  uint32_t node = ref_pte_node(pte);
-  sh_table_t *t = s->st->tab[node];
+    return false;
+  sh_table_t *t = s->st->tab[ref_pte_node(pte)];
   if (!t)
-    return;
-  const uint8_t *src = frame_ptr(s->h, node, ref_pte_frame(pte));
-  uint64_t hash = hash_page(src, s->mask);
+    return false;
+  const uint8_t *p = frame_ptr(s->h, ref_pte_node(pte), ref_pte_frame(pte));
+  *out = (hashed_t){.g = g, .pte = pte, .hash = hash_page(p, s->mask)};
   s->st->hashed++;
-  pthread_mutex_lock(&t->lock);
+  __builtin_prefetch(&t->bucket[bucket_of(t, out->hash, s->salt)]);
+  __builtin_prefetch(&s->sv->hint_of[g]);
+  return true;
+}
+
+/* The table work of one hashed page: its own hint checked, a match looked
+ * for, else it becomes a hint. Table locked. */
+static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
+  uint64_t g = p->g, hash = p->hash;
+  const uint8_t *src = frame_ptr(s->h, t->node, ref_pte_frame(p->pte));
   uint32_t self = s->sv->hint_of[g];
   if (self != NO_ENTRY) {
     const sh_entry_t *e = self - 1 < t->used ? &t->e[self - 1] : NULL;
@@ -544,17 +575,41 @@ static void visit(scan_t *s, uint64_t g) {
     if (self == NO_ENTRY)
       s->sv->hint_of[g] = NO_ENTRY;
   }
-  uint32_t m = find_match(s, t, g, hash, src, self);
+  uint32_t m = find_match(s, t, g, ref_pte_frame(p->pte), hash, src, self);
   if (m != UINT32_MAX) {
     if (self != NO_ENTRY) {
       tab_unlink_free(t, self - 1);
       s->sv->hint_of[g] = NO_ENTRY;
     }
-    candidate(s, t, s->vm, g, m);
+    candidate(s, t, s->vm, g, m, false);
   } else if (self == NO_ENTRY) {
     insert_hint(s, t, g, hash);
   }
-  pthread_mutex_unlock(&t->lock);
+}
+
+/* Scan q pages of the VM: a batch hashed ahead (hashes do not depend on the
+ * table), then the batch's table work in scan order under the node's lock
+ * (taken once per run of pages on one node). */
+static void scan_vm(scan_t *s, uint64_t q) {
+  hashed_t batch[SCAN_AHEAD];
+  while (q > 0) {
+    size_t n = 0;
+    for (; q > 0 && n < SCAN_AHEAD; q--)
+      n += hash_ahead(s, next_gpfn(s->sv, s->h, s->vm), &batch[n]);
+    sh_table_t *locked = NULL;
+    for (size_t i = 0; i < n; i++) {
+      sh_table_t *t = s->st->tab[ref_pte_node(batch[i].pte)];
+      if (t != locked) {
+        if (locked)
+          pthread_mutex_unlock(&locked->lock);
+        pthread_mutex_lock(&t->lock);
+        locked = t;
+      }
+      visit(s, t, &batch[i]);
+    }
+    if (locked)
+      pthread_mutex_unlock(&locked->lock);
+  }
 }
 
 /* ---------------------------------------------------------------- merging */
@@ -565,6 +620,7 @@ typedef struct merge_ctx {
   sh_vm_t *sv;
   const sh_item_t *items; /* this VM's, sorted by gpfn, unique */
   size_t n;
+  uint64_t mask; /* Ref.ShareHashBits of this run */
   bool last_zero;
   uint64_t merged;
 } merge_ctx_t;
@@ -590,7 +646,7 @@ static bool merge_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t
   const uint8_t *priv = frame_ptr(c->h, it->node, ref_pte_frame(old_pte));
   pthread_mutex_lock(&t->lock);
   sh_entry_t *e = &t->e[it->entry];
-  bool ok = e->kind == SH_SHARED && e->refs < ref_max() &&
+  bool ok = e->kind == SH_SHARED && !e->forming && e->refs < ref_max() &&
             memcmp(priv, frame_ptr(c->h, it->node, e->where), MMC_PAGE_SIZE) == 0;
   if (ok) {
     if (e->refs++ == 0)
@@ -639,6 +695,43 @@ static void merge_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
 
 static const ref_remap_ops_t merge_ops = {.transform = merge_transform, .release = merge_release};
 
+/* The hint page of a forming entry becomes its first sharer on its own
+ * frame, if it still holds what was hashed (rehashed now that no vCPU
+ * can write it). */
+static bool form_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *new_pte) {
+  merge_ctx_t *c = ctx;
+  const sh_item_t *it = item_of(c, gpfn);
+  if (!it || ref_pte_state(old_pte) != REF_PTE_PRIVATE || ref_pte_node(old_pte) != it->node)
+    return false;
+  sh_table_t *t = c->st->tab[it->node];
+  const uint8_t *p = frame_ptr(c->h, it->node, ref_pte_frame(old_pte));
+  pthread_mutex_lock(&t->lock);
+  sh_entry_t *e = &t->e[it->entry];
+  bool ok = e->kind == SH_SHARED && e->forming && e->where == ref_pte_frame(old_pte) &&
+            hash_page(p, c->mask) == e->hash;
+  if (ok) {
+    e->forming = false;
+    e->owned = true;
+    e->zero = memcmp(p, c->st->zero, MMC_PAGE_SIZE) == 0;
+    e->refs = 1;
+    t->shared_live++;
+    t->sharers++;
+    c->last_zero = e->zero;
+    *new_pte = ref_pte_make(REF_PTE_SHARED, it->node, e->where);
+  }
+  pthread_mutex_unlock(&t->lock);
+  return ok;
+}
+
+static void form_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
+  merge_ctx_t *c = ctx;
+  atomic_fetch_add_explicit(&c->sv->shared_pages, 1, memory_order_relaxed);
+  if (c->last_zero)
+    atomic_fetch_add_explicit(&c->sv->zero_pages, 1, memory_order_relaxed);
+}
+
+static const ref_remap_ops_t form_ops = {.transform = form_transform, .release = form_release};
+
 static int cmp_item(const void *a, const void *b) {
   const sh_item_t *x = a, *y = b;
   if (x->vm->id != y->vm->id)
@@ -659,8 +752,9 @@ static void entry_put(ref_host_t *h, sh_table_t *t, uint32_t idx, bool pin) {
   }
   uint64_t frame = REF_NO_FRAME;
   if (e->refs == 0 && e->pins == 0) {
-    frame = e->where;
-    t->frame_entry[frame] = NO_ENTRY;
+    /* An entry that never formed leaves its frame to the hint page. */
+    frame = e->owned ? e->where : REF_NO_FRAME;
+    t->frame_entry[e->where] = NO_ENTRY;
     tab_unlink_free(t, idx);
   }
   pthread_mutex_unlock(&t->lock);
@@ -669,7 +763,8 @@ static void entry_put(ref_host_t *h, sh_table_t *t, uint32_t idx, bool pin) {
 }
 
 /* Remap one VM's candidates items[0..n) (sorted, duplicates already out). */
-static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_t n) {
+static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_t n, bool form,
+                     uint64_t mask) {
   ref_vm_t *vm = items[0].vm;
   if (st->gpfns_cap < n) {
     uint64_t *g = realloc(st->gpfns, n * sizeof *g);
@@ -680,8 +775,9 @@ static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_
   }
   for (size_t i = 0; i < n; i++)
     st->gpfns[i] = items[i].gpfn;
-  merge_ctx_t c = {.h = h, .st = st, .sv = vm->mech[REF_MECH_SHARE], .items = items, .n = n};
-  ref_pmap_remap(vm->pmap, st->gpfns, n, &merge_ops, &c, NULL);
+  merge_ctx_t c = {
+      .h = h, .st = st, .sv = vm->mech[REF_MECH_SHARE], .items = items, .n = n, .mask = mask};
+  ref_pmap_remap(vm->pmap, st->gpfns, n, form ? &form_ops : &merge_ops, &c, NULL);
   st->merged += c.merged;
   if (c.merged)
     ref_event_emit(h, (mmc_event_t){.type = MMC_EV_SHARE,
@@ -692,28 +788,36 @@ static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_
                                     .reason = "merged"});
 }
 
-static void merge_all(ref_host_t *h, sh_host_t *st) {
+/* One phase: the items with form == `form`, one remap per VM. */
+static void merge_phase(ref_host_t *h, sh_host_t *st, bool form, uint64_t mask, sh_item_t *u) {
+  size_t start = 0;
+  while (start < st->nitems) {
+    size_t end = start, k = 0;
+    while (end < st->nitems && st->items[end].vm == st->items[start].vm)
+      end++;
+    /* This VM's items of the phase, each gpfn once (a page can be a
+     * candidate twice in one run: as a hint and when scanned itself). */
+    for (size_t i = start; i < end; i++)
+      if (st->items[i].form == form && (k == 0 || u[k - 1].gpfn != st->items[i].gpfn))
+        u[k++] = st->items[i];
+    if (k)
+      merge_vm(h, st, u, k, form, mask);
+    start = end;
+  }
+}
+
+/* Forming entries first (their hint pages become SHARED on their own
+ * frames), then every other candidate joins; then the frames merged away
+ * are freed in one batch per node and the pins dropped. */
+static void merge_all(ref_host_t *h, sh_host_t *st, uint64_t mask) {
   if (st->nitems == 0)
     return;
   qsort(st->items, st->nitems, sizeof *st->items, cmp_item);
-  /* Duplicates (a hint page also scanned in this run) keep their pin in
-   * items[] (released below) but are merged once: compact into a view. */
-  size_t start = 0;
-  while (start < st->nitems) {
-    size_t end = start;
-    while (end < st->nitems && st->items[end].vm == st->items[start].vm)
-      end++;
-    /* Unique gpfns of [start, end) moved to the front of a scratch run. */
-    sh_item_t *u = malloc((end - start) * sizeof *u);
-    if (u) {
-      size_t k = 0;
-      for (size_t i = start; i < end; i++)
-        if (k == 0 || u[k - 1].gpfn != st->items[i].gpfn)
-          u[k++] = st->items[i];
-      merge_vm(h, st, u, k);
-      free(u);
-    }
-    start = end;
+  sh_item_t *u = malloc(st->nitems * sizeof *u);
+  if (u) {
+    merge_phase(h, st, true, mask, u);
+    merge_phase(h, st, false, mask, u);
+    free(u);
   }
   flush_frees(h, st);
   for (size_t i = 0; i < st->nitems; i++)
@@ -817,11 +921,10 @@ static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
     if (q == 0)
       continue;
     scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
-    for (uint64_t k = 0; k < q; k++)
-      visit(&s, next_gpfn(sv, h, vm));
+    scan_vm(&s, q);
     atomic_fetch_add_explicit(&sv->pages_scanned, q, memory_order_relaxed);
   }
-  merge_all(h, st);
+  merge_all(h, st, mask);
 }
 
 /* ---------------------------------------------------------------- COW */

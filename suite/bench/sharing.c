@@ -16,7 +16,8 @@
  *  - KSM: N forked processes map the same content MADV_MERGEABLE; ksmd runs
  *    with pages_to_scan raised and sleep_millisecs 0 until pages_sharing
  *    reaches (N-1) x pages; its CPU time is ksmd's utime+stime from
- *    /proc/PID/stat. Every KSM setting touched (run, pages_to_scan,
+ *    /proc/PID/stat. Each round starts with run=2 (unmerge everything: the
+ *    counters then start from 0). Every KSM setting touched (run, pages_to_scan,
  *    sleep_millisecs) is saved first and restored at the end, on error, at
  *    exit and on SIGINT/SIGTERM/SIGHUP. Not root or no /sys/kernel/mm/ksm:
  *    the KSM rows say SKIP with the reason.
@@ -378,7 +379,10 @@ static int ksm_run(uint32_t n, uint64_t npages, ksm_res_t *r) {
   pid_t kids[shb_max_vms];
   uint32_t nk = 0;
   int rc = 0;
-  /* ksmd stays off while the children fill their memory. */
+  /* run=2 unmerges what earlier rounds (or anyone) left, so pages_sharing
+   * starts from 0 (the counters of exited processes stay until ksmd runs
+   * again); ksmd then stays off while the children fill their memory. */
+  ksm_write("run", "2");
   ksm_write("run", "0");
   for (; nk < n; nk++) {
     kids[nk] = fork();
