@@ -410,6 +410,32 @@ typedef struct scan {
   uint64_t mask;
 } scan_t;
 
+/* The scanner's first look at a guest page is optimistic: the VM may be
+ * writing it meanwhile (a hypervisor reads guest memory racily by design);
+ * what decides is the comparison the merge repeats once no vCPU can write
+ * the page. This early compare is therefore kept out of ThreadSanitizer's
+ * view (the hash runs in libxxhash, uninstrumented, for the same reason). */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SH_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#if !defined(SH_NO_TSAN) && defined(__SANITIZE_THREAD__)
+#define SH_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#ifndef SH_NO_TSAN
+#define SH_NO_TSAN
+#endif
+
+SH_NO_TSAN static bool early_same(const uint8_t *a, const uint8_t *b) {
+  const volatile uint64_t *x = (const volatile uint64_t *)a, *y = (const volatile uint64_t *)b;
+  uint64_t diff = 0;
+  for (size_t i = 0; i < MMC_PAGE_SIZE / sizeof *x && diff == 0; i += 8)
+    for (size_t k = 0; k < 8; k++)
+      diff |= x[i + k] ^ y[i + k];
+  return diff == 0;
+}
+
 static uint64_t hash_page(const uint8_t *p, uint64_t mask) {
   return XXH3_64bits(p, MMC_PAGE_SIZE) & mask;
 }
@@ -456,7 +482,7 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
   if (hash_page(p2, s->mask) != e->hash)
     return -1;
   *pte_out = pte;
-  return memcmp(src, p2, MMC_PAGE_SIZE) == 0 ? 1 : 0;
+  return early_same(src, p2) ? 1 : 0;
 }
 
 /* The hint entry idx matched: the entry becomes SHARED around the hint
@@ -499,8 +525,7 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame,
       /* With the whole 64-bit hash, the full comparison that decides is the
        * one in the merge (after quiescence); with a masked hash, compare
        * now too, to pick the right one among colliding entries. */
-      if (s->mask == UINT64_MAX ||
-          memcmp(src, frame_ptr(s->h, t->node, e->where), MMC_PAGE_SIZE) == 0)
+      if (s->mask == UINT64_MAX || early_same(src, frame_ptr(s->h, t->node, e->where)))
         return i - 1;
       s->st->collisions++;
     } else if (e->kind == SH_HINT) {
@@ -508,6 +533,9 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame,
       /* The page's own hint not recorded in hint_of (it was on another
        * node's table meanwhile) is stale: never share a page with itself. */
       int r = e->vm == s->vm->id && e->where == g ? -1 : hint_check(s, t, e, src, &pte2);
+      /* A hint whose frame already forms an entry is a leftover: drop it. */
+      if (r > 0 && t->frame_entry[ref_pte_frame(pte2)] != NO_ENTRY)
+        r = -1;
       if (r < 0) {
         s->st->stale++;
         tab_unlink_free(t, i - 1);
@@ -562,6 +590,10 @@ static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
  * for, else it becomes a hint. Table locked. */
 static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
   uint64_t g = p->g, hash = p->hash;
+  /* The page is the hint page of an entry forming in this run: it is taken
+   * care of (and must not become a second entry on the same frame). */
+  if (t->frame_entry[ref_pte_frame(p->pte)] != NO_ENTRY)
+    return;
   const uint8_t *src = frame_ptr(s->h, t->node, ref_pte_frame(p->pte));
   uint32_t self = s->sv->hint_of[g];
   if (self != NO_ENTRY) {
@@ -754,7 +786,8 @@ static void entry_put(ref_host_t *h, sh_table_t *t, uint32_t idx, bool pin) {
   if (e->refs == 0 && e->pins == 0) {
     /* An entry that never formed leaves its frame to the hint page. */
     frame = e->owned ? e->where : REF_NO_FRAME;
-    t->frame_entry[e->where] = NO_ENTRY;
+    if (t->frame_entry[e->where] == idx + 1)
+      t->frame_entry[e->where] = NO_ENTRY;
     tab_unlink_free(t, idx);
   }
   pthread_mutex_unlock(&t->lock);
@@ -1105,6 +1138,15 @@ int ref_share_info(ref_host_t *h, ref_share_info_t *out) {
   out->merged = st->merged;
   out->runs = st->runs;
   return 1;
+}
+
+void ref_share_run(ref_host_t *h, uint64_t dt_ns) {
+  sh_host_t *st = host_of(h);
+  if (!st)
+    return;
+  pthread_mutex_lock(&h->lock);
+  share_tick(h, st->last_ns + dt_ns, st);
+  pthread_mutex_unlock(&h->lock);
 }
 
 uint64_t ref_share_refs(ref_host_t *h, uint32_t node, uint64_t frame) {

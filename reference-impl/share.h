@@ -36,6 +36,12 @@ int ref_share_info(ref_host_t *h, ref_share_info_t *out);
  * the frame is not a shared frame). For tests. */
 uint64_t ref_share_refs(ref_host_t *h, uint32_t node, uint64_t frame);
 
+/* Run the scanner once now as if dt_ns had passed since its last run, with
+ * h->lock held (tests of the live clock: its own runs are Ref.ShareTick
+ * apart and a pass takes at least 10 minutes). The caller must not be an
+ * entered vCPU holding pointers (the merge waits for quiescence). */
+void ref_share_run(ref_host_t *h, uint64_t dt_ns);
+
 /* Test-only: when non-zero, the most sharers one frame may have (the real
  * cap is UINT32_MAX: a full frame is never shared further; an identical
  * page then starts a new shared frame). Never set outside tests. */

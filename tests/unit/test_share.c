@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -408,6 +410,121 @@ static void pacing_follows_the_settings(void **state) {
   I->host_destroy(h);
 }
 
+/* ---- live: merges and COW breaks under running vCPU threads */
+
+/* Each vCPU keeps a few pages hot (a page in use while a merge waits is not
+ * merged: its mark is cancelled) and now and then rewrites any page (COW
+ * when shared). */
+enum { live_pages = 1024, live_hot = 32, live_any_every = 16, live_rounds = 3000, live_runs = 20 };
+
+typedef struct live_vcpu {
+  mmc_host_t *h;
+  mmc_vm_id_t id;
+  uint64_t vmtag; /* content unique to this VM */
+  uint32_t version[live_pages];
+  _Atomic bool stop;
+  _Atomic uint64_t rounds;
+  uint64_t bad;
+} live_vcpu_t;
+
+/* Version 0: the same content in every VM (sharable); later versions
+ * unique to the VM. */
+static uint64_t live_tag(const live_vcpu_t *l, uint64_t g, uint32_t v) {
+  return v == 0 ? 1000 + g : l->vmtag * 100000 + g * 100 + v;
+}
+
+static void *live_thread(void *arg) {
+  live_vcpu_t *l = arg;
+  mmc_vcpu_t *v = NULL;
+  if (I->vcpu_enter(l->h, l->id, 0, &v, NULL))
+    return NULL;
+  vm_t vm = {.id = l->id, .v = v, .npages = live_pages};
+  uint64_t r = l->vmtag;
+  for (uint64_t g = 0; g < live_pages; g++)
+    put(&vm, g, live_tag(l, g, 0));
+  atomic_store(&l->rounds, 1);
+  for (uint64_t round = 0; !atomic_load(&l->stop); round++) {
+    r = r * 6364136223846793005ull + 1442695040888963407ull;
+    bool any = round % live_any_every == 0;
+    uint64_t g = (r >> 33) % (any ? live_pages : live_hot);
+    if (any || round % 4 == 0) { /* rewrite: COW when shared */
+      uint32_t nv = l->version[g] + 1 < 4 ? l->version[g] + 1 : 0;
+      put(&vm, g, live_tag(l, g, nv));
+      l->version[g] = nv;
+    } else {
+      l->bad += !holds(&vm, g, live_tag(l, g, l->version[g]));
+    }
+    atomic_fetch_add(&l->rounds, 1);
+  }
+  for (uint64_t g = 0; g < live_pages; g++)
+    l->bad += !holds(&vm, g, live_tag(l, g, l->version[g]));
+  I->vcpu_exit(v);
+  return NULL;
+}
+
+static void live_vcpus_race_the_scanner(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 1);
+  mmc_setting_value_t s[] = {{"Mem.ShareScanTime", 10},
+                             {"Mem.ShareForceSalting", 0},
+                             {"Ref.ShareTick", 60000},
+                             {"Ref.ShareScanBlock", 1}};
+  mmc_host_config_t cfg = {
+      .topology = &tp.t, .clock = MMC_CLOCK_LIVE, .seed = 3, .settings = s, .nsettings = 4};
+  mmc_host_t *h = NULL;
+  assert_int_equal(I->host_create(&cfg, &h, NULL), 0);
+  live_vcpu_t l[3];
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++) {
+    memset(&l[i], 0, sizeof l[i]);
+    mmc_vm_config_t c;
+    mmc_vm_config_init(&c);
+    c.memory_bytes = live_pages * MMC_PAGE_SIZE;
+    l[i].h = h;
+    l[i].vmtag = (uint64_t)i + 1;
+    assert_int_equal(I->vm_power_on(h, &c, &l[i].id, NULL), 0);
+    assert_int_equal(pthread_create(&th[i], NULL, live_thread, &l[i]), 0);
+  }
+  for (int i = 0; i < 3; i++)
+    while (atomic_load(&l[i].rounds) == 0)
+      sched_yield();
+  uint64_t most_shared = 0;
+  for (int k = 0; k < live_runs; k++) {
+    ref_share_run(h, (SCAN_S + 1) * SEC);
+    uint64_t sh = 0;
+    for (int i = 0; i < 3; i++)
+      sh += vs(h, &(vm_t){.id = l[i].id}).shared_pages;
+    most_shared = sh > most_shared ? sh : most_shared;
+    uint64_t r0 = atomic_load(&l[0].rounds);
+    while (atomic_load(&l[0].rounds) < r0 + live_rounds / live_runs)
+      sched_yield(); /* let the vCPUs write (and break COW) between runs */
+  }
+  for (int i = 0; i < 3; i++)
+    atomic_store(&l[i].stop, true);
+  uint64_t cow = 0;
+  for (int i = 0; i < 3; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(l[i].bad, 0);
+    cow += vs(h, &(vm_t){.id = l[i].id}).cow_breaks;
+  }
+  ref_share_info_t in;
+  ref_share_info(h, &in);
+  if (most_shared == 0 || cow == 0)
+    print_message("shared %llu cow %llu: hashed %llu merged %llu hints %llu collisions %llu stale "
+                  "%llu runs %llu\n",
+                  (unsigned long long)most_shared, (unsigned long long)cow,
+                  (unsigned long long)in.hashed, (unsigned long long)in.merged,
+                  (unsigned long long)in.hints, (unsigned long long)in.collisions,
+                  (unsigned long long)in.stale_hints, (unsigned long long)in.runs);
+  assert_true(most_shared > 0);
+  assert_true(cow > 0);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(I->vm_power_off(h, l[i].id, NULL), 0);
+  assert_int_equal(ref_pool_used(h->pools[0]), 0);
+  I->host_destroy(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(identical_pages_merge_across_vms),
@@ -419,6 +536,7 @@ int main(void) {
       cmocka_unit_test(sharing_stays_within_a_node),
       cmocka_unit_test(stale_hints_are_rehashed_not_merged),
       cmocka_unit_test(pacing_follows_the_settings),
+      cmocka_unit_test(live_vcpus_race_the_scanner),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
