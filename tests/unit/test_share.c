@@ -212,6 +212,15 @@ static void cow_gives_the_writer_a_private_copy(void **state) {
   I->quiesce(b.v);
   uint8_t *w = pg(&a, 0, true);
   assert_ptr_not_equal(w, old);
+  /* The private copy holds the shared content before the write. */
+  w[100] ^= 0xff;
+  I->quiesce(a.v);
+  uint8_t *r = pg(&a, 0, true);
+  assert_ptr_equal(r, w); /* the same private frame now */
+  r[100] ^= 0xff;
+  I->quiesce(a.v);
+  assert_true(holds(&a, 0, 7));
+  w = pg(&a, 0, true);
   memset(w, 0xab, MMC_PAGE_SIZE);
   I->quiesce(a.v);
   assert_int_equal(ref_pte_state(pte_of(h, &a, 0)), REF_PTE_PRIVATE);
