@@ -316,9 +316,12 @@ static void tps2_run(suite_ctx_t *c, const char *spec) {
     farm_quiesce(&f);
   }
   uint64_t shared0 = farm_stats(&f, 0).shared_pages;
+  uint64_t cursor = 0;
+  uint64_t share_events = cu_count_events(c, f.h, &cursor, MMC_EV_SHARE, 0);
   mmc_error_t err = {0};
   for (int s = 0; s < tps2_cow_steps; s++)
     sc_require(c, wl_vm_step_all(f.vm[0], f.im->now(f.h), 0, &err), &err, "COW writer step");
+  uint64_t cow_events = cu_count_events(c, f.h, &cursor, MMC_EV_COW_BREAK, f.vm[0]->id);
   wl_clone_census_t census;
   sc_require(c, wl_clone_census(f.vm[0], &census, &err), &err, "census");
   farm_verify(&f, "after the COW writer");
@@ -350,6 +353,12 @@ static void tps2_run(suite_ctx_t *c, const char *spec) {
            (unsigned long long)others_moved, (unsigned long long)others_split);
   snprintf(name, sizeof name, "%s: cow_breaks counts the writes to shared pages", f.label);
   sc_check_int(c, name, (long long)rewritten, (long long)s0.cow_breaks);
+  snprintf(name, sizeof name, "%s: MMC_EV_SHARE reported the merges, MMC_EV_COW_BREAK each break",
+           f.label);
+  sc_check(c, share_events > 0 && cow_events == rewritten, name,
+           "%llu share events; %llu COW-break events for %llu pages written",
+           (unsigned long long)share_events, (unsigned long long)cow_events,
+           (unsigned long long)rewritten);
   snprintf(name, sizeof name, "%s: the writer's shared_pages dropped by the pages written",
            f.label);
   sc_check_int(c, name, (long long)(shared0 - rewritten), (long long)s0.shared_pages);
