@@ -46,11 +46,14 @@
  * Salt ids (SALT-2): ForceSalting 0 -> 0 for all; 1 -> the VM's salt, unset
  * = "0"; 2 -> its salt, unset = unique per VM; an empty salt is unique (in 1
  * and 2). Salts are interned as exact strings (no hash), so two pages with
- * different salts never meet (SALT-1). Salts are read at each run: a page
- * shared under an old salt stays shared until written (a known limit).
+ * different salts never meet (SALT-1). Salts are read at each run; a SHARED
+ * page the scanner meets whose frame was shared under another salt than its
+ * VM's now gets a private copy (remap, PH_UNSHARE): a salting change takes
+ * effect within one pass (SEC-1).
  *
  * Merging: the candidates of a run, sorted by VM and gpfn, go through
- * ref_pmap_remap, one quiescence wait per VM per run. transform() re-checks
+ * ref_pmap_remap in three phases (unshare, form, join), one quiescence wait
+ * per VM per phase with candidates. transform() re-checks
  * the page's content against the shared frame (it may have changed since it
  * was hashed) and publishes SHARED(node, frame); release() frees the private
  * frame. A pending candidate pins its entry, so a COW break elsewhere
@@ -66,12 +69,14 @@
  *
  * Per node (TPS-4): a page shares only within its own node's table, so a
  * shared frame is always on the node of every page mapping it and each node
- * keeps its own copy of popular content. Migration: move_range (vm.c) and any
- * migration through the same eligibility rule move PRIVATE entries only, so a
- * SHARED entry is never moved: its sharers keep the local copy of their old
- * node until a write breaks COW (onto the home node) or the scanner merges
- * the moved pages into the new node's copy. A shared frame whose sharers all
- * moved is therefore not carried along but re-formed on the new node.
+ * keeps its own copy of popular content. Migration: move_range (vm.c) and
+ * page migration (migrate.c, same rule) move PRIVATE entries only, so a
+ * SHARED entry is never moved by them. Instead, a SHARED page the scanner
+ * meets on another node than its NUMA client's home gets a private copy on
+ * the home node (PH_UNSHARE), which later merges with that node's copy: a
+ * shared frame whose sharers all moved goes with them (re-formed on the new
+ * node, the old frame freed by the last one leaving); sharers that stayed
+ * keep the old node's copy.
  *
  * Accounting: a shared page stays counted in its VM's pages_per_node (it is
  * backed by a frame on that node), so resident_pages = private + shared;
@@ -114,6 +119,13 @@
 _Atomic uint32_t ref_share_test_ref_max;
 
 enum { SH_FREE = 0, SH_HINT = 1, SH_SHARED = 2 };
+/* Candidates of a run, remapped in this order. */
+enum {
+  PH_UNSHARE = 0, /* a SHARED page off its home node or under another salt: private copy */
+  PH_FORM = 1,    /* the hint page whose frame becomes the shared frame */
+  PH_JOIN = 2,    /* a page joining a shared frame */
+  PH_COUNT
+};
 
 typedef struct sh_entry {
   uint64_t hash;  /* XXH3-64 of the content, masked by Ref.ShareHashBits */
@@ -169,7 +181,7 @@ typedef struct sh_item {
   uint64_t gpfn;
   uint32_t node;
   uint32_t entry;
-  bool form; /* the hint page whose frame becomes the shared frame */
+  uint8_t phase; /* PH_*: what the end of the run does with it */
 } sh_item_t;
 
 typedef struct sh_host {
@@ -186,7 +198,7 @@ typedef struct sh_host {
   size_t nfreed[MMC_MAX_NODES], freed_cap[MMC_MAX_NODES];
   ref_vm_t **vms;
   size_t nvms, vms_cap;
-  uint64_t collisions, stale, hashed, merged, runs;
+  uint64_t collisions, stale, hashed, merged, runs, unshared;
   uint64_t turn; /* who gets the pages left by a proportional cut first */
   uint8_t zero[MMC_PAGE_SIZE];
 } sh_host_t;
@@ -441,7 +453,7 @@ static uint64_t hash_page(const uint8_t *p, uint64_t mask) {
 }
 
 static int add_item(sh_host_t *st, ref_vm_t *vm, uint64_t gpfn, uint32_t node, uint32_t entry,
-                    bool form) {
+                    uint8_t phase) {
   if (st->nitems == st->items_cap) {
     size_t cap = st->items_cap ? st->items_cap * 2 : 256;
     sh_item_t *n = realloc(st->items, cap * sizeof *n);
@@ -451,15 +463,15 @@ static int add_item(sh_host_t *st, ref_vm_t *vm, uint64_t gpfn, uint32_t node, u
     st->items_cap = cap;
   }
   st->items[st->nitems++] =
-      (sh_item_t){.vm = vm, .gpfn = gpfn, .node = node, .entry = entry, .form = form};
+      (sh_item_t){.vm = vm, .gpfn = gpfn, .node = node, .entry = entry, .phase = phase};
   return 0;
 }
 
 /* Pin entry idx for a candidate (vm, gpfn); false when it could not be
  * recorded. Table locked. */
 static bool candidate(scan_t *s, sh_table_t *t, ref_vm_t *vm, uint64_t gpfn, uint32_t idx,
-                      bool form) {
-  if (add_item(s->st, vm, gpfn, t->node, idx, form) != 0)
+                      uint8_t phase) {
+  if (add_item(s->st, vm, gpfn, t->node, idx, phase) != 0)
     return false;
   t->e[idx].pins++;
   return true;
@@ -506,7 +518,7 @@ static void promote(scan_t *s, sh_table_t *t, uint32_t idx, uint64_t hint_pte) {
   e->forming = true;
   e->owned = false;
   t->frame_entry[f] = idx + 1;
-  candidate(s, t, vm2, g2, idx, true); /* not recorded: the entry never forms */
+  candidate(s, t, vm2, g2, idx, PH_FORM); /* not recorded: the entry never forms */
 }
 
 /* Look for a match of (hash, salt) in the bucket; returns the entry index to
@@ -573,11 +585,16 @@ typedef struct hashed {
  * table work will read. */
 static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
   uint64_t pte = ref_pmap_get(s->vm->pmap, g);
-  if ((pte & REF_PTE_FLAGS_MASK) || ref_pte_state(pte) != REF_PTE_PRIVATE)
+  unsigned st = ref_pte_state(pte);
+  if ((pte & REF_PTE_FLAGS_MASK) || (st != REF_PTE_PRIVATE && st != REF_PTE_SHARED))
     return false;
   sh_table_t *t = s->st->tab[ref_pte_node(pte)];
   if (!t)
     return false;
+  if (st == REF_PTE_SHARED) { /* nothing to hash: checked under the lock */
+    *out = (hashed_t){.g = g, .pte = pte};
+    return true;
+  }
   const uint8_t *p = frame_ptr(s->h, ref_pte_node(pte), ref_pte_frame(pte));
   *out = (hashed_t){.g = g, .pte = pte, .hash = hash_page(p, s->mask)};
   s->st->hashed++;
@@ -586,10 +603,28 @@ static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
   return true;
 }
 
+/* A SHARED page met by the scanner: it must leave its frame when the frame
+ * is not on the home node of the page's NUMA client (the VM moved: TPS-4,
+ * "each node keeps its own copy") or was shared under another salt than the
+ * VM's now (SALT-2 changed at run time: SEC-1). Table locked. */
+static void visit_shared(scan_t *s, sh_table_t *t, const hashed_t *p) {
+  uint32_t idx = t->frame_entry[ref_pte_frame(p->pte)];
+  if (idx == NO_ENTRY)
+    return;
+  uint32_t home = ref_vm_home_of(s->vm, p->g);
+  bool moved = home != REF_NO_NODE && home != t->node && s->st->tab[home];
+  if (moved || t->e[idx - 1].salt != s->salt)
+    candidate(s, t, s->vm, p->g, idx - 1, PH_UNSHARE);
+}
+
 /* The table work of one hashed page: its own hint checked, a match looked
  * for, else it becomes a hint. Table locked. */
 static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
   uint64_t g = p->g, hash = p->hash;
+  if (ref_pte_state(p->pte) == REF_PTE_SHARED) {
+    visit_shared(s, t, p);
+    return;
+  }
   /* The page is the hint page of an entry forming in this run: it is taken
    * care of (and must not become a second entry on the same frame). */
   if (t->frame_entry[ref_pte_frame(p->pte)] != NO_ENTRY)
@@ -613,7 +648,7 @@ static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
       tab_unlink_free(t, self - 1);
       s->sv->hint_of[g] = NO_ENTRY;
     }
-    candidate(s, t, s->vm, g, m, false);
+    candidate(s, t, s->vm, g, m, PH_JOIN);
   } else if (self == NO_ENTRY) {
     insert_hint(s, t, g, hash);
   }
@@ -646,6 +681,8 @@ static void scan_vm(scan_t *s, uint64_t q) {
 
 /* ---------------------------------------------------------------- merging */
 
+static bool drop_ref(ref_host_t *h, uint64_t pte); /* COW section */
+
 typedef struct merge_ctx {
   ref_host_t *h;
   sh_host_t *st;
@@ -654,7 +691,8 @@ typedef struct merge_ctx {
   size_t n;
   uint64_t mask; /* Ref.ShareHashBits of this run */
   bool last_zero;
-  uint64_t merged;
+  uint32_t last_to; /* unshare: node of the new private frame */
+  uint64_t merged, unshared;
 } merge_ctx_t;
 
 static const sh_item_t *item_of(const merge_ctx_t *c, uint64_t gpfn) {
@@ -764,6 +802,42 @@ static void form_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
 
 static const ref_remap_ops_t form_ops = {.transform = form_transform, .release = form_release};
 
+/* A private copy of a shared page on its home node (the frame's node when
+ * it has none); the reference is dropped in release. */
+static bool unshare_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *new_pte) {
+  merge_ctx_t *c = ctx;
+  const sh_item_t *it = item_of(c, gpfn);
+  if (!it || ref_pte_state(old_pte) != REF_PTE_SHARED || ref_pte_node(old_pte) != it->node)
+    return false;
+  uint32_t want = ref_vm_home_of(it->vm, gpfn), to = 0;
+  uint64_t f = 0;
+  if (ref_vm_alloc_frame(c->h, it->vm, want == REF_NO_NODE ? it->node : want, &to, &f, NULL))
+    return false;
+  memcpy(frame_ptr(c->h, to, f), frame_ptr(c->h, it->node, ref_pte_frame(old_pte)), MMC_PAGE_SIZE);
+  *new_pte = ref_pte_make(REF_PTE_PRIVATE, to, f);
+  c->last_to = to;
+  return true;
+}
+
+static void unshare_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
+  merge_ctx_t *c = ctx;
+  const sh_item_t *it = item_of(c, gpfn);
+  bool zero = drop_ref(c->h, old_pte);
+  if (c->last_to != it->node) {
+    atomic_fetch_sub_explicit(&it->vm->pages_per_node[it->node], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&it->vm->pages_per_node[c->last_to], 1, memory_order_relaxed);
+  }
+  atomic_fetch_sub_explicit(&c->sv->shared_pages, 1, memory_order_relaxed);
+  if (zero)
+    atomic_fetch_sub_explicit(&c->sv->zero_pages, 1, memory_order_relaxed);
+  c->unshared++;
+}
+
+static const ref_remap_ops_t unshare_ops = {.transform = unshare_transform,
+                                            .release = unshare_release};
+static const ref_remap_ops_t *const phase_ops[PH_COUNT] = {
+    [PH_UNSHARE] = &unshare_ops, [PH_FORM] = &form_ops, [PH_JOIN] = &merge_ops};
+
 static int cmp_item(const void *a, const void *b) {
   const sh_item_t *x = a, *y = b;
   if (x->vm->id != y->vm->id)
@@ -796,7 +870,7 @@ static void entry_put(ref_host_t *h, sh_table_t *t, uint32_t idx, bool pin) {
 }
 
 /* Remap one VM's candidates items[0..n) (sorted, duplicates already out). */
-static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_t n, bool form,
+static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_t n, uint8_t phase,
                      uint64_t mask) {
   ref_vm_t *vm = items[0].vm;
   if (st->gpfns_cap < n) {
@@ -810,7 +884,8 @@ static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_
     st->gpfns[i] = items[i].gpfn;
   merge_ctx_t c = {
       .h = h, .st = st, .sv = vm->mech[REF_MECH_SHARE], .items = items, .n = n, .mask = mask};
-  ref_pmap_remap(vm->pmap, st->gpfns, n, form ? &form_ops : &merge_ops, &c, NULL);
+  ref_pmap_remap(vm->pmap, st->gpfns, n, phase_ops[phase], &c, NULL);
+  st->unshared += c.unshared;
   st->merged += c.merged;
   if (c.merged)
     ref_event_emit(h, (mmc_event_t){.type = MMC_EV_SHARE,
@@ -822,7 +897,7 @@ static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_
 }
 
 /* One phase: the items with form == `form`, one remap per VM. */
-static void merge_phase(ref_host_t *h, sh_host_t *st, bool form, uint64_t mask, sh_item_t *u) {
+static void merge_phase(ref_host_t *h, sh_host_t *st, uint8_t phase, uint64_t mask, sh_item_t *u) {
   size_t start = 0;
   while (start < st->nitems) {
     size_t end = start, k = 0;
@@ -831,10 +906,10 @@ static void merge_phase(ref_host_t *h, sh_host_t *st, bool form, uint64_t mask, 
     /* This VM's items of the phase, each gpfn once (a page can be a
      * candidate twice in one run: as a hint and when scanned itself). */
     for (size_t i = start; i < end; i++)
-      if (st->items[i].form == form && (k == 0 || u[k - 1].gpfn != st->items[i].gpfn))
+      if (st->items[i].phase == phase && (k == 0 || u[k - 1].gpfn != st->items[i].gpfn))
         u[k++] = st->items[i];
     if (k)
-      merge_vm(h, st, u, k, form, mask);
+      merge_vm(h, st, u, k, phase, mask);
     start = end;
   }
 }
@@ -848,8 +923,8 @@ static void merge_all(ref_host_t *h, sh_host_t *st, uint64_t mask) {
   qsort(st->items, st->nitems, sizeof *st->items, cmp_item);
   sh_item_t *u = malloc(st->nitems * sizeof *u);
   if (u) {
-    merge_phase(h, st, true, mask, u);
-    merge_phase(h, st, false, mask, u);
+    for (uint8_t ph = 0; ph < PH_COUNT; ph++)
+      merge_phase(h, st, ph, mask, u);
     free(u);
   }
   flush_frees(h, st);
@@ -1136,6 +1211,7 @@ int ref_share_info(ref_host_t *h, ref_share_info_t *out) {
   out->stale_hints = st->stale;
   out->hashed = st->hashed;
   out->merged = st->merged;
+  out->unshared = st->unshared;
   out->runs = st->runs;
   return 1;
 }

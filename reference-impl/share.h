@@ -26,6 +26,8 @@ typedef struct ref_share_info {
   uint64_t stale_hints;   /* hints dropped: page changed, moved or gone */
   uint64_t hashed;        /* pages hashed by the scanner */
   uint64_t merged;        /* pages remapped onto a shared frame */
+  uint64_t unshared;      /* shared pages given a private copy: off their home node or
+                             under another salt */
   uint64_t runs;          /* scanner runs */
 } ref_share_info_t;
 

@@ -353,6 +353,72 @@ static void sharing_stays_within_a_node(void **state) {
   I->host_destroy(h);
 }
 
+static void sharers_that_moved_take_the_content_along(void **state) {
+  (void)state;
+  topo_t tp;
+  mmc_host_t *h = host(&tp, 2, 0, 64);
+  vm_t a = vm_on(h, 8, 1, NULL), c = vm_on(h, 8, 1, NULL);
+  for (uint64_t g = 0; g < 8; g++) {
+    put(&a, g, 500 + g);
+    put(&c, g, 500 + g);
+  }
+  scan_pass(h);
+  assert_int_equal(ref_pool_used(h->pools[0]), 8);
+  /* Both sharers get node 1 as their home. */
+  vm_t *both[] = {&a, &c};
+  for (int i = 0; i < 2; i++) {
+    mmc_vm_config_t cfg;
+    mmc_vm_config_init(&cfg);
+    cfg.memory_bytes = 8 * MMC_PAGE_SIZE;
+    cfg.node_affinity = 2;
+    assert_int_equal(I->vm_reconfigure(h, both[i]->id, &cfg, NULL), 0);
+  }
+  scan_pass(h); /* private copies on the home node */
+  scan_pass(h); /* merged again there */
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(vs(h, both[i]).shared_pages, 8);
+    assert_int_equal(vs(h, both[i]).pages_per_node[1], 8);
+    for (uint64_t g = 0; g < 8; g++) {
+      assert_int_equal(ref_pte_node(pte_of(h, both[i], g)), 1);
+      assert_true(holds(both[i], g, 500 + g));
+    }
+  }
+  assert_int_equal(ref_pool_used(h->pools[0]), 0);
+  assert_int_equal(ref_pool_used(h->pools[1]), 8);
+  ref_share_info_t in;
+  ref_share_info(h, &in);
+  assert_int_equal(in.unshared, 16);
+  vm_off(h, &a);
+  vm_off(h, &c);
+  assert_int_equal(ref_pool_used(h->pools[1]), 0);
+  I->host_destroy(h);
+}
+
+static void salting_turned_on_unshares(void **state) {
+  (void)state;
+  topo_t tp;
+  mmc_host_t *h = host(&tp, 1, 0, 64);
+  vm_t a = vm_on(h, 8, 0, NULL), b = vm_on(h, 8, 0, NULL);
+  for (uint64_t g = 0; g < 8; g++) {
+    put(&a, g, 40 + g);
+    put(&b, g, 40 + g);
+  }
+  scan_pass(h);
+  assert_int_equal(vs(h, &b).shared_pages, 8);
+  assert_int_equal(I->setting_set(h, "Mem.ShareForceSalting", 2, NULL), 0);
+  scan_pass(h);
+  assert_int_equal(vs(h, &a).shared_pages, 0);
+  assert_int_equal(vs(h, &b).shared_pages, 0);
+  assert_int_equal(ref_pool_used(h->pools[0]), 16);
+  for (uint64_t g = 0; g < 8; g++) {
+    assert_true(holds(&a, g, 40 + g));
+    assert_true(holds(&b, g, 40 + g));
+  }
+  vm_off(h, &a);
+  vm_off(h, &b);
+  I->host_destroy(h);
+}
+
 static void stale_hints_are_rehashed_not_merged(void **state) {
   (void)state;
   topo_t tp;
@@ -543,6 +609,8 @@ int main(void) {
       cmocka_unit_test(salting_modes),
       cmocka_unit_test(zero_pages_share_within_a_salted_vm),
       cmocka_unit_test(sharing_stays_within_a_node),
+      cmocka_unit_test(sharers_that_moved_take_the_content_along),
+      cmocka_unit_test(salting_turned_on_unshares),
       cmocka_unit_test(stale_hints_are_rehashed_not_merged),
       cmocka_unit_test(pacing_follows_the_settings),
       cmocka_unit_test(live_vcpus_race_the_scanner),
