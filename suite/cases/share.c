@@ -514,6 +514,50 @@ static void tps4_run(suite_ctx_t *c, const char *spec) {
            (unsigned long long)ex.min_frames);
   sc_check(c, off == 0, name, "%llu nodes differ; node 0 holds %llu", (unsigned long long)off,
            (unsigned long long)res[0]);
+  /* The two clones of node 0 get node 1 as their home: their shared pages
+   * must follow (copies on the new home, merged there with node 1's
+   * clones), so node 0 keeps no shared content. Their private (unique) pages
+   * are page migration's business (MIG-*): they may or may not have moved.
+   * Three passes: the first may be the rest of a pass begun before. */
+  for (size_t i = 0; i < f.n; i += nn) {
+    mmc_vm_config_t cfg = f.cfg[i];
+    cfg.node_affinity = 1ull << 1;
+    sc_require(c, f.im->vm_reconfigure(f.h, f.vm[i]->id, &cfg, &err), &err, "vm_reconfigure");
+    f.node[i] = 1;
+  }
+  farm_passes(&f, 3);
+  farm_verify(&f, "after the home change");
+  remote = 0;
+  uint64_t sharable = 0;
+  for (uint64_t g = 0; g < f.npages; g++)
+    ptrs[g] = farm_ptr(&f, 0, g);
+  cu_locate(c, &loc, ptrs, f.npages, where);
+  farm_quiesce(&f);
+  for (uint64_t g = 0; g < f.npages; g++) {
+    if (wl_clone_kind(f.vm[0], g) == WL_CLONE_UNIQUE)
+      continue;
+    sharable++;
+    remote += where[g] != 1;
+  }
+  snprintf(name, sizeof name,
+           "%s: after a home change every image and zero page of the VM is on its new home",
+           f.label);
+  sc_check(c, remote == 0, name, "%llu of %llu pages elsewhere", (unsigned long long)remote,
+           (unsigned long long)sharable);
+  image_identity(&f, 0, 1, &same, &total);
+  snprintf(name, sizeof name, "%s: moved clones share with the new node's clones", f.label);
+  sc_check(c, same == total && total > 0, name, "%llu of %llu", (unsigned long long)same,
+           (unsigned long long)total);
+  wl_clone_expect_t ex4;
+  sc_require(c, wl_clone_expected(&sh_clone, f.npages, 4, &ex4, &err), &err, "expected");
+  pool_resident(&f, res);
+  snprintf(name, sizeof name,
+           "%s: one copy for the 4 clones of nodes 0+1, none of it on node 0 (mincore)", f.label);
+  sc_check(c, res[0] + res[1] == ex4.min_frames && res[0] <= 2 * ex4.unique_pages, name,
+           "node 0 holds %llu frames (at most %llu private ones), node 1 %llu; %llu expected in "
+           "all",
+           (unsigned long long)res[0], (unsigned long long)(2 * ex4.unique_pages),
+           (unsigned long long)res[1], (unsigned long long)ex4.min_frames);
   free(ptrs);
   free(where);
   cu_locator_free(&loc);
