@@ -86,9 +86,9 @@ $(LIBMMREF_A): $(REF_OBJ)
 	$(call say,AR,$@)
 	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
-$(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A)
+$(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A) reference-impl/libmmref.map
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libmmref.so -Wl,--no-undefined -o $@ $(REF_OBJ) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(REF_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libmmref.so -Wl,--no-undefined -Wl,--version-script=reference-impl/libmmref.map -o $@ $(REF_OBJ) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(REF_LIBS)
 
 $(LIBWL_A): $(WL_OBJ)
 	$(call say,AR,$@)
