@@ -35,7 +35,7 @@ distances=
 cases=
 mode=quick
 timeout_s=780
-boot_timeout_s=120
+boot_timeout_s=
 accel=auto
 keep=0
 install=1
@@ -63,10 +63,11 @@ Boot a multi-node Linux guest under QEMU and run mmcert inside it.
   --cases GLOB[,GLOB]... cases to run (one mmcert run --case per GLOB); default all
   --mode quick|full      suite mode (default $mode)
   --timeout SECONDS      whole guest run, boot included, 10..86400 (default $timeout_s)
-  --boot-timeout SECONDS time for the kernel to reach init, 5..3600 (default $boot_timeout_s)
+  --boot-timeout SECONDS time for the kernel to reach init, 5..3600 (default 120, or
+                         --timeout if that is shorter)
   --accel auto|kvm|tcg   auto: KVM when /dev/kvm runs a probe guest, else TCG (default)
   --kernel FILE          boot this bzImage instead of Debian's linux-image-amd64 kernel
-  --kernel-args 'ARGS'   more kernel command line (letters, digits, = , . _ - and spaces)
+  --kernel-args 'ARGS'   more kernel command line (letters, digits, = , . _ / - and spaces)
   --build-dir DIR        where mmcert and libmmref.so are and logs go (default ./build)
   --cache-dir DIR        where the kernel is cached (default <build>/numa-cache)
   --topology-only        boot and check the topology only; do not run mmcert
@@ -177,6 +178,10 @@ fi
 
 case $mode in quick | full) ;; *) die_usage "--mode '$mode': expected quick or full" ;; esac
 is_uint "$timeout_s" 10 86400 || die_usage "--timeout '$timeout_s': expected seconds from 10 to 86400"
+if [ -z "$boot_timeout_s" ]; then
+  boot_timeout_s=120
+  [ "$timeout_s" -ge 120 ] || boot_timeout_s=$timeout_s
+fi
 is_uint "$boot_timeout_s" 5 3600 || die_usage "--boot-timeout '$boot_timeout_s': expected seconds from 5 to 3600"
 [ "$boot_timeout_s" -le "$timeout_s" ] || die_usage "--boot-timeout $boot_timeout_s exceeds --timeout $timeout_s"
 case $accel in auto | kvm | tcg) ;; *) die_usage "--accel '$accel': expected auto, kvm or tcg" ;; esac
@@ -188,7 +193,7 @@ if [ -n "$cases" ]; then
   esac
 fi
 case $kernel_args in
-*[!A-Za-z0-9=,._\ -]*) die_usage "--kernel-args '$kernel_args': allowed characters are letters, digits, = , . _ - and spaces" ;;
+*[!A-Za-z0-9=,._/\ -]*) die_usage "--kernel-args '$kernel_args': allowed characters are letters, digits, = , . _ / - and spaces" ;;
 esac
 if [ -n "$kernel" ] && [ ! -f "$kernel" ]; then
   die_usage "--kernel '$kernel': no such file"
@@ -647,11 +652,6 @@ note "suite: $(get pass) passed, $(get fail) failed, $(get skip) skipped, $(get 
 note "times: boot ${boot_s}s (to init), suite ${suite_s}s (guest clock), whole run ${run_s}s, accel $accel"
 note "logs: $console, $taplog, $jsonlog"
 
-[ "$(get bail)" = 0 ] || fault "the suite bailed out (TAP 'Bail out!')"
-[ "$plan" != none ] || fault "the TAP has no plan line: the stream was cut short ($seen tests seen)"
-[ "$plan" = "$seen" ] || fault "TAP plan 1..$plan but $seen tests seen: the stream stopped early or lost lines"
-[ "$(get numbering)" = ok ] || fault "TAP test numbers are not 1..$seen in order: lines were lost"
-[ "$plan" -gt 0 ] || fault "the suite ran no cases (plan 1..0)"
 case $suite_rc in
 0 | 1) ;;
 *)
@@ -659,6 +659,11 @@ case $suite_rc in
   fault "mmcert run exited with status $suite_rc inside the guest (2 = bad usage or input)"
   ;;
 esac
+[ "$(get bail)" = 0 ] || fault "the suite bailed out (TAP 'Bail out!')"
+[ "$plan" != none ] || fault "the TAP has no plan line: the stream was cut short ($seen tests seen)"
+[ "$plan" = "$seen" ] || fault "TAP plan 1..$plan but $seen tests seen: the stream stopped early or lost lines"
+[ "$(get numbering)" = ok ] || fault "TAP test numbers are not 1..$seen in order: lines were lost"
+[ "$plan" -gt 0 ] || fault "the suite ran no cases (plan 1..0)"
 
 verdict=0
 if [ "$(get fail)" -gt 0 ]; then
