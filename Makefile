@@ -12,9 +12,12 @@
 # `make BUILD=build-asan SANITIZE=address,undefined check-unit` builds and tests a
 # sanitizer variant beside the normal one.
 
+# A fresh checkout configures itself; as root it also installs the missing
+# Debian packages, so `make suite` works on a new machine.
 ifeq ($(wildcard config.mk),)
-$(info config.mk is missing: running ./configure)
-$(shell ./configure >&2)
+CONFIGURE_AUTO := ./configure $(if $(filter 0,$(shell id -u)),--install-deps,)
+$(info config.mk is missing: running $(CONFIGURE_AUTO))
+$(shell $(CONFIGURE_AUTO) >&2)
 endif
 include config.mk
 
@@ -77,11 +80,11 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/.flags config.mk
 
 $(LIBCOMMON_A): $(COMMON_OBJ)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
 $(LIBMMREF_A): $(REF_OBJ)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
 $(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A)
 	$(call say,LD,$@)
@@ -89,7 +92,7 @@ $(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A)
 
 $(LIBWL_A): $(WL_OBJ)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
 $(LIBWL_SO): $(WL_OBJ)
 	$(call say,LD,$@)
@@ -97,7 +100,7 @@ $(LIBWL_SO): $(WL_OBJ)
 
 $(LIBSUITE_A): $(SUITE_OBJ)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
 $(MMCERT): $(MAIN_OBJ) $(LIBSUITE_A) $(LIBWL_A) $(LIBCOMMON_A)
 	$(call say,LD,$@)
@@ -126,7 +129,7 @@ PROVE_FLAGS ?=
 # Unit tests (cmocka, TAP) and CLI tests (shell, TAP), through prove.
 check-unit: $(TEST_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
-		$(PROVE) $(PROVE_FLAGS) --exec '' $(TEST_BIN)
+		$(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN)
 
 check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \

@@ -19,6 +19,7 @@
 #define MMC_TOPOLOGY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -28,6 +29,9 @@ typedef struct mmt_topology {
   mmc_topology_t desc;     /* what the contract passes to an implementation */
   bool is_this_machine;    /* discovered from the running kernel */
   bool distances_from_firmware; /* distance matrix came from hwloc (ACPI SLIT) */
+  const char *distance_origin;  /* static text saying where desc.distance came from
+                                   (firmware table, the synthetic string, the built-in
+                                   table, or assumed 10 local / 20 remote) */
   uint32_t npus;           /* all PUs */
   char source[256];        /* "this machine", the file path, the synthetic string */
   /* storage behind desc's pointers (owned) */
@@ -51,6 +55,19 @@ int mmt_cap_memory(mmt_topology_t *t, uint64_t bytes, mmc_error_t *err);
 /* Human-readable printout: nodes (index, OS id, CPUs, cores, memory,
  * real/emulated), the distance matrix and its origin. */
 void mmt_print(FILE *f, const mmt_topology_t *t);
+
+/* Replace the distance matrix by one measured here (issue 2 item 7's option):
+ * from each node with CPUs, a thread pinned to that node's CPUs chases
+ * pointers (a random cycle of cache lines, so every load waits on the one
+ * before) through a buffer of `buffer_bytes` (0 = a default larger than any
+ * LLC) bound with mbind to each node, checked with move_pages. The result is
+ * relative like a firmware table: 10 * ns[i][j] / ns[i][i]; a CPU-less node's
+ * row is its column. `latency_ns` (nnodes*nnodes, may be NULL) receives the
+ * raw nanoseconds per load (0 for rows not measured). Real nodes only:
+ * MMC_ENOTSUP when a node is emulated or the kernel has no NUMA policy
+ * (the message says which); the matrix is left unchanged on any error. */
+int mmt_measure_distances(mmt_topology_t *t, size_t buffer_bytes, double *latency_ns,
+                          mmc_error_t *err);
 
 /* Distance between node indices, 10 local / 20 remote when unknown. */
 uint32_t mmt_distance(const mmt_topology_t *t, uint32_t from, uint32_t to);
