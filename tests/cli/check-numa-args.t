@@ -30,7 +30,7 @@ refuse() {
 }
 
 echo "TAP version 13"
-echo "1..31"
+echo "1..33"
 
 refuse "unknown option" "unknown option '--frobnicate'" --frobnicate
 refuse "stray argument" "unknown option 'extra'" extra
@@ -66,6 +66,8 @@ refuse "--accel unknown" "--accel 'xen': expected auto, kvm or tcg" --accel xen
 refuse "--mode unknown" "--mode 'slow': expected quick or full" --mode slow
 refuse "--kernel missing" "--kernel '$T/none': no such file" --kernel "$T/none"
 refuse "--kernel-args with a semicolon" "--kernel-args .*allowed characters" --kernel-args 'quiet; reboot'
+refuse "--timeout-scale 0" "--timeout-scale '0': expected a number, 0 < X <= 1000" --timeout-scale 0
+refuse "--timeout-scale not a number" "--timeout-scale '1.2.3'" --timeout-scale 1.2.3
 refuse "usage error hints at --help" "Try '.*--help'" --nodes x
 
 n=$((n + 1))

@@ -34,6 +34,7 @@ cpus=
 distances=
 cases=
 mode=quick
+timeout_scale=
 timeout_s=780
 boot_timeout_s=
 accel=auto
@@ -62,6 +63,8 @@ Boot a multi-node Linux guest under QEMU and run mmcert inside it.
                          a pair, 31 across, e.g. '10,21,31,31;21,10,31,31;31,31,10,21;31,31,21,10'
   --cases GLOB[,GLOB]... cases to run (one mmcert run --case per GLOB); default all
   --mode quick|full      suite mode (default $mode)
+  --timeout-scale X      mmcert run --timeout-scale X, 0 < X <= 1000 (default 4 under
+                         TCG, where code runs several times slower, 1 under KVM)
   --timeout SECONDS      whole guest run, boot included, 10..86400 (default $timeout_s)
   --boot-timeout SECONDS time for the kernel to reach init, 5..3600 (default 120, or
                          --timeout if that is shorter)
@@ -111,7 +114,7 @@ while [ $# -gt 0 ]; do
     ;;
   esac
   case $opt in
-  --nodes | --mem-per-node | --cpus-per-node | --cpus | --distances | --cases | --mode | \
+  --nodes | --mem-per-node | --cpus-per-node | --cpus | --distances | --cases | --mode | --timeout-scale | \
     --timeout | --boot-timeout | --accel | --kernel | --kernel-args | --build-dir | --cache-dir)
     if [ $has_val = 0 ]; then
       [ $# -ge 2 ] || die_usage "option $opt needs a value"
@@ -132,6 +135,7 @@ while [ $# -gt 0 ]; do
   --distances) distances=$val ;;
   --cases) cases=$val ;;
   --mode) mode=$val ;;
+  --timeout-scale) timeout_scale=$val ;;
   --timeout) timeout_s=$val ;;
   --boot-timeout) boot_timeout_s=$val ;;
   --accel) accel=$val ;;
@@ -177,6 +181,13 @@ else
 fi
 
 case $mode in quick | full) ;; *) die_usage "--mode '$mode': expected quick or full" ;; esac
+if [ -n "$timeout_scale" ]; then
+  case $timeout_scale in
+  *[!0-9.]* | *.*.* | .* | *.) ok=0 ;;
+  *) ok=$(awk -v x="$timeout_scale" 'BEGIN { print (x > 0 && x <= 1000) ? 1 : 0 }') ;;
+  esac
+  [ "$ok" = 1 ] || die_usage "--timeout-scale '$timeout_scale': expected a number, 0 < X <= 1000"
+fi
 is_uint "$timeout_s" 10 86400 || die_usage "--timeout '$timeout_s': expected seconds from 10 to 86400"
 if [ -z "$boot_timeout_s" ]; then
   boot_timeout_s=120
@@ -479,9 +490,14 @@ boot() {
   boot_deadline=$2
   cpu_model=
   [ "$1" = kvm ] && cpu_model="-cpu host"
+  scale=$timeout_scale
+  if [ -z "$scale" ]; then
+    scale=4
+    [ "$1" = kvm ] && scale=1
+  fi
   # shellcheck disable=SC2086
   set -- "$qemu" -accel "$1" $cpu_model -m "${total_mib}M" -smp "$smp" $numa_args \
-    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet${kernel_args:+ $kernel_args}" \
+    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet mmcert.timeout_scale=$scale${kernel_args:+ $kernel_args}" \
     -nographic -monitor none -no-reboot \
     -serial "file:$console" -serial "file:$taplog" -serial "file:$jsonlog"
   printf '%s\n' "$*" >"$work/qemu.cmd"
@@ -640,6 +656,16 @@ suite_rc=$(sed -n 's/^MMCERT-NUMA: suite end rc=\([0-9a-z]*\).*/\1/p' "$console"
 t_begin=$(uptime_at 'suite begin')
 t_end=$(uptime_at 'suite end')
 suite_s=$(awk -v a="$t_begin" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
+
+# The JSON crossed a serial port: it must have arrived whole.
+json_sent=$(sed -n 's/^MMCERT-NUMA: json sent bytes=\([0-9]*\).*/\1/p' "$console")
+if [ -n "$json_sent" ]; then
+  json_got=$(wc -c <"$jsonlog")
+  [ "$json_got" = "$json_sent" ] ||
+    fault "results JSON: the guest sent $json_sent bytes, $jsonlog holds $json_got"
+else
+  note "the guest wrote no results JSON"
+fi
 
 echo "--- TAP (from $taplog) ---"
 cat "$taplog"
