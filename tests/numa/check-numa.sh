@@ -261,6 +261,11 @@ if [ $topology_only = 0 ]; then
   [ -f "$libmmref" ] || fault "$libmmref is missing: run 'make' first"
 fi
 mkdir -p "$work" "$cache" || fault "cannot create $work and $cache"
+# One run per build directory: two would share the logs and the initramfs tree.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$work/.lock"
+  flock -n 9 || fault "another check-numa is running with $work (lock $work/.lock)"
+fi
 
 is_static() { ! ldd "$1" >/dev/null 2>&1; }
 
