@@ -81,6 +81,12 @@ uint8_t *ref_pool_base(const ref_pool_t *p); /* frame f is at base + f * 4096 */
 uint64_t ref_pool_capacity(const ref_pool_t *p);
 uint64_t ref_pool_used(const ref_pool_t *p); /* frames allocated and not freed */
 int ref_pool_fd(const ref_pool_t *p);        /* the memfd (for tests and probes) */
+/* Bytes of bookkeeping reserved for the pool (free stack + allocation
+ * bitmap): bounded by capacity * 4.125 B, i.e. about 0.1 % of managed memory. */
+size_t ref_pool_metadata_bytes(const ref_pool_t *p);
+/* Debug invariant check (counters agree, every free-stack entry is a distinct
+ * freed frame below the bump index); O(frames touched). */
+bool ref_pool_is_valid(ref_pool_t *p);
 
 /* ---------------------------------------------------------------- page map */
 

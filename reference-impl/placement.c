@@ -1,0 +1,282 @@
+/*
+ * placement.c — initial NUMA placement (NUMA-1, -2, -3, -9, -11); the model,
+ * the search and its limits are described in placement.h.
+ *
+ * Invariants: a decision's clients are on distinct candidate nodes (CPU nodes
+ * inside the affinity mask); their vCPU and page ranges are contiguous, cover
+ * the VM exactly and do not overlap; the decision depends only on the
+ * aggregates and the request (deterministic, ties by node index); nothing
+ * here allocates or scans VMs.
+ */
+#include "placement.h"
+
+#include <string.h>
+
+/* Loads are compared with a tolerance so that sums computed in different
+ * orders do not break ties differently. */
+#define LOAD_EPS 1e-12
+
+typedef struct cand {
+  uint32_t n;
+  uint32_t node[MMC_MAX_NODES];
+} cand_t;
+
+double ref_place_node_load(const ref_place_host_t *h, uint32_t n, int64_t cpu, int64_t mem) {
+  const ref_place_node_t *x = &h->node[n];
+  double cpu_cap = x->ncores ? (double)x->ncores * 1000.0 : 1.0;
+  double mem_cap = x->mem_pages ? (double)x->mem_pages : 1.0;
+  double c = (double)(x->cpu_load + cpu) / cpu_cap;
+  double m = (double)(x->mem_load + mem) / mem_cap;
+  return c > m ? c : m;
+}
+
+static double node_sum(const ref_place_host_t *h, uint32_t n, int64_t cpu, int64_t mem) {
+  const ref_place_node_t *x = &h->node[n];
+  double cpu_cap = x->ncores ? (double)x->ncores * 1000.0 : 1.0;
+  double mem_cap = x->mem_pages ? (double)x->mem_pages : 1.0;
+  return (double)(x->cpu_load + cpu) / cpu_cap + (double)(x->mem_load + mem) / mem_cap;
+}
+
+uint32_t ref_place_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_per_vnode) {
+  if (vcpus < vcpu_min || max_per_vnode == 0)
+    return 1;
+  uint32_t n = (vcpus + max_per_vnode - 1) / max_per_vnode;
+  return n ? n : 1;
+}
+
+static void candidates(const ref_place_host_t *h, uint64_t affinity, cand_t *c) {
+  c->n = 0;
+  for (uint32_t i = 0; i < h->nnodes; i++) {
+    if (h->node[i].ncores == 0)
+      continue;
+    if (affinity && !(affinity & (1ull << i)))
+      continue;
+    c->node[c->n++] = i;
+  }
+}
+
+/* true when (load a, sum a, node a) is better than b. */
+static bool better_node(double la, double sa, uint32_t na, double lb, double sb, uint32_t nb) {
+  if (la < lb - LOAD_EPS)
+    return true;
+  if (la > lb + LOAD_EPS)
+    return false;
+  if (sa < sb - LOAD_EPS)
+    return true;
+  if (sa > sb + LOAD_EPS)
+    return false;
+  return na < nb;
+}
+
+static uint32_t pick(const ref_place_host_t *h, const cand_t *c, int64_t cpu, int64_t mem) {
+  uint32_t best = UINT32_MAX;
+  double bl = 0, bs = 0;
+  for (uint32_t i = 0; i < c->n; i++) {
+    uint32_t n = c->node[i];
+    double l = ref_place_node_load(h, n, cpu, mem), s = node_sum(h, n, cpu, mem);
+    if (best == UINT32_MAX || better_node(l, s, n, bl, bs, best)) {
+      best = n;
+      bl = l;
+      bs = s;
+    }
+  }
+  return best;
+}
+
+uint32_t ref_place_pick_node(const ref_place_host_t *h, uint64_t allowed, int64_t cpu,
+                             int64_t mem) {
+  cand_t c;
+  candidates(h, allowed, &c);
+  return pick(h, &c, cpu, mem);
+}
+
+static uint32_t dist(const ref_place_host_t *h, uint32_t a, uint32_t b) {
+  return h->distance[a * h->nnodes + b] + h->distance[b * h->nnodes + a];
+}
+
+/* C(m, k), saturated at cap + 1. */
+static uint64_t choose_capped(uint32_t m, uint32_t k, uint64_t cap) {
+  if (k > m)
+    return 0;
+  if (k > m - k)
+    k = m - k;
+  uint64_t r = 1;
+  for (uint32_t i = 1; i <= k; i++) {
+    r = r * (m - k + i) / i; /* exact: r * (m-k+i) is divisible by i */
+    if (r > cap)
+      return cap + 1;
+  }
+  return r;
+}
+
+typedef struct set_cost {
+  uint32_t dist;
+  double load;
+} set_cost_t;
+
+static bool better_set(set_cost_t a, set_cost_t b) {
+  if (a.dist != b.dist)
+    return a.dist < b.dist;
+  return a.load < b.load - LOAD_EPS;
+}
+
+static set_cost_t cost_of(const ref_place_host_t *h, const uint32_t *set, uint32_t k, int64_t cpu,
+                          int64_t mem) {
+  set_cost_t c = {0, 0.0};
+  for (uint32_t i = 0; i < k; i++) {
+    c.load += ref_place_node_load(h, set[i], cpu, mem);
+    for (uint32_t j = i + 1; j < k; j++)
+      c.dist += dist(h, set[i], set[j]);
+  }
+  return c;
+}
+
+/* Every k-subset of the candidates, in lexicographic order. */
+static set_cost_t search_exact(const ref_place_host_t *h, const cand_t *c, uint32_t k, int64_t cpu,
+                               int64_t mem, uint32_t *best) {
+  uint32_t idx[MMC_MAX_NODES], set[MMC_MAX_NODES];
+  set_cost_t bc = {UINT32_MAX, 0.0};
+  for (uint32_t i = 0; i < k; i++)
+    idx[i] = i;
+  for (;;) {
+    for (uint32_t i = 0; i < k; i++)
+      set[i] = c->node[idx[i]];
+    set_cost_t sc = cost_of(h, set, k, cpu, mem);
+    if (bc.dist == UINT32_MAX || better_set(sc, bc)) {
+      bc = sc;
+      memcpy(best, set, k * sizeof *set);
+    }
+    int i = (int)k - 1;
+    while (i >= 0 && idx[i] == c->n - k + (uint32_t)i)
+      i--;
+    if (i < 0)
+      break;
+    idx[i]++;
+    for (uint32_t j = (uint32_t)i + 1; j < k; j++)
+      idx[j] = idx[j - 1] + 1;
+  }
+  return bc;
+}
+
+/* Greedy growth from every seed; add[] keeps each candidate's distance to the
+ * set so far, so one growth costs O(k * m). */
+static set_cost_t search_greedy(const ref_place_host_t *h, const cand_t *c, uint32_t k, int64_t cpu,
+                                int64_t mem, uint32_t *best) {
+  set_cost_t bc = {UINT32_MAX, 0.0};
+  double load[MMC_MAX_NODES];
+  for (uint32_t i = 0; i < c->n; i++)
+    load[i] = ref_place_node_load(h, c->node[i], cpu, mem);
+  for (uint32_t s = 0; s < c->n; s++) {
+    uint32_t add[MMC_MAX_NODES], set[MMC_MAX_NODES];
+    bool in[MMC_MAX_NODES] = {false};
+    in[s] = true;
+    set[0] = c->node[s];
+    for (uint32_t i = 0; i < c->n; i++)
+      add[i] = dist(h, c->node[s], c->node[i]);
+    for (uint32_t step = 1; step < k; step++) {
+      uint32_t pickd = UINT32_MAX;
+      for (uint32_t i = 0; i < c->n; i++) {
+        if (in[i])
+          continue;
+        if (pickd == UINT32_MAX || add[i] < add[pickd] ||
+            (add[i] == add[pickd] && load[i] < load[pickd] - LOAD_EPS))
+          pickd = i;
+      }
+      in[pickd] = true;
+      set[step] = c->node[pickd];
+      for (uint32_t i = 0; i < c->n; i++)
+        add[i] += dist(h, c->node[pickd], c->node[i]);
+    }
+    /* report the set in node order, like the exact search */
+    for (uint32_t i = 1; i < k; i++)
+      for (uint32_t j = i; j > 0 && set[j - 1] > set[j]; j--) {
+        uint32_t t = set[j];
+        set[j] = set[j - 1];
+        set[j - 1] = t;
+      }
+    set_cost_t sc = cost_of(h, set, k, cpu, mem);
+    if (bc.dist == UINT32_MAX || better_set(sc, bc)) {
+      bc = sc;
+      memcpy(best, set, k * sizeof *set);
+    }
+  }
+  return bc;
+}
+
+static uint32_t client_count(const ref_place_host_t *h, const cand_t *c,
+                             const ref_place_request_t *r) {
+  uint32_t cores_max = 0;
+  uint64_t mem_max = 0;
+  for (uint32_t i = 0; i < c->n; i++) {
+    const ref_place_node_t *x = &h->node[c->node[i]];
+    if (x->ncores > cores_max)
+      cores_max = x->ncores;
+    if (x->mem_pages > mem_max)
+      mem_max = x->mem_pages;
+  }
+  uint64_t k = (r->vcpus + cores_max - 1) / cores_max;
+  uint64_t km = mem_max ? (r->mem_pages + mem_max - 1) / mem_max : 1;
+  if (km > k)
+    k = km;
+  if (k > c->n)
+    k = c->n;
+  return k ? (uint32_t)k : 1;
+}
+
+static void split(const ref_place_request_t *r, ref_place_decision_t *d) {
+  uint32_t k = d->nclients;
+  for (uint32_t i = 0; i < k; i++) {
+    ref_place_client_t *cl = &d->client[i];
+    cl->first_vcpu = (uint32_t)((uint64_t)r->vcpus * i / k);
+    cl->nvcpus = (uint32_t)((uint64_t)r->vcpus * (i + 1) / k) - cl->first_vcpu;
+    uint64_t q = r->mem_pages / k, rem = r->mem_pages % k;
+    cl->first_gpfn = q * i + (i < rem ? i : rem);
+    cl->npages = q + (i < rem ? 1 : 0);
+  }
+}
+
+int ref_place_decide(const ref_place_host_t *h, const ref_place_request_t *r,
+                     ref_place_decision_t *d, mmc_error_t *err) {
+  if (r->vcpus == 0 || r->mem_pages == 0)
+    return mmc_fail(err, MMC_EINVAL, "placement: a VM needs at least one vCPU and one page");
+  cand_t c;
+  candidates(h, r->affinity, &c);
+  if (c.n == 0)
+    return mmc_fail(err, MMC_EINVAL,
+                    "placement: no node with CPUs in numa.nodeAffinity 0x%llx (memory-only "
+                    "nodes cannot host vCPUs)",
+                    (unsigned long long)r->affinity);
+  memset(d, 0, sizeof *d);
+  d->vnuma_nodes = ref_place_vnuma_nodes(r->vcpus, r->vcpu_min, r->max_per_vnode);
+  d->nclients = client_count(h, &c, r);
+  split(r, d);
+  uint32_t k = d->nclients;
+  int64_t cpu = ((int64_t)r->vcpus * r->vcpu_demand + k - 1) / k;
+  int64_t mem = (int64_t)((r->mem_pages + k - 1) / k);
+  if (k == 1) {
+    d->client[0].node = pick(h, &c, cpu, mem);
+    d->exact = true;
+    return 0;
+  }
+  uint32_t set[MMC_MAX_NODES];
+  set_cost_t sc;
+  if (choose_capped(c.n, k, r->exact_sets_max) <= r->exact_sets_max) {
+    sc = search_exact(h, &c, k, cpu, mem, set);
+    d->exact = true;
+  } else {
+    sc = search_greedy(h, &c, k, cpu, mem, set);
+  }
+  d->dist_sum = sc.dist;
+  for (uint32_t i = 0; i < k; i++)
+    d->client[i].node = set[i];
+  return 0;
+}
+
+void ref_place_commit(ref_place_host_t *h, const ref_place_decision_t *d, uint32_t vcpu_demand,
+                      int sign) {
+  for (uint32_t i = 0; i < d->nclients; i++) {
+    const ref_place_client_t *cl = &d->client[i];
+    ref_place_add(h, cl->node, sign * (int64_t)cl->nvcpus * vcpu_demand,
+                  sign * (int64_t)cl->npages);
+  }
+}

@@ -1,0 +1,481 @@
+/*
+ * pmap.c — the guest page map (one 64-bit entry per guest page) and its
+ * quiescence protocol, the software TLB shootdown of mech.h.
+ *
+ * SPEC: INT-1 (no data lost while pages move under running vCPUs), SEC-1 (COW
+ * isolates writers), and the mechanism under NUMA migration, sharing, swap
+ * and working-set sampling. The contract's "Guest pointers" paragraph is what
+ * this file guarantees to the suite.
+ *
+ * Invariants (tests/unit/test_pmap.c checks them with concurrent threads):
+ *  I1 no write lost: every write through a pointer obtained from page() is
+ *     visible in the page's frame after the next remap completes;
+ *  I2 a pointer stays valid (its frame neither freed nor reused) until the
+ *     vCPU's next quiescent point;
+ *  I3 once a vCPU holds a page writable, no other vCPU of the map holds or can
+ *     obtain a pointer to another frame for that page. (In fact all pointers
+ *     held at one time by different vCPUs for one page are equal; only a
+ *     vCPU's own read-only pointers go stale when it breaks COW itself.)
+ *
+ * Why they hold. Every pte transition is a CAS or a store on the entry, and
+ * the vCPU side and the waiting side form a Dekker pair: a vCPU publishes
+ * `active` (seq_cst exchange) before its first pte load (seq_cst) after a
+ * quiescent point; a waiter modifies the pte (seq_cst CAS: MARK or BUSY), then
+ * reads each vCPU's qseq and active (seq_cst). So either the waiter sees the
+ * vCPU active (and waits until qseq moves or active drops: the vCPU passed a
+ * quiescent point and dropped every pointer it held), or the vCPU's load sees
+ * the MARK/BUSY. A marked entry becomes COPY only if no vCPU cancelled the
+ * mark, i.e. no vCPU obtained the old frame since the mark; after the wait no
+ * vCPU holds it from before. So while COPY is set nobody holds the old frame
+ * (the copy is complete: I1), it is released only after the new entry is
+ * published (I2), and the new frame is the only one reachable (I3). The same
+ * wait, minus the calling vCPU, covers copy-on-write: the BUSY bit keeps new
+ * readers out while the holders of the shared frame quiesce.
+ *
+ * Waits. A remapper waits only in its wait phase (for vCPUs to quiesce);
+ * vCPUs never wait for it there (they cancel marks). A vCPU waits for a COPY
+ * (a memcpy away, never blocked), for a BUSY entry (another vCPU's slow path)
+ * and, in COW, for the other vCPUs. The last two can form cycles; a vCPU in
+ * such a wait sets `waiting`, and gives up with MMC_ERETRY, undoing what it
+ * did, when a vCPU it waits for (COW), or any vCPU (BUSY: the holder is not
+ * known), with a lower index is waiting too: every cycle breaks at its
+ * highest-index member, which quiesces before it retries. A vCPU that holds
+ * no pointer yet (first access since its quiescent point) cannot be what
+ * anyone waits for once it quiesces itself, so it never fails with ERETRY:
+ * it waits for a BUSY entry quiesced, and when its COW would give way it
+ * unlocks the entry and steps aside, quiesced, until the lower-index vCPU
+ * stops waiting, then starts over. Waits spin briefly, then
+ * sched_yield(); they end when the awaited vCPUs quiesce (the contract makes
+ * them), never by time. In stepped mode every vCPU is quiesced before
+ * advance(), so a remap there never waits. A remap must not be called by a
+ * thread that is itself an active vCPU of the map (it would wait for itself).
+ *
+ * Remap accounting: only entries with no flag at all are marked (an entry
+ * BUSY, MARK/COPY from another remap, or SAMPLED and not touched since, is
+ * counted `cancelled` with those a vCPU cancelled); entries eligible() refuses
+ * and pages whose transform() declines count in neither; gpfns out of range
+ * are ignored. transform() therefore always sees an entry without flags.
+ *
+ * The map keeps the caller's pool_bases array (indexed by the node field of
+ * an entry): it must outlive the map. The fault ops are copied.
+ */
+#include <inttypes.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mech.h"
+
+#define CACHE_LINE 64
+/* Spins before each sched_yield() in a wait: a quiescent point or a page copy
+ * is usually microseconds away; beyond that, give the CPU to whoever we wait
+ * for (this machine has fewer cores than vCPU threads in tests). Internal
+ * mechanism constant, not a policy tunable. */
+#define WAIT_SPINS 64
+/* Waiters take snapshots of this many vCPUs at a time (stack array). */
+#define SNAP_CHUNK 64
+/* Remap batches of up to this many pages keep their state on the stack. */
+#define BATCH_STACK 256
+
+#define LOCK_FLAGS (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY)
+
+/* Test-only: skip the quiescence wait of remaps and COW, to prove that the
+ * tests of I1-I3 catch a missing wait. Never set outside
+ * tests/unit/test_pmap.c. */
+_Atomic bool ref_pmap_test_skip_wait;
+
+struct ref_vcpu_q {
+  /* 1 from this vCPU's first page() after a quiescent point until the next
+   * one; written only by the vCPU, read by waiters. Own cache line. */
+  alignas(CACHE_LINE) _Atomic uint64_t active;
+  /* Quiescent points passed; written only by the vCPU, read by waiters. */
+  alignas(CACHE_LINE) _Atomic uint64_t qseq;
+  /* 1 while the vCPU waits in a slow path (COW or BUSY): the cycle breaker. */
+  _Atomic uint32_t waiting;
+  uint32_t index;  /* in the map */
+  ref_pmap_t *map; /* owner */
+};
+
+struct ref_pmap {
+  _Atomic uint64_t *pte; /* npages entries */
+  uint64_t npages;       /* guest pages */
+  uint32_t nvcpus;       /* vCPU slots */
+  ref_vcpu_q_t *vcpus;   /* nvcpus slots, cache-line aligned */
+  uint8_t *const *bases; /* pool base by node index (caller's array, outlives the map) */
+  ref_fault_ops_t ops;   /* slow paths */
+  void *owner;           /* first argument of ops */
+};
+
+int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases,
+                    const ref_fault_ops_t *ops, void *owner, ref_pmap_t **out, mmc_error_t *err) {
+  if (npages == 0 || nvcpus == 0)
+    return mmc_fail(err, MMC_EINVAL,
+                    "page map: %" PRIu64 " pages and %" PRIu32
+                    " vCPUs given; both must be at least 1",
+                    npages, nvcpus);
+  if (!pool_bases || !ops || !ops->fault)
+    return mmc_fail(err, MMC_EINVAL, "page map: pool bases and a fault op are required");
+  ref_pmap_t *m = calloc(1, sizeof *m);
+  if (!m)
+    return mmc_fail(err, MMC_ENOMEM, "page map: out of memory");
+  m->pte = calloc(npages, sizeof *m->pte); /* all REF_PTE_UNBACKED (0) */
+  size_t vbytes =
+      ((size_t)nvcpus * sizeof(ref_vcpu_q_t) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+  m->vcpus = aligned_alloc(CACHE_LINE, vbytes);
+  if (!m->pte || !m->vcpus) {
+    free(m->pte);
+    free(m->vcpus);
+    free(m);
+    return mmc_fail(err, MMC_ENOMEM,
+                    "page map: cannot allocate %" PRIu64 " entries for %" PRIu32 " vCPUs", npages,
+                    nvcpus);
+  }
+  memset(m->vcpus, 0, vbytes);
+  for (uint32_t i = 0; i < nvcpus; i++) {
+    m->vcpus[i].index = i;
+    m->vcpus[i].map = m;
+  }
+  m->npages = npages;
+  m->nvcpus = nvcpus;
+  m->bases = pool_bases;
+  m->ops = *ops;
+  m->owner = owner;
+  *out = m;
+  return 0;
+}
+
+void ref_pmap_destroy(ref_pmap_t *m) {
+  if (!m)
+    return;
+  free(m->pte);
+  free(m->vcpus);
+  free(m);
+}
+
+uint64_t ref_pmap_npages(const ref_pmap_t *m) {
+  return m->npages;
+}
+
+uint64_t ref_pmap_get(const ref_pmap_t *m, uint64_t gpfn) {
+  return atomic_load_explicit(&m->pte[gpfn], memory_order_acquire);
+}
+
+bool ref_pmap_cas(ref_pmap_t *m, uint64_t gpfn, uint64_t expected, uint64_t desired) {
+  return atomic_compare_exchange_strong(&m->pte[gpfn], &expected, desired);
+}
+
+ref_vcpu_q_t *ref_pmap_vcpu(ref_pmap_t *m, uint32_t index) {
+  return index < m->nvcpus ? &m->vcpus[index] : NULL;
+}
+
+/* ------------------------------------------------------------ waiting */
+
+static void backoff(unsigned *spins) {
+  if (++*spins % WAIT_SPINS == 0)
+    sched_yield();
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void vcpu_quiesce(ref_vcpu_q_t *v) {
+  atomic_fetch_add(&v->qseq, 1);
+  atomic_store(&v->active, 0);
+}
+
+/* Start holding pointers: the vCPU side of the Dekker pair. */
+static void vcpu_activate(ref_vcpu_q_t *v) {
+  atomic_exchange(&v->active, 1);
+}
+
+/* True when some vCPU other than `self` with a lower index is waiting. */
+static bool lower_waiting(const ref_pmap_t *m, const ref_vcpu_q_t *self) {
+  for (uint32_t j = 0; j < self->index; j++)
+    if (atomic_load(&m->vcpus[j].waiting))
+      return true;
+  return false;
+}
+
+/* Wait until every vCPU (but `self`) that was active after the caller's pte
+ * update has passed a quiescent point. Called after the update (seq_cst).
+ * With a `self` (a vCPU in COW), gives up with MMC_ERETRY when an awaited
+ * vCPU with a lower index is itself waiting, and names it in *blocker. */
+static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blocker) {
+  for (uint32_t base = 0; base < m->nvcpus; base += SNAP_CHUNK) {
+    uint32_t n = m->nvcpus - base < SNAP_CHUNK ? m->nvcpus - base : SNAP_CHUNK;
+    uint64_t snap[SNAP_CHUNK], pending = 0;
+    for (uint32_t k = 0; k < n; k++) {
+      ref_vcpu_q_t *o = &m->vcpus[base + k];
+      if (o == self)
+        continue;
+      snap[k] = atomic_load(&o->qseq);
+      if (atomic_load(&o->active))
+        pending |= 1ull << k;
+    }
+    unsigned spins = 0;
+    while (pending) {
+      for (uint32_t k = 0; k < n; k++) {
+        if (!(pending >> k & 1))
+          continue;
+        ref_vcpu_q_t *o = &m->vcpus[base + k];
+        if (atomic_load(&o->qseq) != snap[k] || !atomic_load(&o->active))
+          pending &= ~(1ull << k);
+        else if (self && o->index < self->index && atomic_load(&o->waiting)) {
+          *blocker = o->index;
+          return MMC_ERETRY;
+        }
+      }
+      if (pending)
+        backoff(&spins);
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ vCPU side */
+
+static void *frame_ptr(const ref_pmap_t *m, uint64_t pte) {
+  return m->bases[ref_pte_node(pte)] + ref_pte_frame(pte) * MMC_PAGE_SIZE;
+}
+
+static bool fast_ok(uint64_t pte, bool write) {
+  uint64_t low = pte & (REF_PTE_STATE_MASK | REF_PTE_FLAGS_MASK);
+  return low == REF_PTE_PRIVATE || (!write && low == REF_PTE_SHARED);
+}
+
+/* Wait for another vCPU's slow path to unlock the entry. 0 when it changed;
+ * MMC_ERETRY when this vCPU, holding pointers, might be in a waiting cycle. */
+static int wait_busy(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t busy, bool fresh) {
+  unsigned spins = 0;
+  if (fresh) {
+    /* Holding nothing: be quiescent while waiting, so no one waits for us. */
+    vcpu_quiesce(v);
+    while (atomic_load(&m->pte[gpfn]) == busy)
+      backoff(&spins);
+    vcpu_activate(v);
+    return 0;
+  }
+  atomic_store(&v->waiting, 1);
+  int rc = 0;
+  while (rc == 0 && atomic_load(&m->pte[gpfn]) == busy) {
+    if (lower_waiting(m, v))
+      rc = MMC_ERETRY;
+    else
+      backoff(&spins);
+  }
+  atomic_store(&v->waiting, 0);
+  return rc;
+}
+
+static int retry_error(uint64_t gpfn, mmc_error_t *err) {
+  return mmc_fail(err, MMC_ERETRY,
+                  "page %" PRIu64 ": another vCPU of the VM waits for this one; quiesce and "
+                  "retry the access",
+                  gpfn);
+}
+
+/* The COW wait gave way to a lower-index waiter, and this vCPU holds no
+ * pointer: instead of failing, step aside quiesced (nobody can wait for it
+ * then, and it holds no lock) until that vCPU stops waiting, and start over. */
+static void step_aside(ref_pmap_t *m, ref_vcpu_q_t *v, uint32_t blocker) {
+  unsigned spins = 0;
+  vcpu_quiesce(v);
+  while (atomic_load(&m->vcpus[blocker].waiting))
+    backoff(&spins);
+  vcpu_activate(v);
+}
+
+#define RESTART 1 /* locked_fault: the entry was unlocked, redo the access */
+
+/* The entry is locked (BUSY, value `locked`): COW wait if needed, fault op,
+ * publish. Returns the published entry through *pub, or RESTART. */
+static int locked_fault(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write, bool fresh,
+                        uint64_t locked, uint64_t *pub, mmc_error_t *err) {
+  uint64_t cur = locked & ~REF_PTE_BUSY;
+  if (write && ref_pte_state(cur) == REF_PTE_SHARED) {
+    /* Other vCPUs may hold pointers to the shared frame: wait for them. */
+    uint32_t blocker = 0;
+    atomic_store(&v->waiting, 1);
+    int rc = ref_pmap_test_skip_wait ? 0 : wait_quiescent(m, v, &blocker);
+    atomic_store(&v->waiting, 0);
+    if (rc != 0) {
+      atomic_store(&m->pte[gpfn], cur);
+      if (!fresh)
+        return retry_error(gpfn, err);
+      step_aside(m, v, blocker);
+      return RESTART;
+    }
+  }
+  uint64_t out = cur;
+  int rc = m->ops.fault(m->owner, v->index, gpfn, write, &out, err);
+  if (rc != 0) {
+    atomic_store(&m->pte[gpfn], cur);
+    return rc;
+  }
+  out &= ~(LOCK_FLAGS | REF_PTE_SAMPLED);
+  atomic_store_explicit(&m->pte[gpfn], out, memory_order_release);
+  if (!fast_ok(out, write))
+    return mmc_fail(err, MMC_EINVAL, "page %" PRIu64 ": the fault op left state %u, not %s", gpfn,
+                    ref_pte_state(out), write ? "private" : "private or shared");
+  *pub = out;
+  return 0;
+}
+
+static void *page_slow(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write, bool fresh,
+                       uint64_t pte, mmc_error_t *err) {
+  unsigned spins = 0;
+  for (;; pte = atomic_load(&m->pte[gpfn])) {
+    if (fast_ok(pte, write))
+      return frame_ptr(m, pte);
+    if (pte & REF_PTE_COPY) { /* a remap is publishing: a memcpy away */
+      backoff(&spins);
+      continue;
+    }
+    if (pte & REF_PTE_MARK) { /* cancel the remap of this page and use it */
+      atomic_compare_exchange_strong(&m->pte[gpfn], &pte, pte & ~REF_PTE_MARK);
+      continue;
+    }
+    if (pte & REF_PTE_BUSY) {
+      if (wait_busy(m, v, gpfn, pte, fresh) != 0) {
+        retry_error(gpfn, err);
+        return NULL;
+      }
+      continue;
+    }
+    if (!atomic_compare_exchange_strong(&m->pte[gpfn], &pte, pte | REF_PTE_BUSY))
+      continue;
+    uint64_t pub = 0;
+    int rc = locked_fault(m, v, gpfn, write, fresh, pte | REF_PTE_BUSY, &pub, err);
+    if (rc == RESTART)
+      continue;
+    if (rc != 0)
+      return NULL;
+    return frame_ptr(m, pub);
+  }
+}
+
+void *ref_pmap_page(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write, mmc_error_t *err) {
+  if (gpfn >= m->npages) {
+    mmc_fail(err, MMC_ERANGE, "page %" PRIu64 " is out of range 0..%" PRIu64, gpfn, m->npages - 1);
+    return NULL;
+  }
+  bool fresh = atomic_load_explicit(&v->active, memory_order_relaxed) == 0;
+  if (fresh)
+    vcpu_activate(v);
+  /* seq_cst: the Dekker pair with waiters (on x86 and arm64 the same
+   * instruction as an acquire load). */
+  uint64_t pte = atomic_load(&m->pte[gpfn]);
+  if (fast_ok(pte, write))
+    return frame_ptr(m, pte);
+  return page_slow(m, v, gpfn, write, fresh, pte, err);
+}
+
+void ref_pmap_quiesce(ref_vcpu_q_t *v) {
+  if (atomic_load_explicit(&v->active, memory_order_relaxed))
+    vcpu_quiesce(v);
+}
+
+void ref_pmap_vcpu_offline(ref_vcpu_q_t *v) {
+  ref_pmap_quiesce(v);
+}
+
+/* ------------------------------------------------------------ remapping */
+
+/* Mark phase: returns how many pages were marked; marked[i] holds the
+ * entry as marked, or 0 when page i is not part of the batch any more. */
+static size_t remap_mark(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,
+                         void *ctx, uint64_t *marked, ref_remap_result_t *res) {
+  size_t nmarked = 0;
+  for (size_t i = 0; i < n; i++) {
+    marked[i] = 0;
+    uint64_t g = gpfns[i];
+    if (g >= m->npages)
+      continue;
+    uint64_t pte = atomic_load(&m->pte[g]);
+    if (pte & REF_PTE_FLAGS_MASK) { /* busy, being remapped or sampled */
+      res->cancelled++;
+      continue;
+    }
+    if (ops->eligible && !ops->eligible(ctx, g, pte))
+      continue;
+    if (!atomic_compare_exchange_strong(&m->pte[g], &pte, pte | REF_PTE_MARK)) {
+      res->cancelled++;
+      continue;
+    }
+    marked[i] = pte | REF_PTE_MARK;
+    nmarked++;
+  }
+  return nmarked;
+}
+
+static void remap_publish(ref_pmap_t *m, const uint64_t *gpfns, size_t n,
+                          const ref_remap_ops_t *ops, void *ctx, const uint64_t *marked,
+                          ref_remap_result_t *res) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t exp = marked[i];
+    if (!exp)
+      continue;
+    uint64_t g = gpfns[i], old = exp & ~REF_PTE_MARK;
+    if (!atomic_compare_exchange_strong(&m->pte[g], &exp, old | REF_PTE_COPY)) {
+      res->cancelled++; /* a vCPU used the page meanwhile */
+      continue;
+    }
+    uint64_t new_pte = old;
+    if (!ops->transform(ctx, g, old, &new_pte)) {
+      atomic_store_explicit(&m->pte[g], old, memory_order_release);
+      continue;
+    }
+    atomic_store_explicit(&m->pte[g], new_pte & ~LOCK_FLAGS, memory_order_release);
+    if (ops->release)
+      ops->release(ctx, g, old);
+    res->remapped++;
+  }
+}
+
+static void remap_chunk(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,
+                        void *ctx, uint64_t *marked, ref_remap_result_t *res) {
+  if (remap_mark(m, gpfns, n, ops, ctx, marked, res) == 0)
+    return;
+  uint64_t t0 = now_ns();
+  if (!ref_pmap_test_skip_wait)
+    wait_quiescent(m, NULL, NULL);
+  res->wait_ns += now_ns() - t0;
+  remap_publish(m, gpfns, n, ops, ctx, marked, res);
+}
+
+void ref_pmap_remap(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,
+                    void *ctx, ref_remap_result_t *res) {
+  ref_remap_result_t r = {0};
+  uint64_t stack[BATCH_STACK];
+  uint64_t *marked = n <= BATCH_STACK ? stack : malloc(n * sizeof *marked);
+  if (marked) {
+    remap_chunk(m, gpfns, n, ops, ctx, marked, &r);
+  } else {
+    /* No memory for the batch state: one wait per BATCH_STACK pages. */
+    for (size_t i = 0; i < n; i += BATCH_STACK)
+      remap_chunk(m, gpfns + i, n - i < BATCH_STACK ? n - i : BATCH_STACK, ops, ctx, stack, &r);
+  }
+  if (marked != stack)
+    free(marked);
+  if (res)
+    *res = r;
+}
+
+bool ref_pmap_is_valid(const ref_pmap_t *m, bool idle) {
+  for (uint64_t g = 0; g < m->npages; g++) {
+    uint64_t pte = atomic_load_explicit(&m->pte[g], memory_order_acquire);
+    if (ref_pte_state(pte) > REF_PTE_SWAPPED)
+      return false;
+    if (idle && (pte & LOCK_FLAGS))
+      return false;
+  }
+  for (uint32_t i = 0; idle && i < m->nvcpus; i++)
+    if (atomic_load(&m->vcpus[i].active) || atomic_load(&m->vcpus[i].waiting))
+      return false;
+  return true;
+}

@@ -1,0 +1,782 @@
+/*
+ * test_host.c — the reference host through the contract table (mmcert_impl):
+ * creation and its errors, settings by name (SET-1), stepped and live clocks
+ * with periodic hooks (SET-2), the event ring (seq, MMC_EV_LOST).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mech.h"
+#include "ref.h"
+
+extern const mmc_impl_t mmcert_impl;
+static const mmc_impl_t *I = &mmcert_impl;
+
+/* An emulated topology of n nodes, `cores` CPUs each, `mb` MB each. */
+typedef struct topo {
+  mmc_node_t nodes[MMC_MAX_NODES];
+  uint32_t cpus[MMC_MAX_NODES][16];
+  uint32_t dist[MMC_MAX_NODES * MMC_MAX_NODES];
+  mmc_topology_t t;
+} topo_t;
+
+static void topo_make(topo_t *tp, uint32_t n, uint32_t cores, uint64_t mb) {
+  memset(tp, 0, sizeof *tp);
+  for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t c = 0; c < cores; c++)
+      tp->cpus[i][c] = i * cores + c;
+    tp->nodes[i] = (mmc_node_t){.os_index = i,
+                                .memory_bytes = mb << 20,
+                                .ncpus = cores,
+                                .cpus = tp->cpus[i],
+                                .ncores = cores,
+                                .real = false};
+    for (uint32_t j = 0; j < n; j++)
+      tp->dist[i * n + j] = i == j ? 10 : 20 + 10 * (i / 2 != j / 2);
+  }
+  tp->t = (mmc_topology_t){
+      .nnodes = n, .nodes = tp->nodes, .distance = tp->dist, .ncores = n * cores, .name = "test"};
+}
+
+static mmc_host_t *make_host(topo_t *tp, mmc_clock_mode_t clock, const mmc_setting_value_t *s,
+                             size_t ns) {
+  mmc_host_config_t cfg = {
+      .topology = &tp->t, .clock = clock, .seed = 1, .settings = s, .nsettings = ns};
+  mmc_host_t *h = NULL;
+  mmc_error_t err = {0};
+  int rc = I->host_create(&cfg, &h, &err);
+  if (rc)
+    fail_msg("host_create: %s", err.msg);
+  return h;
+}
+
+static void table_is_sane(void **state) {
+  (void)state;
+  assert_int_equal(I->abi_version, MMCERT_ABI_VERSION);
+  assert_int_equal(I->struct_size, sizeof(mmc_impl_t));
+  assert_true(I->capabilities & MMC_CAP_CLOCK_STEPPED);
+  assert_false(I->capabilities & MMC_CAP_BALLOON);
+}
+
+static void create_applies_settings_in_order(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_setting_value_t s[] = {{"Numa.RebalancePeriod", 500}, {"Numa.RebalancePeriod", 700}};
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, s, 2);
+  int64_t v = 0;
+  assert_int_equal(I->setting_get(h, "Numa.RebalancePeriod", &v, NULL), 0);
+  assert_int_equal(v, 700);
+  I->host_destroy(h);
+}
+
+static void create_fails_with_the_settings_error(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_setting_value_t s[] = {{"Numa.RebalancePeriod", 500}, {"Numa.RebalancePeriod", 50}};
+  mmc_host_config_t cfg = {.topology = &tp.t, .settings = s, .nsettings = 2};
+  mmc_host_t *h = NULL;
+  mmc_error_t err = {0};
+  assert_int_equal(I->host_create(&cfg, &h, &err), MMC_ERANGE);
+  assert_null(h);
+  assert_string_equal(err.msg, "Numa.RebalancePeriod: 50 is out of range 100..60000 ms");
+  s[1].name = "Numa.Bogus";
+  assert_int_equal(I->host_create(&cfg, &h, &err), MMC_ENOENT);
+  cfg.settings = NULL;
+  cfg.profile = "esx-3";
+  assert_int_equal(I->host_create(&cfg, &h, &err), MMC_EINVAL);
+  assert_non_null(strstr(err.msg, "esx-3"));
+  cfg.profile = NULL;
+  cfg.topology = NULL;
+  assert_int_equal(I->host_create(&cfg, &h, &err), MMC_EINVAL);
+  assert_non_null(strstr(err.msg, "topology"));
+}
+
+static void settings_through_the_contract(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_error_t err = {0};
+  int64_t v = 0;
+  assert_int_equal(I->setting_set(h, "Numa.RebalancePeriod", 50, &err), MMC_ERANGE);
+  assert_string_equal(err.msg, "Numa.RebalancePeriod: 50 is out of range 100..60000 ms");
+  assert_int_equal(I->setting_get(h, "Numa.RebalancePeriod", &v, &err), 0);
+  assert_int_equal(v, 2000);
+  assert_int_equal(I->setting_set(h, "Mem.IdleTax", 0, &err), 0);
+  assert_int_equal(I->setting_get(h, "Mem.IdleTax", &v, &err), 0);
+  assert_int_equal(v, 0);
+  assert_int_equal(I->setting_get(h, "Mem.Nope", &v, &err), MMC_ENOENT);
+  assert_int_equal(I->setting_set(h, "Mem.Nope", 1, &err), MMC_ENOENT);
+  mmc_setting_info_t info;
+  size_t n = 0;
+  while (I->setting_info(h, n, &info) == 0)
+    n++;
+  assert_int_equal(n, REF_SET_COUNT);
+  I->host_destroy(h);
+}
+
+static void osdi02_profile_defaults(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 1, 2, 64);
+  mmc_host_config_t cfg = {.topology = &tp.t, .profile = "osdi02"};
+  mmc_host_t *h = NULL;
+  assert_int_equal(I->host_create(&cfg, &h, NULL), 0);
+  int64_t v = 0;
+  assert_int_equal(I->setting_get(h, "Mem.SamplePeriod", &v, NULL), 0);
+  assert_int_equal(v, 30);
+  I->host_destroy(h);
+}
+
+/* A hook counting its runs and recording the times it saw. */
+typedef struct hook_log {
+  uint64_t runs;
+  uint64_t times[64];
+} hook_log_t;
+
+static void log_hook(ref_host_t *h, uint64_t now, void *ctx) {
+  hook_log_t *l = ctx;
+  if (l->runs < 64)
+    l->times[l->runs] = now;
+  l->runs++;
+}
+
+static void stepped_clock_runs_hooks_when_due(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  hook_log_t log = {0};
+  ref_hook_t hook = {
+      .name = "test", .period = REF_SET_NUMA_REBALANCE_PERIOD, .run = log_hook, .ctx = &log};
+  assert_int_equal(ref_host_add_hook(h, &hook, NULL), 0);
+  mmc_error_t err = {0};
+  assert_int_equal(I->advance(h, 1999999999ull, &err), 0);
+  assert_int_equal(log.runs, 0);
+  assert_int_equal(I->advance(h, 6500000000ull, &err), 0);
+  assert_int_equal(log.runs, 3);
+  assert_int_equal(log.times[0], 2000000000ull);
+  assert_int_equal(log.times[2], 6000000000ull);
+  assert_int_equal(I->now(h), 6500000000ull);
+  /* SET-2: the new period counts from the last run */
+  assert_int_equal(I->setting_set(h, "Numa.RebalancePeriod", 100, &err), 0);
+  assert_int_equal(I->advance(h, 6500000000ull, &err), 0);
+  assert_int_equal(log.runs, 8);
+  assert_int_equal(log.times[7], 6500000000ull);
+  /* time never goes back */
+  assert_int_equal(I->advance(h, 1000, &err), MMC_ESTATE);
+  assert_non_null(strstr(err.msg, "before the host clock"));
+  assert_int_equal(I->now(h), 6500000000ull);
+  I->host_destroy(h);
+}
+
+static void live_clock_has_no_advance(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_LIVE, NULL, 0);
+  mmc_error_t err = {0};
+  assert_int_equal(I->advance(h, 1000, &err), MMC_ENOTSUP);
+  uint64_t a = I->now(h);
+  uint64_t b;
+  while ((b = I->now(h)) == a)
+    ;
+  assert_true(b > a);
+  I->host_destroy(h);
+}
+
+static void count_hook(ref_host_t *h, uint64_t now, void *ctx) {
+  atomic_fetch_add((_Atomic uint64_t *)ctx, 1);
+}
+
+static void live_clock_thread_runs_hooks(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_setting_value_t s[] = {{"Numa.RebalancePeriod", 100}};
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_LIVE, s, 1);
+  _Atomic uint64_t runs = 0;
+  ref_hook_t hook = {
+      .name = "test", .period = REF_SET_NUMA_REBALANCE_PERIOD, .run = count_hook, .ctx = &runs};
+  assert_int_equal(ref_host_add_hook(h, &hook, NULL), 0);
+  uint64_t deadline = I->now(h) + 10000000000ull;
+  while (atomic_load(&runs) < 3 && I->now(h) < deadline)
+    sched_yield();
+  assert_true(atomic_load(&runs) >= 3);
+  /* three periods of 100 ms cannot pass in less than 300 ms */
+  assert_true(I->now(h) >= 300000000ull);
+  I->host_destroy(h);
+}
+
+static void events_have_seq_and_report_loss(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 1, 2, 64);
+  mmc_setting_value_t s[] = {{"Ref.EventRingSize", 64}};
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, s, 1);
+  for (int i = 0; i < 10; i++)
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_RECONFIGURE, .count = (uint64_t)i});
+  mmc_event_t buf[128];
+  uint64_t cur = 0;
+  assert_int_equal(I->events_read(h, &cur, buf, 4), 4);
+  assert_int_equal(cur, 4);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(buf[i].seq, (uint64_t)i);
+  assert_int_equal(I->events_read(h, &cur, buf, 128), 6);
+  assert_int_equal(buf[5].count, 9);
+  assert_int_equal(I->events_read(h, &cur, buf, 128), 0);
+  /* overrun: 100 more into a ring of 64 */
+  for (int i = 0; i < 100; i++)
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_RECONFIGURE, .count = (uint64_t)(10 + i)});
+  assert_int_equal(I->events_read(h, &cur, buf, 128), 65);
+  assert_int_equal(buf[0].type, MMC_EV_LOST);
+  assert_int_equal(buf[0].count, 36);
+  assert_int_equal(buf[1].seq, 46);
+  assert_int_equal(buf[64].seq, 109);
+  assert_int_equal(cur, 110);
+  I->host_destroy(h);
+}
+
+/* ---------------------------------------------------------------- VMs */
+
+static mmc_vm_config_t vm_cfg(uint32_t vcpus, uint64_t mb) {
+  mmc_vm_config_t c;
+  mmc_vm_config_init(&c);
+  c.vcpus = vcpus;
+  c.memory_bytes = mb << 20;
+  return c;
+}
+
+static mmc_vm_id_t power_on(mmc_host_t *h, const mmc_vm_config_t *c) {
+  mmc_vm_id_t id = 0;
+  mmc_error_t err = {0};
+  if (I->vm_power_on(h, c, &id, &err))
+    fail_msg("vm_power_on: %s", err.msg);
+  return id;
+}
+
+static mmc_vm_stats_t stats(mmc_host_t *h, mmc_vm_id_t id) {
+  mmc_vm_stats_t s;
+  mmc_error_t err = {0};
+  if (I->vm_stats(h, id, &s, &err))
+    fail_msg("vm_stats: %s", err.msg);
+  return s;
+}
+
+static uint64_t used_frames(mmc_host_t *h) {
+  uint64_t u = 0;
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    if (h->pools[n])
+      u += ref_pool_used(h->pools[n]);
+  return u;
+}
+
+/* Node whose pool holds the pointer, or -1. */
+static int node_of(mmc_host_t *h, const void *p) {
+  for (uint32_t n = 0; n < h->nnodes; n++) {
+    if (!h->pools[n])
+      continue;
+    const uint8_t *b = h->pool_bases[n];
+    if ((const uint8_t *)p >= b && (const uint8_t *)p < b + ref_pool_capacity(h->pools[n]) * 4096)
+      return (int)n;
+  }
+  return -1;
+}
+
+/* Touch (write) every page of [first, first+n) with a pattern from (vm, gpfn). */
+static void write_pages(mmc_vcpu_t *v, mmc_vm_id_t id, uint64_t first, uint64_t n) {
+  for (uint64_t g = first; g < first + n; g++) {
+    mmc_error_t err = {0};
+    uint64_t *p = I->page(v, g, true, &err);
+    if (!p)
+      fail_msg("page %llu: %s", (unsigned long long)g, err.msg);
+    p[0] = ((uint64_t)id << 40) | g;
+    p[511] = ~g;
+  }
+  I->quiesce(v);
+}
+
+static uint64_t check_pages(mmc_vcpu_t *v, mmc_vm_id_t id, uint64_t first, uint64_t n) {
+  uint64_t bad = 0;
+  for (uint64_t g = first; g < first + n; g++) {
+    uint64_t *p = I->page(v, g, false, NULL);
+    if (!p || p[0] != (((uint64_t)id << 40) | g) || p[511] != ~g)
+      bad++;
+  }
+  I->quiesce(v);
+  return bad;
+}
+
+static size_t read_events(mmc_host_t *h, uint64_t *cur, mmc_event_t *buf, size_t max) {
+  return I->events_read(h, cur, buf, max);
+}
+
+static void power_on_touch_power_off_frees_frames(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(2, 16);
+  c.name = "vm-a";
+  mmc_vm_id_t id = power_on(h, &c);
+  assert_int_equal(id, 1);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.configured_pages, 4096);
+  assert_int_equal(s.nclients, 1);
+  assert_true(s.home_node < 2);
+  assert_int_equal(s.resident_pages, 0);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  assert_int_equal(I->vcpu_enter(h, id, 1, &v, &err), 0);
+  write_pages(v, id, 0, 4096);
+  assert_int_equal(check_pages(v, id, 0, 4096), 0);
+  s = stats(h, id);
+  assert_int_equal(s.resident_pages, 4096);
+  assert_int_equal(s.pages_per_node[s.home_node], 4096); /* NUMA-1: all on home */
+  assert_int_equal(s.remote_fallback_pages, 0);
+  assert_int_equal(used_frames(h), 4096);
+  mmc_host_stats_t hs;
+  assert_int_equal(I->host_stats(h, &hs, &err), 0);
+  assert_int_equal(hs.nvms, 1);
+  assert_int_equal(hs.node_capacity_pages[0], 16384);
+  assert_int_equal(hs.node_free_pages[s.home_node], 16384 - 4096);
+  /* power-off refused while a vCPU is entered */
+  assert_int_equal(I->vm_power_off(h, id, &err), MMC_EBUSY);
+  assert_non_null(strstr(err.msg, "entered"));
+  I->vcpu_exit(v);
+  assert_int_equal(I->vm_power_off(h, id, &err), 0);
+  assert_int_equal(used_frames(h), 0);
+  assert_int_equal(I->host_stats(h, &hs, &err), 0);
+  assert_int_equal(hs.nvms, 0);
+  assert_int_equal(hs.node_free_pages[0], 16384);
+  /* the VM is gone: ESTATE for it, ENOENT for ids never used */
+  assert_int_equal(I->vm_stats(h, id, &s, &err), MMC_ESTATE);
+  assert_int_equal(I->vm_power_off(h, id, &err), MMC_ESTATE);
+  assert_int_equal(I->vm_stats(h, 7, &s, &err), MMC_ENOENT);
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, &err), MMC_ESTATE);
+  I->host_destroy(h);
+}
+
+static void fresh_vm_reads_zeros_on_reused_frames(void **state) {
+  (void)state; /* SEC-1 */
+  topo_t tp;
+  topo_make(&tp, 1, 2, 8);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(1, 8);
+  mmc_vm_id_t a = power_on(h, &c);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, a, 0, &v, NULL), 0);
+  write_pages(v, a, 0, 2048);
+  I->vcpu_exit(v);
+  assert_int_equal(I->vm_power_off(h, a, NULL), 0);
+  mmc_vm_id_t b = power_on(h, &c);
+  assert_int_equal(I->vcpu_enter(h, b, 0, &v, NULL), 0);
+  uint64_t nonzero = 0;
+  for (uint64_t g = 0; g < 2048; g++) {
+    const uint64_t *p = I->page(v, g, true, NULL);
+    assert_non_null(p);
+    for (int i = 0; i < 512; i++)
+      nonzero += p[i] != 0;
+  }
+  assert_int_equal(nonzero, 0);
+  I->vcpu_exit(v);
+  I->host_destroy(h); /* powers b off */
+}
+
+static void admission_control_refuses_unguaranteed_reservation(void **state) {
+  (void)state; /* ALLOC-1 */
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64); /* 128 MB */
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(1, 100);
+  c.reservation_bytes = 100 << 20;
+  mmc_vm_id_t a = power_on(h, &c);
+  mmc_vm_config_t d = vm_cfg(1, 64);
+  d.reservation_bytes = 40 << 20;
+  mmc_vm_id_t id = 0;
+  mmc_error_t err = {0};
+  assert_int_equal(I->vm_power_on(h, &d, &id, &err), MMC_EADMISSION);
+  assert_string_equal(err.msg, "admission control: reservation 40 MB + 100 MB reserved by "
+                               "running VMs exceeds host memory 128 MB");
+  mmc_host_stats_t hs;
+  assert_int_equal(I->host_stats(h, &hs, NULL), 0);
+  assert_int_equal(hs.nvms, 1);
+  /* raising a reservation by reconfigure is checked too; the old one stays */
+  c.reservation_bytes = 20 << 20;
+  assert_int_equal(I->vm_reconfigure(h, a, &c, &err), 0);
+  assert_int_equal(I->vm_power_on(h, &d, &id, &err), 0);
+  c.reservation_bytes = 100 << 20;
+  assert_int_equal(I->vm_reconfigure(h, a, &c, &err), MMC_EADMISSION);
+  /* without reservation memory may be overcommitted */
+  mmc_vm_config_t e = vm_cfg(1, 100);
+  assert_int_equal(I->vm_power_on(h, &e, &id, &err), 0);
+  I->host_destroy(h);
+}
+
+static void bad_power_on_input(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  struct bad {
+    const char *what;
+    mmc_vm_config_t c;
+    int code;
+    const char *msg;
+  } cases[16];
+  size_t n = 0;
+#define BAD(field_set, code_, msg_)                                                                \
+  do {                                                                                             \
+    mmc_vm_config_t c_ = vm_cfg(2, 16);                                                            \
+    field_set;                                                                                     \
+    cases[n++] = (struct bad){#field_set, c_, code_, msg_};                                        \
+  } while (0)
+  BAD(c_.vcpus = 0, MMC_EINVAL, "vcpus 0 is out of range 1..256");
+  BAD(c_.vcpus = 257, MMC_EINVAL, "vcpus 257 is out of range 1..256");
+  BAD(c_.memory_bytes = 0, MMC_EINVAL, "memory_bytes 0 must be a positive multiple");
+  BAD(c_.memory_bytes = 4097, MMC_EINVAL, "memory_bytes 4097 must be a positive multiple");
+  BAD(c_.reservation_bytes = 17 << 20, MMC_EINVAL, "exceeds memory");
+  BAD((c_.reservation_bytes = 8 << 20, c_.limit_bytes = 4 << 20), MMC_EINVAL,
+      "is below sched.mem.min");
+  BAD(c_.node_affinity = 1u << 5, MMC_ENOENT, "names node 5; the host has nodes 0..1");
+  BAD(c_.shares = 0, MMC_EINVAL, "sched.mem.shares 0");
+  BAD(c_.shares = -7, MMC_EINVAL, "sched.mem.shares -7");
+  BAD(c_.maxmemctl_bytes = -2, MMC_EINVAL, "sched.mem.maxmemctl -2");
+  BAD(c_.name = "a-very-long-name-that-goes-on-and-on-past-sixty-four-bytes-of-text-ok", MMC_EINVAL,
+      "VM name is");
+#undef BAD
+  for (size_t i = 0; i < n; i++) {
+    mmc_vm_id_t id = 0;
+    mmc_error_t err = {0};
+    int rc = I->vm_power_on(h, &cases[i].c, &id, &err);
+    if (rc != cases[i].code || !strstr(err.msg, cases[i].msg))
+      fail_msg("%s: got %d \"%s\", want %d \"%s\"", cases[i].what, rc, err.msg, cases[i].code,
+               cases[i].msg);
+    assert_int_equal(err.code, rc);
+  }
+  mmc_error_t err = {0};
+  assert_int_equal(I->vm_power_on(h, NULL, NULL, &err), MMC_EINVAL);
+  /* nothing was left behind: the first VM that powers on is VM 1 */
+  mmc_vm_config_t ok = vm_cfg(2, 16);
+  ok.shares = 1234;
+  assert_int_equal(power_on(h, &ok), 1);
+  assert_int_equal(used_frames(h), 0);
+  /* reconfigure may not change vcpus, memory or name */
+  ok.vcpus = 3;
+  assert_int_equal(I->vm_reconfigure(h, 1, &ok, &err), MMC_EINVAL);
+  assert_non_null(strstr(err.msg, "cannot change"));
+  I->host_destroy(h);
+}
+
+static void vcpu_and_page_errors(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(2, 4);
+  mmc_vm_id_t id = power_on(h, &c);
+  mmc_vcpu_t *v = NULL, *w = NULL;
+  mmc_error_t err = {0};
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, &err), 0);
+  assert_int_equal(I->vcpu_enter(h, id, 0, &w, &err), MMC_EBUSY);
+  assert_non_null(strstr(err.msg, "already entered"));
+  assert_int_equal(I->vcpu_enter(h, id, 2, &w, &err), MMC_ERANGE);
+  assert_null(I->page(v, 1024, false, &err));
+  assert_int_equal(err.code, MMC_ERANGE);
+  assert_non_null(strstr(err.msg, "gpfn 1024 is out of range 0..1023"));
+  assert_non_null(I->page(v, 1023, false, &err));
+  I->vcpu_exit(v);
+  assert_null(I->page(v, 0, false, &err));
+  assert_int_equal(err.code, MMC_ESTATE);
+  /* enter again after exit works */
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, &err), 0);
+  I->vcpu_exit(v);
+  mmc_vcpu_info_t vi;
+  assert_int_equal(I->vcpu_info(h, id, 1, &vi, &err), 0);
+  assert_false(vi.binding_applied); /* emulated node: recorded only */
+  assert_int_equal(vi.node, stats(h, id).home_node);
+  assert_int_equal(I->vcpu_info(h, id, 2, &vi, &err), MMC_ERANGE);
+  I->host_destroy(h);
+}
+
+static void fallback_when_home_is_full(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 4); /* 1024 pages per node */
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  /* CPU load on node 1 so the next VM's home is node 0 */
+  mmc_vm_config_t e = vm_cfg(2, 1);
+  e.node_affinity = 1u << 1;
+  power_on(h, &e);
+  mmc_vm_config_t c = vm_cfg(1, 1);
+  c.node_affinity = 1u << 0;
+  mmc_vm_id_t small = power_on(h, &c);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, small, 0, &v, NULL), 0);
+  write_pages(v, small, 0, 256);
+  I->vcpu_exit(v);
+  mmc_vm_config_t d = vm_cfg(1, 4);
+  mmc_vm_id_t big = power_on(h, &d);
+  assert_int_equal(stats(h, big).home_node, 0);
+  uint64_t cur = 0;
+  mmc_event_t ev[64];
+  read_events(h, &cur, ev, 64);
+  assert_int_equal(I->vcpu_enter(h, big, 0, &v, NULL), 0);
+  write_pages(v, big, 0, 1024);
+  assert_int_equal(check_pages(v, big, 0, 1024), 0);
+  I->vcpu_exit(v);
+  mmc_vm_stats_t s = stats(h, big);
+  assert_int_equal(s.pages_per_node[0], 768);
+  assert_int_equal(s.pages_per_node[1], 256);
+  assert_int_equal(s.remote_fallback_pages, 256);
+  size_t n = read_events(h, &cur, ev, 64);
+  assert_int_equal(n, 1);
+  assert_int_equal(ev[0].type, MMC_EV_FALLBACK);
+  assert_int_equal(ev[0].vm, big);
+  assert_int_equal(ev[0].node_from, 0);
+  assert_int_equal(ev[0].node_to, 1);
+  /* affinity confines memory: with node 0 full, the small VM gets no frame */
+  assert_int_equal(I->vm_power_off(h, small, NULL), 0);
+  c = vm_cfg(1, 1);
+  c.node_affinity = 1u << 0;
+  small = power_on(h, &c);
+  assert_int_equal(I->vcpu_enter(h, small, 0, &v, NULL), 0);
+  write_pages(v, small, 0, 256); /* takes the 256 frames it just freed */
+  mmc_vm_config_t f = vm_cfg(1, 1);
+  f.node_affinity = 1u << 0;
+  mmc_vm_id_t tiny = power_on(h, &f);
+  I->vcpu_exit(v);
+  assert_int_equal(I->vcpu_enter(h, tiny, 0, &v, NULL), 0);
+  mmc_error_t err = {0};
+  assert_null(I->page(v, 0, true, &err));
+  assert_int_equal(err.code, MMC_ENOMEM);
+  I->vcpu_exit(v);
+  I->host_destroy(h);
+}
+
+static void events_of_a_vm_lifecycle(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  assert_int_equal(I->advance(h, 5000, NULL), 0);
+  mmc_vm_config_t c = vm_cfg(1, 4);
+  mmc_vm_id_t id = power_on(h, &c);
+  uint32_t home = stats(h, id).home_node;
+  assert_int_equal(I->advance(h, 9000, NULL), 0);
+  c.shares = MMC_SHARES_HIGH;
+  assert_int_equal(I->vm_reconfigure(h, id, &c, NULL), 0);
+  assert_int_equal(I->vm_power_off(h, id, NULL), 0);
+  mmc_event_t ev[16];
+  uint64_t cur = 0;
+  size_t n = read_events(h, &cur, ev, 16);
+  assert_int_equal(n, 4);
+  uint32_t want[] = {MMC_EV_POWER_ON, MMC_EV_PLACEMENT, MMC_EV_RECONFIGURE, MMC_EV_POWER_OFF};
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(ev[i].seq, i);
+    assert_int_equal(ev[i].type, want[i]);
+    assert_int_equal(ev[i].vm, id);
+  }
+  assert_int_equal(ev[0].time_ns, 5000);
+  assert_int_equal(ev[1].node_to, (int32_t)home);
+  assert_int_equal(ev[2].time_ns, 9000);
+  I->host_destroy(h);
+}
+
+static void first_touch_on_each_clients_home(void **state) {
+  (void)state; /* NUMA-1, NUMA-3 */
+  topo_t tp;
+  topo_make(&tp, 4, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(4, 16); /* 4 vCPUs on 2-core nodes: 2 clients */
+  mmc_vm_id_t id = power_on(h, &c);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.nclients, 2);
+  /* closest pair: nodes of one group (distance 20, not 30) */
+  assert_int_equal(s.client_home[0] / 2, s.client_home[1] / 2);
+  assert_int_not_equal(s.client_home[0], s.client_home[1]);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, id, 3, &v, NULL), 0);
+  for (uint64_t g = 0; g < 4096; g++) {
+    void *p = I->page(v, g, true, NULL);
+    assert_non_null(p);
+    assert_int_equal(node_of(h, p), (int)s.client_home[g < 2048 ? 0 : 1]);
+  }
+  I->vcpu_exit(v);
+  mmc_vcpu_info_t vi;
+  assert_int_equal(I->vcpu_info(h, id, 0, &vi, NULL), 0);
+  assert_int_equal(vi.node, s.client_home[0]);
+  assert_int_equal(I->vcpu_info(h, id, 3, &vi, NULL), 0);
+  assert_int_equal(vi.node, s.client_home[1]);
+  I->host_destroy(h);
+}
+
+static void vnuma_topology_for_wide_vms(void **state) {
+  (void)state; /* NUMA-11 */
+  topo_t tp;
+  topo_make(&tp, 2, 16, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(12, 4);
+  mmc_vm_id_t id = power_on(h, &c);
+  assert_int_equal(stats(h, id).vnuma_nodes, 2);
+  mmc_vcpu_info_t vi;
+  assert_int_equal(I->vcpu_info(h, id, 5, &vi, NULL), 0);
+  assert_int_equal(vi.vnode, 0);
+  assert_int_equal(I->vcpu_info(h, id, 11, &vi, NULL), 0);
+  assert_int_equal(vi.vnode, 1);
+  c = vm_cfg(8, 4);
+  assert_int_equal(stats(h, power_on(h, &c)).vnuma_nodes, 1);
+  c.vcpu_min = 4;
+  c.max_per_vnode = 2;
+  assert_int_equal(stats(h, power_on(h, &c)).vnuma_nodes, 4);
+  I->host_destroy(h);
+}
+
+static void rebalance_disabled_means_no_home(void **state) {
+  (void)state; /* NUMA-8 */
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_setting_value_t set[] = {{"Numa.RebalanceEnable", 0}};
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, set, 1);
+  mmc_vm_config_t c = vm_cfg(1, 4);
+  mmc_vm_id_t id = power_on(h, &c);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.nclients, 0);
+  assert_int_equal(s.home_node, REF_NO_NODE);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
+  write_pages(v, id, 0, 1024);
+  I->vcpu_exit(v);
+  s = stats(h, id);
+  assert_int_equal(s.pages_per_node[0], 512); /* round robin */
+  assert_int_equal(s.pages_per_node[1], 512);
+  assert_int_equal(s.remote_fallback_pages, 0);
+  mmc_vcpu_info_t vi;
+  assert_int_equal(I->vcpu_info(h, id, 0, &vi, NULL), 0);
+  assert_int_equal(vi.node, REF_NO_NODE);
+  mmc_event_t ev[8];
+  uint64_t cur = 0;
+  assert_int_equal(read_events(h, &cur, ev, 8), 1); /* power-on, no placement */
+  assert_int_equal(ev[0].type, MMC_EV_POWER_ON);
+  I->host_destroy(h);
+}
+
+static void affinity_change_moves_the_home(void **state) {
+  (void)state; /* NUMA-9, NUMA-7 */
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(1, 8);
+  c.node_affinity = 1u << 0;
+  mmc_vm_id_t id = power_on(h, &c);
+  assert_int_equal(stats(h, id).home_node, 0);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
+  write_pages(v, id, 0, 1024);
+  uint64_t cur = 0;
+  mmc_event_t ev[8];
+  read_events(h, &cur, ev, 8);
+  c.node_affinity = 1u << 1;
+  assert_int_equal(I->vm_reconfigure(h, id, &c, NULL), 0);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.home_node, 1);
+  assert_int_equal(s.home_changes, 1);
+  assert_int_equal(read_events(h, &cur, ev, 8), 2);
+  assert_int_equal(ev[0].type, MMC_EV_HOME_CHANGE);
+  assert_int_equal(ev[0].node_from, 0);
+  assert_int_equal(ev[0].node_to, 1);
+  assert_string_equal(ev[0].reason, "affinity");
+  assert_int_equal(ev[1].type, MMC_EV_RECONFIGURE);
+  write_pages(v, id, 1024, 1024); /* new memory from the new home */
+  I->vcpu_exit(v);
+  s = stats(h, id);
+  assert_int_equal(s.pages_per_node[0], 1024);
+  assert_int_equal(s.pages_per_node[1], 1024);
+  mmc_vcpu_info_t vi;
+  assert_int_equal(I->vcpu_info(h, id, 0, &vi, NULL), 0);
+  assert_int_equal(vi.node, 1);
+  I->host_destroy(h);
+}
+
+static void move_range_moves_pages_and_keeps_contents(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_setting_value_t set[] = {{"Ref.MoveBatchPages", 100}};
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, set, 1);
+  mmc_vm_config_t c = vm_cfg(1, 8);
+  mmc_vm_id_t id = power_on(h, &c);
+  uint32_t home = stats(h, id).home_node, other = 1 - home;
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
+  write_pages(v, id, 0, 1500); /* 1500 of 2048 pages backed */
+  uint64_t moved = 0;
+  mmc_error_t err = {0};
+  assert_int_equal(I->move_range(h, id, 1000, 1048, other, &moved, &err), 0);
+  assert_int_equal(moved, 500); /* only backed pages move */
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.pages_per_node[home], 1000);
+  assert_int_equal(s.pages_per_node[other], 500);
+  assert_int_equal(s.pages_migrated, 500);
+  assert_int_equal(ref_pool_used(h->pools[home]), 1000);
+  assert_int_equal(ref_pool_used(h->pools[other]), 500);
+  assert_int_equal(check_pages(v, id, 0, 1500), 0);
+  assert_int_equal(node_of(h, I->page(v, 1200, false, NULL)), (int)other);
+  I->quiesce(v);
+  /* moving again to the same node moves nothing; back home moves all */
+  assert_int_equal(I->move_range(h, id, 0, 2048, other, &moved, &err), 0);
+  assert_int_equal(moved, 1000);
+  assert_int_equal(I->move_range(h, id, 0, 2048, home, &moved, &err), 0);
+  assert_int_equal(moved, 1500);
+  assert_int_equal(check_pages(v, id, 0, 1500), 0);
+  assert_int_equal(I->move_range(h, id, 0, 1, 2, &moved, &err), MMC_ENOENT);
+  assert_int_equal(I->move_range(h, id, 2000, 49, 0, &moved, &err), MMC_ERANGE);
+  I->vcpu_exit(v);
+  assert_int_equal(I->vm_power_off(h, id, NULL), 0);
+  assert_int_equal(used_frames(h), 0);
+  mmc_event_t ev[64];
+  uint64_t cur = 0;
+  size_t n = read_events(h, &cur, ev, 64), batches = 0;
+  for (size_t i = 0; i < n; i++)
+    batches += ev[i].type == MMC_EV_MIGRATION_BATCH;
+  /* batches of 100 with something to move: 5 + 10 + 15 */
+  assert_int_equal(batches, 30);
+  I->host_destroy(h);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(table_is_sane),
+      cmocka_unit_test(create_applies_settings_in_order),
+      cmocka_unit_test(create_fails_with_the_settings_error),
+      cmocka_unit_test(settings_through_the_contract),
+      cmocka_unit_test(osdi02_profile_defaults),
+      cmocka_unit_test(stepped_clock_runs_hooks_when_due),
+      cmocka_unit_test(live_clock_has_no_advance),
+      cmocka_unit_test(live_clock_thread_runs_hooks),
+      cmocka_unit_test(events_have_seq_and_report_loss),
+      cmocka_unit_test(power_on_touch_power_off_frees_frames),
+      cmocka_unit_test(fresh_vm_reads_zeros_on_reused_frames),
+      cmocka_unit_test(admission_control_refuses_unguaranteed_reservation),
+      cmocka_unit_test(bad_power_on_input),
+      cmocka_unit_test(vcpu_and_page_errors),
+      cmocka_unit_test(fallback_when_home_is_full),
+      cmocka_unit_test(events_of_a_vm_lifecycle),
+      cmocka_unit_test(first_touch_on_each_clients_home),
+      cmocka_unit_test(vnuma_topology_for_wide_vms),
+      cmocka_unit_test(rebalance_disabled_means_no_home),
+      cmocka_unit_test(affinity_change_moves_the_home),
+      cmocka_unit_test(move_range_moves_pages_and_keeps_contents),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

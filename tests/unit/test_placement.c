@@ -1,0 +1,345 @@
+/*
+ * test_placement.c — the pure initial-placement policy (NUMA-2, -3, -9, -11):
+ * balance on 2/4/8 nodes, wide VMs on the closest node set (checked against
+ * an independent brute force), greedy search on a big hierarchical topology,
+ * affinity, memory-only nodes, vNUMA counts, exact splits, and the decision
+ * cost at 1000 VMs on 24 nodes (printed, not asserted: benchmarks report
+ * speed). Numa.RebalanceEnable=0 is handled by the host, which then does not
+ * call the policy (test_host.c checks that).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "placement.h"
+
+#define MB_PAGES(mb) ((uint64_t)(mb)*256u)
+
+static uint32_t dist[MMC_MAX_NODES * MMC_MAX_NODES];
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
+/* n nodes of `cores` cores and `mb` MB; distance 10 local, `near` within a
+ * group of `group` nodes, `far` otherwise. */
+static void host_make(ref_place_host_t *h, uint32_t n, uint32_t cores, uint64_t mb, uint32_t group,
+                      uint32_t nearv, uint32_t far) {
+  memset(h, 0, sizeof *h);
+  h->nnodes = n;
+  h->distance = dist;
+  for (uint32_t i = 0; i < n; i++) {
+    h->node[i] = (ref_place_node_t){.ncores = cores, .mem_pages = MB_PAGES(mb)};
+    for (uint32_t j = 0; j < n; j++)
+      dist[i * n + j] = i == j ? 10 : (i / group == j / group ? nearv : far);
+  }
+}
+
+static ref_place_request_t req(uint32_t vcpus, uint64_t mb) {
+  return (ref_place_request_t){.vcpus = vcpus,
+                               .mem_pages = MB_PAGES(mb),
+                               .vcpu_demand = 1000,
+                               .vcpu_min = 9,
+                               .max_per_vnode = 8,
+                               .exact_sets_max = 4096};
+}
+
+static void balance_on(uint32_t nnodes) {
+  ref_place_host_t h;
+  host_make(&h, nnodes, 8, 16384, 2, 20, 30);
+  double max_vm_frac = 0;
+  for (int v = 0; v < 16; v++) {
+    uint32_t vcpus = 1 + (uint32_t)(rnd() % 4);
+    uint64_t mb = 256u << (rnd() % 4); /* 256 MB .. 2 GB */
+    ref_place_request_t r = req(vcpus, mb);
+    ref_place_decision_t d;
+    assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+    assert_int_equal(d.nclients, 1);
+    ref_place_commit(&h, &d, r.vcpu_demand, +1);
+    double f = (double)vcpus / 8.0;
+    if (f > max_vm_frac)
+      max_vm_frac = f;
+  }
+  /* Greedy least-loaded placement keeps every node within one VM of the mean. */
+  double mean = 0;
+  for (uint32_t n = 0; n < nnodes; n++)
+    mean += ref_place_node_load(&h, n, 0, 0) / nnodes;
+  for (uint32_t n = 0; n < nnodes; n++) {
+    double l = ref_place_node_load(&h, n, 0, 0);
+    if (l > mean + max_vm_frac || l < mean - max_vm_frac)
+      fail_msg("%u nodes: node %u load %.3f, mean %.3f, tolerance %.3f", nnodes, n, l, mean,
+               max_vm_frac);
+  }
+}
+
+static void balances_2_4_8_nodes(void **state) {
+  (void)state;
+  balance_on(2);
+  balance_on(4);
+  balance_on(8);
+}
+
+static void balances_memory_too(void **state) {
+  (void)state;
+  /* CPU-light, memory-heavy VMs spread by memory: 4 VMs of 6 GB on 2 nodes of 16 GB. */
+  ref_place_host_t h;
+  host_make(&h, 2, 8, 16384, 2, 20, 20);
+  ref_place_add(&h, 0, 4000, 0); /* node 0 has more CPU load already */
+  for (int v = 0; v < 4; v++) {
+    ref_place_request_t r = req(1, 6144);
+    ref_place_decision_t d;
+    assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+    ref_place_commit(&h, &d, 1000, +1);
+  }
+  assert_int_equal(h.node[0].mem_load, MB_PAGES(12288));
+  assert_int_equal(h.node[1].mem_load, MB_PAGES(12288));
+}
+
+/* Independent brute force over bitmasks: the smallest sum of pairwise
+ * distances (both directions) of any k CPU nodes within `mask`. */
+static uint32_t brute_min(const ref_place_host_t *h, uint32_t k, uint64_t mask) {
+  uint32_t best = UINT32_MAX;
+  for (uint64_t s = 1; s < (1ull << h->nnodes); s++) {
+    if ((uint32_t)__builtin_popcountll(s) != k || (mask && (s & ~mask)))
+      continue;
+    bool ok = true;
+    uint32_t sum = 0;
+    for (uint32_t i = 0; i < h->nnodes && ok; i++) {
+      if (!(s & (1ull << i)))
+        continue;
+      ok = h->node[i].ncores > 0;
+      for (uint32_t j = i + 1; j < h->nnodes; j++)
+        if (s & (1ull << j))
+          sum += h->distance[i * h->nnodes + j] + h->distance[j * h->nnodes + i];
+    }
+    if (ok && sum < best)
+      best = sum;
+  }
+  return best;
+}
+
+static uint32_t set_sum(const ref_place_host_t *h, const ref_place_decision_t *d) {
+  uint32_t sum = 0;
+  for (uint32_t i = 0; i < d->nclients; i++)
+    for (uint32_t j = i + 1; j < d->nclients; j++) {
+      uint32_t a = d->client[i].node, b = d->client[j].node;
+      assert_int_not_equal(a, b);
+      sum += h->distance[a * h->nnodes + b] + h->distance[b * h->nnodes + a];
+    }
+  return sum;
+}
+
+static void wide_vms_take_the_closest_set(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 20; trial++) {
+    ref_place_host_t h;
+    host_make(&h, 8, 4, 8192, 8, 10, 10);
+    /* random symmetric distances 11..40 */
+    for (uint32_t i = 0; i < 8; i++)
+      for (uint32_t j = i + 1; j < 8; j++)
+        dist[i * 8 + j] = dist[j * 8 + i] = 11 + (uint32_t)(rnd() % 30);
+    for (uint32_t k = 2; k <= 5; k++) {
+      ref_place_request_t r = req(4 * k, 1024); /* k clients by CPU */
+      ref_place_decision_t d;
+      assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+      assert_int_equal(d.nclients, k);
+      assert_true(d.exact);
+      assert_int_equal(set_sum(&h, &d), brute_min(&h, k, 0));
+      assert_int_equal(d.dist_sum, set_sum(&h, &d));
+    }
+  }
+}
+
+static void equally_close_sets_tie_break_by_load(void **state) {
+  (void)state;
+  ref_place_host_t h;
+  host_make(&h, 4, 4, 8192, 2, 12, 30); /* pairs {0,1} and {2,3} equally close */
+  ref_place_add(&h, 0, 2000, 0);
+  ref_place_request_t r = req(8, 1024);
+  ref_place_decision_t d;
+  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  assert_int_equal(d.nclients, 2);
+  assert_int_equal(d.client[0].node, 2);
+  assert_int_equal(d.client[1].node, 3);
+}
+
+static void greedy_on_24_nodes_finds_a_socket(void **state) {
+  (void)state;
+  ref_place_host_t h;
+  host_make(&h, 24, 4, 4096, 6, 12, 32); /* 4 sockets of 6 nodes */
+  ref_place_request_t r = req(24, 1024); /* 6 clients */
+  r.exact_sets_max = 1000;               /* C(24,6) = 134596: greedy */
+  ref_place_decision_t d;
+  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  assert_int_equal(d.nclients, 6);
+  assert_false(d.exact);
+  assert_int_equal(set_sum(&h, &d), brute_min(&h, 6, 0));
+  for (uint32_t i = 1; i < 6; i++)
+    assert_int_equal(d.client[i].node / 6, d.client[0].node / 6);
+}
+
+static void memory_wider_than_a_node_splits(void **state) {
+  (void)state;
+  ref_place_host_t h;
+  host_make(&h, 4, 8, 2048, 2, 12, 30);
+  ref_place_request_t r = req(2, 5000); /* 5000 MB over 2048 MB nodes: 3 clients */
+  ref_place_decision_t d;
+  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  assert_int_equal(d.nclients, 3);
+  uint64_t next = 0;
+  uint32_t vnext = 0;
+  for (uint32_t i = 0; i < d.nclients; i++) {
+    assert_int_equal(d.client[i].first_gpfn, next);
+    assert_int_equal(d.client[i].first_vcpu, vnext);
+    next += d.client[i].npages;
+    vnext += d.client[i].nvcpus;
+  }
+  assert_int_equal(next, MB_PAGES(5000));
+  assert_int_equal(vnext, 2);
+}
+
+static void affinity_restricts_candidates(void **state) {
+  (void)state;
+  ref_place_host_t h;
+  host_make(&h, 4, 4, 8192, 2, 12, 30);
+  for (int v = 0; v < 6; v++) {
+    ref_place_request_t r = req(1, 512);
+    r.affinity = (1ull << 1) | (1ull << 3);
+    ref_place_decision_t d;
+    assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+    assert_true(d.client[0].node == 1 || d.client[0].node == 3);
+    ref_place_commit(&h, &d, 1000, +1);
+  }
+  assert_int_equal(h.node[0].cpu_load, 0);
+  assert_int_equal(h.node[2].cpu_load, 0);
+  assert_int_equal(h.node[1].cpu_load, 3000);
+  assert_int_equal(h.node[3].cpu_load, 3000);
+  /* a wide VM under affinity stays within it and the set is the closest in it */
+  ref_place_request_t r = req(8, 512);
+  r.affinity = 0xe; /* nodes 1,2,3 */
+  ref_place_decision_t d;
+  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  assert_int_equal(d.nclients, 2);
+  assert_int_equal(set_sum(&h, &d), brute_min(&h, 2, 0xe));
+  assert_int_equal(d.client[0].node, 2);
+  assert_int_equal(d.client[1].node, 3);
+}
+
+static void memory_only_nodes_never_host_vcpus(void **state) {
+  (void)state;
+  ref_place_host_t h;
+  host_make(&h, 4, 4, 8192, 4, 12, 12);
+  h.node[0].ncores = 0; /* memory-only, empty: would be the least loaded */
+  h.node[2].ncores = 0;
+  for (int v = 0; v < 8; v++) {
+    ref_place_request_t r = req(2, 512);
+    ref_place_decision_t d;
+    assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+    assert_true(d.client[0].node == 1 || d.client[0].node == 3);
+    ref_place_commit(&h, &d, 1000, +1);
+  }
+  ref_place_request_t r = req(2, 512);
+  r.affinity = 1ull << 2;
+  ref_place_decision_t d;
+  mmc_error_t err = {0};
+  assert_int_equal(ref_place_decide(&h, &r, &d, &err), MMC_EINVAL);
+  assert_non_null(strstr(err.msg, "memory-only"));
+  /* width counts only CPU nodes: 16 vCPUs over 2 CPU nodes of 4 cores = 2 clients */
+  r = req(16, 512);
+  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  assert_int_equal(d.nclients, 2);
+  assert_int_equal(d.client[0].node, 1);
+  assert_int_equal(d.client[1].node, 3);
+}
+
+static void vnuma_node_counts(void **state) {
+  (void)state;
+  assert_int_equal(ref_place_vnuma_nodes(8, 9, 8), 1);
+  assert_int_equal(ref_place_vnuma_nodes(9, 9, 8), 2);
+  assert_int_equal(ref_place_vnuma_nodes(16, 9, 8), 2);
+  assert_int_equal(ref_place_vnuma_nodes(17, 9, 8), 3);
+  assert_int_equal(ref_place_vnuma_nodes(64, 9, 8), 8);
+  assert_int_equal(ref_place_vnuma_nodes(4, 4, 2), 2);
+  assert_int_equal(ref_place_vnuma_nodes(3, 4, 2), 1);
+  ref_place_host_t h;
+  host_make(&h, 2, 16, 8192, 2, 20, 20);
+  ref_place_request_t r = req(12, 512);
+  ref_place_decision_t d;
+  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  assert_int_equal(d.vnuma_nodes, 2);
+  assert_int_equal(d.nclients, 1);
+}
+
+static void commit_and_uncommit_restore_aggregates(void **state) {
+  (void)state;
+  ref_place_host_t h, before;
+  host_make(&h, 4, 4, 2048, 2, 12, 30);
+  before = h;
+  ref_place_request_t r = req(10, 5000);
+  ref_place_decision_t d;
+  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  ref_place_commit(&h, &d, 700, +1);
+  ref_place_commit(&h, &d, 700, -1);
+  assert_memory_equal(&h, &before, sizeof h);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static uint64_t ns_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void decision_cost_1000_vms_24_nodes(void **state) {
+  (void)state;
+  enum { NVM = 1000 };
+  static uint64_t t[NVM];
+  ref_place_host_t h;
+  host_make(&h, 24, 8, 65536, 6, 12, 32);
+  for (int v = 0; v < NVM; v++) {
+    uint32_t vcpus = 1 + (uint32_t)(rnd() % (v % 50 == 0 ? 16 : 4)); /* 2 % wide */
+    ref_place_request_t r = req(vcpus, 256u << (rnd() % 4));
+    ref_place_decision_t d;
+    uint64_t a = ns_now();
+    int rc = ref_place_decide(&h, &r, &d, NULL);
+    ref_place_commit(&h, &d, r.vcpu_demand, +1);
+    t[v] = ns_now() - a;
+    assert_int_equal(rc, 0);
+  }
+  qsort(t, NVM, sizeof t[0], cmp_u64);
+  printf("# placement decision, 1000 VMs on 24 nodes: p50 %llu ns, p99 %llu ns, max %llu ns\n",
+         (unsigned long long)t[NVM / 2], (unsigned long long)t[NVM * 99 / 100],
+         (unsigned long long)t[NVM - 1]);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(balances_2_4_8_nodes),
+      cmocka_unit_test(balances_memory_too),
+      cmocka_unit_test(wide_vms_take_the_closest_set),
+      cmocka_unit_test(equally_close_sets_tie_break_by_load),
+      cmocka_unit_test(greedy_on_24_nodes_finds_a_socket),
+      cmocka_unit_test(memory_wider_than_a_node_splits),
+      cmocka_unit_test(affinity_restricts_candidates),
+      cmocka_unit_test(memory_only_nodes_never_host_vcpus),
+      cmocka_unit_test(vnuma_node_counts),
+      cmocka_unit_test(commit_and_uncommit_restore_aggregates),
+      cmocka_unit_test(decision_cost_1000_vms_24_nodes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
