@@ -21,6 +21,8 @@
 # Logs (kept): <build>/numa/console.log (serial console), tap.log (the suite's TAP),
 # results.json, qemu.cmd, qemu.out. <build> is ./build unless --build-dir or $NUMA_BUILD.
 set -u
+# Byte-wise text tools: the console log holds firmware escapes and need not be UTF-8.
+export LC_ALL=C
 
 ME=check-numa
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -687,7 +689,7 @@ case $suite_rc in
 0 | 1) ;;
 *)
   console_tail
-  fault "mmcert run exited with status $suite_rc inside the guest (2 = bad usage or input)"
+  fault "mmcert run exited with status $suite_rc inside the guest (2 = bad usage or input, above 128 = killed by a signal, e.g. 137 by the OOM killer)"
   ;;
 esac
 [ "$(get bail)" = 0 ] || fault "the suite bailed out (TAP 'Bail out!')"
