@@ -188,6 +188,21 @@ static int host_setting_info(mmc_host_t *h, size_t index, mmc_setting_info_t *ou
 
 /* ---------------------------------------------------------------- creation */
 
+/* Policies with periodic work, attached in this order at host creation (see
+ * ref_attach_fn in ref.h). None exists yet: add one line per policy. */
+static const ref_attach_fn policies[] = {
+    NULL,
+};
+
+static int attach_policies(ref_host_t *h, mmc_error_t *err) {
+  for (size_t i = 0; policies[i]; i++) {
+    int rc = policies[i](h, err);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
 static int check_topology(const mmc_topology_t *t, mmc_error_t *err) {
   if (!t)
     return mmc_fail(err, MMC_EINVAL, "host_create: topology is missing");
@@ -324,6 +339,8 @@ static int host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error
   }
   if ((rc = ref_mem_init(h, err)))
     goto out_free;
+  if ((rc = attach_policies(h, err)))
+    goto out_mem;
   if (h->clock == MMC_CLOCK_LIVE) {
     int e = pthread_create(&h->live_thread, NULL, live_main, h);
     if (e) {

@@ -91,12 +91,12 @@ bool ref_pool_is_valid(ref_pool_t *p);
 /* ---------------------------------------------------------------- page map */
 
 enum ref_pte_state {
-  REF_PTE_UNBACKED = 0,  /* never touched: reads as zero, first touch allocates */
-  REF_PTE_PRIVATE = 1,   /* frame owned by this page */
-  REF_PTE_SHARED = 2,    /* frame shared (read-only; a write breaks COW) */
-  REF_PTE_BALLOONED = 3, /* given to the balloon: no frame */
+  REF_PTE_UNBACKED = 0,   /* never touched: reads as zero, first touch allocates */
+  REF_PTE_PRIVATE = 1,    /* frame owned by this page */
+  REF_PTE_SHARED = 2,     /* frame shared (read-only; a write breaks COW) */
+  REF_PTE_BALLOONED = 3,  /* given to the balloon: no frame */
   REF_PTE_COMPRESSED = 4, /* slot in the VM's compression cache */
-  REF_PTE_SWAPPED = 5,   /* slot in the VM's swap file */
+  REF_PTE_SWAPPED = 5,    /* slot in the VM's swap file */
 };
 #define REF_PTE_STATE_MASK 0xfull
 #define REF_PTE_MARK (1ull << 4)    /* remap pending: waiting for quiescence */
@@ -111,11 +111,15 @@ enum ref_pte_state {
 static inline uint64_t ref_pte_make(unsigned state, uint32_t node, uint64_t frame) {
   return (uint64_t)state | ((uint64_t)node << REF_PTE_NODE_SHIFT) | (frame << REF_PTE_FRAME_SHIFT);
 }
-static inline unsigned ref_pte_state(uint64_t pte) { return (unsigned)(pte & REF_PTE_STATE_MASK); }
+static inline unsigned ref_pte_state(uint64_t pte) {
+  return (unsigned)(pte & REF_PTE_STATE_MASK);
+}
 static inline uint32_t ref_pte_node(uint64_t pte) {
   return (uint32_t)((pte >> REF_PTE_NODE_SHIFT) & REF_PTE_NODE_MASK);
 }
-static inline uint64_t ref_pte_frame(uint64_t pte) { return pte >> REF_PTE_FRAME_SHIFT; }
+static inline uint64_t ref_pte_frame(uint64_t pte) {
+  return pte >> REF_PTE_FRAME_SHIFT;
+}
 
 typedef struct ref_pmap ref_pmap_t;
 typedef struct ref_vcpu_q ref_vcpu_q_t; /* a vCPU's quiescence state inside a pmap */

@@ -91,6 +91,12 @@ struct mmc_host {
   uint64_t rebalance_periods; /* bumped by the rebalancer hook */
 };
 
+/* A policy with periodic work (rebalancer, share scanner, sampler, ...)
+ * provides one of these; host.c calls each listed in its `policies` table at
+ * host creation, after memory exists and before the live clock starts, and
+ * the function registers its hooks with ref_host_add_hook. */
+typedef int (*ref_attach_fn)(ref_host_t *h, mmc_error_t *err);
+
 /* host.c */
 uint64_t ref_host_now(ref_host_t *h);
 /* Register a periodic hook; its first run is one period from now. */

@@ -76,6 +76,8 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "search (ours)"},
     {REF_SET_REF_MOVE_BATCH_PAGES, "Ref.MoveBatchPages", BOTH(512), 1, 65536, "",
      "pages per remap batch of move_range: one quiescence wait per batch (ours)"},
+    {REF_SET_REF_MOVE_RETRIES, "Ref.MoveRetries", BOTH(3), 0, 100, "",
+     "extra attempts of a move_range batch whose pages vCPUs were using (ours)"},
     {REF_SET_REF_VCPU_DEMAND_DEFAULT, "Ref.VcpuDemandDefault", BOTH(1000), 0, 1000, "permille",
      "CPU demand assumed for a vCPU until it declares or is measured otherwise (ours)"},
 };

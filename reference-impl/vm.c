@@ -86,7 +86,8 @@ struct ref_vm {
   _Atomic bool falling_back; /* last allocation was off-home */
   _Atomic uint64_t pages_migrated;
   _Atomic uint64_t home_changes;
-  _Atomic uint32_t rr; /* round-robin cursor when unplaced */
+  _Atomic uint32_t rr;       /* round-robin cursor when unplaced */
+  _Atomic uint64_t affinity; /* cfg.node_affinity for the fault path (no h->lock there) */
 };
 
 typedef struct ref_mem {
@@ -191,7 +192,8 @@ static uint32_t client_of_gpfn(const ref_vm_t *vm, uint64_t gpfn) {
 /* ---------------------------------------------------------------- first touch */
 
 static bool node_allowed(const ref_vm_t *vm, uint32_t n) {
-  return !vm->cfg.node_affinity || (vm->cfg.node_affinity & (1ull << n));
+  uint64_t mask = atomic_load_explicit(&vm->affinity, memory_order_relaxed);
+  return !mask || (mask & (1ull << n));
 }
 
 /* The node first touches of this page should use: its client's home, or the
@@ -241,7 +243,7 @@ static int alloc_frame(ref_host_t *h, ref_vm_t *vm, uint32_t want, uint32_t *nod
     return 0;
   }
   return mmc_fail(err, MMC_ENOMEM, "VM %u: no free frame on any node it may use (affinity 0x%llx)",
-                  vm->id, (unsigned long long)vm->cfg.node_affinity);
+                  vm->id, (unsigned long long)atomic_load(&vm->affinity));
 }
 
 static int vm_fault(void *owner, uint32_t vcpu, uint64_t gpfn, bool write, uint64_t *pte,
@@ -343,6 +345,7 @@ static int vm_alloc(ref_host_t *h, const mmc_vm_config_t *c, ref_vm_t **out, mmc
   vm->vcpus = vcpus;
   vm->salt = salt;
   vm->cfg = *c;
+  atomic_init(&vm->affinity, c->node_affinity);
   snprintf(vm->name, sizeof vm->name, "%s", c->name ? c->name : "");
   vm->cfg.name = c->name ? vm->name : NULL;
   vm->cfg.salt = vm->salt;
@@ -648,9 +651,9 @@ static void move_home(ref_host_t *h, ref_vm_t *vm, uint32_t i, uint64_t mask) {
   ref_client_t *cl = &vm->client[i];
   uint32_t from = atomic_load(&cl->home);
   int64_t cpu = 0;
+  pthread_mutex_lock(&m->place_lock); /* guards the vCPUs' demand too */
   for (uint32_t v = 0; v < cl->nvcpus; v++)
     cpu += vm->vcpus[cl->first_vcpu + v].demand;
-  pthread_mutex_lock(&m->place_lock);
   ref_place_add(&m->place, from, -cpu, -(int64_t)cl->npages);
   uint32_t to = ref_place_pick_node(&m->place, mask, cpu, (int64_t)cl->npages);
   ref_place_add(&m->place, to, cpu, (int64_t)cl->npages);
@@ -705,6 +708,7 @@ static int apply_reconfig(ref_host_t *h, ref_vm_t *vm, const mmc_vm_config_t *c,
   vm->cfg = *c;
   vm->cfg.name = c->name ? vm->name : NULL;
   vm->cfg.salt = vm->salt;
+  atomic_store(&vm->affinity, c->node_affinity);
   for (uint32_t i = 0; vm->placed && i < vm->nclients; i++)
     if (!node_allowed(vm, atomic_load(&vm->client[i].home)))
       move_home(h, vm, i, c->node_affinity);
@@ -816,6 +820,7 @@ int ref_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count,
   if (rc == 0)
     rc = check_move(h, vm, gpfn, count, node, err);
   uint64_t batch = (uint64_t)ref_set(h, REF_SET_REF_MOVE_BATCH_PAGES);
+  int64_t retries = ref_set(h, REF_SET_REF_MOVE_RETRIES);
   uint64_t *gpfns = rc ? NULL : malloc(batch * sizeof *gpfns);
   if (rc == 0 && !gpfns)
     rc = mmc_fail(err, MMC_ENOMEM, "move_range: out of memory");
@@ -824,15 +829,21 @@ int ref_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count,
     size_t n = 0;
     for (uint64_t g = gpfn + at; g < gpfn + count && n < batch; g++)
       gpfns[n++] = g;
-    ref_remap_result_t res = {0};
-    ref_pmap_remap(vm->pmap, gpfns, n, &move_ops, &ctx, &res);
-    total += res.remapped;
-    if (res.remapped)
+    uint64_t done = 0;
+    ref_remap_result_t res = {.cancelled = 1};
+    /* Pages a vCPU used while marked are cancelled, not moved: try again
+     * (already moved ones are no longer eligible). */
+    for (int64_t a = 0; a <= retries && res.cancelled; a++) {
+      ref_pmap_remap(vm->pmap, gpfns, n, &move_ops, &ctx, &res);
+      done += res.remapped;
+    }
+    total += done;
+    if (done)
       ref_event_emit(h, (mmc_event_t){.type = MMC_EV_MIGRATION_BATCH,
                                       .vm = id,
                                       .node_from = -1,
                                       .node_to = (int32_t)node,
-                                      .count = res.remapped,
+                                      .count = done,
                                       .reason = "move_range"});
   }
   free(gpfns);

@@ -4,6 +4,16 @@
  */
 #include "bench.h"
 
+/* suite/bench/access.c, suite/bench/placement.c */
+int suite_bench_access(const suite_bench_opts_t *opts);
+int suite_bench_placement(const suite_bench_opts_t *opts);
+
 const suite_bench_t suite_benches[] = {
+    {.name = "access",
+     .title = "guest access through page() against raw access to the same frames (copy, triad)",
+     .run = suite_bench_access},
+    {.name = "placement",
+     .title = "1000 power-ons into a 24-node host: placement latency p50/p99",
+     .run = suite_bench_placement},
     {0}, /* end */
 };

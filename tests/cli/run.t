@@ -27,26 +27,26 @@ check "summary table on stderr" err_has "SET-1 *pass"
 check "results JSON written with the seed" grep -q '"seed": 7,' "$T/ref.json"
 check "results JSON lists the reference" grep -q '"name": "reference"' "$T/ref.json"
 
-run "$MMCERT" run --impl "$IMPLS/minimal.so" --seed 8
+run "$MMCERT" run --case SET-1 --impl "$IMPLS/minimal.so" --seed 8
 check "default results path under results/runs/" sh -c "ls '$T'/results/runs/*-test-minimal.json >/dev/null"
 check "minimal implementation passes SET-1" status_is 0
 
-run "$MMCERT" run --impl "$IMPLS/minimal.so" --set Mem.IdleTax=50 --json "$T/set.json"
+run "$MMCERT" run --case SET-1 --impl "$IMPLS/minimal.so" --set Mem.IdleTax=50 --json "$T/set.json"
 check "--set in range: exit 0" status_is 0
 check "--set value recorded in the JSON" sh -c "grep -A3 '\"name\": \"Mem.IdleTax\"' '$T/set.json' | grep -q '\"value\": 50'"
 
-run "$MMCERT" run --impl "$IMPLS/noisy.so" --json "$T/noisy.json"
+run "$MMCERT" run --case SET-1 --impl "$IMPLS/noisy.so" --json "$T/noisy.json"
 check "implementation printing to stdout: still passes" status_is 0
 check "implementation printing to stdout: stdout is only TAP" only_tap "$T/out"
 check "implementation printing to stdout: the noise went to stderr" err_has "noise from host_create"
 
-run "$MMCERT" run --impl "$IMPLS/wrong_default.so" --json "$T/wd.json"
+run "$MMCERT" run --case SET-1 --impl "$IMPLS/wrong_default.so" --json "$T/wd.json"
 check "wrong default: exit 1" status_is 1
 check "wrong default: the failing check is reported" out_has "^    not ok [0-9]* - Numa.RebalancePeriod is 2000 by default"
 check "wrong default: its diagnostic" out_has "expected 2000, saw 1000"
 check "wrong default: prove accepts the output" sh -c "prove --exec cat '$T/out' 2>&1 | grep -q 'Failed 1/1'"
 
-run "$MMCERT" run --impl "$IMPLS/crash_create.so" --json "$T/crash.json"
+run "$MMCERT" run --case SET-1 --impl "$IMPLS/crash_create.so" --json "$T/crash.json"
 check "crashing implementation: exit 1" status_is 1
 check "crashing implementation: not ok" out_has "^not ok 1 - SET-1 "
 # Under AddressSanitizer its SIGSEGV handler reports and exits 1 instead.
@@ -62,7 +62,7 @@ check "crash mid-case: not ok" out_has "^not ok 1 - SET-1 "
 check "crash mid-case: checks kept in the JSON" grep -q '"name": "Numa.RebalanceEnable exists"' "$T/cos.json"
 
 start=$(date +%s)
-run "$MMCERT" run --impl "$IMPLS/hang_create.so" --timeout-scale 0.05 --json "$T/hang.json"
+run "$MMCERT" run --case SET-1 --impl "$IMPLS/hang_create.so" --timeout-scale 0.05 --json "$T/hang.json"
 end=$(date +%s)
 check "hanging implementation: exit 1" status_is 1
 check "hanging implementation: not ok with TIMEOUT" out_has "^not ok 1 - SET-1 .* # TIMEOUT after 1.5 s"

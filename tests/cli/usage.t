@@ -29,9 +29,9 @@ check "list exits 0" status_is 0
 check "list shows SET-1 with its SPEC id and title" out_has "^SET-1 *SET-1 .* every documented setting"
 run "$MMCERT" list extra
 check "list with an argument: exit 2" status_is 2
-run "$MMCERT" bench
-check "bench with no benchmark built: exit 2" status_is 2
-check "bench says no benchmark is built" err_has "no benchmark is built"
+run "$MMCERT" bench no-such-bench
+check "bench with an unknown name: exit 2" status_is 2
+check "bench names what is built" err_has "unknown benchmark 'no-such-bench'; built in: access placement"
 run "$MMCERT" bench --repeat 0
 check "bench --repeat 0: exit 2" status_is 2
 run "$MMCERT" topology --topology builtin:4

@@ -754,6 +754,316 @@ static void move_range_moves_pages_and_keeps_contents(void **state) {
   I->host_destroy(h);
 }
 
+static void demand_changes_steer_placement(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(2, 1);
+  mmc_vm_id_t a = power_on(h, &c);
+  assert_int_equal(stats(h, a).home_node, 0);
+  c = vm_cfg(1, 1);
+  assert_int_equal(stats(h, power_on(h, &c)).home_node, 1);
+  mmc_vcpu_t *v0, *v1;
+  assert_int_equal(I->vcpu_enter(h, a, 0, &v0, NULL), 0);
+  assert_int_equal(I->vcpu_enter(h, a, 1, &v1, NULL), 0);
+  I->vcpu_set_demand(v0, 0);
+  I->vcpu_set_demand(v1, 0);
+  I->vcpu_exit(v0);
+  I->vcpu_exit(v1);
+  assert_int_equal(stats(h, power_on(h, &c)).home_node, 0);
+  I->host_destroy(h);
+}
+
+static void real_node_binds_the_thread(void **state) {
+  (void)state; /* NUMA-1 on this machine's (real) node */
+  cpu_set_t orig;
+  assert_int_equal(sched_getaffinity(0, sizeof orig, &orig), 0);
+  int first = -1;
+  for (int i = 0; i < CPU_SETSIZE && first < 0; i++)
+    if (CPU_ISSET(i, &orig))
+      first = i;
+  topo_t tp;
+  topo_make(&tp, 1, 1, 16);
+  tp.cpus[0][0] = (uint32_t)first;
+  tp.nodes[0].real = true;
+  tp.nodes[0].os_index = 0;
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(1, 4);
+  mmc_vm_id_t id = power_on(h, &c);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
+  cpu_set_t now;
+  assert_int_equal(sched_getaffinity(0, sizeof now, &now), 0);
+  assert_int_equal(CPU_COUNT(&now), 1);
+  assert_true(CPU_ISSET(first, &now));
+  mmc_vcpu_info_t vi;
+  assert_int_equal(I->vcpu_info(h, id, 0, &vi, NULL), 0);
+  assert_true(vi.binding_applied);
+  assert_int_equal(vi.node, 0);
+  write_pages(v, id, 0, 16);
+  I->vcpu_exit(v);
+  assert_int_equal(sched_getaffinity(0, sizeof now, &now), 0);
+  assert_true(CPU_EQUAL(&now, &orig)); /* restored on exit */
+  assert_int_equal(I->vcpu_info(h, id, 0, &vi, NULL), 0);
+  assert_false(vi.binding_applied);
+  I->host_destroy(h);
+}
+
+/* Live mode: vCPU threads write and verify their pages while move_range
+ * moves the whole VM back and forth between two nodes (INT-1 in small). */
+typedef struct live_vcpu {
+  mmc_host_t *h;
+  mmc_vm_id_t vm;
+  uint32_t index;
+  uint64_t first, n;
+  _Atomic bool *stop;
+  _Atomic uint64_t passes;
+  uint64_t bad;
+  uint64_t retries;
+} live_vcpu_t;
+
+static void *live_vcpu_main(void *arg) {
+  live_vcpu_t *lv = arg;
+  mmc_vcpu_t *v;
+  if (I->vcpu_enter(lv->h, lv->vm, lv->index, &v, NULL))
+    return NULL;
+  uint64_t version = 0;
+  while (!atomic_load(lv->stop)) {
+    version++;
+    for (uint64_t g = lv->first; g < lv->first + lv->n; g++) {
+      mmc_error_t err = {0};
+      uint64_t *p;
+      while (!(p = I->page(v, g, true, &err)) && err.code == MMC_ERETRY) {
+        I->quiesce(v);
+        lv->retries++;
+      }
+      if (!p) {
+        lv->bad++;
+        continue;
+      }
+      if (version > 1 && (p[0] != g || p[1] != version - 1))
+        lv->bad++;
+      p[0] = g;
+      p[1] = version;
+      if (g % 16 == 0)
+        I->quiesce(v);
+    }
+    I->quiesce(v);
+    atomic_fetch_add(&lv->passes, 1);
+    sched_yield(); /* 2 writers and the mover share 2 cores here */
+  }
+  I->vcpu_exit(v);
+  return NULL;
+}
+
+static void live_writers_survive_move_range(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_setting_value_t set[] = {{"Ref.MoveBatchPages", 64}};
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_LIVE, set, 1);
+  mmc_vm_config_t c = vm_cfg(2, 2); /* 512 pages */
+  mmc_vm_id_t id = power_on(h, &c);
+  _Atomic bool stop = false;
+  live_vcpu_t lv[2];
+  pthread_t t[2];
+  for (uint32_t i = 0; i < 2; i++) {
+    lv[i] = (live_vcpu_t){.h = h, .vm = id, .index = i, .first = i * 256, .n = 256, .stop = &stop};
+    assert_int_equal(pthread_create(&t[i], NULL, live_vcpu_main, &lv[i]), 0);
+  }
+  /* Writers that touch a marked page cancel its move, so keep moving until
+   * enough pages have really moved underneath them (or a deadline). */
+  uint64_t total = 0, rounds = 0;
+  uint64_t until = I->now(h) + 20000000000ull;
+  while ((total < 2048 || rounds < 20) && I->now(h) < until) {
+    uint64_t moved = 0;
+    mmc_error_t err = {0};
+    if (I->move_range(h, id, 0, 512, (uint32_t)(rounds++ % 2), &moved, &err))
+      fail_msg("move_range: %s", err.msg);
+    total += moved;
+  }
+  /* let both writers finish a pass after the last move */
+  uint64_t p0 = atomic_load(&lv[0].passes), p1 = atomic_load(&lv[1].passes);
+  uint64_t deadline = I->now(h) + 30000000000ull;
+  while ((atomic_load(&lv[0].passes) < p0 + 2 || atomic_load(&lv[1].passes) < p1 + 2) &&
+         I->now(h) < deadline)
+    sched_yield();
+  atomic_store(&stop, true);
+  for (int i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+  assert_int_equal(lv[0].bad + lv[1].bad, 0);
+  assert_true(total > 0);
+  printf("# live move_range: %llu pages moved in %llu rounds, writer passes %llu/%llu\n",
+         (unsigned long long)total, (unsigned long long)rounds, (unsigned long long)lv[0].passes,
+         (unsigned long long)lv[1].passes);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.resident_pages, 512);
+  assert_int_equal(s.pages_migrated, total);
+  assert_int_equal(I->vm_power_off(h, id, NULL), 0);
+  assert_int_equal(used_frames(h), 0);
+  I->host_destroy(h);
+}
+
+/* Live mode: first touches on vCPU threads while the main thread flips
+ * numa.nodeAffinity between the nodes (home moves, NUMA-9). */
+typedef struct toucher {
+  mmc_host_t *h;
+  mmc_vm_id_t vm;
+  uint32_t index;
+  uint64_t first, n;
+  uint64_t bad;
+} toucher_t;
+
+static void *toucher_main(void *arg) {
+  toucher_t *t = arg;
+  mmc_vcpu_t *v;
+  if (I->vcpu_enter(t->h, t->vm, t->index, &v, NULL))
+    return NULL;
+  for (uint64_t g = t->first; g < t->first + t->n; g++) {
+    mmc_error_t err = {0};
+    uint64_t *p;
+    while (!(p = I->page(v, g, true, &err)) && err.code == MMC_ERETRY)
+      I->quiesce(v);
+    if (!p) {
+      t->bad++;
+      continue;
+    }
+    p[0] = g;
+    I->quiesce(v);
+  }
+  I->vcpu_exit(v);
+  return NULL;
+}
+
+static void live_first_touch_during_affinity_changes(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2, 2, 64);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_LIVE, NULL, 0);
+  mmc_vm_config_t c = vm_cfg(2, 8); /* 2048 pages */
+  mmc_vm_id_t id = power_on(h, &c);
+  toucher_t t[2];
+  pthread_t th[2];
+  for (uint32_t i = 0; i < 2; i++) {
+    t[i] = (toucher_t){.h = h, .vm = id, .index = i, .first = i * 1024, .n = 1024};
+    assert_int_equal(pthread_create(&th[i], NULL, toucher_main, &t[i]), 0);
+  }
+  for (int i = 0; i < 50; i++) {
+    c.node_affinity = 1u << (i % 2);
+    mmc_error_t err = {0};
+    if (I->vm_reconfigure(h, id, &c, &err))
+      fail_msg("vm_reconfigure: %s", err.msg);
+  }
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
+  assert_int_equal(t[0].bad + t[1].bad, 0);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.resident_pages, 2048);
+  assert_int_equal(s.pages_per_node[0] + s.pages_per_node[1], 2048);
+  assert_true(s.home_changes >= 49);
+  assert_int_equal(I->vm_power_off(h, id, NULL), 0);
+  assert_int_equal(used_frames(h), 0);
+  I->host_destroy(h);
+}
+
+static uint64_t ns_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void power_on_1000_vms_on_24_nodes(void **state) {
+  (void)state; /* printed, not asserted: `mmcert bench placement` reports it */
+  enum { NVM = 1000 };
+  static topo_t tp;
+  topo_make(&tp, 24, 8, 4096);
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  static uint64_t t[NVM];
+  for (int i = 0; i < NVM; i++) {
+    mmc_vm_config_t c = vm_cfg(1 + (uint32_t)(i % 4), 64u << (i % 3));
+    mmc_vm_id_t id;
+    uint64_t a = ns_now();
+    int rc = I->vm_power_on(h, &c, &id, NULL);
+    t[i] = ns_now() - a;
+    assert_int_equal(rc, 0);
+  }
+  mmc_host_stats_t hs;
+  assert_int_equal(I->host_stats(h, &hs, NULL), 0);
+  assert_int_equal(hs.nvms, NVM);
+  qsort(t, NVM, sizeof t[0], cmp_u64);
+  printf("# power-on incl. placement, 1000 VMs on 24 nodes: p50 %llu ns, p99 %llu ns\n",
+         (unsigned long long)t[NVM / 2], (unsigned long long)t[NVM * 99 / 100]);
+  I->host_destroy(h);
+}
+
+/* The name of the /proc/self/maps mapping holding `p`, or "" (NODE_MAPPINGS). */
+static void mapping_name(const void *p, char *out, size_t len) {
+  out[0] = 0;
+  FILE *f = fopen("/proc/self/maps", "r");
+  assert_non_null(f);
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    int off = 0;
+    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) < 2)
+      continue;
+    if ((unsigned long)p >= lo && (unsigned long)p < hi) {
+      snprintf(out, len, "%s", line + off);
+      out[strcspn(out, "\n")] = 0;
+      break;
+    }
+  }
+  fclose(f);
+}
+
+static void memory_only_nodes_and_node_mappings(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 3, 2, 4);
+  tp.nodes[2].ncpus = 0; /* memory-only node, OS id 7 */
+  tp.nodes[2].ncores = 0;
+  tp.nodes[2].os_index = 7;
+  tp.nodes[1].memory_bytes = 0; /* CPU node without memory */
+  mmc_host_t *h = make_host(&tp, MMC_CLOCK_STEPPED, NULL, 0);
+  for (int i = 0; i < 4; i++) {
+    mmc_vm_config_t c = vm_cfg(1, 1);
+    uint32_t home = stats(h, power_on(h, &c)).home_node;
+    assert_true(home == 0 || home == 1);
+  }
+  /* a VM whose home is full falls back by distance, memory-only node included */
+  mmc_vm_config_t c = vm_cfg(1, 6);
+  c.node_affinity = 1u << 0 | 1u << 2;
+  mmc_vm_id_t id = power_on(h, &c);
+  assert_int_equal(stats(h, id).home_node, 0);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
+  write_pages(v, id, 0, 1536);
+  char name[256];
+  mapping_name(I->page(v, 0, false, NULL), name, sizeof name);
+  assert_non_null(strstr(name, "mmcert-node0"));
+  mapping_name(I->page(v, 1535, false, NULL), name, sizeof name);
+  assert_non_null(strstr(name, "mmcert-node7"));
+  I->vcpu_exit(v);
+  mmc_vm_stats_t s = stats(h, id);
+  assert_int_equal(s.pages_per_node[0], 1024);
+  assert_int_equal(s.pages_per_node[2], 512);
+  assert_int_equal(s.remote_fallback_pages, 512);
+  /* affinity to the memory-only node alone leaves no node for vCPUs */
+  c.node_affinity = 1u << 2;
+  mmc_error_t err = {0};
+  assert_int_equal(I->vm_power_on(h, &c, NULL, &err), MMC_EINVAL);
+  assert_non_null(strstr(err.msg, "memory-only"));
+  assert_int_equal(I->vm_reconfigure(h, id, &c, &err), MMC_EINVAL);
+  assert_int_equal(stats(h, id).home_node, 0); /* unchanged */
+  I->host_destroy(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_is_sane),
@@ -777,6 +1087,12 @@ int main(void) {
       cmocka_unit_test(rebalance_disabled_means_no_home),
       cmocka_unit_test(affinity_change_moves_the_home),
       cmocka_unit_test(move_range_moves_pages_and_keeps_contents),
+      cmocka_unit_test(demand_changes_steer_placement),
+      cmocka_unit_test(real_node_binds_the_thread),
+      cmocka_unit_test(live_writers_survive_move_range),
+      cmocka_unit_test(live_first_touch_during_affinity_changes),
+      cmocka_unit_test(memory_only_nodes_and_node_mappings),
+      cmocka_unit_test(power_on_1000_vms_on_24_nodes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

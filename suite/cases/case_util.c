@@ -1,0 +1,352 @@
+/*
+ * case_util.c — helpers shared by the conformance cases; see case_util.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "case_util.h"
+#include "mmc_error.h"
+
+mmc_clock_mode_t cu_clock(suite_ctx_t *c) {
+  return (sc_impl(c)->capabilities & MMC_CAP_CLOCK_STEPPED) ? MMC_CLOCK_STEPPED : MMC_CLOCK_LIVE;
+}
+
+mmt_topology_t *cu_topology(suite_ctx_t *c, const char *spec) {
+  mmt_topology_t *t = NULL;
+  mmc_error_t err = {0};
+  sc_require(c, mmt_load(spec, &t, &err), &err, spec ? spec : "this machine's topology");
+  return t;
+}
+
+mmt_topology_t *cu_run_topology_copy(suite_ctx_t *c) {
+  /* A deep copy: the run's topology may come from a spec the case cannot
+   * see (builtin:N, --host-memory), so it is not reloaded. Storage is
+   * allocated as mmt_load does, so mmt_free releases it. */
+  const mmt_topology_t *run = sc_topology(c);
+  uint32_t nn = run->desc.nnodes, ncpus = 0;
+  for (uint32_t i = 0; i < nn; i++)
+    ncpus += run->desc.nodes[i].ncpus;
+  mmt_topology_t *t = calloc(1, sizeof *t);
+  if (t) {
+    *t = *run;
+    t->nodes = calloc(nn, sizeof *t->nodes);
+    t->cpu_storage = calloc(ncpus ? ncpus : 1, sizeof *t->cpu_storage);
+    t->distance = run->desc.distance ? calloc((size_t)nn * nn, sizeof *t->distance) : NULL;
+  }
+  if (!t || !t->nodes || !t->cpu_storage || (run->desc.distance && !t->distance)) {
+    mmt_free(t);
+    sc_broken(c, "out of memory copying the topology");
+  }
+  uint32_t at = 0;
+  for (uint32_t i = 0; i < nn; i++) {
+    t->nodes[i] = run->desc.nodes[i];
+    memcpy(t->cpu_storage + at, run->desc.nodes[i].cpus,
+           run->desc.nodes[i].ncpus * sizeof *t->cpu_storage);
+    t->nodes[i].cpus = t->cpu_storage + at;
+    at += run->desc.nodes[i].ncpus;
+  }
+  if (t->distance)
+    memcpy(t->distance, run->desc.distance, (size_t)nn * nn * sizeof *t->distance);
+  t->desc.nodes = t->nodes;
+  t->desc.distance = t->distance;
+  return t;
+}
+
+bool cu_all_real(const mmc_topology_t *t) {
+  for (uint32_t i = 0; i < t->nnodes; i++)
+    if (!t->nodes[i].real)
+      return false;
+  return true;
+}
+
+uint64_t cu_min_node_memory(const mmc_topology_t *t) {
+  uint64_t m = UINT64_MAX;
+  for (uint32_t i = 0; i < t->nnodes; i++)
+    if (t->nodes[i].memory_bytes && t->nodes[i].ncpus && t->nodes[i].memory_bytes < m)
+      m = t->nodes[i].memory_bytes;
+  return m == UINT64_MAX ? 0 : m;
+}
+
+uint32_t cu_min_node_cores(const mmc_topology_t *t) {
+  uint32_t m = UINT32_MAX;
+  for (uint32_t i = 0; i < t->nnodes; i++) {
+    uint32_t cores = t->nodes[i].ncores ? t->nodes[i].ncores : t->nodes[i].ncpus;
+    if (cores && cores < m)
+      m = cores;
+  }
+  return m == UINT32_MAX ? 1 : m;
+}
+
+uint64_t cu_total_memory(const mmc_topology_t *t) {
+  uint64_t s = 0;
+  for (uint32_t i = 0; i < t->nnodes; i++)
+    s += t->nodes[i].memory_bytes;
+  return s;
+}
+
+mmc_vm_config_t cu_vm(const char *name, uint32_t vcpus, uint64_t bytes) {
+  mmc_vm_config_t cfg;
+  mmc_vm_config_init(&cfg);
+  cfg.name = name;
+  cfg.vcpus = vcpus;
+  bytes -= bytes % MMC_PAGE_SIZE;
+  cfg.memory_bytes = bytes ? bytes : MMC_PAGE_SIZE;
+  return cfg;
+}
+
+mmc_vm_id_t cu_power_on(suite_ctx_t *c, mmc_host_t *h, const mmc_vm_config_t *cfg) {
+  mmc_vm_id_t id = 0;
+  mmc_error_t err = {0};
+  int rc = sc_impl(c)->vm_power_on(h, cfg, &id, &err);
+  /* An implementation without VMs yet says so: not applicable, not broken. */
+  if (rc == MMC_ENOTSUP)
+    sc_skip(c, "the implementation does not run VMs (vm_power_on: %s)", err.msg);
+  sc_require(c, rc, &err, cfg->name ? cfg->name : "vm_power_on");
+  return id;
+}
+
+mmc_vm_stats_t cu_vm_stats(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm) {
+  mmc_vm_stats_t s;
+  memset(&s, 0, sizeof s);
+  mmc_error_t err = {0};
+  sc_require(c, sc_impl(c)->vm_stats(h, vm, &s, &err), &err, "vm_stats");
+  return s;
+}
+
+mmc_host_stats_t cu_host_stats(suite_ctx_t *c, mmc_host_t *h) {
+  mmc_host_stats_t s;
+  memset(&s, 0, sizeof s);
+  mmc_error_t err = {0};
+  sc_require(c, sc_impl(c)->host_stats(h, &s, &err), &err, "host_stats");
+  return s;
+}
+
+void *cu_page(const mmc_impl_t *im, mmc_vcpu_t *v, uint64_t gpfn, bool write, mmc_error_t *err) {
+  for (;;) {
+    err->code = 0;
+    void *p = im->page(v, gpfn, write, err);
+    if (p || err->code != MMC_ERETRY)
+      return p;
+    im->quiesce(v);
+  }
+}
+
+void cu_locator_init(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo) {
+  memset(l, 0, sizeof *l);
+  l->topo = topo;
+  bool maps = sc_impl(c)->capabilities & MMC_CAP_NODE_MAPPINGS;
+  if (cu_all_real(topo))
+    l->by = CU_BY_MOVE_PAGES;
+  else if (maps)
+    l->by = CU_BY_MAPS;
+  else
+    sc_skip(c, "pages on emulated nodes can be attributed only through node mappings: "
+               "the implementation lacks MMC_CAP_NODE_MAPPINGS");
+  if (l->by == CU_BY_MAPS)
+    cu_locator_refresh(c, l);
+}
+
+void cu_locator_refresh(suite_ctx_t *c, cu_locator_t *l) {
+  if (l->by != CU_BY_MAPS)
+    return;
+  mmc_error_t err = {0};
+  probe_maps_free(&l->maps);
+  sc_require(c, probe_maps_load(&l->maps, NULL, &err), &err, "reading /proc/self/maps");
+}
+
+void cu_locator_free(cu_locator_t *l) {
+  probe_maps_free(&l->maps);
+}
+
+const char *cu_locator_name(const cu_locator_t *l) {
+  return l->by == CU_BY_MAPS ? "/proc/self/maps" : "move_pages";
+}
+
+static bool locate_pass(cu_locator_t *l, void *const *pages, size_t n, int *node) {
+  bool all = true;
+  for (size_t i = 0; i < n; i++) {
+    node[i] = probe_node_index(l->topo, probe_maps_os_node(&l->maps, pages[i]));
+    all = all && node[i] >= 0;
+  }
+  return all;
+}
+
+void cu_locate(suite_ctx_t *c, cu_locator_t *l, void *const *pages, size_t n, int *node) {
+  if (l->by == CU_BY_MOVE_PAGES) {
+    mmc_error_t err = {0};
+    sc_require(c, probe_move_pages_query(pages, n, node, &err), &err, "move_pages query");
+    for (size_t i = 0; i < n; i++)
+      node[i] = probe_node_index(l->topo, node[i]);
+    return;
+  }
+  if (!locate_pass(l, pages, n, node)) {
+    cu_locator_refresh(c, l);
+    locate_pass(l, pages, n, node);
+  }
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double cu_percentile(double *v, size_t n, double p) {
+  if (n == 0)
+    return 0;
+  qsort(v, n, sizeof *v, cmp_double);
+  /* Nearest rank: the smallest value with at least p% of values <= it. */
+  size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
+  if (rank < 1)
+    rank = 1;
+  if (rank > n)
+    rank = n;
+  return v[rank - 1];
+}
+
+uint64_t cu_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cu_rand(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+typedef struct touch_job {
+  const mmc_impl_t *im;
+  mmc_host_t *h;
+  const mmc_topology_t *topo;
+  mmc_vm_id_t vm;
+  uint32_t index, stride;
+  uint64_t npages, fill;
+  bool write;
+  void **ptrs;
+  cu_vcpu_run_t out;
+  mmc_error_t err;
+  const char *what; /* the failing step, NULL on success */
+} touch_job_t;
+
+static bool page_is_zero(const unsigned char *p) {
+  for (size_t i = 0; i < MMC_PAGE_SIZE; i++)
+    if (p[i])
+      return false;
+  return true;
+}
+
+/* Quiesce this often so a long walk does not pin every frame at once. */
+enum { cu_quiesce_every = 256 };
+
+static void *touch_thread(void *arg) {
+  touch_job_t *j = arg;
+  mmc_vcpu_t *v = NULL;
+  if (j->im->vcpu_enter(j->h, j->vm, j->index, &v, &j->err) != 0) {
+    j->what = "vcpu_enter";
+    return NULL;
+  }
+  if (probe_thread_affinity(j->topo, 0, &j->out.affinity, &j->err) != 0) {
+    j->what = "probe affinity";
+    j->im->vcpu_exit(v);
+    return NULL;
+  }
+  if (j->im->vcpu_info(j->h, j->vm, j->index, &j->out.info, &j->err) != 0) {
+    j->what = "vcpu_info";
+    j->im->vcpu_exit(v);
+    return NULL;
+  }
+  uint64_t n = 0;
+  for (uint64_t g = j->index % j->stride; g < j->npages; g += j->stride) {
+    unsigned char *p = cu_page(j->im, v, g, j->write, &j->err);
+    if (!p) {
+      j->what = "page";
+      break;
+    }
+    if (!page_is_zero(p))
+      j->out.nonzero_pages++;
+    if (j->write) {
+      /* The whole page, never zero, so a frame reused unzeroed shows. */
+      uint64_t word[2] = {j->fill, g};
+      memset(p, (int)((j->fill & 0x7f) | 0x80), MMC_PAGE_SIZE);
+      memcpy(p, word, sizeof word);
+    }
+    if (j->ptrs)
+      j->ptrs[g] = p;
+    j->out.pages++;
+    if (++n % cu_quiesce_every == 0)
+      j->im->quiesce(v);
+  }
+  j->im->vcpu_exit(v);
+  return NULL;
+}
+
+void cu_vcpu_touch(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t *topo, mmc_vm_id_t vm,
+                   uint32_t index, uint32_t stride, uint64_t npages, bool write, uint64_t fill,
+                   void **ptrs, cu_vcpu_run_t *out) {
+  touch_job_t j = {.im = sc_impl(c),
+                   .h = h,
+                   .topo = topo,
+                   .vm = vm,
+                   .index = index,
+                   .stride = stride ? stride : 1,
+                   .npages = npages,
+                   .fill = fill,
+                   .write = write,
+                   .ptrs = ptrs};
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, touch_thread, &j);
+  if (rc != 0)
+    sc_broken(c, "pthread_create for a vCPU thread: %s", strerror(rc));
+  pthread_join(t, NULL);
+  if (j.what)
+    sc_broken(c, "VM %u vCPU %u: %s: %s", vm, index, j.what, j.err.msg);
+  *out = j.out;
+}
+
+bool cu_locator_try(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo) {
+  memset(l, 0, sizeof *l);
+  l->topo = topo;
+  if (cu_all_real(topo)) {
+    l->by = CU_BY_MOVE_PAGES;
+    return true;
+  }
+  if (!(sc_impl(c)->capabilities & MMC_CAP_NODE_MAPPINGS)) {
+    sc_diag(c, "page placement not probed: emulated nodes and no MMC_CAP_NODE_MAPPINGS");
+    return false;
+  }
+  l->by = CU_BY_MAPS;
+  cu_locator_refresh(c, l);
+  return true;
+}
+
+enum { cu_event_batch = 256 };
+
+uint64_t cu_count_events(suite_ctx_t *c, mmc_host_t *h, uint64_t *cursor, uint32_t type,
+                         mmc_vm_id_t vm) {
+  mmc_event_t buf[cu_event_batch];
+  uint64_t count = 0;
+  size_t n;
+  while ((n = sc_impl(c)->events_read(h, cursor, buf, cu_event_batch)) > 0)
+    for (size_t i = 0; i < n; i++)
+      if (buf[i].type == type && (vm == 0 || buf[i].vm == vm))
+        count++;
+  return count;
+}
+
+void cu_advance(suite_ctx_t *c, mmc_host_t *h, uint64_t ns) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_error_t err = {0};
+  sc_require(c, im->advance(h, im->now(h) + ns, &err), &err, "advance");
+}
+
+int64_t cu_setting(suite_ctx_t *c, mmc_host_t *h, const char *name) {
+  int64_t v = 0;
+  mmc_error_t err = {0};
+  sc_require(c, sc_impl(c)->setting_get(h, name, &v, &err), &err, name);
+  return v;
+}
