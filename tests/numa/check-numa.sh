@@ -505,7 +505,7 @@ boot() {
   # shellcheck disable=SC2086
   set -- "$qemu" -accel "$1" $cpu_model -m "${total_mib}M" -smp "$smp" $numa_args \
     -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet mmcert.timeout_scale=$scale${kernel_args:+ $kernel_args}" \
-    -nographic -monitor none -no-reboot \
+    -nographic -monitor none -nic none -no-reboot \
     -serial "file:$console" -serial "file:$taplog" -serial "file:$jsonlog"
   printf '%s\n' "$*" >"$work/qemu.cmd"
   t0=$(date +%s.%N)
