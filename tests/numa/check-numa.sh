@@ -399,6 +399,14 @@ else
 fi
 (cd "$rootfs" && find . | LC_ALL=C sort | $cpio_cmd) 2>"$work/cpio.log" | gzip -1 >"$initrd" ||
   fault "cannot build $initrd (log: $work/cpio.log)"
+# The pipeline's status is gzip's: make sure cpio really archived the tree.
+listing=$(gzip -dc "$initrd" | "$busybox" cpio -t 2>/dev/null)
+for f in init bin/busybox etc/mmcert-numa.conf; do
+  printf '%s\n' "$listing" | grep -qx "$f" || fault "$initrd lacks $f (log: $work/cpio.log)"
+done
+if [ $topology_only = 0 ]; then
+  printf '%s\n' "$listing" | grep -qx opt/mmcert/mmcert || fault "$initrd lacks opt/mmcert/mmcert"
+fi
 note "initramfs: $initrd ($(($(wc -c <"$initrd") / 1024)) KiB)"
 
 # ---------------------------------------------------------------- accelerator
