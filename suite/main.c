@@ -24,7 +24,7 @@
 #include "results.h"
 #include "runner.h"
 
-enum { MAX_REPEAT = 1000000 };
+enum { MAX_REPEAT = 1000000, MAX_RUN_REPEAT = 1000 };
 static const double MAX_TIMEOUT_SCALE = 1000.0;
 
 static const char usage_text[] =
@@ -51,6 +51,8 @@ static const char usage_text[] =
     "  --host-memory SIZE     cap the memory the implementation may use (e.g. 4G)\n"
     "  --profile esxi-6.7|osdi02  defaults profile (default esxi-6.7)\n"
     "  --timeout-scale X      multiply every case timeout by X (0 < X <= 1000)\n"
+    "  --repeat N             run every selected case N times (1..1000); every metric\n"
+    "                         sample is kept, a case's verdict is its worst\n"
     "\n"
     "mmcert topology [--topology SPEC] [--host-memory SIZE]\n"
     "\n"
@@ -282,6 +284,7 @@ typedef struct run_args {
   uint64_t seed;
   bool seed_given;
   double timeout_scale;
+  unsigned repeat;
   const char **globs;
   size_t nglobs;
   mmc_setting_value_t *sets;
@@ -320,7 +323,19 @@ static int check_json_path(const char *path) {
 }
 
 static int parse_run(int argc, char **argv, run_args_t *a) {
-  enum { O_IMPL = 256, O_TOPO, O_CASE, O_MODE, O_JSON, O_SET, O_SEED, O_MEM, O_PROFILE, O_TS };
+  enum {
+    O_IMPL = 256,
+    O_TOPO,
+    O_CASE,
+    O_MODE,
+    O_JSON,
+    O_SET,
+    O_SEED,
+    O_MEM,
+    O_PROFILE,
+    O_TS,
+    O_REPEAT
+  };
   static const struct option opts[] = {{"impl", required_argument, NULL, O_IMPL},
                                        {"topology", required_argument, NULL, O_TOPO},
                                        {"case", required_argument, NULL, O_CASE},
@@ -331,6 +346,7 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
                                        {"host-memory", required_argument, NULL, O_MEM},
                                        {"profile", required_argument, NULL, O_PROFILE},
                                        {"timeout-scale", required_argument, NULL, O_TS},
+                                       {"repeat", required_argument, NULL, O_REPEAT},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
   int o, rc = 0;
@@ -377,6 +393,14 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
         rc = usage_error("run", "--timeout-scale '%s': expected a number > 0 and <= %g", optarg,
                          MAX_TIMEOUT_SCALE);
       break;
+    case O_REPEAT: {
+      uint64_t r;
+      if (!parse_u64(optarg, &r) || r < 1 || r > MAX_RUN_REPEAT)
+        rc = usage_error("run", "--repeat '%s': expected an integer 1..%d", optarg, MAX_RUN_REPEAT);
+      else
+        a->repeat = (unsigned)r;
+      break;
+    }
     case 'h': fputs(usage_text, stdout); return -1;
     default: return bad_option("run", o, argc, argv);
     }
@@ -445,6 +469,8 @@ static int cmd_run(int argc, char **argv) {
                      .seed = a.seed_given ? a.seed : time_seed(),
                      .profile = a.profile,
                      .timeout_scale = a.timeout_scale,
+                     .repeat = a.repeat,
+                     .progress = isatty(STDERR_FILENO) == 1,
                      .sets = a.sets,
                      .nsets = a.nsets,
                      .globs = a.globs,
