@@ -105,8 +105,8 @@ static int cmp_tagged(const void *a, const void *b) {
   return cmp_double(&((const tagged_t *)a)->v, &((const tagged_t *)b)->v);
 }
 
-int suite_stats_mann_whitney(const double *x, size_t nx, const double *y, size_t ny,
-                             suite_mw_t *out) {
+static int mann_whitney(const double *x, size_t nx, const double *y, size_t ny, bool allow_exact,
+                        suite_mw_t *out) {
   if (!nx || !ny)
     return -1;
   size_t n = nx + ny;
@@ -133,7 +133,7 @@ int suite_stats_mann_whitney(const double *x, size_t nx, const double *y, size_t
   free(a);
   double u = rx - (double)nx * (double)(nx + 1) / 2, mu = (double)nx * (double)ny / 2;
   *out = (suite_mw_t){.u = u};
-  if (ties == 0 && nx <= SUITE_STATS_EXACT_MAX && ny <= SUITE_STATS_EXACT_MAX) {
+  if (allow_exact && ties == 0 && nx <= SUITE_STATS_EXACT_MAX && ny <= SUITE_STATS_EXACT_MAX) {
     /* U is symmetric about mu: double the smaller tail. */
     double lo = u <= mu ? u : 2 * mu - u;
     out->p = fmin(1.0, 2 * exact_cdf(nx, ny, lo));
@@ -149,4 +149,13 @@ int suite_stats_mann_whitney(const double *x, size_t nx, const double *y, size_t
   double z = fmax(0, fabs(u - mu) - 0.5) / sqrt(var);
   out->p = fmin(1.0, erfc(z / sqrt(2)));
   return 0;
+}
+
+int suite_stats_mann_whitney(const double *x, size_t nx, const double *y, size_t ny,
+                             suite_mw_t *out) {
+  return mann_whitney(x, nx, y, ny, true, out);
+}
+
+int suite_stats_mw_normal(const double *x, size_t nx, const double *y, size_t ny, suite_mw_t *out) {
+  return mann_whitney(x, nx, y, ny, false, out);
 }

@@ -35,6 +35,8 @@ void suite_stats_summary(const double *x, size_t n, suite_summary_t *out);
 /* -1 when either sample is empty, else 0. */
 int suite_stats_mann_whitney(const double *x, size_t nx, const double *y, size_t ny,
                              suite_mw_t *out);
+/* The same, always by the normal approximation (for tests and comparison). */
+int suite_stats_mw_normal(const double *x, size_t nx, const double *y, size_t ny, suite_mw_t *out);
 /* The smallest two-sided p the test can give for these sizes (no ties):
  * 2 / C(nx+ny, nx). Below alpha only from about 4 samples a side. */
 double suite_stats_mw_min_p(size_t nx, size_t ny);
