@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "commands.h"
 #include "config.h"
 #include "mmc_error.h"
 #include "results.h"
@@ -491,7 +492,8 @@ out_args:
 
 int main(int argc, char **argv) {
   if (argc < 2)
-    return usage_error(NULL, "missing command: run, list, topology, bench or help");
+    return usage_error(
+        NULL, "missing command: run, list, topology, bench, results, compare, report or help");
   const char *cmd = argv[1];
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage_text, stdout);
@@ -510,6 +512,14 @@ int main(int argc, char **argv) {
     return cmd_topology(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench"))
     return cmd_bench(argc - 1, argv + 1);
-  return usage_error(NULL, "unknown command '%s': expected run, list, topology, bench or help",
+  if (!strcmp(cmd, "results"))
+    return suite_cmd_results(argc - 1, argv + 1);
+  if (!strcmp(cmd, "compare"))
+    return suite_cmd_compare(argc - 1, argv + 1);
+  if (!strcmp(cmd, "report"))
+    return suite_cmd_report(argc - 1, argv + 1);
+  return usage_error(NULL,
+                     "unknown command '%s': expected run, list, topology, bench, results, "
+                     "compare, report or help",
                      cmd);
 }
