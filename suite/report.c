@@ -103,8 +103,8 @@ static void draw(plots_t *p, const char *dir, const char *name, const char *capt
   FILE *f = fopen(path, "w");
   if (!f)
     return;
-  fprintf(f, "set terminal %s noenhanced\nset output '%s'\nset grid\nset key outside right\n%s", p->terminal,
-          png, body);
+  fprintf(f, "set terminal %s noenhanced\nset output '%s'\nset grid\nset key outside right\n%s",
+          p->terminal, png, body);
   fclose(f);
   if (run_gnuplot(p->gnuplot, dir, gp) != 0) {
     snprintf(p->note, sizeof p->note, "gnuplot failed on %.200s (see gnuplot.log)", gp);
@@ -136,7 +136,7 @@ static void plain(const char *s, char *buf, size_t cap) {
 
 static void series_plot(plots_t *p, const char *dir, const json_t *c, const char *group,
                         size_t *fig) {
-  char name[64], body[16384] = "", title[320], unit[64] = "";
+  char name[64], body[16384] = "", title[320], unit[64] = "", unit2[64] = "";
   snprintf(name, sizeof name, "series-%zu", (*fig)++);
   size_t o = 0, k = 0, i;
   json_t *s;
@@ -156,13 +156,24 @@ static void series_plot(plots_t *p, const char *dir, const json_t *c, const char
               json_number_value(json_array_get(v, j)));
     fclose(f);
     plain(js(s, "name"), label, sizeof label);
-    if (!unit[0])
-      plain(js(s, "unit"), unit, sizeof unit);
+    char u[64], title_s[320];
+    plain(js(s, "unit"), u, sizeof u);
+    if (!k)
+      snprintf(unit, sizeof unit, "%s", u);
+    /* A second unit in the group ("reclaimed MiB" beside "free fraction")
+     * goes on the right-hand axis. */
+    bool y2 = strcmp(u, unit) != 0;
+    if (y2 && !unit2[0])
+      snprintf(unit2, sizeof unit2, "%s", u);
     long long rep = json_integer_value(json_object_get(s, "rep"));
+    if (rep)
+      snprintf(title_s, sizeof title_s, "%s (repetition %lld)", label, rep + 1);
+    else
+      snprintf(title_s, sizeof title_s, "%s%s%s%s", label, y2 ? " [" : "", y2 ? u : "",
+               y2 ? ", right axis]" : "");
     o += (size_t)snprintf(body + o, o < sizeof body ? sizeof body - o : 0,
-                          "%s'%s-%zu.dat' using 1:2 with linespoints title '%s%s%lld'",
-                          k ? ", \\\n  " : "plot ", name, k, label, rep ? " rep " : "",
-                          rep ? rep + 1 : 0);
+                          "%s'%s-%zu.dat' using 1:2 axes x1y%d with linespoints title '%s'",
+                          k ? ", \\\n  " : "plot ", name, k, y2 ? 2 : 1, title_s);
     k++;
   }
   if (!k || o >= sizeof body)
@@ -171,8 +182,9 @@ static void series_plot(plots_t *p, const char *dir, const json_t *c, const char
   plain(js(c, "id"), cid, sizeof cid);
   plain(group, grp, sizeof grp);
   snprintf(title, sizeof title, "%s: %s over time", cid, grp);
-  snprintf(head, sizeof head, "set title '%s'\nset xlabel 'time (s)'\nset ylabel '%s'\n", title,
-           unit);
+  snprintf(head, sizeof head, "set title '%s'\nset xlabel 'time (s)'\nset ylabel '%s'\n%s%s%s%s",
+           title, unit, unit2[0] ? "set y2tics\nset ytics nomirror\nset y2label '" : "", unit2,
+           unit2[0] ? "'\n" : "", "set key below\n");
   char *all = malloc(strlen(head) + o + 2);
   if (!all)
     return;
