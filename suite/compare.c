@@ -111,15 +111,14 @@ static int refuse(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts
     return 0;
   if (strcmp(a->topo_hash, b->topo_hash))
     return mmc_fail(err, MMC_EINVAL,
-                    "OLD and NEW ran on different topologies (OLD %s: %s, %s; NEW %s: %s, %s): "
-                    "placement and migration figures are not comparable; --force compares anyway",
-                    a->label, a->topo_summary, a->topo_hash, b->label, b->topo_summary,
-                    b->topo_hash);
+                    "OLD and NEW ran on different topologies (OLD: %s, %s; NEW: %s, %s): "
+                    "their figures are not comparable; --force compares anyway",
+                    a->topo_summary, a->topo_hash, b->topo_summary, b->topo_hash);
   if (strcmp(a->mode, b->mode))
     return mmc_fail(err, MMC_EINVAL,
-                    "OLD and NEW ran in different modes (OLD %s: %s; NEW %s: %s): quick and full "
+                    "OLD and NEW ran in different modes (OLD: %s; NEW: %s): quick and full "
                     "runs use different periods; --force compares anyway",
-                    a->label, a->mode, b->label, b->mode);
+                    a->mode, b->mode);
   return 0;
 }
 
