@@ -36,6 +36,14 @@ static const char usage_text[] =
     "  list      list the cases with their SPEC ids and titles\n"
     "  topology  print the topology a run would use\n"
     "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
+    "  results   the results history: import FILE..., list [--impl N] [--version V]\n"
+    "            [--machine CLASS] [--mode M]; both take --db PATH (default\n"
+    "            results/history.db)\n"
+    "  compare   compare two runs: mmcert compare OLD NEW, each a results file or a\n"
+    "            history selection db:KEY=VALUE,... (keys impl, version, machine, mode,\n"
+    "            topology, run, last); --alpha A (0.05) --min-effect PCT (5%)\n"
+    "            --single-effect PCT (50%) --force --report-only --db PATH\n"
+    "  report    HTML report with plots: mmcert report FILE|db:SELECTION -o DIR [--db PATH]\n"
     "  help      show this help (also --help); --version shows the version\n"
     "\n"
     "mmcert run [OPTION]...\n"
@@ -57,7 +65,11 @@ static const char usage_text[] =
     "\n"
     "mmcert topology [--topology SPEC] [--host-memory SIZE]\n"
     "\n"
-    "Exit status: 0 all passed or skipped, 1 a case failed or broke, 2 bad usage or input.\n";
+    "Exit status: 0 all passed or skipped, 1 a case failed or broke, 2 bad usage or input.\n"
+    "compare: 0 nothing regressed or newly failing (always with --report-only), 1 something\n"
+    "did, 2 bad input (not JSON, truncated, other schema version, locked or corrupt\n"
+    "database, different topologies or modes without --force).\n"
+    "Results schema: doc/results-schema.md.\n";
 
 __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt,
                                                              ...) {
