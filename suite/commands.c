@@ -103,6 +103,24 @@ static int results_list(int argc, char **argv, const char *db, suite_hist_filter
   return rc ? fail_usage("results list", "%s", err.msg) : SUITE_EXIT_OK;
 }
 
+/* KEY=VALUE lines a script can read (tests/baseline.sh, run-suite.sh). */
+static int results_show(int argc, char **argv) {
+  if (argc < 1)
+    return fail_usage("results show", "expected one or more results files");
+  for (int i = 0; i < argc; i++) {
+    suite_rr_t rr;
+    mmc_error_t err = {0};
+    if (suite_rr_open_file(argv[i], &rr, &err) != 0)
+      return fail_usage("results show", "%s", err.msg);
+    printf("file=%s\nrun_id=%s\nimpl=%s\nversion=%s\nmachine_class=%s\nmode=%s\n"
+           "topology_hash=%s\ntopology=%s\ncases=%zu\nchecks=%zu\nmetrics=%zu\n",
+           argv[i], rr.run_id, rr.impl, rr.version, rr.machine_class, rr.mode, rr.topo_hash,
+           rr.topo_summary, rr.ncases, rr.nchecks, rr.nmetrics);
+    suite_rr_free(&rr);
+  }
+  return SUITE_EXIT_OK;
+}
+
 int suite_cmd_results(int argc, char **argv) {
   enum { O_DB = 256, O_IMPL, O_VERSION, O_MACHINE, O_MODE };
   static const struct option opts[] = {{"db", required_argument, NULL, O_DB},
@@ -112,11 +130,13 @@ int suite_cmd_results(int argc, char **argv) {
                                        {"mode", required_argument, NULL, O_MODE},
                                        {0}};
   if (argc < 2)
-    return fail_usage("results", "expected a subcommand: import FILE... or list");
+    return fail_usage("results", "expected a subcommand: import FILE..., list or show FILE...");
   const char *sub = argv[1], *db = SUITE_HIST_DEFAULT_PATH;
+  if (!strcmp(sub, "show"))
+    return results_show(argc - 2, argv + 2);
   bool import = !strcmp(sub, "import"), list = !strcmp(sub, "list");
   if (!import && !list)
-    return fail_usage("results", "unknown subcommand '%s': expected import or list", sub);
+    return fail_usage("results", "unknown subcommand '%s': expected import, list or show", sub);
   suite_hist_filter_t f = {0};
   int o;
   optind = 1;

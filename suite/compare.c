@@ -123,7 +123,7 @@ static int refuse(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts
 }
 
 static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *o,
-                              FILE *out) {
+                              FILE *out, unsigned *improved) {
   unsigned regressed = 0;
   fprintf(out, "%-34s %-38s %-38s %7s  %s\n", "metric [unit]", "old median [IQR]",
           "new median [IQR]", "ratio", "verdict");
@@ -140,6 +140,7 @@ static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const su
     suite_cmp_metric(om->samples, om->n, nm->samples, nm->n, nm->better, o, &r);
     spread(om, os, sizeof os);
     regressed += r.verdict == SUITE_CMP_REGRESSED;
+    *improved += r.verdict == SUITE_CMP_IMPROVED;
     fprintf(out, "%-34s %-38s %-38s %7.3f  %s (%s)\n", name, os, ns, r.ratio,
             suite_cmp_verdict_name(r.verdict), r.note);
   }
@@ -149,7 +150,8 @@ static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const su
   return regressed;
 }
 
-static unsigned print_checks(const suite_rr_t *a, const suite_rr_t *b, FILE *out) {
+static unsigned print_checks(const suite_rr_t *a, const suite_rr_t *b, FILE *out,
+                             unsigned *passing) {
   unsigned newly_failing = 0, changes = 0;
   fprintf(out, "\nchecks and cases that changed:\n");
   for (size_t i = 0; i < b->nchecks; i++) {
@@ -158,6 +160,7 @@ static unsigned print_checks(const suite_rr_t *a, const suite_rr_t *b, FILE *out
       continue;
     changes++;
     newly_failing += !nc->ok;
+    *passing += nc->ok;
     fprintf(out, "  %-14s %s: %s [%s]%s%s\n", nc->ok ? "newly passing" : "newly failing",
             nc->case_id, nc->name, nc->spec_ids, nc->ok ? "" : ": ", nc->ok ? "" : nc->diag);
   }
@@ -167,6 +170,7 @@ static unsigned print_checks(const suite_rr_t *a, const suite_rr_t *b, FILE *out
       continue;
     changes++;
     newly_failing += bad_verdict(nv);
+    *passing += !bad_verdict(nv);
     fprintf(out, "  %-14s case %s (%s -> %s)\n",
             bad_verdict(nv) ? "newly failing" : "newly passing", b->cases[i].id, ov, nv);
   }
@@ -194,9 +198,13 @@ int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts
             b->machine_class);
   fprintf(out, "test: two-sided Mann-Whitney U, alpha %g, minimum effect %g %%\n\n", o->alpha,
           o->min_effect * 100);
-  unsigned regressed = print_metrics(a, b, o, out);
-  unsigned failing = print_checks(a, b, out);
-  fprintf(out, "\nverdict: %u metric%s regressed, %u newly failing\n", regressed,
-          regressed == 1 ? "" : "s", failing);
+  unsigned improved = 0, passing = 0;
+  unsigned regressed = print_metrics(a, b, o, out, &improved);
+  unsigned failing = print_checks(a, b, out, &passing);
+  const char *overall = regressed || failing  ? "REGRESSED"
+                        : improved || passing ? "improved"
+                                              : "no change";
+  fprintf(out, "\nverdict: %s: %u regressed, %u newly failing, %u improved, %u newly passing\n",
+          overall, regressed, failing, improved, passing);
   return regressed || failing ? 1 : 0;
 }

@@ -38,7 +38,7 @@ static const char usage_text[] =
     "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
     "  results   the results history: import FILE..., list [--impl N] [--version V]\n"
     "            [--machine CLASS] [--mode M]; both take --db PATH (default\n"
-    "            results/history.db)\n"
+    "            results/history.db); show FILE... prints a file's key facts\n"
     "  compare   compare two runs: mmcert compare OLD NEW, each a results file or a\n"
     "            history selection db:KEY=VALUE,... (keys impl, version, machine, mode,\n"
     "            topology, run, last); --alpha A (0.05) --min-effect PCT (5%)\n"

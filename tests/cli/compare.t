@@ -13,11 +13,12 @@ cd "$T" || exit 1
 run "$MMCERT" compare "$F/old.json" "$F/same.json"
 check "same distribution: exit 0" status_is 0
 check "same distribution: throughput no change" out_has "migration_throughput.*no change (p="
-check "same distribution: verdict line" out_has "^verdict: 0 metrics regressed, 0 newly failing$"
+check "same distribution: verdict line" out_has "^verdict: no change: 0 regressed, 0 newly failing, 0 improved, 0 newly passing$"
 check "metric without direction is info" out_has "pages_scanned.*info"
 
 run "$MMCERT" compare "$F/old.json" "$F/slow.json"
 check "slowed copy: exit 1" status_is 1
+check "slowed copy: overall verdict" out_has "^verdict: REGRESSED: 1 regressed, 0 newly failing"
 check "slowed copy: throughput regressed" out_has "migration_throughput \[MB/s\].* 0\.80[0-9]  regressed (p="
 check "slowed copy: latency unchanged" out_has "remote_access_latency.*no change"
 run "$MMCERT" compare --report-only "$F/old.json" "$F/slow.json"
@@ -84,6 +85,6 @@ REF=$MMCERT_BUILD/libmmref.so
 "$MMCERT" run --impl "$REF" --case 'SET-*' --repeat 3 --json "$T/r2.json" >/dev/null 2>&1
 run "$MMCERT" compare "$T/r1.json" "$T/r2.json"
 check "two runs of the same code: exit 0" status_is 0
-check "two runs of the same code: no change" out_has "SET-1/wall_time \[s\].*no change"
-check "two runs of the same code: nothing newly failing" out_has "^verdict: 0 metrics regressed, 0 newly failing$"
+check "two runs of the same code: wall time shown, informational" out_has "SET-1/wall_time \[s\].*info (no better direction)"
+check "two runs of the same code: no change" out_has "^verdict: no change: 0 regressed, 0 newly failing, 0 improved, 0 newly passing$"
 done_testing
