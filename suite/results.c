@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -278,6 +279,15 @@ static void add_point(json_t *series, unsigned rep, const suite_rec_t *rec) {
   json_array_append_new(json_object_get(found, "v"), json_real(rec->value));
 }
 
+/* JSON has no NaN or infinity: such a value is left out and said so. */
+static void dropped(json_t *diags, const char *what, const suite_rec_t *rec, unsigned rep) {
+  char msg[512];
+  snprintf(msg, sizeof msg,
+           "%s %s: non-finite value %g in repetition %u left out (JSON cannot hold it)", what,
+           rec->name, rec->value, rep + 1);
+  json_array_append_new(diags, json_string(msg));
+}
+
 /* "value": the median, for readers of schema 1 that looked at one number. */
 static void set_medians(json_t *metrics) {
   size_t i;
@@ -319,9 +329,15 @@ static json_t *case_json(const suite_run_t *run, size_t first) {
       if (rec->kind == SUITE_REC_CHECK)
         add_check(checks, r, rec);
       else if (rec->kind == SUITE_REC_METRIC)
-        add_sample(metrics, rec->name, rec->unit, rec->better, rec->value);
+        if (isfinite(rec->value))
+          add_sample(metrics, rec->name, rec->unit, rec->better, rec->value);
+        else
+          dropped(diags, "metric", rec, r->rep);
       else if (rec->kind == SUITE_REC_SERIES)
-        add_point(series, r->rep, rec);
+        if (isfinite(rec->value) && isfinite(suite_rec_series_t(rec)))
+          add_point(series, r->rep, rec);
+        else
+          dropped(diags, "series point", rec, r->rep);
       else if (rec->kind == SUITE_REC_DIAG && r->rep == 0)
         json_array_append_new(diags, json_string(rec->text));
     }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "history.h"
 #include "results.h"
@@ -32,6 +33,8 @@ static void t_series(suite_ctx_t *c) {
   sc_series(c, "mig/total", "pages", 0, 400);
   /* A figure that differs between repetitions (each is its own process). */
   sc_metric(c, "throughput", "MB/s", "higher", 1000.0 + (double)(getpid() % 97));
+  sc_metric(c, "broken figure", "x", "lower", NAN); /* left out, said in a diag */
+  sc_series(c, "mig/done", "pages", INFINITY, 1);
   sc_check(c, true, "progress recorded", NULL);
 }
 
@@ -89,6 +92,9 @@ static void repeat_series_validate(void **state) {
   assert_int_equal(json_array_size(json_object_get(s0, "t")), 5);
   assert_true(json_real_value(json_array_get(json_object_get(s0, "t"), 4)) == 2.0);
   assert_true(json_real_value(json_array_get(json_object_get(s0, "v"), 4)) == 400.0);
+  assert_null(metric(c, "broken figure"));
+  json_t *diag = json_array_get(json_object_get(c, "diags"), 0);
+  assert_non_null(strstr(json_string_value(diag), "metric broken figure: non-finite value nan"));
   json_t *ck = json_array_get(json_object_get(c, "checks"), 0);
   assert_string_equal(json_string_value(json_object_get(ck, "id")), "T-SERIES/1");
   assert_string_equal(json_string_value(json_object_get(ck, "spec_ids")), "MIG-1");
