@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <xxhash.h>
 
@@ -262,6 +263,12 @@ static int insert_rows(sqlite3 *db, const char *dbpath, long long run, const jso
 }
 
 static char *slurp(const char *path, mmc_error_t *err) {
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    mmc_fail(err, MMC_EINVAL, "%s: not a regular file (expected an mmcert results JSON file)",
+             path);
+    return NULL;
+  }
   FILE *f = fopen(path, "r");
   if (!f) {
     mmc_fail(err, MMC_ENOENT, "%s: cannot open: %s", path, strerror(errno));

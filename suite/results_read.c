@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "results.h"
 
@@ -250,6 +251,10 @@ int suite_rr_load_text(const char *text, const char *label, json_t **out, mmc_er
 }
 
 int suite_rr_load_file(const char *path, json_t **out, mmc_error_t *err) {
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return mmc_fail(err, MMC_EINVAL,
+                    "%s: not a regular file (expected an mmcert results JSON file)", path);
   FILE *f = fopen(path, "r");
   if (!f)
     return mmc_fail(err, MMC_ENOENT, "%s: cannot open: %m", path);

@@ -61,6 +61,8 @@ check "other schema version: exit 2, names both versions" sh -c "[ $rc -eq 2 ] &
 check "bad input: nothing on stdout" out_empty
 run "$MMCERT" compare "$F/old.json" "$T/missing.json"
 check "missing file: exit 2" sh -c "[ $rc -eq 2 ] && grep -q 'missing.json: cannot open' '$T/err'"
+run "$MMCERT" compare "$F/old.json" "$T"
+check "a directory: exit 2, not a regular file" sh -c "[ $rc -eq 2 ] && grep -q 'not a regular file' '$T/err'"
 run "$MMCERT" compare "$F/old.json"
 check "one argument: exit 2" sh -c "[ $rc -eq 2 ] && grep -q 'expected OLD and NEW' '$T/err'"
 run "$MMCERT" compare --alpha 2 "$F/old.json" "$F/same.json"
