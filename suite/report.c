@@ -12,6 +12,7 @@
 #include "report.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -371,9 +372,11 @@ static void facts(FILE *f, const suite_rr_t *rr) {
 
 static void tables(FILE *f, const suite_rr_t *rr) {
   fputs("<h2 id=\"cases\">Cases</h2>\n<table>\n<tr><th>case</th><th>verdict</th></tr>\n", f);
-  for (size_t i = 0; i < rr->ncases; i++)
-    fprintf(f, "<tr class=\"%s\"><td>%s</td><td>%s</td></tr>\n", rr->cases[i].verdict,
-            rr->cases[i].id, rr->cases[i].verdict);
+  for (size_t i = 0; i < rr->ncases; i++) {
+    fprintf(f, "<tr class=\"%s\"><td>", rr->cases[i].verdict); /* one of four words */
+    esc(f, rr->cases[i].id);
+    fprintf(f, "</td><td>%s</td></tr>\n", rr->cases[i].verdict);
+  }
   fputs("</table>\n<h2 id=\"metrics\">Metrics</h2>\n<table>\n<tr><th>case</th><th>metric</th>"
         "<th>unit</th><th>better</th><th>n</th><th>median</th><th>IQR</th><th>min..max</th>"
         "</tr>\n",
@@ -452,9 +455,10 @@ static int write_html(const char *dir, const suite_rr_t *rr, const plots_t *p, m
   fputs("</h1>\n<p><a href=\"#cases\">cases</a> | <a href=\"#metrics\">metrics</a> | "
         "<a href=\"#checks\">checks</a> | <a href=\"#plots\">plots</a>",
         f);
-  if (strncmp(rr->label, "db:", 3)) {
+  char abs[PATH_MAX];
+  if (strncmp(rr->label, "db:", 3) && realpath(rr->label, abs)) {
     fputs(" | <a href=\"file://", f);
-    esc(f, rr->label);
+    esc(f, abs);
     fputs("\">results JSON</a>", f);
   }
   fputs("</p>\n", f);
