@@ -15,6 +15,7 @@ mmcert=${1:?usage: baseline.sh PATH/TO/mmcert [mmcert run options...]}
 shift
 here=$(cd "$(dirname "$0")/.." && pwd)
 repeat=${BASELINE_REPEAT:-5}
+basedir=${MMCERT_BASELINE_DIR:-$here/results/baselines} # tests point it elsewhere
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
@@ -38,10 +39,10 @@ make_one() { # suffix, then mmcert run arguments
 	class=$(field "$json" machine_class)
 	version=$(field "$json" version)
 	impl=$(field "$json" impl)
-	dir=$here/results/baselines/$class
+	dir=$basedir/$class
 	mkdir -p "$dir" || exit 2
 	cp "$json" "$dir/$impl-$version$suffix.json" || exit 2
-	echo "# wrote results/baselines/$class/$impl-$version$suffix.json"
+	echo "# wrote $dir/$impl-$version$suffix.json"
 }
 
 make_one "" "$@"

@@ -17,6 +17,7 @@ mmcert=${1:?usage: run-suite.sh PATH/TO/mmcert [mmcert run options...]}
 shift
 here=$(cd "$(dirname "$0")/.." && pwd)
 outdir=${MMCERT_RESULTS_DIR:-$here/results/runs}
+basedir=${MMCERT_BASELINE_DIR:-$here/results/baselines}
 mkdir -p "$outdir" || exit 2
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 
@@ -46,7 +47,7 @@ compare_baseline() { # label, results file
 	version=$("$mmcert" results show "$2" 2>/dev/null | sed -n 's/^version=//p')
 	suffix=
 	[ "$1" = this-machine ] || suffix=-$1
-	dir=$here/results/baselines/$class
+	dir=$basedir/$class
 	base=$dir/reference-$version$suffix.json
 	if [ ! -f "$base" ]; then
 		if [ -n "$suffix" ]; then
