@@ -83,7 +83,7 @@ long suite_rec_decode(const unsigned char *buf, size_t len, suite_rec_t *out) {
   if (len < sizeof h)
     return 0;
   memcpy(&h, buf, sizeof h);
-  if (h.magic != WIRE_MAGIC || h.kind < SUITE_REC_CHECK || h.kind > SUITE_REC_DONE)
+  if (h.magic != WIRE_MAGIC || h.kind < SUITE_REC_CHECK || h.kind > SUITE_REC_SERIES)
     return -1;
   size_t total = sizeof h;
   for (int i = 0; i < 4; i++) {
@@ -176,6 +176,23 @@ void sc_metric(suite_ctx_t *c, const char *name, const char *unit, const char *b
                    .unit = (char *)unit,
                    .better = (char *)(better ? better : ""),
                    .value = value};
+  if (suite_rec_send(c->fd, &r) != 0)
+    _exit(3);
+}
+
+double suite_rec_series_t(const suite_rec_t *r) {
+  double t;
+  memcpy(&t, &r->ival[0], sizeof t);
+  return t;
+}
+
+void sc_series(suite_ctx_t *c, const char *name, const char *unit, double t, double value) {
+  suite_rec_t r = {.kind = SUITE_REC_SERIES,
+                   .name = (char *)name,
+                   .unit = (char *)(unit ? unit : ""),
+                   .better = (char *)"",
+                   .value = value};
+  memcpy(&r.ival[0], &t, sizeof t);
   if (suite_rec_send(c->fd, &r) != 0)
     _exit(3);
 }
