@@ -1,0 +1,488 @@
+/*
+ * main.c — the `mmcert` command: run, list, topology, bench, help,
+ * --version (issue 2 items 7 and 8, "bad input").
+ *
+ * Every usage error is one line on stderr naming what was wrong and what is
+ * allowed, then exit status 2 (SUITE_EXIT_USAGE), before anything is run or
+ * written. stdout of `mmcert run` is pure TAP for prove.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "config.h"
+#include "mmc_error.h"
+#include "results.h"
+#include "runner.h"
+
+enum { MAX_REPEAT = 1000000 };
+static const double MAX_TIMEOUT_SCALE = 1000.0;
+
+static const char usage_text[] =
+    "Usage: mmcert COMMAND [OPTION]...\n"
+    "\n"
+    "Commands:\n"
+    "  run       run conformance cases against an implementation (TAP on stdout)\n"
+    "  list      list the cases with their SPEC ids and titles\n"
+    "  topology  print the topology a run would use\n"
+    "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
+    "  help      show this help (also --help); --version shows the version\n"
+    "\n"
+    "mmcert run [OPTION]...\n"
+    "  --impl PATH            implementation shared object (default: libmmref.so next to\n"
+    "                         mmcert, else " MMCERT_LIBDIR "/libmmref.so)\n"
+    "  --topology SPEC        this machine (default), builtin:N, synthetic:..., or an\n"
+    "                         hwloc XML file\n"
+    "  --case GLOB            run the cases whose id matches (repeatable; default all)\n"
+    "  --mode quick|full      quick (default) or full (documented periods, 20x timeouts)\n"
+    "  --json FILE            results file (default results/runs/<time>-<impl>.json)\n"
+    "  --set NAME=VALUE       set an advanced setting for every host (repeatable)\n"
+    "  --seed N               seed, 0..9223372036854775807 (default: from the time;\n"
+    "                         always printed as '# seed: N')\n"
+    "  --host-memory SIZE     cap the memory the implementation may use (e.g. 4G)\n"
+    "  --profile esxi-6.7|osdi02  defaults profile (default esxi-6.7)\n"
+    "  --timeout-scale X      multiply every case timeout by X (0 < X <= 1000)\n"
+    "\n"
+    "mmcert topology [--topology SPEC] [--host-memory SIZE]\n"
+    "\n"
+    "Exit status: 0 all passed or skipped, 1 a case failed or broke, 2 bad usage or input.\n";
+
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt,
+                                                             ...) {
+  va_list ap;
+  fprintf(stderr, "mmcert%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry 'mmcert help'.\n");
+  return SUITE_EXIT_USAGE;
+}
+
+/* The option getopt refused (opterr is 0; optstrings start with ':' so a
+ * missing value is told apart from an unknown option). */
+static int bad_option(const char *cmd, int o, int argc, char **argv) {
+  const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+  if (o == ':')
+    return usage_error(cmd, "option '%s' needs a value", arg);
+  return usage_error(cmd, "unknown option '%s'", arg);
+}
+
+static bool parse_i64(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end)
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  if (!*s || *s == '-' || *s == '+')
+    return false;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end)
+    return false;
+  *out = v;
+  return true;
+}
+
+static uint64_t time_seed(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  /* splitmix64 finaliser: nearby times give unrelated seeds. */
+  uint64_t z =
+      (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return (z ^ (z >> 31)) & (uint64_t)INT64_MAX; /* JSON integers are signed */
+}
+
+static void default_impl(char *buf, size_t cap) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    snprintf(buf, cap, "%s/libmmref.so", dirname(exe));
+    if (access(buf, R_OK) == 0)
+      return;
+  }
+  snprintf(buf, cap, "%s/libmmref.so", MMCERT_LIBDIR);
+}
+
+/* ------------------------------------------------------------ topology */
+
+static int load_topology(const char *cmd, const char *spec, const char *host_memory,
+                         mmt_topology_t **out, uint64_t *bytes) {
+  mmc_error_t err = {0};
+  *bytes = 0;
+  if (host_memory && mmt_parse_size(host_memory, bytes, &err) != 0)
+    return usage_error(cmd, "--host-memory: %s", err.msg);
+  if (mmt_load(spec, out, &err) != 0)
+    return usage_error(cmd, "--topology %s: %s", spec ? spec : "(this machine)", err.msg);
+  if (host_memory && mmt_cap_memory(*out, *bytes, &err) != 0) {
+    mmt_free(*out);
+    *out = NULL;
+    return usage_error(cmd, "--host-memory %s: %s", host_memory, err.msg);
+  }
+  return 0;
+}
+
+static int cmd_topology(int argc, char **argv) {
+  static const struct option opts[] = {{"topology", required_argument, NULL, 't'},
+                                       {"host-memory", required_argument, NULL, 'm'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
+  const char *spec = NULL, *mem = NULL;
+  int o;
+  while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+    switch (o) {
+    case 't': spec = optarg; break;
+    case 'm': mem = optarg; break;
+    case 'h': fputs(usage_text, stdout); return 0;
+    default: return bad_option("topology", o, argc, argv);
+    }
+  }
+  if (optind < argc)
+    return usage_error("topology", "unexpected argument '%s'", argv[optind]);
+  mmt_topology_t *t = NULL;
+  uint64_t bytes;
+  int rc = load_topology("topology", spec, mem, &t, &bytes);
+  if (rc)
+    return rc;
+  mmt_print(stdout, t);
+  mmt_free(t);
+  return 0;
+}
+
+/* ------------------------------------------------------------ list */
+
+/* "CLOCK_STEPPED,REBALANCE real-numa>=2" for the list; "-" when none. */
+static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
+  static const char *const need_names[] = {"real-numa", "root", "pmu", "ksm", "live", "stepped"};
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int b = 0; b < 64; b++)
+    if (c->needs_caps & (1ull << b) && o < cap) {
+      const char *n = suite_cap_name(1ull << b);
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "", n ? n : "?");
+    }
+  for (size_t b = 0; b < sizeof need_names / sizeof need_names[0]; b++)
+    if (c->needs & (1u << b) && o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "", need_names[b]);
+  if (c->min_nodes && o < cap)
+    o += (size_t)snprintf(buf + o, cap - o, "%snodes>=%u", o ? "," : "", c->min_nodes);
+  if (!o)
+    snprintf(buf, cap, "-");
+}
+
+static int cmd_list(int argc, char **argv) {
+  if (argc > 1)
+    return usage_error("list", "unexpected argument '%s' (list takes none)", argv[1]);
+  printf("%-10s %-24s %-60s %s\n", "CASE", "SPEC IDS", "TITLE", "NEEDS");
+  for (const suite_case_t *c = suite_cases; c->id; c++) {
+    char needs[256];
+    needs_text(c, needs, sizeof needs);
+    printf("%-10s %-24s %-60s %s\n", c->id, c->spec_ids ? c->spec_ids : "", c->title, needs);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ bench */
+
+static const suite_bench_t *find_bench(const char *name) {
+  for (const suite_bench_t *b = suite_benches; b->name; b++)
+    if (!strcmp(b->name, name))
+      return b;
+  return NULL;
+}
+
+static int cmd_bench(int argc, char **argv) {
+  static const struct option opts[] = {{"repeat", required_argument, NULL, 'r'},
+                                       {"impl", required_argument, NULL, 'i'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
+  uint64_t repeat = 1;
+  const char *impl = NULL;
+  int o;
+  while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+    switch (o) {
+    case 'r':
+      if (!parse_u64(optarg, &repeat) || repeat < 1 || repeat > MAX_REPEAT)
+        return usage_error("bench", "--repeat '%s': expected an integer 1..%d", optarg, MAX_REPEAT);
+      break;
+    case 'i': impl = optarg; break;
+    case 'h': fputs(usage_text, stdout); return 0;
+    default: return bad_option("bench", o, argc, argv);
+    }
+  }
+  if (!suite_benches[0].name) {
+    fprintf(stderr, "mmcert bench: no benchmark is built into this mmcert yet "
+                    "(suite/bench/table.c registers none)\n");
+    return SUITE_EXIT_USAGE;
+  }
+  for (int i = optind; i < argc; i++)
+    if (!find_bench(argv[i])) {
+      fprintf(stderr, "mmcert bench: unknown benchmark '%s'; built in:", argv[i]);
+      for (const suite_bench_t *b = suite_benches; b->name; b++)
+        fprintf(stderr, " %s", b->name);
+      fprintf(stderr, "\n");
+      return SUITE_EXIT_USAGE;
+    }
+  char impl_path[PATH_MAX];
+  if (impl)
+    snprintf(impl_path, sizeof impl_path, "%s", impl);
+  else
+    default_impl(impl_path, sizeof impl_path);
+  suite_impl_t si;
+  mmc_error_t err = {0};
+  if (suite_impl_load(impl_path, &si, &err) != 0)
+    return usage_error("bench", "%s", err.msg);
+  suite_bench_opts_t bo = {.impl = si.impl,
+                           .impl_path = si.path,
+                           .repeat = (unsigned)repeat,
+                           .out = stdout,
+                           .err = stderr};
+  int failed = 0;
+  for (const suite_bench_t *b = suite_benches; b->name; b++) {
+    bool want = optind == argc;
+    for (int i = optind; i < argc && !want; i++)
+      want = !strcmp(argv[i], b->name);
+    if (!want)
+      continue;
+    printf("== %s: %s\n", b->name, b->title);
+    fflush(stdout);
+    failed |= b->run(&bo) != 0;
+  }
+  suite_impl_unload(&si);
+  return failed ? SUITE_EXIT_FAIL : SUITE_EXIT_OK;
+}
+
+/* ------------------------------------------------------------ run */
+
+typedef struct run_args {
+  const char *impl;
+  const char *topology;
+  const char *host_memory;
+  const char *json;
+  const char *profile;
+  suite_mode_t mode;
+  uint64_t seed;
+  bool seed_given;
+  double timeout_scale;
+  const char **globs;
+  size_t nglobs;
+  mmc_setting_value_t *sets;
+  size_t nsets;
+} run_args_t;
+
+static int add_set(run_args_t *a, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  int64_t v;
+  if (!eq || eq == arg || !parse_i64(eq + 1, &v))
+    return usage_error("run",
+                       "--set '%s': expected NAME=VALUE with an integer VALUE, "
+                       "e.g. --set Numa.RebalancePeriod=1000",
+                       arg);
+  mmc_setting_value_t *n = realloc(a->sets, (a->nsets + 1) * sizeof *n);
+  char *name = strndup(arg, (size_t)(eq - arg));
+  if (!n || !name) {
+    free(name);
+    return usage_error("run", "out of memory");
+  }
+  a->sets = n;
+  a->sets[a->nsets++] = (mmc_setting_value_t){.name = name, .value = v};
+  return 0;
+}
+
+static int check_json_path(const char *path) {
+  char buf[PATH_MAX];
+  struct stat st;
+  snprintf(buf, sizeof buf, "%s", path);
+  const char *dir = dirname(buf);
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return usage_error("run", "--json %s: directory %s does not exist", path, dir);
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return usage_error("run", "--json %s: is a directory (give a file name)", path);
+  return 0;
+}
+
+static int parse_run(int argc, char **argv, run_args_t *a) {
+  enum { O_IMPL = 256, O_TOPO, O_CASE, O_MODE, O_JSON, O_SET, O_SEED, O_MEM, O_PROFILE, O_TS };
+  static const struct option opts[] = {{"impl", required_argument, NULL, O_IMPL},
+                                       {"topology", required_argument, NULL, O_TOPO},
+                                       {"case", required_argument, NULL, O_CASE},
+                                       {"mode", required_argument, NULL, O_MODE},
+                                       {"json", required_argument, NULL, O_JSON},
+                                       {"set", required_argument, NULL, O_SET},
+                                       {"seed", required_argument, NULL, O_SEED},
+                                       {"host-memory", required_argument, NULL, O_MEM},
+                                       {"profile", required_argument, NULL, O_PROFILE},
+                                       {"timeout-scale", required_argument, NULL, O_TS},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
+  int o, rc = 0;
+  char *end;
+  while (!rc && (o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+    switch (o) {
+    case O_IMPL: a->impl = optarg; break;
+    case O_TOPO: a->topology = optarg; break;
+    case O_MEM: a->host_memory = optarg; break;
+    case O_JSON: a->json = optarg; break;
+    case O_SET: rc = add_set(a, optarg); break;
+    case O_CASE: {
+      const char **g = realloc(a->globs, (a->nglobs + 1) * sizeof *g);
+      if (!g)
+        return usage_error("run", "out of memory");
+      a->globs = g;
+      a->globs[a->nglobs++] = optarg;
+      break;
+    }
+    case O_MODE:
+      if (!strcmp(optarg, "quick"))
+        a->mode = SUITE_MODE_QUICK;
+      else if (!strcmp(optarg, "full"))
+        a->mode = SUITE_MODE_FULL;
+      else
+        rc = usage_error("run", "--mode '%s': expected quick or full", optarg);
+      break;
+    case O_PROFILE:
+      if (strcmp(optarg, "esxi-6.7") && strcmp(optarg, "osdi02"))
+        rc = usage_error("run", "--profile '%s': expected esxi-6.7 or osdi02", optarg);
+      a->profile = optarg;
+      break;
+    case O_SEED:
+      if (!parse_u64(optarg, &a->seed) || a->seed > (uint64_t)INT64_MAX)
+        rc = usage_error("run", "--seed '%s': expected an integer 0..%lld", optarg,
+                         (long long)INT64_MAX);
+      a->seed_given = true;
+      break;
+    case O_TS:
+      errno = 0;
+      a->timeout_scale = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !isfinite(a->timeout_scale) || a->timeout_scale <= 0 ||
+          a->timeout_scale > MAX_TIMEOUT_SCALE)
+        rc = usage_error("run", "--timeout-scale '%s': expected a number > 0 and <= %g", optarg,
+                         MAX_TIMEOUT_SCALE);
+      break;
+    case 'h': fputs(usage_text, stdout); return -1;
+    default: return bad_option("run", o, argc, argv);
+    }
+  }
+  if (!rc && optind < argc)
+    rc = usage_error("run", "unexpected argument '%s' (cases are chosen with --case GLOB)",
+                     argv[optind]);
+  if (!rc && a->json)
+    rc = check_json_path(a->json);
+  return rc;
+}
+
+static void free_run_args(run_args_t *a) {
+  for (size_t i = 0; i < a->nsets; i++)
+    free((char *)a->sets[i].name);
+  free(a->sets);
+  free(a->globs);
+}
+
+static int write_results(const run_args_t *a, const suite_run_t *run) {
+  char path[PATH_MAX];
+  mmc_error_t err = {0};
+  if (a->json)
+    snprintf(path, sizeof path, "%s", a->json);
+  else if (suite_results_default_path(run->si->impl->name, run->start_time, path, sizeof path,
+                                      &err) != 0) {
+    fprintf(stderr, "mmcert run: %s\n", err.msg);
+    return -1;
+  }
+  if (suite_results_write(path, run, &err) != 0) {
+    fprintf(stderr, "mmcert run: %s\n", err.msg);
+    return -1;
+  }
+  fprintf(stderr, "results: %s\n", path);
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv) {
+  run_args_t a = {.profile = "esxi-6.7", .timeout_scale = 1.0};
+  int rc = parse_run(argc, argv, &a);
+  if (rc) {
+    free_run_args(&a);
+    return rc < 0 ? 0 : rc;
+  }
+  char impl_path[PATH_MAX];
+  if (a.impl)
+    snprintf(impl_path, sizeof impl_path, "%s", a.impl);
+  else
+    default_impl(impl_path, sizeof impl_path);
+  suite_impl_t si;
+  mmc_error_t err = {0};
+  mmt_topology_t *topo = NULL;
+  uint64_t mem = 0;
+  if (suite_impl_load(impl_path, &si, &err) != 0) {
+    rc = usage_error("run", "%s", err.msg);
+    goto out_args;
+  }
+  rc = load_topology("run", a.topology, a.host_memory, &topo, &mem);
+  if (rc)
+    goto out_impl;
+  suite_run_t run = {.si = &si,
+                     .topology_spec = a.topology,
+                     .topo = topo,
+                     .host_memory = mem,
+                     .mode = a.mode,
+                     .seed = a.seed_given ? a.seed : time_seed(),
+                     .profile = a.profile,
+                     .timeout_scale = a.timeout_scale,
+                     .sets = a.sets,
+                     .nsets = a.nsets,
+                     .globs = a.globs,
+                     .nglobs = a.nglobs,
+                     .out = stdout,
+                     .err = stderr};
+  rc = suite_run(&run);
+  if (rc != SUITE_EXIT_USAGE && write_results(&a, &run) != 0 && rc == SUITE_EXIT_OK)
+    rc = SUITE_EXIT_FAIL;
+  suite_run_free(&run);
+  mmt_free(topo);
+out_impl:
+  suite_impl_unload(&si);
+out_args:
+  free_run_args(&a);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return usage_error(NULL, "missing command: run, list, topology, bench or help");
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("mmcert %s (contract ABI %u)\n", MMCERT_VERSION, MMCERT_ABI_VERSION);
+    return 0;
+  }
+  opterr = 0; /* our own messages, in the same form for every command */
+  if (!strcmp(cmd, "run"))
+    return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "list"))
+    return cmd_list(argc - 1, argv + 1);
+  if (!strcmp(cmd, "topology"))
+    return cmd_topology(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench"))
+    return cmd_bench(argc - 1, argv + 1);
+  return usage_error(NULL, "unknown command '%s': expected run, list, topology, bench or help",
+                     cmd);
+}

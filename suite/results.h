@@ -1,0 +1,33 @@
+/*
+ * results.h — JSON results of a run (prefix suite_results_), with jansson.
+ *
+ * Schema "mmcert-results" version SUITE_RESULTS_SCHEMA: machine, kernel,
+ * topology, implementation, mmcert version, mode, seed, settings, start/end
+ * time, totals, and every case with its verdict, duration, checks, metrics
+ * and diagnostics. Written atomically: a temporary file in the target's
+ * directory, fsync, rename, fsync of the directory; on any failure the
+ * temporary file is removed, so a reader sees the old file or the whole new
+ * one, never half of one.
+ */
+#ifndef SUITE_RESULTS_H
+#define SUITE_RESULTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "runner.h"
+
+#define SUITE_RESULTS_SCHEMA 1
+
+/* The whole document; NULL only when out of memory. */
+json_t *suite_results_json(const suite_run_t *run);
+/* Write `doc` to `path` atomically; MMC_EIO with the path and errno text. */
+int suite_results_write_file(const char *path, const json_t *doc, mmc_error_t *err);
+/* Both of the above. */
+int suite_results_write(const char *path, const suite_run_t *run, mmc_error_t *err);
+/* "results/runs/20261123-104500-reference.json" into buf; creates
+ * results/runs/ (relative to the working directory) when missing. */
+int suite_results_default_path(const char *impl_name, double when, char *buf, size_t cap,
+                               mmc_error_t *err);
+
+#endif

@@ -1,0 +1,566 @@
+/*
+ * runner.c — the parent side of `mmcert run` (issue 2 item 8): select
+ * cases, write SKIP reasons from their needs, fork one child per case with a
+ * timeout, collect its records, print TAP version 13 with KTAP-indented
+ * subtests, a "# Totals" line and a summary table.
+ *
+ * Why a child per case: an implementation under test may crash or hang;
+ * that must cost one `not ok` (verdict broken) while the run goes on. The
+ * child gets its own process group so a timeout kills everything it started.
+ * Waiting uses poll() on the record pipe and a pidfd with a deadline, never
+ * sleep. If mmcert itself is interrupted (INT, TERM, HUP, or PIPE when the
+ * TAP reader went away) it kills the running child's group first, so no
+ * hung implementation outlives it. Invariant: stdout carries only TAP
+ * (children write to stderr).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mmc_error.h"
+#include "runner.h"
+#include "tap.h"
+
+enum { DEFAULT_TIMEOUT_S = 60, FULL_MODE_FACTOR = 20, PREFLIGHT_TIMEOUT_S = 30 };
+
+const char *suite_verdict_name(suite_verdict_t v) {
+  static const char *const names[] = {"pass", "fail", "skip", "broken"};
+  return v <= SUITE_BROKEN ? names[v] : "?";
+}
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double real_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ needs */
+
+static unsigned real_nodes(const mmt_topology_t *t) {
+  unsigned n = 0;
+  for (uint32_t i = 0; i < t->desc.nnodes; i++)
+    n += t->desc.nodes[i].real;
+  return n;
+}
+
+static bool have_pmu(void) {
+  struct perf_event_attr a = {.type = PERF_TYPE_HARDWARE,
+                              .size = sizeof a,
+                              .config = PERF_COUNT_HW_CPU_CYCLES,
+                              .disabled = 1,
+                              .exclude_kernel = 1,
+                              .exclude_hv = 1};
+  long fd = syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+  if (fd < 0)
+    return false;
+  close((int)fd);
+  return true;
+}
+
+static void append(char *buf, size_t cap, const char *fmt, const char *arg) {
+  size_t len = strlen(buf);
+  if (len + 1 < cap)
+    snprintf(buf + len, cap - len, fmt, arg);
+}
+
+bool suite_needs_unmet(const suite_run_t *run, const suite_case_t *c, char *reason, size_t cap) {
+  reason[0] = '\0';
+  uint64_t missing = c->needs_caps & ~run->si->impl->capabilities;
+  if (c->needs & SUITE_NEED_LIVE && !(run->si->impl->capabilities & MMC_CAP_CLOCK_LIVE))
+    missing |= MMC_CAP_CLOCK_LIVE;
+  if (c->needs & SUITE_NEED_STEPPED && !(run->si->impl->capabilities & MMC_CAP_CLOCK_STEPPED))
+    missing |= MMC_CAP_CLOCK_STEPPED;
+  if (missing) {
+    snprintf(reason, cap, "needs");
+    for (int b = 0; b < 64; b++)
+      if (missing & (1ull << b)) {
+        const char *n = suite_cap_name(1ull << b);
+        append(reason, cap, " MMC_CAP_%s", n ? n : "(unknown bit)");
+      }
+    append(reason, cap, " (implementation %s lacks it)", run->si->impl->name);
+    return true;
+  }
+  uint32_t want_real = c->min_nodes > 2 ? c->min_nodes : 2;
+  if (c->needs & SUITE_NEED_REAL_NUMA && real_nodes(run->topo) < want_real) {
+    snprintf(reason, cap, "needs %u real NUMA nodes, topology '%s' has %u", want_real,
+             run->topo->source, real_nodes(run->topo));
+    return true;
+  }
+  if (c->needs & SUITE_NEED_ROOT && geteuid() != 0) {
+    snprintf(reason, cap, "needs root (running as uid %u)", (unsigned)geteuid());
+    return true;
+  }
+  if (c->needs & SUITE_NEED_PMU && !have_pmu()) {
+    snprintf(reason, cap, "needs hardware perf events (PMU): perf_event_open cycles refused");
+    return true;
+  }
+  if (c->needs & SUITE_NEED_KSM && access("/sys/kernel/mm/ksm/run", W_OK) != 0) {
+    snprintf(reason, cap, "needs KSM: /sys/kernel/mm/ksm/run not writable");
+    return true;
+  }
+  if (c->min_nodes && run->topo->desc.nnodes < c->min_nodes) {
+    snprintf(reason, cap, "needs %u NUMA nodes, topology '%s' has %u", c->min_nodes,
+             run->topo->source, run->topo->desc.nnodes);
+    return true;
+  }
+  uint64_t mem = 0;
+  for (uint32_t i = 0; i < run->topo->desc.nnodes; i++)
+    mem += run->topo->desc.nodes[i].memory_bytes;
+  if (c->min_memory && mem < c->min_memory) {
+    snprintf(reason, cap, "needs %llu MiB of host memory, the run has %llu MiB",
+             (unsigned long long)(c->min_memory >> 20), (unsigned long long)(mem >> 20));
+    return true;
+  }
+  return false;
+}
+
+/* ------------------------------------------------------------ children */
+
+static void add_rec(suite_result_t *r, const suite_rec_t *rec) {
+  if (r->nrecs == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 16;
+    suite_rec_t *n = realloc(r->recs, cap * sizeof *n);
+    if (!n)
+      abort(); /* the parent itself is out of memory: nothing sensible is left */
+    r->recs = n;
+    r->cap = cap;
+  }
+  r->recs[r->nrecs++] = *rec;
+}
+
+/* Decode what is buffered; keep a partial record for the next read. */
+static int drain(unsigned char **buf, size_t *len, suite_result_t *res) {
+  size_t off = 0;
+  for (;;) {
+    suite_rec_t rec;
+    long n = suite_rec_decode(*buf + off, *len - off, &rec);
+    if (n < 0)
+      return -1;
+    if (n == 0)
+      break;
+    add_rec(res, &rec);
+    off += (size_t)n;
+  }
+  memmove(*buf, *buf + off, *len - off);
+  *len -= off;
+  return 0;
+}
+
+/* Append what the pipe holds: READ_DATA, READ_EOF, READ_AGAIN (nothing now:
+ * EINTR/EAGAIN) or READ_ERROR. */
+enum { READ_DATA, READ_EOF, READ_AGAIN, READ_ERROR };
+static int read_some(int fd, unsigned char **buf, size_t *len, size_t *cap) {
+  if (*cap - *len < 65536) {
+    size_t ncap = *cap * 2 + 65536;
+    unsigned char *n = realloc(*buf, ncap);
+    if (!n)
+      abort();
+    *buf = n;
+    *cap = ncap;
+  }
+  ssize_t n = read(fd, *buf + *len, *cap - *len);
+  if (n < 0)
+    return errno == EINTR || errno == EAGAIN ? READ_AGAIN : READ_ERROR;
+  *len += (size_t)n;
+  return n == 0 ? READ_EOF : READ_DATA;
+}
+
+typedef enum child_kind { CHILD_CASE, CHILD_PREFLIGHT } child_kind_t;
+
+/* The child running now, so an interrupted mmcert takes it along: children
+ * sit in their own process groups, out of reach of the terminal's ^C. */
+static volatile sig_atomic_t current_child;
+static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+
+static void on_fatal_signal(int sig) {
+  pid_t pid = (pid_t)current_child;
+  if (pid > 0) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+  }
+  raise(sig); /* SA_RESETHAND restored the default action */
+}
+
+static void set_fatal_handlers(void (*handler)(int)) {
+  struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESETHAND};
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+    sigaction(fatal_signals[i], &sa, NULL);
+}
+
+static _Noreturn void child_main(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
+                                 int fd) {
+  setpgid(0, 0);
+  set_fatal_handlers(SIG_DFL);
+  /* stdout is the parent's TAP stream: anything the implementation or the
+   * case prints goes to stderr instead. */
+  dup2(STDERR_FILENO, STDOUT_FILENO);
+  signal(SIGPIPE, SIG_DFL);
+  if (kind == CHILD_PREFLIGHT)
+    suite_child_preflight(run, fd);
+  suite_child_case(run, c, fd);
+}
+
+/* Run one child to completion or timeout; fill res (records, timing) and
+ * return its wait status (or -1 when it could not be started). */
+static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
+                     double timeout_s, suite_result_t *res) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    snprintf(res->reason, sizeof res->reason, "pipe: %s", strerror(errno));
+    return -1;
+  }
+  fflush(NULL); /* nothing buffered may be printed twice */
+  double t0 = mono_now();
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(res->reason, sizeof res->reason, "fork: %s", strerror(errno));
+    close(p[0]);
+    close(p[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    close(p[0]);
+    child_main(run, kind, c, p[1]);
+  }
+  setpgid(pid, pid); /* also done by the child: whichever runs first wins */
+  current_child = pid;
+  close(p[1]);
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  unsigned char *buf = NULL;
+  size_t len = 0, cap = 0;
+  bool pipe_open = true, exited = false;
+  double deadline = t0 + timeout_s;
+  while (!exited && !res->timed_out) {
+    double left = deadline - mono_now();
+    if (left <= 0) {
+      res->timed_out = true;
+      break;
+    }
+    struct pollfd fds[2] = {{.fd = pipe_open ? p[0] : -1, .events = POLLIN},
+                            {.fd = pidfd, .events = POLLIN}};
+    int pr = poll(fds, 2, (int)(left * 1000) + 1);
+    if (pr < 0 && errno != EINTR) { /* cannot watch it any more: end it */
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      break;
+    }
+    if (pipe_open && fds[0].revents) {
+      int rr = read_some(p[0], &buf, &len, &cap);
+      if (rr == READ_EOF || rr == READ_ERROR)
+        pipe_open = false;
+      if (drain(&buf, &len, res) != 0)
+        pipe_open = false;
+    }
+    if (pidfd >= 0 && fds[1].revents)
+      exited = true;
+    if (pidfd < 0 && !pipe_open) /* no pidfd: EOF means the child is ending */
+      exited = true;
+  }
+  if (res->timed_out)
+    kill(-pid, SIGKILL), kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  kill(-pid, SIGKILL); /* strays the implementation left in the group */
+  current_child = 0;
+  /* What the child wrote before it ended is still in the pipe. Non-blocking:
+   * a process that escaped the group may still hold the write end. */
+  fcntl(p[0], F_SETFL, O_NONBLOCK);
+  while (pipe_open && read_some(p[0], &buf, &len, &cap) == READ_DATA && drain(&buf, &len, res) == 0)
+    ;
+  drain(&buf, &len, res);
+  free(buf);
+  close(p[0]);
+  if (pidfd >= 0)
+    close(pidfd);
+  res->duration_s = mono_now() - t0;
+  return status;
+}
+
+static const suite_rec_t *end_record(const suite_result_t *r) {
+  for (size_t i = r->nrecs; i-- > 0;) {
+    suite_rec_kind_t k = r->recs[i].kind;
+    if (k == SUITE_REC_DONE || k == SUITE_REC_SKIP || k == SUITE_REC_BROKEN)
+      return &r->recs[i];
+  }
+  return NULL;
+}
+
+static void count_checks(const suite_result_t *r, unsigned *n, unsigned *failed) {
+  *n = *failed = 0;
+  for (size_t i = 0; i < r->nrecs; i++)
+    if (r->recs[i].kind == SUITE_REC_CHECK) {
+      (*n)++;
+      *failed += !r->recs[i].ok;
+    }
+}
+
+/* How did a child end? Fills verdict and reason. */
+static void judge(suite_result_t *r, int status, double timeout_s, bool need_checks) {
+  const suite_rec_t *end = end_record(r);
+  unsigned n, failed;
+  count_checks(r, &n, &failed);
+  if (r->timed_out) {
+    r->verdict = SUITE_BROKEN;
+    snprintf(r->reason, sizeof r->reason, "TIMEOUT after %.1f s (process group killed)", timeout_s);
+  } else if (status < 0) {
+    r->verdict = SUITE_BROKEN; /* reason set by run_child */
+  } else if (WIFSIGNALED(status)) {
+    r->verdict = SUITE_BROKEN;
+    snprintf(r->reason, sizeof r->reason, "child killed by signal %d (%s)%s", WTERMSIG(status),
+             strsignal(WTERMSIG(status)), end ? " after it finished" : "");
+  } else if (!end || WEXITSTATUS(status) != 0) {
+    r->verdict = SUITE_BROKEN;
+    snprintf(r->reason, sizeof r->reason, "child exited with status %d before finishing",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  } else if (end->kind == SUITE_REC_BROKEN) {
+    r->verdict = SUITE_BROKEN;
+    snprintf(r->reason, sizeof r->reason, "%s", end->text);
+  } else if (failed) {
+    r->verdict = SUITE_FAIL;
+    snprintf(r->reason, sizeof r->reason, "%u of %u checks failed", failed, n);
+  } else if (end->kind == SUITE_REC_SKIP) {
+    r->verdict = SUITE_SKIP;
+    snprintf(r->reason, sizeof r->reason, "%s", end->text);
+  } else if (n == 0 && need_checks) {
+    r->verdict = SUITE_BROKEN;
+    snprintf(r->reason, sizeof r->reason, "the case reported no checks");
+  } else {
+    r->verdict = SUITE_PASS;
+  }
+}
+
+static double case_timeout(const suite_run_t *run, const suite_case_t *c) {
+  double t = c->timeout_s ? c->timeout_s : DEFAULT_TIMEOUT_S;
+  if (run->mode == SUITE_MODE_FULL)
+    t *= FULL_MODE_FACTOR;
+  return t * run->timeout_scale;
+}
+
+/* ------------------------------------------------------------ TAP */
+
+static void print_case(tap_t *top, const suite_result_t *r) {
+  unsigned n, failed;
+  count_checks(r, &n, &failed);
+  tap_t sub, *where = top;
+  if (n) {
+    tap_subtest(top, &sub, r->c->id);
+    tap_plan(&sub, n);
+    where = &sub;
+  }
+  for (size_t i = 0; i < r->nrecs; i++) {
+    const suite_rec_t *rec = &r->recs[i];
+    if (rec->kind == SUITE_REC_CHECK) {
+      tap_ok(where, rec->ok, "%s", rec->name);
+      if (!rec->ok && rec->text[0])
+        tap_diag(where, "%s", rec->text);
+    } else if (rec->kind == SUITE_REC_DIAG) {
+      tap_diag(where, "%s", rec->text);
+    } else if (rec->kind == SUITE_REC_METRIC) {
+      tap_diag(where, "metric %s = %g %s%s%s", rec->name, rec->value, rec->unit,
+               rec->better[0] ? ", better " : "", rec->better);
+    }
+  }
+  char desc[512];
+  snprintf(desc, sizeof desc, "%s %s", r->c->id, r->c->title);
+  switch (r->verdict) {
+  case SUITE_PASS: tap_ok(top, true, "%s", desc); break;
+  case SUITE_SKIP: tap_skip(top, desc, "%s", r->reason); break;
+  case SUITE_FAIL:
+    tap_ok(top, false, "%s", desc);
+    tap_diag(top, "FAIL: %s", r->reason);
+    break;
+  case SUITE_BROKEN:
+    if (r->timed_out)
+      tap_ok_note(top, false, desc, "%s", r->reason);
+    else
+      tap_ok(top, false, "%s", desc);
+    tap_diag(top, "BROKEN: %s", r->reason);
+    break;
+  }
+}
+
+static void print_summary(const suite_run_t *run) {
+  FILE *f = run->err;
+  fprintf(f, "\nmmcert summary: %s %s, topology %s, seed %llu, mode %s\n", run->si->impl->name,
+          run->si->impl->version, run->topo->source, (unsigned long long)run->seed,
+          run->mode == SUITE_MODE_FULL ? "full" : "quick");
+  fprintf(f, "  %-12s %-7s %-9s %9s  %s\n", "case", "verdict", "checks", "time", "reason");
+  for (size_t i = 0; i < run->nresults; i++) {
+    const suite_result_t *r = &run->results[i];
+    unsigned n, failed;
+    count_checks(r, &n, &failed);
+    char checks[32];
+    snprintf(checks, sizeof checks, "%u/%u", n - failed, n);
+    fprintf(f, "  %-12s %-7s %-9s %8.2fs  %s\n", r->c->id, suite_verdict_name(r->verdict), checks,
+            r->duration_s, r->reason);
+  }
+  fprintf(f, "  pass %u, fail %u, skip %u, broken %u\n", run->totals[SUITE_PASS],
+          run->totals[SUITE_FAIL], run->totals[SUITE_SKIP], run->totals[SUITE_BROKEN]);
+}
+
+/* ------------------------------------------------------------ the run */
+
+static bool selected(const suite_run_t *run, const suite_case_t *c) {
+  if (!run->nglobs)
+    return true;
+  for (size_t g = 0; g < run->nglobs; g++)
+    if (fnmatch(run->globs[g], c->id, 0) == 0)
+      return true;
+  return false;
+}
+
+static int select_cases(suite_run_t *run) {
+  const suite_case_t *table = run->cases ? run->cases : suite_cases;
+  for (size_t g = 0; g < run->nglobs; g++) {
+    bool any = false;
+    for (const suite_case_t *c = table; c->id && !any; c++)
+      any = fnmatch(run->globs[g], c->id, 0) == 0;
+    if (!any) {
+      fprintf(run->err,
+              "mmcert run: --case '%s' matches no case; 'mmcert list' shows the case ids "
+              "(globs as in the shell: 'SET-*', 'NUMA-?')\n",
+              run->globs[g]);
+      return SUITE_EXIT_USAGE;
+    }
+  }
+  size_t n = 0;
+  for (const suite_case_t *c = table; c->id; c++)
+    n += selected(run, c);
+  run->results = calloc(n ? n : 1, sizeof *run->results);
+  if (!run->results) {
+    fprintf(run->err, "mmcert: out of memory\n");
+    return SUITE_EXIT_FAIL;
+  }
+  for (const suite_case_t *c = table; c->id; c++)
+    if (selected(run, c))
+      run->results[run->nresults++].c = c;
+  return SUITE_EXIT_OK;
+}
+
+static bool user_set(const suite_run_t *run, const char *name) {
+  for (size_t i = 0; i < run->nsets; i++)
+    if (!strcmp(run->sets[i].name, name))
+      return true;
+  return false;
+}
+
+/* Read every setting, validate --set. SUITE_EXIT_USAGE when a --set value
+ * was refused; a preflight that cannot run is noted, not fatal: the cases
+ * will then report the implementation broken one by one. */
+static int preflight(suite_run_t *run) {
+  suite_result_t pr = {0};
+  int status = run_child(run, CHILD_PREFLIGHT, NULL, PREFLIGHT_TIMEOUT_S * run->timeout_scale, &pr);
+  int rc = SUITE_EXIT_OK;
+  size_t nset = 0;
+  for (size_t i = 0; i < pr.nrecs; i++) {
+    if (pr.recs[i].kind == SUITE_REC_SET_ERROR) {
+      fprintf(run->err, "mmcert run: %s\n", pr.recs[i].text);
+      rc = SUITE_EXIT_USAGE;
+    }
+    nset += pr.recs[i].kind == SUITE_REC_SETTING;
+  }
+  static const suite_case_t preflight_case = {.id = "preflight", .title = "read settings"};
+  pr.c = &preflight_case;
+  judge(&pr, status, PREFLIGHT_TIMEOUT_S * run->timeout_scale, false);
+  if (pr.verdict == SUITE_BROKEN)
+    snprintf(run->settings_note, sizeof run->settings_note,
+             "settings not read: a host could not be created: %s", pr.reason);
+  if (nset && pr.verdict != SUITE_BROKEN) {
+    run->settings = calloc(nset, sizeof *run->settings);
+    for (size_t i = 0; run->settings && i < pr.nrecs; i++) {
+      const suite_rec_t *r = &pr.recs[i];
+      if (r->kind != SUITE_REC_SETTING)
+        continue;
+      suite_setting_t *s = &run->settings[run->nsettings++];
+      snprintf(s->name, sizeof s->name, "%s", r->name);
+      snprintf(s->unit, sizeof s->unit, "%s", r->unit);
+      s->value = r->ival[0];
+      s->def = r->ival[1];
+      s->min = r->ival[2];
+      s->max = r->ival[3];
+      s->user_set = user_set(run, s->name);
+    }
+  }
+  for (size_t i = 0; i < pr.nrecs; i++)
+    suite_rec_free(&pr.recs[i]);
+  free(pr.recs);
+  return rc;
+}
+
+static void print_header(const suite_run_t *run, tap_t *top) {
+  const mmc_impl_t *im = run->si->impl;
+  tap_version(top);
+  tap_plan(top, (unsigned)run->nresults);
+  tap_diag(top, "mmcert %s", MMCERT_VERSION);
+  tap_diag(top, "seed: %llu", (unsigned long long)run->seed);
+  tap_diag(top, "implementation: %s %s (ABI %u) from %s", im->name, im->version, im->abi_version,
+           run->si->path);
+  tap_diag(top, "topology: %s, %u node%s (%u real)%s", run->topo->source, run->topo->desc.nnodes,
+           run->topo->desc.nnodes == 1 ? "" : "s", real_nodes(run->topo),
+           run->host_memory ? ", memory capped by --host-memory" : "");
+  tap_diag(top, "mode: %s, profile: %s, timeout scale %g",
+           run->mode == SUITE_MODE_FULL ? "full" : "quick", run->profile, run->timeout_scale);
+  if (run->settings_note[0])
+    tap_diag(top, "%s", run->settings_note);
+}
+
+int suite_run(suite_run_t *run) {
+  int rc = select_cases(run);
+  if (rc)
+    return rc;
+  run->start_time = real_now();
+  set_fatal_handlers(on_fatal_signal);
+  rc = preflight(run);
+  if (rc)
+    return rc;
+  tap_t top;
+  tap_init(&top, run->out, 0);
+  print_header(run, &top);
+  for (size_t i = 0; i < run->nresults; i++) {
+    suite_result_t *r = &run->results[i];
+    double t = case_timeout(run, r->c);
+    if (suite_needs_unmet(run, r->c, r->reason, sizeof r->reason))
+      r->verdict = SUITE_SKIP;
+    else
+      judge(r, run_child(run, CHILD_CASE, r->c, t, r), t, true);
+    run->totals[r->verdict]++;
+    print_case(&top, r);
+    fflush(run->out);
+  }
+  run->end_time = real_now();
+  tap_diag(&top, "Totals: pass:%u fail:%u skip:%u broken:%u", run->totals[SUITE_PASS],
+           run->totals[SUITE_FAIL], run->totals[SUITE_SKIP], run->totals[SUITE_BROKEN]);
+  fflush(run->out);
+  print_summary(run);
+  return run->totals[SUITE_FAIL] || run->totals[SUITE_BROKEN] ? SUITE_EXIT_FAIL : SUITE_EXIT_OK;
+}
+
+void suite_run_free(suite_run_t *run) {
+  for (size_t i = 0; i < run->nresults; i++) {
+    for (size_t j = 0; j < run->results[i].nrecs; j++)
+      suite_rec_free(&run->results[i].recs[j]);
+    free(run->results[i].recs);
+  }
+  free(run->results);
+  free(run->settings);
+  run->results = NULL;
+  run->settings = NULL;
+  run->nresults = run->nsettings = 0;
+}

@@ -1,0 +1,148 @@
+/*
+ * runner.h — the run of `mmcert run` (prefix suite_): options, per-case
+ * results, the child/parent record protocol, implementation loading.
+ *
+ * Shape of a run: the parent loads the implementation (impl_load.c) and the
+ * topology, forks a "preflight" child that creates one host to read every
+ * setting (and validate --set values), then forks one child per selected
+ * case (runner.c). A child reports through the sc_* functions (ctx.c), each
+ * call becoming one record on a pipe, so what a case reported before it
+ * crashed or hung is kept. The parent prints TAP and fills suite_result_t,
+ * which results.c turns into JSON. Invariant: the parent never calls into
+ * the implementation except to read the mmc_impl_t table itself.
+ */
+#ifndef SUITE_RUNNER_H
+#define SUITE_RUNNER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "case.h"
+#include "mmc_topology.h"
+#include "mmcert/impl.h"
+
+/* ---- a loaded implementation (impl_load.c) */
+typedef struct suite_impl {
+  void *handle;           /* dlopen handle */
+  const mmc_impl_t *impl; /* the exported table, checked */
+  char path[PATH_MAX];    /* as given (or the default), for messages and JSON */
+} suite_impl_t;
+
+/* Refuses, with a message naming the path and the reason: path missing
+ * (MMC_ENOENT), not a loadable shared object (MMC_EINVAL, dlerror text),
+ * symbol missing, ABI version differs, struct_size too small, a required
+ * function pointer NULL (all MMC_EINVAL). */
+int suite_impl_load(const char *path, suite_impl_t *out, mmc_error_t *err);
+void suite_impl_unload(suite_impl_t *si);
+/* "CLOCK_STEPPED" for MMC_CAP_CLOCK_STEPPED; NULL for an unknown bit. */
+const char *suite_cap_name(uint64_t cap);
+
+/* ---- records a child sends to the parent */
+typedef enum suite_rec_kind {
+  SUITE_REC_CHECK = 1, /* name, ok, text = diag (failed checks only) */
+  SUITE_REC_METRIC,    /* name, unit, better, value */
+  SUITE_REC_DIAG,      /* text */
+  SUITE_REC_SKIP,      /* text = reason; the case ends */
+  SUITE_REC_BROKEN,    /* text = reason; the case ends */
+  SUITE_REC_SETTING,   /* preflight: name, unit, ival[0..3] = value, default, min, max */
+  SUITE_REC_SET_ERROR, /* preflight: a --set value was refused; text = message */
+  SUITE_REC_DONE,      /* the case function returned */
+} suite_rec_kind_t;
+
+typedef struct suite_rec {
+  suite_rec_kind_t kind;
+  bool ok;
+  double value;
+  int64_t ival[4];
+  char *name; /* owned; "" when absent, never NULL after decoding */
+  char *text;
+  char *unit;
+  char *better;
+} suite_rec_t;
+
+typedef enum suite_verdict {
+  SUITE_PASS = 0,
+  SUITE_FAIL,
+  SUITE_SKIP,
+  SUITE_BROKEN,
+} suite_verdict_t;
+
+const char *suite_verdict_name(suite_verdict_t v); /* "pass", "fail", "skip", "broken" */
+
+typedef struct suite_result {
+  const suite_case_t *c;
+  suite_verdict_t verdict;
+  char reason[512]; /* skip/broken reason, timeout or signal; "" for pass/fail */
+  double duration_s;
+  bool timed_out;
+  suite_rec_t *recs; /* every record in arrival order (owned) */
+  size_t nrecs;
+  size_t cap;
+} suite_result_t;
+
+/* One setting as the implementation reports it (preflight). */
+typedef struct suite_setting {
+  char name[MMC_NAME_MAX];
+  char unit[32];
+  int64_t value; /* after the profile and --set */
+  int64_t def;   /* default under the profile */
+  int64_t min;
+  int64_t max;
+  bool user_set; /* given with --set */
+} suite_setting_t;
+
+typedef struct suite_run {
+  /* inputs, filled by main.c */
+  const suite_impl_t *si;
+  const char *topology_spec; /* as given; NULL = this machine */
+  mmt_topology_t *topo;      /* loaded and capped */
+  uint64_t host_memory;      /* --host-memory; 0 = not capped */
+  suite_mode_t mode;
+  uint64_t seed;
+  const char *profile; /* "esxi-6.7" or "osdi02" */
+  double timeout_scale;
+  mmc_setting_value_t *sets; /* --set, in order */
+  size_t nsets;
+  const suite_case_t *cases; /* the table to run; NULL = suite_cases (tests pass their own) */
+  const char **globs;        /* --case; none = all */
+  size_t nglobs;
+  FILE *out; /* TAP (stdout) */
+  FILE *err; /* messages and the summary table (stderr) */
+  /* outputs */
+  suite_setting_t *settings; /* from the preflight; NULL when it failed */
+  size_t nsettings;
+  char settings_note[640]; /* why settings are missing, when they are */
+  suite_result_t *results;
+  size_t nresults;
+  double start_time; /* CLOCK_REALTIME seconds */
+  double end_time;
+  unsigned totals[4]; /* by suite_verdict_t */
+} suite_run_t;
+
+/* Exit codes of the command. */
+enum { SUITE_EXIT_OK = 0, SUITE_EXIT_FAIL = 1, SUITE_EXIT_USAGE = 2 };
+
+/* Select, preflight, run every case, print TAP and the summary. Returns an
+ * exit code; SUITE_EXIT_USAGE with a message on run->err for a glob that
+ * matches nothing or a refused --set. */
+int suite_run(suite_run_t *run);
+void suite_run_free(suite_run_t *run);
+
+/* Does any needs of `c` fail on this run? Writes the skip reason. */
+bool suite_needs_unmet(const suite_run_t *run, const suite_case_t *c, char *reason, size_t cap);
+
+/* ---- child side (ctx.c); both end the process */
+_Noreturn void suite_child_case(const suite_run_t *run, const suite_case_t *c, int fd);
+_Noreturn void suite_child_preflight(const suite_run_t *run, int fd);
+
+/* ---- record wire format (ctx.c writes, runner.c reads) */
+int suite_rec_send(int fd, const suite_rec_t *r);
+/* Decode one record from buf[0..len): returns bytes consumed, 0 when more
+ * bytes are needed, -1 on a malformed record. */
+long suite_rec_decode(const unsigned char *buf, size_t len, suite_rec_t *out);
+void suite_rec_free(suite_rec_t *r);
+
+#endif

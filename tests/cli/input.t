@@ -1,0 +1,48 @@
+# input.t — bad input to `mmcert run` is refused before anything runs or is
+# written: exit 2 and a message naming the input and what is allowed.
+. "$(dirname "$0")/lib.sh"
+IMPL=$IMPLS/minimal.so
+cd "$T" || exit 1
+
+run "$MMCERT" run --impl "$IMPL" --case 'NOPE-*'
+check "unknown case glob: exit 2" status_is 2
+check "unknown case glob: says how to see the cases" err_has "'NOPE-\*' matches no case; 'mmcert list'"
+check "unknown case glob: no TAP" out_empty
+
+run "$MMCERT" run --impl "$IMPL" --topology "$T/none.xml"
+check "missing topology file: exit 2" status_is 2
+check "missing topology file: named" err_has "$T/none.xml"
+
+echo "just text" >"$T/notxml.xml"
+run "$MMCERT" run --impl "$IMPL" --topology "$T/notxml.xml"
+check "non-XML topology: exit 2" status_is 2
+check "non-XML topology: named" err_has "$T/notxml.xml"
+
+run "$MMCERT" run --impl "$IMPL" --set Mem.NoSuchThing=1
+check "--set unknown setting: exit 2" status_is 2
+check "--set unknown setting: named" err_has "unknown setting 'Mem.NoSuchThing'"
+check "--set unknown setting: no TAP" out_empty
+
+run "$MMCERT" run --impl "$IMPL" --set Numa.RebalancePeriod=50
+check "--set out of range: exit 2" status_is 2
+check "--set out of range: names setting and range" err_has "Numa.RebalancePeriod.*50.*100\.\.60000"
+
+run "$MMCERT" run --impl "$IMPL" --set Numa.RebalancePeriod=fast
+check "--set non-integer: exit 2" status_is 2
+check "--set non-integer: says NAME=VALUE" err_has "NAME=VALUE"
+
+run "$MMCERT" run --impl "$IMPL" --seed -3
+check "negative seed: exit 2" status_is 2
+run "$MMCERT" run --impl "$IMPL" --mode slow
+check "--mode slow: exit 2 naming quick or full" err_has "expected quick or full"
+run "$MMCERT" run --impl "$IMPL" --profile esx-5
+check "--profile unknown: exit 2" status_is 2
+run "$MMCERT" run --impl "$IMPL" --timeout-scale 0
+check "--timeout-scale 0: exit 2" status_is 2
+run "$MMCERT" run --impl "$IMPL" --host-memory lots
+check "--host-memory lots: exit 2" status_is 2
+check "--host-memory lots: named" err_has "lots"
+run "$MMCERT" run --impl "$IMPL" --json "$T/no/dir/r.json"
+check "--json in a missing directory: exit 2" status_is 2
+check "no results directory was made by refused runs" [ ! -e "$T/results" ]
+done_testing

@@ -1,0 +1,221 @@
+/*
+ * test_runner.c — the runner end to end on a table of test cases, one per
+ * way a case can end: pass, a failed check, a crash (abort), a hang (killed
+ * at its timeout), skipped from its needs, sc_skip, sc_broken, no checks,
+ * and a host left alive (the runner destroys it). Against the reference
+ * implementation linked in (libmmref.a). Checks the verdicts, that the run
+ * goes on after the crash and the hang, that what a case reported before
+ * dying is kept, the exit status, and the TAP against
+ * tests/golden/runner.tap (MMCERT_REGEN_GOLDEN=1 rewrites it; the mmcert
+ * and implementation versions are replaced by @VERSION@ and @IMPL_VERSION@).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "runner.h"
+
+#define GOLDEN MMCERT_SOURCE_DIR "/tests/golden/runner.tap"
+
+extern const mmc_impl_t mmcert_impl; /* the reference, from libmmref.a */
+
+static void t_pass(suite_ctx_t *c) {
+  sc_check(c, true, "first", "never shown");
+  sc_diag(c, "a note");
+  sc_metric(c, "latency", "ns", "lower", 12.5);
+  sc_check_range(c, "in range", 1, 2, 1.5);
+}
+static void t_fail(suite_ctx_t *c) {
+  sc_check(c, true, "fine", NULL);
+  sc_check_int(c, "answer", 42, 41);
+}
+static void t_crash(suite_ctx_t *c) {
+  sc_check(c, true, "before the crash", NULL);
+  abort();
+}
+static void t_hang(suite_ctx_t *c) {
+  sc_check(c, true, "before the hang", NULL);
+  for (;;)
+    pause();
+}
+static void t_skip(suite_ctx_t *c) {
+  sc_skip(c, "not applicable: %s", "reason given by the case");
+}
+static void t_broken(suite_ctx_t *c) {
+  sc_broken(c, "setup failed: %d", 7);
+}
+static void t_nochecks(suite_ctx_t *c) {
+  (void)c;
+}
+static void t_host(suite_ctx_t *c) {
+  mmc_host_t *h = sc_host(c, NULL, MMC_CLOCK_STEPPED, NULL, 0);
+  int64_t v = 0;
+  int rc = sc_impl(c)->setting_get(h, "Numa.RebalancePeriod", &v, NULL);
+  sc_check(c, rc == 0 && v == 1000, "the run's --set reached the host", "rc %d, value %lld", rc,
+           (long long)v);
+}
+static void t_never(suite_ctx_t *c) {
+  sc_check(c, false, "must not run: skipped from its needs", NULL);
+}
+
+static const suite_case_t cases[] = {
+    {.id = "T-PASS", .spec_ids = "X-1", .title = "passes", .timeout_s = 10, .run = t_pass},
+    {.id = "T-FAIL", .spec_ids = "X-2", .title = "fails", .timeout_s = 10, .run = t_fail},
+    {.id = "T-CRASH", .spec_ids = "X-3", .title = "crashes", .timeout_s = 10, .run = t_crash},
+    {.id = "T-HANG", .spec_ids = "X-4", .title = "hangs", .timeout_s = 1, .run = t_hang},
+    {.id = "T-NEEDS",
+     .spec_ids = "X-5",
+     .title = "needs real NUMA",
+     .needs = SUITE_NEED_REAL_NUMA,
+     .timeout_s = 10,
+     .run = t_never},
+    {.id = "T-SKIP", .spec_ids = "X-6", .title = "skips", .timeout_s = 10, .run = t_skip},
+    {.id = "T-BROKEN", .spec_ids = "X-7", .title = "breaks", .timeout_s = 10, .run = t_broken},
+    {.id = "T-NONE",
+     .spec_ids = "X-8",
+     .title = "checks nothing",
+     .timeout_s = 10,
+     .run = t_nochecks},
+    {.id = "T-HOST", .spec_ids = "X-9", .title = "makes a host", .timeout_s = 10, .run = t_host},
+    {0},
+};
+
+/* Replace every `what` in s by `with` (s is heap-allocated; returns it). */
+static char *replace_all(char *s, const char *what, const char *with) {
+  size_t wl = strlen(what), nl = strlen(with);
+  for (char *p = strstr(s, what); p; p = strstr(p + nl, what)) {
+    size_t off = (size_t)(p - s), len = strlen(s);
+    char *n = malloc(len - wl + nl + 1);
+    memcpy(n, s, off);
+    memcpy(n + off, with, nl);
+    strcpy(n + off + nl, s + off + wl);
+    free(s);
+    s = n;
+    p = s + off;
+  }
+  return s;
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  for (int ch; (ch = fgetc(f)) != EOF;)
+    fputc(ch, m);
+  fclose(f);
+  fclose(m);
+  return buf;
+}
+
+static void every_ending(void **state) {
+  (void)state;
+  suite_impl_t si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"};
+  mmc_error_t err;
+  mmt_topology_t *topo = NULL;
+  assert_int_equal(mmt_load("builtin:2", &topo, &err), 0);
+  mmc_setting_value_t set = {.name = "Numa.RebalancePeriod", .value = 1000};
+  char *out = NULL, *errs = NULL;
+  size_t outlen = 0, errlen = 0;
+  FILE *o = open_memstream(&out, &outlen), *e = open_memstream(&errs, &errlen);
+  suite_run_t run = {.si = &si,
+                     .topology_spec = "builtin:2",
+                     .topo = topo,
+                     .mode = SUITE_MODE_QUICK,
+                     .seed = 99,
+                     .profile = "esxi-6.7",
+                     .timeout_scale = 0.2,
+                     .sets = &set,
+                     .nsets = 1,
+                     .cases = cases,
+                     .out = o,
+                     .err = e};
+  int rc = suite_run(&run);
+  fclose(o);
+  fclose(e);
+  assert_int_equal(rc, SUITE_EXIT_FAIL);
+  assert_int_equal(run.nresults, 9);
+  static const suite_verdict_t want[] = {SUITE_PASS,   SUITE_FAIL,   SUITE_BROKEN,
+                                         SUITE_BROKEN, SUITE_SKIP,   SUITE_SKIP,
+                                         SUITE_BROKEN, SUITE_BROKEN, SUITE_PASS};
+  for (size_t i = 0; i < run.nresults; i++)
+    assert_int_equal(run.results[i].verdict, want[i]);
+  assert_true(run.results[3].timed_out);
+  assert_int_equal(run.totals[SUITE_PASS], 2);
+  assert_int_equal(run.totals[SUITE_FAIL], 1);
+  assert_int_equal(run.totals[SUITE_SKIP], 2);
+  assert_int_equal(run.totals[SUITE_BROKEN], 4);
+  /* The settings were read once, in the preflight child, with --set applied. */
+  assert_true(run.nsettings > 0);
+  assert_non_null(strstr(errs, "T-HANG"));
+  char impl_version[128];
+  snprintf(impl_version, sizeof impl_version, " %s (ABI", mmcert_impl.version);
+  out = replace_all(out, impl_version, " @IMPL_VERSION@ (ABI");
+  out = replace_all(out, MMCERT_VERSION, "@VERSION@");
+  const char *regen = getenv("MMCERT_REGEN_GOLDEN"), *regen2 = getenv("MMCERT_REGENERATE");
+  if ((regen && !strcmp(regen, "1")) || (regen2 && !strcmp(regen2, "1"))) {
+    FILE *g = fopen(GOLDEN, "w");
+    assert_non_null(g);
+    fputs(out, g);
+    assert_int_equal(fclose(g), 0);
+  }
+  char *golden = slurp(GOLDEN);
+  assert_non_null(golden);
+  assert_string_equal(out, golden);
+  free(golden);
+  free(out);
+  free(errs);
+  suite_run_free(&run);
+  mmt_free(topo);
+}
+
+/* A --set the implementation refuses is a usage error before any TAP. */
+static void refused_set_is_usage_error(void **state) {
+  (void)state;
+  suite_impl_t si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"};
+  mmc_error_t err;
+  mmt_topology_t *topo = NULL;
+  assert_int_equal(mmt_load("builtin:2", &topo, &err), 0);
+  mmc_setting_value_t set = {.name = "Numa.RebalancePeriod", .value = 99};
+  char *out = NULL, *errs = NULL;
+  size_t outlen = 0, errlen = 0;
+  FILE *o = open_memstream(&out, &outlen), *e = open_memstream(&errs, &errlen);
+  suite_run_t run = {.si = &si,
+                     .topo = topo,
+                     .seed = 1,
+                     .profile = "esxi-6.7",
+                     .timeout_scale = 1,
+                     .sets = &set,
+                     .nsets = 1,
+                     .cases = cases,
+                     .out = o,
+                     .err = e};
+  assert_int_equal(suite_run(&run), SUITE_EXIT_USAGE);
+  fclose(o);
+  fclose(e);
+  assert_int_equal(outlen, 0);
+  assert_non_null(strstr(errs, "Numa.RebalancePeriod=99"));
+  assert_non_null(strstr(errs, "100"));
+  assert_non_null(strstr(errs, "60000"));
+  free(out);
+  free(errs);
+  suite_run_free(&run);
+  mmt_free(topo);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_ending),
+      cmocka_unit_test(refused_set_is_usage_error),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
