@@ -35,6 +35,11 @@ run "$MMCERT" run --impl "$IMPLS/minimal.so" --set Mem.IdleTax=50 --json "$T/set
 check "--set in range: exit 0" status_is 0
 check "--set value recorded in the JSON" sh -c "grep -A3 '\"name\": \"Mem.IdleTax\"' '$T/set.json' | grep -q '\"value\": 50'"
 
+run "$MMCERT" run --impl "$IMPLS/noisy.so" --json "$T/noisy.json"
+check "implementation printing to stdout: still passes" status_is 0
+check "implementation printing to stdout: stdout is only TAP" only_tap "$T/out"
+check "implementation printing to stdout: the noise went to stderr" err_has "noise from host_create"
+
 run "$MMCERT" run --impl "$IMPLS/wrong_default.so" --json "$T/wd.json"
 check "wrong default: exit 1" status_is 1
 check "wrong default: the failing check is reported" out_has "^    not ok [0-9]* - Numa.RebalancePeriod is 2000 by default"

@@ -6,6 +6,7 @@
  * hang_create.c, wrong_default.c) include this file with one TESTIMPL_*
  * switch defined. A test asset, not an implementation to certify.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -115,6 +116,10 @@ static int t_host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_err
 #ifdef TESTIMPL_HANG_CREATE
   for (;;)
     pause(); /* hangs until killed: the runner's timeout must end it */
+#endif
+#ifdef TESTIMPL_NOISY
+  printf("noise from host_create on stdout\n"); /* must not reach the TAP */
+  fflush(stdout);
 #endif
   if (!cfg || !cfg->topology || cfg->topology->nnodes == 0)
     return mmc_fail(err, MMC_EINVAL, "host_create: no topology");
