@@ -135,6 +135,10 @@ static json_t *case_json(const suite_result_t *r) {
     if (rec->kind == SUITE_REC_CHECK)
       json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "name", rec->name, "ok", rec->ok,
                                               "diag", rec->text));
+    else if (rec->kind == SUITE_REC_METRIC && rec->text[0]) /* sc_metric_unsupported */
+      json_array_append_new(metrics, json_pack("{s:s, s:s, s:s, s:n, s:s}", "name", rec->name,
+                                               "unit", rec->unit, "better", rec->better, "value",
+                                               "unsupported", rec->text));
     else if (rec->kind == SUITE_REC_METRIC)
       json_array_append_new(metrics,
                             json_pack("{s:s, s:s, s:s, s:f}", "name", rec->name, "unit", rec->unit,
