@@ -1,5 +1,5 @@
 /*
- * main.c — the `mmcert` command: run, list, topology, bench, help,
+ * main.c — the `mmcert` command: run, list, topology, bench, qualify, help,
  * --version (issue 2 items 7 and 8, "bad input").
  *
  * Every usage error is one line on stderr naming what was wrong and what is
@@ -21,6 +21,7 @@
 #include "bench.h"
 #include "config.h"
 #include "mmc_error.h"
+#include "qualify.h"
 #include "results.h"
 #include "runner.h"
 
@@ -35,6 +36,8 @@ static const char usage_text[] =
     "  list      list the cases with their SPEC ids and titles\n"
     "  topology  print the topology a run would use\n"
     "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
+    "  qualify   measure this machine's NUMA hardware and write a report\n"
+    "            (mmcert qualify --help)\n"
     "  help      show this help (also --help); --version shows the version\n"
     "\n"
     "mmcert run [OPTION]...\n"
@@ -464,7 +467,7 @@ out_args:
 
 int main(int argc, char **argv) {
   if (argc < 2)
-    return usage_error(NULL, "missing command: run, list, topology, bench or help");
+    return usage_error(NULL, "missing command: run, list, topology, bench, qualify or help");
   const char *cmd = argv[1];
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage_text, stdout);
@@ -483,6 +486,8 @@ int main(int argc, char **argv) {
     return cmd_topology(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench"))
     return cmd_bench(argc - 1, argv + 1);
-  return usage_error(NULL, "unknown command '%s': expected run, list, topology, bench or help",
-                     cmd);
+  if (!strcmp(cmd, "qualify"))
+    return suite_qualify_main(argc - 1, argv + 1);
+  return usage_error(
+      NULL, "unknown command '%s': expected run, list, topology, bench, qualify or help", cmd);
 }
