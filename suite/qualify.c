@@ -366,8 +366,7 @@ static void phase_latency(report_t *r) {
     note_missing_nodes(r, &r->lat);
   }
   free(ns);
-  /* The chase cannot be cut short: a signal during it is seen here. */
-  interrupted(&r->lat);
+  /* The chase cannot be cut short: a signal during it stops the next phase. */
 }
 
 static void phase_bandwidth(report_t *r) {
@@ -655,7 +654,7 @@ static void print_text(FILE *f, const report_t *r) {
   human(r->lat_bytes, h, sizeof h);
   print_phase(f, "latency (ns per dependent load; rows: CPUs of node, columns: memory of node)",
               &r->lat);
-  if (r->lat.st == ST_DONE || r->lat.st == ST_INTERRUPTED) {
+  if (r->lat.st == ST_DONE) {
     fprintf(f, "  buffer %s, largest cache %zu MiB%s%s\n", h, r->llc / MIB,
             r->llc_known ? "" : " (assumed: sysfs gives none)", r->lat_note[0] ? "; " : "");
     if (r->lat_note[0])
@@ -665,7 +664,7 @@ static void print_text(FILE *f, const report_t *r) {
   human(r->bw_bytes, h, sizeof h);
   print_phase(f, "bandwidth (GB/s, best of repetitions; threads on every CPU of the row's node)",
               &r->bw);
-  if (r->bw.st == ST_DONE || r->bw.st == ST_INTERRUPTED) {
+  if (r->bw.st == ST_DONE || (r->bw.st == ST_INTERRUPTED && r->bw_bytes)) {
     fprintf(f, "  arrays of %s, %u repetitions\n  copy:\n", h, r->bw_reps);
     print_matrix(f, r, r->copy, " %9.2f");
     fprintf(f, "  triad:\n");
@@ -707,7 +706,10 @@ static void print_text(FILE *f, const report_t *r) {
             : r->checks[k].st == CK_FAIL ? "FAIL"
                                          : "N/A",
             r->checks[k].name, r->checks[k].detail);
-  if (r->virt.is_virtual)
+  bool failed = false;
+  for (int k = 0; k < 3; k++)
+    failed |= r->checks[k].st == CK_FAIL;
+  if (r->virt.is_virtual && failed)
     fprintf(f, "  (virtual machine: the guest's NUMA latencies are emulated, so a failed check "
                "describes the hypervisor, not hardware)\n");
   fprintf(f, "\nplots: %s\n", r->plots_note);
@@ -1076,8 +1078,9 @@ int suite_qualify_main(int argc, char **argv) {
     phase_pmu(&r);
   phase_t *rest[] = {&r.lat, &r.bw, &r.mig, &r.pmu};
   for (int k = 0; k < 4; k++)
-    if (rest[k]->st == ST_NOT_RUN)
-      interrupted(rest[k]);
+    if (rest[k]->st == ST_NOT_RUN && interrupted(rest[k]))
+      snprintf(rest[k]->reason, sizeof rest[k]->reason, "not started: interrupted by %s",
+               suite_qm_stop == SIGINT ? "SIGINT" : "SIGTERM");
   run_checks(&r);
   r.end = now_wall();
   make_plots(&r);
