@@ -57,7 +57,8 @@
 #define BW_REPS_QUICK 3
 #define MIG_BYTES_FULL (256 * MIB)
 #define MIG_BYTES_QUICK (64 * MIB)
-#define NODE_MEM_DIVISOR 4  /* never ask one node for more than this share */
+#define NODE_MEM_DIVISOR 4 /* never ask one node for more than this share */
+#define PMU_MAX_EVENTS 64
 #define PMU_TOUCH_PAGES 256 /* a little work for the PMU readings */
 #define EXIT_SIGNAL_BASE 128
 #define DIR_MAX 1024 /* -o DIR length limit, so file names under it always fit */
@@ -116,6 +117,7 @@ typedef struct report {
   size_t npairs;
   perf_probe_reading_t *ev;
   size_t nev;
+  char raw_note[512]; /* named raw NUMA events: what was tried, or why none */
   int paranoid;
   bool privileged;
   check_t checks[3];
@@ -455,6 +457,31 @@ static void touch_pages(size_t n) {
   free(b);
 }
 
+/* Which numatop-style remote/local DRAM events this CPU has (through
+ * libpfm4); they are probed with the others unless --events chose. */
+static void raw_numa_note(report_t *r) {
+#if MMCERT_HAVE_LIBPFM
+  size_t n, known = 0, o = 0;
+  const char *const *names = perf_probe_numa_raw_events(&n);
+  for (size_t i = 0; i < n; i++) {
+    mmc_error_t err = {0};
+    if (perf_probe_check_name(names[i], &err) == 0 && o < sizeof r->raw_note) {
+      known++;
+      o += (size_t)snprintf(r->raw_note + o, sizeof r->raw_note - o, "%s%s", o ? ", " : "",
+                            names[i]);
+    }
+  }
+  if (!known)
+    snprintf(r->raw_note, sizeof r->raw_note,
+             "libpfm4 knows none of the remote/local DRAM events mmcert looks for on this CPU "
+             "(Intel Skylake+/Haswell, AMD Zen 4 names)");
+#else
+  snprintf(r->raw_note, sizeof r->raw_note,
+           "unsupported: named raw PMU events (remote/local DRAM loads, as numatop reads them) "
+           "need libpfm4, and this mmcert was built without it (libpfm4-dev, then ./configure)");
+#endif
+}
+
 static void phase_pmu(report_t *r) {
   progress("%s", "probing perf events");
   r->paranoid = perf_probe_paranoid();
@@ -463,7 +490,22 @@ static void phase_pmu(report_t *r) {
     return;
   perf_probe_t *p = NULL;
   mmc_error_t err = {0};
-  if (perf_probe_open(&p, r->o->events, r->o->nevents, NULL, 0, &err) != 0) {
+  raw_numa_note(r);
+  /* Default set: every built-in event, plus the raw NUMA events libpfm4 knows. */
+  const char *all[PMU_MAX_EVENTS];
+  const char **names = r->o->events;
+  size_t nn = r->o->nevents, nb, nraw;
+  const perf_probe_event_info_t *b = perf_probe_events(&nb);
+  const char *const *raw = perf_probe_numa_raw_events(&nraw);
+  if (!names) {
+    for (size_t i = 0; i < nb && nn < PMU_MAX_EVENTS; i++)
+      all[nn++] = b[i].name;
+    for (size_t i = 0; MMCERT_HAVE_LIBPFM && i < nraw && nn < PMU_MAX_EVENTS; i++)
+      if (perf_probe_check_name(raw[i], &err) == 0)
+        all[nn++] = raw[i];
+    names = all;
+  }
+  if (perf_probe_open(&p, names, nn, NULL, 0, &err) != 0) {
     r->pmu.st = ST_ERROR;
     snprintf(r->pmu.reason, sizeof r->pmu.reason, "%s", err.msg);
     return;
@@ -689,6 +731,8 @@ static void print_text(FILE *f, const report_t *r) {
     fprintf(f, "  perf_event_paranoid %d, %s, libpfm4 %s\n", r->paranoid,
             r->privileged ? "privileged" : "unprivileged",
             MMCERT_HAVE_LIBPFM ? "built in" : "not built in (no named raw events)");
+  if (r->pmu.st == ST_DONE)
+    fprintf(f, "  raw NUMA events (libpfm4): %s\n", r->raw_note);
   for (size_t k = 0; k < r->nev; k++) {
     const perf_probe_reading_t *e = &r->ev[k];
     if (e->supported)
@@ -812,6 +856,7 @@ static json_t *pmu_json(const report_t *r) {
   json_object_set_new(p, "perf_event_paranoid", json_integer(r->paranoid));
   json_object_set_new(p, "privileged", json_boolean(r->privileged));
   json_object_set_new(p, "libpfm4", json_boolean(MMCERT_HAVE_LIBPFM));
+  json_object_set_new(p, "raw_numa_events", json_string(r->raw_note));
   json_object_set_new(p, "events", evs);
   return p;
 }

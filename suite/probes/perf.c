@@ -70,6 +70,21 @@ static const perf_probe_event_info_t events[] = {
 #define NEVENTS (sizeof events / sizeof events[0])
 
 static const char RAW_PREFIX[] = "pfm:";
+
+/* libpfm4 names of local/remote DRAM load events, per family. */
+static const char *const numa_raw[] = {
+    "pfm:MEM_LOAD_L3_MISS_RETIRED:LOCAL_DRAM", /* Intel Skylake and later */
+    "pfm:MEM_LOAD_L3_MISS_RETIRED:REMOTE_DRAM",
+    "pfm:MEM_LOAD_UOPS_L3_MISS_RETIRED:LOCAL_DRAM", /* Intel Haswell, Broadwell */
+    "pfm:MEM_LOAD_UOPS_L3_MISS_RETIRED:REMOTE_DRAM",
+    "pfm:DEMAND_DATA_CACHE_FILLS_FROM_SYSTEM:DRAM_IO_NEAR", /* AMD Zen 4 */
+    "pfm:DEMAND_DATA_CACHE_FILLS_FROM_SYSTEM:DRAM_IO_FAR",
+};
+
+const char *const *perf_probe_numa_raw_events(size_t *n) {
+  *n = sizeof numa_raw / sizeof numa_raw[0];
+  return numa_raw;
+}
 #define PARANOID_PATH "/proc/sys/kernel/perf_event_paranoid"
 #define PMU_DIR "/sys/bus/event_source/devices"
 /* Capability bits of /proc/self/status CapEff (linux/capability.h). */

@@ -66,6 +66,11 @@ typedef struct perf_probe_reading {
 
 typedef struct perf_probe perf_probe_t;
 
+/* Named raw events for local/remote DRAM loads (numatop's idea), as
+ * "pfm:NAME", on the CPU families mmcert knows: usable only with libpfm4
+ * and only where it knows the name on this CPU (perf_probe_check_name). */
+const char *const *perf_probe_numa_raw_events(size_t *n);
+
 /* Is `name` a countable event here: a built-in name, or "pfm:NAME" with
  * libpfm4 built in and knowing NAME? MMC_EINVAL with a message naming the
  * event and listing the built-in names (and what raw names need). */
