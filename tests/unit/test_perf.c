@@ -5,7 +5,9 @@
  * advances), on a given thread and on the whole process including threads
  * started later; hardware events either read a value or are unsupported
  * with a reason naming the errno (this machine has no PMU); unknown names
- * are refused; the reason texts for every refusal class say which.
+ * are refused; the reason texts for every refusal class say which; a case
+ * using sc_perf_begin/sc_perf_end records perf.* metrics (readings, or
+ * unsupported with the reason in TAP and JSON).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +28,10 @@
 
 #include "config.h"
 #include "probes/perf.h"
+#include "results.h"
+#include "runner.h"
+
+extern const mmc_impl_t mmcert_impl; /* the reference, from libmmref.a */
 
 enum { TOUCH_PAGES = 512 };
 
@@ -285,6 +291,87 @@ static void test_unprivileged_user_only(void **state) {
   assert_non_null(strstr(got, "user space only (perf_event_paranoid 2)"));
 }
 
+/* ---- sc_perf through the runner: a case's threads become perf.* metrics */
+
+static void *case_toucher(void *arg) {
+  (void)arg;
+  touch_new_pages(TOUCH_PAGES);
+  return NULL;
+}
+
+static void perf_case(suite_ctx_t *c) {
+  sc_perf_t *p = sc_perf_begin(c, NULL, 0); /* before the "vCPU" threads start */
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    if (pthread_create(&th[i], NULL, case_toucher, NULL) != 0)
+      sc_broken(c, "pthread_create");
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
+  sc_perf_end(c, p);
+  sc_check(c, true, "ran", NULL);
+}
+
+static const suite_case_t perf_cases[] = {
+    {.id = "T-PERF", .spec_ids = "", .title = "perf metrics", .timeout_s = 30, .run = perf_case},
+    {0}};
+
+static const suite_rec_t *metric(const suite_result_t *res, const char *name) {
+  for (size_t i = 0; i < res->nrecs; i++)
+    if (res->recs[i].kind == SUITE_REC_METRIC && !strcmp(res->recs[i].name, name))
+      return &res->recs[i];
+  fail_msg("metric %s not recorded", name);
+  return NULL;
+}
+
+static void test_case_metrics(void **state) {
+  (void)state;
+  suite_impl_t si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"};
+  mmc_error_t err;
+  mmt_topology_t *topo = NULL;
+  assert_int_equal(mmt_load("builtin:2", &topo, &err), 0);
+  char *out = NULL, *errs = NULL;
+  size_t outlen = 0, errlen = 0;
+  FILE *o = open_memstream(&out, &outlen), *e = open_memstream(&errs, &errlen);
+  suite_run_t run = {.si = &si,
+                     .topo = topo,
+                     .seed = 1,
+                     .profile = "esxi-6.7",
+                     .timeout_scale = 1,
+                     .cases = perf_cases,
+                     .out = o,
+                     .err = e};
+  assert_int_equal(suite_run(&run), SUITE_EXIT_OK);
+  fclose(o);
+  fclose(e);
+  const suite_result_t *res = &run.results[0];
+  const suite_rec_t *minor = metric(res, "perf.minor-faults");
+  assert_string_equal(minor->text, ""); /* a reading */
+  assert_string_equal(minor->unit, "faults");
+  assert_true(minor->value >= 2 * TOUCH_PAGES);
+  const suite_rec_t *cyc = metric(res, "perf.cycles");
+  if (!have_cpu_pmu()) {
+    assert_true(cyc->text[0] != '\0'); /* unsupported, with the reason */
+    assert_non_null(strstr(out, "# metric perf.cycles unsupported: "));
+    json_t *doc = suite_results_json(&run);
+    json_t *ms = json_object_get(json_array_get(json_object_get(doc, "cases"), 0), "metrics");
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(ms); i++) {
+      json_t *m = json_array_get(ms, i);
+      if (strcmp(json_string_value(json_object_get(m, "name")), "perf.cycles"))
+        continue;
+      seen = true;
+      assert_true(json_is_null(json_object_get(m, "value")));
+      assert_non_null(strstr(json_string_value(json_object_get(m, "unsupported")), "ENOENT"));
+    }
+    assert_true(seen);
+    json_decref(doc);
+  }
+  suite_run_free(&run);
+  mmt_free(topo);
+  free(out);
+  free(errs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_software_on_thread),
@@ -294,6 +381,7 @@ int main(void) {
       cmocka_unit_test(test_reason_texts),
       cmocka_unit_test(test_gone_thread),
       cmocka_unit_test(test_unprivileged_user_only),
+      cmocka_unit_test(test_case_metrics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
