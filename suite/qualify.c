@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -324,9 +325,11 @@ static const char *na_why(const report_t *r, uint32_t i, uint32_t j) {
   return NULL;
 }
 
-static void note_missing_nodes(const report_t *r, phase_t *p) {
+static void note_missing_nodes(const report_t *r, phase_t *p, bool memory_only) {
   size_t o = strlen(p->reason);
   for (uint32_t i = 0; i < r->n; i++) {
+    if (memory_only && has_mem(r, i))
+      continue; /* a CPU-less node still sends and receives pages */
     const char *what = !has_cpus(r, i) && !has_mem(r, i) ? "neither CPUs nor memory"
                        : !has_cpus(r, i)                 ? "no CPUs (its row is not applicable)"
                        : !has_mem(r, i) ? "no memory (its column is not applicable)"
@@ -365,7 +368,7 @@ static void phase_latency(report_t *r) {
         if (!na_why(r, i, j) && ns[i * r->n + j] > 0)
           r->lat_ns[i * r->n + j] = ns[i * r->n + j];
     r->lat.st = ST_DONE;
-    note_missing_nodes(r, &r->lat);
+    note_missing_nodes(r, &r->lat, false);
   }
   free(ns);
   /* The chase cannot be cut short: a signal during it stops the next phase. */
@@ -402,7 +405,7 @@ static void phase_bandwidth(report_t *r) {
   if (interrupted(&r->bw))
     return;
   r->bw.st = ST_DONE;
-  note_missing_nodes(r, &r->bw);
+  note_missing_nodes(r, &r->bw, false);
 }
 
 static void phase_migration(report_t *r) {
@@ -446,15 +449,18 @@ static void phase_migration(report_t *r) {
         snprintf(p->error, sizeof p->error, "%s", err.msg);
     }
   r->mig.st = ST_DONE;
-  note_missing_nodes(r, &r->mig);
+  note_missing_nodes(r, &r->mig, true);
 }
 
+/* Fresh anonymous pages (not recycled heap), so each touch is a fault. */
 static void touch_pages(size_t n) {
   size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-  char *b = malloc(n * pg);
-  for (size_t i = 0; b && i < n; i++)
+  char *b = mmap(NULL, n * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b == MAP_FAILED)
+    return;
+  for (size_t i = 0; i < n; i++)
     ((volatile char *)b)[i * pg] = 1;
-  free(b);
+  munmap(b, n * pg);
 }
 
 /* Which numatop-style remote/local DRAM events this CPU has (through
@@ -718,8 +724,11 @@ static void print_text(FILE *f, const report_t *r) {
     if (p->measured)
       fprintf(f,
               "  %" PRIu32 " -> %" PRIu32 ": %.2f GB/s (%" PRIu64 " of %" PRIu64
-              " pages moved in %.3f s)\n",
-              os_id(r, p->from), os_id(r, p->to), p->m.gbs, p->m.moved, p->m.pages, p->m.seconds);
+              " pages moved in %.3f s, %u call%s)%s%s\n",
+              os_id(r, p->from), os_id(r, p->to), p->m.gbs, p->m.moved, p->m.pages, p->m.seconds,
+              p->m.calls, p->m.calls == 1 ? "" : "s",
+              p->m.first_bad_status ? "; first page left behind: " : "",
+              p->m.first_bad_status ? strerror(-p->m.first_bad_status) : "");
     else
       fprintf(f, "  %" PRIu32 " -> %" PRIu32 ": error: %s\n", os_id(r, p->from), os_id(r, p->to),
               p->error);
@@ -821,6 +830,7 @@ static json_t *migration_json(const report_t *r) {
       json_object_set_new(o, "pages", json_integer((json_int_t)p->m.pages));
       json_object_set_new(o, "pages_moved", json_integer((json_int_t)p->m.moved));
       json_object_set_new(o, "seconds", json_real(p->m.seconds));
+      json_object_set_new(o, "move_pages_calls", json_integer(p->m.calls));
       json_object_set_new(o, "gb_per_s", json_real(p->m.gbs));
       if (p->m.first_bad_status)
         json_object_set_new(o, "first_unmoved_status",

@@ -61,11 +61,15 @@ int suite_qm_bind(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err);
 int suite_qm_bandwidth(const mmc_node_t *src, const mmc_node_t *dst, size_t array_bytes,
                        unsigned reps, double *copy_gbs, double *triad_gbs, mmc_error_t *err);
 
-/* move_pages(2) of `bytes` bound to node `from` into node `to`. */
+/* move_pages(2) of `bytes` bound to node `from` into node `to`. Pages the
+ * kernel reports busy (EBUSY, EAGAIN: e.g. still in a per-CPU LRU batch) are
+ * retried, up to SUITE_QM_MOVE_TRIES calls in all, timed together. */
+#define SUITE_QM_MOVE_TRIES 3
 typedef struct suite_qm_migration {
   uint64_t pages;       /* asked to move */
   uint64_t moved;       /* found on `to` afterwards */
-  double seconds;       /* the move_pages call */
+  double seconds;       /* the move_pages calls */
+  unsigned calls;       /* 1, or more when busy pages were retried */
   double gbs;           /* moved bytes / seconds, 10^9 bytes */
   int first_bad_status; /* a page's status when not moved (negative errno), 0 = none */
 } suite_qm_migration_t;

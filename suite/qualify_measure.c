@@ -368,20 +368,32 @@ int suite_qm_migrate(uint32_t from, uint32_t to, size_t bytes, suite_qm_migratio
     nodes[i] = (int)to;
     status[i] = INT32_MIN;
   }
-  double t0 = now_s();
-  long r = syscall(SYS_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE);
-  m->seconds = now_s() - t0;
-  if (r < 0) {
-    rc = mmc_fail(err, errno == EPERM || errno == ENOSYS ? MMC_ENOTSUP : MMC_EIO,
-                  "move_pages %" PRIu32 " -> %" PRIu32 ": %s", from, to, strerror(errno));
-    goto out;
-  }
   m->pages = n;
-  for (size_t i = 0; i < n; i++) {
-    if (status[i] == (int)to)
-      m->moved++;
-    else if (!m->first_bad_status)
-      m->first_bad_status = status[i] < 0 ? status[i] : -EFAULT;
+  size_t left = n;
+  for (unsigned call = 0; call < SUITE_QM_MOVE_TRIES && left; call++) {
+    double t0 = now_s();
+    long r = syscall(SYS_move_pages, 0, left, pages, nodes, status, MPOL_MF_MOVE);
+    m->seconds += now_s() - t0;
+    m->calls++;
+    if (r < 0) {
+      rc = mmc_fail(err, errno == EPERM || errno == ENOSYS ? MMC_ENOTSUP : MMC_EIO,
+                    "move_pages %" PRIu32 " -> %" PRIu32 ": %s", from, to, strerror(errno));
+      goto out;
+    }
+    /* Keep only the busy pages for another call (compacting in place). */
+    size_t busy = 0;
+    m->first_bad_status = 0;
+    for (size_t i = 0; i < left; i++) {
+      if (status[i] == (int)to) {
+        m->moved++;
+      } else if (status[i] == -EBUSY || status[i] == -EAGAIN) {
+        pages[busy++] = pages[i];
+        m->first_bad_status = m->first_bad_status ? m->first_bad_status : status[i];
+      } else if (!m->first_bad_status) {
+        m->first_bad_status = status[i] < 0 ? status[i] : -EFAULT;
+      }
+    }
+    left = busy;
   }
   if (m->seconds > 0)
     m->gbs = (double)(m->moved * (uint64_t)page) / m->seconds * 1e-9;

@@ -465,10 +465,10 @@ static void read_counter(counter_t *c, size_t ntids, perf_probe_reading_t *r) {
     running += v[2];
   }
   if (running == 0) {
+    /* Never a zero reading: a counter that never ran counted nothing. */
     snprintf(r->reason, sizeof r->reason,
-             "the kernel never scheduled the counter (time_running 0 of %" PRIu64
-             " ns enabled): no PMU slot was free",
-             enabled);
+             "the kernel never ran the counter (time_running 0 of %" PRIu64 " ns enabled)%s",
+             enabled, c->kind == PERF_PROBE_SOFTWARE ? "" : ": no PMU slot was free");
     return;
   }
   r->supported = true;
