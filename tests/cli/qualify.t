@@ -26,9 +26,11 @@ check "the JSON says complete" grep -q '"complete": true' "$T/q.json"
 check "software perf events give readings" out_has "minor-faults .*available (read [1-9][0-9]* faults)"
 # Every unsupported event carries an errno reason, never a bare "unsupported".
 unsup_ok() {
-	! grep 'unsupported' "$T/out" | grep -v 'unsupported: E[A-Z]* (' | grep -q .
+	! grep 'unsupported' "$T/out" | grep -v -e 'unsupported: E[A-Z]* (' -e '^  raw NUMA events' | grep -q .
 }
 check "every unsupported event says why (errno and reason)" unsup_ok
+check "raw NUMA events: the events found, or why there are none" \
+	out_has "^  raw NUMA events (libpfm4): \(pfm:\|unsupported: .*need libpfm4\|libpfm4 knows none\)"
 if [ ! -e /sys/bus/event_source/devices/cpu ]; then
 	check "no PMU here: cycles is unsupported, not zero" out_has "cycles .*unsupported: .*no hardware PMU"
 fi
