@@ -533,6 +533,33 @@ sc_perf_t *sc_perf_begin(suite_ctx_t *c, const pid_t *tids, size_t ntids) {
   return s;
 }
 
+/* NUMA-7/MIG-1's remote-access fraction: node-load-misses / node-loads
+ * (the generic node cache events count reads served by a remote node as
+ * misses). Unsupported, with the reason, when either event is. */
+static void remote_fraction(suite_ctx_t *c, const perf_probe_reading_t *r, size_t n) {
+  const perf_probe_reading_t *loads = NULL, *misses = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!strcmp(r[i].name, "node-loads"))
+      loads = &r[i];
+    else if (!strcmp(r[i].name, "node-load-misses"))
+      misses = &r[i];
+  }
+  char why[PERF_PROBE_REASON_MAX + PERF_PROBE_NAME_MAX + 8];
+  if (!loads || !misses)
+    return;
+  if (!loads->supported || !misses->supported) {
+    snprintf(why, sizeof why, "%s: %s", loads->supported ? misses->name : loads->name,
+             loads->supported ? misses->reason : loads->reason);
+    sc_metric_unsupported(c, "perf.remote_access_fraction", "fraction", why);
+  } else if (loads->value == 0) {
+    sc_metric_unsupported(c, "perf.remote_access_fraction", "fraction",
+                          "node-loads counted no loads: no fraction to compute");
+  } else {
+    sc_metric(c, "perf.remote_access_fraction", "fraction", "lower",
+              (double)misses->value / (double)loads->value);
+  }
+}
+
 void sc_perf_end(suite_ctx_t *c, sc_perf_t *s) {
   if (!s)
     return;
@@ -551,6 +578,7 @@ void sc_perf_end(suite_ctx_t *c, sc_perf_t *s) {
     if (r[i].supported && r[i].reason[0])
       sc_diag(c, "%s: %s", name, r[i].reason);
   }
+  remote_fraction(c, r, n);
   free(r);
   perf_probe_close(s->probe);
   free(s);

@@ -103,8 +103,10 @@ bool perf_probe_privileged(void);
  * and sc_perf_end after joining them, since an exited thread's counts join
  * its parent's counter). sc_perf_end records one metric "perf.<event>" per
  * supported event with its unit, and sc_metric_unsupported "perf.<event>"
- * with the reason for the rest, then frees the probe. Out of memory ends
- * the case as broken. */
+ * with the reason for the rest, plus "perf.remote_access_fraction"
+ * (node-load-misses / node-loads, NUMA-7 and MIG-1) or why it is
+ * unsupported; then frees the probe. Out of memory ends the case as
+ * broken. */
 typedef struct sc_perf sc_perf_t;
 sc_perf_t *sc_perf_begin(suite_ctx_t *c, const pid_t *tids, size_t ntids);
 void sc_perf_end(suite_ctx_t *c, sc_perf_t *p);

@@ -352,6 +352,8 @@ static void test_case_metrics(void **state) {
   if (!have_cpu_pmu()) {
     assert_true(cyc->text[0] != '\0'); /* unsupported, with the reason */
     assert_non_null(strstr(out, "# metric perf.cycles unsupported: "));
+    const suite_rec_t *frac = metric(res, "perf.remote_access_fraction");
+    assert_non_null(strstr(frac->text, "node-loads: ENOENT"));
     json_t *doc = suite_results_json(&run);
     json_t *ms = json_object_get(json_array_get(json_object_get(doc, "cases"), 0), "metrics");
     bool seen = false;
