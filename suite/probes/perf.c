@@ -319,7 +319,7 @@ static void open_counter(counter_t *c, const pid_t *tids, size_t ntids, bool inh
       pmu_list(pmus, sizeof pmus);
       perf_probe_reason(e, c->kind, perf_probe_paranoid(), perf_probe_privileged(), pmus, c->reason,
                         sizeof c->reason);
-      if (ntids > 1) {
+      if (t > 0 || e == ESRCH) { /* the event itself works: say which thread failed */
         size_t l = strlen(c->reason);
         snprintf(c->reason + l, sizeof c->reason - l, " (thread %d)", (int)tids[t]);
       }
