@@ -193,11 +193,12 @@ static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
 static int cmd_list(int argc, char **argv) {
   if (argc > 1)
     return usage_error("list", "unexpected argument '%s' (list takes none)", argv[1]);
-  printf("%-10s %-24s %-60s %s\n", "CASE", "SPEC IDS", "TITLE", "NEEDS");
+  /* The title last: it is the one column of free length. */
+  printf("%-10s %-20s %-28s %s\n", "CASE", "SPEC IDS", "NEEDS", "TITLE");
   for (const suite_case_t *c = suite_cases; c->id; c++) {
     char needs[256];
     needs_text(c, needs, sizeof needs);
-    printf("%-10s %-24s %-60s %s\n", c->id, c->spec_ids ? c->spec_ids : "", c->title, needs);
+    printf("%-10s %-20s %-28s %s\n", c->id, c->spec_ids ? c->spec_ids : "", needs, c->title);
   }
   return 0;
 }

@@ -112,10 +112,10 @@ static json_t *settings_json(const suite_run_t *run) {
   json_t *a = json_array();
   for (size_t i = 0; i < run->nsettings; i++) {
     const suite_setting_t *s = &run->settings[i];
-    json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:b}", "name", s->name,
+    json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:b}", "name", s->name,
                                        "value", (json_int_t)s->value, "default", (json_int_t)s->def,
                                        "min", (json_int_t)s->min, "max", (json_int_t)s->max, "unit",
-                                       s->unit, "set", s->user_set));
+                                       s->unit, "meaning", s->meaning, "set", s->user_set));
   }
   return a;
 }

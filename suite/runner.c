@@ -493,6 +493,7 @@ static int preflight(suite_run_t *run) {
       suite_setting_t *s = &run->settings[run->nsettings++];
       snprintf(s->name, sizeof s->name, "%s", r->name);
       snprintf(s->unit, sizeof s->unit, "%s", r->unit);
+      snprintf(s->meaning, sizeof s->meaning, "%s", r->text);
       s->value = r->ival[0];
       s->def = r->ival[1];
       s->min = r->ival[2];

@@ -87,8 +87,9 @@ typedef struct suite_result {
 typedef struct suite_setting {
   char name[MMC_NAME_MAX];
   char unit[32];
-  int64_t value; /* after the profile and --set */
-  int64_t def;   /* default under the profile */
+  char meaning[160]; /* setting_info's one line */
+  int64_t value;     /* after the profile and --set */
+  int64_t def;       /* default under the profile */
   int64_t min;
   int64_t max;
   bool user_set; /* given with --set */

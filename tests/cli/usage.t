@@ -26,7 +26,7 @@ run "$MMCERT" run extra-arg
 check "stray argument: exit 2" status_is 2
 run "$MMCERT" list
 check "list exits 0" status_is 0
-check "list shows SET-1 with its SPEC id" out_has "^SET-1 *SET-1 "
+check "list shows SET-1 with its SPEC id and title" out_has "^SET-1 *SET-1 .* every documented setting"
 run "$MMCERT" list extra
 check "list with an argument: exit 2" status_is 2
 run "$MMCERT" bench
