@@ -141,7 +141,8 @@ static const char usage[] =
     "                  pfm:NAME for named raw events when built with libpfm4)\n"
     "Plots need gnuplot (configure's, or $MMCERT_GNUPLOT); without it they are skipped.\n"
     "Exit: 0 complete and every applicable check passed, 1 a check failed or a\n"
-    "measurement failed, 2 bad usage, 128+N interrupted by signal N (partial report).\n";
+    "measurement failed, 2 bad usage, 128+N interrupted by signal N (partial report;\n"
+    "a second SIGINT/SIGTERM ends it at once, without a report).\n";
 
 static int usage_err(const char *fmt, const char *arg) {
   fprintf(stderr, "mmcert qualify: ");
@@ -246,7 +247,14 @@ static int parse(int argc, char **argv, opts_t *o) {
 
 /* ------------------------------------------------------------ signals */
 
+/* First signal: finish the current step and write a partial report. A
+ * second one: the default action (no report), for a user who cannot wait. */
 static void on_signal(int sig) {
+  if (suite_qm_stop) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
   suite_qm_stop = sig;
 }
 
