@@ -741,8 +741,8 @@ static void print_text(FILE *f, const report_t *r) {
       fprintf(f, "  %" PRIu32 " -> %" PRIu32 ": error: %s\n", os_id(r, p->from), os_id(r, p->to),
               p->error);
   }
-  fprintf(f, "  mmcert's own engine (move_range): not measured: qualify loads no "
-             "implementation\n");
+  fprintf(f, "  mmcert's own engine (move_range): not measured: not implemented (qualify loads "
+             "no implementation)\n");
   print_phase(f, "perf events", &r->pmu);
   if (r->pmu.st == ST_DONE)
     fprintf(f, "  perf_event_paranoid %d, %s, libpfm4 %s\n", r->paranoid,
@@ -853,8 +853,8 @@ static json_t *migration_json(const report_t *r) {
   json_object_set_new(m, "pairs", pairs);
   json_object_set_new(m, "engine",
                       json_pack("{s:s, s:s}", "status", "not measured", "reason",
-                                "qualify loads no implementation; move_range "
-                                "throughput is measured by mmcert bench"));
+                                "not implemented: qualify loads no implementation, "
+                                "so move_range throughput is not measured here"));
   return m;
 }
 
