@@ -40,6 +40,7 @@
 #include "config.h"
 #include "probes/perf.h"
 #include "results.h"
+#include "runner.h"
 
 #define QUALIFY_SCHEMA 1
 #define QUALIFY_RHO_MIN 0.7       /* rank agreement demanded of latency vs firmware */
@@ -59,6 +60,7 @@
 #define MIG_BYTES_FULL (256 * MIB)
 #define MIG_BYTES_QUICK (64 * MIB)
 #define NODE_MEM_DIVISOR 4 /* never ask one node for more than this share */
+#define ENGINE_HOST_X 4    /* the engine's host gets this many VMs' worth per node */
 #define PMU_MAX_EVENTS 64
 #define PMU_TOUCH_PAGES 256 /* a little work for the PMU readings */
 #define EXIT_SIGNAL_BASE 128
@@ -86,10 +88,11 @@ typedef struct mig_pair {
   uint32_t from, to; /* indices */
   bool measured;
   suite_qm_migration_t m;
-  char error[256];
+  char error[MMC_ERRMSG_MAX + 32];
 } mig_pair_t;
 
 typedef struct opts {
+  const char *impl; /* --impl: also measure mmcert's engine (move_range) */
   const char *json;
   const char *outdir;
   bool quick;
@@ -109,7 +112,10 @@ typedef struct report {
   suite_qm_virt_t virt;
   size_t llc;
   bool llc_known;
-  phase_t lat, bw, mig, pmu;
+  phase_t lat, bw, mig, pmu, eng;
+  const suite_impl_t *si; /* --impl, loaded */
+  mig_pair_t *eng_pairs;
+  size_t neng;
   size_t lat_bytes, bw_bytes, mig_bytes;
   unsigned bw_reps;
   double *lat_ns, *copy, *triad; /* n*n, NAN = not measured */
@@ -130,7 +136,7 @@ typedef struct report {
 } report_t;
 
 static const char usage[] =
-    "Usage: mmcert qualify [--quick] [--json FILE] [-o DIR] [--events LIST]\n"
+    "Usage: mmcert qualify [--quick] [--json FILE] [-o DIR] [--events LIST] [--impl PATH]\n"
     "Measure this machine: firmware NUMA distances, latency and bandwidth matrices,\n"
     "move_pages throughput, available perf events; check them; write a report.\n"
     "  --quick         smaller buffers and fewer repetitions\n"
@@ -139,6 +145,8 @@ static const char usage[] =
     "                  (default results/qualify-<time>; created when missing)\n"
     "  --events LIST   comma-separated perf events to probe (default all built-in;\n"
     "                  pfm:NAME for named raw events when built with libpfm4)\n"
+    "  --impl PATH     also time mmcert's own engine: move_range of a VM from each\n"
+    "                  node to each other (needs MMC_CAP_MOVE_RANGE)\n"
     "Plots need gnuplot (configure's, or $MMCERT_GNUPLOT); without it they are skipped.\n"
     "Exit: 0 complete and every applicable check passed, 1 a check failed or a\n"
     "measurement failed, 2 bad usage, 128+N interrupted by signal N (partial report;\n"
@@ -206,13 +214,14 @@ static int check_paths(const opts_t *o) {
 
 /* 0 to go on, -1 help shown, 2 usage error. */
 static int parse(int argc, char **argv, opts_t *o) {
-  enum { O_JSON = 256, O_QUICK, O_EVENTS, O_TOPO, O_HOSTMEM };
+  enum { O_JSON = 256, O_QUICK, O_EVENTS, O_TOPO, O_HOSTMEM, O_IMPL };
   static const struct option lo[] = {{"json", required_argument, NULL, O_JSON},
                                      {"output", required_argument, NULL, 'o'},
                                      {"quick", no_argument, NULL, O_QUICK},
                                      {"events", required_argument, NULL, O_EVENTS},
                                      {"topology", required_argument, NULL, O_TOPO},
                                      {"host-memory", required_argument, NULL, O_HOSTMEM},
+                                     {"impl", required_argument, NULL, O_IMPL},
                                      {"help", no_argument, NULL, 'h'},
                                      {0}};
   int c, rc = 0;
@@ -222,6 +231,7 @@ static int parse(int argc, char **argv, opts_t *o) {
     case O_JSON: o->json = optarg; break;
     case 'o': o->outdir = optarg; break;
     case O_QUICK: o->quick = true; break;
+    case O_IMPL: o->impl = optarg; break;
     case O_EVENTS: rc = split_events(o, optarg); break;
     case O_TOPO:
       return usage_err("--topology '%s' is not meaningful for qualify: it measures this "
@@ -229,14 +239,14 @@ static int parse(int argc, char **argv, opts_t *o) {
                        "look at a described topology)",
                        optarg);
     case O_HOSTMEM:
-      return usage_err("--host-memory '%s' is not meaningful for qualify: it loads no "
-                       "implementation",
+      return usage_err("--host-memory '%s' is not meaningful for qualify: it measures the "
+                       "machine's memory as it is",
                        optarg);
     case 'h': fputs(usage, stdout); return -1;
     case ':': return usage_err("option '%s' needs a value", argv[optind - 1]);
     default:
       return usage_err("unknown option '%s' (allowed: --quick, --json FILE, -o DIR, --events "
-                       "LIST, --help)",
+                       "LIST, --impl PATH, --help)",
                        argv[optind - 1]);
     }
   }
@@ -458,6 +468,66 @@ static void phase_migration(report_t *r) {
     }
   r->mig.st = ST_DONE;
   note_missing_nodes(r, &r->mig, true);
+}
+
+/* mmcert's own engine: a host capped to a few VMs' worth of memory per node
+ * (a fresh topology, so the report's stays as measured). */
+static void engine_pairs(report_t *r, const mmc_impl_t *im, mmc_host_t *h) {
+  for (uint32_t a = 0; a < r->n; a++)
+    for (uint32_t b = 0; b < r->n; b++) {
+      if (a == b || !has_mem(r, a) || !has_mem(r, b))
+        continue;
+      if (interrupted(&r->eng))
+        return;
+      mig_pair_t *p = &r->eng_pairs[r->neng++];
+      p->from = a;
+      p->to = b;
+      mmc_error_t err = {0};
+      int rc = suite_qm_engine_migrate(im, h, a, has_cpus(r, a), b, r->mig_bytes, &p->m, &err);
+      p->measured = rc == 0;
+      if (rc)
+        snprintf(p->error, sizeof p->error, "%s (%s)", err.msg, mmc_status_name(rc));
+    }
+  r->eng.st = ST_DONE;
+}
+
+static void phase_engine(report_t *r) {
+  if (!r->si) {
+    r->eng.st = ST_NA;
+    snprintf(r->eng.reason, sizeof r->eng.reason,
+             "not measured: give --impl PATH (an implementation with MMC_CAP_MOVE_RANGE)");
+    return;
+  }
+  if (r->mig.st == ST_NA && !r->npairs) {
+    r->eng.st = ST_NA;
+    snprintf(r->eng.reason, sizeof r->eng.reason, "%s", r->mig.reason);
+    return;
+  }
+  if (interrupted(&r->eng))
+    return;
+  progress("measuring mmcert's engine (move_range with %s)", r->si->path);
+  mmt_topology_t *t = NULL;
+  mmc_host_t *h = NULL;
+  mmc_error_t err = {0};
+  uint32_t nmem = 0;
+  for (uint32_t i = 0; i < r->n; i++)
+    nmem += has_mem(r, i);
+  int rc = mmt_load(NULL, &t, &err);
+  if (!rc)
+    rc = mmt_cap_memory(t, (uint64_t)nmem * ENGINE_HOST_X * r->mig_bytes, &err);
+  if (!rc)
+    rc = suite_qm_engine_host(r->si->impl, t, &h, &err);
+  if (!rc && !(r->eng_pairs = calloc((size_t)r->n * r->n, sizeof *r->eng_pairs)))
+    rc = mmc_fail(&err, MMC_ENOMEM, "out of memory");
+  if (rc) {
+    r->eng.st = rc == MMC_ENOTSUP ? ST_NA : ST_ERROR;
+    snprintf(r->eng.reason, sizeof r->eng.reason, "%s", err.msg);
+  } else {
+    engine_pairs(r, r->si->impl, h);
+  }
+  if (h)
+    r->si->impl->host_destroy(h);
+  mmt_free(t);
 }
 
 /* Fresh anonymous pages (not recycled heap), so each touch is a fault. */
@@ -741,8 +811,18 @@ static void print_text(FILE *f, const report_t *r) {
       fprintf(f, "  %" PRIu32 " -> %" PRIu32 ": error: %s\n", os_id(r, p->from), os_id(r, p->to),
               p->error);
   }
-  fprintf(f, "  mmcert's own engine (move_range): not measured: not implemented (qualify loads "
-             "no implementation)\n");
+  print_phase(f, "page migration by mmcert's engine (move_range)", &r->eng);
+  for (size_t k = 0; k < r->neng; k++) {
+    const mig_pair_t *p = &r->eng_pairs[k];
+    if (p->measured)
+      fprintf(f,
+              "  %" PRIu32 " -> %" PRIu32 ": %.2f GB/s (%" PRIu64 " of %" PRIu64
+              " pages moved in %.3f s)\n",
+              os_id(r, p->from), os_id(r, p->to), p->m.gbs, p->m.moved, p->m.pages, p->m.seconds);
+    else
+      fprintf(f, "  %" PRIu32 " -> %" PRIu32 ": error: %s\n", os_id(r, p->from), os_id(r, p->to),
+              p->error);
+  }
   print_phase(f, "perf events", &r->pmu);
   if (r->pmu.st == ST_DONE)
     fprintf(f, "  perf_event_paranoid %d, %s, libpfm4 %s\n", r->paranoid,
@@ -828,17 +908,17 @@ static json_t *machine_json(const report_t *r) {
                    "dmi_product_name", r->virt.dmi_product, "evidence", r->virt.evidence);
 }
 
-static json_t *migration_json(const report_t *r) {
-  json_t *pairs = json_array();
-  for (size_t k = 0; k < r->npairs; k++) {
-    const mig_pair_t *p = &r->pairs[k];
+static json_t *pairs_json(const report_t *r, const mig_pair_t *pairs, size_t n) {
+  json_t *a = json_array();
+  for (size_t k = 0; k < n; k++) {
+    const mig_pair_t *p = &pairs[k];
     json_t *o = json_pack("{s:I, s:I, s:b}", "from", (json_int_t)os_id(r, p->from), "to",
                           (json_int_t)os_id(r, p->to), "measured", p->measured);
     if (p->measured) {
       json_object_set_new(o, "pages", json_integer((json_int_t)p->m.pages));
       json_object_set_new(o, "pages_moved", json_integer((json_int_t)p->m.moved));
       json_object_set_new(o, "seconds", json_real(p->m.seconds));
-      json_object_set_new(o, "move_pages_calls", json_integer(p->m.calls));
+      json_object_set_new(o, "calls", json_integer(p->m.calls));
       json_object_set_new(o, "gb_per_s", json_real(p->m.gbs));
       if (p->m.first_bad_status)
         json_object_set_new(o, "first_unmoved_status",
@@ -846,15 +926,18 @@ static json_t *migration_json(const report_t *r) {
     } else {
       json_object_set_new(o, "error", json_string(p->error));
     }
-    json_array_append_new(pairs, o);
+    json_array_append_new(a, o);
   }
-  json_t *m = phase_json(&r->mig);
+  return a;
+}
+
+static json_t *migration_json(const report_t *r) {
+  json_t *m = phase_json(&r->mig), *e = phase_json(&r->eng);
   json_object_set_new(m, "bytes_per_pair", json_integer((json_int_t)r->mig_bytes));
-  json_object_set_new(m, "pairs", pairs);
-  json_object_set_new(m, "engine",
-                      json_pack("{s:s, s:s}", "status", "not measured", "reason",
-                                "not implemented: qualify loads no implementation, "
-                                "so move_range throughput is not measured here"));
+  json_object_set_new(m, "pairs", pairs_json(r, r->pairs, r->npairs));
+  json_object_set_new(e, "implementation", r->si ? json_string(r->si->path) : json_null());
+  json_object_set_new(e, "pairs", pairs_json(r, r->eng_pairs, r->neng));
+  json_object_set_new(m, "engine", e);
   return m;
 }
 
@@ -1097,18 +1180,22 @@ static void free_report(report_t *r) {
   free(r->copy);
   free(r->triad);
   free(r->pairs);
+  free(r->eng_pairs);
   free(r->ev);
 }
 
 static int exit_status(const report_t *r) {
   if (suite_qm_stop)
     return EXIT_SIGNAL_BASE + suite_qm_stop;
-  const phase_t *ph[] = {&r->lat, &r->bw, &r->mig, &r->pmu};
-  for (int k = 0; k < 4; k++)
+  const phase_t *ph[] = {&r->lat, &r->bw, &r->mig, &r->eng, &r->pmu};
+  for (int k = 0; k < 5; k++)
     if (ph[k]->st == ST_ERROR)
       return 1;
   for (size_t k = 0; k < r->npairs; k++)
     if (!r->pairs[k].measured)
+      return 1;
+  for (size_t k = 0; k < r->neng; k++)
+    if (!r->eng_pairs[k].measured)
       return 1;
   for (int k = 0; k < 3; k++)
     if (r->checks[k].st == CK_FAIL)
@@ -1125,6 +1212,16 @@ int suite_qualify_main(int argc, char **argv) {
     free(o.events);
     return rc < 0 ? 0 : rc;
   }
+  suite_impl_t si;
+  if (o.impl) {
+    mmc_error_t ierr = {0};
+    if (suite_impl_load(o.impl, &si, &ierr) != 0) {
+      free(o.events_buf);
+      free(o.events);
+      return usage_err("%s", ierr.msg);
+    }
+    r.si = &si;
+  }
   suite_qm_stop = 0;
   install_handlers();
   r.start = now_wall();
@@ -1138,9 +1235,11 @@ int suite_qualify_main(int argc, char **argv) {
   if (!suite_qm_stop)
     phase_migration(&r);
   if (!suite_qm_stop)
+    phase_engine(&r);
+  if (!suite_qm_stop)
     phase_pmu(&r);
-  phase_t *rest[] = {&r.lat, &r.bw, &r.mig, &r.pmu};
-  for (int k = 0; k < 4; k++)
+  phase_t *rest[] = {&r.lat, &r.bw, &r.mig, &r.eng, &r.pmu};
+  for (int k = 0; k < 5; k++)
     if (rest[k]->st == ST_NOT_RUN && interrupted(rest[k]))
       snprintf(rest[k]->reason, sizeof rest[k]->reason, "not started: interrupted by %s",
                suite_qm_stop == SIGINT ? "SIGINT" : "SIGTERM");
@@ -1162,6 +1261,8 @@ int suite_qualify_main(int argc, char **argv) {
   json_decref(doc);
 out:
   free_report(&r);
+  if (r.si)
+    suite_impl_unload(&si);
   free(o.events_buf);
   free(o.events);
   return rc;

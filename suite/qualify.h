@@ -76,6 +76,17 @@ typedef struct suite_qm_migration {
 int suite_qm_migrate(uint32_t from, uint32_t to, size_t bytes, suite_qm_migration_t *m,
                      mmc_error_t *err);
 
+/* mmcert's own engine (qualify_engine.c): a host on `t` (this machine)
+ * for the implementation, MMC_ENOTSUP without MMC_CAP_MOVE_RANGE; then one
+ * VM per call, filled on node index `from` (homed there, or, for a
+ * memory-only node, staged there by an untimed move_range) and moved whole
+ * to `to` with move_range, timed; placement checked with vm_stats before
+ * and after. */
+int suite_qm_engine_host(const mmc_impl_t *im, const mmt_topology_t *t, mmc_host_t **out,
+                         mmc_error_t *err);
+int suite_qm_engine_migrate(const mmc_impl_t *im, mmc_host_t *h, uint32_t from, bool from_has_cpus,
+                            uint32_t to, size_t bytes, suite_qm_migration_t *m, mmc_error_t *err);
+
 /* Spearman rank correlation of x and y (ties share their average rank);
  * NAN when either is constant or n < 2. */
 double suite_qm_spearman(const double *x, const double *y, size_t n);

@@ -49,6 +49,19 @@ check "without gnuplot: still exits 0" status_is 0
 check "without gnuplot: plots skipped with a note" out_has "plots: skipped: gnuplot is not available"
 check "without gnuplot: the default JSON is in the output directory" test -s "$T/np/qualify.json"
 
+run "$MMCERT" qualify --quick -o "$T/eng" --impl "$MMCERT_BUILD/libmmref.so"
+check "--impl: exits 0" status_is 0
+if [ "$nodes" -eq 1 ]; then
+	check "--impl on one node: the engine's migration is not applicable, with the reason" \
+		out_has "by mmcert's engine (move_range): not applicable: page migration needs at least 2 nodes"
+else
+	check "--impl: the engine's migration was measured" out_has "by mmcert's engine (move_range): measured"
+fi
+run "$MMCERT" qualify --impl /no/such/impl.so
+check "--impl of a missing file: exit 2, named" sh -c "[ $rc -eq 2 ] && grep -q /no/such/impl.so '$T/err'"
+run "$MMCERT" qualify --host-memory 1G
+check "--host-memory: exit 2, not meaningful" sh -c "[ $rc -eq 2 ] && grep -q 'not meaningful' '$T/err'"
+
 run "$MMCERT" qualify --topology builtin:4
 check "--topology: exit 2" status_is 2
 check "--topology: says it is not meaningful for qualify" err_has "not meaningful for qualify"
