@@ -3,7 +3,8 @@
  * for a NUMA memory manager. Phases, in order: topology and firmware
  * distances (hwloc), a measured latency matrix (topology_measure.c's
  * pointer chase), a STREAM-like bandwidth matrix, move_pages(2) migration
- * throughput per node pair, the perf events available (probes/perf.c); then
+ * throughput per node pair, with --impl the same through the contract's
+ * move_range (qualify_engine.c), the perf events available (probes/perf.c); then
  * checks, a text table on stdout, a JSON report written atomically
  * (results.c's writer) and gnuplot heatmaps when gnuplot exists.
  *
