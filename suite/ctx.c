@@ -197,6 +197,20 @@ void sc_series(suite_ctx_t *c, const char *name, const char *unit, double t, dou
     _exit(3);
 }
 
+/* Same record as a metric; a non-empty text (the reason) marks it
+ * unsupported and the value is ignored by the parent. */
+void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit,
+                           const char *reason) {
+  suite_rec_t r = {.kind = SUITE_REC_METRIC,
+                   .name = (char *)name,
+                   .unit = (char *)(unit ? unit : ""),
+                   .better = "",
+                   .text = (char *)(reason && *reason ? reason : "unsupported"),
+                   .value = 0};
+  if (suite_rec_send(c->fd, &r) != 0)
+    _exit(3);
+}
+
 void sc_diag(suite_ctx_t *c, const char *fmt, ...) {
   char text[2048];
   va_list ap;

@@ -1,5 +1,5 @@
 /*
- * main.c — the `mmcert` command: run, list, topology, bench, help,
+ * main.c — the `mmcert` command: run, list, topology, bench, qualify, help,
  * --version (issue 2 items 7 and 8, "bad input").
  *
  * Every usage error is one line on stderr naming what was wrong and what is
@@ -22,6 +22,7 @@
 #include "commands.h"
 #include "config.h"
 #include "mmc_error.h"
+#include "qualify.h"
 #include "results.h"
 #include "runner.h"
 
@@ -44,6 +45,8 @@ static const char usage_text[] =
     "            topology, run, last); --alpha A (0.05) --min-effect PCT (5%)\n"
     "            --single-effect PCT (50%) --force --report-only --db PATH\n"
     "  report    HTML report with plots: mmcert report FILE|db:SELECTION -o DIR [--db PATH]\n"
+    "  qualify   measure this machine's NUMA hardware and write a report\n"
+    "            (mmcert qualify --help)\n"
     "  help      show this help (also --help); --version shows the version\n"
     "\n"
     "mmcert run [OPTION]...\n"
@@ -504,8 +507,8 @@ out_args:
 
 int main(int argc, char **argv) {
   if (argc < 2)
-    return usage_error(
-        NULL, "missing command: run, list, topology, bench, results, compare, report or help");
+    return usage_error(NULL, "missing command: run, list, topology, bench, results, compare, "
+                             "report, qualify or help");
   const char *cmd = argv[1];
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage_text, stdout);
@@ -530,8 +533,10 @@ int main(int argc, char **argv) {
     return suite_cmd_compare(argc - 1, argv + 1);
   if (!strcmp(cmd, "report"))
     return suite_cmd_report(argc - 1, argv + 1);
+  if (!strcmp(cmd, "qualify"))
+    return suite_qualify_main(argc - 1, argv + 1);
   return usage_error(NULL,
                      "unknown command '%s': expected run, list, topology, bench, results, "
-                     "compare, report or help",
+                     "compare, report, qualify or help",
                      cmd);
 }

@@ -264,6 +264,17 @@ static void add_sample(json_t *metrics, const char *name, const char *unit, cons
   json_array_append_new(json_object_get(m, "samples"), json_real(v));
 }
 
+/* sc_metric_unsupported: no sample, the reason instead (never a zero). */
+static void add_unsupported(json_t *metrics, const suite_rec_t *rec) {
+  json_t *m = find_named(metrics, rec->name);
+  if (!m) {
+    m = json_pack("{s:s, s:s, s:s, s:[]}", "name", rec->name, "unit", rec->unit, "better",
+                  rec->better, "samples");
+    json_array_append_new(metrics, m);
+  }
+  json_object_set_new(m, "unsupported", json_string(rec->text));
+}
+
 static void add_point(json_t *series, unsigned rep, const suite_rec_t *rec) {
   size_t i;
   json_t *s, *found = NULL;
@@ -295,7 +306,11 @@ static void set_medians(json_t *metrics) {
   json_array_foreach(metrics, i, m) {
     json_t *a = json_object_get(m, "samples");
     size_t n = json_array_size(a);
-    double *x = calloc(n ? n : 1, sizeof *x);
+    if (n == 0) { /* unsupported everywhere: no value, never a zero */
+      json_object_set_new(m, "value", json_null());
+      continue;
+    }
+    double *x = calloc(n, sizeof *x);
     if (!x)
       continue;
     for (size_t k = 0; k < n; k++)
@@ -328,6 +343,8 @@ static json_t *case_json(const suite_run_t *run, size_t first) {
       const suite_rec_t *rec = &r->recs[i];
       if (rec->kind == SUITE_REC_CHECK)
         add_check(checks, r, rec);
+      else if (rec->kind == SUITE_REC_METRIC && rec->text && rec->text[0])
+        add_unsupported(metrics, rec);
       else if (rec->kind == SUITE_REC_METRIC)
         if (isfinite(rec->value))
           add_sample(metrics, rec->name, rec->unit, rec->better, rec->value);

@@ -108,8 +108,13 @@ static void check_metric(vctx_t *v, const json_t *m, const char *path) {
   if (b)
     one_of(v, b, path, betters);
   snprintf(p, sizeof p, "%s.samples", path);
+  /* A metric that could not be measured here carries its reason instead of
+   * samples ("unsupported"); any other metric has at least one sample. */
+  json_t *why = json_object_get(m, "unsupported");
+  if (why && !json_is_string(why))
+    bad(v, path, "\"unsupported\" is %s, expected a string (the reason)", type_name(why));
   if (s)
-    numbers(v, s, p, true);
+    numbers(v, s, p, !why);
 }
 
 static void check_series(vctx_t *v, const json_t *s, const char *path) {

@@ -372,6 +372,8 @@ static void print_case(tap_t *top, const suite_result_t *r, unsigned repeat) {
         tap_diag(where, "%s", rec->text);
     } else if (rec->kind == SUITE_REC_DIAG) {
       tap_diag(where, "%s", rec->text);
+    } else if (rec->kind == SUITE_REC_METRIC && rec->text[0]) {
+      tap_diag(where, "metric %s unsupported: %s", rec->name, rec->text);
     } else if (rec->kind == SUITE_REC_METRIC) {
       tap_diag(where, "metric %s = %g %s%s%s", rec->name, rec->value, rec->unit,
                rec->better[0] ? ", better " : "", rec->better);

@@ -43,7 +43,7 @@ const char *suite_cap_name(uint64_t cap);
 /* ---- records a child sends to the parent */
 typedef enum suite_rec_kind {
   SUITE_REC_CHECK = 1, /* name, ok, text = diag (failed checks only) */
-  SUITE_REC_METRIC,    /* name, unit, better, value */
+  SUITE_REC_METRIC,    /* name, unit, better, value; text = reason when unsupported */
   SUITE_REC_DIAG,      /* text */
   SUITE_REC_SKIP,      /* text = reason; the case ends */
   SUITE_REC_BROKEN,    /* text = reason; the case ends */
