@@ -87,6 +87,30 @@ uint64_t cu_total_memory(const mmc_topology_t *t) {
   return s;
 }
 
+uint64_t cu_home_nodes(const mmc_topology_t *t) {
+  uint64_t m = 0;
+  for (uint32_t i = 0; i < t->nnodes && i < 64; i++)
+    if (t->nodes[i].ncpus && t->nodes[i].memory_bytes)
+      m |= 1ull << i;
+  return m;
+}
+
+uint64_t cu_memory_only_nodes(const mmc_topology_t *t) {
+  uint64_t m = 0;
+  for (uint32_t i = 0; i < t->nnodes && i < 64; i++)
+    if (!t->nodes[i].ncpus && t->nodes[i].memory_bytes)
+      m |= 1ull << i;
+  return m;
+}
+
+uint64_t cu_nodes_memory(const mmc_topology_t *t, uint64_t mask) {
+  uint64_t s = 0;
+  for (uint32_t i = 0; i < t->nnodes && i < 64; i++)
+    if (mask >> i & 1)
+      s += t->nodes[i].memory_bytes;
+  return s;
+}
+
 mmc_vm_config_t cu_vm(const char *name, uint32_t vcpus, uint64_t bytes) {
   mmc_vm_config_t cfg;
   mmc_vm_config_init(&cfg);
