@@ -255,6 +255,19 @@ static void numa9_memory_only(suite_ctx_t *c) {
     cu_locator_free(&loc);
   }
   sc_host_destroy(c, h);
+  /* With placement off (NUMA-8) the vCPUs still need a node with CPUs. */
+  const mmc_setting_value_t off[] = {{"Numa.RebalanceEnable", 0}};
+  h = sc_host(c, mt, cu_clock(c), off, 1);
+  cfg.node_affinity = memonly;
+  err = (mmc_error_t){0};
+  rc = im->vm_power_on(h, &cfg, &id, &err);
+  snprintf(name, sizeof name, "placement off: power-on with affinity 0x%llx refused (MMC_EINVAL)",
+           (unsigned long long)memonly);
+  sc_check(c, rc == MMC_EINVAL && err.msg[0], name, "rc %s (%d), message '%s'", mmc_status_name(rc),
+           rc, err.msg);
+  sc_check_int(c, "placement off: refused VM left nothing behind (nvms)", 0,
+               cu_host_stats(c, h).nvms);
+  sc_host_destroy(c, h);
   if (own)
     mmt_free(own);
 }
