@@ -43,8 +43,9 @@ mmt_topology_t *cu_run_topology_copy(suite_ctx_t *c) {
   uint32_t at = 0;
   for (uint32_t i = 0; i < nn; i++) {
     t->nodes[i] = run->desc.nodes[i];
-    memcpy(t->cpu_storage + at, run->desc.nodes[i].cpus,
-           run->desc.nodes[i].ncpus * sizeof *t->cpu_storage);
+    if (run->desc.nodes[i].ncpus) /* a memory-only node's cpus may be NULL */
+      memcpy(t->cpu_storage + at, run->desc.nodes[i].cpus,
+             run->desc.nodes[i].ncpus * sizeof *t->cpu_storage);
     t->nodes[i].cpus = t->cpu_storage + at;
     at += run->desc.nodes[i].ncpus;
   }
