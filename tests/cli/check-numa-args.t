@@ -30,7 +30,7 @@ refuse() {
 }
 
 echo "TAP version 13"
-echo "1..33"
+echo "1..35"
 
 refuse "unknown option" "unknown option '--frobnicate'" --frobnicate
 refuse "stray argument" "unknown option 'extra'" extra
@@ -47,6 +47,7 @@ refuse "--mem-per-node unknown unit" "--mem-per-node '1T'" --mem-per-node 1T
 refuse "--cpus-per-node 0" "--cpus-per-node '0': expected an integer from 1 to 16" --cpus-per-node 0
 refuse "--cpus 0" "--cpus '0': expected an integer from 1 to 255" --cpus 0
 refuse "--cpus with --cpus-per-node" "exclude each other" --cpus 2 --cpus-per-node 1
+refuse "--cpus 256" "--cpus '256': expected an integer from 1 to 255" --cpus 256
 refuse "--distances row count" "has 2 rows; --nodes 4 needs 4" --distances '10,21;21,10'
 refuse "--distances short row" "row 1 has 3 values; expected 4" \
   --distances '10,21,31,31;21,10,31;31,31,10,21;31,31,21,10'
@@ -78,5 +79,13 @@ if [ "$status" = 0 ] && grep -q -- '--mem-per-node SIZE' "$T/out" && [ ! -s "$T/
 else
   failed=$((failed + 1))
   echo "not ok $n - --help prints the usage and exits 0 (exit $status)"
+fi
+n=$((n + 1))
+# issue 8: 2 vCPUs by default, so with 4 nodes two are memory-only.
+if grep -q -- 'default 2: with 4 nodes' "$T/out" && grep -q -- 'nodes 2 and 3 none' "$T/out"; then
+  echo "ok $n - --help documents the default of 2 vCPUs (nodes 2 and 3 memory-only)"
+else
+  failed=$((failed + 1))
+  echo "not ok $n - --help documents the default of 2 vCPUs (nodes 2 and 3 memory-only)"
 fi
 [ "$failed" = 0 ]

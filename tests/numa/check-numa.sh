@@ -33,6 +33,7 @@ nodes=4
 mem_per_node=512M
 cpus_per_node=
 cpus=
+default_cpus=2 # issue 8: 2 vCPUs; with 4 nodes, nodes 2 and 3 are memory-only
 distances=
 cases=
 mode=quick
@@ -56,9 +57,12 @@ Boot a multi-node Linux guest under QEMU and run mmcert inside it.
   --nodes N              NUMA nodes, 1..64 (default $nodes)
   --mem-per-node SIZE    memory of each node, with a unit: 256M, 1G (default $mem_per_node);
                          64M..64G
-  --cpus-per-node N      vCPUs on each node, 1..16 (default 1)
   --cpus N               total vCPUs, 1..255, spread over the nodes in order; with fewer
-                         vCPUs than nodes the last nodes are memory-only (CPU-less)
+                         vCPUs than nodes the last nodes are memory-only (CPU-less), as
+                         KNL MCDRAM or CXL memory (default $default_cpus: with 4 nodes,
+                         nodes 0 and 1 have one vCPU each, nodes 2 and 3 none)
+  --cpus-per-node N      vCPUs on each node, 1..16, instead of --cpus (1: no
+                         memory-only node)
   --distances 'ROWS'     distance table: N rows separated by ';', N values per row
                          separated by ',' or spaces; 10 on the diagonal, 11..254 elsewhere;
                          may be asymmetric. Default: nodes paired like sockets, 21 within
@@ -179,7 +183,7 @@ elif [ -n "$cpus" ]; then
   is_uint "$cpus" 1 255 || die_usage "--cpus '$cpus': expected an integer from 1 to 255"
   smp=$cpus
 else
-  smp=$nodes
+  smp=$default_cpus
 fi
 
 case $mode in quick | full) ;; *) die_usage "--mode '$mode': expected quick or full" ;; esac
