@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mmc_error.h"
+#include "probes/perf.h"
 #include "runner.h"
 
 enum { WIRE_MAGIC = 0x6d6d6372, WIRE_STR_MAX = 8192, SC_MAX_HOSTS = 64, SETTINGS_MAX = 4096 };
@@ -296,7 +297,13 @@ void sc_host_destroy(suite_ctx_t *c, mmc_host_t *h) {
 
 void suite_child_case(const suite_run_t *run, const suite_case_t *kase, int fd) {
   suite_ctx_t c = {.run = run, .c = kase, .fd = fd};
+  /* Counters of the case's whole process, vCPU threads included (they are
+   * inherited): software events everywhere, hardware ones where the PMU
+   * has them, otherwise "unsupported" with the reason. */
+  sc_perf_t *perf = run->perf ? sc_perf_begin(&c, NULL, 0) : NULL;
   kase->run(&c);
+  if (perf)
+    sc_perf_end(&c, perf);
   finish(&c, SUITE_REC_DONE, NULL);
 }
 

@@ -65,6 +65,7 @@ static const char usage_text[] =
     "  --timeout-scale X      multiply every case timeout by X (0 < X <= 1000)\n"
     "  --repeat N             run every selected case N times (1..1000); every metric\n"
     "                         sample is kept, a case's verdict is its worst\n"
+    "  --no-perf              do not record perf_event counters (perf.* metrics) of cases\n"
     "\n"
     "mmcert topology [--topology SPEC] [--host-memory SIZE]\n"
     "\n"
@@ -301,6 +302,7 @@ typedef struct run_args {
   bool seed_given;
   double timeout_scale;
   unsigned repeat;
+  bool no_perf;
   const char **globs;
   size_t nglobs;
   mmc_setting_value_t *sets;
@@ -350,7 +352,8 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
     O_MEM,
     O_PROFILE,
     O_TS,
-    O_REPEAT
+    O_REPEAT,
+    O_NO_PERF
   };
   static const struct option opts[] = {{"impl", required_argument, NULL, O_IMPL},
                                        {"topology", required_argument, NULL, O_TOPO},
@@ -363,6 +366,7 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
                                        {"profile", required_argument, NULL, O_PROFILE},
                                        {"timeout-scale", required_argument, NULL, O_TS},
                                        {"repeat", required_argument, NULL, O_REPEAT},
+                                       {"no-perf", no_argument, NULL, O_NO_PERF},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
   int o, rc = 0;
@@ -373,6 +377,7 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
     case O_TOPO: a->topology = optarg; break;
     case O_MEM: a->host_memory = optarg; break;
     case O_JSON: a->json = optarg; break;
+    case O_NO_PERF: a->no_perf = true; break;
     case O_SET: rc = add_set(a, optarg); break;
     case O_CASE: {
       const char **g = realloc(a->globs, (a->nglobs + 1) * sizeof *g);
@@ -486,6 +491,7 @@ static int cmd_run(int argc, char **argv) {
                      .profile = a.profile,
                      .timeout_scale = a.timeout_scale,
                      .repeat = a.repeat,
+                     .perf = !a.no_perf,
                      .progress = isatty(STDERR_FILENO) == 1,
                      .sets = a.sets,
                      .nsets = a.nsets,
