@@ -739,6 +739,28 @@ if [ "$suite_rc" = 1 ] && [ "$(get fail)" = 0 ]; then
   note "FAIL: mmcert run exited 1 although every top-level test is ok (see $console)"
   verdict=1
 fi
+# mmcert qualify ran on the guest's real nodes: it must finish (0, or 1 when
+# TCG's flat latencies fail the ordering checks, which it reports), see every
+# node, and say the machine is virtual.
+qual_rc=$(sed -n 's/^MMCERT-NUMA: qualify end rc=\([0-9]*\).*/\1/p' "$console")
+qual_nodes=$(sed -n 's/^NUMA nodes: \([0-9]*\).*/\1/p' "$console" | head -n 1)
+case ${qual_rc:-none} in
+0 | 1)
+  if [ "${qual_nodes:-0}" != "$nodes" ]; then
+    note "FAIL: mmcert qualify saw ${qual_nodes:-no} NUMA nodes, the guest has $nodes"
+    verdict=1
+  elif ! grep -q '^machine: VIRTUAL' "$console"; then
+    note "FAIL: mmcert qualify did not say the machine is virtual"
+    verdict=1
+  else
+    note "qualify: ${qual_nodes}x${qual_nodes} matrices measured on the guest's real nodes, exit $qual_rc (virtual machine detected)"
+  fi
+  ;;
+*)
+  note "FAIL: mmcert qualify exited with status ${qual_rc:-none} inside the guest"
+  verdict=1
+  ;;
+esac
 if [ "${topo_rc:-none}" != 0 ]; then
   note "FAIL: mmcert topology exited with status ${topo_rc:-none} inside the guest"
   verdict=1
