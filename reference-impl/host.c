@@ -195,6 +195,9 @@ static int host_setting_set(mmc_host_t *h, const char *name, int64_t value, mmc_
     rc = resize_ring(h, (uint64_t)value, err);
   if (rc == 0)
     rc = ref_settings_set_id(&h->settings, id, value, err);
+  for (unsigned i = 0; rc == 0 && i < REF_MECH_COUNT; i++)
+    if (ref_mechs[i] && ref_mechs[i]->setting_changed)
+      ref_mechs[i]->setting_changed(h, id);
   if (rc == 0)
     pthread_cond_broadcast(&h->wake); /* the live clock recomputes its due times */
   pthread_mutex_unlock(&h->lock);
@@ -234,8 +237,12 @@ static void detach_mechs(ref_host_t *h) {
       ref_mechs[i]->detach(h);
 }
 
-void *ref_host_mech(ref_host_t *h, ref_mech_id_t id) { return h->mech[id]; }
-void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state) { h->mech[id] = state; }
+void *ref_host_mech(ref_host_t *h, ref_mech_id_t id) {
+  return h->mech[id];
+}
+void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state) {
+  h->mech[id] = state;
+}
 
 static int check_topology(const mmc_topology_t *t, mmc_error_t *err) {
   if (!t)
