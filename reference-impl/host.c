@@ -237,12 +237,8 @@ static void detach_mechs(ref_host_t *h) {
       ref_mechs[i]->detach(h);
 }
 
-void *ref_host_mech(ref_host_t *h, ref_mech_id_t id) {
-  return h->mech[id];
-}
-void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state) {
-  h->mech[id] = state;
-}
+void *ref_host_mech(ref_host_t *h, ref_mech_id_t id) { return h->mech[id]; }
+void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state) { h->mech[id] = state; }
 
 static int check_topology(const mmc_topology_t *t, mmc_error_t *err) {
   if (!t)
