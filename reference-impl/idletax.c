@@ -333,12 +333,15 @@ typedef struct alloc_host {
   uint64_t recomputes;
 } alloc_host_t;
 
-/* Memory the host keeps free: minFree (memstate.h). */
+/* Memory the host keeps free: minFree (memstate.h): Mem.MemMinFreePct
+ * when set (> 0), else the profile's default (esxi-6.7: the sliding scale;
+ * osdi02: 6 %). */
 static uint64_t alloc_available(ref_host_t *h) {
   uint64_t cap = ref_mem_capacity_pages(h);
-  uint64_t keep = h->settings.profile == REF_PROFILE_OSDI02
+  uint32_t pct = (uint32_t)ref_set(h, REF_SET_MEM_MIN_FREE_PCT);
+  uint64_t keep = h->settings.profile == REF_PROFILE_OSDI02 && pct == 0
                       ? cap * ALLOC_OSDI02_MIN_FREE_PCT / 100u
-                      : memstate_min_free(cap, (uint32_t)ref_set(h, REF_SET_MEM_MIN_FREE_PCT));
+                      : memstate_min_free(cap, pct);
   return keep < cap ? cap - keep : 0;
 }
 

@@ -161,8 +161,8 @@ bool idletax_result_is_valid(uint64_t available, const idletax_target_t *out, si
  * reservation, limit, the working-set estimate (wss.h, a fraction of the
  * configured size) and the pages it holds now. Host memory available to VMs
  * = the frame pools' capacity minus minFree, the memory the host keeps free
- * (Mem.MemMinFreePct: that percentage, or the sliding scale of memstate.h
- * when 0; the osdi02 profile keeps its 6 %). Mem.IdleTax / Mem.IdleTaxType
+ * (Mem.MemMinFreePct: that percentage; when 0, the profile's default: the
+ * sliding scale of memstate.h, or 6 % in the osdi02 profile). Mem.IdleTax / Mem.IdleTaxType
  * are read at each recompute.
  *
  * When (ALLOC-6): every Mem.BalancePeriod (a periodic hook), at power-on
