@@ -331,6 +331,7 @@ typedef struct alloc_vm {
 
 typedef struct alloc_host {
   uint64_t recomputes;
+  bool dirty; /* an event happened since the last recompute */
 } alloc_host_t;
 
 /* Memory the host keeps free: minFree (memstate.h): Mem.MemMinFreePct
@@ -348,12 +349,11 @@ static uint64_t alloc_available(ref_host_t *h) {
 typedef struct alloc_list {
   ref_vm_t **vm;
   size_t n, cap;
-  const ref_vm_t *skip; /* powering off: not counted */
   bool nomem;
 } alloc_list_t;
 
 static void alloc_push(alloc_list_t *l, ref_vm_t *vm) {
-  if (vm == l->skip || !vm->mech[REF_MECH_ALLOC] || l->nomem)
+  if (!vm->mech[REF_MECH_ALLOC] || l->nomem)
     return;
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 16;
@@ -392,14 +392,11 @@ static void alloc_describe(ref_host_t *h, ref_vm_t *vm, idletax_vm_t *out) {
                         .current_pages = alloc_resident(h, vm)};
 }
 
-/* Recompute over the running VMs plus `add` (powering on), minus `skip`
- * (powering off). On an error the previous targets stay. */
-static void alloc_recompute(ref_host_t *h, ref_vm_t *add, const ref_vm_t *skip) {
+/* Recompute over the running VMs. On an error the previous targets stay. */
+static void alloc_recompute(ref_host_t *h) {
   alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
-  alloc_list_t l = {.skip = skip};
+  alloc_list_t l = {0};
   ref_vm_for_each(h, alloc_collect, &l);
-  if (add)
-    alloc_push(&l, add);
   idletax_vm_t *in = calloc(l.n ? l.n : 1, sizeof *in);
   idletax_target_t *out = calloc(l.n ? l.n : 1, sizeof *out);
   if (!l.nomem && in && out) {
@@ -416,7 +413,7 @@ static void alloc_recompute(ref_host_t *h, ref_vm_t *add, const ref_vm_t *skip) 
       a->computed = true;
     }
     if (ah)
-      ah->recomputes++;
+      ah->recomputes++, ah->dirty = false;
   }
   free(in);
   free(out);
@@ -424,11 +421,24 @@ static void alloc_recompute(ref_host_t *h, ref_vm_t *add, const ref_vm_t *skip) 
 }
 
 void ref_alloc_recompute(ref_host_t *h) {
-  alloc_recompute(h, NULL, NULL);
+  alloc_recompute(h);
+}
+
+/* An event that changes targets: recompute before anyone can see them. */
+static void alloc_mark(ref_host_t *h) {
+  alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
+  if (ah)
+    ah->dirty = true;
+}
+
+void ref_alloc_flush(ref_host_t *h) {
+  alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
+  if (ah && ah->dirty)
+    alloc_recompute(h);
 }
 
 uint64_t ref_alloc_target(ref_host_t *h, const ref_vm_t *vm) {
-  (void)h;
+  ref_alloc_flush(h);
   const alloc_vm_t *a = vm->mech[REF_MECH_ALLOC];
   return a && a->computed ? a->t.target_pages : vm->npages;
 }
@@ -469,12 +479,12 @@ static int alloc_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   if (!a)
     return mmc_fail(err, MMC_ENOMEM, "allocation targets: out of memory for VM %u", vm->id);
   vm->mech[REF_MECH_ALLOC] = a;
-  alloc_recompute(h, vm, NULL);
+  alloc_mark(h);
   return 0;
 }
 
 static void alloc_vm_off(ref_host_t *h, ref_vm_t *vm) {
-  alloc_recompute(h, NULL, vm);
+  alloc_mark(h); /* the VM leaves the table right after this */
   free(vm->mech[REF_MECH_ALLOC]);
   vm->mech[REF_MECH_ALLOC] = NULL;
 }
@@ -485,12 +495,12 @@ static void alloc_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
 
 static void alloc_setting_changed(ref_host_t *h, ref_setting_id_t id) {
   (void)id;
-  ref_alloc_recompute(h);
+  alloc_mark(h);
 }
 
 static void alloc_vm_reconfigured(ref_host_t *h, ref_vm_t *vm) {
   (void)vm;
-  ref_alloc_recompute(h);
+  alloc_mark(h);
 }
 
 const ref_mech_t ref_mech_alloc = {

@@ -169,13 +169,22 @@ bool idletax_result_is_valid(uint64_t available, const idletax_target_t *out, si
  * (the new VM included) and power-off (the leaving VM excluded), after every
  * setting_set and vm_reconfigure, and whenever another mechanism calls
  * ref_alloc_recompute (memory-state changes). Nowhere else: between those
- * moments targets stay fixed even though working-set estimates move. */
+ * moments targets stay fixed even though working-set estimates move.
+ * Events are applied lazily, so a burst of power-ons costs one recompute
+ * (power-on stays O(1): the placement benchmark's p99 target): the event
+ * marks the targets stale and they are recomputed before anyone can see or
+ * change their inputs: at the next target read (vm_stats, ref_alloc_target),
+ * at the next working-set tick (before estimates move: ref_alloc_flush),
+ * or at the balance hook. The only input that can move in between is a
+ * partial-period estimate touched by a vCPU meanwhile. */
 struct mmc_host;
 struct ref_vm;
 struct ref_mech;
 extern const struct ref_mech ref_mech_alloc;
 /* Recompute every running VM's target now (h->lock held). */
 void ref_alloc_recompute(struct mmc_host *h);
+/* Recompute now if an event made the targets stale (h->lock held). */
+void ref_alloc_flush(struct mmc_host *h);
 /* A VM's allocation target in pages (what reclamation drives it toward);
  * its configured size when no target was computed. h->lock held. */
 uint64_t ref_alloc_target(struct mmc_host *h, const struct ref_vm *vm);

@@ -116,6 +116,7 @@ bool wss_is_valid(const wss_state_t *st, const wss_params_t *p) {
 #include <stdlib.h>
 #include <time.h>
 
+#include "idletax.h"
 #include "ref.h"
 
 #define WSS_LOCK_FLAGS (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY)
@@ -336,6 +337,7 @@ static void wss_account(ref_host_t *h, ref_vm_t *vm, void *ctx) {
 
 static void wss_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   (void)ctx;
+  ref_alloc_flush(h); /* stale targets are computed from the estimates they saw */
   ref_vm_for_each(h, wss_account, &now_ns);
 }
 

@@ -177,11 +177,36 @@ static void available_follows_min_free(void **state) {
   I->host_destroy(h);
 }
 
+/* A burst of power-ons costs one recompute, done before the first read. */
+static void events_are_applied_before_the_next_read(void **state) {
+  (void)state;
+  topo_t tp;
+  mmc_setting_value_t s[] = {{"Mem.IdleTax", 0}};
+  mmc_host_t *h = host(&tp, s, 1);
+  uint64_t n0 = ref_alloc_recomputes(h);
+  mmc_vm_id_t id[8];
+  for (int i = 0; i < 8; i++) {
+    mmc_vm_config_t c;
+    mmc_vm_config_init(&c);
+    c.memory_bytes = 16ull << 20;
+    assert_int_equal(I->vm_power_on(h, &c, &id[i], NULL), 0);
+  }
+  assert_int_equal(ref_alloc_recomputes(h), n0);
+  uint64_t t = target(h, id[0]);
+  assert_int_equal(ref_alloc_recomputes(h), n0 + 1);
+  assert_true(llabs((long long)t * 8 - (long long)available()) <= 8);
+  assert_int_equal(I->vm_power_off(h, id[7], NULL), 0);
+  assert_true(llabs((long long)target(h, id[0]) * 7 - (long long)available()) <= 7);
+  assert_int_equal(ref_alloc_recomputes(h), n0 + 2);
+  I->host_destroy(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(shares_power_on_off_and_reconfigure),
       cmocka_unit_test(recomputed_only_at_the_documented_moments),
       cmocka_unit_test(available_follows_min_free),
+      cmocka_unit_test(events_are_applied_before_the_next_read),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
