@@ -345,6 +345,17 @@ static int check_config(ref_host_t *h, const mmc_vm_config_t *c, mmc_error_t *er
   if (!mem_ok)
     return mmc_fail(err, MMC_EINVAL, "numa.nodeAffinity 0x%llx contains no node with memory",
                     (unsigned long long)c->node_affinity);
+  /* NUMA-9 confines vCPUs too: they must be able to run somewhere, with or
+   * without placement (memory-only nodes: KNL MCDRAM, CXL expanders). */
+  uint64_t cpu_nodes = 0;
+  for (uint32_t n = 0; n < h->nnodes && n < 64; n++)
+    if (h->nodes[n].ncpus)
+      cpu_nodes |= 1ull << n;
+  if (c->node_affinity && !(c->node_affinity & cpu_nodes))
+    return mmc_fail(err, MMC_EINVAL,
+                    "numa.nodeAffinity 0x%llx names only memory-only nodes (no CPUs), where no "
+                    "vCPU can run; include a node with CPUs (mask 0x%llx)",
+                    (unsigned long long)c->node_affinity, (unsigned long long)cpu_nodes);
   return 0;
 }
 
