@@ -380,9 +380,9 @@ static uint64_t alloc_resident(const ref_host_t *h, const ref_vm_t *vm) {
 }
 
 static void alloc_describe(ref_host_t *h, ref_vm_t *vm, idletax_vm_t *out) {
-  double shares = 0.0;
+  double shares = 0.0; /* power-on and reconfigure validated cfg.shares */
   if (idletax_shares(vm->cfg.shares, vm->npages, &shares, NULL))
-    shares = IDLETAX_SHARES_PER_MB_NORMAL * (double)vm->npages * MMC_PAGE_SIZE / (1u << 20);
+    idletax_shares(MMC_SHARES_NORMAL, vm->npages, &shares, NULL);
   *out = (idletax_vm_t){.shares = shares,
                         .configured_pages = vm->npages,
                         .reservation_pages =
