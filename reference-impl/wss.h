@@ -164,7 +164,11 @@ bool wss_is_valid(const wss_state_t *st, const wss_params_t *p);
  * (pmap), where vm.c calls wss_mech_fault: it counts the touch; the page is
  * restored by vm.c. At the period's end untouched pages are restored and f =
  * touched / n feeds the estimator above. Sampling starts at the first tick
- * after power-on (power-on itself stays cheap). */
+ * after power-on (power-on itself stays cheap). A sampled page can still be
+ * migrated, shared or swapped: remaps keep SAMPLED on the new entry (pmap.c).
+ * A vCPU that obtained a pointer before the page was invalidated keeps using
+ * it until its next quiescent point without being counted, like a TLB entry
+ * not yet flushed; its next access after quiescing is counted. */
 struct mmc_host;
 struct ref_vm;
 struct ref_mech;
