@@ -67,6 +67,12 @@ typedef enum ref_setting_id {
   REF_SET_REF_MOVE_BATCH_PAGES,
   REF_SET_REF_MOVE_RETRIES,
   REF_SET_REF_VCPU_DEMAND_DEFAULT,
+  /* ---- working-set sampling and allocation targets (wss.c, idletax.c; ours) */
+  REF_SET_REF_WSS_SAMPLE_PAGES,
+  REF_SET_REF_WSS_FAST_GAIN,
+  REF_SET_REF_WSS_SLOW_GAIN,
+  REF_SET_REF_WSS_INITIAL_ACTIVE,
+  REF_SET_REF_WSS_TICK,
   REF_SET_COUNT
 } ref_setting_id_t;
 
