@@ -32,8 +32,13 @@
  * wait, minus the calling vCPU, covers copy-on-write: the BUSY bit keeps new
  * readers out while the holders of the shared frame quiesce.
  *
- * Waits. A remapper waits only in its wait phase (for vCPUs to quiesce);
- * vCPUs never wait for it there (they cancel marks). A vCPU waits for a COPY
+ * Waits. A remapper waits only in its wait phase (for vCPUs to quiesce).
+ * A vCPU holding pointers never waits for it there: it cancels the mark. A
+ * vCPU holding none ("fresh": first access since its quiescent point) waits
+ * for a marked entry quiesced, so nobody waits for it meanwhile, for at most
+ * MARK_WAIT_NS, then cancels too (wait_mark explains the bound): with vCPUs
+ * writing at full speed, cancelling at every touch left almost nothing to
+ * move. A vCPU waits for a COPY
  * (a memcpy away, never blocked), for a BUSY entry (another vCPU's slow path)
  * and, in COW, for the other vCPUs. The last two can form cycles; a vCPU in
  * such a wait sets `waiting`, and gives up with MMC_ERETRY, undoing what it
@@ -76,6 +81,12 @@
  * for (this machine has fewer cores than vCPU threads in tests). Internal
  * mechanism constant, not a policy tunable. */
 #define WAIT_SPINS 64
+/* Longest a vCPU holding no pointer waits for a MARKed entry before it
+ * cancels the remap of that page (see wait_mark): well above a remap's usual
+ * wait (every active vCPU passing a quiescent point: microseconds) and a
+ * scheduler time slice, far below anything a guest would notice as a hang.
+ * Internal mechanism constant, not a policy tunable. */
+#define MARK_WAIT_NS 20000000ull
 /* Waiters take snapshots of this many vCPUs at a time (stack array). */
 #define SNAP_CHUNK 64
 /* Remap batches of up to this many pages keep their state on the stack. */
@@ -87,6 +98,12 @@
  * tests of I1-I3 catch a missing wait. Never set outside
  * tests/unit/test_pmap.c. */
 _Atomic bool ref_pmap_test_skip_wait;
+/* Test-only witness: waits wait_mark began (tests/unit/test_pmap.c waits on
+ * it instead of on time). */
+_Atomic uint64_t ref_pmap_test_mark_waits;
+/* Test-only: replaces MARK_WAIT_NS when not 0 (a slow sanitizer run must not
+ * turn the test of the wait into a test of the bound). */
+_Atomic uint64_t ref_pmap_test_mark_wait_ns;
 
 struct ref_vcpu_q {
   /* 1 from this vCPU's first page() after a quiescent point until the next
@@ -303,6 +320,39 @@ static int wait_busy(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t bus
   return rc;
 }
 
+/* A vCPU holding no pointer met a MARKed entry: instead of cancelling the
+ * remap (which, with vCPUs writing at full speed, cancels nearly every page),
+ * it waits quiesced for the entry to change — the remapper is in its wait
+ * phase, or about to copy. Quiesced, nobody waits for it, and it holds no
+ * lock, so it adds no edge to any waiting cycle inside the map. But the
+ * remapper waits for the other active vCPUs, and one of those may itself be
+ * waiting, outside the map, for this one (a guest spin lock): so the wait is
+ * bounded by MARK_WAIT_NS, after which the caller cancels the mark as a
+ * vCPU holding pointers does. true when the entry changed (redo the access),
+ * false when the bound passed (cancel). Re-activates before returning. */
+static bool wait_mark(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t marked) {
+  unsigned spins = 0;
+  uint64_t deadline = 0;
+  bool changed = true;
+  vcpu_quiesce(v);
+  atomic_fetch_add_explicit(&ref_pmap_test_mark_waits, 1, memory_order_relaxed);
+  while (atomic_load(&m->pte[gpfn]) == marked) {
+    backoff(&spins);
+    if (spins % WAIT_SPINS)
+      continue;
+    uint64_t t = now_ns();
+    if (!deadline) {
+      uint64_t bound = atomic_load_explicit(&ref_pmap_test_mark_wait_ns, memory_order_relaxed);
+      deadline = t + (bound ? bound : MARK_WAIT_NS);
+    } else if (t >= deadline) {
+      changed = false;
+      break;
+    }
+  }
+  vcpu_activate(v);
+  return changed;
+}
+
 static int retry_error(uint64_t gpfn, mmc_error_t *err) {
   return mmc_fail(err, MMC_ERETRY,
                   "page %" PRIu64 ": another vCPU of the VM waits for this one; quiesce and "
@@ -367,7 +417,11 @@ static void *page_slow(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write
       backoff(&spins);
       continue;
     }
-    if (pte & REF_PTE_MARK) { /* cancel the remap of this page and use it */
+    if (pte & REF_PTE_MARK) {
+      /* Holding nothing, let the remap finish (bounded); otherwise, or when
+       * the bound passed, cancel the remap of this page and use it. */
+      if (fresh && wait_mark(m, v, gpfn, pte))
+        continue;
       atomic_compare_exchange_strong(&m->pte[gpfn], &pte, pte & ~REF_PTE_MARK);
       continue;
     }
