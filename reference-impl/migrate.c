@@ -125,6 +125,11 @@ typedef struct mig_host {
   uint64_t *batch;
   size_t batch_cap;
   uint64_t slow_copy_ns; /* MMCERT_TEST_SLOW_COPY_NS */
+  /* Old frames of the batch under way, by node: freed in bulk after it
+   * (ref_frame_free_many: one punch per contiguous run). */
+  uint64_t *freed[MMC_MAX_NODES];
+  size_t nfreed[MMC_MAX_NODES];
+  size_t freed_cap[MMC_MAX_NODES];
 } mig_host_t;
 
 static mig_host_t *mig_host(ref_host_t *h) {
@@ -189,6 +194,7 @@ static void note_home(ref_vm_t *vm, uint32_t i, uint32_t home, uint64_t now_ns) 
 
 typedef struct mig_ctx {
   ref_host_t *h;
+  mig_host_t *mh;
   ref_vm_t *vm;
   mig_client_t *mc;
   uint32_t node;    /* destination: the home */
@@ -228,10 +234,34 @@ static bool mig_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *
   return true;
 }
 
+/* Defer the free of an old frame to the end of the batch (bulk punch);
+ * frees at once when no room can be had. */
+static void defer_free(ref_host_t *h, mig_host_t *mh, uint32_t node, uint64_t frame) {
+  if (mh->nfreed[node] == mh->freed_cap[node]) {
+    size_t cap = mh->freed_cap[node] ? 2 * mh->freed_cap[node] : 256;
+    uint64_t *f = realloc(mh->freed[node], cap * sizeof *f);
+    if (!f) {
+      ref_frame_free(h->pools[node], frame);
+      return;
+    }
+    mh->freed[node] = f;
+    mh->freed_cap[node] = cap;
+  }
+  mh->freed[node][mh->nfreed[node]++] = frame;
+}
+
+static void flush_frees(ref_host_t *h, mig_host_t *mh) {
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    if (mh->nfreed[n]) {
+      ref_frame_free_many(h->pools[n], mh->freed[n], mh->nfreed[n]);
+      mh->nfreed[n] = 0;
+    }
+}
+
 static void mig_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   mig_ctx_t *c = ctx;
   int32_t from = (int32_t)ref_pte_node(old_pte);
-  ref_frame_free(c->h->pools[from], ref_pte_frame(old_pte));
+  defer_free(c->h, c->mh, (uint32_t)from, ref_pte_frame(old_pte));
   atomic_fetch_sub_explicit(&c->vm->pages_per_node[from], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&c->vm->pages_per_node[c->node], 1, memory_order_relaxed);
   if (c->mc->remote)
@@ -253,6 +283,7 @@ static uint64_t mig_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
     done += res.remapped;
     wait_ns += res.wait_ns;
   }
+  flush_frees(c->h, c->mh);
   if (!done)
     return 0;
   atomic_fetch_add(&c->vm->pages_migrated, done);
@@ -280,7 +311,8 @@ static uint64_t mig_client_run(ref_host_t *h, mig_host_t *mh, ref_vm_t *vm, uint
     mh->batch = b;
     mh->batch_cap = cap;
   }
-  mig_ctx_t c = {.h = h, .vm = vm, .mc = mc, .node = mc->home, .slow_ns = mh->slow_copy_ns};
+  mig_ctx_t c = {
+      .h = h, .mh = mh, .vm = vm, .mc = mc, .node = mc->home, .slow_ns = mh->slow_copy_ns};
   size_t n = 0;
   /* One pass at most over the range per tick, from the cursor. */
   while (seen < cl->npages && moved + n < budget) {
@@ -536,6 +568,8 @@ static void mig_detach(ref_host_t *h) {
   free(mh->who);
   free(mh->pages);
   free(mh->batch);
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
+    free(mh->freed[n]);
   free(mh);
   ref_host_set_mech(h, REF_MECH_MIGRATE, NULL);
 }

@@ -87,6 +87,9 @@
  * scheduler time slice, far below anything a guest would notice as a hang.
  * Internal mechanism constant, not a policy tunable. */
 #define MARK_WAIT_NS 20000000ull
+/* Yields before a waiter starts napping, and the nap: see backoff(). */
+#define WAIT_YIELDS 16
+#define WAIT_NAP_NS 20000L
 /* Waiters take snapshots of this many vCPUs at a time (stack array). */
 #define SNAP_CHUNK 64
 /* Remap batches of up to this many pages keep their state on the stack. */
@@ -221,8 +224,17 @@ ref_vcpu_q_t *ref_pmap_vcpu(ref_pmap_t *m, uint32_t index) {
 /* ------------------------------------------------------------ waiting */
 
 static void backoff(unsigned *spins) {
-  if (++*spins % WAIT_SPINS == 0)
+  if (++*spins % WAIT_SPINS)
+    return;
+  if (*spins < WAIT_SPINS * WAIT_YIELDS) {
     sched_yield();
+    return;
+  }
+  /* Still waiting: whoever we wait for was likely preempted while holding
+   * pointers (more runnable threads than cores). sched_yield() may hand the
+   * core straight back to us; a short sleep lets it run. */
+  struct timespec ts = {0, WAIT_NAP_NS};
+  nanosleep(&ts, NULL);
 }
 
 static uint64_t now_ns(void) {
