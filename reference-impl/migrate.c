@@ -47,8 +47,9 @@
  *    through ref_pmap_remap (mark, one quiescence wait, then per page copy
  *    4 KB to a frame of the home node, publish, free the old frame: MIG-1);
  *    pages a vCPU was using (mark cancelled) are retried in the same tick up
- *    to Ref.MigrateRetries times, and stay behind the cursor for the next
- *    pass otherwise;
+ *    to Ref.MigrateRetries times, then met again by up to Ref.MigrateRetries
+ *    more passes over the range in the tick while passes make progress, and
+ *    by the next tick otherwise;
  *  - each batch emits MMC_EV_MIGRATION_BATCH (count = pages moved, node_from
  *    = their node when they all came from one, else -1, reason
  *    "wait_ns=<quiescence wait of the batch>") and adds to pages_migrated.
@@ -297,12 +298,43 @@ static uint64_t mig_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
   return done;
 }
 
-/* Move up to `budget` remote pages of client i; returns pages moved. */
+/* One pass over client i's range from its cursor, moving up to `budget`
+ * pages; *found counts the movable pages met. Returns pages moved. */
+static uint64_t mig_pass(mig_host_t *mh, mig_ctx_t *c, ref_vm_t *vm, uint32_t i, size_t cap,
+                         uint64_t budget, uint64_t *found) {
+  mig_client_t *mc = c->mc;
+  const ref_client_t *cl = &vm->client[i];
+  uint64_t end = cl->first_gpfn + cl->npages, moved = 0, seen = 0;
+  size_t n = 0;
+  *found = 0;
+  while (seen < cl->npages && moved + n < budget) {
+    uint64_t g = mc->cursor;
+    mc->cursor = g + 1 < end ? g + 1 : cl->first_gpfn;
+    seen++;
+    if (!movable(ref_pmap_get(vm->pmap, g), mc->home))
+      continue;
+    (*found)++;
+    mh->batch[n++] = g;
+    if (n == cap) {
+      moved += mig_batch(c, mh->batch, n);
+      n = 0;
+    }
+  }
+  if (n)
+    moved += mig_batch(c, mh->batch, n);
+  if (seen >= cl->npages && *found == 0)
+    mc->active = false; /* a whole pass found nothing off the home */
+  return moved;
+}
+
+/* Move up to `budget` remote pages of client i; returns pages moved. Pages
+ * vCPUs kept cancelling are met again by further passes within the tick
+ * (up to Ref.MigrateRetries more) as long as each pass makes progress:
+ * under vCPUs rewriting their memory continuously, waiting for the next
+ * tick left most of it behind. */
 static uint64_t mig_client_run(ref_host_t *h, mig_host_t *mh, ref_vm_t *vm, uint32_t i,
                                uint64_t budget) {
   mig_client_t *mc = &mig_vm(vm)->client[i];
-  const ref_client_t *cl = &vm->client[i];
-  uint64_t end = cl->first_gpfn + cl->npages, moved = 0, found = 0, seen = 0;
   size_t cap = (size_t)ref_set(h, REF_SET_REF_MIGRATE_BATCH_PAGES);
   if (cap > mh->batch_cap) {
     uint64_t *b = realloc(mh->batch, cap * sizeof *b);
@@ -313,25 +345,12 @@ static uint64_t mig_client_run(ref_host_t *h, mig_host_t *mh, ref_vm_t *vm, uint
   }
   mig_ctx_t c = {
       .h = h, .mh = mh, .vm = vm, .mc = mc, .node = mc->home, .slow_ns = mh->slow_copy_ns};
-  size_t n = 0;
-  /* One pass at most over the range per tick, from the cursor. */
-  while (seen < cl->npages && moved + n < budget) {
-    uint64_t g = mc->cursor;
-    mc->cursor = g + 1 < end ? g + 1 : cl->first_gpfn;
-    seen++;
-    if (!movable(ref_pmap_get(vm->pmap, g), mc->home))
-      continue;
-    found++;
-    mh->batch[n++] = g;
-    if (n == cap) {
-      moved += mig_batch(&c, mh->batch, n);
-      n = 0;
-    }
-  }
-  if (n)
-    moved += mig_batch(&c, mh->batch, n);
-  if (seen >= cl->npages && found == 0)
-    mc->active = false; /* a whole pass found nothing off the home */
+  int64_t passes = 1 + ref_set(h, REF_SET_REF_MIGRATE_RETRIES);
+  uint64_t moved = 0, found = 0, got = 0;
+  do {
+    got = mig_pass(mh, &c, vm, i, cap, budget - moved, &found);
+    moved += got;
+  } while (--passes > 0 && got > 0 && found > got && moved < budget && mc->active);
   return moved;
 }
 

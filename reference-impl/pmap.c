@@ -38,7 +38,14 @@
  * for a marked entry quiesced, so nobody waits for it meanwhile, for at most
  * MARK_WAIT_NS, then cancels too (wait_mark explains the bound): with vCPUs
  * writing at full speed, cancelling at every touch left almost nothing to
- * move. A vCPU waits for a COPY
+ * move. A vCPU holding pointers waits the same way (bounded, but without
+ * quiescing) once the remap is in its copy phase (`copying`, read after the
+ * entry): the remapper then waits for nobody, and every vCPU active at its
+ * snapshot has since quiesced, so none can hold the old frame of a page
+ * still marked (getting it would have cancelled the mark) — the copy is a
+ * memcpy away. Remaps of one map must not overlap (the owner serialises
+ * them); if they did, the bound would still end the wait. A vCPU waits for
+ * a COPY
  * (a memcpy away, never blocked), for a BUSY entry (another vCPU's slow path)
  * and, in COW, for the other vCPUs. The last two can form cycles; a vCPU in
  * such a wait sets `waiting`, and gives up with MMC_ERETRY, undoing what it
@@ -129,6 +136,9 @@ struct ref_pmap {
   uint8_t *const *bases; /* pool base by node index (caller's array, outlives the map) */
   ref_fault_ops_t ops;   /* slow paths */
   void *owner;           /* first argument of ops */
+  /* Remaps of this map in their copy phase (0 or 1: remaps of one map are
+   * serialised by its owner). See page_slow's MARK case. */
+  _Atomic uint32_t copying;
 };
 
 int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases,
@@ -332,7 +342,8 @@ static int wait_busy(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t bus
   return rc;
 }
 
-/* A vCPU holding no pointer met a MARKed entry: instead of cancelling the
+/* A vCPU holding no pointer (fresh), or any vCPU while the remap copies, met
+ * a MARKed entry. The fresh case: instead of cancelling the
  * remap (which, with vCPUs writing at full speed, cancels nearly every page),
  * it waits quiesced for the entry to change — the remapper is in its wait
  * phase, or about to copy. Quiesced, nobody waits for it, and it holds no
@@ -342,11 +353,12 @@ static int wait_busy(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t bus
  * bounded by MARK_WAIT_NS, after which the caller cancels the mark as a
  * vCPU holding pointers does. true when the entry changed (redo the access),
  * false when the bound passed (cancel). Re-activates before returning. */
-static bool wait_mark(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t marked) {
+static bool wait_mark(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t marked, bool fresh) {
   unsigned spins = 0;
   uint64_t deadline = 0;
   bool changed = true;
-  vcpu_quiesce(v);
+  if (fresh)
+    vcpu_quiesce(v);
   atomic_fetch_add_explicit(&ref_pmap_test_mark_waits, 1, memory_order_relaxed);
   while (atomic_load(&m->pte[gpfn]) == marked) {
     backoff(&spins);
@@ -361,7 +373,8 @@ static bool wait_mark(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t ma
       break;
     }
   }
-  vcpu_activate(v);
+  if (fresh)
+    vcpu_activate(v);
   return changed;
 }
 
@@ -432,7 +445,7 @@ static void *page_slow(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write
     if (pte & REF_PTE_MARK) {
       /* Holding nothing, let the remap finish (bounded); otherwise, or when
        * the bound passed, cancel the remap of this page and use it. */
-      if (fresh && wait_mark(m, v, gpfn, pte))
+      if ((fresh || atomic_load(&m->copying)) && wait_mark(m, v, gpfn, pte, fresh))
         continue;
       atomic_compare_exchange_strong(&m->pte[gpfn], &pte, pte & ~REF_PTE_MARK);
       continue;
@@ -542,7 +555,9 @@ static void remap_chunk(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const re
   if (!ref_pmap_test_skip_wait)
     wait_quiescent(m, NULL, NULL);
   res->wait_ns += now_ns() - t0;
+  atomic_fetch_add(&m->copying, 1);
   remap_publish(m, gpfns, n, ops, ctx, marked, res);
+  atomic_fetch_sub(&m->copying, 1);
 }
 
 void ref_pmap_remap(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,

@@ -87,7 +87,8 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_REF_MIGRATE_BATCH_PAGES, "Ref.MigrateBatchPages", BOTH(256), 1, 65536, "",
      "pages per migration batch: one quiescence wait per batch (ours)"},
     {REF_SET_REF_MIGRATE_RETRIES, "Ref.MigrateRetries", BOTH(3), 0, 100, "",
-     "extra attempts, within a tick, of batch pages vCPUs were using (ours)"},
+     "extra attempts, within a tick, of batch pages vCPUs were using, and extra "
+     "passes over a VM's memory while they make progress (ours)"},
     {REF_SET_REF_MIGRATE_UNTHROTTLED, "Ref.MigrateUnthrottled", BOTH(0), 0, 1, "",
      "1: migrate every remote page at the next tick, no cap, ramp or slow-down; for the "
      "migration benchmark (ours)"},

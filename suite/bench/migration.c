@@ -135,7 +135,7 @@ static int mig_measure(const suite_bench_opts_t *o, const mmc_impl_t *im,
   f->unthrottled = im->setting_set(h, "Ref.MigrateUnthrottled", 1, &err) == 0;
   /* The reference's batch size for bulk moves (its own setting; one
    * quiescence wait per batch). Ignored by other implementations. */
-  if (f->unthrottled)
+  if (f->unthrottled && !hot)
     im->setting_set(h, "Ref.MigrateBatchPages", mig_batch_pages, &err);
   mmc_vm_config_t cfg;
   mmc_vm_config_init(&cfg);

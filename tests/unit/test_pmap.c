@@ -149,6 +149,9 @@ typedef struct rctx {
   int kind;
   unsigned seed;
   uint64_t eligible_below; /* only gpfns below this are eligible */
+  _Atomic int *hold;       /* when set: transform of hold_gpfn spins until *hold */
+  uint64_t hold_gpfn;
+  _Atomic int in_copy; /* set when transform reached hold_gpfn */
 } rctx_t;
 
 static bool r_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
@@ -158,7 +161,11 @@ static bool r_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
 
 static bool r_transform(void *ctx, uint64_t gpfn, uint64_t old, uint64_t *new_pte) {
   rctx_t *c = ctx;
-  (void)gpfn;
+  if (c->hold && gpfn == c->hold_gpfn) {
+    atomic_store(&c->in_copy, 1);
+    while (!atomic_load(c->hold))
+      sched_yield();
+  }
   if (c->kind == RM_SAMPLE) {
     *new_pte = old | REF_PTE_SAMPLED;
     return true;
@@ -722,6 +729,72 @@ static void test_fresh_vcpu_waits_for_mark(void **state) {
   tvm_free(t);
 }
 
+/* Copy phase: the remap of pages {1, 2} stops in the copy of page 1 (test
+ * hook), page 2 still marked. vCPU 0 (a thread) holds page 0, then asks for
+ * page 2: it must wait for the copy instead of cancelling, and get the new
+ * frame. */
+typedef struct copyph {
+  tvm_t *t;
+  rctx_t *c;
+  ref_remap_result_t res;
+  uint8_t *got;
+  _Atomic int returned;
+} copyph_t;
+
+static void *copyph_remapper(void *arg) {
+  copyph_t *x = arg;
+  uint64_t g[] = {1, 2};
+  ref_pmap_remap(x->t->map, g, 2, &r_ops, x->c, &x->res);
+  return NULL;
+}
+
+static void *copyph_vcpu0(void *arg) {
+  copyph_t *x = arg;
+  mmc_error_t err = {0};
+  ref_vcpu_q_t *q = ref_pmap_vcpu(x->t->map, 0);
+  assert_non_null(ref_pmap_page(x->t->map, q, 0, false, &err)); /* holds a pointer now */
+  x->got = ref_pmap_page(x->t->map, q, 2, true, &err);
+  atomic_store(&x->returned, 1);
+  return NULL;
+}
+
+static void test_holder_waits_in_copy_phase(void **state) {
+  (void)state;
+  tvm_t *t = tvm_new(3, 1);
+  set_private(t, 0, 0);
+  set_private(t, 1, 0);
+  uint64_t old2 = set_private(t, 2, 0);
+  atomic_store(slot(frame_at(t, old2), 0), stamp(2, 9));
+  _Atomic int go = 0;
+  rctx_t c = {
+      .t = t, .kind = RM_MIGRATE, .seed = 9, .eligible_below = 3, .hold = &go, .hold_gpfn = 1};
+  copyph_t x = {.t = t, .c = &c};
+  atomic_store(&ref_pmap_test_mark_wait_ns, 60ull * 1000000000u);
+  pthread_t r, v;
+  assert_int_equal(pthread_create(&r, NULL, copyph_remapper, &x), 0);
+  assert_true(wait_flag(&c.in_copy, 1)); /* copy phase, page 2 still marked */
+  assert_true(ref_pmap_get(t->map, 2) & REF_PTE_MARK);
+  uint64_t waits = atomic_load(&ref_pmap_test_mark_waits);
+  assert_int_equal(pthread_create(&v, NULL, copyph_vcpu0, &x), 0);
+  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  while (atomic_load(&ref_pmap_test_mark_waits) == waits && !atomic_load(&x.returned))
+    assert_true(mono_ns() < deadline);
+  assert_false(atomic_load(&x.returned)); /* waiting, not cancelled */
+  atomic_store(&go, 1);
+  pthread_join(r, NULL);
+  pthread_join(v, NULL);
+  atomic_store(&ref_pmap_test_mark_wait_ns, 0);
+  assert_int_equal(x.res.remapped, 2);
+  assert_int_equal(x.res.cancelled, 0);
+  uint64_t now2 = ref_pmap_get(t->map, 2);
+  assert_int_not_equal(ref_pte_node(now2), 0);
+  assert_ptr_equal(x.got, frame_at(t, now2));
+  assert_int_equal(atomic_load(slot(x.got, 0)), stamp(2, 9));
+  ref_pmap_quiesce(ref_pmap_vcpu(t->map, 0));
+  assert_true(ref_pmap_is_valid(t->map, true));
+  tvm_free(t);
+}
+
 /* A vCPU that already holds a pointer cancels a mark at once (it may be what
  * the remapper waits for). */
 static void test_holder_cancels_mark(void **state) {
@@ -1046,6 +1119,7 @@ int main(void) {
       cmocka_unit_test(test_remap_waits_for_holder),
       cmocka_unit_test(test_fresh_vcpu_waits_for_mark),
       cmocka_unit_test(test_holder_cancels_mark),
+      cmocka_unit_test(test_holder_waits_in_copy_phase),
       cmocka_unit_test(test_checks_catch_missing_remap_wait),
       cmocka_unit_test(test_cow_waits_for_reader),
       cmocka_unit_test(test_checks_catch_missing_cow_wait),
