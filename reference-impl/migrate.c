@@ -54,14 +54,16 @@
  *    = their node when they all came from one, else -1, reason
  *    "wait_ns=<quiescence wait of the batch>") and adds to pages_migrated.
  *  A client stops being scanned when a whole pass of its range found nothing
- *  to move. Ref.MigrateUnthrottled=1 (the benchmark) moves every remote page
- *  at the next tick, no cap, no ramp. Numa.PageMigRateMax=0 is a rate of
- *  zero: nothing moves (it is inside the documented range, so it cannot mean
- *  "unlimited"; unthrottled is our own setting).
- *  Test knob (not a setting, never for production): the environment variable
- *  MMCERT_TEST_SLOW_COPY_NS, read at host creation, adds that many ns of busy
- *  delay to every page copy, so the results tooling can show a regressed
- *  migration benchmark.
+ *  to move. Live clock, paced: a tick starts no new batch, retry or pass
+ *  once it has used half of Ref.MigrateTick (the hook holds the host lock,
+ *  and with vCPUs preempted while holding pointers a quiescence wait can
+ *  take milliseconds: control calls must not starve); what is left waits for
+ *  the next tick. Stepped clock: no time bound (deterministic). Ref.MigrateUnthrottled=1 (the
+ * benchmark) moves every remote page at the next tick, no cap, no ramp. Numa.PageMigRateMax=0 is a
+ * rate of zero: nothing moves (it is inside the documented range, so it cannot mean "unlimited";
+ * unthrottled is our own setting). Test knob (not a setting, never for production): the environment
+ * variable MMCERT_TEST_SLOW_COPY_NS, read at host creation, adds that many ns of busy delay to
+ * every page copy, so the results tooling can show a regressed migration benchmark.
  *
  * Locking: both hooks run with h->lock held (ref.h), so they never overlap
  * each other, a power-off or move_range; the per-VM state is created and
@@ -126,6 +128,9 @@ typedef struct mig_host {
   uint64_t *batch;
   size_t batch_cap;
   uint64_t slow_copy_ns; /* MMCERT_TEST_SLOW_COPY_NS */
+  /* Live clock, paced: CLOCK_MONOTONIC time after which this tick starts
+   * no more work (half the tick: the hook holds the host lock); 0 = none. */
+  uint64_t tick_deadline;
   /* Old frames of the batch under way, by node: freed in bulk after it
    * (ref_frame_free_many: one punch per contiguous run). */
   uint64_t *freed[MMC_MAX_NODES];
@@ -274,12 +279,22 @@ static const ref_remap_ops_t mig_ops = {
     .transform = mig_transform, .release = mig_release, .eligible = mig_eligible};
 
 /* Remap one batch (with retries of cancelled pages), report it. */
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool tick_over(const mig_host_t *mh) {
+  return mh->tick_deadline && mono_ns() >= mh->tick_deadline;
+}
+
 static uint64_t mig_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
   int64_t retries = ref_set(c->h, REF_SET_REF_MIGRATE_RETRIES);
   ref_remap_result_t res = {.cancelled = 1};
   uint64_t done = 0, wait_ns = 0;
   c->from = -2;
-  for (int64_t a = 0; a <= retries && res.cancelled; a++) {
+  for (int64_t a = 0; a <= retries && res.cancelled && (a == 0 || !tick_over(c->mh)); a++) {
     ref_pmap_remap(c->vm->pmap, gpfns, n, &mig_ops, c, &res);
     done += res.remapped;
     wait_ns += res.wait_ns;
@@ -307,7 +322,7 @@ static uint64_t mig_pass(mig_host_t *mh, mig_ctx_t *c, ref_vm_t *vm, uint32_t i,
   uint64_t end = cl->first_gpfn + cl->npages, moved = 0, seen = 0;
   size_t n = 0;
   *found = 0;
-  while (seen < cl->npages && moved + n < budget) {
+  while (seen < cl->npages && moved + n < budget && !(n == 0 && tick_over(mh))) {
     uint64_t g = mc->cursor;
     mc->cursor = g + 1 < end ? g + 1 : cl->first_gpfn;
     seen++;
@@ -350,7 +365,8 @@ static uint64_t mig_client_run(ref_host_t *h, mig_host_t *mh, ref_vm_t *vm, uint
   do {
     got = mig_pass(mh, &c, vm, i, cap, budget - moved, &found);
     moved += got;
-  } while (--passes > 0 && got > 0 && found > got && moved < budget && mc->active);
+  } while (--passes > 0 && got > 0 && found > got && moved < budget && mc->active &&
+           !tick_over(mh));
   return moved;
 }
 
@@ -396,6 +412,10 @@ static void mig_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   mig_host_t *mh = ctx;
   tick_arg_t a = {.mh = mh, .now = now_ns, .dt = now_ns - mh->last_tick_ns};
   mh->last_tick_ns = now_ns;
+  mh->tick_deadline = 0;
+  if (h->clock == MMC_CLOCK_LIVE && !ref_set(h, REF_SET_REF_MIGRATE_UNTHROTTLED))
+    mh->tick_deadline =
+        mono_ns() + ref_settings_period_ns(&h->settings, REF_SET_REF_MIGRATE_TICK) / 2;
   ref_vm_for_each(h, mig_tick_vm, &a);
 }
 
