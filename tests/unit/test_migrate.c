@@ -16,8 +16,10 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "migpace.h"
 #include "ref.h"
@@ -259,6 +261,90 @@ static void small_host_counts_no_period(void **state) {
   rig_down(&r);
 }
 
+/* Live clock: CPU demand is measured, not declared. A and B (node 0) run
+ * busy vCPU threads, C (node 1) has its vCPU entered but idle. Declared
+ * demand (every vCPU 1000 permille) would leave node 0 at 100 % and node 1
+ * at 50 %, where moving a full core only flips the imbalance (no move);
+ * measured, node 1 is idle and one of A, B must move there. */
+typedef struct spin {
+  mmc_host_t *h;
+  mmc_vm_id_t vm;
+  bool busy;
+  _Atomic int *stop;
+} spin_t;
+
+static void *spin_vcpu(void *arg) {
+  spin_t *s = arg;
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  if (I->vcpu_enter(s->h, s->vm, 0, &v, &err))
+    return NULL;
+  while (!atomic_load(s->stop)) {
+    if (s->busy) {
+      uint8_t *p = I->page(v, 0, true, &err);
+      if (p)
+        p[0]++;
+      I->quiesce(v);
+    } else {
+      struct timespec ts = {0, 1000000}; /* idle: blocked, consuming no CPU */
+      nanosleep(&ts, NULL);
+    }
+  }
+  I->vcpu_exit(v);
+  return NULL;
+}
+
+static void live_demand_is_measured(void **state) {
+  (void)state;
+  topo_t tp;
+  topo_make(&tp, 2);
+  const mmc_setting_value_t s[] = {{"Numa.RebalancePeriod", 100}};
+  mmc_host_config_t cfg = {
+      .topology = &tp.t, .clock = MMC_CLOCK_LIVE, .seed = 3, .settings = s, .nsettings = 1};
+  mmc_host_t *h = NULL;
+  mmc_error_t err = {0};
+  assert_int_equal(I->host_create(&cfg, &h, &err), 0);
+  mmc_vm_id_t vm[3];
+  for (uint32_t k = 0; k < 3; k++) {
+    mmc_vm_config_t c;
+    mmc_vm_config_init(&c);
+    c.memory_bytes = 64 * MMC_PAGE_SIZE;
+    c.node_affinity = k < 2 ? 1u : 2u;
+    assert_int_equal(I->vm_power_on(h, &c, &vm[k], &err), 0);
+    c.node_affinity = 0;
+    assert_int_equal(I->vm_reconfigure(h, vm[k], &c, &err), 0);
+  }
+  _Atomic int stop = 0;
+  spin_t sp[3];
+  pthread_t th[3];
+  for (uint32_t k = 0; k < 3; k++) {
+    sp[k] = (spin_t){.h = h, .vm = vm[k], .busy = k < 2, .stop = &stop};
+    assert_int_equal(pthread_create(&th[k], NULL, spin_vcpu, &sp[k]), 0);
+  }
+  uint64_t cursor = 0, moves = 0;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do {
+    mmc_event_t ev[64];
+    size_t got = I->events_read(h, &cursor, ev, 64);
+    for (size_t i = 0; i < got; i++)
+      moves += ev[i].type == MMC_EV_HOME_CHANGE && strcmp(ev[i].reason, "balance") == 0 &&
+               ev[i].vm != vm[2] && ev[i].node_to == 1;
+    if (!got) {
+      struct timespec ts = {0, 5000000}; /* polling the event counter */
+      nanosleep(&ts, NULL);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+  } while (!moves && t.tv_sec - t0.tv_sec < 20);
+  atomic_store(&stop, 1);
+  for (uint32_t k = 0; k < 3; k++)
+    pthread_join(th[k], NULL);
+  assert_true(moves >= 1);
+  for (uint32_t k = 0; k < 3; k++)
+    assert_int_equal(I->vm_power_off(h, vm[k], &err), 0);
+  I->host_destroy(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(home_change_at_the_period),
@@ -266,6 +352,7 @@ int main(void) {
       cmocka_unit_test(page_mig_disabled_moves_nothing),
       cmocka_unit_test(unthrottled_moves_all_at_one_tick),
       cmocka_unit_test(small_host_counts_no_period),
+      cmocka_unit_test(live_demand_is_measured),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
