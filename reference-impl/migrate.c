@@ -69,6 +69,17 @@
  * each other, a power-off or move_range; the per-VM state is created and
  * freed under the same lock (vm_on/vm_off).
  *
+ * Figures (`mmcert bench migration`, 2-core development VM, emulated
+ * nodes, 2026-11-23; measured, vary run to run): unthrottled migration of a
+ * 256 MB VM with 2 vCPUs writing: 50-110 k pages/s (0.2-0.45 GB/s), 0.1-0.2
+ * of memcpy measured under the same load (0.04-0.07 of idle memcpy): each
+ * page costs a fault on a fresh destination frame (allocation + zeroing) and
+ * a punch of the old one, and the migration thread shares 2 cores with 2
+ * busy vCPU threads; quiescence wait per 4096-page batch p50 5-15 ms (a vCPU
+ * preempted while holding pointers). vCPUs rewriting every page of a 16 MB
+ * VM: ~1-2 k pages/s before the page map's waiting rules, 26-54 k after.
+ * Rebalancer period with 1000 VMs on 24 nodes: p50 0.06-0.13 ms.
+ *
  * Invariants: a client's `home` here equals its home in vm.c after every
  * hook (a change made elsewhere, e.g. by an affinity reconfigure, is noticed
  * at the next tick and restarts the ramp); the pages moved within t of a home
