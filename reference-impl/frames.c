@@ -213,6 +213,46 @@ void ref_frame_free(ref_pool_t *p, uint64_t frame) {
   pthread_mutex_unlock(&p->lock);
 }
 
+static int cmp_frame(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void punch_run(ref_pool_t *p, uint64_t first, uint64_t n) {
+  if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first * FRAME_SIZE),
+                (off_t)(n * FRAME_SIZE)) != 0)
+    memset(p->base + first * FRAME_SIZE, 0, n * FRAME_SIZE); /* still zero them (SEC-1) */
+}
+
+void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n) {
+  if (n == 0)
+    return;
+  qsort(frames, n, sizeof *frames, cmp_frame);
+  for (size_t i = 0; i < n; i++)
+    if (frames[i] >= p->capacity || (i && frames[i] == frames[i - 1]))
+      frame_misuse(p, frames[i],
+                   i && frames[i] == frames[i - 1] ? "twice in one bulk free"
+                                                   : "beyond the pool's capacity");
+  /* Punch each run of contiguous frames with one call, outside the lock. */
+  size_t run = 0;
+  for (size_t i = 1; i <= n; i++)
+    if (i == n || frames[i] != frames[i - 1] + 1) {
+      punch_run(p, frames[run], frames[i - 1] - frames[run] + 1);
+      run = i;
+    }
+  pthread_mutex_lock(&p->lock);
+  for (size_t i = 0; i < n; i++) {
+    if (!bit_get(p->allocated, frames[i])) {
+      pthread_mutex_unlock(&p->lock);
+      frame_misuse(p, frames[i], "that is not allocated (double free)");
+    }
+    bit_set(p->allocated, frames[i], false);
+    p->free_stack[p->nfree++] = (uint32_t)frames[i];
+  }
+  atomic_fetch_sub_explicit(&p->used, n, memory_order_relaxed);
+  pthread_mutex_unlock(&p->lock);
+}
+
 uint8_t *ref_pool_base(const ref_pool_t *p) {
   return p->base;
 }

@@ -12,8 +12,10 @@
 #include "ref.h"
 #include "wss.h"
 
+extern const ref_mech_t ref_mech_migrate; /* migrate.c */
+
 const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
-    [REF_MECH_MIGRATE] = NULL,
+    [REF_MECH_MIGRATE] = &ref_mech_migrate,
 
     [REF_MECH_SHARE] = NULL,
 

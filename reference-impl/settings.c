@@ -93,6 +93,18 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "working-set estimate of a VM at power-on, before any period completed (ours)"},
     {REF_SET_REF_WSS_TICK, "Ref.WssTick", BOTH(100), 10, 10000, "ms",
      "period of the hook that accounts VM execution time and closes sample periods (ours)"},
+    /* migrate.c: the page-migration engine (issue 4) */
+    {REF_SET_REF_MIGRATE_TICK, "Ref.MigrateTick", BOTH(100), 1, 10000, "ms",
+     "period of the page-migration engine; each tick moves what Numa.PageMigRateMax allows "
+     "for the tick (ours)"},
+    {REF_SET_REF_MIGRATE_BATCH_PAGES, "Ref.MigrateBatchPages", BOTH(256), 1, 65536, "",
+     "pages per migration batch: one quiescence wait per batch (ours)"},
+    {REF_SET_REF_MIGRATE_RETRIES, "Ref.MigrateRetries", BOTH(3), 0, 100, "",
+     "extra attempts, within a tick, of batch pages vCPUs were using, and extra "
+     "passes over a VM's memory while they make progress (ours)"},
+    {REF_SET_REF_MIGRATE_UNTHROTTLED, "Ref.MigrateUnthrottled", BOTH(0), 0, 1, "",
+     "1: migrate every remote page at the next tick, no cap, ramp or slow-down; for the "
+     "migration benchmark (ours)"},
 };
 
 const ref_vm_option_defaults_t ref_vm_defaults = {
