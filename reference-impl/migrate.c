@@ -189,8 +189,12 @@ static uint64_t client_remote(ref_host_t *h, ref_vm_t *vm, uint32_t i, const mig
   return r;
 }
 
+/* A private page off the home, not locked by a remap or a slow path. A
+ * page sampled for the working set (SAMPLED) moves like any other: the page
+ * map keeps the flag on the new entry. */
 static bool movable(uint64_t pte, uint32_t home) {
-  return (pte & (REF_PTE_STATE_MASK | REF_PTE_FLAGS_MASK)) == REF_PTE_PRIVATE &&
+  return (pte & (REF_PTE_STATE_MASK | (REF_PTE_FLAGS_MASK & ~REF_PTE_SAMPLED))) ==
+             REF_PTE_PRIVATE &&
          ref_pte_node(pte) != home;
 }
 
