@@ -218,24 +218,28 @@ static int cmp_frame(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Many frames at once (sharing frees the private frames of a whole merge
- * batch): sorted, each run of consecutive frames punched with one
- * fallocate, then all pushed under one lock. Same guarantees and checks as
- * ref_frame_free; `frames` is reordered. */
+static void punch_run(ref_pool_t *p, uint64_t first, uint64_t n) {
+  if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first * FRAME_SIZE),
+                (off_t)(n * FRAME_SIZE)) != 0)
+    memset(p->base + first * FRAME_SIZE, 0, n * FRAME_SIZE); /* still zero them (SEC-1) */
+}
+
 void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n) {
   if (n == 0)
     return;
   qsort(frames, n, sizeof *frames, cmp_frame);
-  if (frames[n - 1] >= p->capacity)
-    frame_misuse(p, frames[n - 1], "beyond the pool's capacity");
-  for (size_t i = 0, j; i < n; i = j) {
-    for (j = i + 1; j < n && frames[j] == frames[j - 1] + 1;)
-      j++;
-    off_t len = (off_t)((frames[j - 1] - frames[i] + 1) * FRAME_SIZE);
-    if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  (off_t)(frames[i] * FRAME_SIZE), len) != 0)
-      memset(p->base + frames[i] * FRAME_SIZE, 0, (size_t)len); /* still zero them (SEC-1) */
-  }
+  for (size_t i = 0; i < n; i++)
+    if (frames[i] >= p->capacity || (i && frames[i] == frames[i - 1]))
+      frame_misuse(p, frames[i],
+                   i && frames[i] == frames[i - 1] ? "twice in one bulk free"
+                                                   : "beyond the pool's capacity");
+  /* Punch each run of contiguous frames with one call, outside the lock. */
+  size_t run = 0;
+  for (size_t i = 1; i <= n; i++)
+    if (i == n || frames[i] != frames[i - 1] + 1) {
+      punch_run(p, frames[run], frames[i - 1] - frames[run] + 1);
+      run = i;
+    }
   pthread_mutex_lock(&p->lock);
   for (size_t i = 0; i < n; i++) {
     if (!bit_get(p->allocated, frames[i])) {

@@ -77,7 +77,8 @@ void ref_pool_destroy(ref_pool_t *p);
 uint64_t ref_frame_alloc(ref_pool_t *p);
 /* Give a frame back to the kernel (punch) and to the free stack. Thread-safe. */
 void ref_frame_free(ref_pool_t *p, uint64_t frame);
-/* The same for n frames (reordered): consecutive ones punched together. */
+/* The same for n frames at once (sorts `frames` in place): one punch per run
+ * of contiguous frames and one lock round, for bulk frees (migration). */
 void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n);
 uint8_t *ref_pool_base(const ref_pool_t *p); /* frame f is at base + f * 4096 */
 uint64_t ref_pool_capacity(const ref_pool_t *p);

@@ -8,17 +8,21 @@
  * rows' caps equals REF_MECH_CAPS, the constant the contract table
  * advertises, so no capability is claimed without a mechanism behind it.
  */
+#include "idletax.h"
 #include "ref.h"
 #include "share.h"
+#include "wss.h"
+
+extern const ref_mech_t ref_mech_migrate; /* migrate.c */
 
 const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
-    [REF_MECH_MIGRATE] = NULL,
+    [REF_MECH_MIGRATE] = &ref_mech_migrate,
 
     [REF_MECH_SHARE] = &ref_share_mech,
 
-    [REF_MECH_WSS] = NULL,
+    [REF_MECH_WSS] = &ref_mech_wss,
 
-    [REF_MECH_ALLOC] = NULL,
+    [REF_MECH_ALLOC] = &ref_mech_alloc,
 
     [REF_MECH_MEMSTATE] = NULL,
 

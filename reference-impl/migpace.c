@@ -1,7 +1,7 @@
 /*
  * migpace.c — pacing of NUMA page migration (MIG-2..5). The policy section
- * is documented in migpace.h; the mechanism section (the migration engine)
- * comes later.
+ * is documented in migpace.h; the mechanism (the migration engine) is in
+ * migrate.c.
  *
  * Invariants: see migpace_is_valid.
  */

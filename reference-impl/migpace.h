@@ -6,10 +6,10 @@
  * ======================================================================
  * POLICY (this section): pure functions over a small per-VM state. The
  * caller passes the time (host clock, either mode), the VM's remote pages,
- * the destination's free pages and the setting values. The mechanism part
- * (choosing and copying the pages, remapping under quiescence, events) will
- * be added to this file in its own section; it asks migpace_budget() how many
- * pages it may move each tick and reports what it moved.
+ * the destination's free pages and the setting values. The mechanism
+ * (choosing and copying the pages, remapping under quiescence, events) is
+ * the migration engine in migrate.c; it asks migpace_budget() how many pages
+ * it may move each tick and reports what it moved.
  * ======================================================================
  *
  * What the documentation says: migration starts immediately after a home

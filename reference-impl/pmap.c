@@ -32,8 +32,20 @@
  * wait, minus the calling vCPU, covers copy-on-write: the BUSY bit keeps new
  * readers out while the holders of the shared frame quiesce.
  *
- * Waits. A remapper waits only in its wait phase (for vCPUs to quiesce);
- * vCPUs never wait for it there (they cancel marks). A vCPU waits for a COPY
+ * Waits. A remapper waits only in its wait phase (for vCPUs to quiesce).
+ * A vCPU holding pointers never waits for it there: it cancels the mark. A
+ * vCPU holding none ("fresh": first access since its quiescent point) waits
+ * for a marked entry quiesced, so nobody waits for it meanwhile, for at most
+ * MARK_WAIT_NS, then cancels too (wait_mark explains the bound): with vCPUs
+ * writing at full speed, cancelling at every touch left almost nothing to
+ * move. A vCPU holding pointers waits the same way (bounded, but without
+ * quiescing) once the remap is in its copy phase (`copying`, read after the
+ * entry): the remapper then waits for nobody, and every vCPU active at its
+ * snapshot has since quiesced, so none can hold the old frame of a page
+ * still marked (getting it would have cancelled the mark) — the copy is a
+ * memcpy away. Remaps of one map must not overlap (the owner serialises
+ * them); if they did, the bound would still end the wait. A vCPU waits for
+ * a COPY
  * (a memcpy away, never blocked), for a BUSY entry (another vCPU's slow path)
  * and, in COW, for the other vCPUs. The last two can form cycles; a vCPU in
  * such a wait sets `waiting`, and gives up with MMC_ERETRY, undoing what it
@@ -50,11 +62,16 @@
  * advance(), so a remap there never waits. A remap must not be called by a
  * thread that is itself an active vCPU of the map (it would wait for itself).
  *
- * Remap accounting: only entries with no flag at all are marked (an entry
- * BUSY, MARK/COPY from another remap, or SAMPLED and not touched since, is
- * counted `cancelled` with those a vCPU cancelled); entries eligible() refuses
- * and pages whose transform() declines count in neither; gpfns out of range
- * are ignored. transform() therefore always sees an entry without flags.
+ * Remap accounting: only entries with no lock flag are marked (an entry
+ * BUSY or MARK/COPY from another remap is counted `cancelled` with those a
+ * vCPU cancelled); entries eligible() refuses and pages whose transform()
+ * declines count in neither; gpfns out of range are ignored. eligible(),
+ * transform() and release() always see the entry without flags.
+ * SAMPLED (working-set sampling, wss.c) is transparent to a remap: a sampled
+ * page moves like any other and the published entry keeps SAMPLED, so the
+ * next vCPU access is still counted (a vCPU cancelling the mark leaves
+ * SAMPLED set too). Otherwise the n sampled pages of every VM could never be
+ * migrated, shared or swapped.
  *
  * The map keeps the caller's pool_bases array (indexed by the node field of
  * an entry): it must outlive the map. The fault ops are copied.
@@ -76,6 +93,15 @@
  * for (this machine has fewer cores than vCPU threads in tests). Internal
  * mechanism constant, not a policy tunable. */
 #define WAIT_SPINS 64
+/* Longest a vCPU holding no pointer waits for a MARKed entry before it
+ * cancels the remap of that page (see wait_mark): well above a remap's usual
+ * wait (every active vCPU passing a quiescent point: microseconds) and a
+ * scheduler time slice, far below anything a guest would notice as a hang.
+ * Internal mechanism constant, not a policy tunable. */
+#define MARK_WAIT_NS 20000000ull
+/* Yields before a waiter starts napping, and the nap: see backoff(). */
+#define WAIT_YIELDS 16
+#define WAIT_NAP_NS 20000L
 /* Waiters take snapshots of this many vCPUs at a time (stack array). */
 #define SNAP_CHUNK 64
 /* Remap batches of up to this many pages keep their state on the stack. */
@@ -87,6 +113,12 @@
  * tests of I1-I3 catch a missing wait. Never set outside
  * tests/unit/test_pmap.c. */
 _Atomic bool ref_pmap_test_skip_wait;
+/* Test-only witness: waits wait_mark began (tests/unit/test_pmap.c waits on
+ * it instead of on time). */
+_Atomic uint64_t ref_pmap_test_mark_waits;
+/* Test-only: replaces MARK_WAIT_NS when not 0 (a slow sanitizer run must not
+ * turn the test of the wait into a test of the bound). */
+_Atomic uint64_t ref_pmap_test_mark_wait_ns;
 
 struct ref_vcpu_q {
   /* 1 from this vCPU's first page() after a quiescent point until the next
@@ -109,6 +141,9 @@ struct ref_pmap {
   uint8_t *const *bases; /* pool base by node index (caller's array, outlives the map) */
   ref_fault_ops_t ops;   /* slow paths */
   void *owner;           /* first argument of ops */
+  /* Remaps of this map in their copy phase (0 or 1: remaps of one map are
+   * serialised by its owner). See page_slow's MARK case. */
+  _Atomic uint32_t copying;
 };
 
 int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases,
@@ -204,8 +239,17 @@ ref_vcpu_q_t *ref_pmap_vcpu(ref_pmap_t *m, uint32_t index) {
 /* ------------------------------------------------------------ waiting */
 
 static void backoff(unsigned *spins) {
-  if (++*spins % WAIT_SPINS == 0)
+  if (++*spins % WAIT_SPINS)
+    return;
+  if (*spins < WAIT_SPINS * WAIT_YIELDS) {
     sched_yield();
+    return;
+  }
+  /* Still waiting: whoever we wait for was likely preempted while holding
+   * pointers (more runnable threads than cores). sched_yield() may hand the
+   * core straight back to us; a short sleep lets it run. */
+  struct timespec ts = {0, WAIT_NAP_NS};
+  nanosleep(&ts, NULL);
 }
 
 static uint64_t now_ns(void) {
@@ -303,6 +347,42 @@ static int wait_busy(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t bus
   return rc;
 }
 
+/* A vCPU holding no pointer (fresh), or any vCPU while the remap copies, met
+ * a MARKed entry. The fresh case: instead of cancelling the
+ * remap (which, with vCPUs writing at full speed, cancels nearly every page),
+ * it waits quiesced for the entry to change — the remapper is in its wait
+ * phase, or about to copy. Quiesced, nobody waits for it, and it holds no
+ * lock, so it adds no edge to any waiting cycle inside the map. But the
+ * remapper waits for the other active vCPUs, and one of those may itself be
+ * waiting, outside the map, for this one (a guest spin lock): so the wait is
+ * bounded by MARK_WAIT_NS, after which the caller cancels the mark as a
+ * vCPU holding pointers does. true when the entry changed (redo the access),
+ * false when the bound passed (cancel). Re-activates before returning. */
+static bool wait_mark(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t marked, bool fresh) {
+  unsigned spins = 0;
+  uint64_t deadline = 0;
+  bool changed = true;
+  if (fresh)
+    vcpu_quiesce(v);
+  atomic_fetch_add_explicit(&ref_pmap_test_mark_waits, 1, memory_order_relaxed);
+  while (atomic_load(&m->pte[gpfn]) == marked) {
+    backoff(&spins);
+    if (spins % WAIT_SPINS)
+      continue;
+    uint64_t t = now_ns();
+    if (!deadline) {
+      uint64_t bound = atomic_load_explicit(&ref_pmap_test_mark_wait_ns, memory_order_relaxed);
+      deadline = t + (bound ? bound : MARK_WAIT_NS);
+    } else if (t >= deadline) {
+      changed = false;
+      break;
+    }
+  }
+  if (fresh)
+    vcpu_activate(v);
+  return changed;
+}
+
 static int retry_error(uint64_t gpfn, mmc_error_t *err) {
   return mmc_fail(err, MMC_ERETRY,
                   "page %" PRIu64 ": another vCPU of the VM waits for this one; quiesce and "
@@ -367,7 +447,11 @@ static void *page_slow(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write
       backoff(&spins);
       continue;
     }
-    if (pte & REF_PTE_MARK) { /* cancel the remap of this page and use it */
+    if (pte & REF_PTE_MARK) {
+      /* Holding nothing, let the remap finish (bounded); otherwise, or when
+       * the bound passed, cancel the remap of this page and use it. */
+      if ((fresh || atomic_load(&m->copying)) && wait_mark(m, v, gpfn, pte, fresh))
+        continue;
       atomic_compare_exchange_strong(&m->pte[gpfn], &pte, pte & ~REF_PTE_MARK);
       continue;
     }
@@ -428,11 +512,11 @@ static size_t remap_mark(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const r
     if (g >= m->npages)
       continue;
     uint64_t pte = atomic_load(&m->pte[g]);
-    if (pte & REF_PTE_FLAGS_MASK) { /* busy, being remapped or sampled */
+    if (pte & LOCK_FLAGS) { /* busy or being remapped */
       res->cancelled++;
       continue;
     }
-    if (ops->eligible && !ops->eligible(ctx, g, pte))
+    if (ops->eligible && !ops->eligible(ctx, g, pte & ~REF_PTE_SAMPLED))
       continue;
     if (!atomic_compare_exchange_strong(&m->pte[g], &pte, pte | REF_PTE_MARK)) {
       res->cancelled++;
@@ -456,14 +540,15 @@ static void remap_publish(ref_pmap_t *m, const uint64_t *gpfns, size_t n,
       res->cancelled++; /* a vCPU used the page meanwhile */
       continue;
     }
-    uint64_t new_pte = old;
-    if (!ops->transform(ctx, g, old, &new_pte)) {
+    uint64_t sampled = old & REF_PTE_SAMPLED, plain = old & ~REF_PTE_SAMPLED;
+    uint64_t new_pte = plain;
+    if (!ops->transform(ctx, g, plain, &new_pte)) {
       atomic_store_explicit(&m->pte[g], old, memory_order_release);
       continue;
     }
-    atomic_store_explicit(&m->pte[g], new_pte & ~LOCK_FLAGS, memory_order_release);
+    atomic_store_explicit(&m->pte[g], (new_pte & ~LOCK_FLAGS) | sampled, memory_order_release);
     if (ops->release)
-      ops->release(ctx, g, old);
+      ops->release(ctx, g, plain);
     res->remapped++;
   }
 }
@@ -476,7 +561,9 @@ static void remap_chunk(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const re
   if (!ref_pmap_test_skip_wait)
     wait_quiescent(m, NULL, NULL);
   res->wait_ns += now_ns() - t0;
+  atomic_fetch_add(&m->copying, 1);
   remap_publish(m, gpfns, n, ops, ctx, marked, res);
+  atomic_fetch_sub(&m->copying, 1);
 }
 
 void ref_pmap_remap(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,

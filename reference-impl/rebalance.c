@@ -1,8 +1,8 @@
 /*
  * rebalance.c — the NUMA rebalancer's per-period decision (NUMA-4, -5, -6,
  * -8, -12). The policy section is documented in rebalance.h; the mechanism
- * section (running it every Numa.RebalancePeriod, applying home changes)
- * comes later.
+ * (running it every Numa.RebalancePeriod, applying home changes) is in
+ * migrate.c.
  *
  * Invariants of a decision: at most one balance or locality move, or one
  * swap; every moved VM is allowed on and fits its destination; a balance

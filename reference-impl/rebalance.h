@@ -9,8 +9,9 @@
  * (one home change, or one swap of two VMs). No clock, no threads, no
  * memory of its own: the caller runs it every Numa.RebalancePeriod (NUMA-4),
  * passes the period index, applies the moves (home change, events, page
- * migration) and records each VM's last move period. The mechanism part
- * will be added to this file in its own section.
+ * migration) and records each VM's last move period. The mechanism (the
+ * periodic hook feeding it from the host) is in migrate.c, one mechanism
+ * row with page migration.
  * ======================================================================
  *
  * Load. A VM counts on its home node for load = min(cpu_demand,

@@ -80,6 +80,31 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "extra attempts of a move_range batch whose pages vCPUs were using (ours)"},
     {REF_SET_REF_VCPU_DEMAND_DEFAULT, "Ref.VcpuDemandDefault", BOTH(1000), 0, 1000, "permille",
      "CPU demand assumed for a vCPU until it declares or is measured otherwise (ours)"},
+    /* Working-set sampling and allocation targets (issue 6; wss.h documents the gains). */
+    {REF_SET_REF_WSS_SAMPLE_PAGES, "Ref.WssSamplePages", BOTH(100), 1, 10000, "pages",
+     "guest pages invalidated per working-set sample period, n (OSDI02: 100) (ours)"},
+    {REF_SET_REF_WSS_FAST_GAIN, "Ref.WssFastGain", BOTH(75), 1, 100, "%",
+     "gain of the fast working-set average: responds to increases within about one period "
+     "(ours)"},
+    {REF_SET_REF_WSS_SLOW_GAIN, "Ref.WssSlowGain", BOTH(25), 1, 100, "%",
+     "gain of the slow working-set average, at most the fast gain: decays over several "
+     "periods (ours)"},
+    {REF_SET_REF_WSS_INITIAL_ACTIVE, "Ref.WssInitialActive", BOTH(100), 0, 100, "%",
+     "working-set estimate of a VM at power-on, before any period completed (ours)"},
+    {REF_SET_REF_WSS_TICK, "Ref.WssTick", BOTH(100), 10, 10000, "ms",
+     "period of the hook that accounts VM execution time and closes sample periods (ours)"},
+    /* migrate.c: the page-migration engine (issue 4) */
+    {REF_SET_REF_MIGRATE_TICK, "Ref.MigrateTick", BOTH(100), 1, 10000, "ms",
+     "period of the page-migration engine; each tick moves what Numa.PageMigRateMax allows "
+     "for the tick (ours)"},
+    {REF_SET_REF_MIGRATE_BATCH_PAGES, "Ref.MigrateBatchPages", BOTH(256), 1, 65536, "",
+     "pages per migration batch: one quiescence wait per batch (ours)"},
+    {REF_SET_REF_MIGRATE_RETRIES, "Ref.MigrateRetries", BOTH(3), 0, 100, "",
+     "extra attempts, within a tick, of batch pages vCPUs were using, and extra "
+     "passes over a VM's memory while they make progress (ours)"},
+    {REF_SET_REF_MIGRATE_UNTHROTTLED, "Ref.MigrateUnthrottled", BOTH(0), 0, 1, "",
+     "1: migrate every remote page at the next tick, no cap, ramp or slow-down; for the "
+     "migration benchmark (ours)"},
     /* share.c (issue 5) */
     {REF_SET_REF_SHARE_TICK, "Ref.ShareTick", BOTH(1000), 10, 60000, "ms",
      "period of the page-sharing scanner's runs; the pacing settings spread the scan over "

@@ -112,8 +112,12 @@
 #define TABLE_MIN 1024u         /* initial buckets and entries per node */
 #define SALT_UNIQUE 0x80000000u /* salt ids with this bit: unique to one VM (its id) */
 #define FEISTEL_ROUNDS 4
-#define NO_ENTRY 0u          /* index + 1 convention: 0 = none */
-#define SCAN_AHEAD 16u       /* pages hashed ahead of their table work */
+#define NO_ENTRY 0u /* index + 1 convention: 0 = none */
+#define SCAN_AHEAD 16u
+/* Entries locked by a slow path or another remap are skipped; SAMPLED
+ * (working-set sampling) is transparent, as it is to ref_pmap_remap. */
+#define SH_LOCK_FLAGS                                                                              \
+  (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY) /* pages hashed ahead of their table work */
 #define FRAMES_PER_BUCKET 2u /* initial buckets: one per this many frames of the node */
 
 _Atomic uint32_t ref_share_test_ref_max;
@@ -486,7 +490,7 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
       salt_of(s->st, s->h, vm2) != e->salt)
     return -1;
   uint64_t pte = ref_pmap_get(vm2->pmap, e->where);
-  if ((pte & REF_PTE_FLAGS_MASK) || ref_pte_state(pte) != REF_PTE_PRIVATE ||
+  if ((pte & SH_LOCK_FLAGS) || ref_pte_state(pte) != REF_PTE_PRIVATE ||
       ref_pte_node(pte) != t->node)
     return -1;
   const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
@@ -584,9 +588,9 @@ typedef struct hashed {
 /* Read and hash page g (false: nothing to do for it), and prefetch what its
  * table work will read. */
 static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
-  uint64_t pte = ref_pmap_get(s->vm->pmap, g);
+  uint64_t pte = ref_pmap_get(s->vm->pmap, g) & ~REF_PTE_SAMPLED;
   unsigned st = ref_pte_state(pte);
-  if ((pte & REF_PTE_FLAGS_MASK) || (st != REF_PTE_PRIVATE && st != REF_PTE_SHARED))
+  if ((pte & SH_LOCK_FLAGS) || (st != REF_PTE_PRIVATE && st != REF_PTE_SHARED))
     return false;
   sh_table_t *t = s->st->tab[ref_pte_node(pte)];
   if (!t)

@@ -54,6 +54,11 @@ const probe_range_t *probe_maps_find(const probe_maps_t *m, const void *addr);
 uint64_t probe_maps_frame(const probe_maps_t *m, const void *addr);
 /* Node index in `topo` whose os_index is `os_node`; -1 when none. */
 int probe_node_index(const mmc_topology_t *topo, int os_node);
+/* Resident 4 KB pages over every node-named pool mapping of this process
+ * (mincore on each "mmcert-node<N>" range): what the pools really hold,
+ * whatever else the process maps (on a tmpfs root even the binary's pages
+ * count as shared memory, so RssShmem cannot tell). */
+int probe_pools_resident(uint64_t *pages, mmc_error_t *err);
 
 /* ---- page -> node through move_pages(2) (real NUMA nodes only) */
 

@@ -7,6 +7,8 @@
 /* suite/bench/access.c, suite/bench/placement.c */
 int suite_bench_access(const suite_bench_opts_t *opts);
 int suite_bench_placement(const suite_bench_opts_t *opts);
+/* suite/bench/migration.c (issue 4) */
+int suite_bench_migration(const suite_bench_opts_t *opts);
 /* suite/bench/sharing.c (issue 5) */
 int suite_bench_sharing(const suite_bench_opts_t *opts);
 
@@ -17,6 +19,9 @@ const suite_bench_t suite_benches[] = {
     {.name = "placement",
      .title = "1000 power-ons into a 24-node host: placement latency p50/p99",
      .run = suite_bench_placement},
+    {.name = "migration",
+     .title = "unthrottled page migration vs memcpy (and move_pages); rebalancer cost at 1000 VMs",
+     .run = suite_bench_migration},
     {.name = "sharing",
      .title = "page sharing of N identical VMs against KSM: time, CPU, merges/CPU-s, hashing",
      .run = suite_bench_sharing},

@@ -139,3 +139,19 @@ int probe_node_index(const mmc_topology_t *topo, int os_node) {
       return (int)i;
   return -1;
 }
+
+int probe_pools_resident(uint64_t *pages, mmc_error_t *err) {
+  probe_maps_t m = {0};
+  int rc = probe_maps_load(&m, NULL, err);
+  uint64_t total = 0;
+  for (size_t i = 0; rc == 0 && i < m.n; i++) {
+    uint64_t r = 0;
+    rc = probe_mincore((const void *)m.ranges[i].start, m.ranges[i].end - m.ranges[i].start, &r,
+                       NULL, err);
+    total += r;
+  }
+  probe_maps_free(&m);
+  if (rc == 0)
+    *pages = total;
+  return rc;
+}

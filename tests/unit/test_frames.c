@@ -108,6 +108,40 @@ static void test_punch_frees(void **state) {
   ref_pool_destroy(p);
 }
 
+/* Bulk free: runs and holes in any order, every frame punched (not
+ * resident, reads zero when reused), the others untouched, counts exact. */
+static void test_free_many(void **state) {
+  (void)state;
+  enum { N = 64 };
+  ref_pool_t *p = make_pool(2, false, N);
+  uint64_t f[N];
+  for (int i = 0; i < N; i++) {
+    f[i] = ref_frame_alloc(p);
+    memset(ref_pool_base(p) + f[i] * PAGE, 0x77, PAGE);
+  }
+  /* Frames 40..47 (one run), 3, 10, 11 and 63, given out of order. */
+  uint64_t bulk[] = {45, 3, 63, 40, 11, 41, 42, 43, 44, 10, 46, 47};
+  size_t nb = sizeof bulk / sizeof bulk[0];
+  ref_frame_free_many(p, bulk, nb);
+  assert_int_equal(ref_pool_used(p), N - nb);
+  for (size_t i = 0; i < nb; i++)
+    assert_false(resident(p, bulk[i]));
+  assert_true(resident(p, 4) && resident(p, 39) && resident(p, 48) && resident(p, 62));
+  assert_int_equal(ref_pool_base(p)[12 * PAGE], 0x77);
+  assert_true(ref_pool_is_valid(p));
+  for (size_t i = 0; i < nb; i++) {
+    uint64_t g = ref_frame_alloc(p);
+    assert_int_not_equal(g, REF_NO_FRAME);
+    for (unsigned b = 0; b < PAGE; b++)
+      if (ref_pool_base(p)[g * PAGE + b] != 0)
+        fail_msg("reused frame %" PRIu64 " byte %u is not zero (SEC-1)", g, b);
+  }
+  assert_int_equal(ref_frame_alloc(p), REF_NO_FRAME);
+  ref_frame_free_many(p, bulk, 0); /* nothing */
+  assert_true(ref_pool_is_valid(p));
+  ref_pool_destroy(p);
+}
+
 static void test_reuse_reads_zeros(void **state) {
   (void)state;
   ref_pool_t *p = make_pool(0, false, 64);
@@ -275,6 +309,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lazy),
       cmocka_unit_test(test_punch_frees),
+      cmocka_unit_test(test_free_many),
       cmocka_unit_test(test_reuse_reads_zeros),
       cmocka_unit_test(test_full_pool),
       cmocka_unit_test(test_bad_capacity),

@@ -28,7 +28,9 @@
 
 #include "mech.h"
 
-extern _Atomic bool ref_pmap_test_skip_wait; /* pmap.c, test-only */
+extern _Atomic bool ref_pmap_test_skip_wait;      /* pmap.c, test-only */
+extern _Atomic uint64_t ref_pmap_test_mark_waits; /* pmap.c, test-only */
+extern _Atomic uint64_t ref_pmap_test_mark_wait_ns;
 
 #define PAGE MMC_PAGE_SIZE
 #define NPOOLS 3
@@ -147,6 +149,9 @@ typedef struct rctx {
   int kind;
   unsigned seed;
   uint64_t eligible_below; /* only gpfns below this are eligible */
+  _Atomic int *hold;       /* when set: transform of hold_gpfn spins until *hold */
+  uint64_t hold_gpfn;
+  _Atomic int in_copy; /* set when transform reached hold_gpfn */
 } rctx_t;
 
 static bool r_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
@@ -156,7 +161,11 @@ static bool r_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
 
 static bool r_transform(void *ctx, uint64_t gpfn, uint64_t old, uint64_t *new_pte) {
   rctx_t *c = ctx;
-  (void)gpfn;
+  if (c->hold && gpfn == c->hold_gpfn) {
+    atomic_store(&c->in_copy, 1);
+    while (!atomic_load(c->hold))
+      sched_yield();
+  }
   if (c->kind == RM_SAMPLE) {
     *new_pte = old | REF_PTE_SAMPLED;
     return true;
@@ -309,6 +318,39 @@ static void test_cancel_mark(void **state) {
   assert_int_equal(atomic_load(&t->faults), 0);
   ref_pmap_quiesce(v);
   assert_true(ref_pmap_is_valid(t->map, true));
+  tvm_free(t);
+}
+
+/* SAMPLED is transparent to a remap: a sampled page moves, keeps SAMPLED
+ * (its next access still takes the slow path once), and a vCPU cancelling
+ * the mark of a sampled page leaves SAMPLED set. */
+static void test_remap_keeps_sampled(void **state) {
+  (void)state;
+  tvm_t *t = tvm_new(8, 1);
+  ref_vcpu_q_t *v = ref_pmap_vcpu(t->map, 0);
+  mmc_error_t err = {0};
+  uint64_t pte = set_private(t, 3, 0);
+  assert_true(ref_pmap_cas(t->map, 3, pte, pte | REF_PTE_SAMPLED));
+  rctx_t c = {.t = t, .kind = RM_MIGRATE, .seed = 1, .eligible_below = 8};
+  uint64_t g = 3;
+  ref_remap_result_t res;
+  ref_pmap_remap(t->map, &g, 1, &r_ops, &c, &res);
+  assert_int_equal(res.remapped, 1);
+  uint64_t moved = ref_pmap_get(t->map, 3);
+  assert_true(moved & REF_PTE_SAMPLED);
+  assert_int_not_equal(ref_pte_node(moved), 0);
+  assert_true(ref_pmap_is_valid(t->map, true));
+  assert_ptr_equal(ref_pmap_page(t->map, v, 3, false, &err), frame_at(t, moved));
+  assert_int_equal(atomic_load(&t->sampled), 1);
+  assert_int_equal(ref_pmap_get(t->map, 3), moved & ~REF_PTE_SAMPLED);
+  ref_pmap_quiesce(v);
+  /* A cancelled mark keeps SAMPLED. */
+  pte = set_private(t, 4, 0);
+  assert_true(ref_pmap_cas(t->map, 4, pte, pte | REF_PTE_SAMPLED | REF_PTE_MARK));
+  assert_ptr_equal(ref_pmap_page(t->map, v, 4, false, &err), frame_at(t, pte));
+  assert_int_equal(atomic_load(&t->sampled), 2);
+  assert_int_equal(ref_pmap_get(t->map, 4), pte);
+  ref_pmap_quiesce(v);
   tvm_free(t);
 }
 
@@ -586,6 +628,8 @@ typedef struct hold {
   _Atomic int done; /* the remap returned */
   uint64_t i2_bad;  /* vCPU 0's re-read of its token failed */
   ref_remap_result_t res;
+  rctx_t *ctx;   /* remap context; NULL = migrate page 0 */
+  uint64_t gpfn; /* page the remapper moves (with ctx) */
 } hold_t;
 
 static void *hold_vcpu0(void *arg) {
@@ -606,8 +650,8 @@ static void *hold_vcpu0(void *arg) {
 static void *hold_remapper(void *arg) {
   hold_t *h = arg;
   rctx_t c = {.t = h->t, .kind = RM_MIGRATE, .seed = 3, .eligible_below = 1};
-  uint64_t g = 0;
-  ref_pmap_remap(h->t->map, &g, 1, &r_ops, &c, &h->res);
+  uint64_t g = h->ctx ? h->gpfn : 0;
+  ref_pmap_remap(h->t->map, &g, 1, &r_ops, h->ctx ? h->ctx : &c, &h->res);
   atomic_store(&h->done, 1);
   return NULL;
 }
@@ -652,8 +696,156 @@ static void test_remap_waits_for_holder(void **state) {
   (void)state;
   ref_remap_result_t res;
   assert_int_equal(run_hold_scenario(false, &res), 0);
-  assert_int_equal(res.remapped, 0); /* vCPU 1 cancelled the mark */
+  /* vCPU 1, holding nothing, waited for the mark up to its bound (vCPU 0
+   * waits for vCPU 1 here, as a guest spin lock would), then cancelled it. */
+  assert_int_equal(res.remapped, 0);
   assert_int_equal(res.cancelled, 1);
+}
+
+/* The rule for vCPUs holding no pointer: vCPU 0 (a thread) holds page 0, so a
+ * remap of page 1 stops in its wait with page 1 marked; vCPU 1, fresh, asks
+ * for page 1 and must wait (quiesced) instead of cancelling the mark; once
+ * vCPU 0 quiesces the remap publishes and vCPU 1 gets the new frame with the
+ * copied content. Under the old rule vCPU 1 cancelled: remapped 0. */
+typedef struct fresh {
+  tvm_t *t;
+  uint8_t *got; /* vCPU 1's pointer */
+  _Atomic int returned;
+} fresh_t;
+
+static void *fresh_vcpu1(void *arg) {
+  fresh_t *f = arg;
+  mmc_error_t err = {0};
+  ref_vcpu_q_t *q = ref_pmap_vcpu(f->t->map, 1);
+  f->got = ref_pmap_page(f->t->map, q, 1, true, &err);
+  atomic_store(&f->returned, 1);
+  return NULL;
+}
+
+static void test_fresh_vcpu_waits_for_mark(void **state) {
+  (void)state;
+  tvm_t *t = tvm_new(2, 2);
+  set_private(t, 0, 0);
+  uint64_t old1 = set_private(t, 1, 0);
+  atomic_store(slot(frame_at(t, old1), 1), stamp(1, 5));
+  hold_t h = {.t = t};
+  fresh_t f = {.t = t};
+  atomic_store(&ref_pmap_test_mark_wait_ns, 60ull * 1000000000u); /* only go ends it */
+  pthread_t a, r, b;
+  assert_int_equal(pthread_create(&a, NULL, hold_vcpu0, &h), 0);
+  assert_true(wait_flag(&h.held, 1));
+  rctx_t c = {.t = t, .kind = RM_MIGRATE, .seed = 5, .eligible_below = 2};
+  h.ctx = &c;
+  h.gpfn = 1;
+  assert_int_equal(pthread_create(&r, NULL, hold_remapper, &h), 0);
+  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  while (!(ref_pmap_get(t->map, 1) & REF_PTE_MARK))
+    assert_true(mono_ns() < deadline);
+  uint64_t waits = atomic_load(&ref_pmap_test_mark_waits);
+  assert_int_equal(pthread_create(&b, NULL, fresh_vcpu1, &f), 0);
+  while (atomic_load(&ref_pmap_test_mark_waits) == waits && !atomic_load(&f.returned))
+    assert_true(mono_ns() < deadline);
+  assert_false(atomic_load(&f.returned)); /* waiting, not cancelled */
+  atomic_store(&h.go, 1);                 /* vCPU 0 quiesces: the remap goes on */
+  pthread_join(a, NULL);
+  pthread_join(r, NULL);
+  pthread_join(b, NULL);
+  assert_int_equal(h.res.remapped, 1);
+  assert_int_equal(h.res.cancelled, 0);
+  uint64_t now1 = ref_pmap_get(t->map, 1);
+  assert_int_not_equal(ref_pte_node(now1), 0);
+  atomic_store(&ref_pmap_test_mark_wait_ns, 0);
+  assert_ptr_equal(f.got, frame_at(t, now1));
+  assert_int_equal(atomic_load(slot(f.got, 1)), stamp(1, 5)); /* copied */
+  ref_pmap_quiesce(ref_pmap_vcpu(t->map, 1));
+  assert_true(ref_pmap_is_valid(t->map, true));
+  tvm_free(t);
+}
+
+/* Copy phase: the remap of pages {1, 2} stops in the copy of page 1 (test
+ * hook), page 2 still marked. vCPU 0 (a thread) holds page 0, then asks for
+ * page 2: it must wait for the copy instead of cancelling, and get the new
+ * frame. */
+typedef struct copyph {
+  tvm_t *t;
+  rctx_t *c;
+  ref_remap_result_t res;
+  uint8_t *got;
+  _Atomic int returned;
+} copyph_t;
+
+static void *copyph_remapper(void *arg) {
+  copyph_t *x = arg;
+  uint64_t g[] = {1, 2};
+  ref_pmap_remap(x->t->map, g, 2, &r_ops, x->c, &x->res);
+  return NULL;
+}
+
+static void *copyph_vcpu0(void *arg) {
+  copyph_t *x = arg;
+  mmc_error_t err = {0};
+  ref_vcpu_q_t *q = ref_pmap_vcpu(x->t->map, 0);
+  assert_non_null(ref_pmap_page(x->t->map, q, 0, false, &err)); /* holds a pointer now */
+  x->got = ref_pmap_page(x->t->map, q, 2, true, &err);
+  atomic_store(&x->returned, 1);
+  return NULL;
+}
+
+static void test_holder_waits_in_copy_phase(void **state) {
+  (void)state;
+  tvm_t *t = tvm_new(3, 1);
+  set_private(t, 0, 0);
+  set_private(t, 1, 0);
+  uint64_t old2 = set_private(t, 2, 0);
+  atomic_store(slot(frame_at(t, old2), 0), stamp(2, 9));
+  _Atomic int go = 0;
+  rctx_t c = {
+      .t = t, .kind = RM_MIGRATE, .seed = 9, .eligible_below = 3, .hold = &go, .hold_gpfn = 1};
+  copyph_t x = {.t = t, .c = &c};
+  atomic_store(&ref_pmap_test_mark_wait_ns, 60ull * 1000000000u);
+  pthread_t r, v;
+  assert_int_equal(pthread_create(&r, NULL, copyph_remapper, &x), 0);
+  assert_true(wait_flag(&c.in_copy, 1)); /* copy phase, page 2 still marked */
+  assert_true(ref_pmap_get(t->map, 2) & REF_PTE_MARK);
+  uint64_t waits = atomic_load(&ref_pmap_test_mark_waits);
+  assert_int_equal(pthread_create(&v, NULL, copyph_vcpu0, &x), 0);
+  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  while (atomic_load(&ref_pmap_test_mark_waits) == waits && !atomic_load(&x.returned))
+    assert_true(mono_ns() < deadline);
+  assert_false(atomic_load(&x.returned)); /* waiting, not cancelled */
+  atomic_store(&go, 1);
+  pthread_join(r, NULL);
+  pthread_join(v, NULL);
+  atomic_store(&ref_pmap_test_mark_wait_ns, 0);
+  assert_int_equal(x.res.remapped, 2);
+  assert_int_equal(x.res.cancelled, 0);
+  uint64_t now2 = ref_pmap_get(t->map, 2);
+  assert_int_not_equal(ref_pte_node(now2), 0);
+  assert_ptr_equal(x.got, frame_at(t, now2));
+  assert_int_equal(atomic_load(slot(x.got, 0)), stamp(2, 9));
+  ref_pmap_quiesce(ref_pmap_vcpu(t->map, 0));
+  assert_true(ref_pmap_is_valid(t->map, true));
+  tvm_free(t);
+}
+
+/* A vCPU that already holds a pointer cancels a mark at once (it may be what
+ * the remapper waits for). */
+static void test_holder_cancels_mark(void **state) {
+  (void)state;
+  tvm_t *t = tvm_new(4, 1);
+  ref_vcpu_q_t *v = ref_pmap_vcpu(t->map, 0);
+  set_private(t, 0, 0);
+  uint64_t pte = set_private(t, 1, 0);
+  mmc_error_t err = {0};
+  assert_non_null(ref_pmap_page(t->map, v, 0, false, &err)); /* now holds a pointer */
+  assert_true(ref_pmap_cas(t->map, 1, pte, pte | REF_PTE_MARK));
+  uint64_t waits = atomic_load(&ref_pmap_test_mark_waits);
+  assert_ptr_equal(ref_pmap_page(t->map, v, 1, true, &err), frame_at(t, pte));
+  assert_int_equal(ref_pmap_get(t->map, 1), pte);
+  assert_int_equal(atomic_load(&ref_pmap_test_mark_waits), waits); /* no wait */
+  ref_pmap_quiesce(v);
+  assert_true(ref_pmap_is_valid(t->map, true));
+  tvm_free(t);
 }
 
 static void test_checks_catch_missing_remap_wait(void **state) {
@@ -953,11 +1145,15 @@ int main(void) {
       cmocka_unit_test(test_cancel_mark),
       cmocka_unit_test(test_remap_counts),
       cmocka_unit_test(test_sampled),
+      cmocka_unit_test(test_remap_keeps_sampled),
       cmocka_unit_test(test_cow_single),
       cmocka_unit_test(test_fault_error),
       cmocka_unit_test(test_eretry_cycle),
       cmocka_unit_test(test_busy_waiter_vs_cow),
       cmocka_unit_test(test_remap_waits_for_holder),
+      cmocka_unit_test(test_fresh_vcpu_waits_for_mark),
+      cmocka_unit_test(test_holder_cancels_mark),
+      cmocka_unit_test(test_holder_waits_in_copy_phase),
       cmocka_unit_test(test_checks_catch_missing_remap_wait),
       cmocka_unit_test(test_cow_waits_for_reader),
       cmocka_unit_test(test_checks_catch_missing_cow_wait),

@@ -1,0 +1,193 @@
+/*
+ * numa_scen.c — scenarios of the rebalancer and migration cases (see
+ * numa_scen.h). Invariant: between calls every vCPU of every scenario VM is
+ * entered on the case's thread and quiesced (the stepped clock's rule).
+ */
+#include "numa_scen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmc_error.h"
+
+#define NS_TICKS_PER_PERIOD 20u
+#define NS_EV_CHUNK 256u
+
+void ns_init(ns_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
+             size_t nset) {
+  memset(s, 0, sizeof *s);
+  s->c = c;
+  s->im = sc_impl(c);
+  s->topo = cu_topology(c, spec);
+  s->h = sc_host(c, s->topo, MMC_CLOCK_STEPPED, set, nset);
+  s->tick_ns = ns_period(s) / NS_TICKS_PER_PERIOD;
+  sc_diag(c, "scenario on %s, seed %llu", spec, (unsigned long long)sc_seed(c));
+}
+
+void ns_fini(ns_t *s) {
+  mmc_error_t err = {0};
+  for (uint32_t k = 0; k < s->nvms; k++)
+    if (s->vm[k] && wl_vm_shutdown(s->vm[k], &err))
+      sc_diag(s->c, "power-off of VM %u: %s", k, err.msg);
+  sc_host_destroy(s->c, s->h);
+  mmt_free(s->topo);
+  free(s->ev);
+  memset(s, 0, sizeof *s);
+}
+
+uint64_t ns_period(ns_t *s) {
+  return (uint64_t)cu_setting(s->c, s->h, "Numa.RebalancePeriod") * NS_MS;
+}
+
+uint64_t ns_now(ns_t *s) {
+  return s->im->now(s->h);
+}
+
+uint32_t ns_vm(ns_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t demand) {
+  if (s->nvms >= NS_MAX_VMS)
+    sc_broken(s->c, "scenario: more than %u VMs", NS_MAX_VMS);
+  uint32_t k = s->nvms;
+  s->cfg[k] = cu_vm("numa-scen", vcpus, bytes);
+  s->cfg[k].node_affinity = pin;
+  wl_touch_cfg_t tc = {.pages_per_step = 0, .rewrite = false};
+  wl_idle_cfg_t ic = {.write_at_boot = false};
+  mmc_error_t err = {0};
+  uint64_t seed = wl_seed_mix(sc_seed(s->c), k);
+  int rc = s->boot_pages
+               ? wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], seed, &wl_idle_ops, &ic, &err)
+               : wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], seed, &wl_touch_ops, &tc, &err);
+  if (rc == MMC_ENOTSUP)
+    sc_skip(s->c, "vm_power_on: %s", err.msg);
+  sc_require(s->c, rc, &err, "wl_vm_boot");
+  s->nvms++;
+  sc_require(s->c, wl_vm_enter_all(s->vm[k], &err), &err, "wl_vm_enter_all");
+  ns_demand(s, k, demand);
+  if (s->boot_pages) {
+    uint64_t n = s->cfg[k].memory_bytes / MMC_PAGE_SIZE;
+    ns_write(s, k, 0, s->boot_pages < n ? s->boot_pages : n);
+    return k;
+  }
+  /* One step writes every page (touch workload, all at once). */
+  sc_require(s->c, wl_vm_step_all(s->vm[k], ns_now(s), 0, &err), &err, "boot writes");
+  return k;
+}
+
+void ns_write(ns_t *s, uint32_t k, uint64_t first, uint64_t n) {
+  mmc_error_t err = {0};
+  wl_vcpu_t *v = &s->vm[k]->vcpus[0];
+  for (uint64_t g = first; g < first + n; g++)
+    sc_require(s->c, wl_write_next(v, g, &err), &err, "wl_write_next");
+  s->im->quiesce(v->handle);
+}
+
+void ns_pin(ns_t *s, uint32_t k, uint64_t mask) {
+  mmc_error_t err = {0};
+  s->cfg[k].node_affinity = mask;
+  sc_require(s->c, s->im->vm_reconfigure(s->h, s->vm[k]->id, &s->cfg[k], &err), &err,
+             "vm_reconfigure (numa.nodeAffinity)");
+}
+
+void ns_demand(ns_t *s, uint32_t k, uint32_t permille) {
+  mmc_error_t err = {0};
+  for (uint32_t i = 0; i < s->vm[k]->nvcpus; i++)
+    sc_require(s->c, wl_vm_set_demand(s->vm[k], i, permille, &err), &err, "wl_vm_set_demand");
+  for (uint32_t i = 0; i < s->vm[k]->nvcpus; i++)
+    if (s->im->vcpu_set_demand)
+      s->im->vcpu_set_demand(s->vm[k]->vcpus[i].handle, permille);
+}
+
+void ns_run_until(ns_t *s, uint64_t t) {
+  mmc_error_t err = {0};
+  for (uint64_t now = ns_now(s); now < t; now = ns_now(s)) {
+    uint64_t step = t - now < s->tick_ns ? t - now : s->tick_ns;
+    wl_stepped_cfg_t sc = {.duration_ns = step, .tick_ns = step, .advance = true};
+    if (s->nvms)
+      sc_require(s->c, wl_run_stepped(s->vm, s->nvms, &sc, &err), &err, "wl_run_stepped");
+    else
+      cu_advance(s->c, s->h, step);
+    ns_events(s);
+  }
+}
+
+mmc_vm_stats_t ns_stats(ns_t *s, uint32_t k) {
+  return cu_vm_stats(s->c, s->h, s->vm[k]->id);
+}
+
+void ns_events(ns_t *s) {
+  for (;;) {
+    if (s->cap - s->nev < NS_EV_CHUNK) {
+      size_t cap = s->cap ? s->cap * 2 : 4 * NS_EV_CHUNK;
+      mmc_event_t *ev = realloc(s->ev, cap * sizeof *ev);
+      if (!ev)
+        sc_broken(s->c, "out of memory for events");
+      s->ev = ev;
+      s->cap = cap;
+    }
+    size_t got = s->im->events_read(s->h, &s->cursor, s->ev + s->nev, NS_EV_CHUNK);
+    s->nev += got;
+    if (got < NS_EV_CHUNK)
+      return;
+  }
+}
+
+uint32_t ns_index(ns_t *s, mmc_vm_id_t id) {
+  for (uint32_t k = 0; k < s->nvms; k++)
+    if (s->vm[k] && s->vm[k]->id == id)
+      return k;
+  return NS_MAX_VMS;
+}
+
+size_t ns_count(ns_t *s, size_t from, uint32_t type, uint32_t k) {
+  size_t n = 0;
+  for (size_t i = from; i < s->nev; i++)
+    if (s->ev[i].type == type && (k >= NS_MAX_VMS || s->ev[i].vm == s->vm[k]->id))
+      n++;
+  return n;
+}
+
+int64_t ns_pages_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uint64_t n,
+                     uint32_t node) {
+  void **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+  int *where = calloc(n ? n : 1, sizeof *where);
+  if (!ptrs || !where)
+    sc_broken(s->c, "out of memory for page pointers");
+  mmc_vcpu_t *v = s->vm[k]->vcpus[0].handle;
+  mmc_error_t err = {0};
+  for (uint64_t i = 0; i < n; i++)
+    if (!(ptrs[i] = cu_page(s->im, v, first + i, false, &err)))
+      sc_broken(s->c, "page %llu: %s", (unsigned long long)(first + i), err.msg);
+  cu_locate(s->c, loc, ptrs, n, where); /* pointers valid: not quiesced yet */
+  s->im->quiesce(v);
+  int64_t off = 0;
+  bool unknown = false;
+  for (uint64_t i = 0; i < n; i++) {
+    unknown |= where[i] < 0;
+    off += where[i] != (int)node;
+  }
+  free(ptrs);
+  free(where);
+  return unknown ? -1 : off;
+}
+
+bool ns_verify(ns_t *s, uint32_t k, char *line, size_t len) {
+  wl_verify_report_t rep;
+  mmc_error_t err = {0};
+  sc_require(s->c, wl_vm_verify(s->vm[k], &rep, &err), &err, "wl_verify");
+  wl_verify_format(&rep, line, len);
+  return rep.mismatches == 0 && rep.pages_checked == s->vm[k]->truth.npages;
+}
+
+bool ns_rebalancer_can_run(const mmc_topology_t *t) {
+  enum { cores_total_min = 4, cores_node_min = 2 }; /* documented defaults */
+  uint32_t total = 0;
+  if (t->nnodes < 2)
+    return false;
+  for (uint32_t n = 0; n < t->nnodes; n++) {
+    uint32_t cores = t->nodes[n].ncores ? t->nodes[n].ncores : t->nodes[n].ncpus;
+    if (cores < cores_node_min)
+      return false;
+    total += cores;
+  }
+  return total >= cores_total_min;
+}

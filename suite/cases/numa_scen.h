@@ -1,0 +1,79 @@
+/*
+ * numa_scen.h — scenarios of the rebalancer and migration cases (issue 4:
+ * NUMA-4..7, -10, -12, MIG-1..5, SET-2; prefix ns_).
+ *
+ * A scenario is a stepped host on a topology of the case's choosing, VMs
+ * whose placement, memory location and declared CPU demand the case sets
+ * exactly (placement pinned with numa.nodeAffinity at power-on, then
+ * released with vm_reconfigure), driven by the workloads' stepped driver
+ * (wl_run_stepped: each tick steps and quiesces every vCPU, then advances
+ * the clock). Every page of a VM is written at boot by the touch workload,
+ * so wl_verify can check every page later. Events are collected as they
+ * come (ns_events), so checks can look at times and reasons afterwards.
+ * Setup failures end the case as broken (case_util conventions).
+ */
+#ifndef SUITE_NUMA_SCEN_H
+#define SUITE_NUMA_SCEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "case_util.h"
+#include "workload.h"
+
+#define NS_MAX_VMS 16u
+#define NS_MS 1000000ull
+#define NS_MIB (1024ull * 1024ull)
+
+typedef struct ns {
+  suite_ctx_t *c;
+  const mmc_impl_t *im;
+  mmt_topology_t *topo; /* owned */
+  mmc_host_t *h;
+  wl_vm_t *vm[NS_MAX_VMS];
+  mmc_vm_config_t cfg[NS_MAX_VMS];
+  uint32_t nvms;
+  uint64_t cursor; /* events read so far */
+  mmc_event_t *ev; /* every event read, in order */
+  size_t nev, cap;
+  uint64_t tick_ns; /* stepping tick: Numa.RebalancePeriod / 20 */
+  /* 0: ns_vm writes every page (touch workload); else only pages
+   * [0, boot_pages) are written at boot and the VM then idles (wl_idle). */
+  uint64_t boot_pages;
+} ns_t;
+
+/* A stepped host on topology `spec` with `set` settings after the run's. */
+void ns_init(ns_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
+             size_t nset);
+void ns_fini(ns_t *s);
+/* Power on a VM of `vcpus` vCPUs and `bytes`, pinned to `pin` (0 = any),
+ * write every page (on its home), enter its vCPUs and declare `demand`
+ * permille for each. Returns its index in s->vm. */
+uint32_t ns_vm(ns_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t demand);
+/* numa.nodeAffinity of VM k := mask (0 releases the pin). */
+void ns_pin(ns_t *s, uint32_t k, uint64_t mask);
+void ns_demand(ns_t *s, uint32_t k, uint32_t permille);
+/* Write the next version of pages [first, first+n) of VM k with vCPU 0. */
+void ns_write(ns_t *s, uint32_t k, uint64_t first, uint64_t n);
+/* Step every VM and advance until host time t (ticks of s->tick_ns, the last
+ * one shortened to end at t). */
+void ns_run_until(ns_t *s, uint64_t t);
+uint64_t ns_now(ns_t *s);
+uint64_t ns_period(ns_t *s); /* Numa.RebalancePeriod in ns */
+mmc_vm_stats_t ns_stats(ns_t *s, uint32_t k);
+/* Read new events into s->ev. */
+void ns_events(ns_t *s);
+/* Events of `type` for VM k (k >= NS_MAX_VMS: any VM) from index `from`. */
+size_t ns_count(ns_t *s, size_t from, uint32_t type, uint32_t k);
+/* Index of VM id in s->vm, or NS_MAX_VMS. */
+uint32_t ns_index(ns_t *s, mmc_vm_id_t id);
+/* Pages [first, first+n) of VM k attributed by the probe: how many are not
+ * on `node` (-1 when the probe could not attribute some). Uses vCPU 0. */
+int64_t ns_pages_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uint64_t n,
+                     uint32_t node);
+/* wl_verify of VM k (every page against the truth); true when all match. */
+bool ns_verify(ns_t *s, uint32_t k, char *line, size_t len);
+/* The rebalancer is active on this topology with the documented thresholds. */
+bool ns_rebalancer_can_run(const mmc_topology_t *t);
+
+#endif
