@@ -90,6 +90,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "memstate.h"
@@ -255,6 +256,72 @@ static bool mig_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *
   return true;
 }
 
+/* Frames of one chunk, ascending, so that pages copied to contiguous frames
+ * form runs (the pool's free stack hands frames out in descending order). */
+static int cmp_frame(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Copy pages [i, j) of the chunk to frames f[i..j) (contiguous, ascending)
+ * of the home with one pwritev(2) into its memfd: the kernel fills the new
+ * page-cache pages from the sources without zeroing them first or mapping
+ * them (the vCPU's next access maps the frame, as a real host's refills a
+ * nested page-table entry after a migration). A short or failed write is
+ * finished with memcpy through the mapping. */
+static void copy_run(mig_ctx_t *c, const uint64_t *old_ptes, const uint64_t *f, size_t i,
+                     size_t j) {
+  struct iovec iov[REF_REMAP_CHUNK];
+  for (size_t k = i; k < j; k++)
+    iov[k - i] = (struct iovec){.iov_base = c->h->pool_bases[ref_pte_node(old_ptes[k])] +
+                                            ref_pte_frame(old_ptes[k]) * MMC_PAGE_SIZE,
+                                .iov_len = MMC_PAGE_SIZE};
+  ssize_t w =
+      pwritev(ref_pool_fd(c->h->pools[c->node]), iov, (int)(j - i), (off_t)(f[i] * MMC_PAGE_SIZE));
+  size_t done = w > 0 ? (size_t)w / MMC_PAGE_SIZE : 0;
+  for (size_t k = i + done; k < j; k++) /* a partial page is rewritten whole */
+    memcpy(c->h->pool_bases[c->node] + f[k] * MMC_PAGE_SIZE, iov[k - i].iov_base, MMC_PAGE_SIZE);
+}
+
+/* MIG-1 for a chunk of pages: frames of the home for every page, then one
+ * copy per run of contiguous frames. */
+static void mig_transform_many(void *ctx, const uint64_t *gpfns, const uint64_t *old_ptes, size_t n,
+                               uint64_t *new_ptes, bool *ok) {
+  mig_ctx_t *c = ctx;
+  uint64_t f[REF_REMAP_CHUNK];
+  size_t nf = 0;
+  (void)gpfns;
+  if (!c->h->pools[c->node])
+    return;
+  for (size_t k = 0; k < n; k++)
+    if (ref_pte_state(old_ptes[k]) == REF_PTE_PRIVATE) {
+      f[nf] = ref_frame_alloc(c->h->pools[c->node]);
+      if (f[nf] == REF_NO_FRAME)
+        break;
+      nf++;
+    }
+  qsort(f, nf, sizeof *f, cmp_frame);
+  /* The pages taking a frame, in order: f[] indexed by page below. */
+  uint64_t pf[REF_REMAP_CHUNK], src[REF_REMAP_CHUNK];
+  size_t np = 0;
+  for (size_t k = 0; k < n && np < nf; k++)
+    if (ref_pte_state(old_ptes[k]) == REF_PTE_PRIVATE) {
+      pf[np] = f[np];
+      src[np] = old_ptes[k];
+      ok[k] = true;
+      new_ptes[k] = ref_pte_make(REF_PTE_PRIVATE, c->node, f[np]);
+      np++;
+    }
+  size_t run = 0;
+  for (size_t k = 1; k <= np; k++)
+    if (k == np || pf[k] != pf[k - 1] + 1) {
+      copy_run(c, src, pf, run, k);
+      run = k;
+    }
+  for (size_t k = 0; c->slow_ns && k < np; k++)
+    slow_copy(c->slow_ns);
+}
+
 /* Defer the free of an old frame to the end of the batch (bulk punch);
  * frees at once when no room can be had. */
 static void defer_free(ref_host_t *h, mig_host_t *mh, uint32_t node, uint64_t frame) {
@@ -290,8 +357,10 @@ static void mig_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   c->from = c->from == -2 || c->from == from ? from : -1;
 }
 
-static const ref_remap_ops_t mig_ops = {
-    .transform = mig_transform, .release = mig_release, .eligible = mig_eligible};
+static const ref_remap_ops_t mig_ops = {.transform = mig_transform,
+                                        .release = mig_release,
+                                        .eligible = mig_eligible,
+                                        .transform_many = mig_transform_many};
 
 /* Remap one batch (with retries of cancelled pages), report it. */
 static uint64_t mono_ns(void) {
