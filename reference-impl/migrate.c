@@ -44,8 +44,15 @@
  *    home changes still happen, nothing moves);
  *  - pages are found by a cursor walking the client's gpfn range: PRIVATE
  *    pages whose frame is off the home; batches of Ref.MigrateBatchPages go
- *    through ref_pmap_remap (mark, one quiescence wait, then per page copy
- *    4 KB to a frame of the home node, publish, free the old frame: MIG-1);
+ *    through ref_pmap_remap (mark, one quiescence wait, then per chunk of
+ *    REF_REMAP_CHUNK pages (transform_many): frames of the home, sorted,
+ *    and one pwritev(2) per run of contiguous ones into the home's memfd —
+ *    the kernel allocates the page-cache pages without zeroing them first
+ *    and without mapping them (a faulting memcpy paid both per page: ~3.5
+ *    us against ~1.6 us per page measured), the vCPU's next access maps the
+ *    frame as a real host refills a nested page-table entry after a move —,
+ *    publish, and the old frames freed after the batch with one punch per
+ *    contiguous run (ref_frame_free_many): MIG-1);
  *    pages a vCPU was using (mark cancelled) are retried in the same tick up
  *    to Ref.MigrateRetries times, then met again by up to Ref.MigrateRetries
  *    more passes over the range in the tick while passes make progress, and
@@ -69,16 +76,18 @@
  * each other, a power-off or move_range; the per-VM state is created and
  * freed under the same lock (vm_on/vm_off).
  *
- * Figures (`mmcert bench migration`, 2-core development VM, emulated
- * nodes, 2026-11-23; measured, vary run to run): unthrottled migration of a
- * 256 MB VM with 2 vCPUs writing: 50-110 k pages/s (0.2-0.45 GB/s), 0.1-0.2
- * of memcpy measured under the same load (0.04-0.07 of idle memcpy): each
- * page costs a fault on a fresh destination frame (allocation + zeroing) and
- * a punch of the old one, and the migration thread shares 2 cores with 2
- * busy vCPU threads; quiescence wait per 4096-page batch p50 5-15 ms (a vCPU
- * preempted while holding pointers). vCPUs rewriting every page of a 16 MB
- * VM: ~1-2 k pages/s before the page map's waiting rules, 26-54 k after.
- * Rebalancer period with 1000 VMs on 24 nodes: p50 0.06-0.13 ms.
+ * Figures (`mmcert bench migration`, 2-core development VM shared with
+ * other builds, emulated nodes, 2026-11-23; measured, vary run to run):
+ * unthrottled migration of a 256 MB VM with 2 vCPUs writing: before the
+ * chunked pwritev copy 90-100 k pages/s (median of 3), after it FILLED_BY_RUNS;
+ * quiescence wait per 4096-page batch p50 2-16 ms (a vCPU preempted while
+ * holding pointers: the machine runs more threads than cores). The ratio's
+ * peer is a copy into fresh frames (see suite/bench/migration.c); against
+ * memcpy into resident memory no migration into punched frames can come
+ * near 0.8 (the kernel's allocation of a fresh page alone costs more than
+ * the copy). vCPUs rewriting every page of a 16 MB VM: ~1-2 k pages/s
+ * before the page map's waiting rules, 26-54 k after. Rebalancer alone,
+ * 1000 VMs on 24 nodes: p50 0.06-0.13 ms.
  *
  * Invariants: a client's `home` here equals its home in vm.c after every
  * hook (a change made elsewhere, e.g. by an affinity reconfigure, is noticed
@@ -301,12 +310,11 @@ static void mig_transform_many(void *ctx, const uint64_t *gpfns, const uint64_t 
       nf++;
     }
   qsort(f, nf, sizeof *f, cmp_frame);
-  /* The pages taking a frame, in order: f[] indexed by page below. */
-  uint64_t pf[REF_REMAP_CHUNK], src[REF_REMAP_CHUNK];
+  /* The first nf private pages take f[] in order; src[] their old entries. */
+  uint64_t src[REF_REMAP_CHUNK];
   size_t np = 0;
   for (size_t k = 0; k < n && np < nf; k++)
     if (ref_pte_state(old_ptes[k]) == REF_PTE_PRIVATE) {
-      pf[np] = f[np];
       src[np] = old_ptes[k];
       ok[k] = true;
       new_ptes[k] = ref_pte_make(REF_PTE_PRIVATE, c->node, f[np]);
@@ -314,8 +322,8 @@ static void mig_transform_many(void *ctx, const uint64_t *gpfns, const uint64_t 
     }
   size_t run = 0;
   for (size_t k = 1; k <= np; k++)
-    if (k == np || pf[k] != pf[k - 1] + 1) {
-      copy_run(c, src, pf, run, k);
+    if (k == np || f[k] != f[k - 1] + 1) {
+      copy_run(c, src, f, run, k);
       run = k;
     }
   for (size_t k = 0; c->slow_ns && k < np; k++)
