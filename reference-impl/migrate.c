@@ -252,23 +252,6 @@ static void slow_copy(uint64_t ns) {
          ns);
 }
 
-/* MIG-1: copy the 4 KB page to a frame of the home node. */
-static bool mig_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *new_pte) {
-  mig_ctx_t *c = ctx;
-  if (ref_pte_state(old_pte) != REF_PTE_PRIVATE || !c->h->pools[c->node])
-    return false;
-  uint64_t f = ref_frame_alloc(c->h->pools[c->node]);
-  if (f == REF_NO_FRAME)
-    return false;
-  const uint8_t *src =
-      c->h->pool_bases[ref_pte_node(old_pte)] + ref_pte_frame(old_pte) * MMC_PAGE_SIZE;
-  memcpy(c->h->pool_bases[c->node] + f * MMC_PAGE_SIZE, src, MMC_PAGE_SIZE);
-  if (c->slow_ns)
-    slow_copy(c->slow_ns);
-  *new_pte = ref_pte_make(REF_PTE_PRIVATE, c->node, f);
-  return true;
-}
-
 /* Frames of one chunk, ascending, so that pages copied to contiguous frames
  * form runs (the pool's free stack hands frames out in descending order). */
 static int cmp_frame(const void *a, const void *b) {
@@ -378,10 +361,8 @@ static void mig_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   c->from = c->from == -2 || c->from == from ? from : -1;
 }
 
-static const ref_remap_ops_t mig_ops = {.transform = mig_transform,
-                                        .release = mig_release,
-                                        .eligible = mig_eligible,
-                                        .transform_many = mig_transform_many};
+static const ref_remap_ops_t mig_ops = {
+    .release = mig_release, .eligible = mig_eligible, .transform_many = mig_transform_many};
 
 /* Remap one batch (with retries of cancelled pages), report it. */
 static uint64_t mono_ns(void) {

@@ -446,7 +446,7 @@ static void *page_slow(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write
   for (;; pte = atomic_load(&m->pte[gpfn])) {
     if (fast_ok(pte, write))
       return frame_ptr(m, pte);
-    if (pte & REF_PTE_COPY) { /* a remap is publishing: a memcpy away */
+    if (pte & REF_PTE_COPY) { /* a remap is publishing: a chunk of copies away */
       backoff(&spins);
       continue;
     }
