@@ -77,15 +77,23 @@ typedef struct mig_fig {
   double memcpy_loaded; /* memcpy pages/s into resident memory while the vCPUs run */
   double fresh_loaded;  /* copy pages/s into fresh frames while the vCPUs run */
   bool fresh_pwritev;   /* ... the faster by pwritev(2) (else by memcpy) */
-  uint64_t pages, batches;
+  uint64_t pages, batches, first_n;
   double pages_per_s, wait_p50_us, wait_max_us;
-  bool have_wait, unthrottled, intact;
+  double cpu_s; /* CPU time the engine reported for the timed batches */
+  bool have_wait, have_cpu, unthrottled, intact;
   char verify[256];
 } mig_fig_t;
 
 static void sleep_poll(void) {
   struct timespec ts = {0, POLL_NS}; /* polling a counter, not synchronising */
   nanosleep(&ts, NULL);
+}
+
+/* CPU time of the calling thread. */
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static bool two_real_nodes(const mmc_topology_t *t) {
@@ -118,8 +126,13 @@ static void read_batches(const mmc_impl_t *im, mmc_host_t *h, uint64_t *cursor, 
       }
       *t_last = ev[i].time_ns;
       f->pages += ev[i].count;
-      uint64_t w;
-      if (sscanf(ev[i].reason, "wait_ns=%" SCNu64, &w) == 1 && f->batches < wcap) {
+      uint64_t w, cpu_us;
+      int got_fields = sscanf(ev[i].reason, "wait_ns=%" SCNu64 " cpu_us=%" SCNu64, &w, &cpu_us);
+      if (got_fields == 2 && f->batches) { /* the first batch is not timed */
+        f->cpu_s += (double)cpu_us / 1e6;
+        f->have_cpu = true;
+      }
+      if (got_fields >= 1 && f->batches < wcap) {
         waits[f->batches] = (double)w / 1000.0;
         f->have_wait = true;
       }
@@ -169,7 +182,7 @@ static void copy_pages(peer_kind_t k, int fd, uint8_t *dst, const uint8_t *src, 
 
 /* Copy of n 4 KB pages from a buffer on node a to one on node b (real
  * nodes: libnuma/mbind; emulated: plain memory); pages/s, 0 when it failed. */
-static double memcpy_rate(const mmc_topology_t *t, uint64_t n, peer_kind_t k) {
+static double memcpy_rate(const mmc_topology_t *t, uint64_t n, peer_kind_t k, double *cpu_rate) {
   size_t len = n * MMC_PAGE_SIZE;
   bool real = two_real_nodes(t) && numa_available() >= 0;
   int fd = -1, os_b = real ? (int)t->nodes[1].os_index : 0;
@@ -182,10 +195,12 @@ static double memcpy_rate(const mmc_topology_t *t, uint64_t n, peer_kind_t k) {
     memset(src, 0x5a, len);
     if (k == PEER_RESIDENT)
       memset(dst, 0, len);
-    uint64_t t0 = bu_now_ns();
+    uint64_t c0 = thread_cpu_ns(), t0 = bu_now_ns();
     copy_pages(k, fd, dst, src, n);
-    uint64_t t1 = bu_now_ns();
+    uint64_t t1 = bu_now_ns(), c1 = thread_cpu_ns();
     rate = (double)n / ((double)(t1 - t0) / NS_PER_S);
+    if (cpu_rate)
+      *cpu_rate = c1 > c0 ? (double)n / ((double)(c1 - c0) / NS_PER_S) : 0;
     if (dst[len - 1] != 0x5a)
       rate = 0; /* the copy did not happen */
   }
@@ -207,9 +222,13 @@ static double memcpy_rate(const mmc_topology_t *t, uint64_t n, peer_kind_t k) {
 }
 
 /* The fresh-frames peer: the faster of its two ways. */
-static double fresh_rate(const mmc_topology_t *t, uint64_t n, bool *by_pwritev) {
-  double m = memcpy_rate(t, n, PEER_FRESH_MEMCPY), w = memcpy_rate(t, n, PEER_FRESH_PWRITEV);
+static double fresh_rate(const mmc_topology_t *t, uint64_t n, bool *by_pwritev, double *cpu_rate) {
+  double cm = 0, cw = 0;
+  double m = memcpy_rate(t, n, PEER_FRESH_MEMCPY, &cm),
+         w = memcpy_rate(t, n, PEER_FRESH_PWRITEV, &cw);
   *by_pwritev = w > m;
+  if (cpu_rate)
+    *cpu_rate = cw > cm ? cw : cm;
   return w > m ? w : m;
 }
 
@@ -254,8 +273,8 @@ static int mig_measure(const suite_bench_opts_t *o, const mmc_impl_t *im,
   uint64_t pages = vm->truth.npages, cursor = 0, t_first = 0, t_last = 0, first_n = 0;
   /* The peers under the same load: the vCPU threads are running now (and
    * again after the migration; the faster of the two samples is kept). */
-  f->memcpy_loaded = memcpy_rate(&topo->desc, pages, PEER_RESIDENT);
-  f->fresh_loaded = fresh_rate(&topo->desc, pages, &f->fresh_pwritev);
+  f->memcpy_loaded = memcpy_rate(&topo->desc, pages, PEER_RESIDENT, NULL);
+  f->fresh_loaded = fresh_rate(&topo->desc, pages, &f->fresh_pwritev, NULL);
   waits = calloc(pages + 1, sizeof *waits);
   /* Skip what happened so far, then move the VM's home to node 1. */
   for (mmc_event_t tmp[256]; im->events_read(h, &cursor, tmp, 256) > 0;)
@@ -275,9 +294,9 @@ static int mig_measure(const suite_bench_opts_t *o, const mmc_impl_t *im,
   }
   uint64_t t_done = bu_now_ns();
   if (!hot) { /* the peers again, vCPUs still running: the stricter sample counts */
-    double m2 = memcpy_rate(&topo->desc, pages, PEER_RESIDENT);
+    double m2 = memcpy_rate(&topo->desc, pages, PEER_RESIDENT, NULL);
     bool pw2 = false;
-    double f2 = fresh_rate(&topo->desc, pages, &pw2);
+    double f2 = fresh_rate(&topo->desc, pages, &pw2, NULL);
     f->memcpy_loaded = m2 > f->memcpy_loaded ? m2 : f->memcpy_loaded;
     if (f2 > f->fresh_loaded) {
       f->fresh_loaded = f2;
@@ -309,6 +328,7 @@ static int mig_measure(const suite_bench_opts_t *o, const mmc_impl_t *im,
             f->pages, f->batches);
     goto out;
   }
+  f->first_n = first_n;
   f->pages_per_s = (double)(f->pages - first_n) / ((double)(t_last - t_first) / NS_PER_S);
   if (f->have_wait) {
     size_t n = f->batches < pages + 1 ? f->batches : pages + 1;
@@ -388,9 +408,9 @@ static int mig_part(const suite_bench_opts_t *o, const mmc_impl_t *im) {
     mmt_free(topo);
     return 1;
   }
-  double mc = memcpy_rate(&topo->desc, best.pages, PEER_RESIDENT);
+  double mc = memcpy_rate(&topo->desc, best.pages, PEER_RESIDENT, NULL);
   bool idle_pwritev = false;
-  double fc = fresh_rate(&topo->desc, best.pages, &idle_pwritev);
+  double fc_cpu = 0, fc = fresh_rate(&topo->desc, best.pages, &idle_pwritev, &fc_cpu);
   fprintf(o->out,
           "  %s %s: %" PRIu64 " pages (%d MB) node 0 -> 1 on %s, %d vCPUs writing, %s; "
           "best of %u\n",
@@ -422,6 +442,13 @@ static int mig_part(const suite_bench_opts_t *o, const mmc_impl_t *im) {
          "memcpy resident, vCPUs running", ml, ml > 0 ? best.pages_per_s / ml : 0, "");
   bu_row(o->out, "migration throughput", best.pages_per_s, "pages/s",
          "memcpy resident, vCPUs stopped", mc, mc > 0 ? best.pages_per_s / mc : 0, "");
+  if (best.have_cpu && best.cpu_s > 0) {
+    /* Per CPU-second of the copying thread: what the machine's other load
+     * (more runnable threads than cores) does not change. */
+    double cr = (double)(best.pages - best.first_n) / best.cpu_s;
+    bu_row(o->out, "migration per CPU-second of engine", cr, "pages/s",
+           "fresh frames, per CPU-second", fc_cpu, fc_cpu > 0 ? cr / fc_cpu : 0, "");
+  }
   if (real) {
     double mp = move_pages_rate(&topo->desc, best.pages);
     bu_row(o->out, "migration throughput", best.pages_per_s, "pages/s", "move_pages(2)", mp,
