@@ -175,7 +175,16 @@ typedef struct ref_remap_ops {
   void (*release)(void *ctx, uint64_t gpfn, uint64_t old_pte);
   /* Optional: which entries to mark (e.g. only PRIVATE on a remote node). */
   bool (*eligible)(void *ctx, uint64_t gpfn, uint64_t pte);
+  /* Optional, used instead of transform() when set: up to REF_REMAP_CHUNK
+   * pages at once, all in their copy phase (e.g. one pwritev(2) per run of
+   * contiguous destination frames); sets ok[i] and new_ptes[i] per page as
+   * transform() would. */
+  void (*transform_many)(void *ctx, const uint64_t *gpfns, const uint64_t *old_ptes, size_t n,
+                         uint64_t *new_ptes, bool *ok);
 } ref_remap_ops_t;
+/* Most pages handed to one transform_many() call: vCPUs touching a page of
+ * the chunk wait (spin, then yield) until the whole chunk is published. */
+#define REF_REMAP_CHUNK 64
 
 typedef struct ref_remap_result {
   uint64_t remapped;  /* pages published with a new entry */

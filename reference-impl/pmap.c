@@ -66,7 +66,10 @@
  * BUSY or MARK/COPY from another remap is counted `cancelled` with those a
  * vCPU cancelled); entries eligible() refuses and pages whose transform()
  * declines count in neither; gpfns out of range are ignored. eligible(),
- * transform() and release() always see the entry without flags.
+ * transform() and release() always see the entry without flags. With
+ * transform_many() the copy phase takes up to REF_REMAP_CHUNK pages into
+ * COPY, transforms them in one call and publishes them in order: a vCPU
+ * meeting COPY waits for a chunk of copies instead of one.
  * SAMPLED (working-set sampling, wss.c) is transparent to a remap: a sampled
  * page moves like any other and the published entry keeps SAMPLED, so the
  * next vCPU access is still counted (a vCPU cancelling the mark leaves
@@ -443,7 +446,7 @@ static void *page_slow(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write
   for (;; pte = atomic_load(&m->pte[gpfn])) {
     if (fast_ok(pte, write))
       return frame_ptr(m, pte);
-    if (pte & REF_PTE_COPY) { /* a remap is publishing: a memcpy away */
+    if (pte & REF_PTE_COPY) { /* a remap is publishing: a chunk of copies away */
       backoff(&spins);
       continue;
     }
@@ -528,9 +531,48 @@ static size_t remap_mark(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const r
   return nmarked;
 }
 
+/* Publish one page after its transform: the new entry (SAMPLED kept), then
+ * release the old one; or put the old entry back when the transform failed. */
+static void publish_one(ref_pmap_t *m, uint64_t g, uint64_t old, bool ok, uint64_t new_pte,
+                        const ref_remap_ops_t *ops, void *ctx, ref_remap_result_t *res) {
+  uint64_t sampled = old & REF_PTE_SAMPLED, plain = old & ~REF_PTE_SAMPLED;
+  if (!ok) {
+    atomic_store_explicit(&m->pte[g], old, memory_order_release);
+    return;
+  }
+  atomic_store_explicit(&m->pte[g], (new_pte & ~LOCK_FLAGS) | sampled, memory_order_release);
+  if (ops->release)
+    ops->release(ctx, g, plain);
+  res->remapped++;
+}
+
+/* Pages of the copy phase gathered for one transform_many() call. */
+typedef struct publish_chunk {
+  size_t n;
+  uint64_t gpfn[REF_REMAP_CHUNK], old[REF_REMAP_CHUNK], plain[REF_REMAP_CHUNK];
+  uint64_t new_pte[REF_REMAP_CHUNK];
+  bool ok[REF_REMAP_CHUNK];
+} publish_chunk_t;
+
+static void chunk_flush(ref_pmap_t *m, publish_chunk_t *c, const ref_remap_ops_t *ops, void *ctx,
+                        ref_remap_result_t *res) {
+  if (!c->n)
+    return;
+  for (size_t j = 0; j < c->n; j++) {
+    c->plain[j] = c->new_pte[j] = c->old[j] & ~REF_PTE_SAMPLED;
+    c->ok[j] = false;
+  }
+  ops->transform_many(ctx, c->gpfn, c->plain, c->n, c->new_pte, c->ok);
+  for (size_t j = 0; j < c->n; j++)
+    publish_one(m, c->gpfn[j], c->old[j], c->ok[j], c->new_pte[j], ops, ctx, res);
+  c->n = 0;
+}
+
 static void remap_publish(ref_pmap_t *m, const uint64_t *gpfns, size_t n,
                           const ref_remap_ops_t *ops, void *ctx, const uint64_t *marked,
                           ref_remap_result_t *res) {
+  publish_chunk_t chunk;
+  chunk.n = 0;
   for (size_t i = 0; i < n; i++) {
     uint64_t exp = marked[i];
     if (!exp)
@@ -540,17 +582,19 @@ static void remap_publish(ref_pmap_t *m, const uint64_t *gpfns, size_t n,
       res->cancelled++; /* a vCPU used the page meanwhile */
       continue;
     }
-    uint64_t sampled = old & REF_PTE_SAMPLED, plain = old & ~REF_PTE_SAMPLED;
-    uint64_t new_pte = plain;
-    if (!ops->transform(ctx, g, plain, &new_pte)) {
-      atomic_store_explicit(&m->pte[g], old, memory_order_release);
+    if (ops->transform_many) {
+      chunk.gpfn[chunk.n] = g;
+      chunk.old[chunk.n++] = old;
+      if (chunk.n == REF_REMAP_CHUNK)
+        chunk_flush(m, &chunk, ops, ctx, res);
       continue;
     }
-    atomic_store_explicit(&m->pte[g], (new_pte & ~LOCK_FLAGS) | sampled, memory_order_release);
-    if (ops->release)
-      ops->release(ctx, g, plain);
-    res->remapped++;
+    uint64_t new_pte = old & ~REF_PTE_SAMPLED;
+    bool ok = ops->transform(ctx, g, old & ~REF_PTE_SAMPLED, &new_pte);
+    publish_one(m, g, old, ok, new_pte, ops, ctx, res);
   }
+  if (ops->transform_many)
+    chunk_flush(m, &chunk, ops, ctx, res);
 }
 
 static void remap_chunk(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,

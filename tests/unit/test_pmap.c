@@ -848,6 +848,72 @@ static void test_holder_cancels_mark(void **state) {
   tvm_free(t);
 }
 
+/* transform_many: the copy phase in chunks of at most REF_REMAP_CHUNK, each
+ * page of a chunk in COPY during the call; a page the op declines keeps its
+ * entry and is not counted. */
+typedef struct chunk_ctx {
+  rctx_t r;
+  tvm_t *t;
+  size_t calls, max_n, not_copy;
+  uint64_t decline; /* gpfn whose transform is declined */
+} chunk_ctx_t;
+
+static void r_transform_many(void *ctx, const uint64_t *gpfns, const uint64_t *old_ptes, size_t n,
+                             uint64_t *new_ptes, bool *ok) {
+  chunk_ctx_t *c = ctx;
+  c->calls++;
+  c->max_n = n > c->max_n ? n : c->max_n;
+  for (size_t k = 0; k < n; k++) {
+    if (!(ref_pmap_get(c->t->map, gpfns[k]) & REF_PTE_COPY))
+      c->not_copy++;
+    ok[k] = gpfns[k] != c->decline && r_transform(&c->r, gpfns[k], old_ptes[k], &new_ptes[k]);
+  }
+}
+
+static void r_release_chunk(void *ctx, uint64_t gpfn, uint64_t old) {
+  r_release(&((chunk_ctx_t *)ctx)->r, gpfn, old);
+}
+
+static bool r_eligible_chunk(void *ctx, uint64_t gpfn, uint64_t pte) {
+  return r_eligible(&((chunk_ctx_t *)ctx)->r, gpfn, pte);
+}
+
+static void test_remap_chunked(void **state) {
+  (void)state;
+  enum { npages = 2 * REF_REMAP_CHUNK + 5 };
+  tvm_t *t = tvm_new(npages, 2);
+  ref_vcpu_q_t *v = ref_pmap_vcpu(t->map, 1);
+  mmc_error_t err = {0};
+  uint64_t batch[npages], old[npages];
+  for (uint64_t g = 0; g < npages; g++) {
+    old[g] = set_private(t, g, 0);
+    uint8_t *p = ref_pmap_page(t->map, v, g, true, &err);
+    atomic_store(slot(p, 1), stamp(g, 3));
+    batch[g] = g;
+  }
+  ref_pmap_quiesce(v);
+  chunk_ctx_t c = {
+      .r = {.t = t, .kind = RM_MIGRATE, .seed = 2, .eligible_below = npages}, .t = t, .decline = 7};
+  const ref_remap_ops_t ops = {.transform = r_transform,
+                               .release = r_release_chunk,
+                               .eligible = r_eligible_chunk,
+                               .transform_many = r_transform_many};
+  ref_remap_result_t res = {0};
+  ref_pmap_remap(t->map, batch, npages, &ops, &c, &res);
+  assert_int_equal(c.calls, 3);
+  assert_int_equal(c.max_n, REF_REMAP_CHUNK);
+  assert_int_equal(c.not_copy, 0);
+  assert_int_equal(res.remapped, npages - 1);
+  assert_int_equal(ref_pmap_get(t->map, 7), old[7]); /* declined: as it was */
+  for (uint64_t g = 0; g < npages; g++) {
+    uint64_t pte = ref_pmap_get(t->map, g);
+    assert_true(g == 7 || ref_pte_node(pte) != 0);
+    assert_int_equal(atomic_load(slot(frame_at(t, pte), 1)), stamp(g, 3));
+  }
+  assert_true(ref_pmap_is_valid(t->map, true));
+  tvm_free(t);
+}
+
 static void test_checks_catch_missing_remap_wait(void **state) {
   (void)state;
   ref_remap_result_t res;
@@ -1144,6 +1210,7 @@ int main(void) {
       cmocka_unit_test(test_first_touch),
       cmocka_unit_test(test_cancel_mark),
       cmocka_unit_test(test_remap_counts),
+      cmocka_unit_test(test_remap_chunked),
       cmocka_unit_test(test_sampled),
       cmocka_unit_test(test_remap_keeps_sampled),
       cmocka_unit_test(test_cow_single),
