@@ -9,6 +9,7 @@
  * advertises, so no capability is claimed without a mechanism behind it.
  */
 #include "ref.h"
+#include "reclaim.h"
 
 const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
     [REF_MECH_MIGRATE] = NULL,
@@ -19,11 +20,11 @@ const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
 
     [REF_MECH_ALLOC] = NULL,
 
-    [REF_MECH_MEMSTATE] = NULL,
+    [REF_MECH_MEMSTATE] = &ref_mech_memstate,
 
-    [REF_MECH_BALLOON] = NULL,
+    [REF_MECH_BALLOON] = &ref_mech_balloon,
 
-    [REF_MECH_SWAP] = NULL,
+    [REF_MECH_SWAP] = &ref_mech_swap,
 };
 
 int ref_mechs_check(mmc_error_t *err) {
