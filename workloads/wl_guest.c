@@ -9,7 +9,8 @@
  * memory (all anonymous) — see WL_GUEST_* presets in workload.h.
  *
  * vCPU i boots by writing its stripe of the anonymous range (and vCPU 0 the
- * cache), boot_pages_per_step at a time; then each step writes
+ * cache and the free pages: a guest has used its free pages before, so they
+ * hold frames the balloon can give back), boot_pages_per_step at a time; then each step writes
  * writes_per_step and re-reads reads_per_step random pages of its stripe
  * (like writer-verifier), and vCPU 0 re-reads cache_reads_per_step cache
  * pages still in the cache.
@@ -116,7 +117,7 @@ static void stripe(const wl_vm_t *vm, const guest_t *g, uint32_t i, uint64_t *lo
 static int guest_boot(wl_vcpu_t *v, guest_t *g, mmc_error_t *err) {
   uint64_t lo, hi;
   stripe(v->vm, g, v->index, &lo, &hi);
-  uint64_t end = v->index == 0 ? g->cache_end : hi, len = hi - lo;
+  uint64_t end = v->index == 0 ? v->vm->truth.npages : hi, len = hi - lo;
   uint64_t budget = g->cfg.boot_pages_per_step ? g->cfg.boot_pages_per_step : UINT64_MAX;
   uint64_t *k = &g->boot_next[v->index];
   for (; budget && *k < len + (end > hi ? end - g->anon : 0); budget--, (*k)++) {
