@@ -145,20 +145,26 @@ bool memstate_thresholds_are_valid(const memstate_thresholds_t *t) {
  *     target-driven: once a lower state has started reclaiming, the clear
  *     state keeps ballooning toward the targets (our reading: "clear" adds no
  *     new mechanism but does not undo the balloon);
- *  4. in the hard and low states, for each VM above target whose balloon
- *     cannot keep up (no driver, at its cap, or short of its target for
- *     Ref.BalloonSlowTime: SWAP-3), reclaims the excess through swap.c
+ *  4. in the hard state, for each VM above target whose balloon cannot keep
+ *     up (no driver, at its cap, or short of its target for
+ *     Ref.BalloonSlowTime: SWAP-3), and in the low state for every VM above
+ *     target (memory is nearly gone: no waiting for guests), reclaims the
+ *     excess through swap.c
  *     (compression first, then swap), at most Ref.SwapRate x period pages;
  *  5. wakes vCPUs waiting in the gate.
  * The low-state gate (ref_memstate_gate): a VM above target may not allocate
  * a new frame while the state is low; a vCPU finding every allowed pool full
  * may not either. Live clock: it waits on a condition variable for the next
  * tick (at most one period), then fails the access with MMC_ERETRY so the
- * vCPU quiesces (a remap of its VM never waits behind a blocked vCPU for
- * longer than a period) and redoes it; after Ref.LowBlockTimeout of such
- * retries the access fails with MMC_ENOMEM. Stepped clock: nothing runs while
- * a vCPU waits, so the access fails at once with MMC_ENOMEM. Either way a
- * blocked vCPU never hangs, and nothing is lost (the page stays as it was).
+ * vCPU quiesces and redoes it; the first blocked access bounces at once
+ * (ERETRY without waiting), and only its retry, which holds no pointer by
+ * the contract, waits, marked quiescent, so the tick's remaps never wait for
+ * a blocked vCPU. After Ref.LowBlockTimeout of such retries the access
+ * fails with MMC_ENOMEM. Stepped clock: nothing runs while a vCPU waits: a
+ * vCPU finding the pools full reclaims directly from the VM furthest above
+ * its target (then ERETRY: the retry finds a frame), and a VM above target
+ * in the low state fails at once with MMC_ENOMEM. Either way a blocked vCPU
+ * never hangs, and nothing is lost (the page stays as it was).
  */
 
 typedef struct ms_host {
@@ -315,8 +321,8 @@ static void ms_reclaim_vm(ref_host_t *h, ref_vm_t *vm, mmc_mem_state_t st, uint6
   ref_balloon_set_target(h, vm, want, now);
   if (!(memstate_actions(st) & MEMSTATE_ACT_SWAP) || resident <= target)
     return;
-  if (!ref_balloon_cannot_keep_up(h, vm, now))
-    return; /* SWAP-3: the balloon is preferred while it keeps up */
+  if (st != MMC_STATE_LOW && !ref_balloon_cannot_keep_up(h, vm, now))
+    return; /* SWAP-3: the balloon is preferred while it keeps up (not in low) */
   uint64_t period_ms = (uint64_t)ref_set(h, REF_SET_REF_RECLAIM_PERIOD);
   uint64_t budget = (uint64_t)ref_set(h, REF_SET_REF_SWAP_RATE) * period_ms / 1000;
   uint64_t excess = resident - target;
@@ -353,6 +359,39 @@ static bool ms_blocked(ref_host_t *h, ms_host_t *m, ref_vm_t *vm, bool pool_full
                        ms_resident(h, vm) >= atomic_load(&v->target));
 }
 
+/* Stepped clock, pools full: reclaim now from the other VM furthest above
+ * its target (its vCPUs are all quiesced in stepped mode), if no control
+ * call holds the host. Returns frames freed. */
+typedef struct ms_pick {
+  ref_vm_t *self, *best;
+  uint64_t best_excess;
+} ms_pick_t;
+
+static void ms_pick_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
+  ms_pick_t *p = ctx;
+  uint64_t r = ms_resident(h, vm), t = ref_reclaim_target(h, vm);
+  uint64_t excess = r > t ? r - t + 1 : (r ? 1 : 0); /* above target first, then any */
+  if (vm != p->self && excess > p->best_excess) {
+    p->best = vm;
+    p->best_excess = excess;
+  }
+}
+
+static uint64_t ms_direct_reclaim(ref_host_t *h, ref_vm_t *self) {
+  if (pthread_mutex_trylock(&h->lock) != 0)
+    return 0;
+  ms_pick_t p = {.self = self};
+  ref_vm_for_each(h, ms_pick_vm, &p);
+  uint64_t want = (uint64_t)ref_set(h, REF_SET_REF_SWAP_CLUSTER_PAGES);
+  uint64_t got = p.best ? ref_swap_reclaim(h, p.best, want) : 0;
+  pthread_mutex_unlock(&h->lock);
+  return got;
+}
+
+/* Live clock: the first blocked access of a vCPU fails with ERETRY at once,
+ * so the vCPU quiesces (the contract: quiesce, then redo the access); when
+ * the same access comes back the vCPU holds no pointer, so it is marked
+ * quiescent (no remap waits for it) and waits for the next tick. */
 int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full,
                       mmc_error_t *err) {
   ms_host_t *m = ms_host(h);
@@ -367,18 +406,25 @@ int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full
   const char *why = pool_full ? "no free frame on any node it may use"
                               : "the host is in the low memory state and the VM is above its "
                                 "target";
-  if (h->clock == MMC_CLOCK_STEPPED)
+  if (h->clock == MMC_CLOCK_STEPPED) {
+    if (pool_full && ms_direct_reclaim(h, vm))
+      return mmc_fail(err, MMC_ERETRY, "VM %u: memory reclaimed from another VM; retry", vm->id);
     return mmc_fail(err, MMC_ENOMEM, "VM %u: %s (stepped clock: advance time to reclaim)", vm->id,
                     why);
+  }
   uint64_t t0 = ms_mono_ns(), start = atomic_load(since);
-  if (!start)
-    atomic_store(since, start = t0);
+  if (!start) {
+    atomic_store(since, t0);
+    return mmc_fail(err, MMC_ERETRY, "VM %u: blocked (%s); quiesce and retry the access", vm->id,
+                    why);
+  }
   uint64_t timeout = (uint64_t)ref_set(h, REF_SET_REF_LOW_BLOCK_TIMEOUT) * 1000000ull;
   if (t0 - start >= timeout) {
     atomic_store(since, 0);
     return mmc_fail(err, MMC_ENOMEM, "VM %u: %s for %llu ms (Ref.LowBlockTimeout)", vm->id, why,
                     (unsigned long long)((t0 - start) / 1000000ull));
   }
+  ref_pmap_quiesce(vm->vcpus[vcpu].q); /* a retried access: nothing held */
   /* Wait for the next tick, at most one period (and never past the timeout). */
   uint64_t slice = ref_settings_period_ns(&h->settings, REF_SET_REF_RECLAIM_PERIOD);
   uint64_t left = timeout - (t0 - start);

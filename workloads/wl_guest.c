@@ -15,7 +15,8 @@
  * (like writer-verifier), and vCPU 0 re-reads cache_reads_per_step cache
  * pages still in the cache.
  *
- * The balloon driver (cfg.driver) runs on vCPU 0, once its boot is done:
+ * The balloon driver (cfg.driver) runs on vCPU 0 from its first step (boot
+ * skips pages the balloon took):
  *  - it polls balloon_target once per poll_ns of workload time (1 s by
  *    default: in stepped mode that is virtual time, so polls are exact);
  *  - it moves the balloon toward the target by at most rate_pages_per_s x
@@ -122,6 +123,8 @@ static int guest_boot(wl_vcpu_t *v, guest_t *g, mmc_error_t *err) {
   uint64_t *k = &g->boot_next[v->index];
   for (; budget && *k < len + (end > hi ? end - g->anon : 0); budget--, (*k)++) {
     uint64_t p = *k < len ? lo + *k : g->anon + (*k - len);
+    if (g->kind[p] == PG_BALLOON)
+      continue; /* given during boot: never touched */
     int rc = wl_write_next(v, p, err);
     if (rc)
       return rc;
@@ -226,6 +229,9 @@ static int driver_poll(wl_vcpu_t *v, guest_t *g, uint64_t t_ns, mmc_error_t *err
 
 static int guest_step(wl_vcpu_t *v, uint64_t t_ns, uint64_t dt_ns, mmc_error_t *err) {
   guest_t *g = v->vm->state;
+  int prc = v->index == 0 && g->cfg.driver ? driver_poll(v, g, t_ns, err) : 0;
+  if (prc)
+    return prc;
   if (!atomic_load(&g->booted[v->index]))
     return guest_boot(v, g, err);
   uint64_t lo, hi;
@@ -248,7 +254,7 @@ static int guest_step(wl_vcpu_t *v, uint64_t t_ns, uint64_t dt_ns, mmc_error_t *
     if (rc)
       return rc;
   }
-  return g->cfg.driver ? driver_poll(v, g, t_ns, err) : 0;
+  return 0;
 }
 
 const wl_ops_t wl_guest_ops = {

@@ -529,34 +529,52 @@ void case_swap_1(suite_ctx_t *c) {
 
 /* ---------------------------------------------------------------- SWAP-2, SWAP-3 */
 
-enum { swap2_host_mib = 128, swap2_vm_mib = 96, swap2_secs = 8 };
+/* The driver VM (60 % free) is small enough that its balloon covers its
+ * excess in one poll; the other VM's excess can only be swapped. */
+enum { swap2_host_mib = 128, swap2_vm_mib = 96, swap2_drv_mib = 64, swap2_secs = 8 };
 
 void case_swap_2(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   mmt_topology_t *t = rc_topo(c, swap2_host_mib);
   mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, NULL, 0);
   wl_guest_cfg_t gn = WL_GUEST_NO_FREE, gd = WL_GUEST_FREE_MEMORY;
-  gn.boot_pages_per_step = gd.boot_pages_per_step = 1024;
+  gn.boot_pages_per_step = gd.boot_pages_per_step = 512;
   gn.writes_per_step = gd.writes_per_step = 16;
   gn.reads_per_step = gd.reads_per_step = 16;
   gd.driver = true;
   gd.rate_pages_per_s = 16384;
   wl_vm_t *nd = rc_guest(c, h, "swap2-nodriver", swap2_vm_mib, MMC_SHARES_NORMAL, -1, &gn, 3);
-  wl_vm_t *dr = rc_guest(c, h, "swap2-driver", swap2_vm_mib, MMC_SHARES_NORMAL, -1, &gd, 4);
+  wl_vm_t *dr = rc_guest(c, h, "swap2-driver", swap2_drv_mib, MMC_SHARES_NORMAL, -1, &gd, 4);
   wl_vm_t *vms[2] = {nd, dr};
   mmc_error_t err = {0};
   sc_require(c, wl_vm_enter_all(nd, &err), &err, "enter");
   sc_require(c, wl_vm_enter_all(dr, &err), &err, "enter");
-  uint64_t booted_at = 0, reclaimed_at = 0, cursor = 0;
+  /* SWAP-2's "requested amount": what the hard/low states ask for. Measure
+   * from the state-change events how long the host stays there (it must get
+   * out by swapping: one VM has no driver, the other's balloon is slow). */
+  uint64_t cursor = 0, hard_since = 0, longest = 0, hard_ticks = 0;
+  bool in_hard = false;
   for (uint64_t k = 0; k < swap2_secs * RC_TICK_NS / RC_STEP_NS; k++) {
     wl_stepped_cfg_t sc = {.duration_ns = RC_STEP_NS, .tick_ns = RC_STEP_NS, .advance = true};
     sc_require(c, wl_run_stepped(vms, 2, &sc, &err), &err, "wl_run_stepped");
-    if (!booted_at && wl_guest_booted(nd))
-      booted_at = im->now(h);
-    mmc_vm_stats_t s = cu_vm_stats(c, h, nd->id);
-    if (booted_at && !reclaimed_at && s.resident_pages <= s.target_pages)
-      reclaimed_at = im->now(h);
+    mmc_event_t ev[64];
+    size_t n;
+    while ((n = im->events_read(h, &cursor, ev, 64)) > 0)
+      for (size_t i = 0; i < n; i++) {
+        if (ev[i].type != MMC_EV_STATE_CHANGE)
+          continue;
+        bool hard = ev[i].node_to >= MMC_STATE_HARD;
+        if (hard && !in_hard) {
+          hard_ticks++;
+          hard_since = ev[i].time_ns;
+        } else if (!hard && in_hard && ev[i].time_ns - hard_since > longest) {
+          longest = ev[i].time_ns - hard_since;
+        }
+        in_hard = hard;
+      }
   }
+  cursor = 0;
+  bool end_hard = cu_host_stats(c, h).mem_state >= MMC_STATE_HARD;
   mmc_vm_stats_t sn = cu_vm_stats(c, h, nd->id), sd = cu_vm_stats(c, h, dr->id);
   sc_diag(c, "no driver: resident %llu target %llu swapped %llu compressed %llu",
           (unsigned long long)sn.resident_pages, (unsigned long long)sn.target_pages,
@@ -569,9 +587,10 @@ void case_swap_2(suite_ctx_t *c) {
            "SWAP-2/3: the VM without a driver is swapped, never asked to balloon",
            "swapped %llu compressed %llu balloon target %llu", (unsigned long long)sn.swapped_pages,
            (unsigned long long)sn.compressed_pages, (unsigned long long)sn.balloon_target_pages);
-  sc_check(c, booted_at && reclaimed_at && reclaimed_at - booted_at <= 2 * RC_TICK_NS,
-           "SWAP-2: its excess over target is reclaimed within 2 s, without guest help",
-           "booted at %.1f s, at or below target at %.1f s", booted_at / 1e9, reclaimed_at / 1e9);
+  sc_check(c, hard_ticks > 0 && longest <= 2 * RC_TICK_NS && !end_hard,
+           "SWAP-2: the host leaves the hard/low states within 2 s, without guest help",
+           "entered hard/low %llu times, longest stretch %.1f s, still there at the end: %s",
+           (unsigned long long)hard_ticks, longest / 1e9, end_hard ? "yes" : "no");
   sc_check(c, sd.ballooned_pages > 0 && sd.swapped_pages + sd.compressed_pages == 0,
            "SWAP-3: the VM with a fast enough driver is ballooned, not swapped",
            "ballooned %llu swapped %llu compressed %llu", (unsigned long long)sd.ballooned_pages,
@@ -579,8 +598,10 @@ void case_swap_2(suite_ctx_t *c) {
   uint64_t outs = cu_count_events(c, h, &cursor, MMC_EV_SWAP_OUT, nd->id);
   wl_vm_exit_all(nd);
   wl_vm_exit_all(dr);
-  rc_verify_guest(c, nd, NULL);
+  /* Stepped: reading everything back needs frames; the pools are full, so a
+   * swap-in may take memory from the other VM (direct reclaim). */
   rc_verify_guest(c, dr, NULL);
+  rc_verify_guest(c, nd, NULL);
   sc_check(c, cu_vm_stats(c, h, nd->id).swapped_pages < sn.swapped_pages || sn.swapped_pages == 0,
            "SWAP-2: pages read back were swapped in", "swapped %llu before the walk",
            (unsigned long long)sn.swapped_pages);
