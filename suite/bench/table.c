@@ -7,6 +7,8 @@
 /* suite/bench/access.c, suite/bench/placement.c */
 int suite_bench_access(const suite_bench_opts_t *opts);
 int suite_bench_placement(const suite_bench_opts_t *opts);
+/* suite/bench/reclaim.c (issue 7) */
+int suite_bench_reclaim(const suite_bench_opts_t *opts);
 
 const suite_bench_t suite_benches[] = {
     {.name = "access",
@@ -15,5 +17,9 @@ const suite_bench_t suite_benches[] = {
     {.name = "placement",
      .title = "1000 power-ons into a 24-node host: placement latency p50/p99",
      .run = suite_bench_placement},
+    {.name = "reclaim",
+     .title = "balloon, compression, swap-out beside raw pwrite, swap-in latency beside raw "
+              "pread, time back to the high state after a pressure event",
+     .run = suite_bench_reclaim},
     {0}, /* end */
 };
