@@ -3,9 +3,11 @@
  * ZIP-1, TPS-7, SEC-2; row REF_MECH_SWAP, MMC_CAP_SWAP | MMC_CAP_COMPRESSION).
  *
  * Swap files (SWAP-1, SEC-2). The host's swap directory is
- * mmc_host_config_t.swap_dir, or a private directory made at host creation
- * with mkdtemp under $TMPDIR (else /tmp), mode 0700, removed at host
- * destruction. Each VM gets "vm<id>-<pid>-<n>.vswp" there at power-on,
+ * mmc_host_config_t.swap_dir. Without one, each VM's file is made in its own
+ * private directory (mkdtemp under $TMPDIR, else /tmp, mode 0700), then
+ * unlinked and the directory removed at once: only the open descriptor
+ * names it, so nothing can be left behind even if the process is killed.
+ * Each VM gets "vm<id>-<pid>-<n>.vswp" there at power-on,
  * created O_EXCL with mode 0600, sized configured − reservation pages and
  * allocated with fallocate (so a short file system refuses the power-on
  * now, not a swap-out later) when Ref.SwapPreallocate = 1; by default
@@ -90,7 +92,7 @@ extern bool ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, co
 
 typedef struct swap_host {
   char dir[SWAP_DIR_MAX];
-  bool own_dir; /* made by us: removed at detach */
+  bool own_dir; /* no swap_dir given: dir is a mkdtemp template (private files) */
   uint64_t files_made;
 } swap_host_t;
 
@@ -106,6 +108,7 @@ typedef struct swap_vm {
   pthread_mutex_t lock;
   int fd;
   char path[SWAP_PATH_MAX];
+  bool unlinked; /* private file: no name left once created */
   uint64_t nslots, slot_bump, nfree_slots;
   uint32_t *free_slots;
   uint8_t *cache; /* zip slots of SWAP_ZIP_SLOT bytes (NORESERVE mapping) */
@@ -490,15 +493,19 @@ static int swap_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn,
 /* ---------------------------------------------------------------- files */
 
 static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s, mmc_error_t *err) {
-  snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", sh->dir, vm->id, (long)getpid(),
+  char dir[SWAP_DIR_MAX];
+  snprintf(dir, sizeof dir, "%s", sh->dir);
+  if (sh->own_dir && !mkdtemp(dir))
+    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create a private swap directory %s: %s",
+                    vm->id, dir, strerror(errno));
+  snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
            (unsigned long long)sh->files_made++);
   s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (s->fd < 0)
-    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create its swap file %s: %s", vm->id,
-                    s->path, strerror(errno));
+  int e = s->fd < 0 ? errno : 0;
   off_t size = (off_t)(s->nslots * MMC_PAGE_SIZE);
   struct statvfs sv;
-  int e = fchmod(s->fd, 0600) ? errno : 0; /* whatever the umask did */
+  if (!e)
+    e = fchmod(s->fd, 0600) ? errno : 0; /* whatever the umask did */
   if (!e)
     e = fstatvfs(s->fd, &sv) ? errno : 0;
   if (!e && (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)size)
@@ -507,11 +514,17 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
     e = ref_set(h, REF_SET_REF_SWAP_PREALLOCATE) ? posix_fallocate(s->fd, 0, size)
         : ftruncate(s->fd, size)                 ? errno
                                                  : 0;
+  if (s->fd >= 0 && (e || sh->own_dir))
+    unlink(s->path); /* failed, or private: the open descriptor is the only name */
+  if (sh->own_dir) {
+    rmdir(dir);
+    s->unlinked = true;
+  }
   if (e) {
-    close(s->fd);
-    unlink(s->path);
+    if (s->fd >= 0)
+      close(s->fd);
     s->fd = -1;
-    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot allocate its %llu MB swap file %s: %s",
+    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create its %llu MB swap file %s: %s",
                     vm->id, (unsigned long long)(size >> 20), s->path, strerror(e));
   }
   return 0;
@@ -520,7 +533,8 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
 static void sw_free(swap_vm_t *s) {
   if (s->fd >= 0) {
     close(s->fd);
-    unlink(s->path);
+    if (!s->unlinked)
+      unlink(s->path);
   }
   if (s->cache)
     munmap(s->cache, s->zip_max * SWAP_ZIP_SLOT);
@@ -583,15 +597,9 @@ static int sw_attach(ref_host_t *h, mmc_error_t *err) {
   }
   if (h->swap_dir) {
     snprintf(sh->dir, sizeof sh->dir, "%s", h->swap_dir);
-  } else {
+  } else { /* a mkdtemp template: one transient directory per VM (make_file) */
     const char *tmp = getenv("TMPDIR");
     snprintf(sh->dir, sizeof sh->dir, "%s/mmcert-swap-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(sh->dir)) {
-      int e = errno;
-      free(sh);
-      return mmc_fail(err, MMC_EIO, "swap: cannot create a private swap directory under %s: %s",
-                      tmp && *tmp ? tmp : "/tmp", strerror(e));
-    }
     sh->own_dir = true;
   }
   ref_host_set_mech(h, REF_MECH_SWAP, sh);
@@ -602,8 +610,6 @@ static void sw_detach(ref_host_t *h) {
   swap_host_t *sh = ref_host_mech(h, REF_MECH_SWAP);
   if (!sh)
     return;
-  if (sh->own_dir)
-    rmdir(sh->dir);
   free(sh);
   ref_host_set_mech(h, REF_MECH_SWAP, NULL);
 }
