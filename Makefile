@@ -63,7 +63,7 @@ LIBWL_SO := $(BUILD)/libworkloads.so
 LIBSUITE_A := $(BUILD)/libmmsuite.a
 MMCERT := $(BUILD)/mmcert
 
-.PHONY: all check check-unit check-cli suite bench check-numa install uninstall clean distclean format
+.PHONY: all check check-unit check-cli suite baseline bench check-numa install uninstall clean distclean format
 all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
 
 # Rebuild when the flags change.
@@ -86,9 +86,9 @@ $(LIBMMREF_A): $(REF_OBJ)
 	$(call say,AR,$@)
 	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
 
-$(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A)
+$(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A) reference-impl/libmmref.map
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libmmref.so -Wl,--no-undefined -o $@ $(REF_OBJ) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(REF_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libmmref.so -Wl,--no-undefined -Wl,--version-script=reference-impl/libmmref.map -o $@ $(REF_OBJ) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(REF_LIBS)
 
 $(LIBWL_A): $(WL_OBJ)
 	$(call say,AR,$@)
@@ -143,6 +143,11 @@ check: all
 # this machine's topology (and an emulated multi-node one on a 1-node host).
 suite: all
 	$(Q)./tests/run-suite.sh $(MMCERT) $(SUITE_ARGS)
+
+# Refresh results/baselines/<machine class>/ (commit the files); `make suite`
+# compares against them. BASELINE_REPEAT=N repetitions per case (default 5).
+baseline: all
+	$(Q)./tests/baseline.sh $(MMCERT) $(BASELINE_ARGS)
 
 bench: all
 	$(Q)$(MMCERT) bench $(BENCH_ARGS)

@@ -196,6 +196,9 @@ static int host_setting_set(mmc_host_t *h, const char *name, int64_t value, mmc_
     rc = resize_ring(h, (uint64_t)value, err);
   if (rc == 0)
     rc = ref_settings_set_id(&h->settings, id, value, err);
+  for (unsigned i = 0; rc == 0 && i < REF_MECH_COUNT; i++)
+    if (ref_mechs[i] && ref_mechs[i]->setting_changed)
+      ref_mechs[i]->setting_changed(h, id);
   if (rc == 0)
     pthread_cond_broadcast(&h->wake); /* the live clock recomputes its due times */
   pthread_mutex_unlock(&h->lock);

@@ -1,9 +1,11 @@
 /*
  * idletax.c — shares, the idle memory tax and allocation targets by
  * min-funding revocation (ALLOC-1..5). The policy section is documented in
- * idletax.h; the mechanism section (recompute triggers, ALLOC-6) comes later.
+ * idletax.h; the mechanism section (ALLOC-2..6: the targets of the reference
+ * host and when they are recomputed) follows it, documented in idletax.h too.
  *
- * Invariants: see idletax_result_is_valid.
+ * Invariants: see idletax_result_is_valid; the mechanism publishes only
+ * results of idletax_targets (or keeps the previous targets on an error).
  */
 #include "idletax.h"
 
@@ -309,3 +311,206 @@ bool idletax_result_is_valid(uint64_t available, const idletax_target_t *out, si
     return false;
   return sum_hi <= available || sum == available;
 }
+
+/* ============================================================= mechanism
+ * Documented in idletax.h ("mechanism"). All of it runs with h->lock held
+ * (hooks, power-on/off, setting and reconfigure notifications), so the
+ * per-VM targets need no lock of their own. */
+
+#include "memstate.h"
+#include "ref.h"
+#include "wss.h"
+
+#define ALLOC_PCT 100.0
+#define ALLOC_OSDI02_MIN_FREE_PCT 6u /* OSDI02 §6: the high state's 6 % */
+
+typedef struct alloc_vm {
+  idletax_target_t t; /* the last result for this VM */
+  bool computed;
+} alloc_vm_t;
+
+typedef struct alloc_host {
+  uint64_t recomputes;
+  bool dirty; /* an event happened since the last recompute */
+} alloc_host_t;
+
+/* Memory the host keeps free: minFree (memstate.h): Mem.MemMinFreePct
+ * when set (> 0), else the profile's default (esxi-6.7: the sliding scale;
+ * osdi02: 6 %). */
+static uint64_t alloc_available(ref_host_t *h) {
+  uint64_t cap = ref_mem_capacity_pages(h);
+  uint32_t pct = (uint32_t)ref_set(h, REF_SET_MEM_MIN_FREE_PCT);
+  uint64_t keep = h->settings.profile == REF_PROFILE_OSDI02 && pct == 0
+                      ? cap * ALLOC_OSDI02_MIN_FREE_PCT / 100u
+                      : memstate_min_free(cap, pct);
+  return keep < cap ? cap - keep : 0;
+}
+
+typedef struct alloc_list {
+  ref_vm_t **vm;
+  size_t n, cap;
+  bool nomem;
+} alloc_list_t;
+
+static void alloc_push(alloc_list_t *l, ref_vm_t *vm) {
+  if (!vm->mech[REF_MECH_ALLOC] || l->nomem)
+    return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    ref_vm_t **v = realloc(l->vm, cap * sizeof *v);
+    if (!v) {
+      l->nomem = true;
+      return;
+    }
+    l->vm = v, l->cap = cap;
+  }
+  l->vm[l->n++] = vm;
+}
+
+static void alloc_collect(ref_host_t *h, ref_vm_t *vm, void *ctx) {
+  (void)h;
+  alloc_push(ctx, vm);
+}
+
+static uint64_t alloc_resident(const ref_host_t *h, const ref_vm_t *vm) {
+  uint64_t sum = 0;
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    sum += atomic_load(&vm->pages_per_node[n]);
+  return sum;
+}
+
+static void alloc_describe(ref_host_t *h, ref_vm_t *vm, idletax_vm_t *out) {
+  double shares = 0.0; /* power-on and reconfigure validated cfg.shares */
+  if (idletax_shares(vm->cfg.shares, vm->npages, &shares, NULL))
+    idletax_shares(MMC_SHARES_NORMAL, vm->npages, &shares, NULL);
+  *out = (idletax_vm_t){.shares = shares,
+                        .configured_pages = vm->npages,
+                        .reservation_pages =
+                            vm->reserved_pages < vm->npages ? vm->reserved_pages : vm->npages,
+                        .limit_pages = vm->cfg.limit_bytes / MMC_PAGE_SIZE,
+                        .active_frac = ref_wss_active_frac(h, vm),
+                        .current_pages = alloc_resident(h, vm)};
+}
+
+/* Recompute over the running VMs. On an error the previous targets stay. */
+static void alloc_recompute(ref_host_t *h) {
+  alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
+  alloc_list_t l = {0};
+  ref_vm_for_each(h, alloc_collect, &l);
+  idletax_vm_t *in = calloc(l.n ? l.n : 1, sizeof *in);
+  idletax_target_t *out = calloc(l.n ? l.n : 1, sizeof *out);
+  if (!l.nomem && in && out) {
+    for (size_t i = 0; i < l.n; i++)
+      alloc_describe(h, l.vm[i], &in[i]);
+    idletax_params_t p = {.tau = (double)ref_set(h, REF_SET_MEM_IDLE_TAX) / ALLOC_PCT,
+                          .type = (idletax_type_t)ref_set(h, REF_SET_MEM_IDLE_TAX_TYPE)};
+    int rc = idletax_targets(&p, alloc_available(h), in, l.n, out, NULL);
+    /* EADMISSION: reservations exceed what is available; every VM at its
+     * minimum is still the right target. */
+    for (size_t i = 0; (rc == 0 || rc == MMC_EADMISSION) && i < l.n; i++) {
+      alloc_vm_t *a = l.vm[i]->mech[REF_MECH_ALLOC];
+      a->t = out[i];
+      a->computed = true;
+    }
+    if (ah)
+      ah->recomputes++, ah->dirty = false;
+  }
+  free(in);
+  free(out);
+  free(l.vm);
+}
+
+void ref_alloc_recompute(ref_host_t *h) {
+  alloc_recompute(h);
+}
+
+/* An event that changes targets: recompute before anyone can see them. */
+static void alloc_mark(ref_host_t *h) {
+  alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
+  if (ah)
+    ah->dirty = true;
+}
+
+void ref_alloc_flush(ref_host_t *h) {
+  alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
+  if (ah && ah->dirty)
+    alloc_recompute(h);
+}
+
+uint64_t ref_alloc_target(ref_host_t *h, const ref_vm_t *vm) {
+  ref_alloc_flush(h);
+  const alloc_vm_t *a = vm->mech[REF_MECH_ALLOC];
+  return a && a->computed ? a->t.target_pages : vm->npages;
+}
+
+uint64_t ref_alloc_recomputes(ref_host_t *h) {
+  alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
+  return ah ? ah->recomputes : 0;
+}
+
+/* ---- ref_mech_t */
+
+static void alloc_balance(ref_host_t *h, uint64_t now_ns, void *ctx) {
+  (void)now_ns, (void)ctx;
+  ref_alloc_recompute(h);
+}
+
+static int alloc_attach(ref_host_t *h, mmc_error_t *err) {
+  alloc_host_t *ah = calloc(1, sizeof *ah);
+  if (!ah)
+    return mmc_fail(err, MMC_ENOMEM, "allocation targets: out of memory");
+  ref_host_set_mech(h, REF_MECH_ALLOC, ah);
+  ref_hook_t hook = {.name = "alloc", .period = REF_SET_MEM_BALANCE_PERIOD, .run = alloc_balance};
+  int rc = ref_host_add_hook(h, &hook, err);
+  if (rc) {
+    ref_host_set_mech(h, REF_MECH_ALLOC, NULL);
+    free(ah);
+  }
+  return rc;
+}
+
+static void alloc_detach(ref_host_t *h) {
+  free(ref_host_mech(h, REF_MECH_ALLOC));
+  ref_host_set_mech(h, REF_MECH_ALLOC, NULL);
+}
+
+static int alloc_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
+  alloc_vm_t *a = calloc(1, sizeof *a);
+  if (!a)
+    return mmc_fail(err, MMC_ENOMEM, "allocation targets: out of memory for VM %u", vm->id);
+  vm->mech[REF_MECH_ALLOC] = a;
+  alloc_mark(h);
+  return 0;
+}
+
+static void alloc_vm_off(ref_host_t *h, ref_vm_t *vm) {
+  alloc_mark(h); /* the VM leaves the table right after this */
+  free(vm->mech[REF_MECH_ALLOC]);
+  vm->mech[REF_MECH_ALLOC] = NULL;
+}
+
+static void alloc_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
+  out->target_pages = ref_alloc_target(h, vm);
+}
+
+static void alloc_setting_changed(ref_host_t *h, ref_setting_id_t id) {
+  (void)id;
+  alloc_mark(h);
+}
+
+static void alloc_vm_reconfigured(ref_host_t *h, ref_vm_t *vm) {
+  (void)vm;
+  alloc_mark(h);
+}
+
+const ref_mech_t ref_mech_alloc = {
+    .name = "alloc",
+    .caps = MMC_CAP_ALLOC_TARGETS,
+    .attach = alloc_attach,
+    .detach = alloc_detach,
+    .vm_on = alloc_vm_on,
+    .vm_off = alloc_vm_off,
+    .vm_stats = alloc_vm_stats,
+    .setting_changed = alloc_setting_changed,
+    .vm_reconfigured = alloc_vm_reconfigured,
+};

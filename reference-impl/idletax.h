@@ -9,7 +9,7 @@
  * fraction (from wss.h) and the settings Mem.IdleTax / Mem.IdleTaxType. The
  * mechanism part (when to recompute: every Mem.BalancePeriod, power-on/off,
  * setting and memory-state changes, ALLOC-6; publishing targets to the
- * reclamation mechanisms) will be added to this file in its own section.
+ * reclamation mechanisms) is the second section of this file.
  * ======================================================================
  *
  * Shares. sched.mem.shares is low / normal / high = 5 / 10 / 20 shares per MB
@@ -152,5 +152,43 @@ int idletax_targets(const idletax_params_t *p, uint64_t available, const idletax
 
 /* Check the invariants listed above for a result of idletax_targets. */
 bool idletax_result_is_valid(uint64_t available, const idletax_target_t *out, size_t n);
+
+/* ================================================================ mechanism
+ * Allocation targets of the reference host (ref_mech_t row REF_MECH_ALLOC,
+ * MMC_CAP_ALLOC_TARGETS; ALLOC-2..6). idletax.c documents it in full.
+ *
+ * Inputs per running VM: shares (sched.mem.shares), configured size,
+ * reservation, limit, the working-set estimate (wss.h, a fraction of the
+ * configured size) and the pages it holds now. Host memory available to VMs
+ * = the frame pools' capacity minus minFree, the memory the host keeps free
+ * (Mem.MemMinFreePct: that percentage; when 0, the profile's default: the
+ * sliding scale of memstate.h, or 6 % in the osdi02 profile). Mem.IdleTax / Mem.IdleTaxType
+ * are read at each recompute.
+ *
+ * When (ALLOC-6): every Mem.BalancePeriod (a periodic hook), at power-on
+ * (the new VM included) and power-off (the leaving VM excluded), after every
+ * setting_set and vm_reconfigure, and whenever another mechanism calls
+ * ref_alloc_recompute (memory-state changes). Nowhere else: between those
+ * moments targets stay fixed even though working-set estimates move.
+ * Events are applied lazily, so a burst of power-ons costs one recompute
+ * (power-on stays O(1): the placement benchmark's p99 target): the event
+ * marks the targets stale and they are recomputed before anyone can see or
+ * change their inputs: at the next target read (vm_stats, ref_alloc_target),
+ * at the next working-set tick (before estimates move: ref_alloc_flush),
+ * or at the balance hook. The only input that can move in between is a
+ * partial-period estimate touched by a vCPU meanwhile. */
+struct mmc_host;
+struct ref_vm;
+struct ref_mech;
+extern const struct ref_mech ref_mech_alloc;
+/* Recompute every running VM's target now (h->lock held). */
+void ref_alloc_recompute(struct mmc_host *h);
+/* Recompute now if an event made the targets stale (h->lock held). */
+void ref_alloc_flush(struct mmc_host *h);
+/* A VM's allocation target in pages (what reclamation drives it toward);
+ * its configured size when no target was computed. h->lock held. */
+uint64_t ref_alloc_target(struct mmc_host *h, const struct ref_vm *vm);
+/* Number of recomputes since host creation (tests). */
+uint64_t ref_alloc_recomputes(struct mmc_host *h);
 
 #endif

@@ -8,17 +8,19 @@
  * rows' caps equals REF_MECH_CAPS, the constant the contract table
  * advertises, so no capability is claimed without a mechanism behind it.
  */
+#include "idletax.h"
 #include "ref.h"
 #include "reclaim.h"
+#include "wss.h"
 
 const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
     [REF_MECH_MIGRATE] = NULL,
 
     [REF_MECH_SHARE] = NULL,
 
-    [REF_MECH_WSS] = NULL,
+    [REF_MECH_WSS] = &ref_mech_wss,
 
-    [REF_MECH_ALLOC] = NULL,
+    [REF_MECH_ALLOC] = &ref_mech_alloc,
 
     [REF_MECH_MEMSTATE] = &ref_mech_memstate,
 

@@ -50,11 +50,16 @@
  * advance(), so a remap there never waits. A remap must not be called by a
  * thread that is itself an active vCPU of the map (it would wait for itself).
  *
- * Remap accounting: only entries with no flag at all are marked (an entry
- * BUSY, MARK/COPY from another remap, or SAMPLED and not touched since, is
- * counted `cancelled` with those a vCPU cancelled); entries eligible() refuses
- * and pages whose transform() declines count in neither; gpfns out of range
- * are ignored. transform() therefore always sees an entry without flags.
+ * Remap accounting: only entries with no lock flag are marked (an entry
+ * BUSY or MARK/COPY from another remap is counted `cancelled` with those a
+ * vCPU cancelled); entries eligible() refuses and pages whose transform()
+ * declines count in neither; gpfns out of range are ignored. eligible(),
+ * transform() and release() always see the entry without flags.
+ * SAMPLED (working-set sampling, wss.c) is transparent to a remap: a sampled
+ * page moves like any other and the published entry keeps SAMPLED, so the
+ * next vCPU access is still counted (a vCPU cancelling the mark leaves
+ * SAMPLED set too). Otherwise the n sampled pages of every VM could never be
+ * migrated, shared or swapped.
  *
  * The map keeps the caller's pool_bases array (indexed by the node field of
  * an entry): it must outlive the map. The fault ops are copied.
@@ -428,11 +433,11 @@ static size_t remap_mark(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const r
     if (g >= m->npages)
       continue;
     uint64_t pte = atomic_load(&m->pte[g]);
-    if (pte & REF_PTE_FLAGS_MASK) { /* busy, being remapped or sampled */
+    if (pte & LOCK_FLAGS) { /* busy or being remapped */
       res->cancelled++;
       continue;
     }
-    if (ops->eligible && !ops->eligible(ctx, g, pte))
+    if (ops->eligible && !ops->eligible(ctx, g, pte & ~REF_PTE_SAMPLED))
       continue;
     if (!atomic_compare_exchange_strong(&m->pte[g], &pte, pte | REF_PTE_MARK)) {
       res->cancelled++;
@@ -456,14 +461,15 @@ static void remap_publish(ref_pmap_t *m, const uint64_t *gpfns, size_t n,
       res->cancelled++; /* a vCPU used the page meanwhile */
       continue;
     }
-    uint64_t new_pte = old;
-    if (!ops->transform(ctx, g, old, &new_pte)) {
+    uint64_t sampled = old & REF_PTE_SAMPLED, plain = old & ~REF_PTE_SAMPLED;
+    uint64_t new_pte = plain;
+    if (!ops->transform(ctx, g, plain, &new_pte)) {
       atomic_store_explicit(&m->pte[g], old, memory_order_release);
       continue;
     }
-    atomic_store_explicit(&m->pte[g], new_pte & ~LOCK_FLAGS, memory_order_release);
+    atomic_store_explicit(&m->pte[g], (new_pte & ~LOCK_FLAGS) | sampled, memory_order_release);
     if (ops->release)
-      ops->release(ctx, g, old);
+      ops->release(ctx, g, plain);
     res->remapped++;
   }
 }

@@ -194,6 +194,11 @@ typedef struct ref_mech {
   void (*release)(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t pte);
   void (*vm_stats)(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out);
   void (*host_stats)(ref_host_t *h, mmc_host_stats_t *out);
+  /* A setting was changed through setting_set (after the new value is
+   * stored; not at host creation), h->lock held. */
+  void (*setting_changed)(ref_host_t *h, ref_setting_id_t id);
+  /* A running VM's configuration changed (vm_reconfigure succeeded), h->lock held. */
+  void (*vm_reconfigured)(ref_host_t *h, ref_vm_t *vm);
 } ref_mech_t;
 
 /* mechs.c: indexed by ref_mech_id_t; NULL where a mechanism is not built. */
@@ -210,9 +215,9 @@ extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
 
 #define REF_CAPS_SHARE 0ull
 
-#define REF_CAPS_WSS 0ull
+#define REF_CAPS_WSS MMC_CAP_WSS
 
-#define REF_CAPS_ALLOC 0ull
+#define REF_CAPS_ALLOC MMC_CAP_ALLOC_TARGETS
 
 #define REF_CAPS_MEMSTATE MMC_CAP_MEMSTATE
 
@@ -235,6 +240,12 @@ int ref_vm_alloc_frame(ref_host_t *h, ref_vm_t *vm, uint32_t want, uint32_t *nod
                        uint64_t *frame_out, mmc_error_t *err);
 /* Home node of the NUMA client owning gpfn (REF_NO_NODE when unplaced). */
 uint32_t ref_vm_home_of(const ref_vm_t *vm, uint64_t gpfn);
+/* Sum of the CPU demand (permille) of the VM's entered vCPUs: what the
+ * stepped clock counts as running (wss.c: VM execution time). */
+uint64_t ref_vm_running_demand(ref_host_t *h, const ref_vm_t *vm);
+/* Host memory VMs can hold in total: the frame pools' capacity (idletax.c
+ * subtracts what the host keeps free). */
+uint64_t ref_mem_capacity_pages(ref_host_t *h);
 
 /* host.c */
 uint64_t ref_host_now(ref_host_t *h);

@@ -98,6 +98,19 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_REF_SWAP_PREALLOCATE, "Ref.SwapPreallocate", BOTH(0), 0, 1, "",
      "1: swap files are fully allocated at power-on (fallocate); 0: sparse, after a "
      "free-space check (ours)"},
+    /* Working-set sampling and allocation targets (issue 6; wss.h documents the gains). */
+    {REF_SET_REF_WSS_SAMPLE_PAGES, "Ref.WssSamplePages", BOTH(100), 1, 10000, "pages",
+     "guest pages invalidated per working-set sample period, n (OSDI02: 100) (ours)"},
+    {REF_SET_REF_WSS_FAST_GAIN, "Ref.WssFastGain", BOTH(75), 1, 100, "%",
+     "gain of the fast working-set average: responds to increases within about one period "
+     "(ours)"},
+    {REF_SET_REF_WSS_SLOW_GAIN, "Ref.WssSlowGain", BOTH(25), 1, 100, "%",
+     "gain of the slow working-set average, at most the fast gain: decays over several "
+     "periods (ours)"},
+    {REF_SET_REF_WSS_INITIAL_ACTIVE, "Ref.WssInitialActive", BOTH(100), 0, 100, "%",
+     "working-set estimate of a VM at power-on, before any period completed (ours)"},
+    {REF_SET_REF_WSS_TICK, "Ref.WssTick", BOTH(100), 10, 10000, "ms",
+     "period of the hook that accounts VM execution time and closes sample periods (ours)"},
 };
 
 const ref_vm_option_defaults_t ref_vm_defaults = {

@@ -75,6 +75,12 @@ typedef enum ref_setting_id {
   REF_SET_REF_BALLOON_SLOW_TIME,
   REF_SET_REF_SWAP_FAIL_WRITES,
   REF_SET_REF_SWAP_PREALLOCATE,
+  /* ---- working-set sampling and allocation targets (wss.c, idletax.c; ours) */
+  REF_SET_REF_WSS_SAMPLE_PAGES,
+  REF_SET_REF_WSS_FAST_GAIN,
+  REF_SET_REF_WSS_SLOW_GAIN,
+  REF_SET_REF_WSS_INITIAL_ACTIVE,
+  REF_SET_REF_WSS_TICK,
   REF_SET_COUNT
 } ref_setting_id_t;
 

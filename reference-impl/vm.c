@@ -239,6 +239,21 @@ int ref_vm_alloc_frame(ref_host_t *h, ref_vm_t *vm, uint32_t want, uint32_t *nod
   return alloc_frame(h, vm, want, node_out, frame_out, err);
 }
 
+uint64_t ref_vm_running_demand(ref_host_t *h, const ref_vm_t *vm) {
+  ref_mem_t *m = mem_of(h);
+  uint64_t sum = 0;
+  pthread_mutex_lock(&m->place_lock); /* guards the vCPUs' demand */
+  for (uint32_t v = 0; v < vm->cfg.vcpus; v++)
+    if (atomic_load(&vm->vcpus[v].entered))
+      sum += vm->vcpus[v].demand;
+  pthread_mutex_unlock(&m->place_lock);
+  return sum;
+}
+
+uint64_t ref_mem_capacity_pages(ref_host_t *h) {
+  return mem_of(h)->capacity_pages;
+}
+
 uint32_t ref_vm_home_of(const ref_vm_t *vm, uint64_t gpfn) {
   return vm->placed ? atomic_load(&vm->client[client_of_gpfn(vm, gpfn)].home) : REF_NO_NODE;
 }
@@ -337,6 +352,17 @@ static int check_config(ref_host_t *h, const mmc_vm_config_t *c, mmc_error_t *er
   if (!mem_ok)
     return mmc_fail(err, MMC_EINVAL, "numa.nodeAffinity 0x%llx contains no node with memory",
                     (unsigned long long)c->node_affinity);
+  /* NUMA-9 confines vCPUs too: they must be able to run somewhere, with or
+   * without placement (memory-only nodes: KNL MCDRAM, CXL expanders). */
+  uint64_t cpu_nodes = 0;
+  for (uint32_t n = 0; n < h->nnodes && n < 64; n++)
+    if (h->nodes[n].ncpus)
+      cpu_nodes |= 1ull << n;
+  if (c->node_affinity && !(c->node_affinity & cpu_nodes))
+    return mmc_fail(err, MMC_EINVAL,
+                    "numa.nodeAffinity 0x%llx names only memory-only nodes (no CPUs), where no "
+                    "vCPU can run; include a node with CPUs (mask 0x%llx)",
+                    (unsigned long long)c->node_affinity, (unsigned long long)cpu_nodes);
   return 0;
 }
 
@@ -863,6 +889,9 @@ int ref_vm_reconfigure(mmc_host_t *h, mmc_vm_id_t id, const mmc_vm_config_t *cfg
   if (rc == 0)
     ref_event_emit(
         h, (mmc_event_t){.type = MMC_EV_RECONFIGURE, .vm = id, .node_from = -1, .node_to = -1});
+  for (unsigned i = 0; rc == 0 && i < REF_MECH_COUNT; i++)
+    if (ref_mechs[i] && ref_mechs[i]->vm_reconfigured)
+      ref_mechs[i]->vm_reconfigured(h, vm);
   pthread_mutex_unlock(&h->lock);
   return rc;
 }

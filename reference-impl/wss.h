@@ -7,7 +7,7 @@
  * memory, no settings lookup: the caller passes VM execution time, the
  * sampling counts and the setting values. The mechanism part (invalidating
  * the sampled pages in the guest page map, counting the first touch) will be
- * added to this file in its own section; it calls the functions below.
+ * is the second section of this file; it calls the functions below.
  * ======================================================================
  *
  * What the documentation says. Each period of Mem.SamplePeriod seconds of the
@@ -70,6 +70,8 @@
 
 /* ---------------------------------------------------------------- policy */
 
+/* Defaults of wss_params_default; the mechanism reads the Ref.WssFastGain,
+ * Ref.WssSlowGain and Ref.WssSamplePages settings, whose defaults are these. */
 #define WSS_ALPHA_FAST 0.75           /* fast EWMA gain, see the bounds above */
 #define WSS_ALPHA_SLOW 0.25           /* slow EWMA gain */
 #define WSS_SAMPLE_PAGES_DEFAULT 100u /* n, OSDI02 */
@@ -132,5 +134,43 @@ double wss_fast_partial(const wss_state_t *st, const wss_params_t *p);
 double wss_estimate(const wss_state_t *st, const wss_params_t *p);
 
 bool wss_is_valid(const wss_state_t *st, const wss_params_t *p);
+
+/* ================================================================ mechanism
+ * The sampling mechanism of the reference host (ref_mech_t row
+ * REF_MECH_WSS, MMC_CAP_WSS). wss.c documents it in full; in short:
+ *
+ * VM execution time. Stepped clock: between two ticks (Ref.WssTick) a VM
+ * executes dt * D / (1000 * vcpus), D = the summed demand (permille) of its
+ * ENTERED vCPUs (vcpu_set_demand; Ref.VcpuDemandDefault until set): a VM
+ * with every vCPU entered at full demand runs at wall-clock rate; a VM whose
+ * vCPUs are exited or at demand 0 does not execute, so its sample period
+ * does not advance (WSS-1). The state seen at a tick counts for the whole
+ * interval since the previous tick (stepped vCPUs change state only between
+ * advance() calls, so the error is at most one tick per change). Live clock:
+ * the CPU time of the entered vCPUs' threads (Linux per-thread CPU clocks)
+ * since the previous tick, divided by vcpus.
+ *
+ * Sampling. Each period n = Ref.WssSamplePages distinct random guest pages
+ * (all configured pages, xoshiro seeded from the host seed and VM id) are
+ * invalidated by setting REF_PTE_SAMPLED (CAS). A page never touched
+ * (UNBACKED) is sampled like any other: OSDI02 samples guest pages, and a
+ * page the guest never touched is idle unless the guest touches it during
+ * the period (its first touch is counted). Pages held by reclamation
+ * (BALLOONED, COMPRESSED, SWAPPED) are sampled passively: not invalidated
+ * (their access already takes another mechanism's slow path), counted
+ * touched when the period ends if they were brought back meanwhile. An
+ * entry locked by a slow path or a remap is replaced by another random page.
+ * The first vCPU access to an invalidated page goes through the slow path
+ * (pmap), where vm.c calls wss_mech_fault: it counts the touch; the page is
+ * restored by vm.c. At the period's end untouched pages are restored and f =
+ * touched / n feeds the estimator above. Sampling starts at the first tick
+ * after power-on (power-on itself stays cheap). */
+struct mmc_host;
+struct ref_vm;
+struct ref_mech;
+extern const struct ref_mech ref_mech_wss;
+/* The VM's working-set estimate as a fraction of its configured memory (the
+ * value wss_estimate gives); 1.0 when sampling is not attached. h->lock held. */
+double ref_wss_active_frac(struct mmc_host *h, struct ref_vm *vm);
 
 #endif

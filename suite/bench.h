@@ -30,6 +30,19 @@ typedef struct suite_bench {
   int (*run)(const suite_bench_opts_t *opts);
 } suite_bench_t;
 
+/* One measurement of a figure: 0 and *value, or non-zero after a message
+ * on the opts' err stream. */
+typedef int (*suite_bench_measure_fn)(void *arg, double *value);
+
+/* The generic --repeat: measure one figure opts->repeat times (every sample
+ * kept in samples[0..repeat) when samples is not NULL) and print one row
+ *   "  NAME  MEDIAN UNIT  IQR Q1..Q3  range MIN..MAX  n=N  (BETTER is better)"
+ * on opts->out. Returns 0, or the first non-zero from `measure` (nothing
+ * printed then). suite/bench/repeat.c. */
+int suite_bench_figure(const suite_bench_opts_t *opts, const char *name, const char *unit,
+                       const char *better, suite_bench_measure_fn measure, void *arg,
+                       double *samples);
+
 /* Terminated by a row with name == NULL; may hold no benchmark yet. */
 extern const suite_bench_t suite_benches[];
 

@@ -81,6 +81,14 @@ bool sc_check_range(suite_ctx_t *c, const char *name, double lo, double hi, doub
 /* A metric: better is "lower", "higher" or "" (informational). */
 void sc_metric(suite_ctx_t *c, const char *name, const char *unit, const char *better,
                double value);
+/* One point of a time series (issue 9): t in seconds of the case's clock
+ * (virtual time on a stepped host), value in `unit`. Names "group/label"
+ * are drawn in one plot per group ("wss/estimate" with "wss/true"). */
+void sc_series(suite_ctx_t *c, const char *name, const char *unit, double t, double value);
+/* A metric that could not be measured here (e.g. a perf counter without a
+ * PMU): recorded with no value and the reason, never as a zero. */
+void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit,
+                           const char *reason);
 __attribute__((format(printf, 2, 3))) void sc_diag(suite_ctx_t *c, const char *fmt, ...);
 /* End the case as SKIP (nothing failed so far is lost: failures still count). */
 __attribute__((format(printf, 2, 3))) noreturn void sc_skip(suite_ctx_t *c, const char *fmt, ...);

@@ -8,6 +8,16 @@
 
 /* suite/cases/set.c */
 void case_set_1(suite_ctx_t *c);
+/* issue 6: suite/cases/wss.c and suite/cases/idletax.c */
+void case_wss_1(suite_ctx_t *c);
+void case_wss_2(suite_ctx_t *c);
+void case_wss_3(suite_ctx_t *c);
+void case_wss_4(suite_ctx_t *c);
+void case_alloc_2(suite_ctx_t *c);
+void case_alloc_3(suite_ctx_t *c);
+void case_alloc_5(suite_ctx_t *c);
+void case_alloc_6(suite_ctx_t *c);
+void case_alloc_osdi02(suite_ctx_t *c);
 
 const suite_case_t suite_cases[] = {
     {.id = "SET-1",
@@ -135,5 +145,71 @@ const suite_case_t suite_cases[] = {
      .needs = SUITE_NEED_LIVE,
      .timeout_s = 120,
      .run = case_int_1_full},
+    /* issue 6: working-set sampling, shares and the idle memory tax */
+    {.id = "WSS-1",
+     .spec_ids = "WSS-1",
+     .title = "n pages sampled per period of VM execution time; stopped VMs do not advance",
+     .needs_caps = MMC_CAP_WSS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_wss_1},
+    {.id = "WSS-2",
+     .spec_ids = "WSS-2",
+     .title = "step up followed within about a period, step down over several",
+     .needs_caps = MMC_CAP_WSS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_wss_2},
+    {.id = "WSS-3",
+     .spec_ids = "WSS-3",
+     .title = "steady f = 0.1, 0.5, 0.9 estimated within the sampling error",
+     .needs_caps = MMC_CAP_WSS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_wss_3},
+    {.id = "WSS-4",
+     .spec_ids = "WSS-4 ALLOC-4",
+     .title = "an idle VM's lowered target ramps back quickly once it is active",
+     .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_wss_4},
+    {.id = "ALLOC-2",
+     .spec_ids = "ALLOC-2",
+     .title = "active VMs under contention: targets in proportion to shares",
+     .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_alloc_2},
+    {.id = "ALLOC-3",
+     .spec_ids = "ALLOC-3 ALLOC-4",
+     .title = "rho equalised by the formula, lowest rho reclaimed first, tau = 0 by shares, <= tau "
+              "of idle taken",
+     .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_alloc_3},
+    {.id = "ALLOC-5",
+     .spec_ids = "ALLOC-5",
+     .title = "Mem.IdleTaxType=1: effective rate rises with idle/active, never above tau",
+     .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_alloc_5},
+    {.id = "ALLOC-6",
+     .spec_ids = "ALLOC-6",
+     .title = "targets change only every BalancePeriod and at power-on/off, setting and "
+              "reconfigure",
+     .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_alloc_6},
+    {.id = "ALLOC-4b",
+     .spec_ids = "ALLOC-4 ALLOC-3",
+     .title = "OSDI02 idle-tax experiment: idle and active VM, tau 0 then 0.75",
+     .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_alloc_osdi02},
     {0}, /* end */
 };

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mmc_error.h"
+#include "probes/perf.h"
 #include "runner.h"
 
 enum { WIRE_MAGIC = 0x6d6d6372, WIRE_STR_MAX = 8192, SC_MAX_HOSTS = 64, SETTINGS_MAX = 4096 };
@@ -83,7 +84,7 @@ long suite_rec_decode(const unsigned char *buf, size_t len, suite_rec_t *out) {
   if (len < sizeof h)
     return 0;
   memcpy(&h, buf, sizeof h);
-  if (h.magic != WIRE_MAGIC || h.kind < SUITE_REC_CHECK || h.kind > SUITE_REC_DONE)
+  if (h.magic != WIRE_MAGIC || h.kind < SUITE_REC_CHECK || h.kind > SUITE_REC_SERIES)
     return -1;
   size_t total = sizeof h;
   for (int i = 0; i < 4; i++) {
@@ -180,6 +181,37 @@ void sc_metric(suite_ctx_t *c, const char *name, const char *unit, const char *b
     _exit(3);
 }
 
+double suite_rec_series_t(const suite_rec_t *r) {
+  double t;
+  memcpy(&t, &r->ival[0], sizeof t);
+  return t;
+}
+
+void sc_series(suite_ctx_t *c, const char *name, const char *unit, double t, double value) {
+  suite_rec_t r = {.kind = SUITE_REC_SERIES,
+                   .name = (char *)name,
+                   .unit = (char *)(unit ? unit : ""),
+                   .better = (char *)"",
+                   .value = value};
+  memcpy(&r.ival[0], &t, sizeof t);
+  if (suite_rec_send(c->fd, &r) != 0)
+    _exit(3);
+}
+
+/* Same record as a metric; a non-empty text (the reason) marks it
+ * unsupported and the value is ignored by the parent. */
+void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit,
+                           const char *reason) {
+  suite_rec_t r = {.kind = SUITE_REC_METRIC,
+                   .name = (char *)name,
+                   .unit = (char *)(unit ? unit : ""),
+                   .better = "",
+                   .text = (char *)(reason && *reason ? reason : "unsupported"),
+                   .value = 0};
+  if (suite_rec_send(c->fd, &r) != 0)
+    _exit(3);
+}
+
 void sc_diag(suite_ctx_t *c, const char *fmt, ...) {
   char text[2048];
   va_list ap;
@@ -271,7 +303,13 @@ void sc_host_destroy(suite_ctx_t *c, mmc_host_t *h) {
 
 void suite_child_case(const suite_run_t *run, const suite_case_t *kase, int fd) {
   suite_ctx_t c = {.run = run, .c = kase, .fd = fd};
+  /* Counters of the case's whole process, vCPU threads included (they are
+   * inherited): software events everywhere, hardware ones where the PMU
+   * has them, otherwise "unsupported" with the reason. */
+  sc_perf_t *perf = run->perf ? sc_perf_begin(&c, NULL, 0) : NULL;
   kase->run(&c);
+  if (perf)
+    sc_perf_end(&c, perf);
   finish(&c, SUITE_REC_DONE, NULL);
 }
 

@@ -1,5 +1,5 @@
 /*
- * main.c — the `mmcert` command: run, list, topology, bench, help,
+ * main.c — the `mmcert` command: run, list, topology, bench, qualify, help,
  * --version (issue 2 items 7 and 8, "bad input").
  *
  * Every usage error is one line on stderr naming what was wrong and what is
@@ -19,12 +19,14 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "commands.h"
 #include "config.h"
 #include "mmc_error.h"
+#include "qualify.h"
 #include "results.h"
 #include "runner.h"
 
-enum { MAX_REPEAT = 1000000 };
+enum { MAX_REPEAT = 1000000, MAX_RUN_REPEAT = 1000 };
 static const double MAX_TIMEOUT_SCALE = 1000.0;
 
 static const char usage_text[] =
@@ -35,6 +37,16 @@ static const char usage_text[] =
     "  list      list the cases with their SPEC ids and titles\n"
     "  topology  print the topology a run would use\n"
     "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
+    "  results   the results history: import FILE..., list [--impl N] [--version V]\n"
+    "            [--machine CLASS] [--mode M]; both take --db PATH (default\n"
+    "            results/history.db); show FILE... prints a file's key facts\n"
+    "  compare   compare two runs: mmcert compare OLD NEW, each a results file or a\n"
+    "            history selection db:KEY=VALUE,... (keys impl, version, machine, mode,\n"
+    "            topology, run, last); --alpha A (0.05) --min-effect PCT (5%)\n"
+    "            --single-effect PCT (50%) --force --report-only --db PATH\n"
+    "  report    HTML report with plots: mmcert report FILE|db:SELECTION -o DIR [--db PATH]\n"
+    "  qualify   measure this machine's NUMA hardware and write a report\n"
+    "            (mmcert qualify --help)\n"
     "  help      show this help (also --help); --version shows the version\n"
     "\n"
     "mmcert run [OPTION]...\n"
@@ -51,10 +63,17 @@ static const char usage_text[] =
     "  --host-memory SIZE     cap the memory the implementation may use (e.g. 4G)\n"
     "  --profile esxi-6.7|osdi02  defaults profile (default esxi-6.7)\n"
     "  --timeout-scale X      multiply every case timeout by X (0 < X <= 1000)\n"
+    "  --repeat N             run every selected case N times (1..1000); every metric\n"
+    "                         sample is kept, a case's verdict is its worst\n"
+    "  --no-perf              do not record perf_event counters (perf.* metrics) of cases\n"
     "\n"
     "mmcert topology [--topology SPEC] [--host-memory SIZE]\n"
     "\n"
-    "Exit status: 0 all passed or skipped, 1 a case failed or broke, 2 bad usage or input.\n";
+    "Exit status: 0 all passed or skipped, 1 a case failed or broke, 2 bad usage or input.\n"
+    "compare: 0 nothing regressed or newly failing (always with --report-only), 1 something\n"
+    "did, 2 bad input (not JSON, truncated, other schema version, locked or corrupt\n"
+    "database, different topologies or modes without --force).\n"
+    "Results schema: doc/results-schema.md.\n";
 
 __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt,
                                                              ...) {
@@ -282,6 +301,8 @@ typedef struct run_args {
   uint64_t seed;
   bool seed_given;
   double timeout_scale;
+  unsigned repeat;
+  bool no_perf;
   const char **globs;
   size_t nglobs;
   mmc_setting_value_t *sets;
@@ -320,7 +341,20 @@ static int check_json_path(const char *path) {
 }
 
 static int parse_run(int argc, char **argv, run_args_t *a) {
-  enum { O_IMPL = 256, O_TOPO, O_CASE, O_MODE, O_JSON, O_SET, O_SEED, O_MEM, O_PROFILE, O_TS };
+  enum {
+    O_IMPL = 256,
+    O_TOPO,
+    O_CASE,
+    O_MODE,
+    O_JSON,
+    O_SET,
+    O_SEED,
+    O_MEM,
+    O_PROFILE,
+    O_TS,
+    O_REPEAT,
+    O_NO_PERF
+  };
   static const struct option opts[] = {{"impl", required_argument, NULL, O_IMPL},
                                        {"topology", required_argument, NULL, O_TOPO},
                                        {"case", required_argument, NULL, O_CASE},
@@ -331,6 +365,8 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
                                        {"host-memory", required_argument, NULL, O_MEM},
                                        {"profile", required_argument, NULL, O_PROFILE},
                                        {"timeout-scale", required_argument, NULL, O_TS},
+                                       {"repeat", required_argument, NULL, O_REPEAT},
+                                       {"no-perf", no_argument, NULL, O_NO_PERF},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
   int o, rc = 0;
@@ -341,6 +377,7 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
     case O_TOPO: a->topology = optarg; break;
     case O_MEM: a->host_memory = optarg; break;
     case O_JSON: a->json = optarg; break;
+    case O_NO_PERF: a->no_perf = true; break;
     case O_SET: rc = add_set(a, optarg); break;
     case O_CASE: {
       const char **g = realloc(a->globs, (a->nglobs + 1) * sizeof *g);
@@ -377,6 +414,14 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
         rc = usage_error("run", "--timeout-scale '%s': expected a number > 0 and <= %g", optarg,
                          MAX_TIMEOUT_SCALE);
       break;
+    case O_REPEAT: {
+      uint64_t r;
+      if (!parse_u64(optarg, &r) || r < 1 || r > MAX_RUN_REPEAT)
+        rc = usage_error("run", "--repeat '%s': expected an integer 1..%d", optarg, MAX_RUN_REPEAT);
+      else
+        a->repeat = (unsigned)r;
+      break;
+    }
     case 'h': fputs(usage_text, stdout); return -1;
     default: return bad_option("run", o, argc, argv);
     }
@@ -445,6 +490,9 @@ static int cmd_run(int argc, char **argv) {
                      .seed = a.seed_given ? a.seed : time_seed(),
                      .profile = a.profile,
                      .timeout_scale = a.timeout_scale,
+                     .repeat = a.repeat,
+                     .perf = !a.no_perf,
+                     .progress = isatty(STDERR_FILENO) == 1,
                      .sets = a.sets,
                      .nsets = a.nsets,
                      .globs = a.globs,
@@ -465,7 +513,8 @@ out_args:
 
 int main(int argc, char **argv) {
   if (argc < 2)
-    return usage_error(NULL, "missing command: run, list, topology, bench or help");
+    return usage_error(NULL, "missing command: run, list, topology, bench, results, compare, "
+                             "report, qualify or help");
   const char *cmd = argv[1];
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage_text, stdout);
@@ -484,6 +533,16 @@ int main(int argc, char **argv) {
     return cmd_topology(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench"))
     return cmd_bench(argc - 1, argv + 1);
-  return usage_error(NULL, "unknown command '%s': expected run, list, topology, bench or help",
+  if (!strcmp(cmd, "results"))
+    return suite_cmd_results(argc - 1, argv + 1);
+  if (!strcmp(cmd, "compare"))
+    return suite_cmd_compare(argc - 1, argv + 1);
+  if (!strcmp(cmd, "report"))
+    return suite_cmd_report(argc - 1, argv + 1);
+  if (!strcmp(cmd, "qualify"))
+    return suite_qualify_main(argc - 1, argv + 1);
+  return usage_error(NULL,
+                     "unknown command '%s': expected run, list, topology, bench, results, "
+                     "compare, report, qualify or help",
                      cmd);
 }

@@ -6,18 +6,23 @@
  */
 #include "results.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mmc_error.h"
+#include "stats.h"
+#include <xxhash.h>
 
 static void iso_time(double t, char *buf, size_t cap) {
   time_t s = (time_t)t;
@@ -55,13 +60,90 @@ static int kernel_nodes(void) {
   return n;
 }
 
+/* "AMD EPYC 7B13 64-Core Processor" -> "amd-epyc-7b13-64-core"; trademarks,
+ * "CPU", "Processor" and the "@ 2.40GHz" clock are dropped. */
+static void cpu_short(const char *model, char *buf, size_t cap) {
+  static const char *const drop[] = {"(r)", "(tm)", "cpu", "processor", NULL};
+  char low[256];
+  size_t n = 0;
+  for (const char *p = model; *p && *p != '@' && n + 1 < sizeof low; p++)
+    low[n++] = (char)tolower((unsigned char)*p);
+  low[n] = '\0';
+  for (int d = 0; drop[d]; d++)
+    for (char *h; (h = strstr(low, drop[d]));)
+      memset(h, ' ', strlen(drop[d]));
+  size_t o = 0;
+  bool dash = false;
+  for (const char *p = low; *p && o + 2 < cap; p++) {
+    if (isalnum((unsigned char)*p)) {
+      if (dash && o)
+        buf[o++] = '-';
+      buf[o++] = *p;
+      dash = false;
+    } else {
+      dash = true;
+    }
+  }
+  buf[o] = '\0';
+  if (!o)
+    snprintf(buf, cap, "unknown-cpu");
+}
+
+void suite_machine_class(char *buf, size_t cap) {
+  json_t *m = cpu_model();
+  char cpu[128];
+  cpu_short(json_is_string(m) ? json_string_value(m) : "", cpu, sizeof cpu);
+  json_decref(m);
+  double gib = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (1u << 30);
+  int nodes = kernel_nodes();
+  snprintf(buf, cap, "%ldc-%.0fg-%dn-%s", sysconf(_SC_NPROCESSORS_ONLN), gib, nodes ? nodes : 1,
+           cpu);
+}
+
 static json_t *machine_json(void) {
-  char host[256] = "";
+  char host[256] = "", cls[192];
   gethostname(host, sizeof host - 1);
-  return json_pack("{s:s, s:o, s:I, s:i, s:I}", "hostname", host, "cpu_model", cpu_model(), "cpus",
-                   (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "numa_nodes", kernel_nodes(),
-                   "memory_bytes",
-                   (json_int_t)sysconf(_SC_PHYS_PAGES) * (json_int_t)sysconf(_SC_PAGESIZE));
+  suite_machine_class(cls, sizeof cls);
+  return json_pack(
+      "{s:s, s:o, s:I, s:i, s:I, s:s}", "hostname", host, "cpu_model", cpu_model(), "cpus",
+      (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "numa_nodes", kernel_nodes(), "memory_bytes",
+      (json_int_t)sysconf(_SC_PHYS_PAGES) * (json_int_t)sysconf(_SC_PAGESIZE), "class", cls);
+}
+
+/* Over what placement depends on: per node its memory and CPUs, and the
+ * distance matrix (not the source text: the same machine described twice
+ * hashes alike). */
+void suite_topology_hash(const mmt_topology_t *t, char *buf, size_t cap) {
+  XXH64_state_t *st = XXH64_createState();
+  XXH64_reset(st, 0);
+  uint64_t n = t->desc.nnodes;
+  XXH64_update(st, &n, sizeof n);
+  for (uint32_t i = 0; i < t->desc.nnodes; i++) {
+    const mmc_node_t *nd = &t->desc.nodes[i];
+    uint64_t v[2] = {nd->memory_bytes, nd->ncpus};
+    XXH64_update(st, v, sizeof v);
+    for (uint32_t c = 0; c < nd->ncpus; c++) {
+      uint64_t cpu = nd->cpus[c];
+      XXH64_update(st, &cpu, sizeof cpu);
+    }
+    for (uint32_t j = 0; j < t->desc.nnodes; j++) {
+      uint64_t d = mmt_distance(t, i, j);
+      XXH64_update(st, &d, sizeof d);
+    }
+  }
+  snprintf(buf, cap, "xxh64:%016llx", (unsigned long long)XXH64_digest(st));
+  XXH64_freeState(st);
+}
+
+static void topology_summary(const mmt_topology_t *t, char *buf, size_t cap) {
+  uint64_t mem = 0;
+  unsigned cpus = 0;
+  for (uint32_t i = 0; i < t->desc.nnodes; i++) {
+    mem += t->desc.nodes[i].memory_bytes;
+    cpus += t->desc.nodes[i].ncpus;
+  }
+  snprintf(buf, cap, "%u node%s, %u cpus, %.1f GiB", t->desc.nnodes, t->desc.nnodes == 1 ? "" : "s",
+           cpus, (double)mem / (1u << 30));
 }
 
 static json_t *kernel_json(void) {
@@ -88,11 +170,14 @@ static json_t *topology_json(const suite_run_t *run) {
       json_array_append_new(row, json_integer(mmt_distance(t, i, j)));
     json_array_append_new(dist, row);
   }
-  return json_pack("{s:s, s:s?, s:b, s:i, s:o, s:o, s:b, s:I}", "source", t->source, "spec",
-                   run->topology_spec, "is_this_machine", t->is_this_machine, "nnodes",
-                   (int)t->desc.nnodes, "nodes", nodes, "distances", dist,
-                   "distances_from_firmware", t->distances_from_firmware, "host_memory_cap_bytes",
-                   (json_int_t)run->host_memory);
+  char hash[40], summary[96];
+  suite_topology_hash(t, hash, sizeof hash);
+  topology_summary(t, summary, sizeof summary);
+  return json_pack("{s:s, s:s, s:s, s:s?, s:b, s:i, s:o, s:o, s:b, s:I}", "summary", summary,
+                   "hash", hash, "source", t->source, "spec", run->topology_spec, "is_this_machine",
+                   t->is_this_machine, "nnodes", (int)t->desc.nnodes, "nodes", nodes, "distances",
+                   dist, "distances_from_firmware", t->distances_from_firmware,
+                   "host_memory_cap_bytes", (json_int_t)run->host_memory);
 }
 
 static json_t *impl_json(const suite_run_t *run) {
@@ -128,34 +213,204 @@ static json_t *sets_json(const suite_run_t *run) {
   return a;
 }
 
-static json_t *case_json(const suite_result_t *r) {
-  json_t *checks = json_array(), *metrics = json_array(), *diags = json_array();
-  for (size_t i = 0; i < r->nrecs; i++) {
-    const suite_rec_t *rec = &r->recs[i];
-    if (rec->kind == SUITE_REC_CHECK)
-      json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "name", rec->name, "ok", rec->ok,
-                                              "diag", rec->text));
-    else if (rec->kind == SUITE_REC_METRIC)
-      json_array_append_new(metrics,
-                            json_pack("{s:s, s:s, s:s, s:f}", "name", rec->name, "unit", rec->unit,
-                                      "better", rec->better, "value", rec->value));
-    else if (rec->kind == SUITE_REC_DIAG)
-      json_array_append_new(diags, json_string(rec->text));
+/* ---- cases: the repetitions of one case folded into one record */
+
+/* Worst first: broken > fail > skip > pass (a skip in one repetition and a
+ * pass in another is worse than all passing: something was not checked). */
+static int verdict_rank(suite_verdict_t v) {
+  static const int rank[] = {
+      [SUITE_PASS] = 0, [SUITE_SKIP] = 1, [SUITE_FAIL] = 2, [SUITE_BROKEN] = 3};
+  return rank[v];
+}
+
+static json_t *find_named(json_t *arr, const char *name) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i,
+                     v) if (!strcmp(json_string_value(json_object_get(v, "name")), name)) return v;
+  return NULL;
+}
+
+static void add_check(json_t *checks, const suite_result_t *r, const suite_rec_t *rec) {
+  json_t *ck = find_named(checks, rec->name);
+  if (!ck) {
+    char id[96];
+    snprintf(id, sizeof id, "%s/%zu", r->c->id, json_array_size(checks) + 1);
+    ck = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:i, s:i}", "id", id, "name", rec->name,
+                   "spec_ids", r->c->spec_ids ? r->c->spec_ids : "", "verdict", "pass", "ok", 1,
+                   "diag", "", "failed", 0, "seen", 0);
+    json_array_append_new(checks, ck);
   }
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:o, s:o, s:o}", "id", r->c->id, "spec_ids",
-                   r->c->spec_ids ? r->c->spec_ids : "", "title", r->c->title, "verdict",
-                   suite_verdict_name(r->verdict), "reason", r->reason, "timed_out", r->timed_out,
-                   "duration_s", r->duration_s, "checks", checks, "metrics", metrics, "diags",
-                   diags);
+  json_object_set_new(ck, "seen",
+                      json_integer(json_integer_value(json_object_get(ck, "seen")) + 1));
+  if (rec->ok)
+    return;
+  json_object_set_new(ck, "failed",
+                      json_integer(json_integer_value(json_object_get(ck, "failed")) + 1));
+  if (json_is_true(json_object_get(ck, "ok"))) { /* the first failure's diagnostic */
+    json_object_set_new(ck, "ok", json_false());
+    json_object_set_new(ck, "verdict", json_string("fail"));
+    json_object_set_new(ck, "diag", json_string(rec->text));
+  }
+}
+
+static void add_sample(json_t *metrics, const char *name, const char *unit, const char *better,
+                       double v) {
+  json_t *m = find_named(metrics, name);
+  if (!m) {
+    m = json_pack("{s:s, s:s, s:s, s:[]}", "name", name, "unit", unit, "better", better, "samples");
+    json_array_append_new(metrics, m);
+  }
+  json_array_append_new(json_object_get(m, "samples"), json_real(v));
+}
+
+/* sc_metric_unsupported: no sample, the reason instead (never a zero). */
+static void add_unsupported(json_t *metrics, const suite_rec_t *rec) {
+  json_t *m = find_named(metrics, rec->name);
+  if (!m) {
+    m = json_pack("{s:s, s:s, s:s, s:[]}", "name", rec->name, "unit", rec->unit, "better",
+                  rec->better, "samples");
+    json_array_append_new(metrics, m);
+  }
+  json_object_set_new(m, "unsupported", json_string(rec->text));
+}
+
+static void add_point(json_t *series, unsigned rep, const suite_rec_t *rec) {
+  size_t i;
+  json_t *s, *found = NULL;
+  json_array_foreach(series, i, s) if (json_integer_value(json_object_get(s, "rep")) == rep &&
+                                       !strcmp(json_string_value(json_object_get(s, "name")),
+                                               rec->name)) found = s;
+  if (!found) {
+    found = json_pack("{s:s, s:s, s:i, s:[], s:[]}", "name", rec->name, "unit", rec->unit, "rep",
+                      (int)rep, "t", "v");
+    json_array_append_new(series, found);
+  }
+  json_array_append_new(json_object_get(found, "t"), json_real(suite_rec_series_t(rec)));
+  json_array_append_new(json_object_get(found, "v"), json_real(rec->value));
+}
+
+/* JSON has no NaN or infinity: such a value is left out and said so. */
+static void dropped(json_t *diags, const char *what, const suite_rec_t *rec, unsigned rep) {
+  char msg[512];
+  snprintf(msg, sizeof msg,
+           "%s %s: non-finite value %g in repetition %u left out (JSON cannot hold it)", what,
+           rec->name, rec->value, rep + 1);
+  json_array_append_new(diags, json_string(msg));
+}
+
+/* "value": the median, for readers of schema 1 that looked at one number. */
+static void set_medians(json_t *metrics) {
+  size_t i;
+  json_t *m;
+  json_array_foreach(metrics, i, m) {
+    json_t *a = json_object_get(m, "samples");
+    size_t n = json_array_size(a);
+    if (n == 0) { /* unsupported everywhere: no value, never a zero */
+      json_object_set_new(m, "value", json_null());
+      continue;
+    }
+    double *x = calloc(n, sizeof *x);
+    if (!x)
+      continue;
+    for (size_t k = 0; k < n; k++)
+      x[k] = json_real_value(json_array_get(a, k));
+    json_object_set_new(m, "value", json_real(suite_stats_median(x, n)));
+    free(x);
+  }
+}
+
+/* Every repetition of the case at results[first] (same case pointer). */
+static json_t *case_json(const suite_run_t *run, size_t first) {
+  const suite_result_t *worst = &run->results[first];
+  json_t *checks = json_array(), *metrics = json_array(), *diags = json_array(),
+         *series = json_array(), *reps = json_array();
+  bool timed_out = false;
+  double dur = 0;
+  for (size_t k = first; k < run->nresults; k++) {
+    const suite_result_t *r = &run->results[k];
+    if (r->c != worst->c)
+      continue;
+    if (verdict_rank(r->verdict) > verdict_rank(worst->verdict))
+      worst = r;
+    timed_out |= r->timed_out;
+    dur += r->duration_s;
+    json_array_append_new(reps,
+                          json_pack("{s:i, s:s, s:s, s:f, s:b}", "rep", (int)r->rep, "verdict",
+                                    suite_verdict_name(r->verdict), "reason", r->reason,
+                                    "duration_s", r->duration_s, "timed_out", r->timed_out));
+    for (size_t i = 0; i < r->nrecs; i++) {
+      const suite_rec_t *rec = &r->recs[i];
+      if (rec->kind == SUITE_REC_CHECK)
+        add_check(checks, r, rec);
+      else if (rec->kind == SUITE_REC_METRIC && rec->text && rec->text[0])
+        add_unsupported(metrics, rec);
+      else if (rec->kind == SUITE_REC_METRIC)
+        if (isfinite(rec->value))
+          add_sample(metrics, rec->name, rec->unit, rec->better, rec->value);
+        else
+          dropped(diags, "metric", rec, r->rep);
+      else if (rec->kind == SUITE_REC_SERIES)
+        if (isfinite(rec->value) && isfinite(suite_rec_series_t(rec)))
+          add_point(series, r->rep, rec);
+        else
+          dropped(diags, "series point", rec, r->rep);
+      else if (rec->kind == SUITE_REC_DIAG && r->rep == 0)
+        json_array_append_new(diags, json_string(rec->text));
+    }
+  }
+  /* The runner's own measurement of each repetition that ran:
+   * informational (no better direction), because it includes process start
+   * and host creation; a case that measures speed records its own metric. */
+  for (size_t k = first; k < run->nresults; k++) {
+    const suite_result_t *r = &run->results[k];
+    if (r->c == worst->c && r->verdict != SUITE_SKIP)
+      add_sample(metrics, "wall_time", "s", "", r->duration_s);
+  }
+  set_medians(metrics);
+  const suite_case_t *c = worst->c;
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:i}", "id", c->id, "spec_ids",
+                        c->spec_ids ? c->spec_ids : "", "title", c->title, "verdict",
+                        suite_verdict_name(worst->verdict), "reason", worst->reason, "timed_out",
+                        timed_out, "duration_s", dur, "repetitions", (int)json_array_size(reps));
+  json_object_set_new(o, "runs", reps);
+  json_object_set_new(o, "checks", checks);
+  json_object_set_new(o, "metrics", metrics);
+  json_object_set_new(o, "series", series);
+  json_object_set_new(o, "diags", diags);
+  return o;
+}
+
+static json_t *cases_json(const suite_run_t *run) {
+  json_t *cases = json_array();
+  for (size_t i = 0; i < run->nresults; i++) {
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++)
+      seen = run->results[j].c == run->results[i].c;
+    if (!seen)
+      json_array_append_new(cases, case_json(run, i));
+  }
+  return cases;
+}
+
+static void run_id(char *buf, size_t cap) {
+  uint64_t r[2] = {0};
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) { /* no entropy: time and pid */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    r[0] = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    r[1] = (uint64_t)getpid();
+  }
+  snprintf(buf, cap, "%016llx%016llx", (unsigned long long)r[0], (unsigned long long)r[1]);
 }
 
 json_t *suite_results_json(const suite_run_t *run) {
   char start[32], end[32];
   iso_time(run->start_time, start, sizeof start);
   iso_time(run->end_time, end, sizeof end);
-  json_t *cases = json_array();
-  for (size_t i = 0; i < run->nresults; i++)
-    json_array_append_new(cases, case_json(&run->results[i]));
+  json_t *cases = cases_json(run);
+  char id[40];
+  run_id(id, sizeof id);
   json_t *totals = json_pack("{s:i, s:i, s:i, s:i}", "pass", run->totals[SUITE_PASS], "fail",
                              run->totals[SUITE_FAIL], "skip", run->totals[SUITE_SKIP], "broken",
                              run->totals[SUITE_BROKEN]);
@@ -167,6 +422,8 @@ json_t *suite_results_json(const suite_run_t *run) {
       run->profile, "seed", (json_int_t)run->seed, "timeout_scale", run->timeout_scale);
   if (!doc)
     return NULL;
+  json_object_set_new(doc, "run_id", json_string(id));
+  json_object_set_new(doc, "repeat", json_integer(run->repeat ? run->repeat : 1));
   json_object_set_new(doc, "settings", settings_json(run));
   json_object_set_new(doc, "settings_from_command_line", sets_json(run));
   if (run->settings_note[0])

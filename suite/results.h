@@ -17,7 +17,16 @@
 
 #include "runner.h"
 
-#define SUITE_RESULTS_SCHEMA 1
+/* 2: run_id, repeat, machine.class, topology summary and hash, checks
+ * with id/spec_ids/verdict, metrics with samples, time series, per-case
+ * repetitions (doc/results-schema.md). */
+#define SUITE_RESULTS_SCHEMA 2
+
+/* "<ncpus>c-<GiB>g-<nodes>n-<cpu model short>" of this machine, e.g.
+ * "2c-24g-1n-amd-epyc": what baselines and history group runs by. */
+void suite_machine_class(char *buf, size_t cap);
+/* "xxh64:<16 hex>" over nodes' memory, CPUs and distances. */
+void suite_topology_hash(const mmt_topology_t *t, char *buf, size_t cap);
 
 /* The whole document; NULL only when out of memory. */
 json_t *suite_results_json(const suite_run_t *run);

@@ -355,7 +355,7 @@ static double case_timeout(const suite_run_t *run, const suite_case_t *c) {
 
 /* ------------------------------------------------------------ TAP */
 
-static void print_case(tap_t *top, const suite_result_t *r) {
+static void print_case(tap_t *top, const suite_result_t *r, unsigned repeat) {
   unsigned n, failed;
   count_checks(r, &n, &failed);
   tap_t sub, *where = top;
@@ -372,6 +372,8 @@ static void print_case(tap_t *top, const suite_result_t *r) {
         tap_diag(where, "%s", rec->text);
     } else if (rec->kind == SUITE_REC_DIAG) {
       tap_diag(where, "%s", rec->text);
+    } else if (rec->kind == SUITE_REC_METRIC && rec->text[0]) {
+      tap_diag(where, "metric %s unsupported: %s", rec->name, rec->text);
     } else if (rec->kind == SUITE_REC_METRIC) {
       tap_diag(where, "metric %s = %g %s%s%s", rec->name, rec->value, rec->unit,
                rec->better[0] ? ", better " : "", rec->better);
@@ -379,6 +381,10 @@ static void print_case(tap_t *top, const suite_result_t *r) {
   }
   char desc[512];
   snprintf(desc, sizeof desc, "%s %s", r->c->id, r->c->title);
+  if (repeat > 1) {
+    size_t len = strlen(desc);
+    snprintf(desc + len, sizeof desc - len, " (repetition %u of %u)", r->rep + 1, repeat);
+  }
   switch (r->verdict) {
   case SUITE_PASS: tap_ok(top, true, "%s", desc); break;
   case SUITE_SKIP: tap_skip(top, desc, "%s", r->reason); break;
@@ -441,16 +447,23 @@ static int select_cases(suite_run_t *run) {
     }
   }
   size_t n = 0;
+  unsigned reps = run->repeat ? run->repeat : 1;
   for (const suite_case_t *c = table; c->id; c++)
     n += selected(run, c);
+  n *= reps;
   run->results = calloc(n ? n : 1, sizeof *run->results);
   if (!run->results) {
     fprintf(run->err, "mmcert: out of memory\n");
     return SUITE_EXIT_FAIL;
   }
-  for (const suite_case_t *c = table; c->id; c++)
-    if (selected(run, c))
-      run->results[run->nresults++].c = c;
+  /* Repetition-major, so a slow drift of the machine spreads over every
+   * case instead of biasing the last repetitions of one. */
+  for (unsigned rep = 0; rep < reps; rep++)
+    for (const suite_case_t *c = table; c->id; c++)
+      if (selected(run, c)) {
+        run->results[run->nresults].c = c;
+        run->results[run->nresults++].rep = rep;
+      }
   return SUITE_EXIT_OK;
 }
 
@@ -522,6 +535,18 @@ static void print_header(const suite_run_t *run, tap_t *top) {
     tap_diag(top, "%s", run->settings_note);
 }
 
+/* One line, rewritten in place: only ever written to a terminal. */
+static void progress(const suite_run_t *run, size_t i, double t0) {
+  const suite_result_t *r = &run->results[i];
+  unsigned el = (unsigned)(mono_now() - t0);
+  char rep[48] = "";
+  if (run->repeat > 1)
+    snprintf(rep, sizeof rep, " (repetition %u of %u)", r->rep + 1, run->repeat);
+  fprintf(run->err, "\r\033[Kmmcert: case %zu of %zu, %u:%02u elapsed, running %s%s", i + 1,
+          run->nresults, el / 60, el % 60, r->c->id, rep);
+  fflush(run->err);
+}
+
 int suite_run(suite_run_t *run) {
   int rc = select_cases(run);
   if (rc)
@@ -534,17 +559,22 @@ int suite_run(suite_run_t *run) {
   tap_t top;
   tap_init(&top, run->out, 0);
   print_header(run, &top);
+  double t0 = mono_now();
   for (size_t i = 0; i < run->nresults; i++) {
     suite_result_t *r = &run->results[i];
     double t = case_timeout(run, r->c);
+    if (run->progress)
+      progress(run, i, t0);
     if (suite_needs_unmet(run, r->c, r->reason, sizeof r->reason))
       r->verdict = SUITE_SKIP;
     else
       judge(r, run_child(run, CHILD_CASE, r->c, t, r), t, true);
     run->totals[r->verdict]++;
-    print_case(&top, r);
+    print_case(&top, r, run->repeat);
     fflush(run->out);
   }
+  if (run->progress) /* wipe the progress line before the summary */
+    fprintf(run->err, "\r\033[K");
   run->end_time = real_now();
   tap_diag(&top, "Totals: pass:%u fail:%u skip:%u broken:%u", run->totals[SUITE_PASS],
            run->totals[SUITE_FAIL], run->totals[SUITE_SKIP], run->totals[SUITE_BROKEN]);

@@ -43,13 +43,14 @@ const char *suite_cap_name(uint64_t cap);
 /* ---- records a child sends to the parent */
 typedef enum suite_rec_kind {
   SUITE_REC_CHECK = 1, /* name, ok, text = diag (failed checks only) */
-  SUITE_REC_METRIC,    /* name, unit, better, value */
+  SUITE_REC_METRIC,    /* name, unit, better, value; text = reason when unsupported */
   SUITE_REC_DIAG,      /* text */
   SUITE_REC_SKIP,      /* text = reason; the case ends */
   SUITE_REC_BROKEN,    /* text = reason; the case ends */
   SUITE_REC_SETTING,   /* preflight: name, unit, ival[0..3] = value, default, min, max */
   SUITE_REC_SET_ERROR, /* preflight: a --set value was refused; text = message */
   SUITE_REC_DONE,      /* the case function returned */
+  SUITE_REC_SERIES,    /* one time-series point: name, unit, value; t in ival[0] (double bits) */
 } suite_rec_kind_t;
 
 typedef struct suite_rec {
@@ -70,10 +71,14 @@ typedef enum suite_verdict {
   SUITE_BROKEN,
 } suite_verdict_t;
 
+/* The time of a SUITE_REC_SERIES record (stored as the bits of a double). */
+double suite_rec_series_t(const suite_rec_t *r);
+
 const char *suite_verdict_name(suite_verdict_t v); /* "pass", "fail", "skip", "broken" */
 
 typedef struct suite_result {
   const suite_case_t *c;
+  unsigned rep; /* repetition, 0..repeat-1 (--repeat) */
   suite_verdict_t verdict;
   char reason[512]; /* skip/broken reason, timeout or signal; "" for pass/fail */
   double duration_s;
@@ -110,13 +115,17 @@ typedef struct suite_run {
   const suite_case_t *cases; /* the table to run; NULL = suite_cases (tests pass their own) */
   const char **globs;        /* --case; none = all */
   size_t nglobs;
-  FILE *out; /* TAP (stdout) */
-  FILE *err; /* messages and the summary table (stderr) */
+  FILE *out;       /* TAP (stdout) */
+  FILE *err;       /* messages and the summary table (stderr) */
+  unsigned repeat; /* --repeat: runs of every selected case; 0 means 1 */
+  bool progress;   /* "case n of m" lines on err (main.c: when err is a terminal) */
+  bool perf;       /* record perf_event counters of each case's process as perf.*
+                      metrics (issue 10; main.c: on unless --no-perf) */
   /* outputs */
   suite_setting_t *settings; /* from the preflight; NULL when it failed */
   size_t nsettings;
   char settings_note[640]; /* why settings are missing, when they are */
-  suite_result_t *results;
+  suite_result_t *results; /* repetition-major: every case once, then again */
   size_t nresults;
   double start_time; /* CLOCK_REALTIME seconds */
   double end_time;

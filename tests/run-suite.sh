@@ -5,13 +5,19 @@
 # implementation on this machine's topology and, when this machine has a
 # single NUMA node (so NUMA placement would mean nothing), once more on a
 # built-in emulated 4-node topology, saying so. Each run prints its TAP on
-# stdout and writes a JSON result under results/runs/. Exit status: the worst
-# of the runs (0 all passed or skipped, 1 a check failed, 2 bad usage).
+# stdout and writes a JSON result under results/runs/. When a baseline for
+# this machine class exists (results/baselines/<class>/reference-<version>
+# [-emulated-4-nodes].json, written by `make baseline`), each run is compared
+# against it with `mmcert compare --report-only` and the comparison printed
+# as TAP comments: the baseline informs, it never changes the exit status.
+# Exit status: the worst of the runs (0 all passed or skipped, 1 a check
+# failed, 2 bad usage).
 set -u
 mmcert=${1:?usage: run-suite.sh PATH/TO/mmcert [mmcert run options...]}
 shift
 here=$(cd "$(dirname "$0")/.." && pwd)
 outdir=${MMCERT_RESULTS_DIR:-$here/results/runs}
+basedir=${MMCERT_BASELINE_DIR:-$here/results/baselines}
 mkdir -p "$outdir" || exit 2
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 
@@ -30,6 +36,32 @@ run_one() { # label, then mmcert run arguments
 	[ "$rc" -gt "$worst" ] && worst=$rc
 	summary="$summary$(printf '%-28s exit %d  %s' "$label" "$rc" "$json")
 "
+	compare_baseline "$label" "$json"
+}
+
+# The baseline of the same implementation version if there is one, else the
+# newest version's: comparing a release against the last one is the point.
+compare_baseline() { # label, results file
+	[ -s "$2" ] || return 0
+	class=$("$mmcert" results show "$2" 2>/dev/null | sed -n 's/^machine_class=//p')
+	version=$("$mmcert" results show "$2" 2>/dev/null | sed -n 's/^version=//p')
+	suffix=
+	[ "$1" = this-machine ] || suffix=-$1
+	dir=$basedir/$class
+	base=$dir/reference-$version$suffix.json
+	if [ ! -f "$base" ]; then
+		if [ -n "$suffix" ]; then
+			base=$(ls "$dir"/reference-*"$suffix".json 2>/dev/null | sort -V | tail -n 1)
+		else
+			base=$(ls "$dir"/reference-*.json 2>/dev/null | grep -v -e '-emulated-' | sort -V | tail -n 1)
+		fi
+	fi
+	if [ -z "$base" ] || [ ! -f "$base" ]; then
+		echo "# no baseline for machine class $class ($1): make baseline writes one"
+		return 0
+	fi
+	echo "# ---- $1 against the baseline ${base#"$here"/} (report only) ----"
+	"$mmcert" compare --report-only "$base" "$2" 2>&1 | sed 's/^/# /'
 }
 
 run_one this-machine "$@"

@@ -187,14 +187,16 @@ typedef struct ws_state {
 } ws_state_t;
 
 static int ws_check_cfg(const wl_ws_cfg_t *c, mmc_error_t *err) {
-  if (c->shape > WL_WS_STEPS)
+  if (c->shape > WL_WS_ALTERNATE)
     return mmc_fail(err, MMC_EINVAL,
                     "working set: shape %d unknown (steady, rising, falling, "
-                    "steps)",
+                    "steps, boot-idle, alternate)",
                     (int)c->shape);
   if (c->f0_permille > PERMILLE || c->f1_permille > PERMILLE)
     return mmc_fail(err, MMC_ERANGE, "working set: f0 %u / f1 %u permille out of range 0..%u",
                     c->f0_permille, c->f1_permille, PERMILLE);
+  if (c->shape == WL_WS_ALTERNATE && c->level_ns == 0)
+    return mmc_fail(err, MMC_EINVAL, "working set alternate: level_ns must be > 0");
   if (c->shape != WL_WS_STEPS)
     return 0;
   if (c->nlevels == 0 || c->nlevels > WL_WS_MAX_LEVELS || c->level_ns == 0)
@@ -225,6 +227,11 @@ uint32_t wl_ws_permille_at(const wl_ws_cfg_t *c, uint64_t t_ns) {
       return 0;
     uint64_t k = c->level_ns ? t_ns / c->level_ns : 0;
     return c->levels_permille[k < c->nlevels ? k : c->nlevels - 1];
+  }
+  case WL_WS_BOOT_IDLE: return t_ns < c->ramp_ns ? c->f0_permille : 0;
+  case WL_WS_ALTERNATE: {
+    uint64_t k = c->level_ns ? t_ns / c->level_ns : 0;
+    return k % 2 ? c->f1_permille : c->f0_permille;
   }
   }
   return 0;

@@ -355,7 +355,13 @@ typedef enum wl_ws_shape {
   WL_WS_RISING,     /* f0 -> f1 linearly over ramp_ns, then f1 (f1 > f0) */
   WL_WS_FALLING,    /* same shape, f1 < f0 */
   WL_WS_STEPS,      /* levels[k] during [k*level_ns, (k+1)*level_ns), last holds */
+  WL_WS_BOOT_IDLE,  /* idle after boot: f0 during [0, ramp_ns) (boot), then 0 forever */
+  WL_WS_ALTERNATE,  /* toucher (OSDI02 §5.3): f0 for level_ns, f1 for level_ns, repeat */
 } wl_ws_shape_t;
+/* Shapes by use (WSS-*, ALLOC-*): steady f (STEADY), step up / step down
+ * (STEPS with two levels), ramp (RISING / FALLING: linear over ramp_ns), an
+ * idle VM after boot (BOOT_IDLE), a toucher whose touched memory varies
+ * between two sizes over time (ALTERNATE). */
 #define WL_WS_MAX_LEVELS 16u
 typedef struct wl_ws_cfg {
   wl_ws_shape_t shape;

@@ -43,8 +43,9 @@ mmt_topology_t *cu_run_topology_copy(suite_ctx_t *c) {
   uint32_t at = 0;
   for (uint32_t i = 0; i < nn; i++) {
     t->nodes[i] = run->desc.nodes[i];
-    memcpy(t->cpu_storage + at, run->desc.nodes[i].cpus,
-           run->desc.nodes[i].ncpus * sizeof *t->cpu_storage);
+    if (run->desc.nodes[i].ncpus) /* a memory-only node's cpus may be NULL */
+      memcpy(t->cpu_storage + at, run->desc.nodes[i].cpus,
+             run->desc.nodes[i].ncpus * sizeof *t->cpu_storage);
     t->nodes[i].cpus = t->cpu_storage + at;
     at += run->desc.nodes[i].ncpus;
   }
@@ -84,6 +85,30 @@ uint64_t cu_total_memory(const mmc_topology_t *t) {
   uint64_t s = 0;
   for (uint32_t i = 0; i < t->nnodes; i++)
     s += t->nodes[i].memory_bytes;
+  return s;
+}
+
+uint64_t cu_home_nodes(const mmc_topology_t *t) {
+  uint64_t m = 0;
+  for (uint32_t i = 0; i < t->nnodes && i < 64; i++)
+    if (t->nodes[i].ncpus && t->nodes[i].memory_bytes)
+      m |= 1ull << i;
+  return m;
+}
+
+uint64_t cu_memory_only_nodes(const mmc_topology_t *t) {
+  uint64_t m = 0;
+  for (uint32_t i = 0; i < t->nnodes && i < 64; i++)
+    if (!t->nodes[i].ncpus && t->nodes[i].memory_bytes)
+      m |= 1ull << i;
+  return m;
+}
+
+uint64_t cu_nodes_memory(const mmc_topology_t *t, uint64_t mask) {
+  uint64_t s = 0;
+  for (uint32_t i = 0; i < t->nnodes && i < 64; i++)
+    if (mask >> i & 1)
+      s += t->nodes[i].memory_bytes;
   return s;
 }
 

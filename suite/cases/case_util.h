@@ -31,6 +31,15 @@ bool cu_all_real(const mmc_topology_t *t);
 uint64_t cu_min_node_memory(const mmc_topology_t *t);
 uint32_t cu_min_node_cores(const mmc_topology_t *t);
 uint64_t cu_total_memory(const mmc_topology_t *t);
+/* Bit i set for node index i that can be a VM's home with local memory:
+ * it has CPUs and memory. Memory-only (CPU-less) nodes, as on KNL (MCDRAM)
+ * or CXL memory expanders, hold pages but run no vCPU, so no home is there
+ * and no affinity may name only them. */
+uint64_t cu_home_nodes(const mmc_topology_t *t);
+/* Bit i set for node index i with memory and no CPUs. */
+uint64_t cu_memory_only_nodes(const mmc_topology_t *t);
+/* Memory of the nodes in `mask`. */
+uint64_t cu_nodes_memory(const mmc_topology_t *t, uint64_t mask);
 
 /* VM config with the documented defaults, `vcpus` and `bytes` (rounded down
  * to whole pages, at least one). */

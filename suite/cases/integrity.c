@@ -7,16 +7,17 @@
  * pages and re-reads others, checking the version it wrote last) for a
  * bounded time, while a control thread (this one) remaps their pages
  * underneath them: move_range() of random ranges to random nodes
- * (MMC_CAP_MOVE_RANGE) and numa.nodeAffinity flipped between two nodes with
- * vm_reconfigure. Afterwards wl_verify reads every page of every VM against
- * the ground truth: zero mismatches, in the run and at the end.
+ * (MMC_CAP_MOVE_RANGE; every node with memory, memory-only ones included)
+ * and numa.nodeAffinity flipped between two nodes with CPUs and memory (a VM
+ * must be able to run on its affinity) with vm_reconfigure. Afterwards wl_verify reads every page
+ * of every VM against the ground truth: zero mismatches, in the run and at the end.
  *
  * Independent probe: with move_range and a page locator, one whole VM is
  * finally moved to one node and /proc/self/maps (or move_pages) must find
  * every page there.
  *
- * The topology: the run's when it has two nodes or more, else builtin:2
- * (emulated), so pages really change pools.
+ * The topology: the run's when it has two nodes with CPUs and memory or
+ * more, else builtin:2 (emulated), so pages really change pools.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -59,7 +60,8 @@ static void note_error(int1_stress_t *s, int rc, const mmc_error_t *err) {
  * affinity flip of one VM between node a and node b. */
 static void stress_once(suite_ctx_t *c, mmc_host_t *h, wl_vm_t *const *vms,
                         const mmc_vm_config_t *cfgs, uint64_t *rng, uint32_t na, uint32_t nb,
-                        uint32_t nnodes, uint64_t iter, int1_stress_t *s) {
+                        const uint32_t *targets, uint32_t ntargets, uint64_t iter,
+                        int1_stress_t *s) {
   const mmc_impl_t *im = sc_impl(c);
   uint32_t k = (uint32_t)(cu_rand(rng) % int1_vms);
   mmc_error_t err = {0};
@@ -69,7 +71,7 @@ static void stress_once(suite_ctx_t *c, mmc_host_t *h, wl_vm_t *const *vms,
     uint64_t gpfn = cu_rand(rng) % npages;
     if (gpfn + count > npages)
       count = npages - gpfn;
-    uint32_t node = (uint32_t)(cu_rand(rng) % nnodes);
+    uint32_t node = targets[cu_rand(rng) % ntargets];
     uint64_t moved = 0;
     int rc = im->move_range(h, vms[k]->id, gpfn, count, node, &moved, &err);
     s->moves++;
@@ -161,7 +163,10 @@ static void probe_final_move(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t
 void case_int_1(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   const mmt_topology_t *run = sc_topology(c);
-  mmt_topology_t *own = run->desc.nnodes >= 2 ? NULL : cu_topology(c, "builtin:2");
+  /* The affinity flips need two nodes a VM can run on (CPUs) with memory;
+   * memory-only nodes are move targets only. */
+  uint64_t homes = cu_home_nodes(&run->desc);
+  mmt_topology_t *own = __builtin_popcountll(homes) >= 2 ? NULL : cu_topology(c, "builtin:2");
   const mmt_topology_t *mt = own ? own : run;
   const mmc_topology_t *t = &mt->desc;
   mmc_host_t *h = sc_host(c, mt, MMC_CLOCK_LIVE, NULL, 0);
@@ -169,7 +174,12 @@ void case_int_1(suite_ctx_t *c) {
   uint64_t bytes = (full ? int1_full_vm_mib : int1_quick_vm_mib) * MIB;
   if (bytes > cu_min_node_memory(t) / (2 * int1_vms))
     bytes = cu_min_node_memory(t) / (2 * int1_vms);
-  uint32_t na = 0, nb = t->nnodes - 1;
+  homes = cu_home_nodes(t);
+  uint32_t na = (uint32_t)__builtin_ctzll(homes), nb = 63u - (uint32_t)__builtin_clzll(homes);
+  uint32_t targets[MMC_MAX_NODES], ntargets = 0; /* every node with memory */
+  for (uint32_t n = 0; n < t->nnodes; n++)
+    if (t->nodes[n].memory_bytes)
+      targets[ntargets++] = n;
   mmc_vm_config_t cfgs[int1_vms];
   wl_vm_t *vms[int1_vms] = {0};
   wl_wv_cfg_t wv = {.writes_per_step = int1_writes_per_step, .reads_per_step = int1_reads_per_step};
@@ -195,7 +205,7 @@ void case_int_1(suite_ctx_t *c) {
            deadline = cu_now_ns() + (full ? INT1_FULL_NS : INT1_QUICK_NS);
   int1_stress_t s = {0};
   for (uint64_t iter = 0; cu_now_ns() < deadline; iter++) {
-    stress_once(c, h, vms, cfgs, &rng, na, nb, t->nnodes, iter, &s);
+    stress_once(c, h, vms, cfgs, &rng, na, nb, targets, ntargets, iter, &s);
     sched_yield(); /* the vCPU threads share the cores with this loop */
   }
   wl_live_stop(live);

@@ -2,7 +2,9 @@
  * numa_ctl.c — NUMA controls: NUMA-8 (Numa.RebalanceEnable=0 turns off
  * placement and rebalancing; the RebalanceCoresTotal/Node thresholds turn
  * off the rebalancer on small hosts), NUMA-9 (numa.nodeAffinity confines
- * vCPUs and memory, probe-verified, and the VM stays NUMA-managed), NUMA-11
+ * vCPUs and memory, probe-verified, and the VM stays NUMA-managed; affinity
+ * targets are nodes with CPUs, and an affinity naming only memory-only nodes
+ * is refused with MMC_EINVAL since no vCPU could run there), NUMA-11
  * (virtual NUMA node count).
  *
  * What "no placement" means here (the reference documents it in
@@ -176,13 +178,112 @@ static void check_confined(suite_ctx_t *c, cu_locator_t *loc, mmc_host_t *h, mmc
   free(node);
 }
 
+/* A topology with memory-only nodes for the CPU-less part of NUMA-9: the
+ * run's own when it has some (real nodes in check-numa's guest), else this
+ * one: two packages, each a node with CPUs and a memory-only node. */
+#define NUMA9_MEMORY_ONLY_TOPOLOGY "synthetic:pack:2 [numa] [numa] core:2 pu:1;memory=64M"
+
+static uint32_t lowest(uint64_t mask) {
+  return (uint32_t)__builtin_ctzll(mask);
+}
+
+static uint32_t highest(uint64_t mask) {
+  return 63u - (uint32_t)__builtin_clzll(mask);
+}
+
+/* Affinity to memory-only nodes (NUMA-9 with KNL MCDRAM or CXL memory): a VM's
+ * vCPUs must run on a node with CPUs, so an affinity naming only CPU-less
+ * nodes is refused (MMC_EINVAL with a message) at power-on and at
+ * reconfigure, leaving nothing behind and the running VM unchanged; a mask
+ * that adds a memory-only node to a CPU node is valid: the home is the CPU
+ * node and every page stays inside the mask. */
+static void numa9_memory_only(suite_ctx_t *c) {
+  const mmc_impl_t *im = sc_impl(c);
+  const mmt_topology_t *run = sc_topology(c);
+  mmt_topology_t *own = NULL;
+  if (!cu_memory_only_nodes(&run->desc) || !cu_home_nodes(&run->desc))
+    own = cu_topology(c, NUMA9_MEMORY_ONLY_TOPOLOGY);
+  const mmt_topology_t *mt = own ? own : run;
+  const mmc_topology_t *t = &mt->desc;
+  sc_diag(c, "memory-only nodes: topology %s", own ? NUMA9_MEMORY_ONLY_TOPOLOGY : "of the run");
+  mmc_host_t *h = sc_host(c, mt, cu_clock(c), NULL, 0);
+  cu_locator_t loc;
+  bool probe = cu_locator_try(c, &loc, t);
+  uint64_t memonly = cu_memory_only_nodes(t), homes = cu_home_nodes(t);
+  uint32_t mo = lowest(memonly), cpu_node = lowest(homes);
+  uint64_t bytes = cu_min_node_memory(t) / 16 < 8 * MIB ? cu_min_node_memory(t) / 16 : 8 * MIB;
+  char name[160];
+  mmc_error_t err = {0};
+  /* Power-on with only memory-only nodes: refused, nothing behind. */
+  uint32_t before = cu_host_stats(c, h).nvms;
+  mmc_vm_config_t cfg = cu_vm("numa9-memonly", 1, bytes);
+  cfg.node_affinity = memonly;
+  mmc_vm_id_t id = 0;
+  int rc = im->vm_power_on(h, &cfg, &id, &err);
+  snprintf(name, sizeof name, "power-on with affinity 0x%llx (memory-only nodes only): MMC_EINVAL",
+           (unsigned long long)memonly);
+  sc_check(c, rc == MMC_EINVAL && err.msg[0], name, "rc %s (%d), message '%s'", mmc_status_name(rc),
+           rc, err.msg);
+  sc_check_int(c, "refused VM (memory-only affinity) left nothing behind (nvms)", before,
+               cu_host_stats(c, h).nvms);
+  /* A CPU node plus a memory-only node: valid, homed on the CPU node. */
+  cfg.node_affinity = 1ull << cpu_node | 1ull << mo;
+  id = cu_power_on(c, h, &cfg);
+  mmc_vm_stats_t st = cu_vm_stats(c, h, id);
+  snprintf(name, sizeof name,
+           "VM %u (affinity 0x%llx: node %u with CPUs, %u memory-only) homed on %u", id,
+           (unsigned long long)cfg.node_affinity, cpu_node, mo, cpu_node);
+  sc_check_int(c, name, cpu_node, st.home_node);
+  if (probe) {
+    snprintf(name, sizeof name, "VM %u with a memory-only node in its affinity", id);
+    check_confined(c, &loc, h, id, &cfg, 0, cfg.node_affinity, name);
+  }
+  /* Reconfigure that VM to the memory-only node alone: refused, unchanged. */
+  mmc_vm_config_t bad = cfg;
+  bad.node_affinity = 1ull << mo;
+  err = (mmc_error_t){0};
+  rc = im->vm_reconfigure(h, id, &bad, &err);
+  snprintf(name, sizeof name, "reconfigure VM %u to memory-only node %u alone: MMC_EINVAL", id, mo);
+  sc_check(c, rc == MMC_EINVAL && err.msg[0], name, "rc %s (%d), message '%s'", mmc_status_name(rc),
+           rc, err.msg);
+  st = cu_vm_stats(c, h, id);
+  snprintf(name, sizeof name, "VM %u keeps home %u after the refused reconfigure", id, cpu_node);
+  sc_check_int(c, name, cpu_node, st.home_node);
+  if (probe) {
+    snprintf(name, sizeof name, "VM %u after the refused reconfigure", id);
+    check_confined(c, &loc, h, id, &cfg, 0, cfg.node_affinity, name);
+    cu_locator_free(&loc);
+  }
+  sc_host_destroy(c, h);
+  /* With placement off (NUMA-8) the vCPUs still need a node with CPUs. */
+  const mmc_setting_value_t off[] = {{"Numa.RebalanceEnable", 0}};
+  h = sc_host(c, mt, cu_clock(c), off, 1);
+  cfg.node_affinity = memonly;
+  err = (mmc_error_t){0};
+  rc = im->vm_power_on(h, &cfg, &id, &err);
+  snprintf(name, sizeof name, "placement off: power-on with affinity 0x%llx refused (MMC_EINVAL)",
+           (unsigned long long)memonly);
+  sc_check(c, rc == MMC_EINVAL && err.msg[0], name, "rc %s (%d), message '%s'", mmc_status_name(rc),
+           rc, err.msg);
+  sc_check_int(c, "placement off: refused VM left nothing behind (nvms)", 0,
+               cu_host_stats(c, h).nvms);
+  sc_host_destroy(c, h);
+  if (own)
+    mmt_free(own);
+}
+
 void case_numa_9(suite_ctx_t *c) {
   const mmc_topology_t *t = &sc_topology(c)->desc;
   const mmc_impl_t *im = sc_impl(c);
+  /* Affinity targets are nodes a VM can run on (CPUs) with memory of their
+   * own: the lowest and the highest such node. */
+  uint64_t homes = cu_home_nodes(t);
+  if (!homes)
+    sc_broken(c, "the topology has no node with both CPUs and memory: no VM can be homed");
+  uint32_t first = lowest(homes), last = highest(homes);
   mmc_host_t *h = sc_host(c, NULL, cu_clock(c), NULL, 0);
   cu_locator_t loc;
   cu_locator_init(c, &loc, t);
-  uint32_t last = t->nnodes - 1;
   uint64_t bytes = cu_min_node_memory(t) / 16 < 8 * MIB ? cu_min_node_memory(t) / 16 : 8 * MIB;
   uint32_t vcpus = cu_min_node_cores(t) >= 2 ? 2 : 1;
   char name[160];
@@ -199,8 +300,8 @@ void case_numa_9(suite_ctx_t *c) {
     snprintf(name, sizeof name, "VM %u confined to node %u", vms[k], last);
     check_confined(c, &loc, h, vms[k], &cfg, 0, cfg.node_affinity, name);
   }
-  /* Reconfigure the first VM to node 0 with half its pages untouched:
-   * untouched memory then comes from node 0. */
+  /* Reconfigure a VM to the first node with half its pages untouched:
+   * untouched memory then comes from there. */
   mmc_vm_config_t half = cu_vm("numa9-half", vcpus, bytes);
   half.node_affinity = 1ull << last;
   mmc_vm_id_t vm = cu_power_on(c, h, &half);
@@ -209,14 +310,14 @@ void case_numa_9(suite_ctx_t *c) {
     cu_vcpu_run_t run;
     cu_vcpu_touch(c, h, t, vm, i, vcpus, npages / 2, true, vm, NULL, &run);
   }
-  half.node_affinity = 1;
+  half.node_affinity = 1ull << first;
   mmc_error_t err = {0};
-  sc_require(c, im->vm_reconfigure(h, vm, &half, &err), &err, "vm_reconfigure to node 0");
+  sc_require(c, im->vm_reconfigure(h, vm, &half, &err), &err, "vm_reconfigure to the first node");
   mmc_vm_stats_t st = cu_vm_stats(c, h, vm);
-  snprintf(name, sizeof name, "VM %u reconfigured to affinity node 0: home 0", vm);
-  sc_check_int(c, name, 0, st.home_node);
+  snprintf(name, sizeof name, "VM %u reconfigured to affinity node %u: home %u", vm, first, first);
+  sc_check_int(c, name, first, st.home_node);
   snprintf(name, sizeof name, "VM %u after reconfigure", vm);
-  check_confined(c, &loc, h, vm, &half, npages / 2, 1, name);
+  check_confined(c, &loc, h, vm, &half, npages / 2, half.node_affinity, name);
   /* Affinity to a node that does not exist: refused, nothing powered on. */
   uint32_t before = cu_host_stats(c, h).nvms;
   mmc_vm_config_t bad = cu_vm("numa9-bad", 1, bytes);
@@ -230,6 +331,8 @@ void case_numa_9(suite_ctx_t *c) {
     sc_check_int(c, "refused VM left nothing behind (nvms)", before, cu_host_stats(c, h).nvms);
   }
   cu_locator_free(&loc);
+  sc_host_destroy(c, h);
+  numa9_memory_only(c);
 }
 
 /* ------------------------------------------------------------------ NUMA-11 */

@@ -9,6 +9,10 @@
  *               full of 0xAB bytes, as if not zeroed before reuse (SEC-1).
  *   LIAR_LOSE   every 997th write access hands out a private scratch copy of
  *               the page, so what the guest writes there is lost (INT-1).
+ *   LIAR_PILE   every VM powered on without a numa.nodeAffinity is given the
+ *               affinity of the lowest node that accepts it (the reference
+ *               refuses memory-only nodes), so all of them pile up on one node
+ *               and report it honestly: the balance checks must fail (NUMA-2).
  * Each proves a case catches that lie (tests/cli/cases.t).
  */
 #include <dlfcn.h>
@@ -96,6 +100,17 @@ static void *liar_page(mmc_vcpu_t *v, uint64_t gpfn, bool write, mmc_error_t *er
 
 static int liar_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out,
                          mmc_error_t *err) {
+#ifdef LIAR_PILE
+  if (cfg && cfg->node_affinity == 0) {
+    mmc_vm_config_t one = *cfg;
+    for (uint32_t n = 0; n < MMC_MAX_NODES; n++) {
+      one.node_affinity = 1ull << n;
+      int prc = real->vm_power_on(h, &one, out, err);
+      if (prc == 0 || prc == MMC_ENOENT) /* placed, or past the last node */
+        return prc == 0 ? 0 : real->vm_power_on(h, cfg, out, err);
+    }
+  }
+#endif
   int rc = real->vm_power_on(h, cfg, out, err);
 #ifdef LIAR_DIRTY
   if (rc == 0 && *out < liar_max_vms) {

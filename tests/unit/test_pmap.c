@@ -312,6 +312,39 @@ static void test_cancel_mark(void **state) {
   tvm_free(t);
 }
 
+/* SAMPLED is transparent to a remap: a sampled page moves, keeps SAMPLED
+ * (its next access still takes the slow path once), and a vCPU cancelling
+ * the mark of a sampled page leaves SAMPLED set. */
+static void test_remap_keeps_sampled(void **state) {
+  (void)state;
+  tvm_t *t = tvm_new(8, 1);
+  ref_vcpu_q_t *v = ref_pmap_vcpu(t->map, 0);
+  mmc_error_t err = {0};
+  uint64_t pte = set_private(t, 3, 0);
+  assert_true(ref_pmap_cas(t->map, 3, pte, pte | REF_PTE_SAMPLED));
+  rctx_t c = {.t = t, .kind = RM_MIGRATE, .seed = 1, .eligible_below = 8};
+  uint64_t g = 3;
+  ref_remap_result_t res;
+  ref_pmap_remap(t->map, &g, 1, &r_ops, &c, &res);
+  assert_int_equal(res.remapped, 1);
+  uint64_t moved = ref_pmap_get(t->map, 3);
+  assert_true(moved & REF_PTE_SAMPLED);
+  assert_int_not_equal(ref_pte_node(moved), 0);
+  assert_true(ref_pmap_is_valid(t->map, true));
+  assert_ptr_equal(ref_pmap_page(t->map, v, 3, false, &err), frame_at(t, moved));
+  assert_int_equal(atomic_load(&t->sampled), 1);
+  assert_int_equal(ref_pmap_get(t->map, 3), moved & ~REF_PTE_SAMPLED);
+  ref_pmap_quiesce(v);
+  /* A cancelled mark keeps SAMPLED. */
+  pte = set_private(t, 4, 0);
+  assert_true(ref_pmap_cas(t->map, 4, pte, pte | REF_PTE_SAMPLED | REF_PTE_MARK));
+  assert_ptr_equal(ref_pmap_page(t->map, v, 4, false, &err), frame_at(t, pte));
+  assert_int_equal(atomic_load(&t->sampled), 2);
+  assert_int_equal(ref_pmap_get(t->map, 4), pte);
+  ref_pmap_quiesce(v);
+  tvm_free(t);
+}
+
 static void test_remap_counts(void **state) {
   (void)state;
   tvm_t *t = tvm_new(16, 2);
@@ -953,6 +986,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_mark),
       cmocka_unit_test(test_remap_counts),
       cmocka_unit_test(test_sampled),
+      cmocka_unit_test(test_remap_keeps_sampled),
       cmocka_unit_test(test_cow_single),
       cmocka_unit_test(test_fault_error),
       cmocka_unit_test(test_eretry_cycle),

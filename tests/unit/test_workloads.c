@@ -342,6 +342,17 @@ static void test_ws_shapes(void **state) {
   assert_int_equal(wl_ws_permille_at(&s, 10000 * MS), 50);
   wl_ws_cfg_t st = {.shape = WL_WS_STEADY, .f0_permille = 333};
   assert_int_equal(wl_ws_pages_at(&st, 3000, 12345), 999);
+  wl_ws_cfg_t bi = {.shape = WL_WS_BOOT_IDLE, .f0_permille = 250, .ramp_ns = 300 * MS};
+  assert_int_equal(wl_ws_permille_at(&bi, 0), 250);
+  assert_int_equal(wl_ws_permille_at(&bi, 299 * MS), 250);
+  assert_int_equal(wl_ws_permille_at(&bi, 300 * MS), 0);
+  assert_int_equal(wl_ws_permille_at(&bi, 100000 * MS), 0);
+  wl_ws_cfg_t al = {
+      .shape = WL_WS_ALTERNATE, .f0_permille = 500, .f1_permille = 150, .level_ns = 100 * MS};
+  assert_int_equal(wl_ws_permille_at(&al, 0), 500);
+  assert_int_equal(wl_ws_permille_at(&al, 150 * MS), 150);
+  assert_int_equal(wl_ws_permille_at(&al, 250 * MS), 500);
+  assert_int_equal(wl_ws_permille_at(&al, 350 * MS), 150);
 }
 
 /* Each step writes exactly the exposed true set at that time, no more. */

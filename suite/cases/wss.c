@@ -1,0 +1,351 @@
+/*
+ * wss.c — working-set estimation cases (WSS-1..4), stepped clock, on a host
+ * capped to a small size (memsim.h), against working-set workloads whose
+ * touched set is known exactly at every moment.
+ *
+ * WSS-1: pages_sampled grows by the same n at every period boundary, and
+ *        the boundaries are Mem.SamplePeriod apart in VM execution time
+ *        (exec_ns): while the VM's vCPUs are exited, or entered at demand 0,
+ *        neither exec_ns nor pages_sampled moves; afterwards the interrupted
+ *        period completes after the execution time it still lacked.
+ * WSS-2: step up 0.2 -> 0.8 and step down 0.8 -> 0.2. Bounds (from the
+ *        estimator wss.h documents, gains 0.75 fast / 0.25 slow; D = the
+ *        step): up, one period after the step the estimate has at least
+ *        ~75 % of the step, so we require >= f0 + 0.6 D, and >= f1 - 0.1
+ *        two periods after; down, one period after the step it still holds
+ *        at least half of the step (the slow average: 0.75 D), and only
+ *        several periods later (>= 3) it is within 0.2 D of the new level.
+ *        Sampling noise at n = 100 is about 5 points (3 sigma: 0.15), folded
+ *        into these margins.
+ * WSS-3: steady f = 0.1, 0.5, 0.9 on three VMs: after convergence the
+ *        estimate stays within the sampling error of f (mean |error| <= 5
+ *        points, every reading within 15 points: 3 sigma at n = 100);
+ *        metrics: mean and max estimation error.
+ * WSS-4: two equal VMs active above their share (targets equal); one goes
+ *        idle (its target is lowered by the idle tax), then active again:
+ *        its target returns to the share-based value within 2 sample
+ *        periods + 1 balance period, faster than it fell.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "memsim.h"
+
+#define NS_PER_S 1000000000ull
+enum { wss_vm_mib = 16, wss_host_mib = 64 };
+
+/* ---------------------------------------------------------------- WSS-1 */
+
+typedef struct w1_obs {
+  uint64_t last_sampled, last_exec;
+  uint64_t n;             /* the increment seen first */
+  unsigned incs, bad_inc; /* increments, and those != n */
+  uint64_t boundary_exec[64];
+  unsigned nb;
+} w1_obs_t;
+
+static void w1_observe(ms_env_t *e, uint64_t now, void *arg) {
+  w1_obs_t *o = arg;
+  mmc_vm_stats_t s = ms_stats(e, 0);
+  if (s.pages_sampled != o->last_sampled) {
+    uint64_t d = s.pages_sampled - o->last_sampled;
+    if (!o->n)
+      o->n = d;
+    else if (d != o->n)
+      o->bad_inc++;
+    o->incs++;
+    if (o->nb < 64)
+      o->boundary_exec[o->nb++] = s.exec_ns;
+  }
+  o->last_sampled = s.pages_sampled;
+  o->last_exec = s.exec_ns;
+}
+
+/* Execution-time spacing of consecutive boundaries vs Mem.SamplePeriod:
+ * within one tick (the observation grain). */
+static void w1_check_spacing(suite_ctx_t *c, ms_env_t *e, const w1_obs_t *o, const char *what) {
+  unsigned bad = 0;
+  double worst = 0;
+  for (unsigned i = 1; i < o->nb; i++) {
+    double d = (double)(o->boundary_exec[i] - o->boundary_exec[i - 1]);
+    double dev = fabs(d - (double)e->sp_ns);
+    worst = fmax(worst, dev);
+    bad += dev > (double)e->tick_ns;
+  }
+  char name[160];
+  snprintf(name, sizeof name, "%s: boundaries are Mem.SamplePeriod apart in VM execution time",
+           what);
+  sc_check(c, o->nb >= 3 && bad == 0, name,
+           "%u boundaries, %u spaced off by more than one tick (worst %.3f s off)", o->nb, bad,
+           worst / NS_PER_S);
+}
+
+void case_wss_1(suite_ctx_t *c) {
+  ms_env_t e;
+  ms_host(&e, c, wss_host_mib, NULL, 0);
+  wl_ws_cfg_t ws = {.shape = WL_WS_STEADY, .f0_permille = 300, .write = true};
+  ms_vm(&e, "wss1", wss_vm_mib, MMC_SHARES_NORMAL, &ws);
+  w1_obs_t o = {0};
+  ms_run(&e, 6 * e.sp_ns, w1_observe, &o);
+  sc_check(c, o.n > 0 && o.bad_inc == 0, "every period samples the same number of pages",
+           "%u increments of pages_sampled, first %llu, %u different", o.incs,
+           (unsigned long long)o.n, o.bad_inc);
+  sc_metric(c, "pages_per_period", "pages", "", (double)o.n);
+  if (o.n != 100)
+    sc_diag(c, "n = %llu pages per period (OSDI02: 100)", (unsigned long long)o.n);
+  uint64_t host_t = e.im->now(e.h);
+  mmc_vm_stats_t s = ms_stats(&e, 0);
+  sc_check_range(c, "running at full demand: execution time follows host time (s)",
+                 (double)(host_t - e.tick_ns) / NS_PER_S, (double)host_t / NS_PER_S,
+                 (double)s.exec_ns / NS_PER_S);
+  w1_check_spacing(c, &e, &o, "running");
+  /* Stopped: vCPUs exited for 3 periods. */
+  ms_stop(&e, 0);
+  mmc_vm_stats_t before = ms_stats(&e, 0);
+  ms_run(&e, 3 * e.sp_ns, NULL, NULL);
+  mmc_vm_stats_t after = ms_stats(&e, 0);
+  sc_check(c, after.exec_ns == before.exec_ns && after.pages_sampled == before.pages_sampled,
+           "vCPUs exited: the period does not advance",
+           "exec_ns %llu -> %llu, pages_sampled %llu -> %llu over %llu s of host time",
+           (unsigned long long)before.exec_ns, (unsigned long long)after.exec_ns,
+           (unsigned long long)before.pages_sampled, (unsigned long long)after.pages_sampled,
+           (unsigned long long)(3 * e.sp_ns / NS_PER_S));
+  /* Entered but demand 0: not executing either. */
+  ms_start(&e, 0);
+  mmc_error_t err = {0};
+  sc_require(c, wl_vm_set_demand(e.vm[0], 0, 0, &err), &err, "demand 0");
+  ms_run(&e, 2 * e.sp_ns, NULL, NULL);
+  mmc_vm_stats_t idle = ms_stats(&e, 0);
+  sc_check(c, idle.exec_ns == after.exec_ns && idle.pages_sampled == after.pages_sampled,
+           "vCPUs entered at demand 0: the period does not advance",
+           "exec_ns %llu -> %llu, pages_sampled %llu -> %llu", (unsigned long long)after.exec_ns,
+           (unsigned long long)idle.exec_ns, (unsigned long long)after.pages_sampled,
+           (unsigned long long)idle.pages_sampled);
+  /* Running again: the boundaries keep their spacing in execution time. */
+  sc_require(c, wl_vm_set_demand(e.vm[0], 0, 1000, &err), &err, "demand 1000");
+  ms_run(&e, 4 * e.sp_ns, w1_observe, &o);
+  w1_check_spacing(c, &e, &o, "stopped and resumed");
+  ms_free(&e);
+}
+
+/* ---------------------------------------------------------------- WSS-2 */
+
+typedef struct est_trace {
+  uint64_t t0;     /* host time of the first observation */
+  double est[256]; /* estimate (fraction) at the end of each tick */
+  double truth[256];
+  unsigned n;
+} est_trace_t;
+
+static void trace_observe(ms_env_t *e, uint64_t now, void *arg) {
+  est_trace_t *tr = arg;
+  if (tr->n >= 256)
+    return;
+  mmc_vm_stats_t s = ms_stats(e, 0);
+  tr->est[tr->n] = (double)s.wss_estimate_pages / (double)s.configured_pages;
+  tr->truth[tr->n] = ms_true_frac(e, 0, now - e->tick_ns);
+  tr->n++;
+}
+
+/* Estimate k periods and one tick after the step (tick index `at` is the
+ * first observation after it): k whole sample periods have ended after the
+ * step, wherever the implementation's period boundaries lie (up to one tick
+ * after the workload's phase boundaries). */
+static double est_after(const est_trace_t *tr, unsigned at, unsigned k) {
+  unsigned i = at + k * MS_TICKS_PER_PERIOD;
+  return i < tr->n ? tr->est[i] : NAN;
+}
+
+/* Periods after the step until the estimate is within `tol` of f1. */
+static double periods_to(const est_trace_t *tr, unsigned at, double f1, double tol) {
+  for (unsigned i = at; i < tr->n; i++)
+    if (fabs(tr->est[i] - f1) <= tol)
+      return (double)(i - at + 1) / MS_TICKS_PER_PERIOD;
+  return INFINITY;
+}
+
+void case_wss_2(suite_ctx_t *c) {
+  ms_env_t e;
+  ms_host(&e, c, wss_host_mib, NULL, 0);
+  const double lo = 0.2, hi = 0.8, d = hi - lo;
+  enum { settle = 5, down = 10, up = 6 }; /* periods per phase (levels: at most 16) */
+  /* One level per period of host time: 0.8 to settle, 0.2 for `down`
+   * periods, then 0.8 again. */
+  wl_ws_cfg_t ws = {.shape = WL_WS_STEPS, .write = true};
+  ws.nlevels = settle + down + 1;
+  for (unsigned k = 0; k < ws.nlevels; k++)
+    ws.levels_permille[k] = k < settle ? 800 : (k < settle + down ? 200 : 800);
+  ws.level_ns = e.sp_ns;
+  ms_vm(&e, "wss2", wss_vm_mib, MMC_SHARES_NORMAL, &ws);
+  est_trace_t tr = {0};
+  ms_run(&e, (uint64_t)(settle + down + up) * e.sp_ns, trace_observe, &tr);
+  unsigned at_down = settle * MS_TICKS_PER_PERIOD, at_up = (settle + down) * MS_TICKS_PER_PERIOD;
+  double down1 = est_after(&tr, at_down, 1), up1 = est_after(&tr, at_up, 1);
+  double up2 = est_after(&tr, at_up, 2);
+  double t_down = periods_to(&tr, at_down, lo, 0.2 * d);
+  double t_up = periods_to(&tr, at_up, hi, 0.1);
+  sc_diag(c,
+          "step down 0.8 -> 0.2: estimate %.3f one period after, within 0.2 D after %.2f periods",
+          down1, t_down);
+  sc_diag(c, "step up 0.2 -> 0.8: estimate %.3f one period after, %.3f two periods after", up1,
+          up2);
+  sc_check_range(c, "step up: one period after, >= f0 + 0.6 D", lo + 0.6 * d, 1.0, up1);
+  sc_check_range(c, "step up: two periods after, >= f1 - 0.1", hi - 0.1, 1.0, up2);
+  sc_check_range(c, "step down: one period after, still >= f1 + 0.5 D", lo + 0.5 * d, 1.0, down1);
+  sc_check_range(c, "step down: periods to come within 0.2 D of f1 (several: >= 3)", 3.0, down,
+                 t_down);
+  sc_check(c, t_up < t_down, "increases are followed faster than decreases",
+           "%.2f periods up vs %.2f down", t_up, t_down);
+  sc_metric(c, "periods_to_follow_step_up", "periods", "lower", t_up);
+  sc_metric(c, "periods_to_follow_step_down", "periods", "", t_down);
+  ms_free(&e);
+}
+
+/* ---------------------------------------------------------------- WSS-3 */
+
+typedef struct w3_obs {
+  unsigned warm; /* ticks to skip */
+  unsigned tick;
+  double sum[3], max[3];
+  unsigned n;
+} w3_obs_t;
+
+static void w3_observe(ms_env_t *e, uint64_t now, void *arg) {
+  w3_obs_t *o = arg;
+  if (++o->tick <= o->warm)
+    return;
+  for (size_t i = 0; i < 3; i++) {
+    mmc_vm_stats_t s = ms_stats(e, i);
+    double err = fabs((double)s.wss_estimate_pages / (double)s.configured_pages -
+                      ms_true_frac(e, i, now - e->tick_ns));
+    o->sum[i] += err;
+    o->max[i] = fmax(o->max[i], err);
+  }
+  o->n++;
+}
+
+void case_wss_3(suite_ctx_t *c) {
+  ms_env_t e;
+  ms_host(&e, c, wss_host_mib, NULL, 0);
+  static const unsigned f[3] = {100, 500, 900};
+  for (size_t i = 0; i < 3; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "wss3-f%u", f[i]);
+    wl_ws_cfg_t ws = {.shape = WL_WS_STEADY, .f0_permille = f[i], .write = true};
+    ms_vm(&e, name, wss_vm_mib / 2, MMC_SHARES_NORMAL, &ws);
+  }
+  /* Warm-up: 16 periods (an estimate that starts anywhere in 0..1 is within
+   * 1 % of f after that at the slow gain), then 16 measured periods. */
+  w3_obs_t o = {.warm = 16 * MS_TICKS_PER_PERIOD};
+  ms_run(&e, 32 * e.sp_ns, w3_observe, &o);
+  double all = 0, worst = 0;
+  for (size_t i = 0; i < 3; i++) {
+    double mean = o.sum[i] / o.n;
+    char name[96];
+    snprintf(name, sizeof name, "f = %.1f: mean |estimate - f| within 5 points", f[i] / 1000.0);
+    sc_check_range(c, name, 0.0, 0.05, mean);
+    snprintf(name, sizeof name, "f = %.1f: every reading within 15 points (3 sigma)",
+             f[i] / 1000.0);
+    sc_check_range(c, name, 0.0, 0.15, o.max[i]);
+    snprintf(name, sizeof name, "estimation_error_f%u", f[i] / 10);
+    sc_metric(c, name, "points", "lower", 100.0 * mean);
+    all += mean / 3;
+    worst = fmax(worst, o.max[i]);
+  }
+  sc_metric(c, "estimation_error_mean", "points", "lower", 100.0 * all);
+  sc_metric(c, "estimation_error_max", "points", "lower", 100.0 * worst);
+  sc_diag(c, "estimation error: mean %.2f points, worst %.2f points over %u readings x 3 VMs",
+          100.0 * all, 100.0 * worst, o.n);
+  ms_free(&e);
+}
+
+/* ---------------------------------------------------------------- WSS-4 */
+
+typedef struct w4_obs {
+  uint64_t t[512];      /* host time of each observation */
+  uint64_t target[512]; /* VM 0's target then */
+  unsigned n;
+} w4_obs_t;
+
+static void w4_observe(ms_env_t *e, uint64_t now, void *arg) {
+  w4_obs_t *o = arg;
+  if (o->n < 512) {
+    o->t[o->n] = now;
+    o->target[o->n++] = ms_stats(e, 0).target_pages;
+  }
+}
+
+/* First observation after `from` whose target is (below ? <= : >=) level;
+ * its delay after `from`, or UINT64_MAX. */
+static uint64_t w4_first(const w4_obs_t *o, uint64_t from, uint64_t until, double level,
+                         bool below) {
+  for (unsigned i = 0; i < o->n; i++) {
+    if (o->t[i] <= from || o->t[i] > until)
+      continue;
+    double t = (double)o->target[i];
+    if (below ? t <= level : t >= level)
+      return o->t[i] - from;
+  }
+  return UINT64_MAX;
+}
+
+void case_wss_4(suite_ctx_t *c) {
+  /* minFree at 25 % leaves room between what VMs are entitled to and what
+   * the host holds, so both VMs can be active above their share without
+   * reclamation. */
+  mmc_setting_value_t set[] = {{"Mem.MemMinFreePct", 25}, {"Mem.IdleTax", 75}};
+  ms_env_t e;
+  ms_host(&e, c, wss_host_mib, set, 2);
+  enum { vm_mib = 40, active_permille = 700, p0 = 4, p1 = 10 };
+  wl_ws_cfg_t ws = {.shape = WL_WS_STEPS, .nlevels = p0 + p1 + 1, .write = true};
+  for (unsigned k = 0; k < ws.nlevels; k++)
+    ws.levels_permille[k] = k >= p0 && k < p0 + p1 ? 0 : active_permille;
+  ws.level_ns = e.sp_ns;
+  wl_ws_cfg_t steady = {.shape = WL_WS_STEADY, .f0_permille = active_permille, .write = true};
+  ms_vm(&e, "wss4-x", vm_mib, MMC_SHARES_NORMAL, &ws);
+  ms_vm(&e, "wss4-y", vm_mib, MMC_SHARES_NORMAL, &steady);
+  uint64_t start = e.im->now(e.h);
+  ms_run(&e, p0 * e.sp_ns, NULL, NULL);
+  mmc_vm_stats_t x0 = ms_stats(&e, 0), y0 = ms_stats(&e, 1);
+  sc_diag(c, "both active: targets %.1f / %.1f MiB, estimates %.1f / %.1f MiB",
+          ms_mib(x0.target_pages), ms_mib(y0.target_pages), ms_mib(x0.wss_estimate_pages),
+          ms_mib(y0.wss_estimate_pages));
+  sc_check(c,
+           x0.target_pages < x0.configured_pages &&
+               llabs((long long)x0.target_pages - (long long)y0.target_pages) <=
+                   (long long)(x0.configured_pages / 50),
+           "both active under contention: equal share-based targets",
+           "targets %llu / %llu of %llu pages", (unsigned long long)x0.target_pages,
+           (unsigned long long)y0.target_pages, (unsigned long long)x0.configured_pages);
+  w4_obs_t *o = calloc(1, sizeof *o);
+  if (!o)
+    sc_broken(c, "out of memory");
+  ms_run(&e, (p1 + 6) * e.sp_ns + e.bp_ns, w4_observe, o);
+  uint64_t idle_at = start + p0 * e.sp_ns, active_at = start + (p0 + p1) * e.sp_ns;
+  uint64_t t0 = x0.target_pages, low = t0;
+  for (unsigned i = 0; i < o->n; i++)
+    if (o->t[i] > idle_at && o->t[i] <= active_at && o->target[i] < low)
+      low = o->target[i];
+  /* Down: time to lose half of what it lost; up: time to be back. */
+  uint64_t half_down = w4_first(o, idle_at, active_at, (double)(t0 + low) / 2, true);
+  uint64_t back = w4_first(o, active_at, UINT64_MAX, 0.97 * (double)t0, false);
+  free(o);
+  sc_diag(c,
+          "idle: target fell to %.1f MiB (half way after %.2f s); active again: back after "
+          "%.2f s",
+          ms_mib(low), (double)half_down / NS_PER_S, (double)back / NS_PER_S);
+  sc_check(c, (double)low <= 0.85 * (double)t0, "idle VM's target lowered (idle memory taxed)",
+           "from %llu to %llu pages", (unsigned long long)t0, (unsigned long long)low);
+  uint64_t bound = 2 * e.sp_ns + e.bp_ns + e.tick_ns;
+  sc_check(c, back <= bound,
+           "active again: back to >= 97% of its share-based target within 2 sample periods + "
+           "1 balance period",
+           "back after %.2f s (bound %.2f s)", (double)back / NS_PER_S, (double)bound / NS_PER_S);
+  sc_check(c, back < half_down, "it ramps back faster than it lost memory",
+           "back after %.2f s, lost half of it after %.2f s", (double)back / NS_PER_S,
+           (double)half_down / NS_PER_S);
+  sc_metric(c, "ramp_back_s", "s", "lower", (double)back / NS_PER_S);
+  sc_metric(c, "idle_half_loss_s", "s", "", (double)half_down / NS_PER_S);
+  ms_free(&e);
+}

@@ -1,0 +1,14 @@
+/*
+ * commands.h — the results-over-releases commands of `mmcert` (issue 9):
+ * `results import|list`, `compare`, `report`. Each takes argc/argv from
+ * the command name on and returns the exit status (0, 1, or 2 for bad
+ * usage or input, SUITE_EXIT_*).
+ */
+#ifndef SUITE_COMMANDS_H
+#define SUITE_COMMANDS_H
+
+int suite_cmd_results(int argc, char **argv);
+int suite_cmd_compare(int argc, char **argv);
+int suite_cmd_report(int argc, char **argv);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * compare.c — the verdicts of `mmcert compare` (see compare.h for the
+ * rule). The effect is |new/old - 1| of the medians; an old median of zero
+ * makes any non-zero new median an unbounded effect. Output is a plain
+ * table: one line per metric, then the checks and cases that changed, then
+ * one "verdict:" line a script can grep.
+ */
+#include "compare.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "stats.h"
+
+const char *suite_cmp_verdict_name(suite_cmp_verdict_t v) {
+  static const char *const names[] = {"no change", "improved", "regressed", "info"};
+  return v <= SUITE_CMP_INFO ? names[v] : "?";
+}
+
+static double effect_of(double o, double n) {
+  if (o == n)
+    return 0;
+  if (o == 0)
+    return INFINITY;
+  return fabs(n / o - 1);
+}
+
+/* Did the new median move in the better direction? */
+static suite_cmp_verdict_t direction(double o, double n, const char *better) {
+  bool up = n > o;
+  return up == !strcmp(better, "higher") ? SUITE_CMP_IMPROVED : SUITE_CMP_REGRESSED;
+}
+
+void suite_cmp_metric(const double *old, size_t nold, const double *new_, size_t nnew,
+                      const char *better, const suite_cmp_opts_t *o, suite_cmp_metric_t *out) {
+  *out = (suite_cmp_metric_t){.old_median = suite_stats_median(old, nold),
+                              .new_median = suite_stats_median(new_, nnew),
+                              .p = NAN};
+  double om = out->old_median, nm = out->new_median, eff = effect_of(om, nm);
+  out->ratio = om != 0 ? nm / om : (nm == 0 ? 1 : INFINITY);
+  bool directed = better && (!strcmp(better, "lower") || !strcmp(better, "higher"));
+  if (!directed) {
+    out->verdict = SUITE_CMP_INFO;
+    snprintf(out->note, sizeof out->note, "no better direction");
+    return;
+  }
+  if (nold < 2 || nnew < 2) {
+    if (eff > o->single_effect) {
+      out->verdict = direction(om, nm, better);
+      snprintf(out->note, sizeof out->note, "1 sample: beyond %.0f %%", o->single_effect * 100);
+    } else {
+      snprintf(out->note, sizeof out->note, "1 sample: cannot test");
+    }
+    return;
+  }
+  suite_mw_t mw;
+  suite_stats_mann_whitney(old, nold, new_, nnew, &mw);
+  out->p = mw.p;
+  double floor_p = suite_stats_mw_min_p(nold, nnew);
+  if (mw.p < o->alpha && eff >= o->min_effect) {
+    out->verdict = direction(om, nm, better);
+    snprintf(out->note, sizeof out->note, "p=%.3g", mw.p);
+  } else if (floor_p >= o->alpha) {
+    snprintf(out->note, sizeof out->note, "too few samples: p >= %.2g for %zu+%zu", floor_p, nold,
+             nnew);
+  } else if (mw.p >= o->alpha) {
+    snprintf(out->note, sizeof out->note, "p=%.3g", mw.p);
+  } else {
+    snprintf(out->note, sizeof out->note, "p=%.3g, below %.3g %% effect", mw.p,
+             o->min_effect * 100);
+  }
+}
+
+static const suite_rr_metric_t *find_metric(const suite_rr_t *rr, const suite_rr_metric_t *m) {
+  for (size_t i = 0; i < rr->nmetrics; i++)
+    if (!strcmp(rr->metrics[i].case_id, m->case_id) && !strcmp(rr->metrics[i].name, m->name))
+      return &rr->metrics[i];
+  return NULL;
+}
+
+static const suite_rr_check_t *find_check(const suite_rr_t *rr, const suite_rr_check_t *c) {
+  for (size_t i = 0; i < rr->nchecks; i++)
+    if (!strcmp(rr->checks[i].case_id, c->case_id) && !strcmp(rr->checks[i].name, c->name))
+      return &rr->checks[i];
+  return NULL;
+}
+
+static const char *case_verdict(const suite_rr_t *rr, const char *id) {
+  for (size_t i = 0; i < rr->ncases; i++)
+    if (!strcmp(rr->cases[i].id, id))
+      return rr->cases[i].verdict;
+  return NULL;
+}
+
+static bool bad_verdict(const char *v) {
+  return v && (!strcmp(v, "fail") || !strcmp(v, "broken"));
+}
+
+static void spread(const suite_rr_metric_t *m, char *buf, size_t cap) {
+  suite_summary_t s;
+  suite_stats_summary(m->samples, m->n, &s);
+  if (m->n < 2)
+    snprintf(buf, cap, "%.4g (n=1)", s.median);
+  else
+    snprintf(buf, cap, "%.4g [%.4g..%.4g] (n=%zu)", s.median, s.q1, s.q3, m->n);
+}
+
+static int refuse(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *o,
+                  mmc_error_t *err) {
+  if (o->force)
+    return 0;
+  if (strcmp(a->topo_hash, b->topo_hash))
+    return mmc_fail(err, MMC_EINVAL,
+                    "OLD and NEW ran on different topologies (OLD: %s, %s; NEW: %s, %s): "
+                    "their figures are not comparable; --force compares anyway",
+                    a->topo_summary, a->topo_hash, b->topo_summary, b->topo_hash);
+  if (strcmp(a->mode, b->mode))
+    return mmc_fail(err, MMC_EINVAL,
+                    "OLD and NEW ran in different modes (OLD: %s; NEW: %s): quick and full "
+                    "runs use different periods; --force compares anyway",
+                    a->mode, b->mode);
+  return 0;
+}
+
+static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *o,
+                              FILE *out, unsigned *improved) {
+  unsigned regressed = 0;
+  fprintf(out, "%-34s %-38s %-38s %7s  %s\n", "metric [unit]", "old median [IQR]",
+          "new median [IQR]", "ratio", "verdict");
+  for (size_t i = 0; i < b->nmetrics; i++) {
+    const suite_rr_metric_t *nm = &b->metrics[i], *om = find_metric(a, nm);
+    char name[160], os[64], ns[64];
+    snprintf(name, sizeof name, "%s/%s [%s]", nm->case_id, nm->name, nm->unit);
+    spread(nm, ns, sizeof ns);
+    if (!om) {
+      fprintf(out, "%-34s %-38s %-38s %7s  %s\n", name, "-", ns, "-", "only in new");
+      continue;
+    }
+    suite_cmp_metric_t r;
+    suite_cmp_metric(om->samples, om->n, nm->samples, nm->n, nm->better, o, &r);
+    spread(om, os, sizeof os);
+    regressed += r.verdict == SUITE_CMP_REGRESSED;
+    *improved += r.verdict == SUITE_CMP_IMPROVED;
+    fprintf(out, "%-34s %-38s %-38s %7.3f  %s (%s)\n", name, os, ns, r.ratio,
+            suite_cmp_verdict_name(r.verdict), r.note);
+  }
+  for (size_t i = 0; i < a->nmetrics; i++)
+    if (!find_metric(b, &a->metrics[i]))
+      fprintf(out, "%s/%s: only in old\n", a->metrics[i].case_id, a->metrics[i].name);
+  return regressed;
+}
+
+static unsigned print_checks(const suite_rr_t *a, const suite_rr_t *b, FILE *out,
+                             unsigned *passing) {
+  unsigned newly_failing = 0, changes = 0;
+  fprintf(out, "\nchecks and cases that changed:\n");
+  for (size_t i = 0; i < b->nchecks; i++) {
+    const suite_rr_check_t *nc = &b->checks[i], *oc = find_check(a, nc);
+    if (!oc || oc->ok == nc->ok)
+      continue;
+    changes++;
+    newly_failing += !nc->ok;
+    *passing += nc->ok;
+    fprintf(out, "  %-14s %s: %s [%s]%s%s\n", nc->ok ? "newly passing" : "newly failing",
+            nc->case_id, nc->name, nc->spec_ids, nc->ok ? "" : ": ", nc->ok ? "" : nc->diag);
+  }
+  for (size_t i = 0; i < b->ncases; i++) {
+    const char *ov = case_verdict(a, b->cases[i].id), *nv = b->cases[i].verdict;
+    if (!ov || bad_verdict(ov) == bad_verdict(nv))
+      continue;
+    changes++;
+    newly_failing += bad_verdict(nv);
+    *passing += !bad_verdict(nv);
+    fprintf(out, "  %-14s case %s (%s -> %s)\n",
+            bad_verdict(nv) ? "newly failing" : "newly passing", b->cases[i].id, ov, nv);
+  }
+  if (!changes)
+    fprintf(out, "  none\n");
+  return newly_failing;
+}
+
+int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *o, FILE *out,
+                  mmc_error_t *err) {
+  int rc = refuse(a, b, o, err);
+  if (rc)
+    return rc;
+  fprintf(out, "old: %s: %s %s, %s, %s mode, %zu run%s\n", a->label, a->impl, a->version,
+          a->machine_class, a->mode, json_array_size(a->docs),
+          json_array_size(a->docs) == 1 ? "" : "s");
+  fprintf(out, "new: %s: %s %s, %s, %s mode, %zu run%s\n", b->label, b->impl, b->version,
+          b->machine_class, b->mode, json_array_size(b->docs),
+          json_array_size(b->docs) == 1 ? "" : "s");
+  if (strcmp(a->topo_hash, b->topo_hash) || strcmp(a->mode, b->mode))
+    fprintf(out, "warning: --force: topologies (%s vs %s) or modes (%s vs %s) differ\n",
+            a->topo_summary, b->topo_summary, a->mode, b->mode);
+  if (strcmp(a->machine_class, b->machine_class))
+    fprintf(out, "note: different machine classes (%s vs %s)\n", a->machine_class,
+            b->machine_class);
+  fprintf(out, "test: two-sided Mann-Whitney U, alpha %g, minimum effect %g %%\n\n", o->alpha,
+          o->min_effect * 100);
+  unsigned improved = 0, passing = 0;
+  unsigned regressed = print_metrics(a, b, o, out, &improved);
+  unsigned failing = print_checks(a, b, out, &passing);
+  const char *overall = regressed || failing  ? "REGRESSED"
+                        : improved || passing ? "improved"
+                                              : "no change";
+  fprintf(out, "\nverdict: %s: %u regressed, %u newly failing, %u improved, %u newly passing\n",
+          overall, regressed, failing, improved, passing);
+  return regressed || failing ? 1 : 0;
+}

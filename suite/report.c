@@ -1,0 +1,495 @@
+/*
+ * report.c — the HTML report with gnuplot plots (see report.h).
+ *
+ * Plots: one gnuplot script per figure (DIR/NAME.gp, data in DIR/NAME-*.dat,
+ * output DIR/NAME.png), run as a child with its output in DIR/gnuplot.log.
+ * The PNG terminal is pngcairo when this gnuplot has it (Debian's
+ * gnuplot-nox does), else the libgd "png" terminal. Series come from the
+ * newest run of the side (a selection may pool several); trends pool every
+ * run of the history with the same implementation name, machine class and
+ * mode, one point per implementation version in order of first run.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "history.h"
+#include "stats.h"
+
+enum { MAX_PLOTS = 256 };
+
+typedef struct plots {
+  const char *gnuplot; /* NULL when plots are skipped */
+  const char *terminal;
+  char note[512]; /* why plots were skipped or failed */
+  char *png[MAX_PLOTS], *caption[MAX_PLOTS];
+  size_t n;
+  char trend_note[512];
+} plots_t;
+
+/* ------------------------------------------------------------ gnuplot */
+
+static int run_gnuplot(const char *gnuplot, const char *dir, const char *script) {
+  char log[4096];
+  snprintf(log, sizeof log, "%s/gnuplot.log", dir);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+    if (chdir(dir) != 0)
+      _exit(127);
+    execl(gnuplot, gnuplot, script, (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void find_gnuplot(plots_t *p, const char *dir) {
+  const char *g = getenv("MMCERT_GNUPLOT");
+  if (!g)
+    g = MMCERT_GNUPLOT;
+  if (!g[0]) {
+    snprintf(p->note, sizeof p->note,
+             "plots skipped: configure found no gnuplot (install the Debian package gnuplot-nox "
+             "and run ./configure again)");
+    return;
+  }
+  if (access(g, X_OK) != 0) {
+    snprintf(p->note, sizeof p->note, "plots skipped: gnuplot %s is not executable: %s", g,
+             strerror(errno));
+    return;
+  }
+  char probe[4096];
+  snprintf(probe, sizeof probe, "%s/probe.gp", dir);
+  FILE *f = fopen(probe, "w");
+  if (!f) {
+    snprintf(p->note, sizeof p->note, "plots skipped: cannot write %.300s", probe);
+    return;
+  }
+  fputs("set terminal pngcairo\n", f);
+  fclose(f);
+  p->gnuplot = g;
+  p->terminal = run_gnuplot(g, dir, "probe.gp") == 0 ? "pngcairo size 900,500" : "png size 900,500";
+  unlink(probe);
+}
+
+/* Write script NAME.gp (the body after the terminal/output lines), run it,
+ * record the PNG with its caption when it was drawn. */
+static void draw(plots_t *p, const char *dir, const char *name, const char *caption,
+                 const char *body) {
+  if (!p->gnuplot || p->n == MAX_PLOTS)
+    return;
+  char path[4096], png[512], gp[512];
+  snprintf(gp, sizeof gp, "%s.gp", name);
+  snprintf(png, sizeof png, "%s.png", name);
+  snprintf(path, sizeof path, "%s/%s", dir, gp);
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return;
+  fprintf(f, "set terminal %s noenhanced\nset output '%s'\nset grid\nset key outside right\n%s",
+          p->terminal, png, body);
+  fclose(f);
+  if (run_gnuplot(p->gnuplot, dir, gp) != 0) {
+    snprintf(p->note, sizeof p->note, "gnuplot failed on %.200s (see gnuplot.log)", gp);
+    return;
+  }
+  p->png[p->n] = strdup(png);
+  p->caption[p->n++] = strdup(caption);
+}
+
+/* ------------------------------------------------------------ series */
+
+static const char *js(const json_t *o, const char *k) {
+  const char *s = json_string_value(json_object_get(o, k));
+  return s ? s : "";
+}
+
+/* The group of a series: the part before '/', or the whole name. */
+static void group_of(const char *name, char *buf, size_t cap) {
+  snprintf(buf, cap, "%.*s", (int)strcspn(name, "/"), name);
+}
+
+/* gnuplot strings are single-quoted: keep titles free of quotes. */
+static void plain(const char *s, char *buf, size_t cap) {
+  size_t o = 0;
+  for (; *s && o + 1 < cap; s++)
+    buf[o++] = *s == '\'' || *s == '"' || *s == '\\' ? ' ' : *s;
+  buf[o] = '\0';
+}
+
+static void series_plot(plots_t *p, const char *dir, const json_t *c, const char *group,
+                        size_t *fig) {
+  char name[64], body[16384] = "", title[320], unit[64] = "", unit2[64] = "";
+  snprintf(name, sizeof name, "series-%zu", (*fig)++);
+  size_t o = 0, k = 0, i;
+  json_t *s;
+  json_array_foreach(json_object_get(c, "series"), i, s) {
+    char g[128];
+    group_of(js(s, "name"), g, sizeof g);
+    if (strcmp(g, group))
+      continue;
+    char dat[4096], label[160];
+    snprintf(dat, sizeof dat, "%s/%s-%zu.dat", dir, name, k);
+    FILE *f = fopen(dat, "w");
+    if (!f)
+      continue;
+    json_t *t = json_object_get(s, "t"), *v = json_object_get(s, "v");
+    for (size_t j = 0; j < json_array_size(t); j++)
+      fprintf(f, "%.9g %.9g\n", json_number_value(json_array_get(t, j)),
+              json_number_value(json_array_get(v, j)));
+    fclose(f);
+    plain(js(s, "name"), label, sizeof label);
+    char u[64], title_s[320];
+    plain(js(s, "unit"), u, sizeof u);
+    if (!k)
+      snprintf(unit, sizeof unit, "%s", u);
+    /* A second unit in the group ("reclaimed MiB" beside "free fraction")
+     * goes on the right-hand axis. */
+    bool y2 = strcmp(u, unit) != 0;
+    if (y2 && !unit2[0])
+      snprintf(unit2, sizeof unit2, "%s", u);
+    long long rep = json_integer_value(json_object_get(s, "rep"));
+    if (rep)
+      snprintf(title_s, sizeof title_s, "%s (repetition %lld)", label, rep + 1);
+    else
+      snprintf(title_s, sizeof title_s, "%s%s%s%s", label, y2 ? " [" : "", y2 ? u : "",
+               y2 ? ", right axis]" : "");
+    o += (size_t)snprintf(body + o, o < sizeof body ? sizeof body - o : 0,
+                          "%s'%s-%zu.dat' using 1:2 axes x1y%d with linespoints title '%s'",
+                          k ? ", \\\n  " : "plot ", name, k, y2 ? 2 : 1, title_s);
+    k++;
+  }
+  if (!k || o >= sizeof body)
+    return;
+  char head[1024], cid[128], grp[128];
+  plain(js(c, "id"), cid, sizeof cid);
+  plain(group, grp, sizeof grp);
+  snprintf(title, sizeof title, "%s: %s over time", cid, grp);
+  snprintf(head, sizeof head, "set title '%s'\nset xlabel 'time (s)'\nset ylabel '%s'\n%s%s%s%s",
+           title, unit, unit2[0] ? "set y2tics\nset ytics nomirror\nset y2label '" : "", unit2,
+           unit2[0] ? "'\n" : "", "set key below\n");
+  char *all = malloc(strlen(head) + o + 2);
+  if (!all)
+    return;
+  sprintf(all, "%s%s\n", head, body);
+  draw(p, dir, name, title, all);
+  free(all);
+}
+
+static void series_plots(plots_t *p, const char *dir, const suite_rr_t *rr) {
+  const json_t *doc = json_array_get(rr->docs, json_array_size(rr->docs) - 1);
+  size_t fig = 0, i, j;
+  json_t *c, *s;
+  json_array_foreach(json_object_get(doc, "cases"), i, c) {
+    char done[64][128];
+    size_t ndone = 0;
+    json_array_foreach(json_object_get(c, "series"), j, s) {
+      char g[128];
+      group_of(js(s, "name"), g, sizeof g);
+      bool seen = false;
+      for (size_t d = 0; d < ndone && !seen; d++)
+        seen = !strcmp(done[d], g);
+      if (seen || ndone == 64)
+        continue;
+      snprintf(done[ndone++], sizeof done[0], "%s", g);
+      series_plot(p, dir, c, g, &fig);
+    }
+  }
+}
+
+/* ------------------------------------------------------------ trends */
+
+/* Samples of case/metric in `doc`, appended to *x. */
+static void collect(const json_t *doc, const char *cid, const char *metric, double **x, size_t *n) {
+  size_t i, j, k;
+  json_t *c, *m, *v;
+  json_array_foreach(json_object_get(doc, "cases"), i, c) {
+    if (strcmp(js(c, "id"), cid))
+      continue;
+    json_array_foreach(json_object_get(c, "metrics"), j, m) {
+      if (strcmp(js(m, "name"), metric))
+        continue;
+      json_array_foreach(json_object_get(m, "samples"), k, v) {
+        double *nx = realloc(*x, (*n + 1) * sizeof *nx);
+        if (!nx)
+          return;
+        *x = nx;
+        (*x)[(*n)++] = json_number_value(v);
+      }
+    }
+  }
+}
+
+static void trend_plot(plots_t *p, const char *dir, const json_t *docs, const json_t *versions,
+                       const suite_rr_metric_t *m, size_t fig) {
+  char name[64], dat[4096];
+  snprintf(name, sizeof name, "trend-%zu", fig);
+  snprintf(dat, sizeof dat, "%s/%s.dat", dir, name);
+  FILE *f = fopen(dat, "w");
+  if (!f)
+    return;
+  size_t points = 0, vi, di;
+  json_t *ver, *d;
+  json_array_foreach(versions, vi, ver) {
+    double *x = NULL;
+    size_t n = 0;
+    json_array_foreach(docs, di, d) if (!strcmp(js(json_object_get(d, "implementation"), "version"),
+                                                json_string_value(ver)))
+        collect(d, m->case_id, m->name, &x, &n);
+    if (n) {
+      suite_summary_t s;
+      suite_stats_summary(x, n, &s);
+      char v[64];
+      plain(json_string_value(ver), v, sizeof v);
+      fprintf(f, "%zu \"%s\" %.9g %.9g %.9g %zu\n", vi, v, s.median, s.q1, s.q3, n);
+      points++;
+    }
+    free(x);
+  }
+  fclose(f);
+  if (!points)
+    return;
+  char body[2048], title[320], mn[128], cid[128], unit[64];
+  plain(m->name, mn, sizeof mn);
+  plain(m->case_id, cid, sizeof cid);
+  plain(m->unit, unit, sizeof unit);
+  snprintf(title, sizeof title, "%s/%s across versions (median, IQR)", cid, mn);
+  snprintf(body, sizeof body,
+           "set title '%s'\nset xlabel 'implementation version'\nset ylabel '%s (%s is better)'\n"
+           "set xrange [-0.5:%zu.5]\nset offsets 0, 0, graph 0.1, graph 0.1\n"
+           "plot '%s.dat' using 1:3:4:5:xticlabels(2) with yerrorlines title '%s'\n",
+           title, unit, m->better[0] ? m->better : "neither", json_array_size(versions) - 1, name,
+           mn);
+  draw(p, dir, name, title, body);
+}
+
+static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
+                        const suite_report_opts_t *o, mmc_error_t *err, int *rc) {
+  sqlite3 *db = NULL;
+  mmc_error_t e = {0};
+  if (suite_hist_open(o->db, false, &db, &e) != 0) {
+    if (o->db_required)
+      *rc = mmc_fail(err, e.code, "%s", e.msg);
+    snprintf(p->trend_note, sizeof p->trend_note, "trends across versions skipped: %s", e.msg);
+    return;
+  }
+  suite_hist_filter_t f = {.impl = rr->impl, .machine = rr->machine_class, .mode = rr->mode};
+  json_t *docs = NULL;
+  if (suite_hist_select(db, &f, &docs, &e) != 0) {
+    suite_hist_close(db);
+    *rc = mmc_fail(err, e.code, "%s", e.msg);
+    return;
+  }
+  suite_hist_close(db);
+  json_t *versions = json_array();
+  size_t i;
+  json_t *d;
+  json_array_foreach(docs, i, d) {
+    const char *v = js(json_object_get(d, "implementation"), "version");
+    bool seen = false;
+    for (size_t k = 0; k < json_array_size(versions) && !seen; k++)
+      seen = !strcmp(json_string_value(json_array_get(versions, k)), v);
+    if (!seen)
+      json_array_append_new(versions, json_string(v));
+  }
+  snprintf(p->trend_note, sizeof p->trend_note,
+           "trends: %zu run%s of %s on %s (%s mode) in %s, %zu version%s", json_array_size(docs),
+           json_array_size(docs) == 1 ? "" : "s", rr->impl, rr->machine_class, rr->mode, o->db,
+           json_array_size(versions), json_array_size(versions) == 1 ? "" : "s");
+  for (size_t m = 0; m < rr->nmetrics && json_array_size(docs); m++)
+    trend_plot(p, dir, docs, versions, &rr->metrics[m], m);
+  json_decref(versions);
+  json_decref(docs);
+}
+
+/* ------------------------------------------------------------ HTML */
+
+static void esc(FILE *f, const char *s) {
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default: fputc(*s, f);
+    }
+  }
+}
+
+static void row(FILE *f, int n, ...) {
+  va_list ap;
+  va_start(ap, n);
+  fputs("<tr>", f);
+  for (int i = 0; i < n; i++) {
+    const char *cell = va_arg(ap, const char *);
+    fputs("<td>", f);
+    esc(f, cell);
+    fputs("</td>", f);
+  }
+  fputs("</tr>\n", f);
+  va_end(ap);
+}
+
+static void facts(FILE *f, const suite_rr_t *rr) {
+  const json_t *d = json_array_get(rr->docs, json_array_size(rr->docs) - 1);
+  char runs[32];
+  snprintf(runs, sizeof runs, "%zu", json_array_size(rr->docs));
+  fputs("<table>\n", f);
+  row(f, 2, "results", rr->label);
+  row(f, 2, "runs pooled", runs);
+  row(f, 2, "implementation", rr->impl);
+  row(f, 2, "version", rr->version);
+  row(f, 2, "machine class", rr->machine_class);
+  row(f, 2, "hostname", js(json_object_get(d, "machine"), "hostname"));
+  row(f, 2, "CPU", js(json_object_get(d, "machine"), "cpu_model"));
+  row(f, 2, "kernel", js(json_object_get(d, "kernel"), "release"));
+  row(f, 2, "topology", rr->topo_summary);
+  row(f, 2, "topology hash", rr->topo_hash);
+  row(f, 2, "mode", rr->mode);
+  row(f, 2, "mmcert", js(d, "mmcert_version"));
+  row(f, 2, "start (newest run)", js(d, "start_time"));
+  row(f, 2, "end", js(d, "end_time"));
+  fputs("</table>\n", f);
+}
+
+static void tables(FILE *f, const suite_rr_t *rr) {
+  fputs("<h2 id=\"cases\">Cases</h2>\n<table>\n<tr><th>case</th><th>verdict</th></tr>\n", f);
+  for (size_t i = 0; i < rr->ncases; i++) {
+    fprintf(f, "<tr class=\"%s\"><td>", rr->cases[i].verdict); /* one of four words */
+    esc(f, rr->cases[i].id);
+    fprintf(f, "</td><td>%s</td></tr>\n", rr->cases[i].verdict);
+  }
+  fputs("</table>\n<h2 id=\"metrics\">Metrics</h2>\n<table>\n<tr><th>case</th><th>metric</th>"
+        "<th>unit</th><th>better</th><th>n</th><th>median</th><th>IQR</th><th>min..max</th>"
+        "</tr>\n",
+        f);
+  for (size_t i = 0; i < rr->nmetrics; i++) {
+    const suite_rr_metric_t *m = &rr->metrics[i];
+    suite_summary_t s;
+    suite_stats_summary(m->samples, m->n, &s);
+    char n[16], med[32], iqr[64], mm[64];
+    snprintf(n, sizeof n, "%zu", m->n);
+    snprintf(med, sizeof med, "%.4g", s.median);
+    snprintf(iqr, sizeof iqr, "%.4g..%.4g", s.q1, s.q3);
+    snprintf(mm, sizeof mm, "%.4g..%.4g", s.min, s.max);
+    row(f, 8, m->case_id, m->name, m->unit, m->better, n, med, iqr, mm);
+  }
+  fputs("</table>\n<h2 id=\"checks\">Checks</h2>\n<table>\n<tr><th>case</th><th>check</th>"
+        "<th>name</th><th>SPEC ids</th><th>verdict</th><th>diagnostic</th></tr>\n",
+        f);
+  for (size_t i = 0; i < rr->nchecks; i++) {
+    const suite_rr_check_t *c = &rr->checks[i];
+    fprintf(f, "<tr class=\"%s\">", c->ok ? "pass" : "fail");
+    fputs("<td>", f);
+    esc(f, c->case_id);
+    fputs("</td><td>", f);
+    esc(f, c->id);
+    fputs("</td><td>", f);
+    esc(f, c->name);
+    fputs("</td><td>", f);
+    esc(f, c->spec_ids);
+    fprintf(f, "</td><td>%s</td><td>", c->ok ? "pass" : "fail");
+    esc(f, c->diag);
+    fputs("</td></tr>\n", f);
+  }
+  fputs("</table>\n", f);
+}
+
+static void figures(FILE *f, const plots_t *p) {
+  fputs("<h2 id=\"plots\">Plots</h2>\n", f);
+  if (p->note[0]) {
+    fputs("<p class=\"note\">", f);
+    esc(f, p->note);
+    fputs("</p>\n", f);
+  }
+  if (p->trend_note[0]) {
+    fputs("<p>", f);
+    esc(f, p->trend_note);
+    fputs("</p>\n", f);
+  }
+  if (!p->n && !p->note[0])
+    fputs("<p>No time series recorded in this run and no history trends.</p>\n", f);
+  for (size_t i = 0; i < p->n; i++) {
+    fprintf(f, "<figure><a href=\"%s\"><img src=\"%s\" alt=\"", p->png[i], p->png[i]);
+    esc(f, p->caption[i]);
+    fputs("\"></a><figcaption>", f);
+    esc(f, p->caption[i]);
+    fputs("</figcaption></figure>\n", f);
+  }
+}
+
+static int write_html(const char *dir, const suite_rr_t *rr, const plots_t *p, mmc_error_t *err) {
+  char path[4096], tmp[4200];
+  snprintf(path, sizeof path, "%s/index.html", dir);
+  snprintf(tmp, sizeof tmp, "%s/.index.html.tmp", dir);
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return mmc_fail(err, MMC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+  fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mmcert report</title>\n"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+        ".fail,.broken{background:#fdd}.skip{background:#ffd}.note{color:#a00}</style>\n"
+        "</head><body>\n<h1>mmcert report: ",
+        f);
+  esc(f, rr->impl);
+  fputc(' ', f);
+  esc(f, rr->version);
+  fputs("</h1>\n<p><a href=\"#cases\">cases</a> | <a href=\"#metrics\">metrics</a> | "
+        "<a href=\"#checks\">checks</a> | <a href=\"#plots\">plots</a>",
+        f);
+  char abs[PATH_MAX];
+  if (strncmp(rr->label, "db:", 3) && realpath(rr->label, abs)) {
+    fputs(" | <a href=\"file://", f);
+    esc(f, abs);
+    fputs("\">results JSON</a>", f);
+  }
+  fputs("</p>\n", f);
+  facts(f, rr);
+  tables(f, rr);
+  figures(f, p);
+  fputs("</body></html>\n", f);
+  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return mmc_fail(err, MMC_EIO, "%s: cannot write: %s", path, strerror(errno));
+  }
+  return 0;
+}
+
+int suite_report_write(const suite_rr_t *rr, const suite_report_opts_t *o, mmc_error_t *err) {
+  struct stat st;
+  if (mkdir(o->dir, 0755) != 0 && (errno != EEXIST || stat(o->dir, &st) || !S_ISDIR(st.st_mode)))
+    return mmc_fail(err, MMC_EIO, "-o %s: cannot create the directory: %s", o->dir,
+                    errno == EEXIST ? "a file of that name exists" : strerror(errno));
+  plots_t p = {0};
+  find_gnuplot(&p, o->dir);
+  series_plots(&p, o->dir, rr);
+  int rc = 0;
+  trend_plots(&p, o->dir, rr, o, err, &rc);
+  if (!rc)
+    rc = write_html(o->dir, rr, &p, err);
+  if (!rc && p.note[0])
+    fprintf(o->err, "mmcert report: %s\n", p.note);
+  for (size_t i = 0; i < p.n; i++) {
+    free(p.png[i]);
+    free(p.caption[i]);
+  }
+  return rc;
+}

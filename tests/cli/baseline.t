@@ -1,0 +1,28 @@
+# baseline.t — baselines (issue 9): tests/baseline.sh writes
+# <dir>/<machine class>/reference-<version>[-emulated-4-nodes].json, and
+# tests/run-suite.sh (`make suite`) compares each run against the baseline
+# of its machine class, printing the comparison as TAP comments without
+# changing its exit status; without a baseline it says how to make one.
+# Only SET-* cases, so the test stays fast as the suite grows.
+. "$(dirname "$0")/lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$T" || exit 1
+export MMCERT_BASELINE_DIR=$T/baselines MMCERT_RESULTS_DIR=$T/runs
+
+run "$ROOT/tests/run-suite.sh" "$MMCERT" --impl "$MMCERT_BUILD/libmmref.so" --case 'SET-*'
+check "no baseline: suite exit 0" status_is 0
+check "no baseline: says how to make one" out_has "^# no baseline for machine class .*make baseline writes one"
+
+BASELINE_REPEAT=2 run "$ROOT/tests/baseline.sh" "$MMCERT" --impl "$MMCERT_BUILD/libmmref.so" --case 'SET-*'
+check "baseline.sh: exit 0" status_is 0
+check "baseline.sh: wrote reference-<version>.json under the machine class" \
+	sh -c "ls '$T'/baselines/*c-*g-*n-*/reference-*[0-9].json >/dev/null"
+class=$("$MMCERT" results show "$(ls "$T"/baselines/*/reference-*[0-9].json | head -n 1)" | sed -n 's/^machine_class=//p')
+check "baseline.sh: 2 repetitions recorded" grep -q '"repeat": 2' "$(ls "$T"/baselines/*/reference-*[0-9].json | head -n 1)"
+
+run "$ROOT/tests/run-suite.sh" "$MMCERT" --impl "$MMCERT_BUILD/libmmref.so" --case 'SET-*'
+check "with a baseline: suite exit 0" status_is 0
+check "with a baseline: comparison printed" out_has "^# ---- this-machine against the baseline .*$class/reference-.*(report only) ----$"
+check "with a baseline: the comparison's verdict as a comment" out_has "^# verdict: "
+check "with a baseline: nothing of it outside comments" sh -c "! grep -q '^verdict:' '$T/out'"
+done_testing

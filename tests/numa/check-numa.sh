@@ -1,0 +1,747 @@
+#!/bin/sh
+# check-numa.sh — `make check-numa`: boot a multi-node Linux guest under QEMU and run the
+# mmcert suite inside it, on a kernel with real NUMA nodes (issue 8; DESIGN.md "Real NUMA
+# without NUMA hardware").
+#
+# Steps: check options (usage errors exit 2 before anything is touched); install what is
+# missing from Debian (qemu-system-x86, busybox-static; needs root); fetch the kernel
+# package linux-image-amd64 depends on with `apt-get download` into <build>/numa-cache and
+# unpack its /boot there (never into the host's /boot); build an initramfs (busybox, mmcert,
+# libmmref.so, the libraries `ldd` lists, tests/numa/init); pick KVM only when a probe guest
+# really runs under it, else TCG; boot with one memory backend per node and the distance
+# table; watch the serial console with deadlines; check that the guest saw the topology we
+# asked for; read the TAP from its own serial port; exit with the verdict.
+#
+# Exit status: 0 the suite passed (every case ok or skipped for a reason other than lack of
+# real NUMA); 1 the suite or `mmcert topology` failed inside the guest; 2 bad usage;
+# 3 a harness fault (missing package or root, QEMU failing, kernel not booting, guest
+# hang, TAP cut short, topology differing from the request). Never 0 without a complete
+# TAP stream with a plan that matches.
+#
+# Logs (kept): <build>/numa/console.log (serial console), tap.log (the suite's TAP),
+# results.json, qemu.cmd, qemu.out. <build> is ./build unless --build-dir or $NUMA_BUILD.
+set -u
+# Byte-wise text tools: the console log holds firmware escapes and need not be UTF-8.
+export LC_ALL=C
+
+ME=check-numa
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+
+# Defaults (documented in --help).
+nodes=4
+mem_per_node=512M
+cpus_per_node=
+cpus=
+default_cpus=2 # issue 8: 2 vCPUs; with 4 nodes, nodes 2 and 3 are memory-only
+distances=
+cases=
+mode=quick
+timeout_scale=
+timeout_s=780
+boot_timeout_s=
+accel=auto
+keep=0
+install=1
+topology_only=0
+kernel=
+kernel_args=
+build_dir=${NUMA_BUILD:-}
+cache_dir=
+
+usage() {
+  cat <<EOF
+Usage: $0 [OPTION]...
+Boot a multi-node Linux guest under QEMU and run mmcert inside it.
+
+  --nodes N              NUMA nodes, 1..64 (default $nodes)
+  --mem-per-node SIZE    memory of each node, with a unit: 256M, 1G (default $mem_per_node);
+                         64M..64G
+  --cpus N               total vCPUs, 1..255, spread over the nodes in order; with fewer
+                         vCPUs than nodes the last nodes are memory-only (CPU-less), as
+                         KNL MCDRAM or CXL memory (default $default_cpus: with 4 nodes,
+                         nodes 0 and 1 have one vCPU each, nodes 2 and 3 none)
+  --cpus-per-node N      vCPUs on each node, 1..16, instead of --cpus (1: no
+                         memory-only node)
+  --distances 'ROWS'     distance table: N rows separated by ';', N values per row
+                         separated by ',' or spaces; 10 on the diagonal, 11..254 elsewhere;
+                         may be asymmetric. Default: nodes paired like sockets, 21 within
+                         a pair, 31 across, e.g. '10,21,31,31;21,10,31,31;31,31,10,21;31,31,21,10'
+  --cases GLOB[,GLOB]... cases to run (one mmcert run --case per GLOB); default all
+  --mode quick|full      suite mode (default $mode)
+  --timeout-scale X      mmcert run --timeout-scale X, 0 < X <= 1000 (default 4 under
+                         TCG, where code runs several times slower, 1 under KVM)
+  --timeout SECONDS      whole guest run, boot included, 10..86400 (default $timeout_s)
+  --boot-timeout SECONDS time for the kernel to reach init, 5..3600 (default 120, or
+                         --timeout if that is shorter)
+  --accel auto|kvm|tcg   auto: KVM when /dev/kvm runs a probe guest, else TCG (default)
+  --kernel FILE          boot this bzImage instead of Debian's linux-image-amd64 kernel
+  --kernel-args 'ARGS'   more kernel command line (letters, digits, = , . _ / - and spaces)
+  --build-dir DIR        where mmcert and libmmref.so are and logs go (default ./build)
+  --cache-dir DIR        where the kernel is cached (default <build>/numa-cache)
+  --topology-only        boot and check the topology only; do not run mmcert
+  --no-install           never call apt-get; fail if something is missing
+  --keep                 keep the initramfs tree and image under <build>/numa/
+  -h, --help             this help
+
+Exit: 0 passed, 1 a case failed, 2 bad usage, 3 harness fault (boot, hang, QEMU, TAP).
+Logs: <build>/numa/console.log, tap.log, results.json, qemu.cmd, qemu.out.
+EOF
+}
+
+die_usage() {
+  printf '%s: %s\n' "$ME" "$1" >&2
+  printf "Try '%s --help'.\n" "$0" >&2
+  exit 2
+}
+fault() {
+  printf '%s: FAULT: %s\n' "$ME" "$*" >&2
+  exit 3
+}
+note() { printf '%s: %s\n' "$ME" "$*"; }
+
+# is_uint VALUE MIN MAX: a decimal integer in [MIN, MAX] (at most 9 digits, no overflow).
+is_uint() {
+  case $1 in '' | *[!0-9]*) return 1 ;; esac
+  [ ${#1} -le 9 ] || return 1
+  [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
+}
+
+# ---------------------------------------------------------------- options
+while [ $# -gt 0 ]; do
+  opt=$1
+  val=
+  has_val=0
+  case $opt in
+  --*=*)
+    val=${opt#*=}
+    opt=${opt%%=*}
+    has_val=1
+    ;;
+  esac
+  case $opt in
+  --nodes | --mem-per-node | --cpus-per-node | --cpus | --distances | --cases | --mode | --timeout-scale | \
+    --timeout | --boot-timeout | --accel | --kernel | --kernel-args | --build-dir | --cache-dir)
+    if [ $has_val = 0 ]; then
+      [ $# -ge 2 ] || die_usage "option $opt needs a value"
+      val=$2
+      shift
+    fi
+    ;;
+  --topology-only | --no-install | --keep | -h | --help)
+    [ $has_val = 0 ] || die_usage "option $opt takes no value"
+    ;;
+  *) die_usage "unknown option '$opt'" ;;
+  esac
+  case $opt in
+  --nodes) nodes=$val ;;
+  --mem-per-node) mem_per_node=$val ;;
+  --cpus-per-node) cpus_per_node=$val ;;
+  --cpus) cpus=$val ;;
+  --distances) distances=$val ;;
+  --cases) cases=$val ;;
+  --mode) mode=$val ;;
+  --timeout-scale) timeout_scale=$val ;;
+  --timeout) timeout_s=$val ;;
+  --boot-timeout) boot_timeout_s=$val ;;
+  --accel) accel=$val ;;
+  --kernel) kernel=$val ;;
+  --kernel-args) kernel_args=$val ;;
+  --build-dir) build_dir=$val ;;
+  --cache-dir) cache_dir=$val ;;
+  --topology-only) topology_only=1 ;;
+  --no-install) install=0 ;;
+  --keep) keep=1 ;;
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  esac
+  shift
+done
+
+is_uint "$nodes" 1 64 || die_usage "--nodes '$nodes': expected an integer from 1 to 64"
+
+mem_mib=
+case $mem_per_node in
+*[!0-9KkMmGg]* | [!0-9]*) ;;
+*[0-9][Mm]) is_uint "${mem_per_node%?}" 1 999999 && mem_mib=${mem_per_node%?} ;;
+*[0-9][Gg]) is_uint "${mem_per_node%?}" 1 999 && mem_mib=$((${mem_per_node%?} * 1024)) ;;
+esac
+if [ -z "$mem_mib" ] || [ "$mem_mib" -lt 64 ] || [ "$mem_mib" -gt 65536 ]; then
+  die_usage "--mem-per-node '$mem_per_node': expected a size with a unit M or G from 64M to 64G (e.g. 512M, 1G)"
+fi
+
+if [ -n "$cpus_per_node" ] && [ -n "$cpus" ]; then
+  die_usage "--cpus-per-node and --cpus exclude each other: give one"
+fi
+if [ -n "$cpus_per_node" ]; then
+  is_uint "$cpus_per_node" 1 16 || die_usage "--cpus-per-node '$cpus_per_node': expected an integer from 1 to 16"
+  smp=$((nodes * cpus_per_node))
+  [ "$smp" -le 255 ] || die_usage "--nodes $nodes x --cpus-per-node $cpus_per_node = $smp vCPUs: at most 255"
+elif [ -n "$cpus" ]; then
+  is_uint "$cpus" 1 255 || die_usage "--cpus '$cpus': expected an integer from 1 to 255"
+  smp=$cpus
+else
+  smp=$default_cpus
+fi
+
+case $mode in quick | full) ;; *) die_usage "--mode '$mode': expected quick or full" ;; esac
+if [ -n "$timeout_scale" ]; then
+  case $timeout_scale in
+  *[!0-9.]* | *.*.* | .* | *.) ok=0 ;;
+  *) ok=$(awk -v x="$timeout_scale" 'BEGIN { print (x > 0 && x <= 1000) ? 1 : 0 }') ;;
+  esac
+  [ "$ok" = 1 ] || die_usage "--timeout-scale '$timeout_scale': expected a number, 0 < X <= 1000"
+fi
+is_uint "$timeout_s" 10 86400 || die_usage "--timeout '$timeout_s': expected seconds from 10 to 86400"
+if [ -z "$boot_timeout_s" ]; then
+  boot_timeout_s=120
+  [ "$timeout_s" -ge 120 ] || boot_timeout_s=$timeout_s
+fi
+is_uint "$boot_timeout_s" 5 3600 || die_usage "--boot-timeout '$boot_timeout_s': expected seconds from 5 to 3600"
+[ "$boot_timeout_s" -le "$timeout_s" ] || die_usage "--boot-timeout $boot_timeout_s exceeds --timeout $timeout_s"
+case $accel in auto | kvm | tcg) ;; *) die_usage "--accel '$accel': expected auto, kvm or tcg" ;; esac
+
+# The glob reaches the guest's shell through a config file: allow glob and id characters only.
+if [ -n "$cases" ]; then
+  case $cases in
+  *[!A-Za-z0-9_.,:*?[\]-]*) die_usage "--cases '$cases': allowed characters are letters, digits, _ . , : - and the glob characters * ? [ ]" ;;
+  esac
+fi
+case $kernel_args in
+*[!A-Za-z0-9=,._/\ -]*) die_usage "--kernel-args '$kernel_args': allowed characters are letters, digits, = , . _ / - and spaces" ;;
+esac
+if [ -n "$kernel" ] && [ ! -f "$kernel" ]; then
+  die_usage "--kernel '$kernel': no such file"
+fi
+
+# Distance table: validated and normalised to "src dst val" lines (off-diagonal only).
+default_distances() {
+  awk -v n="$1" 'BEGIN {
+    for (i = 0; i < n; i++) {
+      row = ""
+      for (j = 0; j < n; j++) {
+        d = (i == j) ? 10 : (int(i / 2) == int(j / 2) ? 21 : 31)
+        row = row (j ? "," : "") d
+      }
+      out = out (i ? ";" : "") row
+    }
+    print out
+  }'
+}
+[ -n "$distances" ] || distances=$(default_distances "$nodes")
+dist_pairs=$(printf '%s\n' "$distances" | awk -v n="$nodes" '
+  function bad(msg) { print "error " msg; exit 1 }
+  { text = text $0 }
+  END {
+    sub(/;[ \t]*$/, "", text)
+    nr = split(text, rows, ";")
+    if (nr != n) bad("has " nr " rows; --nodes " n " needs " n)
+    for (i = 1; i <= nr; i++) {
+      r = rows[i]
+      gsub(/^[ \t,]+|[ \t,]+$/, "", r)
+      nv = split(r, v, /[ \t]*,[ \t]*|[ \t]+/)
+      if (nv != n) bad("row " i - 1 " has " nv " values; expected " n)
+      for (j = 1; j <= nv; j++) {
+        if (v[j] !~ /^[0-9]+$/) bad("row " i - 1 " value \"" v[j] "\" is not an integer")
+        x = v[j] + 0
+        if (i == j && x != 10) bad("row " i - 1 ": the local distance must be 10, not " x)
+        if (i != j && (x < 11 || x > 254)) bad("row " i - 1 " column " j - 1 ": remote distance " x " is outside 11..254")
+        if (i != j) print i - 1, j - 1, x
+      }
+    }
+  }')
+dist_err=$(printf '%s\n' "$dist_pairs" | sed -n 's/^error //p')
+[ -z "$dist_err" ] || die_usage "--distances '$distances': $dist_err"
+
+# ---------------------------------------------------------------- environment
+[ -n "$build_dir" ] || build_dir=$ROOT/build
+case $build_dir in /*) ;; *) build_dir=$(pwd)/$build_dir ;; esac
+work=$build_dir/numa
+cache=${cache_dir:-$build_dir/numa-cache}
+mmcert_bin=$build_dir/mmcert
+libmmref=$build_dir/libmmref.so
+if [ $topology_only = 0 ]; then
+  [ -x "$mmcert_bin" ] || fault "$mmcert_bin is missing: run 'make' first (or use --topology-only)"
+  [ -f "$libmmref" ] || fault "$libmmref is missing: run 'make' first"
+fi
+mkdir -p "$work" "$cache" || fault "cannot create $work and $cache"
+# One run per build directory: two would share the logs and the initramfs tree.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$work/.lock"
+  flock -n 9 || fault "another check-numa is running with $work (lock $work/.lock)"
+fi
+
+is_static() { ! ldd "$1" >/dev/null 2>&1; }
+
+# apt_install PKG...: install Debian packages without recommends (root only).
+apt_install() {
+  [ $install = 1 ] || fault "missing Debian package(s) $*; install them (--no-install given)"
+  [ "$(id -u)" = 0 ] || fault "missing Debian package(s) $*: installing them needs root; run as root or 'sudo apt-get install --no-install-recommends $*'"
+  note "installing $* (apt-get install --no-install-recommends)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
+    >"$work/apt.log" 2>&1; then
+    note "apt-get install failed; running apt-get update and retrying"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$work/apt.log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
+      >>"$work/apt.log" 2>&1 || {
+      tail -n 20 "$work/apt.log" >&2
+      fault "apt-get install $* failed (log: $work/apt.log)"
+    }
+  fi
+}
+
+missing=
+command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$missing qemu-system-x86"
+busybox=$(command -v busybox 2>/dev/null || true)
+if [ -z "$busybox" ] || ! is_static "$busybox"; then
+  missing="$missing busybox-static"
+fi
+# shellcheck disable=SC2086
+[ -z "$missing" ] || apt_install $missing
+qemu=$(command -v qemu-system-x86_64) || fault "qemu-system-x86_64 not found after installing qemu-system-x86"
+busybox=$(command -v busybox) || fault "busybox not found after installing busybox-static"
+is_static "$busybox" || fault "$busybox is not statically linked: install busybox-static"
+
+# ---------------------------------------------------------------- kernel
+# kernel_pkg: the versioned package linux-image-amd64 depends on, from the local apt
+# lists (refreshed once if they do not know it and we are root).
+kernel_pkg() {
+  apt-cache depends linux-image-amd64 2>/dev/null |
+    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+}
+if [ -z "$kernel" ]; then
+  pkg=$(kernel_pkg)
+  if [ -z "$pkg" ] && [ $install = 1 ] && [ "$(id -u)" = 0 ]; then
+    note "apt does not know linux-image-amd64; running apt-get update"
+    apt-get update -q >"$work/apt.log" 2>&1 || true
+    pkg=$(kernel_pkg)
+  fi
+  if [ -z "$pkg" ]; then
+    # Offline, or no apt lists: a kernel cached by an earlier run still serves.
+    kernel=$(ls -1 "$cache"/linux-image-*/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$kernel" ] || fault "cannot tell which kernel linux-image-amd64 depends on (apt-cache depends linux-image-amd64 found nothing) and no kernel is cached in $cache"
+    note "kernel: $kernel (cached; apt could not name the current package)"
+  else
+    kdir=$cache/$pkg
+    kernel=$(ls -1 "$kdir"/boot/vmlinuz-* 2>/dev/null | head -n 1)
+    if [ -z "$kernel" ]; then
+      note "fetching $pkg (apt-get download into $cache)"
+      rm -rf "$kdir" "$kdir.tmp" "$cache"/"$pkg"_*.deb
+      (cd "$cache" && apt-get download "$pkg" >"$work/apt-download.log" 2>&1) || {
+        tail -n 20 "$work/apt-download.log" >&2
+        fault "apt-get download $pkg failed (log: $work/apt-download.log)"
+      }
+      deb=$(ls -1 "$cache"/"$pkg"_*.deb 2>/dev/null | head -n 1)
+      [ -n "$deb" ] || fault "apt-get download $pkg left no .deb in $cache"
+      # Only /boot is needed: the guest loads no modules (serial, ACPI, NUMA are built in).
+      mkdir -p "$kdir.tmp"
+      dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir.tmp" --wildcards './boot/*' ||
+        fault "cannot unpack $deb"
+      mv "$kdir.tmp" "$kdir" && rm -f "$deb"
+      kernel=$(ls -1 "$kdir"/boot/vmlinuz-* 2>/dev/null | head -n 1)
+      [ -n "$kernel" ] || fault "$deb holds no boot/vmlinuz-*"
+      note "kernel: $kernel (downloaded)"
+    else
+      note "kernel: $kernel (cached)"
+    fi
+  fi
+fi
+
+# ---------------------------------------------------------------- initramfs
+rootfs=$work/rootfs
+initrd=$work/initramfs.cpio.gz
+rm -rf "$rootfs" "$initrd"
+mkdir -p "$rootfs"/bin "$rootfs"/sbin "$rootfs"/usr/bin "$rootfs"/usr/sbin "$rootfs"/dev \
+  "$rootfs"/proc "$rootfs"/sys "$rootfs"/tmp "$rootfs"/etc "$rootfs"/root \
+  "$rootfs"/opt/mmcert || fault "cannot create $rootfs"
+cp "$busybox" "$rootfs"/bin/busybox || fault "cannot copy $busybox"
+for applet in $("$busybox" --list-full); do
+  [ -e "$rootfs/$applet" ] || [ -L "$rootfs/$applet" ] || ln -s /bin/busybox "$rootfs/$applet"
+done
+
+# copy_with_libs FILE DEST: FILE into the tree at DEST, and every library `ldd` lists for
+# it (the dynamic loader included) at the same path as on the host.
+copy_with_libs() {
+  mkdir -p "$rootfs/$(dirname "$2")" && cp -L "$1" "$rootfs/$2" || fault "cannot copy $1"
+  ldd_out=$(ldd "$1" 2>&1) || return 0 # static: nothing to add
+  if printf '%s\n' "$ldd_out" | grep -q 'not found'; then
+    printf '%s\n' "$ldd_out" >&2
+    fault "$1 needs libraries ldd cannot find"
+  fi
+  for lib in $(printf '%s\n' "$ldd_out" | awk '
+      $2 == "=>" && $3 ~ /^\// { print $3; next }
+      $1 ~ /^\// { print $1 }'); do
+    [ -e "$rootfs$lib" ] && continue
+    mkdir -p "$rootfs$(dirname "$lib")" && cp -L "$lib" "$rootfs$lib" || fault "cannot copy $lib"
+  done
+}
+if [ $topology_only = 0 ]; then
+  copy_with_libs "$mmcert_bin" /opt/mmcert/mmcert
+  copy_with_libs "$libmmref" /opt/mmcert/libmmref.so
+fi
+# Optional evidence tools: another view of the guest's nodes and distances.
+for tool in numactl lstopo-no-graphics; do
+  path=$(command -v $tool 2>/dev/null) && copy_with_libs "$path" "/usr/bin/$tool"
+done
+cp "$HERE/init" "$rootfs/init" && chmod 755 "$rootfs/init" || fault "cannot install init"
+
+suite_args="--mode $mode"
+for glob in $(printf '%s\n' "$cases" | tr ',' ' '); do
+  suite_args="$suite_args --case $glob"
+done
+cat >"$rootfs/etc/mmcert-numa.conf" <<EOF
+NUMA_TOPOLOGY_ONLY=$topology_only
+NUMA_SUITE_ARGS='$suite_args'
+EOF
+
+if command -v cpio >/dev/null 2>&1; then
+  cpio_cmd="cpio --quiet -o -H newc -R 0:0"
+else
+  cpio_cmd="$busybox cpio -o -H newc -R 0:0"
+fi
+(cd "$rootfs" && find . | LC_ALL=C sort | $cpio_cmd) 2>"$work/cpio.log" | gzip -1 >"$initrd" ||
+  fault "cannot build $initrd (log: $work/cpio.log)"
+# The pipeline's status is gzip's: make sure cpio really archived the tree.
+listing=$(gzip -dc "$initrd" | "$busybox" cpio -t 2>/dev/null)
+for f in init bin/busybox etc/mmcert-numa.conf; do
+  printf '%s\n' "$listing" | grep -qx "$f" || fault "$initrd lacks $f (log: $work/cpio.log)"
+done
+if [ $topology_only = 0 ]; then
+  printf '%s\n' "$listing" | grep -qx opt/mmcert/mmcert || fault "$initrd lacks opt/mmcert/mmcert"
+fi
+note "initramfs: $initrd ($(($(wc -c <"$initrd") / 1024)) KiB)"
+
+# ---------------------------------------------------------------- accelerator
+qpid=
+cleanup() {
+  if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
+    kill "$qpid" 2>/dev/null
+  fi
+  if [ $keep = 0 ]; then rm -rf "$rootfs" "$initrd" "$work/kvm-probe.img"; fi
+}
+trap cleanup EXIT
+trap 'exit 3' INT TERM HUP
+
+# kvm_works: /dev/kvm is usable AND a probe guest executes code under it: a boot sector
+# that writes 0x21 to isa-debug-exit makes QEMU exit with (0x21 << 1) | 1 = 67, with the
+# CPU model the real boot uses. Nested KVM can open /dev/kvm yet fail to set the host
+# CPU's MSRs, or run a boot sector yet hang in the kernel: the probe catches the first,
+# the short KVM boot window with a TCG fallback below the second.
+kvm_works() {
+  [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+  img=$work/kvm-probe.img
+  # mov al,0x21; out 0xf4,al; hlt; jmp $-1 ... then the 0x55 0xAA boot signature.
+  {
+    printf '\260\041\346\364\364\353\375'
+    dd if=/dev/zero bs=1 count=503 2>/dev/null
+    printf '\125\252'
+  } >"$img"
+  timeout 20 "$qemu" -accel kvm -cpu host -nodefaults -display none -monitor none -serial none \
+    -no-reboot -drive file="$img",format=raw,if=ide,index=0 \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null >"$work/kvm-probe.out" 2>&1
+  [ $? = 67 ]
+}
+accel_why=
+case $accel in
+auto)
+  if kvm_works; then
+    accel=kvm
+    accel_why="auto: a probe guest ran under /dev/kvm"
+  else
+    accel=tcg
+    if [ -e /dev/kvm ]; then
+      accel_why="auto: /dev/kvm is present but a probe guest did not run under it"
+    else
+      accel_why="auto: no /dev/kvm"
+    fi
+    # An auto choice of KVM that then fails to boot falls back to TCG below.
+  fi
+  accel_auto=1
+  ;;
+*)
+  accel_why="requested"
+  accel_auto=0
+  ;;
+esac
+
+# ---------------------------------------------------------------- QEMU command line
+total_mib=$((nodes * mem_mib))
+host_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+[ $((total_mib * 1024)) -lt "$host_kib" ] ||
+  fault "the guest would need ${total_mib} MiB but this host has $((host_kib / 1024)) MiB: lower --mem-per-node or --nodes"
+
+# CPUs in contiguous blocks, as evenly as possible, lower nodes first.
+numa_args=
+base=$((smp / nodes))
+extra=$((smp % nodes))
+next_cpu=0
+i=0
+while [ $i -lt "$nodes" ]; do
+  n=$base
+  [ $i -lt $extra ] && n=$((n + 1))
+  cpu_opt=
+  if [ $n -gt 0 ]; then
+    cpu_opt=",cpus=$next_cpu-$((next_cpu + n - 1))"
+    next_cpu=$((next_cpu + n))
+  fi
+  numa_args="$numa_args -object memory-backend-ram,id=m$i,size=${mem_mib}M"
+  numa_args="$numa_args -numa node,nodeid=$i,memdev=m$i$cpu_opt"
+  eval "want_cpus_$i=$n"
+  i=$((i + 1))
+done
+while read -r s d v; do
+  [ -n "$s" ] || continue
+  numa_args="$numa_args -numa dist,src=$s,dst=$d,val=$v"
+done <<EOF
+$dist_pairs
+EOF
+
+console=$work/console.log
+taplog=$work/tap.log
+jsonlog=$work/results.json
+
+# boot ACCEL BOOT_DEADLINE_S: run the guest; sets boot_s, qemu_rc, outcome
+# (done|qemu-exit|no-boot|hang).
+boot() {
+  rm -f "$console" "$taplog" "$jsonlog" "$work/qemu.out"
+  boot_deadline=$2
+  cpu_model=
+  [ "$1" = kvm ] && cpu_model="-cpu host"
+  scale=$timeout_scale
+  if [ -z "$scale" ]; then
+    scale=4
+    [ "$1" = kvm ] && scale=1
+  fi
+  # shellcheck disable=SC2086
+  set -- "$qemu" -accel "$1" $cpu_model -m "${total_mib}M" -smp "$smp" $numa_args \
+    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet mmcert.timeout_scale=$scale${kernel_args:+ $kernel_args}" \
+    -nographic -monitor none -nic none -no-reboot \
+    -serial "file:$console" -serial "file:$taplog" -serial "file:$jsonlog"
+  printf '%s\n' "$*" >"$work/qemu.cmd"
+  t0=$(date +%s.%N)
+  "$@" </dev/null >"$work/qemu.out" 2>&1 &
+  qpid=$!
+  booted=0
+  boot_s=
+  outcome=
+  now=0
+  while :; do
+    if ! kill -0 "$qpid" 2>/dev/null; then
+      wait "$qpid"
+      qemu_rc=$?
+      qpid=
+      break
+    fi
+    now=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    if [ $booted = 0 ] && grep -q 'MMCERT-NUMA: init ' "$console" 2>/dev/null; then
+      booted=1
+      boot_s=$now
+    fi
+    if [ $booted = 0 ] && [ "${now%.*}" -ge "$boot_deadline" ]; then
+      outcome='no-boot'
+      break
+    fi
+    if [ "${now%.*}" -ge "$timeout_s" ]; then
+      outcome='hang'
+      break
+    fi
+    sleep 0.2
+  done
+  if [ -n "$qpid" ]; then
+    kill "$qpid" 2>/dev/null
+    wait "$qpid" 2>/dev/null
+    qpid=
+    qemu_rc=killed
+  fi
+  run_s=$now
+  # A guest may boot and finish between two looks: then only "at most" is known.
+  if [ $booted = 0 ] && grep -q 'MMCERT-NUMA: init ' "$console" 2>/dev/null; then
+    booted=1
+    boot_s="<=$now"
+  fi
+  if [ -z "$outcome" ]; then
+    if grep -q 'MMCERT-NUMA: poweroff' "$console" 2>/dev/null; then
+      outcome='done'
+    elif [ $booted = 0 ]; then
+      outcome='qemu-exit-early'
+    else
+      outcome='qemu-exit'
+    fi
+  fi
+}
+
+# Drop carriage returns and the firmware's terminal escapes, so every marker starts a line.
+esc=$(printf '\033')
+normalize() { tr -d '\r' | sed "s/${esc}c//g; s/${esc}\[[0-9;?]*[A-Za-z]//g"; }
+console_tail() {
+  printf -- '--- last 30 lines of %s ---\n' "$console" >&2
+  if [ -s "$console" ]; then normalize <"$console" | tail -n 30 >&2; else echo "(empty)" >&2; fi
+  printf -- '--- end ---\n' >&2
+}
+
+note "guest: $nodes nodes x $mem_per_node, $smp vCPUs, distances '$distances'"
+note "accel: $accel ($accel_why)"
+if [ "$accel" = kvm ] && [ $accel_auto = 1 ]; then
+  # KVM chosen by probe: give it a short boot window, then fall back to TCG.
+  kvm_boot=20
+  [ "$boot_timeout_s" -lt $kvm_boot ] && kvm_boot=$boot_timeout_s
+  boot kvm $kvm_boot
+  if [ "$outcome" = no-boot ] || [ "$outcome" = qemu-exit-early ]; then
+    note "accel: KVM did not boot the kernel within ${kvm_boot}s ($outcome); falling back to tcg"
+    cp "$console" "$work/console-kvm-failed.log" 2>/dev/null
+    accel=tcg
+    boot tcg "$boot_timeout_s"
+  fi
+else
+  boot "$accel" "$boot_timeout_s"
+fi
+
+# ---------------------------------------------------------------- faults
+case $outcome in
+qemu-exit-early)
+  if [ ! -s "$console" ]; then
+    sed 's/^/  qemu: /' "$work/qemu.out" >&2
+    fault "QEMU exited (status $qemu_rc) before the guest printed anything: see $work/qemu.out, command in $work/qemu.cmd"
+  fi
+  console_tail
+  fault "the kernel did not reach init (QEMU exited with status $qemu_rc): $console"
+  ;;
+no-boot)
+  console_tail
+  fault "the kernel did not reach init within ${boot_timeout_s}s under $accel; QEMU killed"
+  ;;
+hang)
+  console_tail
+  fault "the guest did not finish within --timeout ${timeout_s}s under $accel; QEMU killed"
+  ;;
+qemu-exit)
+  console_tail
+  fault "the guest stopped before powering off (QEMU status $qemu_rc; a panic or init death?)"
+  ;;
+esac
+
+# ---------------------------------------------------------------- topology check
+normalize <"$console" >"$console.txt" && mv "$console.txt" "$console"
+echo "--- guest topology (from $console) ---"
+sed -n 's/^MMCERT-NUMA: fact //p' "$console"
+topo_bad=
+seen_nodes=$(sed -n 's/^MMCERT-NUMA: fact nodes=\([0-9]*\).*/\1/p' "$console")
+[ "$seen_nodes" = "$nodes" ] || topo_bad="the guest sees ${seen_nodes:-no} nodes, $nodes requested"
+i=0
+rows=$(printf '%s\n' "$distances" | tr ';' '\n')
+while [ $i -lt "$nodes" ]; do
+  line=$(grep "^MMCERT-NUMA: fact node=$i " "$console")
+  want_row=$(printf '%s\n' "$rows" | sed -n "$((i + 1))p" | tr ',\t' '  ' | tr -s ' ' | sed 's/^ //;s/ $//')
+  got_row=${line##*distance=}
+  mem_kb=$(printf '%s\n' "$line" | sed -n 's/.*memtotal_kb=\([0-9]*\).*/\1/p')
+  got_cpus=$(printf '%s\n' "$line" | sed -n 's/.* cpus=\([^ ]*\) .*/\1/p')
+  want_n=
+  eval "want_n=\$want_cpus_$i"
+  if [ -z "$line" ]; then
+    topo_bad="$topo_bad${topo_bad:+; }node $i is missing"
+  else
+    [ "$got_row" = "$want_row" ] ||
+      topo_bad="$topo_bad${topo_bad:+; }node $i distances '$got_row', requested '$want_row'"
+    [ "${mem_kb:-0}" -gt 0 ] || topo_bad="$topo_bad${topo_bad:+; }node $i has no memory"
+    if [ "$want_n" = 0 ]; then
+      [ "$got_cpus" = - ] || topo_bad="$topo_bad${topo_bad:+; }node $i has CPUs $got_cpus, none requested"
+    else
+      [ "$got_cpus" != - ] || topo_bad="$topo_bad${topo_bad:+; }node $i has no CPUs, $want_n requested"
+    fi
+  fi
+  i=$((i + 1))
+done
+[ -z "$topo_bad" ] || fault "guest topology differs from the request: $topo_bad"
+note "guest topology matches: $nodes real nodes with the requested distances"
+
+uptime_at() { sed -n "s/^MMCERT-NUMA: $1.*uptime=\([0-9.]*\).*/\1/p" "$console" | head -n 1; }
+guest_init=$(uptime_at init)
+note "boot: init reached ${boot_s}s after QEMU started (guest uptime ${guest_init}s) under $accel"
+
+if [ $topology_only = 1 ]; then
+  note "PASS (topology only): console log $console"
+  exit 0
+fi
+
+# ---------------------------------------------------------------- verdict
+echo "--- mmcert topology (guest) ---"
+sed -n '/^MMCERT-NUMA: topology begin/,/^MMCERT-NUMA: topology end/p' "$console" |
+  sed '1d;$d'
+topo_rc=$(sed -n 's/^MMCERT-NUMA: topology end rc=\([0-9]*\).*/\1/p' "$console")
+suite_rc=$(sed -n 's/^MMCERT-NUMA: suite end rc=\([0-9a-z]*\).*/\1/p' "$console")
+[ -n "$suite_rc" ] || { console_tail; fault "no 'suite end' marker on the console: the suite did not finish"; }
+t_begin=$(uptime_at 'suite begin')
+t_end=$(uptime_at 'suite end')
+suite_s=$(awk -v a="$t_begin" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
+
+# The JSON crossed a serial port: it must have arrived whole.
+json_sent=$(sed -n 's/^MMCERT-NUMA: json sent bytes=\([0-9]*\).*/\1/p' "$console")
+if [ -n "$json_sent" ]; then
+  json_got=$(wc -c <"$jsonlog")
+  [ "$json_got" = "$json_sent" ] ||
+    fault "results JSON: the guest sent $json_sent bytes, $jsonlog holds $json_got"
+else
+  note "the guest wrote no results JSON"
+fi
+
+echo "--- TAP (from $taplog) ---"
+cat "$taplog"
+summary=$(awk -f "$HERE/tap-summary.awk" "$taplog")
+get() { printf '%s\n' "$summary" | sed -n "s/^$1=//p"; }
+plan=$(get plan)
+seen=$(get seen)
+echo "--- summary ---"
+note "suite: $(get pass) passed, $(get fail) failed, $(get skip) skipped, $(get todo) todo of $seen (plan $plan); exit status $suite_rc; ${suite_s}s inside the guest"
+note "times: boot ${boot_s}s (to init), suite ${suite_s}s (guest clock), whole run ${run_s}s, accel $accel"
+note "logs: $console, $taplog, $jsonlog"
+
+case $suite_rc in
+0 | 1) ;;
+*)
+  console_tail
+  fault "mmcert run exited with status $suite_rc inside the guest (2 = bad usage or input, above 128 = killed by a signal, e.g. 137 by the OOM killer)"
+  ;;
+esac
+[ "$(get bail)" = 0 ] || fault "the suite bailed out (TAP 'Bail out!')"
+[ "$plan" != none ] || fault "the TAP has no plan line: the stream was cut short ($seen tests seen)"
+[ "$plan" = "$seen" ] || fault "TAP plan 1..$plan but $seen tests seen: the stream stopped early or lost lines"
+[ "$(get numbering)" = ok ] || fault "TAP test numbers are not 1..$seen in order: lines were lost"
+[ "$plan" -gt 0 ] || fault "the suite ran no cases (plan 1..0)"
+
+verdict=0
+if [ "$(get fail)" -gt 0 ]; then
+  get failed | sed 's/^/  /'
+  note "FAIL: $(get fail) case(s) failed"
+  verdict=1
+fi
+# Inside this guest the nodes are real: a case skipped for lack of real NUMA nodes it does
+# not need more of than the guest has ("needs K real NUMA nodes", K <= nodes) is a bug.
+if [ "$nodes" -ge 2 ]; then
+  numa_skips=$(get skipped | awk -v n="$nodes" '
+    match($0, /needs [0-9]+ real NUMA/) {
+      k = substr($0, RSTART + 6, RLENGTH - 16) + 0
+      if (k <= n) print
+      next
+    }
+    /real NUMA/ { print }')
+  if [ -n "$numa_skips" ]; then
+    printf '%s\n' "$numa_skips" | sed 's/^/  /'
+    note "FAIL: case(s) skipped for lack of real NUMA on a guest with $nodes real nodes"
+    verdict=1
+  fi
+fi
+if [ "$suite_rc" = 0 ] && [ $verdict = 1 ]; then
+  note "FAIL: mmcert run exited 0 although the TAP shows failures"
+fi
+if [ "$suite_rc" = 1 ] && [ "$(get fail)" = 0 ]; then
+  note "FAIL: mmcert run exited 1 although every top-level test is ok (see $console)"
+  verdict=1
+fi
+if [ "${topo_rc:-none}" != 0 ]; then
+  note "FAIL: mmcert topology exited with status ${topo_rc:-none} inside the guest"
+  verdict=1
+fi
+[ $verdict = 0 ] && note "PASS"
+exit $verdict

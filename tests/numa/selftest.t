@@ -1,0 +1,80 @@
+# selftest.t — proves tests/numa/check-numa.sh never passes silently (issue 8 "faults"):
+# boots the real guest with fake `mmcert` programs (busybox sh scripts) that pass, fail,
+# cut their TAP short, hang, lie about their exit status, skip NUMA cases, panic the
+# kernel; and with kernels that cannot start or never reach init. Each must give the
+# documented exit status and message. Boots ~12 guests (about 2-3 minutes under TCG);
+# not part of `make check`: run `prove --exec /bin/sh tests/numa/selftest.t`.
+# The kernel comes from ./build/numa-cache (a first `make check-numa` fills it) unless
+# NUMA_CACHE names another directory.
+HERE=$(cd "$(dirname "$0")" && pwd)
+HARNESS=$HERE/check-numa.sh
+CACHE=${NUMA_CACHE:-$HERE/../../build/numa-cache}
+T=$(mktemp -d "${TMPDIR:-/tmp}/check-numa-selftest.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+n=0
+failed=0
+
+# fake NAME BODY: a build directory whose mmcert runs BODY for `mmcert run` (the TAP).
+fake() {
+  mkdir -p "$T/$1"
+  {
+    echo '#!/bin/sh'
+    echo 'if [ "$1" = topology ]; then echo "fake topology"; exit 0; fi'
+    printf '%s\n' "$2"
+  } >"$T/$1/mmcert"
+  chmod +x "$T/$1/mmcert"
+  echo "not a library" >"$T/$1/libmmref.so"
+}
+
+# expect NAME STATUS REGEX ARG...: the harness exits STATUS and its output matches REGEX.
+expect() {
+  name=$1
+  want_status=$2
+  want=$3
+  shift 3
+  status=0
+  sh "$HARNESS" --cache-dir "$CACHE" --timeout 60 "$@" >"$T/out" 2>&1 || status=$?
+  n=$((n + 1))
+  if [ "$status" = "$want_status" ] && grep -q -- "$want" "$T/out"; then
+    echo "ok $n - $name"
+  else
+    failed=$((failed + 1))
+    echo "not ok $n - $name"
+    echo "#   exit $status (want $want_status), output must match: $want"
+    tail -n 15 "$T/out" | sed 's/^/#   /'
+  fi
+}
+
+TAPH='echo "TAP version 13"'
+fake pass "$TAPH; echo 1..2; echo 'ok 1 - A'; echo 'ok 2 - B # SKIP needs root (running as uid 5)'; exit 0"
+fake fail "$TAPH; echo 1..2; echo 'ok 1 - A'; echo 'not ok 2 - B'; exit 1"
+fake short "$TAPH; echo 1..3; echo 'ok 1 - A'; exit 0"
+fake noplan "$TAPH; echo 'ok 1 - A'; exit 0"
+fake hang "$TAPH; echo 1..1; exec sleep 100000"
+fake numaskip "$TAPH; echo 1..2; echo 'ok 1 - NUMA-1 # SKIP needs 2 real NUMA nodes, topology x has 1'; echo 'ok 2 - NUMA-9 # SKIP needs 8 real NUMA nodes, topology x has 4'; exit 0"
+fake bignuma "$TAPH; echo 1..1; echo 'ok 1 - NUMA-9 # SKIP needs 8 real NUMA nodes, topology x has 4'; exit 0"
+fake lies "$TAPH; echo 1..1; echo 'not ok 1 - A'; exit 0"
+fake usage "echo 'mmcert run: bad' >&2; exit 2"
+fake bail "$TAPH; echo 1..2; echo 'ok 1 - A'; echo 'Bail out! no impl'; exit 1"
+fake panic "$TAPH; echo 1..1; echo c >/proc/sysrq-trigger"
+
+echo "TAP version 13"
+echo "1..13"
+expect "a passing suite passes" 0 "check-numa: PASS" --build-dir "$T/pass"
+expect "a failing case fails" 1 "FAIL: 1 case(s) failed" --build-dir "$T/fail"
+expect "TAP cut short is a fault" 3 "TAP plan 1..3 but 1 tests seen" --build-dir "$T/short"
+expect "TAP without a plan is a fault" 3 "no plan line" --build-dir "$T/noplan"
+expect "a hanging guest is killed at --timeout" 3 "did not finish within --timeout 30s" \
+  --build-dir "$T/hang" --timeout 30
+expect "a NUMA case skipped on real nodes fails" 1 "skipped for lack of real NUMA" --build-dir "$T/numaskip"
+expect "a skip for more nodes than the guest has is fine" 0 "check-numa: PASS" --build-dir "$T/bignuma"
+expect "exit 0 with a failure is caught" 1 "exited 0 although the TAP shows failures" --build-dir "$T/lies"
+expect "mmcert usage error in the guest is a fault" 3 "exited with status 2 inside the guest" --build-dir "$T/usage"
+expect "Bail out! is a fault" 3 "bailed out" --build-dir "$T/bail"
+expect "a kernel panic is a fault" 3 "stopped before powering off" --build-dir "$T/panic"
+expect "a kernel that never reaches init times out" 3 "did not reach init within 15s" \
+  --build-dir "$T/pass" --boot-timeout 15 --kernel-args 'rdinit=/nonexistent panic=0'
+echo "not a kernel" >"$T/notakernel"
+expect "QEMU refusing to start is a fault" 3 "QEMU exited (status 1) before the guest printed anything" \
+  --build-dir "$T/pass" --kernel "$T/notakernel"
+[ "$failed" = 0 ]
