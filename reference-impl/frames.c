@@ -213,6 +213,42 @@ void ref_frame_free(ref_pool_t *p, uint64_t frame) {
   pthread_mutex_unlock(&p->lock);
 }
 
+static int cmp_frame(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Many frames at once (sharing frees the private frames of a whole merge
+ * batch): sorted, each run of consecutive frames punched with one
+ * fallocate, then all pushed under one lock. Same guarantees and checks as
+ * ref_frame_free; `frames` is reordered. */
+void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n) {
+  if (n == 0)
+    return;
+  qsort(frames, n, sizeof *frames, cmp_frame);
+  if (frames[n - 1] >= p->capacity)
+    frame_misuse(p, frames[n - 1], "beyond the pool's capacity");
+  for (size_t i = 0, j; i < n; i = j) {
+    for (j = i + 1; j < n && frames[j] == frames[j - 1] + 1;)
+      j++;
+    off_t len = (off_t)((frames[j - 1] - frames[i] + 1) * FRAME_SIZE);
+    if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(frames[i] * FRAME_SIZE), len) != 0)
+      memset(p->base + frames[i] * FRAME_SIZE, 0, (size_t)len); /* still zero them (SEC-1) */
+  }
+  pthread_mutex_lock(&p->lock);
+  for (size_t i = 0; i < n; i++) {
+    if (!bit_get(p->allocated, frames[i])) {
+      pthread_mutex_unlock(&p->lock);
+      frame_misuse(p, frames[i], "that is not allocated (double free)");
+    }
+    bit_set(p->allocated, frames[i], false);
+    p->free_stack[p->nfree++] = (uint32_t)frames[i];
+  }
+  atomic_fetch_sub_explicit(&p->used, n, memory_order_relaxed);
+  pthread_mutex_unlock(&p->lock);
+}
+
 uint8_t *ref_pool_base(const ref_pool_t *p) {
   return p->base;
 }

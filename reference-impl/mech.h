@@ -77,6 +77,8 @@ void ref_pool_destroy(ref_pool_t *p);
 uint64_t ref_frame_alloc(ref_pool_t *p);
 /* Give a frame back to the kernel (punch) and to the free stack. Thread-safe. */
 void ref_frame_free(ref_pool_t *p, uint64_t frame);
+/* The same for n frames (reordered): consecutive ones punched together. */
+void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n);
 uint8_t *ref_pool_base(const ref_pool_t *p); /* frame f is at base + f * 4096 */
 uint64_t ref_pool_capacity(const ref_pool_t *p);
 uint64_t ref_pool_used(const ref_pool_t *p); /* frames allocated and not freed */

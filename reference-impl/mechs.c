@@ -12,11 +12,12 @@
 #include "ref.h"
 #include "reclaim.h"
 #include "wss.h"
+#include "share.h"
 
 const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
     [REF_MECH_MIGRATE] = NULL,
 
-    [REF_MECH_SHARE] = NULL,
+    [REF_MECH_SHARE] = &ref_share_mech,
 
     [REF_MECH_WSS] = &ref_mech_wss,
 

@@ -213,7 +213,7 @@ extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
 
 #define REF_CAPS_MIGRATE 0ull
 
-#define REF_CAPS_SHARE 0ull
+#define REF_CAPS_SHARE ((uint64_t)MMC_CAP_SHARING)
 
 #define REF_CAPS_WSS MMC_CAP_WSS
 

@@ -111,6 +111,16 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "working-set estimate of a VM at power-on, before any period completed (ours)"},
     {REF_SET_REF_WSS_TICK, "Ref.WssTick", BOTH(100), 10, 10000, "ms",
      "period of the hook that accounts VM execution time and closes sample periods (ours)"},
+    /* share.c (issue 5) */
+    {REF_SET_REF_SHARE_TICK, "Ref.ShareTick", BOTH(1000), 10, 60000, "ms",
+     "period of the page-sharing scanner's runs; the pacing settings spread the scan over "
+     "them (ours)"},
+    {REF_SET_REF_SHARE_HASH_BITS, "Ref.ShareHashBits", BOTH(64), 1, 64, "",
+     "bits of the XXH3 page hash kept; below 64 forces hash collisions, for tests of "
+     "TPS-1 (ours)"},
+    {REF_SET_REF_SHARE_SCAN_BLOCK, "Ref.ShareScanBlock", BOTH(64), 1, 4096, "pages",
+     "the scanner visits blocks of this many consecutive guest pages in random order; 1 = "
+     "single pages (ours)"},
 };
 
 const ref_vm_option_defaults_t ref_vm_defaults = {

@@ -81,6 +81,10 @@ typedef enum ref_setting_id {
   REF_SET_REF_WSS_SLOW_GAIN,
   REF_SET_REF_WSS_INITIAL_ACTIVE,
   REF_SET_REF_WSS_TICK,
+  /* share.c (issue 5) */
+  REF_SET_REF_SHARE_TICK,
+  REF_SET_REF_SHARE_HASH_BITS,
+  REF_SET_REF_SHARE_SCAN_BLOCK,
   REF_SET_COUNT
 } ref_setting_id_t;
 

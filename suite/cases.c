@@ -19,6 +19,17 @@ void case_alloc_5(suite_ctx_t *c);
 void case_alloc_6(suite_ctx_t *c);
 void case_alloc_osdi02(suite_ctx_t *c);
 
+/* suite/cases/share.c (issue 5) */
+void case_tps_1(suite_ctx_t *c);
+void case_tps_2(suite_ctx_t *c);
+void case_tps_3(suite_ctx_t *c);
+void case_tps_4(suite_ctx_t *c);
+void case_tps_5(suite_ctx_t *c);
+void case_tps_6(suite_ctx_t *c);
+void case_tps_8(suite_ctx_t *c);
+void case_salt_1(suite_ctx_t *c);
+void case_salt_2(suite_ctx_t *c);
+
 const suite_case_t suite_cases[] = {
     {.id = "SET-1",
      .spec_ids = "SET-1",
@@ -211,5 +222,69 @@ const suite_case_t suite_cases[] = {
      .needs = SUITE_NEED_STEPPED,
      .timeout_s = 60,
      .run = case_alloc_osdi02},
+    /* issue 5: transparent page sharing (suite/cases/share.c) */
+    {.id = "TPS-1",
+     .spec_ids = "TPS-1",
+     .title = "identical pages share after a full comparison; forced hash collisions never do",
+     .needs_caps = MMC_CAP_SHARING,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_tps_1},
+    {.id = "TPS-2",
+     .spec_ids = "TPS-2 SEC-1",
+     .title = "copy-on-write: the writer gets a private frame, every VM reads its own content",
+     .needs_caps = MMC_CAP_SHARING,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_tps_2},
+    {.id = "TPS-3",
+     .spec_ids = "TPS-3",
+     .title = "scan pacing by ShareScanTime, ShareRateMax, ShareScanGHz; savings grow gradually",
+     .needs_caps = MMC_CAP_SHARING,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_tps_3},
+    {.id = "TPS-4",
+     .spec_ids = "TPS-4",
+     .title = "sharing per NUMA node: no remote shared frame, one copy per node (probed)",
+     .needs_caps = MMC_CAP_SHARING | MMC_CAP_NODE_MAPPINGS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_tps_4},
+    {.id = "TPS-5",
+     .spec_ids = "TPS-5",
+     .title = "zero pages share one frame and count as zero_pages",
+     .needs_caps = MMC_CAP_SHARING,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_tps_5},
+    {.id = "TPS-6",
+     .spec_ids = "TPS-6",
+     .title = "pshare.enable=FALSE excludes a VM; ShareScanGHz=0 or ShareRateMax=0 disable",
+     .needs_caps = MMC_CAP_SHARING,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_tps_6},
+    {.id = "TPS-8",
+     .spec_ids = "TPS-8",
+     .title = "N clones: savings equal the exact sharable pages written (mincore, pointers)",
+     .needs_caps = MMC_CAP_SHARING | MMC_CAP_NODE_MAPPINGS,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_tps_8},
+    {.id = "SALT-1",
+     .spec_ids = "SALT-1",
+     .title = "pages share only when contents and salts match",
+     .needs_caps = MMC_CAP_SHARING,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_salt_1},
+    {.id = "SALT-2",
+     .spec_ids = "SALT-2",
+     .title = "Mem.ShareForceSalting 0, 1, 2 with unset, empty and named salts",
+     .needs_caps = MMC_CAP_SHARING,
+     .needs = SUITE_NEED_STEPPED,
+     .timeout_s = 60,
+     .run = case_salt_2},
     {0}, /* end */
 };

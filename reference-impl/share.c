@@ -1,0 +1,1143 @@
+/*
+ * share.c — transparent page sharing (REF_MECH_SHARE, MMC_CAP_SHARING):
+ * a paced scanner visiting guest pages in random order, XXH3-64 hashing into
+ * a per-node table of shared frames and hints (OSDI02 §4), merges through
+ * the page map's remap protocol, copy-on-write on the first write.
+ *
+ * SPEC: TPS-1 (hash, then full comparison; a mismatch is never shared),
+ * TPS-2 (COW: the writer gets a private frame on its home node), TPS-3
+ * (pacing), TPS-4 (a page shares only with pages on the same node), TPS-5
+ * (zero pages share like any content and are counted as zero_pages), TPS-6
+ * (sched.mem.pshare.enable=FALSE, Mem.ShareScanGHz=0, Mem.ShareRateMax=0),
+ * TPS-8 (every identical page of N clones shares), SALT-1/2, SEC-1.
+ *
+ * Pacing. The scanner runs every Ref.ShareTick (a periodic hook: stepped or
+ * live clock alike). A VM earns min(configured pages / Mem.ShareScanTime,
+ * Mem.ShareRateMax) pages per second of host time, so it is scanned once per
+ * ShareScanTime unless the cap is lower. The host earns Mem.ShareScanGHz
+ * MB/s per GHz, the GHz being the topology's cpu_mhz x cores (cpu_mhz 0 =
+ * unknown counts as 1000 MHz; cores 0 as the nodes' cores, at least 1).
+ * When the VMs' pages of one run exceed the host's, each VM's share is cut
+ * in proportion. Credits carry only the fraction of a page from run to run
+ * (nothing is hoarded), so savings grow at most at the paced rate: never in
+ * one burst. Every visited gpfn counts in pages_scanned (an unbacked or
+ * already shared page costs nothing but is part of the pass). ScanGHz=0 or
+ * RateMax=0 stop the scanner; a VM with pshare_enable false is skipped.
+ * Order: a per-VM pseudo-random permutation of blocks of Ref.ShareScanBlock
+ * consecutive gpfns (a 4-round Feistel network with cycle walking, keys from
+ * the host seed, VM id and pass number), each block's pages in order:
+ * random, deterministic, no per-page state. Blocks (64 pages by default, 1 =
+ * page by page) keep the frames a run frees mostly consecutive, so they are
+ * punched with few fallocate calls (ref_frame_free_many at the end of the
+ * run), and let the hardware prefetch the next page while one is hashed.
+ *
+ * Table (one per node with memory, its own mutex). Entries are keyed by
+ * (hash, salt id) and are either SHARED (a frame of that node, its sharer
+ * count and pins) or HINT (VM id, gpfn: a page hashed once with no match).
+ * A scanned PRIVATE page:
+ *  - matches a SHARED entry: full memcmp; equal -> merge candidate;
+ *  - matches a HINT: the hint page is re-read (still private on this node,
+ *    same salt) and rehashed (it may have changed: stale hints are dropped),
+ *    then compared in full with the scanned page; equal -> a new frame on the
+ *    node gets a copy, the entry becomes SHARED, both pages are candidates;
+ *  - different content behind an equal hash is a collision: never shared;
+ *  - no match: the page becomes a hint (one per page: hint_of[] per VM).
+ * Ref.ShareHashBits < 64 masks the hash, forcing collisions for TPS-1 tests.
+ * Salt ids (SALT-2): ForceSalting 0 -> 0 for all; 1 -> the VM's salt, unset
+ * = "0"; 2 -> its salt, unset = unique per VM; an empty salt is unique (in 1
+ * and 2). Salts are interned as exact strings (no hash), so two pages with
+ * different salts never meet (SALT-1). Salts are read at each run: a page
+ * shared under an old salt stays shared until written (a known limit).
+ *
+ * Merging: the candidates of a run, sorted by VM and gpfn, go through
+ * ref_pmap_remap, one quiescence wait per VM per run. transform() re-checks
+ * the page's content against the shared frame (it may have changed since it
+ * was hashed) and publishes SHARED(node, frame); release() frees the private
+ * frame. A pending candidate pins its entry, so a COW break elsewhere
+ * cannot free the shared frame before the run ends; after the run, an entry
+ * with no sharer and no pin is removed and its frame freed.
+ *
+ * COW (fault row for SHARED + write; the page map has already waited for the
+ * VM's other vCPUs): a zeroed frame on the VM's home node (ref_vm_alloc_frame,
+ * nearest node when full), a copy, then the reference is dropped; the last
+ * sharer frees the frame. Power-off releases references the same way.
+ * Reference counts are 32-bit and never overflow: a frame with UINT32_MAX
+ * sharers takes no more (an identical page then starts another frame).
+ *
+ * Per node (TPS-4): a page shares only within its own node's table, so a
+ * shared frame is always on the node of every page mapping it and each node
+ * keeps its own copy of popular content. Migration: move_range (vm.c) and any
+ * migration through the same eligibility rule move PRIVATE entries only, so a
+ * SHARED entry is never moved: its sharers keep the local copy of their old
+ * node until a write breaks COW (onto the home node) or the scanner merges
+ * the moved pages into the new node's copy. A shared frame whose sharers all
+ * moved is therefore not carried along but re-formed on the new node.
+ *
+ * Accounting: a shared page stays counted in its VM's pages_per_node (it is
+ * backed by a frame on that node), so resident_pages = private + shared;
+ * host saved_pages = sharers - shared frames.
+ *
+ * Locking: the scanner runs in the hook with h->lock held; table mutexes are
+ * taken briefly and never across a quiescence wait (a vCPU in COW may need
+ * one). The COW path takes only a table mutex.
+ *
+ * Invariants (tests/unit/test_share.c):
+ *  - an entry's frame is on the table's node; every SHARED pte points at a
+ *    frame whose entry counts it exactly once (refs = ptes pointing at it);
+ *  - a shared frame's content equals what each sharer last had when merged;
+ *    no pte is SHARED with a frame of another node than its own (TPS-4);
+ *  - a frame is freed exactly once: when refs and pins are both 0.
+ */
+#include "share.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <xxhash.h>
+
+#include "mech.h"
+
+#define NS_PER_S 1000000000ull
+#define PAGES_PER_MB 256u
+#define MHZ_PER_GHZ 1000u
+#define MHZ_UNKNOWN 1000u       /* per core, when the topology has no frequency */
+#define TABLE_MIN 1024u         /* initial buckets and entries per node */
+#define SALT_UNIQUE 0x80000000u /* salt ids with this bit: unique to one VM (its id) */
+#define FEISTEL_ROUNDS 4
+#define NO_ENTRY 0u          /* index + 1 convention: 0 = none */
+#define SCAN_AHEAD 16u       /* pages hashed ahead of their table work */
+#define FRAMES_PER_BUCKET 2u /* initial buckets: one per this many frames of the node */
+
+_Atomic uint32_t ref_share_test_ref_max;
+
+enum { SH_FREE = 0, SH_HINT = 1, SH_SHARED = 2 };
+
+typedef struct sh_entry {
+  uint64_t hash;  /* XXH3-64 of the content, masked by Ref.ShareHashBits */
+  uint64_t where; /* HINT: gpfn; SHARED: frame */
+  uint32_t salt;  /* salt id */
+  uint32_t next;  /* next in the bucket or free list (index + 1) */
+  uint32_t vm;    /* HINT: VM id */
+  uint32_t refs;  /* SHARED: ptes pointing at the frame */
+  uint32_t pins;  /* SHARED: candidates of the running scan */
+  uint8_t kind;
+  bool zero;    /* SHARED: the content is all zeros */
+  bool forming; /* SHARED: its frame is still the hint page's private frame */
+  bool owned;   /* SHARED: the table frees the frame when the last sharer goes */
+} sh_entry_t;
+
+typedef struct sh_table {
+  pthread_mutex_t lock;
+  uint32_t node;
+  uint32_t *bucket;  /* heads (index + 1) */
+  uint32_t nbuckets; /* power of two */
+  sh_entry_t *e;
+  uint32_t cap, used; /* arena: entries [0, used) handed out at least once */
+  uint32_t free_head;
+  uint32_t live;
+  uint32_t *frame_entry; /* by frame: index + 1 of its SHARED entry */
+  size_t frame_entry_bytes;
+  uint64_t shared_live; /* SHARED entries with refs > 0 */
+  uint64_t sharers;     /* sum of refs */
+  uint64_t hints;
+} sh_table_t;
+
+typedef struct sh_vm {
+  uint64_t credit; /* page-nanoseconds per second earned, < 1 page carried */
+  uint64_t cursor; /* position in this pass's permutation of blocks */
+  uint64_t in;     /* next page within the current block */
+  uint64_t block;  /* pages per block this pass (Ref.ShareScanBlock) */
+  uint64_t nblocks;
+  uint64_t cur; /* current block */
+  uint64_t pass;
+  uint32_t half; /* Feistel half width in bits */
+  uint64_t hmask;
+  uint64_t key[FEISTEL_ROUNDS];
+  uint32_t *hint_of; /* by gpfn: index + 1 of its hint (in the node table of its last scan) */
+  size_t hint_bytes;
+  bool hinted;
+  uint64_t quota; /* this run */
+  uint64_t want;  /* this run, before the host budget cut it */
+  _Atomic uint64_t shared_pages, zero_pages, cow_breaks, pages_scanned;
+} sh_vm_t;
+
+typedef struct sh_item {
+  ref_vm_t *vm;
+  uint64_t gpfn;
+  uint32_t node;
+  uint32_t entry;
+  bool form; /* the hint page whose frame becomes the shared frame */
+} sh_item_t;
+
+typedef struct sh_host {
+  sh_table_t *tab[MMC_MAX_NODES];
+  uint64_t last_ns;
+  uint64_t host_credit;
+  char **salts; /* interned; id = index + 1 */
+  uint32_t nsalts;
+  sh_item_t *items;
+  size_t nitems, items_cap;
+  uint64_t *gpfns;
+  size_t gpfns_cap;
+  uint64_t *freed[MMC_MAX_NODES]; /* private frames merged away this run */
+  size_t nfreed[MMC_MAX_NODES], freed_cap[MMC_MAX_NODES];
+  ref_vm_t **vms;
+  size_t nvms, vms_cap;
+  uint64_t collisions, stale, hashed, merged, runs;
+  uint64_t turn; /* who gets the pages left by a proportional cut first */
+  uint8_t zero[MMC_PAGE_SIZE];
+} sh_host_t;
+
+static sh_host_t *host_of(ref_host_t *h) {
+  return ref_host_mech(h, REF_MECH_SHARE);
+}
+
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static uint8_t *frame_ptr(ref_host_t *h, uint32_t node, uint64_t frame) {
+  return h->pool_bases[node] + frame * MMC_PAGE_SIZE;
+}
+
+static uint32_t ref_max(void) {
+  uint32_t m = atomic_load_explicit(&ref_share_test_ref_max, memory_order_relaxed);
+  return m ? m : UINT32_MAX;
+}
+
+/* ---------------------------------------------------------------- table */
+
+static void *lazy_map(size_t bytes) {
+  void *p =
+      mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void tab_free(sh_table_t *t) {
+  if (!t)
+    return;
+  if (t->frame_entry)
+    munmap(t->frame_entry, t->frame_entry_bytes);
+  free(t->bucket);
+  free(t->e);
+  pthread_mutex_destroy(&t->lock);
+  free(t);
+}
+
+static sh_table_t *tab_new(uint32_t node, uint64_t frames) {
+  sh_table_t *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  pthread_mutex_init(&t->lock, NULL);
+  t->node = node;
+  /* Entries rarely outnumber the node's frames (a hint or a shared frame
+   * each): size the buckets for that up front (calloc of a large array is
+   * lazily zeroed memory), growing only past it. */
+  t->nbuckets = TABLE_MIN;
+  while (t->nbuckets < frames / FRAMES_PER_BUCKET && t->nbuckets < (1u << 30))
+    t->nbuckets *= 2;
+  t->cap = TABLE_MIN;
+  t->bucket = calloc(t->nbuckets, sizeof *t->bucket);
+  t->e = calloc(t->cap, sizeof *t->e);
+  t->frame_entry_bytes = (size_t)frames * sizeof *t->frame_entry;
+  t->frame_entry = lazy_map(t->frame_entry_bytes);
+  if (!t->bucket || !t->e || !t->frame_entry) {
+    tab_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+static uint32_t bucket_of(const sh_table_t *t, uint64_t hash, uint32_t salt) {
+  return (uint32_t)(mix64(hash ^ ((uint64_t)salt << 32 | salt)) & (t->nbuckets - 1));
+}
+
+static void tab_link(sh_table_t *t, uint32_t idx) {
+  sh_entry_t *e = &t->e[idx];
+  uint32_t b = bucket_of(t, e->hash, e->salt);
+  e->next = t->bucket[b];
+  t->bucket[b] = idx + 1;
+  t->live++;
+}
+
+/* Double the buckets when the load passes 1 (best effort: a failed
+ * allocation keeps the old, longer chains). */
+static void tab_grow_buckets(sh_table_t *t) {
+  if (t->live < t->nbuckets * FRAMES_PER_BUCKET || t->nbuckets > UINT32_MAX / 2)
+    return;
+  uint32_t *old = t->bucket, n = t->nbuckets;
+  uint32_t *nb = calloc((size_t)n * 2, sizeof *nb);
+  if (!nb)
+    return;
+  t->bucket = nb;
+  t->nbuckets = n * 2;
+  t->live = 0;
+  for (uint32_t b = 0; b < n; b++) {
+    for (uint32_t i = old[b]; i != NO_ENTRY;) {
+      uint32_t next = t->e[i - 1].next;
+      tab_link(t, i - 1);
+      i = next;
+    }
+  }
+  free(old);
+}
+
+/* A fresh entry (not linked), or UINT32_MAX when out of memory. */
+static uint32_t tab_alloc(sh_table_t *t) {
+  if (t->free_head != NO_ENTRY) {
+    uint32_t idx = t->free_head - 1;
+    t->free_head = t->e[idx].next;
+    memset(&t->e[idx], 0, sizeof t->e[idx]);
+    return idx;
+  }
+  if (t->used == t->cap) {
+    if (t->cap > UINT32_MAX / 2 - 1)
+      return UINT32_MAX;
+    sh_entry_t *ne = realloc(t->e, (size_t)t->cap * 2 * sizeof *ne);
+    if (!ne)
+      return UINT32_MAX;
+    t->e = ne;
+    t->cap *= 2;
+  }
+  memset(&t->e[t->used], 0, sizeof t->e[0]);
+  return t->used++;
+}
+
+static void tab_unlink_free(sh_table_t *t, uint32_t idx) {
+  sh_entry_t *e = &t->e[idx];
+  uint32_t *link = &t->bucket[bucket_of(t, e->hash, e->salt)];
+  while (*link != NO_ENTRY && *link != idx + 1)
+    link = &t->e[*link - 1].next;
+  if (*link == idx + 1) {
+    *link = e->next;
+    t->live--;
+  }
+  if (e->kind == SH_HINT)
+    t->hints--;
+  e->kind = SH_FREE;
+  e->next = t->free_head;
+  t->free_head = idx + 1;
+}
+
+/* ---------------------------------------------------------------- salts */
+
+static uint32_t intern(sh_host_t *st, const char *s, uint32_t fallback) {
+  for (uint32_t i = 0; i < st->nsalts; i++)
+    if (strcmp(st->salts[i], s) == 0)
+      return i + 1;
+  char **ns = realloc(st->salts, (st->nsalts + 1) * sizeof *ns);
+  if (!ns)
+    return fallback;
+  st->salts = ns;
+  if (!(ns[st->nsalts] = strdup(s)))
+    return fallback;
+  return ++st->nsalts;
+}
+
+/* SALT-2: who this VM's pages may share with, as an exact id. */
+static uint32_t salt_of(sh_host_t *st, ref_host_t *h, const ref_vm_t *vm) {
+  int64_t mode = ref_set(h, REF_SET_MEM_SHARE_FORCE_SALTING);
+  uint32_t unique = SALT_UNIQUE | vm->id;
+  if (mode == 0)
+    return 0;
+  const char *s = vm->salt;
+  if (mode == 1 && !s)
+    s = "0";
+  if (!s || !*s)
+    return unique;
+  return intern(st, s, unique); /* out of memory: share with nobody (safe) */
+}
+
+/* ---------------------------------------------------------------- scan order */
+
+static void perm_setup(sh_vm_t *sv, ref_host_t *h, const ref_vm_t *vm) {
+  sv->block = (uint64_t)ref_set(h, REF_SET_REF_SHARE_SCAN_BLOCK);
+  sv->nblocks = (vm->npages + sv->block - 1) / sv->block;
+  uint32_t bits = 2;
+  while (bits < 64 && (1ull << bits) < sv->nblocks)
+    bits += 2;
+  sv->half = bits / 2;
+  sv->hmask = (1ull << sv->half) - 1;
+  for (int r = 0; r < FEISTEL_ROUNDS; r++)
+    sv->key[r] = mix64(h->seed ^ mix64(((uint64_t)vm->id << 32) ^ (sv->pass << 3) ^ (uint64_t)r));
+  sv->cursor = 0;
+  sv->in = 0;
+}
+
+static uint64_t feistel(const sh_vm_t *sv, uint64_t x) {
+  uint64_t l = x >> sv->half, r = x & sv->hmask;
+  for (int i = 0; i < FEISTEL_ROUNDS; i++) {
+    uint64_t t = l ^ (mix64(r ^ sv->key[i]) & sv->hmask);
+    l = r;
+    r = t;
+  }
+  return (l << sv->half) | r;
+}
+
+/* The next gpfn of the pass: blocks in a pseudo-random order (a bijection
+ * of [0, nblocks) by cycle walking), the pages of a block in order. */
+static uint64_t next_gpfn(sh_vm_t *sv, ref_host_t *h, const ref_vm_t *vm) {
+  if (sv->in == 0) {
+    uint64_t x = feistel(sv, sv->cursor);
+    while (x >= sv->nblocks)
+      x = feistel(sv, x);
+    sv->cur = x;
+  }
+  uint64_t g = sv->cur * sv->block + sv->in;
+  if (++sv->in == sv->block || g + 1 == vm->npages) {
+    sv->in = 0;
+    if (++sv->cursor == sv->nblocks) {
+      sv->pass++;
+      perm_setup(sv, h, vm);
+    }
+  }
+  return g;
+}
+
+/* ---------------------------------------------------------------- scanning */
+
+typedef struct scan {
+  ref_host_t *h;
+  sh_host_t *st;
+  ref_vm_t *vm;
+  sh_vm_t *sv;
+  uint32_t salt;
+  uint64_t mask;
+} scan_t;
+
+static uint64_t hash_page(const uint8_t *p, uint64_t mask) {
+  return XXH3_64bits(p, MMC_PAGE_SIZE) & mask;
+}
+
+static int add_item(sh_host_t *st, ref_vm_t *vm, uint64_t gpfn, uint32_t node, uint32_t entry,
+                    bool form) {
+  if (st->nitems == st->items_cap) {
+    size_t cap = st->items_cap ? st->items_cap * 2 : 256;
+    sh_item_t *n = realloc(st->items, cap * sizeof *n);
+    if (!n)
+      return -1;
+    st->items = n;
+    st->items_cap = cap;
+  }
+  st->items[st->nitems++] =
+      (sh_item_t){.vm = vm, .gpfn = gpfn, .node = node, .entry = entry, .form = form};
+  return 0;
+}
+
+/* Pin entry idx for a candidate (vm, gpfn); false when it could not be
+ * recorded. Table locked. */
+static bool candidate(scan_t *s, sh_table_t *t, ref_vm_t *vm, uint64_t gpfn, uint32_t idx,
+                      bool form) {
+  if (add_item(s->st, vm, gpfn, t->node, idx, form) != 0)
+    return false;
+  t->e[idx].pins++;
+  return true;
+}
+
+/* A hint's page now: 1 same content as `src`, 0 different (a collision),
+ * -1 stale (gone, moved, changed, resalted: the caller drops it). */
+static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8_t *src,
+                      uint64_t *pte_out) {
+  ref_vm_t *vm2 = ref_vm_get(s->h, e->vm);
+  if (!vm2 || !vm2->cfg.pshare_enable || e->where >= vm2->npages ||
+      salt_of(s->st, s->h, vm2) != e->salt)
+    return -1;
+  uint64_t pte = ref_pmap_get(vm2->pmap, e->where);
+  if ((pte & REF_PTE_FLAGS_MASK) || ref_pte_state(pte) != REF_PTE_PRIVATE ||
+      ref_pte_node(pte) != t->node)
+    return -1;
+  const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
+  s->st->hashed++;
+  if (hash_page(p2, s->mask) != e->hash)
+    return -1;
+  *pte_out = pte;
+  return memcmp(src, p2, MMC_PAGE_SIZE) == 0 ? 1 : 0;
+}
+
+/* The hint entry idx matched: the entry becomes SHARED around the hint
+ * page's own frame, "forming": the end of the run first remaps the hint page
+ * to SHARED on that same frame (nothing copied, nothing freed), and only
+ * then may other pages join it, so no page ever maps a frame that another
+ * page can still write. Table locked. */
+static void promote(scan_t *s, sh_table_t *t, uint32_t idx, uint64_t hint_pte) {
+  sh_entry_t *e = &t->e[idx];
+  uint64_t f = ref_pte_frame(hint_pte), g2 = e->where;
+  ref_vm_t *vm2 = ref_vm_get(s->h, e->vm);
+  sh_vm_t *sv2 = vm2->mech[REF_MECH_SHARE];
+  if (sv2 && sv2->hint_of[g2] == idx + 1)
+    sv2->hint_of[g2] = NO_ENTRY;
+  t->hints--;
+  e->kind = SH_SHARED;
+  e->where = f;
+  e->refs = 0;
+  e->pins = 0;
+  e->zero = false;
+  e->forming = true;
+  e->owned = false;
+  t->frame_entry[f] = idx + 1;
+  candidate(s, t, vm2, g2, idx, true); /* not recorded: the entry never forms */
+}
+
+/* Look for a match of (hash, salt) in the bucket; returns the entry index to
+ * merge into, or UINT32_MAX. `self` is the page's own hint (skipped). */
+static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame, uint64_t hash,
+                           const uint8_t *src, uint32_t self) {
+  uint32_t cap = ref_max();
+  for (uint32_t i = t->bucket[bucket_of(t, hash, s->salt)]; i != NO_ENTRY;) {
+    sh_entry_t *e = &t->e[i - 1];
+    uint32_t next = e->next;
+    if (e->hash != hash || e->salt != s->salt || i == self) {
+      i = next;
+      continue;
+    }
+    if (e->kind == SH_SHARED && e->where != frame && (uint64_t)e->refs + e->pins < cap) {
+      /* With the whole 64-bit hash, the full comparison that decides is the
+       * one in the merge (after quiescence); with a masked hash, compare
+       * now too, to pick the right one among colliding entries. */
+      if (s->mask == UINT64_MAX ||
+          memcmp(src, frame_ptr(s->h, t->node, e->where), MMC_PAGE_SIZE) == 0)
+        return i - 1;
+      s->st->collisions++;
+    } else if (e->kind == SH_HINT) {
+      uint64_t pte2 = 0;
+      /* The page's own hint not recorded in hint_of (it was on another
+       * node's table meanwhile) is stale: never share a page with itself. */
+      int r = e->vm == s->vm->id && e->where == g ? -1 : hint_check(s, t, e, src, &pte2);
+      if (r < 0) {
+        s->st->stale++;
+        tab_unlink_free(t, i - 1);
+      } else if (r == 0) {
+        s->st->collisions++;
+      } else {
+        promote(s, t, i - 1, pte2);
+        return i - 1;
+      }
+    }
+    i = next;
+  }
+  return UINT32_MAX;
+}
+
+static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash) {
+  uint32_t idx = tab_alloc(t);
+  if (idx == UINT32_MAX)
+    return; /* out of memory: the page is simply not remembered */
+  t->e[idx] =
+      (sh_entry_t){.hash = hash, .where = gpfn, .salt = s->salt, .vm = s->vm->id, .kind = SH_HINT};
+  tab_link(t, idx);
+  t->hints++;
+  s->sv->hint_of[gpfn] = idx + 1;
+  s->sv->hinted = true;
+  tab_grow_buckets(t);
+}
+
+/* A page hashed ahead of its table work. */
+typedef struct hashed {
+  uint64_t g, pte, hash;
+} hashed_t;
+
+/* Read and hash page g (false: nothing to do for it), and prefetch what its
+ * table work will read. */
+static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
+  uint64_t pte = ref_pmap_get(s->vm->pmap, g);
+  if ((pte & REF_PTE_FLAGS_MASK) || ref_pte_state(pte) != REF_PTE_PRIVATE)
+    return false;
+  sh_table_t *t = s->st->tab[ref_pte_node(pte)];
+  if (!t)
+    return false;
+  const uint8_t *p = frame_ptr(s->h, ref_pte_node(pte), ref_pte_frame(pte));
+  *out = (hashed_t){.g = g, .pte = pte, .hash = hash_page(p, s->mask)};
+  s->st->hashed++;
+  __builtin_prefetch(&t->bucket[bucket_of(t, out->hash, s->salt)]);
+  __builtin_prefetch(&s->sv->hint_of[g]);
+  return true;
+}
+
+/* The table work of one hashed page: its own hint checked, a match looked
+ * for, else it becomes a hint. Table locked. */
+static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
+  uint64_t g = p->g, hash = p->hash;
+  const uint8_t *src = frame_ptr(s->h, t->node, ref_pte_frame(p->pte));
+  uint32_t self = s->sv->hint_of[g];
+  if (self != NO_ENTRY) {
+    const sh_entry_t *e = self - 1 < t->used ? &t->e[self - 1] : NULL;
+    if (!e || e->kind != SH_HINT || e->vm != s->vm->id || e->where != g) {
+      self = NO_ENTRY; /* recorded in another node's table, or reused */
+    } else if (e->hash != hash || e->salt != s->salt) {
+      tab_unlink_free(t, self - 1); /* the page changed since */
+      self = NO_ENTRY;
+    }
+    if (self == NO_ENTRY)
+      s->sv->hint_of[g] = NO_ENTRY;
+  }
+  uint32_t m = find_match(s, t, g, ref_pte_frame(p->pte), hash, src, self);
+  if (m != UINT32_MAX) {
+    if (self != NO_ENTRY) {
+      tab_unlink_free(t, self - 1);
+      s->sv->hint_of[g] = NO_ENTRY;
+    }
+    candidate(s, t, s->vm, g, m, false);
+  } else if (self == NO_ENTRY) {
+    insert_hint(s, t, g, hash);
+  }
+}
+
+/* Scan q pages of the VM: a batch hashed ahead (hashes do not depend on the
+ * table), then the batch's table work in scan order under the node's lock
+ * (taken once per run of pages on one node). */
+static void scan_vm(scan_t *s, uint64_t q) {
+  hashed_t batch[SCAN_AHEAD];
+  while (q > 0) {
+    size_t n = 0;
+    for (; q > 0 && n < SCAN_AHEAD; q--)
+      n += hash_ahead(s, next_gpfn(s->sv, s->h, s->vm), &batch[n]);
+    sh_table_t *locked = NULL;
+    for (size_t i = 0; i < n; i++) {
+      sh_table_t *t = s->st->tab[ref_pte_node(batch[i].pte)];
+      if (t != locked) {
+        if (locked)
+          pthread_mutex_unlock(&locked->lock);
+        pthread_mutex_lock(&t->lock);
+        locked = t;
+      }
+      visit(s, t, &batch[i]);
+    }
+    if (locked)
+      pthread_mutex_unlock(&locked->lock);
+  }
+}
+
+/* ---------------------------------------------------------------- merging */
+
+typedef struct merge_ctx {
+  ref_host_t *h;
+  sh_host_t *st;
+  sh_vm_t *sv;
+  const sh_item_t *items; /* this VM's, sorted by gpfn, unique */
+  size_t n;
+  uint64_t mask; /* Ref.ShareHashBits of this run */
+  bool last_zero;
+  uint64_t merged;
+} merge_ctx_t;
+
+static const sh_item_t *item_of(const merge_ctx_t *c, uint64_t gpfn) {
+  size_t lo = 0, hi = c->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (c->items[mid].gpfn < gpfn)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < c->n && c->items[lo].gpfn == gpfn ? &c->items[lo] : NULL;
+}
+
+static bool merge_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *new_pte) {
+  merge_ctx_t *c = ctx;
+  const sh_item_t *it = item_of(c, gpfn);
+  if (!it || ref_pte_state(old_pte) != REF_PTE_PRIVATE || ref_pte_node(old_pte) != it->node)
+    return false;
+  sh_table_t *t = c->st->tab[it->node];
+  const uint8_t *priv = frame_ptr(c->h, it->node, ref_pte_frame(old_pte));
+  pthread_mutex_lock(&t->lock);
+  sh_entry_t *e = &t->e[it->entry];
+  bool ok = e->kind == SH_SHARED && !e->forming && e->refs < ref_max() &&
+            memcmp(priv, frame_ptr(c->h, it->node, e->where), MMC_PAGE_SIZE) == 0;
+  if (ok) {
+    if (e->refs++ == 0)
+      t->shared_live++;
+    t->sharers++;
+    c->last_zero = e->zero;
+    *new_pte = ref_pte_make(REF_PTE_SHARED, it->node, e->where);
+  }
+  pthread_mutex_unlock(&t->lock);
+  return ok;
+}
+
+/* Keep a merged-away private frame for one ref_frame_free_many per node at
+ * the end of the run (consecutive frames are punched together); free it
+ * now when the list cannot grow. */
+static void defer_free(ref_host_t *h, sh_host_t *st, uint32_t node, uint64_t frame) {
+  if (st->nfreed[node] == st->freed_cap[node]) {
+    size_t cap = st->freed_cap[node] ? st->freed_cap[node] * 2 : 256;
+    uint64_t *n = realloc(st->freed[node], cap * sizeof *n);
+    if (!n) {
+      ref_frame_free(h->pools[node], frame);
+      return;
+    }
+    st->freed[node] = n;
+    st->freed_cap[node] = cap;
+  }
+  st->freed[node][st->nfreed[node]++] = frame;
+}
+
+static void flush_frees(ref_host_t *h, sh_host_t *st) {
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++) {
+    if (st->nfreed[n])
+      ref_frame_free_many(h->pools[n], st->freed[n], st->nfreed[n]);
+    st->nfreed[n] = 0;
+  }
+}
+
+static void merge_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
+  merge_ctx_t *c = ctx;
+  defer_free(c->h, c->st, ref_pte_node(old_pte), ref_pte_frame(old_pte));
+  atomic_fetch_add_explicit(&c->sv->shared_pages, 1, memory_order_relaxed);
+  if (c->last_zero)
+    atomic_fetch_add_explicit(&c->sv->zero_pages, 1, memory_order_relaxed);
+  c->merged++;
+}
+
+static const ref_remap_ops_t merge_ops = {.transform = merge_transform, .release = merge_release};
+
+/* The hint page of a forming entry becomes its first sharer on its own
+ * frame, if it still holds what was hashed (rehashed now that no vCPU
+ * can write it). */
+static bool form_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *new_pte) {
+  merge_ctx_t *c = ctx;
+  const sh_item_t *it = item_of(c, gpfn);
+  if (!it || ref_pte_state(old_pte) != REF_PTE_PRIVATE || ref_pte_node(old_pte) != it->node)
+    return false;
+  sh_table_t *t = c->st->tab[it->node];
+  const uint8_t *p = frame_ptr(c->h, it->node, ref_pte_frame(old_pte));
+  pthread_mutex_lock(&t->lock);
+  sh_entry_t *e = &t->e[it->entry];
+  bool ok = e->kind == SH_SHARED && e->forming && e->where == ref_pte_frame(old_pte) &&
+            hash_page(p, c->mask) == e->hash;
+  if (ok) {
+    e->forming = false;
+    e->owned = true;
+    e->zero = memcmp(p, c->st->zero, MMC_PAGE_SIZE) == 0;
+    e->refs = 1;
+    t->shared_live++;
+    t->sharers++;
+    c->last_zero = e->zero;
+    *new_pte = ref_pte_make(REF_PTE_SHARED, it->node, e->where);
+  }
+  pthread_mutex_unlock(&t->lock);
+  return ok;
+}
+
+static void form_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
+  merge_ctx_t *c = ctx;
+  atomic_fetch_add_explicit(&c->sv->shared_pages, 1, memory_order_relaxed);
+  if (c->last_zero)
+    atomic_fetch_add_explicit(&c->sv->zero_pages, 1, memory_order_relaxed);
+}
+
+static const ref_remap_ops_t form_ops = {.transform = form_transform, .release = form_release};
+
+static int cmp_item(const void *a, const void *b) {
+  const sh_item_t *x = a, *y = b;
+  if (x->vm->id != y->vm->id)
+    return x->vm->id < y->vm->id ? -1 : 1;
+  return (x->gpfn > y->gpfn) - (x->gpfn < y->gpfn);
+}
+
+/* Drop a pin or a reference; the last one frees the frame. */
+static void entry_put(ref_host_t *h, sh_table_t *t, uint32_t idx, bool pin) {
+  pthread_mutex_lock(&t->lock);
+  sh_entry_t *e = &t->e[idx];
+  if (pin) {
+    e->pins--;
+  } else {
+    t->sharers--;
+    if (--e->refs == 0)
+      t->shared_live--;
+  }
+  uint64_t frame = REF_NO_FRAME;
+  if (e->refs == 0 && e->pins == 0) {
+    /* An entry that never formed leaves its frame to the hint page. */
+    frame = e->owned ? e->where : REF_NO_FRAME;
+    t->frame_entry[e->where] = NO_ENTRY;
+    tab_unlink_free(t, idx);
+  }
+  pthread_mutex_unlock(&t->lock);
+  if (frame != REF_NO_FRAME)
+    ref_frame_free(h->pools[t->node], frame);
+}
+
+/* Remap one VM's candidates items[0..n) (sorted, duplicates already out). */
+static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_t n, bool form,
+                     uint64_t mask) {
+  ref_vm_t *vm = items[0].vm;
+  if (st->gpfns_cap < n) {
+    uint64_t *g = realloc(st->gpfns, n * sizeof *g);
+    if (!g)
+      return;
+    st->gpfns = g;
+    st->gpfns_cap = n;
+  }
+  for (size_t i = 0; i < n; i++)
+    st->gpfns[i] = items[i].gpfn;
+  merge_ctx_t c = {
+      .h = h, .st = st, .sv = vm->mech[REF_MECH_SHARE], .items = items, .n = n, .mask = mask};
+  ref_pmap_remap(vm->pmap, st->gpfns, n, form ? &form_ops : &merge_ops, &c, NULL);
+  st->merged += c.merged;
+  if (c.merged)
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_SHARE,
+                                    .vm = vm->id,
+                                    .node_from = -1,
+                                    .node_to = -1,
+                                    .count = c.merged,
+                                    .reason = "merged"});
+}
+
+/* One phase: the items with form == `form`, one remap per VM. */
+static void merge_phase(ref_host_t *h, sh_host_t *st, bool form, uint64_t mask, sh_item_t *u) {
+  size_t start = 0;
+  while (start < st->nitems) {
+    size_t end = start, k = 0;
+    while (end < st->nitems && st->items[end].vm == st->items[start].vm)
+      end++;
+    /* This VM's items of the phase, each gpfn once (a page can be a
+     * candidate twice in one run: as a hint and when scanned itself). */
+    for (size_t i = start; i < end; i++)
+      if (st->items[i].form == form && (k == 0 || u[k - 1].gpfn != st->items[i].gpfn))
+        u[k++] = st->items[i];
+    if (k)
+      merge_vm(h, st, u, k, form, mask);
+    start = end;
+  }
+}
+
+/* Forming entries first (their hint pages become SHARED on their own
+ * frames), then every other candidate joins; then the frames merged away
+ * are freed in one batch per node and the pins dropped. */
+static void merge_all(ref_host_t *h, sh_host_t *st, uint64_t mask) {
+  if (st->nitems == 0)
+    return;
+  qsort(st->items, st->nitems, sizeof *st->items, cmp_item);
+  sh_item_t *u = malloc(st->nitems * sizeof *u);
+  if (u) {
+    merge_phase(h, st, true, mask, u);
+    merge_phase(h, st, false, mask, u);
+    free(u);
+  }
+  flush_frees(h, st);
+  for (size_t i = 0; i < st->nitems; i++)
+    entry_put(h, st->tab[st->items[i].node], st->items[i].entry, true);
+  st->nitems = 0;
+}
+
+/* ---------------------------------------------------------------- pacing */
+
+static void collect_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
+  sh_host_t *st = ctx;
+  if (st->nvms == st->vms_cap) {
+    size_t cap = st->vms_cap ? st->vms_cap * 2 : 16;
+    ref_vm_t **n = realloc(st->vms, cap * sizeof *n);
+    if (!n)
+      return;
+    st->vms = n;
+    st->vms_cap = cap;
+  }
+  st->vms[st->nvms++] = vm;
+}
+
+/* Host scan budget earned in dt_ns, in nano-pages (TPS-3): ShareScanGHz
+ * MB/s per GHz x the host's GHz x 256 pages per MB x dt. */
+static uint64_t host_credit_for(ref_host_t *h, uint64_t dt_ns) {
+  uint64_t cores = h->ncores;
+  for (uint32_t n = 0; cores == 0 && n < h->nnodes; n++)
+    cores += h->nodes[n].ncores ? h->nodes[n].ncores : h->nodes[n].ncpus;
+  uint64_t mhz = (uint64_t)(h->cpu_mhz ? h->cpu_mhz : MHZ_UNKNOWN) * (cores ? cores : 1);
+  unsigned __int128 c = (unsigned __int128)ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) * mhz *
+                        PAGES_PER_MB * dt_ns / MHZ_PER_GHZ;
+  return c > UINT64_MAX / 2 ? UINT64_MAX / 2 : (uint64_t)c;
+}
+
+/* Give each VM its pages for a run of dt_ns; returns their sum. */
+static uint64_t vm_quotas(ref_host_t *h, sh_host_t *st, uint64_t dt_ns) {
+  uint64_t scan_s = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_SCAN_TIME) * 60;
+  uint64_t rmax = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_RATE_MAX), sum = 0;
+  for (size_t i = 0; i < st->nvms; i++) {
+    ref_vm_t *vm = st->vms[i];
+    sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+    sv->quota = 0;
+    if (!vm->cfg.pshare_enable)
+      continue;
+    /* Credits are in nano-pages: rate (pages/s) x dt (ns). */
+    unsigned __int128 by_time = (unsigned __int128)vm->npages * dt_ns / scan_s;
+    unsigned __int128 by_cap = (unsigned __int128)rmax * dt_ns;
+    sv->credit += (uint64_t)(by_time < by_cap ? by_time : by_cap);
+    sv->quota = sv->credit / NS_PER_S;
+    sv->credit -= sv->quota * NS_PER_S;
+    if (sv->quota > vm->npages)
+      sv->quota = vm->npages;
+    sum += sv->quota;
+  }
+  return sum;
+}
+
+/* The host budget binds: each VM gets its proportional share (floor), and
+ * the pages the floors leave go one each to the VMs in turn, starting one
+ * further every run, so no VM is favoured and the budget is used whole. */
+static void cut_quotas(sh_host_t *st, uint64_t sum, uint64_t host_q) {
+  uint64_t given = 0;
+  for (size_t i = 0; i < st->nvms; i++) {
+    sh_vm_t *sv = st->vms[i]->mech[REF_MECH_SHARE];
+    uint64_t want = sv->quota;
+    sv->quota = (uint64_t)((unsigned __int128)want * host_q / sum);
+    sv->want = want;
+    given += sv->quota;
+  }
+  for (size_t k = 0; given < host_q && k < st->nvms; k++) {
+    sh_vm_t *sv = st->vms[(st->turn + k) % st->nvms]->mech[REF_MECH_SHARE];
+    if (sv->quota < sv->want) {
+      sv->quota++;
+      given++;
+    }
+  }
+  st->turn++;
+}
+
+static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
+  sh_host_t *st = ctx;
+  uint64_t dt = now_ns - st->last_ns;
+  st->last_ns = now_ns;
+  st->runs++;
+  if (!ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) || !ref_set(h, REF_SET_MEM_SHARE_RATE_MAX))
+    return; /* TPS-6: scanning disabled */
+  st->nvms = 0;
+  ref_vm_for_each(h, collect_vm, st);
+  st->host_credit += host_credit_for(h, dt);
+  uint64_t host_q = st->host_credit / NS_PER_S;
+  st->host_credit -= host_q * NS_PER_S;
+  uint64_t sum = vm_quotas(h, st, dt);
+  if (sum > host_q)
+    cut_quotas(st, sum, host_q);
+  int64_t bits = ref_set(h, REF_SET_REF_SHARE_HASH_BITS);
+  uint64_t mask = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
+  for (size_t i = 0; i < st->nvms; i++) {
+    ref_vm_t *vm = st->vms[i];
+    sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+    uint64_t q = sv->quota;
+    if (q == 0)
+      continue;
+    scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
+    scan_vm(&s, q);
+    atomic_fetch_add_explicit(&sv->pages_scanned, q, memory_order_relaxed);
+  }
+  merge_all(h, st, mask);
+}
+
+/* ---------------------------------------------------------------- COW */
+
+static sh_table_t *table_checked(ref_host_t *h, uint32_t node, uint64_t frame, uint32_t *idx) {
+  sh_table_t *t = host_of(h)->tab[node];
+  uint32_t i =
+      t && frame < t->frame_entry_bytes / sizeof *t->frame_entry ? t->frame_entry[frame] : NO_ENTRY;
+  if (i == NO_ENTRY) {
+    fprintf(stderr, "mmref: share: node %" PRIu32 " frame %" PRIu64 " is not a shared frame\n",
+            node, frame);
+    abort(); /* a SHARED pte without its entry: the accounting is broken */
+  }
+  *idx = i - 1;
+  return t;
+}
+
+/* Drop one reference of a SHARED pte; returns whether the content was zero. */
+static bool drop_ref(ref_host_t *h, uint64_t pte) {
+  uint32_t idx;
+  sh_table_t *t = table_checked(h, ref_pte_node(pte), ref_pte_frame(pte), &idx);
+  pthread_mutex_lock(&t->lock);
+  bool zero = t->e[idx].zero;
+  pthread_mutex_unlock(&t->lock);
+  entry_put(h, t, idx, false);
+  return zero;
+}
+
+static int share_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, bool write,
+                       uint64_t *pte, mmc_error_t *err) {
+  uint64_t old = *pte;
+  if (ref_pte_state(old) != REF_PTE_SHARED || !write)
+    return 0;
+  uint32_t node = ref_pte_node(old), want = ref_vm_home_of(vm, gpfn), to = 0;
+  uint64_t f = 0;
+  int rc = ref_vm_alloc_frame(h, vm, want == REF_NO_NODE ? node : want, &to, &f, err);
+  if (rc)
+    return rc;
+  memcpy(frame_ptr(h, to, f), frame_ptr(h, node, ref_pte_frame(old)), MMC_PAGE_SIZE);
+  *pte = ref_pte_make(REF_PTE_PRIVATE, to, f);
+  bool zero = drop_ref(h, old);
+  if (to != node) {
+    atomic_fetch_sub_explicit(&vm->pages_per_node[node], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&vm->pages_per_node[to], 1, memory_order_relaxed);
+  }
+  sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+  atomic_fetch_sub_explicit(&sv->shared_pages, 1, memory_order_relaxed);
+  if (zero)
+    atomic_fetch_sub_explicit(&sv->zero_pages, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&sv->cow_breaks, 1, memory_order_relaxed);
+  ref_event_emit(h, (mmc_event_t){.type = MMC_EV_COW_BREAK,
+                                  .vm = vm->id,
+                                  .node_from = (int32_t)node,
+                                  .node_to = (int32_t)to,
+                                  .count = 1,
+                                  .reason = "write to shared page"});
+  return 0;
+}
+
+static void share_release(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t pte) {
+  drop_ref(h, pte);
+  atomic_fetch_sub_explicit(&vm->pages_per_node[ref_pte_node(pte)], 1, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void share_detach(ref_host_t *h) {
+  sh_host_t *st = host_of(h);
+  if (!st)
+    return;
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
+    tab_free(st->tab[n]);
+  for (uint32_t i = 0; i < st->nsalts; i++)
+    free(st->salts[i]);
+  free(st->salts);
+  free(st->items);
+  free(st->gpfns);
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
+    free(st->freed[n]);
+  free(st->vms);
+  free(st);
+  ref_host_set_mech(h, REF_MECH_SHARE, NULL);
+}
+
+static int share_attach(ref_host_t *h, mmc_error_t *err) {
+  sh_host_t *st = calloc(1, sizeof *st);
+  if (!st)
+    return mmc_fail(err, MMC_ENOMEM, "page sharing: out of memory");
+  ref_host_set_mech(h, REF_MECH_SHARE, st);
+  for (uint32_t n = 0; n < h->nnodes; n++) {
+    if (!h->pools[n])
+      continue;
+    if (!(st->tab[n] = tab_new(n, ref_pool_capacity(h->pools[n])))) {
+      share_detach(h);
+      return mmc_fail(err, MMC_ENOMEM, "page sharing: out of memory for node %" PRIu32 "'s table",
+                      n);
+    }
+  }
+  st->last_ns = ref_host_now(h);
+  ref_hook_t hook = {
+      .name = "page sharing", .period = REF_SET_REF_SHARE_TICK, .run = share_tick, .ctx = st};
+  int rc = ref_host_add_hook(h, &hook, err);
+  if (rc)
+    share_detach(h);
+  return rc;
+}
+
+static int share_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
+  sh_vm_t *sv = calloc(1, sizeof *sv);
+  if (!sv)
+    return mmc_fail(err, MMC_ENOMEM, "page sharing: out of memory for VM %u", vm->id);
+  sv->hint_bytes = vm->npages * sizeof *sv->hint_of;
+  if (!(sv->hint_of = lazy_map(sv->hint_bytes))) {
+    free(sv);
+    return mmc_fail(err, MMC_ENOMEM, "page sharing: cannot map hints of VM %u (%" PRIu64 " pages)",
+                    vm->id, vm->npages);
+  }
+  perm_setup(sv, h, vm);
+  vm->mech[REF_MECH_SHARE] = sv;
+  return 0;
+}
+
+/* Drop every hint of the VM (its pages are about to go). */
+static void sweep_hints(sh_table_t *t, mmc_vm_id_t id) {
+  pthread_mutex_lock(&t->lock);
+  for (uint32_t b = 0; b < t->nbuckets; b++) {
+    for (uint32_t i = t->bucket[b]; i != NO_ENTRY;) {
+      uint32_t next = t->e[i - 1].next;
+      if (t->e[i - 1].kind == SH_HINT && t->e[i - 1].vm == id)
+        tab_unlink_free(t, i - 1);
+      i = next;
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+}
+
+static void share_vm_off(ref_host_t *h, ref_vm_t *vm) {
+  sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+  if (!sv)
+    return;
+  sh_host_t *st = host_of(h);
+  for (uint32_t n = 0; sv->hinted && n < MMC_MAX_NODES; n++)
+    if (st->tab[n])
+      sweep_hints(st->tab[n], vm->id);
+  munmap(sv->hint_of, sv->hint_bytes);
+  free(sv);
+  vm->mech[REF_MECH_SHARE] = NULL;
+}
+
+static void share_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
+  sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+  if (!sv)
+    return;
+  out->shared_pages = atomic_load(&sv->shared_pages);
+  out->zero_pages = atomic_load(&sv->zero_pages);
+  out->cow_breaks = atomic_load(&sv->cow_breaks);
+  out->pages_scanned = atomic_load(&sv->pages_scanned);
+}
+
+int ref_share_info(ref_host_t *h, ref_share_info_t *out) {
+  memset(out, 0, sizeof *out);
+  sh_host_t *st = host_of(h);
+  if (!st)
+    return 0;
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++) {
+    sh_table_t *t = st->tab[n];
+    if (!t)
+      continue;
+    pthread_mutex_lock(&t->lock);
+    out->shared_frames += t->shared_live;
+    out->sharers += t->sharers;
+    out->hints += t->hints;
+    pthread_mutex_unlock(&t->lock);
+  }
+  out->collisions = st->collisions;
+  out->stale_hints = st->stale;
+  out->hashed = st->hashed;
+  out->merged = st->merged;
+  out->runs = st->runs;
+  return 1;
+}
+
+uint64_t ref_share_refs(ref_host_t *h, uint32_t node, uint64_t frame) {
+  sh_host_t *st = host_of(h);
+  sh_table_t *t = st && node < MMC_MAX_NODES ? st->tab[node] : NULL;
+  if (!t || frame >= t->frame_entry_bytes / sizeof *t->frame_entry)
+    return 0;
+  pthread_mutex_lock(&t->lock);
+  uint32_t i = t->frame_entry[frame];
+  uint64_t r = i == NO_ENTRY ? 0 : t->e[i - 1].refs;
+  pthread_mutex_unlock(&t->lock);
+  return r;
+}
+
+static void share_host_stats(ref_host_t *h, mmc_host_stats_t *out) {
+  ref_share_info_t i;
+  if (!ref_share_info(h, &i))
+    return;
+  out->shared_frames = i.shared_frames;
+  out->saved_pages = i.sharers - i.shared_frames;
+}
+
+const ref_mech_t ref_share_mech = {
+    .name = "share",
+    .caps = MMC_CAP_SHARING,
+    .attach = share_attach,
+    .detach = share_detach,
+    .vm_on = share_vm_on,
+    .vm_off = share_vm_off,
+    .fault_states = REF_STATE_BIT(REF_PTE_SHARED),
+    .fault = share_fault,
+    .release_states = REF_STATE_BIT(REF_PTE_SHARED),
+    .release = share_release,
+    .vm_stats = share_vm_stats,
+    .host_stats = share_host_stats,
+};

@@ -1,0 +1,519 @@
+/*
+ * sharing.c — `mmcert bench sharing`: the cost of transparent page sharing
+ * (TPS-1, TPS-8) against the kernel's KSM merging the same content, measured
+ * in the same run.
+ *
+ * For N = 2, 4, 8 identical VMs of 64 MB (MMCERT_BENCH_SHARE_MB changes the
+ * size, 16..256): every page holds image content, identical across the VMs
+ * and different within one, so full sharing saves (N-1) x pages.
+ *  - The implementation: a stepped host on this machine's topology with the
+ *    scanner unthrottled as far as the settings allow (ShareScanTime 10 min,
+ *    ShareRateMax 32768, ShareScanGHz 32, salting off); advance() runs the
+ *    scanner synchronously, so the thread's CPU time around advance() is the
+ *    sharing cost, and its wall time the time to full sharing (the host
+ *    clock moves by passes, the wall clock only by work). Full sharing =
+ *    host saved_pages reaching (N-1) x pages.
+ *  - KSM: N forked processes map the same content MADV_MERGEABLE; ksmd runs
+ *    with pages_to_scan raised and sleep_millisecs 0 until pages_sharing
+ *    reaches (N-1) x pages; its CPU time is ksmd's utime+stime from
+ *    /proc/PID/stat. Each round starts with run=2 (unmerge everything: the
+ *    counters then start from 0). Every KSM setting touched (run, pages_to_scan,
+ *    sleep_millisecs) is saved first and restored at the end, on error, at
+ *    exit and on SIGINT/SIGTERM/SIGHUP. Not root or no /sys/kernel/mm/ksm:
+ *    the KSM rows say SKIP with the reason.
+ *  - Hashing: the same pages with unique content (nothing to merge) give
+ *    the scanner's pages hashed per CPU-second, beside raw XXH3-64 over the
+ *    same pages through page() pointers.
+ * Targets (issue 5): merged pages per CPU-second >= 4x KSM's; the scanner's
+ * hashing >= 0.7 of raw XXH3.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "bench_util.h"
+#include "mmc_error.h"
+#include "workload.h"
+
+#define SHB_MIB (1024ull * 1024ull)
+#define SHB_NS 1000000000ull
+#define SHB_IMAGE_SEED 0x5a4e5eedull
+#define SHB_KSM_DIR "/sys/kernel/mm/ksm/"
+#define SHB_KSM_PAGES_TO_SCAN "100000"
+#define SHB_KSM_DEADLINE_S 120
+#define SHB_STEP_S 10 /* host seconds per advance() while waiting for full sharing */
+#define SHB_RAW_MIN_NS 200000000ull
+enum { shb_default_mb = 64, shb_min_mb = 16, shb_max_mb = 256, shb_max_vms = 8 };
+static const uint32_t shb_ns[] = {2, 4, 8};
+
+static double cpu_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_now_s(void) {
+  return (double)bu_now_ns() / 1e9;
+}
+
+/* ------------------------------------------------------------ the implementation */
+
+typedef struct ours {
+  double wall_s, cpu_s;   /* to full sharing */
+  double host_s;          /* host time it took */
+  uint64_t saved, target; /* pages */
+  double scan_pps_cpu;    /* unique content: pages scanned per CPU-second */
+  double raw_pps;         /* XXH3 over the same pages */
+} ours_t;
+
+typedef struct vms {
+  const mmc_impl_t *im;
+  mmc_host_t *h;
+  uint32_t n;
+  uint64_t npages;
+  mmc_vm_id_t id[shb_max_vms];
+  mmc_vcpu_t *v[shb_max_vms];
+} vms_t;
+
+static int vms_open(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
+                    uint32_t n, uint64_t npages, bool unique, vms_t *out) {
+  static const mmc_setting_value_t s[] = {{"Mem.ShareScanTime", 10},
+                                          {"Mem.ShareRateMax", 32768},
+                                          {"Mem.ShareScanGHz", 32},
+                                          {"Mem.ShareForceSalting", 0}};
+  memset(out, 0, sizeof *out);
+  out->im = im;
+  out->n = n;
+  out->npages = npages;
+  mmc_host_config_t cfg = {.topology = &topo->desc,
+                           .clock = MMC_CLOCK_STEPPED,
+                           .seed = 1,
+                           .settings = s,
+                           .nsettings = sizeof s / sizeof s[0]};
+  mmc_error_t err = {0};
+  if (im->host_create(&cfg, &out->h, &err)) {
+    fprintf(o->err, "mmcert bench sharing: host_create: %s\n", err.msg);
+    return 1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    mmc_vm_config_t c;
+    mmc_vm_config_init(&c);
+    c.name = "bench-sharing";
+    c.memory_bytes = npages * MMC_PAGE_SIZE;
+    if (im->vm_power_on(out->h, &c, &out->id[i], &err) ||
+        im->vcpu_enter(out->h, out->id[i], 0, &out->v[i], &err)) {
+      fprintf(o->err, "mmcert bench sharing: VM %u: %s\n", i, err.msg);
+      return 1;
+    }
+    for (uint64_t g = 0; g < npages; g++) {
+      void *p = im->page(out->v[i], g, true, &err);
+      if (!p) {
+        fprintf(o->err, "mmcert bench sharing: page %llu: %s\n", (unsigned long long)g, err.msg);
+        return 1;
+      }
+      wl_page_fill(p, unique ? SHB_IMAGE_SEED + 1 + i : SHB_IMAGE_SEED, g, 1);
+    }
+    im->quiesce(out->v[i]);
+  }
+  return 0;
+}
+
+static void vms_close(vms_t *v) {
+  if (!v->h)
+    return;
+  for (uint32_t i = 0; i < v->n; i++) {
+    if (v->v[i])
+      v->im->vcpu_exit(v->v[i]);
+    if (v->id[i])
+      v->im->vm_power_off(v->h, v->id[i], NULL);
+  }
+  v->im->host_destroy(v->h);
+  v->h = NULL;
+}
+
+static uint64_t vms_scanned(vms_t *v) {
+  uint64_t s = 0;
+  for (uint32_t i = 0; i < v->n; i++) {
+    mmc_vm_stats_t st;
+    if (v->im->vm_stats(v->h, v->id[i], &st, NULL) == 0)
+      s += st.pages_scanned;
+  }
+  return s;
+}
+
+/* Identical VMs: advance until saved_pages reaches (n-1) x pages. */
+static int ours_merge(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
+                      uint32_t n, uint64_t npages, ours_t *r) {
+  vms_t v;
+  int rc = vms_open(o, im, topo, n, npages, false, &v);
+  r->target = (uint64_t)(n - 1) * npages;
+  uint64_t h0 = im->now(v.h);
+  double w0 = wall_now_s(), c0 = cpu_now_s();
+  /* Three passes at most (one suffices for the reference). */
+  for (uint64_t t = SHB_STEP_S; rc == 0 && t <= 3 * 600; t += SHB_STEP_S) {
+    mmc_error_t err = {0};
+    if (im->advance(v.h, h0 + t * SHB_NS, &err)) {
+      fprintf(o->err, "mmcert bench sharing: advance: %s\n", err.msg);
+      rc = 1;
+      break;
+    }
+    mmc_host_stats_t hs;
+    im->host_stats(v.h, &hs, NULL);
+    r->saved = hs.saved_pages;
+    if (r->saved >= r->target)
+      break;
+  }
+  r->cpu_s = cpu_now_s() - c0;
+  r->wall_s = wall_now_s() - w0;
+  if (rc == 0)
+    r->host_s = (double)(im->now(v.h) - h0) / 1e9;
+  vms_close(&v);
+  return rc;
+}
+
+/* Unique content: one pass of hashing, nothing merges; then raw XXH3 over
+ * the same pages. */
+static int ours_hash(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
+                     uint32_t n, uint64_t npages, ours_t *r) {
+  vms_t v;
+  int rc = vms_open(o, im, topo, n, npages, true, &v);
+  if (rc == 0) {
+    uint64_t s0 = vms_scanned(&v);
+    double c0 = cpu_now_s();
+    mmc_error_t err = {0};
+    rc = im->advance(v.h, im->now(v.h) + 600 * SHB_NS, &err);
+    double cpu = cpu_now_s() - c0;
+    if (rc)
+      fprintf(o->err, "mmcert bench sharing: advance: %s\n", err.msg);
+    r->scan_pps_cpu = cpu > 0 ? (double)(vms_scanned(&v) - s0) / cpu : 0;
+  }
+  /* Raw hashing of the same pages, through the guests' own pointers. */
+  uint64_t pages = 0, sink = 0;
+  double c0 = cpu_now_s();
+  while (rc == 0 && (cpu_now_s() - c0) * 1e9 < SHB_RAW_MIN_NS) {
+    for (uint32_t i = 0; i < n; i++) {
+      for (uint64_t g = 0; g < npages; g++) {
+        void *p = im->page(v.v[i], g, false, NULL);
+        if (p)
+          sink ^= XXH3_64bits(p, MMC_PAGE_SIZE);
+      }
+      im->quiesce(v.v[i]);
+    }
+    pages += (uint64_t)n * npages;
+  }
+  double cpu = cpu_now_s() - c0;
+  r->raw_pps = cpu > 0 ? (double)pages / cpu : 0;
+  if (sink == 42)
+    fprintf(o->err, " "); /* keep the hashing */
+  vms_close(&v);
+  return rc;
+}
+
+/* ------------------------------------------------------------ KSM */
+
+typedef struct ksm_saved {
+  const char *name;
+  char value[32];
+  bool saved;
+} ksm_saved_t;
+
+static ksm_saved_t ksm_saved[] = {
+    {"run", "", false}, {"pages_to_scan", "", false}, {"sleep_millisecs", "", false}};
+#define KSM_NSAVED (sizeof ksm_saved / sizeof ksm_saved[0])
+
+/* Async-signal-safe write of a KSM file. */
+static int ksm_write(const char *name, const char *value) {
+  char path[96];
+  size_t dl = strlen(SHB_KSM_DIR), nl = strlen(name);
+  if (dl + nl >= sizeof path)
+    return -1;
+  memcpy(path, SHB_KSM_DIR, dl);
+  memcpy(path + dl, name, nl + 1);
+  int fd = open(path, O_WRONLY);
+  if (fd < 0)
+    return -1;
+  ssize_t w = write(fd, value, strlen(value));
+  close(fd);
+  return w == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+static int ksm_read(const char *name, char *buf, size_t len) {
+  char path[96];
+  snprintf(path, sizeof path, SHB_KSM_DIR "%s", name);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  bool ok = fgets(buf, (int)len, f) != NULL;
+  fclose(f);
+  if (!ok)
+    return -1;
+  buf[strcspn(buf, "\n")] = '\0';
+  return 0;
+}
+
+static uint64_t ksm_u64(const char *name) {
+  char b[32];
+  return ksm_read(name, b, sizeof b) == 0 ? strtoull(b, NULL, 10) : 0;
+}
+
+/* Restore in reverse: run last-touched first off. Async-signal-safe. */
+static void ksm_restore(void) {
+  for (size_t i = KSM_NSAVED; i-- > 0;)
+    if (ksm_saved[i].saved && ksm_write(ksm_saved[i].name, ksm_saved[i].value) == 0)
+      ksm_saved[i].saved = false;
+}
+
+static void ksm_on_signal(int sig) {
+  ksm_restore();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static bool ksm_atexit_set;
+
+static int ksm_save(char *why, size_t len) {
+  for (size_t i = 0; i < KSM_NSAVED; i++) {
+    if (ksm_read(ksm_saved[i].name, ksm_saved[i].value, sizeof ksm_saved[i].value)) {
+      snprintf(why, len, "cannot read " SHB_KSM_DIR "%s: %s", ksm_saved[i].name, strerror(errno));
+      return -1;
+    }
+    ksm_saved[i].saved = true;
+  }
+  if (!ksm_atexit_set)
+    ksm_atexit_set = atexit(ksm_restore) == 0;
+  signal(SIGINT, ksm_on_signal);
+  signal(SIGTERM, ksm_on_signal);
+  signal(SIGHUP, ksm_on_signal);
+  return 0;
+}
+
+/* CPU seconds used by ksmd so far; < 0 when it cannot be read. */
+static double ksmd_cpu_s(void) {
+  static pid_t pid;
+  char path[64], buf[512];
+  if (!pid) {
+    for (pid_t p = 1; p < 4096 && !pid; p++) {
+      snprintf(path, sizeof path, "/proc/%d/comm", (int)p);
+      FILE *f = fopen(path, "r");
+      if (!f)
+        continue;
+      if (fgets(buf, sizeof buf, f) && strcmp(buf, "ksmd\n") == 0)
+        pid = p;
+      fclose(f);
+    }
+    if (!pid)
+      return -1;
+  }
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  bool ok = fgets(buf, sizeof buf, f) != NULL;
+  fclose(f);
+  char *p = ok ? strrchr(buf, ')') : NULL;
+  unsigned long long ut = 0, st = 0;
+  /* After "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt
+   * majflt cmajflt utime stime. */
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+typedef struct ksm_res {
+  bool skipped;
+  char why[160];
+  double wall_s, cpu_s;
+  uint64_t sharing, target;
+} ksm_res_t;
+
+/* A child: the content, MADV_MERGEABLE, ready byte, then wait for EOF. */
+static void ksm_child(uint64_t npages, int ready, int hold) {
+  size_t bytes = npages * MMC_PAGE_SIZE;
+  uint8_t *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char ok = 1;
+  if (m == MAP_FAILED) {
+    ok = 0;
+  } else {
+    for (uint64_t g = 0; g < npages; g++)
+      wl_page_fill(m + g * MMC_PAGE_SIZE, SHB_IMAGE_SEED, g, 1);
+    ok = madvise(m, bytes, MADV_MERGEABLE) == 0;
+  }
+  if (write(ready, &ok, 1) != 1)
+    _exit(1);
+  char b;
+  while (read(hold, &b, 1) > 0) {
+  }
+  _exit(0);
+}
+
+static int ksm_run(uint32_t n, uint64_t npages, ksm_res_t *r) {
+  memset(r, 0, sizeof *r);
+  r->target = (uint64_t)(n - 1) * npages;
+  if (geteuid() != 0) {
+    r->skipped = true;
+    snprintf(r->why, sizeof r->why, "not root: KSM settings cannot be changed");
+    return 0;
+  }
+  if (access(SHB_KSM_DIR "run", W_OK) != 0) {
+    r->skipped = true;
+    snprintf(r->why, sizeof r->why, "no KSM: " SHB_KSM_DIR " is missing");
+    return 0;
+  }
+  if (ksm_save(r->why, sizeof r->why)) {
+    r->skipped = true;
+    return 0;
+  }
+  int ready[2], hold[2];
+  if (pipe(ready) || pipe(hold)) {
+    snprintf(r->why, sizeof r->why, "pipe: %s", strerror(errno));
+    return -1;
+  }
+  pid_t kids[shb_max_vms];
+  uint32_t nk = 0;
+  int rc = 0;
+  /* run=2 unmerges what earlier rounds (or anyone) left, so pages_sharing
+   * starts from 0 (the counters of exited processes stay until ksmd runs
+   * again); ksmd then stays off while the children fill their memory. */
+  ksm_write("run", "2");
+  ksm_write("run", "0");
+  for (; nk < n; nk++) {
+    kids[nk] = fork();
+    if (kids[nk] < 0) {
+      snprintf(r->why, sizeof r->why, "fork: %s", strerror(errno));
+      rc = -1;
+      break;
+    }
+    if (kids[nk] == 0) {
+      close(ready[0]);
+      close(hold[1]);
+      ksm_child(npages, ready[1], hold[0]);
+    }
+  }
+  close(ready[1]);
+  close(hold[0]);
+  for (uint32_t i = 0; rc == 0 && i < nk; i++) {
+    char ok = 0;
+    if (read(ready[0], &ok, 1) != 1 || !ok) {
+      snprintf(r->why, sizeof r->why, "a KSM child could not map or madvise its memory");
+      rc = -1;
+    }
+  }
+  if (rc == 0 &&
+      (ksm_write("pages_to_scan", SHB_KSM_PAGES_TO_SCAN) || ksm_write("sleep_millisecs", "0"))) {
+    snprintf(r->why, sizeof r->why, "cannot write KSM settings: %s", strerror(errno));
+    rc = -1;
+  }
+  double c0 = ksmd_cpu_s(), w0 = wall_now_s();
+  if (rc == 0 && c0 < 0) {
+    snprintf(r->why, sizeof r->why, "ksmd's CPU time is unreadable (/proc/PID/stat)");
+    rc = -1;
+  }
+  if (rc == 0 && ksm_write("run", "1")) {
+    snprintf(r->why, sizeof r->why, "cannot start KSM: %s", strerror(errno));
+    rc = -1;
+  }
+  while (rc == 0 && wall_now_s() - w0 < SHB_KSM_DEADLINE_S) {
+    r->sharing = ksm_u64("pages_sharing");
+    if (r->sharing >= r->target)
+      break;
+    struct timespec ts = {0, 5000000}; /* polling the kernel's counter, not synchronising */
+    nanosleep(&ts, NULL);
+  }
+  r->wall_s = wall_now_s() - w0;
+  r->cpu_s = rc == 0 ? ksmd_cpu_s() - c0 : 0;
+  ksm_write("run", "0");
+  close(hold[1]); /* children exit */
+  close(ready[0]);
+  for (uint32_t i = 0; i < nk; i++)
+    waitpid(kids[i], NULL, 0);
+  ksm_restore();
+  return rc;
+}
+
+/* ------------------------------------------------------------ the table */
+
+static uint64_t bench_pages(void) {
+  const char *e = getenv("MMCERT_BENCH_SHARE_MB");
+  long mb = e && *e ? strtol(e, NULL, 10) : shb_default_mb;
+  if (mb < shb_min_mb || mb > shb_max_mb)
+    mb = shb_default_mb;
+  return (uint64_t)mb * SHB_MIB / MMC_PAGE_SIZE;
+}
+
+static void print_n(const suite_bench_opts_t *o, uint32_t n, const ours_t *us, const ksm_res_t *k) {
+  char fig[64], peer[64];
+  double ours_rate = us->cpu_s > 0 ? (double)us->saved / us->cpu_s : 0;
+  snprintf(fig, sizeof fig, "N=%u time to full sharing", n);
+  if (k->skipped) {
+    bu_row(o->out, fig, us->wall_s, "s", "KSM (skipped)", 0, 0, "");
+  } else {
+    snprintf(peer, sizeof peer, "KSM time to %s", k->sharing >= k->target ? "full" : "deadline");
+    bu_row(o->out, fig, us->wall_s, "s", peer, k->wall_s,
+           us->wall_s > 0 ? k->wall_s / us->wall_s : 0, "");
+  }
+  snprintf(fig, sizeof fig, "N=%u CPU to full sharing", n);
+  bu_row(o->out, fig, us->cpu_s, "s", "KSM ksmd CPU", k->cpu_s,
+         us->cpu_s > 0 ? k->cpu_s / us->cpu_s : 0, "");
+  snprintf(fig, sizeof fig, "N=%u merged pages per CPU-s", n);
+  double ksm_rate = k->cpu_s > 0 ? (double)k->sharing / k->cpu_s : 0;
+  bu_row(o->out, fig, ours_rate, "pg/s", "KSM merged pages per CPU-s", ksm_rate,
+         ksm_rate > 0 ? ours_rate / ksm_rate : 0, ">= 4");
+  snprintf(fig, sizeof fig, "N=%u scanner hashed pages per CPU-s", n);
+  bu_row(o->out, fig, us->scan_pps_cpu, "pg/s", "raw XXH3-64 pages per CPU-s", us->raw_pps,
+         us->raw_pps > 0 ? us->scan_pps_cpu / us->raw_pps : 0, ">= 0.7");
+  fprintf(o->out,
+          "  N=%u: saved %llu of %llu pages in %.0f s of host time; KSM pages_sharing %llu of "
+          "%llu%s%s\n",
+          n, (unsigned long long)us->saved, (unsigned long long)us->target, us->host_s,
+          (unsigned long long)k->sharing, (unsigned long long)k->target,
+          k->skipped ? "; KSM SKIP: " : "", k->skipped ? k->why : "");
+  fflush(o->out);
+}
+
+int suite_bench_sharing(const suite_bench_opts_t *o) {
+  suite_impl_t si;
+  if (bu_load_impl(o, &si))
+    return 1;
+  const mmc_impl_t *im = si.impl;
+  int failed = 1;
+  mmt_topology_t *topo = NULL;
+  if (!(im->capabilities & MMC_CAP_SHARING) || !(im->capabilities & MMC_CAP_CLOCK_STEPPED)) {
+    fprintf(o->err, "mmcert bench sharing: %s lacks MMC_CAP_SHARING or MMC_CAP_CLOCK_STEPPED\n",
+            im->name);
+    goto out;
+  }
+  if (bu_load_topology(o, NULL, &topo))
+    goto out;
+  uint64_t npages = bench_pages();
+  fprintf(o->out, "  %s %s: N identical VMs of %llu MB on %s, stepped clock; KSM in the same run\n",
+          im->name, im->version, (unsigned long long)(npages * MMC_PAGE_SIZE / SHB_MIB),
+          topo->source);
+  bu_header(o->out);
+  for (size_t k = 0; k < sizeof shb_ns / sizeof shb_ns[0]; k++) {
+    uint32_t n = shb_ns[k];
+    ours_t us = {0};
+    ksm_res_t ks;
+    if (ours_merge(o, im, topo, n, npages, &us) || ours_hash(o, im, topo, n, npages, &us))
+      goto out;
+    if (ksm_run(n, npages, &ks)) {
+      fprintf(o->err, "mmcert bench sharing: KSM: %s\n", ks.why);
+      goto out;
+    }
+    print_n(o, n, &us, &ks);
+  }
+  failed = 0;
+out:
+  ksm_restore();
+  if (topo)
+    mmt_free(topo);
+  suite_impl_unload(&si);
+  return failed;
+}
