@@ -289,8 +289,9 @@ static void ms_targets(ref_host_t *h, const memstate_thresholds_t *t, ms_collect
   idletax_targets(&p, avail, c->in, c->n, out, NULL); /* EADMISSION still fills minima */
   for (size_t i = 0; i < c->n; i++) {
     ms_vm_t *v = c->vms[i]->mech[REF_MECH_MEMSTATE];
-    atomic_store(&v->target, out[i].target_pages);
-    atomic_store(&v->above, c->in[i].current_pages > out[i].target_pages);
+    uint64_t tg = ref_mechs[REF_MECH_ALLOC] ? ref_alloc_target(h, c->vms[i]) : out[i].target_pages;
+    atomic_store(&v->target, tg);
+    atomic_store(&v->above, c->in[i].current_pages > tg);
   }
   free(out);
 }
@@ -302,6 +303,8 @@ static void ms_set_state(ref_host_t *h, ms_host_t *m, mmc_mem_state_t next, uint
   if (next == cur)
     return;
   atomic_store(&m->state, (uint32_t)next);
+  if (ref_mechs[REF_MECH_ALLOC])
+    ref_alloc_recompute(h); /* ALLOC-6: targets follow memory-state changes */
   mmc_event_t ev = {.type = MMC_EV_STATE_CHANGE,
                     .node_from = (int32_t)cur,
                     .node_to = (int32_t)next,

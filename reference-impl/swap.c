@@ -93,7 +93,6 @@ extern bool ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, co
 typedef struct swap_host {
   char dir[SWAP_DIR_MAX];
   bool own_dir; /* no swap_dir given: dir is a mkdtemp template (private files) */
-  uint64_t files_made;
 } swap_host_t;
 
 /* One page of the current batch that went to the buffer. */
@@ -498,8 +497,10 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
   if (sh->own_dir && !mkdtemp(dir))
     return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create a private swap directory %s: %s",
                     vm->id, dir, strerror(errno));
+  /* Unique per process (several hosts may share one swap_dir). */
+  static _Atomic uint64_t files_made;
   snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
-           (unsigned long long)sh->files_made++);
+           (unsigned long long)atomic_fetch_add(&files_made, 1));
   s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   int e = s->fd < 0 ? errno : 0;
   off_t size = (off_t)(s->nslots * MMC_PAGE_SIZE);

@@ -617,9 +617,15 @@ void case_swap_2(suite_ctx_t *c) {
 /* One host: a VM writes pages until the host is below half of minFree,
  * one virtual second passes, the contents are checked. */
 static mmc_vm_stats_t zip_run(suite_ctx_t *c, mmt_topology_t *t, bool compressible,
-                              const mmc_setting_value_t *s, size_t ns, uint64_t *npages) {
+                              const mmc_setting_value_t *s, size_t ns, bool squeeze,
+                              uint64_t *npages) {
   mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, s, ns);
   uint64_t cap = rc_capacity(c, h), mf = cu_host_stats(c, h).min_free_pages;
+  if (squeeze) { /* a reserved idle VM: the writer's entitlement shrinks, its excess grows */
+    mmc_vm_config_t r = cu_vm("zip1-reserved", 1, cap / 2 * MMC_PAGE_SIZE);
+    r.reservation_bytes = r.memory_bytes;
+    cu_power_on(c, h, &r);
+  }
   mmc_vm_id_t vm = rc_vm(c, h, "zip1", cap * 3 / 2, false);
   uint64_t n = rc_write(c, h, vm, cap * 3 / 2, 11, compressible, mf / 2);
   cu_advance(c, h, RC_TICK_NS);
@@ -636,17 +642,17 @@ static mmc_vm_stats_t zip_run(suite_ctx_t *c, mmt_topology_t *t, bool compressib
 void case_zip_1(suite_ctx_t *c) {
   mmt_topology_t *t = rc_topo(c, 64);
   uint64_t np = 0;
-  mmc_vm_stats_t s = zip_run(c, t, true, NULL, 0, &np);
+  mmc_vm_stats_t s = zip_run(c, t, true, NULL, 0, false, &np);
   sc_check(c, s.compressed_pages > 0 && s.swapped_pages == 0,
            "ZIP-1: compressible pages go to the compression cache, not to disk",
            "compressed %llu swapped %llu", (unsigned long long)s.compressed_pages,
            (unsigned long long)s.swapped_pages);
-  s = zip_run(c, t, false, NULL, 0, &np);
+  s = zip_run(c, t, false, NULL, 0, false, &np);
   sc_check(c, s.compressed_pages == 0 && s.swapped_pages > 0,
            "ZIP-1: incompressible pages go to the swap file", "compressed %llu swapped %llu",
            (unsigned long long)s.compressed_pages, (unsigned long long)s.swapped_pages);
   mmc_setting_value_t cap5[] = {{"Mem.MemZipMaxPct", 5}};
-  s = zip_run(c, t, true, cap5, 1, &np);
+  s = zip_run(c, t, true, cap5, 1, true, &np);
   uint64_t cap_slots = np * MMC_PAGE_SIZE * 5 / 100 / 2048;
   sc_check(c, s.compressed_pages > 0 && s.compressed_pages <= cap_slots && s.swapped_pages > 0,
            "ZIP-1: the cache stays within Mem.MemZipMaxPct (5 %); the rest goes to disk",
@@ -654,7 +660,7 @@ void case_zip_1(suite_ctx_t *c) {
            (unsigned long long)s.compressed_pages, (unsigned long long)cap_slots,
            (unsigned long long)s.swapped_pages);
   mmc_setting_value_t off[] = {{"Mem.MemZipEnable", 0}};
-  s = zip_run(c, t, true, off, 1, &np);
+  s = zip_run(c, t, true, off, 1, false, &np);
   sc_check(c, s.compressed_pages == 0 && s.swapped_pages > 0,
            "Mem.MemZipEnable=0: no compression, pages are swapped", "compressed %llu swapped %llu",
            (unsigned long long)s.compressed_pages, (unsigned long long)s.swapped_pages);
