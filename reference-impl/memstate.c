@@ -135,11 +135,13 @@ bool memstate_thresholds_are_valid(const memstate_thresholds_t *t) {
  *     memstate_next (profile esxi-6.7: sliding scale or Mem.MemMinFreePct;
  *     osdi02: 6/4/2/1 % of memory); a change raises MMC_EV_STATE_CHANGE
  *     (node_from/node_to = old/new state, count = free pages);
- *  2. computes allocation targets (ms_targets: the one switch point; until
- *     REF_MECH_ALLOC publishes targets, idletax_targets over every running
- *     VM with active fraction 1, i.e. pure shares within reservation and
- *     limit, over the memory available to VMs = capacity minus the free
- *     memory the high state needs, so VMs at target leave the host high);
+ *  2. computes reclamation targets (ms_targets: the one switch point): the
+ *     allocation target of REF_MECH_ALLOC (shares, working set, idle tax over
+ *     capacity - minFree) scaled by (capacity - high level) / (capacity -
+ *     minFree), never below the reservation, so that VMs at their targets
+ *     leave the host in the high state (400 % of minFree + margin free);
+ *     without ALLOC, idletax_targets over the same memory with active
+ *     fraction 1 (pure shares within reservation and limit);
  *  3. sets each VM's balloon target to balloon + resident - target, clamped
  *     to [0, cap] (BAL-2); in the high state a balloon only deflates. This is
  *     target-driven: once a lower state has started reclaiming, the clear
@@ -281,6 +283,8 @@ static void ms_targets(ref_host_t *h, const memstate_thresholds_t *t, ms_collect
   uint64_t cap = ms_capacity(h);
   uint64_t high = (t->enter[MMC_STATE_HIGH] * (100 + t->hysteresis_pct) + 99) / 100;
   uint64_t avail = cap > high ? cap - high : 0;
+  /* ALLOC shares out capacity - minFree; reclamation aims at the high state. */
+  uint64_t alloc_avail = cap > t->min_free_pages ? cap - t->min_free_pages : 0;
   idletax_params_t p = {.tau = (double)ref_set(h, REF_SET_MEM_IDLE_TAX) / 100.0,
                         .type = (idletax_type_t)ref_set(h, REF_SET_MEM_IDLE_TAX_TYPE)};
   idletax_target_t *out = calloc(c->n, sizeof *out);
@@ -289,7 +293,13 @@ static void ms_targets(ref_host_t *h, const memstate_thresholds_t *t, ms_collect
   idletax_targets(&p, avail, c->in, c->n, out, NULL); /* EADMISSION still fills minima */
   for (size_t i = 0; i < c->n; i++) {
     ms_vm_t *v = c->vms[i]->mech[REF_MECH_MEMSTATE];
-    uint64_t tg = ref_mechs[REF_MECH_ALLOC] ? ref_alloc_target(h, c->vms[i]) : out[i].target_pages;
+    uint64_t tg = out[i].target_pages;
+    if (ref_mechs[REF_MECH_ALLOC]) { /* ALLOC's target, scaled to leave the high level free */
+      uint64_t at = ref_alloc_target(h, c->vms[i]);
+      uint64_t floor = c->in[i].reservation_pages < at ? c->in[i].reservation_pages : at;
+      tg = alloc_avail > avail ? (uint64_t)((double)at * (double)avail / (double)alloc_avail) : at;
+      tg = tg < floor ? floor : tg;
+    }
     atomic_store(&v->target, tg);
     atomic_store(&v->above, c->in[i].current_pages > tg);
   }
