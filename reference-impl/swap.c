@@ -81,6 +81,7 @@
 #define SWAP_ZIP_SLOT 2048u        /* ZIP-1: "compresses to <= 2 KB" */
 #define SWAP_CLUSTERS_PER_BATCH 8u /* clusters per remap (one quiescence wait each batch) */
 #define SWAP_PROBES_PER_VICTIM 2u  /* random probes per wanted victim before scanning */
+#define SWAP_VICTIM_RUN 16u        /* consecutive pages taken from each random start */
 #define SWAP_PATH_MAX 4096u
 #define SWAP_DIR_MAX (SWAP_PATH_MAX - 128u) /* room for the file name */
 
@@ -118,6 +119,9 @@ typedef struct swap_vm {
   uint8_t *buf; /* batch buffer */
   swap_pend_t *pend;
   size_t npend, batch;
+  uint64_t *freeing; /* frames to free together (batch entries) */
+  size_t nfreeing;
+  uint32_t freeing_node;
   _Atomic uint64_t swapped, compressed, io_errors;
 } swap_vm_t;
 
@@ -243,16 +247,33 @@ static bool out_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *
   return done;
 }
 
+static void free_now(swap_vm_t *s, ref_host_t *h) {
+  if (s->nfreeing)
+    ref_frame_free_many(h->pools[s->freeing_node], s->freeing, s->nfreeing);
+  s->nfreeing = 0;
+}
+
 static void free_private(ref_host_t *h, ref_vm_t *vm, uint64_t pte) {
   uint32_t n = ref_pte_node(pte);
   ref_frame_free(h->pools[n], ref_pte_frame(pte));
   atomic_fetch_sub(&vm->pages_per_node[n], 1);
 }
 
+/* Frames of written pages are collected and freed together (consecutive
+ * ones punched by one fallocate: ref_frame_free_many). s->lock held. */
+static void free_later(swap_vm_t *s, ref_host_t *h, ref_vm_t *vm, uint64_t pte) {
+  uint32_t n = ref_pte_node(pte);
+  if (s->nfreeing && s->freeing_node != n)
+    free_now(s, h);
+  s->freeing_node = n;
+  s->freeing[s->nfreeing++] = ref_pte_frame(pte);
+  atomic_fetch_sub(&vm->pages_per_node[n], 1);
+}
+
 static void out_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   out_ctx_t *c = ctx;
-  if (c->last_kind == KIND_FREE_NOW)
-    free_private(c->h, c->vm, old_pte);
+  if (c->last_kind == KIND_FREE_NOW) /* freed with the batch (flush), after publication */
+    free_later(c->s, c->h, c->vm, old_pte);
   /* KIND_PENDING: the frame is freed once its run is written (flush). */
 }
 
@@ -322,7 +343,7 @@ static uint64_t flush(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, uint64_t *kept_
       kept += run_failed(h, vm, s, i, j);
     } else {
       for (size_t k = i; k < j; k++) {
-        free_private(h, vm, s->pend[k].old_pte);
+        free_later(s, h, vm, s->pend[k].old_pte);
         if (s->pend[k].taken) /* swapped in meanwhile: its slot is ours to free */
           slot_free(s, s->pend[k].slot);
         else
@@ -332,6 +353,7 @@ static uint64_t flush(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, uint64_t *kept_
     i = j;
   }
   s->npend = 0;
+  free_now(s, h);
   pthread_mutex_unlock(&s->lock);
   if (first_err) {
     atomic_fetch_add(&s->io_errors, 1);
@@ -345,22 +367,29 @@ static uint64_t flush(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, uint64_t *kept_
 }
 
 /* Up to max random victims (resident private pages without flags). */
+static bool victim_ok(const ref_vm_t *vm, uint64_t g) {
+  uint64_t pte = ref_pmap_get(vm->pmap, g);
+  return ref_pte_state(pte) == REF_PTE_PRIVATE && !(pte & REF_PTE_FLAGS_MASK);
+}
+
+/* Up to max victims (resident private pages without flags): runs of up to
+ * SWAP_VICTIM_RUN consecutive pages from random starting points (so frames
+ * and swap slots of one run tend to be consecutive: fewer punches and
+ * writes), then a scan from a random point. */
 static size_t pick_victims(ref_vm_t *vm, swap_vm_t *s, uint64_t *out, size_t max) {
   size_t n = 0;
-  for (size_t p = 0; p < max * SWAP_PROBES_PER_VICTIM && n < max; p++) {
+  for (size_t p = 0; p < max * SWAP_PROBES_PER_VICTIM / SWAP_VICTIM_RUN + 1 && n < max; p++) {
     uint64_t g = ref_rng_below(&s->rng, vm->npages);
-    uint64_t pte = ref_pmap_get(vm->pmap, g);
-    if (ref_pte_state(pte) == REF_PTE_PRIVATE && !(pte & REF_PTE_FLAGS_MASK) &&
-        (n == 0 || out[n - 1] != g))
-      out[n++] = g;
+    for (uint64_t k = 0; k < SWAP_VICTIM_RUN && g + k < vm->npages && n < max; k++)
+      if (victim_ok(vm, g + k) && (n == 0 || out[n - 1] < g + k || out[n - 1] > g + k))
+        out[n++] = g + k;
   }
   if (n == max)
     return n;
   uint64_t start = ref_rng_below(&s->rng, vm->npages);
   for (uint64_t k = 0; k < vm->npages && n < max; k++) {
     uint64_t g = (start + k) % vm->npages;
-    uint64_t pte = ref_pmap_get(vm->pmap, g);
-    if (ref_pte_state(pte) == REF_PTE_PRIVATE && !(pte & REF_PTE_FLAGS_MASK))
+    if (victim_ok(vm, g))
       out[n++] = g; /* duplicates of probed pages are cancelled by the remap */
   }
   return n;
@@ -544,6 +573,7 @@ static void sw_free(swap_vm_t *s) {
   free(s->zip_len);
   free(s->buf);
   free(s->pend);
+  free(s->freeing);
   pthread_mutex_destroy(&s->lock);
   free(s);
 }
@@ -563,11 +593,13 @@ static int sw_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   s->zip_len = malloc(s->zip_max * sizeof *s->zip_len);
   s->buf = malloc(s->batch * MMC_PAGE_SIZE);
   s->pend = malloc(s->batch * sizeof *s->pend);
+  s->freeing = malloc(s->batch * sizeof *s->freeing);
   s->cache = mmap(NULL, s->zip_max * SWAP_ZIP_SLOT, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (s->cache == MAP_FAILED)
     s->cache = NULL;
-  if (!s->free_slots || !s->free_zip || !s->zip_len || !s->buf || !s->pend || !s->cache) {
+  if (!s->free_slots || !s->free_zip || !s->zip_len || !s->buf || !s->pend || !s->freeing ||
+      !s->cache) {
     sw_free(s);
     return mmc_fail(err, MMC_ENOMEM, "swap: out of memory for VM %u", vm->id);
   }
