@@ -25,9 +25,10 @@
  * resident private pages, then a scan from a random point. A batch of up to
  * SWAP_CLUSTERS_PER_BATCH x Ref.SwapClusterPages victims goes through
  * ref_pmap_remap (one quiescence wait); for each page, in order:
- *   1. sharing (TPS-7): when the share mechanism provides
- *      ref_share_before_swap (a weak symbol here), it may map the page onto
- *      an identical shared frame instead;
+ *   1. sharing (TPS-7): first the whole batch goes through the share
+ *      mechanism's table (ref_share_before_swap, defined in share.c, a weak
+ *      symbol here): pages merged onto a shared frame are SHARED now and
+ *      are not swapped (the remap takes PRIVATE pages only);
  *   2. compression (ZIP-1, when Mem.MemZipEnable): LZ4; a result of at most
  *      2 KB goes to a 2 KB slot of the VM's cache, whose size is capped at
  *      Mem.MemZipMaxPct % of the VM's memory (read at each page) -> entry
@@ -85,11 +86,11 @@
 #define SWAP_PATH_MAX 4096u
 #define SWAP_DIR_MAX (SWAP_PATH_MAX - 128u) /* room for the file name */
 
-/* TPS-7 hook: provided by share.c when sharing is built. Called in the copy
- * phase with the page's data; true when it mapped the page onto a shared
- * frame (*new_pte set; the old private frame is then freed by swap.c). */
-extern bool ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, const void *data,
-                                  uint64_t *new_pte) __attribute__((weak));
+/* TPS-7 hook, defined in share.c when sharing is built: the batch's pages
+ * go through the share table first; those merged become SHARED and are not
+ * swapped. Returns pages merged. */
+extern size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, size_t n)
+    __attribute__((weak));
 
 typedef struct swap_host {
   char dir[SWAP_DIR_MAX];
@@ -222,11 +223,6 @@ static bool out_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *
     return false;
   const uint8_t *src =
       c->h->pool_bases[ref_pte_node(old_pte)] + ref_pte_frame(old_pte) * MMC_PAGE_SIZE;
-  if (ref_share_before_swap && ref_share_before_swap(c->h, c->vm, gpfn, src, new_pte)) {
-    c->last_kind = KIND_FREE_NOW;
-    c->shared++;
-    return true;
-  }
   pthread_mutex_lock(&s->lock);
   bool done = c->zip && out_compress(c, src, new_pte);
   if (done) {
@@ -426,6 +422,8 @@ uint64_t ref_swap_reclaim(ref_host_t *h, ref_vm_t *vm, uint64_t want) {
     if (!n)
       break;
     out_ctx_t c = {.h = h, .vm = vm, .s = s, .zip = ref_set(h, REF_SET_MEM_ZIP_ENABLE) != 0};
+    if (ref_share_before_swap && ref_mechs[REF_MECH_SHARE])
+      c.shared = ref_share_before_swap(h, vm, victims, n); /* TPS-7: merged pages stay */
     ref_remap_result_t res;
     ref_pmap_remap(vm->pmap, victims, n, &out_ops, &c, &res);
     uint64_t kept = 0, written = flush(h, vm, s, &kept);

@@ -704,25 +704,64 @@ void case_swap_enospc(suite_ctx_t *c) {
 
 /* ---------------------------------------------------------------- TPS-7 */
 
+/* Write pages [0, n) of vm all with the same content (page 0 of `tag`), until
+ * the host is down to stop_free; returns pages written. */
+static uint64_t tps7_write(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, uint64_t n,
+                           uint64_t stop_free) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  sc_require(c, im->vcpu_enter(h, vm, 0, &v, &err), &err, "vcpu_enter");
+  uint64_t g = 0;
+  for (; g < n && (g % 64 || !stop_free || rc_free(c, h) > stop_free); g++) {
+    uint8_t *p = cu_page(im, v, g, true, &err);
+    if (!p) {
+      im->vcpu_exit(v);
+      sc_broken(c, "write page %llu: %s", (unsigned long long)g, err.msg);
+    }
+    rc_fill(p, 0, 31, false);
+    im->quiesce(v);
+  }
+  im->vcpu_exit(v);
+  return g;
+}
+
 void case_tps_7(suite_ctx_t *c) {
   mmt_topology_t *t = rc_topo(c, 64);
+  /* The scanner is slowed down (one pass per 600 min): what is shared in
+   * one second comes from sharing tried on the swap victims themselves. */
   mmc_setting_value_t s[] = {
       {"Mem.MemZipEnable", 0}, {"Mem.ShareForceSalting", 0}, {"Mem.ShareScanTime", 600}};
   mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, s, 3);
   uint64_t cap = rc_capacity(c, h), mf = cu_host_stats(c, h).min_free_pages;
-  /* Two VMs writing the same (incompressible) content: every page has a twin. */
-  mmc_vm_id_t a = rc_vm(c, h, "tps7-a", cap, false), b = rc_vm(c, h, "tps7-b", cap, false);
-  uint64_t na = rc_write(c, h, a, cap / 2, 31, false, 0);
-  uint64_t nb = rc_write(c, h, b, cap, 31, false, mf / 2);
+  /* Every page of the VM holds the same (incompressible) content. */
+  mmc_vm_id_t a = rc_vm(c, h, "tps7", cap * 3 / 2, false);
+  uint64_t n = tps7_write(c, h, a, cap * 3 / 2, mf / 2);
   cu_advance(c, h, RC_TICK_NS);
-  mmc_vm_stats_t sa = cu_vm_stats(c, h, a), sb = cu_vm_stats(c, h, b);
-  sc_check(c, sa.shared_pages + sb.shared_pages > 0,
-           "TPS-7: pages with an identical twin are shared before being swapped",
-           "shared %llu + %llu, swapped %llu + %llu", (unsigned long long)sa.shared_pages,
-           (unsigned long long)sb.shared_pages, (unsigned long long)sa.swapped_pages,
-           (unsigned long long)sb.swapped_pages);
-  sc_check_int(c, "TPS-7: contents intact", 0,
-               (long long)(rc_bad(c, h, a, na, 31, false) + rc_bad(c, h, b, nb, 31, false)));
+  mmc_vm_stats_t sa = cu_vm_stats(c, h, a);
+  sc_diag(c, "after one second: shared %llu, swapped %llu, resident %llu of %llu written",
+          (unsigned long long)sa.shared_pages, (unsigned long long)sa.swapped_pages,
+          (unsigned long long)sa.resident_pages, (unsigned long long)n);
+  sc_check(c, sa.shared_pages > 0 && sa.swapped_pages < sa.shared_pages,
+           "TPS-7: pages with identical twins are shared rather than swapped",
+           "shared %llu, swapped %llu", (unsigned long long)sa.shared_pages,
+           (unsigned long long)sa.swapped_pages);
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  uint8_t want[MMC_PAGE_SIZE];
+  rc_fill(want, 0, 31, false);
+  uint64_t bad = 0;
+  sc_require(c, im->vcpu_enter(h, a, 0, &v, &err), &err, "vcpu_enter");
+  for (uint64_t g = 0; g < n; g++) {
+    const uint8_t *p = cu_page(im, v, g, false, &err);
+    if (!p)
+      sc_broken(c, "read page %llu: %s", (unsigned long long)g, err.msg);
+    bad += memcmp(p, want, MMC_PAGE_SIZE) != 0;
+    im->quiesce(v);
+  }
+  im->vcpu_exit(v);
+  sc_check_int(c, "TPS-7: contents intact", 0, (long long)bad);
   sc_host_destroy(c, h);
   mmt_free(t);
 }
