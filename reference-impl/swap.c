@@ -391,6 +391,22 @@ static size_t pick_victims(ref_vm_t *vm, swap_vm_t *s, uint64_t *out, size_t max
   return n;
 }
 
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static size_t sort_unique(uint64_t *v, size_t n) {
+  if (n < 2)
+    return n;
+  qsort(v, n, sizeof *v, cmp_u64);
+  size_t k = 1;
+  for (size_t i = 1; i < n; i++)
+    if (v[i] != v[k - 1])
+      v[k++] = v[i];
+  return k;
+}
+
 static void out_events(ref_host_t *h, ref_vm_t *vm, uint64_t zipped, uint64_t written) {
   if (zipped)
     ref_event_emit(h, (mmc_event_t){.type = MMC_EV_COMPRESS,
@@ -419,6 +435,7 @@ uint64_t ref_swap_reclaim(ref_host_t *h, ref_vm_t *vm, uint64_t want) {
   unsigned idle = 0;
   while (freed < want && idle < 2) {
     size_t n = pick_victims(vm, s, victims, want - freed < s->batch ? want - freed : s->batch);
+    n = sort_unique(victims, n); /* each page once (the share table requires it) */
     if (!n)
       break;
     out_ctx_t c = {.h = h, .vm = vm, .s = s, .zip = ref_set(h, REF_SET_MEM_ZIP_ENABLE) != 0};
