@@ -448,7 +448,8 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
       salt_of(s->st, s->h, vm2) != e->salt)
     return -1;
   uint64_t pte = ref_pmap_get(vm2->pmap, e->where);
-  if ((pte & REF_PTE_FLAGS_MASK) || ref_pte_state(pte) != REF_PTE_PRIVATE ||
+  /* SAMPLED is transparent to remaps (pmap.c): a sampled page shares too. */
+  if ((pte & REF_PTE_FLAGS_MASK & ~REF_PTE_SAMPLED) || ref_pte_state(pte) != REF_PTE_PRIVATE ||
       ref_pte_node(pte) != t->node)
     return -1;
   const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
@@ -544,7 +545,7 @@ typedef struct hashed {
 /* Read and hash page g (false: nothing to do for it), and prefetch what its
  * table work will read. */
 static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
-  uint64_t pte = ref_pmap_get(s->vm->pmap, g);
+  uint64_t pte = ref_pmap_get(s->vm->pmap, g) & ~REF_PTE_SAMPLED; /* transparent to remaps */
   if ((pte & REF_PTE_FLAGS_MASK) || ref_pte_state(pte) != REF_PTE_PRIVATE)
     return false;
   sh_table_t *t = s->st->tab[ref_pte_node(pte)];
