@@ -298,6 +298,12 @@ static int write_run(ref_host_t *h, int fd, const uint8_t *buf, size_t len, off_
   return 0;
 }
 
+/* Back to the old private frame, keeping a SAMPLED mark set meanwhile. */
+static bool revert(ref_vm_t *vm, const swap_pend_t *p, uint64_t cur) {
+  uint64_t now = ref_pmap_get(vm->pmap, p->gpfn), sampled = now & REF_PTE_SAMPLED;
+  return ref_pmap_cas(vm->pmap, p->gpfn, cur | sampled, p->old_pte | sampled);
+}
+
 /* A run failed: every page of it goes back to its old frame. Returns pages kept. */
 static uint64_t run_failed(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, size_t i0, size_t i1) {
   uint64_t kept = 0;
@@ -307,7 +313,7 @@ static uint64_t run_failed(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, size_t i0,
     uint64_t cur = ref_pte_make(REF_PTE_SWAPPED, 0, p->slot);
     /* Until a vCPU takes it from the buffer, the entry is ours; a vCPU that
      * locked it BUSY waits for s->lock in swap-in: let it run, then retry. */
-    while (!p->taken && !ref_pmap_cas(vm->pmap, p->gpfn, cur, p->old_pte)) {
+    while (!p->taken && !revert(vm, p, cur)) {
       pthread_mutex_unlock(&s->lock);
       sched_yield();
       pthread_mutex_lock(&s->lock);
@@ -365,7 +371,8 @@ static uint64_t flush(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, uint64_t *kept_
 /* Up to max random victims (resident private pages without flags). */
 static bool victim_ok(const ref_vm_t *vm, uint64_t g) {
   uint64_t pte = ref_pmap_get(vm->pmap, g);
-  return ref_pte_state(pte) == REF_PTE_PRIVATE && !(pte & REF_PTE_FLAGS_MASK);
+  /* SAMPLED is transparent to remaps (pmap.c): a sampled page can go too. */
+  return ref_pte_state(pte) == REF_PTE_PRIVATE && !(pte & REF_PTE_FLAGS_MASK & ~REF_PTE_SAMPLED);
 }
 
 /* Up to max victims (resident private pages without flags): runs of up to
