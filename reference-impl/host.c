@@ -14,6 +14,7 @@
  * Locking: see ref.h.
  */
 #include "ref.h"
+#include "reclaim.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -335,6 +336,7 @@ static int init_sync(ref_host_t *h, mmc_error_t *err) {
 }
 
 static void host_free(ref_host_t *h) {
+  free(h->swap_dir);
   free(h->ring);
   free(h->cpu_storage);
   free(h->distance);
@@ -372,6 +374,10 @@ static int host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error
   if (!h->ring) {
     rc = mmc_fail(err, MMC_ENOMEM, "host_create: out of memory for %llu events",
                   (unsigned long long)h->ev_cap);
+    goto out_free;
+  }
+  if (cfg->swap_dir && !(h->swap_dir = strdup(cfg->swap_dir))) {
+    rc = mmc_fail(err, MMC_ENOMEM, "host_create: out of memory");
     goto out_free;
   }
   if ((rc = ref_mem_init(h, err)))
@@ -432,15 +438,15 @@ static int host_stats(mmc_host_t *h, mmc_host_stats_t *out, mmc_error_t *err) {
 /* ---------------------------------------------------------------- balloon */
 
 static int balloon_target(mmc_host_t *h, mmc_vm_id_t vm, uint64_t *pages, mmc_error_t *err) {
-  return mmc_fail(err, MMC_ENOTSUP, "balloon: not implemented (MMC_CAP_BALLOON clear)");
+  return ref_balloon_target(h, vm, pages, err);
 }
 static int balloon_give(mmc_host_t *h, mmc_vm_id_t vm, const uint64_t *gpfns, size_t n,
                         mmc_error_t *err) {
-  return mmc_fail(err, MMC_ENOTSUP, "balloon: not implemented (MMC_CAP_BALLOON clear)");
+  return ref_balloon_give(h, vm, gpfns, n, err);
 }
 static int balloon_take(mmc_host_t *h, mmc_vm_id_t vm, const uint64_t *gpfns, size_t n,
                         mmc_error_t *err) {
-  return mmc_fail(err, MMC_ENOTSUP, "balloon: not implemented (MMC_CAP_BALLOON clear)");
+  return ref_balloon_take(h, vm, gpfns, n, err);
 }
 
 /* ---------------------------------------------------------------- the table */

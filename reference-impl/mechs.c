@@ -10,6 +10,7 @@
  */
 #include "idletax.h"
 #include "ref.h"
+#include "reclaim.h"
 #include "share.h"
 #include "wss.h"
 
@@ -24,11 +25,11 @@ const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
 
     [REF_MECH_ALLOC] = &ref_mech_alloc,
 
-    [REF_MECH_MEMSTATE] = NULL,
+    [REF_MECH_MEMSTATE] = &ref_mech_memstate,
 
-    [REF_MECH_BALLOON] = NULL,
+    [REF_MECH_BALLOON] = &ref_mech_balloon,
 
-    [REF_MECH_SWAP] = NULL,
+    [REF_MECH_SWAP] = &ref_mech_swap,
 };
 
 int ref_mechs_check(mmc_error_t *err) {

@@ -6,8 +6,9 @@
  * POLICY (this section): pure functions. The caller passes host memory,
  * free frames and the setting values (Mem.MemMinFreePct, the profile, the
  * hysteresis margin). The mechanism part (counting free frames, raising
- * MMC_EV_STATE_CHANGE, blocking and waking vCPUs in the low state) will be
- * added to this file in its own section.
+ * MMC_EV_STATE_CHANGE, reclamation targets, balloon targets, host swapping,
+ * blocking and waking vCPUs in the low state) is the second section of
+ * memstate.c; its interface is reclaim.h.
  * ======================================================================
  *
  * minFree (esxi-6.7 profile, Mem.MemMinFreePct = 0): the sliding scale

@@ -104,6 +104,7 @@ struct mmc_host {
   uint64_t ev_next;
 
   uint64_t rebalance_periods; /* bumped by the rebalancer hook */
+  char *swap_dir;             /* mmc_host_config_t.swap_dir copied; NULL = private temp dir */
 };
 
 
@@ -218,11 +219,11 @@ extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
 
 #define REF_CAPS_ALLOC MMC_CAP_ALLOC_TARGETS
 
-#define REF_CAPS_MEMSTATE 0ull
+#define REF_CAPS_MEMSTATE MMC_CAP_MEMSTATE
 
-#define REF_CAPS_BALLOON 0ull
+#define REF_CAPS_BALLOON MMC_CAP_BALLOON
 
-#define REF_CAPS_SWAP 0ull
+#define REF_CAPS_SWAP (MMC_CAP_SWAP | MMC_CAP_COMPRESSION)
 
 int ref_mechs_check(mmc_error_t *err);
 /* Host-wide per-mechanism state (attach/detach own it). */

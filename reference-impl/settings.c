@@ -80,6 +80,24 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "extra attempts of a move_range batch whose pages vCPUs were using (ours)"},
     {REF_SET_REF_VCPU_DEMAND_DEFAULT, "Ref.VcpuDemandDefault", BOTH(1000), 0, 1000, "permille",
      "CPU demand assumed for a vCPU until it declares or is measured otherwise (ours)"},
+    /* ---- reclamation (issue 7) */
+    {REF_SET_REF_RECLAIM_PERIOD, "Ref.ReclaimPeriod", BOTH(100), 10, 10000, "ms",
+     "period of the free-memory state check, balloon targets and host swapping (ours)"},
+    {REF_SET_REF_LOW_BLOCK_TIMEOUT, "Ref.LowBlockTimeout", BOTH(5000), 0, 600000, "ms",
+     "longest a vCPU above target waits for memory in the low state before its access "
+     "fails (live clock) (ours)"},
+    {REF_SET_REF_SWAP_RATE, "Ref.SwapRate", BOTH(262144), 1, 16777216, "pages/s",
+     "cap of host swapping plus compression per VM (ours)"},
+    {REF_SET_REF_SWAP_CLUSTER_PAGES, "Ref.SwapClusterPages", BOTH(64), 1, 1024, "pages",
+     "pages written to a swap file by one pwrite (ours)"},
+    {REF_SET_REF_BALLOON_SLOW_TIME, "Ref.BalloonSlowTime", BOTH(3), 1, 3600, "s",
+     "a balloon short of its target for this long is too slow: host swapping covers the "
+     "rest, SWAP-3 (ours)"},
+    {REF_SET_REF_SWAP_FAIL_WRITES, "Ref.SwapFailWrites", BOTH(0), 0, 1000000, "",
+     "TEST KNOB: the next N swap-file writes fail with ENOSPC, fault injection (ours)"},
+    {REF_SET_REF_SWAP_PREALLOCATE, "Ref.SwapPreallocate", BOTH(0), 0, 1, "",
+     "1: swap files are fully allocated at power-on (fallocate); 0: sparse, after a "
+     "free-space check (ours)"},
     /* Working-set sampling and allocation targets (issue 6; wss.h documents the gains). */
     {REF_SET_REF_WSS_SAMPLE_PAGES, "Ref.WssSamplePages", BOTH(100), 1, 10000, "pages",
      "guest pages invalidated per working-set sample period, n (OSDI02: 100) (ours)"},

@@ -67,6 +67,14 @@ typedef enum ref_setting_id {
   REF_SET_REF_MOVE_BATCH_PAGES,
   REF_SET_REF_MOVE_RETRIES,
   REF_SET_REF_VCPU_DEMAND_DEFAULT,
+  /* ---- reclamation (issue 7: memstate.c, balloon.c, swap.c) */
+  REF_SET_REF_RECLAIM_PERIOD,
+  REF_SET_REF_LOW_BLOCK_TIMEOUT,
+  REF_SET_REF_SWAP_RATE,
+  REF_SET_REF_SWAP_CLUSTER_PAGES,
+  REF_SET_REF_BALLOON_SLOW_TIME,
+  REF_SET_REF_SWAP_FAIL_WRITES,
+  REF_SET_REF_SWAP_PREALLOCATE,
   /* ---- working-set sampling and allocation targets (wss.c, idletax.c; ours) */
   REF_SET_REF_WSS_SAMPLE_PAGES,
   REF_SET_REF_WSS_FAST_GAIN,

@@ -1263,3 +1263,33 @@ const ref_mech_t ref_share_mech = {
     .vm_stats = share_vm_stats,
     .host_stats = share_host_stats,
 };
+
+/* ---------------------------------------------------------------- TPS-7 hook
+ * Added by issue 7 (swap.c calls it through a weak declaration): before the
+ * pages of a swap-out batch are written, they go through the scanner's table
+ * work and merge now, regardless of pacing (OSDI02 §4: sharing is tried
+ * before swapping). Pages merged become SHARED and swap.c skips them; pages
+ * with no match are left as hints, as after a scan. With h->lock held (the
+ * reclaim tick), like the scanner. Returns the pages merged. */
+size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, size_t n) {
+  sh_host_t *st = host_of(h);
+  sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+  if (!st || !sv || !vm->cfg.pshare_enable || !ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) ||
+      !ref_set(h, REF_SET_MEM_SHARE_RATE_MAX))
+    return 0; /* TPS-6: sharing disabled */
+  int64_t bits = ref_set(h, REF_SET_REF_SHARE_HASH_BITS);
+  uint64_t mask = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
+  scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
+  uint64_t before = st->merged;
+  for (size_t i = 0; i < n; i++) {
+    hashed_t p;
+    if (gpfns[i] >= vm->npages || !hash_ahead(&s, gpfns[i], &p))
+      continue;
+    sh_table_t *t = st->tab[ref_pte_node(p.pte)];
+    pthread_mutex_lock(&t->lock);
+    visit(&s, t, &p);
+    pthread_mutex_unlock(&t->lock);
+  }
+  merge_all(h, st, mask);
+  return (size_t)(st->merged - before);
+}

@@ -62,6 +62,7 @@
 
 #include "mech.h"
 #include "placement.h"
+#include "reclaim.h"
 
 typedef struct ref_mem {
   ref_vm_t **vms; /* by id - 1; NULL once powered off */
@@ -257,12 +258,18 @@ uint32_t ref_vm_home_of(const ref_vm_t *vm, uint64_t gpfn) {
   return vm->placed ? atomic_load(&vm->client[client_of_gpfn(vm, gpfn)].home) : REF_NO_NODE;
 }
 
-/* First touch: a zeroed frame on the home of the page's client. */
-static int first_touch(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t *pte,
+/* First touch: a zeroed frame on the home of the page's client, through
+ * the low-memory gate of memstate.c (reclaim.h): in the low state a VM above
+ * target waits (bounded) or fails, and so does a touch finding every pool
+ * full, instead of failing at once. */
+static int first_touch(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, uint64_t *pte,
                        mmc_error_t *err) {
   uint32_t node = 0;
   uint64_t frame = 0;
-  int rc = alloc_frame(h, vm, preferred_node(h, vm, gpfn), &node, &frame, err);
+  int rc = ref_memstate_gate(h, vm, vcpu, false, err);
+  if (rc == 0 && (rc = alloc_frame(h, vm, preferred_node(h, vm, gpfn), &node, &frame, err)) ==
+                     MMC_ENOMEM)
+    rc = ref_memstate_gate(h, vm, vcpu, true, err);
   if (rc)
     return rc;
   atomic_fetch_add_explicit(&vm->pages_per_node[node], 1, memory_order_relaxed);
@@ -291,7 +298,7 @@ static int vm_fault(void *owner, uint32_t vcpu, uint64_t gpfn, bool write, uint6
   if (st == REF_PTE_PRIVATE || (st == REF_PTE_SHARED && !write))
     return 0;
   if (st == REF_PTE_UNBACKED)
-    return first_touch(h, vm, gpfn, pte, err);
+    return first_touch(h, vm, vcpu, gpfn, pte, err);
   for (unsigned i = 0; i < REF_MECH_COUNT; i++) {
     const ref_mech_t *mc = ref_mechs[i];
     if (mc && mc->fault && (mc->fault_states & REF_STATE_BIT(st)))

@@ -65,6 +65,10 @@ uint64_t sc_seed(suite_ctx_t *c);                  /* the run's seed (printed in
  * return. The runner destroys hosts still alive when the case returns. */
 mmc_host_t *sc_host(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_mode_t clock,
                     const mmc_setting_value_t *extra, size_t nextra);
+/* sc_host with mmc_host_config_t.swap_dir = swap_dir (SWAP-1, SEC-2: the
+ * case looks at the files itself). */
+mmc_host_t *sc_host_swap(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_mode_t clock,
+                         const mmc_setting_value_t *extra, size_t nextra, const char *swap_dir);
 void sc_host_destroy(suite_ctx_t *c, mmc_host_t *h);
 
 /* ---- reporting (child side); every printf-like one is format-checked */

@@ -256,6 +256,11 @@ static mmc_host_config_t host_config(const suite_run_t *run, const mmt_topology_
 
 mmc_host_t *sc_host(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_mode_t clock,
                     const mmc_setting_value_t *extra, size_t nextra) {
+  return sc_host_swap(c, topo, clock, extra, nextra, NULL);
+}
+
+mmc_host_t *sc_host_swap(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_mode_t clock,
+                         const mmc_setting_value_t *extra, size_t nextra, const char *swap_dir) {
   const suite_run_t *run = c->run;
   int slot = 0;
   while (slot < SC_MAX_HOSTS && c->hosts[slot])
@@ -274,6 +279,7 @@ mmc_host_t *sc_host(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_mode_t
   mmc_host_config_t cfg = host_config(run, topo, clock);
   cfg.settings = all;
   cfg.nsettings = n;
+  cfg.swap_dir = swap_dir;
   mmc_error_t err = {0};
   mmc_host_t *h = NULL;
   int rc = run->si->impl->host_create(&cfg, &h, &err);

@@ -487,6 +487,41 @@ wl_vm_t *wl_churn_vm(const wl_churn_t *c, size_t i);
 /* Powers off every VM still alive, frees. */
 void wl_churn_destroy(wl_churn_t *c);
 
+/* ---------------------------------------------------------------- guest (issue 7) */
+
+/* guest OS model with a balloon driver (wl_guest.c: BAL-1, BAL-3). Layout:
+ * [0, anon) anonymous pages kept, then page cache (droppable), then free.
+ * The driver (on vCPU 0) polls balloon_target every poll_ns of workload time
+ * (0 = 1 s), moves the balloon by at most rate_pages_per_s x poll period per
+ * poll, gives free pages first, then cache pages, never anonymous ones, and
+ * never touches a given page. A VM may run without a driver. */
+#define WL_GUEST_RATE_DEFAULT 4096ull /* pages/s (16 MB/s) when rate is 0 */
+typedef struct wl_guest_cfg {
+  uint32_t anon_permille;  /* anonymous memory */
+  uint32_t cache_permille; /* page cache; free = 1000 - anon - cache */
+  uint32_t boot_pages_per_step; /* 0 = all in the first step */
+  uint32_t writes_per_step, reads_per_step; /* per vCPU, own anonymous stripe */
+  uint32_t cache_reads_per_step;            /* vCPU 0 */
+  bool driver;
+  uint64_t poll_ns;
+  uint64_t rate_pages_per_s;
+} wl_guest_cfg_t;
+extern const wl_ops_t wl_guest_ops;
+/* The three standard guests (writes/reads per step and driver set by the caller). */
+#define WL_GUEST_FREE_MEMORY ((wl_guest_cfg_t){.anon_permille = 400, .cache_permille = 0})
+#define WL_GUEST_PAGE_CACHE ((wl_guest_cfg_t){.anon_permille = 400, .cache_permille = 600})
+#define WL_GUEST_NO_FREE ((wl_guest_cfg_t){.anon_permille = 1000, .cache_permille = 0})
+typedef struct wl_guest_stats {
+  uint64_t polls, given, taken, balloon, last_target;
+  uint64_t short_polls; /* polls after which the balloon was still short of the target */
+  uint64_t anon_pages, cache_pages;
+} wl_guest_stats_t;
+bool wl_guest_booted(const wl_vm_t *vm);
+void wl_guest_stats(const wl_vm_t *vm, wl_guest_stats_t *out);
+bool wl_guest_is_ballooned(const wl_vm_t *vm, uint64_t gpfn);
+/* wl_vm_verify minus the pages the balloon holds (never touched). */
+int wl_guest_verify(wl_vm_t *vm, wl_verify_report_t *rep, mmc_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,8 @@ int suite_bench_access(const suite_bench_opts_t *opts);
 int suite_bench_placement(const suite_bench_opts_t *opts);
 /* suite/bench/migration.c (issue 4) */
 int suite_bench_migration(const suite_bench_opts_t *opts);
+/* suite/bench/reclaim.c (issue 7) */
+int suite_bench_reclaim(const suite_bench_opts_t *opts);
 /* suite/bench/sharing.c (issue 5) */
 int suite_bench_sharing(const suite_bench_opts_t *opts);
 
@@ -22,6 +24,10 @@ const suite_bench_t suite_benches[] = {
     {.name = "migration",
      .title = "unthrottled page migration vs memcpy (and move_pages); rebalancer cost at 1000 VMs",
      .run = suite_bench_migration},
+    {.name = "reclaim",
+     .title = "balloon, compression, swap-out beside raw pwrite, swap-in latency beside raw "
+              "pread, time back to the high state after a pressure event",
+     .run = suite_bench_reclaim},
     {.name = "sharing",
      .title = "page sharing of N identical VMs against KSM: time, CPU, merges/CPU-s, hashing",
      .run = suite_bench_sharing},

@@ -19,4 +19,14 @@ void case_alloc_1(suite_ctx_t *c); /* ALLOC-1 */
 void case_sec_1(suite_ctx_t *c);   /* SEC-1 */
 void case_int_1(suite_ctx_t *c);   /* INT-1 */
 
+/* issue 7 (reclamation): suite/cases/reclaim.c */
+void case_state_1(suite_ctx_t *c);      /* STATE-1 */
+void case_bal_1(suite_ctx_t *c);        /* BAL-1 BAL-2 BAL-3 */
+void case_swap_1(suite_ctx_t *c);       /* SWAP-1 SEC-2 + refusals */
+void case_swap_2(suite_ctx_t *c);       /* SWAP-2 SWAP-3 */
+void case_zip_1(suite_ctx_t *c);        /* ZIP-1 */
+void case_swap_enospc(suite_ctx_t *c);  /* fault injection */
+void case_tps_7(suite_ctx_t *c);        /* TPS-7 */
+void case_int_1_full(suite_ctx_t *c);   /* INT-1 full form */
+
 #endif

@@ -63,7 +63,7 @@ static void table_is_sane(void **state) {
   assert_int_equal(I->abi_version, MMCERT_ABI_VERSION);
   assert_int_equal(I->struct_size, sizeof(mmc_impl_t));
   assert_true(I->capabilities & MMC_CAP_CLOCK_STEPPED);
-  assert_false(I->capabilities & MMC_CAP_BALLOON);
+  assert_true(I->capabilities & MMC_CAP_BALLOON); /* balloon.c (issue 7) */
 }
 
 static void create_applies_settings_in_order(void **state) {
@@ -573,9 +573,15 @@ static void fallback_when_home_is_full(void **state) {
   mmc_vm_id_t tiny = power_on(h, &f);
   I->vcpu_exit(v);
   assert_int_equal(I->vcpu_enter(h, tiny, 0, &v, NULL), 0);
+  /* Node 0 is full: the stepped clock reclaims directly (host swapping of
+   * another VM, memstate.c) and asks for a retry, which then gets a frame. */
   mmc_error_t err = {0};
-  assert_null(I->page(v, 0, true, &err));
-  assert_int_equal(err.code, MMC_ENOMEM);
+  void *p = NULL;
+  for (int i = 0; i < 1000 && !(p = I->page(v, 0, true, &err)); i++) {
+    assert_int_equal(err.code, MMC_ERETRY);
+    I->quiesce(v);
+  }
+  assert_non_null(p);
   I->vcpu_exit(v);
   I->host_destroy(h);
 }

@@ -1,0 +1,689 @@
+/*
+ * swap.c — host swapping with a compression cache in front (SWAP-1, SWAP-2,
+ * ZIP-1, TPS-7, SEC-2; row REF_MECH_SWAP, MMC_CAP_SWAP | MMC_CAP_COMPRESSION).
+ *
+ * Swap files (SWAP-1, SEC-2). The host's swap directory is
+ * mmc_host_config_t.swap_dir. Without one, each VM's file is made in its own
+ * private directory (mkdtemp under $TMPDIR, else /tmp, mode 0700), then
+ * unlinked and the directory removed at once: only the open descriptor
+ * names it, so nothing can be left behind even if the process is killed.
+ * Each VM gets "vm<id>-<pid>-<n>.vswp" there at power-on,
+ * created O_EXCL with mode 0600, sized configured − reservation pages and
+ * allocated with fallocate (so a short file system refuses the power-on
+ * now, not a swap-out later) when Ref.SwapPreallocate = 1; by default
+ * (0) the file is sparse (ftruncate) after checking that the file system
+ * has room for it, so that hundreds of test VMs do not fill a shared disk —
+ * a later ENOSPC while swapping is then handled like any write error (the
+ * page stays resident). A file that cannot be created or allocated
+ * fails the power-on with MMC_EADMISSION naming the path and the errno
+ * text; nothing is left behind. Power-off closes and unlinks it. Guest data
+ * goes nowhere else (the compression cache is process memory).
+ *
+ * Swap-out (ref_swap_reclaim, called by the reclaim tick of memstate.c with
+ * h->lock held). Victims are chosen at random (xoshiro seeded from the host
+ * seed and the VM id: deterministic in stepped mode): random probes for
+ * resident private pages, then a scan from a random point. A batch of up to
+ * SWAP_CLUSTERS_PER_BATCH x Ref.SwapClusterPages victims goes through
+ * ref_pmap_remap (one quiescence wait); for each page, in order:
+ *   1. sharing (TPS-7): first the whole batch goes through the share
+ *      mechanism's table (ref_share_before_swap, defined in share.c, a weak
+ *      symbol here): pages merged onto a shared frame are SHARED now and
+ *      are not swapped (the remap takes PRIVATE pages only);
+ *   2. compression (ZIP-1, when Mem.MemZipEnable): LZ4; a result of at most
+ *      2 KB goes to a 2 KB slot of the VM's cache, whose size is capped at
+ *      Mem.MemZipMaxPct % of the VM's memory (read at each page) -> entry
+ *      REF_PTE_COMPRESSED with the slot in the frame bits; its frame is freed
+ *      at once;
+ *   3. otherwise the page is copied to the batch buffer and gets a swap slot
+ *      -> REF_PTE_SWAPPED; its frame is kept until the write succeeds.
+ * After the remap, the buffer is written with pwrite in runs of consecutive
+ * slots of at most Ref.SwapClusterPages pages. A run written: its frames are
+ * freed (ref_frame_free: back to the kernel). A run that fails (ENOSPC, EIO,
+ * short write; or the test knob Ref.SwapFailWrites, which makes the next N
+ * writes fail with ENOSPC): each page's entry is switched back (CAS) to its
+ * old private frame, still holding the data, and the slot is freed: the page
+ * stays resident, nothing is lost; MMC_EV_ERROR "swap write: <errno text>"
+ * (count = pages kept) is raised and the VM's error count grows.
+ * A vCPU touching a page of the batch before its run is written reads it
+ * from the buffer (swap-in below), so no write is needed for it.
+ *
+ * Swap-in (the fault row for SWAPPED and COMPRESSED, on the vCPU thread
+ * with the entry BUSY): through the low-memory gate of memstate.c, a zeroed
+ * frame on the home node of the page's client (ref_vm_alloc_frame), then
+ * pread of the slot (or LZ4 decompression of the cache slot); the slot is
+ * freed and the entry becomes PRIVATE. A read error fails the access with
+ * MMC_EIO and leaves the page swapped (MMC_EV_ERROR). Events: MMC_EV_SWAP_OUT
+ * and MMC_EV_COMPRESS per batch (count = pages), MMC_EV_SWAP_IN per page
+ * (reason "swap" or "zip").
+ *
+ * Locking: the per-VM `lock` guards the slot allocators, the cache, the
+ * batch buffer and the file; it is never held while waiting for vCPUs.
+ *
+ * Invariants: swapped = SWAPPED entries; compressed = COMPRESSED entries;
+ * every used slot belongs to exactly one entry (or to a pending page of the
+ * current batch); a page whose write failed is PRIVATE with its old frame.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <lz4.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "reclaim.h"
+#include "rng.h"
+
+#define SWAP_ZIP_SLOT 2048u        /* ZIP-1: "compresses to <= 2 KB" */
+#define SWAP_CLUSTERS_PER_BATCH 8u /* clusters per remap (one quiescence wait each batch) */
+#define SWAP_PROBES_PER_VICTIM 2u  /* random probes per wanted victim before scanning */
+#define SWAP_VICTIM_RUN 16u        /* consecutive pages taken from each random start */
+#define SWAP_PATH_MAX 4096u
+#define SWAP_DIR_MAX (SWAP_PATH_MAX - 128u) /* room for the file name */
+
+/* TPS-7 hook, defined in share.c when sharing is built: the batch's pages
+ * go through the share table first; those merged become SHARED and are not
+ * swapped. Returns pages merged. */
+extern size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, size_t n)
+    __attribute__((weak));
+
+typedef struct swap_host {
+  char dir[SWAP_DIR_MAX];
+  bool own_dir; /* no swap_dir given: dir is a mkdtemp template (private files) */
+} swap_host_t;
+
+/* One page of the current batch that went to the buffer. */
+typedef struct swap_pend {
+  uint64_t gpfn;
+  uint64_t slot;
+  uint64_t old_pte; /* its private frame, kept until written */
+  bool taken;       /* swapped in from the buffer before the write */
+} swap_pend_t;
+
+typedef struct swap_vm {
+  pthread_mutex_t lock;
+  int fd;
+  char path[SWAP_PATH_MAX];
+  bool unlinked; /* private file: no name left once created */
+  uint64_t nslots, slot_bump, nfree_slots;
+  uint32_t *free_slots;
+  uint8_t *cache; /* zip slots of SWAP_ZIP_SLOT bytes (NORESERVE mapping) */
+  uint64_t zip_max, zip_bump, nfree_zip;
+  uint32_t *free_zip;
+  uint16_t *zip_len;
+  ref_rng_t rng;
+  uint8_t *buf; /* batch buffer */
+  swap_pend_t *pend;
+  size_t npend, batch;
+  uint64_t *freeing; /* frames to free together (batch entries) */
+  size_t nfreeing;
+  uint32_t freeing_node;
+  _Atomic uint64_t swapped, compressed, io_errors;
+} swap_vm_t;
+
+static swap_vm_t *sw_of(const ref_vm_t *vm) {
+  return vm->mech[REF_MECH_SWAP];
+}
+
+/* ---------------------------------------------------------------- slots */
+
+static bool slot_alloc(swap_vm_t *s, uint64_t *out) {
+  if (s->slot_bump < s->nslots) {
+    *out = s->slot_bump++;
+    return true;
+  }
+  if (!s->nfree_slots)
+    return false;
+  *out = s->free_slots[--s->nfree_slots];
+  return true;
+}
+
+static void slot_free(swap_vm_t *s, uint64_t slot) {
+  s->free_slots[s->nfree_slots++] = (uint32_t)slot;
+}
+
+static uint64_t zip_cap(ref_host_t *h, const ref_vm_t *vm) {
+  uint64_t pct = (uint64_t)ref_set(h, REF_SET_MEM_ZIP_MAX_PCT);
+  uint64_t cap = vm->npages * MMC_PAGE_SIZE / 100 * pct / SWAP_ZIP_SLOT;
+  return cap < sw_of(vm)->zip_max ? cap : sw_of(vm)->zip_max;
+}
+
+static bool zip_alloc(ref_host_t *h, const ref_vm_t *vm, swap_vm_t *s, uint64_t *out) {
+  uint64_t used = s->zip_bump - s->nfree_zip;
+  if (used >= zip_cap(h, vm))
+    return false;
+  if (s->nfree_zip) {
+    *out = s->free_zip[--s->nfree_zip];
+    return true;
+  }
+  if (s->zip_bump >= s->zip_max)
+    return false;
+  *out = s->zip_bump++;
+  return true;
+}
+
+static void zip_free(swap_vm_t *s, uint64_t slot) {
+  s->free_zip[s->nfree_zip++] = (uint32_t)slot;
+}
+
+void ref_swap_drop(ref_host_t *h, ref_vm_t *vm, uint64_t old_pte) {
+  swap_vm_t *s = sw_of(vm);
+  if (!s)
+    return;
+  pthread_mutex_lock(&s->lock);
+  if (ref_pte_state(old_pte) == REF_PTE_SWAPPED) {
+    slot_free(s, ref_pte_frame(old_pte));
+    atomic_fetch_sub(&s->swapped, 1);
+  } else if (ref_pte_state(old_pte) == REF_PTE_COMPRESSED) {
+    zip_free(s, ref_pte_frame(old_pte));
+    atomic_fetch_sub(&s->compressed, 1);
+  }
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* ---------------------------------------------------------------- swap-out */
+
+enum { KIND_NONE, KIND_FREE_NOW, KIND_PENDING };
+
+typedef struct out_ctx {
+  ref_host_t *h;
+  ref_vm_t *vm;
+  swap_vm_t *s;
+  bool zip;
+  int last_kind;
+  uint64_t shared, zipped;
+} out_ctx_t;
+
+static bool out_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
+  return ref_pte_state(pte) == REF_PTE_PRIVATE;
+}
+
+static bool out_compress(out_ctx_t *c, const uint8_t *src, uint64_t *new_pte) {
+  char tmp[SWAP_ZIP_SLOT];
+  int len = LZ4_compress_default((const char *)src, tmp, MMC_PAGE_SIZE, (int)sizeof tmp);
+  uint64_t slot;
+  if (len <= 0 || !zip_alloc(c->h, c->vm, c->s, &slot))
+    return false;
+  memcpy(c->s->cache + slot * SWAP_ZIP_SLOT, tmp, (size_t)len);
+  c->s->zip_len[slot] = (uint16_t)len;
+  *new_pte = ref_pte_make(REF_PTE_COMPRESSED, 0, slot);
+  return true;
+}
+
+static bool out_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *new_pte) {
+  out_ctx_t *c = ctx;
+  swap_vm_t *s = c->s;
+  c->last_kind = KIND_NONE;
+  if (ref_pte_state(old_pte) != REF_PTE_PRIVATE)
+    return false;
+  const uint8_t *src =
+      c->h->pool_bases[ref_pte_node(old_pte)] + ref_pte_frame(old_pte) * MMC_PAGE_SIZE;
+  pthread_mutex_lock(&s->lock);
+  bool done = c->zip && out_compress(c, src, new_pte);
+  if (done) {
+    c->last_kind = KIND_FREE_NOW;
+    c->zipped++;
+    atomic_fetch_add(&s->compressed, 1);
+  } else if (s->npend < s->batch) {
+    uint64_t slot;
+    if ((done = slot_alloc(s, &slot))) {
+      memcpy(s->buf + s->npend * MMC_PAGE_SIZE, src, MMC_PAGE_SIZE);
+      s->pend[s->npend++] = (swap_pend_t){.gpfn = gpfn, .slot = slot, .old_pte = old_pte};
+      *new_pte = ref_pte_make(REF_PTE_SWAPPED, 0, slot);
+      c->last_kind = KIND_PENDING;
+      atomic_fetch_add(&s->swapped, 1);
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  return done;
+}
+
+static void free_now(swap_vm_t *s, ref_host_t *h) {
+  if (s->nfreeing)
+    ref_frame_free_many(h->pools[s->freeing_node], s->freeing, s->nfreeing);
+  s->nfreeing = 0;
+}
+
+static void free_private(ref_host_t *h, ref_vm_t *vm, uint64_t pte) {
+  uint32_t n = ref_pte_node(pte);
+  ref_frame_free(h->pools[n], ref_pte_frame(pte));
+  atomic_fetch_sub(&vm->pages_per_node[n], 1);
+}
+
+/* Frames of written pages are collected and freed together (consecutive
+ * ones punched by one fallocate: ref_frame_free_many). s->lock held. */
+static void free_later(swap_vm_t *s, ref_host_t *h, ref_vm_t *vm, uint64_t pte) {
+  uint32_t n = ref_pte_node(pte);
+  if (s->nfreeing && s->freeing_node != n)
+    free_now(s, h);
+  s->freeing_node = n;
+  s->freeing[s->nfreeing++] = ref_pte_frame(pte);
+  atomic_fetch_sub(&vm->pages_per_node[n], 1);
+}
+
+static void out_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
+  out_ctx_t *c = ctx;
+  if (c->last_kind == KIND_FREE_NOW) /* freed with the batch (flush), after publication */
+    free_later(c->s, c->h, c->vm, old_pte);
+  /* KIND_PENDING: the frame is freed once its run is written (flush). */
+}
+
+static const ref_remap_ops_t out_ops = {
+    .transform = out_transform, .release = out_release, .eligible = out_eligible};
+
+/* pwrite all of it, or errno of the failure (ENOSPC for a short write). */
+static int write_run(ref_host_t *h, int fd, const uint8_t *buf, size_t len, off_t off) {
+  /* Test knob: Ref.SwapFailWrites > 0 makes this write fail with ENOSPC. */
+  _Atomic int64_t *knob = &h->settings.v[REF_SET_REF_SWAP_FAIL_WRITES];
+  int64_t k = atomic_load(knob);
+  while (k > 0 && !atomic_compare_exchange_weak(knob, &k, k - 1))
+    ;
+  if (k > 0)
+    return ENOSPC;
+  while (len) {
+    ssize_t w = pwrite(fd, buf, len, off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return w < 0 ? errno : ENOSPC;
+    buf += w;
+    off += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Back to the old private frame, keeping a SAMPLED mark set meanwhile. */
+static bool revert(ref_vm_t *vm, const swap_pend_t *p, uint64_t cur) {
+  uint64_t now = ref_pmap_get(vm->pmap, p->gpfn), sampled = now & REF_PTE_SAMPLED;
+  return ref_pmap_cas(vm->pmap, p->gpfn, cur | sampled, p->old_pte | sampled);
+}
+
+/* A run failed: every page of it goes back to its old frame. Returns pages kept. */
+static uint64_t run_failed(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, size_t i0, size_t i1) {
+  uint64_t kept = 0;
+  for (size_t i = i0; i < i1; i++) {
+    swap_pend_t *p = &s->pend[i];
+    slot_free(s, p->slot);
+    uint64_t cur = ref_pte_make(REF_PTE_SWAPPED, 0, p->slot);
+    /* Until a vCPU takes it from the buffer, the entry is ours; a vCPU that
+     * locked it BUSY waits for s->lock in swap-in: let it run, then retry. */
+    while (!p->taken && !revert(vm, p, cur)) {
+      pthread_mutex_unlock(&s->lock);
+      sched_yield();
+      pthread_mutex_lock(&s->lock);
+    }
+    if (p->taken) { /* back in a new frame already (swap-in counted it): drop the old one */
+      free_private(h, vm, p->old_pte);
+      continue;
+    }
+    atomic_fetch_sub(&s->swapped, 1);
+    kept++;
+  }
+  return kept;
+}
+
+/* Write the batch buffer in runs of consecutive slots. Returns pages written. */
+static uint64_t flush(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, uint64_t *kept_out) {
+  size_t cluster = (size_t)ref_set(h, REF_SET_REF_SWAP_CLUSTER_PAGES);
+  uint64_t written = 0, kept = 0;
+  int first_err = 0;
+  pthread_mutex_lock(&s->lock);
+  for (size_t i = 0; i < s->npend;) {
+    size_t j = i + 1;
+    while (j < s->npend && j - i < cluster && s->pend[j].slot == s->pend[j - 1].slot + 1)
+      j++;
+    int e = write_run(h, s->fd, s->buf + i * MMC_PAGE_SIZE, (j - i) * MMC_PAGE_SIZE,
+                      (off_t)(s->pend[i].slot * MMC_PAGE_SIZE));
+    if (e) {
+      first_err = first_err ? first_err : e;
+      kept += run_failed(h, vm, s, i, j);
+    } else {
+      for (size_t k = i; k < j; k++) {
+        free_later(s, h, vm, s->pend[k].old_pte);
+        if (s->pend[k].taken) /* swapped in meanwhile: its slot is ours to free */
+          slot_free(s, s->pend[k].slot);
+        else
+          written++;
+      }
+    }
+    i = j;
+  }
+  s->npend = 0;
+  free_now(s, h);
+  pthread_mutex_unlock(&s->lock);
+  if (first_err) {
+    atomic_fetch_add(&s->io_errors, 1);
+    mmc_event_t ev = {
+        .type = MMC_EV_ERROR, .vm = vm->id, .node_from = -1, .node_to = -1, .count = kept};
+    snprintf(ev.reason, sizeof ev.reason, "swap write: %s", strerror(first_err));
+    ref_event_emit(h, ev);
+  }
+  *kept_out = kept;
+  return written;
+}
+
+/* Up to max random victims (resident private pages without flags). */
+static bool victim_ok(const ref_vm_t *vm, uint64_t g) {
+  uint64_t pte = ref_pmap_get(vm->pmap, g);
+  /* SAMPLED is transparent to remaps (pmap.c): a sampled page can go too. */
+  return ref_pte_state(pte) == REF_PTE_PRIVATE && !(pte & REF_PTE_FLAGS_MASK & ~REF_PTE_SAMPLED);
+}
+
+/* Up to max victims (resident private pages without flags): runs of up to
+ * SWAP_VICTIM_RUN consecutive pages from random starting points (so frames
+ * and swap slots of one run tend to be consecutive: fewer punches and
+ * writes), then a scan from a random point. */
+static size_t pick_victims(ref_vm_t *vm, swap_vm_t *s, uint64_t *out, size_t max) {
+  size_t n = 0;
+  for (size_t p = 0; p < max * SWAP_PROBES_PER_VICTIM / SWAP_VICTIM_RUN + 1 && n < max; p++) {
+    uint64_t g = ref_rng_below(&s->rng, vm->npages);
+    for (uint64_t k = 0; k < SWAP_VICTIM_RUN && g + k < vm->npages && n < max; k++)
+      if (victim_ok(vm, g + k) && (n == 0 || out[n - 1] < g + k || out[n - 1] > g + k))
+        out[n++] = g + k;
+  }
+  if (n == max)
+    return n;
+  uint64_t start = ref_rng_below(&s->rng, vm->npages);
+  for (uint64_t k = 0; k < vm->npages && n < max; k++) {
+    uint64_t g = (start + k) % vm->npages;
+    if (victim_ok(vm, g))
+      out[n++] = g; /* duplicates of probed pages are cancelled by the remap */
+  }
+  return n;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static size_t sort_unique(uint64_t *v, size_t n) {
+  if (n < 2)
+    return n;
+  qsort(v, n, sizeof *v, cmp_u64);
+  size_t k = 1;
+  for (size_t i = 1; i < n; i++)
+    if (v[i] != v[k - 1])
+      v[k++] = v[i];
+  return k;
+}
+
+static void out_events(ref_host_t *h, ref_vm_t *vm, uint64_t zipped, uint64_t written) {
+  if (zipped)
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_COMPRESS,
+                                    .vm = vm->id,
+                                    .node_from = -1,
+                                    .node_to = -1,
+                                    .count = zipped,
+                                    .reason = "zip"});
+  if (written)
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_SWAP_OUT,
+                                    .vm = vm->id,
+                                    .node_from = -1,
+                                    .node_to = -1,
+                                    .count = written,
+                                    .reason = "swap"});
+}
+
+uint64_t ref_swap_reclaim(ref_host_t *h, ref_vm_t *vm, uint64_t want) {
+  swap_vm_t *s = sw_of(vm);
+  if (!s || !want)
+    return 0;
+  uint64_t *victims = malloc(s->batch * sizeof *victims);
+  if (!victims)
+    return 0;
+  uint64_t freed = 0;
+  unsigned idle = 0;
+  while (freed < want && idle < 2) {
+    size_t n = pick_victims(vm, s, victims, want - freed < s->batch ? want - freed : s->batch);
+    n = sort_unique(victims, n); /* each page once (the share table requires it) */
+    if (!n)
+      break;
+    out_ctx_t c = {.h = h, .vm = vm, .s = s, .zip = ref_set(h, REF_SET_MEM_ZIP_ENABLE) != 0};
+    if (ref_share_before_swap && ref_mechs[REF_MECH_SHARE])
+      c.shared = ref_share_before_swap(h, vm, victims, n); /* TPS-7: merged pages stay */
+    ref_remap_result_t res;
+    ref_pmap_remap(vm->pmap, victims, n, &out_ops, &c, &res);
+    uint64_t kept = 0, written = flush(h, vm, s, &kept);
+    out_events(h, vm, c.zipped, written);
+    uint64_t got = c.zipped + c.shared + written;
+    freed += got;
+    idle = got ? 0 : idle + 1;
+    if (kept)
+      break; /* the file refuses writes: stop for this tick, pages are resident */
+  }
+  free(victims);
+  return freed;
+}
+
+/* ---------------------------------------------------------------- swap-in */
+
+static int read_slot(swap_vm_t *s, uint64_t slot, uint8_t *dst) {
+  for (size_t i = 0; i < s->npend; i++)
+    if (s->pend[i].slot == slot && !s->pend[i].taken) {
+      memcpy(dst, s->buf + i * MMC_PAGE_SIZE, MMC_PAGE_SIZE);
+      s->pend[i].taken = true;
+      return 1; /* from the buffer: the flush frees the slot */
+    }
+  size_t got = 0;
+  while (got < MMC_PAGE_SIZE) {
+    ssize_t r = pread(s->fd, dst + got, MMC_PAGE_SIZE - got, (off_t)(slot * MMC_PAGE_SIZE + got));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return r < 0 ? -errno : -EIO;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+static int swap_in_data(ref_vm_t *vm, swap_vm_t *s, uint64_t pte, uint8_t *dst, mmc_error_t *err) {
+  uint64_t slot = ref_pte_frame(pte);
+  if (ref_pte_state(pte) == REF_PTE_COMPRESSED) {
+    int n = LZ4_decompress_safe((const char *)s->cache + slot * SWAP_ZIP_SLOT, (char *)dst,
+                                s->zip_len[slot], MMC_PAGE_SIZE);
+    if (n != (int)MMC_PAGE_SIZE)
+      return mmc_fail(err, MMC_EIO, "VM %u: compression cache slot %llu is corrupt", vm->id,
+                      (unsigned long long)slot);
+    zip_free(s, slot);
+    atomic_fetch_sub(&s->compressed, 1);
+    return 0;
+  }
+  int r = read_slot(s, slot, dst);
+  if (r < 0)
+    return mmc_fail(err, MMC_EIO, "VM %u: swap-in of slot %llu from %s: %s", vm->id,
+                    (unsigned long long)slot, s->path, strerror(-r));
+  if (r == 0)
+    slot_free(s, slot);
+  atomic_fetch_sub(&s->swapped, 1);
+  return 0;
+}
+
+static int swap_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, bool write,
+                      uint64_t *pte, mmc_error_t *err) {
+  swap_vm_t *s = sw_of(vm);
+  uint32_t node = 0;
+  uint64_t frame = 0;
+  int rc = ref_memstate_gate(h, vm, vcpu, false, err);
+  if (rc == 0 &&
+      (rc = ref_vm_alloc_frame(h, vm, ref_vm_home_of(vm, gpfn), &node, &frame, err)) == MMC_ENOMEM)
+    rc = ref_memstate_gate(h, vm, vcpu, true, err);
+  if (rc)
+    return rc;
+  bool zip = ref_pte_state(*pte) == REF_PTE_COMPRESSED;
+  pthread_mutex_lock(&s->lock);
+  rc = swap_in_data(vm, s, *pte, h->pool_bases[node] + frame * MMC_PAGE_SIZE, err);
+  pthread_mutex_unlock(&s->lock);
+  if (rc) {
+    ref_frame_free(h->pools[node], frame);
+    atomic_fetch_add(&s->io_errors, 1);
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_ERROR,
+                                    .vm = vm->id,
+                                    .node_from = -1,
+                                    .node_to = -1,
+                                    .count = gpfn,
+                                    .reason = "swap read failed"});
+    return rc;
+  }
+  atomic_fetch_add(&vm->pages_per_node[node], 1);
+  *pte = ref_pte_make(REF_PTE_PRIVATE, node, frame);
+  mmc_event_t ev = {
+      .type = MMC_EV_SWAP_IN, .vm = vm->id, .node_from = -1, .node_to = (int32_t)node, .count = 1};
+  snprintf(ev.reason, sizeof ev.reason, "%s", zip ? "zip" : "swap");
+  ref_event_emit(h, ev);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- files */
+
+static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s, mmc_error_t *err) {
+  char dir[SWAP_DIR_MAX];
+  snprintf(dir, sizeof dir, "%s", sh->dir);
+  if (sh->own_dir && !mkdtemp(dir))
+    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create a private swap directory %s: %s",
+                    vm->id, dir, strerror(errno));
+  /* Unique per process (several hosts may share one swap_dir). */
+  static _Atomic uint64_t files_made;
+  snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
+           (unsigned long long)atomic_fetch_add(&files_made, 1));
+  s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int e = s->fd < 0 ? errno : 0;
+  off_t size = (off_t)(s->nslots * MMC_PAGE_SIZE);
+  struct statvfs sv;
+  if (!e)
+    e = fchmod(s->fd, 0600) ? errno : 0; /* whatever the umask did */
+  if (!e)
+    e = fstatvfs(s->fd, &sv) ? errno : 0;
+  if (!e && (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)size)
+    e = ENOSPC; /* checked first: fallocate could fill the file system before failing */
+  if (!e && size > 0)
+    e = ref_set(h, REF_SET_REF_SWAP_PREALLOCATE) ? posix_fallocate(s->fd, 0, size)
+        : ftruncate(s->fd, size)                 ? errno
+                                                 : 0;
+  if (s->fd >= 0 && (e || sh->own_dir))
+    unlink(s->path); /* failed, or private: the open descriptor is the only name */
+  if (sh->own_dir) {
+    rmdir(dir);
+    s->unlinked = true;
+  }
+  if (e) {
+    if (s->fd >= 0)
+      close(s->fd);
+    s->fd = -1;
+    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create its %llu MB swap file %s: %s",
+                    vm->id, (unsigned long long)(size >> 20), s->path, strerror(e));
+  }
+  return 0;
+}
+
+static void sw_free(swap_vm_t *s) {
+  if (s->fd >= 0) {
+    close(s->fd);
+    if (!s->unlinked)
+      unlink(s->path);
+  }
+  if (s->cache)
+    munmap(s->cache, s->zip_max * SWAP_ZIP_SLOT);
+  free(s->free_slots);
+  free(s->free_zip);
+  free(s->zip_len);
+  free(s->buf);
+  free(s->pend);
+  free(s->freeing);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+static int sw_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
+  swap_vm_t *s = calloc(1, sizeof *s);
+  if (!s)
+    return mmc_fail(err, MMC_ENOMEM, "swap: out of memory for VM %u", vm->id);
+  pthread_mutex_init(&s->lock, NULL);
+  s->fd = -1;
+  s->nslots = vm->npages - (vm->reserved_pages < vm->npages ? vm->reserved_pages : vm->npages);
+  s->zip_max = vm->npages * (MMC_PAGE_SIZE / SWAP_ZIP_SLOT); /* MemZipMaxPct = 100 */
+  s->batch = (size_t)ref_set(h, REF_SET_REF_SWAP_CLUSTER_PAGES) * SWAP_CLUSTERS_PER_BATCH;
+  ref_rng_seed(&s->rng, h->seed ^ ((uint64_t)vm->id * 0x9e3779b97f4a7c15ull));
+  s->free_slots = malloc((s->nslots ? s->nslots : 1) * sizeof *s->free_slots);
+  s->free_zip = malloc(s->zip_max * sizeof *s->free_zip);
+  s->zip_len = malloc(s->zip_max * sizeof *s->zip_len);
+  s->buf = malloc(s->batch * MMC_PAGE_SIZE);
+  s->pend = malloc(s->batch * sizeof *s->pend);
+  s->freeing = malloc(s->batch * sizeof *s->freeing);
+  s->cache = mmap(NULL, s->zip_max * SWAP_ZIP_SLOT, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (s->cache == MAP_FAILED)
+    s->cache = NULL;
+  if (!s->free_slots || !s->free_zip || !s->zip_len || !s->buf || !s->pend || !s->freeing ||
+      !s->cache) {
+    sw_free(s);
+    return mmc_fail(err, MMC_ENOMEM, "swap: out of memory for VM %u", vm->id);
+  }
+  int rc = make_file(h, ref_host_mech(h, REF_MECH_SWAP), vm, s, err);
+  if (rc) {
+    sw_free(s);
+    return rc;
+  }
+  vm->mech[REF_MECH_SWAP] = s;
+  return 0;
+}
+
+static void sw_vm_off(ref_host_t *h, ref_vm_t *vm) {
+  swap_vm_t *s = sw_of(vm);
+  if (s)
+    sw_free(s);
+  vm->mech[REF_MECH_SWAP] = NULL;
+}
+
+static int sw_attach(ref_host_t *h, mmc_error_t *err) {
+  swap_host_t *sh = calloc(1, sizeof *sh);
+  if (!sh)
+    return mmc_fail(err, MMC_ENOMEM, "swap: out of memory");
+  if (h->swap_dir && strlen(h->swap_dir) >= sizeof sh->dir) {
+    free(sh);
+    return mmc_fail(err, MMC_EINVAL, "swap_dir is %zu bytes long (max %zu)", strlen(h->swap_dir),
+                    sizeof sh->dir - 1);
+  }
+  if (h->swap_dir) {
+    snprintf(sh->dir, sizeof sh->dir, "%s", h->swap_dir);
+  } else { /* a mkdtemp template: one transient directory per VM (make_file) */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(sh->dir, sizeof sh->dir, "%s/mmcert-swap-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    sh->own_dir = true;
+  }
+  ref_host_set_mech(h, REF_MECH_SWAP, sh);
+  return 0;
+}
+
+static void sw_detach(ref_host_t *h) {
+  swap_host_t *sh = ref_host_mech(h, REF_MECH_SWAP);
+  if (!sh)
+    return;
+  free(sh);
+  ref_host_set_mech(h, REF_MECH_SWAP, NULL);
+}
+
+static void sw_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
+  swap_vm_t *s = sw_of(vm);
+  if (!s)
+    return;
+  out->swapped_pages = atomic_load(&s->swapped);
+  out->compressed_pages = atomic_load(&s->compressed);
+}
+
+const ref_mech_t ref_mech_swap = {.name = "swap",
+                                  .caps = MMC_CAP_SWAP | MMC_CAP_COMPRESSION,
+                                  .attach = sw_attach,
+                                  .detach = sw_detach,
+                                  .vm_on = sw_vm_on,
+                                  .vm_off = sw_vm_off,
+                                  .fault_states = REF_STATE_BIT(REF_PTE_SWAPPED) |
+                                                  REF_STATE_BIT(REF_PTE_COMPRESSED),
+                                  .fault = swap_fault,
+                                  .vm_stats = sw_vm_stats};

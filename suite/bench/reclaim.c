@@ -1,0 +1,485 @@
+/*
+ * reclaim.c — `mmcert bench reclaim` (issue 7): the reclamation paths beside
+ * what the machine does without them, measured in the same run.
+ *
+ *  - balloon reclaim: balloon_give of written pages (pages/s) beside raw
+ *    fallocate(PUNCH_HOLE) of as many pages of a memfd (the kernel's cost of
+ *    returning frames);
+ *  - compression: one reclaim period of a VM whose pages compress (a 1 KB
+ *    random head, zeros after) beside raw LZ4 compression of the same pages;
+ *    the compression ratio is measured with LZ4 on those pages;
+ *  - swap-out: one reclaim period with compression off and incompressible
+ *    pages (MB/s), beside raw sequential pwrite of as many bytes in 256 KB
+ *    writes to a file in the same directory (target >= 0.8);
+ *  - swap-in latency: p50/p99 of page() on swapped pages (random order)
+ *    beside raw 4 KB random pread of the VM's swap file;
+ *  - pressure: live host filled to its high level by a guest with a balloon
+ *    driver (polling once a second); a second such guest of half the host
+ *    is powered on (the pressure event): time until the host is back in
+ *    the high state, and until it left it.
+ * Hosts run on this machine's topology capped to bench_host_mib, with the
+ * swap directory a private directory under /tmp made here.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lz4.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "mmc_error.h"
+#include "workload.h"
+
+#define BR_MIB (1024ull * 1024ull)
+#define BR_TICK_NS 1000000000ull
+#define BR_RAW_CHUNK (256u * 1024u)
+enum { bench_host_mib = 256, br_lat_samples = 4096, br_pressure_deadline_s = 60 };
+
+typedef struct br {
+  const suite_bench_opts_t *o;
+  const mmc_impl_t *im;
+  mmt_topology_t *topo;
+  char dir[64];
+} br_t;
+
+static int br_fail(br_t *b, const char *what, const mmc_error_t *err) {
+  fprintf(b->o->err, "mmcert bench reclaim: %s: %s\n", what, err ? err->msg : strerror(errno));
+  return 1;
+}
+
+static int br_host(br_t *b, mmc_clock_mode_t clock, const mmc_setting_value_t *s, size_t n,
+                   mmc_host_t **h) {
+  mmc_host_config_t cfg = {.topology = &b->topo->desc,
+                           .clock = clock,
+                           .seed = 1,
+                           .settings = s,
+                           .nsettings = n,
+                           .swap_dir = b->dir};
+  mmc_error_t err = {0};
+  return b->im->host_create(&cfg, h, &err) ? br_fail(b, "host_create", &err) : 0;
+}
+
+static void br_fill(uint8_t *p, uint64_t g, bool compressible) {
+  uint64_t x = (g + 1) * 0x9e3779b97f4a7c15ull, *w = (uint64_t *)p;
+  memset(p, 0, MMC_PAGE_SIZE);
+  for (size_t i = 0; i < (compressible ? 1024u : MMC_PAGE_SIZE) / 8; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    w[i] = x;
+  }
+}
+
+static uint64_t br_free(br_t *b, mmc_host_t *h, uint64_t *min_free) {
+  mmc_host_stats_t s;
+  b->im->host_stats(h, &s, NULL);
+  uint64_t f = 0;
+  for (uint32_t n = 0; n < s.nnodes; n++)
+    f += s.node_free_pages[n];
+  if (min_free)
+    *min_free = s.min_free_pages;
+  return f;
+}
+
+/* Power on a VM of `pages` and write it until the host has `stop_free`
+ * free frames; returns the VM and pages written in *n. */
+static int br_vm(br_t *b, mmc_host_t *h, uint64_t pages, bool compressible, uint64_t stop_free,
+                 mmc_vm_id_t *vm, uint64_t *n) {
+  const mmc_impl_t *im = b->im;
+  mmc_vm_config_t c;
+  mmc_vm_config_init(&c);
+  c.memory_bytes = pages * MMC_PAGE_SIZE;
+  c.balloon_driver = false;
+  mmc_error_t err = {0};
+  mmc_vcpu_t *v = NULL;
+  if (im->vm_power_on(h, &c, vm, &err) || im->vcpu_enter(h, *vm, 0, &v, &err))
+    return br_fail(b, "power on", &err);
+  uint64_t g = 0;
+  for (; g < pages && (g % 256 || br_free(b, h, NULL) > stop_free); g++) {
+    uint8_t *p;
+    while (!(p = im->page(v, g, true, &err)) && err.code == MMC_ERETRY)
+      im->quiesce(v);
+    if (!p) {
+      im->vcpu_exit(v);
+      return br_fail(b, "write", &err);
+    }
+    br_fill(p, g, compressible);
+    im->quiesce(v);
+  }
+  im->vcpu_exit(v);
+  *n = g;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- balloon */
+
+/* Seconds to punch n written pages out of a memfd one page at a time (how
+ * the pools give a frame back); <= 0 on failure. */
+static double br_punch_secs(uint64_t n) {
+  int fd = memfd_create("bench-punch", MFD_CLOEXEC);
+  size_t bytes = n * MMC_PAGE_SIZE;
+  uint8_t *m = fd >= 0 && ftruncate(fd, (off_t)bytes) == 0
+                   ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                   : MAP_FAILED;
+  if (m == MAP_FAILED) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  memset(m, 1, bytes);
+  uint64_t t0 = bu_now_ns();
+  for (uint64_t g = 0; g < n; g++)
+    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(g * MMC_PAGE_SIZE),
+              MMC_PAGE_SIZE);
+  double s = (double)(bu_now_ns() - t0) / 1e9;
+  munmap(m, bytes);
+  close(fd);
+  return s;
+}
+
+static int br_balloon(br_t *b) {
+  const mmc_impl_t *im = b->im;
+  mmc_host_t *h = NULL;
+  if (br_host(b, MMC_CLOCK_STEPPED, NULL, 0, &h))
+    return 1;
+  uint64_t min_free = 0, cap = br_free(b, h, &min_free), n = 0;
+  mmc_vm_id_t vm = 0;
+  if (br_vm(b, h, cap / 2, false, 0, &vm, &n)) {
+    im->host_destroy(h);
+    return 1;
+  }
+  uint64_t chunk[1024];
+  mmc_error_t err = {0};
+  uint64_t t0 = bu_now_ns();
+  for (uint64_t g = 0; g < n; g += 1024) {
+    size_t k = 0;
+    for (; k < 1024 && g + k < n; k++)
+      chunk[k] = g + k;
+    if (im->balloon_give(h, vm, chunk, k, &err)) {
+      im->host_destroy(h);
+      return br_fail(b, "balloon_give", &err);
+    }
+  }
+  double secs = (double)(bu_now_ns() - t0) / 1e9;
+  im->host_destroy(h);
+  double raw = br_punch_secs(n);
+  if (raw <= 0)
+    return br_fail(b, "memfd", NULL);
+  double rate = (double)n / secs, raw_rate = (double)n / raw;
+  bu_row(b->o->out, "balloon reclaim (give, 1024/call)", rate / 1e3, "kpg/s",
+         "raw punch-hole of written pages", raw_rate / 1e3, rate / raw_rate, "(info)");
+  return 0;
+}
+
+/* ---------------------------------------------------------------- zip + swap */
+
+typedef struct br_out {
+  double secs;
+  uint64_t zipped, swapped, written;
+  mmc_host_t *h;
+  mmc_vm_id_t vm;
+} br_out_t;
+
+/* A VM written past the hard level, then one virtual second: what it
+ * reclaimed and the wall time of that advance. Keeps the host. */
+static int br_reclaim(br_t *b, bool compressible, bool zip, br_out_t *r) {
+  const mmc_impl_t *im = b->im;
+  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", zip}};
+  if (br_host(b, MMC_CLOCK_STEPPED, s, 1, &r->h))
+    return 1;
+  uint64_t min_free = 0, cap = br_free(b, r->h, &min_free);
+  if (br_vm(b, r->h, cap * 2, compressible, min_free / 2, &r->vm, &r->written))
+    return 1;
+  mmc_error_t err = {0};
+  uint64_t t0 = bu_now_ns();
+  if (im->advance(r->h, im->now(r->h) + BR_TICK_NS, &err))
+    return br_fail(b, "advance", &err);
+  r->secs = (double)(bu_now_ns() - t0) / 1e9;
+  mmc_vm_stats_t st;
+  im->vm_stats(r->h, r->vm, &st, NULL);
+  r->zipped = st.compressed_pages;
+  r->swapped = st.swapped_pages;
+  return 0;
+}
+
+static int br_zip(br_t *b) {
+  br_out_t r = {0};
+  int rc = br_reclaim(b, true, true, &r);
+  if (r.h)
+    b->im->host_destroy(r.h);
+  if (rc || !r.zipped)
+    return rc ? rc : br_fail(b, "compression: nothing was compressed", NULL);
+  /* Peer and ratio: LZ4 on the same pages here. */
+  uint8_t page[MMC_PAGE_SIZE];
+  char out[LZ4_COMPRESSBOUND(MMC_PAGE_SIZE)];
+  uint64_t bytes = 0, t0 = bu_now_ns();
+  for (uint64_t g = 0; g < r.zipped; g++) {
+    br_fill(page, g, true);
+    bytes += (uint64_t)LZ4_compress_default((const char *)page, out, MMC_PAGE_SIZE, sizeof out);
+  }
+  double raw = (double)(bu_now_ns() - t0) / 1e9;
+  double rate = (double)r.zipped / r.secs, raw_rate = (double)r.zipped / raw;
+  bu_row(b->o->out, "compression (reclaim period)", rate / 1e3, "kpg/s",
+         "raw LZ4 of the same pages", raw_rate / 1e3, rate / raw_rate, "(info)");
+  double ratio = (double)r.zipped * MMC_PAGE_SIZE / (double)bytes;
+  bu_row(b->o->out, "compression ratio (LZ4, these pages)", ratio, "x",
+         "slot size 2 KB: ratio of the cache", MMC_PAGE_SIZE / 2048.0,
+         ratio / (MMC_PAGE_SIZE / 2048.0), "(info)");
+  return 0;
+}
+
+/* Raw sequential pwrite of `bytes` in BR_RAW_CHUNK writes: seconds. */
+static double br_raw_write(br_t *b, uint64_t bytes) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/raw-write", b->dir);
+  int fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+  uint8_t *buf = malloc(BR_RAW_CHUNK);
+  if (fd < 0 || !buf) {
+    free(buf);
+    return -1;
+  }
+  for (size_t i = 0; i < BR_RAW_CHUNK; i += MMC_PAGE_SIZE)
+    br_fill(buf + i, i, false);
+  uint64_t t0 = bu_now_ns();
+  for (uint64_t off = 0; off < bytes; off += BR_RAW_CHUNK)
+    if (pwrite(fd, buf, BR_RAW_CHUNK, (off_t)off) != (ssize_t)BR_RAW_CHUNK)
+      break;
+  double s = (double)(bu_now_ns() - t0) / 1e9;
+  free(buf);
+  close(fd);
+  unlink(path);
+  return s;
+}
+
+/* The one swap file in the directory. */
+static int br_swap_file(br_t *b) {
+  DIR *d = opendir(b->dir);
+  struct dirent *e;
+  int fd = -1;
+  while (d && (e = readdir(d)) && fd < 0)
+    if (e->d_name[0] != '.') {
+      char p[400];
+      snprintf(p, sizeof p, "%s/%.300s", b->dir, e->d_name);
+      fd = open(p, O_RDONLY | O_CLOEXEC);
+    }
+  if (d)
+    closedir(d);
+  return fd;
+}
+
+static int cmp_d(const void *a, const void *c) {
+  double x = *(const double *)a, y = *(const double *)c;
+  return x < y ? -1 : x > y;
+}
+
+/* p50/p99 of page() on swapped pages (random gpfns among the written ones)
+ * and of raw 4 KB random preads of the swap file's written part. */
+static int br_swapin(br_t *b, br_out_t *r, double *p50, double *p99, double *raw50, double *raw99) {
+  const mmc_impl_t *im = b->im;
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  double *lat = calloc(br_lat_samples, sizeof *lat), *raw = calloc(br_lat_samples, sizeof *raw);
+  int fd = br_swap_file(b);
+  if (!lat || !raw || fd < 0 || im->vcpu_enter(r->h, r->vm, 0, &v, &err)) {
+    free(lat);
+    free(raw);
+    if (fd >= 0)
+      close(fd);
+    return br_fail(b, "swap-in setup", &err);
+  }
+  uint64_t x = 12345;
+  size_t n = 0;
+  for (size_t tries = 0; n < br_lat_samples && tries < 64 * br_lat_samples; tries++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t g = (x >> 11) % r->written, before, after;
+    mmc_vm_stats_t st;
+    im->vm_stats(r->h, r->vm, &st, NULL);
+    before = st.swapped_pages;
+    uint64_t t0 = bu_now_ns();
+    void *p;
+    while (!(p = im->page(v, g, false, &err)) && err.code == MMC_ERETRY)
+      im->quiesce(v);
+    double dt = (double)(bu_now_ns() - t0);
+    im->quiesce(v);
+    im->vm_stats(r->h, r->vm, &st, NULL);
+    after = st.swapped_pages;
+    if (p && after < before)
+      lat[n++] = dt; /* this access was a swap-in */
+  }
+  im->vcpu_exit(v);
+  uint8_t page[MMC_PAGE_SIZE];
+  uint64_t span = r->swapped ? r->swapped : 1;
+  for (size_t i = 0; i < br_lat_samples; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t t0 = bu_now_ns();
+    if (pread(fd, page, MMC_PAGE_SIZE, (off_t)(((x >> 11) % span) * MMC_PAGE_SIZE)) < 0)
+      break;
+    raw[i] = (double)(bu_now_ns() - t0);
+  }
+  close(fd);
+  qsort(lat, n, sizeof *lat, cmp_d);
+  qsort(raw, br_lat_samples, sizeof *raw, cmp_d);
+  *p50 = n ? lat[n / 2] / 1e3 : 0;
+  *p99 = n ? lat[n * 99 / 100] / 1e3 : 0;
+  *raw50 = raw[br_lat_samples / 2] / 1e3;
+  *raw99 = raw[br_lat_samples * 99 / 100] / 1e3;
+  free(lat);
+  free(raw);
+  return n ? 0 : br_fail(b, "no swap-in was observed", NULL);
+}
+
+static int br_swap(br_t *b) {
+  br_out_t r = {0};
+  int rc = br_reclaim(b, false, false, &r);
+  if (rc || !r.swapped) {
+    if (r.h)
+      b->im->host_destroy(r.h);
+    return rc ? rc : br_fail(b, "swap: nothing was swapped", NULL);
+  }
+  double mb = (double)r.swapped * MMC_PAGE_SIZE / BR_MIB;
+  double raw = br_raw_write(b, r.swapped * MMC_PAGE_SIZE);
+  bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s",
+         "raw sequential pwrite, 256 KB", mb / raw, (mb / r.secs) / (mb / raw), ">= 0.8");
+  /* The floor of a swap-out is the write plus giving the frame back: add
+   * the kernel's punch-hole time for as many pages (same memfd method as
+   * the pools). */
+  double punch = br_punch_secs(r.swapped);
+  if (punch > 0)
+    bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s",
+           "raw pwrite + punch-hole per page", mb / (raw + punch),
+           (mb / r.secs) / (mb / (raw + punch)), "(info)");
+  double p50 = 0, p99 = 0, r50 = 0, r99 = 0;
+  rc = br_swapin(b, &r, &p50, &p99, &r50, &r99);
+  if (rc == 0) {
+    bu_row(b->o->out, "swap-in latency p50", p50, "us", "raw 4 KB random pread p50", r50, r50 / p50,
+           "(info)");
+    bu_row(b->o->out, "swap-in latency p99", p99, "us", "raw 4 KB random pread p99", r99, r99 / p99,
+           "(info)");
+  }
+  b->im->host_destroy(r.h);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- pressure */
+
+/* A guest with a balloon driver (60 % free memory, all touched at boot) on
+ * its own live threads. */
+static int br_guest(br_t *b, mmc_host_t *h, uint64_t pages, uint64_t seed, wl_vm_t **vm,
+                    wl_live_t **live) {
+  wl_guest_cfg_t g = WL_GUEST_FREE_MEMORY;
+  g.driver = true;
+  g.writes_per_step = 4;
+  g.reads_per_step = 4;
+  mmc_vm_config_t c;
+  mmc_vm_config_init(&c);
+  c.memory_bytes = pages * MMC_PAGE_SIZE;
+  mmc_error_t err = {0};
+  wl_live_cfg_t lc = {0};
+  if (wl_vm_boot(vm, b->im, h, &c, seed, &wl_guest_ops, &g, &err) ||
+      wl_live_start(live, vm, 1, &lc, &err))
+    return br_fail(b, "guest", &err);
+  return 0;
+}
+
+static uint32_t br_state(br_t *b, mmc_host_t *h) {
+  mmc_host_stats_t s;
+  b->im->host_stats(h, &s, NULL);
+  return s.mem_state;
+}
+
+/* Wait until `want(state)`; returns the time or 0 at the deadline. */
+static uint64_t br_wait_state(br_t *b, mmc_host_t *h, bool high, uint64_t deadline) {
+  while (bu_now_ns() < deadline) {
+    if ((br_state(b, h) == MMC_STATE_HIGH) == high)
+      return bu_now_ns();
+    sched_yield();
+  }
+  return 0;
+}
+
+static int br_pressure(br_t *b) {
+  mmc_host_t *h = NULL;
+  if (br_host(b, MMC_CLOCK_LIVE, NULL, 0, &h))
+    return 1;
+  uint64_t min_free = 0, cap = br_free(b, h, &min_free);
+  wl_vm_t *a = NULL, *c = NULL;
+  wl_live_t *la = NULL, *lc = NULL;
+  uint64_t deadline = bu_now_ns() + br_pressure_deadline_s * BR_TICK_NS, t0 = 0, t_low = 0;
+  uint64_t t_high = 0;
+  /* A fills the host to its high level (400 % of minFree + margin free). */
+  int rc = br_guest(b, h, cap - 5 * min_free, 1, &a, &la);
+  while (rc == 0 && !wl_guest_booted(a) && bu_now_ns() < deadline)
+    sched_yield();
+  if (rc == 0 && br_wait_state(b, h, true, deadline)) {
+    t0 = bu_now_ns(); /* the pressure event: a new VM of half the host */
+    rc = br_guest(b, h, cap / 2, 2, &c, &lc);
+    t_low = rc ? 0 : br_wait_state(b, h, false, deadline);
+    t_high = t_low ? br_wait_state(b, h, true, deadline) : 0;
+  }
+  mmc_error_t err = {0};
+  if (la) {
+    wl_live_stop(la);
+    wl_live_join(la, &err);
+  }
+  if (lc) {
+    wl_live_stop(lc);
+    wl_live_join(lc, &err);
+  }
+  if (a)
+    wl_vm_destroy(a);
+  if (c)
+    wl_vm_destroy(c);
+  b->im->host_destroy(h);
+  if (rc)
+    return rc;
+  if (!t_high)
+    return br_fail(b, "the host did not leave and return to the high state in time", NULL);
+  bu_row(b->o->out, "pressure -> back to high (new VM)", (double)(t_high - t0) / 1e6, "ms",
+         "of which until it left high", (double)(t_low - t0) / 1e6,
+         (double)(t_low - t0) / (double)(t_high - t0), "(info)");
+  return 0;
+}
+
+int suite_bench_reclaim(const suite_bench_opts_t *o) {
+  suite_impl_t si;
+  if (bu_load_impl(o, &si))
+    return 1;
+  br_t b = {.o = o, .im = si.impl};
+  int failed = 1;
+  snprintf(b.dir, sizeof b.dir, "/tmp/mmcert-bench-swap-XXXXXX");
+  if (!mkdtemp(b.dir)) {
+    fprintf(o->err, "mmcert bench reclaim: mkdtemp: %s\n", strerror(errno));
+    goto out;
+  }
+  mmc_error_t err = {0};
+  if (bu_load_topology(o, NULL, &b.topo))
+    goto out_dir;
+  uint64_t total = 0;
+  for (uint32_t n = 0; n < b.topo->desc.nnodes; n++)
+    total += b.topo->desc.nodes[n].memory_bytes;
+  if (total > bench_host_mib * BR_MIB && mmt_cap_memory(b.topo, bench_host_mib * BR_MIB, &err)) {
+    fprintf(o->err, "mmcert bench reclaim: capping memory: %s\n", err.msg);
+    goto out_topo;
+  }
+  uint64_t need = MMC_CAP_BALLOON | MMC_CAP_SWAP | MMC_CAP_COMPRESSION | MMC_CAP_MEMSTATE;
+  if ((b.im->capabilities & need) != need) {
+    fprintf(o->err, "mmcert bench reclaim: %s lacks balloon/swap/compression/memstate\n",
+            b.im->name);
+    goto out_topo;
+  }
+  fprintf(o->out, "  %s %s, host capped to %d MiB, swap directory %s\n", b.im->name, b.im->version,
+          bench_host_mib, b.dir);
+  bu_header(o->out);
+  failed = br_balloon(&b) | br_zip(&b) | br_swap(&b) | br_pressure(&b);
+out_topo:
+  mmt_free(b.topo);
+out_dir:
+  rmdir(b.dir);
+out:
+  suite_impl_unload(&si);
+  return failed;
+}

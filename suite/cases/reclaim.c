@@ -1,0 +1,860 @@
+/*
+ * reclaim.c — cases of issue 7: free-memory states (STATE-1), ballooning
+ * (BAL-1..3), host swapping and its files (SWAP-1..3, SEC-2), the compression
+ * cache (ZIP-1), sharing before swapping (TPS-7), fault injection, and the
+ * full form of INT-1 with every mechanism at once.
+ *
+ * Hosts run on copies of the run's topology capped to a small size, so the
+ * states are forced by a few thousand touched pages. Stepped cases are
+ * deterministic from the run's seed; one "tick" is one virtual second
+ * (RC_TICK_NS), long enough for any implementation's periodic reclamation.
+ * Expected values are computed here from SPEC.md, not read from the
+ * implementation: minFree by the sliding scale, the state bands, the balloon
+ * cap, the compression cap.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "case_util.h"
+#include "cases_list.h"
+#include "mmc_error.h"
+#include "workload.h"
+
+#define MIB (1024ull * 1024ull)
+#define PAGES_PER_MIB (MIB / MMC_PAGE_SIZE)
+#define RC_TICK_NS 1000000000ull /* one virtual second */
+#define RC_STEP_NS 100000000ull  /* workload step in stepped runs */
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The run's topology capped to `mib` (as is when smaller). */
+static mmt_topology_t *rc_topo(suite_ctx_t *c, uint64_t mib) {
+  mmt_topology_t *t = cu_run_topology_copy(c);
+  mmc_error_t err = {0};
+  if (cu_total_memory(&t->desc) > mib * MIB)
+    sc_require(c, mmt_cap_memory(t, mib * MIB, &err), &err, "capping host memory");
+  return t;
+}
+
+static uint64_t rc_free(suite_ctx_t *c, mmc_host_t *h) {
+  mmc_host_stats_t s = cu_host_stats(c, h);
+  uint64_t f = 0;
+  for (uint32_t n = 0; n < s.nnodes && n < MMC_MAX_NODES; n++)
+    f += s.node_free_pages[n];
+  return f;
+}
+
+static uint64_t rc_capacity(suite_ctx_t *c, mmc_host_t *h) {
+  mmc_host_stats_t s = cu_host_stats(c, h);
+  uint64_t f = 0;
+  for (uint32_t n = 0; n < s.nnodes && n < MMC_MAX_NODES; n++)
+    f += s.node_capacity_pages[n];
+  return f;
+}
+
+/* True when the run's profile is osdi02 (Mem.SamplePeriod defaults to 30 s). */
+static bool rc_osdi02(suite_ctx_t *c, mmc_host_t *h) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_setting_info_t si;
+  for (size_t i = 0; im->setting_info(h, i, &si) == 0; i++)
+    if (strcmp(si.name, "Mem.SamplePeriod") == 0)
+      return si.default_value == 30;
+  return false;
+}
+
+/* SPEC STATE-1: minFree by the sliding scale, computed here independently. */
+static uint64_t rc_min_free(uint64_t pages) {
+  const uint64_t gb = 1024 * PAGES_PER_MIB;
+  const uint64_t band[] = {4 * gb, 8 * gb, 16 * gb, UINT64_MAX};
+  const uint64_t pct[] = {6, 4, 2, 1};
+  uint64_t left = pages, acc = 0;
+  for (int i = 0; i < 4 && left; i++) {
+    uint64_t take = left < band[i] ? left : band[i];
+    acc += take * pct[i];
+    left -= take;
+  }
+  return acc / 100;
+}
+
+/* Fill [0, n) of vm with pattern `tag` (page 0 entered here, stepped/single thread). */
+static void rc_fill(uint8_t *p, uint64_t g, uint64_t tag, bool compressible) {
+  uint64_t x = (g + 1) * 0x9e3779b97f4a7c15ull ^ tag, *w = (uint64_t *)p;
+  memset(p, 0, MMC_PAGE_SIZE);
+  for (size_t i = 0; i < MMC_PAGE_SIZE / 8; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    if (!compressible || i < 8)
+      w[i] = x;
+  }
+}
+
+/* Write pages [0, n) of vm; stop early when the host's free frames drop to
+ * `stop_free`. Returns pages written. */
+static uint64_t rc_write(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, uint64_t n, uint64_t tag,
+                         bool compressible, uint64_t stop_free) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  sc_require(c, im->vcpu_enter(h, vm, 0, &v, &err), &err, "vcpu_enter");
+  uint64_t g = 0;
+  for (; g < n; g++) {
+    if (stop_free && g % 64 == 0 && rc_free(c, h) <= stop_free)
+      break;
+    uint8_t *p = cu_page(im, v, g, true, &err);
+    if (!p) {
+      im->vcpu_exit(v);
+      sc_broken(c, "write page %llu of VM %u: %s", (unsigned long long)g, vm, err.msg);
+    }
+    rc_fill(p, g, tag, compressible);
+    im->quiesce(v);
+  }
+  im->vcpu_exit(v);
+  return g;
+}
+
+/* Pages of [0, n) not holding their pattern. */
+static uint64_t rc_bad(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, uint64_t n, uint64_t tag,
+                       bool compressible) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  uint8_t want[MMC_PAGE_SIZE];
+  uint64_t bad = 0;
+  sc_require(c, im->vcpu_enter(h, vm, 0, &v, &err), &err, "vcpu_enter");
+  for (uint64_t g = 0; g < n; g++) {
+    const uint8_t *p = cu_page(im, v, g, false, &err);
+    if (!p) {
+      im->vcpu_exit(v);
+      sc_broken(c, "read page %llu of VM %u: %s", (unsigned long long)g, vm, err.msg);
+    }
+    rc_fill(want, g, tag, compressible);
+    bad += memcmp(p, want, MMC_PAGE_SIZE) != 0;
+    im->quiesce(v);
+  }
+  im->vcpu_exit(v);
+  return bad;
+}
+
+static mmc_vm_id_t rc_vm(suite_ctx_t *c, mmc_host_t *h, const char *name, uint64_t pages,
+                         bool driver) {
+  mmc_vm_config_t cfg = cu_vm(name, 1, pages * MMC_PAGE_SIZE);
+  cfg.balloon_driver = driver;
+  return cu_power_on(c, h, &cfg);
+}
+
+/* ---------------------------------------------------------------- STATE-1 */
+
+typedef struct curve_point {
+  unsigned pct;               /* free memory, % of minFree */
+  mmc_mem_state_t esxi, osdi; /* expected state by profile */
+} curve_point_t;
+
+/* Down to low, then back up; the 24 % points sit in the 16..32 % gap where
+ * the state depends on the direction (hysteresis). osdi02 levels are 6/4/2/1
+ * % of memory = 100/67/33/17 % of its minFree (6 %). */
+static const curve_point_t state1_curve[] = {
+    {450, MMC_STATE_HIGH, MMC_STATE_HIGH}, {350, MMC_STATE_CLEAR, MMC_STATE_HIGH},
+    {90, MMC_STATE_SOFT, MMC_STATE_SOFT},  {50, MMC_STATE_HARD, MMC_STATE_HARD},
+    {24, MMC_STATE_HARD, MMC_STATE_HARD},  {10, MMC_STATE_LOW, MMC_STATE_LOW},
+    {24, MMC_STATE_LOW, MMC_STATE_LOW},    {45, MMC_STATE_HARD, MMC_STATE_HARD},
+    {85, MMC_STATE_SOFT, MMC_STATE_SOFT},  {130, MMC_STATE_CLEAR, MMC_STATE_HIGH},
+    {500, MMC_STATE_HIGH, MMC_STATE_HIGH},
+};
+
+static void state1_thresholds(suite_ctx_t *c) {
+  static const uint64_t sizes_mib[] = {256, 1024, 4096, 12288, 28672, 65536};
+  for (size_t i = 0; i < sizeof sizes_mib / sizeof sizes_mib[0]; i++) {
+    mmt_topology_t *t = cu_run_topology_copy(c);
+    uint32_t nmem = 0;
+    for (uint32_t n = 0; n < t->desc.nnodes; n++)
+      nmem += t->desc.nodes[n].memory_bytes > 0;
+    uint64_t per = sizes_mib[i] * MIB / (nmem ? nmem : 1) / MMC_PAGE_SIZE * MMC_PAGE_SIZE;
+    for (uint32_t n = 0; n < t->desc.nnodes; n++)
+      if (t->desc.nodes[n].memory_bytes)
+        ((mmc_node_t *)&t->desc.nodes[n])->memory_bytes = per;
+    mmc_host_t *h = sc_host(c, t, cu_clock(c), NULL, 0);
+    uint64_t pages = per / MMC_PAGE_SIZE * nmem;
+    bool osdi = rc_osdi02(c, h);
+    uint64_t want = osdi ? (pages * 6 + 99) / 100 : rc_min_free(pages);
+    char name[128];
+    snprintf(name, sizeof name, "minFree of a %llu MiB host is %s",
+             (unsigned long long)sizes_mib[i],
+             osdi ? "6 % of memory (osdi02)" : "the sliding scale 6/4/2/1 %");
+    sc_check(c,
+             cu_host_stats(c, h).min_free_pages + (osdi ? 1 : 0) >= want &&
+                 cu_host_stats(c, h).min_free_pages <= want,
+             name, "expected %llu pages, host says %llu", (unsigned long long)want,
+             (unsigned long long)cu_host_stats(c, h).min_free_pages);
+    sc_host_destroy(c, h);
+    if (i == 0 && !osdi) {
+      mmc_setting_value_t s[] = {{"Mem.MemMinFreePct", 5}};
+      h = sc_host(c, t, cu_clock(c), s, 1);
+      sc_check_int(c, "Mem.MemMinFreePct=5: minFree is 5 % of memory", (long long)(pages * 5 / 100),
+                   (long long)cu_host_stats(c, h).min_free_pages);
+      sc_host_destroy(c, h);
+    }
+    mmt_free(t);
+  }
+}
+
+/* Free memory set to `free_pages` by a fully reserved VM (never reclaimed:
+ * its target is its reservation) touching the rest; the previous one goes. */
+static mmc_vm_id_t state1_set_free(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t prev, uint64_t cap,
+                                   uint64_t free_pages) {
+  mmc_error_t err = {0};
+  if (prev)
+    sc_require(c, sc_impl(c)->vm_power_off(h, prev, &err), &err, "vm_power_off");
+  mmc_vm_config_t cfg = cu_vm("state1", 1, (cap - free_pages) * MMC_PAGE_SIZE);
+  cfg.reservation_bytes = cfg.memory_bytes;
+  mmc_vm_id_t id = cu_power_on(c, h, &cfg);
+  rc_write(c, h, id, cap - free_pages, 1, true, 0);
+  cu_advance(c, h, RC_TICK_NS);
+  return id;
+}
+
+void case_state_1(suite_ctx_t *c) {
+  state1_thresholds(c);
+  mmt_topology_t *t = rc_topo(c, 256);
+  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, NULL, 0);
+  bool osdi = rc_osdi02(c, h);
+  uint64_t cap = rc_capacity(c, h), mf = cu_host_stats(c, h).min_free_pages, cursor = 0;
+  sc_check_int(c, "an empty host is in the high state", MMC_STATE_HIGH,
+               cu_host_stats(c, h).mem_state);
+  mmc_vm_id_t vm = 0;
+  mmc_mem_state_t prev = MMC_STATE_HIGH;
+  uint64_t changes = 0;
+  cu_count_events(c, h, &cursor, MMC_EV_STATE_CHANGE, 0);
+  for (size_t i = 0; i < sizeof state1_curve / sizeof state1_curve[0]; i++) {
+    const curve_point_t *p = &state1_curve[i];
+    uint64_t free_pages = mf * p->pct / 100;
+    if (free_pages >= cap)
+      sc_skip(c, "host too small for the curve (%llu pages, minFree %llu)", (unsigned long long)cap,
+              (unsigned long long)mf);
+    vm = state1_set_free(c, h, vm, cap, free_pages);
+    mmc_mem_state_t want = osdi ? p->osdi : p->esxi;
+    char name[128];
+    snprintf(name, sizeof name, "point %zu: free %u %% of minFree (%s) -> state %d", i, p->pct,
+             i > 5 ? "rising" : "falling", (int)want);
+    sc_check_int(c, name, want, cu_host_stats(c, h).mem_state);
+    changes += want != prev;
+    prev = want;
+  }
+  sc_check_int(c, "one MMC_EV_STATE_CHANGE per transition (no flapping)", (long long)changes,
+               (long long)cu_count_events(c, h, &cursor, MMC_EV_STATE_CHANGE, 0));
+  sc_host_destroy(c, h);
+  mmt_free(t);
+}
+
+/* ---------------------------------------------------------------- BAL-1..3 */
+
+enum { bal_host_mib = 128, bal_a_mib = 64, bal_b_mib = 96, bal_cap_mib = 8, bal_secs = 10 };
+
+/* Part A: the case is the driver. Frames of given pages leave the pool
+ * (mincore through the pointers page() returned), taken pages read zero. */
+static void bal_mincore(suite_ctx_t *c, mmc_host_t *h) {
+  const mmc_impl_t *im = sc_impl(c);
+  enum { n = 256 };
+  mmc_vm_id_t id = rc_vm(c, h, "bal-mincore", 16 * PAGES_PER_MIB, true);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  void *ptr[n];
+  uint64_t gp[n], res = 0;
+  sc_require(c, im->vcpu_enter(h, id, 0, &v, &err), &err, "vcpu_enter");
+  for (int i = 0; i < n; i++) {
+    gp[i] = (uint64_t)i * 3;
+    if (!(ptr[i] = cu_page(im, v, gp[i], true, &err)))
+      sc_broken(c, "page: %s", err.msg);
+    memset(ptr[i], 0x5a, MMC_PAGE_SIZE);
+  }
+  for (int i = 0; i < n; i++) {
+    uint64_t r = 0;
+    probe_mincore(ptr[i], MMC_PAGE_SIZE, &r, NULL, NULL);
+    res += r;
+  }
+  im->vcpu_exit(v);
+  sc_check_int(c, "written pages are resident (mincore)", n, (long long)res);
+  sc_require(c, im->balloon_give(h, id, gp, n, &err), &err, "balloon_give");
+  res = 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t r = 0;
+    probe_mincore(ptr[i], MMC_PAGE_SIZE, &r, NULL, NULL);
+    res += r;
+  }
+  sc_check_int(c, "BAL-1: frames of given pages are returned to the kernel (mincore)", 0,
+               (long long)res);
+  sc_check_int(c, "ballooned_pages counts the given pages", n,
+               (long long)cu_vm_stats(c, h, id).ballooned_pages);
+  sc_check(c, im->balloon_give(h, id, gp, 1, &err) == MMC_EINVAL, "a page given twice: MMC_EINVAL",
+           "%s", err.msg);
+  sc_require(c, im->balloon_take(h, id, gp, n, &err), &err, "balloon_take");
+  uint64_t nonzero = 0;
+  sc_require(c, im->vcpu_enter(h, id, 0, &v, &err), &err, "vcpu_enter");
+  for (int i = 0; i < n; i++) {
+    const uint8_t *p = cu_page(im, v, gp[i], false, &err);
+    if (!p)
+      sc_broken(c, "page: %s", err.msg);
+    for (size_t k = 0; k < MMC_PAGE_SIZE; k++)
+      if (p[k]) {
+        nonzero++;
+        break;
+      }
+    im->quiesce(v);
+  }
+  im->vcpu_exit(v);
+  sc_check_int(c, "pages taken back read zero", 0, (long long)nonzero);
+  sc_require(c, im->vm_power_off(h, id, &err), &err, "vm_power_off");
+}
+
+static wl_vm_t *rc_guest(suite_ctx_t *c, mmc_host_t *h, const char *name, uint64_t mib,
+                         int64_t shares, int64_t maxmemctl, const wl_guest_cfg_t *g, uint64_t k) {
+  mmc_vm_config_t cfg = cu_vm(name, 1, mib * MIB);
+  cfg.balloon_driver = g->driver;
+  cfg.shares = shares;
+  cfg.maxmemctl_bytes = maxmemctl;
+  wl_vm_t *vm = NULL;
+  mmc_error_t err = {0};
+  sc_require(
+      c, wl_vm_boot(&vm, sc_impl(c), h, &cfg, wl_seed_mix(sc_seed(c), k), &wl_guest_ops, g, &err),
+      &err, "wl_vm_boot");
+  return vm;
+}
+
+static void rc_verify_guest(suite_ctx_t *c, wl_vm_t *vm, uint64_t *mism) {
+  wl_verify_report_t rep;
+  mmc_error_t err = {0};
+  sc_require(c, wl_guest_verify(vm, &rep, &err), &err, "wl_guest_verify");
+  char line[512], name[128];
+  wl_verify_format(&rep, line, sizeof line);
+  snprintf(name, sizeof name, "VM %u: every page not in the balloon holds its last value", vm->id);
+  sc_check(c, rep.mismatches == 0, name, "%s", line);
+  if (mism)
+    *mism += rep.mismatches;
+}
+
+void case_bal_1(suite_ctx_t *c) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmt_topology_t *t = rc_topo(c, bal_host_mib);
+  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, NULL, 0);
+  bal_mincore(c, h);
+  /* Part B: A (driver, 30 % free, 30 % page cache, balloon capped by
+   * sched.mem.maxmemctl) and B (no driver, no free memory, high shares)
+   * overcommit the host; A's entitlement is small, so its balloon target
+   * hits the cap. */
+  wl_guest_cfg_t ga = WL_GUEST_PAGE_CACHE;
+  ga.anon_permille = 400;
+  ga.cache_permille = 300;
+  ga.boot_pages_per_step = 1024;
+  ga.writes_per_step = 16;
+  ga.reads_per_step = 16;
+  ga.cache_reads_per_step = 8;
+  ga.driver = true;
+  wl_guest_cfg_t gb = WL_GUEST_NO_FREE;
+  gb.boot_pages_per_step = 1024;
+  gb.writes_per_step = 16;
+  gb.reads_per_step = 16;
+  uint64_t cap_pages = bal_cap_mib * PAGES_PER_MIB;
+  wl_vm_t *a =
+      rc_guest(c, h, "bal-a", bal_a_mib, MMC_SHARES_NORMAL, (int64_t)(cap_pages * 4096), &ga, 1);
+  wl_vm_t *b = rc_guest(c, h, "bal-b", bal_b_mib, MMC_SHARES_HIGH, -1, &gb, 2);
+  wl_vm_t *vms[2] = {a, b};
+  mmc_error_t err = {0};
+  sc_require(c, wl_vm_enter_all(a, &err), &err, "enter");
+  sc_require(c, wl_vm_enter_all(b, &err), &err, "enter");
+  uint64_t cursor = 0, max_target = 0, max_bal = 0, moves = 0, max_step = 0, prev = 0;
+  uint64_t t0 = im->now(h);
+  cu_count_events(c, h, &cursor, MMC_EV_ERROR, 0);
+  for (uint64_t k = 0; k < bal_secs * RC_TICK_NS / RC_STEP_NS; k++) {
+    wl_stepped_cfg_t sc = {.duration_ns = RC_STEP_NS, .tick_ns = RC_STEP_NS, .advance = true};
+    sc_require(c, wl_run_stepped(vms, 2, &sc, &err), &err, "wl_run_stepped");
+    uint64_t tgt = 0;
+    sc_require(c, im->balloon_target(h, a->id, &tgt, &err), &err, "balloon_target");
+    uint64_t bal = cu_vm_stats(c, h, a->id).ballooned_pages;
+    max_target = tgt > max_target ? tgt : max_target;
+    max_bal = bal > max_bal ? bal : max_bal;
+    if (bal != prev) {
+      moves++;
+      max_step = bal > prev && bal - prev > max_step ? bal - prev : max_step;
+    }
+    prev = bal;
+  }
+  uint64_t secs = (im->now(h) - t0) / RC_TICK_NS;
+  wl_guest_stats_t gs;
+  wl_guest_stats(a, &gs);
+  uint64_t cap = a->truth.npages * 65 / 100 < cap_pages ? a->truth.npages * 65 / 100 : cap_pages;
+  sc_check(c, max_target == cap && max_bal == cap, "BAL-2: balloon target and size reach the cap",
+           "cap %llu (maxmemctl), max target %llu, max ballooned %llu", (unsigned long long)cap,
+           (unsigned long long)max_target, (unsigned long long)max_bal);
+  sc_check(c, max_target <= cap && max_bal <= cap,
+           "BAL-2: never above min(CtlMaxPercent, maxmemctl)",
+           "cap %llu, max target %llu, max ballooned %llu", (unsigned long long)cap,
+           (unsigned long long)max_target, (unsigned long long)max_bal);
+  sc_check(c, gs.polls + 1 >= secs && gs.polls <= secs + 1, "BAL-3: the driver polls once a second",
+           "%llu polls in %llu virtual seconds", (unsigned long long)gs.polls,
+           (unsigned long long)secs);
+  sc_check(c, moves <= gs.polls && max_step <= WL_GUEST_RATE_DEFAULT,
+           "BAL-3: the balloon moves only at polls, by at most the driver's rate",
+           "%llu changes for %llu polls, largest step %llu pages (rate %llu/s)",
+           (unsigned long long)moves, (unsigned long long)gs.polls, (unsigned long long)max_step,
+           WL_GUEST_RATE_DEFAULT);
+  uint64_t cache_given = 0;
+  for (uint64_t g = gs.anon_pages; g < gs.anon_pages + gs.cache_pages; g++)
+    cache_given += wl_guest_is_ballooned(a, g);
+  sc_check_int(c, "BAL-1: the guest gave free pages first (no cache page while free ones last)", 0,
+               (long long)cache_given);
+  sc_check_int(c, "BAL-1: no vCPU touched a ballooned page (no MMC_EV_ERROR)", 0,
+               (long long)cu_count_events(c, h, &cursor, MMC_EV_ERROR, 0));
+  mmc_vm_stats_t sa = cu_vm_stats(c, h, a->id);
+  sc_check(c, sa.resident_pages + sa.ballooned_pages <= a->truth.npages,
+           "BAL-1: given pages hold no frame", "resident %llu + ballooned %llu > %llu",
+           (unsigned long long)sa.resident_pages, (unsigned long long)sa.ballooned_pages,
+           (unsigned long long)a->truth.npages);
+  /* Memory comes back (B leaves): the balloon deflates; contents intact. */
+  wl_vm_exit_all(b);
+  sc_require(c, wl_vm_shutdown(b, &err), &err, "power off B");
+  for (uint64_t k = 0; k < 4 * RC_TICK_NS / RC_STEP_NS; k++) {
+    wl_stepped_cfg_t sc = {.duration_ns = RC_STEP_NS, .tick_ns = RC_STEP_NS, .advance = true};
+    sc_require(c, wl_run_stepped(&a, 1, &sc, &err), &err, "wl_run_stepped");
+  }
+  sc_check_int(c, "the balloon deflates once memory is plentiful", 0,
+               (long long)cu_vm_stats(c, h, a->id).ballooned_pages);
+  rc_verify_guest(c, a, NULL);
+  sc_metric(c, "balloon_pages_given", "pages", "", (double)gs.given);
+  wl_vm_exit_all(a);
+  wl_vm_destroy(a);
+  sc_host_destroy(c, h);
+  mmt_free(t);
+}
+
+/* ---------------------------------------------------------------- SWAP-1, SEC-2 */
+
+static int rc_list(const char *dir, char names[][256], int max) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.' && n < max)
+      snprintf(names[n++], 256, "%.250s", e->d_name);
+  if (d)
+    closedir(d);
+  return n;
+}
+
+static void swap1_refusals(suite_ctx_t *c, mmt_topology_t *t, const char *dir) {
+  const mmc_impl_t *im = sc_impl(c);
+  char path[512];
+  snprintf(path, sizeof path, "%s/not-a-dir", dir);
+  int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    sc_broken(c, "create %s: %s", path, strerror(errno));
+  close(fd);
+  /* A swap directory under a regular file: root cannot write there either. */
+  char bad[600];
+  snprintf(bad, sizeof bad, "%s/sub", path);
+  mmc_host_t *h = sc_host_swap(c, t, cu_clock(c), NULL, 0, bad);
+  mmc_vm_config_t cfg = cu_vm("swap1-bad", 1, 16 * MIB);
+  mmc_vm_id_t id = 0;
+  mmc_error_t err = {0};
+  int rc = im->vm_power_on(h, &cfg, &id, &err);
+  sc_check(c, (rc == MMC_EADMISSION || rc == MMC_EIO) && err.msg[0],
+           "SWAP-1: unwritable swap directory: power-on refused with a message", "rc %s: %s",
+           mmc_status_name(rc), err.msg);
+  sc_diag(c, "refusal: %s", err.msg);
+  sc_check_int(c, "SWAP-1: the refused VM left nothing behind", 0, cu_host_stats(c, h).nvms);
+  sc_host_destroy(c, h);
+  unlink(path);
+  /* Space short: a VM larger than the free space of the file system. */
+  struct statvfs sv;
+  if (statvfs(dir, &sv) != 0)
+    sc_broken(c, "statvfs %s: %s", dir, strerror(errno));
+  uint64_t room = (uint64_t)sv.f_bavail * sv.f_frsize;
+  h = sc_host_swap(c, t, cu_clock(c), NULL, 0, dir);
+  cfg = cu_vm("swap1-huge", 1, (room + room / 2 + MIB) / MMC_PAGE_SIZE * MMC_PAGE_SIZE);
+  rc = im->vm_power_on(h, &cfg, &id, &err);
+  sc_check(c, (rc == MMC_EADMISSION || rc == MMC_EIO) && err.msg[0],
+           "SWAP-1: swap file larger than the free space: power-on refused", "rc %s: %s",
+           mmc_status_name(rc), err.msg);
+  char names[4][256];
+  sc_check_int(c, "SWAP-1: nothing left in the swap directory", 0, rc_list(dir, names, 4));
+  if (rc == 0)
+    im->vm_power_off(h, id, NULL);
+  sc_host_destroy(c, h);
+}
+
+void case_swap_1(suite_ctx_t *c) {
+  const mmc_impl_t *im = sc_impl(c);
+  char dir[] = "/tmp/mmcert-swap1-XXXXXX";
+  if (!mkdtemp(dir))
+    sc_broken(c, "mkdtemp: %s", strerror(errno));
+  mmt_topology_t *t = rc_topo(c, 64);
+  mmc_host_t *h = sc_host_swap(c, t, cu_clock(c), NULL, 0, dir);
+  mmc_vm_config_t a = cu_vm("swap1-a", 1, 64 * MIB), b = cu_vm("swap1-b", 1, 32 * MIB);
+  a.reservation_bytes = 16 * MIB;
+  mmc_vm_id_t ia = cu_power_on(c, h, &a);
+  char names[8][256];
+  int n = rc_list(dir, names, 8);
+  sc_check_int(c, "SWAP-1: one swap file per VM, created at power-on", 1, n);
+  if (n == 1) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, names[0]);
+    struct stat st;
+    sc_check(c, stat(path, &st) == 0 && S_ISREG(st.st_mode), "the swap file is a regular file",
+             "%s", path);
+    sc_check_int(c, "SEC-2: swap file mode is 0600", 0600, (long long)(st.st_mode & 07777));
+    sc_check_int(c, "SEC-2: swap file owned by the host process's user", (long long)getuid(),
+                 (long long)st.st_uid);
+    sc_check_int(c, "SWAP-1: swap file size is configured - reservation",
+                 (long long)(a.memory_bytes - a.reservation_bytes), (long long)st.st_size);
+  }
+  mmc_vm_id_t ib = cu_power_on(c, h, &b);
+  sc_check_int(c, "SWAP-1: a second VM gets its own file", 2, rc_list(dir, names, 8));
+  mmc_error_t err = {0};
+  sc_require(c, im->vm_power_off(h, ia, &err), &err, "power off");
+  sc_check_int(c, "SWAP-1: power-off removes the VM's swap file", 1, rc_list(dir, names, 8));
+  sc_require(c, im->vm_power_off(h, ib, &err), &err, "power off");
+  sc_check_int(c, "SEC-2: no file left in the swap directory", 0, rc_list(dir, names, 8));
+  sc_host_destroy(c, h);
+  swap1_refusals(c, t, dir);
+  rmdir(dir);
+  mmt_free(t);
+}
+
+/* ---------------------------------------------------------------- SWAP-2, SWAP-3 */
+
+/* The driver VM (60 % free) is small enough that its balloon covers its
+ * excess in one poll; the other VM's excess can only be swapped. */
+enum { swap2_host_mib = 128, swap2_vm_mib = 96, swap2_drv_mib = 64, swap2_secs = 8 };
+
+void case_swap_2(suite_ctx_t *c) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmt_topology_t *t = rc_topo(c, swap2_host_mib);
+  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, NULL, 0);
+  wl_guest_cfg_t gn = WL_GUEST_NO_FREE, gd = WL_GUEST_FREE_MEMORY;
+  gn.boot_pages_per_step = gd.boot_pages_per_step = 512;
+  gn.writes_per_step = gd.writes_per_step = 16;
+  gn.reads_per_step = gd.reads_per_step = 16;
+  gd.driver = true;
+  gd.rate_pages_per_s = 16384;
+  wl_vm_t *nd = rc_guest(c, h, "swap2-nodriver", swap2_vm_mib, MMC_SHARES_NORMAL, -1, &gn, 3);
+  wl_vm_t *dr = rc_guest(c, h, "swap2-driver", swap2_drv_mib, MMC_SHARES_NORMAL, -1, &gd, 4);
+  wl_vm_t *vms[2] = {nd, dr};
+  mmc_error_t err = {0};
+  sc_require(c, wl_vm_enter_all(nd, &err), &err, "enter");
+  sc_require(c, wl_vm_enter_all(dr, &err), &err, "enter");
+  /* SWAP-2's "requested amount": what the hard/low states ask for. Measure
+   * from the state-change events how long the host stays there (it must get
+   * out by swapping: one VM has no driver, the other's balloon is slow). */
+  uint64_t cursor = 0, hard_since = 0, longest = 0, hard_ticks = 0;
+  bool in_hard = false;
+  for (uint64_t k = 0; k < swap2_secs * RC_TICK_NS / RC_STEP_NS; k++) {
+    wl_stepped_cfg_t sc = {.duration_ns = RC_STEP_NS, .tick_ns = RC_STEP_NS, .advance = true};
+    sc_require(c, wl_run_stepped(vms, 2, &sc, &err), &err, "wl_run_stepped");
+    mmc_event_t ev[64];
+    size_t n;
+    while ((n = im->events_read(h, &cursor, ev, 64)) > 0)
+      for (size_t i = 0; i < n; i++) {
+        if (ev[i].type != MMC_EV_STATE_CHANGE)
+          continue;
+        bool hard = ev[i].node_to >= MMC_STATE_HARD;
+        if (hard && !in_hard) {
+          hard_ticks++;
+          hard_since = ev[i].time_ns;
+        } else if (!hard && in_hard && ev[i].time_ns - hard_since > longest) {
+          longest = ev[i].time_ns - hard_since;
+        }
+        in_hard = hard;
+      }
+  }
+  cursor = 0;
+  bool end_hard = cu_host_stats(c, h).mem_state >= MMC_STATE_HARD;
+  mmc_vm_stats_t sn = cu_vm_stats(c, h, nd->id), sd = cu_vm_stats(c, h, dr->id);
+  sc_diag(c, "no driver: resident %llu target %llu swapped %llu compressed %llu",
+          (unsigned long long)sn.resident_pages, (unsigned long long)sn.target_pages,
+          (unsigned long long)sn.swapped_pages, (unsigned long long)sn.compressed_pages);
+  sc_diag(c, "driver: resident %llu target %llu ballooned %llu swapped %llu compressed %llu",
+          (unsigned long long)sd.resident_pages, (unsigned long long)sd.target_pages,
+          (unsigned long long)sd.ballooned_pages, (unsigned long long)sd.swapped_pages,
+          (unsigned long long)sd.compressed_pages);
+  sc_check(c, sn.swapped_pages + sn.compressed_pages > 0 && sn.balloon_target_pages == 0,
+           "SWAP-2/3: the VM without a driver is swapped, never asked to balloon",
+           "swapped %llu compressed %llu balloon target %llu", (unsigned long long)sn.swapped_pages,
+           (unsigned long long)sn.compressed_pages, (unsigned long long)sn.balloon_target_pages);
+  sc_check(c, hard_ticks > 0 && longest <= 2 * RC_TICK_NS && !end_hard,
+           "SWAP-2: the host leaves the hard/low states within 2 s, without guest help",
+           "entered hard/low %llu times, longest stretch %.1f s, still there at the end: %s",
+           (unsigned long long)hard_ticks, longest / 1e9, end_hard ? "yes" : "no");
+  sc_check(c, sd.ballooned_pages > 0 && sd.swapped_pages + sd.compressed_pages == 0,
+           "SWAP-3: the VM with a fast enough driver is ballooned, not swapped",
+           "ballooned %llu swapped %llu compressed %llu", (unsigned long long)sd.ballooned_pages,
+           (unsigned long long)sd.swapped_pages, (unsigned long long)sd.compressed_pages);
+  uint64_t outs = cu_count_events(c, h, &cursor, MMC_EV_SWAP_OUT, nd->id);
+  wl_vm_exit_all(nd);
+  wl_vm_exit_all(dr);
+  /* Stepped: reading everything back needs frames; the pools are full, so a
+   * swap-in may take memory from the other VM (direct reclaim). */
+  rc_verify_guest(c, dr, NULL);
+  rc_verify_guest(c, nd, NULL);
+  sc_check(c, cu_vm_stats(c, h, nd->id).swapped_pages < sn.swapped_pages || sn.swapped_pages == 0,
+           "SWAP-2: pages read back were swapped in", "swapped %llu before the walk",
+           (unsigned long long)sn.swapped_pages);
+  sc_metric(c, "swap_out_events", "events", "", (double)outs);
+  wl_vm_destroy(nd);
+  wl_vm_destroy(dr);
+  sc_host_destroy(c, h);
+  mmt_free(t);
+}
+
+/* ---------------------------------------------------------------- ZIP-1 */
+
+/* One host: a VM writes pages until the host is below half of minFree,
+ * one virtual second passes, the contents are checked. */
+static mmc_vm_stats_t zip_run(suite_ctx_t *c, mmt_topology_t *t, bool compressible,
+                              const mmc_setting_value_t *s, size_t ns, bool squeeze,
+                              uint64_t *npages) {
+  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, s, ns);
+  uint64_t cap = rc_capacity(c, h), mf = cu_host_stats(c, h).min_free_pages;
+  if (squeeze) { /* a reserved idle VM: the writer's entitlement shrinks, its excess grows */
+    mmc_vm_config_t r = cu_vm("zip1-reserved", 1, cap / 2 * MMC_PAGE_SIZE);
+    r.reservation_bytes = r.memory_bytes;
+    cu_power_on(c, h, &r);
+  }
+  mmc_vm_id_t vm = rc_vm(c, h, "zip1", cap * 3 / 2, false);
+  uint64_t n = rc_write(c, h, vm, cap * 3 / 2, 11, compressible, mf / 2);
+  cu_advance(c, h, RC_TICK_NS);
+  mmc_vm_stats_t st = cu_vm_stats(c, h, vm);
+  char name[128];
+  snprintf(name, sizeof name, "%s pages intact after swap-in/decompression",
+           compressible ? "compressible" : "incompressible");
+  sc_check_int(c, name, 0, (long long)rc_bad(c, h, vm, n, 11, compressible));
+  sc_host_destroy(c, h);
+  *npages = cap * 3 / 2;
+  return st;
+}
+
+void case_zip_1(suite_ctx_t *c) {
+  mmt_topology_t *t = rc_topo(c, 64);
+  uint64_t np = 0;
+  mmc_vm_stats_t s = zip_run(c, t, true, NULL, 0, false, &np);
+  sc_check(c, s.compressed_pages > 0 && s.swapped_pages == 0,
+           "ZIP-1: compressible pages go to the compression cache, not to disk",
+           "compressed %llu swapped %llu", (unsigned long long)s.compressed_pages,
+           (unsigned long long)s.swapped_pages);
+  s = zip_run(c, t, false, NULL, 0, false, &np);
+  sc_check(c, s.compressed_pages == 0 && s.swapped_pages > 0,
+           "ZIP-1: incompressible pages go to the swap file", "compressed %llu swapped %llu",
+           (unsigned long long)s.compressed_pages, (unsigned long long)s.swapped_pages);
+  mmc_setting_value_t cap5[] = {{"Mem.MemZipMaxPct", 5}};
+  s = zip_run(c, t, true, cap5, 1, true, &np);
+  uint64_t cap_slots = np * MMC_PAGE_SIZE * 5 / 100 / 2048;
+  sc_check(c, s.compressed_pages > 0 && s.compressed_pages <= cap_slots && s.swapped_pages > 0,
+           "ZIP-1: the cache stays within Mem.MemZipMaxPct (5 %); the rest goes to disk",
+           "compressed %llu (cap %llu pages of 2 KB) swapped %llu",
+           (unsigned long long)s.compressed_pages, (unsigned long long)cap_slots,
+           (unsigned long long)s.swapped_pages);
+  mmc_setting_value_t off[] = {{"Mem.MemZipEnable", 0}};
+  s = zip_run(c, t, true, off, 1, false, &np);
+  sc_check(c, s.compressed_pages == 0 && s.swapped_pages > 0,
+           "Mem.MemZipEnable=0: no compression, pages are swapped", "compressed %llu swapped %llu",
+           (unsigned long long)s.compressed_pages, (unsigned long long)s.swapped_pages);
+  mmt_free(t);
+}
+
+/* ---------------------------------------------------------------- fault injection */
+
+void case_swap_enospc(suite_ctx_t *c) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmt_topology_t *t = rc_topo(c, 64);
+  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}};
+  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, s, 1);
+  mmc_error_t err = {0};
+  if (im->setting_set(h, "Ref.SwapFailWrites", 1000000, &err) == MMC_ENOENT)
+    sc_skip(c, "the implementation has no ENOSPC injection knob (Ref.SwapFailWrites)");
+  uint64_t cap = rc_capacity(c, h), mf = cu_host_stats(c, h).min_free_pages, cursor = 0;
+  mmc_vm_id_t vm = rc_vm(c, h, "enospc", cap * 3 / 2, false);
+  uint64_t n = rc_write(c, h, vm, cap * 3 / 2, 21, false, mf / 2);
+  cu_count_events(c, h, &cursor, MMC_EV_ERROR, 0);
+  cu_advance(c, h, RC_TICK_NS);
+  mmc_vm_stats_t st = cu_vm_stats(c, h, vm);
+  sc_check(c, st.swapped_pages == 0 && st.resident_pages == n,
+           "ENOSPC while swapping: every page stays resident", "swapped %llu resident %llu of %llu",
+           (unsigned long long)st.swapped_pages, (unsigned long long)st.resident_pages,
+           (unsigned long long)n);
+  sc_check(c, cu_count_events(c, h, &cursor, MMC_EV_ERROR, vm) > 0,
+           "ENOSPC while swapping: reported as MMC_EV_ERROR", "no error event");
+  sc_check_int(c, "ENOSPC while swapping: nothing lost", 0,
+               (long long)rc_bad(c, h, vm, n, 21, false));
+  sc_require(c, im->setting_set(h, "Ref.SwapFailWrites", 0, &err), &err, "setting_set");
+  cu_advance(c, h, RC_TICK_NS);
+  st = cu_vm_stats(c, h, vm);
+  sc_check(c, st.swapped_pages > 0, "once writes work again, swapping resumes", "swapped %llu",
+           (unsigned long long)st.swapped_pages);
+  sc_check_int(c, "and contents are intact after swap-in", 0,
+               (long long)rc_bad(c, h, vm, n, 21, false));
+  sc_host_destroy(c, h);
+  mmt_free(t);
+}
+
+/* ---------------------------------------------------------------- TPS-7 */
+
+/* Write pages [0, n) of vm all with the same content (page 0 of `tag`), until
+ * the host is down to stop_free; returns pages written. */
+static uint64_t tps7_write(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, uint64_t n,
+                           uint64_t stop_free) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  sc_require(c, im->vcpu_enter(h, vm, 0, &v, &err), &err, "vcpu_enter");
+  uint64_t g = 0;
+  for (; g < n && (g % 64 || !stop_free || rc_free(c, h) > stop_free); g++) {
+    uint8_t *p = cu_page(im, v, g, true, &err);
+    if (!p) {
+      im->vcpu_exit(v);
+      sc_broken(c, "write page %llu: %s", (unsigned long long)g, err.msg);
+    }
+    rc_fill(p, 0, 31, false);
+    im->quiesce(v);
+  }
+  im->vcpu_exit(v);
+  return g;
+}
+
+void case_tps_7(suite_ctx_t *c) {
+  mmt_topology_t *t = rc_topo(c, 64);
+  /* The scanner is slowed down (one pass per 600 min): what is shared in
+   * one second comes from sharing tried on the swap victims themselves. */
+  mmc_setting_value_t s[] = {
+      {"Mem.MemZipEnable", 0}, {"Mem.ShareForceSalting", 0}, {"Mem.ShareScanTime", 600}};
+  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, s, 3);
+  uint64_t cap = rc_capacity(c, h), mf = cu_host_stats(c, h).min_free_pages;
+  /* Every page of the VM holds the same (incompressible) content. */
+  mmc_vm_id_t a = rc_vm(c, h, "tps7", cap * 3 / 2, false);
+  uint64_t n = tps7_write(c, h, a, cap * 3 / 2, mf / 2);
+  cu_advance(c, h, RC_TICK_NS);
+  mmc_vm_stats_t sa = cu_vm_stats(c, h, a);
+  sc_diag(c, "after one second: shared %llu, swapped %llu, resident %llu of %llu written",
+          (unsigned long long)sa.shared_pages, (unsigned long long)sa.swapped_pages,
+          (unsigned long long)sa.resident_pages, (unsigned long long)n);
+  sc_check(c, sa.shared_pages > 0 && sa.swapped_pages < sa.shared_pages,
+           "TPS-7: pages with identical twins are shared rather than swapped",
+           "shared %llu, swapped %llu", (unsigned long long)sa.shared_pages,
+           (unsigned long long)sa.swapped_pages);
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  uint8_t want[MMC_PAGE_SIZE];
+  rc_fill(want, 0, 31, false);
+  uint64_t bad = 0;
+  sc_require(c, im->vcpu_enter(h, a, 0, &v, &err), &err, "vcpu_enter");
+  for (uint64_t g = 0; g < n; g++) {
+    const uint8_t *p = cu_page(im, v, g, false, &err);
+    if (!p)
+      sc_broken(c, "read page %llu: %s", (unsigned long long)g, err.msg);
+    bad += memcmp(p, want, MMC_PAGE_SIZE) != 0;
+    im->quiesce(v);
+  }
+  im->vcpu_exit(v);
+  sc_check_int(c, "TPS-7: contents intact", 0, (long long)bad);
+  sc_host_destroy(c, h);
+  mmt_free(t);
+}
+
+/* ---------------------------------------------------------------- INT-1 full form */
+
+enum { int1f_vms = 8, int1f_host_mib = 64 };
+#define INT1F_QUICK_NS 3000000000ull
+#define INT1F_FULL_NS 30000000000ull
+
+void case_int_1_full(suite_ctx_t *c) {
+  const mmc_impl_t *im = sc_impl(c);
+  const mmt_topology_t *run = sc_topology(c);
+  mmt_topology_t *t = run->desc.nnodes >= 2 ? cu_run_topology_copy(c) : cu_topology(c, "builtin:2");
+  mmc_error_t err = {0};
+  if (cu_total_memory(&t->desc) > int1f_host_mib * MIB)
+    sc_require(c, mmt_cap_memory(t, int1f_host_mib * MIB, &err), &err, "capping host memory");
+  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_LIVE, NULL, 0);
+  uint64_t cap = rc_capacity(c, h);
+  /* 8 VMs of a quarter of the host each: 2x overcommitted. */
+  uint64_t mib = cap / PAGES_PER_MIB / 4;
+  wl_vm_t *vms[int1f_vms];
+  for (int k = 0; k < int1f_vms; k++) {
+    wl_guest_cfg_t g = k % 2 ? WL_GUEST_NO_FREE : WL_GUEST_PAGE_CACHE;
+    g.writes_per_step = 8;
+    g.reads_per_step = 8;
+    g.cache_reads_per_step = 4;
+    g.boot_pages_per_step = 256;
+    g.driver = k % 2 == 0;
+    g.poll_ns = 100000000ull; /* live: poll every 100 ms so the balloon moves in a short run */
+    vms[k] = rc_guest(c, h, "int1f", mib, MMC_SHARES_NORMAL, -1, &g, 100 + (uint64_t)k);
+  }
+  wl_live_t *live = NULL;
+  wl_live_cfg_t lc = {0};
+  uint64_t cursor = 0;
+  sc_require(c, wl_live_start(&live, vms, int1f_vms, &lc, &err), &err, "wl_live_start");
+  uint64_t deadline =
+      cu_now_ns() + (sc_mode(c) == SUITE_MODE_FULL ? INT1F_FULL_NS : INT1F_QUICK_NS);
+  uint64_t rng = sc_seed(c) ^ 0x1417f, moved = 0, moves = 0;
+  while (cu_now_ns() < deadline) {
+    if ((im->capabilities & MMC_CAP_MOVE_RANGE) && t->desc.nnodes >= 2) {
+      wl_vm_t *vm = vms[cu_rand(&rng) % int1f_vms];
+      uint64_t at = cu_rand(&rng) % vm->truth.npages, m = 0;
+      uint64_t cnt = vm->truth.npages - at < 256 ? vm->truth.npages - at : 256;
+      if (im->move_range(h, vm->id, at, cnt, (uint32_t)(cu_rand(&rng) % t->desc.nnodes), &m,
+                         NULL) == 0)
+        moved += m;
+      moves++;
+    }
+    sched_yield();
+  }
+  wl_live_stop(live);
+  sc_require(c, wl_live_join(live, &err), &err, "guest vCPU thread");
+  uint64_t ops = 0, mism = 0, idle = 0, ballooned = 0, swapped = 0, zipped = 0;
+  for (int k = 0; k < int1f_vms; k++) {
+    wl_counts_t n;
+    wl_vm_counts(vms[k], &n);
+    ops += n.pages_written + n.pages_read;
+    mism += n.mismatches;
+    idle += n.pages_written == 0;
+    wl_guest_stats_t gs;
+    wl_guest_stats(vms[k], &gs);
+    ballooned += gs.given;
+  }
+  uint64_t outs = 0, ins = 0, zips = 0;
+  mmc_event_t buf[256];
+  size_t k;
+  while ((k = im->events_read(h, &cursor, buf, 256)) > 0)
+    for (size_t i = 0; i < k; i++) {
+      outs += buf[i].type == MMC_EV_SWAP_OUT ? buf[i].count : 0;
+      zips += buf[i].type == MMC_EV_COMPRESS ? buf[i].count : 0;
+      ins += buf[i].type == MMC_EV_SWAP_IN;
+    }
+  swapped = outs;
+  zipped = zips;
+  sc_check_int(c, "no mismatch seen by the verifying vCPUs during the run", 0, (long long)mism);
+  sc_check_int(c, "every vCPU made progress", 0, (long long)idle);
+  sc_check(c, ballooned > 0, "balloon active during the run", "nothing ballooned");
+  sc_check(c, swapped + zipped > 0, "swapping or compression active during the run",
+           "no page swapped or compressed");
+  uint64_t final_mism = 0;
+  for (int j = 0; j < int1f_vms; j++)
+    rc_verify_guest(c, vms[j], &final_mism);
+  uint64_t page_ops = ops + ballooned + swapped + zipped + ins + moved;
+  sc_metric(c, "page_operations", "pages", "higher", (double)page_ops);
+  sc_diag(c,
+          "%llu guest page accesses, %llu ballooned, %llu swapped out, %llu compressed, %llu "
+          "swapped in, %llu moved in %llu move_range calls; %llu mismatches at the end",
+          (unsigned long long)ops, (unsigned long long)ballooned, (unsigned long long)swapped,
+          (unsigned long long)zipped, (unsigned long long)ins, (unsigned long long)moved,
+          (unsigned long long)moves, (unsigned long long)final_mism);
+  for (int j = 0; j < int1f_vms; j++)
+    wl_vm_destroy(vms[j]);
+  sc_host_destroy(c, h);
+  mmt_free(t);
+}
