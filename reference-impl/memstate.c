@@ -181,6 +181,8 @@ typedef struct ms_vm {
   _Atomic uint64_t target;
   _Atomic bool above;           /* resident > target at the last tick */
   _Atomic uint64_t *blocked_ns; /* per vCPU: CLOCK_MONOTONIC start of its wait, 0 = none */
+  uint32_t nvcpus;              /* entries of blocked_ns; fixed at power-on (the fault path
+                                   reads it without h->lock, so never from vm->cfg) */
 } ms_vm_t;
 
 static ms_host_t *ms_host(ref_host_t *h) {
@@ -409,7 +411,7 @@ int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full
                       mmc_error_t *err) {
   ms_host_t *m = ms_host(h);
   ms_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
-  if (!m || !v || vcpu >= vm->cfg.vcpus)
+  if (!m || !v || vcpu >= v->nvcpus)
     return 0;
   _Atomic uint64_t *since = &v->blocked_ns[vcpu];
   if (!ms_blocked(h, m, vm, pool_full)) {
@@ -500,6 +502,7 @@ static int ms_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   }
   atomic_init(&v->target, vm->npages);
   v->blocked_ns = b;
+  v->nvcpus = vm->cfg.vcpus;
   vm->mech[REF_MECH_MEMSTATE] = v;
   return 0;
 }
