@@ -3,10 +3,11 @@
  * ZIP-1, TPS-7, SEC-2; row REF_MECH_SWAP, MMC_CAP_SWAP | MMC_CAP_COMPRESSION).
  *
  * Swap files (SWAP-1, SEC-2). The host's swap directory is
- * mmc_host_config_t.swap_dir. Without one, each VM's file is made in its own
- * private directory (mkdtemp under $TMPDIR, else /tmp, mode 0700), then
- * unlinked and the directory removed at once: only the open descriptor
- * names it, so nothing can be left behind even if the process is killed.
+ * mmc_host_config_t.swap_dir. Without one, each VM's file is an unnamed
+ * O_TMPFILE under $TMPDIR, else /tmp (or, where the file system lacks
+ * O_TMPFILE, a file in its own mkdtemp directory, unlinked at once): only
+ * the open descriptor names it, so nothing can be left behind even if the
+ * process is killed.
  * Each VM gets "vm<id>-<pid>-<n>.vswp" there at power-on,
  * created O_EXCL with mode 0600, sized configured − reservation pages and
  * allocated with fallocate (so a short file system refuses the power-on
@@ -542,17 +543,42 @@ static int swap_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn,
 
 /* ---------------------------------------------------------------- files */
 
+/* A private swap file without a name: O_TMPFILE in the temporary
+ * directory (one inode, no directory entry to make or remove: the cheapest
+ * way to honour "created at power-on" on every power-on); where the file
+ * system lacks O_TMPFILE, a file in a mkdtemp directory, unlinked at once. */
+static int open_private(swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s, char *dir) {
+  char parent[SWAP_DIR_MAX];
+  snprintf(parent, sizeof parent, "%s", sh->dir);
+  char *slash = strrchr(parent, '/');
+  if (slash)
+    *(slash == parent ? slash + 1 : slash) = '\0';
+  int fd = open(parent, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
+    snprintf(s->path, sizeof s->path, "%s/(unnamed O_TMPFILE of VM %u)", parent, vm->id);
+    dir[0] = '\0';
+    return fd;
+  }
+  if (!mkdtemp(dir))
+    return -1;
+  static _Atomic uint64_t private_made;
+  snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
+           (unsigned long long)atomic_fetch_add(&private_made, 1));
+  return open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+}
+
 static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s, mmc_error_t *err) {
   char dir[SWAP_DIR_MAX];
   snprintf(dir, sizeof dir, "%s", sh->dir);
-  if (sh->own_dir && !mkdtemp(dir))
-    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create a private swap directory %s: %s",
-                    vm->id, dir, strerror(errno));
-  /* Unique per process (several hosts may share one swap_dir). */
-  static _Atomic uint64_t files_made;
-  snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
-           (unsigned long long)atomic_fetch_add(&files_made, 1));
-  s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (sh->own_dir) {
+    s->fd = open_private(sh, vm, s, dir);
+  } else {
+    /* Unique per process (several hosts may share one swap_dir). */
+    static _Atomic uint64_t files_made;
+    snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&files_made, 1));
+    s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  }
   int e = s->fd < 0 ? errno : 0;
   off_t size = (off_t)(s->nslots * MMC_PAGE_SIZE);
   struct statvfs sv;
@@ -566,10 +592,11 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
     e = ref_set(h, REF_SET_REF_SWAP_PREALLOCATE) ? posix_fallocate(s->fd, 0, size)
         : ftruncate(s->fd, size)                 ? errno
                                                  : 0;
-  if (s->fd >= 0 && (e || sh->own_dir))
+  if (s->fd >= 0 && (e || (sh->own_dir && dir[0])))
     unlink(s->path); /* failed, or private: the open descriptor is the only name */
   if (sh->own_dir) {
-    rmdir(dir);
+    if (dir[0])
+      rmdir(dir);
     s->unlinked = true;
   }
   if (e) {

@@ -47,10 +47,16 @@ int bu_load_topology(const suite_bench_opts_t *o, const char *spec, mmt_topology
 
 int bu_host(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
             uint64_t seed, mmc_host_t **out) {
+  return bu_host_swap(o, im, topo, seed, NULL, out);
+}
+
+int bu_host_swap(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
+                 uint64_t seed, const char *swap_dir, mmc_host_t **out) {
   mmc_host_config_t cfg = {
       .topology = &topo->desc,
       .clock = (im->capabilities & MMC_CAP_CLOCK_STEPPED) ? MMC_CLOCK_STEPPED : MMC_CLOCK_LIVE,
       .seed = seed,
+      .swap_dir = swap_dir,
   };
   mmc_error_t err = {0};
   if (im->host_create(&cfg, out, &err) != 0) {

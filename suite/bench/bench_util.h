@@ -21,6 +21,10 @@ int bu_load_topology(const suite_bench_opts_t *o, const char *spec, mmt_topology
 /* Host on topo, stepped clock when the implementation has it (else live). */
 int bu_host(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
             uint64_t seed, mmc_host_t **out);
+/* The same with the host's swap files in `swap_dir` (NULL = the
+ * implementation's default). */
+int bu_host_swap(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
+                 uint64_t seed, const char *swap_dir, mmc_host_t **out);
 
 uint64_t bu_now_ns(void);
 double bu_percentile(double *v, size_t n, double p); /* sorts v */
