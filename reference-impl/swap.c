@@ -432,9 +432,43 @@ static void out_events(ref_host_t *h, ref_vm_t *vm, uint64_t zipped, uint64_t wr
                                     .reason = "swap"});
 }
 
+/* The VM's swap-out working memory, made on first use; false when memory
+ * for it cannot be had (nothing is swapped then, an error event says why). */
+static bool sw_buffers(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s) {
+  if (s->cache)
+    return true;
+  s->free_slots = malloc((s->nslots ? s->nslots : 1) * sizeof *s->free_slots);
+  s->free_zip = malloc(s->zip_max * sizeof *s->free_zip);
+  s->zip_len = malloc(s->zip_max * sizeof *s->zip_len);
+  s->buf = malloc(s->batch * MMC_PAGE_SIZE);
+  s->pend = malloc(s->batch * sizeof *s->pend);
+  s->freeing = malloc(s->batch * sizeof *s->freeing);
+  void *cache = mmap(NULL, s->zip_max * SWAP_ZIP_SLOT, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (s->free_slots && s->free_zip && s->zip_len && s->buf && s->pend && s->freeing &&
+      cache != MAP_FAILED) {
+    s->cache = cache;
+    return true;
+  }
+  if (cache != MAP_FAILED)
+    munmap(cache, s->zip_max * SWAP_ZIP_SLOT);
+  free(s->free_slots);
+  free(s->free_zip);
+  free(s->zip_len);
+  free(s->buf);
+  free(s->pend);
+  free(s->freeing);
+  s->free_slots = NULL, s->free_zip = NULL, s->zip_len = NULL, s->buf = NULL, s->pend = NULL,
+  s->freeing = NULL;
+  mmc_event_t ev = {.type = MMC_EV_ERROR, .vm = vm->id, .node_from = -1, .node_to = -1};
+  snprintf(ev.reason, sizeof ev.reason, "swap: out of memory");
+  ref_event_emit(h, ev);
+  return false;
+}
+
 uint64_t ref_swap_reclaim(ref_host_t *h, ref_vm_t *vm, uint64_t want) {
   swap_vm_t *s = sw_of(vm);
-  if (!s || !want)
+  if (!s || !want || !sw_buffers(h, vm, s))
     return 0;
   uint64_t *victims = malloc(s->batch * sizeof *victims);
   if (!victims)
@@ -637,21 +671,10 @@ static int sw_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   s->zip_max = vm->npages * (MMC_PAGE_SIZE / SWAP_ZIP_SLOT); /* MemZipMaxPct = 100 */
   s->batch = (size_t)ref_set(h, REF_SET_REF_SWAP_CLUSTER_PAGES) * SWAP_CLUSTERS_PER_BATCH;
   ref_rng_seed(&s->rng, h->seed ^ ((uint64_t)vm->id * 0x9e3779b97f4a7c15ull));
-  s->free_slots = malloc((s->nslots ? s->nslots : 1) * sizeof *s->free_slots);
-  s->free_zip = malloc(s->zip_max * sizeof *s->free_zip);
-  s->zip_len = malloc(s->zip_max * sizeof *s->zip_len);
-  s->buf = malloc(s->batch * MMC_PAGE_SIZE);
-  s->pend = malloc(s->batch * sizeof *s->pend);
-  s->freeing = malloc(s->batch * sizeof *s->freeing);
-  s->cache = mmap(NULL, s->zip_max * SWAP_ZIP_SLOT, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (s->cache == MAP_FAILED)
-    s->cache = NULL;
-  if (!s->free_slots || !s->free_zip || !s->zip_len || !s->buf || !s->pend || !s->freeing ||
-      !s->cache) {
-    sw_free(s);
-    return mmc_fail(err, MMC_ENOMEM, "swap: out of memory for VM %u", vm->id);
-  }
+  /* Slot tables, cluster buffers and the compression cache are made at the
+   * VM's first swap-out (sw_buffers): most VMs never swap, and power-on
+   * stays cheap (placement benchmark). The swap file itself is made now
+   * (SWAP-1: power-on fails when it cannot be). */
   int rc = make_file(h, ref_host_mech(h, REF_MECH_SWAP), vm, s, err);
   if (rc) {
     sw_free(s);
