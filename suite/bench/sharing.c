@@ -51,6 +51,8 @@
 #define SHB_KSM_DEADLINE_S 120
 #define SHB_STEP_S 10 /* host seconds per advance() while waiting for full sharing */
 #define SHB_RAW_MIN_NS 200000000ull
+#define SHB_HASH_S 600 /* host seconds of the hashing pass: one ShareScanTime */
+#define SHB_SCAN_GHZ 32
 enum { shb_default_mb = 64, shb_min_mb = 16, shb_max_mb = 256, shb_max_vms = 8 };
 static const uint32_t shb_ns[] = {2, 4, 8};
 
@@ -67,11 +69,14 @@ static double wall_now_s(void) {
 /* ------------------------------------------------------------ the implementation */
 
 typedef struct ours {
-  double wall_s, cpu_s;   /* to full sharing */
-  double host_s;          /* host time it took */
-  uint64_t saved, target; /* pages */
-  double scan_pps_cpu;    /* unique content: pages scanned per CPU-second */
-  double raw_pps;         /* XXH3 over the same pages */
+  double wall_s, cpu_s;           /* to full sharing */
+  double base_s;                  /* the same advance() calls with the scanner off */
+  double host_s;                  /* host time it took */
+  uint64_t saved, target;         /* pages */
+  double scan_pps_cpu;            /* unique content: pages scanned per CPU-second (net of base) */
+  double scan_cpu_s, scan_base_s; /* the pass's CPU, and its baseline */
+  uint64_t scanned;
+  double raw_pps; /* XXH3 over the same pages */
 } ours_t;
 
 typedef struct vms {
@@ -83,12 +88,13 @@ typedef struct vms {
   mmc_vcpu_t *v[shb_max_vms];
 } vms_t;
 
+/* scan_ghz 0 stops the scanner (TPS-6): the baseline host. */
 static int vms_open(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
-                    uint32_t n, uint64_t npages, bool unique, vms_t *out) {
-  static const mmc_setting_value_t s[] = {{"Mem.ShareScanTime", 10},
-                                          {"Mem.ShareRateMax", 32768},
-                                          {"Mem.ShareScanGHz", 32},
-                                          {"Mem.ShareForceSalting", 0}};
+                    uint32_t n, uint64_t npages, bool unique, int64_t scan_ghz, vms_t *out) {
+  const mmc_setting_value_t s[] = {{"Mem.ShareScanTime", 10},
+                                   {"Mem.ShareRateMax", 32768},
+                                   {"Mem.ShareScanGHz", scan_ghz},
+                                   {"Mem.ShareForceSalting", 0}};
   memset(out, 0, sizeof *out);
   out->im = im;
   out->n = n;
@@ -153,7 +159,7 @@ static uint64_t vms_scanned(vms_t *v) {
 static int ours_merge(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
                       uint32_t n, uint64_t npages, ours_t *r) {
   vms_t v;
-  int rc = vms_open(o, im, topo, n, npages, false, &v);
+  int rc = vms_open(o, im, topo, n, npages, false, SHB_SCAN_GHZ, &v);
   r->target = (uint64_t)(n - 1) * npages;
   uint64_t h0 = im->now(v.h);
   double w0 = wall_now_s(), c0 = cpu_now_s();
@@ -179,40 +185,94 @@ static int ours_merge(const suite_bench_opts_t *o, const mmc_impl_t *im, const m
   return rc;
 }
 
+/* The host's own periodic work over the same host time and steps with the
+ * scanner off (ScanGHz 0): what advance() costs besides sharing (other
+ * mechanisms' ticks), subtracted from the figures the ratios use, since
+ * ksmd's CPU time is KSM's work alone. */
+static int ours_baseline(const suite_bench_opts_t *o, const mmc_impl_t *im,
+                         const mmt_topology_t *topo, uint32_t n, uint64_t npages, double host_s,
+                         double *cpu_s) {
+  vms_t v;
+  int rc = vms_open(o, im, topo, n, npages, false, 0, &v);
+  uint64_t h0 = rc == 0 ? im->now(v.h) : 0;
+  double c0 = cpu_now_s();
+  for (uint64_t t = SHB_STEP_S; rc == 0 && t <= (uint64_t)host_s; t += SHB_STEP_S) {
+    mmc_error_t err = {0};
+    if (im->advance(v.h, h0 + t * SHB_NS, &err)) {
+      fprintf(o->err, "mmcert bench sharing: advance: %s\n", err.msg);
+      rc = 1;
+    }
+  }
+  *cpu_s = cpu_now_s() - c0;
+  vms_close(&v);
+  return rc;
+}
+
+/* Raw XXH3-64 over the same pages: each VM's page pointers are taken first
+ * (page() and its bookkeeping are not hashing), then only the hashing is
+ * timed, in gpfn order, before the vCPU's quiescent point ends the
+ * pointers' validity. Repeated for at least SHB_RAW_MIN_NS of CPU. */
+static int raw_hash(const suite_bench_opts_t *o, const mmc_impl_t *im, vms_t *v, ours_t *r) {
+  const uint8_t **ptr = malloc(v->npages * sizeof *ptr);
+  if (!ptr) {
+    fprintf(o->err, "mmcert bench sharing: out of memory for %llu page pointers\n",
+            (unsigned long long)v->npages);
+    return 1;
+  }
+  uint64_t pages = 0, sink = 0;
+  double cpu = 0;
+  int rc = 0;
+  while (rc == 0 && cpu * 1e9 < SHB_RAW_MIN_NS) {
+    for (uint32_t i = 0; rc == 0 && i < v->n; i++) {
+      mmc_error_t err = {0};
+      for (uint64_t g = 0; rc == 0 && g < v->npages; g++)
+        if (!(ptr[g] = v->im->page(v->v[i], g, false, &err))) {
+          fprintf(o->err, "mmcert bench sharing: page %llu: %s\n", (unsigned long long)g, err.msg);
+          rc = 1;
+        }
+      double c0 = cpu_now_s();
+      for (uint64_t g = 0; rc == 0 && g < v->npages; g++)
+        sink ^= XXH3_64bits(ptr[g], MMC_PAGE_SIZE);
+      cpu += cpu_now_s() - c0;
+      v->im->quiesce(v->v[i]);
+      pages += v->npages;
+    }
+  }
+  free(ptr);
+  r->raw_pps = cpu > 0 ? (double)pages / cpu : 0;
+  if (sink == 42)
+    fprintf(o->err, " "); /* keep the hashing */
+  return rc;
+}
+
 /* Unique content: one pass of hashing, nothing merges; then raw XXH3 over
  * the same pages. */
 static int ours_hash(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
                      uint32_t n, uint64_t npages, ours_t *r) {
   vms_t v;
-  int rc = vms_open(o, im, topo, n, npages, true, &v);
+  int rc = vms_open(o, im, topo, n, npages, true, SHB_SCAN_GHZ, &v);
+  double base = 0;
+  if (rc == 0)
+    rc = ours_baseline(o, im, topo, n, npages, SHB_HASH_S, &base);
   if (rc == 0) {
     uint64_t s0 = vms_scanned(&v);
     double c0 = cpu_now_s();
     mmc_error_t err = {0};
-    rc = im->advance(v.h, im->now(v.h) + 600 * SHB_NS, &err);
-    double cpu = cpu_now_s() - c0;
-    if (rc)
-      fprintf(o->err, "mmcert bench sharing: advance: %s\n", err.msg);
-    r->scan_pps_cpu = cpu > 0 ? (double)(vms_scanned(&v) - s0) / cpu : 0;
-  }
-  /* Raw hashing of the same pages, through the guests' own pointers. */
-  uint64_t pages = 0, sink = 0;
-  double c0 = cpu_now_s();
-  while (rc == 0 && (cpu_now_s() - c0) * 1e9 < SHB_RAW_MIN_NS) {
-    for (uint32_t i = 0; i < n; i++) {
-      for (uint64_t g = 0; g < npages; g++) {
-        void *p = im->page(v.v[i], g, false, NULL);
-        if (p)
-          sink ^= XXH3_64bits(p, MMC_PAGE_SIZE);
-      }
-      im->quiesce(v.v[i]);
+    /* One pass (ShareScanTime), in the same steps as the baseline. */
+    uint64_t h0 = im->now(v.h);
+    for (uint64_t t = SHB_STEP_S; rc == 0 && t <= SHB_HASH_S; t += SHB_STEP_S) {
+      rc = im->advance(v.h, h0 + t * SHB_NS, &err);
+      if (rc)
+        fprintf(o->err, "mmcert bench sharing: advance: %s\n", err.msg);
     }
-    pages += (uint64_t)n * npages;
+    double cpu = cpu_now_s() - c0;
+    r->scan_base_s = base;
+    r->scan_cpu_s = cpu;
+    r->scanned = vms_scanned(&v) - s0;
+    r->scan_pps_cpu = cpu > base ? (double)r->scanned / (cpu - base) : 0;
   }
-  double cpu = cpu_now_s() - c0;
-  r->raw_pps = cpu > 0 ? (double)pages / cpu : 0;
-  if (sink == 42)
-    fprintf(o->err, " "); /* keep the hashing */
+  if (rc == 0)
+    rc = raw_hash(o, im, &v, r);
   vms_close(&v);
   return rc;
 }
@@ -450,7 +510,8 @@ static uint64_t bench_pages(void) {
 
 static void print_n(const suite_bench_opts_t *o, uint32_t n, const ours_t *us, const ksm_res_t *k) {
   char fig[64], peer[64];
-  double ours_rate = us->cpu_s > 0 ? (double)us->saved / us->cpu_s : 0;
+  double net = us->cpu_s - us->base_s;
+  double ours_rate = net > 0 ? (double)us->saved / net : 0;
   snprintf(fig, sizeof fig, "N=%u time to full sharing", n);
   if (k->skipped) {
     bu_row(o->out, fig, us->wall_s, "s", "KSM (skipped)", 0, 0, "");
@@ -459,9 +520,8 @@ static void print_n(const suite_bench_opts_t *o, uint32_t n, const ours_t *us, c
     bu_row(o->out, fig, us->wall_s, "s", peer, k->wall_s,
            us->wall_s > 0 ? k->wall_s / us->wall_s : 0, "");
   }
-  snprintf(fig, sizeof fig, "N=%u CPU to full sharing", n);
-  bu_row(o->out, fig, us->cpu_s, "s", "KSM ksmd CPU", k->cpu_s,
-         us->cpu_s > 0 ? k->cpu_s / us->cpu_s : 0, "");
+  snprintf(fig, sizeof fig, "N=%u sharing CPU to full sharing", n);
+  bu_row(o->out, fig, net, "s", "KSM ksmd CPU", k->cpu_s, net > 0 ? k->cpu_s / net : 0, "");
   snprintf(fig, sizeof fig, "N=%u merged pages per CPU-s", n);
   double ksm_rate = k->cpu_s > 0 ? (double)k->sharing / k->cpu_s : 0;
   bu_row(o->out, fig, ours_rate, "pg/s", "KSM merged pages per CPU-s", ksm_rate,
@@ -475,6 +535,11 @@ static void print_n(const suite_bench_opts_t *o, uint32_t n, const ours_t *us, c
           n, (unsigned long long)us->saved, (unsigned long long)us->target, us->host_s,
           (unsigned long long)k->sharing, (unsigned long long)k->target,
           k->skipped ? "; KSM SKIP: " : "", k->skipped ? k->why : "");
+  fprintf(o->out,
+          "  N=%u: sharing CPU = advance() CPU - the same advance() calls with the scanner off: "
+          "merging %.3f - %.3f s; hashing pass %.3f - %.3f s for %llu pages\n",
+          n, us->cpu_s, us->base_s, us->scan_cpu_s, us->scan_base_s,
+          (unsigned long long)us->scanned);
   fflush(o->out);
 }
 
@@ -501,7 +566,9 @@ int suite_bench_sharing(const suite_bench_opts_t *o) {
     uint32_t n = shb_ns[k];
     ours_t us = {0};
     ksm_res_t ks;
-    if (ours_merge(o, im, topo, n, npages, &us) || ours_hash(o, im, topo, n, npages, &us))
+    if (ours_merge(o, im, topo, n, npages, &us) ||
+        ours_baseline(o, im, topo, n, npages, us.host_s, &us.base_s) ||
+        ours_hash(o, im, topo, n, npages, &us))
       goto out;
     if (ksm_run(n, npages, &ks)) {
       fprintf(o->err, "mmcert bench sharing: KSM: %s\n", ks.why);
