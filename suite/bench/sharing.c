@@ -9,21 +9,26 @@
  *  - The implementation: a stepped host on this machine's topology with the
  *    scanner unthrottled as far as the settings allow (ShareScanTime 10 min,
  *    ShareRateMax 32768, ShareScanGHz 32, salting off); advance() runs the
- *    scanner synchronously, so the thread's CPU time around advance() is the
- *    sharing cost, and its wall time the time to full sharing (the host
- *    clock moves by passes, the wall clock only by work). Full sharing =
- *    host saved_pages reaching (N-1) x pages.
+ *    scanner synchronously, so the thread's CPU time around advance() minus
+ *    that of the same advance() calls on an identical host with the scanner
+ *    off (ScanGHz 0: the other mechanisms' ticks) is the sharing cost; the
+ *    wall time is the time to full sharing (the host clock moves by passes,
+ *    the wall clock only by work). Full sharing = host saved_pages reaching
+ *    (N-1) x pages.
  *  - KSM: N forked processes map the same content MADV_MERGEABLE; ksmd runs
  *    with pages_to_scan raised and sleep_millisecs 0 until pages_sharing
  *    reaches (N-1) x pages; its CPU time is ksmd's utime+stime from
- *    /proc/PID/stat. Each round starts with run=2 (unmerge everything: the
- *    counters then start from 0). Every KSM setting touched (run, pages_to_scan,
- *    sleep_millisecs) is saved first and restored at the end, on error, at
- *    exit and on SIGINT/SIGTERM/SIGHUP. Not root or no /sys/kernel/mm/ksm:
- *    the KSM rows say SKIP with the reason.
- *  - Hashing: the same pages with unique content (nothing to merge) give
- *    the scanner's pages hashed per CPU-second, beside raw XXH3-64 over the
- *    same pages through page() pointers.
+ *    /proc/PID/stat, its merges pages_sharing up to the target (the counter
+ *    is system-wide). ksmd also scans other processes' mergeable memory (a
+ *    QEMU guest's RAM): when its pages per full scan exceed ours, a WARNING
+ *    says so, with an estimate splitting ksmd's CPU by pages scanned. Each round starts with run=2
+ * (unmerge everything: the counters then start from 0). Every KSM setting touched (run,
+ * pages_to_scan, sleep_millisecs) is saved first and restored at the end, on error, at exit and on
+ * SIGINT/SIGTERM/SIGHUP. Not root or no /sys/kernel/mm/ksm: the KSM rows say SKIP with the reason.
+ *  - Hashing: the same pages with unique content (nothing to merge), one
+ *    pass, give the scanner's pages hashed per CPU-second (net of the same
+ *    baseline), beside raw XXH3-64 over the same pages: their page()
+ *    pointers taken first, only the hashing timed.
  * Targets (issue 5): merged pages per CPU-second >= 4x KSM's; the scanner's
  * hashing >= 0.7 of raw XXH3.
  */
