@@ -148,9 +148,9 @@ typedef struct sh_entry {
 typedef struct sh_table {
   pthread_mutex_t lock;
   uint32_t node;
-  uint32_t *bucket;  /* heads (index + 1) */
-  uint32_t nbuckets; /* power of two */
-  sh_entry_t *e;
+  uint32_t *bucket;   /* heads (index + 1); lazily backed, huge pages if allowed */
+  uint32_t nbuckets;  /* power of two */
+  sh_entry_t *e;      /* arena, lazily backed: grows in place (mremap) */
   uint32_t cap, used; /* arena: entries [0, used) handed out at least once */
   uint32_t free_head;
   uint32_t live;
@@ -234,13 +234,29 @@ static void *lazy_map(size_t bytes) {
   return p == MAP_FAILED ? NULL : p;
 }
 
+/* A lazily backed table array the scanner reads at random (buckets,
+ * entries, frame_entry): transparent huge pages where the kernel allows
+ * them, so a pass does not take a page fault and a TLB miss per 4 KB of
+ * table (a node's buckets are megabytes, touched at random). Memory used is
+ * what random inserts would touch anyway; without THP nothing changes. */
+static void *lazy_map_huge(size_t bytes) {
+  void *p = lazy_map(bytes);
+#ifdef MADV_HUGEPAGE
+  if (p)
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: 4 KB pages work too */
+#endif
+  return p;
+}
+
 static void tab_free(sh_table_t *t) {
   if (!t)
     return;
   if (t->frame_entry)
     munmap(t->frame_entry, t->frame_entry_bytes);
-  free(t->bucket);
-  free(t->e);
+  if (t->bucket)
+    munmap(t->bucket, (size_t)t->nbuckets * sizeof *t->bucket);
+  if (t->e)
+    munmap(t->e, (size_t)t->cap * sizeof *t->e);
   pthread_mutex_destroy(&t->lock);
   free(t);
 }
@@ -257,11 +273,13 @@ static sh_table_t *tab_new(uint32_t node, uint64_t frames) {
   t->nbuckets = TABLE_MIN;
   while (t->nbuckets < frames / FRAMES_PER_BUCKET && t->nbuckets < (1u << 30))
     t->nbuckets *= 2;
-  t->cap = TABLE_MIN;
-  t->bucket = calloc(t->nbuckets, sizeof *t->bucket);
-  t->e = calloc(t->cap, sizeof *t->e);
+  /* The entry arena is reserved for one entry per frame (address space
+   * only: pages are backed as entries are handed out). */
+  t->cap = frames + TABLE_MIN < UINT32_MAX / 2 ? (uint32_t)(frames + TABLE_MIN) : UINT32_MAX / 2;
+  t->bucket = lazy_map_huge((size_t)t->nbuckets * sizeof *t->bucket);
+  t->e = lazy_map_huge((size_t)t->cap * sizeof *t->e);
   t->frame_entry_bytes = (size_t)frames * sizeof *t->frame_entry;
-  t->frame_entry = lazy_map(t->frame_entry_bytes);
+  t->frame_entry = lazy_map_huge(t->frame_entry_bytes);
   if (!t->bucket || !t->e || !t->frame_entry) {
     tab_free(t);
     return NULL;
@@ -287,7 +305,7 @@ static void tab_grow_buckets(sh_table_t *t) {
   if (t->live < t->nbuckets * FRAMES_PER_BUCKET || t->nbuckets > UINT32_MAX / 2)
     return;
   uint32_t *old = t->bucket, n = t->nbuckets;
-  uint32_t *nb = calloc((size_t)n * 2, sizeof *nb);
+  uint32_t *nb = lazy_map_huge((size_t)n * 2 * sizeof *nb);
   if (!nb)
     return;
   t->bucket = nb;
@@ -300,7 +318,7 @@ static void tab_grow_buckets(sh_table_t *t) {
       i = next;
     }
   }
-  free(old);
+  munmap(old, (size_t)n * sizeof *old);
 }
 
 /* A fresh entry (not linked), or UINT32_MAX when out of memory. */
@@ -314,8 +332,9 @@ static uint32_t tab_alloc(sh_table_t *t) {
   if (t->used == t->cap) {
     if (t->cap > UINT32_MAX / 2 - 1)
       return UINT32_MAX;
-    sh_entry_t *ne = realloc(t->e, (size_t)t->cap * 2 * sizeof *ne);
-    if (!ne)
+    size_t bytes = (size_t)t->cap * sizeof *t->e;
+    sh_entry_t *ne = mremap(t->e, bytes, bytes * 2, MREMAP_MAYMOVE);
+    if (ne == MAP_FAILED)
       return UINT32_MAX;
     t->e = ne;
     t->cap *= 2;
@@ -494,11 +513,14 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
       ref_pte_node(pte) != t->node)
     return -1;
   const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
-  s->st->hashed++;
-  if (hash_page(p2, s->mask) != e->hash)
-    return -1;
   *pte_out = pte;
-  return early_same(src, p2) ? 1 : 0;
+  /* Same bytes as src, whose hash (just computed) is e->hash: the hint page
+   * still holds what was hashed, no need to hash it again. Only a
+   * difference needs the rehash: changed since (stale) or a collision. */
+  if (early_same(src, p2))
+    return 1;
+  s->st->hashed++;
+  return hash_page(p2, s->mask) != e->hash ? -1 : 0;
 }
 
 /* The hint entry idx matched: the entry becomes SHARED around the hint
