@@ -246,7 +246,7 @@ static bool mig_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
   return movable(pte, c->node);
 }
 
-static void slow_copy(uint64_t ns) {
+void ref_migrate_slow_copy(uint64_t ns) {
   struct timespec t0, t;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   do
@@ -327,7 +327,7 @@ static void mig_transform_many(void *ctx, const uint64_t *gpfns, const uint64_t 
       run = k;
     }
   for (size_t k = 0; c->slow_ns && k < np; k++)
-    slow_copy(c->slow_ns);
+    ref_migrate_slow_copy(c->slow_ns);
 }
 
 /* Defer the free of an old frame to the end of the batch (bulk punch);
@@ -694,7 +694,7 @@ static void rebalance_period(ref_host_t *h, uint64_t now_ns, void *ctx) {
 
 /* ================================================================ the row */
 
-static uint64_t env_slow_copy(void) {
+uint64_t ref_migrate_slow_copy_ns(void) {
   const char *s = getenv("MMCERT_TEST_SLOW_COPY_NS");
   if (!s || !*s)
     return 0;
@@ -721,7 +721,7 @@ static int mig_attach(ref_host_t *h, mmc_error_t *err) {
   mig_host_t *mh = calloc(1, sizeof *mh);
   if (!mh)
     return mmc_fail(err, MMC_ENOMEM, "migration: out of memory");
-  mh->slow_copy_ns = env_slow_copy();
+  mh->slow_copy_ns = ref_migrate_slow_copy_ns();
   mh->last_period_ns = mh->last_tick_ns = ref_host_now(h);
   ref_host_set_mech(h, REF_MECH_MIGRATE, mh);
   const ref_hook_t reb = {.name = "rebalancer",

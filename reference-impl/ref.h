@@ -226,6 +226,11 @@ extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
 #define REF_CAPS_SWAP (MMC_CAP_SWAP | MMC_CAP_COMPRESSION)
 
 int ref_mechs_check(mmc_error_t *err);
+/* migrate.c: the test knob MMCERT_TEST_SLOW_COPY_NS (a busy delay per page
+ * copy, so a deliberately slowed build shows as a regression; 0 = off),
+ * honoured by the migration engine and move_range alike. */
+uint64_t ref_migrate_slow_copy_ns(void);
+void ref_migrate_slow_copy(uint64_t ns);
 /* Host-wide per-mechanism state (attach/detach own it). */
 void *ref_host_mech(ref_host_t *h, ref_mech_id_t id);
 void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state);
