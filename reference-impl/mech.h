@@ -34,10 +34,13 @@
  *   3. for each page: CAS P|MARK -> P|COPY (fails if a vCPU cancelled the
  *      mark: skip the page), call the transform (copy to the new frame...),
  *      publish the new pte with a release store, then release the old frame.
- * A vCPU whose page() meets MARK cancels it (CAS back to P) and uses P: the
- * remap of that page is abandoned, so vCPUs never wait for the slow phase of
- * a remapper (no deadlock). A vCPU that meets COPY waits (yielding) until the
- * pte is published: the copy of one page never waits on anything.
+ * A vCPU that holds pointers (active in this epoch) and meets MARK cancels
+ * it (CAS back to P) and uses P: the remap of that page is abandoned, so a
+ * remapper never waits on a vCPU that waits on it (no deadlock). A vCPU that
+ * holds no pointers waits (bounded) for the marked page to be published
+ * instead, quiescent meanwhile, so busy writers do not starve migration.
+ * A vCPU that meets COPY waits (yielding) until the pte is published: the
+ * copy of one page never waits on anything. pmap.c states the full rules.
  * A vCPU's own slow path (copy-on-write, swap-in, sample restore, first touch)
  * locks the pte with BUSY, and, when other vCPUs may hold pointers to the old
  * frame (COW), waits for them like a remapper. If one of them is itself
