@@ -432,6 +432,21 @@ static void out_events(ref_host_t *h, ref_vm_t *vm, uint64_t zipped, uint64_t wr
                                     .reason = "swap"});
 }
 
+/* Release the swap-out working memory (any part of it may be missing). */
+static void sw_free_buffers(swap_vm_t *s) {
+  if (s->cache)
+    munmap(s->cache, s->zip_max * SWAP_ZIP_SLOT);
+  free(s->free_slots);
+  free(s->free_zip);
+  free(s->zip_len);
+  free(s->buf);
+  free(s->pend);
+  free(s->freeing);
+  s->cache = NULL;
+  s->free_slots = NULL, s->free_zip = NULL, s->zip_len = NULL;
+  s->buf = NULL, s->pend = NULL, s->freeing = NULL;
+}
+
 /* The VM's swap-out working memory, made on first use; false when memory
  * for it cannot be had (nothing is swapped then, an error event says why). */
 static bool sw_buffers(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s) {
@@ -452,14 +467,7 @@ static bool sw_buffers(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s) {
   }
   if (cache != MAP_FAILED)
     munmap(cache, s->zip_max * SWAP_ZIP_SLOT);
-  free(s->free_slots);
-  free(s->free_zip);
-  free(s->zip_len);
-  free(s->buf);
-  free(s->pend);
-  free(s->freeing);
-  s->free_slots = NULL, s->free_zip = NULL, s->zip_len = NULL, s->buf = NULL, s->pend = NULL,
-  s->freeing = NULL;
+  sw_free_buffers(s);
   mmc_event_t ev = {.type = MMC_EV_ERROR, .vm = vm->id, .node_from = -1, .node_to = -1};
   snprintf(ev.reason, sizeof ev.reason, "swap: out of memory");
   ref_event_emit(h, ev);
@@ -649,14 +657,7 @@ static void sw_free(swap_vm_t *s) {
     if (!s->unlinked)
       unlink(s->path);
   }
-  if (s->cache)
-    munmap(s->cache, s->zip_max * SWAP_ZIP_SLOT);
-  free(s->free_slots);
-  free(s->free_zip);
-  free(s->zip_len);
-  free(s->buf);
-  free(s->pend);
-  free(s->freeing);
+  sw_free_buffers(s);
   pthread_mutex_destroy(&s->lock);
   free(s);
 }
