@@ -39,7 +39,7 @@ struct suite_ctx {
 
 /* ------------------------------------------------------------ wire format */
 
-static int write_all(int fd, const void *buf, size_t n) {
+int suite_write_all(int fd, const void *buf, size_t n) {
   const char *p = buf;
   while (n) {
     ssize_t w = write(fd, p, n);
@@ -74,7 +74,7 @@ int suite_rec_send(int fd, const suite_rec_t *r) {
       memcpy(buf + o, s[i], h.len[i]);
     o += h.len[i];
   }
-  int rc = write_all(fd, buf, total);
+  int rc = suite_write_all(fd, buf, total);
   free(buf);
   return rc;
 }

@@ -436,19 +436,6 @@ json_t *suite_results_json(const suite_run_t *run) {
   return doc;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static void fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY);
   if (fd >= 0) {
@@ -474,7 +461,7 @@ int suite_results_write_file(const char *path, const json_t *doc, mmc_error_t *e
   }
   int rc = 0;
   const char *what = NULL;
-  if (write_all(fd, text, strlen(text)) || write_all(fd, "\n", 1))
+  if (suite_write_all(fd, text, strlen(text)) || suite_write_all(fd, "\n", 1))
     what = "write";
   else if (fchmod(fd, 0644) || fsync(fd))
     what = "fsync";

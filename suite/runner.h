@@ -150,6 +150,8 @@ _Noreturn void suite_child_preflight(const suite_run_t *run, int fd);
 
 /* ---- record wire format (ctx.c writes, runner.c reads) */
 int suite_rec_send(int fd, const suite_rec_t *r);
+/* write(2) all n bytes, retrying on EINTR and short writes; 0 or -1. */
+int suite_write_all(int fd, const void *buf, size_t n);
 /* Decode one record from buf[0..len): returns bytes consumed, 0 when more
  * bytes are needed, -1 on a malformed record. */
 long suite_rec_decode(const unsigned char *buf, size_t len, suite_rec_t *out);
