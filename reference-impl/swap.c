@@ -67,6 +67,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lz4.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,8 @@ typedef struct swap_pend {
 typedef struct swap_vm {
   pthread_mutex_t lock;
   int fd;
-  char path[SWAP_PATH_MAX];
+  char *path;    /* for messages and removal; heap, exact size: a fixed PATH_MAX
+                   buffer per VM made power-on touch a fresh heap page (bench placement) */
   bool unlinked; /* private file: no name left once created */
   uint64_t nslots, slot_bump, nfree_slots;
   uint32_t *free_slots;
@@ -585,6 +587,22 @@ static int swap_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn,
 
 /* ---------------------------------------------------------------- files */
 
+/* s->path from a format; 0, or -1 when out of memory. */
+__attribute__((format(printf, 2, 3))) static int sw_set_path(swap_vm_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  free(s->path);
+  s->path = n < 0 ? NULL : malloc((size_t)n + 1);
+  if (!s->path)
+    return -1;
+  va_start(ap, fmt);
+  vsnprintf(s->path, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return 0;
+}
+
 /* A private swap file without a name: O_TMPFILE in the temporary
  * directory (one inode, no directory entry to make or remove: the cheapest
  * way to honour "created at power-on" on every power-on); where the file
@@ -597,15 +615,22 @@ static int open_private(swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s, char *dir) 
     *(slash == parent ? slash + 1 : slash) = '\0';
   int fd = open(parent, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
-    snprintf(s->path, sizeof s->path, "%s/(unnamed O_TMPFILE of VM %u)", parent, vm->id);
     dir[0] = '\0';
+    if (fd >= 0 && sw_set_path(s, "%s/(unnamed O_TMPFILE of VM %u)", parent, vm->id)) {
+      close(fd);
+      errno = ENOMEM;
+      return -1;
+    }
     return fd;
   }
   if (!mkdtemp(dir))
     return -1;
   static _Atomic uint64_t private_made;
-  snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
-           (unsigned long long)atomic_fetch_add(&private_made, 1));
+  if (sw_set_path(s, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
+                  (unsigned long long)atomic_fetch_add(&private_made, 1))) {
+    errno = ENOMEM;
+    return -1;
+  }
   return open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 }
 
@@ -617,9 +642,10 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
   } else {
     /* Unique per process (several hosts may share one swap_dir). */
     static _Atomic uint64_t files_made;
-    snprintf(s->path, sizeof s->path, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
-             (unsigned long long)atomic_fetch_add(&files_made, 1));
-    s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    s->fd = sw_set_path(s, "%s/vm%u-%ld-%llu.vswp", dir, vm->id, (long)getpid(),
+                        (unsigned long long)atomic_fetch_add(&files_made, 1))
+                ? (errno = ENOMEM, -1)
+                : open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   }
   int e = s->fd < 0 ? errno : 0;
   off_t size = (off_t)(s->nslots * MMC_PAGE_SIZE);
@@ -634,7 +660,7 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
     e = ref_set(h, REF_SET_REF_SWAP_PREALLOCATE) ? posix_fallocate(s->fd, 0, size)
         : ftruncate(s->fd, size)                 ? errno
                                                  : 0;
-  if (s->fd >= 0 && (e || (sh->own_dir && dir[0])))
+  if (s->fd >= 0 && s->path && (e || (sh->own_dir && dir[0])))
     unlink(s->path); /* failed, or private: the open descriptor is the only name */
   if (sh->own_dir) {
     if (dir[0])
@@ -646,7 +672,8 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
       close(s->fd);
     s->fd = -1;
     return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create its %llu MB swap file %s: %s",
-                    vm->id, (unsigned long long)(size >> 20), s->path, strerror(e));
+                    vm->id, (unsigned long long)(size >> 20), s->path ? s->path : sh->dir,
+                    strerror(e));
   }
   return 0;
 }
@@ -654,9 +681,10 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
 static void sw_free(swap_vm_t *s) {
   if (s->fd >= 0) {
     close(s->fd);
-    if (!s->unlinked)
+    if (!s->unlinked && s->path)
       unlink(s->path);
   }
+  free(s->path);
   sw_free_buffers(s);
   pthread_mutex_destroy(&s->lock);
   free(s);

@@ -27,6 +27,9 @@ int bu_host_swap(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_to
                  uint64_t seed, const char *swap_dir, mmc_host_t **out);
 
 uint64_t bu_now_ns(void);
+/* CPU time of the calling thread: a loop timed with it does not count the
+ * time the thread spent preempted by other work on a shared machine. */
+uint64_t bu_thread_cpu_ns(void);
 double bu_percentile(double *v, size_t n, double p); /* sorts v */
 
 /* Column header, then one row: the figure and its value, the peer and its
