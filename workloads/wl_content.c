@@ -196,19 +196,12 @@ void wl_truth_fini(wl_truth_t *t) {
 
 /* ---------------------------------------------------------------- verify */
 
-static void report_add(wl_verify_report_t *rep, uint64_t gpfn, uint32_t expected,
-                       const wl_page_seen_t *s) {
+void wl_verify_report_add(wl_verify_report_t *rep, uint64_t gpfn, uint32_t expected,
+                          const wl_page_seen_t *s) {
   rep->mismatches++;
   rep->by_verdict[s->verdict]++;
-  if (rep->nfirst >= WL_VERIFY_FIRST)
-    return;
-  rep->first[rep->nfirst++] = (wl_mismatch_t){.gpfn = gpfn,
-                                              .verdict = s->verdict,
-                                              .expected_version = expected,
-                                              .seen_version = s->seen_version,
-                                              .header_intact = s->header_intact,
-                                              .seen_seed = s->seen_seed,
-                                              .seen_gpfn = s->seen_gpfn};
+  if (rep->nfirst < WL_VERIFY_FIRST)
+    rep->first[rep->nfirst++] = wl_mismatch_make(gpfn, expected, s);
 }
 
 /* page(read) with the MMC_ERETRY protocol: we hold no pointer we still use,
@@ -247,7 +240,7 @@ int wl_verify(const mmc_impl_t *impl, mmc_vcpu_t *vcpu, const wl_truth_t *t, uin
     uint32_t expected = t->version[g];
     rep->pages_checked++;
     if (wl_page_check(p, wl_truth_seed(t, g), g, expected, &s) != WL_PAGE_OK)
-      report_add(rep, g, expected, &s);
+      wl_verify_report_add(rep, g, expected, &s);
     if ((g + 1) % quiesce_every == 0)
       impl->quiesce(vcpu);
   }

@@ -275,13 +275,7 @@ static void note_check(wl_vcpu_t *v, uint64_t gpfn, uint32_t expected, const wl_
   if (s->verdict == WL_PAGE_OK)
     return;
   if (atomic_load_explicit(&v->c.mismatches, memory_order_relaxed) == 0)
-    v->first_mismatch = (wl_mismatch_t){.gpfn = gpfn,
-                                        .verdict = s->verdict,
-                                        .expected_version = expected,
-                                        .seen_version = s->seen_version,
-                                        .header_intact = s->header_intact,
-                                        .seen_seed = s->seen_seed,
-                                        .seen_gpfn = s->seen_gpfn};
+    v->first_mismatch = wl_mismatch_make(gpfn, expected, s);
   count(&v->c.mismatches, 1);
 }
 

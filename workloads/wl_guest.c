@@ -290,20 +290,6 @@ bool wl_guest_is_ballooned(const wl_vm_t *vm, uint64_t gpfn) {
 
 /* ---------------------------------------------------------------- verify */
 
-static void rep_add(wl_verify_report_t *rep, uint64_t gpfn, uint32_t expected,
-                    const wl_page_seen_t *s) {
-  rep->mismatches++;
-  rep->by_verdict[s->verdict]++;
-  if (rep->nfirst < WL_VERIFY_FIRST)
-    rep->first[rep->nfirst++] = (wl_mismatch_t){.gpfn = gpfn,
-                                                .verdict = s->verdict,
-                                                .expected_version = expected,
-                                                .seen_version = s->seen_version,
-                                                .header_intact = s->header_intact,
-                                                .seen_seed = s->seen_seed,
-                                                .seen_gpfn = s->seen_gpfn};
-}
-
 int wl_guest_verify(wl_vm_t *vm, wl_verify_report_t *rep, mmc_error_t *err) {
   memset(rep, 0, sizeof *rep);
   mmc_vcpu_t *h = vm->vcpus[0].handle;
@@ -327,7 +313,7 @@ int wl_guest_verify(wl_vm_t *vm, wl_verify_report_t *rep, mmc_error_t *err) {
     wl_page_seen_t s;
     rep->pages_checked++;
     if (wl_page_check(page, wl_truth_seed(t, p), p, t->version[p], &s) != WL_PAGE_OK)
-      rep_add(rep, p, t->version[p], &s);
+      wl_verify_report_add(rep, p, t->version[p], &s);
     if ((p + 1) % WL_VERIFY_QUIESCE_EVERY == 0)
       vm->impl->quiesce(h);
   }

@@ -152,6 +152,21 @@ typedef struct wl_verify_report {
   wl_mismatch_t first[WL_VERIFY_FIRST];     /* the first mismatches by gpfn */
 } wl_verify_report_t;
 
+/* One mismatch as a report keeps it. */
+static inline wl_mismatch_t wl_mismatch_make(uint64_t gpfn, uint32_t expected,
+                                             const wl_page_seen_t *s) {
+  return (wl_mismatch_t){.gpfn = gpfn,
+                         .verdict = s->verdict,
+                         .expected_version = expected,
+                         .seen_version = s->seen_version,
+                         .header_intact = s->header_intact,
+                         .seen_seed = s->seen_seed,
+                         .seen_gpfn = s->seen_gpfn};
+}
+/* Count a mismatch in rep, keeping the first WL_VERIFY_FIRST in detail. */
+void wl_verify_report_add(wl_verify_report_t *rep, uint64_t gpfn, uint32_t expected,
+                          const wl_page_seen_t *s);
+
 /* The default for wl_verify's quiesce_every: often enough not to hold up a
  * remapper for long, rarely enough to cost nothing. */
 #define WL_VERIFY_QUIESCE_EVERY 64u
@@ -497,9 +512,9 @@ void wl_churn_destroy(wl_churn_t *c);
  * never touches a given page. A VM may run without a driver. */
 #define WL_GUEST_RATE_DEFAULT 4096ull /* pages/s (16 MB/s) when rate is 0 */
 typedef struct wl_guest_cfg {
-  uint32_t anon_permille;  /* anonymous memory */
-  uint32_t cache_permille; /* page cache; free = 1000 - anon - cache */
-  uint32_t boot_pages_per_step; /* 0 = all in the first step */
+  uint32_t anon_permille;                   /* anonymous memory */
+  uint32_t cache_permille;                  /* page cache; free = 1000 - anon - cache */
+  uint32_t boot_pages_per_step;             /* 0 = all in the first step */
   uint32_t writes_per_step, reads_per_step; /* per vCPU, own anonymous stripe */
   uint32_t cache_reads_per_step;            /* vCPU 0 */
   bool driver;
