@@ -26,14 +26,14 @@
 #include "mmcert/impl.h"
 
 typedef struct mmt_topology {
-  mmc_topology_t desc;     /* what the contract passes to an implementation */
-  bool is_this_machine;    /* discovered from the running kernel */
+  mmc_topology_t desc;          /* what the contract passes to an implementation */
+  bool is_this_machine;         /* discovered from the running kernel */
   bool distances_from_firmware; /* distance matrix came from hwloc (ACPI SLIT) */
   const char *distance_origin;  /* static text saying where desc.distance came from
                                    (firmware table, the synthetic string, the built-in
                                    table, or assumed 10 local / 20 remote) */
-  uint32_t npus;           /* all PUs */
-  char source[256];        /* "this machine", the file path, the synthetic string */
+  uint32_t npus;                /* all PUs */
+  char source[256];             /* "this machine", the file path, the synthetic string */
   /* storage behind desc's pointers (owned) */
   mmc_node_t *nodes;
   uint32_t *distance;
@@ -68,6 +68,12 @@ void mmt_print(FILE *f, const mmt_topology_t *t);
  * (the message says which); the matrix is left unchanged on any error. */
 int mmt_measure_distances(mmt_topology_t *t, size_t buffer_bytes, double *latency_ns,
                           mmc_error_t *err);
+
+/* An anonymous buffer of `bytes` bound with mbind to OS node `os_node`,
+ * every page faulted in and checked with move_pages(2) to be there.
+ * MMC_ENOTSUP when the kernel has no NUMA memory policy (or forbids it),
+ * MMC_EIO when a page is elsewhere; munmap it when done. */
+int mmt_bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err);
 
 /* Distance between node indices, 10 local / 20 remote when unknown. */
 uint32_t mmt_distance(const mmt_topology_t *t, uint32_t from, uint32_t to);

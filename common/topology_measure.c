@@ -53,8 +53,7 @@ static double now_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* A buffer bound to `os_node`, its pages verified to be there. */
-static int bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err) {
+int mmt_bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err) {
   void *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (buf == MAP_FAILED)
     return mmc_fail(err, MMC_ENOMEM, "mmap of %zu bytes: %s", bytes, strerror(errno));
@@ -192,7 +191,7 @@ int mmt_measure_distances(mmt_topology_t *t, size_t buffer_bytes, double *latenc
     void *buf = NULL;
     if (d->nodes[j].memory_bytes == 0)
       continue; /* nothing can be allocated there: row values stay 0 */
-    rc = bind_buffer(&buf, buffer_bytes, d->nodes[j].os_index, err);
+    rc = mmt_bind_buffer(&buf, buffer_bytes, d->nodes[j].os_index, err);
     if (rc)
       break;
     link_cycle(buf, buffer_bytes);

@@ -47,11 +47,7 @@ typedef struct suite_qm_virt {
 } suite_qm_virt_t;
 void suite_qm_detect_virt(suite_qm_virt_t *v);
 
-/* Anonymous buffer of `bytes` bound with mbind(MPOL_BIND) to OS node
- * `os_node`, every page touched and checked with move_pages to be there.
- * MMC_ENOTSUP when the kernel has no NUMA memory policy (or a filter
- * refuses it), MMC_EIO when pages land elsewhere, MMC_ENOMEM. */
-int suite_qm_bind(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err);
+/* Buffers bound to a node: mmt_bind_buffer (common/mmc_topology.h). */
 
 /* STREAM-like copy (c = a) and triad (a = b + s*c) over three arrays of
  * `array_bytes` bound to memory node `dst`, by one thread pinned to each

@@ -34,7 +34,6 @@
 
 volatile sig_atomic_t suite_qm_stop;
 
-#define MASK_WORDS (MMC_MAX_NODES / (8 * sizeof(unsigned long)) + 1)
 #define CPUID_HV_BIT (1u << 31)   /* CPUID.1:ECX bit 31, "hypervisor present" */
 #define CPUID_HV_LEAF 0x40000000u /* hypervisor vendor signature */
 #define TRIAD_SCALAR 3.0          /* STREAM's q */
@@ -148,48 +147,6 @@ void suite_qm_detect_virt(suite_qm_virt_t *v) {
 
 /* ------------------------------------------------------------ buffers */
 
-int suite_qm_bind(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err) {
-  if (os_node >= MMC_MAX_NODES)
-    return mmc_fail(err, MMC_ENOTSUP, "node OS id %" PRIu32 " is beyond %u", os_node,
-                    MMC_MAX_NODES);
-  void *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (buf == MAP_FAILED)
-    return mmc_fail(err, MMC_ENOMEM, "mmap of %zu bytes: %s", bytes, strerror(errno));
-  unsigned long mask[MASK_WORDS] = {0};
-  mask[os_node / (8 * sizeof(unsigned long))] |= 1ul << (os_node % (8 * sizeof(unsigned long)));
-  if (syscall(SYS_mbind, buf, bytes, MPOL_BIND, mask, 8 * sizeof mask + 1, MPOL_MF_STRICT)) {
-    int e = errno;
-    munmap(buf, bytes);
-    return mmc_fail(err, e == ENOSYS || e == EPERM ? MMC_ENOTSUP : MMC_EIO,
-                    "mbind to node %" PRIu32 ": %s", os_node, strerror(e));
-  }
-  memset(buf, 1, bytes); /* fault every page in under the policy */
-  long page = sysconf(_SC_PAGESIZE);
-  size_t n = bytes / (size_t)page;
-  void **pages = malloc(n * sizeof *pages);
-  int *status = malloc(n * sizeof *status);
-  int rc = MMC_OK;
-  if (!pages || !status)
-    rc = mmc_fail(err, MMC_ENOMEM, "out of memory");
-  for (size_t i = 0; !rc && i < n; i++)
-    pages[i] = (char *)buf + i * (size_t)page;
-  if (!rc && syscall(SYS_move_pages, 0, n, pages, NULL, status, 0) != 0)
-    rc = mmc_fail(err, errno == ENOSYS || errno == EPERM ? MMC_ENOTSUP : MMC_EIO,
-                  "move_pages query: %s", strerror(errno));
-  for (size_t i = 0; !rc && i < n; i++)
-    if (status[i] != (int)os_node)
-      rc = mmc_fail(err, MMC_EIO,
-                    "page %zu of a buffer bound to node %" PRIu32 " is on %d (move_pages)", i,
-                    os_node, status[i]);
-  free(pages);
-  free(status);
-  if (rc)
-    munmap(buf, bytes);
-  else
-    *out = buf;
-  return rc;
-}
-
 /* ------------------------------------------------------------ bandwidth */
 
 typedef struct bw_shared {
@@ -266,7 +223,7 @@ static int bw_bind_arrays(bw_shared_t *s, uint32_t os_node, size_t bytes, mmc_er
   double **arr[3] = {&s->a, &s->b, &s->c};
   for (int k = 0; k < 3; k++) {
     void *p = NULL;
-    int rc = suite_qm_bind(&p, bytes, os_node, err);
+    int rc = mmt_bind_buffer(&p, bytes, os_node, err);
     if (rc)
       return rc;
     *arr[k] = p;
@@ -352,7 +309,7 @@ int suite_qm_migrate(uint32_t from, uint32_t to, size_t bytes, suite_qm_migratio
                      mmc_error_t *err) {
   memset(m, 0, sizeof *m);
   void *buf = NULL;
-  int rc = suite_qm_bind(&buf, bytes, from, err);
+  int rc = mmt_bind_buffer(&buf, bytes, from, err);
   if (rc)
     return rc;
   long page = sysconf(_SC_PAGESIZE);
