@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "mmcert/impl.h"
+#include "runner.h"
 
 typedef struct suite_bench_opts {
   const mmc_impl_t *impl; /* --impl (default libmmref.so), loaded and checked */
@@ -42,6 +43,13 @@ typedef int (*suite_bench_measure_fn)(void *arg, double *value);
 int suite_bench_figure(const suite_bench_opts_t *opts, const char *name, const char *unit,
                        const char *better, suite_bench_measure_fn measure, void *arg,
                        double *samples);
+
+/* Every table row a benchmark prints from now on is also recorded into r
+ * (NULL: not recorded): the figure, its peer and their ratio as metrics,
+ * the target, when it is one ("[p99] >= X [unit]", "<= X"), as a check.
+ * mmcert bench sets it around each benchmark (one runs at a time) and
+ * writes the results file (mode bench). suite/bench/bench_util.c. */
+void suite_bench_record_into(suite_result_t *r);
 
 /* Terminated by a row with name == NULL; may hold no benchmark yet. */
 extern const suite_bench_t suite_benches[];

@@ -28,36 +28,41 @@
 enum suite_need {
   SUITE_NEED_REAL_NUMA = 1u << 0, /* at least min_nodes real kernel NUMA nodes */
   SUITE_NEED_ROOT = 1u << 1,
-  SUITE_NEED_PMU = 1u << 2,       /* hardware perf events */
-  SUITE_NEED_KSM = 1u << 3,       /* /sys/kernel/mm/ksm */
-  SUITE_NEED_LIVE = 1u << 4,      /* live clock (MMC_CAP_CLOCK_LIVE) */
-  SUITE_NEED_STEPPED = 1u << 5,   /* stepped clock (MMC_CAP_CLOCK_STEPPED) */
+  SUITE_NEED_PMU = 1u << 2,     /* hardware perf events */
+  SUITE_NEED_KSM = 1u << 3,     /* /sys/kernel/mm/ksm */
+  SUITE_NEED_LIVE = 1u << 4,    /* live clock (MMC_CAP_CLOCK_LIVE) */
+  SUITE_NEED_STEPPED = 1u << 5, /* stepped clock (MMC_CAP_CLOCK_STEPPED) */
 };
 
 typedef struct suite_ctx suite_ctx_t;
 
 typedef struct suite_case {
-  const char *id;        /* unique, usually the main SPEC id: "NUMA-1" */
-  const char *spec_ids;  /* space-separated SPEC ids checked: "NUMA-1 NUMA-7" */
-  const char *title;     /* one line */
-  uint64_t needs_caps;   /* mmc_capability flags the implementation must have */
-  uint32_t needs;        /* suite_need flags */
-  uint32_t min_nodes;    /* nodes the run's topology must have; 0 = any */
-  uint64_t min_memory;   /* bytes of host memory the case needs; 0 = any */
-  unsigned timeout_s;    /* quick mode; full mode allows 20x */
+  const char *id;       /* unique, usually the main SPEC id: "NUMA-1" */
+  const char *spec_ids; /* space-separated SPEC ids checked: "NUMA-1 NUMA-7" */
+  const char *title;    /* one line */
+  uint64_t needs_caps;  /* mmc_capability flags the implementation must have */
+  uint32_t needs;       /* suite_need flags */
+  uint32_t min_nodes;   /* nodes the run's topology must have; 0 = any */
+  uint64_t min_memory;  /* bytes of host memory the case needs; 0 = any */
+  unsigned timeout_s;   /* quick mode; full mode allows 20x */
   void (*run)(suite_ctx_t *ctx);
 } suite_case_t;
 
 /* The table: defined in suite/cases.c, terminated by a row with id == NULL. */
 extern const suite_case_t suite_cases[];
 
-typedef enum suite_mode { SUITE_MODE_QUICK = 0, SUITE_MODE_FULL = 1 } suite_mode_t;
+/* BENCH: the results of `mmcert bench`, whose "cases" are benchmarks. */
+typedef enum suite_mode {
+  SUITE_MODE_QUICK = 0,
+  SUITE_MODE_FULL = 1,
+  SUITE_MODE_BENCH = 2
+} suite_mode_t;
 
 /* ---- what the run gives a case */
 const mmc_impl_t *sc_impl(suite_ctx_t *c);
 const mmt_topology_t *sc_topology(suite_ctx_t *c); /* the run's topology (after --host-memory) */
 suite_mode_t sc_mode(suite_ctx_t *c);
-uint64_t sc_seed(suite_ctx_t *c);                  /* the run's seed (printed in the TAP header) */
+uint64_t sc_seed(suite_ctx_t *c); /* the run's seed (printed in the TAP header) */
 
 /* Create a host on `topo` (NULL = the run's) with the run's --set settings,
  * seed and profile, then `extra` settings (NULL-terminated name/value list may
@@ -87,14 +92,12 @@ void sc_metric(suite_ctx_t *c, const char *name, const char *unit, const char *b
 void sc_series(suite_ctx_t *c, const char *name, const char *unit, double t, double value);
 /* A metric that could not be measured here (e.g. a perf counter without a
  * PMU): recorded with no value and the reason, never as a zero. */
-void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit,
-                           const char *reason);
+void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit, const char *reason);
 __attribute__((format(printf, 2, 3))) void sc_diag(suite_ctx_t *c, const char *fmt, ...);
 /* End the case as SKIP (nothing failed so far is lost: failures still count). */
 __attribute__((format(printf, 2, 3))) noreturn void sc_skip(suite_ctx_t *c, const char *fmt, ...);
 /* End the case as broken: the harness or implementation could not run it. */
-__attribute__((format(printf, 2, 3))) noreturn void sc_broken(suite_ctx_t *c, const char *fmt,
-                                                              ...);
+__attribute__((format(printf, 2, 3))) noreturn void sc_broken(suite_ctx_t *c, const char *fmt, ...);
 /* Shorthand: when rc != 0, sc_broken with "what: err.msg". */
 void sc_require(suite_ctx_t *c, int rc, const mmc_error_t *err, const char *what);
 

@@ -37,6 +37,9 @@ static const char usage_text[] =
     "  list      list the cases with their SPEC ids and titles\n"
     "  topology  print the topology a run would use\n"
     "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
+    "            [--json FILE]; the figures also go to a results file (mode bench,\n"
+    "            default results/runs/<time>-<impl>.json) that results, compare and\n"
+    "            report read; a missed target makes its benchmark 'fail' there\n"
     "  results   the results history: import FILE..., list [--impl N] [--version V]\n"
     "            [--machine CLASS] [--mode M]; both take --db PATH (default\n"
     "            results/history.db); show FILE... prints a file's key facts\n"
@@ -228,67 +231,6 @@ static const suite_bench_t *find_bench(const char *name) {
   return NULL;
 }
 
-static int cmd_bench(int argc, char **argv) {
-  static const struct option opts[] = {{"repeat", required_argument, NULL, 'r'},
-                                       {"impl", required_argument, NULL, 'i'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {0}};
-  uint64_t repeat = 1;
-  const char *impl = NULL;
-  int o;
-  while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
-    switch (o) {
-    case 'r':
-      if (!parse_u64(optarg, &repeat) || repeat < 1 || repeat > MAX_REPEAT)
-        return usage_error("bench", "--repeat '%s': expected an integer 1..%d", optarg, MAX_REPEAT);
-      break;
-    case 'i': impl = optarg; break;
-    case 'h': fputs(usage_text, stdout); return 0;
-    default: return bad_option("bench", o, argc, argv);
-    }
-  }
-  if (!suite_benches[0].name) {
-    fprintf(stderr, "mmcert bench: no benchmark is built into this mmcert yet "
-                    "(suite/bench/table.c registers none)\n");
-    return SUITE_EXIT_USAGE;
-  }
-  for (int i = optind; i < argc; i++)
-    if (!find_bench(argv[i])) {
-      fprintf(stderr, "mmcert bench: unknown benchmark '%s'; built in:", argv[i]);
-      for (const suite_bench_t *b = suite_benches; b->name; b++)
-        fprintf(stderr, " %s", b->name);
-      fprintf(stderr, "\n");
-      return SUITE_EXIT_USAGE;
-    }
-  char impl_path[PATH_MAX];
-  if (impl)
-    snprintf(impl_path, sizeof impl_path, "%s", impl);
-  else
-    default_impl(impl_path, sizeof impl_path);
-  suite_impl_t si;
-  mmc_error_t err = {0};
-  if (suite_impl_load(impl_path, &si, &err) != 0)
-    return usage_error("bench", "%s", err.msg);
-  suite_bench_opts_t bo = {.impl = si.impl,
-                           .impl_path = si.path,
-                           .repeat = (unsigned)repeat,
-                           .out = stdout,
-                           .err = stderr};
-  int failed = 0;
-  for (const suite_bench_t *b = suite_benches; b->name; b++) {
-    bool want = optind == argc;
-    for (int i = optind; i < argc && !want; i++)
-      want = !strcmp(argv[i], b->name);
-    if (!want)
-      continue;
-    printf("== %s: %s\n", b->name, b->title);
-    fflush(stdout);
-    failed |= b->run(&bo) != 0;
-  }
-  suite_impl_unload(&si);
-  return failed ? SUITE_EXIT_FAIL : SUITE_EXIT_OK;
-}
-
 /* ------------------------------------------------------------ run */
 
 typedef struct run_args {
@@ -328,15 +270,15 @@ static int add_set(run_args_t *a, const char *arg) {
   return 0;
 }
 
-static int check_json_path(const char *path) {
+static int check_json_path(const char *cmd, const char *path) {
   char buf[PATH_MAX];
   struct stat st;
   snprintf(buf, sizeof buf, "%s", path);
   const char *dir = dirname(buf);
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return usage_error("run", "--json %s: directory %s does not exist", path, dir);
+    return usage_error(cmd, "--json %s: directory %s does not exist", path, dir);
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    return usage_error("run", "--json %s: is a directory (give a file name)", path);
+    return usage_error(cmd, "--json %s: is a directory (give a file name)", path);
   return 0;
 }
 
@@ -430,7 +372,7 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
     rc = usage_error("run", "unexpected argument '%s' (cases are chosen with --case GLOB)",
                      argv[optind]);
   if (!rc && a->json)
-    rc = check_json_path(a->json);
+    rc = check_json_path("run", a->json);
   return rc;
 }
 
@@ -441,18 +383,19 @@ static void free_run_args(run_args_t *a) {
   free(a->globs);
 }
 
-static int write_results(const run_args_t *a, const suite_run_t *run) {
+/* The results file of a run or bench: `json`, else the default path. */
+static int write_results(const char *cmd, const char *json, const suite_run_t *run) {
   char path[PATH_MAX];
   mmc_error_t err = {0};
-  if (a->json)
-    snprintf(path, sizeof path, "%s", a->json);
+  if (json)
+    snprintf(path, sizeof path, "%s", json);
   else if (suite_results_default_path(run->si->impl->name, run->start_time, path, sizeof path,
                                       &err) != 0) {
-    fprintf(stderr, "mmcert run: %s\n", err.msg);
+    fprintf(stderr, "mmcert %s: %s\n", cmd, err.msg);
     return -1;
   }
   if (suite_results_write(path, run, &err) != 0) {
-    fprintf(stderr, "mmcert run: %s\n", err.msg);
+    fprintf(stderr, "mmcert %s: %s\n", cmd, err.msg);
     return -1;
   }
   fprintf(stderr, "results: %s\n", path);
@@ -500,7 +443,7 @@ static int cmd_run(int argc, char **argv) {
                      .out = stdout,
                      .err = stderr};
   rc = suite_run(&run);
-  if (rc != SUITE_EXIT_USAGE && write_results(&a, &run) != 0 && rc == SUITE_EXIT_OK)
+  if (rc != SUITE_EXIT_USAGE && write_results("run", a.json, &run) != 0 && rc == SUITE_EXIT_OK)
     rc = SUITE_EXIT_FAIL;
   suite_run_free(&run);
   mmt_free(topo);
@@ -508,6 +451,148 @@ out_impl:
   suite_impl_unload(&si);
 out_args:
   free_run_args(&a);
+  return rc;
+}
+
+/* ------------------------------------------------------------ bench */
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The benchmarks to run, as the "cases" of a results file (mode bench):
+ * id "bench.NAME". Returns how many; cases[] and ids[] filled. */
+static size_t bench_cases(int first, int argc, char **argv, suite_case_t *cases,
+                          const suite_bench_t **which, char (*ids)[64]) {
+  size_t n = 0;
+  for (const suite_bench_t *b = suite_benches; b->name; b++) {
+    bool want = first == argc;
+    for (int i = first; i < argc && !want; i++)
+      want = !strcmp(argv[i], b->name);
+    if (!want)
+      continue;
+    snprintf(ids[n], sizeof ids[n], "bench.%s", b->name);
+    cases[n] = (suite_case_t){.id = ids[n], .spec_ids = "", .title = b->title};
+    which[n++] = b;
+  }
+  return n;
+}
+
+/* Run one benchmark, its table on stdout, its rows recorded into r:
+ * broken when it could not measure, fail when a target was missed. */
+static void bench_one(const suite_bench_t *b, const suite_bench_opts_t *bo, suite_result_t *r) {
+  printf("== %s: %s\n", b->name, b->title);
+  fflush(stdout);
+  double t0 = wall_now();
+  suite_bench_record_into(r);
+  int rc = b->run(bo);
+  suite_bench_record_into(NULL);
+  r->duration_s = wall_now() - t0;
+  bool missed = false;
+  for (size_t i = 0; i < r->nrecs; i++)
+    missed |= r->recs[i].kind == SUITE_REC_CHECK && !r->recs[i].ok;
+  r->verdict = rc ? SUITE_BROKEN : missed ? SUITE_FAIL : SUITE_PASS;
+  if (rc)
+    snprintf(r->reason, sizeof r->reason, "the benchmark could not measure (messages above)");
+}
+
+static int cmd_bench(int argc, char **argv) {
+  static const struct option opts[] = {{"repeat", required_argument, NULL, 'r'},
+                                       {"impl", required_argument, NULL, 'i'},
+                                       {"json", required_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
+  uint64_t repeat = 1;
+  const char *impl = NULL, *json = NULL;
+  int o;
+  while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    switch (o) {
+    case 'r':
+      if (!parse_u64(optarg, &repeat) || repeat < 1 || repeat > MAX_REPEAT)
+        return usage_error("bench", "--repeat '%s': expected an integer 1..%d", optarg, MAX_REPEAT);
+      break;
+    case 'i': impl = optarg; break;
+    case 'j': json = optarg; break;
+    case 'h': fputs(usage_text, stdout); return 0;
+    default: return bad_option("bench", o, argc, argv);
+    }
+  }
+  if (!suite_benches[0].name) {
+    fprintf(stderr, "mmcert bench: no benchmark is built into this mmcert yet "
+                    "(suite/bench/table.c registers none)\n");
+    return SUITE_EXIT_USAGE;
+  }
+  for (int i = optind; i < argc; i++)
+    if (!find_bench(argv[i])) {
+      fprintf(stderr, "mmcert bench: unknown benchmark '%s'; built in:", argv[i]);
+      for (const suite_bench_t *b = suite_benches; b->name; b++)
+        fprintf(stderr, " %s", b->name);
+      fprintf(stderr, "\n");
+      return SUITE_EXIT_USAGE;
+    }
+  if (json && check_json_path("bench", json))
+    return SUITE_EXIT_USAGE;
+  char impl_path[PATH_MAX];
+  if (impl)
+    snprintf(impl_path, sizeof impl_path, "%s", impl);
+  else
+    default_impl(impl_path, sizeof impl_path);
+  suite_impl_t si;
+  mmc_error_t err = {0};
+  if (suite_impl_load(impl_path, &si, &err) != 0)
+    return usage_error("bench", "%s", err.msg);
+  mmt_topology_t *topo = NULL;
+  uint64_t mem = 0;
+  int rc = load_topology("bench", NULL, NULL, &topo, &mem);
+  if (rc) {
+    suite_impl_unload(&si);
+    return rc;
+  }
+  enum { max_benches = 32 };
+  suite_case_t cases[max_benches];
+  const suite_bench_t *which[max_benches];
+  char ids[max_benches][64];
+  size_t n = bench_cases(optind, argc, argv, cases, which, ids);
+  /* Each benchmark makes its own hosts and topologies; the results file
+   * names this machine, the implementation's settings on it, and the
+   * benchmarks as its cases, so history and compare track them. */
+  suite_run_t run = {.si = &si,
+                     .topo = topo,
+                     .mode = SUITE_MODE_BENCH,
+                     .profile = "esxi-6.7",
+                     .timeout_scale = 1.0,
+                     .repeat = (unsigned)repeat,
+                     .out = stdout,
+                     .err = stderr,
+                     .results = calloc(n ? n : 1, sizeof *run.results)};
+  if (!run.results) {
+    fprintf(stderr, "mmcert bench: out of memory\n");
+    mmt_free(topo);
+    suite_impl_unload(&si);
+    return SUITE_EXIT_FAIL;
+  }
+  run.start_time = wall_now();
+  suite_run_preflight(&run);
+  suite_bench_opts_t bo = {.impl = si.impl,
+                           .impl_path = si.path,
+                           .repeat = (unsigned)repeat,
+                           .out = stdout,
+                           .err = stderr};
+  for (size_t i = 0; i < n; i++) {
+    suite_result_t *r = &run.results[run.nresults++];
+    r->c = &cases[i];
+    bench_one(which[i], &bo, r);
+    run.totals[r->verdict]++;
+  }
+  run.end_time = wall_now();
+  rc = run.totals[SUITE_BROKEN] ? SUITE_EXIT_FAIL : SUITE_EXIT_OK;
+  if (write_results("bench", json, &run) != 0)
+    rc = SUITE_EXIT_FAIL;
+  suite_run_free(&run);
+  mmt_free(topo);
+  suite_impl_unload(&si);
   return rc;
 }
 

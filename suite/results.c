@@ -418,7 +418,7 @@ json_t *suite_results_json(const suite_run_t *run) {
       "{s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:I, s:f}", "schema", "mmcert-results",
       "schema_version", SUITE_RESULTS_SCHEMA, "mmcert_version", MMCERT_VERSION, "machine",
       machine_json(), "kernel", kernel_json(), "topology", topology_json(run), "implementation",
-      impl_json(run), "mode", run->mode == SUITE_MODE_FULL ? "full" : "quick", "profile",
+      impl_json(run), "mode", suite_mode_name(run->mode), "profile",
       run->profile, "seed", (json_int_t)run->seed, "timeout_scale", run->timeout_scale);
   if (!doc)
     return NULL;

@@ -184,7 +184,7 @@ int suite_rr_validate(const json_t *doc, mmc_error_t *err) {
                     (long long)json_integer_value(ver), SUITE_RESULTS_SCHEMA, SUITE_RESULTS_SCHEMA);
   if (v.rc)
     return v.rc;
-  static const char *const modes[] = {"quick", "full", NULL};
+  static const char *const modes[] = {"quick", "full", "bench", NULL};
   member(&v, doc, "", "run_id", "string");
   member(&v, doc, "", "mmcert_version", "string");
   member(&v, doc, "", "seed", "integer");

@@ -32,6 +32,10 @@
 
 enum { DEFAULT_TIMEOUT_S = 60, FULL_MODE_FACTOR = 20, PREFLIGHT_TIMEOUT_S = 30 };
 
+const char *suite_mode_name(suite_mode_t m) {
+  return m == SUITE_MODE_FULL ? "full" : m == SUITE_MODE_BENCH ? "bench" : "quick";
+}
+
 const char *suite_verdict_name(suite_verdict_t v) {
   static const char *const names[] = {"pass", "fail", "skip", "broken"};
   return v <= SUITE_BROKEN ? names[v] : "?";
@@ -131,7 +135,7 @@ bool suite_needs_unmet(const suite_run_t *run, const suite_case_t *c, char *reas
 
 /* ------------------------------------------------------------ children */
 
-static void add_rec(suite_result_t *r, const suite_rec_t *rec) {
+void suite_result_add_rec(suite_result_t *r, const suite_rec_t *rec) {
   if (r->nrecs == r->cap) {
     size_t cap = r->cap ? 2 * r->cap : 16;
     suite_rec_t *n = realloc(r->recs, cap * sizeof *n);
@@ -153,7 +157,7 @@ static int drain(unsigned char **buf, size_t *len, suite_result_t *res) {
       return -1;
     if (n == 0)
       break;
-    add_rec(res, &rec);
+    suite_result_add_rec(res, &rec);
     off += (size_t)n;
   }
   memmove(*buf, *buf + off, *len - off);
@@ -406,7 +410,7 @@ static void print_summary(const suite_run_t *run) {
   FILE *f = run->err;
   fprintf(f, "\nmmcert summary: %s %s, topology %s, seed %llu, mode %s\n", run->si->impl->name,
           run->si->impl->version, run->topo->source, (unsigned long long)run->seed,
-          run->mode == SUITE_MODE_FULL ? "full" : "quick");
+          suite_mode_name(run->mode));
   fprintf(f, "  %-12s %-7s %-9s %9s  %s\n", "case", "verdict", "checks", "time", "reason");
   for (size_t i = 0; i < run->nresults; i++) {
     const suite_result_t *r = &run->results[i];
@@ -477,7 +481,7 @@ static bool user_set(const suite_run_t *run, const char *name) {
 /* Read every setting, validate --set. SUITE_EXIT_USAGE when a --set value
  * was refused; a preflight that cannot run is noted, not fatal: the cases
  * will then report the implementation broken one by one. */
-static int preflight(suite_run_t *run) {
+int suite_run_preflight(suite_run_t *run) {
   suite_result_t pr = {0};
   int status = run_child(run, CHILD_PREFLIGHT, NULL, PREFLIGHT_TIMEOUT_S * run->timeout_scale, &pr);
   int rc = SUITE_EXIT_OK;
@@ -529,8 +533,8 @@ static void print_header(const suite_run_t *run, tap_t *top) {
   tap_diag(top, "topology: %s, %u node%s (%u real)%s", run->topo->source, run->topo->desc.nnodes,
            run->topo->desc.nnodes == 1 ? "" : "s", real_nodes(run->topo),
            run->host_memory ? ", memory capped by --host-memory" : "");
-  tap_diag(top, "mode: %s, profile: %s, timeout scale %g",
-           run->mode == SUITE_MODE_FULL ? "full" : "quick", run->profile, run->timeout_scale);
+  tap_diag(top, "mode: %s, profile: %s, timeout scale %g", suite_mode_name(run->mode), run->profile,
+           run->timeout_scale);
   if (run->settings_note[0])
     tap_diag(top, "%s", run->settings_note);
 }
@@ -553,7 +557,7 @@ int suite_run(suite_run_t *run) {
     return rc;
   run->start_time = real_now();
   set_fatal_handlers(on_fatal_signal);
-  rc = preflight(run);
+  rc = suite_run_preflight(run);
   if (rc)
     return rc;
   tap_t top;

@@ -141,6 +141,15 @@ enum { SUITE_EXIT_OK = 0, SUITE_EXIT_FAIL = 1, SUITE_EXIT_USAGE = 2 };
 int suite_run(suite_run_t *run);
 void suite_run_free(suite_run_t *run);
 
+/* Read every setting of the implementation on run->topo in a child
+ * process (and check run->sets) into run->settings; on failure the reason
+ * goes to run->settings_note. SUITE_EXIT_USAGE when a --set was refused. */
+int suite_run_preflight(suite_run_t *run);
+/* Append a copy of *rec (its strings change owner) to r->recs. */
+void suite_result_add_rec(suite_result_t *r, const suite_rec_t *rec);
+/* "quick", "full", "bench". */
+const char *suite_mode_name(suite_mode_t m);
+
 /* Does any needs of `c` fail on this run? Writes the skip reason. */
 bool suite_needs_unmet(const suite_run_t *run, const suite_case_t *c, char *reason, size_t cap);
 

@@ -3,6 +3,7 @@
  */
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -97,9 +98,122 @@ void bu_header(FILE *f) {
           "ratio", "target");
 }
 
+/* ---- the results file of `mmcert bench` (suite_mode BENCH) */
+
+static suite_result_t *bu_sink; /* the benchmark running now records here */
+
+void suite_bench_record_into(suite_result_t *r) {
+  bu_sink = r;
+}
+
+static char *dup_or_die(const char *t) {
+  char *d = strdup(t ? t : "");
+  if (!d)
+    abort(); /* as the runner: the parent out of memory has nothing sensible left */
+  return d;
+}
+
+static void sink_add(suite_rec_kind_t kind, const char *name, const char *unit, const char *better,
+                     double value, bool ok, const char *text) {
+  suite_rec_t r = {.kind = kind,
+                   .ok = ok,
+                   .value = value,
+                   .name = dup_or_die(name),
+                   .unit = dup_or_die(unit),
+                   .better = dup_or_die(better),
+                   .text = dup_or_die(text)};
+  suite_result_add_rec(bu_sink, &r);
+}
+
+static bool sink_has(suite_rec_kind_t kind, const char *name) {
+  for (size_t i = 0; i < bu_sink->nrecs; i++)
+    if (bu_sink->recs[i].kind == kind && !strcmp(bu_sink->recs[i].name, name))
+      return true;
+  return false;
+}
+
+/* A metric name not yet used by this benchmark: a sample under a name
+ * already there would be taken for a repetition of it. "NAME", else
+ * "NAME (2)", "NAME (3)"...: the same in every run, so runs compare. */
+static void unique_name(suite_rec_kind_t kind, const char *base, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", base);
+  for (unsigned k = 2; sink_has(kind, buf); k++)
+    snprintf(buf, cap, "%s (%u)", base, k);
+}
+
+static bool is_time_unit(const char *u) {
+  return !strcmp(u, "ns") || !strcmp(u, "us") || !strcmp(u, "ms") || !strcmp(u, "s");
+}
+
+/* A figure's better direction from its unit: times lower, rates and
+ * ratios higher. */
+static const char *better_of(const char *unit) {
+  return is_time_unit(unit) ? "lower" : "higher";
+}
+
+/* A target "[WORD] >= X [UNIT]" or "<= X [UNIT]": with a unit it bounds
+ * the figure's value (in the row's unit), without one the ratio. Returns
+ * false when the text is no target ("", "(info)"). */
+static bool parse_target(const char *t, bool *at_least, double *bound, char *unit, size_t cap) {
+  const char *op = strstr(t, ">=");
+  if (!op)
+    op = strstr(t, "<=");
+  if (!op)
+    return false;
+  *at_least = op[0] == '>';
+  char *end;
+  *bound = strtod(op + 2, &end);
+  if (end == op + 2)
+    return false;
+  while (*end == ' ')
+    end++;
+  snprintf(unit, cap, "%s", end);
+  return true;
+}
+
+static void record_row(const char *figure, double value, const char *unit, const char *peer,
+                       double peer_value, double ratio, const char *target) {
+  char name[192], unit_t[32];
+  unique_name(SUITE_REC_METRIC, figure, name, sizeof name);
+  sink_add(SUITE_REC_METRIC, name, unit, better_of(unit), value, true, NULL);
+  bool has_peer = peer && *peer && strcmp(peer, "-") != 0;
+  if (has_peer) {
+    char pname[192];
+    unique_name(SUITE_REC_METRIC, peer, pname, sizeof pname);
+    sink_add(SUITE_REC_METRIC, pname, unit, better_of(unit), peer_value, true, NULL);
+  }
+  bool at_least = true;
+  double bound = 0;
+  bool targeted = parse_target(target, &at_least, &bound, unit_t, sizeof unit_t);
+  if (has_peer && isfinite(ratio)) {
+    char rname[400];
+    snprintf(rname, sizeof rname, "%s / %s", name, peer);
+    /* Its direction is known only from a target on the ratio. */
+    sink_add(SUITE_REC_METRIC, rname, "ratio",
+             targeted && !unit_t[0] ? (at_least ? "higher" : "lower") : "", ratio, true, NULL);
+  }
+  if (!targeted)
+    return;
+  char cname[400], diag[400];
+  snprintf(cname, sizeof cname, "%s: %s", name, target);
+  if (unit_t[0] && strcmp(unit_t, unit) != 0) {
+    snprintf(diag, sizeof diag, "target unit '%s' differs from the figure's '%s': not judged",
+             unit_t, unit);
+    sink_add(SUITE_REC_DIAG, "", "", "", 0, true, diag);
+    return;
+  }
+  double x = unit_t[0] ? value : ratio;
+  bool ok = at_least ? x >= bound : x <= bound;
+  snprintf(diag, sizeof diag, "%s %.4g %s the target %s", unit_t[0] ? "value" : "ratio", x,
+           ok ? "meets" : "misses", target);
+  sink_add(SUITE_REC_CHECK, cname, "", "", 0, ok, ok ? "" : diag);
+}
+
 void bu_row(FILE *f, const char *figure, double value, const char *unit, const char *peer,
             double peer_value, double ratio, const char *target) {
   fprintf(f, "  %-34s %12.3f %-6s  %-34s %12.3f  %7.3f  %s\n", figure, value, unit, peer,
           peer_value, ratio, target);
   fflush(f);
+  if (bu_sink && isfinite(value))
+    record_row(figure, value, unit, peer, peer_value, ratio, target ? target : "");
 }

@@ -8,8 +8,9 @@ SCHEMA=$(cd "$(dirname "$0")/../../doc" && pwd)/results.schema.json
 cd "$T" || exit 1
 
 "$MMCERT" run --impl "$MMCERT_BUILD/libmmref.so" --case 'SET-*' --repeat 2 --json "$T/run.json" >/dev/null 2>&1
-run "$MMCERT" results show "$T/run.json" "$F/old.json" "$F/single-a.json"
-check "mmcert's validator accepts a fresh run and the fixtures" status_is 0
+"$MMCERT" bench access --impl "$MMCERT_BUILD/libmmref.so" --json "$T/bench.json" >/dev/null 2>&1
+run "$MMCERT" results show "$T/run.json" "$T/bench.json" "$F/old.json" "$F/single-a.json"
+check "mmcert's validator accepts a fresh run, a bench file and the fixtures" status_is 0
 run "$MMCERT" results show "$F/schema1.json"
 check "mmcert's validator refuses schema version 1" status_is 2
 
@@ -26,6 +27,7 @@ sys.exit(1 if errors else 0)
 PY
 	}
 	check "JSON Schema accepts a fresh run" validate "$T/run.json"
+	check "JSON Schema accepts a fresh bench file" validate "$T/bench.json"
 	for f in old slow newfail single-a; do
 		check "JSON Schema accepts fixture $f" validate "$F/$f.json"
 	done
@@ -35,7 +37,7 @@ PY
 		n=$((n + 1)); echo "ok $n - JSON Schema refuses schema version 1"
 	fi
 else
-	for d in 1 2 3 4 5 6; do
+	for d in 1 2 3 4 5 6 7; do
 		n=$((n + 1))
 		echo "ok $n # SKIP python3 jsonschema module not installed"
 	done
