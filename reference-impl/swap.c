@@ -113,6 +113,7 @@
 #define SWAP_CLUSTERS_PER_BATCH 8u /* clusters per remap (one quiescence wait each batch) */
 #define SWAP_PROBES_PER_VICTIM 2u  /* random probes per wanted victim before scanning */
 #define SWAP_VICTIM_RUN 64u        /* consecutive pages taken from each random start */
+#define SWAP_ALLOC_AHEAD 1024u     /* pages of swap file given blocks at once (4 MB) */
 #define SWAP_CLUSTER_MAX 1024u     /* most pages per write: the maximum of Ref.SwapClusterPages */
 #define SWAP_PATH_MAX 4096u
 #define SWAP_DIR_MAX (SWAP_PATH_MAX - 128u) /* room for the file name */
@@ -162,6 +163,7 @@ typedef struct swap_vm {
   ref_rng_t rng;
   swap_batch_t b[2];
   size_t batch;
+  uint64_t falloc_end; /* slots [0, falloc_end) have file blocks (alloc_ahead) */
   _Atomic uint64_t swapped, compressed, io_errors;
 } swap_vm_t;
 
@@ -456,6 +458,27 @@ static int write_run(ref_host_t *h, int fd, struct iovec *iov, int niov, off_t o
   return 0;
 }
 
+/* Give the sparse swap file blocks for slots [0, end) ahead of the writes,
+ * SWAP_ALLOC_AHEAD pages at a time. A buffered write into a hole reserves
+ * blocks page by page (ext4 delayed allocation: a third of the cost of the
+ * write); into blocks already allocated it only copies: measured here
+ * (ext4, 256 KB writes) 4.2 GB/s into holes, 6.1 GB/s with a fallocate per
+ * 4 MB ahead, the fallocate included. The file stays sparse beyond what was
+ * written (power-on stays cheap, a short disk is not filled by idle VMs).
+ * Best effort: where it fails (no fallocate, no space) the write itself
+ * allocates, or fails and keeps its pages resident. Called by the one
+ * thread writing (s->falloc_end is the writer's). */
+static void alloc_ahead(swap_vm_t *s, uint64_t end) {
+  if (end <= s->falloc_end)
+    return;
+  uint64_t to = end + SWAP_ALLOC_AHEAD < s->nslots ? end + SWAP_ALLOC_AHEAD : s->nslots;
+  if (fallocate(s->fd, 0, (off_t)(s->falloc_end * MMC_PAGE_SIZE),
+                (off_t)((to - s->falloc_end) * MMC_PAGE_SIZE)) == 0)
+    s->falloc_end = to;
+  else if (errno == EOPNOTSUPP)
+    s->falloc_end = s->nslots; /* not on this file system: do not ask again */
+}
+
 /* Write a batch's pages from their old frames: runs of consecutive slots
  * of at most Ref.SwapClusterPages pages, one pwritev each (neighbouring
  * frames in one vector). Each page gets its run's errno (0: written). The
@@ -476,6 +499,7 @@ static void batch_write(ref_host_t *h, swap_vm_t *s, swap_batch_t *b) {
         iov[niov++] = (struct iovec){.iov_base = src, .iov_len = MMC_PAGE_SIZE};
       j++;
     } while (j < b->npend && j - i < cluster && b->pend[j].slot == b->pend[j - 1].slot + 1);
+    alloc_ahead(s, b->pend[j - 1].slot + 1);
     int e = write_run(h, s->fd, iov, niov, (off_t)(b->pend[i].slot * MMC_PAGE_SIZE));
     for (; i < j; i++)
       b->pend[i].err = e;
@@ -827,6 +851,8 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
     e = ref_set(h, REF_SET_REF_SWAP_PREALLOCATE) ? posix_fallocate(s->fd, 0, size)
         : ftruncate(s->fd, size)                 ? errno
                                                  : 0;
+  if (!e && ref_set(h, REF_SET_REF_SWAP_PREALLOCATE))
+    s->falloc_end = s->nslots; /* all of it has blocks already */
   if (s->fd >= 0 && (e || (sh->own_dir && dir[0])))
     unlink(s->path); /* failed, or private: the open descriptor is the only name */
   if (sh->own_dir) {
