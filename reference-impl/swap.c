@@ -53,21 +53,27 @@
  *      write is done: the data is written from it, not copied first.
  * The batch is then written with pwritev in runs of consecutive slots of at
  * most Ref.SwapClusterPages pages (batch_write), then finished
- * (batch_finish): frames of written pages and of compressed ones go back to
- * the kernel, per node in one ref_frame_free_many (one fallocate per run of
- * contiguous frames). A run that fails (ENOSPC, EIO, short write; or the
- * test knob Ref.SwapFailWrites, which makes the next N writes fail with
- * ENOSPC): each page's entry is switched back (CAS) to its old private
- * frame, still holding the data, and the slot is freed: the page stays
- * resident, nothing is lost; MMC_EV_ERROR "swap write: <errno text>"
- * (count = pages kept) is raised and the VM's error count grows; no new
- * batch is started in this call.
- * Pipeline: a call wanting more than one batch starts a writer thread for
- * its duration; batch k is written there while this thread finishes batch
- * k-1 and prepares batch k+1 (two swap_batch_t per VM). Writing (a copy
- * into the page cache) and releasing frames are each about 1 us per page,
- * so on two cores they overlap instead of adding up. Without the thread
- * (one batch, or pthread_create failed) the same steps run in order.
+ * (batch_finish): frames of written pages and of compressed ones are queued
+ * as runs of contiguous frames (per node, at most SWAP_RUN_MAX) and given
+ * back to the kernel by one ref_frame_free_many (one fallocate) each. A run
+ * that fails (ENOSPC, EIO, short write; or the test knob Ref.SwapFailWrites,
+ * which makes the next N writes fail with ENOSPC): each page's entry is
+ * switched back (CAS) to its old private frame, still holding the data, and
+ * the slot is freed: the page stays resident, nothing is lost; MMC_EV_ERROR
+ * "swap write: <errno text>" (count = pages kept) is raised and the VM's
+ * error count grows; no new batch is started in this call.
+ * Pipeline (swap_pipe_t): a call wanting more than one batch starts a writer
+ * thread for its duration; batch k is written there while this thread
+ * prepares batch k+1 and finishes batch k-1 (two swap_batch_t per VM); the
+ * queued frame runs are punched by whichever thread is idle. Writing (a
+ * copy into the page cache) and giving frames back (unmap, free) each cost
+ * about a microsecond per page: on two cores they overlap instead of adding
+ * up. Without the thread (one batch, or pthread_create failed) the same
+ * steps run in order. Every queued frame is given back before the call
+ * returns (the writer is joined), so the pools' free counts are exact when
+ * the reclaim tick looks at them.
+ * The swap file stays sparse; its blocks are allocated 4 MB ahead of the
+ * writes (alloc_ahead), which makes the buffered writes cheaper.
  * A vCPU touching a page of an unfinished batch reads it from its old frame
  * (swap-in below), so no write is needed for it.
  *
@@ -114,6 +120,7 @@
 #define SWAP_PROBES_PER_VICTIM 2u  /* random probes per wanted victim before scanning */
 #define SWAP_VICTIM_RUN 64u        /* consecutive pages taken from each random start */
 #define SWAP_ALLOC_AHEAD 1024u     /* pages of swap file given blocks at once (4 MB) */
+#define SWAP_RUN_MAX 256u          /* most frames given back by one fallocate (1 MB) */
 #define SWAP_CLUSTER_MAX 1024u     /* most pages per write: the maximum of Ref.SwapClusterPages */
 #define SWAP_PATH_MAX 4096u
 #define SWAP_DIR_MAX (SWAP_PATH_MAX - 128u) /* room for the file name */
@@ -398,10 +405,72 @@ static bool out_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *
   return done;
 }
 
-/* The frames a batch gives back, node by node, each node's in one
- * ref_frame_free_many (sorted there; contiguous frames punched by one
- * fallocate). */
-static void free_batch_frames(ref_host_t *h, ref_vm_t *vm, swap_batch_t *b) {
+/* ---------------------------------------------------------------- pipe */
+
+/* A run of contiguous frames of one node to give back (one fallocate). */
+typedef struct swap_run {
+  uint32_t node;
+  uint64_t first, n;
+} swap_run_t;
+
+/* One ref_swap_reclaim call's pipeline. With a writer thread (a call that
+ * wants more than one batch): the writer writes batch k while this thread
+ * prepares batch k+1 (pick, share, remap) and finishes batch k-1. Frames to
+ * give back are queued as runs and punched by whichever thread is idle:
+ * the writer between its writes, this thread while it waits for the
+ * writer; what is left when the call ends, this thread. Writing (a copy
+ * into the page cache) and returning frames (unmap and free in the kernel)
+ * each cost about a microsecond per page: on two cores they overlap instead
+ * of adding up. Without the thread the same steps run in order. */
+typedef struct swap_pipe {
+  ref_host_t *h;
+  swap_vm_t *s;
+  bool threaded;
+  pthread_t th;
+  pthread_mutex_t mu; /* guards job, quit and the run queue */
+  pthread_cond_t cv;
+  swap_batch_t *job; /* handed to the writer, not yet written */
+  bool quit;
+  swap_run_t *runs; /* ring of rcap runs to punch */
+  size_t rhead, rlen, rcap;
+} swap_pipe_t;
+
+/* Give back one run (outside every lock but the pool's). */
+static void run_release(ref_host_t *h, const swap_run_t *r) {
+  uint64_t f[SWAP_RUN_MAX];
+  for (uint64_t i = 0; i < r->n; i++)
+    f[i] = r->first + i;
+  ref_frame_free_many(h->pools[r->node], f, r->n);
+}
+
+/* Pop one queued run and give it back; p->mu held on entry and on return
+ * (dropped meanwhile). false when the queue is empty. */
+static bool pipe_release_one(swap_pipe_t *p) {
+  if (!p->rlen)
+    return false;
+  swap_run_t r = p->runs[p->rhead];
+  p->rhead = (p->rhead + 1) % p->rcap;
+  p->rlen--;
+  pthread_mutex_unlock(&p->mu);
+  run_release(p->h, &r);
+  pthread_mutex_lock(&p->mu);
+  return true;
+}
+
+static void pipe_push(swap_pipe_t *p, swap_run_t r) {
+  pthread_mutex_lock(&p->mu);
+  while (p->rlen == p->rcap) /* full: help first */
+    pipe_release_one(p);
+  p->runs[(p->rhead + p->rlen) % p->rcap] = r;
+  p->rlen++;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* Queue the frames a finished batch gives back: node by node, sorted,
+ * contiguous frames in one run of at most SWAP_RUN_MAX. They leave the VM
+ * now (pages_per_node); the pools count them free once punched. */
+static void release_batch_frames(swap_pipe_t *p, ref_vm_t *vm, swap_batch_t *b) {
   while (b->nfreeing) {
     uint32_t node = ref_pte_node(b->freeing[0]);
     size_t n = 0, keep = 0;
@@ -411,9 +480,24 @@ static void free_batch_frames(ref_host_t *h, ref_vm_t *vm, swap_batch_t *b) {
       else
         b->freeing[keep++] = b->freeing[i];
     b->nfreeing = keep;
-    ref_frame_free_many(h->pools[node], b->frames, n);
+    n = sort_unique(b->frames, n);
     atomic_fetch_sub(&vm->pages_per_node[node], n);
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && j - i < SWAP_RUN_MAX && b->frames[j] == b->frames[j - 1] + 1)
+        j++;
+      pipe_push(p, (swap_run_t){.node = node, .first = b->frames[i], .n = j - i});
+      i = j;
+    }
   }
+}
+
+/* Everything queued given back, by this thread. */
+static void pipe_drain(swap_pipe_t *p) {
+  pthread_mutex_lock(&p->mu);
+  while (pipe_release_one(p))
+    ;
+  pthread_mutex_unlock(&p->mu);
 }
 
 static void free_private(ref_host_t *h, ref_vm_t *vm, uint64_t pte) {
@@ -535,8 +619,9 @@ static uint64_t page_failed(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, swap_pend
 /* After its write: frames of written pages (and of compressed ones) go back
  * to the kernel, pages of failed runs stay resident (MMC_EV_ERROR). Returns
  * the frames the batch freed (sharing included). */
-static uint64_t batch_finish(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, swap_batch_t *b,
-                             uint64_t *kept_out) {
+static uint64_t batch_finish(swap_pipe_t *pp, ref_vm_t *vm, swap_batch_t *b, uint64_t *kept_out) {
+  ref_host_t *h = pp->h;
+  swap_vm_t *s = pp->s;
   uint64_t written = 0, kept = 0;
   int first_err = 0;
   pthread_mutex_lock(&s->lock);
@@ -555,7 +640,7 @@ static uint64_t batch_finish(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, swap_bat
   }
   b->npend = 0;
   pthread_mutex_unlock(&s->lock);
-  free_batch_frames(h, vm, b);
+  release_batch_frames(pp, vm, b);
   if (first_err) {
     atomic_fetch_add(&s->io_errors, 1);
     mmc_event_t ev = {
@@ -570,79 +655,80 @@ static uint64_t batch_finish(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, swap_bat
 
 /* ---------------------------------------------------------------- writer */
 
-/* The swap-out pipeline's second thread (one per ref_swap_reclaim call that
- * wants more than a batch): it writes batch k while the reclaiming thread
- * gives back the frames of batch k-1 and picks, shares and remaps batch
- * k+1. Writing (a copy into the page cache) and punching frames (the
- * kernel's unmap and free) are each about a microsecond per page: done one
- * after the other they cap the swap-out at about half the write rate. */
-typedef struct swap_writer {
-  pthread_t th;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  ref_host_t *h;
-  swap_vm_t *s;
-  swap_batch_t *job; /* submitted, not yet written */
-  bool quit;
-} swap_writer_t;
-
 static void *writer_main(void *arg) {
-  swap_writer_t *w = arg;
-  pthread_mutex_lock(&w->mu);
+  swap_pipe_t *p = arg;
+  pthread_mutex_lock(&p->mu);
   for (;;) {
-    while (!w->job && !w->quit)
-      pthread_cond_wait(&w->cv, &w->mu);
-    if (!w->job)
-      break;
-    swap_batch_t *b = w->job;
-    pthread_mutex_unlock(&w->mu);
-    batch_write(w->h, w->s, b);
-    pthread_mutex_lock(&w->mu);
-    w->job = NULL;
-    pthread_cond_broadcast(&w->cv);
+    if (p->job) {
+      swap_batch_t *b = p->job;
+      pthread_mutex_unlock(&p->mu);
+      batch_write(p->h, p->s, b);
+      pthread_mutex_lock(&p->mu);
+      p->job = NULL;
+      pthread_cond_broadcast(&p->cv);
+    } else if (!pipe_release_one(p)) {
+      if (p->quit)
+        break;
+      pthread_cond_wait(&p->cv, &p->mu);
+    }
   }
-  pthread_mutex_unlock(&w->mu);
+  pthread_mutex_unlock(&p->mu);
   return NULL;
 }
 
-static bool writer_start(swap_writer_t *w, ref_host_t *h, swap_vm_t *s) {
-  *w = (swap_writer_t){.h = h, .s = s};
-  if (pthread_mutex_init(&w->mu, NULL))
+static bool pipe_start(swap_pipe_t *p, ref_host_t *h, swap_vm_t *s, bool thread) {
+  *p = (swap_pipe_t){.h = h, .s = s, .rcap = 2 * s->batch};
+  p->runs = malloc(p->rcap * sizeof *p->runs);
+  if (!p->runs)
     return false;
-  if (pthread_cond_init(&w->cv, NULL)) {
-    pthread_mutex_destroy(&w->mu);
+  if (pthread_mutex_init(&p->mu, NULL)) {
+    free(p->runs);
     return false;
   }
-  if (pthread_create(&w->th, NULL, writer_main, w)) {
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
-    return false; /* the caller writes itself */
+  if (pthread_cond_init(&p->cv, NULL)) {
+    pthread_mutex_destroy(&p->mu);
+    free(p->runs);
+    return false;
   }
+  /* No thread (one batch, or it cannot be made): this thread does it all. */
+  p->threaded = thread && pthread_create(&p->th, NULL, writer_main, p) == 0;
   return true;
 }
 
-static void writer_submit(swap_writer_t *w, swap_batch_t *b) {
-  pthread_mutex_lock(&w->mu);
-  w->job = b;
-  pthread_cond_broadcast(&w->cv);
-  pthread_mutex_unlock(&w->mu);
+/* Write b: hand it to the writer, or write it now. */
+static void pipe_write(swap_pipe_t *p, swap_batch_t *b) {
+  if (!p->threaded) {
+    batch_write(p->h, p->s, b);
+    return;
+  }
+  pthread_mutex_lock(&p->mu);
+  p->job = b;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
 }
 
-static void writer_wait(swap_writer_t *w) {
-  pthread_mutex_lock(&w->mu);
-  while (w->job)
-    pthread_cond_wait(&w->cv, &w->mu);
-  pthread_mutex_unlock(&w->mu);
+/* Until the writer is done with its batch, give back queued frames. */
+static void pipe_wait(swap_pipe_t *p) {
+  pthread_mutex_lock(&p->mu);
+  while (p->job)
+    if (!pipe_release_one(p))
+      pthread_cond_wait(&p->cv, &p->mu);
+  pthread_mutex_unlock(&p->mu);
 }
 
-static void writer_stop(swap_writer_t *w) {
-  pthread_mutex_lock(&w->mu);
-  w->quit = true;
-  pthread_cond_broadcast(&w->cv);
-  pthread_mutex_unlock(&w->mu);
-  pthread_join(w->th, NULL);
-  pthread_cond_destroy(&w->cv);
-  pthread_mutex_destroy(&w->mu);
+/* Every queued frame given back (the writer's last punch included: join). */
+static void pipe_stop(swap_pipe_t *p) {
+  pipe_drain(p);
+  if (p->threaded) {
+    pthread_mutex_lock(&p->mu);
+    p->quit = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+  }
+  pthread_cond_destroy(&p->cv);
+  pthread_mutex_destroy(&p->mu);
+  free(p->runs);
 }
 
 /* ---------------------------------------------------------------- reclaim */
@@ -672,11 +758,12 @@ uint64_t ref_swap_reclaim(ref_host_t *h, ref_vm_t *vm, uint64_t want) {
   if (!s || !want || !sw_buffers(h, vm, s))
     return 0;
   uint64_t *victims = malloc(s->batch * sizeof *victims);
-  if (!victims)
+  swap_pipe_t p;
+  if (!victims || !pipe_start(&p, h, s, want > s->batch)) {
+    free(victims);
     return 0;
-  swap_writer_t w;
-  bool threaded = want > s->batch && writer_start(&w, h, s);
-  swap_batch_t *flight = NULL; /* with the writer */
+  }
+  swap_batch_t *flight = NULL; /* written (or being written), not finished */
   uint64_t freed = 0, kept = 0;
   unsigned idle = 0;
   for (size_t i = 0;; i ^= 1) {
@@ -684,27 +771,28 @@ uint64_t ref_swap_reclaim(ref_host_t *h, ref_vm_t *vm, uint64_t want) {
     uint64_t ahead = freed + batch_pages(flight);
     bool made =
         !kept && idle < 2 && ahead < want && batch_prepare(h, vm, s, b, victims, want - ahead);
-    if (made && !threaded)
-      batch_write(h, s, b);
-    if (threaded && flight)
-      writer_wait(&w);
-    flight = made && threaded ? b : NULL;
-    if (flight)
-      writer_submit(&w, b); /* written while the previous batch's frames go back */
-    if (!threaded)
-      done = made ? b : NULL;
+    if (p.threaded && flight)
+      pipe_wait(&p);
+    if (made)
+      pipe_write(&p, b); /* threaded: written while `done` is finished */
+    flight = made ? b : NULL;
+    if (!p.threaded) { /* in order: this batch is written, finish it now */
+      done = flight;
+      flight = NULL;
+    }
     if (!done) {
       if (!flight)
         break;
       continue;
     }
-    uint64_t got = batch_finish(h, vm, s, done, &kept);
+    uint64_t got = batch_finish(&p, vm, done, &kept);
+    if (!p.threaded)
+      pipe_drain(&p);
     freed += got;
     idle = got ? 0 : idle + 1;
-    /* kept: the file refuses writes: stop for this tick, pages are resident */
+    /* kept: the file refuses writes: stop for this call, pages are resident */
   }
-  if (threaded)
-    writer_stop(&w);
+  pipe_stop(&p);
   free(victims);
   return freed;
 }
