@@ -336,6 +336,12 @@ static bool sw_buffers(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s) {
   void *cache = mmap(NULL, s->zip_max * SWAP_ZIP_SLOT, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (s->free_slots && s->free_zip && s->zip_len && batches && cache != MAP_FAILED) {
+    /* Huge pages for the cache where THP allows it: filling it took one
+     * zero-fill fault per 4 KB (two slots), more than the compression of
+     * its pages; one fault per 2 MB instead (measured: a period of 15.5k
+     * compressed pages 55 -> 30 ms). Advice only: without THP it works as
+     * before. Its memory grows in steps of 2 MB, under the same cap. */
+    (void)madvise(cache, s->zip_max * SWAP_ZIP_SLOT, MADV_HUGEPAGE);
     s->cache = cache;
     return true;
   }
