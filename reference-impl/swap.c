@@ -463,20 +463,19 @@ static bool pipe_release_one(swap_pipe_t *p) {
   return true;
 }
 
+/* p->mu held (dropped while helping when the queue is full). */
 static void pipe_push(swap_pipe_t *p, swap_run_t r) {
-  pthread_mutex_lock(&p->mu);
   while (p->rlen == p->rcap) /* full: help first */
     pipe_release_one(p);
   p->runs[(p->rhead + p->rlen) % p->rcap] = r;
   p->rlen++;
-  pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
 }
 
 /* Queue the frames a finished batch gives back: node by node, sorted,
  * contiguous frames in one run of at most SWAP_RUN_MAX. They leave the VM
  * now (pages_per_node); the pools count them free once punched. */
 static void release_batch_frames(swap_pipe_t *p, ref_vm_t *vm, swap_batch_t *b) {
+  pthread_mutex_lock(&p->mu); /* one lock and one wake-up for the batch */
   while (b->nfreeing) {
     uint32_t node = ref_pte_node(b->freeing[0]);
     size_t n = 0, keep = 0;
@@ -496,6 +495,8 @@ static void release_batch_frames(swap_pipe_t *p, ref_vm_t *vm, swap_batch_t *b) 
       i = j;
     }
   }
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
 }
 
 /* Everything queued given back, by this thread. */
