@@ -139,7 +139,10 @@ bool memstate_thresholds_are_valid(const memstate_thresholds_t *t) {
  *     allocation target of REF_MECH_ALLOC (shares, working set, idle tax over
  *     capacity - minFree) scaled by (capacity - high level) / (capacity -
  *     minFree), never below the reservation, so that VMs at their targets
- *     leave the host in the high state (400 % of minFree + margin free);
+ *     leave the host in the high state: 400 % of minFree plus two
+ *     hysteresis margins free, one margin above the level at which the host
+ *     returns to high (aiming at that level itself made it a limit
+ *     approached from below: see ms_targets);
  *     without ALLOC, idletax_targets over the same memory with active
  *     fraction 1 (pure shares within reservation and limit);
  *  3. sets each VM's balloon target to balloon + resident - target, clamped
@@ -283,7 +286,15 @@ static void ms_targets(ref_host_t *h, const memstate_thresholds_t *t, ms_collect
   if (c->oom || c->n == 0)
     return;
   uint64_t cap = ms_capacity(h);
-  uint64_t high = (t->enter[MMC_STATE_HIGH] * (100 + t->hysteresis_pct) + 99) / 100;
+  /* Reclamation aims one hysteresis band above the level at which the host
+   * returns to high (enter x (1 + 2h), the up-level being enter x (1 + h)).
+   * Aiming at the up-level itself made it a limit approached from below:
+   * measured (bench reclaim, pressure): free memory passed the high enter
+   * level 3 s after the pressure event, then hovered a few dozen pages
+   * under the up-level for ~7 s, because pages the guests read back from
+   * swap re-grew them faster than their once-a-second balloon polls took
+   * pages; the state came back to high only by chance. */
+  uint64_t high = (t->enter[MMC_STATE_HIGH] * (100 + 2 * t->hysteresis_pct) + 99) / 100;
   uint64_t avail = cap > high ? cap - high : 0;
   /* ALLOC shares out capacity - minFree; reclamation aims at the high state. */
   uint64_t alloc_avail = cap > t->min_free_pages ? cap - t->min_free_pages : 0;

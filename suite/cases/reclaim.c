@@ -1,8 +1,9 @@
 /*
  * reclaim.c — cases of issue 7: free-memory states (STATE-1), ballooning
  * (BAL-1..3), host swapping and its files (SWAP-1..3, SEC-2), the compression
- * cache (ZIP-1), sharing before swapping (TPS-7), fault injection, and the
- * full form of INT-1 with every mechanism at once.
+ * cache (ZIP-1), sharing before swapping (TPS-7), fault injection (with the
+ * check that swap victims are spread over the VM: SWAP-2's random choice),
+ * and the full form of INT-1 with every mechanism at once.
  *
  * Hosts run on copies of the run's topology capped to a small size, so the
  * states are forced by a few thousand touched pages. Stepped cases are
@@ -669,6 +670,56 @@ void case_zip_1(suite_ctx_t *c) {
 
 /* ---------------------------------------------------------------- fault injection */
 
+/* SWAP-2 "pages are chosen at random": read pages [0, npages) of a VM
+ * whose pages were all resident when it was swapped, in order, and count
+ * per eighth the reads that were swap-ins (its swapped + compressed count
+ * drops). Random victims leave every eighth with a fair part of them; a
+ * policy taking pages in address order (or any region it prefers) would
+ * not. Returns the swap-ins seen. */
+enum { swap2_parts = 8 };
+
+static uint64_t swap2_spread(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, uint64_t npages,
+                             uint64_t parts[swap2_parts]) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  sc_require(c, im->vcpu_enter(h, vm, 0, &v, &err), &err, "vcpu_enter");
+  mmc_vm_stats_t st = cu_vm_stats(c, h, vm);
+  uint64_t away = st.swapped_pages + st.compressed_pages, total = 0;
+  for (uint64_t g = 0; g < npages && away > 0; g++) {
+    void *p;
+    while (!(p = im->page(v, g, false, &err)) && err.code == MMC_ERETRY)
+      im->quiesce(v);
+    im->quiesce(v);
+    if (!p)
+      sc_broken(c, "read page %llu: %s", (unsigned long long)g, err.msg);
+    st = cu_vm_stats(c, h, vm);
+    uint64_t now = st.swapped_pages + st.compressed_pages;
+    if (now < away) {
+      parts[g * swap2_parts / npages] += away - now;
+      total += away - now;
+    }
+    away = now;
+  }
+  im->vcpu_exit(v);
+  return total;
+}
+
+static void swap2_check_spread(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, uint64_t npages) {
+  uint64_t parts[swap2_parts] = {0}, least = UINT64_MAX;
+  uint64_t back = swap2_spread(c, h, vm, npages, parts);
+  for (size_t i = 0; i < swap2_parts; i++)
+    least = parts[i] < least ? parts[i] : least;
+  sc_check(c, back >= 64 * swap2_parts && least * swap2_parts * 4 >= back,
+           "SWAP-2: victims are spread over the whole VM (random): each eighth holds >= 1/4 "
+           "of its fair part of the swapped pages",
+           "%llu swap-ins, per eighth %llu %llu %llu %llu %llu %llu %llu %llu",
+           (unsigned long long)back, (unsigned long long)parts[0], (unsigned long long)parts[1],
+           (unsigned long long)parts[2], (unsigned long long)parts[3], (unsigned long long)parts[4],
+           (unsigned long long)parts[5], (unsigned long long)parts[6],
+           (unsigned long long)parts[7]);
+}
+
 void case_swap_enospc(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   mmt_topology_t *t = rc_topo(c, 64);
@@ -696,6 +747,7 @@ void case_swap_enospc(suite_ctx_t *c) {
   st = cu_vm_stats(c, h, vm);
   sc_check(c, st.swapped_pages > 0, "once writes work again, swapping resumes", "swapped %llu",
            (unsigned long long)st.swapped_pages);
+  swap2_check_spread(c, h, vm, n); /* every page was resident when it was swapped */
   sc_check_int(c, "and contents are intact after swap-in", 0,
                (long long)rc_bad(c, h, vm, n, 21, false));
   sc_host_destroy(c, h);
