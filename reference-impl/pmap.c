@@ -58,9 +58,17 @@
  * unlocks the entry and steps aside, quiesced, until the lower-index vCPU
  * stops waiting, then starts over. Waits spin briefly, then
  * sched_yield(); they end when the awaited vCPUs quiesce (the contract makes
- * them), never by time. In stepped mode every vCPU is quiesced before
- * advance(), so a remap there never waits. A remap must not be called by a
- * thread that is itself an active vCPU of the map (it would wait for itself).
+ * them), never by time. A remapper (not a vCPU) that still waits after its
+ * spins sleeps on the map's futex word remap_sleeping instead, and the next
+ * quiescent point of any vCPU of the map clears it, wakes the remapper and
+ * yields (vcpu_quiesce): an awaited vCPU is usually one that was preempted
+ * while holding pointers, and once it has the remapper's core back it would
+ * otherwise keep it until the next scheduler tick (the whole 4-10 ms of a
+ * batch's wait measured before, now tens of microseconds). Flag and qseq form
+ * a Dekker pair (seq_cst), so the wake-up is never lost; the sleep's bound
+ * (REMAP_SLEEP_NS) is a safety net, not what ends the wait. In stepped mode every vCPU is quiesced
+ * before advance(), so a remap there never waits. A remap must not be called by a thread that is
+ * itself an active vCPU of the map (it would wait for itself).
  *
  * Remap accounting: only entries with no lock flag are marked (an entry
  * BUSY or MARK/COPY from another remap is counted `cancelled` with those a
@@ -80,11 +88,14 @@
  * an entry): it must outlive the map. The fault ops are copied.
  */
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +116,11 @@
 /* Yields before a waiter starts napping, and the nap: see backoff(). */
 #define WAIT_YIELDS 16
 #define WAIT_NAP_NS 20000L
+/* Longest a remapper sleeps on its futex before it looks at the vCPUs again.
+ * Not what ends the wait (a vCPU's quiescent point wakes it, see
+ * remap_backoff); a bound so that a missed wake-up costs a millisecond, not
+ * a hang. Internal mechanism constant, not a policy tunable. */
+#define REMAP_SLEEP_NS 1000000ull
 /* Waiters take snapshots of this many vCPUs at a time (stack array). */
 #define SNAP_CHUNK 64
 /* Remap batches of up to this many pages keep their state on the stack. */
@@ -122,6 +138,11 @@ _Atomic uint64_t ref_pmap_test_mark_waits;
 /* Test-only: replaces MARK_WAIT_NS when not 0 (a slow sanitizer run must not
  * turn the test of the wait into a test of the bound). */
 _Atomic uint64_t ref_pmap_test_mark_wait_ns;
+/* Test-only witness: futex sleeps remappers began (remap_backoff). */
+_Atomic uint64_t ref_pmap_test_remap_sleeps;
+/* Test-only: replaces REMAP_SLEEP_NS when not 0 (a long bound turns a missed
+ * wake-up into a test failure instead of a millisecond's delay). */
+_Atomic uint64_t ref_pmap_test_remap_sleep_ns;
 
 struct ref_vcpu_q {
   /* 1 from this vCPU's first page() after a quiescent point until the next
@@ -147,6 +168,10 @@ struct ref_pmap {
   /* Remaps of this map in their copy phase (0 or 1: remaps of one map are
    * serialised by its owner). See page_slow's MARK case. */
   _Atomic uint32_t copying;
+  /* Futex word: 1 while a remapper sleeps in its wait phase (remap_sleep).
+   * Read by every quiescent point, written by the remapper when it goes to
+   * sleep: its own cache line. */
+  alignas(CACHE_LINE) _Atomic uint32_t remap_sleeping;
 };
 
 int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases,
@@ -261,9 +286,31 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void futex_wait_u32(_Atomic uint32_t *word, uint32_t val, uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word) {
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* A quiescent point. When a remapper sleeps waiting for vCPUs (it gave its
+ * core away, most often to a vCPU it waits for that had been preempted while
+ * holding pointers), wake it and yield: without the yield this vCPU keeps
+ * the core until the next scheduler tick (4 ms at HZ=250, the kernel does
+ * not preempt a task that just got the core for a waking one), and that was
+ * the remap's whole wait. The load is seq_cst after the stores: the Dekker
+ * pair with remap_backoff (either the remapper sees qseq moved, or this
+ * load sees its flag). */
 static void vcpu_quiesce(ref_vcpu_q_t *v) {
   atomic_fetch_add(&v->qseq, 1);
   atomic_store(&v->active, 0);
+  ref_pmap_t *m = v->map;
+  if (atomic_load(&m->remap_sleeping) && atomic_exchange(&m->remap_sleeping, 0)) {
+    futex_wake_all(&m->remap_sleeping);
+    sched_yield();
+  }
 }
 
 /* Start holding pointers: the vCPU side of the Dekker pair. */
@@ -279,11 +326,32 @@ static bool lower_waiting(const ref_pmap_t *m, const ref_vcpu_q_t *self) {
   return false;
 }
 
+/* A remapper's backoff while vCPUs it waits for have not quiesced: spin a
+ * little (a quiescent point is usually microseconds away), then raise the
+ * map's remap_sleeping flag, look at the vCPUs once more (the caller's
+ * loop), and sleep on the flag until a vCPU's quiescent point clears it
+ * (vcpu_quiesce). *armed: the flag was raised since the last look. */
+static void remap_backoff(ref_pmap_t *m, unsigned *spins, bool *armed) {
+  if (++*spins < WAIT_SPINS)
+    return;
+  if (!*armed) {
+    atomic_store(&m->remap_sleeping, 1);
+    *armed = true;
+    return;
+  }
+  uint64_t bound = atomic_load_explicit(&ref_pmap_test_remap_sleep_ns, memory_order_relaxed);
+  atomic_fetch_add_explicit(&ref_pmap_test_remap_sleeps, 1, memory_order_relaxed);
+  futex_wait_u32(&m->remap_sleeping, 1, bound ? bound : REMAP_SLEEP_NS);
+  *armed = false;
+}
+
 /* Wait until every vCPU (but `self`) that was active after the caller's pte
  * update has passed a quiescent point. Called after the update (seq_cst).
  * With a `self` (a vCPU in COW), gives up with MMC_ERETRY when an awaited
- * vCPU with a lower index is itself waiting, and names it in *blocker. */
+ * vCPU with a lower index is itself waiting, and names it in *blocker.
+ * Without (a remapper), sleeps on the map's futex (remap_backoff). */
 static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blocker) {
+  bool armed = false, slept = false;
   for (uint32_t base = 0; base < m->nvcpus; base += SNAP_CHUNK) {
     uint32_t n = m->nvcpus - base < SNAP_CHUNK ? m->nvcpus - base : SNAP_CHUNK;
     uint64_t snap[SNAP_CHUNK], pending = 0;
@@ -308,10 +376,16 @@ static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blo
           return MMC_ERETRY;
         }
       }
-      if (pending)
+      if (pending && self)
         backoff(&spins);
+      else if (pending) {
+        remap_backoff(m, &spins, &armed);
+        slept |= armed;
+      }
     }
   }
+  if (slept) /* nobody need yield to us any more */
+    atomic_store(&m->remap_sleeping, 0);
   return 0;
 }
 
