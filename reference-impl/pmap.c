@@ -59,16 +59,18 @@
  * stops waiting, then starts over. Waits spin briefly, then
  * sched_yield(); they end when the awaited vCPUs quiesce (the contract makes
  * them), never by time. A remapper (not a vCPU) that still waits after its
- * spins sleeps on the map's futex word remap_sleeping instead, and the next
- * quiescent point of any vCPU of the map clears it, wakes the remapper and
- * yields (vcpu_quiesce): an awaited vCPU is usually one that was preempted
- * while holding pointers, and once it has the remapper's core back it would
- * otherwise keep it until the next scheduler tick (the whole 4-10 ms of a
- * batch's wait measured before, now tens of microseconds). Flag and qseq form
- * a Dekker pair (seq_cst), so the wake-up is never lost; the sleep's bound
- * (REMAP_SLEEP_NS) is a safety net, not what ends the wait. In stepped mode every vCPU is quiesced
- * before advance(), so a remap there never waits. A remap must not be called by a thread that is
- * itself an active vCPU of the map (it would wait for itself).
+ * spins asks the vCPUs it waits for to wake it (wake_remapper) and sleeps
+ * on the map's futex word remap_sleeping; the next quiescent point of one
+ * of them clears the word, wakes the remapper and yields (vcpu_quiesce): an
+ * awaited vCPU is usually one that was preempted while holding pointers,
+ * and once it has the remapper's core back it would otherwise keep it until
+ * the next scheduler tick (the 1-10 ms per batch measured before, now tens
+ * of microseconds). The request and qseq form a Dekker pair (seq_cst), so
+ * the wake-up is never lost; the sleep's bound (REMAP_SLEEP_NS) is a safety
+ * net, not what ends the wait. In stepped mode every vCPU is quiesced
+ * before advance(), so a remap there never waits. A remap must not be
+ * called by a thread that is itself an active vCPU of the map (it would
+ * wait for itself).
  *
  * Remap accounting: only entries with no lock flag are marked (an entry
  * BUSY or MARK/COPY from another remap is counted `cancelled` with those a
@@ -152,6 +154,10 @@ struct ref_vcpu_q {
   alignas(CACHE_LINE) _Atomic uint64_t qseq;
   /* 1 while the vCPU waits in a slow path (COW or BUSY): the cycle breaker. */
   _Atomic uint32_t waiting;
+  /* 1 while a sleeping remapper waits for this vCPU: its next quiescent
+   * point wakes the remapper (vcpu_quiesce). Set by the remapper, cleared by
+   * whichever of the two comes first. */
+  _Atomic uint32_t wake_remapper;
   uint32_t index;  /* in the map */
   ref_pmap_t *map; /* owner */
 };
@@ -168,9 +174,8 @@ struct ref_pmap {
   /* Remaps of this map in their copy phase (0 or 1: remaps of one map are
    * serialised by its owner). See page_slow's MARK case. */
   _Atomic uint32_t copying;
-  /* Futex word: 1 while a remapper sleeps in its wait phase (remap_sleep).
-   * Read by every quiescent point, written by the remapper when it goes to
-   * sleep: its own cache line. */
+  /* Futex word: 1 while a remapper sleeps in its wait phase (remap_backoff);
+   * a vCPU asked to wake it clears it first. Own cache line. */
   alignas(CACHE_LINE) _Atomic uint32_t remap_sleeping;
 };
 
@@ -295,19 +300,21 @@ static void futex_wake_all(_Atomic uint32_t *word) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-/* A quiescent point. When a remapper sleeps waiting for vCPUs (it gave its
- * core away, most often to a vCPU it waits for that had been preempted while
- * holding pointers), wake it and yield: without the yield this vCPU keeps
- * the core until the next scheduler tick (4 ms at HZ=250, the kernel does
- * not preempt a task that just got the core for a waking one), and that was
- * the remap's whole wait. The load is seq_cst after the stores: the Dekker
- * pair with remap_backoff (either the remapper sees qseq moved, or this
- * load sees its flag). */
+/* A quiescent point. When a remapper sleeps waiting for this vCPU (it gave
+ * its core away, most often to this vCPU, preempted before while holding
+ * pointers), wake it and yield: without the yield this vCPU keeps the core
+ * until the next scheduler tick (4 ms at HZ=250: the kernel does not
+ * preempt a task that just got the core for a waking one), and that was the
+ * remap's whole wait. Only vCPUs the remapper waits for wake it, so vCPUs
+ * quiescing often do not keep waking it for nothing. The load is seq_cst
+ * after the qseq update: the Dekker pair with remap_backoff (either the
+ * remapper sees qseq moved, or this load sees its request). */
 static void vcpu_quiesce(ref_vcpu_q_t *v) {
   atomic_fetch_add(&v->qseq, 1);
   atomic_store(&v->active, 0);
-  ref_pmap_t *m = v->map;
-  if (atomic_load(&m->remap_sleeping) && atomic_exchange(&m->remap_sleeping, 0)) {
+  if (atomic_load(&v->wake_remapper) && atomic_exchange(&v->wake_remapper, 0)) {
+    ref_pmap_t *m = v->map;
+    atomic_store(&m->remap_sleeping, 0);
     futex_wake_all(&m->remap_sleeping);
     sched_yield();
   }
@@ -326,16 +333,27 @@ static bool lower_waiting(const ref_pmap_t *m, const ref_vcpu_q_t *self) {
   return false;
 }
 
-/* A remapper's backoff while vCPUs it waits for have not quiesced: spin a
- * little (a quiescent point is usually microseconds away), then raise the
- * map's remap_sleeping flag, look at the vCPUs once more (the caller's
- * loop), and sleep on the flag until a vCPU's quiescent point clears it
- * (vcpu_quiesce). *armed: the flag was raised since the last look. */
-static void remap_backoff(ref_pmap_t *m, unsigned *spins, bool *armed) {
+/* Ask (want) or stop asking the pending vCPUs of a snapshot chunk to wake
+ * a sleeping remapper at their next quiescent point. */
+static void ask_wake(ref_pmap_t *m, uint32_t base, uint64_t pending, uint32_t want) {
+  for (uint32_t k = 0; pending >> k; k++)
+    if (pending >> k & 1)
+      atomic_store(&m->vcpus[base + k].wake_remapper, want);
+}
+
+/* A remapper's backoff while vCPUs of a snapshot chunk have not quiesced:
+ * spin a little (a quiescent point is usually microseconds away), then raise
+ * the map's remap_sleeping word and ask the pending vCPUs to wake us, look
+ * at them once more (the caller's loop), and sleep on the word until one of
+ * them passes a quiescent point (vcpu_quiesce). *armed: asked since the
+ * last look. */
+static void remap_backoff(ref_pmap_t *m, uint32_t base, uint64_t pending, unsigned *spins,
+                          bool *armed) {
   if (++*spins < WAIT_SPINS)
     return;
   if (!*armed) {
     atomic_store(&m->remap_sleeping, 1);
+    ask_wake(m, base, pending, 1);
     *armed = true;
     return;
   }
@@ -351,7 +369,6 @@ static void remap_backoff(ref_pmap_t *m, unsigned *spins, bool *armed) {
  * vCPU with a lower index is itself waiting, and names it in *blocker.
  * Without (a remapper), sleeps on the map's futex (remap_backoff). */
 static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blocker) {
-  bool armed = false, slept = false;
   for (uint32_t base = 0; base < m->nvcpus; base += SNAP_CHUNK) {
     uint32_t n = m->nvcpus - base < SNAP_CHUNK ? m->nvcpus - base : SNAP_CHUNK;
     uint64_t snap[SNAP_CHUNK], pending = 0;
@@ -364,6 +381,8 @@ static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blo
         pending |= 1ull << k;
     }
     unsigned spins = 0;
+    bool armed = false;
+    uint64_t asked = 0; /* vCPUs of the chunk asked to wake us */
     while (pending) {
       for (uint32_t k = 0; k < n; k++) {
         if (!(pending >> k & 1))
@@ -376,16 +395,18 @@ static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blo
           return MMC_ERETRY;
         }
       }
-      if (pending && self)
+      if (pending && self) {
         backoff(&spins);
-      else if (pending) {
-        remap_backoff(m, &spins, &armed);
-        slept |= armed;
+      } else if (pending) {
+        remap_backoff(m, base, pending, &spins, &armed);
+        asked |= armed ? pending : 0;
       }
     }
+    if (asked) { /* nobody need wake or yield to us any more */
+      ask_wake(m, base, asked, 0);
+      atomic_store(&m->remap_sleeping, 0);
+    }
   }
-  if (slept) /* nobody need yield to us any more */
-    atomic_store(&m->remap_sleeping, 0);
   return 0;
 }
 

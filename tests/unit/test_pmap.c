@@ -707,11 +707,13 @@ static void test_remap_waits_for_holder(void **state) {
 /* A remapper whose vCPU does not quiesce soon sleeps on the map's futex, and
  * the vCPU's quiescent point wakes it: vCPU 0 (a thread) holds page 0, the
  * remap of page 0 goes to sleep (witness), the sleep's bound is a minute, so
- * only the wake-up from vCPU 0's quiesce can end it within the deadline. */
+ * only the wake-up from vCPU 0's quiesce can end it within the deadline;
+ * vCPU 1's quiescent points meanwhile must not wake it. */
 static void test_remapper_woken_by_quiesce(void **state) {
   (void)state;
   tvm_t *t = tvm_new(2, 2);
   set_private(t, 0, 0);
+  set_private(t, 1, 0);
   hold_t h = {.t = t};
   pthread_t a, r;
   atomic_store(&ref_pmap_test_remap_sleep_ns, 60ull * 1000000000u);
@@ -723,7 +725,18 @@ static void test_remapper_woken_by_quiesce(void **state) {
   while (atomic_load(&ref_pmap_test_remap_sleeps) == sleeps)
     assert_true(mono_ns() < deadline);
   assert_false(atomic_load(&h.done)); /* asleep, page 0 still held */
-  atomic_store(&h.go, 1);             /* vCPU 0 quiesces */
+  /* vCPU 1 (this thread, not active when the remap looked) quiesces again
+   * and again: only the vCPUs a remapper waits for wake it. */
+  uint64_t asleep = atomic_load(&ref_pmap_test_remap_sleeps);
+  ref_vcpu_q_t *q1 = ref_pmap_vcpu(t->map, 1);
+  mmc_error_t err = {0};
+  for (int i = 0; i < 100; i++) {
+    assert_non_null(ref_pmap_page(t->map, q1, 1, false, &err));
+    ref_pmap_quiesce(q1);
+  }
+  assert_int_equal(atomic_load(&ref_pmap_test_remap_sleeps), asleep);
+  assert_false(atomic_load(&h.done));
+  atomic_store(&h.go, 1); /* vCPU 0 quiesces */
   assert_true(wait_flag(&h.done, 1));
   pthread_join(a, NULL);
   pthread_join(r, NULL);
