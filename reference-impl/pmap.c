@@ -336,7 +336,7 @@ static bool lower_waiting(const ref_pmap_t *m, const ref_vcpu_q_t *self) {
 /* Ask (want) or stop asking the pending vCPUs of a snapshot chunk to wake
  * a sleeping remapper at their next quiescent point. */
 static void ask_wake(ref_pmap_t *m, uint32_t base, uint64_t pending, uint32_t want) {
-  for (uint32_t k = 0; pending >> k; k++)
+  for (uint32_t k = 0; k < 64 && pending >> k; k++) /* no shift by 64 */
     if (pending >> k & 1)
       atomic_store(&m->vcpus[base + k].wake_remapper, want);
 }
