@@ -49,8 +49,9 @@
  *    and one pwritev(2) per run of contiguous ones into the home's memfd —
  *    the kernel allocates the page-cache pages without zeroing them first
  *    (a faulting memcpy paid that and a fault per page: ~3.5 us against
- *    ~1.6 us per page measured), then one MADV_POPULATE_READ maps the run
- *    (~0.5 us per page: the page is mapped on the home as after a kernel
+ *    ~1.6 us per page measured), then a read of each page maps the run
+ *    (kernel fault-around, ~0.23 us per page against ~0.52 us for
+ *    MADV_POPULATE_READ: the page is mapped on the home as after a kernel
  *    migration) —,
  *    publish, and the old frames freed after the batch with one punch per
  *    contiguous run (ref_frame_free_many): MIG-1);
@@ -79,20 +80,22 @@
  * freed under the same lock (vm_on/vm_off).
  *
  * Figures (`mmcert bench migration`, 2-core development VM shared with
- * other sessions' builds (load 4-8), emulated nodes, 2026-11-23; measured,
- * vary run to run): unthrottled migration of a 256 MB VM with 2 vCPUs
- * writing, wall clock: 90-100 k pages/s before the chunked pwritev copy,
- * 64-143 k after (medians of 3: 99 k before, 91 k and 105 k in two series
- * after) — the wall figure is set by how much of a core the engine thread
- * gets (about a quarter here: a batch of 4096 pages takes ~11 ms of its CPU
- * time and ~40 ms of wall time), not by its work. CPU time per page (the
- * batches' cpu_us): 2.6-3.2 us (310-390 k pages per CPU-second), against
- * ~4.2 us for the faulting copy plus punch it replaced (measured alone) and
- * ~1.6 us for the fresh-frames peer's pwritev (which neither maps nor
- * frees). Quiescence wait per 4096-page batch p50 3-14 ms (a vCPU preempted
- * while holding pointers). vCPUs rewriting every page of a 16 MB VM: ~1-2 k
- * pages/s before the page map's waiting rules, 26-90 k after. Rebalancer
- * alone, 1000 VMs on 24 nodes: p50 0.06-0.10 ms, max 0.5-5.5 ms.
+ * other sessions' builds, emulated nodes, 2026-11-23; measured, vary run to
+ * run; doc/migration.md has the profile and the series): unthrottled
+ * migration of a 256 MB VM with 2 vCPUs writing, 16 batches of 4096 pages.
+ * Medians of 10 locked runs, before and after interleaved (3 series, load
+ * 3-7), before -> after the futex wake-up of the remapper and the
+ * read-fault mapping: wall 135 k -> 254 k pages/s (0.55 -> 1.04 GB/s),
+ * ratio to the fresh-frames peer 0.55 -> 0.68, pages per CPU-second of the
+ * engine 358 k -> 392 k (~2.5 us per page: ~59 % the pwritev copy, ~27 %
+ * the punch of the old frames, ~7 % the mapping, ~7 % the rest),
+ * quiescence wait per batch p50 3.3 ms -> 32 us. The per-CPU ceiling
+ * against the peer (which neither frees nor maps) is about 0.75 (its copy
+ * followed by the punch of its sources, measured in the same run); the wall
+ * ratio also carries how much of a core the scheduler gives the engine
+ * beside the peer. vCPUs rewriting every page of a 16 MB VM: 44 k -> 46 k
+ * pages/s (noisy). Rebalancer alone, 1000 VMs on 24 nodes: p50
+ * 0.06-0.22 ms, max 0.5-5.5 ms.
  *
  * Invariants: a client's `home` here equals its home in vm.c after every
  * hook (a change made elsewhere, e.g. by an affinity reconfigure, is noticed
@@ -161,7 +164,6 @@ typedef struct mig_host {
   uint64_t tick_deadline;
   /* Old frames of the batch under way, by node: freed in bulk after it
    * (ref_frame_free_many: one punch per contiguous run). */
-  bool no_populate; /* MADV_POPULATE_READ unsupported (kernel < 5.14) */
   uint64_t *freed[MMC_MAX_NODES];
   size_t nfreed[MMC_MAX_NODES];
   size_t freed_cap[MMC_MAX_NODES];
@@ -281,15 +283,17 @@ static void copy_run(mig_ctx_t *c, const uint64_t *old_ptes, const uint64_t *f, 
   uint8_t *dst = c->h->pool_bases[c->node];
   for (size_t k = i + done; k < j; k++) /* a partial page is rewritten whole */
     memcpy(dst + f[k] * MMC_PAGE_SIZE, iov[k - i].iov_base, MMC_PAGE_SIZE);
-  /* Map the run (fault-around: a few page-table updates for the run, and
-   * shmem's shared mapping is writable without write faults), so the page
-   * is resident and mapped on the home as after a kernel migration: the
-   * vCPU's next access takes no fault and move_pages(2) reports its node.
-   * Kernels before 5.14 lack it (EINVAL): the vCPU's first access maps it. */
-  if (!c->mh->no_populate &&
-      madvise(dst + f[i] * MMC_PAGE_SIZE, (j - i) * MMC_PAGE_SIZE, MADV_POPULATE_READ) != 0 &&
-      errno == EINVAL)
-    c->mh->no_populate = true;
+  /* Map the run, so the page is resident and mapped on the home as after a
+   * kernel migration: the vCPU's next access takes no fault and
+   * move_pages(2) reports its node. A read of each page does it: the first
+   * read of a window faults and the kernel's fault-around maps the window's
+   * pages (16 with the default fault_around_bytes), the other reads hit; a
+   * shared shmem mapping is mapped writable (no write faults later).
+   * Measured ~0.23 us per page against ~0.52 us for MADV_POPULATE_READ
+   * of the run, which walks the page tables page by page (GUP). */
+  const volatile uint8_t *run = dst + f[i] * MMC_PAGE_SIZE;
+  for (size_t k = 0; k < j - i; k++)
+    (void)run[k * MMC_PAGE_SIZE];
 }
 
 /* MIG-1 for a chunk of pages: frames of the home for every page, then one

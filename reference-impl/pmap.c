@@ -58,9 +58,19 @@
  * unlocks the entry and steps aside, quiesced, until the lower-index vCPU
  * stops waiting, then starts over. Waits spin briefly, then
  * sched_yield(); they end when the awaited vCPUs quiesce (the contract makes
- * them), never by time. In stepped mode every vCPU is quiesced before
- * advance(), so a remap there never waits. A remap must not be called by a
- * thread that is itself an active vCPU of the map (it would wait for itself).
+ * them), never by time. A remapper (not a vCPU) that still waits after its
+ * spins asks the vCPUs it waits for to wake it (wake_remapper) and sleeps
+ * on the map's futex word remap_sleeping; the next quiescent point of one
+ * of them clears the word, wakes the remapper and yields (vcpu_quiesce): an
+ * awaited vCPU is usually one that was preempted while holding pointers,
+ * and once it has the remapper's core back it would otherwise keep it until
+ * the next scheduler tick (the 1-10 ms per batch measured before, now tens
+ * of microseconds). The request and qseq form a Dekker pair (seq_cst), so
+ * the wake-up is never lost; the sleep's bound (REMAP_SLEEP_NS) is a safety
+ * net, not what ends the wait. In stepped mode every vCPU is quiesced
+ * before advance(), so a remap there never waits. A remap must not be
+ * called by a thread that is itself an active vCPU of the map (it would
+ * wait for itself).
  *
  * Remap accounting: only entries with no lock flag are marked (an entry
  * BUSY or MARK/COPY from another remap is counted `cancelled` with those a
@@ -80,11 +90,14 @@
  * an entry): it must outlive the map. The fault ops are copied.
  */
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +118,11 @@
 /* Yields before a waiter starts napping, and the nap: see backoff(). */
 #define WAIT_YIELDS 16
 #define WAIT_NAP_NS 20000L
+/* Longest a remapper sleeps on its futex before it looks at the vCPUs again.
+ * Not what ends the wait (a vCPU's quiescent point wakes it, see
+ * remap_backoff); a bound so that a missed wake-up costs a millisecond, not
+ * a hang. Internal mechanism constant, not a policy tunable. */
+#define REMAP_SLEEP_NS 1000000ull
 /* Waiters take snapshots of this many vCPUs at a time (stack array). */
 #define SNAP_CHUNK 64
 /* Remap batches of up to this many pages keep their state on the stack. */
@@ -122,6 +140,11 @@ _Atomic uint64_t ref_pmap_test_mark_waits;
 /* Test-only: replaces MARK_WAIT_NS when not 0 (a slow sanitizer run must not
  * turn the test of the wait into a test of the bound). */
 _Atomic uint64_t ref_pmap_test_mark_wait_ns;
+/* Test-only witness: futex sleeps remappers began (remap_backoff). */
+_Atomic uint64_t ref_pmap_test_remap_sleeps;
+/* Test-only: replaces REMAP_SLEEP_NS when not 0 (a long bound turns a missed
+ * wake-up into a test failure instead of a millisecond's delay). */
+_Atomic uint64_t ref_pmap_test_remap_sleep_ns;
 
 struct ref_vcpu_q {
   /* 1 from this vCPU's first page() after a quiescent point until the next
@@ -131,6 +154,10 @@ struct ref_vcpu_q {
   alignas(CACHE_LINE) _Atomic uint64_t qseq;
   /* 1 while the vCPU waits in a slow path (COW or BUSY): the cycle breaker. */
   _Atomic uint32_t waiting;
+  /* 1 while a sleeping remapper waits for this vCPU: its next quiescent
+   * point wakes the remapper (vcpu_quiesce). Set by the remapper, cleared by
+   * whichever of the two comes first. */
+  _Atomic uint32_t wake_remapper;
   uint32_t index;  /* in the map */
   ref_pmap_t *map; /* owner */
 };
@@ -147,6 +174,9 @@ struct ref_pmap {
   /* Remaps of this map in their copy phase (0 or 1: remaps of one map are
    * serialised by its owner). See page_slow's MARK case. */
   _Atomic uint32_t copying;
+  /* Futex word: 1 while a remapper sleeps in its wait phase (remap_backoff);
+   * a vCPU asked to wake it clears it first. Own cache line. */
+  alignas(CACHE_LINE) _Atomic uint32_t remap_sleeping;
 };
 
 int ref_pmap_create(uint64_t npages, uint32_t nvcpus, uint8_t *const *pool_bases,
@@ -261,9 +291,33 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void futex_wait_u32(_Atomic uint32_t *word, uint32_t val, uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word) {
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* A quiescent point. When a remapper sleeps waiting for this vCPU (it gave
+ * its core away, most often to this vCPU, preempted before while holding
+ * pointers), wake it and yield: without the yield this vCPU keeps the core
+ * until the next scheduler tick (4 ms at HZ=250: the kernel does not
+ * preempt a task that just got the core for a waking one), and that was the
+ * remap's whole wait. Only vCPUs the remapper waits for wake it, so vCPUs
+ * quiescing often do not keep waking it for nothing. The load is seq_cst
+ * after the qseq update: the Dekker pair with remap_backoff (either the
+ * remapper sees qseq moved, or this load sees its request). */
 static void vcpu_quiesce(ref_vcpu_q_t *v) {
   atomic_fetch_add(&v->qseq, 1);
   atomic_store(&v->active, 0);
+  if (atomic_load(&v->wake_remapper) && atomic_exchange(&v->wake_remapper, 0)) {
+    ref_pmap_t *m = v->map;
+    atomic_store(&m->remap_sleeping, 0);
+    futex_wake_all(&m->remap_sleeping);
+    sched_yield();
+  }
 }
 
 /* Start holding pointers: the vCPU side of the Dekker pair. */
@@ -279,10 +333,41 @@ static bool lower_waiting(const ref_pmap_t *m, const ref_vcpu_q_t *self) {
   return false;
 }
 
+/* Ask (want) or stop asking the pending vCPUs of a snapshot chunk to wake
+ * a sleeping remapper at their next quiescent point. */
+static void ask_wake(ref_pmap_t *m, uint32_t base, uint64_t pending, uint32_t want) {
+  for (uint32_t k = 0; k < 64 && pending >> k; k++) /* no shift by 64 */
+    if (pending >> k & 1)
+      atomic_store(&m->vcpus[base + k].wake_remapper, want);
+}
+
+/* A remapper's backoff while vCPUs of a snapshot chunk have not quiesced:
+ * spin a little (a quiescent point is usually microseconds away), then raise
+ * the map's remap_sleeping word and ask the pending vCPUs to wake us, look
+ * at them once more (the caller's loop), and sleep on the word until one of
+ * them passes a quiescent point (vcpu_quiesce). *armed: asked since the
+ * last look. */
+static void remap_backoff(ref_pmap_t *m, uint32_t base, uint64_t pending, unsigned *spins,
+                          bool *armed) {
+  if (++*spins < WAIT_SPINS)
+    return;
+  if (!*armed) {
+    atomic_store(&m->remap_sleeping, 1);
+    ask_wake(m, base, pending, 1);
+    *armed = true;
+    return;
+  }
+  uint64_t bound = atomic_load_explicit(&ref_pmap_test_remap_sleep_ns, memory_order_relaxed);
+  atomic_fetch_add_explicit(&ref_pmap_test_remap_sleeps, 1, memory_order_relaxed);
+  futex_wait_u32(&m->remap_sleeping, 1, bound ? bound : REMAP_SLEEP_NS);
+  *armed = false;
+}
+
 /* Wait until every vCPU (but `self`) that was active after the caller's pte
  * update has passed a quiescent point. Called after the update (seq_cst).
  * With a `self` (a vCPU in COW), gives up with MMC_ERETRY when an awaited
- * vCPU with a lower index is itself waiting, and names it in *blocker. */
+ * vCPU with a lower index is itself waiting, and names it in *blocker.
+ * Without (a remapper), sleeps on the map's futex (remap_backoff). */
 static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blocker) {
   for (uint32_t base = 0; base < m->nvcpus; base += SNAP_CHUNK) {
     uint32_t n = m->nvcpus - base < SNAP_CHUNK ? m->nvcpus - base : SNAP_CHUNK;
@@ -296,6 +381,8 @@ static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blo
         pending |= 1ull << k;
     }
     unsigned spins = 0;
+    bool armed = false;
+    uint64_t asked = 0; /* vCPUs of the chunk asked to wake us */
     while (pending) {
       for (uint32_t k = 0; k < n; k++) {
         if (!(pending >> k & 1))
@@ -308,8 +395,16 @@ static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blo
           return MMC_ERETRY;
         }
       }
-      if (pending)
+      if (pending && self) {
         backoff(&spins);
+      } else if (pending) {
+        remap_backoff(m, base, pending, &spins, &armed);
+        asked |= armed ? pending : 0;
+      }
+    }
+    if (asked) { /* nobody need wake or yield to us any more */
+      ask_wake(m, base, asked, 0);
+      atomic_store(&m->remap_sleeping, 0);
     }
   }
   return 0;

@@ -31,6 +31,8 @@
 extern _Atomic bool ref_pmap_test_skip_wait;      /* pmap.c, test-only */
 extern _Atomic uint64_t ref_pmap_test_mark_waits; /* pmap.c, test-only */
 extern _Atomic uint64_t ref_pmap_test_mark_wait_ns;
+extern _Atomic uint64_t ref_pmap_test_remap_sleeps; /* pmap.c, test-only */
+extern _Atomic uint64_t ref_pmap_test_remap_sleep_ns;
 
 #define PAGE MMC_PAGE_SIZE
 #define NPOOLS 3
@@ -702,6 +704,50 @@ static void test_remap_waits_for_holder(void **state) {
   assert_int_equal(res.cancelled, 1);
 }
 
+/* A remapper whose vCPU does not quiesce soon sleeps on the map's futex, and
+ * the vCPU's quiescent point wakes it: vCPU 0 (a thread) holds page 0, the
+ * remap of page 0 goes to sleep (witness), the sleep's bound is a minute, so
+ * only the wake-up from vCPU 0's quiesce can end it within the deadline;
+ * vCPU 1's quiescent points meanwhile must not wake it. */
+static void test_remapper_woken_by_quiesce(void **state) {
+  (void)state;
+  tvm_t *t = tvm_new(2, 2);
+  set_private(t, 0, 0);
+  set_private(t, 1, 0);
+  hold_t h = {.t = t};
+  pthread_t a, r;
+  atomic_store(&ref_pmap_test_remap_sleep_ns, 60ull * 1000000000u);
+  assert_int_equal(pthread_create(&a, NULL, hold_vcpu0, &h), 0);
+  assert_true(wait_flag(&h.held, 1));
+  uint64_t sleeps = atomic_load(&ref_pmap_test_remap_sleeps);
+  assert_int_equal(pthread_create(&r, NULL, hold_remapper, &h), 0);
+  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  while (atomic_load(&ref_pmap_test_remap_sleeps) == sleeps)
+    assert_true(mono_ns() < deadline);
+  assert_false(atomic_load(&h.done)); /* asleep, page 0 still held */
+  /* vCPU 1 (this thread, not active when the remap looked) quiesces again
+   * and again: only the vCPUs a remapper waits for wake it. */
+  uint64_t asleep = atomic_load(&ref_pmap_test_remap_sleeps);
+  ref_vcpu_q_t *q1 = ref_pmap_vcpu(t->map, 1);
+  mmc_error_t err = {0};
+  for (int i = 0; i < 100; i++) {
+    assert_non_null(ref_pmap_page(t->map, q1, 1, false, &err));
+    ref_pmap_quiesce(q1);
+  }
+  assert_int_equal(atomic_load(&ref_pmap_test_remap_sleeps), asleep);
+  assert_false(atomic_load(&h.done));
+  atomic_store(&h.go, 1); /* vCPU 0 quiesces */
+  assert_true(wait_flag(&h.done, 1));
+  pthread_join(a, NULL);
+  pthread_join(r, NULL);
+  atomic_store(&ref_pmap_test_remap_sleep_ns, 0);
+  assert_int_equal(h.res.remapped, 1);
+  assert_int_equal(h.i2_bad, 0);
+  assert_int_not_equal(ref_pte_node(ref_pmap_get(t->map, 0)), 0);
+  assert_true(ref_pmap_is_valid(t->map, true));
+  tvm_free(t);
+}
+
 /* The rule for vCPUs holding no pointer: vCPU 0 (a thread) holds page 0, so a
  * remap of page 1 stops in its wait with page 1 marked; vCPU 1, fresh, asks
  * for page 1 and must wait (quiesced) instead of cancelling the mark; once
@@ -1218,6 +1264,7 @@ int main(void) {
       cmocka_unit_test(test_eretry_cycle),
       cmocka_unit_test(test_busy_waiter_vs_cow),
       cmocka_unit_test(test_remap_waits_for_holder),
+      cmocka_unit_test(test_remapper_woken_by_quiesce),
       cmocka_unit_test(test_fresh_vcpu_waits_for_mark),
       cmocka_unit_test(test_holder_cancels_mark),
       cmocka_unit_test(test_holder_waits_in_copy_phase),
