@@ -58,7 +58,7 @@ int mmt_bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err
   if (buf == MAP_FAILED)
     return mmc_fail(err, MMC_ENOMEM, "mmap of %zu bytes: %s", bytes, strerror(errno));
   unsigned long mask[MMC_MAX_NODES * 2 / (8 * sizeof(unsigned long)) + 1] = {0};
-  if (os_node >= 8 * sizeof mask) {
+  if (os_node >= MMC_MAX_NODES || os_node >= 8 * sizeof mask) {
     munmap(buf, bytes);
     return mmc_fail(err, MMC_ENOTSUP, "node OS id %" PRIu32 " is beyond the measurable range",
                     os_node);
@@ -72,7 +72,7 @@ int mmt_bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err
                     "mbind to node %" PRIu32 ": %s (no NUMA memory policy available here)", os_node,
                     strerror(e));
   }
-  memset(buf, 0, bytes); /* fault every page in under the policy */
+  memset(buf, 1, bytes); /* fault every page in under the policy (non-zero: seen touched) */
 
   long page = sysconf(_SC_PAGESIZE);
   size_t npages = bytes / (size_t)page;

@@ -52,7 +52,7 @@ static void test_bind_and_migrate(void **state) {
   size_t bytes = 4u << 20;
   void *buf = NULL;
   mmc_error_t err = {0};
-  int rc = suite_qm_bind(&buf, bytes, node, &err);
+  int rc = mmt_bind_buffer(&buf, bytes, node, &err);
   if (rc == MMC_ENOTSUP) { /* a kernel or sandbox without NUMA policy */
     mmt_free(t);
     skip();
@@ -61,7 +61,7 @@ static void test_bind_and_migrate(void **state) {
   assert_int_equal(rc, 0);
   assert_int_equal(((unsigned char *)buf)[bytes - 1], 1); /* touched */
   munmap(buf, bytes);
-  assert_int_equal(suite_qm_bind(&buf, bytes, MMC_MAX_NODES, &err), MMC_ENOTSUP);
+  assert_int_equal(mmt_bind_buffer(&buf, bytes, MMC_MAX_NODES, &err), MMC_ENOTSUP);
   /* To the node the pages are already on: every page ends up there. */
   suite_qm_migration_t m;
   assert_int_equal(suite_qm_migrate(node, node, bytes, &m, &err), 0);
