@@ -109,7 +109,7 @@
 #define PAGES_PER_MB 256u
 #define MHZ_PER_GHZ 1000u
 #define MHZ_UNKNOWN 1000u       /* per core, when the topology has no frequency */
-#define TABLE_MIN 1024u         /* initial buckets and entries per node */
+#define TABLE_MIN 1024u         /* initial slots and entries per node */
 #define SALT_UNIQUE 0x80000000u /* salt ids with this bit: unique to one VM (its id) */
 #define FEISTEL_ROUNDS 4
 #define NO_ENTRY 0u /* index + 1 convention: 0 = none */
@@ -118,7 +118,12 @@
  * (working-set sampling) is transparent, as it is to ref_pmap_remap. */
 #define SH_LOCK_FLAGS                                                                              \
   (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY) /* pages hashed ahead of their table work */
-#define FRAMES_PER_BUCKET 2u /* initial buckets: one per this many frames of the node */
+/* Slot array load: doubled past 1/2 (linear probing stays short); an
+ * insert that would pass 3/4 (doubling failed) is refused. */
+#define LOAD_GROW_NUM 1u
+#define LOAD_GROW_DEN 2u
+#define LOAD_MAX_NUM 3u
+#define LOAD_MAX_DEN 4u
 
 _Atomic uint32_t ref_share_test_ref_max;
 
@@ -135,7 +140,7 @@ typedef struct sh_entry {
   uint64_t hash;  /* XXH3-64 of the content, masked by Ref.ShareHashBits */
   uint64_t where; /* HINT: gpfn; SHARED: frame */
   uint32_t salt;  /* salt id */
-  uint32_t next;  /* next in the bucket or free list (index + 1) */
+  uint32_t next;  /* FREE: next on the free list (index + 1) */
   uint32_t vm;    /* HINT: VM id */
   uint32_t refs;  /* SHARED: ptes pointing at the frame */
   uint32_t pins;  /* SHARED: candidates of the running scan */
@@ -148,8 +153,8 @@ typedef struct sh_entry {
 typedef struct sh_table {
   pthread_mutex_t lock;
   uint32_t node;
-  uint32_t *bucket;   /* heads (index + 1); lazily backed, huge pages if allowed */
-  uint32_t nbuckets;  /* power of two */
+  uint64_t *slot;     /* open addressing: key << 32 | index + 1; 0 = empty */
+  uint32_t nslots;    /* power of two */
   sh_entry_t *e;      /* arena, lazily backed: grows in place (mremap) */
   uint32_t cap, used; /* arena: entries [0, used) handed out at least once */
   uint32_t free_head;
@@ -228,24 +233,15 @@ static uint32_t ref_max(void) {
 
 /* ---------------------------------------------------------------- table */
 
+/* A lazily backed table array (slots, entries, frame_entry, hint_of): 4 KB
+ * pages only. Transparent huge pages were tried (fewer TLB misses on random
+ * slots) and measured worse: each first write zeroes a fresh 2 MB page, and
+ * on a host whose free huge pages have gone back to the hypervisor that cost
+ * 20 % of a hashing pass, more than the misses it saves at these sizes. */
 static void *lazy_map(size_t bytes) {
   void *p =
       mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? NULL : p;
-}
-
-/* A lazily backed table array the scanner reads at random (buckets,
- * entries, frame_entry): transparent huge pages where the kernel allows
- * them, so a pass does not take a page fault and a TLB miss per 4 KB of
- * table (a node's buckets are megabytes, touched at random). Memory used is
- * what random inserts would touch anyway; without THP nothing changes. */
-static void *lazy_map_huge(size_t bytes) {
-  void *p = lazy_map(bytes);
-#ifdef MADV_HUGEPAGE
-  if (p)
-    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: 4 KB pages work too */
-#endif
-  return p;
 }
 
 static void tab_free(sh_table_t *t) {
@@ -253,8 +249,8 @@ static void tab_free(sh_table_t *t) {
     return;
   if (t->frame_entry)
     munmap(t->frame_entry, t->frame_entry_bytes);
-  if (t->bucket)
-    munmap(t->bucket, (size_t)t->nbuckets * sizeof *t->bucket);
+  if (t->slot)
+    munmap(t->slot, (size_t)t->nslots * sizeof *t->slot);
   if (t->e)
     munmap(t->e, (size_t)t->cap * sizeof *t->e);
   pthread_mutex_destroy(&t->lock);
@@ -267,58 +263,99 @@ static sh_table_t *tab_new(uint32_t node, uint64_t frames) {
     return NULL;
   pthread_mutex_init(&t->lock, NULL);
   t->node = node;
-  /* Entries rarely outnumber the node's frames (a hint or a shared frame
-   * each): size the buckets for that up front (calloc of a large array is
-   * lazily zeroed memory), growing only past it. */
-  t->nbuckets = TABLE_MIN;
-  while (t->nbuckets < frames / FRAMES_PER_BUCKET && t->nbuckets < (1u << 30))
-    t->nbuckets *= 2;
+  /* Slots sized for the entries, not the node: they start small and
+   * double with the load. An array sized for every frame of the node is
+   * touched at random by the first few thousand inserts, so all of it is
+   * faulted in and zeroed (megabytes of fresh memory per node, costing
+   * more than the hashing of a pass of a few VMs); doubling reads only the
+   * old slots (the key is in them). */
+  t->nslots = TABLE_MIN;
   /* The entry arena is reserved for one entry per frame (address space
    * only: pages are backed as entries are handed out). */
   t->cap = frames + TABLE_MIN < UINT32_MAX / 2 ? (uint32_t)(frames + TABLE_MIN) : UINT32_MAX / 2;
-  t->bucket = lazy_map_huge((size_t)t->nbuckets * sizeof *t->bucket);
-  t->e = lazy_map_huge((size_t)t->cap * sizeof *t->e);
+  t->slot = lazy_map((size_t)t->nslots * sizeof *t->slot);
+  t->e = lazy_map((size_t)t->cap * sizeof *t->e);
   t->frame_entry_bytes = (size_t)frames * sizeof *t->frame_entry;
-  t->frame_entry = lazy_map_huge(t->frame_entry_bytes);
-  if (!t->bucket || !t->e || !t->frame_entry) {
+  t->frame_entry = lazy_map(t->frame_entry_bytes);
+  if (!t->slot || !t->e || !t->frame_entry) {
     tab_free(t);
     return NULL;
   }
   return t;
 }
 
-static uint32_t bucket_of(const sh_table_t *t, uint64_t hash, uint32_t salt) {
-  return (uint32_t)(mix64(hash ^ ((uint64_t)salt << 32 | salt)) & (t->nbuckets - 1));
+/* The table key of (hash, salt): its low bits pick the home slot, all 32
+ * are kept in the slot, so a probe rejects another key without reading its
+ * entry (a cache miss each) and doubling needs no entry at all. */
+static uint32_t key_of(uint64_t hash, uint32_t salt) {
+  return (uint32_t)mix64(hash ^ ((uint64_t)salt << 32 | salt));
+}
+
+static uint64_t slot_make(uint32_t key, uint32_t idx) {
+  return (uint64_t)key << 32 | (idx + 1);
+}
+
+static uint32_t slot_key(uint64_t v) {
+  return (uint32_t)(v >> 32);
+}
+
+/* Linear probing into a slot array with an empty slot left. */
+static void slots_put(uint64_t *slot, uint32_t mask, uint64_t v) {
+  uint32_t i = slot_key(v) & mask;
+  while (slot[i] != 0)
+    i = (i + 1) & mask;
+  slot[i] = v;
+}
+
+/* Remove the slot of entry idx (backward-shift deletion: the entries after
+ * it in the probe run that may move back do, so no tombstones and no
+ * lookup ever passes an empty slot it should not). False: not linked. */
+static bool slots_del(sh_table_t *t, uint32_t key, uint32_t idx) {
+  uint32_t mask = t->nslots - 1, i = key & mask;
+  uint64_t want = slot_make(key, idx);
+  while (t->slot[i] != want) {
+    if (t->slot[i] == 0)
+      return false;
+    i = (i + 1) & mask;
+  }
+  for (uint32_t j = i;;) {
+    j = (j + 1) & mask;
+    uint64_t v = t->slot[j];
+    if (v == 0)
+      break;
+    /* v may fill the hole at i unless its home lies in (i, j]. */
+    if (((j - (slot_key(v) & mask)) & mask) >= ((j - i) & mask)) {
+      t->slot[i] = v;
+      i = j;
+    }
+  }
+  t->slot[i] = 0;
+  return true;
+}
+
+/* Double the slots past LOAD_GROW (best effort); false when one more entry
+ * would pass LOAD_MAX (doubling failed: the caller does without it). */
+static bool tab_room(sh_table_t *t) {
+  uint64_t want = (uint64_t)t->live + 1;
+  if (want * LOAD_GROW_DEN > (uint64_t)t->nslots * LOAD_GROW_NUM && t->nslots <= UINT32_MAX / 4) {
+    uint32_t n = t->nslots;
+    uint64_t *ns = lazy_map((size_t)n * 2 * sizeof *ns);
+    if (ns) {
+      for (uint32_t i = 0; i < n; i++)
+        if (t->slot[i] != 0)
+          slots_put(ns, n * 2 - 1, t->slot[i]);
+      munmap(t->slot, (size_t)n * sizeof *t->slot);
+      t->slot = ns;
+      t->nslots = n * 2;
+    }
+  }
+  return want * LOAD_MAX_DEN <= (uint64_t)t->nslots * LOAD_MAX_NUM;
 }
 
 static void tab_link(sh_table_t *t, uint32_t idx) {
-  sh_entry_t *e = &t->e[idx];
-  uint32_t b = bucket_of(t, e->hash, e->salt);
-  e->next = t->bucket[b];
-  t->bucket[b] = idx + 1;
+  const sh_entry_t *e = &t->e[idx];
+  slots_put(t->slot, t->nslots - 1, slot_make(key_of(e->hash, e->salt), idx));
   t->live++;
-}
-
-/* Double the buckets when the load passes 1 (best effort: a failed
- * allocation keeps the old, longer chains). */
-static void tab_grow_buckets(sh_table_t *t) {
-  if (t->live < t->nbuckets * FRAMES_PER_BUCKET || t->nbuckets > UINT32_MAX / 2)
-    return;
-  uint32_t *old = t->bucket, n = t->nbuckets;
-  uint32_t *nb = lazy_map_huge((size_t)n * 2 * sizeof *nb);
-  if (!nb)
-    return;
-  t->bucket = nb;
-  t->nbuckets = n * 2;
-  t->live = 0;
-  for (uint32_t b = 0; b < n; b++) {
-    for (uint32_t i = old[b]; i != NO_ENTRY;) {
-      uint32_t next = t->e[i - 1].next;
-      tab_link(t, i - 1);
-      i = next;
-    }
-  }
-  munmap(old, (size_t)n * sizeof *old);
 }
 
 /* A fresh entry (not linked), or UINT32_MAX when out of memory. */
@@ -345,13 +382,8 @@ static uint32_t tab_alloc(sh_table_t *t) {
 
 static void tab_unlink_free(sh_table_t *t, uint32_t idx) {
   sh_entry_t *e = &t->e[idx];
-  uint32_t *link = &t->bucket[bucket_of(t, e->hash, e->salt)];
-  while (*link != NO_ENTRY && *link != idx + 1)
-    link = &t->e[*link - 1].next;
-  if (*link == idx + 1) {
-    *link = e->next;
+  if (slots_del(t, key_of(e->hash, e->salt), idx))
     t->live--;
-  }
   if (e->kind == SH_HINT)
     t->hints--;
   e->kind = SH_FREE;
@@ -448,21 +480,22 @@ typedef struct scan {
 /* The scanner's first look at a guest page is optimistic: the VM may be
  * writing it meanwhile (a hypervisor reads guest memory racily by design);
  * what decides is the comparison the merge repeats once no vCPU can write
- * the page. This early compare is therefore kept out of ThreadSanitizer's
- * view (the hash runs in libxxhash, uninstrumented, for the same reason). */
+ * the page. Under ThreadSanitizer this early compare is a plain loop kept
+ * out of its view (the hash runs in libxxhash, uninstrumented, for the same
+ * reason); otherwise it is libc's memcmp: the page behind a hint is usually
+ * cold, and the vectorised compare keeps many more of its cache lines in
+ * flight than a scalar loop (which cost more than hashing the page). */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define SH_NO_TSAN __attribute__((no_sanitize("thread")))
+#define SH_TSAN 1
 #endif
 #endif
-#if !defined(SH_NO_TSAN) && defined(__SANITIZE_THREAD__)
-#define SH_NO_TSAN __attribute__((no_sanitize("thread")))
-#endif
-#ifndef SH_NO_TSAN
-#define SH_NO_TSAN
+#if !defined(SH_TSAN) && defined(__SANITIZE_THREAD__)
+#define SH_TSAN 1
 #endif
 
-SH_NO_TSAN static bool early_same(const uint8_t *a, const uint8_t *b) {
+#ifdef SH_TSAN
+__attribute__((no_sanitize("thread"))) static bool early_same(const uint8_t *a, const uint8_t *b) {
   const volatile uint64_t *x = (const volatile uint64_t *)a, *y = (const volatile uint64_t *)b;
   uint64_t diff = 0;
   for (size_t i = 0; i < MMC_PAGE_SIZE / sizeof *x && diff == 0; i += 8)
@@ -470,6 +503,11 @@ SH_NO_TSAN static bool early_same(const uint8_t *a, const uint8_t *b) {
       diff |= x[i + k] ^ y[i + k];
   return diff == 0;
 }
+#else
+static bool early_same(const uint8_t *a, const uint8_t *b) {
+  return memcmp(a, b, MMC_PAGE_SIZE) == 0;
+}
+#endif
 
 static uint64_t hash_page(const uint8_t *p, uint64_t mask) {
   return XXH3_64bits(p, MMC_PAGE_SIZE) & mask;
@@ -547,16 +585,19 @@ static void promote(scan_t *s, sh_table_t *t, uint32_t idx, uint64_t hint_pte) {
   candidate(s, t, vm2, g2, idx, PH_FORM); /* not recorded: the entry never forms */
 }
 
-/* Look for a match of (hash, salt) in the bucket; returns the entry index to
- * merge into, or UINT32_MAX. `self` is the page's own hint (skipped). */
+/* Look for a match of (hash, salt) in its probe run; returns the entry
+ * index to merge into, or UINT32_MAX. `self` is the page's own hint
+ * (skipped). A stale hint is removed on the way: backward shift may move a
+ * later slot of the run into its place, so that slot is looked at again. */
 static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame, uint64_t hash,
                            const uint8_t *src, uint32_t self) {
-  uint32_t cap = ref_max();
-  for (uint32_t i = t->bucket[bucket_of(t, hash, s->salt)]; i != NO_ENTRY;) {
+  uint32_t cap = ref_max(), key = key_of(hash, s->salt), mask = t->nslots - 1;
+  for (uint32_t p = key & mask; t->slot[p] != 0;) {
+    uint64_t v = t->slot[p];
+    uint32_t i = (uint32_t)v; /* index + 1 */
     sh_entry_t *e = &t->e[i - 1];
-    uint32_t next = e->next;
-    if (e->hash != hash || e->salt != s->salt || i == self) {
-      i = next;
+    if (slot_key(v) != key || e->hash != hash || e->salt != s->salt || i == self) {
+      p = (p + 1) & mask;
       continue;
     }
     if (e->kind == SH_SHARED && e->where != frame && (uint64_t)e->refs + e->pins < cap) {
@@ -577,20 +618,21 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame,
       if (r < 0) {
         s->st->stale++;
         tab_unlink_free(t, i - 1);
-      } else if (r == 0) {
-        s->st->collisions++;
-      } else {
+        continue; /* slot p again */
+      }
+      if (r > 0) {
         promote(s, t, i - 1, pte2);
         return i - 1;
       }
+      s->st->collisions++;
     }
-    i = next;
+    p = (p + 1) & mask;
   }
   return UINT32_MAX;
 }
 
 static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash) {
-  uint32_t idx = tab_alloc(t);
+  uint32_t idx = tab_room(t) ? tab_alloc(t) : UINT32_MAX;
   if (idx == UINT32_MAX)
     return; /* out of memory: the page is simply not remembered */
   t->e[idx] =
@@ -599,7 +641,6 @@ static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash) 
   t->hints++;
   s->sv->hint_of[gpfn] = idx + 1;
   s->sv->hinted = true;
-  tab_grow_buckets(t);
 }
 
 /* A page hashed ahead of its table work. */
@@ -624,7 +665,7 @@ static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
   const uint8_t *p = frame_ptr(s->h, ref_pte_node(pte), ref_pte_frame(pte));
   *out = (hashed_t){.g = g, .pte = pte, .hash = hash_page(p, s->mask)};
   s->st->hashed++;
-  __builtin_prefetch(&t->bucket[bucket_of(t, out->hash, s->salt)]);
+  __builtin_prefetch(&t->slot[key_of(out->hash, s->salt) & (t->nslots - 1)]);
   __builtin_prefetch(&s->sv->hint_of[g]);
   return true;
 }
@@ -1184,14 +1225,9 @@ static int share_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
 /* Drop every hint of the VM (its pages are about to go). */
 static void sweep_hints(sh_table_t *t, mmc_vm_id_t id) {
   pthread_mutex_lock(&t->lock);
-  for (uint32_t b = 0; b < t->nbuckets; b++) {
-    for (uint32_t i = t->bucket[b]; i != NO_ENTRY;) {
-      uint32_t next = t->e[i - 1].next;
-      if (t->e[i - 1].kind == SH_HINT && t->e[i - 1].vm == id)
-        tab_unlink_free(t, i - 1);
-      i = next;
-    }
-  }
+  for (uint32_t i = 0; i < t->used; i++)
+    if (t->e[i].kind == SH_HINT && t->e[i].vm == id)
+      tab_unlink_free(t, i);
   pthread_mutex_unlock(&t->lock);
 }
 
