@@ -31,15 +31,21 @@
  * punched with few fallocate calls (ref_frame_free_many at the end of the
  * run), and let the hardware prefetch the next page while one is hashed.
  *
- * Table (one per node with memory, its own mutex). Entries are keyed by
- * (hash, salt id) and are either SHARED (a frame of that node, its sharer
- * count and pins) or HINT (VM id, gpfn: a page hashed once with no match).
+ * Table (one per node with memory, its own mutex): an entry arena and an
+ * open-addressing slot array (linear probing, power of two, load <= 1/2,
+ * sized by the entries, not the node). Entries are keyed by (hash, salt id)
+ * and are either SHARED (a frame of that node, its sharer count and pins)
+ * or HINT (VM id, gpfn: a page hashed once with no match).
  * A scanned PRIVATE page:
- *  - matches a SHARED entry: full memcmp; equal -> merge candidate;
- *  - matches a HINT: the hint page is re-read (still private on this node,
- *    same salt) and rehashed (it may have changed: stale hints are dropped),
- *    then compared in full with the scanned page; equal -> a new frame on the
- *    node gets a copy, the entry becomes SHARED, both pages are candidates;
+ *  - matches a SHARED entry: merge candidate; the merge compares it in full
+ *    with the frame once no vCPU can write it (with a masked hash, also now);
+ *  - matches a HINT: the hint page is checked (still private on this node,
+ *    same salt, VM still sharing); the entry becomes SHARED around the hint
+ *    page's own frame ("forming") and both pages are candidates. At the
+ *    merge the hint page is rehashed (it may have changed: a stale hint does
+ *    not form and is dropped), then each joiner is compared in full with it.
+ *    With a masked hash the hint page is also compared (and, when it
+ *    differs, rehashed) right away, to tell a collision from a stale hint;
  *  - different content behind an equal hash is a collision: never shared;
  *  - no match: the page becomes a hint (one per page: hint_of[] per VM).
  * Ref.ShareHashBits < 64 masks the hash, forcing collisions for TPS-1 tests.
@@ -550,8 +556,16 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
   if ((pte & SH_LOCK_FLAGS) || ref_pte_state(pte) != REF_PTE_PRIVATE ||
       ref_pte_node(pte) != t->node)
     return -1;
-  const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
   *pte_out = pte;
+  /* With the whole 64-bit hash an equal hash is taken as equal content
+   * here, as for SHARED entries (find_match): what decides comes once no
+   * vCPU can write the pages. The forming entry first rehashes the hint
+   * page (a stale hint does not form: it is dropped and counted then),
+   * then each joiner is compared in full with it. Comparing now as well
+   * would read the cold hint page twice (measured: more than one hash). */
+  if (s->mask == UINT64_MAX)
+    return 1;
+  const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
   /* Same bytes as src, whose hash (just computed) is e->hash: the hint page
    * still holds what was hashed, no need to hash it again. Only a
    * difference needs the rehash: changed since (stale) or a collision. */
@@ -844,8 +858,11 @@ static bool form_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t 
   const uint8_t *p = frame_ptr(c->h, it->node, ref_pte_frame(old_pte));
   pthread_mutex_lock(&t->lock);
   sh_entry_t *e = &t->e[it->entry];
-  bool ok = e->kind == SH_SHARED && e->forming && e->where == ref_pte_frame(old_pte) &&
-            hash_page(p, c->mask) == e->hash;
+  bool ok = e->kind == SH_SHARED && e->forming && e->where == ref_pte_frame(old_pte);
+  if (ok && hash_page(p, c->mask) != e->hash) {
+    ok = false;
+    c->st->stale++; /* the hint page changed since it was hashed */
+  }
   if (ok) {
     e->forming = false;
     e->owned = true;
