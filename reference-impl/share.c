@@ -123,6 +123,7 @@
 #define FEISTEL_ROUNDS 4
 #define NO_ENTRY 0u /* index + 1 convention: 0 = none */
 #define SCAN_AHEAD 16u
+#define ARENA_CHUNK 4096u /* entries backed at a time (160 KB), a multiple of 4 KB */
 /* Entries locked by a slow path or another remap are skipped; SAMPLED
  * (working-set sampling) is transparent, as it is to ref_pmap_remap. */
 #define SH_LOCK_FLAGS                                                                              \
@@ -398,9 +399,9 @@ static void tab_presize(sh_table_t *t, uint64_t pages) {
     tab_resize(t, n);
 }
 
-static void tab_link(sh_table_t *t, uint32_t idx) {
-  const sh_entry_t *e = &t->e[idx];
-  slots_put(t->slot, t->nslots - 1, slot_make(key_of(e->hash, e->salt), idx));
+/* Link entry idx, whose key_of(hash, salt) is key. */
+static void tab_link(sh_table_t *t, uint32_t idx, uint32_t key) {
+  slots_put(t->slot, t->nslots - 1, slot_make(key, idx));
   t->live++;
 }
 
@@ -422,6 +423,14 @@ static uint32_t tab_alloc(sh_table_t *t) {
     t->e = ne;
     t->cap *= 2;
   }
+#ifdef MADV_POPULATE_WRITE
+  /* Entries are handed out in order: back the next chunk in one call
+   * rather than taking a page fault every 4 KB of them (advice only). */
+  if (t->used % ARENA_CHUNK == 0) {
+    uint32_t n = t->cap - t->used < ARENA_CHUNK ? t->cap - t->used : ARENA_CHUNK;
+    (void)madvise(&t->e[t->used], (size_t)n * sizeof *t->e, MADV_POPULATE_WRITE);
+  }
+#endif
   memset(&t->e[t->used], 0, sizeof t->e[0]);
   return t->used++;
 }
@@ -644,8 +653,8 @@ static void promote(scan_t *s, sh_table_t *t, uint32_t idx, uint64_t hint_pte) {
  * (skipped). A stale hint is removed on the way: backward shift may move a
  * later slot of the run into its place, so that slot is looked at again. */
 static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame, uint64_t hash,
-                           const uint8_t *src, uint32_t self) {
-  uint32_t cap = ref_max(), key = key_of(hash, s->salt), mask = t->nslots - 1;
+                           uint32_t key, const uint8_t *src, uint32_t self) {
+  uint32_t cap = ref_max(), mask = t->nslots - 1;
   for (uint32_t p = key & mask; t->slot[p] != 0;) {
     uint64_t v = t->slot[p];
     uint32_t i = (uint32_t)v; /* index + 1 */
@@ -685,13 +694,13 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame,
   return UINT32_MAX;
 }
 
-static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash) {
+static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash, uint32_t key) {
   uint32_t idx = tab_room(t) ? tab_alloc(t) : UINT32_MAX;
   if (idx == UINT32_MAX)
     return; /* out of memory: the page is simply not remembered */
   t->e[idx] =
       (sh_entry_t){.hash = hash, .where = gpfn, .salt = s->salt, .vm = s->vm->id, .kind = SH_HINT};
-  tab_link(t, idx);
+  tab_link(t, idx, key);
   t->hints++;
   s->sv->hint_of[gpfn] = idx + 1;
   s->sv->hinted = true;
@@ -700,6 +709,7 @@ static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash) 
 /* A page hashed ahead of its table work. */
 typedef struct hashed {
   uint64_t g, pte, hash;
+  uint32_t key; /* key_of(hash, salt) */
 } hashed_t;
 
 /* Read and hash page g (false: nothing to do for it), and prefetch what its
@@ -719,8 +729,8 @@ static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
   const uint8_t *p = frame_ptr(s->h, ref_pte_node(pte), ref_pte_frame(pte));
   *out = (hashed_t){.g = g, .pte = pte, .hash = hash_page(p, s->mask)};
   s->st->hashed++;
-  __builtin_prefetch(&t->slot[key_of(out->hash, s->salt) & (t->nslots - 1)]);
-  __builtin_prefetch(&s->sv->hint_of[g]);
+  out->key = key_of(out->hash, s->salt);
+  __builtin_prefetch(&t->slot[out->key & (t->nslots - 1)]);
   return true;
 }
 
@@ -763,7 +773,7 @@ static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
     if (self == NO_ENTRY)
       s->sv->hint_of[g] = NO_ENTRY;
   }
-  uint32_t m = find_match(s, t, g, ref_pte_frame(p->pte), hash, src, self);
+  uint32_t m = find_match(s, t, g, ref_pte_frame(p->pte), hash, p->key, src, self);
   if (m != UINT32_MAX) {
     if (self != NO_ENTRY) {
       tab_unlink_free(t, self - 1);
@@ -771,7 +781,7 @@ static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
     }
     candidate(s, t, s->vm, g, m, PH_JOIN);
   } else if (self == NO_ENTRY) {
-    insert_hint(s, t, g, hash);
+    insert_hint(s, t, g, hash, p->key);
   }
 }
 
