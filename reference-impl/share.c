@@ -122,7 +122,10 @@
 #define SALT_UNIQUE 0x80000000u /* salt ids with this bit: unique to one VM (its id) */
 #define FEISTEL_ROUNDS 4
 #define NO_ENTRY 0u /* index + 1 convention: 0 = none */
-#define SCAN_AHEAD 16u
+/* Pages hashed before their table work: the slot prefetched after each hash
+ * has the rest of the batch to arrive (64 measured ~5-10 % faster hashing
+ * passes than 16; 32 and 64 alike). */
+#define SCAN_AHEAD 64u
 #define ARENA_CHUNK 4096u /* entries backed at a time (160 KB), a multiple of 4 KB */
 /* Entries locked by a slow path or another remap are skipped; SAMPLED
  * (working-set sampling) is transparent, as it is to ref_pmap_remap. */
