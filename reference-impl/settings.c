@@ -130,7 +130,7 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_REF_SHARE_HASH_BITS, "Ref.ShareHashBits", BOTH(64), 1, 64, "",
      "bits of the XXH3 page hash kept; below 64 forces hash collisions, for tests of "
      "TPS-1 (ours)"},
-    {REF_SET_REF_SHARE_SCAN_BLOCK, "Ref.ShareScanBlock", BOTH(64), 1, 4096, "pages",
+    {REF_SET_REF_SHARE_SCAN_BLOCK, "Ref.ShareScanBlock", BOTH(512), 1, 4096, "pages",
      "the scanner visits blocks of this many consecutive guest pages in random order; 1 = "
      "single pages (ours)"},
 };

@@ -26,20 +26,29 @@
  * Order: a per-VM pseudo-random permutation of blocks of Ref.ShareScanBlock
  * consecutive gpfns (a 4-round Feistel network with cycle walking, keys from
  * the host seed, VM id and pass number), each block's pages in order:
- * random, deterministic, no per-page state. Blocks (64 pages by default, 1 =
- * page by page) keep the frames a run frees mostly consecutive, so they are
- * punched with few fallocate calls (ref_frame_free_many at the end of the
- * run), and let the hardware prefetch the next page while one is hashed.
+ * random, deterministic, no per-page state. Blocks (512 pages = 2 MB by
+ * default, 1 = page by page) keep the frames a run frees mostly
+ * consecutive, so they are punched with few fallocate calls
+ * (ref_frame_free_many at the end of the run), and keep hashing near the
+ * speed of a sequential pass: measured here, XXH3 over the same pages runs
+ * at 4.4M pages/s in order, 4.3M in 512-page blocks, 4.0M in 64-page
+ * blocks, 1.2M page by page (TLB and prefetch).
  *
- * Table (one per node with memory, its own mutex). Entries are keyed by
- * (hash, salt id) and are either SHARED (a frame of that node, its sharer
- * count and pins) or HINT (VM id, gpfn: a page hashed once with no match).
+ * Table (one per node with memory, its own mutex): an entry arena and an
+ * open-addressing slot array (linear probing, power of two, load <= 1/2,
+ * sized by the entries, not the node). Entries are keyed by (hash, salt id)
+ * and are either SHARED (a frame of that node, its sharer count and pins)
+ * or HINT (VM id, gpfn: a page hashed once with no match).
  * A scanned PRIVATE page:
- *  - matches a SHARED entry: full memcmp; equal -> merge candidate;
- *  - matches a HINT: the hint page is re-read (still private on this node,
- *    same salt) and rehashed (it may have changed: stale hints are dropped),
- *    then compared in full with the scanned page; equal -> a new frame on the
- *    node gets a copy, the entry becomes SHARED, both pages are candidates;
+ *  - matches a SHARED entry: merge candidate; the merge compares it in full
+ *    with the frame once no vCPU can write it (with a masked hash, also now);
+ *  - matches a HINT: the hint page is checked (still private on this node,
+ *    same salt, VM still sharing); the entry becomes SHARED around the hint
+ *    page's own frame ("forming") and both pages are candidates. At the
+ *    merge the hint page is rehashed (it may have changed: a stale hint does
+ *    not form and is dropped), then each joiner is compared in full with it.
+ *    With a masked hash the hint page is also compared (and, when it
+ *    differs, rehashed) right away, to tell a collision from a stale hint;
  *  - different content behind an equal hash is a collision: never shared;
  *  - no match: the page becomes a hint (one per page: hint_of[] per VM).
  * Ref.ShareHashBits < 64 masks the hash, forcing collisions for TPS-1 tests.
@@ -109,16 +118,26 @@
 #define PAGES_PER_MB 256u
 #define MHZ_PER_GHZ 1000u
 #define MHZ_UNKNOWN 1000u       /* per core, when the topology has no frequency */
-#define TABLE_MIN 1024u         /* initial buckets and entries per node */
+#define TABLE_MIN 1024u         /* initial slots and entries per node */
 #define SALT_UNIQUE 0x80000000u /* salt ids with this bit: unique to one VM (its id) */
 #define FEISTEL_ROUNDS 4
 #define NO_ENTRY 0u /* index + 1 convention: 0 = none */
-#define SCAN_AHEAD 16u
+/* Pages hashed before their table work: the slot prefetched after each hash
+ * has the rest of the batch to arrive (64 measured ~5-10 % faster hashing
+ * passes than 16; 32 and 64 alike). */
+#define SCAN_AHEAD 64u
+#define SORT_RUN 16u      /* candidates insertion-sorted before merging runs */
+#define ARENA_CHUNK 4096u /* entries backed at a time (160 KB), a multiple of 4 KB */
 /* Entries locked by a slow path or another remap are skipped; SAMPLED
  * (working-set sampling) is transparent, as it is to ref_pmap_remap. */
 #define SH_LOCK_FLAGS                                                                              \
   (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY) /* pages hashed ahead of their table work */
-#define FRAMES_PER_BUCKET 2u /* initial buckets: one per this many frames of the node */
+/* Slot array load: doubled past 1/2 (linear probing stays short); an
+ * insert that would pass 3/4 (doubling failed) is refused. */
+#define LOAD_GROW_NUM 1u
+#define LOAD_GROW_DEN 2u
+#define LOAD_MAX_NUM 3u
+#define LOAD_MAX_DEN 4u
 
 _Atomic uint32_t ref_share_test_ref_max;
 
@@ -135,7 +154,7 @@ typedef struct sh_entry {
   uint64_t hash;  /* XXH3-64 of the content, masked by Ref.ShareHashBits */
   uint64_t where; /* HINT: gpfn; SHARED: frame */
   uint32_t salt;  /* salt id */
-  uint32_t next;  /* next in the bucket or free list (index + 1) */
+  uint32_t next;  /* FREE: next on the free list (index + 1) */
   uint32_t vm;    /* HINT: VM id */
   uint32_t refs;  /* SHARED: ptes pointing at the frame */
   uint32_t pins;  /* SHARED: candidates of the running scan */
@@ -148,8 +167,8 @@ typedef struct sh_entry {
 typedef struct sh_table {
   pthread_mutex_t lock;
   uint32_t node;
-  uint32_t *bucket;   /* heads (index + 1); lazily backed, huge pages if allowed */
-  uint32_t nbuckets;  /* power of two */
+  uint64_t *slot;     /* open addressing: key << 32 | index + 1; 0 = empty */
+  uint32_t nslots;    /* power of two */
   sh_entry_t *e;      /* arena, lazily backed: grows in place (mremap) */
   uint32_t cap, used; /* arena: entries [0, used) handed out at least once */
   uint32_t free_head;
@@ -183,6 +202,7 @@ typedef struct sh_vm {
 typedef struct sh_item {
   ref_vm_t *vm;
   uint64_t gpfn;
+  mmc_vm_id_t vm_id; /* vm->id: the sort key with gpfn */
   uint32_t node;
   uint32_t entry;
   uint8_t phase; /* PH_*: what the end of the run does with it */
@@ -228,22 +248,27 @@ static uint32_t ref_max(void) {
 
 /* ---------------------------------------------------------------- table */
 
+/* A lazily backed table array (slots, entries, frame_entry, hint_of): 4 KB
+ * pages only. Transparent huge pages were tried (fewer TLB misses on random
+ * slots) and measured worse: each first write zeroes a fresh 2 MB page, and
+ * on a host whose free huge pages have gone back to the hypervisor that cost
+ * 20 % of a hashing pass, more than the misses it saves at these sizes. */
 static void *lazy_map(size_t bytes) {
   void *p =
       mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
-/* A lazily backed table array the scanner reads at random (buckets,
- * entries, frame_entry): transparent huge pages where the kernel allows
- * them, so a pass does not take a page fault and a TLB miss per 4 KB of
- * table (a node's buckets are megabytes, touched at random). Memory used is
- * what random inserts would touch anyway; without THP nothing changes. */
-static void *lazy_map_huge(size_t bytes) {
-  void *p = lazy_map(bytes);
-#ifdef MADV_HUGEPAGE
+/* A slot array, backed now: slots are probed at random, so at the load it
+ * is used at (>= 1/4 after a doubling, 512 slots a page) every page is
+ * touched anyway, and one MADV_POPULATE_WRITE backs them all without a
+ * read fault (zero page) then a write fault per page; present pages also let
+ * the scanner's prefetch of a slot work (a prefetch never faults). */
+static uint64_t *slots_map(uint32_t n) {
+  uint64_t *p = lazy_map((size_t)n * sizeof *p);
+#ifdef MADV_POPULATE_WRITE
   if (p)
-    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: 4 KB pages work too */
+    (void)madvise(p, (size_t)n * sizeof *p, MADV_POPULATE_WRITE); /* advice: faults work too */
 #endif
   return p;
 }
@@ -253,8 +278,8 @@ static void tab_free(sh_table_t *t) {
     return;
   if (t->frame_entry)
     munmap(t->frame_entry, t->frame_entry_bytes);
-  if (t->bucket)
-    munmap(t->bucket, (size_t)t->nbuckets * sizeof *t->bucket);
+  if (t->slot)
+    munmap(t->slot, (size_t)t->nslots * sizeof *t->slot);
   if (t->e)
     munmap(t->e, (size_t)t->cap * sizeof *t->e);
   pthread_mutex_destroy(&t->lock);
@@ -267,58 +292,122 @@ static sh_table_t *tab_new(uint32_t node, uint64_t frames) {
     return NULL;
   pthread_mutex_init(&t->lock, NULL);
   t->node = node;
-  /* Entries rarely outnumber the node's frames (a hint or a shared frame
-   * each): size the buckets for that up front (calloc of a large array is
-   * lazily zeroed memory), growing only past it. */
-  t->nbuckets = TABLE_MIN;
-  while (t->nbuckets < frames / FRAMES_PER_BUCKET && t->nbuckets < (1u << 30))
-    t->nbuckets *= 2;
+  /* Slots sized for the entries, not the node: they start small and
+   * double with the load. An array sized for every frame of the node is
+   * touched at random by the first few thousand inserts, so all of it is
+   * faulted in and zeroed (megabytes of fresh memory per node, costing
+   * more than the hashing of a pass of a few VMs); doubling reads only the
+   * old slots (the key is in them). */
+  t->nslots = TABLE_MIN;
   /* The entry arena is reserved for one entry per frame (address space
    * only: pages are backed as entries are handed out). */
   t->cap = frames + TABLE_MIN < UINT32_MAX / 2 ? (uint32_t)(frames + TABLE_MIN) : UINT32_MAX / 2;
-  t->bucket = lazy_map_huge((size_t)t->nbuckets * sizeof *t->bucket);
-  t->e = lazy_map_huge((size_t)t->cap * sizeof *t->e);
+  t->slot = slots_map(t->nslots);
+  t->e = lazy_map((size_t)t->cap * sizeof *t->e);
   t->frame_entry_bytes = (size_t)frames * sizeof *t->frame_entry;
-  t->frame_entry = lazy_map_huge(t->frame_entry_bytes);
-  if (!t->bucket || !t->e || !t->frame_entry) {
+  t->frame_entry = lazy_map(t->frame_entry_bytes);
+  if (!t->slot || !t->e || !t->frame_entry) {
     tab_free(t);
     return NULL;
   }
   return t;
 }
 
-static uint32_t bucket_of(const sh_table_t *t, uint64_t hash, uint32_t salt) {
-  return (uint32_t)(mix64(hash ^ ((uint64_t)salt << 32 | salt)) & (t->nbuckets - 1));
+/* The table key of (hash, salt): its low bits pick the home slot, all 32
+ * are kept in the slot, so a probe rejects another key without reading its
+ * entry (a cache miss each) and doubling needs no entry at all. */
+static uint32_t key_of(uint64_t hash, uint32_t salt) {
+  return (uint32_t)mix64(hash ^ ((uint64_t)salt << 32 | salt));
 }
 
-static void tab_link(sh_table_t *t, uint32_t idx) {
-  sh_entry_t *e = &t->e[idx];
-  uint32_t b = bucket_of(t, e->hash, e->salt);
-  e->next = t->bucket[b];
-  t->bucket[b] = idx + 1;
-  t->live++;
+static uint64_t slot_make(uint32_t key, uint32_t idx) {
+  return (uint64_t)key << 32 | (idx + 1);
 }
 
-/* Double the buckets when the load passes 1 (best effort: a failed
- * allocation keeps the old, longer chains). */
-static void tab_grow_buckets(sh_table_t *t) {
-  if (t->live < t->nbuckets * FRAMES_PER_BUCKET || t->nbuckets > UINT32_MAX / 2)
-    return;
-  uint32_t *old = t->bucket, n = t->nbuckets;
-  uint32_t *nb = lazy_map_huge((size_t)n * 2 * sizeof *nb);
-  if (!nb)
-    return;
-  t->bucket = nb;
-  t->nbuckets = n * 2;
-  t->live = 0;
-  for (uint32_t b = 0; b < n; b++) {
-    for (uint32_t i = old[b]; i != NO_ENTRY;) {
-      uint32_t next = t->e[i - 1].next;
-      tab_link(t, i - 1);
-      i = next;
+static uint32_t slot_key(uint64_t v) {
+  return (uint32_t)(v >> 32);
+}
+
+/* Linear probing into a slot array with an empty slot left. */
+static void slots_put(uint64_t *slot, uint32_t mask, uint64_t v) {
+  uint32_t i = slot_key(v) & mask;
+  while (slot[i] != 0)
+    i = (i + 1) & mask;
+  slot[i] = v;
+}
+
+/* Remove the slot of entry idx (backward-shift deletion: the entries after
+ * it in the probe run that may move back do, so no tombstones and no
+ * lookup ever passes an empty slot it should not). False: not linked. */
+static bool slots_del(sh_table_t *t, uint32_t key, uint32_t idx) {
+  uint32_t mask = t->nslots - 1, i = key & mask;
+  uint64_t want = slot_make(key, idx);
+  while (t->slot[i] != want) {
+    if (t->slot[i] == 0)
+      return false;
+    i = (i + 1) & mask;
+  }
+  for (uint32_t j = i;;) {
+    j = (j + 1) & mask;
+    uint64_t v = t->slot[j];
+    if (v == 0)
+      break;
+    /* v may fill the hole at i unless its home lies in (i, j]. */
+    if (((j - (slot_key(v) & mask)) & mask) >= ((j - i) & mask)) {
+      t->slot[i] = v;
+      i = j;
     }
   }
-  munmap(old, (size_t)n * sizeof *old);
+  t->slot[i] = 0;
+  return true;
+}
+
+/* Double the slots past LOAD_GROW (best effort); false when one more entry
+ * would pass LOAD_MAX (doubling failed: the caller does without it). */
+/* Resize the slots to n (a power of two holding every live entry at a load
+ * <= 1/2); best effort: on failure the old slots stay. */
+static void tab_resize(sh_table_t *t, uint32_t n) {
+  uint64_t *ns = slots_map(n);
+  if (!ns)
+    return;
+  for (uint32_t i = 0; i < t->nslots; i++)
+    if (t->slot[i] != 0)
+      slots_put(ns, n - 1, t->slot[i]);
+  munmap(t->slot, (size_t)t->nslots * sizeof *t->slot);
+  t->slot = ns;
+  t->nslots = n;
+}
+
+/* Slots for `entries` entries at a load <= LOAD_GROW. */
+static uint32_t slots_for(uint64_t entries) {
+  uint64_t n = TABLE_MIN;
+  while (n < entries * LOAD_GROW_DEN / LOAD_GROW_NUM && n <= UINT32_MAX / 4)
+    n *= 2;
+  return (uint32_t)n;
+}
+
+static bool tab_room(sh_table_t *t) {
+  uint64_t want = (uint64_t)t->live + 1;
+  if (want * LOAD_GROW_DEN > (uint64_t)t->nslots * LOAD_GROW_NUM && t->nslots <= UINT32_MAX / 4)
+    tab_resize(t, t->nslots * 2);
+  return want * LOAD_MAX_DEN <= (uint64_t)t->nslots * LOAD_MAX_NUM;
+}
+
+/* Before a run: a pass leaves about one entry (a hint, or a sharer of a
+ * shared frame) per page of the sharing VMs on the node, so size the slots
+ * for those now, in one step, rather than doubling through every size while
+ * the first pass inserts (each doubling reads all slots and maps fresh
+ * memory). Never shrinks; tab_room still grows past it. Table locked. */
+static void tab_presize(sh_table_t *t, uint64_t pages) {
+  uint32_t n = slots_for(pages);
+  if (n > t->nslots)
+    tab_resize(t, n);
+}
+
+/* Link entry idx, whose key_of(hash, salt) is key. */
+static void tab_link(sh_table_t *t, uint32_t idx, uint32_t key) {
+  slots_put(t->slot, t->nslots - 1, slot_make(key, idx));
+  t->live++;
 }
 
 /* A fresh entry (not linked), or UINT32_MAX when out of memory. */
@@ -339,19 +428,22 @@ static uint32_t tab_alloc(sh_table_t *t) {
     t->e = ne;
     t->cap *= 2;
   }
+#ifdef MADV_POPULATE_WRITE
+  /* Entries are handed out in order: back the next chunk in one call
+   * rather than taking a page fault every 4 KB of them (advice only). */
+  if (t->used % ARENA_CHUNK == 0) {
+    uint32_t n = t->cap - t->used < ARENA_CHUNK ? t->cap - t->used : ARENA_CHUNK;
+    (void)madvise(&t->e[t->used], (size_t)n * sizeof *t->e, MADV_POPULATE_WRITE);
+  }
+#endif
   memset(&t->e[t->used], 0, sizeof t->e[0]);
   return t->used++;
 }
 
 static void tab_unlink_free(sh_table_t *t, uint32_t idx) {
   sh_entry_t *e = &t->e[idx];
-  uint32_t *link = &t->bucket[bucket_of(t, e->hash, e->salt)];
-  while (*link != NO_ENTRY && *link != idx + 1)
-    link = &t->e[*link - 1].next;
-  if (*link == idx + 1) {
-    *link = e->next;
+  if (slots_del(t, key_of(e->hash, e->salt), idx))
     t->live--;
-  }
   if (e->kind == SH_HINT)
     t->hints--;
   e->kind = SH_FREE;
@@ -448,21 +540,22 @@ typedef struct scan {
 /* The scanner's first look at a guest page is optimistic: the VM may be
  * writing it meanwhile (a hypervisor reads guest memory racily by design);
  * what decides is the comparison the merge repeats once no vCPU can write
- * the page. This early compare is therefore kept out of ThreadSanitizer's
- * view (the hash runs in libxxhash, uninstrumented, for the same reason). */
+ * the page. Under ThreadSanitizer this early compare is a plain loop kept
+ * out of its view (the hash runs in libxxhash, uninstrumented, for the same
+ * reason); otherwise it is libc's memcmp: the page behind a hint is usually
+ * cold, and the vectorised compare keeps many more of its cache lines in
+ * flight than a scalar loop (which cost more than hashing the page). */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define SH_NO_TSAN __attribute__((no_sanitize("thread")))
+#define SH_TSAN 1
 #endif
 #endif
-#if !defined(SH_NO_TSAN) && defined(__SANITIZE_THREAD__)
-#define SH_NO_TSAN __attribute__((no_sanitize("thread")))
-#endif
-#ifndef SH_NO_TSAN
-#define SH_NO_TSAN
+#if !defined(SH_TSAN) && defined(__SANITIZE_THREAD__)
+#define SH_TSAN 1
 #endif
 
-SH_NO_TSAN static bool early_same(const uint8_t *a, const uint8_t *b) {
+#ifdef SH_TSAN
+__attribute__((no_sanitize("thread"))) static bool early_same(const uint8_t *a, const uint8_t *b) {
   const volatile uint64_t *x = (const volatile uint64_t *)a, *y = (const volatile uint64_t *)b;
   uint64_t diff = 0;
   for (size_t i = 0; i < MMC_PAGE_SIZE / sizeof *x && diff == 0; i += 8)
@@ -470,6 +563,11 @@ SH_NO_TSAN static bool early_same(const uint8_t *a, const uint8_t *b) {
       diff |= x[i + k] ^ y[i + k];
   return diff == 0;
 }
+#else
+static bool early_same(const uint8_t *a, const uint8_t *b) {
+  return memcmp(a, b, MMC_PAGE_SIZE) == 0;
+}
+#endif
 
 static uint64_t hash_page(const uint8_t *p, uint64_t mask) {
   return XXH3_64bits(p, MMC_PAGE_SIZE) & mask;
@@ -485,8 +583,8 @@ static int add_item(sh_host_t *st, ref_vm_t *vm, uint64_t gpfn, uint32_t node, u
     st->items = n;
     st->items_cap = cap;
   }
-  st->items[st->nitems++] =
-      (sh_item_t){.vm = vm, .gpfn = gpfn, .node = node, .entry = entry, .phase = phase};
+  st->items[st->nitems++] = (sh_item_t){
+      .vm = vm, .gpfn = gpfn, .vm_id = vm->id, .node = node, .entry = entry, .phase = phase};
   return 0;
 }
 
@@ -512,8 +610,16 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
   if ((pte & SH_LOCK_FLAGS) || ref_pte_state(pte) != REF_PTE_PRIVATE ||
       ref_pte_node(pte) != t->node)
     return -1;
-  const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
   *pte_out = pte;
+  /* With the whole 64-bit hash an equal hash is taken as equal content
+   * here, as for SHARED entries (find_match): what decides comes once no
+   * vCPU can write the pages. The forming entry first rehashes the hint
+   * page (a stale hint does not form: it is dropped and counted then),
+   * then each joiner is compared in full with it. Comparing now as well
+   * would read the cold hint page twice (measured: more than one hash). */
+  if (s->mask == UINT64_MAX)
+    return 1;
+  const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
   /* Same bytes as src, whose hash (just computed) is e->hash: the hint page
    * still holds what was hashed, no need to hash it again. Only a
    * difference needs the rehash: changed since (stale) or a collision. */
@@ -547,16 +653,19 @@ static void promote(scan_t *s, sh_table_t *t, uint32_t idx, uint64_t hint_pte) {
   candidate(s, t, vm2, g2, idx, PH_FORM); /* not recorded: the entry never forms */
 }
 
-/* Look for a match of (hash, salt) in the bucket; returns the entry index to
- * merge into, or UINT32_MAX. `self` is the page's own hint (skipped). */
+/* Look for a match of (hash, salt) in its probe run; returns the entry
+ * index to merge into, or UINT32_MAX. `self` is the page's own hint
+ * (skipped). A stale hint is removed on the way: backward shift may move a
+ * later slot of the run into its place, so that slot is looked at again. */
 static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame, uint64_t hash,
-                           const uint8_t *src, uint32_t self) {
-  uint32_t cap = ref_max();
-  for (uint32_t i = t->bucket[bucket_of(t, hash, s->salt)]; i != NO_ENTRY;) {
+                           uint32_t key, const uint8_t *src, uint32_t self) {
+  uint32_t cap = ref_max(), mask = t->nslots - 1;
+  for (uint32_t p = key & mask; t->slot[p] != 0;) {
+    uint64_t v = t->slot[p];
+    uint32_t i = (uint32_t)v; /* index + 1 */
     sh_entry_t *e = &t->e[i - 1];
-    uint32_t next = e->next;
-    if (e->hash != hash || e->salt != s->salt || i == self) {
-      i = next;
+    if (slot_key(v) != key || e->hash != hash || e->salt != s->salt || i == self) {
+      p = (p + 1) & mask;
       continue;
     }
     if (e->kind == SH_SHARED && e->where != frame && (uint64_t)e->refs + e->pins < cap) {
@@ -577,34 +686,35 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame,
       if (r < 0) {
         s->st->stale++;
         tab_unlink_free(t, i - 1);
-      } else if (r == 0) {
-        s->st->collisions++;
-      } else {
+        continue; /* slot p again */
+      }
+      if (r > 0) {
         promote(s, t, i - 1, pte2);
         return i - 1;
       }
+      s->st->collisions++;
     }
-    i = next;
+    p = (p + 1) & mask;
   }
   return UINT32_MAX;
 }
 
-static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash) {
-  uint32_t idx = tab_alloc(t);
+static void insert_hint(scan_t *s, sh_table_t *t, uint64_t gpfn, uint64_t hash, uint32_t key) {
+  uint32_t idx = tab_room(t) ? tab_alloc(t) : UINT32_MAX;
   if (idx == UINT32_MAX)
     return; /* out of memory: the page is simply not remembered */
   t->e[idx] =
       (sh_entry_t){.hash = hash, .where = gpfn, .salt = s->salt, .vm = s->vm->id, .kind = SH_HINT};
-  tab_link(t, idx);
+  tab_link(t, idx, key);
   t->hints++;
   s->sv->hint_of[gpfn] = idx + 1;
   s->sv->hinted = true;
-  tab_grow_buckets(t);
 }
 
 /* A page hashed ahead of its table work. */
 typedef struct hashed {
   uint64_t g, pte, hash;
+  uint32_t key; /* key_of(hash, salt) */
 } hashed_t;
 
 /* Read and hash page g (false: nothing to do for it), and prefetch what its
@@ -624,8 +734,8 @@ static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
   const uint8_t *p = frame_ptr(s->h, ref_pte_node(pte), ref_pte_frame(pte));
   *out = (hashed_t){.g = g, .pte = pte, .hash = hash_page(p, s->mask)};
   s->st->hashed++;
-  __builtin_prefetch(&t->bucket[bucket_of(t, out->hash, s->salt)]);
-  __builtin_prefetch(&s->sv->hint_of[g]);
+  out->key = key_of(out->hash, s->salt);
+  __builtin_prefetch(&t->slot[out->key & (t->nslots - 1)]);
   return true;
 }
 
@@ -668,7 +778,7 @@ static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
     if (self == NO_ENTRY)
       s->sv->hint_of[g] = NO_ENTRY;
   }
-  uint32_t m = find_match(s, t, g, ref_pte_frame(p->pte), hash, src, self);
+  uint32_t m = find_match(s, t, g, ref_pte_frame(p->pte), hash, p->key, src, self);
   if (m != UINT32_MAX) {
     if (self != NO_ENTRY) {
       tab_unlink_free(t, self - 1);
@@ -676,7 +786,7 @@ static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
     }
     candidate(s, t, s->vm, g, m, PH_JOIN);
   } else if (self == NO_ENTRY) {
-    insert_hint(s, t, g, hash);
+    insert_hint(s, t, g, hash, p->key);
   }
 }
 
@@ -803,8 +913,11 @@ static bool form_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t 
   const uint8_t *p = frame_ptr(c->h, it->node, ref_pte_frame(old_pte));
   pthread_mutex_lock(&t->lock);
   sh_entry_t *e = &t->e[it->entry];
-  bool ok = e->kind == SH_SHARED && e->forming && e->where == ref_pte_frame(old_pte) &&
-            hash_page(p, c->mask) == e->hash;
+  bool ok = e->kind == SH_SHARED && e->forming && e->where == ref_pte_frame(old_pte);
+  if (ok && hash_page(p, c->mask) != e->hash) {
+    ok = false;
+    c->st->stale++; /* the hint page changed since it was hashed */
+  }
   if (ok) {
     e->forming = false;
     e->owned = true;
@@ -864,11 +977,43 @@ static const ref_remap_ops_t unshare_ops = {.transform = unshare_transform,
 static const ref_remap_ops_t *const phase_ops[PH_COUNT] = {
     [PH_UNSHARE] = &unshare_ops, [PH_FORM] = &form_ops, [PH_JOIN] = &merge_ops};
 
-static int cmp_item(const void *a, const void *b) {
-  const sh_item_t *x = a, *y = b;
-  if (x->vm->id != y->vm->id)
-    return x->vm->id < y->vm->id ? -1 : 1;
-  return (x->gpfn > y->gpfn) - (x->gpfn < y->gpfn);
+static bool item_before(const sh_item_t *x, const sh_item_t *y) {
+  return x->vm_id != y->vm_id ? x->vm_id < y->vm_id : x->gpfn < y->gpfn;
+}
+
+/* Sort the candidates by (VM id, gpfn): insertion sort of runs of
+ * SORT_RUN (they arrive mostly in order: a VM's pages by block), then
+ * bottom-up merges through tmp (n items). Inline comparisons: qsort's
+ * callback per comparison was 3 % of a merge at N = 8. */
+static void sort_items(sh_item_t *a, sh_item_t *tmp, size_t n) {
+  for (size_t lo = 0; lo < n; lo += SORT_RUN) {
+    size_t hi = n - lo < SORT_RUN ? n : lo + SORT_RUN;
+    for (size_t i = lo + 1; i < hi; i++) {
+      sh_item_t x = a[i];
+      size_t j = i;
+      for (; j > lo && item_before(&x, &a[j - 1]); j--)
+        a[j] = a[j - 1];
+      a[j] = x;
+    }
+  }
+  sh_item_t *src = a, *dst = tmp;
+  for (size_t w = SORT_RUN; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = n - lo < w ? n : lo + w, hi = n - lo < 2 * w ? n : lo + 2 * w;
+      size_t i = lo, j = mid, k = lo;
+      while (i < mid && j < hi)
+        dst[k++] = item_before(&src[j], &src[i]) ? src[j++] : src[i++];
+      while (i < mid)
+        dst[k++] = src[i++];
+      while (j < hi)
+        dst[k++] = src[j++];
+    }
+    sh_item_t *t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != a)
+    memcpy(a, src, n * sizeof *a);
 }
 
 /* Drop a pin or a reference; the last one frees the frame. */
@@ -946,9 +1091,9 @@ static void merge_phase(ref_host_t *h, sh_host_t *st, uint8_t phase, uint64_t ma
 static void merge_all(ref_host_t *h, sh_host_t *st, uint64_t mask) {
   if (st->nitems == 0)
     return;
-  qsort(st->items, st->nitems, sizeof *st->items, cmp_item);
   sh_item_t *u = malloc(st->nitems * sizeof *u);
-  if (u) {
+  if (u) { /* no memory: nothing merges this run, the pins still go */
+    sort_items(st->items, u, st->nitems);
     for (uint8_t ph = 0; ph < PH_COUNT; ph++)
       merge_phase(h, st, ph, mask, u);
     free(u);
@@ -1031,6 +1176,21 @@ static void cut_quotas(sh_host_t *st, uint64_t sum, uint64_t host_q) {
   st->turn++;
 }
 
+/* tab_presize for each node: the resident pages of the VMs that share. */
+static void presize_tables(ref_host_t *h, sh_host_t *st) {
+  for (uint32_t n = 0; n < h->nnodes && n < MMC_MAX_NODES; n++) {
+    if (!st->tab[n])
+      continue;
+    uint64_t pages = 0;
+    for (size_t i = 0; i < st->nvms; i++)
+      if (st->vms[i]->cfg.pshare_enable)
+        pages += atomic_load_explicit(&st->vms[i]->pages_per_node[n], memory_order_relaxed);
+    pthread_mutex_lock(&st->tab[n]->lock);
+    tab_presize(st->tab[n], pages);
+    pthread_mutex_unlock(&st->tab[n]->lock);
+  }
+}
+
 static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   sh_host_t *st = ctx;
   uint64_t dt = now_ns - st->last_ns;
@@ -1048,6 +1208,7 @@ static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
     cut_quotas(st, sum, host_q);
   int64_t bits = ref_set(h, REF_SET_REF_SHARE_HASH_BITS);
   uint64_t mask = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
+  presize_tables(h, st);
   for (size_t i = 0; i < st->nvms; i++) {
     ref_vm_t *vm = st->vms[i];
     sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
@@ -1184,14 +1345,9 @@ static int share_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
 /* Drop every hint of the VM (its pages are about to go). */
 static void sweep_hints(sh_table_t *t, mmc_vm_id_t id) {
   pthread_mutex_lock(&t->lock);
-  for (uint32_t b = 0; b < t->nbuckets; b++) {
-    for (uint32_t i = t->bucket[b]; i != NO_ENTRY;) {
-      uint32_t next = t->e[i - 1].next;
-      if (t->e[i - 1].kind == SH_HINT && t->e[i - 1].vm == id)
-        tab_unlink_free(t, i - 1);
-      i = next;
-    }
-  }
+  for (uint32_t i = 0; i < t->used; i++)
+    if (t->e[i].kind == SH_HINT && t->e[i].vm == id)
+      tab_unlink_free(t, i);
   pthread_mutex_unlock(&t->lock);
 }
 
