@@ -535,8 +535,11 @@ static int cmd_bench(int argc, char **argv) {
   if (json && check_json_path("bench", json))
     return SUITE_EXIT_USAGE;
   char impl_path[PATH_MAX];
+  const char *env_impl = getenv("MMCERT_IMPL");
   if (impl)
     snprintf(impl_path, sizeof impl_path, "%s", impl);
+  else if (env_impl && *env_impl)
+    snprintf(impl_path, sizeof impl_path, "%s", env_impl);
   else
     default_impl(impl_path, sizeof impl_path);
   suite_impl_t si;

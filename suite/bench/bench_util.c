@@ -16,7 +16,9 @@
 int bu_load_impl(const suite_bench_opts_t *o, suite_impl_t *si) {
   char path[PATH_MAX];
   const char *env = getenv("MMCERT_IMPL");
-  if (env && *env) {
+  if (o->impl_path && *o->impl_path) { /* what mmcert bench chose: --impl, else as below */
+    snprintf(path, sizeof path, "%s", o->impl_path);
+  } else if (env && *env) {
     snprintf(path, sizeof path, "%s", env);
   } else {
     char exe[PATH_MAX];
