@@ -267,8 +267,8 @@ static int first_touch(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn
   uint32_t node = 0;
   uint64_t frame = 0;
   int rc = ref_memstate_gate(h, vm, vcpu, false, err);
-  if (rc == 0 && (rc = alloc_frame(h, vm, preferred_node(h, vm, gpfn), &node, &frame, err)) ==
-                     MMC_ENOMEM)
+  if (rc == 0 &&
+      (rc = alloc_frame(h, vm, preferred_node(h, vm, gpfn), &node, &frame, err)) == MMC_ENOMEM)
     rc = ref_memstate_gate(h, vm, vcpu, true, err);
   if (rc)
     return rc;
@@ -563,20 +563,47 @@ out_unlock:
 
 /* ---------------------------------------------------------------- power off */
 
+/* Private frames are given back in bulk: one punch per run of contiguous
+ * frames (ref_frame_free_many) instead of one per page, which made the
+ * power-off of a large VM cost a system call per page. */
+enum { release_batch = 4096 };
+
 typedef struct release_walk {
   ref_host_t *h;
   ref_vm_t *vm;
   uint64_t freed;
+  uint32_t node; /* of the frames in batch */
+  size_t nbatch;
+  uint64_t *batch; /* NULL when out of memory: frames then go one by one */
 } release_walk_t;
+
+static void release_flush(release_walk_t *w) {
+  if (w->nbatch == 0)
+    return;
+  ref_frame_free_many(w->h->pools[w->node], w->batch, w->nbatch);
+  atomic_fetch_sub_explicit(&w->vm->pages_per_node[w->node], w->nbatch, memory_order_relaxed);
+  w->freed += w->nbatch;
+  w->nbatch = 0;
+}
+
+static void release_private(release_walk_t *w, uint32_t n, uint64_t frame) {
+  if (!w->batch) {
+    ref_frame_free(w->h->pools[n], frame);
+    atomic_fetch_sub_explicit(&w->vm->pages_per_node[n], 1, memory_order_relaxed);
+    w->freed++;
+    return;
+  }
+  if (w->nbatch == release_batch || (w->nbatch && n != w->node))
+    release_flush(w);
+  w->node = n;
+  w->batch[w->nbatch++] = frame;
+}
 
 static void release_page(void *ctx, uint64_t g, uint64_t pte) {
   release_walk_t *w = ctx;
   unsigned st = ref_pte_state(pte);
   if (st == REF_PTE_PRIVATE) {
-    uint32_t n = ref_pte_node(pte);
-    ref_frame_free(w->h->pools[n], ref_pte_frame(pte));
-    atomic_fetch_sub_explicit(&w->vm->pages_per_node[n], 1, memory_order_relaxed);
-    w->freed++;
+    release_private(w, ref_pte_node(pte), ref_pte_frame(pte));
     return;
   }
   for (unsigned i = 0; i < REF_MECH_COUNT; i++) {
@@ -592,8 +619,10 @@ static void release_page(void *ctx, uint64_t g, uint64_t pte) {
  * mechanism that owns it (shared frames, swap slots, ...). Only the written
  * parts of the page map are walked. Returns the private frames freed. */
 static uint64_t release_memory(ref_host_t *h, ref_vm_t *vm) {
-  release_walk_t w = {.h = h, .vm = vm};
+  release_walk_t w = {.h = h, .vm = vm, .batch = malloc(release_batch * sizeof(uint64_t))};
   ref_pmap_for_each_populated(vm->pmap, release_page, &w);
+  release_flush(&w);
+  free(w.batch);
   return w.freed;
 }
 
