@@ -736,6 +736,11 @@ static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
   s->st->hashed++;
   out->key = key_of(out->hash, s->salt);
   __builtin_prefetch(&t->slot[out->key & (t->nslots - 1)]);
+  /* The page's own hint entry, which visit() reads first: once every page
+   * is a hint (the steady state), that read is the scan's cache miss. */
+  uint32_t self = s->sv->hint_of[g];
+  if (self != NO_ENTRY && self - 1 < t->used)
+    __builtin_prefetch(&t->e[self - 1]);
   return true;
 }
 
@@ -778,6 +783,14 @@ static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
     if (self == NO_ENTRY)
       s->sv->hint_of[g] = NO_ENTRY;
   }
+  /* The steady state: the page is still its valid hint, same full 64-bit
+   * hash. A table then holds no other hint or entry of that (hash, salt):
+   * a page of the same content hashed since met this hint and joined it
+   * (with the whole hash a hint matches on the hash; the merge compares).
+   * Nothing to find, so no probe walk. With a masked hash (TPS-1) pages of
+   * different content share hashes: search as always. */
+  if (self != NO_ENTRY && s->mask == UINT64_MAX)
+    return;
   uint32_t m = find_match(s, t, g, ref_pte_frame(p->pte), hash, p->key, src, self);
   if (m != UINT32_MAX) {
     if (self != NO_ENTRY) {

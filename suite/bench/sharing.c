@@ -60,6 +60,7 @@
 #define SHB_RAW_MIN_NS 200000000ull
 #define SHB_HASH_S 600    /* host seconds of the hashing pass: one ShareScanTime */
 #define SHB_HASH_PASSES 6 /* the first, then the steady state (best of the rest) */
+#define SHB_BASE_REPS 3   /* baseline runs; the least is subtracted */
 #define SHB_SCAN_GHZ 32
 enum { shb_default_mb = 64, shb_min_mb = 16, shb_max_mb = 256, shb_max_vms = 8 };
 static const uint32_t shb_ns[] = {2, 4, 8};
@@ -205,16 +206,23 @@ static int ours_baseline(const suite_bench_opts_t *o, const mmc_impl_t *im,
                          double *cpu_s) {
   vms_t v;
   int rc = vms_open(o, im, topo, n, npages, false, 0, &v);
-  uint64_t h0 = rc == 0 ? im->now(v.h) : 0;
-  double c0 = cpu_now_s();
-  for (uint64_t t = SHB_STEP_S; rc == 0 && t <= (uint64_t)host_s; t += SHB_STEP_S) {
-    mmc_error_t err = {0};
-    if (im->advance(v.h, h0 + t * SHB_NS, &err)) {
-      fprintf(o->err, "mmcert bench sharing: advance: %s\n", err.msg);
-      rc = 1;
+  /* The least of SHB_BASE_REPS runs: a baseline inflated by noise would
+   * inflate every net figure it is subtracted from. */
+  *cpu_s = 0;
+  for (int rep = 0; rc == 0 && rep < SHB_BASE_REPS; rep++) {
+    uint64_t h0 = im->now(v.h);
+    double c0 = cpu_now_s();
+    for (uint64_t t = SHB_STEP_S; rc == 0 && t <= (uint64_t)host_s; t += SHB_STEP_S) {
+      mmc_error_t err = {0};
+      if (im->advance(v.h, h0 + t * SHB_NS, &err)) {
+        fprintf(o->err, "mmcert bench sharing: advance: %s\n", err.msg);
+        rc = 1;
+      }
     }
+    double c = cpu_now_s() - c0;
+    if (rep == 0 || c < *cpu_s)
+      *cpu_s = c;
   }
-  *cpu_s = cpu_now_s() - c0;
   vms_close(&v);
   return rc;
 }
