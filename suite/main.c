@@ -38,7 +38,7 @@ static const char usage_text[] =
     "  topology  print the topology a run would use\n"
     "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
     "            [--json FILE]; the figures also go to a results file (mode bench,\n"
-    "            default results/runs/<time>-<impl>.json) that results, compare and\n"
+    "            default results/runs/<time>-<impl>-bench.json) that results, compare and\n"
     "            report read; a missed target makes its benchmark 'fail' there\n"
     "  results   the results history: import FILE..., list [--impl N] [--version V]\n"
     "            [--machine CLASS] [--mode M]; both take --db PATH (default\n"
@@ -383,14 +383,16 @@ static void free_run_args(run_args_t *a) {
   free(a->globs);
 }
 
-/* The results file of a run or bench: `json`, else the default path. */
+/* The results file of a run or bench: `json`, else the default path
+ * (results/runs/<time>-<impl>.json, <impl>-bench for a bench). */
 static int write_results(const char *cmd, const char *json, const suite_run_t *run) {
-  char path[PATH_MAX];
+  char path[PATH_MAX], name[MMC_NAME_MAX + 8];
   mmc_error_t err = {0};
+  snprintf(name, sizeof name, "%s%s", run->si->impl->name,
+           run->mode == SUITE_MODE_BENCH ? "-bench" : "");
   if (json)
     snprintf(path, sizeof path, "%s", json);
-  else if (suite_results_default_path(run->si->impl->name, run->start_time, path, sizeof path,
-                                      &err) != 0) {
+  else if (suite_results_default_path(name, run->start_time, path, sizeof path, &err) != 0) {
     fprintf(stderr, "mmcert %s: %s\n", cmd, err.msg);
     return -1;
   }
@@ -463,15 +465,15 @@ static double wall_now(void) {
 }
 
 /* The benchmarks to run, as the "cases" of a results file (mode bench):
- * id "bench.NAME". Returns how many; cases[] and ids[] filled. */
-static size_t bench_cases(int first, int argc, char **argv, suite_case_t *cases,
+ * id "bench.NAME", at most max. Returns how many; cases[] and ids[] filled. */
+static size_t bench_cases(int first, int argc, char **argv, size_t max, suite_case_t *cases,
                           const suite_bench_t **which, char (*ids)[64]) {
   size_t n = 0;
   for (const suite_bench_t *b = suite_benches; b->name; b++) {
     bool want = first == argc;
     for (int i = first; i < argc && !want; i++)
       want = !strcmp(argv[i], b->name);
-    if (!want)
+    if (!want || n == max)
       continue;
     snprintf(ids[n], sizeof ids[n], "bench.%s", b->name);
     cases[n] = (suite_case_t){.id = ids[n], .spec_ids = "", .title = b->title};
@@ -557,7 +559,7 @@ static int cmd_bench(int argc, char **argv) {
   suite_case_t cases[max_benches];
   const suite_bench_t *which[max_benches];
   char ids[max_benches][64];
-  size_t n = bench_cases(optind, argc, argv, cases, which, ids);
+  size_t n = bench_cases(optind, argc, argv, max_benches, cases, which, ids);
   /* Each benchmark makes its own hosts and topologies; the results file
    * names this machine, the implementation's settings on it, and the
    * benchmarks as its cases, so history and compare track them. */
