@@ -535,6 +535,7 @@ typedef struct scan {
   sh_vm_t *sv;
   uint32_t salt;
   uint64_t mask;
+  bool leaving; /* before a swap-out: match only, no new hint for a page on its way out */
 } scan_t;
 
 /* The scanner's first look at a guest page is optimistic: the VM may be
@@ -798,7 +799,7 @@ static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
       s->sv->hint_of[g] = NO_ENTRY;
     }
     candidate(s, t, s->vm, g, m, PH_JOIN);
-  } else if (self == NO_ENTRY) {
+  } else if (self == NO_ENTRY && !s->leaving) {
     insert_hint(s, t, g, hash, p->key);
   }
 }
@@ -1459,9 +1460,23 @@ const ref_mech_t ref_share_mech = {
  * Added by issue 7 (swap.c calls it through a weak declaration): before the
  * pages of a swap-out batch are written, they go through the scanner's table
  * work and merge now, regardless of pacing (OSDI02 §4: sharing is tried
- * before swapping). Pages merged become SHARED and swap.c skips them; pages
- * with no match are left as hints, as after a scan. With h->lock held (the
- * reclaim tick), like the scanner. Returns the pages merged. */
+ * before swapping). Pages merged become SHARED and swap.c skips them; a
+ * page with no match becomes a hint only when a page of the same hash is in
+ * the same batch (it is on its way out: a hint would only grow the table
+ * and go stale); its own earlier hint stays until a scan finds it stale. Out
+ * of memory for the batch's hashes: nothing is tried (the pages are swapped). With h->lock held
+ * (the reclaim tick), like the scanner. Returns the pages merged. */
+static int cmp_hash(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Does `hash` occur twice among the batch's sorted hashes? */
+static bool has_twin(const uint64_t *sorted, size_t m, uint64_t hash) {
+  const uint64_t *p = bsearch(&hash, sorted, m, sizeof *sorted, cmp_hash);
+  return p && ((p > sorted && p[-1] == hash) || (p + 1 < sorted + m && p[1] == hash));
+}
+
 size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, size_t n) {
   sh_host_t *st = host_of(h);
   sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
@@ -1472,15 +1487,34 @@ size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns,
   uint64_t mask = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
   scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
   uint64_t before = st->merged;
-  for (size_t i = 0; i < n; i++) {
-    hashed_t p;
-    if (gpfns[i] >= vm->npages || !hash_ahead(&s, gpfns[i], &p))
-      continue;
-    sh_table_t *t = st->tab[ref_pte_node(p.pte)];
-    pthread_mutex_lock(&t->lock);
-    visit(&s, t, &p);
-    pthread_mutex_unlock(&t->lock);
+  hashed_t *hs = malloc(n * sizeof *hs);
+  uint64_t *sorted = malloc(n * sizeof *sorted);
+  size_t m = 0, nsorted = 0;
+  for (size_t i = 0; hs && sorted && i < n; i++)
+    if (gpfns[i] < vm->npages && hash_ahead(&s, gpfns[i], &hs[m]))
+      if (ref_pte_state(hs[m++].pte) == REF_PTE_PRIVATE)
+        sorted[nsorted++] = hs[m - 1].hash;
+  if (hs && sorted)
+    qsort(sorted, nsorted, sizeof *sorted, cmp_hash);
+  sh_table_t *locked = NULL;
+  for (size_t k = 0; hs && sorted && k < m; k++) {
+    sh_table_t *t = st->tab[ref_pte_node(hs[k].pte)];
+    if (t != locked) { /* once per run of pages on one node, as the scanner */
+      if (locked)
+        pthread_mutex_unlock(&locked->lock);
+      pthread_mutex_lock(&t->lock);
+      locked = t;
+    }
+    /* A page on its way out becomes a hint only when a twin of it is in
+     * the batch (the twin then finds it): otherwise the hint would only
+     * grow the table and go stale with the page. */
+    s.leaving = !has_twin(sorted, nsorted, hs[k].hash);
+    visit(&s, t, &hs[k]);
   }
+  if (locked)
+    pthread_mutex_unlock(&locked->lock);
+  free(hs);
+  free(sorted);
   merge_all(h, st, mask);
   return (size_t)(st->merged - before);
 }
