@@ -61,6 +61,7 @@ refuse "--distances not integers" "value \"x\" is not an integer" --nodes 2 --di
 refuse "--cases with a quote" "--cases .*allowed characters" --cases "SET-1'; reboot"
 refuse "--cases with a space" "--cases .*allowed characters" --cases "SET-1 NUMA-1"
 refuse "--timeout too short" "--timeout '5': expected seconds from 10 to 86400" --timeout 5
+refuse "--retries too many" "--retries '9': expected a whole number from 0 to 5" --retries 9
 refuse "--boot-timeout over --timeout" "--boot-timeout 200 exceeds --timeout 100" \
   --timeout 100 --boot-timeout 200
 refuse "--accel unknown" "--accel 'xen': expected auto, kvm or tcg" --accel xen

@@ -39,6 +39,7 @@ cases=
 mode=quick
 timeout_scale=
 timeout_s=780
+retries=1
 boot_timeout_s=
 accel=auto
 keep=0
@@ -74,6 +75,9 @@ Boot a multi-node Linux guest under QEMU and run mmcert inside it.
   --timeout SECONDS      whole guest run, boot included, 10..86400 (default $timeout_s)
   --boot-timeout SECONDS time for the kernel to reach init, 5..3600 (default 120, or
                          --timeout if that is shorter)
+  --retries N            when a booted guest stops or does not finish (a stall), run it
+                         again up to N times, 0..5 (default $retries); every stall is
+                         reported with the last case finished and its logs kept
   --accel auto|kvm|tcg   auto: KVM when /dev/kvm runs a probe guest, else TCG (default)
   --kernel FILE          boot this bzImage instead of Debian's linux-image-amd64 kernel
   --kernel-args 'ARGS'   more kernel command line (letters, digits, = , . _ / - and spaces)
@@ -121,7 +125,7 @@ while [ $# -gt 0 ]; do
   esac
   case $opt in
   --nodes | --mem-per-node | --cpus-per-node | --cpus | --distances | --cases | --mode | --timeout-scale | \
-    --timeout | --boot-timeout | --accel | --kernel | --kernel-args | --build-dir | --cache-dir)
+    --timeout | --boot-timeout | --retries | --accel | --kernel | --kernel-args | --build-dir | --cache-dir)
     if [ $has_val = 0 ]; then
       [ $# -ge 2 ] || die_usage "option $opt needs a value"
       val=$2
@@ -144,6 +148,7 @@ while [ $# -gt 0 ]; do
   --timeout-scale) timeout_scale=$val ;;
   --timeout) timeout_s=$val ;;
   --boot-timeout) boot_timeout_s=$val ;;
+  --retries) retries=$val ;;
   --accel) accel=$val ;;
   --kernel) kernel=$val ;;
   --kernel-args) kernel_args=$val ;;
@@ -199,6 +204,7 @@ if [ -z "$boot_timeout_s" ]; then
   boot_timeout_s=120
   [ "$timeout_s" -ge 120 ] || boot_timeout_s=$timeout_s
 fi
+is_uint "$retries" 0 5 || die_usage "--retries '$retries': expected a whole number from 0 to 5"
 is_uint "$boot_timeout_s" 5 3600 || die_usage "--boot-timeout '$boot_timeout_s': expected seconds from 5 to 3600"
 [ "$boot_timeout_s" -le "$timeout_s" ] || die_usage "--boot-timeout $boot_timeout_s exceeds --timeout $timeout_s"
 case $accel in auto | kvm | tcg) ;; *) die_usage "--accel '$accel': expected auto, kvm or tcg" ;; esac
@@ -598,6 +604,25 @@ else
   boot "$accel" "$boot_timeout_s"
 fi
 
+# ---------------------------------------------------------------- stalls
+# A guest that booted but stopped, or did not finish in time, is run again
+# (--retries), never silently: the stall is reported with the last case the
+# guest finished, and that attempt's logs are kept beside the new ones.
+attempt=1
+stalls=
+while { [ "$outcome" = hang ] || [ "$outcome" = qemu-exit ]; } && [ "$attempt" -le "$retries" ]; do
+  last=$(grep -E '^(not )?ok [0-9]' "$taplog" 2>/dev/null | tail -n 1)
+  for f in console.log tap.log results.json qemu.out; do
+    [ -f "$work/$f" ] && cp "$work/$f" "$work/attempt$attempt-$f"
+  done
+  what="stopped before powering off (QEMU status $qemu_rc)"
+  [ "$outcome" = hang ] && what="did not finish within ${timeout_s}s"
+  note "STALL: attempt $attempt: the guest $what after '${last:-no case finished}'; logs kept as $work/attempt$attempt-*; running it again ($attempt of $retries retries)"
+  stalls="${stalls}attempt $attempt $what after '${last:-no case finished}'; "
+  attempt=$((attempt + 1))
+  boot "$accel" "$boot_timeout_s"
+done
+
 # ---------------------------------------------------------------- faults
 case $outcome in
 qemu-exit-early)
@@ -765,5 +790,6 @@ if [ "${topo_rc:-none}" != 0 ]; then
   note "FAIL: mmcert topology exited with status ${topo_rc:-none} inside the guest"
   verdict=1
 fi
-[ $verdict = 0 ] && note "PASS"
+[ $verdict = 0 ] && [ -n "$stalls" ] && note "STALL before this run (see above): $stalls"
+[ $verdict = 0 ] && note "PASS${stalls:+ (after a stalled attempt: see the STALL notes)}"
 exit $verdict
