@@ -1456,16 +1456,6 @@ const ref_mech_t ref_share_mech = {
     .host_stats = share_host_stats,
 };
 
-/* ---------------------------------------------------------------- TPS-7 hook
- * Added by issue 7 (swap.c calls it through a weak declaration): before the
- * pages of a swap-out batch are written, they go through the scanner's table
- * work and merge now, regardless of pacing (OSDI02 §4: sharing is tried
- * before swapping). Pages merged become SHARED and swap.c skips them; a
- * page with no match becomes a hint only when a page of the same hash is in
- * the same batch (it is on its way out: a hint would only grow the table
- * and go stale); its own earlier hint stays until a scan finds it stale. Out
- * of memory for the batch's hashes: nothing is tried (the pages are swapped). With h->lock held
- * (the reclaim tick), like the scanner. Returns the pages merged. */
 static int cmp_hash(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return (x > y) - (x < y);
@@ -1477,6 +1467,17 @@ static bool has_twin(const uint64_t *sorted, size_t m, uint64_t hash) {
   return p && ((p > sorted && p[-1] == hash) || (p + 1 < sorted + m && p[1] == hash));
 }
 
+/* ---------------------------------------------------------------- TPS-7 hook
+ * Added by issue 7 (swap.c calls it through a weak declaration): before the
+ * pages of a swap-out batch are written, they go through the scanner's table
+ * work and merge now, regardless of pacing (OSDI02 §4: sharing is tried
+ * before swapping). Pages merged become SHARED and swap.c skips them; a
+ * page with no match becomes a hint only when a page of the same hash is in
+ * the same batch (it is on its way out: a hint would only grow the table
+ * and go stale); its own earlier hint stays until a scan finds it stale.
+ * Out of memory for the batch's hashes: nothing is tried (the pages are
+ * swapped). With h->lock held (the reclaim tick), like the scanner. Returns
+ * the pages merged. */
 size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, size_t n) {
   sh_host_t *st = host_of(h);
   sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
