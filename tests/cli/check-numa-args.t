@@ -30,7 +30,7 @@ refuse() {
 }
 
 echo "TAP version 13"
-echo "1..35"
+echo "1..36"
 
 refuse "unknown option" "unknown option '--frobnicate'" --frobnicate
 refuse "stray argument" "unknown option 'extra'" extra
