@@ -804,6 +804,19 @@ static void visit(scan_t *s, sh_table_t *t, const hashed_t *p) {
   }
 }
 
+/* visit() under the lock of p's node table, kept across a run of pages on
+ * one node (*locked: the table held; the caller unlocks the last). */
+static void visit_locked(scan_t *s, const hashed_t *p, sh_table_t **locked) {
+  sh_table_t *t = s->st->tab[ref_pte_node(p->pte)];
+  if (t != *locked) {
+    if (*locked)
+      pthread_mutex_unlock(&(*locked)->lock);
+    pthread_mutex_lock(&t->lock);
+    *locked = t;
+  }
+  visit(s, t, p);
+}
+
 /* Scan q pages of the VM: a batch hashed ahead (hashes do not depend on the
  * table), then the batch's table work in scan order under the node's lock
  * (taken once per run of pages on one node). */
@@ -814,16 +827,8 @@ static void scan_vm(scan_t *s, uint64_t q) {
     for (; q > 0 && n < SCAN_AHEAD; q--)
       n += hash_ahead(s, next_gpfn(s->sv, s->h, s->vm), &batch[n]);
     sh_table_t *locked = NULL;
-    for (size_t i = 0; i < n; i++) {
-      sh_table_t *t = s->st->tab[ref_pte_node(batch[i].pte)];
-      if (t != locked) {
-        if (locked)
-          pthread_mutex_unlock(&locked->lock);
-        pthread_mutex_lock(&t->lock);
-        locked = t;
-      }
-      visit(s, t, &batch[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+      visit_locked(s, &batch[i], &locked);
     if (locked)
       pthread_mutex_unlock(&locked->lock);
   }
@@ -1475,8 +1480,8 @@ static bool has_twin(const uint64_t *sorted, size_t m, uint64_t hash) {
  * page with no match becomes a hint only when a page of the same hash is in
  * the same batch (it is on its way out: a hint would only grow the table
  * and go stale); its own earlier hint stays until a scan finds it stale.
- * Out of memory for the batch's hashes: nothing is tried (the pages are
- * swapped). With h->lock held (the reclaim tick), like the scanner. Returns
+ * Out of memory for the batch's hashes: page by page, every unmatched page
+ * made a hint, as a scan would. With h->lock held (the reclaim tick), like the scanner. Returns
  * the pages merged. */
 size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, size_t n) {
   sh_host_t *st = host_of(h);
@@ -1489,28 +1494,28 @@ size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns,
   scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
   uint64_t before = st->merged;
   hashed_t *hs = malloc(n * sizeof *hs);
-  uint64_t *sorted = malloc(n * sizeof *sorted);
+  uint64_t *sorted = hs ? malloc(n * sizeof *sorted) : NULL;
   size_t m = 0, nsorted = 0;
-  for (size_t i = 0; hs && sorted && i < n; i++)
+  sh_table_t *locked = NULL;
+  if (!sorted) { /* out of memory: page by page, each may become a hint */
+    for (size_t i = 0; i < n; i++) {
+      hashed_t p;
+      if (gpfns[i] < vm->npages && hash_ahead(&s, gpfns[i], &p))
+        visit_locked(&s, &p, &locked);
+    }
+  }
+  for (size_t i = 0; sorted && i < n; i++)
     if (gpfns[i] < vm->npages && hash_ahead(&s, gpfns[i], &hs[m]))
       if (ref_pte_state(hs[m++].pte) == REF_PTE_PRIVATE)
         sorted[nsorted++] = hs[m - 1].hash;
-  if (hs && sorted)
+  if (sorted)
     qsort(sorted, nsorted, sizeof *sorted, cmp_hash);
-  sh_table_t *locked = NULL;
-  for (size_t k = 0; hs && sorted && k < m; k++) {
-    sh_table_t *t = st->tab[ref_pte_node(hs[k].pte)];
-    if (t != locked) { /* once per run of pages on one node, as the scanner */
-      if (locked)
-        pthread_mutex_unlock(&locked->lock);
-      pthread_mutex_lock(&t->lock);
-      locked = t;
-    }
+  for (size_t k = 0; k < m; k++) {
     /* A page on its way out becomes a hint only when a twin of it is in
      * the batch (the twin then finds it): otherwise the hint would only
      * grow the table and go stale with the page. */
     s.leaving = !has_twin(sorted, nsorted, hs[k].hash);
-    visit(&s, t, &hs[k]);
+    visit_locked(&s, &hs[k], &locked);
   }
   if (locked)
     pthread_mutex_unlock(&locked->lock);

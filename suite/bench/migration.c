@@ -101,13 +101,6 @@ static void sleep_poll(void) {
   nanosleep(&ts, NULL);
 }
 
-/* CPU time of the calling thread. */
-static uint64_t thread_cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static bool two_real_nodes(const mmc_topology_t *t) {
   return t->nnodes >= 2 && t->nodes[0].real && t->nodes[1].real;
 }
@@ -207,9 +200,9 @@ static double memcpy_rate(const mmc_topology_t *t, uint64_t n, peer_kind_t k, do
     memset(src, 0x5a, len);
     if (k == PEER_RESIDENT)
       memset(dst, 0, len);
-    uint64_t c0 = thread_cpu_ns(), t0 = bu_now_ns();
+    uint64_t c0 = bu_thread_cpu_ns(), t0 = bu_now_ns();
     copy_pages(k, fd, dst, src, n);
-    uint64_t t1 = bu_now_ns(), c1 = thread_cpu_ns();
+    uint64_t t1 = bu_now_ns(), c1 = bu_thread_cpu_ns();
     rate = (double)n / ((double)(t1 - t0) / NS_PER_S);
     if (cpu_rate)
       *cpu_rate = c1 > c0 ? (double)n / ((double)(c1 - c0) / NS_PER_S) : 0;
@@ -262,7 +255,7 @@ static double copy_free_cpu_rate(const mmc_topology_t *t, uint64_t n) {
   double rate = 0;
   if (src && dst) {
     memset(src, 0x5a, len);
-    uint64_t c0 = thread_cpu_ns();
+    uint64_t c0 = bu_thread_cpu_ns();
     copy_pages(PEER_FRESH_PWRITEV, dfd, dst, src, n);
     bool freed = true;
     for (uint64_t i = 0; i < n; i += mig_batch_pages) {
@@ -270,7 +263,7 @@ static double copy_free_cpu_rate(const mmc_topology_t *t, uint64_t n) {
       freed &= fallocate(sfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                          (off_t)(i * MMC_PAGE_SIZE), (off_t)(m * MMC_PAGE_SIZE)) == 0;
     }
-    uint64_t c1 = thread_cpu_ns();
+    uint64_t c1 = bu_thread_cpu_ns();
     if (freed && c1 > c0 && dst[len - 1] == 0x5a && src[len - 1] == 0)
       rate = (double)n / ((double)(c1 - c0) / NS_PER_S);
   }

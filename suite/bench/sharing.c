@@ -66,9 +66,7 @@ enum { shb_default_mb = 64, shb_min_mb = 16, shb_max_mb = 256, shb_max_vms = 8 }
 static const uint32_t shb_ns[] = {2, 4, 8};
 
 static double cpu_now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return (double)bu_thread_cpu_ns() / 1e9;
 }
 
 static double wall_now_s(void) {
