@@ -152,12 +152,12 @@ static size_t decision_costs(const double *on, const double *off, unsigned round
  * implementation defaults to), each kept open and sized like a VM's
  * (sparse) as a running VM's swap file is, in us. */
 static size_t file_create_series(const char *dir, double *lat, size_t n) {
-  const char *tmp = dir ? dir : getenv("TMPDIR");
+  const char *tmp = dir ? dir : bu_tmpdir();
   int *fds = calloc(n ? n : 1, sizeof *fds);
   size_t got = 0;
   for (size_t i = 0; fds && i < n; i++) {
     uint64_t t0 = bu_thread_cpu_ns();
-    int fd = open(tmp && *tmp ? tmp : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0 && ftruncate(fd, (off_t)(64 * BENCH_MIB)) != 0) {
       close(fd);
       fd = -1;

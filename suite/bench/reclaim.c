@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <lz4.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ typedef struct br {
   const suite_bench_opts_t *o;
   const mmc_impl_t *im;
   mmt_topology_t *topo;
-  char dir[64];
+  char dir[PATH_MAX];
 } br_t;
 
 static int br_fail(br_t *b, const char *what, const mmc_error_t *err) {
@@ -235,7 +236,7 @@ static int br_zip(br_t *b) {
 
 /* Raw sequential pwrite of `bytes` in BR_RAW_CHUNK writes: seconds. */
 static double br_raw_write(br_t *b, uint64_t bytes) {
-  char path[128];
+  char path[PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/raw-write", b->dir);
   int fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
   uint8_t *buf = malloc(BR_RAW_CHUNK);
@@ -264,7 +265,7 @@ static double br_raw_write(br_t *b, uint64_t bytes) {
 static volatile uint64_t br_hash_sink;
 
 static double br_floor_secs(br_t *b, uint64_t n) {
-  char path[128];
+  char path[PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/raw-floor", b->dir);
   int fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
   int mfd = memfd_create("bench-floor", MFD_CLOEXEC);
@@ -304,8 +305,8 @@ static int br_swap_file(br_t *b) {
   int fd = -1;
   while (d && (e = readdir(d)) && fd < 0)
     if (e->d_name[0] != '.') {
-      char p[400];
-      snprintf(p, sizeof p, "%s/%.300s", b->dir, e->d_name);
+      char p[PATH_MAX + 256];
+      snprintf(p, sizeof p, "%s/%s", b->dir, e->d_name);
       fd = open(p, O_RDONLY | O_CLOEXEC);
     }
   if (d)
@@ -497,7 +498,7 @@ int suite_bench_reclaim(const suite_bench_opts_t *o) {
     return 1;
   br_t b = {.o = o, .im = si.impl};
   int failed = 1;
-  snprintf(b.dir, sizeof b.dir, "/tmp/mmcert-bench-swap-XXXXXX");
+  snprintf(b.dir, sizeof b.dir, "%s/mmcert-bench-swap-XXXXXX", bu_tmpdir());
   if (!mkdtemp(b.dir)) {
     fprintf(o->err, "mmcert bench reclaim: mkdtemp: %s\n", strerror(errno));
     goto out;

@@ -15,6 +15,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -451,14 +452,14 @@ static int rc_list(const char *dir, char names[][256], int max) {
 
 static void swap1_refusals(suite_ctx_t *c, mmt_topology_t *t, const char *dir) {
   const mmc_impl_t *im = sc_impl(c);
-  char path[512];
+  char path[PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/not-a-dir", dir);
   int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
     sc_broken(c, "create %s: %s", path, strerror(errno));
   close(fd);
   /* A swap directory under a regular file: root cannot write there either. */
-  char bad[600];
+  char bad[PATH_MAX + 32];
   snprintf(bad, sizeof bad, "%s/sub", path);
   mmc_host_t *h = sc_host_swap(c, t, cu_clock(c), NULL, 0, bad);
   mmc_vm_config_t cfg = cu_vm("swap1-bad", 1, 16 * MIB);
@@ -492,7 +493,8 @@ static void swap1_refusals(suite_ctx_t *c, mmt_topology_t *t, const char *dir) {
 
 void case_swap_1(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
-  char dir[] = "/tmp/mmcert-swap1-XXXXXX";
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/mmcert-swap1-XXXXXX", cu_tmpdir());
   if (!mkdtemp(dir))
     sc_broken(c, "mkdtemp: %s", strerror(errno));
   mmt_topology_t *t = rc_topo(c, 64);
@@ -504,7 +506,7 @@ void case_swap_1(suite_ctx_t *c) {
   int n = rc_list(dir, names, 8);
   sc_check_int(c, "SWAP-1: one swap file per VM, created at power-on", 1, n);
   if (n == 1) {
-    char path[600];
+    char path[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/%s", dir, names[0]);
     struct stat st;
     sc_check(c, stat(path, &st) == 0 && S_ISREG(st.st_mode), "the swap file is a regular file",
