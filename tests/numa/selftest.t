@@ -20,6 +20,9 @@ fake() {
   {
     echo '#!/bin/sh'
     echo 'if [ "$1" = topology ]; then echo "fake topology"; exit 0; fi'
+    # the harness also runs `mmcert qualify` and wants every node seen, on a VM
+    echo 'if [ "$1" = qualify ]; then set -- /sys/devices/system/node/node[0-9]*'
+    echo '  echo "NUMA nodes: $#"; echo "machine: VIRTUAL (fake)"; exit 0; fi'
     printf '%s\n' "$2"
   } >"$T/$1/mmcert"
   chmod +x "$T/$1/mmcert"
@@ -59,7 +62,7 @@ fake bail "$TAPH; echo 1..2; echo 'ok 1 - A'; echo 'Bail out! no impl'; exit 1"
 fake panic "$TAPH; echo 1..1; echo c >/proc/sysrq-trigger"
 
 echo "TAP version 13"
-echo "1..13"
+echo "1..14"
 expect "a passing suite passes" 0 "check-numa: PASS" --build-dir "$T/pass"
 expect "a failing case fails" 1 "FAIL: 1 case(s) failed" --build-dir "$T/fail"
 expect "TAP cut short is a fault" 3 "TAP plan 1..3 but 1 tests seen" --build-dir "$T/short"
@@ -73,7 +76,10 @@ expect "mmcert usage error in the guest is a fault" 3 "exited with status 2 insi
 expect "Bail out! is a fault" 3 "bailed out" --build-dir "$T/bail"
 expect "a kernel panic is a fault" 3 "stopped before powering off" --build-dir "$T/panic"
 expect "a kernel that never reaches init times out" 3 "did not reach init within 15s" \
-  --build-dir "$T/pass" --boot-timeout 15 --kernel-args 'rdinit=/nonexistent panic=0'
+  --build-dir "$T/pass" --boot-timeout 15 --retries 0 --kernel-args 'rdinit=/nonexistent panic=0'
+expect "a boot that hangs is run again, reported as STALL" 3 \
+  "STALL: attempt 1: the guest did not reach init within 15s" \
+  --build-dir "$T/pass" --boot-timeout 15 --retries 1 --kernel-args 'rdinit=/nonexistent panic=0'
 echo "not a kernel" >"$T/notakernel"
 expect "QEMU refusing to start is a fault" 3 "QEMU exited (status 1) before the guest printed anything" \
   --build-dir "$T/pass" --kernel "$T/notakernel"
