@@ -30,7 +30,7 @@ refuse() {
 }
 
 echo "TAP version 13"
-echo "1..36"
+echo "1..37"
 
 refuse "unknown option" "unknown option '--frobnicate'" --frobnicate
 refuse "stray argument" "unknown option 'extra'" extra
@@ -65,6 +65,7 @@ refuse "--retries too many" "--retries '9': expected a whole number from 0 to 5"
 refuse "--boot-timeout over --timeout" "--boot-timeout 200 exceeds --timeout 100" \
   --timeout 100 --boot-timeout 200
 refuse "--accel unknown" "--accel 'xen': expected auto, kvm or tcg" --accel xen
+refuse "--tcg-threads unknown" "--tcg-threads 'many': expected single or multi" --tcg-threads many
 refuse "--mode unknown" "--mode 'slow': expected quick or full" --mode slow
 refuse "--kernel missing" "--kernel '$T/none': no such file" --kernel "$T/none"
 refuse "--kernel-args with a semicolon" "--kernel-args .*allowed characters" --kernel-args 'quiet; reboot'

@@ -42,6 +42,7 @@ timeout_s=780
 retries=1
 boot_timeout_s=
 accel=auto
+tcg_threads=single
 keep=0
 install=1
 topology_only=0
@@ -80,6 +81,10 @@ Boot a multi-node Linux guest under QEMU and run mmcert inside it.
                          $retries); every stall is reported with the last case
                          finished and its logs kept
   --accel auto|kvm|tcg   auto: KVM when /dev/kvm runs a probe guest, else TCG (default)
+  --tcg-threads single|multi
+                         TCG runs the vCPUs on one host thread (single, default) or
+                         one thread each (multi: QEMU's MTTCG, which here stalled
+                         guests: both vCPUs stuck in the guest kernel)
   --kernel FILE          boot this bzImage instead of Debian's linux-image-amd64 kernel
   --kernel-args 'ARGS'   more kernel command line (letters, digits, = , . _ / - and spaces)
   --build-dir DIR        where mmcert and libmmref.so are and logs go (default ./build)
@@ -126,7 +131,7 @@ while [ $# -gt 0 ]; do
   esac
   case $opt in
   --nodes | --mem-per-node | --cpus-per-node | --cpus | --distances | --cases | --mode | --timeout-scale | \
-    --timeout | --boot-timeout | --retries | --accel | --kernel | --kernel-args | --build-dir | --cache-dir)
+    --timeout | --boot-timeout | --retries | --accel | --tcg-threads | --kernel | --kernel-args | --build-dir | --cache-dir)
     if [ $has_val = 0 ]; then
       [ $# -ge 2 ] || die_usage "option $opt needs a value"
       val=$2
@@ -151,6 +156,7 @@ while [ $# -gt 0 ]; do
   --boot-timeout) boot_timeout_s=$val ;;
   --retries) retries=$val ;;
   --accel) accel=$val ;;
+  --tcg-threads) tcg_threads=$val ;;
   --kernel) kernel=$val ;;
   --kernel-args) kernel_args=$val ;;
   --build-dir) build_dir=$val ;;
@@ -209,6 +215,7 @@ is_uint "$retries" 0 5 || die_usage "--retries '$retries': expected a whole numb
 is_uint "$boot_timeout_s" 5 3600 || die_usage "--boot-timeout '$boot_timeout_s': expected seconds from 5 to 3600"
 [ "$boot_timeout_s" -le "$timeout_s" ] || die_usage "--boot-timeout $boot_timeout_s exceeds --timeout $timeout_s"
 case $accel in auto | kvm | tcg) ;; *) die_usage "--accel '$accel': expected auto, kvm or tcg" ;; esac
+case $tcg_threads in single | multi) ;; *) die_usage "--tcg-threads '$tcg_threads': expected single or multi" ;; esac
 
 # The glob reaches the guest's shell through a config file: allow glob and id characters only.
 if [ -n "$cases" ]; then
@@ -515,15 +522,22 @@ boot() {
   rm -f "$console" "$taplog" "$jsonlog" "$work/qemu.out"
   boot_deadline=$2
   cpu_model=
+  accel_opt=$1
   [ "$1" = kvm ] && cpu_model="-cpu host"
+  [ "$1" = tcg ] && accel_opt="tcg,thread=$tcg_threads"
   scale=$timeout_scale
   if [ -z "$scale" ]; then
     scale=4
     [ "$1" = kvm ] && scale=1
   fi
+  # softlockup_panic=1: a guest CPU stuck in its kernel for 20 s panics
+  # (with the stuck stack on the console) instead of idling to --timeout;
+  # the panic ends QEMU (-no-reboot) and the run counts as a stall. Seen
+  # under TCG: both vCPUs stuck in the kernel for mmcert during INT-1, RCU
+  # starved, for the whole 600 s.
   # shellcheck disable=SC2086
-  set -- "$qemu" -accel "$1" $cpu_model -m "${total_mib}M" -smp "$smp" $numa_args \
-    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet mmcert.timeout_scale=$scale${kernel_args:+ $kernel_args}" \
+  set -- "$qemu" -accel "$accel_opt" $cpu_model -m "${total_mib}M" -smp "$smp" $numa_args \
+    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 softlockup_panic=1 quiet mmcert.timeout_scale=$scale${kernel_args:+ $kernel_args}" \
     -nographic -monitor none -nic none -no-reboot \
     -serial "file:$console" -serial "file:$taplog" -serial "file:$jsonlog"
   printf '%s\n' "$*" >"$work/qemu.cmd"
@@ -589,7 +603,7 @@ console_tail() {
 }
 
 note "guest: $nodes nodes x $mem_per_node, $smp vCPUs, distances '$distances'"
-note "accel: $accel ($accel_why)"
+note "accel: $accel ($accel_why)${tcg_threads:+; under TCG the vCPUs run on $tcg_threads host thread(s)}"
 if [ "$accel" = kvm ] && [ $accel_auto = 1 ]; then
   # KVM chosen by probe: give it a short boot window, then fall back to TCG.
   kvm_boot=20
