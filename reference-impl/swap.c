@@ -64,14 +64,16 @@
  * error count grows; no new batch is started in this call.
  * Pipeline (swap_pipe_t): a call wanting more than one batch starts a writer
  * thread for its duration; batch k is written there while this thread
- * prepares batch k+1 and finishes batch k-1 (two swap_batch_t per VM); the
- * queued frame runs are punched by whichever thread is idle. Writing (a
- * copy into the page cache) and giving frames back (unmap, free) each cost
- * about a microsecond per page: on two cores they overlap instead of adding
- * up. Without the thread (one batch, or pthread_create failed) the same
- * steps run in order. Every queued frame is given back before the call
- * returns (the writer is joined), so the pools' free counts are exact when
- * the reclaim tick looks at them.
+ * prepares batch k+1 and finishes batch k-1 (two swap_batch_t per VM) and
+ * punches the queued frame runs. Writing (a copy into the page cache) and
+ * giving frames back (unmap, free) each cost about a microsecond per page:
+ * on two cores they overlap instead of adding up. Only this thread punches:
+ * when the idle writer punched too, 31 % of all punching time was the two
+ * threads spinning on the memfd's inode lock (shmem_fallocate takes it for
+ * the whole punch; perf, doc/reclaim.md). Without the thread (one batch, or
+ * pthread_create failed) the same steps run in order. Every queued frame is
+ * given back before the call returns (the writer is joined), so the pools'
+ * free counts are exact when the reclaim tick looks at them.
  * The swap file stays sparse; its blocks are allocated 4 MB ahead of the
  * writes (alloc_ahead), which makes the buffered writes cheaper.
  * A vCPU touching a page of an unfinished batch reads it from its old frame
@@ -424,12 +426,10 @@ typedef struct swap_run {
 /* One ref_swap_reclaim call's pipeline. With a writer thread (a call that
  * wants more than one batch): the writer writes batch k while this thread
  * prepares batch k+1 (pick, share, remap) and finishes batch k-1. Frames to
- * give back are queued as runs and punched by whichever thread is idle:
- * the writer between its writes, this thread while it waits for the
- * writer; what is left when the call ends, this thread. Writing (a copy
- * into the page cache) and returning frames (unmap and free in the kernel)
- * each cost about a microsecond per page: on two cores they overlap instead
- * of adding up. Without the thread the same steps run in order. */
+ * give back are queued as runs and punched by this thread only, while it
+ * waits for the writer and when the call ends (two punching threads spin
+ * on the memfd's inode lock). Without the thread the same steps run in
+ * order. */
 typedef struct swap_pipe {
   ref_host_t *h;
   swap_vm_t *s;
@@ -675,9 +675,9 @@ static void *writer_main(void *arg) {
       pthread_mutex_lock(&p->mu);
       p->job = NULL;
       pthread_cond_broadcast(&p->cv);
-    } else if (!pipe_release_one(p)) {
-      if (p->quit)
-        break;
+    } else if (p->quit) {
+      break;
+    } else {
       pthread_cond_wait(&p->cv, &p->mu);
     }
   }
