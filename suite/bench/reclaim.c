@@ -469,6 +469,8 @@ static int br_swap(br_t *b) {
     b->im->host_destroy(r.h);
     return br_fail(b, "raw pwrite", NULL);
   }
+  fprintf(b->o->out, "  swap-out: %llu pages (%.1f MB) in one reclaim period of %.1f ms\n",
+          (unsigned long long)r.swapped, mb, r.secs * 1e3);
   bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s",
          "raw sequential pwrite, 256 KB", mb / raw, (mb / r.secs) / (mb / raw), ">= 0.8");
   bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s", "same, one hot 256 KB buffer",
