@@ -285,7 +285,8 @@ typedef struct br_floor {
   uint8_t *m;
   size_t chunks;
   _Atomic size_t hashed, written; /* chunks done by each side */
-  bool failed;
+  bool failed;                    /* the hashing/punching side's (or the only thread's) */
+  bool write_failed;              /* the writer thread's; read after the join */
 } br_floor_t;
 
 static volatile uint64_t br_hash_sink;
@@ -312,8 +313,7 @@ static void *br_floor_writer(void *arg) {
   for (size_t k = 0; k < f->chunks; k++) {
     while (atomic_load(&f->hashed) <= k)
       sched_yield();
-    if (!br_floor_write(f, k))
-      f->failed = true;
+    f->write_failed |= !br_floor_write(f, k);
     atomic_store(&f->written, k + 1);
   }
   return NULL;
@@ -340,6 +340,7 @@ static uint64_t br_floor_pipe(br_floor_t *f) {
     }
   }
   pthread_join(th, NULL);
+  f->failed |= f->write_failed;
   return sum;
 }
 
