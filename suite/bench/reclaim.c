@@ -13,6 +13,8 @@
  *    pages in memory, written once) in 256 KB writes to a file in the same
  *    directory (target >= 0.8); also beside the same writes from one hot
  *    256 KB buffer, and beside the raw floor of a swap-out (doc/reclaim.md);
+ *    median of br_swap_rounds rounds (--repeat N > 1: N, at most 64), each
+ *    a fresh host's period followed by its peers;
  *  - swap-in latency: p50/p99 of page() on swapped pages (random order)
  *    beside raw 4 KB random pread of the VM's swap file;
  *  - pressure: live host filled to its high level by a guest with a balloon
@@ -38,6 +40,7 @@
 
 #include "bench_util.h"
 #include "mmc_error.h"
+#include "stats.h"
 #include "workload.h"
 
 #define BR_MIB (1024ull * 1024ull)
@@ -455,45 +458,84 @@ static int br_swapin(br_t *b, br_out_t *r, double *p50, double *p99, double *raw
   return n ? 0 : br_fail(b, "no swap-in was observed", NULL);
 }
 
+/* The swap-out's peers, each measured on as many bytes right after the
+ * period it is compared with. */
+enum { BR_RAW, BR_HOT, BR_PUNCH, BR_FLOOR1, BR_FLOOR2, BR_NPEERS };
+static const struct {
+  const char *label, *target;
+} br_peer[BR_NPEERS] = {
+    [BR_RAW] = {"raw sequential pwrite, 256 KB", ">= 0.8"},
+    [BR_HOT] = {"same, one hot 256 KB buffer", "(info)"},
+    /* the write plus giving each frame back alone (the pools' memfd method) */
+    [BR_PUNCH] = {"raw pwrite + punch-hole per page", "(info)"},
+    [BR_FLOOR1] = {"raw floor: hash+pwrite+punch, runs", "(info)"},
+    [BR_FLOOR2] = {"2 threads: pwrite || hash+punch", "(info)"},
+};
+enum { br_swap_rounds = 5, br_swap_rounds_max = 64 };
+
+/* One round: a fresh host's swap-out period, then every peer on as many
+ * bytes (seconds in peer_s). The host stays in r->h. */
+static int br_swap_round(br_t *b, br_out_t *r, double peer_s[BR_NPEERS]) {
+  int rc = br_reclaim(b, false, false, r);
+  if (rc || !r->swapped)
+    return rc ? rc : br_fail(b, "swap: nothing was swapped", NULL);
+  uint64_t bytes = r->swapped * MMC_PAGE_SIZE;
+  double punch = br_punch_secs(r->swapped);
+  peer_s[BR_RAW] = br_raw_write(b, bytes, true);
+  peer_s[BR_HOT] = br_raw_write(b, bytes, false);
+  peer_s[BR_PUNCH] = punch > 0 ? peer_s[BR_RAW] + punch : -1;
+  peer_s[BR_FLOOR1] = br_floor_secs(b, r->swapped, 1);
+  peer_s[BR_FLOOR2] = br_floor_secs(b, r->swapped, 2);
+  for (int i = 0; i < BR_NPEERS; i++)
+    if (peer_s[i] <= 0)
+      return br_fail(b, br_peer[i].label, NULL);
+  return 0;
+}
+
+/* Swap-out: rounds of (period, peers); each row is the median of the
+ * rounds' rates and of their ratios (a 67 MB period lasts ~30 ms: one
+ * round alone moves by 10-30 % on a shared machine). Then swap-in latency
+ * on the last round's host. */
 static int br_swap(br_t *b) {
+  unsigned rounds = b->o->repeat > 1 ? b->o->repeat : br_swap_rounds; /* --repeat N: N rounds */
+  rounds = rounds < br_swap_rounds_max ? rounds : br_swap_rounds_max;
+  double rate[br_swap_rounds_max], peer[BR_NPEERS][br_swap_rounds_max];
+  double ratio[BR_NPEERS][br_swap_rounds_max];
   br_out_t r = {0};
-  int rc = br_reclaim(b, false, false, &r);
-  if (rc || !r.swapped) {
+  for (unsigned k = 0; k < rounds; k++) {
     if (r.h)
       b->im->host_destroy(r.h);
-    return rc ? rc : br_fail(b, "swap: nothing was swapped", NULL);
+    r = (br_out_t){0};
+    double s[BR_NPEERS];
+    if (br_swap_round(b, &r, s)) {
+      if (r.h)
+        b->im->host_destroy(r.h);
+      return 1;
+    }
+    double mb = (double)r.swapped * MMC_PAGE_SIZE / BR_MIB;
+    rate[k] = mb / r.secs;
+    for (int i = 0; i < BR_NPEERS; i++) {
+      peer[i][k] = mb / s[i];
+      ratio[i][k] = rate[k] / peer[i][k];
+    }
   }
-  double mb = (double)r.swapped * MMC_PAGE_SIZE / BR_MIB;
-  double raw = br_raw_write(b, r.swapped * MMC_PAGE_SIZE, true);
-  double hot = br_raw_write(b, r.swapped * MMC_PAGE_SIZE, false);
-  if (raw <= 0 || hot <= 0) {
-    b->im->host_destroy(r.h);
-    return br_fail(b, "raw pwrite", NULL);
+  fprintf(b->o->out,
+          "  swap-out: %llu pages (%.1f MB) per reclaim period; median of %u rounds, each "
+          "followed by its peers\n",
+          (unsigned long long)r.swapped, (double)r.swapped * MMC_PAGE_SIZE / BR_MIB, rounds);
+  double lo = ratio[BR_RAW][0], hi = lo;
+  for (unsigned k = 1; k < rounds; k++) {
+    lo = ratio[BR_RAW][k] < lo ? ratio[BR_RAW][k] : lo;
+    hi = ratio[BR_RAW][k] > hi ? ratio[BR_RAW][k] : hi;
   }
-  fprintf(b->o->out, "  swap-out: %llu pages (%.1f MB) in one reclaim period of %.1f ms\n",
-          (unsigned long long)r.swapped, mb, r.secs * 1e3);
-  bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s",
-         "raw sequential pwrite, 256 KB", mb / raw, (mb / r.secs) / (mb / raw), ">= 0.8");
-  bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s", "same, one hot 256 KB buffer",
-         mb / hot, (mb / r.secs) / (mb / hot), "(info)");
-  /* The floor of a swap-out is the write plus giving the frame back: add
-   * the kernel's punch-hole time for as many pages (same memfd method as
-   * the pools). */
-  double punch = br_punch_secs(r.swapped);
-  if (punch > 0)
-    bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s",
-           "raw pwrite + punch-hole per page", mb / (raw + punch),
-           (mb / r.secs) / (mb / (raw + punch)), "(info)");
-  double floor = br_floor_secs(b, r.swapped, 1), floor2 = br_floor_secs(b, r.swapped, 2);
-  if (floor > 0)
-    bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s",
-           "raw floor: hash+pwrite+punch, runs", mb / floor, (mb / r.secs) / (mb / floor),
-           "(info)");
-  if (floor2 > 0)
-    bu_row(b->o->out, "swap-out (reclaim period)", mb / r.secs, "MB/s",
-           "2 threads: pwrite || hash+punch", mb / floor2, (mb / r.secs) / (mb / floor2), "(info)");
+  double value = suite_stats_median(rate, rounds);
+  for (int i = 0; i < BR_NPEERS; i++)
+    bu_row(b->o->out, "swap-out (reclaim period)", value, "MB/s", br_peer[i].label,
+           suite_stats_median(peer[i], rounds), suite_stats_median(ratio[i], rounds),
+           br_peer[i].target);
+  fprintf(b->o->out, "  swap-out / raw sequential pwrite per round: %.3f..%.3f\n", lo, hi);
   double p50 = 0, p99 = 0, r50 = 0, r99 = 0;
-  rc = br_swapin(b, &r, &p50, &p99, &r50, &r99);
+  int rc = br_swapin(b, &r, &p50, &p99, &r50, &r99);
   if (rc == 0) {
     bu_row(b->o->out, "swap-in latency p50", p50, "us", "raw 4 KB random pread p50", r50, r50 / p50,
            "(info)");

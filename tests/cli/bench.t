@@ -42,5 +42,14 @@ check "--json in a missing directory: exit 2" status_is 2
 check "... names the directory" err_has "directory $T/no/such/dir does not exist"
 run "$MMCERT" bench access --impl "$REF" --json "$T"
 check "--json a directory: exit 2" status_is 2
+# reclaim: the swap-out rows are medians of rounds, each with its peers
+run "$MMCERT" bench reclaim --impl "$REF" --repeat 2 --json "$T/r.json"
+check "bench reclaim: exit 0" status_is 0
+check "the swap-out's size and rounds are printed" out_has "per reclaim period; median of 2 rounds"
+check "the target row beside raw pwrite of as many bytes" out_has "raw sequential pwrite, 256 KB .* >= 0.8"
+check "the two-thread raw floor is measured" out_has "2 threads: pwrite || hash+punch"
+check "the spread of the rounds is printed" out_has "raw sequential pwrite per round: [0-9.]*\\.\\.[0-9.]*"
+run "$MMCERT" results show "$T/r.json"
+check "the swap-out target is a check" out_has "^checks=1$"
 done_testing
 exit 0
