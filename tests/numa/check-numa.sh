@@ -603,14 +603,20 @@ console_tail() {
 }
 
 note "guest: $nodes nodes x $mem_per_node, $smp vCPUs, distances '$distances'"
-note "accel: $accel ($accel_why)${tcg_threads:+; under TCG the vCPUs run on $tcg_threads host thread(s)}"
+tcg_how="one host thread for all vCPUs"
+[ "$tcg_threads" = multi ] && tcg_how="one host thread per vCPU (MTTCG)"
+if [ "$accel" = tcg ]; then
+  note "accel: $accel ($accel_why); $tcg_how"
+else
+  note "accel: $accel ($accel_why)"
+fi
 if [ "$accel" = kvm ] && [ $accel_auto = 1 ]; then
   # KVM chosen by probe: give it a short boot window, then fall back to TCG.
   kvm_boot=20
   [ "$boot_timeout_s" -lt $kvm_boot ] && kvm_boot=$boot_timeout_s
   boot kvm $kvm_boot
   if [ "$outcome" = no-boot ] || [ "$outcome" = qemu-exit-early ]; then
-    note "accel: KVM did not boot the kernel within ${kvm_boot}s ($outcome); falling back to tcg"
+    note "accel: KVM did not boot the kernel within ${kvm_boot}s ($outcome); falling back to tcg, $tcg_how"
     cp "$console" "$work/console-kvm-failed.log" 2>/dev/null
     accel=tcg
     boot tcg "$boot_timeout_s"
