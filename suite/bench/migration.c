@@ -477,6 +477,11 @@ static int mig_part(const suite_bench_opts_t *o, const mmc_impl_t *im) {
   mig_fig_t best = figs[rounds / 2];
   double ratio_lo = fig_ratio(&figs[0]), ratio_hi = fig_ratio(&figs[rounds - 1]);
   best.intact = intact;
+  for (unsigned r = 0; r < rounds && !intact; r++)
+    if (!figs[r].intact) { /* report the corrupted round's verification */
+      snprintf(best.verify, sizeof best.verify, "%s", figs[r].verify);
+      break;
+    }
   free(figs);
   double mc = memcpy_rate(&topo->desc, best.pages, PEER_RESIDENT, NULL);
   bool idle_pwritev = false;
