@@ -213,7 +213,7 @@ void ref_frame_free(ref_pool_t *p, uint64_t frame) {
   pthread_mutex_unlock(&p->lock);
 }
 
-static int cmp_frame(const void *a, const void *b) {
+int ref_cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return (x > y) - (x < y);
 }
@@ -227,7 +227,7 @@ static void punch_run(ref_pool_t *p, uint64_t first, uint64_t n) {
 void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n) {
   if (n == 0)
     return;
-  qsort(frames, n, sizeof *frames, cmp_frame);
+  qsort(frames, n, sizeof *frames, ref_cmp_u64);
   for (size_t i = 0; i < n; i++)
     if (frames[i] >= p->capacity || (i && frames[i] == frames[i - 1]))
       frame_misuse(p, frames[i],

@@ -83,6 +83,8 @@ void ref_frame_free(ref_pool_t *p, uint64_t frame);
 /* The same for n frames at once (sorts `frames` in place): one punch per run
  * of contiguous frames and one lock round, for bulk frees (migration). */
 void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n);
+/* qsort/bsearch order of uint64_t values (frames, gpfns, hashes), ascending. */
+int ref_cmp_u64(const void *a, const void *b);
 uint8_t *ref_pool_base(const ref_pool_t *p); /* frame f is at base + f * 4096 */
 uint64_t ref_pool_capacity(const ref_pool_t *p);
 uint64_t ref_pool_used(const ref_pool_t *p); /* frames allocated and not freed */

@@ -258,13 +258,6 @@ void ref_migrate_slow_copy(uint64_t ns) {
          ns);
 }
 
-/* Frames of one chunk, ascending, so that pages copied to contiguous frames
- * form runs (the pool's free stack hands frames out in descending order). */
-static int cmp_frame(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return (x > y) - (x < y);
-}
-
 /* Copy pages [i, j) of the chunk to frames f[i..j) (contiguous, ascending)
  * of the home with one pwritev(2) into its memfd: the kernel fills the new
  * page-cache pages from the sources without zeroing them first (on a real
@@ -313,7 +306,9 @@ static void mig_transform_many(void *ctx, const uint64_t *gpfns, const uint64_t 
         break;
       nf++;
     }
-  qsort(f, nf, sizeof *f, cmp_frame);
+  /* Frames of the chunk ascending, so that pages copied to contiguous
+   * frames form runs (the pool's free stack hands them out descending). */
+  qsort(f, nf, sizeof *f, ref_cmp_u64);
   /* The first nf private pages take f[] in order; src[] their old entries. */
   uint64_t src[REF_REMAP_CHUNK];
   size_t np = 0;

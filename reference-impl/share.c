@@ -362,8 +362,6 @@ static bool slots_del(sh_table_t *t, uint32_t key, uint32_t idx) {
   return true;
 }
 
-/* Double the slots past LOAD_GROW (best effort); false when one more entry
- * would pass LOAD_MAX (doubling failed: the caller does without it). */
 /* Resize the slots to n (a power of two holding every live entry at a load
  * <= 1/2); best effort: on failure the old slots stay. */
 static void tab_resize(sh_table_t *t, uint32_t n) {
@@ -386,6 +384,9 @@ static uint32_t slots_for(uint64_t entries) {
   return (uint32_t)n;
 }
 
+/* Room for one more entry: double the slots past LOAD_GROW (best effort);
+ * false when it would pass LOAD_MAX (doubling failed: the caller does
+ * without it). */
 static bool tab_room(sh_table_t *t) {
   uint64_t want = (uint64_t)t->live + 1;
   if (want * LOAD_GROW_DEN > (uint64_t)t->nslots * LOAD_GROW_NUM && t->nslots <= UINT32_MAX / 4)
@@ -1461,14 +1462,9 @@ const ref_mech_t ref_share_mech = {
     .host_stats = share_host_stats,
 };
 
-static int cmp_hash(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return (x > y) - (x < y);
-}
-
 /* Does `hash` occur twice among the batch's sorted hashes? */
 static bool has_twin(const uint64_t *sorted, size_t m, uint64_t hash) {
-  const uint64_t *p = bsearch(&hash, sorted, m, sizeof *sorted, cmp_hash);
+  const uint64_t *p = bsearch(&hash, sorted, m, sizeof *sorted, ref_cmp_u64);
   return p && ((p > sorted && p[-1] == hash) || (p + 1 < sorted + m && p[1] == hash));
 }
 
@@ -1481,8 +1477,8 @@ static bool has_twin(const uint64_t *sorted, size_t m, uint64_t hash) {
  * the same batch (it is on its way out: a hint would only grow the table
  * and go stale); its own earlier hint stays until a scan finds it stale.
  * Out of memory for the batch's hashes: page by page, every unmatched page
- * made a hint, as a scan would. With h->lock held (the reclaim tick), like the scanner. Returns
- * the pages merged. */
+ * made a hint, as a scan would. With h->lock held (the reclaim tick), like
+ * the scanner. Returns the pages merged. */
 size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, size_t n) {
   sh_host_t *st = host_of(h);
   sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
@@ -1504,12 +1500,15 @@ size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns,
         visit_locked(&s, &p, &locked);
     }
   }
-  for (size_t i = 0; sorted && i < n; i++)
-    if (gpfns[i] < vm->npages && hash_ahead(&s, gpfns[i], &hs[m]))
-      if (ref_pte_state(hs[m++].pte) == REF_PTE_PRIVATE)
-        sorted[nsorted++] = hs[m - 1].hash;
+  for (size_t i = 0; sorted && i < n; i++) {
+    if (gpfns[i] >= vm->npages || !hash_ahead(&s, gpfns[i], &hs[m]))
+      continue;
+    if (ref_pte_state(hs[m].pte) == REF_PTE_PRIVATE) /* SHARED ones have no hash */
+      sorted[nsorted++] = hs[m].hash;
+    m++;
+  }
   if (sorted)
-    qsort(sorted, nsorted, sizeof *sorted, cmp_hash);
+    qsort(sorted, nsorted, sizeof *sorted, ref_cmp_u64);
   for (size_t k = 0; k < m; k++) {
     /* A page on its way out becomes a hint only when a twin of it is in
      * the batch (the twin then finds it): otherwise the hint would only

@@ -271,15 +271,10 @@ static size_t pick_victims(ref_vm_t *vm, swap_vm_t *s, uint64_t *out, size_t max
   return n;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 static size_t sort_unique(uint64_t *v, size_t n) {
   if (n < 2)
     return n;
-  qsort(v, n, sizeof *v, cmp_u64);
+  qsort(v, n, sizeof *v, ref_cmp_u64);
   size_t k = 1;
   for (size_t i = 1; i < n; i++)
     if (v[i] != v[k - 1])
