@@ -115,6 +115,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "mmc_tmpdir.h"
 #include "reclaim.h"
 #include "rng.h"
 
@@ -1041,8 +1042,7 @@ static int sw_attach(ref_host_t *h, mmc_error_t *err) {
   if (h->swap_dir) {
     snprintf(sh->dir, sizeof sh->dir, "%s", h->swap_dir);
   } else { /* a mkdtemp template: one transient directory per VM (make_file) */
-    const char *tmp = getenv("TMPDIR");
-    snprintf(sh->dir, sizeof sh->dir, "%s/mmcert-swap-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(sh->dir, sizeof sh->dir, "%s/mmcert-swap-XXXXXX", mmc_tmpdir());
     sh->own_dir = true;
   }
   ref_host_set_mech(h, REF_MECH_SWAP, sh);

@@ -69,11 +69,6 @@ int bu_host_swap(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_to
   return 0;
 }
 
-const char *bu_tmpdir(void) {
-  const char *tmp = getenv("TMPDIR");
-  return tmp && *tmp ? tmp : "/tmp";
-}
-
 uint64_t bu_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -26,8 +26,6 @@ int bu_host(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topolog
 int bu_host_swap(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
                  uint64_t seed, const char *swap_dir, mmc_host_t **out);
 
-/* Where temporary files go: $TMPDIR, else /tmp (as the reference's swap files). */
-const char *bu_tmpdir(void);
 uint64_t bu_now_ns(void);
 /* CPU time of the calling thread: a loop timed with it does not count the
  * time the thread spent preempted by other work on a shared machine. */

@@ -25,6 +25,7 @@
 
 #include "bench_util.h"
 #include "mmc_error.h"
+#include "mmc_tmpdir.h"
 
 #define BENCH_MIB (1024ull * 1024ull)
 enum {
@@ -152,7 +153,7 @@ static size_t decision_costs(const double *on, const double *off, unsigned round
  * implementation defaults to), each kept open and sized like a VM's
  * (sparse) as a running VM's swap file is, in us. */
 static size_t file_create_series(const char *dir, double *lat, size_t n) {
-  const char *tmp = dir ? dir : bu_tmpdir();
+  const char *tmp = dir ? dir : mmc_tmpdir();
   int *fds = calloc(n ? n : 1, sizeof *fds);
   size_t got = 0;
   for (size_t i = 0; fds && i < n; i++) {

@@ -40,6 +40,7 @@
 
 #include "bench_util.h"
 #include "mmc_error.h"
+#include "mmc_tmpdir.h"
 #include "stats.h"
 #include "workload.h"
 
@@ -632,7 +633,7 @@ int suite_bench_reclaim(const suite_bench_opts_t *o) {
     return 1;
   br_t b = {.o = o, .im = si.impl};
   int failed = 1;
-  snprintf(b.dir, sizeof b.dir, "%s/mmcert-bench-swap-XXXXXX", bu_tmpdir());
+  snprintf(b.dir, sizeof b.dir, "%s/mmcert-bench-swap-XXXXXX", mmc_tmpdir());
   if (!mkdtemp(b.dir)) {
     fprintf(o->err, "mmcert bench reclaim: mkdtemp: %s\n", strerror(errno));
     goto out;

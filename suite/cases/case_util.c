@@ -375,8 +375,3 @@ int64_t cu_setting(suite_ctx_t *c, mmc_host_t *h, const char *name) {
   sc_require(c, sc_impl(c)->setting_get(h, name, &v, &err), &err, name);
   return v;
 }
-
-const char *cu_tmpdir(void) {
-  const char *tmp = getenv("TMPDIR");
-  return tmp && *tmp ? tmp : "/tmp";
-}

@@ -21,8 +21,6 @@
 /* Stepped when the implementation has it (deterministic, no threads of its
  * own), live otherwise. */
 mmc_clock_mode_t cu_clock(suite_ctx_t *c);
-/* Where temporary files go: $TMPDIR, else /tmp (as the reference's swap files). */
-const char *cu_tmpdir(void);
 /* mmt_load(spec) or broken. Free with mmt_free. */
 mmt_topology_t *cu_topology(suite_ctx_t *c, const char *spec);
 /* A deep copy of the run's topology (free with mmt_free), to cap further. */

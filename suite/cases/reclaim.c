@@ -28,6 +28,7 @@
 #include "case_util.h"
 #include "cases_list.h"
 #include "mmc_error.h"
+#include "mmc_tmpdir.h"
 #include "workload.h"
 
 #define MIB (1024ull * 1024ull)
@@ -494,7 +495,7 @@ static void swap1_refusals(suite_ctx_t *c, mmt_topology_t *t, const char *dir) {
 void case_swap_1(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s/mmcert-swap1-XXXXXX", cu_tmpdir());
+  snprintf(dir, sizeof dir, "%s/mmcert-swap1-XXXXXX", mmc_tmpdir());
   if (!mkdtemp(dir))
     sc_broken(c, "mkdtemp: %s", strerror(errno));
   mmt_topology_t *t = rc_topo(c, 64);
