@@ -458,12 +458,6 @@ out_args:
 
 /* ------------------------------------------------------------ bench */
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The benchmarks to run, as the "cases" of a results file (mode bench):
  * id "bench.NAME", at most max. Returns how many; cases[] and ids[] filled. */
 static size_t bench_cases(int first, int argc, char **argv, size_t max, suite_case_t *cases,
@@ -487,11 +481,11 @@ static size_t bench_cases(int first, int argc, char **argv, size_t max, suite_ca
 static void bench_one(const suite_bench_t *b, const suite_bench_opts_t *bo, suite_result_t *r) {
   printf("== %s: %s\n", b->name, b->title);
   fflush(stdout);
-  double t0 = wall_now();
+  double t0 = suite_mono_now();
   suite_bench_record_into(r);
   int rc = b->run(bo);
   suite_bench_record_into(NULL);
-  r->duration_s = wall_now() - t0;
+  r->duration_s = suite_mono_now() - t0;
   bool missed = false;
   for (size_t i = 0; i < r->nrecs; i++)
     missed |= r->recs[i].kind == SUITE_REC_CHECK && !r->recs[i].ok;
@@ -578,7 +572,7 @@ static int cmd_bench(int argc, char **argv) {
     suite_impl_unload(&si);
     return SUITE_EXIT_FAIL;
   }
-  run.start_time = wall_now();
+  run.start_time = suite_real_now();
   suite_run_preflight(&run);
   suite_bench_opts_t bo = {.impl = si.impl,
                            .impl_path = si.path,
@@ -591,7 +585,7 @@ static int cmd_bench(int argc, char **argv) {
     bench_one(which[i], &bo, r);
     run.totals[r->verdict]++;
   }
-  run.end_time = wall_now();
+  run.end_time = suite_real_now();
   rc = run.totals[SUITE_BROKEN] ? SUITE_EXIT_FAIL : SUITE_EXIT_OK;
   if (write_results("bench", json, &run) != 0)
     rc = SUITE_EXIT_FAIL;

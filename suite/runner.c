@@ -41,13 +41,13 @@ const char *suite_verdict_name(suite_verdict_t v) {
   return v <= SUITE_BROKEN ? names[v] : "?";
 }
 
-static double mono_now(void) {
+double suite_mono_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double real_now(void) {
+double suite_real_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -230,7 +230,7 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
     return -1;
   }
   fflush(NULL); /* nothing buffered may be printed twice */
-  double t0 = mono_now();
+  double t0 = suite_mono_now();
   pid_t pid = fork();
   if (pid < 0) {
     snprintf(res->reason, sizeof res->reason, "fork: %s", strerror(errno));
@@ -251,7 +251,7 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
   bool pipe_open = true, exited = false;
   double deadline = t0 + timeout_s;
   while (!exited && !res->timed_out) {
-    double left = deadline - mono_now();
+    double left = deadline - suite_mono_now();
     if (left <= 0) {
       res->timed_out = true;
       break;
@@ -293,7 +293,7 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
   close(p[0]);
   if (pidfd >= 0)
     close(pidfd);
-  res->duration_s = mono_now() - t0;
+  res->duration_s = suite_mono_now() - t0;
   return status;
 }
 
@@ -542,7 +542,7 @@ static void print_header(const suite_run_t *run, tap_t *top) {
 /* One line, rewritten in place: only ever written to a terminal. */
 static void progress(const suite_run_t *run, size_t i, double t0) {
   const suite_result_t *r = &run->results[i];
-  unsigned el = (unsigned)(mono_now() - t0);
+  unsigned el = (unsigned)(suite_mono_now() - t0);
   char rep[48] = "";
   if (run->repeat > 1)
     snprintf(rep, sizeof rep, " (repetition %u of %u)", r->rep + 1, run->repeat);
@@ -555,7 +555,7 @@ int suite_run(suite_run_t *run) {
   int rc = select_cases(run);
   if (rc)
     return rc;
-  run->start_time = real_now();
+  run->start_time = suite_real_now();
   set_fatal_handlers(on_fatal_signal);
   rc = suite_run_preflight(run);
   if (rc)
@@ -563,7 +563,7 @@ int suite_run(suite_run_t *run) {
   tap_t top;
   tap_init(&top, run->out, 0);
   print_header(run, &top);
-  double t0 = mono_now();
+  double t0 = suite_mono_now();
   for (size_t i = 0; i < run->nresults; i++) {
     suite_result_t *r = &run->results[i];
     double t = case_timeout(run, r->c);
@@ -579,7 +579,7 @@ int suite_run(suite_run_t *run) {
   }
   if (run->progress) /* wipe the progress line before the summary */
     fprintf(run->err, "\r\033[K");
-  run->end_time = real_now();
+  run->end_time = suite_real_now();
   tap_diag(&top, "Totals: pass:%u fail:%u skip:%u broken:%u", run->totals[SUITE_PASS],
            run->totals[SUITE_FAIL], run->totals[SUITE_SKIP], run->totals[SUITE_BROKEN]);
   fflush(run->out);

@@ -147,6 +147,9 @@ void suite_run_free(suite_run_t *run);
 int suite_run_preflight(suite_run_t *run);
 /* Append a copy of *rec (its strings change owner) to r->recs. */
 void suite_result_add_rec(suite_result_t *r, const suite_rec_t *rec);
+/* Seconds: monotonic (for durations), and real time (start/end of a run). */
+double suite_mono_now(void);
+double suite_real_now(void);
 /* "quick", "full", "bench". */
 const char *suite_mode_name(suite_mode_t m);
 
