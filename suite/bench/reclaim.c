@@ -635,7 +635,9 @@ int suite_bench_reclaim(const suite_bench_opts_t *o) {
   int failed = 1;
   snprintf(b.dir, sizeof b.dir, "%s/mmcert-bench-swap-XXXXXX", mmc_tmpdir());
   if (!mkdtemp(b.dir)) {
-    fprintf(o->err, "mmcert bench reclaim: mkdtemp: %s\n", strerror(errno));
+    fprintf(o->err,
+            "mmcert bench reclaim: cannot make a directory in %s ($TMPDIR, else /tmp): %s\n",
+            mmc_tmpdir(), strerror(errno));
     goto out;
   }
   mmc_error_t err = {0};

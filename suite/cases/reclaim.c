@@ -497,7 +497,8 @@ void case_swap_1(suite_ctx_t *c) {
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%s/mmcert-swap1-XXXXXX", mmc_tmpdir());
   if (!mkdtemp(dir))
-    sc_broken(c, "mkdtemp: %s", strerror(errno));
+    sc_broken(c, "cannot make a directory in %s ($TMPDIR, else /tmp): %s", mmc_tmpdir(),
+              strerror(errno));
   mmt_topology_t *t = rc_topo(c, 64);
   mmc_host_t *h = sc_host_swap(c, t, cu_clock(c), NULL, 0, dir);
   mmc_vm_config_t a = cu_vm("swap1-a", 1, 64 * MIB), b = cu_vm("swap1-b", 1, 32 * MIB);
