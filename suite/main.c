@@ -37,9 +37,10 @@ static const char usage_text[] =
     "  list      list the cases with their SPEC ids and titles\n"
     "  topology  print the topology a run would use\n"
     "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
-    "            [--json FILE]; the figures also go to a results file (mode bench,\n"
-    "            default results/runs/<time>-<impl>-bench.json) that results, compare and\n"
-    "            report read; a missed target makes its benchmark 'fail' there\n"
+    "            [--json FILE] (--list names them); the figures also go to a results\n"
+    "            file (mode bench, default results/runs/<time>-<impl>-bench.json) that\n"
+    "            results, compare and report read; a missed target makes its benchmark\n"
+    "            'fail' there\n"
     "  results   the results history: import FILE..., list [--impl N] [--version V]\n"
     "            [--machine CLASS] [--mode M]; both take --db PATH (default\n"
     "            results/history.db); show FILE... prints a file's key facts\n"
@@ -495,12 +496,12 @@ static void bench_one(const suite_bench_t *b, const suite_bench_opts_t *bo, suit
 }
 
 static int cmd_bench(int argc, char **argv) {
-  static const struct option opts[] = {{"repeat", required_argument, NULL, 'r'},
-                                       {"impl", required_argument, NULL, 'i'},
-                                       {"json", required_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {0}};
+  static const struct option opts[] = {
+      {"repeat", required_argument, NULL, 'r'}, {"impl", required_argument, NULL, 'i'},
+      {"json", required_argument, NULL, 'j'},   {"list", no_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},         {0}};
   uint64_t repeat = 1;
+  bool list = false;
   const char *impl = NULL, *json = NULL;
   int o;
   while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -511,6 +512,7 @@ static int cmd_bench(int argc, char **argv) {
       break;
     case 'i': impl = optarg; break;
     case 'j': json = optarg; break;
+    case 'l': list = true; break;
     case 'h': fputs(usage_text, stdout); return 0;
     default: return bad_option("bench", o, argc, argv);
     }
@@ -519,6 +521,16 @@ static int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "mmcert bench: no benchmark is built into this mmcert yet "
                     "(suite/bench/table.c registers none)\n");
     return SUITE_EXIT_USAGE;
+  }
+  if (list && optind < argc)
+    return usage_error("bench", "--list runs no benchmark: give it no names ('%s' given)",
+                       argv[optind]);
+  if (list) {
+    /* One benchmark a line, its name first: scripts (tests/numa/check-numa.sh)
+     * check names against this before they spend a guest boot on them. */
+    for (const suite_bench_t *b = suite_benches; b->name; b++)
+      printf("%-10s %s\n", b->name, b->title);
+    return SUITE_EXIT_OK;
   }
   for (int i = optind; i < argc; i++)
     if (!find_bench(argv[i])) {

@@ -32,6 +32,13 @@ check "list with an argument: exit 2" status_is 2
 run "$MMCERT" bench no-such-bench
 check "bench with an unknown name: exit 2" status_is 2
 check "bench names what is built" err_has "unknown benchmark 'no-such-bench'; built in: access placement"
+run "$MMCERT" bench --list
+check "bench --list exits 0" status_is 0
+check "bench --list: a name and a title a line" out_has "^migration  *unthrottled page migration"
+check "bench --list: every benchmark" out_has "^sharing "
+run "$MMCERT" bench --list migration
+check "bench --list with a name: exit 2" status_is 2
+check "bench --list with a name: says why" err_has "--list runs no benchmark: give it no names ('migration' given)"
 run "$MMCERT" bench --repeat 0
 check "bench --repeat 0: exit 2" status_is 2
 run "$MMCERT" topology --topology builtin:4
