@@ -109,6 +109,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
@@ -981,9 +982,14 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
     if (s->fd >= 0)
       close(s->fd);
     s->fd = -1;
-    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create its %llu MB swap file %s: %s",
+    char limit[96] = "";
+    struct rlimit r;
+    if (e == EMFILE && getrlimit(RLIMIT_NOFILE, &r) == 0) /* one open file per VM */
+      snprintf(limit, sizeof limit, " (this process may open %llu files: raise it with ulimit -n)",
+               (unsigned long long)r.rlim_cur);
+    return mmc_fail(err, MMC_EADMISSION, "VM %u: cannot create its %llu MB swap file %s: %s%s",
                     vm->id, (unsigned long long)(size >> 20), s->path ? s->path : sh->dir,
-                    strerror(e));
+                    strerror(e), limit);
   }
   return 0;
 }

@@ -621,7 +621,8 @@ static int reb_part(const suite_bench_opts_t *o, const mmc_impl_t *im) {
     mmc_vm_id_t vm;
     mmc_vcpu_t *v;
     if (im->vm_power_on(h, &cfg, &vm, &err) || im->vcpu_enter(h, vm, 0, &v, &err)) {
-      fprintf(o->err, "mmcert bench migration: VM %u: %s\n", i, err.msg);
+      fprintf(o->err, "mmcert bench migration: rebalancer host, power-on %u of %u: %s\n", i + 1,
+              (unsigned)reb_vms, err.msg);
       goto out;
     }
     rng = rng * 6364136223846793005ull + 1442695040888963407ull;

@@ -126,7 +126,7 @@ static int vms_open(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt
     c.memory_bytes = npages * MMC_PAGE_SIZE;
     if (im->vm_power_on(out->h, &c, &out->id[i], &err) ||
         im->vcpu_enter(out->h, out->id[i], 0, &out->v[i], &err)) {
-      fprintf(o->err, "mmcert bench sharing: VM %u: %s\n", i, err.msg);
+      fprintf(o->err, "mmcert bench sharing: power-on %u of %u: %s\n", i + 1, n, err.msg);
       return 1;
     }
     for (uint64_t g = 0; g < npages; g++) {
