@@ -30,7 +30,7 @@ refuse() {
 }
 
 echo "TAP version 13"
-echo "1..37"
+echo "1..43"
 
 refuse "unknown option" "unknown option '--frobnicate'" --frobnicate
 refuse "stray argument" "unknown option 'extra'" extra
@@ -66,6 +66,11 @@ refuse "--boot-timeout over --timeout" "--boot-timeout 200 exceeds --timeout 100
   --timeout 100 --boot-timeout 200
 refuse "--accel unknown" "--accel 'xen': expected auto, kvm or tcg" --accel xen
 refuse "--tcg-threads unknown" "--tcg-threads 'many': expected single or multi" --tcg-threads many
+refuse "--bench with a space" "--bench 'a b': expected benchmark names separated by commas" --bench 'a b'
+refuse "--bench with an empty name" "--bench 'migration,': expected benchmark names" --bench migration,
+refuse "--bench-only without --bench" "--bench-only needs --bench NAME" --bench-only
+refuse "--bench with --topology-only" "--bench and --topology-only exclude each other" --bench migration --topology-only
+refuse "--bench-only with --cases" "--bench-only and --cases exclude each other" --bench migration --bench-only --cases 'NUMA-*'
 refuse "--mode unknown" "--mode 'slow': expected quick or full" --mode slow
 refuse "--kernel missing" "--kernel '$T/none': no such file" --kernel "$T/none"
 refuse "--kernel-args with a semicolon" "--kernel-args .*allowed characters" --kernel-args 'quiet; reboot'
@@ -73,6 +78,23 @@ refuse "--timeout-scale 0" "--timeout-scale '0': expected a number, 0 < X <= 100
 refuse "--timeout-scale not a number" "--timeout-scale '1.2.3'" --timeout-scale 1.2.3
 refuse "usage error hints at --help" "Try '.*--help'" --nodes x
 
+# An unknown benchmark name is refused by the names the build's mmcert knows
+# (mmcert bench --list), before the guest is built.
+n=$((n + 1))
+status=0
+if [ -x "${MMCERT_BUILD:-}/mmcert" ]; then
+  sh "$HARNESS" --build-dir "$MMCERT_BUILD" --bench migration,nosuch >"$T/out" 2>"$T/err" || status=$?
+  if [ "$status" = 2 ] && grep -q -- "--bench: unknown benchmark 'nosuch'; built in: access placement migration" "$T/err" &&
+    [ ! -s "$T/out" ]; then
+    echo "ok $n - --bench with an unknown name, checked against mmcert bench --list"
+  else
+    failed=$((failed + 1))
+    echo "not ok $n - --bench with an unknown name, checked against mmcert bench --list (exit $status)"
+    sed 's/^/#   /' "$T/err"
+  fi
+else
+  echo "ok $n # SKIP no built mmcert (\$MMCERT_BUILD unset): make check-cli sets it"
+fi
 n=$((n + 1))
 status=0
 sh "$HARNESS" --help >"$T/out" 2>"$T/err" || status=$?

@@ -13,13 +13,15 @@
 # asked for; read the TAP from its own serial port; exit with the verdict.
 #
 # Exit status: 0 the suite passed (every case ok or skipped for a reason other than lack of
-# real NUMA); 1 the suite or `mmcert topology` failed inside the guest; 2 bad usage;
+# real NUMA); 1 the suite, `mmcert topology`, `mmcert qualify` or (--bench) a benchmark
+# failed inside the guest; 2 bad usage;
 # 3 a harness fault (missing package or root, QEMU failing, kernel not booting, guest
 # hang, TAP cut short, topology differing from the request). Never 0 without a complete
 # TAP stream with a plan that matches.
 #
 # Logs (kept): <build>/numa/console.log (serial console), tap.log (the suite's TAP),
-# results.json, qemu.cmd, qemu.out. <build> is ./build unless --build-dir or $NUMA_BUILD.
+# results.json, qemu.cmd, qemu.out; with --bench also bench.log and bench.json. <build> is
+# ./build unless --build-dir or $NUMA_BUILD.
 set -u
 # Byte-wise text tools: the console log holds firmware escapes and need not be UTF-8.
 export LC_ALL=C
@@ -36,6 +38,8 @@ cpus=
 default_cpus=2 # issue 8: 2 vCPUs; with 4 nodes, nodes 2 and 3 are memory-only
 distances=
 cases=
+bench=
+bench_only=0
 mode=quick
 timeout_scale=
 timeout_s=780
@@ -70,6 +74,11 @@ Boot a multi-node Linux guest under QEMU and run mmcert inside it.
                          may be asymmetric. Default: nodes paired like sockets, 21 within
                          a pair, 31 across, e.g. '10,21,31,31;21,10,31,31;31,31,10,21;31,31,21,10'
   --cases GLOB[,GLOB]... cases to run (one mmcert run --case per GLOB); default all
+  --bench NAME[,NAME]... also run these benchmarks in the guest after the suite
+                         (mmcert bench NAME...; names: mmcert bench --list); on the
+                         guest's real nodes migration also measures move_pages(2);
+                         the tables go to <build>/numa/bench.log
+  --bench-only           run the --bench benchmarks only: no suite, no qualify
   --mode quick|full      suite mode (default $mode)
   --timeout-scale X      mmcert run --timeout-scale X, 0 < X <= 1000 (default 4 under
                          TCG, where code runs several times slower, 1 under KVM)
@@ -94,8 +103,9 @@ Boot a multi-node Linux guest under QEMU and run mmcert inside it.
   --keep                 keep the initramfs tree and image under <build>/numa/
   -h, --help             this help
 
-Exit: 0 passed, 1 a case failed, 2 bad usage, 3 harness fault (boot, hang, QEMU, TAP).
-Logs: <build>/numa/console.log, tap.log, results.json, qemu.cmd, qemu.out.
+Exit: 0 passed, 1 a case or benchmark failed, 2 bad usage, 3 harness fault (boot, hang,
+QEMU, TAP). Logs: <build>/numa/console.log, tap.log, results.json, qemu.cmd, qemu.out;
+with --bench also bench.log and bench.json.
 EOF
 }
 
@@ -130,7 +140,7 @@ while [ $# -gt 0 ]; do
     ;;
   esac
   case $opt in
-  --nodes | --mem-per-node | --cpus-per-node | --cpus | --distances | --cases | --mode | --timeout-scale | \
+  --nodes | --mem-per-node | --cpus-per-node | --cpus | --distances | --cases | --bench | --mode | --timeout-scale | \
     --timeout | --boot-timeout | --retries | --accel | --tcg-threads | --kernel | --kernel-args | --build-dir | --cache-dir)
     if [ $has_val = 0 ]; then
       [ $# -ge 2 ] || die_usage "option $opt needs a value"
@@ -138,7 +148,7 @@ while [ $# -gt 0 ]; do
       shift
     fi
     ;;
-  --topology-only | --no-install | --keep | -h | --help)
+  --topology-only | --bench-only | --no-install | --keep | -h | --help)
     [ $has_val = 0 ] || die_usage "option $opt takes no value"
     ;;
   *) die_usage "unknown option '$opt'" ;;
@@ -150,6 +160,8 @@ while [ $# -gt 0 ]; do
   --cpus) cpus=$val ;;
   --distances) distances=$val ;;
   --cases) cases=$val ;;
+  --bench) bench=$val ;;
+  --bench-only) bench_only=1 ;;
   --mode) mode=$val ;;
   --timeout-scale) timeout_scale=$val ;;
   --timeout) timeout_s=$val ;;
@@ -223,6 +235,20 @@ if [ -n "$cases" ]; then
   *[!A-Za-z0-9_.,:*?[\]-]*) die_usage "--cases '$cases': allowed characters are letters, digits, _ . , : - and the glob characters * ? [ ]" ;;
   esac
 fi
+# Names reach the guest's shell through the config file too; they are checked against
+# the host's mmcert once it is found (below).
+case $bench in
+*[!a-z0-9_,]* | ,* | *, | *,,*) die_usage "--bench '$bench': expected benchmark names separated by commas (mmcert bench --list names them)" ;;
+esac
+if [ $bench_only = 1 ] && [ -z "$bench" ]; then
+  die_usage "--bench-only needs --bench NAME[,NAME]...: which benchmarks to run"
+fi
+if [ -n "$bench" ] && [ $topology_only = 1 ]; then
+  die_usage "--bench and --topology-only exclude each other: --topology-only runs no mmcert"
+fi
+if [ $bench_only = 1 ] && [ -n "$cases" ]; then
+  die_usage "--bench-only and --cases exclude each other: --bench-only runs no suite"
+fi
 case $kernel_args in
 *[!A-Za-z0-9=,._/\ -]*) die_usage "--kernel-args '$kernel_args': allowed characters are letters, digits, = , . _ / - and spaces" ;;
 esac
@@ -279,6 +305,14 @@ libmmref=$build_dir/libmmref.so
 if [ $topology_only = 0 ]; then
   [ -x "$mmcert_bin" ] || fault "$mmcert_bin is missing: run 'make' first (or use --topology-only)"
   [ -f "$libmmref" ] || fault "$libmmref is missing: run 'make' first"
+fi
+if [ -n "$bench" ]; then
+  known=$("$mmcert_bin" bench --list 2>/dev/null | awk '{ print $1 }') ||
+    fault "$mmcert_bin bench --list failed: cannot check the --bench names"
+  for name in $(printf '%s\n' "$bench" | tr ',' ' '); do
+    printf '%s\n' "$known" | grep -qx "$name" ||
+      die_usage "--bench: unknown benchmark '$name'; built in: $(printf '%s\n' "$known" | tr '\n' ' ' | sed 's/ $//')"
+  done
 fi
 mkdir -p "$work" "$cache" || fault "cannot create $work and $cache"
 # One run per build directory: two would share the logs and the initramfs tree.
@@ -408,6 +442,8 @@ done
 cat >"$rootfs/etc/mmcert-numa.conf" <<EOF
 NUMA_TOPOLOGY_ONLY=$topology_only
 NUMA_SUITE_ARGS='$suite_args'
+NUMA_BENCH='$(printf '%s\n' "$bench" | tr ',' ' ')'
+NUMA_BENCH_ONLY=$bench_only
 EOF
 
 if command -v cpio >/dev/null 2>&1; then
@@ -515,11 +551,12 @@ EOF
 console=$work/console.log
 taplog=$work/tap.log
 jsonlog=$work/results.json
+benchjson=$work/bench.json
 
 # boot ACCEL BOOT_DEADLINE_S: run the guest; sets boot_s, qemu_rc, outcome
 # (done|qemu-exit|no-boot|hang).
 boot() {
-  rm -f "$console" "$taplog" "$jsonlog" "$work/qemu.out"
+  rm -f "$console" "$taplog" "$jsonlog" "$benchjson" "$work/qemu.out"
   boot_deadline=$2
   cpu_model=
   accel_opt=$1
@@ -539,7 +576,8 @@ boot() {
   set -- "$qemu" -accel "$accel_opt" $cpu_model -m "${total_mib}M" -smp "$smp" $numa_args \
     -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 softlockup_panic=1 quiet mmcert.timeout_scale=$scale${kernel_args:+ $kernel_args}" \
     -nographic -monitor none -nic none -no-reboot \
-    -serial "file:$console" -serial "file:$taplog" -serial "file:$jsonlog"
+    -serial "file:$console" -serial "file:$taplog" -serial "file:$jsonlog" \
+    -serial "file:$benchjson"
   printf '%s\n' "$*" >"$work/qemu.cmd"
   t0=$(date +%s.%N)
   "$@" </dev/null >"$work/qemu.out" 2>&1 &
@@ -721,97 +759,148 @@ echo "--- mmcert topology (guest) ---"
 sed -n '/^MMCERT-NUMA: topology begin/,/^MMCERT-NUMA: topology end/p' "$console" |
   sed '1d;$d'
 topo_rc=$(sed -n 's/^MMCERT-NUMA: topology end rc=\([0-9]*\).*/\1/p' "$console")
-suite_rc=$(sed -n 's/^MMCERT-NUMA: suite end rc=\([0-9a-z]*\).*/\1/p' "$console")
-[ -n "$suite_rc" ] || { console_tail; fault "no 'suite end' marker on the console: the suite did not finish"; }
-t_begin=$(uptime_at 'suite begin')
-t_end=$(uptime_at 'suite end')
-suite_s=$(awk -v a="$t_begin" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
-
-# The JSON crossed a serial port: it must have arrived whole.
-json_sent=$(sed -n 's/^MMCERT-NUMA: json sent bytes=\([0-9]*\).*/\1/p' "$console")
-if [ -n "$json_sent" ]; then
-  json_got=$(wc -c <"$jsonlog")
-  [ "$json_got" = "$json_sent" ] ||
-    fault "results JSON: the guest sent $json_sent bytes, $jsonlog holds $json_got"
-else
-  note "the guest wrote no results JSON"
-fi
-
-echo "--- TAP (from $taplog) ---"
-cat "$taplog"
-summary=$(awk -f "$HERE/tap-summary.awk" "$taplog")
-get() { printf '%s\n' "$summary" | sed -n "s/^$1=//p"; }
-plan=$(get plan)
-seen=$(get seen)
-echo "--- summary ---"
-note "suite: $(get pass) passed, $(get fail) failed, $(get skip) skipped, $(get todo) todo of $seen (plan $plan); exit status $suite_rc; ${suite_s}s inside the guest"
-note "times: boot ${boot_s}s (to init), suite ${suite_s}s (guest clock), whole run ${run_s}s, accel $accel"
-note "logs: $console, $taplog, $jsonlog"
-
-case $suite_rc in
-0 | 1) ;;
-*)
-  console_tail
-  fault "mmcert run exited with status $suite_rc inside the guest (2 = bad usage or input, above 128 = killed by a signal, e.g. 137 by the OOM killer)"
-  ;;
-esac
-[ "$(get bail)" = 0 ] || fault "the suite bailed out (TAP 'Bail out!')"
-[ "$plan" != none ] || fault "the TAP has no plan line: the stream was cut short ($seen tests seen)"
-[ "$plan" = "$seen" ] || fault "TAP plan 1..$plan but $seen tests seen: the stream stopped early or lost lines"
-[ "$(get numbering)" = ok ] || fault "TAP test numbers are not 1..$seen in order: lines were lost"
-[ "$plan" -gt 0 ] || fault "the suite ran no cases (plan 1..0)"
-
 verdict=0
-if [ "$(get fail)" -gt 0 ]; then
-  get failed | sed 's/^/  /'
-  note "FAIL: $(get fail) case(s) failed"
-  verdict=1
-fi
-# Inside this guest the nodes are real: a case skipped for lack of real NUMA nodes it does
-# not need more of than the guest has ("needs K real NUMA nodes", K <= nodes) is a bug.
-if [ "$nodes" -ge 2 ]; then
-  numa_skips=$(get skipped | awk -v n="$nodes" '
-    match($0, /needs [0-9]+ real NUMA/) {
-      k = substr($0, RSTART + 6, RLENGTH - 16) + 0
-      if (k <= n) print
-      next
-    }
-    /real NUMA/ { print }')
-  if [ -n "$numa_skips" ]; then
-    printf '%s\n' "$numa_skips" | sed 's/^/  /'
-    note "FAIL: case(s) skipped for lack of real NUMA on a guest with $nodes real nodes"
-    verdict=1
-  fi
-fi
-if [ "$suite_rc" = 0 ] && [ $verdict = 1 ]; then
-  note "FAIL: mmcert run exited 0 although the TAP shows failures"
-fi
-if [ "$suite_rc" = 1 ] && [ "$(get fail)" = 0 ]; then
-  note "FAIL: mmcert run exited 1 although every top-level test is ok (see $console)"
-  verdict=1
-fi
-# mmcert qualify ran on the guest's real nodes: it must finish (0, or 1 when
-# TCG's flat latencies fail the ordering checks, which it reports), see every
-# node, and say the machine is virtual.
-qual_rc=$(sed -n 's/^MMCERT-NUMA: qualify end rc=\([0-9]*\).*/\1/p' "$console")
-qual_nodes=$(sed -n 's/^NUMA nodes: \([0-9]*\).*/\1/p' "$console" | head -n 1)
-case ${qual_rc:-none} in
-0 | 1)
-  if [ "${qual_nodes:-0}" != "$nodes" ]; then
-    note "FAIL: mmcert qualify saw ${qual_nodes:-no} NUMA nodes, the guest has $nodes"
-    verdict=1
-  elif ! grep -q '^machine: VIRTUAL' "$console"; then
-    note "FAIL: mmcert qualify did not say the machine is virtual"
-    verdict=1
+if [ $bench_only = 0 ]; then
+  suite_rc=$(sed -n 's/^MMCERT-NUMA: suite end rc=\([0-9a-z]*\).*/\1/p' "$console")
+  [ -n "$suite_rc" ] || { console_tail; fault "no 'suite end' marker on the console: the suite did not finish"; }
+  t_begin=$(uptime_at 'suite begin')
+  t_end=$(uptime_at 'suite end')
+  suite_s=$(awk -v a="$t_begin" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
+
+  # The JSON crossed a serial port: it must have arrived whole.
+  json_sent=$(sed -n 's/^MMCERT-NUMA: json sent bytes=\([0-9]*\).*/\1/p' "$console")
+  if [ -n "$json_sent" ]; then
+    json_got=$(wc -c <"$jsonlog")
+    [ "$json_got" = "$json_sent" ] ||
+      fault "results JSON: the guest sent $json_sent bytes, $jsonlog holds $json_got"
   else
-    note "qualify: ${qual_nodes}x${qual_nodes} matrices measured on the guest's real nodes, exit $qual_rc (virtual machine detected)"
+    note "the guest wrote no results JSON"
   fi
-  ;;
-*)
-  note "FAIL: mmcert qualify exited with status ${qual_rc:-none} inside the guest"
-  verdict=1
-  ;;
-esac
+
+  echo "--- TAP (from $taplog) ---"
+  cat "$taplog"
+  summary=$(awk -f "$HERE/tap-summary.awk" "$taplog")
+  get() { printf '%s\n' "$summary" | sed -n "s/^$1=//p"; }
+  plan=$(get plan)
+  seen=$(get seen)
+  echo "--- summary ---"
+  note "suite: $(get pass) passed, $(get fail) failed, $(get skip) skipped, $(get todo) todo of $seen (plan $plan); exit status $suite_rc; ${suite_s}s inside the guest"
+  note "times: boot ${boot_s}s (to init), suite ${suite_s}s (guest clock), whole run ${run_s}s, accel $accel"
+  note "logs: $console, $taplog, $jsonlog"
+
+  case $suite_rc in
+  0 | 1) ;;
+  *)
+    console_tail
+    fault "mmcert run exited with status $suite_rc inside the guest (2 = bad usage or input, above 128 = killed by a signal, e.g. 137 by the OOM killer)"
+    ;;
+  esac
+  [ "$(get bail)" = 0 ] || fault "the suite bailed out (TAP 'Bail out!')"
+  [ "$plan" != none ] || fault "the TAP has no plan line: the stream was cut short ($seen tests seen)"
+  [ "$plan" = "$seen" ] || fault "TAP plan 1..$plan but $seen tests seen: the stream stopped early or lost lines"
+  [ "$(get numbering)" = ok ] || fault "TAP test numbers are not 1..$seen in order: lines were lost"
+  [ "$plan" -gt 0 ] || fault "the suite ran no cases (plan 1..0)"
+
+  if [ "$(get fail)" -gt 0 ]; then
+    get failed | sed 's/^/  /'
+    note "FAIL: $(get fail) case(s) failed"
+    verdict=1
+  fi
+  # Inside this guest the nodes are real: a case skipped for lack of real NUMA nodes it does
+  # not need more of than the guest has ("needs K real NUMA nodes", K <= nodes) is a bug.
+  if [ "$nodes" -ge 2 ]; then
+    numa_skips=$(get skipped | awk -v n="$nodes" '
+      match($0, /needs [0-9]+ real NUMA/) {
+        k = substr($0, RSTART + 6, RLENGTH - 16) + 0
+        if (k <= n) print
+        next
+      }
+      /real NUMA/ { print }')
+    if [ -n "$numa_skips" ]; then
+      printf '%s\n' "$numa_skips" | sed 's/^/  /'
+      note "FAIL: case(s) skipped for lack of real NUMA on a guest with $nodes real nodes"
+      verdict=1
+    fi
+  fi
+  if [ "$suite_rc" = 0 ] && [ $verdict = 1 ]; then
+    note "FAIL: mmcert run exited 0 although the TAP shows failures"
+  fi
+  if [ "$suite_rc" = 1 ] && [ "$(get fail)" = 0 ]; then
+    note "FAIL: mmcert run exited 1 although every top-level test is ok (see $console)"
+    verdict=1
+  fi
+  # mmcert qualify ran on the guest's real nodes: it must finish (0, or 1 when
+  # TCG's flat latencies fail the ordering checks, which it reports), see every
+  # node, and say the machine is virtual.
+  qual_rc=$(sed -n 's/^MMCERT-NUMA: qualify end rc=\([0-9]*\).*/\1/p' "$console")
+  qual_nodes=$(sed -n 's/^NUMA nodes: \([0-9]*\).*/\1/p' "$console" | head -n 1)
+  case ${qual_rc:-none} in
+  0 | 1)
+    if [ "${qual_nodes:-0}" != "$nodes" ]; then
+      note "FAIL: mmcert qualify saw ${qual_nodes:-no} NUMA nodes, the guest has $nodes"
+      verdict=1
+    elif ! grep -q '^machine: VIRTUAL' "$console"; then
+      note "FAIL: mmcert qualify did not say the machine is virtual"
+      verdict=1
+    else
+      note "qualify: ${qual_nodes}x${qual_nodes} matrices measured on the guest's real nodes, exit $qual_rc (virtual machine detected)"
+    fi
+    ;;
+  *)
+    note "FAIL: mmcert qualify exited with status ${qual_rc:-none} inside the guest"
+    verdict=1
+    ;;
+  esac
+fi
+
+# ---------------------------------------------------------------- benchmarks
+# check-numa --bench: the tables are printed and kept; a benchmark that could
+# not measure fails the run (mmcert bench exits 1), a missed target does not
+# (the figures are an emulator's). On real nodes the migration table must
+# hold its move_pages(2) row: that peer is measured nowhere else.
+if [ -n "$bench" ]; then
+  benchlog=$work/bench.log
+  sed -n '/^MMCERT-NUMA: bench begin/,/^MMCERT-NUMA: bench end/p' "$console" | sed '1d;$d' >"$benchlog"
+  bench_rc=$(sed -n 's/^MMCERT-NUMA: bench end rc=\([0-9]*\).*/\1/p' "$console")
+  echo "--- benchmarks (guest; $benchlog) ---"
+  cat "$benchlog"
+  [ -n "$bench_rc" ] || { console_tail; fault "no 'bench end' marker on the console: the benchmarks did not finish"; }
+  t_begin=$(uptime_at 'bench begin')
+  t_end=$(uptime_at 'bench end')
+  bjson_sent=$(sed -n 's/^MMCERT-NUMA: bench json sent bytes=\([0-9]*\).*/\1/p' "$console")
+  if [ -n "$bjson_sent" ]; then
+    [ "$(wc -c <"$benchjson")" = "$bjson_sent" ] ||
+      fault "bench results JSON: the guest sent $bjson_sent bytes, $benchjson holds $(wc -c <"$benchjson")"
+  else
+    note "the guest wrote no bench results JSON"
+  fi
+  note "benchmarks: $bench, exit status $bench_rc, $(awk -v a="$t_begin" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')s inside the guest; results file $benchjson (mmcert results import)"
+  if [ "$bench_rc" != 0 ]; then
+    note "FAIL: mmcert bench exited with status $bench_rc inside the guest (1: a benchmark could not measure, see $benchlog)"
+    verdict=1
+  fi
+  for name in $(printf '%s\n' "$bench" | tr ',' ' '); do
+    if ! grep -q "^== $name: " "$benchlog"; then
+      note "FAIL: benchmark $name printed no table"
+      verdict=1
+    fi
+  done
+  case ",$bench," in
+  *,migration,*)
+    # bu_row: figure, value, unit, peer (its words), value, ratio[, target]:
+    # with no target the last two fields are the peer's value and the ratio.
+    mp=$(grep -E '^  migration throughput +[0-9.]+ pages/s +move_pages\(2\), vCPUs running +[0-9.]+ ' "$benchlog")
+    mp_cpu=$(grep -E '^  migration per CPU-second of engine +[0-9.]+ pages/s +move_pages\(2\), per CPU-second ' "$benchlog")
+    if [ "$nodes" -ge 2 ] && [ -z "$mp" ]; then
+      why=$(grep -m 1 'move_pages(2) peer.*not measured' "$benchlog" | sed 's/^ *//')
+      note "FAIL: the migration benchmark measured no move_pages(2) peer on $nodes real nodes${why:+: $why}"
+      verdict=1
+    elif [ -n "$mp" ]; then
+      note "migration beside the kernel's move_pages(2), vCPUs running: $(printf '%s\n' "$mp" | awk '{ printf "%s pages/s against %s, ratio %s", $3, $(NF - 1), $NF }')${mp_cpu:+; per CPU-second: }$(printf '%s\n' "$mp_cpu" | awk 'NF { printf "%s against %s, ratio %s", $6, $(NF - 1), $NF }')"
+    fi
+    ;;
+  esac
+fi
 if [ "${topo_rc:-none}" != 0 ]; then
   note "FAIL: mmcert topology exited with status ${topo_rc:-none} inside the guest"
   verdict=1

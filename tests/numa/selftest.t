@@ -14,7 +14,8 @@ trap 'rm -rf "$T"' EXIT
 n=0
 failed=0
 
-# fake NAME BODY: a build directory whose mmcert runs BODY for `mmcert run` (the TAP).
+# fake NAME BODY [BENCH]: a build directory whose mmcert runs BODY for `mmcert run` (the
+# TAP) and BENCH for `mmcert bench` (default: exit 0).
 fake() {
   mkdir -p "$T/$1"
   {
@@ -23,6 +24,12 @@ fake() {
     # the harness also runs `mmcert qualify` and wants every node seen, on a VM
     echo 'if [ "$1" = qualify ]; then set -- /sys/devices/system/node/node[0-9]*'
     echo '  echo "NUMA nodes: $#"; echo "machine: VIRTUAL (fake)"; exit 0; fi'
+    # check-numa --bench: names from `bench --list` (also run on the host), then
+    # the benchmark's table from BENCH (a bench.json at --json's path, like mmcert)
+    echo 'if [ "$1" = bench ] && [ "$2" = --list ]; then echo "migration  fake"; exit 0; fi'
+    echo 'if [ "$1" = bench ]; then for a; do [ "$p" = --json ] && echo "{\"fake\": 1}" >"$a"; p=$a; done'
+    printf '  %s\n' "${3:-exit 0}"
+    echo 'fi'
     printf '%s\n' "$2"
   } >"$T/$1/mmcert"
   chmod +x "$T/$1/mmcert"
@@ -60,9 +67,14 @@ fake lies "$TAPH; echo 1..1; echo 'not ok 1 - A'; exit 0"
 fake usage "echo 'mmcert run: bad' >&2; exit 2"
 fake bail "$TAPH; echo 1..2; echo 'ok 1 - A'; echo 'Bail out! no impl'; exit 1"
 fake panic "$TAPH; echo 1..1; echo c >/proc/sysrq-trigger"
+MIGHEAD='echo "== migration: fake"; echo "  figure  value unit  peer  value  ratio  target"'
+MPROW='echo "  migration throughput                  39531.376 pages/s  move_pages(2), vCPUs running        197462.319    0.200  "'
+fake benchpass "$TAPH; echo 1..1; echo 'ok 1 - A'; exit 0" "$MIGHEAD; $MPROW; exit 0"
+fake benchnomp "$TAPH; exit 0" "$MIGHEAD; echo '  move_pages(2) peer: not measured'; exit 0"
+fake benchbroken "$TAPH; exit 0" "$MIGHEAD; echo 'mmcert bench migration: setup: no memory' >&2; exit 1"
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..17"
 expect "a passing suite passes" 0 "check-numa: PASS" --build-dir "$T/pass"
 expect "a failing case fails" 1 "FAIL: 1 case(s) failed" --build-dir "$T/fail"
 expect "TAP cut short is a fault" 3 "TAP plan 1..3 but 1 tests seen" --build-dir "$T/short"
@@ -80,6 +92,15 @@ expect "a kernel that never reaches init times out" 3 "did not reach init within
 expect "a boot that hangs is run again, reported as STALL" 3 \
   "STALL: attempt 1: the guest did not reach init within 15s" \
   --build-dir "$T/pass" --boot-timeout 15 --retries 1 --kernel-args 'rdinit=/nonexistent panic=0'
+expect "benchmarks after the suite: the move_pages(2) row is reported, bench.json arrives" 0 \
+  "migration beside the kernel's move_pages(2), vCPUs running: 39531.376 pages/s against 197462.319, ratio 0.200" \
+  --build-dir "$T/benchpass" --bench migration
+expect "a migration table without move_pages(2) on real nodes fails" 1 \
+  "FAIL: the migration benchmark measured no move_pages(2) peer on 4 real nodes" \
+  --build-dir "$T/benchnomp" --bench migration --bench-only
+expect "a benchmark that could not measure fails" 1 \
+  "FAIL: mmcert bench exited with status 1 inside the guest" \
+  --build-dir "$T/benchbroken" --bench migration --bench-only
 echo "not a kernel" >"$T/notakernel"
 expect "QEMU refusing to start is a fault" 3 "QEMU exited (status 1) before the guest printed anything" \
   --build-dir "$T/pass" --kernel "$T/notakernel"
