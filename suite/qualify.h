@@ -65,6 +65,7 @@ typedef struct suite_qm_migration {
   uint64_t pages;       /* asked to move */
   uint64_t moved;       /* found on `to` afterwards */
   double seconds;       /* the move_pages calls */
+  double cpu_seconds;   /* ... CPU time of the calling thread in them (kernel time included) */
   unsigned calls;       /* 1, or more when busy pages were retried */
   double gbs;           /* moved bytes / seconds, 10^9 bytes */
   int first_bad_status; /* a page's status when not moved (negative errno), 0 = none */

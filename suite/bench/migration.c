@@ -51,10 +51,8 @@
  *    times the rebalancer alone), the peer an advance() with nothing due.
  *    Target <= 1 ms.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <numa.h>
 #include <numaif.h>
 #include <stdlib.h>
@@ -65,6 +63,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "qualify.h"
 #include "mmc_error.h"
 #include "workload.h"
 
@@ -86,7 +85,6 @@ enum {
   peer_run_pages = 64,    /* pwritev(2) run of the fresh-frames peer (<= IOV_MAX) */
   mig_rounds_default = 5, /* migrations measured; --repeat N > 1: N */
   mig_rounds_max = 32,
-  mp_busy_retries = 3, /* move_pages(2) asked again for pages it found busy */
 };
 #define MIG_TOPO_EMULATED "synthetic:node:2 core:2 pu:1;memory=1G"
 #define REB_TOPO "synthetic:node:24 core:8 pu:2;memory=64G"
@@ -301,96 +299,30 @@ static double copy_free_cpu_rate(const mmc_topology_t *t, uint64_t n) {
   return rate;
 }
 
-/* move_pages(2) again for the pages whose status is -EBUSY or -EAGAIN
- * (a page the kernel could not isolate at that moment), their statuses
- * updated. Returns 1 when none was busy, else move_pages' result (errno in
- * *e when negative). */
-static long move_busy_again(void **pages, const int *nodes, int *status, uint64_t n, int *e) {
-  uint64_t k = 0;
-  for (uint64_t i = 0; i < n; i++)
-    k += status[i] == -EBUSY || status[i] == -EAGAIN;
-  if (!k)
-    return 1;
-  uint64_t *idx = malloc(k * sizeof *idx);
-  void **again = malloc(k * sizeof *again);
-  int *st = malloc(k * sizeof *st);
-  long rc = -1;
-  *e = ENOMEM;
-  if (idx && again && st) {
-    k = 0;
-    for (uint64_t i = 0; i < n; i++)
-      if (status[i] == -EBUSY || status[i] == -EAGAIN) {
-        idx[k] = i;
-        again[k++] = pages[i];
-      }
-    rc = move_pages(0, k, again, nodes, st, MPOL_MF_MOVE); /* nodes[] holds one node */
-    *e = errno;
-    for (uint64_t j = 0; rc >= 0 && j < k; j++)
-      status[idx[j]] = st[j];
-  }
-  free(idx);
-  free(again);
-  free(st);
-  return rc < 0 ? rc : 0;
-}
-
 /* move_pages(2) of n pages from node a to node b (real nodes only): the
  * kernel's own migration, which also allocates on the destination, unmaps,
- * copies, remaps and frees the old page. Pages/s, 0 when it failed or left
- * a page behind (then *why says how); *cpu_rate: per CPU-second of this
- * thread (kernel time included). */
+ * copies, remaps and frees the old page; busy pages asked again, timed
+ * together (suite_qm_migrate, shared with mmcert qualify). Pages/s, 0 when
+ * it failed or left a page behind (then *why says how); *cpu_rate: per
+ * CPU-second of this thread (kernel time included). */
 static double move_pages_rate(const mmc_topology_t *t, uint64_t n, double *cpu_rate, char *why,
                               size_t why_len) {
-  size_t len = n * MMC_PAGE_SIZE;
-  int to = (int)t->nodes[1].os_index;
-  uint8_t *buf = numa_alloc_onnode(len, (int)t->nodes[0].os_index);
-  void **pages = calloc(n, sizeof *pages);
-  int *nodes = calloc(n, sizeof *nodes), *status = calloc(n, sizeof *status);
-  double rate = 0;
+  suite_qm_migration_t m;
+  mmc_error_t err = {0};
   *cpu_rate = 0;
-  snprintf(why, why_len, "no memory for %" PRIu64 " pages", n);
-  if (buf && pages && nodes && status) {
-    memset(buf, 0x5a, len);
-    for (uint64_t i = 0; i < n; i++) {
-      pages[i] = buf + i * MMC_PAGE_SIZE;
-      nodes[i] = to;
-      status[i] = INT_MIN; /* not reported by the kernel: counted as left behind */
-    }
-    /* A page the kernel could not isolate at that moment comes back -EBUSY
-     * (seen: ~0.2 % of the pages in the check-numa guest); as a user of the
-     * call would, those are asked again, the time included. */
-    uint64_t c0 = bu_thread_cpu_ns(), t0 = bu_now_ns();
-    long rc = move_pages(0, n, pages, nodes, status, MPOL_MF_MOVE);
-    int e = errno;
-    for (int pass = 0; rc >= 0 && pass < mp_busy_retries; pass++)
-      if ((rc = move_busy_again(pages, nodes, status, n, &e)) == 1)
-        break; /* none busy */
-    uint64_t t1 = bu_now_ns(), c1 = bu_thread_cpu_ns();
-    uint64_t left = 0, first = n;
-    for (uint64_t i = 0; i < n; i++)
-      if (status[i] != to && left++ == 0)
-        first = i;
-    if (rc < 0)
-      snprintf(why, why_len, "move_pages(2) failed: %s", strerror(e));
-    else if (left)
-      snprintf(why, why_len,
-               "after move_pages(2) and %d more tries of busy pages, %" PRIu64 " of %" PRIu64
-               " pages not on node %d, the first (page %" PRIu64 ") with status %d",
-               mp_busy_retries, left, n, to, first, status[first]);
-    else if (buf[len - 1] != 0x5a)
-      snprintf(why, why_len, "move_pages(2) changed the pages' contents");
-    else {
-      rate = (double)n / ((double)(t1 - t0) / NS_PER_S);
-      *cpu_rate = c1 > c0 ? (double)n / ((double)(c1 - c0) / NS_PER_S) : 0;
-      why[0] = '\0';
-    }
+  if (suite_qm_migrate(t->nodes[0].os_index, t->nodes[1].os_index, n * MMC_PAGE_SIZE, &m, &err)) {
+    snprintf(why, why_len, "%s", err.msg);
+    return 0;
   }
-  if (buf)
-    numa_free(buf, len);
-  free(pages);
-  free(nodes);
-  free(status);
-  return rate;
+  if (m.moved != m.pages || m.seconds <= 0) {
+    snprintf(why, why_len,
+             "%" PRIu64 " of %" PRIu64 " pages not moved after %u calls (a status %d)",
+             m.pages - m.moved, m.pages, m.calls, m.first_bad_status);
+    return 0;
+  }
+  why[0] = '\0';
+  *cpu_rate = m.cpu_seconds > 0 ? (double)m.pages / m.cpu_seconds : 0;
+  return (double)m.pages / m.seconds;
 }
 
 /* hot: the vCPUs rewrite every page of a small VM over and over (touch

@@ -875,6 +875,7 @@ if [ -n "$bench" ]; then
     note "the guest wrote no bench results JSON"
   fi
   note "benchmarks: $bench, exit status $bench_rc, $(awk -v a="$t_begin" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')s inside the guest; results file $benchjson (mmcert results import)"
+  [ $bench_only = 1 ] && note "times: boot ${boot_s}s (to init), whole run ${run_s}s, accel $accel"
   if [ "$bench_rc" != 0 ]; then
     note "FAIL: mmcert bench exited with status $bench_rc inside the guest (1: a benchmark could not measure, see $benchlog)"
     verdict=1
