@@ -608,11 +608,12 @@ static int cmd_bench(int argc, char **argv) {
   return rc;
 }
 
-/* Every VM of the reference holds its swap file open (SWAP-1), so the
- * benchmarks' 1000-VM hosts (placement, the rebalancer of migration) need
- * more descriptors than the soft limit a fresh Debian gives (1024; hard
- * 524288, 4096 for a guest's init): lift the soft limit to the hard one, as
- * the limit's owner allows any process to. Nothing here uses select(2). */
+/* Every VM of the reference holds its swap file open (SWAP-1), so a host
+ * with 1000 VMs powered on (the migration benchmark's rebalancer part)
+ * needs more descriptors than the soft limit a fresh kernel or Debian login
+ * gives (1024; hard 4096 for a guest's init, 524288 for a login): lift the
+ * soft limit to the hard one, which any process may do. Nothing here uses
+ * select(2), which cannot watch descriptors past 1023. */
 static void raise_open_file_limit(void) {
   struct rlimit r;
   if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
