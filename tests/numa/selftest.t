@@ -94,13 +94,13 @@ expect "a boot that hangs is run again, reported as STALL" 3 \
   --build-dir "$T/pass" --boot-timeout 15 --retries 1 --kernel-args 'rdinit=/nonexistent panic=0'
 expect "benchmarks after the suite: the move_pages(2) row is reported, bench.json arrives" 0 \
   "migration beside the kernel's move_pages(2), vCPUs running: 39531.376 pages/s against 197462.319, ratio 0.200" \
-  --build-dir "$T/benchpass" --bench migration
+  --build-dir "$T/benchpass" --bench migration --mem-per-node 1G
 expect "a migration table without move_pages(2) on real nodes fails" 1 \
   "FAIL: the migration benchmark measured no move_pages(2) peer on 4 real nodes" \
-  --build-dir "$T/benchnomp" --bench migration --bench-only
+  --build-dir "$T/benchnomp" --bench migration --bench-only --mem-per-node 1G
 expect "a benchmark that could not measure fails" 1 \
   "FAIL: mmcert bench exited with status 1 inside the guest" \
-  --build-dir "$T/benchbroken" --bench migration --bench-only
+  --build-dir "$T/benchbroken" --bench migration --bench-only --mem-per-node 1G
 echo "not a kernel" >"$T/notakernel"
 expect "QEMU refusing to start is a fault" 3 "QEMU exited (status 1) before the guest printed anything" \
   --build-dir "$T/pass" --kernel "$T/notakernel"
