@@ -405,6 +405,42 @@ static int check_xml_file(const char *path, mmc_error_t *err) {
   return MMC_OK;
 }
 
+/* Does this hwloc read XML comments? Only its libxml2 backend does, and that
+ * comes as a plugin (Debian's libhwloc-plugins, a Recommends that minimal
+ * installs leave out); the built-in parser refuses any comment. Asked once
+ * with a one-node document, only to explain a failed load. */
+static bool xml_reads_comments(void) {
+  static const char doc[] =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n"
+      "<!-- comment -->\n<topology version=\"2.0\">\n"
+      "<object type=\"Machine\" os_index=\"0\" cpuset=\"0x1\" complete_cpuset=\"0x1\""
+      " allowed_cpuset=\"0x1\" nodeset=\"0x1\" complete_nodeset=\"0x1\" allowed_nodeset=\"0x1\""
+      " gp_index=\"1\">\n<object type=\"NUMANode\" os_index=\"0\" cpuset=\"0x1\""
+      " complete_cpuset=\"0x1\" nodeset=\"0x1\" complete_nodeset=\"0x1\" gp_index=\"3\""
+      " local_memory=\"1073741824\"/>\n<object type=\"PU\" os_index=\"0\" cpuset=\"0x1\""
+      " complete_cpuset=\"0x1\" nodeset=\"0x1\" complete_nodeset=\"0x1\" gp_index=\"2\"/>\n"
+      "</object>\n</topology>\n";
+  hwloc_topology_t topo;
+  if (hwloc_topology_init(&topo) < 0)
+    return true; /* cannot tell: do not blame the parser */
+  bool ok = hwloc_topology_set_xmlbuffer(topo, doc, (int)sizeof doc) == 0 &&
+            hwloc_topology_load(topo) == 0;
+  hwloc_topology_destroy(topo);
+  return ok;
+}
+
+static bool file_has_comment(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return false;
+  bool found = false;
+  char line[4096];
+  while (!found && fgets(line, sizeof line, f))
+    found = strstr(line, "<!--") != NULL;
+  fclose(f);
+  return found;
+}
+
 static int load_xml(mmt_topology_t *t, const char *path, mmc_error_t *err) {
   int rc = check_xml_file(path, err);
   if (rc)
@@ -416,6 +452,15 @@ static int load_xml(mmt_topology_t *t, const char *path, mmc_error_t *err) {
   /* set_xml fails early with libxml2; with hwloc's own parser load fails.
    * Either way hwloc must not fall back to discovering this machine. */
   if (hwloc_topology_set_xml(topo, path) < 0 || hwloc_topology_load(topo) < 0) {
+    if (file_has_comment(path) && !xml_reads_comments()) {
+      rc = mmc_fail(err, MMC_EINVAL,
+                    "topology file %s has XML comments and this hwloc reads XML with its "
+                    "built-in parser, which refuses them: install the Debian package "
+                    "libhwloc-plugins (hwloc's libxml2 support), or run ./configure "
+                    "--install-deps",
+                    path);
+      goto out;
+    }
     rc = mmc_fail(err, MMC_EINVAL,
                   "topology file %s: hwloc cannot load it as an XML topology (truncated or "
                   "malformed?); check with `lstopo-no-graphics --input %s`",

@@ -18,6 +18,13 @@ run "$MMCERT" run --impl "$IMPL" --topology "$T/notxml.xml"
 check "non-XML topology: exit 2" status_is 2
 check "non-XML topology: named" err_has "$T/notxml.xml"
 
+# hwloc's built-in XML parser (no libhwloc-plugins; HWLOC_LIBXML_IMPORT=0
+# forces it) refuses comments: the message names the package to install.
+printf '<?xml version="1.0"?>\n<topology version="2.0">\n<!-- hand-edited -->\n</topology>\n' >"$T/comment.xml"
+run env HWLOC_LIBXML_IMPORT=0 "$MMCERT" topology --topology "$T/comment.xml"
+check "XML comments without libxml2: exit 2" status_is 2
+check "XML comments without libxml2: names libhwloc-plugins" err_has "comments.*libhwloc-plugins"
+
 run "$MMCERT" run --impl "$IMPL" --set Mem.NoSuchThing=1
 check "--set unknown setting: exit 2" status_is 2
 check "--set unknown setting: named" err_has "unknown setting 'Mem.NoSuchThing'"
