@@ -119,7 +119,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOM
 $(BUILD)/tests/impls/%.so: tests/impls/%.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -shared -o $@ $< $(LDFLAGS_ALL)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -shared -o $@ $< $(LDFLAGS_ALL)
 
 $(BUILD)/mmcert.pc: mmcert.pc.in config.mk VERSION
 	@mkdir -p $(BUILD)
@@ -180,4 +180,4 @@ clean:
 distclean: clean
 	rm -f config.mk config.h
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests/impls -name '*.d' 2>/dev/null)

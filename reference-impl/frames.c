@@ -60,6 +60,7 @@ struct ref_pool {
   uint64_t *allocated;   /* bitmap: frame currently allocated */
   size_t meta_bytes;     /* bytes reserved for free_stack + allocated */
   _Atomic uint64_t used; /* bump - nfree, readable without the lock */
+  _Atomic uint64_t withheld; /* frames an injected exhaustion keeps from use */
 };
 
 /* Anonymous, lazily backed metadata array of `bytes` (zero-filled). */
@@ -174,7 +175,10 @@ static void bit_set(uint64_t *bm, uint64_t i, bool on) {
 uint64_t ref_frame_alloc(ref_pool_t *p) {
   uint64_t f = REF_NO_FRAME;
   pthread_mutex_lock(&p->lock);
-  if (p->nfree > 0)
+  uint64_t withheld = atomic_load_explicit(&p->withheld, memory_order_relaxed);
+  if (withheld && p->bump - p->nfree + withheld >= p->capacity)
+    ; /* injected exhaustion: the node looks full */
+  else if (p->nfree > 0)
     f = p->free_stack[--p->nfree];
   else if (p->bump < p->capacity)
     f = p->bump++;
@@ -261,6 +265,17 @@ uint64_t ref_pool_capacity(const ref_pool_t *p) {
 }
 uint64_t ref_pool_used(const ref_pool_t *p) {
   return atomic_load_explicit(&p->used, memory_order_relaxed);
+}
+uint64_t ref_pool_free(const ref_pool_t *p) {
+  uint64_t taken = ref_pool_used(p) + atomic_load_explicit(&p->withheld, memory_order_relaxed);
+  return taken >= p->capacity ? 0 : p->capacity - taken;
+}
+void ref_pool_withhold(ref_pool_t *p, uint64_t free_pages) {
+  pthread_mutex_lock(&p->lock);
+  uint64_t free_now = p->capacity - (p->bump - p->nfree);
+  uint64_t w = free_pages == MMC_FAULT_CLEAR || free_pages >= free_now ? 0 : free_now - free_pages;
+  atomic_store_explicit(&p->withheld, w, memory_order_relaxed);
+  pthread_mutex_unlock(&p->lock);
 }
 int ref_pool_fd(const ref_pool_t *p) {
   return p->fd;

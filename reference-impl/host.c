@@ -15,6 +15,7 @@
  */
 #include "ref.h"
 #include "reclaim.h"
+#include "mech.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -449,9 +450,49 @@ static int balloon_take(mmc_host_t *h, mmc_vm_id_t vm, const uint64_t *gpfns, si
   return ref_balloon_take(h, vm, gpfns, n, err);
 }
 
+/* ---------------------------------------------------------------- faults */
+
+static int inject_swap_write(mmc_host_t *h, const mmc_fault_t *f, mmc_error_t *err) {
+  if (f->count == MMC_FAULT_CLEAR || f->count == 0) {
+    atomic_store(&h->fault_swap_writes, 0);
+    return 0;
+  }
+  if (f->error != ENOSPC && f->error != EIO)
+    return mmc_fail(err, MMC_EINVAL, "inject_fault: swap write error %d is not ENOSPC or EIO",
+                    f->error);
+  if (f->count > INT64_MAX)
+    return mmc_fail(err, MMC_EINVAL, "inject_fault: count %llu is too large",
+                    (unsigned long long)f->count);
+  atomic_store(&h->fault_swap_errno, f->error);
+  atomic_store(&h->fault_swap_writes, (int64_t)f->count);
+  return 0;
+}
+
+static int inject_exhaustion(mmc_host_t *h, const mmc_fault_t *f, mmc_error_t *err) {
+  if (f->node < -1 || f->node >= (int32_t)h->nnodes)
+    return mmc_fail(err, MMC_ENOENT, "inject_fault: node %d is not -1 or 0..%u", f->node,
+                    h->nnodes - 1);
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    if (h->pools[n] && (f->node < 0 || (uint32_t)f->node == n))
+      ref_pool_withhold(h->pools[n], f->count);
+  return 0;
+}
+
+static int inject_fault(mmc_host_t *h, const mmc_fault_t *f, mmc_error_t *err) {
+  if (!f)
+    return mmc_fail(err, MMC_EINVAL, "inject_fault: fault pointer is NULL");
+  switch (f->kind) {
+  case MMC_FAULT_SWAP_WRITE: return inject_swap_write(h, f, err);
+  case MMC_FAULT_FRAME_EXHAUSTION: return inject_exhaustion(h, f, err);
+  default:
+    return mmc_fail(err, MMC_EINVAL, "inject_fault: unknown kind %u (1 swap write, 2 frame "
+                    "exhaustion)", f->kind);
+  }
+}
+
 /* ---------------------------------------------------------------- the table */
 
-#define REF_HOST_CAPS (MMC_CAP_CLOCK_STEPPED | MMC_CAP_CLOCK_LIVE)
+#define REF_HOST_CAPS (MMC_CAP_CLOCK_STEPPED | MMC_CAP_CLOCK_LIVE | MMC_CAP_FAULT_INJECTION)
 
 __attribute__((visibility("default"))) const mmc_impl_t mmcert_impl = {
     .abi_version = MMCERT_ABI_VERSION,
@@ -482,4 +523,6 @@ __attribute__((visibility("default"))) const mmc_impl_t mmcert_impl = {
     .host_stats = host_stats,
     .events_read = host_events_read,
     .move_range = ref_move_range,
+    .inject_fault = inject_fault,
+    .why_not = NULL, /* every capability is set */
 };

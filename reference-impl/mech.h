@@ -88,6 +88,12 @@ int ref_cmp_u64(const void *a, const void *b);
 uint8_t *ref_pool_base(const ref_pool_t *p); /* frame f is at base + f * 4096 */
 uint64_t ref_pool_capacity(const ref_pool_t *p);
 uint64_t ref_pool_used(const ref_pool_t *p); /* frames allocated and not freed */
+/* Frames that can still be allocated: capacity - used - withheld. */
+uint64_t ref_pool_free(const ref_pool_t *p);
+/* Injected frame exhaustion (MMC_FAULT_FRAME_EXHAUSTION): from now on at
+ * most `free_pages` frames can be allocated beyond those in use, as if the
+ * rest were taken; MMC_FAULT_CLEAR gives them back. */
+void ref_pool_withhold(ref_pool_t *p, uint64_t free_pages);
 int ref_pool_fd(const ref_pool_t *p);        /* the memfd (for tests and probes) */
 /* Bytes of bookkeeping reserved for the pool (free stack + allocation
  * bitmap): bounded by capacity * 4.125 B, i.e. about 0.1 % of managed memory. */

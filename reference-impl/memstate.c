@@ -202,7 +202,7 @@ uint64_t ref_memstate_free_pages(ref_host_t *h) {
   uint64_t free_pages = 0;
   for (uint32_t n = 0; n < h->nnodes; n++)
     if (h->pools[n])
-      free_pages += ref_pool_capacity(h->pools[n]) - ref_pool_used(h->pools[n]);
+      free_pages += ref_pool_free(h->pools[n]);
   return free_pages;
 }
 

@@ -182,7 +182,7 @@ static mig_vm_t *mig_vm(ref_vm_t *vm) {
 static uint64_t node_free(ref_host_t *h, uint32_t n) {
   if (n >= h->nnodes || !h->pools[n])
     return 0;
-  return ref_pool_capacity(h->pools[n]) - ref_pool_used(h->pools[n]);
+  return ref_pool_free(h->pools[n]);
 }
 
 /* The destination's share of minFree: migration never pushes a node into

@@ -105,6 +105,11 @@ struct mmc_host {
 
   uint64_t rebalance_periods; /* bumped by the rebalancer hook */
   char *swap_dir;             /* mmc_host_config_t.swap_dir copied; NULL = private temp dir */
+
+  /* Injected faults (inject_fault, MMC_FAULT_SWAP_WRITE): swap writes still
+   * to fail, and the errno they fail with. */
+  _Atomic int64_t fault_swap_writes;
+  _Atomic int fault_swap_errno;
 };
 
 
@@ -213,7 +218,7 @@ extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
 
 #define REF_CAPS_MIGRATE (MMC_CAP_REBALANCE | MMC_CAP_MIGRATION)
 
-#define REF_CAPS_SHARE ((uint64_t)MMC_CAP_SHARING)
+#define REF_CAPS_SHARE ((uint64_t)MMC_CAP_SHARING | MMC_CAP_SALTING)
 
 #define REF_CAPS_WSS MMC_CAP_WSS
 
@@ -269,7 +274,8 @@ static inline uint32_t ref_distance(const ref_host_t *h, uint32_t a, uint32_t b)
  * VM table); ref_mem_fini powers every VM off and frees the pools. */
 /* Capabilities of the memory side (vm.c). */
 #define REF_MEM_CAPS                                                                               \
-  (MMC_CAP_PLACEMENT | MMC_CAP_VNUMA | MMC_CAP_MOVE_RANGE | MMC_CAP_NODE_MAPPINGS)
+  (MMC_CAP_PLACEMENT | MMC_CAP_VNUMA | MMC_CAP_MOVE_RANGE | MMC_CAP_NODE_MAPPINGS |              \
+   MMC_CAP_NODE_AFFINITY)
 int ref_mem_init(ref_host_t *h, mmc_error_t *err);
 void ref_mem_fini(ref_host_t *h);
 void ref_mem_host_stats(ref_host_t *h, mmc_host_stats_t *out); /* with h->lock held */

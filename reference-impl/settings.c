@@ -93,8 +93,6 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_REF_BALLOON_SLOW_TIME, "Ref.BalloonSlowTime", BOTH(3), 1, 3600, "s",
      "a balloon short of its target for this long is too slow: host swapping covers the "
      "rest, SWAP-3 (ours)"},
-    {REF_SET_REF_SWAP_FAIL_WRITES, "Ref.SwapFailWrites", BOTH(0), 0, 1000000, "",
-     "TEST KNOB: the next N swap-file writes fail with ENOSPC, fault injection (ours)"},
     {REF_SET_REF_SWAP_PREALLOCATE, "Ref.SwapPreallocate", BOTH(0), 0, 1, "",
      "1: swap files are fully allocated at power-on (fallocate); 0: sparse, after a "
      "free-space check (ours)"},

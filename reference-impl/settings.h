@@ -73,7 +73,6 @@ typedef enum ref_setting_id {
   REF_SET_REF_SWAP_RATE,
   REF_SET_REF_SWAP_CLUSTER_PAGES,
   REF_SET_REF_BALLOON_SLOW_TIME,
-  REF_SET_REF_SWAP_FAIL_WRITES,
   REF_SET_REF_SWAP_PREALLOCATE,
   /* ---- working-set sampling and allocation targets (wss.c, idletax.c; ours) */
   REF_SET_REF_WSS_SAMPLE_PAGES,

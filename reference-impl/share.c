@@ -1449,7 +1449,7 @@ static void share_host_stats(ref_host_t *h, mmc_host_stats_t *out) {
 
 const ref_mech_t ref_share_mech = {
     .name = "share",
-    .caps = MMC_CAP_SHARING,
+    .caps = MMC_CAP_SHARING | MMC_CAP_SALTING,
     .attach = share_attach,
     .detach = share_detach,
     .vm_on = share_vm_on,

@@ -56,8 +56,8 @@
  * (batch_finish): frames of written pages and of compressed ones are queued
  * as runs of contiguous frames (per node, at most SWAP_RUN_MAX) and given
  * back to the kernel by one ref_frame_free_many (one fallocate) each. A run
- * that fails (ENOSPC, EIO, short write; or the test knob Ref.SwapFailWrites,
- * which makes the next N writes fail with ENOSPC): each page's entry is
+ * that fails (ENOSPC, EIO, short write; or a fault injected through the
+ * contract, MMC_FAULT_SWAP_WRITE, host.c): each page's entry is
  * switched back (CAS) to its old private frame, still holding the data, and
  * the slot is freed: the page stays resident, nothing is lost; MMC_EV_ERROR
  * "swap write: <errno text>" (count = pages kept) is raised and the VM's
@@ -524,13 +524,12 @@ static const ref_remap_ops_t out_ops = {
 
 /* pwritev all of it, or errno of the failure (ENOSPC for a short write). */
 static int write_run(ref_host_t *h, int fd, struct iovec *iov, int niov, off_t off) {
-  /* Test knob: Ref.SwapFailWrites > 0 makes this write fail with ENOSPC. */
-  _Atomic int64_t *knob = &h->settings.v[REF_SET_REF_SWAP_FAIL_WRITES];
-  int64_t k = atomic_load(knob);
-  while (k > 0 && !atomic_compare_exchange_weak(knob, &k, k - 1))
+  /* Injected fault (MMC_FAULT_SWAP_WRITE): this write fails. */
+  int64_t k = atomic_load(&h->fault_swap_writes);
+  while (k > 0 && !atomic_compare_exchange_weak(&h->fault_swap_writes, &k, k - 1))
     ;
   if (k > 0)
-    return ENOSPC;
+    return atomic_load(&h->fault_swap_errno);
   while (niov > 0) {
     ssize_t w = pwritev(fd, iov, niov, off);
     if (w < 0 && errno == EINTR)

@@ -134,7 +134,7 @@ void ref_mem_host_stats(ref_host_t *h, mmc_host_stats_t *out) {
     if (!h->pools[n])
       continue;
     out->node_capacity_pages[n] = ref_pool_capacity(h->pools[n]);
-    out->node_free_pages[n] = out->node_capacity_pages[n] - ref_pool_used(h->pools[n]);
+    out->node_free_pages[n] = ref_pool_free(h->pools[n]);
   }
   out->nvms = mem_of(h)->nvms;
 }

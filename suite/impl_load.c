@@ -33,9 +33,10 @@ static const struct {
 #undef FN
 
 static const char *const cap_names[] = {
-    "CLOCK_STEPPED", "CLOCK_LIVE", "PLACEMENT", "REBALANCE",     "MIGRATION",
-    "MOVE_RANGE",    "SHARING",    "WSS",       "ALLOC_TARGETS", "BALLOON",
-    "COMPRESSION",   "SWAP",       "MEMSTATE",  "VNUMA",         "NODE_MAPPINGS",
+    "CLOCK_STEPPED",   "CLOCK_LIVE", "PLACEMENT",       "REBALANCE",     "MIGRATION",
+    "MOVE_RANGE",      "SHARING",    "WSS",             "ALLOC_TARGETS", "BALLOON",
+    "COMPRESSION",     "SWAP",       "MEMSTATE",        "VNUMA",         "NODE_MAPPINGS",
+    "SALTING",         "REAL_NODES_ONLY", "FAULT_INJECTION", "NODE_AFFINITY",
 };
 
 const char *suite_cap_name(uint64_t cap) {
@@ -70,6 +71,14 @@ static int check_table(const char *path, const mmc_impl_t *t, mmc_error_t *err) 
                       path, required_fns[i].name);
   if ((t->capabilities & MMC_CAP_MOVE_RANGE) && !t->move_range)
     return mmc_fail(err, MMC_EINVAL, "--impl %s: claims MMC_CAP_MOVE_RANGE but move_range is NULL",
+                    path);
+  if ((t->capabilities & MMC_CAP_FAULT_INJECTION) && !t->inject_fault)
+    return mmc_fail(err, MMC_EINVAL,
+                    "--impl %s: claims MMC_CAP_FAULT_INJECTION but inject_fault is NULL", path);
+  if ((t->capabilities & MMC_CAP_SALTING) && !(t->capabilities & MMC_CAP_SHARING))
+    return mmc_fail(err, MMC_EINVAL,
+                    "--impl %s: claims MMC_CAP_SALTING without MMC_CAP_SHARING (salts decide "
+                    "who shares)",
                     path);
   if (!t->name || !t->version)
     return mmc_fail(err, MMC_EINVAL, "--impl %s: name or version is NULL", path);

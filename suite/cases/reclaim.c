@@ -774,8 +774,11 @@ void case_swap_enospc(suite_ctx_t *c) {
   mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}};
   mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, s, 1);
   mmc_error_t err = {0};
-  if (im->setting_set(h, "Ref.SwapFailWrites", 1000000, &err) == MMC_ENOENT)
-    sc_skip(c, "the implementation has no ENOSPC injection knob (Ref.SwapFailWrites)");
+  mmc_fault_t fault = {.kind = MMC_FAULT_SWAP_WRITE, .count = 1000000, .error = ENOSPC};
+  int rc = im->inject_fault(h, &fault, &err);
+  if (rc == MMC_ENOTSUP)
+    sc_skip(c, "needs MMC_FAULT_SWAP_WRITE injection: %s", err.msg);
+  sc_require(c, rc, &err, "inject_fault(swap write, ENOSPC)");
   uint64_t cap = rc_capacity(c, h), mf = cu_host_stats(c, h).min_free_pages, cursor = 0;
   mmc_vm_id_t vm = rc_vm(c, h, "enospc", cap * 3 / 2, false);
   uint64_t n = rc_write(c, h, vm, cap * 3 / 2, 21, false, mf / 2);
@@ -790,7 +793,8 @@ void case_swap_enospc(suite_ctx_t *c) {
            "ENOSPC while swapping: reported as MMC_EV_ERROR", "no error event");
   sc_check_int(c, "ENOSPC while swapping: nothing lost", 0,
                (long long)rc_bad(c, h, vm, n, 21, false));
-  sc_require(c, im->setting_set(h, "Ref.SwapFailWrites", 0, &err), &err, "setting_set");
+  fault.count = MMC_FAULT_CLEAR;
+  sc_require(c, im->inject_fault(h, &fault, &err), &err, "inject_fault(clear)");
   cu_advance(c, h, RC_TICK_NS);
   st = cu_vm_stats(c, h, vm);
   sc_check(c, st.swapped_pages > 0, "once writes work again, swapping resumes", "swapped %llu",

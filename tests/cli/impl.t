@@ -19,7 +19,7 @@ check "no contract symbol: names mmcert_impl" err_has "does not export the contr
 
 run "$MMCERT" run --impl "$IMPLS/wrong_abi.so"
 check "wrong ABI: exit 2" status_is 2
-check "wrong ABI: names both versions" err_has "built for ABI 3, this mmcert speaks ABI 1"
+check "wrong ABI: names both versions" err_has "built for ABI 3, this mmcert speaks ABI 2"
 
 run "$MMCERT" run --impl "$IMPLS/small_struct.so"
 check "struct_size too small: exit 2" status_is 2

@@ -305,6 +305,37 @@ static void test_concurrent(void **state) {
   ref_pool_destroy(ct_pool);
 }
 
+/* Injected exhaustion (MMC_FAULT_FRAME_EXHAUSTION): at most N more frames,
+ * free pages say so, a free makes room again, clearing gives all back. */
+static void test_withhold(void **state) {
+  ref_pool_t *p = make_pool(0, false, 64);
+  uint64_t a = ref_frame_alloc(p), b = ref_frame_alloc(p);
+  assert_int_equal(ref_pool_free(p), 62);
+  ref_pool_withhold(p, 3);
+  assert_int_equal(ref_pool_free(p), 3);
+  uint64_t got[3];
+  for (int i = 0; i < 3; i++)
+    assert_int_not_equal(got[i] = ref_frame_alloc(p), REF_NO_FRAME);
+  assert_int_equal(ref_frame_alloc(p), REF_NO_FRAME);
+  assert_int_equal(ref_pool_free(p), 0);
+  ref_frame_free(p, got[0]);
+  assert_int_equal(ref_pool_free(p), 1);
+  assert_int_not_equal(got[0] = ref_frame_alloc(p), REF_NO_FRAME);
+  ref_pool_withhold(p, 0); /* full: nothing more */
+  assert_int_equal(ref_frame_alloc(p), REF_NO_FRAME);
+  ref_pool_withhold(p, MMC_FAULT_CLEAR);
+  assert_int_equal(ref_pool_free(p), 64 - 5);
+  uint64_t c = ref_frame_alloc(p);
+  assert_int_not_equal(c, REF_NO_FRAME);
+  ref_frame_free(p, c);
+  for (int i = 0; i < 3; i++)
+    ref_frame_free(p, got[i]);
+  ref_frame_free(p, a);
+  ref_frame_free(p, b);
+  assert_true(ref_pool_is_valid(p));
+  ref_pool_destroy(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lazy),
@@ -312,6 +343,7 @@ int main(void) {
       cmocka_unit_test(test_free_many),
       cmocka_unit_test(test_reuse_reads_zeros),
       cmocka_unit_test(test_full_pool),
+      cmocka_unit_test(test_withhold),
       cmocka_unit_test(test_bad_capacity),
       cmocka_unit_test(test_metadata_bound),
       cmocka_unit_test(test_name_in_maps),

@@ -9,6 +9,8 @@
  * free); a 64 MB VM writing 8000 pages puts the host in the hard state.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,11 +150,23 @@ static void cache_cap_sends_the_rest_to_disk(void **state) {
   I->host_destroy(h);
 }
 
+/* Inject MMC_FAULT_SWAP_WRITE through the contract. */
+static void fail_swap_writes(mmc_host_t *h, uint64_t count, int error) {
+  mmc_fault_t f = {.kind = MMC_FAULT_SWAP_WRITE, .count = count, .error = error};
+  mmc_error_t err = {0};
+  assert_int_equal(I->inject_fault(h, &f, &err), 0);
+}
+
+static int64_t swap_writes_left(mmc_host_t *h) {
+  return atomic_load(&((ref_host_t *)h)->fault_swap_writes);
+}
+
 static void enospc_keeps_pages_resident(void **state) {
   rt_topo_t tp;
   rt_topo(&tp, HOST_MB);
-  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}, {"Ref.SwapFailWrites", 1000}};
-  mmc_host_t *h = rt_host(&tp, MMC_CLOCK_STEPPED, dir, s, 2);
+  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}};
+  mmc_host_t *h = rt_host(&tp, MMC_CLOCK_STEPPED, dir, s, 1);
+  fail_swap_writes(h, 1000, ENOSPC);
   mmc_vm_id_t vm = rt_vm(h, VM_MB, false);
   rt_write(h, vm, FILL, 5, false);
   uint64_t cur = 0;
@@ -164,12 +178,11 @@ static void enospc_keeps_pages_resident(void **state) {
   assert_true(rt_events(h, &cur, MMC_EV_ERROR, &ev) > 0);
   assert_non_null(strstr(ev.reason, "No space"));
   assert_true(ev.count > 0);
-  int64_t left = -1;
-  assert_int_equal(I->setting_get(h, "Ref.SwapFailWrites", &left, NULL), 0);
-  assert_true(left < 1000);
+  assert_true(swap_writes_left(h) < 1000);
   assert_int_equal(rt_verify(h, vm, FILL, 5, false), 0);
   /* Writes work again: swapping resumes. */
-  assert_int_equal(I->setting_set(h, "Ref.SwapFailWrites", 0, NULL), 0);
+  fail_swap_writes(h, MMC_FAULT_CLEAR, 0);
+  assert_int_equal(swap_writes_left(h), 0);
   rt_ticks(h, 1);
   assert_true(rt_vstats(h, vm).swapped_pages > 0);
   assert_int_equal(rt_verify(h, vm, FILL, 5, false), 0);
@@ -183,18 +196,19 @@ static void enospc_keeps_pages_resident(void **state) {
 static void enospc_mid_pipeline_loses_nothing(void **state) {
   rt_topo_t tp;
   rt_topo(&tp, HOST_MB);
-  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}, {"Ref.SwapFailWrites", 3}};
-  mmc_host_t *h = rt_host(&tp, MMC_CLOCK_STEPPED, dir, s, 2);
+  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}};
+  mmc_host_t *h = rt_host(&tp, MMC_CLOCK_STEPPED, dir, s, 1);
+  fail_swap_writes(h, 3, EIO);
   mmc_vm_id_t vm = rt_vm(h, VM_MB, false);
   rt_write(h, vm, FILL, 6, false);
   uint64_t cur = 0;
   rt_ticks(h, 1);
   mmc_vm_stats_t vs = rt_vstats(h, vm);
   assert_int_equal(vs.resident_pages + vs.swapped_pages, FILL);
-  assert_true(rt_events(h, &cur, MMC_EV_ERROR, NULL) > 0);
-  int64_t left = -1;
-  assert_int_equal(I->setting_get(h, "Ref.SwapFailWrites", &left, NULL), 0);
-  assert_int_equal(left, 0);
+  mmc_event_t ev;
+  assert_true(rt_events(h, &cur, MMC_EV_ERROR, &ev) > 0);
+  assert_non_null(strstr(ev.reason, "Input/output error"));
+  assert_int_equal(swap_writes_left(h), 0);
   rt_ticks(h, 2);
   vs = rt_vstats(h, vm);
   assert_true(vs.swapped_pages > 0);

@@ -47,6 +47,36 @@
  *   the implementation runs its own threads on CLOCK_MONOTONIC; advance()
  *   fails with MMC_ENOTSUP. An implementation advertises the modes it has in
  *   its capabilities.
+ * What may be missing, and how to say so (ABI 2).  Every mechanism with a
+ *   capability flag may be absent: its flag is clear, its calls return
+ *   MMC_ENOTSUP, and the suite reports the SPEC ids that need it as "not
+ *   shown", naming the flag (and why_not()'s sentence when given). Nothing
+ *   else may be absent: host creation, settings lookup, power-on/off, the
+ *   vCPU side (vcpu_enter, page, quiesce, vcpu_exit) and the statistics and
+ *   event calls must work in every implementation; MMC_ENOTSUP from them, or
+ *   from a call whose capability flag is set, is a defect the suite reports
+ *   as broken. The one exception: power-on/reconfigure of a config that asks
+ *   for a mechanism whose flag is clear (a salt without MMC_CAP_SALTING, a
+ *   node affinity without MMC_CAP_NODE_AFFINITY) answers MMC_ENOTSUP.
+ *   Individually:
+ *   - a documented setting the implementation cannot honour answers
+ *     setting_set/setting_get with MMC_ENOTSUP and a message saying why
+ *     ("Mem.IdleTax: Linux has no idle memory tax"); setting_info still lists
+ *     it with the documented default, min and max, and host_create refuses
+ *     it in cfg->settings with MMC_ENOTSUP;
+ *   - a statistic the implementation cannot observe has its MMC_VMSTAT_* or
+ *     MMC_HOSTSTAT_* bit set in `unobserved`, and an event type it never
+ *     reports has its bit (1 << type) set in mmc_host_stats_t.unobserved_events;
+ *     checks that need them are "not shown", never judged on a zero;
+ *   - an implementation that runs only on the machine's own kernel NUMA nodes
+ *     (MMC_CAP_REAL_NODES_ONLY) refuses a topology with an emulated node in
+ *     host_create with MMC_ENOTSUP; the suite then calls every case "not
+ *     applicable" on that topology instead of running it.
+ * Hardware translation.  An implementation may hand out pointers into memory
+ *   the hardware translates (one mapping per VM, page() = base + offset). The
+ *   suite identifies frames by the kernel's view of a pointer (move_pages(2)
+ *   node, /proc/self/pagemap frame number, /proc/kpageflags), never by the
+ *   implementation's internals, so such pointers are judged like any other.
  */
 #ifndef MMCERT_IMPL_H
 #define MMCERT_IMPL_H
@@ -59,8 +89,10 @@
 extern "C" {
 #endif
 
-/* Bumped on any incompatible change of the types or the table below. */
-#define MMCERT_ABI_VERSION 1u
+/* Bumped on any incompatible change of the types or the table below.
+ * 2: capabilities SALTING, REAL_NODES_ONLY, FAULT_INJECTION, NODE_AFFINITY;
+ *    `unobserved` statistics and event masks; inject_fault(), why_not(). */
+#define MMCERT_ABI_VERSION 2u
 /* Name of the exported `const mmc_impl_t` object. */
 #define MMCERT_IMPL_SYMBOL "mmcert_impl"
 
@@ -103,7 +135,8 @@ enum mmc_capability {
   MMC_CAP_REBALANCE = 1ull << 3,      /* periodic rebalancer (NUMA-4..6, 10, 12) */
   MMC_CAP_MIGRATION = 1ull << 4,      /* page migration toward the home (MIG-*) */
   MMC_CAP_MOVE_RANGE = 1ull << 5,     /* move_range(): the suite's remapping stress tool */
-  MMC_CAP_SHARING = 1ull << 6,        /* transparent page sharing (TPS-*, SALT-*) */
+  MMC_CAP_SHARING = 1ull << 6,        /* transparent page sharing (TPS-*; SALT-* need
+                                         MMC_CAP_SALTING too) */
   MMC_CAP_WSS = 1ull << 7,            /* working-set sampling (WSS-*) */
   MMC_CAP_ALLOC_TARGETS = 1ull << 8,  /* shares + idle tax targets (ALLOC-2..6) */
   MMC_CAP_BALLOON = 1ull << 9,        /* balloon channel (BAL-*) */
@@ -115,6 +148,18 @@ enum mmc_capability {
                                          "mmcert-node<OSINDEX>" in /proc/self/maps,
                                          so the suite can attribute any page()
                                          pointer to a node without asking */
+  MMC_CAP_SALTING = 1ull << 15,       /* sched.mem.pshare.salt and Mem.ShareForceSalting
+                                         decide who shares with whom (SALT-*); without it
+                                         any two identical pages may be shared, and a
+                                         VM config with a salt is refused (MMC_ENOTSUP) */
+  MMC_CAP_REAL_NODES_ONLY = 1ull << 16, /* runs only on this machine's kernel NUMA
+                                           nodes: emulated topologies are refused */
+  MMC_CAP_FAULT_INJECTION = 1ull << 17, /* inject_fault() works (kinds it lacks answer
+                                           MMC_ENOTSUP) */
+  MMC_CAP_NODE_AFFINITY = 1ull << 18,   /* numa.nodeAffinity confines vCPUs and memory
+                                           (NUMA-9), with or without home nodes; without
+                                           it a config with an affinity is refused
+                                           (MMC_ENOTSUP) */
 };
 
 /* ---------------------------------------------------------------- topology */
@@ -223,6 +268,41 @@ typedef enum mmc_mem_state {
   MMC_STATE_LOW = 4,
 } mmc_mem_state_t;
 
+/* Bits of mmc_vm_stats_t.unobserved: a set bit means the implementation
+ * cannot observe that field and its value means nothing. */
+enum mmc_vm_stat {
+  MMC_VMSTAT_HOME_NODE = 1ull << 0, /* home_node, nclients, client_home */
+  MMC_VMSTAT_VNUMA_NODES = 1ull << 1,
+  MMC_VMSTAT_PAGES_PER_NODE = 1ull << 2,
+  MMC_VMSTAT_RESIDENT = 1ull << 3,
+  MMC_VMSTAT_SHARED = 1ull << 4,
+  MMC_VMSTAT_ZERO = 1ull << 5,
+  MMC_VMSTAT_BALLOONED = 1ull << 6,
+  MMC_VMSTAT_COMPRESSED = 1ull << 7,
+  MMC_VMSTAT_SWAPPED = 1ull << 8,
+  MMC_VMSTAT_WSS_ESTIMATE = 1ull << 9,
+  MMC_VMSTAT_TARGET = 1ull << 10,
+  MMC_VMSTAT_BALLOON_TARGET = 1ull << 11,
+  MMC_VMSTAT_HOME_CHANGES = 1ull << 12,
+  MMC_VMSTAT_PAGES_MIGRATED = 1ull << 13,
+  MMC_VMSTAT_COW_BREAKS = 1ull << 14,
+  MMC_VMSTAT_PAGES_SCANNED = 1ull << 15,
+  MMC_VMSTAT_PAGES_SAMPLED = 1ull << 16,
+  MMC_VMSTAT_EXEC_NS = 1ull << 17,
+  MMC_VMSTAT_REMOTE_FALLBACK = 1ull << 18,
+};
+
+/* Bits of mmc_host_stats_t.unobserved. */
+enum mmc_host_stat {
+  MMC_HOSTSTAT_NODE_CAPACITY = 1ull << 0,
+  MMC_HOSTSTAT_NODE_FREE = 1ull << 1,
+  MMC_HOSTSTAT_SHARED_FRAMES = 1ull << 2,
+  MMC_HOSTSTAT_SAVED_PAGES = 1ull << 3,
+  MMC_HOSTSTAT_MEM_STATE = 1ull << 4,
+  MMC_HOSTSTAT_MIN_FREE = 1ull << 5,
+  MMC_HOSTSTAT_REBALANCE_PERIODS = 1ull << 6,
+};
+
 typedef struct mmc_vm_stats {
   uint64_t configured_pages;
   uint32_t home_node;             /* home of client 0 */
@@ -246,6 +326,7 @@ typedef struct mmc_vm_stats {
   uint64_t pages_sampled;         /* by working-set sampling */
   uint64_t exec_ns;               /* VM execution time as the implementation counts it */
   uint64_t remote_fallback_pages; /* pages allocated off-home because home was full */
+  uint64_t unobserved;            /* MMC_VMSTAT_* bits of fields not observable */
 } mmc_vm_stats_t;
 
 typedef struct mmc_host_stats {
@@ -259,6 +340,9 @@ typedef struct mmc_host_stats {
   uint32_t nvms;
   uint64_t rebalance_periods;  /* rebalancer runs so far */
   uint64_t now_ns;
+  uint64_t unobserved;         /* MMC_HOSTSTAT_* bits of fields not observable */
+  uint64_t unobserved_events;  /* bit (1 << mmc_event_type_t) for each event type
+                                  this implementation never reports */
 } mmc_host_stats_t;
 
 /* ---------------------------------------------------------------- events */
@@ -294,6 +378,29 @@ typedef struct mmc_event {
   uint64_t count;
   char reason[32];
 } mmc_event_t;
+
+/* ---------------------------------------------------------------- faults */
+
+/* Faults the suite injects to see them survived (MMC_CAP_FAULT_INJECTION).
+ * An injected fault stays until cleared: the same kind and node with
+ * count MMC_FAULT_CLEAR. */
+#define MMC_FAULT_CLEAR UINT64_MAX
+typedef enum mmc_fault_kind {
+  MMC_FAULT_SWAP_WRITE = 1,       /* the next `count` writes of guest pages to swap fail
+                                     with errno `error` (ENOSPC or EIO): the pages must
+                                     stay resident and intact, the error be reported
+                                     (MMC_EV_ERROR) */
+  MMC_FAULT_FRAME_EXHAUSTION = 2, /* node `node` (-1: every node) has at most `count`
+                                     free pages from now on, as if the rest were in use:
+                                     new memory there is refused or comes from elsewhere */
+} mmc_fault_kind_t;
+
+typedef struct mmc_fault {
+  uint32_t kind;  /* mmc_fault_kind_t */
+  int32_t node;   /* node index, or -1 (FRAME_EXHAUSTION) */
+  uint64_t count; /* writes to fail / pages left free; MMC_FAULT_CLEAR clears */
+  int error;      /* errno for SWAP_WRITE */
+} mmc_fault_t;
 
 /* ---------------------------------------------------------------- the table */
 
@@ -378,6 +485,17 @@ typedef struct mmc_impl {
    * remapping stress tool. Returns pages moved in *moved. */
   int (*move_range)(mmc_host_t *h, mmc_vm_id_t vm, uint64_t gpfn, uint64_t count,
                     uint32_t node, uint64_t *moved, mmc_error_t *err);
+
+  /* Optional (MMC_CAP_FAULT_INJECTION; NULL otherwise): inject or clear a
+   * fault (see mmc_fault_t). MMC_ENOTSUP for a kind this implementation
+   * cannot inject, MMC_EINVAL for a bad kind, node or error. */
+  int (*inject_fault)(mmc_host_t *h, const mmc_fault_t *fault, mmc_error_t *err);
+
+  /* Optional (may be NULL): one sentence saying why a capability flag is
+   * clear, for certificates ("Linux has no per-VM salt: KSM merges identical
+   * pages of any two mergeable areas"); NULL for a flag that is set or
+   * unexplained. Called with one MMC_CAP_* bit at a time; needs no host. */
+  const char *(*why_not)(uint64_t capability);
 } mmc_impl_t;
 
 #ifdef __cplusplus
