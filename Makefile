@@ -5,6 +5,7 @@
 #   reference-impl/*.c  -> build/libmmref.so + build/libmmref.a (the reference implementation)
 #   workloads/*.c       -> build/libworkloads.a + build/libworkloads.so
 #   suite/**/*.c        -> build/mmcert          (main.c) + build/libmmsuite.a (the rest)
+#   doc/spec.md         -> build/gen/spec_table.c (suite/spec_gen.awk; in libmmsuite.a)
 #   tests/unit/test_*.c -> build/tests/test_*    (cmocka, TAP, run by prove)
 #   tests/cli/*.t       -> shell tests (TAP), run by prove
 #
@@ -47,7 +48,10 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 REF_OBJ := $(call obj,$(REF_SRC))
 WL_OBJ := $(call obj,$(WL_SRC))
-SUITE_OBJ := $(call obj,$(SUITE_SRC))
+# The specification compiled in (suite/spec.h): generated from doc/spec.md.
+SPEC_GEN := $(BUILD)/gen/spec_table.c
+SPEC_OBJ := $(BUILD)/obj/gen/spec_table.o
+SUITE_OBJ := $(call obj,$(SUITE_SRC)) $(SPEC_OBJ)
 MAIN_OBJ := $(call obj,$(SUITE_MAIN))
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # Deliberately broken implementations (wrong ABI, missing symbol, crashing,
@@ -74,6 +78,19 @@ $(BUILD)/.flags: FORCE
 FORCE:
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/.flags config.mk
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# doc/spec.md -> C. A malformed entry or a default that differs from the
+# settings table stops the build with doc/spec.md:LINE (nothing half-written).
+AWK ?= awk
+$(SPEC_GEN): doc/spec.md suite/spec_gen.awk
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q)$(AWK) -f suite/spec_gen.awk doc/spec.md > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+$(SPEC_OBJ): $(SPEC_GEN) $(BUILD)/.flags config.mk
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@

@@ -22,6 +22,7 @@
 #include "bench.h"
 #include "commands.h"
 #include "config.h"
+#include "explain.h"
 #include "mmc_error.h"
 #include "qualify.h"
 #include "results.h"
@@ -35,7 +36,10 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  run       run conformance cases against an implementation (TAP on stdout)\n"
-    "  list      list the cases with their SPEC ids and titles\n"
+    "  list      list the cases with their SPEC ids and titles; list --spec lists the\n"
+    "            SPEC ids with the cases that judge them\n"
+    "  explain   what a SPEC id states, its documented source, its settings, the cases\n"
+    "            and checks that judge it: mmcert explain ID|GLOB... (doc/spec.md)\n"
     "  topology  print the topology a run would use\n"
     "  bench     run benchmarks: mmcert bench [NAME]... [--impl PATH] [--repeat N]\n"
     "            [--json FILE] (--list names them); the figures also go to a results\n"
@@ -212,8 +216,10 @@ static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
 }
 
 static int cmd_list(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--spec"))
+    return suite_cmd_list_spec(stdout);
   if (argc > 1)
-    return usage_error("list", "unexpected argument '%s' (list takes none)", argv[1]);
+    return usage_error("list", "unexpected argument '%s' (list takes none, or --spec)", argv[1]);
   /* The title last: it is the one column of free length. */
   printf("%-10s %-20s %-28s %s\n", "CASE", "SPEC IDS", "NEEDS", "TITLE");
   for (const suite_case_t *c = suite_cases; c->id; c++) {
@@ -625,8 +631,8 @@ static void raise_open_file_limit(void) {
 int main(int argc, char **argv) {
   raise_open_file_limit();
   if (argc < 2)
-    return usage_error(NULL, "missing command: run, list, topology, bench, results, compare, "
-                             "report, qualify or help");
+    return usage_error(NULL, "missing command: run, list, explain, topology, bench, results, "
+                             "compare, report, qualify or help");
   const char *cmd = argv[1];
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage_text, stdout);
@@ -643,6 +649,8 @@ int main(int argc, char **argv) {
     return cmd_list(argc - 1, argv + 1);
   if (!strcmp(cmd, "topology"))
     return cmd_topology(argc - 1, argv + 1);
+  if (!strcmp(cmd, "explain"))
+    return suite_cmd_explain(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench"))
     return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "results"))
@@ -654,7 +662,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "qualify"))
     return suite_qualify_main(argc - 1, argv + 1);
   return usage_error(NULL,
-                     "unknown command '%s': expected run, list, topology, bench, results, "
-                     "compare, report, qualify or help",
+                     "unknown command '%s': expected run, list, explain, topology, bench, "
+                     "results, compare, report, qualify or help",
                      cmd);
 }
