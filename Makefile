@@ -70,6 +70,12 @@ MMCERT := $(BUILD)/mmcert
 .PHONY: all check check-unit check-cli suite baseline bench check-numa install uninstall clean distclean format
 all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
 
+# configure changed since config.mk was written (a new dependency, a new
+# check): run it again with the options it was given, and make restarts.
+config.mk: configure
+	@echo "configure is newer than config.mk: running ./configure $(CONFIGURE_ARGS)"
+	@./configure $(CONFIGURE_ARGS) >&2
+
 # Rebuild when the flags change.
 FLAGS_NOW := $(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS_ALL)
 $(BUILD)/.flags: FORCE
@@ -143,18 +149,22 @@ $(BUILD)/mmcert.pc: mmcert.pc.in config.mk VERSION
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 PROVE_FLAGS ?=
+# The history tests run on SQLite and on a throw-away PostgreSQL server that
+# tests/pg-server.sh starts around the tests (once for `make check`) and
+# stops at the end; without the server binaries they SKIP with the reason.
+PG_SERVER := PG_BINDIR=$(PG_BINDIR) $(CURDIR)/tests/pg-server.sh
 # Unit tests (cmocka, TAP) and CLI tests (shell, TAP), through prove.
 check-unit: $(TEST_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
-		$(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN)
+		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN)
 
 check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
-		$(PROVE) $(PROVE_FLAGS) --exec '/bin/sh' $(sort $(wildcard tests/cli/*.t))
+		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec '/bin/sh' $(sort $(wildcard tests/cli/*.t))
 
 check: all
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
-		$(MAKE) --no-print-directory check-unit check-cli
+		$(PG_SERVER) $(MAKE) --no-print-directory check-unit check-cli
 
 # The main job: conformance suite against the reference implementation on
 # this machine's topology (and an emulated multi-node one on a 1-node host).

@@ -48,6 +48,11 @@ static void make_results_dir(const char *db) {
     mkdir("results", 0755);
 }
 
+/* --db, else $MMCERT_DB, else results/history.db. */
+static const char *db_or_default(const char *db) {
+  return db ? db : suite_hist_default();
+}
+
 /* ------------------------------------------------------------ sides */
 
 static int suite_side_open(const char *arg, const char *db, suite_rr_t *out, mmc_error_t *err) {
@@ -57,17 +62,17 @@ static int suite_side_open(const char *arg, const char *db, suite_rr_t *out, mmc
   char buf[512];
   suite_hist_filter_t f;
   int rc = suite_hist_parse_filter(arg + 3, buf, sizeof buf, &f, err);
-  sqlite3 *h = NULL;
+  suite_hist_t *h = NULL;
   if (!rc)
-    rc = suite_hist_open(db, false, &h, err);
+    rc = suite_hist_open(db, false, stderr, &h, err);
   json_t *docs = NULL;
   if (!rc)
     rc = suite_hist_select(h, &f, &docs, err);
+  char label[600];
+  snprintf(label, sizeof label, "%s (in %s)", arg, h ? suite_hist_label(h) : db);
   suite_hist_close(h);
   if (rc)
     return rc;
-  char label[600];
-  snprintf(label, sizeof label, "%s (in %s)", arg, db);
   return suite_rr_from_docs(docs, label, out, err);
 }
 
@@ -77,26 +82,28 @@ static int results_import(int argc, char **argv, const char *db) {
   if (argc < 1)
     return fail_usage("results import", "expected one or more results files");
   make_results_dir(db);
-  sqlite3 *h;
+  suite_hist_t *h;
   mmc_error_t err = {0};
-  if (suite_hist_open(db, true, &h, &err) != 0)
+  if (suite_hist_open(db, true, stderr, &h, &err) != 0)
     return fail_usage("results import", "%s", err.msg);
   size_t imported, skipped;
   int rc = suite_hist_import(h, (const char *const *)argv, (size_t)argc, stdout, &imported,
                              &skipped, &err);
+  char where[256];
+  snprintf(where, sizeof where, "%s", suite_hist_label(h));
   suite_hist_close(h);
   if (rc)
     return fail_usage("results import", "%s (nothing imported: the history is unchanged)", err.msg);
-  printf("%zu imported, %zu already present, into %s\n", imported, skipped, db);
+  printf("%zu imported, %zu already present, into %s\n", imported, skipped, where);
   return SUITE_EXIT_OK;
 }
 
 static int results_list(int argc, char **argv, const char *db, suite_hist_filter_t *f) {
   if (argc > 0)
     return fail_usage("results list", "unexpected argument '%s'", argv[0]);
-  sqlite3 *h;
+  suite_hist_t *h;
   mmc_error_t err = {0};
-  if (suite_hist_open(db, false, &h, &err) != 0)
+  if (suite_hist_open(db, false, stderr, &h, &err) != 0)
     return fail_usage("results list", "%s", err.msg);
   int rc = suite_hist_list(h, f, stdout, &err);
   suite_hist_close(h);
@@ -131,7 +138,7 @@ int suite_cmd_results(int argc, char **argv) {
                                        {0}};
   if (argc < 2)
     return fail_usage("results", "expected a subcommand: import FILE..., list or show FILE...");
-  const char *sub = argv[1], *db = SUITE_HIST_DEFAULT_PATH;
+  const char *sub = argv[1], *db = NULL;
   if (!strcmp(sub, "show"))
     return results_show(argc - 2, argv + 2);
   bool import = !strcmp(sub, "import"), list = !strcmp(sub, "list");
@@ -155,6 +162,7 @@ int suite_cmd_results(int argc, char **argv) {
     else
       return bad_opt(import ? "results import" : "results list", o, argc, argv);
   }
+  db = db_or_default(db);
   return import ? results_import(argc - optind, argv + optind, db)
                 : results_list(argc - optind, argv + optind, db, &f);
 }
@@ -187,7 +195,7 @@ int suite_cmd_compare(int argc, char **argv) {
                                        {0}};
   suite_cmp_opts_t co = SUITE_CMP_OPTS_DEFAULT;
   bool report_only = false;
-  const char *db = SUITE_HIST_DEFAULT_PATH;
+  const char *db = NULL;
   int o;
   char *end;
   while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
@@ -220,6 +228,7 @@ int suite_cmd_compare(int argc, char **argv) {
                       "expected OLD and NEW (results files or history selections such as "
                       "db:impl=reference,version=0.1.0), got %d argument%s",
                       argc - optind, argc - optind == 1 ? "" : "s");
+  db = db_or_default(db);
   suite_rr_t a, b;
   mmc_error_t err = {0};
   if (suite_side_open(argv[optind], db, &a, &err) != 0)
@@ -242,8 +251,8 @@ int suite_cmd_report(int argc, char **argv) {
   enum { O_OUT = 256, O_DB };
   static const struct option opts[] = {
       {"output", required_argument, NULL, 'o'}, {"db", required_argument, NULL, O_DB}, {0}};
-  const char *dir = NULL, *db = SUITE_HIST_DEFAULT_PATH;
-  bool db_given = false;
+  const char *dir = NULL, *db = NULL;
+  bool db_given = getenv(SUITE_HIST_ENV) && *getenv(SUITE_HIST_ENV);
   int o;
   while ((o = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
     if (o == 'o')
@@ -255,6 +264,7 @@ int suite_cmd_report(int argc, char **argv) {
   }
   if (argc - optind != 1 || !dir)
     return fail_usage("report", "expected: mmcert report FILE|db:SELECTION -o DIR [--db PATH]");
+  db = db_or_default(db);
   suite_rr_t rr;
   mmc_error_t err = {0};
   if (suite_side_open(argv[optind], db, &rr, &err) != 0)

@@ -1,5 +1,6 @@
 /*
- * history.c — the SQLite results history (see history.h). Tables:
+ * history.c — the results history (see history.h), on either backend
+ * (history_db.h). Tables, version 2:
  *   schema_version(version)          one row: SUITE_HIST_SCHEMA
  *   runs(id, run_id UNIQUE, content_hash UNIQUE, file, imported_at, impl,
  *        version, abi, machine_class, hostname, topology_hash,
@@ -7,9 +8,25 @@
  *        end_time, pass, fail, skip, broken, doc)
  *   checks(run, case_id, check_id, name, spec_ids, verdict, diag)
  *   samples(run, case_id, metric, unit, better, idx, value)
- * The whole document is kept in runs.doc, so later mmcert versions can
- * re-read what they did not index. Waiting for a lock is bounded
- * (BUSY_TIMEOUT_MS), never unbounded.
+ *   qualifications(id, run_id UNIQUE, content_hash UNIQUE, file,
+ *        imported_at, machine_class, hostname, start_time, nnodes, doc)
+ * The whole document is kept in doc, so later mmcert versions can re-read
+ * what they did not index. The SQL is one text for both backends: standard
+ * types (TEXT, BIGINT, DOUBLE PRECISION; only the automatic id differs),
+ * $N parameters, ON CONFLICT DO NOTHING RETURNING, CAST(... AS TEXT), substr.
+ *
+ * Versions and migrations: schema_steps[v - 1] creates what version v adds.
+ * A new history runs every step; an older one runs the steps it lacks; both
+ * in one write transaction that first re-reads the version (another
+ * process may have created or migrated it meanwhile).
+ *
+ * Imports from many machines at once: the documents of one import are
+ * inserted in run_id order (two importers of overlapping sets then wait on
+ * each other's rows in the same order and cannot deadlock); an insert that
+ * finds its run_id or content hash present does nothing and the file is
+ * reported skipped. A transaction that fails on a lock, a deadlock or a
+ * serialization conflict is rolled back and tried again, IMPORT_TRIES in
+ * all; notes are printed only after the COMMIT.
  */
 #include "history.h"
 
@@ -20,128 +37,178 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "history_db.h"
+#include "qualify_read.h"
 #include "results_read.h"
 
-enum { BUSY_TIMEOUT_MS = 2000 };
+enum { IMPORT_TRIES = 3, SELECT_ALL = 1000000000 };
 
-static const char schema_sql[] =
+/* Each step holds %s where a table's automatic id column goes. */
+static const char *const schema_steps[SUITE_HIST_SCHEMA] = {
+    /* 1 */
     "CREATE TABLE schema_version(version INTEGER NOT NULL);"
-    "CREATE TABLE runs(id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,"
+    "CREATE TABLE runs(id %s, run_id TEXT NOT NULL UNIQUE,"
     " content_hash TEXT NOT NULL UNIQUE, file TEXT, imported_at TEXT NOT NULL,"
-    " impl TEXT NOT NULL, version TEXT NOT NULL, abi INTEGER, machine_class TEXT NOT NULL,"
+    " impl TEXT NOT NULL, version TEXT NOT NULL, abi BIGINT, machine_class TEXT NOT NULL,"
     " hostname TEXT, topology_hash TEXT NOT NULL, topology_summary TEXT, mode TEXT NOT NULL,"
-    " mmcert_version TEXT, seed INTEGER, repeat INTEGER, start_time TEXT NOT NULL,"
-    " end_time TEXT, pass INTEGER, fail INTEGER, skip INTEGER, broken INTEGER,"
+    " mmcert_version TEXT, seed BIGINT, repeat BIGINT, start_time TEXT NOT NULL,"
+    " end_time TEXT, pass BIGINT, fail BIGINT, skip BIGINT, broken BIGINT,"
     " doc TEXT NOT NULL);"
-    "CREATE TABLE checks(run INTEGER NOT NULL REFERENCES runs(id), case_id TEXT NOT NULL,"
+    "CREATE TABLE checks(run BIGINT NOT NULL REFERENCES runs(id), case_id TEXT NOT NULL,"
     " check_id TEXT, name TEXT NOT NULL, spec_ids TEXT, verdict TEXT NOT NULL, diag TEXT);"
-    "CREATE TABLE samples(run INTEGER NOT NULL REFERENCES runs(id), case_id TEXT NOT NULL,"
-    " metric TEXT NOT NULL, unit TEXT, better TEXT, idx INTEGER NOT NULL, value REAL NOT NULL);"
+    "CREATE TABLE samples(run BIGINT NOT NULL REFERENCES runs(id), case_id TEXT NOT NULL,"
+    " metric TEXT NOT NULL, unit TEXT, better TEXT, idx BIGINT NOT NULL,"
+    " value DOUBLE PRECISION NOT NULL);"
     "CREATE INDEX runs_select ON runs(impl, version, machine_class);"
     "CREATE INDEX samples_run ON samples(run);"
-    "CREATE INDEX checks_run ON checks(run);";
+    "CREATE INDEX checks_run ON checks(run);",
+    /* 2 */
+    "CREATE TABLE qualifications(id %s, run_id TEXT NOT NULL UNIQUE,"
+    " content_hash TEXT NOT NULL UNIQUE, file TEXT, imported_at TEXT NOT NULL,"
+    " machine_class TEXT NOT NULL, hostname TEXT NOT NULL, start_time TEXT NOT NULL,"
+    " nnodes BIGINT, doc TEXT NOT NULL);"
+    "CREATE INDEX qualifications_select ON qualifications(machine_class, hostname);"
+    "CREATE INDEX runs_host ON runs(machine_class, hostname);",
+};
 
-static int db_fail(sqlite3 *db, const char *path, const char *what, int src, mmc_error_t *err) {
-  int code = src == SQLITE_BUSY || src == SQLITE_LOCKED      ? MMC_EBUSY
-             : src == SQLITE_NOTADB || src == SQLITE_CORRUPT ? MMC_EINVAL
-                                                             : MMC_EIO;
-  const char *hint = code == MMC_EBUSY
-                         ? " (another connection holds a write lock; try again when it is done)"
-                     : code == MMC_EINVAL ? " (not an mmcert history database: move it away or "
-                                            "choose another with --db)"
-                                          : "";
-  return mmc_fail(err, code, "history %s: %s: %s%s", path, what,
-                  db ? sqlite3_errmsg(db) : sqlite3_errstr(src), hint);
+const char *suite_hist_default(void) {
+  const char *e = getenv(SUITE_HIST_ENV);
+  return e && *e ? e : SUITE_HIST_DEFAULT_PATH;
 }
 
-static int exec(sqlite3 *db, const char *path, const char *sql, mmc_error_t *err) {
-  int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-  return rc == SQLITE_OK ? 0 : db_fail(db, path, sql, rc, err);
+const char *suite_hist_label(const suite_hist_t *h) {
+  return h->label;
 }
 
-/* 0: found version; 1: no schema_version table (empty or foreign file). */
-static int read_version(sqlite3 *db, const char *path, int *version, bool *empty,
-                        mmc_error_t *err) {
-  sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
-  if (rc != SQLITE_OK)
-    return db_fail(db, path, "reading the schema", rc, err);
-  rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW) {
-    sqlite3_finalize(st);
-    return db_fail(db, path, "reading the schema", rc, err);
-  }
-  *empty = sqlite3_column_int(st, 0) == 0;
-  sqlite3_finalize(st);
-  if (*empty)
-    return 1;
-  rc = sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL);
-  if (rc != SQLITE_OK)
+void suite_hist_close(suite_hist_t *h) {
+  if (h)
+    h->ops->close(h);
+}
+
+static int exec(hdb_t *db, const char *sql, mmc_error_t *err) {
+  return db->ops->exec(db, sql, err);
+}
+
+static void rollback(hdb_t *db) {
+  db->ops->exec(db, "ROLLBACK", NULL);
+}
+
+/* ------------------------------------------------------------ schema */
+
+/* Tables in the history's namespace: all (name NULL), or the one named. */
+static int count_tables(hdb_t *db, const char *name, long long *n, mmc_error_t *err) {
+  hdb_stmt_t *st;
+  int rc =
+      db->ops->prepare(db, name ? db->ops->count_table_sql : db->ops->count_tables_sql, &st, err);
+  if (rc)
+    return rc;
+  if (name)
+    db->ops->bind_text(st, 1, name);
+  rc = db->ops->step(st, "reading the schema", err);
+  *n = rc == HDB_ROW ? db->ops->col_int(st, 0) : 0;
+  db->ops->finalize(st);
+  return rc < 0 ? rc : 0;
+}
+
+/* *version: 0 when the history's namespace holds no table at all. */
+static int read_version(hdb_t *db, int *version, mmc_error_t *err) {
+  long long all = 0, sv = 0;
+  int rc = count_tables(db, NULL, &all, err);
+  if (!rc)
+    rc = count_tables(db, "schema_version", &sv, err);
+  if (rc)
+    return rc;
+  *version = 0;
+  if (!all)
+    return 0;
+  if (!sv)
     return mmc_fail(err, MMC_EINVAL,
-                    "history %s: an SQLite database but not an mmcert history (no "
-                    "schema_version table); choose another file with --db",
-                    path);
-  rc = sqlite3_step(st);
-  *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-  sqlite3_finalize(st);
+                    "history %s: a %s database but not an mmcert history (no schema_version "
+                    "table); choose another with --db",
+                    db->label, db->ops->kind);
+  hdb_stmt_t *st;
+  if ((rc = db->ops->prepare(db, "SELECT version FROM schema_version", &st, err)))
+    return rc;
+  rc = db->ops->step(st, "reading the schema version", err);
+  *version = rc == HDB_ROW ? (int)db->ops->col_int(st, 0) : -1;
+  db->ops->finalize(st);
+  return rc < 0 ? rc : 0;
+}
+
+static int run_steps(hdb_t *db, int from, int to, mmc_error_t *err) {
+  for (int v = from + 1; v <= to; v++) {
+    size_t cap = strlen(schema_steps[v - 1]) + 2 * strlen(db->ops->id_column) + 1;
+    char *sql = malloc(cap);
+    if (!sql)
+      return mmc_fail(err, MMC_ENOMEM, "history %s: out of memory", db->label);
+    snprintf(sql, cap, schema_steps[v - 1], db->ops->id_column);
+    int rc = exec(db, sql, err);
+    free(sql);
+    if (rc)
+      return rc;
+  }
+  char sql[96];
+  snprintf(sql, sizeof sql,
+           from ? "UPDATE schema_version SET version = %d"
+                : "INSERT INTO schema_version VALUES(%d)",
+           to);
+  return exec(db, sql, err);
+}
+
+/* Create or migrate under the write lock; `version` as read before it. */
+static int upgrade(hdb_t *db, FILE *note, mmc_error_t *err) {
+  int rc = db->ops->begin_write(db, true, err);
+  if (rc)
+    return rc;
+  int version = 0;
+  if (!(rc = read_version(db, &version, err)) && version < SUITE_HIST_SCHEMA)
+    rc = run_steps(db, version, SUITE_HIST_SCHEMA, err);
+  if (!rc)
+    rc = exec(db, "COMMIT", err);
+  if (rc) {
+    rollback(db);
+    return rc;
+  }
+  if (note && version && version < SUITE_HIST_SCHEMA)
+    fprintf(note, "mmcert: history %s: schema version %d migrated to %d\n", db->label, version,
+            SUITE_HIST_SCHEMA);
   return 0;
 }
 
-static int ensure_schema(sqlite3 *db, const char *path, bool create, mmc_error_t *err) {
+static int ensure_schema(hdb_t *db, bool create, FILE *note, mmc_error_t *err) {
   int version = 0;
-  bool empty = false;
-  int rc = read_version(db, path, &version, &empty, err);
-  if (rc < 0)
+  int rc = read_version(db, &version, err);
+  if (rc)
     return rc;
-  if (rc == 0)
-    return version == SUITE_HIST_SCHEMA
-               ? 0
-               : mmc_fail(err, MMC_EINVAL,
-                          "history %s: schema version %d, this mmcert reads version %d", path,
-                          version, SUITE_HIST_SCHEMA);
-  if (!create)
-    return mmc_fail(err, MMC_ENOENT, "history %s: empty database (import results first)", path);
-  char sql[64];
-  snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES(%d);", SUITE_HIST_SCHEMA);
-  if ((rc = exec(db, path, "BEGIN IMMEDIATE", err)))
-    return rc;
-  if ((rc = exec(db, path, schema_sql, err)) || (rc = exec(db, path, sql, err))) {
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-  }
-  return exec(db, path, "COMMIT", err);
+  if (version == SUITE_HIST_SCHEMA)
+    return 0;
+  if (version > SUITE_HIST_SCHEMA || version < 0)
+    return mmc_fail(err, MMC_EINVAL,
+                    "history %s: schema version %d, this mmcert reads versions 1..%d (a newer "
+                    "history needs a newer mmcert)",
+                    db->label, version, SUITE_HIST_SCHEMA);
+  if (!version && !create)
+    return mmc_fail(err, MMC_ENOENT,
+                    "history %s: empty database (create one with: mmcert results import --db "
+                    "%s FILE...)",
+                    db->label, db->label);
+  return upgrade(db, note, err);
 }
 
-int suite_hist_open(const char *path, bool create, sqlite3 **out, mmc_error_t *err) {
+int suite_hist_open(const char *where, bool create, FILE *note, suite_hist_t **out,
+                    mmc_error_t *err) {
   *out = NULL;
-  FILE *probe = fopen(path, "r");
-  if (!probe && !create)
-    return mmc_fail(err, MMC_ENOENT,
-                    "history %s: no such database (create one with: mmcert results import "
-                    "FILE...)",
-                    path);
-  if (probe)
-    fclose(probe);
-  sqlite3 *db = NULL;
-  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path, &db, flags, NULL);
-  if (rc != SQLITE_OK) {
-    rc = db_fail(db, path, "cannot open", rc, err);
-    sqlite3_close(db);
+  const hdb_ops_t *ops = hdb_is_pg(where) ? &hdb_pg_ops : &hdb_sqlite_ops;
+  hdb_t *db = NULL;
+  int rc = ops->open(where, create, &db, err);
+  if (rc)
     return rc;
-  }
-  sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-  rc = ensure_schema(db, path, create, err);
-  if (rc) {
-    sqlite3_close(db);
+  if ((rc = ensure_schema(db, create, note, err))) {
+    ops->close(db);
     return rc;
   }
   *out = db;
   return 0;
-}
-
-void suite_hist_close(sqlite3 *db) {
-  sqlite3_close(db);
 }
 
 /* ------------------------------------------------------------ import */
@@ -155,112 +222,14 @@ static long long i_at(const json_t *d, const char *obj, const char *key) {
   return json_integer_value(json_object_get(obj ? json_object_get(d, obj) : d, key));
 }
 
-/* Which run already holds this run id or text? 0 when none. */
-static long long existing(sqlite3 *db, const char *run_id, const char *hash) {
-  sqlite3_stmt *st;
-  long long id = 0;
-  if (sqlite3_prepare_v2(db, "SELECT id FROM runs WHERE run_id = ?1 OR content_hash = ?2", -1, &st,
-                         NULL) != SQLITE_OK)
-    return 0;
-  sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    id = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return id;
-}
-
-static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *path, const char *what,
-                     mmc_error_t *err) {
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : db_fail(db, path, what, rc, err);
-}
-
-static int insert_run(sqlite3 *db, const char *dbpath, const char *file, const char *text,
-                      const char *hash, const json_t *d, long long *id, mmc_error_t *err) {
-  static const char sql[] =
-      "INSERT INTO runs(run_id, content_hash, file, imported_at, impl, version, abi, "
-      "machine_class, hostname, topology_hash, topology_summary, mode, mmcert_version, seed, "
-      "repeat, start_time, end_time, pass, fail, skip, broken, doc) VALUES(?1, ?2, ?3, "
-      "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-      "?15, ?16, ?17, ?18, ?19, ?20, ?21)";
-  sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  if (rc != SQLITE_OK)
-    return db_fail(db, dbpath, "preparing the insert", rc, err);
-  const char *texts[] = {s_at(d, NULL, "run_id"), hash, file, s_at(d, "implementation", "name"),
-                         s_at(d, "implementation", "version")};
-  for (int i = 0; i < 5; i++)
-    sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 6, i_at(d, "implementation", "abi_version"));
-  const char *more[] = {s_at(d, "machine", "class"), s_at(d, "machine", "hostname"),
-                        s_at(d, "topology", "hash"), s_at(d, "topology", "summary"),
-                        s_at(d, NULL, "mode"),       s_at(d, NULL, "mmcert_version")};
-  for (int i = 0; i < 6; i++)
-    sqlite3_bind_text(st, i + 7, more[i], -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 13, i_at(d, NULL, "seed"));
-  sqlite3_bind_int64(st, 14, i_at(d, NULL, "repeat"));
-  sqlite3_bind_text(st, 15, s_at(d, NULL, "start_time"), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 16, s_at(d, NULL, "end_time"), -1, SQLITE_STATIC);
-  static const char *const tot[] = {"pass", "fail", "skip", "broken"};
-  for (int i = 0; i < 4; i++)
-    sqlite3_bind_int64(st, 17 + i, i_at(d, "totals", tot[i]));
-  sqlite3_bind_text(st, 21, text, -1, SQLITE_STATIC);
-  rc = step_done(db, st, dbpath, "inserting the run", err);
-  sqlite3_finalize(st);
-  *id = sqlite3_last_insert_rowid(db);
-  return rc;
-}
-
-static int insert_rows(sqlite3 *db, const char *dbpath, long long run, const json_t *d,
-                       mmc_error_t *err) {
-  sqlite3_stmt *ck, *sm;
-  int rc = sqlite3_prepare_v2(db, "INSERT INTO checks VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &ck,
-                              NULL);
-  if (rc != SQLITE_OK)
-    return db_fail(db, dbpath, "preparing the check insert", rc, err);
-  rc = sqlite3_prepare_v2(db, "INSERT INTO samples VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &sm,
-                          NULL);
-  if (rc != SQLITE_OK) {
-    sqlite3_finalize(ck);
-    return db_fail(db, dbpath, "preparing the sample insert", rc, err);
-  }
-  rc = 0;
-  size_t i, j, k;
-  json_t *c, *x, *v;
-  json_array_foreach(json_object_get(d, "cases"), i, c) {
-    const char *cid = s_at(c, NULL, "id");
-    json_array_foreach(json_object_get(c, "checks"), j, x) {
-      if (rc)
-        break;
-      sqlite3_bind_int64(ck, 1, run);
-      sqlite3_bind_text(ck, 2, cid, -1, SQLITE_STATIC);
-      const char *f[] = {s_at(x, NULL, "id"), s_at(x, NULL, "name"), s_at(x, NULL, "spec_ids"),
-                         s_at(x, NULL, "verdict"), s_at(x, NULL, "diag")};
-      for (int b = 0; b < 5; b++)
-        sqlite3_bind_text(ck, 3 + b, f[b], -1, SQLITE_STATIC);
-      rc = step_done(db, ck, dbpath, "inserting a check", err);
-    }
-    json_array_foreach(json_object_get(c, "metrics"), j, x) {
-      json_array_foreach(json_object_get(x, "samples"), k, v) {
-        if (rc)
-          break;
-        sqlite3_bind_int64(sm, 1, run);
-        sqlite3_bind_text(sm, 2, cid, -1, SQLITE_STATIC);
-        sqlite3_bind_text(sm, 3, s_at(x, NULL, "name"), -1, SQLITE_STATIC);
-        sqlite3_bind_text(sm, 4, s_at(x, NULL, "unit"), -1, SQLITE_STATIC);
-        sqlite3_bind_text(sm, 5, s_at(x, NULL, "better"), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(sm, 6, (sqlite3_int64)k);
-        sqlite3_bind_double(sm, 7, json_number_value(v));
-        rc = step_done(db, sm, dbpath, "inserting a sample", err);
-      }
-    }
-  }
-  sqlite3_finalize(ck);
-  sqlite3_finalize(sm);
-  return rc;
-}
+/* One file to import, loaded and validated before anything is written. */
+typedef struct item {
+  const char *file;
+  char *text;
+  char hash[32];
+  json_t *doc;
+  bool qualify; /* an mmcert qualify report, else a results file */
+} item_t;
 
 static char *slurp(const char *path, mmc_error_t *err) {
   struct stat st;
@@ -293,53 +262,270 @@ static char *slurp(const char *path, mmc_error_t *err) {
   return buf;
 }
 
-static int import_one(sqlite3 *db, const char *dbpath, const char *file, FILE *note, bool *skipped,
-                      mmc_error_t *err) {
-  char *text = slurp(file, err);
-  if (!text)
+/* A qualify report names its schema; everything else goes to the results
+ * reader, whose messages say what a results file must be. */
+static bool is_qualify_text(const char *text) {
+  json_t *d = json_loads(text, 0, NULL);
+  bool q = d && !strcmp(s_at(d, NULL, "schema"), "mmcert-qualify");
+  json_decref(d);
+  return q;
+}
+
+static int load_item(item_t *it, mmc_error_t *err) {
+  if (!(it->text = slurp(it->file, err)))
     return err->code ? err->code : MMC_EIO;
-  json_t *doc;
-  int rc = suite_rr_load_text(text, file, &doc, err);
-  if (rc) {
-    free(text);
-    return rc;
-  }
-  char hash[32];
-  snprintf(hash, sizeof hash, "xxh3:%016llx", (unsigned long long)XXH3_64bits(text, strlen(text)));
-  long long dup = existing(db, s_at(doc, NULL, "run_id"), hash), id = 0;
-  *skipped = dup != 0;
-  if (dup)
-    fprintf(note, "%s: skipped: run %s is already in the history (entry %lld)\n", file,
-            s_at(doc, NULL, "run_id"), dup);
-  else if (!(rc = insert_run(db, dbpath, file, text, hash, doc, &id, err)) &&
-           !(rc = insert_rows(db, dbpath, id, doc, err)))
-    fprintf(note, "%s: imported as entry %lld (%s %s, %s, %s)\n", file, id,
-            s_at(doc, "implementation", "name"), s_at(doc, "implementation", "version"),
-            s_at(doc, "machine", "class"), s_at(doc, NULL, "start_time"));
-  json_decref(doc);
-  free(text);
+  snprintf(it->hash, sizeof it->hash, "xxh3:%016llx",
+           (unsigned long long)XXH3_64bits(it->text, strlen(it->text)));
+  it->qualify = is_qualify_text(it->text);
+  if (!it->qualify)
+    return suite_rr_load_text(it->text, it->file, &it->doc, err);
+  it->doc = json_loads(it->text, 0, NULL);
+  int rc = suite_qr_validate(it->doc, err);
+  if (rc)
+    mmc_error_prefix(err, "%s", it->file);
   return rc;
 }
 
-int suite_hist_import(sqlite3 *db, const char *const *files, size_t nfiles, FILE *note,
-                      size_t *imported, size_t *skipped, mmc_error_t *err) {
-  const char *dbpath = sqlite3_db_filename(db, "main");
-  *imported = *skipped = 0;
-  int rc = exec(db, dbpath, "BEGIN IMMEDIATE", err);
+static int by_run_id(const void *a, const void *b) {
+  const item_t *x = a, *y = b;
+  int c = strcmp(s_at(x->doc, NULL, "run_id"), s_at(y->doc, NULL, "run_id"));
+  return c ? c : strcmp(x->hash, y->hash);
+}
+
+static void now_iso(char *buf, size_t cap) {
+  time_t t = time(NULL);
+  struct tm tm;
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+}
+
+/* Run `st` (an INSERT ... RETURNING id); *id = 0 when nothing was inserted. */
+static int insert_returning(hdb_t *db, hdb_stmt_t *st, const char *what, long long *id,
+                            mmc_error_t *err) {
+  int rc = db->ops->step(st, what, err);
+  *id = rc == HDB_ROW ? db->ops->col_int(st, 0) : 0;
+  return rc < 0 ? rc : 0;
+}
+
+static int insert_run(hdb_t *db, const item_t *it, const char *now, long long *id,
+                      mmc_error_t *err) {
+  static const char sql[] =
+      "INSERT INTO runs(run_id, content_hash, file, imported_at, impl, version, abi, "
+      "machine_class, hostname, topology_hash, topology_summary, mode, mmcert_version, seed, "
+      "repeat, start_time, end_time, pass, fail, skip, broken, doc) VALUES($1, $2, $3, $4, $5, "
+      "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) "
+      "ON CONFLICT DO NOTHING RETURNING id";
+  const json_t *d = it->doc;
+  hdb_stmt_t *st;
+  int rc = db->ops->prepare(db, sql, &st, err);
   if (rc)
     return rc;
-  for (size_t i = 0; i < nfiles && !rc; i++) {
+  const char *texts[] = {s_at(d, NULL, "run_id"),
+                         it->hash,
+                         it->file,
+                         now,
+                         s_at(d, "implementation", "name"),
+                         s_at(d, "implementation", "version")};
+  for (int i = 0; i < 6; i++)
+    db->ops->bind_text(st, i + 1, texts[i]);
+  db->ops->bind_int(st, 7, i_at(d, "implementation", "abi_version"));
+  const char *more[] = {s_at(d, "machine", "class"), s_at(d, "machine", "hostname"),
+                        s_at(d, "topology", "hash"), s_at(d, "topology", "summary"),
+                        s_at(d, NULL, "mode"),       s_at(d, NULL, "mmcert_version")};
+  for (int i = 0; i < 6; i++)
+    db->ops->bind_text(st, i + 8, more[i]);
+  db->ops->bind_int(st, 14, i_at(d, NULL, "seed"));
+  db->ops->bind_int(st, 15, i_at(d, NULL, "repeat"));
+  db->ops->bind_text(st, 16, s_at(d, NULL, "start_time"));
+  db->ops->bind_text(st, 17, s_at(d, NULL, "end_time"));
+  static const char *const tot[] = {"pass", "fail", "skip", "broken"};
+  for (int i = 0; i < 4; i++)
+    db->ops->bind_int(st, 18 + i, i_at(d, "totals", tot[i]));
+  db->ops->bind_text(st, 22, it->text);
+  rc = insert_returning(db, st, "inserting the run", id, err);
+  db->ops->finalize(st);
+  return rc;
+}
+
+static int insert_qualification(hdb_t *db, const item_t *it, const char *now, long long *id,
+                                mmc_error_t *err) {
+  static const char sql[] =
+      "INSERT INTO qualifications(run_id, content_hash, file, imported_at, machine_class, "
+      "hostname, start_time, nnodes, doc) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+      "ON CONFLICT DO NOTHING RETURNING id";
+  const json_t *d = it->doc;
+  hdb_stmt_t *st;
+  int rc = db->ops->prepare(db, sql, &st, err);
+  if (rc)
+    return rc;
+  const char *texts[] = {s_at(d, NULL, "run_id"),
+                         it->hash,
+                         it->file,
+                         now,
+                         s_at(d, "machine", "class"),
+                         s_at(d, "machine", "hostname"),
+                         s_at(d, NULL, "start_time")};
+  for (int i = 0; i < 7; i++)
+    db->ops->bind_text(st, i + 1, texts[i]);
+  db->ops->bind_int(st, 8, i_at(d, "topology", "nnodes"));
+  db->ops->bind_text(st, 9, it->text);
+  rc = insert_returning(db, st, "inserting the qualification", id, err);
+  db->ops->finalize(st);
+  return rc;
+}
+
+static int insert_checks(hdb_t *db, long long run, const json_t *d, mmc_error_t *err) {
+  hdb_stmt_t *ck;
+  int rc = db->ops->prepare(db, "INSERT INTO checks VALUES($1, $2, $3, $4, $5, $6, $7)", &ck, err);
+  if (rc)
+    return rc;
+  size_t i, j;
+  json_t *c, *x;
+  json_array_foreach(json_object_get(d, "cases"), i, c) {
+    json_array_foreach(json_object_get(c, "checks"), j, x) {
+      if (rc)
+        break;
+      db->ops->bind_int(ck, 1, run);
+      db->ops->bind_text(ck, 2, s_at(c, NULL, "id"));
+      const char *f[] = {s_at(x, NULL, "id"), s_at(x, NULL, "name"), s_at(x, NULL, "spec_ids"),
+                         s_at(x, NULL, "verdict"), s_at(x, NULL, "diag")};
+      for (int b = 0; b < 5; b++)
+        db->ops->bind_text(ck, 3 + b, f[b]);
+      rc = db->ops->step(ck, "inserting a check", err);
+      db->ops->reset(ck);
+    }
+  }
+  db->ops->finalize(ck);
+  return rc < 0 ? rc : 0;
+}
+
+static int insert_samples(hdb_t *db, long long run, const json_t *d, mmc_error_t *err) {
+  hdb_stmt_t *sm;
+  int rc = db->ops->prepare(db, "INSERT INTO samples VALUES($1, $2, $3, $4, $5, $6, $7)", &sm, err);
+  if (rc)
+    return rc;
+  size_t i, j, k;
+  json_t *c, *x, *v;
+  json_array_foreach(json_object_get(d, "cases"), i, c) {
+    json_array_foreach(json_object_get(c, "metrics"), j, x) {
+      json_array_foreach(json_object_get(x, "samples"), k, v) {
+        if (rc)
+          break;
+        db->ops->bind_int(sm, 1, run);
+        db->ops->bind_text(sm, 2, s_at(c, NULL, "id"));
+        db->ops->bind_text(sm, 3, s_at(x, NULL, "name"));
+        db->ops->bind_text(sm, 4, s_at(x, NULL, "unit"));
+        db->ops->bind_text(sm, 5, s_at(x, NULL, "better"));
+        db->ops->bind_int(sm, 6, (long long)k);
+        db->ops->bind_double(sm, 7, json_number_value(v));
+        rc = db->ops->step(sm, "inserting a sample", err);
+        db->ops->reset(sm);
+      }
+    }
+  }
+  db->ops->finalize(sm);
+  return rc < 0 ? rc : 0;
+}
+
+/* Which entry already holds this run id or text? */
+static long long existing(hdb_t *db, const item_t *it) {
+  hdb_stmt_t *st;
+  long long id = 0;
+  if (db->ops->prepare(db,
+                       it->qualify
+                           ? "SELECT id FROM qualifications WHERE run_id = $1 OR content_hash = $2"
+                           : "SELECT id FROM runs WHERE run_id = $1 OR content_hash = $2",
+                       &st, NULL))
+    return 0;
+  db->ops->bind_text(st, 1, s_at(it->doc, NULL, "run_id"));
+  db->ops->bind_text(st, 2, it->hash);
+  if (db->ops->step(st, "finding the run", NULL) == HDB_ROW)
+    id = db->ops->col_int(st, 0);
+  db->ops->finalize(st);
+  return id;
+}
+
+static int import_item(hdb_t *db, const item_t *it, const char *now, FILE *note, bool *skipped,
+                       mmc_error_t *err) {
+  long long id = 0;
+  int rc =
+      it->qualify ? insert_qualification(db, it, now, &id, err) : insert_run(db, it, now, &id, err);
+  if (!rc && id && !it->qualify && !(rc = insert_checks(db, id, it->doc, err)))
+    rc = insert_samples(db, id, it->doc, err);
+  if (rc)
+    return rc;
+  *skipped = !id;
+  const json_t *d = it->doc;
+  if (!id)
+    fprintf(note, "%s: skipped: %s %s is already in the history (entry %lld)\n", it->file,
+            it->qualify ? "qualification" : "run", s_at(d, NULL, "run_id"), existing(db, it));
+  else if (it->qualify)
+    fprintf(note, "%s: imported as qualification %lld (%s, %s, %s)\n", it->file, id,
+            s_at(d, "machine", "hostname"), s_at(d, "machine", "class"),
+            s_at(d, NULL, "start_time"));
+  else
+    fprintf(note, "%s: imported as entry %lld (%s %s, %s, %s)\n", it->file, id,
+            s_at(d, "implementation", "name"), s_at(d, "implementation", "version"),
+            s_at(d, "machine", "class"), s_at(d, NULL, "start_time"));
+  return 0;
+}
+
+/* One transaction over every item; notes into a buffer the caller prints
+ * once it committed. */
+static int import_once(hdb_t *db, const item_t *items, size_t n, char **notes, size_t *imported,
+                       size_t *skipped, mmc_error_t *err) {
+  size_t len = 0;
+  FILE *note = open_memstream(notes, &len);
+  if (!note)
+    return mmc_fail(err, MMC_ENOMEM, "history %s: out of memory", db->label);
+  char now[32];
+  now_iso(now, sizeof now);
+  *imported = *skipped = 0;
+  int rc = db->ops->begin_write(db, false, err);
+  for (size_t i = 0; i < n && !rc; i++) {
     bool skip = false;
-    rc = import_one(db, dbpath, files[i], note, &skip, err);
-    *skipped += skip;
-    *imported += !skip && !rc;
+    rc = import_item(db, &items[i], now, note, &skip, err);
+    *skipped += !rc && skip;
+    *imported += !rc && !skip;
   }
   if (!rc)
-    rc = exec(db, dbpath, "COMMIT", err);
+    rc = exec(db, "COMMIT", err);
   if (rc) {
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    *imported = 0;
+    rollback(db);
+    *imported = *skipped = 0;
   }
+  fclose(note);
+  return rc;
+}
+
+int suite_hist_import(suite_hist_t *db, const char *const *files, size_t nfiles, FILE *note,
+                      size_t *imported, size_t *skipped, mmc_error_t *err) {
+  *imported = *skipped = 0;
+  item_t *items = calloc(nfiles ? nfiles : 1, sizeof *items);
+  if (!items)
+    return mmc_fail(err, MMC_ENOMEM, "out of memory for %zu files", nfiles);
+  int rc = 0;
+  for (size_t i = 0; i < nfiles && !rc; i++) {
+    items[i].file = files[i];
+    rc = load_item(&items[i], err);
+  }
+  if (!rc)
+    qsort(items, nfiles, sizeof *items, by_run_id);
+  for (int attempt = 1; !rc; attempt++) {
+    char *notes = NULL;
+    db->retry = false;
+    rc = import_once(db, items, nfiles, &notes, imported, skipped, err);
+    if (!rc)
+      fputs(notes ? notes : "", note);
+    free(notes);
+    if (!rc || !db->retry || attempt == IMPORT_TRIES)
+      break;
+    rc = 0; /* a deadlock or serialization conflict: the whole transaction again */
+  }
+  for (size_t i = 0; i < nfiles; i++) {
+    free(items[i].text);
+    json_decref(items[i].doc);
+  }
+  free(items);
   return rc;
 }
 
@@ -347,6 +533,7 @@ int suite_hist_import(sqlite3 *db, const char *const *files, size_t nfiles, FILE
 
 int suite_hist_parse_filter(const char *text, char *buf, size_t cap, suite_hist_filter_t *f,
                             mmc_error_t *err) {
+  static const char keys[] = "impl, version, machine, mode, topology, run, host, last";
   *f = (suite_hist_filter_t){0};
   if (strlen(text) >= cap)
     return mmc_fail(err, MMC_EINVAL, "selection '%s' is too long", text);
@@ -354,10 +541,8 @@ int suite_hist_parse_filter(const char *text, char *buf, size_t cap, suite_hist_
   for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(kv, '=');
     if (!eq || eq == kv || !eq[1])
-      return mmc_fail(err, MMC_EINVAL,
-                      "selection item '%s': expected KEY=VALUE (keys: impl, version, machine, "
-                      "mode, topology, run, last)",
-                      kv);
+      return mmc_fail(err, MMC_EINVAL, "selection item '%s': expected KEY=VALUE (keys: %s)", kv,
+                      keys);
     *eq++ = '\0';
     const char **slot = !strcmp(kv, "impl")       ? &f->impl
                         : !strcmp(kv, "version")  ? &f->version
@@ -365,6 +550,7 @@ int suite_hist_parse_filter(const char *text, char *buf, size_t cap, suite_hist_
                         : !strcmp(kv, "mode")     ? &f->mode
                         : !strcmp(kv, "topology") ? &f->topology
                         : !strcmp(kv, "run")      ? &f->run
+                        : !strcmp(kv, "host")     ? &f->host
                                                   : NULL;
     if (slot) {
       *slot = eq;
@@ -373,10 +559,7 @@ int suite_hist_parse_filter(const char *text, char *buf, size_t cap, suite_hist_
     char *end;
     long n = strtol(eq, &end, 10);
     if (strcmp(kv, "last"))
-      return mmc_fail(err, MMC_EINVAL,
-                      "selection key '%s' is unknown; allowed: impl, version, machine, mode, "
-                      "topology, run, last",
-                      kv);
+      return mmc_fail(err, MMC_EINVAL, "selection key '%s' is unknown; allowed: %s", kv, keys);
     if (*end || n < 1 || n > 1000000)
       return mmc_fail(err, MMC_EINVAL, "selection last=%s: expected an integer 1..1000000", eq);
     f->last = (unsigned)n;
@@ -384,83 +567,112 @@ int suite_hist_parse_filter(const char *text, char *buf, size_t cap, suite_hist_
   return 0;
 }
 
-/* Newest first when `last` limits, then re-ordered oldest first. */
-static int prepare_select(sqlite3 *db, const suite_hist_filter_t *f, const char *cols,
-                          sqlite3_stmt **st, mmc_error_t *err) {
-  char sql[1024];
+/* Newest first when `last` limits, then re-ordered oldest first. The run
+ * id is a prefix compared as text (substr), so '%' and '_' in it match only
+ * themselves. */
+static int prepare_select(hdb_t *db, const suite_hist_filter_t *f, const char *cols,
+                          hdb_stmt_t **st, mmc_error_t *err) {
+  char sql[1200];
   snprintf(sql, sizeof sql,
-           "SELECT * FROM (SELECT %s FROM runs WHERE (?1 IS NULL OR impl = ?1) AND (?2 IS NULL "
-           "OR version = ?2) AND (?3 IS NULL OR machine_class = ?3) AND (?4 IS NULL OR mode = "
-           "?4) AND (?5 IS NULL OR topology_hash = ?5) AND (?6 IS NULL OR run_id LIKE ?6 || "
-           "'%%') ORDER BY start_time DESC, id DESC LIMIT ?7) ORDER BY start_time, id",
+           "SELECT * FROM (SELECT %s FROM runs WHERE (CAST($1 AS TEXT) IS NULL OR impl = $1) "
+           "AND (CAST($2 AS TEXT) IS NULL OR version = $2) AND (CAST($3 AS TEXT) IS NULL OR "
+           "machine_class = $3) AND (CAST($4 AS TEXT) IS NULL OR mode = $4) AND (CAST($5 AS "
+           "TEXT) IS NULL OR topology_hash = $5) AND (CAST($6 AS TEXT) IS NULL OR "
+           "substr(run_id, 1, length($6)) = $6) AND (CAST($7 AS TEXT) IS NULL OR hostname = $7) "
+           "ORDER BY start_time DESC, id DESC LIMIT $8) AS sel ORDER BY start_time, id",
            cols);
-  int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-  if (rc != SQLITE_OK)
-    return db_fail(db, sqlite3_db_filename(db, "main"), "selecting runs", rc, err);
-  const char *v[] = {f->impl, f->version, f->machine, f->mode, f->topology, f->run};
-  for (int i = 0; i < 6; i++)
-    if (v[i])
-      sqlite3_bind_text(*st, i + 1, v[i], -1, SQLITE_STATIC);
-  sqlite3_bind_int64(*st, 7, f->last ? (sqlite3_int64)f->last : -1);
+  int rc = db->ops->prepare(db, sql, st, err);
+  if (rc)
+    return rc;
+  const char *v[] = {f->impl, f->version, f->machine, f->mode, f->topology, f->run, f->host};
+  for (int i = 0; i < 7; i++)
+    db->ops->bind_text(*st, i + 1, v[i]);
+  db->ops->bind_int(*st, 8, f->last ? (long long)f->last : SELECT_ALL);
   return 0;
 }
 
-static const char *col(sqlite3_stmt *st, int i) {
-  const unsigned char *s = sqlite3_column_text(st, i);
-  return s ? (const char *)s : "";
-}
-
-int suite_hist_list(sqlite3 *db, const suite_hist_filter_t *f, FILE *out, mmc_error_t *err) {
-  sqlite3_stmt *st;
+int suite_hist_list(suite_hist_t *db, const suite_hist_filter_t *f, FILE *out, mmc_error_t *err) {
+  hdb_stmt_t *st;
   int rc = prepare_select(db, f,
                           "id, run_id, impl, version, machine_class, mode, start_time, pass, "
                           "fail, skip, broken, topology_summary",
                           &st, err);
   if (rc)
     return rc;
+  const hdb_ops_t *o = db->ops;
   fprintf(out, "%-5s %-12s %-12s %-10s %-24s %-6s %-21s %-15s %s\n", "ENTRY", "RUN", "IMPL",
           "VERSION", "MACHINE CLASS", "MODE", "START", "PASS/FAIL/SKIP/BROKEN", "TOPOLOGY");
   int n = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = o->step(st, "listing runs", err)) == HDB_ROW) {
     char tot[64];
-    snprintf(tot, sizeof tot, "%d/%d/%d/%d", sqlite3_column_int(st, 7), sqlite3_column_int(st, 8),
-             sqlite3_column_int(st, 9), sqlite3_column_int(st, 10));
-    fprintf(out, "%-5lld %-12.12s %-12s %-10s %-24s %-6s %-21s %-15s %s\n",
-            (long long)sqlite3_column_int64(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4),
-            col(st, 5), col(st, 6), tot, col(st, 11));
+    snprintf(tot, sizeof tot, "%lld/%lld/%lld/%lld", o->col_int(st, 7), o->col_int(st, 8),
+             o->col_int(st, 9), o->col_int(st, 10));
+    fprintf(out, "%-5lld %-12.12s %-12s %-10s %-24s %-6s %-21s %-15s %s\n", o->col_int(st, 0),
+            o->col_text(st, 1), o->col_text(st, 2), o->col_text(st, 3), o->col_text(st, 4),
+            o->col_text(st, 5), o->col_text(st, 6), tot, o->col_text(st, 11));
     n++;
   }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE)
-    return db_fail(db, sqlite3_db_filename(db, "main"), "listing runs", rc, err);
+  o->finalize(st);
+  if (rc < 0)
+    return rc;
   fprintf(out, "%d run%s\n", n, n == 1 ? "" : "s");
   return 0;
 }
 
-int suite_hist_select(sqlite3 *db, const suite_hist_filter_t *f, json_t **docs, mmc_error_t *err) {
-  sqlite3_stmt *st;
-  int rc = prepare_select(db, f, "id, doc, start_time", &st, err);
-  if (rc)
-    return rc;
+/* Rows of (id, doc): each doc validated by `load`, appended to *docs. */
+static int collect_docs(hdb_t *db, hdb_stmt_t *st, bool qualify, json_t **docs, mmc_error_t *err) {
+  const hdb_ops_t *o = db->ops;
   *docs = json_array();
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    char label[64];
-    snprintf(label, sizeof label, "history entry %lld", (long long)sqlite3_column_int64(st, 0));
-    json_t *doc;
-    int vr = suite_rr_load_text(col(st, 1), label, &doc, err);
+  int rc;
+  while ((rc = o->step(st, "selecting runs", err)) == HDB_ROW) {
+    char label[96];
+    snprintf(label, sizeof label, "history %s %lld", qualify ? "qualification" : "entry",
+             o->col_int(st, 0));
+    json_t *doc = NULL;
+    int vr;
+    if (qualify) {
+      doc = json_loads(o->col_text(st, 1), 0, NULL);
+      vr = doc ? suite_qr_validate(doc, err)
+               : mmc_fail(err, MMC_EINVAL, "not valid JSON (the database was changed by hand?)");
+      if (vr)
+        mmc_error_prefix(err, "%s", label);
+    } else {
+      vr = suite_rr_load_text(o->col_text(st, 1), label, &doc, err);
+    }
     if (vr) {
-      sqlite3_finalize(st);
-      json_decref(*docs);
-      *docs = NULL;
-      return vr;
+      json_decref(doc);
+      rc = vr;
+      break;
     }
     json_array_append_new(*docs, doc);
   }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
+  o->finalize(st);
+  if (rc < 0) {
     json_decref(*docs);
     *docs = NULL;
-    return db_fail(db, sqlite3_db_filename(db, "main"), "selecting runs", rc, err);
+    return rc;
   }
   return 0;
+}
+
+int suite_hist_select(suite_hist_t *db, const suite_hist_filter_t *f, json_t **docs,
+                      mmc_error_t *err) {
+  hdb_stmt_t *st;
+  int rc = prepare_select(db, f, "id, doc, start_time", &st, err);
+  return rc ? rc : collect_docs(db, st, false, docs, err);
+}
+
+int suite_hist_select_qualify(suite_hist_t *db, const suite_hist_filter_t *f, json_t **docs,
+                              mmc_error_t *err) {
+  hdb_stmt_t *st;
+  int rc = db->ops->prepare(db,
+                            "SELECT id, doc FROM qualifications WHERE (CAST($1 AS TEXT) IS NULL "
+                            "OR machine_class = $1) AND (CAST($2 AS TEXT) IS NULL OR hostname = "
+                            "$2) ORDER BY start_time, id",
+                            &st, err);
+  if (rc)
+    return rc;
+  db->ops->bind_text(st, 1, f->machine);
+  db->ops->bind_text(st, 2, f->host);
+  return collect_docs(db, st, true, docs, err);
 }

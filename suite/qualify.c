@@ -40,10 +40,10 @@
 
 #include "config.h"
 #include "probes/perf.h"
+#include "qualify_read.h"
 #include "results.h"
 #include "runner.h"
 
-#define QUALIFY_SCHEMA 1
 #define QUALIFY_RHO_MIN 0.7       /* rank agreement demanded of latency vs firmware */
 #define QUALIFY_SYMMETRY_TOL 0.10 /* allowed relative difference of i->j and j->i */
 #define MIB ((size_t)1 << 20)
@@ -897,12 +897,13 @@ static json_t *topology_json(const report_t *r) {
 
 static json_t *machine_json(const report_t *r) {
   struct utsname u;
-  char host[256] = "";
+  char host[256] = "", cls[192];
   gethostname(host, sizeof host - 1);
+  suite_machine_class(cls, sizeof cls);
   if (uname(&u) != 0)
     memset(&u, 0, sizeof u);
-  return json_pack("{s:s, s:s, s:s, s:I, s:I, s:{s:b, s:s, s:s, s:s, s:s}}", "hostname", host,
-                   "kernel", u.release, "arch", u.machine, "cpus",
+  return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:{s:b, s:s, s:s, s:s, s:s}}", "hostname", host,
+                   "class", cls, "kernel", u.release, "arch", u.machine, "cpus",
                    (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "largest_cache_bytes",
                    (json_int_t)r->llc, "virtualization", "virtual", r->virt.is_virtual,
                    "cpuid_hypervisor", r->virt.hypervisor, "dmi_sys_vendor", r->virt.dmi_vendor,
@@ -984,10 +985,13 @@ static json_t *report_json(const report_t *r) {
   struct tm tm;
   strftime(start, sizeof start, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&s0, &tm));
   strftime(end, sizeof end, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&s1, &tm));
+  char id[40];
+  suite_results_run_id(id, sizeof id);
   json_t *doc = json_pack(
-      "{s:s, s:i, s:s, s:b, s:s?, s:b, s:s, s:s, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-      "schema", "mmcert-qualify", "schema_version", QUALIFY_SCHEMA, "mmcert_version",
-      MMCERT_VERSION, "complete", !suite_qm_stop, "interrupted_by",
+      "{s:s, s:i, s:s, s:s, s:b, s:s?, s:b, s:s, s:s, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+      "s:o}",
+      "schema", "mmcert-qualify", "schema_version", SUITE_QUALIFY_SCHEMA, "run_id", id,
+      "mmcert_version", MMCERT_VERSION, "complete", !suite_qm_stop, "interrupted_by",
       suite_qm_stop == SIGINT    ? "SIGINT"
       : suite_qm_stop == SIGTERM ? "SIGTERM"
                                  : NULL,

@@ -283,9 +283,9 @@ static void trend_plot(plots_t *p, const char *dir, const json_t *docs, const js
 
 static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
                         const suite_report_opts_t *o, mmc_error_t *err, int *rc) {
-  sqlite3 *db = NULL;
+  suite_hist_t *db = NULL;
   mmc_error_t e = {0};
-  if (suite_hist_open(o->db, false, &db, &e) != 0) {
+  if (suite_hist_open(o->db, false, o->err, &db, &e) != 0) {
     if (o->db_required)
       *rc = mmc_fail(err, e.code, "%s", e.msg);
     snprintf(p->trend_note, sizeof p->trend_note, "trends across versions skipped: %s", e.msg);
@@ -293,6 +293,8 @@ static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
   }
   suite_hist_filter_t f = {.impl = rr->impl, .machine = rr->machine_class, .mode = rr->mode};
   json_t *docs = NULL;
+  char where[256];
+  snprintf(where, sizeof where, "%s", suite_hist_label(db));
   if (suite_hist_select(db, &f, &docs, &e) != 0) {
     suite_hist_close(db);
     *rc = mmc_fail(err, e.code, "%s", e.msg);
@@ -312,7 +314,7 @@ static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
   }
   snprintf(p->trend_note, sizeof p->trend_note,
            "trends: %zu run%s of %s on %s (%s mode) in %s, %zu version%s", json_array_size(docs),
-           json_array_size(docs) == 1 ? "" : "s", rr->impl, rr->machine_class, rr->mode, o->db,
+           json_array_size(docs) == 1 ? "" : "s", rr->impl, rr->machine_class, rr->mode, where,
            json_array_size(versions), json_array_size(versions) == 1 ? "" : "s");
   for (size_t m = 0; m < rr->nmetrics && json_array_size(docs); m++)
     trend_plot(p, dir, docs, versions, &rr->metrics[m], m);

@@ -393,7 +393,7 @@ static json_t *cases_json(const suite_run_t *run) {
   return cases;
 }
 
-static void run_id(char *buf, size_t cap) {
+void suite_results_run_id(char *buf, size_t cap) {
   uint64_t r[2] = {0};
   if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) { /* no entropy: time and pid */
     struct timespec ts;
@@ -410,7 +410,7 @@ json_t *suite_results_json(const suite_run_t *run) {
   iso_time(run->end_time, end, sizeof end);
   json_t *cases = cases_json(run);
   char id[40];
-  run_id(id, sizeof id);
+  suite_results_run_id(id, sizeof id);
   json_t *totals = json_pack("{s:i, s:i, s:i, s:i}", "pass", run->totals[SUITE_PASS], "fail",
                              run->totals[SUITE_FAIL], "skip", run->totals[SUITE_SKIP], "broken",
                              run->totals[SUITE_BROKEN]);

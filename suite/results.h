@@ -25,6 +25,9 @@
 /* "<ncpus>c-<GiB>g-<nodes>n-<cpu model short>" of this machine, e.g.
  * "2c-24g-1n-amd-epyc": what baselines and history group runs by. */
 void suite_machine_class(char *buf, size_t cap);
+/* A new run id: 32 hex digits from getrandom (time and pid without
+ * entropy). Results files and qualify reports carry one. */
+void suite_results_run_id(char *buf, size_t cap);
 /* "xxh64:<16 hex>" over nodes' memory, CPUs and distances. */
 void suite_topology_hash(const mmt_topology_t *t, char *buf, size_t cap);
 

@@ -101,7 +101,7 @@ run "$MMCERT" results import --db "$T/foreign.db" "$F/old.json"
 check "someone else's SQLite database: exit 2, not an mmcert history" sh -c "[ $rc -eq 2 ] && grep -q 'not an mmcert history' '$T/err'"
 sqlite3 "$T/v9.db" "CREATE TABLE schema_version(version INTEGER); INSERT INTO schema_version VALUES(9);" 2>/dev/null
 run "$MMCERT" results list --db "$T/v9.db"
-check "history of another schema version: exit 2" sh -c "[ $rc -eq 2 ] && grep -q 'schema version 9, this mmcert reads version 1' '$T/err'"
+check "history of another schema version: exit 2" sh -c "[ $rc -eq 2 ] && grep -q 'schema version 9, this mmcert reads versions 1..2' '$T/err'"
 run "$MMCERT" results list --db "$T/absent.db"
 check "list without a database: exit 2, says how to make one" sh -c "[ $rc -eq 2 ] && grep -q 'no such database.*mmcert results import' '$T/err' && [ ! -e '$T/absent.db' ]"
 run "$MMCERT" results import

@@ -2,9 +2,11 @@
  * test_history.c — results over releases end to end in-process: a case
  * table recording time series and metrics run with --repeat 3 gives a
  * schema-2 document that the validator accepts (and a damaged one it
- * refuses with the JSON path); the SQLite history imports runs once, as one
- * transaction (a bad file or a lock leaves every table as it was), refuses
- * a corrupt file, and selects by filter and recency.
+ * refuses with the JSON path); the history — an SQLite file and a database
+ * on the throw-away PostgreSQL server of make check — imports runs once, as
+ * one transaction (a bad file or a lock leaves every table as it was), and
+ * selects by filter and recency (a run id prefix is text, not a pattern);
+ * SQLite refuses a corrupt file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +20,11 @@
 #include <cmocka.h>
 #include <math.h>
 
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
 #include "history.h"
+#include "history_db.h"
 #include "results.h"
 #include "results_read.h"
 #include "runner.h"
@@ -117,52 +123,152 @@ static void repeat_series_validate(void **state) {
   json_decref(doc);
 }
 
-static long long count(sqlite3 *db, const char *table) {
+/* ------------------------------------------------------------ backends */
+
+/* The history tests run on both backends: an SQLite file in a temporary
+ * directory, and a fresh database on the throw-away PostgreSQL server that
+ * tests/pg-server.sh started (MMCERT_TEST_PG), dropped afterwards. */
+typedef struct backend {
+  bool pg;
+  const char *skip; /* why this backend cannot be tested here */
+  char dir[64], run[96];
+  char where[512]; /* what suite_hist_open gets */
+  char admin[512]; /* PostgreSQL: the server's own database, to create/drop ours */
+  char dbname[64];
+} backend_t;
+
+static long long count(suite_hist_t *db, const char *table) {
   char sql[128];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  long long n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  hdb_stmt_t *st;
+  mmc_error_t err = {0};
+  assert_int_equal(db->ops->prepare(db, sql, &st, &err), 0);
+  assert_int_equal(db->ops->step(st, "counting", &err), HDB_ROW);
+  long long n = db->ops->col_int(st, 0);
+  db->ops->finalize(st);
   return n;
 }
 
-typedef struct paths {
-  char dir[64], db[96], run[96];
-} paths_t;
+static void pg_admin(const backend_t *b, const char *sql) {
+  PGconn *c = PQconnectdb(b->admin);
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  PQclear(PQexec(c, "SET client_min_messages = warning")); /* no NOTICE on stderr */
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    fail_msg("%s: %s", sql, PQerrorMessage(c));
+  PQclear(r);
+  PQfinish(c);
+}
 
-static int setup(void **state) {
-  paths_t *p = calloc(1, sizeof *p);
-  snprintf(p->dir, sizeof p->dir, "/tmp/test_history.XXXXXX");
-  if (!mkdtemp(p->dir))
+static int setup_common(void **state, bool pg) {
+  backend_t *b = calloc(1, sizeof *b);
+  b->pg = pg;
+  snprintf(b->dir, sizeof b->dir, "/tmp/test_history.XXXXXX");
+  if (!mkdtemp(b->dir))
     return -1;
-  snprintf(p->db, sizeof p->db, "%s/h.db", p->dir);
-  snprintf(p->run, sizeof p->run, "%s/run.json", p->dir);
-  *state = p;
+  snprintf(b->run, sizeof b->run, "%s/run.json", b->dir);
+  snprintf(b->where, sizeof b->where, "%s/h.db", b->dir);
+  *state = b;
+  if (!pg)
+    return 0;
+  const char *uri = getenv("MMCERT_TEST_PG");
+  if (!uri) {
+    b->skip = getenv("MMCERT_TEST_PG_BROKEN") ? "BROKEN" : getenv("MMCERT_TEST_PG_SKIP");
+    if (!b->skip)
+      b->skip = "MMCERT_TEST_PG is not set (make check starts a server: tests/pg-server.sh)";
+    return 0;
+  }
+  snprintf(b->admin, sizeof b->admin, "%s", uri);
+  snprintf(b->dbname, sizeof b->dbname, "test_history_%d", (int)getpid());
+  /* The URI's database is its last path element: ours replaces it. */
+  const char *slash = strrchr(uri, '/');
+  snprintf(b->where, sizeof b->where, "%.*s/%s", (int)(slash - uri), uri, b->dbname);
+  char sql[128];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", b->dbname);
+  pg_admin(b, sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", b->dbname);
+  pg_admin(b, sql);
   return 0;
 }
 
+static int setup_sqlite(void **state) {
+  return setup_common(state, false);
+}
+
+static int setup_pg(void **state) {
+  return setup_common(state, true);
+}
+
 static int teardown(void **state) {
-  paths_t *p = *state;
+  backend_t *b = *state;
   char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
   int rc = system(cmd);
-  free(p);
+  if (b->pg && !b->skip) {
+    snprintf(cmd, sizeof cmd, "DROP DATABASE IF EXISTS %s", b->dbname);
+    pg_admin(b, cmd);
+  }
+  free(b);
   return rc == 0 ? 0 : -1;
 }
 
+/* Skip with the reason (or fail when the server was meant to run). */
+static bool unavailable(const backend_t *b) {
+  if (!b->skip)
+    return false;
+  if (!strcmp(b->skip, "BROKEN"))
+    fail_msg("PostgreSQL did not start: %s", getenv("MMCERT_TEST_PG_BROKEN"));
+  printf("# PostgreSQL backend not tested: %s\n", b->skip);
+  return true;
+}
+
+/* Another connection holds a write lock on the history. */
+typedef struct holder {
+  sqlite3 *sq;
+  PGconn *pg;
+} holder_t;
+
+static void hold_lock(const backend_t *b, holder_t *h) {
+  *h = (holder_t){0};
+  if (!b->pg) {
+    assert_int_equal(sqlite3_open(b->where, &h->sq), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h->sq, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    return;
+  }
+  h->pg = PQconnectdb(b->where);
+  assert_int_equal(PQstatus(h->pg), CONNECTION_OK);
+  PGresult *r = PQexec(h->pg, "BEGIN; LOCK TABLE mmcert.runs IN EXCLUSIVE MODE");
+  assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+  PQclear(r);
+}
+
+static void release_lock(holder_t *h) {
+  if (h->sq) {
+    sqlite3_exec(h->sq, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(h->sq);
+  }
+  if (h->pg) {
+    PQclear(PQexec(h->pg, "ROLLBACK"));
+    PQfinish(h->pg);
+  }
+}
+
 static void import_once_all_or_nothing(void **state) {
-  paths_t *p = *state;
+  backend_t *b = *state;
+  if (unavailable(b)) {
+    skip();
+    return;
+  }
   json_t *doc = run_doc();
   mmc_error_t err = {0};
-  assert_int_equal(suite_results_write_file(p->run, doc, &err), 0);
+  assert_int_equal(suite_results_write_file(b->run, doc, &err), 0);
   json_decref(doc);
-  sqlite3 *db;
-  assert_int_equal(suite_hist_open(p->db, true, &db, &err), 0);
+  suite_hist_t *db;
+  if (suite_hist_open(b->where, true, NULL, &db, &err) != 0)
+    fail_msg("%s", err.msg);
   FILE *note = fopen("/dev/null", "w");
   size_t imported, skipped;
-  const char *two[] = {p->run, FIX "old.json"};
+  const char *two[] = {b->run, FIX "old.json"};
   assert_int_equal(suite_hist_import(db, two, 2, note, &imported, &skipped, &err), 0);
   assert_int_equal(imported, 2);
   assert_int_equal(count(db, "runs"), 2);
@@ -183,15 +289,13 @@ static void import_once_all_or_nothing(void **state) {
   assert_int_equal(count(db, "runs"), 2);
   assert_int_equal(count(db, "samples"), 30);
 
-  /* Another connection holds a write transaction: MMC_EBUSY, unchanged. */
-  sqlite3 *other;
-  assert_int_equal(sqlite3_open(p->db, &other), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_busy_timeout(db, 0); /* the test does not wait out the 2 s */
+  /* Another connection holds a write lock: MMC_EBUSY, unchanged. */
+  holder_t h;
+  hold_lock(b, &h);
+  assert_int_equal(db->ops->lock_timeout(db, 50, &err), 0); /* the test does not wait it out */
   assert_int_equal(suite_hist_import(db, mixed, 1, note, &imported, &skipped, &err), MMC_EBUSY);
-  assert_non_null(strstr(err.msg, "locked"));
-  sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
-  sqlite3_close(other);
+  assert_non_null(strstr(err.msg, b->pg ? "lock timeout" : "locked"));
+  release_lock(&h);
   assert_int_equal(count(db, "runs"), 2);
   assert_int_equal(suite_hist_import(db, mixed, 1, note, &imported, &skipped, &err), 0);
   assert_int_equal(count(db, "runs"), 3);
@@ -212,11 +316,19 @@ static void import_once_all_or_nothing(void **state) {
   assert_string_equal(json_string_value(json_object_get(json_array_get(docs, 0), "run_id")),
                       "fixture-same"); /* started after fixture-old */
   json_decref(docs);
+  /* A run id prefix is text: '_' and '%' are no wildcards. */
+  static const char *const patterns[] = {"run=fixture_", "run=%", "run=fixture-%"};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(suite_hist_parse_filter(patterns[i], buf, sizeof buf, &f, &err), 0);
+    assert_int_equal(suite_hist_select(db, &f, &docs, &err), 0);
+    assert_int_equal(json_array_size(docs), 0);
+    json_decref(docs);
+  }
   suite_hist_close(db);
 }
 
 static void filters_and_bad_files(void **state) {
-  paths_t *p = *state;
+  backend_t *b = *state;
   suite_hist_filter_t f;
   char buf[64];
   mmc_error_t err = {0};
@@ -228,22 +340,25 @@ static void filters_and_bad_files(void **state) {
   assert_string_equal(f.mode, "full");
   assert_string_equal(f.machine, "x");
 
-  sqlite3 *db = NULL;
-  assert_int_equal(suite_hist_open(p->db, false, &db, &err), MMC_ENOENT);
-  assert_true(access(p->db, F_OK) != 0); /* not created by a reader */
-  FILE *g = fopen(p->db, "w");
+  suite_hist_t *db = NULL;
+  assert_int_equal(suite_hist_open(b->where, false, NULL, &db, &err), MMC_ENOENT);
+  assert_true(access(b->where, F_OK) != 0); /* not created by a reader */
+  FILE *g = fopen(b->where, "w");
   for (int i = 0; i < 64; i++)
     fputs("garbage garbage garbage\n", g);
   fclose(g);
-  assert_int_equal(suite_hist_open(p->db, true, &db, &err), MMC_EINVAL);
+  assert_int_equal(suite_hist_open(b->where, true, NULL, &db, &err), MMC_EINVAL);
   assert_non_null(strstr(err.msg, "not a database"));
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(repeat_series_validate),
-      cmocka_unit_test_setup_teardown(import_once_all_or_nothing, setup, teardown),
-      cmocka_unit_test_setup_teardown(filters_and_bad_files, setup, teardown),
+      {"import_once_all_or_nothing (SQLite)", import_once_all_or_nothing, setup_sqlite, teardown,
+       NULL},
+      {"import_once_all_or_nothing (PostgreSQL)", import_once_all_or_nothing, setup_pg, teardown,
+       NULL},
+      cmocka_unit_test_setup_teardown(filters_and_bad_files, setup_sqlite, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
