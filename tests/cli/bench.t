@@ -29,11 +29,11 @@ check "history imports bench files" status_is 0
 run "$MMCERT" results list --db "$T/h.db" --mode bench
 check "history lists them by mode" out_has "bench"
 
-run "$MMCERT" bench access --impl "$IMPLS/minimal.so" --json "$T/min.json"
+run "$MMCERT" bench access --impl "$IMPLS/novm.so" --json "$T/min.json"
 check "--impl is the implementation measured: exit 1 when it cannot" status_is 1
-check "... the message names it" err_has "not implemented by test-minimal"
+check "... the message names it" err_has "not implemented by test-novm"
 run "$MMCERT" results show "$T/min.json"
-check "... and its results file says so" out_has "^impl=test-minimal$"
+check "... and its results file says so" out_has "^impl=test-novm$"
 run grep -c '"verdict": "broken"' "$T/min.json"
 check "... the benchmark broken there" out_has "^[1-9]"
 

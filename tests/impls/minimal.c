@@ -1,15 +1,25 @@
 /*
- * minimal.c — a tiny but correct implementation for the runner's own tests:
- * host creation and the documented settings (SPEC.md "Advanced settings"),
- * stepped clock; every other mechanism honestly returns MMC_ENOTSUP with its
- * capability flag clear. The deliberately broken variants (crash_create.c,
- * hang_create.c, wrong_default.c) include this file with one TESTIMPL_*
- * switch defined. A test asset, not an implementation to certify.
+ * minimal.c — the smallest correct implementation, for the suite's own
+ * tests: the documented settings (SPEC.md "Advanced settings"), a stepped
+ * clock, and VMs that run — one anonymous mapping per VM, page() = base +
+ * offset, admission control on reservations (ALLOC-1) — with no memory
+ * management at all: every mechanism's capability flag is clear and its
+ * calls answer MMC_ENOTSUP, statistics it does not keep are marked
+ * unobserved. Its honest certificate is INCOMPLETE (exit 4): what it does
+ * is shown, everything else "not shown" with the flag named.
+ *
+ * Variants include this file with one TESTIMPL_* switch: crash_create.c,
+ * hang_create.c, wrong_default.c, crash_on_set.c, noisy.c, null_fn.c,
+ * small_struct.c, wrong_abi.c, no_symbol.c, and novm.c (TESTIMPL_NO_VMS:
+ * power-on answers MMC_ENOTSUP, which the contract does not allow). A test
+ * asset, not an implementation to certify.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "mmc_error.h"
@@ -59,10 +69,33 @@ static const tsetting_t table[] = {
 };
 #define NSETTINGS (sizeof table / sizeof table[0])
 
+enum { TVM_MAX = 256 };
+
+typedef struct tvm {
+  bool on;
+  uint64_t pages;    /* configured */
+  uint64_t reserved; /* pages */
+  uint32_t vcpus;
+  uint8_t *mem;      /* pages * 4096 bytes, anonymous */
+  uint32_t entered;  /* vCPUs entered */
+} tvm_t;
+
 struct mmc_host {
   bool osdi02;
   int64_t value[NSETTINGS];
   uint64_t now;
+  pthread_mutex_t lock;     /* guards vms, nvms, reserved */
+  uint64_t capacity;        /* pages: the topology's memory */
+  uint64_t reserved;        /* pages reserved by running VMs */
+  uint32_t nvms;            /* ids handed out; vms[id - 1] */
+  tvm_t vms[TVM_MAX];
+  mmc_event_t ev[2 * TVM_MAX]; /* power-on/off events, in order */
+  uint64_t nev;
+};
+
+struct mmc_vcpu {
+  mmc_host_t *h;
+  mmc_vm_id_t vm;
 };
 
 static int find(const char *name) {
@@ -132,6 +165,9 @@ static int t_host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_err
   if (!h)
     return mmc_fail(err, MMC_ENOMEM, "host_create: out of memory");
   h->osdi02 = osdi02;
+  pthread_mutex_init(&h->lock, NULL);
+  for (uint32_t n = 0; n < cfg->topology->nnodes; n++)
+    h->capacity += cfg->topology->nodes[n].memory_bytes / MMC_PAGE_SIZE;
   for (size_t i = 0; i < NSETTINGS; i++)
     h->value[i] = osdi02 ? table[i].def_osdi02 : table[i].def;
   for (size_t i = 0; i < cfg->nsettings; i++) {
@@ -146,6 +182,10 @@ static int t_host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_err
 }
 
 static void t_host_destroy(mmc_host_t *h) {
+  for (uint32_t i = 0; i < h->nvms; i++)
+    if (h->vms[i].on)
+      munmap(h->vms[i].mem, h->vms[i].pages * MMC_PAGE_SIZE);
+  pthread_mutex_destroy(&h->lock);
   free(h);
 }
 
@@ -161,30 +201,165 @@ static uint64_t t_now(mmc_host_t *h) {
 }
 
 #define NOTSUP(what) mmc_fail(err, MMC_ENOTSUP, "%s: not implemented by " TESTIMPL_NAME, what)
-static int t_power_on(mmc_host_t *h, const mmc_vm_config_t *c, mmc_vm_id_t *id, mmc_error_t *err) {
-  return NOTSUP("vm_power_on");
+
+static void emit(mmc_host_t *h, uint32_t type, mmc_vm_id_t vm) {
+  if (h->nev < sizeof h->ev / sizeof h->ev[0])
+    h->ev[h->nev] = (mmc_event_t){.seq = h->nev, .time_ns = h->now, .type = type, .vm = vm,
+                                  .node_from = -1, .node_to = -1};
+  h->nev++;
 }
+
+static int check_config(const mmc_vm_config_t *c, mmc_error_t *err) {
+  if (!c || c->vcpus == 0 || c->vcpus > MMC_MAX_VCPUS)
+    return mmc_fail(err, MMC_EINVAL, "vcpus must be 1..%u", MMC_MAX_VCPUS);
+  if (c->memory_bytes == 0 || c->memory_bytes % MMC_PAGE_SIZE)
+    return mmc_fail(err, MMC_EINVAL, "memory_bytes %llu is not a positive multiple of %u",
+                    (unsigned long long)c->memory_bytes, MMC_PAGE_SIZE);
+  if (c->reservation_bytes > c->memory_bytes)
+    return mmc_fail(err, MMC_EINVAL, "reservation %llu is above the VM's %llu bytes",
+                    (unsigned long long)c->reservation_bytes,
+                    (unsigned long long)c->memory_bytes);
+  if (c->salt)
+    return NOTSUP("sched.mem.pshare.salt (no MMC_CAP_SALTING)");
+  if (c->node_affinity)
+    return NOTSUP("numa.nodeAffinity (no MMC_CAP_NODE_AFFINITY)");
+  return 0;
+}
+
+static int t_power_on(mmc_host_t *h, const mmc_vm_config_t *c, mmc_vm_id_t *id, mmc_error_t *err) {
+#ifdef TESTIMPL_NO_VMS
+  (void)h, (void)c, (void)id;
+  return NOTSUP("vm_power_on");
+#endif
+  int rc = check_config(c, err);
+  if (rc)
+    return rc;
+  uint64_t pages = c->memory_bytes / MMC_PAGE_SIZE;
+  uint64_t res = (c->reservation_bytes + MMC_PAGE_SIZE - 1) / MMC_PAGE_SIZE;
+  pthread_mutex_lock(&h->lock);
+  if (h->nvms == TVM_MAX)
+    rc = mmc_fail(err, MMC_ENOMEM, "more than %d VMs", TVM_MAX);
+  else if (h->reserved + res > h->capacity)
+    rc = mmc_fail(err, MMC_EADMISSION,
+                  "reservation of %llu pages cannot be guaranteed: %llu of %llu reserved",
+                  (unsigned long long)res, (unsigned long long)h->reserved,
+                  (unsigned long long)h->capacity);
+  uint8_t *mem = MAP_FAILED;
+  if (!rc) {
+    mem = mmap(NULL, pages * MMC_PAGE_SIZE, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED)
+      rc = mmc_fail(err, MMC_ENOMEM, "mmap of %llu bytes failed", (unsigned long long)c->memory_bytes);
+  }
+  if (!rc) {
+    h->vms[h->nvms] = (tvm_t){.on = true, .pages = pages, .reserved = res, .vcpus = c->vcpus,
+                              .mem = mem};
+    h->reserved += res;
+    *id = ++h->nvms;
+    emit(h, MMC_EV_POWER_ON, *id);
+  }
+  pthread_mutex_unlock(&h->lock);
+  return rc;
+}
+
+/* The running VM `id`, with h->lock held; NULL with err filled. */
+static tvm_t *vm_of(mmc_host_t *h, mmc_vm_id_t id, mmc_error_t *err) {
+  if (id == 0 || id > h->nvms) {
+    mmc_fail(err, MMC_ENOENT, "no VM %u", id);
+    return NULL;
+  }
+  if (!h->vms[id - 1].on) {
+    mmc_fail(err, MMC_ESTATE, "VM %u is powered off", id);
+    return NULL;
+  }
+  return &h->vms[id - 1];
+}
+
 static int t_reconfigure(mmc_host_t *h, mmc_vm_id_t vm, const mmc_vm_config_t *c,
                          mmc_error_t *err) {
-  return NOTSUP("vm_reconfigure");
+  int rc = check_config(c, err);
+  if (rc)
+    return rc;
+  pthread_mutex_lock(&h->lock);
+  tvm_t *v = vm_of(h, vm, err);
+  uint64_t res = (c->reservation_bytes + MMC_PAGE_SIZE - 1) / MMC_PAGE_SIZE;
+  if (!v)
+    rc = err ? err->code : MMC_ENOENT;
+  else if (c->memory_bytes / MMC_PAGE_SIZE != v->pages || c->vcpus != v->vcpus)
+    rc = mmc_fail(err, MMC_EINVAL, "reconfigure: vcpus and memory_bytes must stay as they were");
+  else if (h->reserved - v->reserved + res > h->capacity)
+    rc = mmc_fail(err, MMC_EADMISSION, "reservation of %llu pages cannot be guaranteed",
+                  (unsigned long long)res);
+  else {
+    h->reserved = h->reserved - v->reserved + res;
+    v->reserved = res;
+  }
+  pthread_mutex_unlock(&h->lock);
+  return rc;
 }
+
 static int t_power_off(mmc_host_t *h, mmc_vm_id_t vm, mmc_error_t *err) {
-  return NOTSUP("vm_power_off");
+  pthread_mutex_lock(&h->lock);
+  tvm_t *v = vm_of(h, vm, err);
+  int rc = !v ? (err ? err->code : MMC_ENOENT) : 0;
+  if (v && v->entered)
+    rc = mmc_fail(err, MMC_EBUSY, "VM %u has %u vCPUs entered", vm, v->entered);
+  else if (v) {
+    munmap(v->mem, v->pages * MMC_PAGE_SIZE); /* the kernel frees the frames */
+    h->reserved -= v->reserved;
+    *v = (tvm_t){0};
+    emit(h, MMC_EV_POWER_OFF, vm);
+  }
+  pthread_mutex_unlock(&h->lock);
+  return rc;
 }
+
 static int t_vcpu_enter(mmc_host_t *h, mmc_vm_id_t vm, uint32_t i, mmc_vcpu_t **o,
                         mmc_error_t *err) {
-  return NOTSUP("vcpu_enter");
+  pthread_mutex_lock(&h->lock);
+  tvm_t *v = vm_of(h, vm, err);
+  int rc = !v ? (err ? err->code : MMC_ENOENT) : 0;
+  if (v && i >= v->vcpus)
+    rc = mmc_fail(err, MMC_ERANGE, "VM %u has %u vCPUs, not %u", vm, v->vcpus, i + 1);
+  mmc_vcpu_t *vc = rc ? NULL : calloc(1, sizeof *vc);
+  if (!rc && !vc)
+    rc = mmc_fail(err, MMC_ENOMEM, "vcpu_enter: out of memory");
+  if (!rc) {
+    *vc = (mmc_vcpu_t){.h = h, .vm = vm};
+    v->entered++;
+    *o = vc;
+  }
+  pthread_mutex_unlock(&h->lock);
+  return rc;
 }
-static void *t_page(mmc_vcpu_t *v, uint64_t g, bool w, mmc_error_t *err) {
-  NOTSUP("page");
-  return NULL;
+
+/* Hardware translation: the pointer stays valid while the VM runs. */
+static void *t_page(mmc_vcpu_t *vc, uint64_t g, bool w, mmc_error_t *err) {
+  (void)w;
+  tvm_t *v = &vc->h->vms[vc->vm - 1];
+  if (g >= v->pages) {
+    mmc_fail(err, MMC_ERANGE, "gpfn %llu is beyond the VM's %llu pages", (unsigned long long)g,
+             (unsigned long long)v->pages);
+    return NULL;
+  }
+  return v->mem + g * MMC_PAGE_SIZE;
 }
-static void t_quiesce(mmc_vcpu_t *v) {}
-static void t_set_demand(mmc_vcpu_t *v, uint32_t p) {}
-static void t_vcpu_exit(mmc_vcpu_t *v) {}
+static void t_quiesce(mmc_vcpu_t *v) {
+  (void)v; /* nothing is ever remapped */
+}
+static void t_set_demand(mmc_vcpu_t *v, uint32_t p) {
+  (void)v, (void)p;
+}
+static void t_vcpu_exit(mmc_vcpu_t *vc) {
+  pthread_mutex_lock(&vc->h->lock);
+  vc->h->vms[vc->vm - 1].entered--;
+  pthread_mutex_unlock(&vc->h->lock);
+  free(vc);
+}
+/* No placement and no affinity: a vCPU has no node (impl.h allows this). */
 static int t_vcpu_info(mmc_host_t *h, mmc_vm_id_t vm, uint32_t i, mmc_vcpu_info_t *o,
                        mmc_error_t *err) {
-  return NOTSUP("vcpu_info");
+  return NOTSUP("vcpu_info (no MMC_CAP_PLACEMENT, no MMC_CAP_NODE_AFFINITY)");
 }
 static int t_balloon_target(mmc_host_t *h, mmc_vm_id_t vm, uint64_t *p, mmc_error_t *err) {
   return NOTSUP("balloon_target");
@@ -197,14 +372,61 @@ static int t_balloon_take(mmc_host_t *h, mmc_vm_id_t vm, const uint64_t *g, size
                           mmc_error_t *err) {
   return NOTSUP("balloon_take");
 }
+
+/* Pages the kernel has backed, by mincore over the VM's mapping. */
+static uint64_t resident(const tvm_t *v) {
+  uint64_t n = 0;
+  unsigned char vec[4096];
+  for (uint64_t off = 0; off < v->pages; off += sizeof vec) {
+    uint64_t k = v->pages - off < sizeof vec ? v->pages - off : sizeof vec;
+    if (mincore(v->mem + off * MMC_PAGE_SIZE, k * MMC_PAGE_SIZE, vec) != 0)
+      return 0;
+    for (uint64_t i = 0; i < k; i++)
+      n += vec[i] & 1;
+  }
+  return n;
+}
+
 static int t_vm_stats(mmc_host_t *h, mmc_vm_id_t vm, mmc_vm_stats_t *o, mmc_error_t *err) {
-  return NOTSUP("vm_stats");
+  pthread_mutex_lock(&h->lock);
+  tvm_t *v = vm_of(h, vm, err);
+  if (v) {
+    *o = (mmc_vm_stats_t){.configured_pages = v->pages,
+                          .vnuma_nodes = 1,
+                          .resident_pages = resident(v),
+                          .target_pages = v->pages};
+    /* Everything but size and residency is beyond what this one keeps. */
+    o->unobserved = ~(uint64_t)(MMC_VMSTAT_RESIDENT | MMC_VMSTAT_VNUMA_NODES);
+  }
+  pthread_mutex_unlock(&h->lock);
+  return v ? 0 : (err ? err->code : MMC_ENOENT);
 }
+
 static int t_host_stats(mmc_host_t *h, mmc_host_stats_t *o, mmc_error_t *err) {
-  return NOTSUP("host_stats");
-}
-static size_t t_events_read(mmc_host_t *h, uint64_t *c, mmc_event_t *b, size_t m) {
+  (void)err;
+  pthread_mutex_lock(&h->lock);
+  *o = (mmc_host_stats_t){.nnodes = 1, .now_ns = h->now};
+  for (uint32_t i = 0; i < h->nvms; i++)
+    o->nvms += h->vms[i].on;
+  o->unobserved = ~(uint64_t)0;
+  o->unobserved_events = ~(uint64_t)(1ull << MMC_EV_POWER_ON | 1ull << MMC_EV_POWER_OFF);
+  pthread_mutex_unlock(&h->lock);
   return 0;
+}
+
+static size_t t_events_read(mmc_host_t *h, uint64_t *c, mmc_event_t *b, size_t m) {
+  size_t n = 0;
+  pthread_mutex_lock(&h->lock);
+  uint64_t cap = sizeof h->ev / sizeof h->ev[0], end = h->nev < cap ? h->nev : cap;
+  for (; *c < end && n < m; (*c)++)
+    b[n++] = h->ev[*c];
+  pthread_mutex_unlock(&h->lock);
+  return n;
+}
+
+static const char *t_why_not(uint64_t cap) {
+  (void)cap;
+  return "the minimal test implementation runs VMs and nothing else";
 }
 
 #ifndef TESTIMPL_NO_SYMBOL
@@ -254,4 +476,5 @@ const mmc_impl_t
         .vm_stats = t_vm_stats,
         .host_stats = t_host_stats,
         .events_read = t_events_read,
+        .why_not = t_why_not,
 };

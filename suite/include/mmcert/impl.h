@@ -57,7 +57,9 @@
  *   from a call whose capability flag is set, is a defect the suite reports
  *   as broken. The one exception: power-on/reconfigure of a config that asks
  *   for a mechanism whose flag is clear (a salt without MMC_CAP_SALTING, a
- *   node affinity without MMC_CAP_NODE_AFFINITY) answers MMC_ENOTSUP.
+ *   node affinity without MMC_CAP_NODE_AFFINITY) answers MMC_ENOTSUP, and
+ *   vcpu_info may answer MMC_ENOTSUP when both MMC_CAP_PLACEMENT and
+ *   MMC_CAP_NODE_AFFINITY are clear (a vCPU then has no node to report).
  *   Individually:
  *   - a documented setting the implementation cannot honour answers
  *     setting_set/setting_get with MMC_ENOTSUP and a message saying why
