@@ -9,10 +9,19 @@
  * sc_* functions below; each check becomes a KTAP-indented subtest and a JSON
  * record, each metric a JSON record with its unit.
  *
- * Result kinds stay distinct: pass, fail (a check failed), skip (not
- * applicable here, with the reason), broken (the harness or the
+ * Result kinds stay distinct: pass, fail (a check failed), not shown (a
+ * "skip": nothing failed but the case could not judge its SPEC ids here,
+ * with the reason and its kind — capability absent, clock form, topology,
+ * machine, not applicable, unprobed), broken (the harness or the
  * implementation failed before anything could be checked: an unexpected
- * error from a setup call, a crash, a timeout).
+ * error from a setup call, a crash, a timeout, MMC_ENOTSUP where the
+ * contract does not allow it). The certificate (certificate.h) turns the
+ * cases' results into a status per SPEC id.
+ *
+ * Clock forms: a case declares which forms it has (`clocks`); the runner
+ * picks one per run — stepped when the case and the implementation both
+ * have it (deterministic from the seed), else live; `mmcert run --clock`
+ * forces one — and the case reads it with sc_clock().
  */
 #ifndef SUITE_CASE_H
 #define SUITE_CASE_H
@@ -30,9 +39,26 @@ enum suite_need {
   SUITE_NEED_ROOT = 1u << 1,
   SUITE_NEED_PMU = 1u << 2,     /* hardware perf events */
   SUITE_NEED_KSM = 1u << 3,     /* /sys/kernel/mm/ksm */
-  SUITE_NEED_LIVE = 1u << 4,    /* live clock (MMC_CAP_CLOCK_LIVE) */
-  SUITE_NEED_STEPPED = 1u << 5, /* stepped clock (MMC_CAP_CLOCK_STEPPED) */
 };
+
+/* The clock forms a case has (suite_case_t.clocks; 0 = both). */
+enum suite_clock_form {
+  SUITE_CLOCKS_STEPPED = 1u << 0, /* advance(): deterministic, from the seed */
+  SUITE_CLOCKS_LIVE = 1u << 1,    /* the implementation's own threads, real time */
+};
+
+/* Why a case is not shown (JSON "not_shown_kind"; suite_ns_kind_name). */
+typedef enum suite_ns_kind {
+  SUITE_NS_NONE = 0,
+  SUITE_NS_CAPABILITY,     /* the implementation lacks a capability (flag named) */
+  SUITE_NS_CLOCK,          /* no clock form both the case and the implementation have */
+  SUITE_NS_TOPOLOGY,       /* the topology is too small: nodes, real nodes, memory */
+  SUITE_NS_MACHINE,        /* the machine lacks something: root, PMU, KSM */
+  SUITE_NS_NOT_APPLICABLE, /* the implementation runs only on real nodes; the
+                              topology the case needs is emulated */
+  SUITE_NS_UNPROBED,       /* the case could not judge a part: no independent probe
+                              here, an unobserved statistic, a clear capability */
+} suite_ns_kind_t;
 
 typedef struct suite_ctx suite_ctx_t;
 
@@ -44,6 +70,7 @@ typedef struct suite_case {
   uint32_t needs;       /* suite_need flags */
   uint32_t min_nodes;   /* nodes the run's topology must have; 0 = any */
   uint64_t min_memory;  /* bytes of host memory the case needs; 0 = any */
+  uint32_t clocks;      /* suite_clock_form flags of the forms it has; 0 = both */
   unsigned timeout_s;   /* quick mode; full mode allows 20x */
   void (*run)(suite_ctx_t *ctx);
 } suite_case_t;
@@ -63,6 +90,8 @@ const mmc_impl_t *sc_impl(suite_ctx_t *c);
 const mmt_topology_t *sc_topology(suite_ctx_t *c); /* the run's topology (after --host-memory) */
 suite_mode_t sc_mode(suite_ctx_t *c);
 uint64_t sc_seed(suite_ctx_t *c); /* the run's seed (printed in the TAP header) */
+/* The clock form the runner chose for this case (see "Clock forms"). */
+mmc_clock_mode_t sc_clock(suite_ctx_t *c);
 
 /* Create a host on `topo` (NULL = the run's) with the run's --set settings,
  * seed and profile, then `extra` settings (NULL-terminated name/value list may
@@ -94,8 +123,14 @@ void sc_series(suite_ctx_t *c, const char *name, const char *unit, double t, dou
  * PMU): recorded with no value and the reason, never as a zero. */
 void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit, const char *reason);
 __attribute__((format(printf, 2, 3))) void sc_diag(suite_ctx_t *c, const char *fmt, ...);
-/* End the case as SKIP (nothing failed so far is lost: failures still count). */
+/* End the case as not shown (kind "unprobed"), with the reason; failures
+ * reported so far still count. */
 __attribute__((format(printf, 2, 3))) noreturn void sc_skip(suite_ctx_t *c, const char *fmt, ...);
+/* A part of the case cannot be judged here (no independent probe, a
+ * statistic the implementation marks unobserved, a capability one check
+ * needs is clear): recorded, and the case goes on. Unless a check fails,
+ * the case then ends not shown with these reasons instead of passing. */
+__attribute__((format(printf, 2, 3))) void sc_not_shown(suite_ctx_t *c, const char *fmt, ...);
 /* End the case as broken: the harness or implementation could not run it. */
 __attribute__((format(printf, 2, 3))) noreturn void sc_broken(suite_ctx_t *c, const char *fmt, ...);
 /* Shorthand: when rc != 0, sc_broken with "what: err.msg". */

@@ -10,5 +10,7 @@
 int suite_cmd_results(int argc, char **argv);
 int suite_cmd_compare(int argc, char **argv);
 int suite_cmd_report(int argc, char **argv);
+/* certify.c: combine the certificates of several runs (exit 0, 1, 4 or 2). */
+int suite_cmd_certify(int argc, char **argv);
 
 #endif

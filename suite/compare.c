@@ -8,8 +8,10 @@
 #include "compare.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "certificate.h"
 #include "stats.h"
 
 const char *suite_cmp_verdict_name(suite_cmp_verdict_t v) {
@@ -179,6 +181,65 @@ static unsigned print_checks(const suite_rr_t *a, const suite_rr_t *b, FILE *out
   return newly_failing;
 }
 
+/* The certificate of one side: its runs' certificates combined. false when
+ * no run has one (bench files, files from before certificates). */
+static bool side_cert(const suite_rr_t *rr, suite_cert_t *out) {
+  size_t n = json_array_size(rr->docs), k = 0;
+  suite_cert_t *certs = calloc(n ? n : 1, sizeof *certs);
+  const char **labels = calloc(n ? n : 1, sizeof *labels);
+  mmc_error_t err = {0};
+  for (size_t i = 0; certs && labels && i < n; i++) {
+    const json_t *doc = json_array_get(rr->docs, i);
+    if (suite_cert_from_json(doc, &certs[k], &err) != 0)
+      continue;
+    const char *id = json_string_value(json_object_get(doc, "run_id"));
+    labels[k++] = id ? id : "run";
+  }
+  bool ok = k > 0 && suite_cert_combine(certs, labels, k, out, &err) == 0;
+  for (size_t i = 0; i < k; i++)
+    suite_cert_free(&certs[i]);
+  free(certs);
+  free(labels);
+  return ok;
+}
+
+/* SPEC ids whose certificate status changed. A shown id that is now failed
+ * or not shown counts against the new side (it gates like a newly failing
+ * check); the rest are listed. */
+static unsigned print_spec_changes(const suite_rr_t *a, const suite_rr_t *b, FILE *out,
+                                   unsigned *gained) {
+  suite_cert_t ca, cb;
+  fprintf(out, "\nSPEC ids whose certificate status changed:\n");
+  if (!side_cert(a, &ca)) {
+    fprintf(out, "  (old side has no certificate: not compared)\n");
+    return 0;
+  }
+  if (!side_cert(b, &cb)) {
+    suite_cert_free(&ca);
+    fprintf(out, "  (new side has no certificate: not compared)\n");
+    return 0;
+  }
+  unsigned lost = 0, changes = 0;
+  for (size_t i = 0; i < cb.n; i++) {
+    const suite_cert_id_t *nb = &cb.ids[i], *na = NULL;
+    for (size_t j = 0; j < ca.n && !na; j++)
+      na = !strcmp(ca.ids[j].id, nb->id) ? &ca.ids[j] : NULL;
+    if (!na || na->status == nb->status)
+      continue;
+    changes++;
+    bool worse = na->status == SUITE_CERT_SHOWN || nb->status == SUITE_CERT_FAILED;
+    lost += worse;
+    *gained += !worse;
+    fprintf(out, "  %-9s %s -> %s%s%s\n", nb->id, suite_cert_status_name(na->status),
+            suite_cert_status_name(nb->status), nb->reason[0] ? ": " : "", nb->reason);
+  }
+  fprintf(out, "  certificate: %s -> %s%s\n", suite_cert_verdict_name(suite_cert_verdict(&ca)),
+          suite_cert_verdict_name(suite_cert_verdict(&cb)), changes ? "" : " (no id changed)");
+  suite_cert_free(&ca);
+  suite_cert_free(&cb);
+  return lost;
+}
+
 int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *o, FILE *out,
                   mmc_error_t *err) {
   int rc = refuse(a, b, o, err);
@@ -201,10 +262,15 @@ int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts
   unsigned improved = 0, passing = 0;
   unsigned regressed = print_metrics(a, b, o, out, &improved);
   unsigned failing = print_checks(a, b, out, &passing);
-  const char *overall = regressed || failing  ? "REGRESSED"
-                        : improved || passing ? "improved"
-                                              : "no change";
-  fprintf(out, "\nverdict: %s: %u regressed, %u newly failing, %u improved, %u newly passing\n",
+  unsigned gained = 0, lost = print_spec_changes(a, b, out, &gained);
+  const char *overall = regressed || failing || lost           ? "REGRESSED"
+                        : improved || passing || gained ? "improved"
+                                                        : "no change";
+  fprintf(out, "\nverdict: %s: %u regressed, %u newly failing, %u improved, %u newly passing",
           overall, regressed, failing, improved, passing);
-  return regressed || failing ? 1 : 0;
+  if (lost || gained)
+    fprintf(out, ", %u SPEC id%s no longer shown, %u newly shown", lost, lost == 1 ? "" : "s",
+            gained);
+  fputc('\n', out);
+  return regressed || failing || lost ? 1 : 0;
 }

@@ -33,6 +33,7 @@ typedef struct wire_hdr {
 struct suite_ctx {
   const suite_run_t *run;
   const suite_case_t *c;
+  mmc_clock_mode_t clock; /* the form the runner chose */
   int fd;
   mmc_host_t *hosts[SC_MAX_HOSTS];
 };
@@ -84,7 +85,7 @@ long suite_rec_decode(const unsigned char *buf, size_t len, suite_rec_t *out) {
   if (len < sizeof h)
     return 0;
   memcpy(&h, buf, sizeof h);
-  if (h.magic != WIRE_MAGIC || h.kind < SUITE_REC_CHECK || h.kind > SUITE_REC_SERIES)
+  if (h.magic != WIRE_MAGIC || h.kind < SUITE_REC_CHECK || h.kind > SUITE_REC_NOT_SHOWN)
     return -1;
   size_t total = sizeof h;
   for (int i = 0; i < 4; i++) {
@@ -131,10 +132,19 @@ static void destroy_hosts(suite_ctx_t *c) {
     }
 }
 
-static _Noreturn void finish(suite_ctx_t *c, suite_rec_kind_t kind, const char *text) {
+/* End the case; `ns` is the not-shown kind of a SKIP. */
+static _Noreturn void finish_kind(suite_ctx_t *c, suite_rec_kind_t kind, suite_ns_kind_t ns,
+                                  const char *text) {
   destroy_hosts(c);
-  send_rec(c, kind, kind == SUITE_REC_DONE, NULL, text);
+  suite_rec_t r = {.kind = kind, .ok = kind == SUITE_REC_DONE, .text = (char *)text};
+  r.ival[0] = ns;
+  if (suite_rec_send(c->fd, &r) != 0)
+    _exit(3);
   _exit(0);
+}
+
+static _Noreturn void finish(suite_ctx_t *c, suite_rec_kind_t kind, const char *text) {
+  finish_kind(c, kind, kind == SUITE_REC_SKIP ? SUITE_NS_UNPROBED : SUITE_NS_NONE, text);
 }
 
 const mmc_impl_t *sc_impl(suite_ctx_t *c) {
@@ -148,6 +158,9 @@ suite_mode_t sc_mode(suite_ctx_t *c) {
 }
 uint64_t sc_seed(suite_ctx_t *c) {
   return c->run->seed;
+}
+mmc_clock_mode_t sc_clock(suite_ctx_t *c) {
+  return c->clock;
 }
 
 bool sc_check(suite_ctx_t *c, bool ok, const char *name, const char *diag_fmt, ...) {
@@ -230,6 +243,15 @@ void sc_skip(suite_ctx_t *c, const char *fmt, ...) {
   finish(c, SUITE_REC_SKIP, text);
 }
 
+void sc_not_shown(suite_ctx_t *c, const char *fmt, ...) {
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  send_rec(c, SUITE_REC_NOT_SHOWN, true, NULL, text);
+}
+
 void sc_broken(suite_ctx_t *c, const char *fmt, ...) {
   char text[1024];
   va_list ap;
@@ -262,6 +284,11 @@ mmc_host_t *sc_host(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_mode_t
 mmc_host_t *sc_host_swap(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_mode_t clock,
                          const mmc_setting_value_t *extra, size_t nextra, const char *swap_dir) {
   const suite_run_t *run = c->run;
+  char na[512];
+  /* A case that builds its own emulated topology cannot run an
+   * implementation that only runs on real nodes: not applicable, named. */
+  if (suite_not_applicable(run->si, topo ? topo : run->topo, na, sizeof na))
+    finish_kind(c, SUITE_REC_SKIP, SUITE_NS_NOT_APPLICABLE, na);
   int slot = 0;
   while (slot < SC_MAX_HOSTS && c->hosts[slot])
     slot++;
@@ -301,8 +328,9 @@ void sc_host_destroy(suite_ctx_t *c, mmc_host_t *h) {
   sc_broken(c, "sc_host_destroy: host %p was not made by sc_host", (void *)h);
 }
 
-void suite_child_case(const suite_run_t *run, const suite_case_t *kase, int fd) {
-  suite_ctx_t c = {.run = run, .c = kase, .fd = fd};
+void suite_child_case(const suite_run_t *run, const suite_case_t *kase, mmc_clock_mode_t clock,
+                      int fd) {
+  suite_ctx_t c = {.run = run, .c = kase, .clock = clock, .fd = fd};
   /* Counters of the case's whole process, vCPU threads included (they are
    * inherited): software events everywhere, hardware ones where the PMU
    * has them, otherwise "unsupported" with the reason. */

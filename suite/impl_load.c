@@ -122,6 +122,11 @@ int suite_impl_load(const char *path, suite_impl_t *out, mmc_error_t *err) {
   out->handle = h;
   out->impl = t;
   snprintf(out->path, sizeof out->path, "%s", path);
+  for (int b = 0; t->why_not && b < 64; b++) {
+    const char *because = (t->capabilities & (1ull << b)) ? NULL : t->why_not(1ull << b);
+    if (because)
+      snprintf(out->why_not[b], sizeof out->why_not[b], "%s", because);
+  }
   return 0;
 }
 

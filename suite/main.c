@@ -66,6 +66,10 @@ static const char usage_text[] =
     "  --topology SPEC        this machine (default), builtin:N, synthetic:..., or an\n"
     "                         hwloc XML file\n"
     "  --case GLOB            run the cases whose id matches (repeatable; default all)\n"
+    "  --spec GLOB            run every case that checks a matching SPEC id, e.g.\n"
+    "                         --spec SEC-2 (repeatable; with --case: either matches)\n"
+    "  --clock stepped|live   run every case in this clock form (default: per case,\n"
+    "                         stepped when the case and the implementation have it)\n"
     "  --mode quick|full      quick (default) or full (documented periods, 20x timeouts)\n"
     "  --json FILE            results file (default results/runs/<time>-<impl>.json)\n"
     "  --set NAME=VALUE       set an advanced setting for every host (repeatable)\n"
@@ -80,7 +84,16 @@ static const char usage_text[] =
     "\n"
     "mmcert topology [--topology SPEC] [--host-memory SIZE]\n"
     "\n"
-    "Exit status: 0 all passed or skipped, 1 a case failed or broke, 2 bad usage or input.\n"
+    "After the TAP stream `run` prints its certificate: every SPEC id of the run's scope\n"
+    "shown (its cases passed), failed (case and check named) or not shown (with the\n"
+    "reason: capability absent, clock form, topology, machine, not applicable, unprobed,\n"
+    "not selected). A --case/--spec subset certifies only the ids it selected.\n"
+    "  certify   combine the certificates of several runs of one implementation:\n"
+    "            mmcert certify FILE... (an id shown in one run and failed in none is shown)\n"
+    "\n"
+    "Exit status of run and certify: 0 CERTIFIED (every SPEC id shown), 1 NOT CERTIFIED\n"
+    "(a case failed or broke), 4 INCOMPLETE (nothing failed, some ids not shown), 2 bad\n"
+    "usage or input.\n"
     "compare: 0 nothing regressed or newly failing (always with --report-only), 1 something\n"
     "did, 2 bad input (not JSON, truncated, other schema version, locked or corrupt\n"
     "database, different topologies or modes without --force).\n"
@@ -198,9 +211,10 @@ static int cmd_topology(int argc, char **argv) {
 
 /* ------------------------------------------------------------ list */
 
-/* "CLOCK_STEPPED,REBALANCE real-numa>=2" for the list; "-" when none. */
+/* "REBALANCE,stepped,nodes>=2" for the list: capabilities, machine needs,
+ * the one clock form of a case that has only one; "-" when none. */
 static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
-  static const char *const need_names[] = {"real-numa", "root", "pmu", "ksm", "live", "stepped"};
+  static const char *const need_names[] = {"real-numa", "root", "pmu", "ksm"};
   size_t o = 0;
   buf[0] = '\0';
   for (int b = 0; b < 64; b++)
@@ -211,6 +225,10 @@ static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
   for (size_t b = 0; b < sizeof need_names / sizeof need_names[0]; b++)
     if (c->needs & (1u << b) && o < cap)
       o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "", need_names[b]);
+  if (c->clocks == SUITE_CLOCKS_STEPPED || c->clocks == SUITE_CLOCKS_LIVE)
+    if (o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "",
+                            c->clocks == SUITE_CLOCKS_LIVE ? "live" : "stepped");
   if (c->min_nodes && o < cap)
     o += (size_t)snprintf(buf + o, cap - o, "%snodes>=%u", o ? "," : "", c->min_nodes);
   if (!o)
@@ -257,9 +275,22 @@ typedef struct run_args {
   bool no_perf;
   const char **globs;
   size_t nglobs;
+  const char **spec_globs;
+  size_t nspec_globs;
+  int clock; /* -1: per case */
   mmc_setting_value_t *sets;
   size_t nsets;
 } run_args_t;
+
+/* Append a --case/--spec glob. */
+static int add_glob(const char ***list, size_t *n, const char *glob) {
+  const char **g = realloc(*list, (*n + 1) * sizeof *g);
+  if (!g)
+    return usage_error("run", "out of memory");
+  *list = g;
+  (*list)[(*n)++] = glob;
+  return 0;
+}
 
 static int add_set(run_args_t *a, const char *arg) {
   const char *eq = strchr(arg, '=');
@@ -305,7 +336,9 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
     O_PROFILE,
     O_TS,
     O_REPEAT,
-    O_NO_PERF
+    O_NO_PERF,
+    O_SPEC,
+    O_CLOCK
   };
   static const struct option opts[] = {{"impl", required_argument, NULL, O_IMPL},
                                        {"topology", required_argument, NULL, O_TOPO},
@@ -319,6 +352,8 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
                                        {"timeout-scale", required_argument, NULL, O_TS},
                                        {"repeat", required_argument, NULL, O_REPEAT},
                                        {"no-perf", no_argument, NULL, O_NO_PERF},
+                                       {"spec", required_argument, NULL, O_SPEC},
+                                       {"clock", required_argument, NULL, O_CLOCK},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
   int o, rc = 0;
@@ -331,14 +366,16 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
     case O_JSON: a->json = optarg; break;
     case O_NO_PERF: a->no_perf = true; break;
     case O_SET: rc = add_set(a, optarg); break;
-    case O_CASE: {
-      const char **g = realloc(a->globs, (a->nglobs + 1) * sizeof *g);
-      if (!g)
-        return usage_error("run", "out of memory");
-      a->globs = g;
-      a->globs[a->nglobs++] = optarg;
+    case O_CASE: rc = add_glob(&a->globs, &a->nglobs, optarg); break;
+    case O_SPEC: rc = add_glob(&a->spec_globs, &a->nspec_globs, optarg); break;
+    case O_CLOCK:
+      if (!strcmp(optarg, "stepped"))
+        a->clock = MMC_CLOCK_STEPPED;
+      else if (!strcmp(optarg, "live"))
+        a->clock = MMC_CLOCK_LIVE;
+      else
+        rc = usage_error("run", "--clock '%s': expected stepped or live", optarg);
       break;
-    }
     case O_MODE:
       if (!strcmp(optarg, "quick"))
         a->mode = SUITE_MODE_QUICK;
@@ -379,7 +416,8 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
     }
   }
   if (!rc && optind < argc)
-    rc = usage_error("run", "unexpected argument '%s' (cases are chosen with --case GLOB)",
+    rc = usage_error("run",
+                     "unexpected argument '%s' (cases are chosen with --case GLOB or --spec GLOB)",
                      argv[optind]);
   if (!rc && a->json)
     rc = check_json_path("run", a->json);
@@ -391,6 +429,7 @@ static void free_run_args(run_args_t *a) {
     free((char *)a->sets[i].name);
   free(a->sets);
   free(a->globs);
+  free(a->spec_globs);
 }
 
 /* The results file of a run or bench: `json`, else the default path
@@ -415,7 +454,7 @@ static int write_results(const char *cmd, const char *json, const suite_run_t *r
 }
 
 static int cmd_run(int argc, char **argv) {
-  run_args_t a = {.profile = "esxi-6.7", .timeout_scale = 1.0};
+  run_args_t a = {.profile = "esxi-6.7", .timeout_scale = 1.0, .clock = -1};
   int rc = parse_run(argc, argv, &a);
   if (rc) {
     free_run_args(&a);
@@ -452,11 +491,15 @@ static int cmd_run(int argc, char **argv) {
                      .nsets = a.nsets,
                      .globs = a.globs,
                      .nglobs = a.nglobs,
+                     .spec_globs = a.spec_globs,
+                     .nspec_globs = a.nspec_globs,
+                     .clock_forced = a.clock >= 0,
+                     .clock_force = a.clock >= 0 ? (mmc_clock_mode_t)a.clock : MMC_CLOCK_STEPPED,
                      .out = stdout,
                      .err = stderr};
   rc = suite_run(&run);
-  if (rc != SUITE_EXIT_USAGE && write_results("run", a.json, &run) != 0 && rc == SUITE_EXIT_OK)
-    rc = SUITE_EXIT_FAIL;
+  if (rc != SUITE_EXIT_USAGE && write_results("run", a.json, &run) != 0)
+    rc = SUITE_EXIT_FAIL; /* a certificate nobody can read back is not one */
   suite_run_free(&run);
   mmt_free(topo);
 out_impl:
@@ -634,7 +677,7 @@ int main(int argc, char **argv) {
   raise_open_file_limit();
   if (argc < 2)
     return usage_error(NULL, "missing command: run, list, explain, topology, bench, results, "
-                             "compare, report, qualify or help");
+                             "compare, report, certify, qualify or help");
   const char *cmd = argv[1];
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage_text, stdout);
@@ -661,10 +704,12 @@ int main(int argc, char **argv) {
     return suite_cmd_compare(argc - 1, argv + 1);
   if (!strcmp(cmd, "report"))
     return suite_cmd_report(argc - 1, argv + 1);
+  if (!strcmp(cmd, "certify"))
+    return suite_cmd_certify(argc - 1, argv + 1);
   if (!strcmp(cmd, "qualify"))
     return suite_qualify_main(argc - 1, argv + 1);
   return usage_error(NULL,
                      "unknown command '%s': expected run, list, explain, topology, bench, "
-                     "results, compare, report, qualify or help",
+                     "results, compare, report, certify, qualify or help",
                      cmd);
 }

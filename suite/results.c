@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certificate.h"
 #include "mmc_error.h"
 #include "stats.h"
 #include <xxhash.h>
@@ -373,6 +374,13 @@ static json_t *case_json(const suite_run_t *run, size_t first) {
                         c->spec_ids ? c->spec_ids : "", "title", c->title, "verdict",
                         suite_verdict_name(worst->verdict), "reason", worst->reason, "timed_out",
                         timed_out, "duration_s", dur, "repetitions", (int)json_array_size(reps));
+  json_object_set_new(o, "not_shown_kind",
+                      json_string(worst->verdict == SUITE_SKIP ? suite_ns_kind_name(worst->ns_kind)
+                                                               : ""));
+  json_object_set_new(o, "clock",
+                      json_string(worst->verdict == SUITE_SKIP        ? ""
+                                  : worst->clock == MMC_CLOCK_LIVE ? "live"
+                                                                   : "stepped"));
   json_object_set_new(o, "runs", reps);
   json_object_set_new(o, "checks", checks);
   json_object_set_new(o, "metrics", metrics);
@@ -433,6 +441,8 @@ json_t *suite_results_json(const suite_run_t *run) {
   json_object_set_new(doc, "duration_s", json_real(run->end_time - run->start_time));
   json_object_set_new(doc, "totals", totals);
   json_object_set_new(doc, "cases", cases);
+  if (run->cert)
+    json_object_set_new(doc, "certificate", suite_cert_json(run->cert));
   return doc;
 }
 

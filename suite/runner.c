@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certificate.h"
 #include "mmc_error.h"
 #include "runner.h"
 #include "tap.h"
@@ -76,51 +78,103 @@ static bool have_pmu(void) {
   return true;
 }
 
-static void append(char *buf, size_t cap, const char *fmt, const char *arg) {
+__attribute__((format(printf, 3, 4))) static void append(char *buf, size_t cap, const char *fmt,
+                                                         ...) {
   size_t len = strlen(buf);
-  if (len + 1 < cap)
-    snprintf(buf + len, cap - len, fmt, arg);
+  if (len + 1 >= cap)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + len, cap - len, fmt, ap);
+  va_end(ap);
 }
 
-bool suite_needs_unmet(const suite_run_t *run, const suite_case_t *c, char *reason, size_t cap) {
-  reason[0] = '\0';
-  uint64_t missing = c->needs_caps & ~run->si->impl->capabilities;
-  if (c->needs & SUITE_NEED_LIVE && !(run->si->impl->capabilities & MMC_CAP_CLOCK_LIVE))
-    missing |= MMC_CAP_CLOCK_LIVE;
-  if (c->needs & SUITE_NEED_STEPPED && !(run->si->impl->capabilities & MMC_CAP_CLOCK_STEPPED))
-    missing |= MMC_CAP_CLOCK_STEPPED;
-  if (missing) {
-    snprintf(reason, cap, "needs");
-    for (int b = 0; b < 64; b++)
-      if (missing & (1ull << b)) {
-        const char *n = suite_cap_name(1ull << b);
-        append(reason, cap, " MMC_CAP_%s", n ? n : "(unknown bit)");
-      }
-    append(reason, cap, " (implementation %s lacks it)", run->si->impl->name);
-    return true;
+void suite_caps_reason(const suite_impl_t *si, uint64_t missing, char *reason, size_t cap) {
+  snprintf(reason, cap, "needs");
+  for (int b = 0; b < 64; b++)
+    if (missing & (1ull << b)) {
+      const char *n = suite_cap_name(1ull << b);
+      append(reason, cap, " MMC_CAP_%s", n ? n : "(unknown bit)");
+    }
+  append(reason, cap, " (implementation %s lacks it", si->impl->name);
+  for (int b = 0; b < 64; b++) {
+    bool said = false; /* one sentence once, however many flags it explains */
+    for (int e = 0; e < b && !said; e++)
+      said = missing & (1ull << e) && !strcmp(si->why_not[e], si->why_not[b]);
+    if (missing & (1ull << b) && si->why_not[b][0] && !said)
+      append(reason, cap, ": %s", si->why_not[b]);
   }
+  append(reason, cap, ")");
+}
+
+bool suite_not_applicable(const suite_impl_t *si, const mmt_topology_t *t, char *reason,
+                          size_t cap) {
+  if (!(si->impl->capabilities & MMC_CAP_REAL_NODES_ONLY) || real_nodes(t) == t->desc.nnodes)
+    return false;
+  snprintf(reason, cap,
+           "not applicable: implementation %s runs only on this machine's kernel NUMA nodes "
+           "(MMC_CAP_REAL_NODES_ONLY) and topology '%s' has %u emulated node%s",
+           si->impl->name, t->source, t->desc.nnodes - real_nodes(t),
+           t->desc.nnodes - real_nodes(t) == 1 ? "" : "s");
+  return true;
+}
+
+static const char *clock_name(mmc_clock_mode_t m) {
+  return m == MMC_CLOCK_LIVE ? "live" : "stepped";
+}
+
+/* The clock form of `c` in this run: forced by --clock, else stepped when
+ * the case and the implementation both have it (deterministic), else live. */
+static suite_ns_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
+                                  mmc_clock_mode_t *clock, char *reason, size_t cap) {
+  uint32_t forms = c->clocks ? c->clocks : SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE;
+  uint64_t caps = run->si->impl->capabilities;
+  bool impl_stepped = caps & MMC_CAP_CLOCK_STEPPED, impl_live = caps & MMC_CAP_CLOCK_LIVE;
+  bool case_stepped = forms & SUITE_CLOCKS_STEPPED, case_live = forms & SUITE_CLOCKS_LIVE;
+  if (run->clock_forced) {
+    mmc_clock_mode_t m = run->clock_force;
+    bool case_has = m == MMC_CLOCK_LIVE ? case_live : case_stepped;
+    bool impl_has = m == MMC_CLOCK_LIVE ? impl_live : impl_stepped;
+    if (!case_has)
+      snprintf(reason, cap, "case %s has no %s form (--clock %s)", c->id, clock_name(m),
+               clock_name(m));
+    else if (!impl_has)
+      suite_caps_reason(run->si, m == MMC_CLOCK_LIVE ? MMC_CAP_CLOCK_LIVE : MMC_CAP_CLOCK_STEPPED,
+                        reason, cap);
+    *clock = m;
+    return case_has && impl_has ? SUITE_NS_NONE : SUITE_NS_CLOCK;
+  }
+  if (case_stepped && impl_stepped)
+    *clock = MMC_CLOCK_STEPPED;
+  else if (case_live && impl_live)
+    *clock = MMC_CLOCK_LIVE;
+  else {
+    snprintf(reason, cap, "case %s has %s; implementation %s runs %s", c->id,
+             case_stepped && case_live ? "both clock forms"
+             : case_stepped            ? "only a stepped-clock form"
+                                       : "only a live-clock form",
+             run->si->impl->name,
+             impl_stepped && impl_live ? "both clocks"
+             : impl_stepped            ? "only a stepped clock"
+             : impl_live               ? "only a live clock"
+                                       : "no clock (neither MMC_CAP_CLOCK_STEPPED nor _LIVE)");
+    return SUITE_NS_CLOCK;
+  }
+  return SUITE_NS_NONE;
+}
+
+static suite_ns_kind_t topology_unmet(const suite_run_t *run, const suite_case_t *c, char *reason,
+                                      size_t cap) {
   uint32_t want_real = c->min_nodes > 2 ? c->min_nodes : 2;
   if (c->needs & SUITE_NEED_REAL_NUMA && real_nodes(run->topo) < want_real) {
     snprintf(reason, cap, "needs %u real NUMA nodes, topology '%s' has %u", want_real,
              run->topo->source, real_nodes(run->topo));
-    return true;
-  }
-  if (c->needs & SUITE_NEED_ROOT && geteuid() != 0) {
-    snprintf(reason, cap, "needs root (running as uid %u)", (unsigned)geteuid());
-    return true;
-  }
-  if (c->needs & SUITE_NEED_PMU && !have_pmu()) {
-    snprintf(reason, cap, "needs hardware perf events (PMU): perf_event_open cycles refused");
-    return true;
-  }
-  if (c->needs & SUITE_NEED_KSM && access("/sys/kernel/mm/ksm/run", W_OK) != 0) {
-    snprintf(reason, cap, "needs KSM: /sys/kernel/mm/ksm/run not writable");
-    return true;
+    return SUITE_NS_TOPOLOGY;
   }
   if (c->min_nodes && run->topo->desc.nnodes < c->min_nodes) {
     snprintf(reason, cap, "needs %u NUMA nodes, topology '%s' has %u", c->min_nodes,
              run->topo->source, run->topo->desc.nnodes);
-    return true;
+    return SUITE_NS_TOPOLOGY;
   }
   uint64_t mem = 0;
   for (uint32_t i = 0; i < run->topo->desc.nnodes; i++)
@@ -128,9 +182,46 @@ bool suite_needs_unmet(const suite_run_t *run, const suite_case_t *c, char *reas
   if (c->min_memory && mem < c->min_memory) {
     snprintf(reason, cap, "needs %llu MiB of host memory, the run has %llu MiB",
              (unsigned long long)(c->min_memory >> 20), (unsigned long long)(mem >> 20));
-    return true;
+    return SUITE_NS_TOPOLOGY;
   }
-  return false;
+  return SUITE_NS_NONE;
+}
+
+static suite_ns_kind_t machine_unmet(const suite_case_t *c, char *reason, size_t cap) {
+  if (c->needs & SUITE_NEED_ROOT && geteuid() != 0) {
+    snprintf(reason, cap, "needs root (running as uid %u)", (unsigned)geteuid());
+    return SUITE_NS_MACHINE;
+  }
+  if (c->needs & SUITE_NEED_PMU && !have_pmu()) {
+    snprintf(reason, cap, "needs hardware perf events (PMU): perf_event_open cycles refused");
+    return SUITE_NS_MACHINE;
+  }
+  if (c->needs & SUITE_NEED_KSM && access("/sys/kernel/mm/ksm/run", W_OK) != 0) {
+    snprintf(reason, cap, "needs KSM: /sys/kernel/mm/ksm/run not writable");
+    return SUITE_NS_MACHINE;
+  }
+  return SUITE_NS_NONE;
+}
+
+suite_ns_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
+                                  mmc_clock_mode_t *clock, char *reason, size_t cap) {
+  reason[0] = '\0';
+  mmc_clock_mode_t dummy;
+  clock = clock ? clock : &dummy;
+  *clock = MMC_CLOCK_STEPPED;
+  uint64_t missing = c->needs_caps & ~run->si->impl->capabilities;
+  if (missing) {
+    suite_caps_reason(run->si, missing, reason, cap);
+    return SUITE_NS_CAPABILITY;
+  }
+  suite_ns_kind_t k = pick_clock(run, c, clock, reason, cap);
+  if (k)
+    return k;
+  if (suite_not_applicable(run->si, run->topo, reason, cap))
+    return SUITE_NS_NOT_APPLICABLE;
+  if ((k = topology_unmet(run, c, reason, cap)))
+    return k;
+  return machine_unmet(c, reason, cap);
 }
 
 /* ------------------------------------------------------------ children */
@@ -208,7 +299,7 @@ static void set_fatal_handlers(void (*handler)(int)) {
 }
 
 static _Noreturn void child_main(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
-                                 int fd) {
+                                 mmc_clock_mode_t clock, int fd) {
   setpgid(0, 0);
   set_fatal_handlers(SIG_DFL);
   /* stdout is the parent's TAP stream: anything the implementation or the
@@ -217,13 +308,13 @@ static _Noreturn void child_main(const suite_run_t *run, child_kind_t kind, cons
   signal(SIGPIPE, SIG_DFL);
   if (kind == CHILD_PREFLIGHT)
     suite_child_preflight(run, fd);
-  suite_child_case(run, c, fd);
+  suite_child_case(run, c, clock, fd);
 }
 
 /* Run one child to completion or timeout; fill res (records, timing) and
  * return its wait status (or -1 when it could not be started). */
 static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
-                     double timeout_s, suite_result_t *res) {
+                     mmc_clock_mode_t clock, double timeout_s, suite_result_t *res) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) {
     snprintf(res->reason, sizeof res->reason, "pipe: %s", strerror(errno));
@@ -240,7 +331,7 @@ static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case
   }
   if (pid == 0) {
     close(p[0]);
-    child_main(run, kind, c, p[1]);
+    child_main(run, kind, c, clock, p[1]);
   }
   setpgid(pid, pid); /* also done by the child: whichever runs first wins */
   current_child = pid;
@@ -315,6 +406,18 @@ static void count_checks(const suite_result_t *r, unsigned *n, unsigned *failed)
     }
 }
 
+/* What the case said it could not judge (sc_not_shown), joined. */
+static bool unprobed_reasons(const suite_result_t *r, char *buf, size_t cap) {
+  buf[0] = '\0';
+  bool any = false;
+  for (size_t i = 0; i < r->nrecs; i++)
+    if (r->recs[i].kind == SUITE_REC_NOT_SHOWN) {
+      append(buf, cap, "%s%s", any ? "; " : "", r->recs[i].text);
+      any = true;
+    }
+  return any;
+}
+
 /* How did a child end? Fills verdict and reason. */
 static void judge(suite_result_t *r, int status, double timeout_s, bool need_checks) {
   const suite_rec_t *end = end_record(r);
@@ -341,7 +444,11 @@ static void judge(suite_result_t *r, int status, double timeout_s, bool need_che
     snprintf(r->reason, sizeof r->reason, "%u of %u checks failed", failed, n);
   } else if (end->kind == SUITE_REC_SKIP) {
     r->verdict = SUITE_SKIP;
+    r->ns_kind = end->ival[0] ? (suite_ns_kind_t)end->ival[0] : SUITE_NS_UNPROBED;
     snprintf(r->reason, sizeof r->reason, "%s", end->text);
+  } else if (unprobed_reasons(r, r->reason, sizeof r->reason)) {
+    r->verdict = SUITE_SKIP;
+    r->ns_kind = SUITE_NS_UNPROBED;
   } else if (n == 0 && need_checks) {
     r->verdict = SUITE_BROKEN;
     snprintf(r->reason, sizeof r->reason, "the case reported no checks");
@@ -376,6 +483,8 @@ static void print_case(tap_t *top, const suite_result_t *r, unsigned repeat) {
         tap_diag(where, "%s", rec->text);
     } else if (rec->kind == SUITE_REC_DIAG) {
       tap_diag(where, "%s", rec->text);
+    } else if (rec->kind == SUITE_REC_NOT_SHOWN) {
+      tap_diag(where, "not shown: %s", rec->text);
     } else if (rec->kind == SUITE_REC_METRIC && rec->text[0]) {
       tap_diag(where, "metric %s unsupported: %s", rec->name, rec->text);
     } else if (rec->kind == SUITE_REC_METRIC) {
@@ -385,13 +494,19 @@ static void print_case(tap_t *top, const suite_result_t *r, unsigned repeat) {
   }
   char desc[512];
   snprintf(desc, sizeof desc, "%s %s", r->c->id, r->c->title);
+  if (r->verdict != SUITE_SKIP && (r->c->clocks == 0 || r->clock == MMC_CLOCK_LIVE)) {
+    size_t len = strlen(desc); /* which form ran, when the case has a choice */
+    snprintf(desc + len, sizeof desc - len, " [%s clock]", clock_name(r->clock));
+  }
   if (repeat > 1) {
     size_t len = strlen(desc);
     snprintf(desc + len, sizeof desc - len, " (repetition %u of %u)", r->rep + 1, repeat);
   }
   switch (r->verdict) {
   case SUITE_PASS: tap_ok(top, true, "%s", desc); break;
-  case SUITE_SKIP: tap_skip(top, desc, "%s", r->reason); break;
+  case SUITE_SKIP:
+    tap_skip(top, desc, "not shown (%s): %s", suite_ns_kind_name(r->ns_kind), r->reason);
+    break;
   case SUITE_FAIL:
     tap_ok(top, false, "%s", desc);
     tap_diag(top, "FAIL: %s", r->reason);
@@ -427,17 +542,38 @@ static void print_summary(const suite_run_t *run) {
 
 /* ------------------------------------------------------------ the run */
 
+static const suite_case_t *case_table(const suite_run_t *run) {
+  return run->cases ? run->cases : suite_cases;
+}
+
+/* Does a SPEC id named by `c` match `glob`? */
+static bool names_match(const suite_case_t *c, const char *glob) {
+  char id[64];
+  for (const char *p = c->spec_ids ? c->spec_ids : ""; *p;) {
+    p += strspn(p, " ");
+    size_t len = strcspn(p, " ");
+    snprintf(id, sizeof id, "%.*s", (int)len, p);
+    if (len && fnmatch(glob, id, 0) == 0)
+      return true;
+    p += len;
+  }
+  return false;
+}
+
 static bool selected(const suite_run_t *run, const suite_case_t *c) {
-  if (!run->nglobs)
+  if (!run->nglobs && !run->nspec_globs)
     return true;
   for (size_t g = 0; g < run->nglobs; g++)
     if (fnmatch(run->globs[g], c->id, 0) == 0)
       return true;
+  for (size_t g = 0; g < run->nspec_globs; g++)
+    if (names_match(c, run->spec_globs[g]))
+      return true;
   return false;
 }
 
-static int select_cases(suite_run_t *run) {
-  const suite_case_t *table = run->cases ? run->cases : suite_cases;
+/* Every glob must select something: a typo must not shrink a certificate. */
+static int check_globs(const suite_run_t *run, const suite_case_t *table) {
   for (size_t g = 0; g < run->nglobs; g++) {
     bool any = false;
     for (const suite_case_t *c = table; c->id && !any; c++)
@@ -445,11 +581,31 @@ static int select_cases(suite_run_t *run) {
     if (!any) {
       fprintf(run->err,
               "mmcert run: --case '%s' matches no case; 'mmcert list' shows the case ids "
-              "(globs as in the shell: 'SET-*', 'NUMA-?')\n",
+              "(globs as in the shell: 'SET-*', 'NUMA-?'; --spec selects by SPEC id)\n",
               run->globs[g]);
       return SUITE_EXIT_USAGE;
     }
   }
+  for (size_t g = 0; g < run->nspec_globs; g++) {
+    bool any = false;
+    for (const suite_case_t *c = table; c->id && !any; c++)
+      any = names_match(c, run->spec_globs[g]);
+    if (!any) {
+      fprintf(run->err,
+              "mmcert run: --spec '%s' matches no SPEC id a case checks; 'mmcert list' shows "
+              "the SPEC ids of every case (globs as in the shell: 'SEC-*', 'NUMA-?')\n",
+              run->spec_globs[g]);
+      return SUITE_EXIT_USAGE;
+    }
+  }
+  return SUITE_EXIT_OK;
+}
+
+static int select_cases(suite_run_t *run) {
+  const suite_case_t *table = case_table(run);
+  int rc = check_globs(run, table);
+  if (rc)
+    return rc;
   size_t n = 0;
   unsigned reps = run->repeat ? run->repeat : 1;
   for (const suite_case_t *c = table; c->id; c++)
@@ -483,7 +639,13 @@ static bool user_set(const suite_run_t *run, const char *name) {
  * will then report the implementation broken one by one. */
 int suite_run_preflight(suite_run_t *run) {
   suite_result_t pr = {0};
-  int status = run_child(run, CHILD_PREFLIGHT, NULL, PREFLIGHT_TIMEOUT_S * run->timeout_scale, &pr);
+  char na[512];
+  if (suite_not_applicable(run->si, run->topo, na, sizeof na)) {
+    snprintf(run->settings_note, sizeof run->settings_note, "settings not read: %s", na);
+    return SUITE_EXIT_OK;
+  }
+  int status = run_child(run, CHILD_PREFLIGHT, NULL, MMC_CLOCK_STEPPED,
+                         PREFLIGHT_TIMEOUT_S * run->timeout_scale, &pr);
   int rc = SUITE_EXIT_OK;
   size_t nset = 0;
   for (size_t i = 0; i < pr.nrecs; i++) {
@@ -551,6 +713,67 @@ static void progress(const suite_run_t *run, size_t i, double t0) {
   fflush(run->err);
 }
 
+/* The SPEC ids this run certifies (see certificate.h, "Scope"). */
+static const char **run_scope(const suite_run_t *run, const char **kind, char *sel, size_t cap) {
+  const char *const *all = suite_cert_all_ids(case_table(run));
+  size_t n = 0, k = 0;
+  while (all[n])
+    n++;
+  const char **scope = calloc(n + 1, sizeof *scope);
+  if (!scope)
+    return NULL;
+  sel[0] = '\0';
+  for (size_t g = 0; g < run->nglobs; g++)
+    append(sel, cap, "%s--case '%s'", sel[0] ? " " : "", run->globs[g]);
+  for (size_t g = 0; g < run->nspec_globs; g++)
+    append(sel, cap, "%s--spec '%s'", sel[0] ? " " : "", run->spec_globs[g]);
+  *kind = run->nglobs ? "case" : run->nspec_globs ? "spec" : "all";
+  for (size_t i = 0; i < n; i++) {
+    bool in = !run->nglobs && !run->nspec_globs;
+    for (size_t g = 0; g < run->nspec_globs && !in; g++)
+      in = fnmatch(run->spec_globs[g], all[i], 0) == 0;
+    for (size_t r = 0; r < run->nresults && !in && run->nglobs; r++)
+      in = suite_cert_names(run->results[r].c->spec_ids, all[i]);
+    if (in)
+      scope[k++] = all[i];
+  }
+  return scope;
+}
+
+/* The certificate of the run, printed after the TAP stream; its exit code. */
+static int certify(suite_run_t *run, tap_t *top) {
+  suite_cert_case_t *ran = calloc(run->nresults ? run->nresults : 1, sizeof *ran);
+  const char *kind = "all";
+  char sel[512];
+  const char **scope = run_scope(run, &kind, sel, sizeof sel);
+  suite_cert_t *cert = calloc(1, sizeof *cert);
+  mmc_error_t err = {0};
+  int rc = SUITE_EXIT_FAIL;
+  if (!ran || !scope || !cert) {
+    fprintf(run->err, "mmcert: out of memory building the certificate\n");
+    goto out;
+  }
+  size_t n = suite_cert_cases_of_run(run, ran);
+  if (suite_cert_build(scope, case_table(run), ran, n, kind, sel, cert, &err) != 0) {
+    fprintf(run->err, "mmcert: certificate: %s\n", err.msg);
+    goto out;
+  }
+  char title[512];
+  snprintf(title, sizeof title, "%s %s on %s", run->si->impl->name, run->si->impl->version,
+           run->topo->source);
+  fflush(run->out);
+  suite_cert_print(run->out, cert, title);
+  (void)top;
+  run->cert = cert;
+  cert = NULL;
+  rc = suite_cert_exit(run->cert);
+out:
+  free(cert);
+  free(scope);
+  free(ran);
+  return rc;
+}
+
 int suite_run(suite_run_t *run) {
   int rc = select_cases(run);
   if (rc)
@@ -569,10 +792,11 @@ int suite_run(suite_run_t *run) {
     double t = case_timeout(run, r->c);
     if (run->progress)
       progress(run, i, t0);
-    if (suite_needs_unmet(run, r->c, r->reason, sizeof r->reason))
+    r->ns_kind = suite_needs_unmet(run, r->c, &r->clock, r->reason, sizeof r->reason);
+    if (r->ns_kind)
       r->verdict = SUITE_SKIP;
     else
-      judge(r, run_child(run, CHILD_CASE, r->c, t, r), t, true);
+      judge(r, run_child(run, CHILD_CASE, r->c, r->clock, t, r), t, true);
     run->totals[r->verdict]++;
     print_case(&top, r, run->repeat);
     fflush(run->out);
@@ -582,9 +806,14 @@ int suite_run(suite_run_t *run) {
   run->end_time = suite_real_now();
   tap_diag(&top, "Totals: pass:%u fail:%u skip:%u broken:%u", run->totals[SUITE_PASS],
            run->totals[SUITE_FAIL], run->totals[SUITE_SKIP], run->totals[SUITE_BROKEN]);
+  rc = certify(run, &top);
   fflush(run->out);
   print_summary(run);
-  return run->totals[SUITE_FAIL] || run->totals[SUITE_BROKEN] ? SUITE_EXIT_FAIL : SUITE_EXIT_OK;
+  if (run->cert)
+    fprintf(run->err, "  certificate: %s (%u shown, %u failed, %u not shown; exit %d)\n",
+            suite_cert_verdict_name(suite_cert_verdict(run->cert)), run->cert->shown,
+            run->cert->failed, run->cert->not_shown, rc);
+  return rc;
 }
 
 void suite_run_free(suite_run_t *run) {
@@ -595,6 +824,11 @@ void suite_run_free(suite_run_t *run) {
   }
   free(run->results);
   free(run->settings);
+  if (run->cert) {
+    suite_cert_free(run->cert);
+    free(run->cert);
+  }
+  run->cert = NULL;
   run->results = NULL;
   run->settings = NULL;
   run->nresults = run->nsettings = 0;

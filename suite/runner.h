@@ -29,6 +29,7 @@ typedef struct suite_impl {
   void *handle;           /* dlopen handle */
   const mmc_impl_t *impl; /* the exported table, checked */
   char path[PATH_MAX];    /* as given (or the default), for messages and JSON */
+  char why_not[64][160];  /* why_not() of each clear capability bit; "" = none */
 } suite_impl_t;
 
 /* Refuses, with a message naming the path and the reason: path missing
@@ -51,6 +52,7 @@ typedef enum suite_rec_kind {
   SUITE_REC_SET_ERROR, /* preflight: a --set value was refused; text = message */
   SUITE_REC_DONE,      /* the case function returned */
   SUITE_REC_SERIES,    /* one time-series point: name, unit, value; t in ival[0] (double bits) */
+  SUITE_REC_NOT_SHOWN, /* text = what the case could not judge; the case goes on */
 } suite_rec_kind_t;
 
 typedef struct suite_rec {
@@ -80,6 +82,8 @@ typedef struct suite_result {
   const suite_case_t *c;
   unsigned rep; /* repetition, 0..repeat-1 (--repeat) */
   suite_verdict_t verdict;
+  suite_ns_kind_t ns_kind; /* SUITE_SKIP: why the case is not shown */
+  mmc_clock_mode_t clock;  /* the clock form it ran in (when it ran) */
   char reason[512]; /* skip/broken reason, timeout or signal; "" for pass/fail */
   double duration_s;
   bool timed_out;
@@ -115,6 +119,10 @@ typedef struct suite_run {
   const suite_case_t *cases; /* the table to run; NULL = suite_cases (tests pass their own) */
   const char **globs;        /* --case; none = all */
   size_t nglobs;
+  const char **spec_globs;   /* --spec: every case naming a matching SPEC id */
+  size_t nspec_globs;
+  bool clock_forced;         /* --clock given: every case runs in clock_force */
+  mmc_clock_mode_t clock_force;
   FILE *out;       /* TAP (stdout) */
   FILE *err;       /* messages and the summary table (stderr) */
   unsigned repeat; /* --repeat: runs of every selected case; 0 means 1 */
@@ -130,14 +138,18 @@ typedef struct suite_run {
   double start_time; /* CLOCK_REALTIME seconds */
   double end_time;
   unsigned totals[4]; /* by suite_verdict_t */
+  struct suite_cert *cert; /* the run's certificate (certificate.h); NULL
+                              for a bench or when it could not be built */
 } suite_run_t;
 
-/* Exit codes of the command. */
+/* Exit codes of the command: `run` answers with its certificate's verdict,
+ * 0 CERTIFIED, 1 NOT CERTIFIED (SUITE_EXIT_FAIL), 4 INCOMPLETE
+ * (SUITE_EXIT_INCOMPLETE, certificate.h); 2 bad usage. */
 enum { SUITE_EXIT_OK = 0, SUITE_EXIT_FAIL = 1, SUITE_EXIT_USAGE = 2 };
 
-/* Select, preflight, run every case, print TAP and the summary. Returns an
- * exit code; SUITE_EXIT_USAGE with a message on run->err for a glob that
- * matches nothing or a refused --set. */
+/* Select, preflight, run every case, print TAP, the certificate and the
+ * summary. Returns an exit code; SUITE_EXIT_USAGE with a message on
+ * run->err for a glob that matches nothing or a refused --set. */
 int suite_run(suite_run_t *run);
 void suite_run_free(suite_run_t *run);
 
@@ -153,11 +165,21 @@ double suite_real_now(void);
 /* "quick", "full", "bench". */
 const char *suite_mode_name(suite_mode_t m);
 
-/* Does any needs of `c` fail on this run? Writes the skip reason. */
-bool suite_needs_unmet(const suite_run_t *run, const suite_case_t *c, char *reason, size_t cap);
+/* Does any need of `c` fail on this run? SUITE_NS_NONE when all are met;
+ * else the kind, with the reason written (the runner's one source of skip
+ * reasons, so they read alike). *clock gets the clock form to run in. */
+suite_ns_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
+                                  mmc_clock_mode_t *clock, char *reason, size_t cap);
+/* "needs MMC_CAP_X (implementation N lacks it: why)" for the clear bits of
+ * `missing`. */
+void suite_caps_reason(const suite_impl_t *si, uint64_t missing, char *reason, size_t cap);
+/* The implementation runs only on real nodes and `t` has an emulated one. */
+bool suite_not_applicable(const suite_impl_t *si, const mmt_topology_t *t, char *reason,
+                          size_t cap);
 
 /* ---- child side (ctx.c); both end the process */
-_Noreturn void suite_child_case(const suite_run_t *run, const suite_case_t *c, int fd);
+_Noreturn void suite_child_case(const suite_run_t *run, const suite_case_t *c,
+                                mmc_clock_mode_t clock, int fd);
 _Noreturn void suite_child_preflight(const suite_run_t *run, int fd);
 
 /* ---- record wire format (ctx.c writes, runner.c reads) */

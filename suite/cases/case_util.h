@@ -18,8 +18,8 @@
 #include "case.h"
 #include "probes.h"
 
-/* Stepped when the implementation has it (deterministic, no threads of its
- * own), live otherwise. */
+/* The clock form the runner chose for the case (sc_clock): stepped when the
+ * case and the implementation both have it, else live. */
 mmc_clock_mode_t cu_clock(suite_ctx_t *c);
 /* mmt_load(spec) or broken. Free with mmt_free. */
 mmt_topology_t *cu_topology(suite_ctx_t *c, const char *spec);

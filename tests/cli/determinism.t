@@ -18,7 +18,7 @@ check "mmcert list names stepped cases" test -n "$ids"
 for i in 1 2; do
 	# shellcheck disable=SC2086
 	run "$MMCERT" run --impl "$REF" --topology builtin:2 --seed 7 --no-perf $ids --json "$T/r$i.json"
-	check "run $i of the stepped cases passes" status_is 0
+	check "run $i of the stepped cases passes" nothing_failed
 done
 run python3 - "$T/r1.json" "$T/r2.json" <<'PY'
 import json, sys

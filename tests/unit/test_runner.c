@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "certificate.h"
 #include "runner.h"
 
 #define GOLDEN MMCERT_SOURCE_DIR "/tests/golden/runner.tap"
@@ -61,6 +62,16 @@ static void t_host(suite_ctx_t *c) {
   sc_check(c, rc == 0 && v == 1000, "the run's --set reached the host", "rc %d, value %lld", rc,
            (long long)v);
 }
+/* Checks pass but a part could not be judged: not shown, never a pass. */
+static void t_unprobed(suite_ctx_t *c) {
+  sc_check(c, true, "what could be probed", NULL);
+  sc_not_shown(c, "no independent probe for %s here", "the rest");
+  sc_check(c, true, "more that could", NULL);
+}
+/* Only a live form: the runner picks live, the case sees it. */
+static void t_live(suite_ctx_t *c) {
+  sc_check(c, sc_clock(c) == MMC_CLOCK_LIVE, "runs in its live form", NULL);
+}
 static void t_never(suite_ctx_t *c) {
   sc_check(c, false, "must not run: skipped from its needs", NULL);
 }
@@ -84,6 +95,23 @@ static const suite_case_t cases[] = {
      .timeout_s = 10,
      .run = t_nochecks},
     {.id = "T-HOST", .spec_ids = "X-9", .title = "makes a host", .timeout_s = 10, .run = t_host},
+    {.id = "T-UNPROBED",
+     .spec_ids = "X-10",
+     .title = "cannot judge a part",
+     .timeout_s = 10,
+     .run = t_unprobed},
+    {.id = "T-LIVE",
+     .spec_ids = "X-11 X-1",
+     .title = "has a live form only",
+     .clocks = SUITE_CLOCKS_LIVE,
+     .timeout_s = 10,
+     .run = t_live},
+    {.id = "T-STEPPED",
+     .spec_ids = "X-12",
+     .title = "has a stepped form only",
+     .clocks = SUITE_CLOCKS_STEPPED,
+     .timeout_s = 10,
+     .run = t_pass},
     {0},
 };
 
@@ -143,17 +171,27 @@ static void every_ending(void **state) {
   fclose(o);
   fclose(e);
   assert_int_equal(rc, SUITE_EXIT_FAIL);
-  assert_int_equal(run.nresults, 9);
-  static const suite_verdict_t want[] = {SUITE_PASS,   SUITE_FAIL,   SUITE_BROKEN,
-                                         SUITE_BROKEN, SUITE_SKIP,   SUITE_SKIP,
-                                         SUITE_BROKEN, SUITE_BROKEN, SUITE_PASS};
-  for (size_t i = 0; i < run.nresults; i++)
+  assert_int_equal(run.nresults, 12);
+  static const suite_verdict_t want[] = {
+      SUITE_PASS,   SUITE_FAIL, SUITE_BROKEN, SUITE_BROKEN, SUITE_SKIP, SUITE_SKIP,
+      SUITE_BROKEN, SUITE_BROKEN, SUITE_PASS,  SUITE_SKIP,   SUITE_PASS, SUITE_PASS};
+  static const suite_ns_kind_t kinds[] = {[4] = SUITE_NS_TOPOLOGY, [5] = SUITE_NS_UNPROBED,
+                                          [9] = SUITE_NS_UNPROBED};
+  for (size_t i = 0; i < run.nresults; i++) {
     assert_int_equal(run.results[i].verdict, want[i]);
+    assert_int_equal(run.results[i].ns_kind, kinds[i]);
+  }
   assert_true(run.results[3].timed_out);
-  assert_int_equal(run.totals[SUITE_PASS], 2);
+  assert_int_equal(run.results[10].clock, MMC_CLOCK_LIVE);
+  assert_int_equal(run.totals[SUITE_PASS], 4);
   assert_int_equal(run.totals[SUITE_FAIL], 1);
-  assert_int_equal(run.totals[SUITE_SKIP], 2);
+  assert_int_equal(run.totals[SUITE_SKIP], 3);
   assert_int_equal(run.totals[SUITE_BROKEN], 4);
+  /* Every id has its status (X-1 judged by T-PASS and T-LIVE, both passed). */
+  assert_non_null(run.cert);
+  assert_int_equal(run.cert->n, 12);
+  assert_int_equal(run.cert->failed, 5);
+  assert_int_equal(suite_cert_verdict(run.cert), SUITE_NOT_CERTIFIED);
   /* The settings were read once, in the preflight child, with --set applied. */
   assert_true(run.nsettings > 0);
   assert_non_null(strstr(errs, "T-HANG"));
