@@ -9,6 +9,8 @@
  */
 #include "certificate.h"
 
+#include "spec.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +99,12 @@ const char *const *suite_cert_all_ids(const suite_case_t *table) {
   static char store[MAX_IDS][MAX_ID_LEN + 1];
   static const char *ids[MAX_IDS + 1];
   size_t n = 0;
+  if (table == suite_cases) { /* the product's specification, whole */
+    for (const suite_spec_t *s = suite_spec; s->id && n < MAX_IDS; s++)
+      ids[n++] = s->id;
+    ids[n] = NULL;
+    return ids;
+  }
   for (const suite_case_t *c = table; c->id; c++) {
     for (const char *p = c->spec_ids ? c->spec_ids : ""; *p;) {
       p += strspn(p, " ");

@@ -88,9 +88,10 @@ const char *suite_cert_verdict_name(suite_cert_verdict_t v); /* "CERTIFIED", ...
 suite_cert_verdict_t suite_cert_verdict(const suite_cert_t *cert);
 int suite_cert_exit(const suite_cert_t *cert); /* 0, 1 or 4 */
 
-/* Every SPEC id the suite knows, in spec order: a NULL-terminated array of
- * static strings (the ids the cases of `table` name, ordered by area as
- * SPEC.md lists them). */
+/* The SPEC ids a full run certifies: with the suite's own table, every id
+ * of the specification (doc/spec.md, spec.h); with another table (tests),
+ * the ids its cases name, in the specification's area order. A
+ * NULL-terminated array of static strings. */
 const char *const *suite_cert_all_ids(const suite_case_t *table);
 /* Does `spec_ids` (space-separated) name `id`? */
 bool suite_cert_names(const char *spec_ids, const char *id);
