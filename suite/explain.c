@@ -6,9 +6,9 @@
  *
  * explain prints, per id: its title and area, the statement, the documented
  * source, the settings with defaults, the cases that judge it — from the case
- * table (suite_cases[]), with their titles — and the checks of those cases
- * that decide it. Arguments are ids or fnmatch(3) globs, case-insensitive;
- * every argument must match some id, else nothing is printed and the exit
+ * table (suite_cases[]), with their titles — the checks of those cases
+ * that decide it, and what of the statement no check decides. Arguments are ids or fnmatch(3)
+ * globs, case-insensitive; every argument must match some id, else nothing is printed and the exit
  * status is 2 (SUITE_EXIT_USAGE) with a message naming the argument.
  */
 #include "explain.h"
@@ -108,6 +108,10 @@ static void explain_one(FILE *out, const suite_spec_t *s) {
   print_cases(out, s->id);
   fputs("Decided by the checks (case: check, as printed in TAP; <x> varies)\n", out);
   print_lines(out, s->checks);
+  if (*s->gaps) {
+    fputs("Not decided by any check (shown does not cover it)\n", out);
+    print_wrapped(out, s->gaps, TEXT_INDENT);
+  }
 }
 
 static bool matches(const char *pattern, const char *id) {

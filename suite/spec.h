@@ -28,6 +28,7 @@ typedef struct suite_spec {
   const char *title;     /* a few words: "paced scanning" */
   const char *cases;     /* case ids that name it, ", "-separated (suite_cases[] decides) */
   const char *checks;    /* "CASE: check name" lines, '\n'-separated; <x> = varies */
+  const char *gaps;      /* what of the statement no check decides; "" when nothing */
 } suite_spec_t;
 
 extern const suite_spec_t suite_spec[]; /* ends with id == NULL */

@@ -12,8 +12,9 @@
 #   - "## Per-VM options": table rows | `name` | default | meaning | source |;
 #   - every "### ID · title" heading opens an entry of the area named by the
 #     "## " heading above it; its fields are list items "- **Statement.** …",
-#     Source, Settings, Cases, Checks (all five required), continued on lines
-#     indented by two spaces; Checks holds one "  - …" item per check.
+#     Source, Settings, Cases, Checks (all five required) and Gaps (optional),
+#     continued on lines indented by two spaces; Checks holds one "  - …"
+#     item per check.
 # It refuses (message naming doc/spec.md:LINE, exit 1, no output used) a
 # malformed id, a duplicate, a missing field, a setting or option name that
 # no table defines, and a default written in an entry's Settings field that
@@ -115,15 +116,17 @@ function flush_entry(    f, i) {
   }
   check_names(entry["Statement"], "Statement")
   check_names(entry["Settings"], "Settings")
+  check_names(entry["Gaps"], "Gaps")
   if (entry["Cases"] !~ /^[A-Za-z0-9-]+(, [A-Za-z0-9-]+)*$/)
     fail(cur_id ": Cases must be case ids separated by ', ', not '" entry["Cases"] "'")
   n_out++
   out[n_out] = sprintf("    {.id = %s,\n     .area = %s,\n     .statement = %s,\n" \
                        "     .source = %s,\n     .settings = %s,\n     .title = %s,\n" \
-                       "     .cases = %s,\n     .checks = %s},",
+                       "     .cases = %s,\n     .checks = %s,\n     .gaps = %s},",
                        cstr(cur_id), cstr(cur_area), cstr(plain(entry["Statement"])),
                        cstr(plain(entry["Source"])), cstr(plain(entry["Settings"])),
-                       cstr(plain(cur_title)), cstr(entry["Cases"]), cstr(plain(entry["Checks"])))
+                       cstr(plain(cur_title)), cstr(entry["Cases"]), cstr(plain(entry["Checks"])),
+                       cstr(plain(entry["Gaps"])))
   for (f in entry)
     delete entry[f]
   cur_id = ""
@@ -188,8 +191,9 @@ cur_id == "" { next }
   ok = 0
   for (i = 1; i <= nfields; i++)
     ok = ok || fields[i] == field
-  if (!ok)
-    fail(cur_id ": unknown field '" field "' (fields: Statement, Source, Settings, Cases, Checks)")
+  if (!ok && field != "Gaps")
+    fail(cur_id ": unknown field '" field "' (fields: Statement, Source, Settings, Cases, " \
+         "Checks, Gaps)")
   field_text = $0
   sub(/^- \*\*[A-Za-z]+\.\*\*[ \t]*/, "", field_text)
   next

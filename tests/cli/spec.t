@@ -75,7 +75,7 @@ sed 's/^- \*\*Settings\.\*\* `Numa\.RebalancePeriod` (2000 ms); `Numa\.MigImbala
 gen "$T/bad.md"
 check "generator: a default unlike the settings table is refused, naming both" \
 	sh -c '[ '"$rc"' -ne 0 ] && grep -q "bad.md:[0-9]*: NUMA-4: .*Numa.RebalancePeriod as .3000 ms.*default is .2000 ms" "$1"' - "$T/err"
-sed 's/`Mem\.MemZipMaxPct` (10 %)\./`Mem.MemZipMaxPc` (10 %)./' "$DOC" >"$T/bad.md"
+sed 's/`Mem\.MemZipMaxPct` (10 %/`Mem.MemZipMaxPc` (10 %/' "$DOC" >"$T/bad.md"
 gen "$T/bad.md"
 check "generator: an unknown setting name is refused" \
 	sh -c '[ '"$rc"' -ne 0 ] && grep -q "ZIP-1: Settings names Mem.MemZipMaxPc, which neither settings table defines" "$1"' - "$T/err"
