@@ -20,7 +20,7 @@ _Static_assert(MMC_MAX_NODES <= 64, "affinity masks are 64-bit");
 #define RB_NONE UINT32_MAX
 #define RB_EXTREMES 3u /* top/bottom nodes kept: enough to skip the two a move changes */
 
-/* Documented defaults (SPEC.md, "Advanced settings"). */
+/* Documented defaults (doc/spec.md, "Advanced settings"). */
 #define RB_DEF_IMBALANCE 10u
 #define RB_DEF_MIG 2u
 #define RB_DEF_THRASH 50u

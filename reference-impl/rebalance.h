@@ -149,7 +149,7 @@ typedef struct rebalance_result {
   double imbalance_after;                      /* after the moves (== pre if none) */
 } rebalance_result_t;
 
-/* Fill settings with the documented defaults (SPEC.md table). */
+/* Fill settings with the documented defaults (doc/spec.md, "Advanced settings"). */
 void rebalance_settings_default(rebalance_settings_t *s);
 
 /* Decide this period's moves (see above). 0, or MMC_EINVAL (nothing decided)

@@ -1,8 +1,8 @@
 /*
  * settings.c — the settings table and its range-checked accessors (SET-1, SET-2).
  *
- * Names, defaults and ranges of the documented settings are exactly SPEC.md's
- * table. Where SPEC.md gives only a lower bound ("≥1") the upper bound is ours
+ * Names, defaults and ranges of the documented settings are exactly doc/spec.md's
+ * table. Where doc/spec.md gives only a lower bound ("≥1") the upper bound is ours
  * and the meaning says so. Rows named "Ref.*" are the reference
  * implementation's own tunables, marked "(ours)". Invariants: see settings.h.
  */

@@ -1,12 +1,12 @@
 /*
  * settings.h — the reference implementation's one settings table (SET-1, SET-2).
  *
- * Every advanced setting of SPEC.md ("Advanced settings") is a row here with
+ * Every advanced setting of doc/spec.md ("Advanced settings") is a row here with
  * its documented name, its default under each profile (esxi-6.7, osdi02), its
  * range, unit and a one-line meaning; the reference implementation's own
  * tunables follow, named "Ref.*" and marked "(ours)" in their meaning. Rows
  * are indexed by ref_setting_id_t so policies read a value with one relaxed
- * atomic load, never a string lookup. The per-VM option defaults of SPEC.md
+ * atomic load, never a string lookup. The per-VM option defaults of doc/spec.md
  * (shares per MB, numa.vcpu.min, numa.vcpu.maxPerVirtualNode) live here too.
  *
  * Invariants (checked by ref_settings_table_check, run by test_settings):
@@ -110,7 +110,7 @@ typedef struct ref_settings {
   _Atomic int64_t v[REF_SET_COUNT];
 } ref_settings_t;
 
-/* Per-VM option defaults (SPEC.md "Per-VM options"). */
+/* Per-VM option defaults (doc/spec.md "Per-VM options"). */
 typedef struct ref_vm_option_defaults {
   int64_t shares_per_mb_low;    /* sched.mem.shares=low: 5 per MB */
   int64_t shares_per_mb_normal; /* normal: 10 per MB */

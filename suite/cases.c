@@ -1,7 +1,7 @@
 /*
  * cases.c — the table of conformance cases (suite_cases[], see case.h).
  * One row per case; the runner reads needs and timeouts from here and
- * writes every SKIP reason itself. Keep ids in SPEC.md order.
+ * writes every SKIP reason itself. Keep ids in doc/spec.md order.
  */
 #include "case.h"
 #include "cases/cases_issue4.h"

@@ -362,7 +362,7 @@ static void preflight_set(suite_ctx_t *c, mmc_host_t *h, const mmc_setting_value
   if (!find_info(im, h, sv->name, &info)) {
     snprintf(msg, sizeof msg,
              "--set %s=%lld: unknown setting '%s' (this implementation has no such setting; "
-             "see the settings in a run's JSON or SPEC.md)",
+             "see the settings in a run's JSON or doc/spec.md, 'Advanced settings')",
              sv->name, (long long)sv->value, sv->name);
     send_rec(c, SUITE_REC_SET_ERROR, false, sv->name, msg);
     return;

@@ -1,6 +1,6 @@
 /*
  * minimal.c — the smallest correct implementation, for the suite's own
- * tests: the documented settings (SPEC.md "Advanced settings"), a stepped
+ * tests: the documented settings (doc/spec.md "Advanced settings"), a stepped
  * clock, and VMs that run — one anonymous mapping per VM, page() = base +
  * offset, admission control on reservations (ALLOC-1) — with no memory
  * management at all: every mechanism's capability flag is clear and its

@@ -130,7 +130,7 @@ static void entries_are_complete_and_unique(void **state) {
     assert_ptr_equal(suite_spec_find(s->id), s); /* the first with that id: unique */
   }
   assert_int_equal(n, suite_spec_count());
-  /* SPEC.md's areas, so a lost section shows here. */
+  /* one id of every area, so a lost section of doc/spec.md shows here */
   static const char *const some[] = {"SET-1",  "SET-2",   "NUMA-12", "MIG-5",   "TPS-8",
                                      "SALT-2", "ALLOC-6", "WSS-4",   "STATE-1", "BAL-3",
                                      "SWAP-3", "ZIP-1",   "INT-1",   "SEC-2"};
