@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "certificate.h"
+#include "mde.h"
 #include "stats.h"
 
 const char *suite_cmp_verdict_name(suite_cmp_verdict_t v) {
@@ -37,7 +38,9 @@ void suite_cmp_metric(const double *old, size_t nold, const double *new_, size_t
                       const char *better, const suite_cmp_opts_t *o, suite_cmp_metric_t *out) {
   *out = (suite_cmp_metric_t){.old_median = suite_stats_median(old, nold),
                               .new_median = suite_stats_median(new_, nnew),
-                              .p = NAN};
+                              .p = NAN,
+                              .detectable = NAN,
+                              .spread = NAN};
   double om = out->old_median, nm = out->new_median, eff = effect_of(om, nm);
   out->ratio = om != 0 ? nm / om : (nm == 0 ? 1 : INFINITY);
   bool directed = better && (!strcmp(better, "lower") || !strcmp(better, "higher"));
@@ -55,6 +58,9 @@ void suite_cmp_metric(const double *old, size_t nold, const double *new_, size_t
     }
     return;
   }
+  int worse = !strcmp(better, "higher") ? -1 : +1;
+  out->detectable = suite_mde_now(old, nold, new_, nnew, o->alpha, worse);
+  out->spread = suite_mde_spread(old, nold, new_, nnew);
   suite_mw_t mw;
   suite_stats_mann_whitney(old, nold, new_, nnew, &mw);
   out->p = mw.p;
@@ -124,31 +130,105 @@ static int refuse(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts
   return 0;
 }
 
+/* Repetitions behind a side (each run's --repeat), for samples per repetition. */
+static double repetitions(const suite_rr_t *rr) {
+  double reps = 0;
+  size_t i;
+  json_t *d;
+  json_array_foreach(rr->docs, i, d) {
+    json_int_t r = json_integer_value(json_object_get(d, "repeat"));
+    reps += r > 0 ? (double)r : 1;
+  }
+  return reps > 0 ? reps : 1;
+}
+
+/* "7.3 %", "never (3+3)": the detectable column. */
+static void detectable_text(const suite_cmp_metric_t *r, size_t nold, size_t nnew,
+                            const suite_cmp_opts_t *o, char *buf, size_t cap) {
+  if (r->verdict == SUITE_CMP_INFO)
+    snprintf(buf, cap, "-");
+  else if (isnan(r->detectable))
+    snprintf(buf, cap, "never (%zu+%zu)", nold, nnew);
+  else if (isinf(r->detectable))
+    snprintf(buf, cap, "n/a (old median 0)");
+  else
+    snprintf(buf, cap, "%.3g %%%s", fmax(r->detectable, o->min_effect) * 100,
+             r->detectable < o->min_effect ? " (min effect)" : "");
+}
+
+/* One guidance line when the metric cannot yet catch min_effect. */
+static void guidance(const suite_rr_metric_t *nm, const suite_cmp_metric_t *r, size_t nold,
+                     double per_rep, const suite_cmp_opts_t *o, FILE *out, unsigned *lines) {
+  if (r->verdict == SUITE_CMP_INFO || nold < 2 || nm->n < 2 || !isfinite(r->spread))
+    return;
+  size_t have = nold < nm->n ? nold : nm->n;
+  double now = suite_mde_at(have, o->alpha, SUITE_MDE_POWER) * r->spread;
+  if (isfinite(now) && now <= o->min_effect)
+    return;
+  size_t k = suite_mde_samples_for(o->min_effect, r->spread, o->alpha, SUITE_MDE_POWER);
+  if (!(*lines)++)
+    fprintf(out,
+            "\nrepeat guidance: to catch a %.3g %% change %.0f %% of the time at alpha %g "
+            "(noise from each metric's samples):\n",
+            o->min_effect * 100, SUITE_MDE_POWER * 100, o->alpha);
+  char nowtxt[48];
+  if (isfinite(now))
+    snprintf(nowtxt, sizeof nowtxt, "%.3g %%", now * 100);
+  else
+    snprintf(nowtxt, sizeof nowtxt, "never");
+  fprintf(out, "  %s/%s [%s]: noise %.3g %%, %zu a side catch %s; ", nm->case_id, nm->name,
+          nm->unit, r->spread * 100, have, nowtxt);
+  if (k)
+    fprintf(out, "%zu a side: --repeat %.0f\n", k, ceil((double)k / per_rep));
+  else
+    fprintf(out, "more than %d samples a side\n", SUITE_MDE_MAX_SAMPLES);
+}
+
 static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *o,
                               FILE *out, unsigned *improved) {
-  unsigned regressed = 0;
-  fprintf(out, "%-34s %-38s %-38s %7s  %s\n", "metric [unit]", "old median [IQR]",
-          "new median [IQR]", "ratio", "verdict");
+  unsigned regressed = 0, lines = 0;
+  fprintf(out, "%-34s %-38s %-38s %7s  %-36s %s\n", "metric [unit]", "old median [IQR]",
+          "new median [IQR]", "ratio", "verdict", "detectable");
+  suite_cmp_metric_t *rs = calloc(b->nmetrics ? b->nmetrics : 1, sizeof *rs);
+  const suite_rr_metric_t **olds = calloc(b->nmetrics ? b->nmetrics : 1, sizeof *olds);
+  if (!rs || !olds) {
+    free(rs);
+    free(olds);
+    fprintf(out, "out of memory\n");
+    return 0;
+  }
   for (size_t i = 0; i < b->nmetrics; i++) {
-    const suite_rr_metric_t *nm = &b->metrics[i], *om = find_metric(a, nm);
-    char name[160], os[64], ns[64];
+    const suite_rr_metric_t *nm = &b->metrics[i], *om = olds[i] = find_metric(a, nm);
+    char name[160], os[64], ns[64], verdict[160], det[64];
     snprintf(name, sizeof name, "%s/%s [%s]", nm->case_id, nm->name, nm->unit);
     spread(nm, ns, sizeof ns);
     if (!om) {
       fprintf(out, "%-34s %-38s %-38s %7s  %s\n", name, "-", ns, "-", "only in new");
       continue;
     }
-    suite_cmp_metric_t r;
-    suite_cmp_metric(om->samples, om->n, nm->samples, nm->n, nm->better, o, &r);
+    suite_cmp_metric_t *r = &rs[i];
+    suite_cmp_metric(om->samples, om->n, nm->samples, nm->n, nm->better, o, r);
     spread(om, os, sizeof os);
-    regressed += r.verdict == SUITE_CMP_REGRESSED;
-    *improved += r.verdict == SUITE_CMP_IMPROVED;
-    fprintf(out, "%-34s %-38s %-38s %7.3f  %s (%s)\n", name, os, ns, r.ratio,
-            suite_cmp_verdict_name(r.verdict), r.note);
+    regressed += r->verdict == SUITE_CMP_REGRESSED;
+    *improved += r->verdict == SUITE_CMP_IMPROVED;
+    snprintf(verdict, sizeof verdict, "%s (%s)", suite_cmp_verdict_name(r->verdict), r->note);
+    detectable_text(r, om->n, nm->n, o, det, sizeof det);
+    fprintf(out, "%-34s %-38s %-38s %7.3f  %-36s %s\n", name, os, ns, r->ratio, verdict, det);
   }
   for (size_t i = 0; i < a->nmetrics; i++)
     if (!find_metric(b, &a->metrics[i]))
       fprintf(out, "%s/%s: only in old\n", a->metrics[i].case_id, a->metrics[i].name);
+  double per_rep = 1;
+  for (size_t i = 0; i < b->nmetrics; i++) {
+    if (!olds[i])
+      continue;
+    per_rep = fmax(1, (double)b->metrics[i].n / repetitions(b));
+    guidance(&b->metrics[i], &rs[i], olds[i]->n, per_rep, o, out, &lines);
+  }
+  if (lines)
+    fprintf(out, "  (the other judged metrics already catch %.3g %%)\n", o->min_effect * 100);
+  free(rs);
+  free(olds);
   return regressed;
 }
 
@@ -257,8 +337,10 @@ int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts
   if (strcmp(a->machine_class, b->machine_class))
     fprintf(out, "note: different machine classes (%s vs %s)\n", a->machine_class,
             b->machine_class);
-  fprintf(out, "test: two-sided Mann-Whitney U, alpha %g, minimum effect %g %%\n\n", o->alpha,
+  fprintf(out, "test: two-sided Mann-Whitney U, alpha %g, minimum effect %g %%\n", o->alpha,
           o->min_effect * 100);
+  fprintf(out, "detectable: the smallest change of NEW's median, in the worse direction, that "
+               "these samples would flag (never: too few samples to reach alpha)\n\n");
   unsigned improved = 0, passing = 0;
   unsigned regressed = print_metrics(a, b, o, out, &improved);
   unsigned failing = print_checks(a, b, out, &passing);

@@ -10,7 +10,10 @@
  * more than single_effect, then improved/regressed marked "(1 sample)".
  * Metrics without a better direction are "info" and never gate. Per check:
  * newly failing, newly passing; per case: newly failing (fail or broken
- * where it passed or skipped). Rules in doc/results-schema.md.
+ * where it passed or skipped). Per judged metric also the smallest change
+ * its samples could detect, and, for metrics that cannot yet catch
+ * min_effect, the --repeat that would (mde.h). Rules in
+ * doc/results-schema.md.
  */
 #ifndef SUITE_COMPARE_H
 #define SUITE_COMPARE_H
@@ -39,6 +42,9 @@ typedef enum suite_cmp_verdict {
 
 typedef struct suite_cmp_metric {
   double old_median, new_median, ratio, p; /* p NaN when not tested */
+  double detectable;                       /* mde.h: relative change these samples would flag in the
+                                              worse direction; NaN: never (sizes); INFINITY: old median 0 */
+  double spread; /* relative noise of both sides (mde.h), NaN when not judged */
   suite_cmp_verdict_t verdict;
   char note[96]; /* why: "p=0.31", "1 sample: cannot test", "below 5 % effect" */
 } suite_cmp_metric_t;

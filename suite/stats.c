@@ -63,15 +63,18 @@ double suite_stats_mw_min_p(size_t nx, size_t ny) {
   return p < 1 ? p : 1;
 }
 
-/* P(U <= u) under the null for sizes m, n without ties. */
-static double exact_cdf(size_t m, size_t n, double u) {
+/* The null distribution of U for sizes m, n without ties: P(U = k) for
+ * k = 0..m n (malloc'd; NULL when out of memory). */
+static double *exact_dist(size_t m, size_t n) {
   size_t umax = m * n, w = umax + 1;
   /* prev[i][k] = f(i, j-1, k), cur[i][k] = f(i, j, k) for i = 0..m. */
   double *prev = calloc((m + 1) * w, sizeof *prev), *cur = calloc((m + 1) * w, sizeof *cur);
-  if (!prev || !cur) {
+  double *dist = malloc(w * sizeof *dist);
+  if (!prev || !cur || !dist) {
     free(prev);
     free(cur);
-    return NAN;
+    free(dist);
+    return NULL;
   }
   for (size_t i = 0; i <= m; i++)
     prev[i * w] = 1; /* f(i, 0, 0) = 1 */
@@ -85,15 +88,57 @@ static double exact_cdf(size_t m, size_t n, double u) {
     prev = cur;
     cur = t;
   }
-  double below = 0, total = 0;
-  for (size_t k = 0; k <= umax; k++) {
+  double total = 0;
+  for (size_t k = 0; k <= umax; k++)
     total += prev[m * w + k];
-    if ((double)k <= u + 1e-9)
-      below += prev[m * w + k];
-  }
+  for (size_t k = 0; k <= umax; k++)
+    dist[k] = prev[m * w + k] / total;
   free(prev);
   free(cur);
-  return below / total;
+  return dist;
+}
+
+/* P(U <= u) under the null for sizes m, n without ties. */
+static double exact_cdf(size_t m, size_t n, double u) {
+  double *dist = exact_dist(m, n), below = 0;
+  if (!dist)
+    return NAN;
+  for (size_t k = 0; k <= m * n; k++)
+    if ((double)k <= u + 1e-9)
+      below += dist[k];
+  free(dist);
+  return below;
+}
+
+long suite_stats_mw_critical(size_t m, size_t n, double alpha) {
+  if (!m || !n)
+    return -1;
+  double mu = (double)m * (double)n / 2;
+  if (m <= SUITE_STATS_EXACT_MAX && n <= SUITE_STATS_EXACT_MAX) {
+    double *dist = exact_dist(m, n), cdf = 0;
+    if (!dist)
+      return -1;
+    long u = -1;
+    for (size_t k = 0; (double)k < mu && 2 * (cdf += dist[k]) < alpha; k++)
+      u = (long)k;
+    free(dist);
+    return u;
+  }
+  /* Normal approximation (no ties): p(u) = erfc((mu - u - 1/2) / sigma / sqrt 2),
+   * decreasing in mu - u: the largest u below alpha by bisection. */
+  double sigma = sqrt((double)m * (double)n * (double)(m + n + 1) / 12);
+  long lo = -1, hi = (long)floor(mu); /* p(lo) < alpha (or lo = -1), p(hi) >= alpha */
+  if (erfc(fmax(0, mu - 0.5) / sigma / sqrt(2)) >= alpha)
+    return -1;
+  lo = 0;
+  while (hi - lo > 1) {
+    long mid = lo + (hi - lo) / 2;
+    if (erfc(fmax(0, mu - (double)mid - 0.5) / sigma / sqrt(2)) < alpha)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
 }
 
 typedef struct tagged {

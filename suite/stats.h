@@ -40,5 +40,10 @@ int suite_stats_mw_normal(const double *x, size_t nx, const double *y, size_t ny
 /* The smallest two-sided p the test can give for these sizes (no ties):
  * 2 / C(nx+ny, nx). Below alpha only from about 4 samples a side. */
 double suite_stats_mw_min_p(size_t nx, size_t ny);
+/* The critical value: the largest u whose two-sided p (U = u, or
+ * U = nx ny - u) is below alpha, from the exact distribution when neither
+ * size exceeds SUITE_STATS_EXACT_MAX, else the normal approximation; -1
+ * when no U reaches alpha for these sizes. */
+long suite_stats_mw_critical(size_t nx, size_t ny, double alpha);
 
 #endif

@@ -30,6 +30,19 @@ check "--min-effect 30%: a 20 % change is no change" sh -c "[ $rc -eq 0 ] && gre
 run "$MMCERT" compare --alpha 0.0001 "$F/old.json" "$F/slow.json"
 check "--alpha 0.0001: 8+8 samples cannot reach it" sh -c "[ $rc -eq 0 ] && grep -q 'migration_throughput.*no change (too few samples: p >= 0.00016 for 8+8)' '$T/out'"
 
+# Detectable changes and repeat guidance.
+run "$MMCERT" compare "$F/old.json" "$F/same.json"
+check "detectable: 8+8 samples 1 % apart catch the 5 % minimum effect" out_has "migration_throughput.*no change (p=.*  5 % (min effect)$"
+check "detectable: info metrics are not judged" out_has "pages_scanned.*info (no better direction) *-$"
+check "no repeat guidance when every metric catches 5 %" sh -c "! grep -q 'repeat guidance' '$T/out'"
+run "$MMCERT" compare --min-effect 1% "$F/old.json" "$F/same.json"
+check "--min-effect 1%: detectable now above 1 %" out_has "migration_throughput.*no change (p=.*  1\.[0-9]* %$"
+check "--min-effect 1%: repeat guidance names the metric and a --repeat" out_has "^  MIG-1/migration_throughput \[MB/s\]: noise 1\.[0-9]* %, 8 a side catch [0-9.]* %; [0-9]* a side: --repeat [0-9]*$"
+run "$MMCERT" compare --alpha 0.0001 "$F/old.json" "$F/same.json"
+check "--alpha 0.0001: 8+8 can never reach it" out_has "migration_throughput.*never (8+8)$"
+run "$MMCERT" compare "$F/single-a.json" "$F/single-b.json"
+check "one sample a side: never" out_has "migration_throughput.*never (1+1)$"
+
 run "$MMCERT" compare "$F/old.json" "$F/newfail.json"
 check "newly failing check: exit 1" status_is 1
 check "newly failing check named with its diagnostic" out_has "newly failing  MIG-1: every page reaches its home node \[MIG-1\]: 12 pages still remote"
