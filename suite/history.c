@@ -533,7 +533,7 @@ int suite_hist_import(suite_hist_t *db, const char *const *files, size_t nfiles,
 
 int suite_hist_parse_filter(const char *text, char *buf, size_t cap, suite_hist_filter_t *f,
                             mmc_error_t *err) {
-  static const char keys[] = "impl, version, machine, mode, topology, run, host, last";
+  static const char keys[] = "impl, version, machine, mode, topology, run, host, file, last";
   *f = (suite_hist_filter_t){0};
   if (strlen(text) >= cap)
     return mmc_fail(err, MMC_EINVAL, "selection '%s' is too long", text);
@@ -551,6 +551,7 @@ int suite_hist_parse_filter(const char *text, char *buf, size_t cap, suite_hist_
                         : !strcmp(kv, "topology") ? &f->topology
                         : !strcmp(kv, "run")      ? &f->run
                         : !strcmp(kv, "host")     ? &f->host
+                        : !strcmp(kv, "file")     ? &f->file
                                                   : NULL;
     if (slot) {
       *slot = eq;
@@ -568,8 +569,8 @@ int suite_hist_parse_filter(const char *text, char *buf, size_t cap, suite_hist_
 }
 
 /* Newest first when `last` limits, then re-ordered oldest first. The run
- * id is a prefix compared as text (substr), so '%' and '_' in it match only
- * themselves. */
+ * id and the file are prefixes compared as text (substr), so '%' and '_'
+ * in them match only themselves. */
 static int prepare_select(hdb_t *db, const suite_hist_filter_t *f, const char *cols,
                           hdb_stmt_t **st, mmc_error_t *err) {
   char sql[1200];
@@ -579,15 +580,17 @@ static int prepare_select(hdb_t *db, const suite_hist_filter_t *f, const char *c
            "machine_class = $3) AND (CAST($4 AS TEXT) IS NULL OR mode = $4) AND (CAST($5 AS "
            "TEXT) IS NULL OR topology_hash = $5) AND (CAST($6 AS TEXT) IS NULL OR "
            "substr(run_id, 1, length($6)) = $6) AND (CAST($7 AS TEXT) IS NULL OR hostname = $7) "
-           "ORDER BY start_time DESC, id DESC LIMIT $8) AS sel ORDER BY start_time, id",
+           "AND (CAST($8 AS TEXT) IS NULL OR substr(file, 1, length($8)) = $8) "
+           "ORDER BY start_time DESC, id DESC LIMIT $9) AS sel ORDER BY start_time, id",
            cols);
   int rc = db->ops->prepare(db, sql, st, err);
   if (rc)
     return rc;
-  const char *v[] = {f->impl, f->version, f->machine, f->mode, f->topology, f->run, f->host};
-  for (int i = 0; i < 7; i++)
+  const char *v[] = {f->impl,     f->version, f->machine, f->mode,
+                     f->topology, f->run,     f->host,    f->file};
+  for (int i = 0; i < 8; i++)
     db->ops->bind_text(*st, i + 1, v[i]);
-  db->ops->bind_int(*st, 8, f->last ? (long long)f->last : SELECT_ALL);
+  db->ops->bind_int(*st, 9, f->last ? (long long)f->last : SELECT_ALL);
   return 0;
 }
 

@@ -40,7 +40,8 @@ typedef struct hdb suite_hist_t;
 
 typedef struct suite_hist_filter {
   const char *impl, *version, *machine, *mode, *topology, *run, *host; /* NULL = any */
-  unsigned last; /* only the N most recent matching runs; 0 = all */
+  const char *file; /* prefix of the file name the run was imported from */
+  unsigned last;    /* only the N most recent matching runs; 0 = all */
 } suite_hist_filter_t;
 
 /* $MMCERT_DB when set and not empty, else SUITE_HIST_DEFAULT_PATH. */
