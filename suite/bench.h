@@ -18,7 +18,8 @@
 typedef struct suite_bench_opts {
   const mmc_impl_t *impl; /* --impl (default libmmref.so), loaded and checked */
   const char *impl_path;
-  unsigned repeat; /* --repeat N: measurements per figure (>= 1) */
+  unsigned repeat; /* --repeat N: measurements per figure; 0 when not given
+                     (each benchmark then takes its own default) */
   FILE *out;       /* the table */
   FILE *err;       /* messages */
 } suite_bench_opts_t;

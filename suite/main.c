@@ -552,7 +552,7 @@ static int cmd_bench(int argc, char **argv) {
       {"repeat", required_argument, NULL, 'r'}, {"impl", required_argument, NULL, 'i'},
       {"json", required_argument, NULL, 'j'},   {"list", no_argument, NULL, 'l'},
       {"help", no_argument, NULL, 'h'},         {0}};
-  uint64_t repeat = 1;
+  uint64_t repeat = 0; /* not given: each benchmark's own default */
   bool list = false;
   const char *impl = NULL, *json = NULL;
   int o;
@@ -626,7 +626,7 @@ static int cmd_bench(int argc, char **argv) {
                      .mode = SUITE_MODE_BENCH,
                      .profile = "esxi-6.7",
                      .timeout_scale = 1.0,
-                     .repeat = (unsigned)repeat,
+                     .repeat = repeat ? (unsigned)repeat : 1,
                      .out = stdout,
                      .err = stderr,
                      .results = calloc(n ? n : 1, sizeof *run.results)};

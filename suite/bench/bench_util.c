@@ -173,26 +173,32 @@ static bool parse_target(const char *t, bool *at_least, double *bound, char *uni
   return true;
 }
 
-static void record_row(const char *figure, double value, const char *unit, const char *peer,
-                       double peer_value, double ratio, const char *target) {
-  char name[192], unit_t[32];
+/* Every round's figure v[i], peer pv[i] (NULL: no peer) and ratio r[i]
+ * as samples of three metrics; the target judged on the row printed
+ * (figure jv, ratio jr). */
+static void record_rounds(const char *figure, const double *v, const char *unit, const char *peer,
+                          const double *pv, const double *r, size_t n, double jv, double jr,
+                          const char *target, const char *ratio_better) {
+  char name[192], pname[192], unit_t[32];
   unique_name(SUITE_REC_METRIC, figure, name, sizeof name);
-  sink_add(SUITE_REC_METRIC, name, unit, better_of(unit), value, true, NULL);
-  bool has_peer = peer && *peer && strcmp(peer, "-") != 0;
-  if (has_peer) {
-    char pname[192];
+  bool has_peer = pv && peer && *peer && strcmp(peer, "-") != 0;
+  if (has_peer)
     unique_name(SUITE_REC_METRIC, peer, pname, sizeof pname);
-    sink_add(SUITE_REC_METRIC, pname, unit, better_of(unit), peer_value, true, NULL);
-  }
   bool at_least = true;
   double bound = 0;
   bool targeted = parse_target(target, &at_least, &bound, unit_t, sizeof unit_t);
-  if (has_peer && isfinite(ratio)) {
-    char rname[400];
-    snprintf(rname, sizeof rname, "%s / %s", name, peer);
-    /* Its direction is known only from a target on the ratio. */
-    sink_add(SUITE_REC_METRIC, rname, "ratio",
-             targeted && !unit_t[0] ? (at_least ? "higher" : "lower") : "", ratio, true, NULL);
+  char rname[400];
+  snprintf(rname, sizeof rname, "%s / %s", name, peer ? peer : "");
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(v[i]))
+      sink_add(SUITE_REC_METRIC, name, unit, better_of(unit), v[i], true, NULL);
+    if (has_peer && isfinite(pv[i]))
+      sink_add(SUITE_REC_METRIC, pname, unit, better_of(unit), pv[i], true, NULL);
+    /* Its direction is known from a target on the ratio, or when given. */
+    if (has_peer && isfinite(r[i]))
+      sink_add(SUITE_REC_METRIC, rname, "ratio",
+               targeted && !unit_t[0] ? (at_least ? "higher" : "lower") : ratio_better, r[i], true,
+               NULL);
   }
   if (!targeted)
     return;
@@ -204,18 +210,60 @@ static void record_row(const char *figure, double value, const char *unit, const
     sink_add(SUITE_REC_DIAG, "", "", "", 0, true, diag);
     return;
   }
-  double x = unit_t[0] ? value : ratio;
+  double x = unit_t[0] ? jv : jr;
   bool ok = at_least ? x >= bound : x <= bound;
   snprintf(diag, sizeof diag, "%s %.4g %s the target %s", unit_t[0] ? "value" : "ratio", x,
            ok ? "meets" : "misses", target);
   sink_add(SUITE_REC_CHECK, cname, "", "", 0, ok, ok ? "" : diag);
 }
 
-void bu_row(FILE *f, const char *figure, double value, const char *unit, const char *peer,
-            double peer_value, double ratio, const char *target) {
+static void print_row(FILE *f, const char *figure, double value, const char *unit, const char *peer,
+                      double peer_value, double ratio, const char *target) {
   fprintf(f, "  %-34s %12.3f %-6s  %-34s %12.3f  %7.3f  %s\n", figure, value, unit, peer,
           peer_value, ratio, target);
   fflush(f);
+}
+
+void bu_row(FILE *f, const char *figure, double value, const char *unit, const char *peer,
+            double peer_value, double ratio, const char *target) {
+  print_row(f, figure, value, unit, peer, peer_value, ratio, target);
   if (bu_sink && isfinite(value))
-    record_row(figure, value, unit, peer, peer_value, ratio, target ? target : "");
+    record_rounds(figure, &value, unit, peer, &peer_value, &ratio, 1, value, ratio,
+                  target ? target : "", "");
+}
+
+void bu_row_rounds(FILE *f, const char *figure, const double *v, const char *unit, const char *peer,
+                   const double *pv, size_t n, size_t shown, const char *target,
+                   bool ratio_higher) {
+  double *r = calloc(n ? n : 1, sizeof *r), *sv = calloc(n ? n : 1, sizeof *sv);
+  double *sp = calloc(n ? n : 1, sizeof *sp);
+  if (!r || !sv || !sp)
+    abort(); /* as dup_or_die */
+  bool lower = !strcmp(better_of(unit), "lower");
+  for (size_t i = 0; i < n; i++) {
+    double p = pv ? pv[i] : NAN;
+    r[i] = !(p > 0) || !(v[i] > 0) ? NAN : lower ? p / v[i] : v[i] / p;
+    sv[i] = v[i];
+    sp[i] = p;
+  }
+  double fig, peer_v, ratio;
+  if (shown < n) {
+    fig = v[shown], peer_v = pv ? pv[shown] : 0, ratio = r[shown];
+  } else { /* medians of the rounds (bu_percentile sorts its copy) */
+    double *sr = calloc(n ? n : 1, sizeof *sr);
+    if (!sr)
+      abort();
+    memcpy(sr, r, n * sizeof *sr);
+    fig = bu_percentile(sv, n, 50), peer_v = pv ? bu_percentile(sp, n, 50) : 0;
+    ratio = bu_percentile(sr, n, 50);
+    free(sr);
+  }
+  print_row(f, figure, fig, unit, pv ? peer : "-", peer_v, isfinite(ratio) ? ratio : 0,
+            target ? target : "");
+  if (bu_sink)
+    record_rounds(figure, v, unit, pv ? peer : NULL, pv, r, n, fig, ratio, target ? target : "",
+                  ratio_higher ? "higher" : "");
+  free(r);
+  free(sv);
+  free(sp);
 }

@@ -529,11 +529,10 @@ static int br_swap(br_t *b) {
     lo = ratio[BR_RAW][k] < lo ? ratio[BR_RAW][k] : lo;
     hi = ratio[BR_RAW][k] > hi ? ratio[BR_RAW][k] : hi;
   }
-  double value = suite_stats_median(rate, rounds);
+  /* Medians shown; every round recorded as a sample (compare tests them). */
   for (int i = 0; i < BR_NPEERS; i++)
-    bu_row(b->o->out, "swap-out (reclaim period)", value, "MB/s", br_peer[i].label,
-           suite_stats_median(peer[i], rounds), suite_stats_median(ratio[i], rounds),
-           br_peer[i].target);
+    bu_row_rounds(b->o->out, "swap-out (reclaim period)", rate, "MB/s", br_peer[i].label,
+                  peer[i], rounds, rounds, br_peer[i].target, false);
   fprintf(b->o->out, "  swap-out / raw sequential pwrite per round: %.3f..%.3f\n", lo, hi);
   double p50 = 0, p99 = 0, r50 = 0, r99 = 0;
   int rc = br_swapin(b, &r, &p50, &p99, &r50, &r99);

@@ -13,6 +13,8 @@ int suite_bench_migration(const suite_bench_opts_t *opts);
 int suite_bench_reclaim(const suite_bench_opts_t *opts);
 /* suite/bench/sharing.c (issue 5) */
 int suite_bench_sharing(const suite_bench_opts_t *opts);
+/* suite/bench/move.c (issue 19) */
+int suite_bench_move(const suite_bench_opts_t *opts);
 
 const suite_bench_t suite_benches[] = {
     {.name = "access",
@@ -24,6 +26,9 @@ const suite_bench_t suite_benches[] = {
     {.name = "migration",
      .title = "unthrottled page migration vs memcpy (and move_pages); rebalancer cost at 1000 VMs",
      .run = suite_bench_migration},
+    {.name = "move",
+     .title = "move_range of a resting VM per CPU-second (ns clock) vs the copy + punch floor",
+     .run = suite_bench_move},
     {.name = "reclaim",
      .title = "balloon, compression, swap-out beside raw pwrite, swap-in latency beside raw "
               "pread, time back to the high state after a pressure event",
