@@ -90,6 +90,47 @@ typedef struct probe_rollup {
 
 int probe_rollup(probe_rollup_t *out, const char *path, mmc_error_t *err);
 
+/* ---- frames and page state through /proc/self/pagemap, /proc/kpageflags */
+
+/* One pagemap entry, decoded (Documentation/admin-guide/mm/pagemap.rst). */
+typedef struct probe_pagemap_entry {
+  uint64_t pfn;     /* page frame number; 0 when not present, or when PFNs are
+                       not visible (no CAP_SYS_ADMIN) */
+  bool present;     /* bit 63: in RAM */
+  bool swapped;     /* bit 62: in the kernel's swap */
+  bool file_shared; /* bit 61: a file page or shared anonymous (memfd, shmem) */
+  bool exclusive;   /* bit 56: mapped exactly once */
+  bool soft_dirty;  /* bit 55 */
+} probe_pagemap_entry_t;
+
+typedef struct probe_pagemap {
+  int fd;       /* /proc/self/pagemap */
+  int flags_fd; /* /proc/kpageflags, -1 when not readable (not root) */
+  bool pfns;    /* PFNs are visible: frame identity by PFN works */
+} probe_pagemap_t;
+
+/* kpageflags bits (include/uapi/linux/kernel-page-flags.h). */
+#define PROBE_KPF_ANON (1ull << 12)
+#define PROBE_KPF_KSM (1ull << 21)       /* merged by the kernel's samepage merging */
+#define PROBE_KPF_ZERO_PAGE (1ull << 24) /* the kernel's shared zero page */
+
+/* Open the probe; `pagemap_path`/`kpageflags_path` NULL = the real files
+ * (tests pass files of their own). A kpageflags that cannot be opened is not
+ * an error: flags_fd stays -1. */
+int probe_pagemap_open(probe_pagemap_t *pm, const char *pagemap_path, const char *kpageflags_path,
+                       mmc_error_t *err);
+void probe_pagemap_close(probe_pagemap_t *pm);
+/* The entries of `n` pages (any address inside each page). Consecutive
+ * pages are read in one call. */
+int probe_pagemap_read(const probe_pagemap_t *pm, void *const *pages, size_t n,
+                       probe_pagemap_entry_t *out, mmc_error_t *err);
+/* One raw entry decoded (exported for tests). */
+probe_pagemap_entry_t probe_pagemap_decode(uint64_t raw);
+/* kpageflags of each PFN (0 for PFN 0). MMC_ENOTSUP when kpageflags is not
+ * readable. */
+int probe_kpageflags(const probe_pagemap_t *pm, const uint64_t *pfns, size_t n, uint64_t *flags,
+                     mmc_error_t *err);
+
 /* ---- CPU affinity -> nodes */
 
 typedef struct probe_affinity {

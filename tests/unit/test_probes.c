@@ -2,7 +2,10 @@
  * test_probes.c — the suite's probes against memory this test sets up
  * itself: a memfd named like a pool ("mmcert-node<N>"), mincore before and
  * after touching and after a hole punch, move_pages on this machine's first
- * node, smaps_rollup and thread affinity. Probes serve NUMA-1/9, SEC-1, INT-1.
+ * node, smaps_rollup, thread affinity, pagemap entries (present, exclusive,
+ * one PFN for one frame mapped twice, the zero page) and kpageflags (KSM and
+ * zero-page bits, from the real file as root and from files the test
+ * writes). Probes serve NUMA-1/9, SEC-1, INT-1, TPS-*, SWAP-2.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -218,6 +221,172 @@ static void test_affinity_maps_cpus_to_nodes(void **state) {
   free(cpus);
 }
 
+/* ---- pagemap / kpageflags */
+
+static void test_pagemap_decode_bits(void **state) {
+  probe_pagemap_entry_t e = probe_pagemap_decode(1ull << 63 | 1ull << 56 | 0x1234);
+  assert_true(e.present);
+  assert_true(e.exclusive);
+  assert_false(e.swapped);
+  assert_false(e.file_shared);
+  assert_int_equal(e.pfn, 0x1234);
+  /* A swapped page's low bits are a swap entry, never a PFN. */
+  e = probe_pagemap_decode(1ull << 62 | 0x99);
+  assert_true(e.swapped);
+  assert_false(e.present);
+  assert_int_equal(e.pfn, 0);
+  e = probe_pagemap_decode(1ull << 63 | 1ull << 61 | 1ull << 55 | ((1ull << 55) - 1));
+  assert_true(e.file_shared);
+  assert_true(e.soft_dirty);
+  assert_int_equal(e.pfn, (1ull << 55) - 1);
+  assert_false(probe_pagemap_decode(0).present);
+}
+
+static void read_entries(probe_pagemap_t *pm, char *base, size_t n, probe_pagemap_entry_t *e) {
+  void *pages[test_pages];
+  for (size_t i = 0; i < n; i++)
+    pages[i] = base + i * MMC_PAGE_SIZE + 7; /* any address inside the page */
+  mmc_error_t err = {0};
+  assert_int_equal(probe_pagemap_read(pm, pages, n, e, &err), 0);
+}
+
+static void test_pagemap_anon_present_exclusive_gone(void **state) {
+  probe_pagemap_t pm;
+  mmc_error_t err = {0};
+  assert_int_equal(probe_pagemap_open(&pm, NULL, NULL, &err), 0);
+  assert_int_equal(pm.pfns, geteuid() == 0); /* PFNs only for CAP_SYS_ADMIN */
+  char *p = mmap(NULL, TEST_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(p != MAP_FAILED);
+  madvise(p, TEST_BYTES, MADV_NOHUGEPAGE);
+  probe_pagemap_entry_t e[test_pages];
+  read_entries(&pm, p, test_pages, e);
+  for (size_t i = 0; i < test_pages; i++)
+    assert_false(e[i].present);
+  for (size_t i = 0; i < test_pages; i += 2)
+    p[i * MMC_PAGE_SIZE] = (char)(i + 1);
+  read_entries(&pm, p, test_pages, e);
+  for (size_t i = 0; i < test_pages; i++) {
+    assert_int_equal(e[i].present, i % 2 == 0);
+    assert_int_equal(e[i].exclusive, i % 2 == 0);
+    assert_false(e[i].file_shared);
+    if (pm.pfns && i % 2 == 0)
+      assert_true(e[i].pfn != 0 && (i < 2 || e[i].pfn != e[i - 2].pfn)); /* own frames */
+  }
+  /* Discarded pages are gone again. */
+  assert_int_equal(madvise(p, TEST_BYTES / 2, MADV_DONTNEED), 0);
+  read_entries(&pm, p, test_pages, e);
+  for (size_t i = 0; i < test_pages / 2; i++)
+    assert_false(e[i].present);
+  assert_true(e[test_pages / 2].present);
+  munmap(p, TEST_BYTES);
+  probe_pagemap_close(&pm);
+}
+
+/* One memfd frame mapped at two addresses: one PFN, not exclusive. This is
+ * what makes frame identity independent of pointers. */
+static void test_pagemap_same_frame_two_addresses(void **state) {
+  int fd;
+  char *a = map_pool("mmcert-pagemap", &fd);
+  char *b = mmap(NULL, TEST_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert_true(b != MAP_FAILED);
+  memset(a, 5, TEST_BYTES);
+  (void)*(volatile char *)b; /* map b's first page */
+  probe_pagemap_t pm;
+  mmc_error_t err = {0};
+  assert_int_equal(probe_pagemap_open(&pm, NULL, NULL, &err), 0);
+  probe_pagemap_entry_t ea[1], eb[1];
+  read_entries(&pm, a, 1, ea);
+  read_entries(&pm, b, 1, eb);
+  assert_true(ea[0].present && eb[0].present);
+  assert_true(ea[0].file_shared && eb[0].file_shared);
+  assert_false(ea[0].exclusive);
+  if (pm.pfns)
+    assert_int_equal(ea[0].pfn, eb[0].pfn);
+  else
+    print_message("PFNs not visible (not root): frame equality not checked\n");
+  munmap(b, TEST_BYTES);
+  munmap(a, TEST_BYTES);
+  close(fd);
+  probe_pagemap_close(&pm);
+}
+
+/* Reading untouched private anonymous pages maps the kernel's zero page:
+ * one PFN for all, flagged ZERO_PAGE in kpageflags (root). */
+static void test_pagemap_zero_page_flags(void **state) {
+  probe_pagemap_t pm;
+  mmc_error_t err = {0};
+  assert_int_equal(probe_pagemap_open(&pm, NULL, NULL, &err), 0);
+  if (!pm.pfns || pm.flags_fd < 0) {
+    probe_pagemap_close(&pm);
+    skip(); /* not root: no PFNs, no kpageflags */
+  }
+  char *p = mmap(NULL, TEST_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(p != MAP_FAILED);
+  madvise(p, TEST_BYTES, MADV_NOHUGEPAGE);
+  for (size_t i = 0; i < 4; i++)
+    (void)*(volatile char *)(p + i * MMC_PAGE_SIZE);
+  p[5 * MMC_PAGE_SIZE] = 1; /* a private frame beside them */
+  probe_pagemap_entry_t e[6];
+  read_entries(&pm, p, 6, e);
+  uint64_t pfns[6], flags[6];
+  for (size_t i = 0; i < 6; i++)
+    pfns[i] = e[i].pfn;
+  assert_int_equal(probe_kpageflags(&pm, pfns, 6, flags, &err), 0);
+  for (size_t i = 0; i < 4; i++) {
+    assert_true(e[i].present);
+    assert_int_equal(e[i].pfn, e[0].pfn);
+    assert_true(flags[i] & PROBE_KPF_ZERO_PAGE);
+  }
+  assert_false(e[4].present);
+  assert_int_equal(flags[4], 0);
+  assert_true(e[5].pfn != e[0].pfn);
+  assert_false(flags[5] & (PROBE_KPF_ZERO_PAGE | PROBE_KPF_KSM));
+  assert_true(flags[5] & PROBE_KPF_ANON);
+  munmap(p, TEST_BYTES);
+  probe_pagemap_close(&pm);
+}
+
+/* kpageflags from files the test writes: a KSM page and the zero page are
+ * told apart; a missing kpageflags is MMC_ENOTSUP with a message. */
+static void test_kpageflags_from_files(void **state) {
+  char pm_path[] = "/tmp/mmcert-test-pagemap-XXXXXX", kf_path[] = "/tmp/mmcert-test-kpf-XXXXXX";
+  int pfd = mkstemp(pm_path), kfd = mkstemp(kf_path);
+  assert_true(pfd >= 0 && kfd >= 0);
+  uint64_t entries[3] = {0, 1ull << 63 | 5, 1ull << 63 | 7};
+  uint64_t words[8] = {0};
+  words[5] = PROBE_KPF_KSM | PROBE_KPF_ANON;
+  words[7] = PROBE_KPF_ZERO_PAGE;
+  assert_int_equal(write(pfd, entries, sizeof entries), (ssize_t)sizeof entries);
+  assert_int_equal(write(kfd, words, sizeof words), (ssize_t)sizeof words);
+  close(pfd);
+  close(kfd);
+  probe_pagemap_t pm;
+  mmc_error_t err = {0};
+  assert_int_equal(probe_pagemap_open(&pm, pm_path, kf_path, &err), 0);
+  void *pages[3] = {(void *)0, (void *)(uintptr_t)MMC_PAGE_SIZE,
+                    (void *)(uintptr_t)(2 * MMC_PAGE_SIZE + 9)};
+  probe_pagemap_entry_t e[3];
+  assert_int_equal(probe_pagemap_read(&pm, pages, 3, e, &err), 0);
+  uint64_t pfns[3] = {e[0].pfn, e[1].pfn, e[2].pfn}, flags[3];
+  assert_int_equal(probe_kpageflags(&pm, pfns, 3, flags, &err), 0);
+  assert_int_equal(flags[0], 0);
+  assert_true(flags[1] & PROBE_KPF_KSM);
+  assert_false(flags[1] & PROBE_KPF_ZERO_PAGE);
+  assert_true(flags[2] & PROBE_KPF_ZERO_PAGE);
+  /* Past the end of the file: an error naming the file, not a zero. */
+  void *far[1] = {(void *)(uintptr_t)(100 * MMC_PAGE_SIZE)};
+  assert_int_equal(probe_pagemap_read(&pm, far, 1, e, &err), MMC_EIO);
+  assert_non_null(strstr(err.msg, "pagemap"));
+  probe_pagemap_close(&pm);
+  unlink(kf_path);
+  assert_int_equal(probe_pagemap_open(&pm, pm_path, kf_path, &err), 0);
+  assert_int_equal(probe_kpageflags(&pm, pfns, 3, flags, &err), MMC_ENOTSUP);
+  assert_non_null(strstr(err.msg, "kpageflags"));
+  probe_pagemap_close(&pm);
+  unlink(pm_path);
+  assert_int_equal(probe_pagemap_open(&pm, pm_path, NULL, &err), MMC_EIO);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_maps_attributes_named_pools),
@@ -227,6 +396,11 @@ int main(void) {
       cmocka_unit_test(test_move_pages_query_node0),
       cmocka_unit_test(test_rollup_sees_shmem_grow),
       cmocka_unit_test(test_affinity_maps_cpus_to_nodes),
+      cmocka_unit_test(test_pagemap_decode_bits),
+      cmocka_unit_test(test_pagemap_anon_present_exclusive_gone),
+      cmocka_unit_test(test_pagemap_same_frame_two_addresses),
+      cmocka_unit_test(test_pagemap_zero_page_flags),
+      cmocka_unit_test(test_kpageflags_from_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
