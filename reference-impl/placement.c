@@ -30,11 +30,62 @@ double ref_place_node_load(const ref_place_host_t *h, uint32_t n, int64_t cpu, i
   return c > m ? c : m;
 }
 
-static double node_sum(const ref_place_host_t *h, uint32_t n, int64_t cpu, int64_t mem) {
-  const ref_place_node_t *x = &h->node[n];
-  double cpu_cap = x->ncores ? (double)x->ncores * 1000.0 : 1.0;
-  double mem_cap = x->mem_pages ? (double)x->mem_pages : 1.0;
-  return (double)(x->cpu_load + cpu) / cpu_cap + (double)(x->mem_load + mem) / mem_cap;
+/* A node that can be a home: CPUs for the vCPUs, memory for their pages. */
+static bool home_capable(const ref_place_node_t *x) {
+  return x->ncores > 0 && x->mem_pages > 0;
+}
+
+static double cpu_cap(const ref_place_node_t *x) {
+  return x->ncores ? (double)x->ncores * 1000.0 : 1.0;
+}
+
+static double dev_in(double frac, double mean, double unit) {
+  double d = frac > mean ? frac - mean : mean - frac;
+  return unit > 0 ? d / unit : 0;
+}
+
+/* Capacity-weighted means over the homes after `k` clients of (cpu, mem). */
+static void means_after(const ref_place_host_t *h, uint32_t k, int64_t cpu, int64_t mem, double *mc,
+                        double *mm) {
+  double cl = (double)cpu * k, cc = 0, ml = (double)mem * k, cm = 0;
+  for (uint32_t n = 0; n < h->nnodes; n++) {
+    const ref_place_node_t *x = &h->node[n];
+    if (!home_capable(x))
+      continue;
+    cl += (double)x->cpu_load;
+    cc += cpu_cap(x);
+    ml += (double)x->mem_load;
+    cm += (double)x->mem_pages;
+  }
+  *mc = cc > 0 ? cl / cc : 0;
+  *mm = cm > 0 ? ml / cm : 0;
+}
+
+ref_place_eval_t ref_place_evaluate(const ref_place_host_t *h, const uint32_t *set, uint32_t k,
+                                    int64_t cpu, int64_t mem) {
+  ref_place_eval_t e = {0, 0.0, 0.0};
+  double mc, mm, uc = h->cpu_unit, um = h->mem_unit;
+  means_after(h, k, cpu, mem, &mc, &mm);
+  bool in[MMC_MAX_NODES] = {false};
+  for (uint32_t i = 0; i < k; i++) {
+    const ref_place_node_t *x = &h->node[set[i]];
+    in[set[i]] = true;
+    e.misfits += !(x->mem_pages > 0 && x->mem_load + mem <= (int64_t)x->mem_pages);
+    double c = (double)cpu / cpu_cap(x), m = x->mem_pages ? (double)mem / x->mem_pages : 0;
+    uc = c > uc ? c : uc;
+    um = m > um ? m : um;
+  }
+  for (uint32_t n = 0; n < h->nnodes; n++) {
+    const ref_place_node_t *x = &h->node[n];
+    if (!home_capable(x))
+      continue;
+    double dc = dev_in((double)(x->cpu_load + (in[n] ? cpu : 0)) / cpu_cap(x), mc, uc);
+    double dm = dev_in((double)(x->mem_load + (in[n] ? mem : 0)) / (double)x->mem_pages, mm, um);
+    double d = dc > dm ? dc : dm;
+    e.peak = d > e.peak ? d : e.peak;
+    e.spread += dc * dc + dm * dm;
+  }
+  return e;
 }
 
 uint32_t ref_place_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_per_vnode) {
@@ -55,29 +106,28 @@ static void candidates(const ref_place_host_t *h, uint64_t affinity, cand_t *c) 
   }
 }
 
-/* true when (load a, sum a, node a) is better than b. */
-static bool better_node(double la, double sa, uint32_t na, double lb, double sb, uint32_t nb) {
-  if (la < lb - LOAD_EPS)
-    return true;
-  if (la > lb + LOAD_EPS)
-    return false;
-  if (sa < sb - LOAD_EPS)
-    return true;
-  if (sa > sb + LOAD_EPS)
-    return false;
-  return na < nb;
+/* -1, 0, 1 as placement a is better than, as good as, worse than b. */
+static int compare_eval(ref_place_eval_t a, ref_place_eval_t b) {
+  if (a.misfits != b.misfits)
+    return a.misfits < b.misfits ? -1 : 1;
+  if (a.peak < b.peak - LOAD_EPS)
+    return -1;
+  if (a.peak > b.peak + LOAD_EPS)
+    return 1;
+  if (a.spread < b.spread - LOAD_EPS)
+    return -1;
+  return a.spread > b.spread + LOAD_EPS ? 1 : 0;
 }
 
 static uint32_t pick(const ref_place_host_t *h, const cand_t *c, int64_t cpu, int64_t mem) {
   uint32_t best = UINT32_MAX;
-  double bl = 0, bs = 0;
+  ref_place_eval_t be = {0, 0.0, 0.0};
   for (uint32_t i = 0; i < c->n; i++) {
     uint32_t n = c->node[i];
-    double l = ref_place_node_load(h, n, cpu, mem), s = node_sum(h, n, cpu, mem);
-    if (best == UINT32_MAX || better_node(l, s, n, bl, bs, best)) {
+    ref_place_eval_t e = ref_place_evaluate(h, &n, 1, cpu, mem);
+    if (best == UINT32_MAX || compare_eval(e, be) < 0) { /* ties: lower index */
       best = n;
-      bl = l;
-      bs = s;
+      be = e;
     }
   }
   return best;
@@ -111,23 +161,21 @@ static uint64_t choose_capped(uint32_t m, uint32_t k, uint64_t cap) {
 
 typedef struct set_cost {
   uint32_t dist;
-  double load;
+  ref_place_eval_t eval;
 } set_cost_t;
 
 static bool better_set(set_cost_t a, set_cost_t b) {
   if (a.dist != b.dist)
     return a.dist < b.dist;
-  return a.load < b.load - LOAD_EPS;
+  return compare_eval(a.eval, b.eval) < 0;
 }
 
 static set_cost_t cost_of(const ref_place_host_t *h, const uint32_t *set, uint32_t k, int64_t cpu,
                           int64_t mem) {
-  set_cost_t c = {0, 0.0};
-  for (uint32_t i = 0; i < k; i++) {
-    c.load += ref_place_node_load(h, set[i], cpu, mem);
+  set_cost_t c = {0, ref_place_evaluate(h, set, k, cpu, mem)};
+  for (uint32_t i = 0; i < k; i++)
     for (uint32_t j = i + 1; j < k; j++)
       c.dist += dist(h, set[i], set[j]);
-  }
   return c;
 }
 
@@ -135,7 +183,7 @@ static set_cost_t cost_of(const ref_place_host_t *h, const uint32_t *set, uint32
 static set_cost_t search_exact(const ref_place_host_t *h, const cand_t *c, uint32_t k, int64_t cpu,
                                int64_t mem, uint32_t *best) {
   uint32_t idx[MMC_MAX_NODES], set[MMC_MAX_NODES];
-  set_cost_t bc = {UINT32_MAX, 0.0};
+  set_cost_t bc = {UINT32_MAX, {0, 0.0, 0.0}};
   for (uint32_t i = 0; i < k; i++)
     idx[i] = i;
   for (;;) {
@@ -162,10 +210,10 @@ static set_cost_t search_exact(const ref_place_host_t *h, const cand_t *c, uint3
  * set so far, so one growth costs O(k * m). */
 static set_cost_t search_greedy(const ref_place_host_t *h, const cand_t *c, uint32_t k, int64_t cpu,
                                 int64_t mem, uint32_t *best) {
-  set_cost_t bc = {UINT32_MAX, 0.0};
+  set_cost_t bc = {UINT32_MAX, {0, 0.0, 0.0}};
   double load[MMC_MAX_NODES];
   for (uint32_t i = 0; i < c->n; i++)
-    load[i] = ref_place_node_load(h, c->node[i], cpu, mem);
+    load[i] = ref_place_evaluate(h, &c->node[i], 1, cpu, mem).peak;
   for (uint32_t s = 0; s < c->n; s++) {
     uint32_t add[MMC_MAX_NODES], set[MMC_MAX_NODES];
     bool in[MMC_MAX_NODES] = {false};
@@ -278,5 +326,12 @@ void ref_place_commit(ref_place_host_t *h, const ref_place_decision_t *d, uint32
     const ref_place_client_t *cl = &d->client[i];
     ref_place_add(h, cl->node, sign * (int64_t)cl->nvcpus * vcpu_demand,
                   sign * (int64_t)cl->npages);
+    const ref_place_node_t *x = &h->node[cl->node];
+    double c = x->ncores ? (double)cl->nvcpus * vcpu_demand / ((double)x->ncores * 1000.0) : 0;
+    double m = x->mem_pages ? (double)cl->npages / (double)x->mem_pages : 0;
+    if (sign > 0 && c > h->cpu_unit)
+      h->cpu_unit = c;
+    if (sign > 0 && m > h->mem_unit)
+      h->mem_unit = m;
   }
 }

@@ -12,8 +12,28 @@
  *  - CPU load of node n: sum of the vCPU demand (permille of one core) of the
  *    clients homed on n, relative to n's cores (ncores * 1000). Memory load:
  *    committed guest pages (configured size of the clients) relative to n's
- *    capacity. A node's load is the larger of the two fractions, so a node full
- *    in either dimension looks full (NUMA-2 balances both).
+ *    capacity. Both are fractions of the node's own capacity, so a node with
+ *    half the memory counts as full with half the pages (nodes may differ).
+ *  - Balance is judged per resource against that resource's mean: the
+ *    capacity-weighted mean fraction over the nodes that can be homes (CPUs
+ *    and memory), with the client added. A node's deviation from the mean
+ *    is measured in units of a client's size on that node (this client's
+ *    fraction of the node, or the largest fraction any client had of its
+ *    home so far when that is larger: cpu_unit, mem_unit), and its score is
+ *    the larger of the two deviations (the "peak"). In client units, because
+ *    the two resources live on different scales: with CPUs overcommitted 4x
+ *    every CPU fraction is near 4 and every memory fraction under 1, and
+ *    comparing raw fractions (as the larger-fraction rule did before) made
+ *    the CPU decide alone and left memory wherever it fell — a 1 GiB node of
+ *    a 1/2/4 GiB machine ended at 0.92 of its memory beside a mean of 0.29
+ *    (NUMA-2, seed 001: "the overall CPU and memory load among NUMA nodes
+ *    remains balanced"). Dividing by the mean instead over-weights a
+ *    resource little used overall, and a unit taken on an average node makes
+ *    a small node look full (both kept every VM off a 1 GiB node beside 8 GiB
+ *    ones while its CPUs idled).
+ *  - A node the client's memory does not fit (committed pages would exceed
+ *    its capacity), or one without memory, is chosen only when no candidate
+ *    fits.
  *  - A VM with more vCPUs than the largest candidate node has cores, or more
  *    memory than it holds, becomes nclients = max(ceil(vcpus / cores),
  *    ceil(pages / node pages)) NUMA clients (capped by the candidate count);
@@ -21,11 +41,12 @@
  *    near-equal parts (NUMA-3).
  *  - Candidates: nodes with CPUs (memory-only nodes never host vCPUs) within
  *    the affinity mask (0 = all) (NUMA-9).
- *  - One client: the candidate with the lowest load after adding it; ties by
- *    the sum of both fractions, then by lowest index.
+ *  - One client: among candidates it fits, the lowest peak deviation after
+ *    adding it; ties by the sum of both deviations, then by lowest index.
  *  - k > 1 clients: the set of k distinct candidates with the smallest sum of
- *    pairwise distances (NUMA-3); among equally close sets the least loaded
- *    (sum of the nodes' loads after adding their client). When C(candidates,
+ *    pairwise distances (NUMA-3); among equally close sets the one with the
+ *    fewest nodes the client does not fit, then the least loaded (sum of the
+ *    nodes' peak deviations after adding their client). When C(candidates,
  *    k) <= exact_sets_max every set is tried (exact); otherwise a greedy
  *    search: from each candidate as seed, add the node with the smallest
  *    distance to the nodes chosen so far (ties by load, index), keep the best
@@ -56,6 +77,10 @@ typedef struct ref_place_host {
   uint32_t nnodes;
   const uint32_t *distance; /* nnodes*nnodes, row-major; never NULL */
   ref_place_node_t node[MMC_MAX_NODES];
+  double cpu_unit, mem_unit; /* largest client committed so far, as a fraction of
+                                its home's CPU / memory: the scale balance is
+                                judged in (a high-water mark, never lowered;
+                                0 before the first commit) */
 } ref_place_host_t;
 
 typedef struct ref_place_request {
@@ -90,7 +115,8 @@ typedef struct ref_place_decision {
 int ref_place_decide(const ref_place_host_t *h, const ref_place_request_t *r,
                      ref_place_decision_t *d, mmc_error_t *err);
 
-/* Add (sign +1) or remove (sign -1) a decided VM's load. */
+/* Add (sign +1) or remove (sign -1) a decided VM's load; adding also raises
+ * cpu_unit/mem_unit to the VM's clients' sizes. */
 void ref_place_commit(ref_place_host_t *h, const ref_place_decision_t *d, uint32_t vcpu_demand,
                       int sign);
 
@@ -108,7 +134,20 @@ uint32_t ref_place_pick_node(const ref_place_host_t *h, uint64_t allowed, int64_
 /* NUMA-11: virtual NUMA node count. */
 uint32_t ref_place_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_per_vnode);
 
-/* Load of node n after adding (cpu, mem): max of the CPU and memory fractions. */
+/* Utilization of node n after adding (cpu, mem): the larger of its CPU and
+ * memory fractions. */
 double ref_place_node_load(const ref_place_host_t *h, uint32_t n, int64_t cpu, int64_t mem);
+
+/* The host's balance if one client of (cpu, mem) were added on each of the
+ * k nodes of `set` (see the model above): nodes of the set the client does
+ * not fit, the largest deviation of any home from a resource's mean in
+ * client units, and the sum of the squared deviations. */
+typedef struct ref_place_eval {
+  uint32_t misfits;
+  double peak;
+  double spread;
+} ref_place_eval_t;
+ref_place_eval_t ref_place_evaluate(const ref_place_host_t *h, const uint32_t *set, uint32_t k,
+                                    int64_t cpu, int64_t mem);
 
 #endif
