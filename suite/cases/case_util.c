@@ -3,12 +3,15 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "case_util.h"
 #include "mmc_error.h"
+#include "runner.h"
 
 mmc_clock_mode_t cu_clock(suite_ctx_t *c) {
   return sc_clock(c);
@@ -125,18 +128,57 @@ mmc_vm_config_t cu_vm(const char *name, uint32_t vcpus, uint64_t bytes) {
 mmc_vm_id_t cu_power_on(suite_ctx_t *c, mmc_host_t *h, const mmc_vm_config_t *cfg) {
   mmc_vm_id_t id = 0;
   mmc_error_t err = {0};
-  uint64_t caps = sc_impl(c)->capabilities;
   int rc = sc_impl(c)->vm_power_on(h, cfg, &id, &err);
-  /* The contract allows MMC_ENOTSUP only for a config that asks for a clear
-   * capability; an implementation that runs no VM at all is broken, never
-   * certified by skipping (impl.h, "What may be missing"). */
-  if (rc == MMC_ENOTSUP && cfg->salt && !(caps & MMC_CAP_SALTING))
-    sc_skip(c, "needs MMC_CAP_SALTING for a VM with a salt (vm_power_on: %s)", err.msg);
-  if (rc == MMC_ENOTSUP && cfg->node_affinity && !(caps & MMC_CAP_NODE_AFFINITY))
-    sc_skip(c, "needs MMC_CAP_NODE_AFFINITY for a VM with numa.nodeAffinity (vm_power_on: %s)",
-            err.msg);
+  if (rc == MMC_ENOTSUP)
+    cu_enotsup_verdict(c, cfg, &err, "vm_power_on");
   sc_require(c, rc, &err, cfg->name ? cfg->name : "vm_power_on");
   return id;
+}
+
+void cu_reconfigure(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, const mmc_vm_config_t *cfg,
+                    const char *what) {
+  mmc_error_t err = {0};
+  int rc = sc_impl(c)->vm_reconfigure(h, vm, cfg, &err);
+  if (rc == MMC_ENOTSUP)
+    cu_enotsup_verdict(c, cfg, &err, "vm_reconfigure");
+  sc_require(c, rc, &err, what);
+}
+
+/* ---------------------------------------------------------------- not shown */
+
+void cu_not_shown(suite_ctx_t *c, const char *fmt, ...) {
+  char why[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  sc_not_shown(c, "%s", why);
+}
+
+const char *cu_cap_reason(suite_ctx_t *c, uint64_t cap, char *buf, size_t len) {
+  const mmc_impl_t *im = sc_impl(c);
+  const char *name = suite_cap_name(cap), *why = im->why_not ? im->why_not(cap) : NULL;
+  snprintf(buf, len, "MMC_CAP_%s%s%s", name ? name : "(unknown)", why ? ": " : "", why ? why : "");
+  return buf;
+}
+
+void cu_enotsup_verdict(suite_ctx_t *c, const mmc_vm_config_t *cfg, const mmc_error_t *err,
+                        const char *what) {
+  uint64_t caps = sc_impl(c)->capabilities, clear = 0;
+  if (cfg->salt && !(caps & MMC_CAP_SALTING))
+    clear = MMC_CAP_SALTING;
+  else if (cfg->node_affinity && !(caps & MMC_CAP_NODE_AFFINITY))
+    clear = MMC_CAP_NODE_AFFINITY;
+  if (clear) {
+    char reason[320];
+    sc_skip(c, "the case needs %s (%s refused a VM asking for it: %s)",
+            cu_cap_reason(c, clear, reason, sizeof reason), what, err->msg);
+  }
+  sc_broken(c,
+            "%s answered MMC_ENOTSUP for a VM that asks for no mechanism whose capability flag "
+            "is clear (impl.h: powering on and reconfiguring VMs must work in every "
+            "implementation): %s",
+            what, err->msg);
 }
 
 mmc_vm_stats_t cu_vm_stats(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm) {
@@ -344,7 +386,7 @@ void cu_vcpu_touch(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t *topo, mm
   *out = j.out;
 }
 
-bool cu_locator_try(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo) {
+bool cu_locator_try(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo, const char *what) {
   memset(l, 0, sizeof *l);
   l->topo = topo;
   if (cu_all_real(topo)) {
@@ -352,7 +394,10 @@ bool cu_locator_try(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo)
     return true;
   }
   if (!(sc_impl(c)->capabilities & MMC_CAP_NODE_MAPPINGS)) {
-    sc_diag(c, "page placement not probed: emulated nodes and no MMC_CAP_NODE_MAPPINGS");
+    cu_not_shown(c,
+                 "%s: page placement on emulated nodes can be probed only through node "
+                 "mappings, and the implementation lacks MMC_CAP_NODE_MAPPINGS",
+                 what);
     return false;
   }
   l->by = CU_BY_MAPS;
@@ -385,4 +430,176 @@ int64_t cu_setting(suite_ctx_t *c, mmc_host_t *h, const char *name) {
   mmc_error_t err = {0};
   sc_require(c, sc_impl(c)->setting_get(h, name, &v, &err), &err, name);
   return v;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+bool cu_frames_init(suite_ctx_t *c, cu_frames_t *f, const char *what) {
+  memset(f, 0, sizeof *f);
+  f->pm.fd = f->pm.flags_fd = -1;
+  mmc_error_t err = {0};
+  if (probe_pagemap_open(&f->pm, NULL, NULL, &err) == 0 && f->pm.pfns) {
+    f->by = CU_FRAMES_PFN;
+    return true;
+  }
+  probe_pagemap_close(&f->pm);
+  if (sc_impl(c)->capabilities & MMC_CAP_NODE_MAPPINGS) {
+    f->by = CU_FRAMES_MAPS;
+    sc_require(c, probe_maps_load(&f->maps, NULL, &err), &err, "reading /proc/self/maps");
+    return true;
+  }
+  cu_not_shown(c,
+               "%s: frame identity needs /proc/self/pagemap frame numbers (visible to root "
+               "only%s) or MMC_CAP_NODE_MAPPINGS, which the implementation lacks",
+               what, err.msg[0] ? "; " : "");
+  return false;
+}
+
+void cu_frames_free(cu_frames_t *f) {
+  probe_pagemap_close(&f->pm);
+  probe_maps_free(&f->maps);
+}
+
+const char *cu_frames_name(const cu_frames_t *f) {
+  return f->by == CU_FRAMES_PFN ? "pagemap PFN" : "node mapping offset";
+}
+
+enum { cu_frames_batch = 512 };
+
+static void frames_pfn(suite_ctx_t *c, cu_frames_t *f, void *const *ptrs, size_t n, uint64_t *id) {
+  probe_pagemap_entry_t e[cu_frames_batch];
+  mmc_error_t err = {0};
+  for (size_t i = 0; i < n; i += cu_frames_batch) {
+    size_t k = n - i < cu_frames_batch ? n - i : cu_frames_batch;
+    sc_require(c, probe_pagemap_read(&f->pm, ptrs + i, k, e, &err), &err, "pagemap");
+    for (size_t j = 0; j < k; j++)
+      id[i + j] = e[j].present ? e[j].pfn : 0;
+  }
+}
+
+void cu_frames_of(suite_ctx_t *c, cu_frames_t *f, void *const *ptrs, size_t n, uint64_t *id) {
+  if (f->by == CU_FRAMES_PFN) {
+    frames_pfn(c, f, ptrs, n, id);
+    return;
+  }
+  bool refreshed = false;
+  for (size_t i = 0; i < n; i++) {
+    id[i] = probe_maps_frame(&f->maps, ptrs[i]);
+    if (!id[i] && !refreshed) { /* the pools may have grown since the snapshot */
+      mmc_error_t err = {0};
+      probe_maps_free(&f->maps);
+      sc_require(c, probe_maps_load(&f->maps, NULL, &err), &err, "reading /proc/self/maps");
+      refreshed = true;
+      id[i] = probe_maps_frame(&f->maps, ptrs[i]);
+    }
+  }
+}
+
+uint64_t cu_frame_of(suite_ctx_t *c, cu_frames_t *f, const void *ptr) {
+  void *p = (void *)ptr;
+  uint64_t id = 0;
+  cu_frames_of(c, f, &p, 1, &id);
+  return id;
+}
+
+/* ---------------------------------------------------------------- statistics in verdicts */
+
+static const char *const vmstat_names[] = {
+    "home_node",
+    "vnuma_nodes",
+    "pages_per_node",
+    "resident_pages",
+    "shared_pages",
+    "zero_pages",
+    "ballooned_pages",
+    "compressed_pages",
+    "swapped_pages",
+    "wss_estimate_pages",
+    "target_pages",
+    "balloon_target_pages",
+    "home_changes",
+    "pages_migrated",
+    "cow_breaks",
+    "pages_scanned",
+    "pages_sampled",
+    "exec_ns",
+    "remote_fallback_pages",
+};
+static const char *const hoststat_names[] = {
+    "node_capacity_pages", "node_free_pages", "shared_frames",     "saved_pages",
+    "mem_state",           "min_free_pages",  "rebalance_periods",
+};
+
+static const char *bit_name(const char *const *names, size_t n, uint64_t bit) {
+  for (size_t i = 0; i < n; i++)
+    if (bit == 1ull << i)
+      return names[i];
+  return "(several statistics)";
+}
+
+const char *cu_vmstat_name(uint64_t bit) {
+  return bit_name(vmstat_names, sizeof vmstat_names / sizeof vmstat_names[0], bit);
+}
+
+const char *cu_hoststat_name(uint64_t bit) {
+  return bit_name(hoststat_names, sizeof hoststat_names / sizeof hoststat_names[0], bit);
+}
+
+static bool crosscheck(suite_ctx_t *c, bool unobserved, const char *stat, const char *name,
+                       long long probe, long long value, long long tol) {
+  char full[320];
+  snprintf(full, sizeof full, "cross-check: %s (statistic %s against the probe)", name, stat);
+  if (unobserved) {
+    cu_not_shown(c, "%s: the implementation does not observe %s", full, stat);
+    return false;
+  }
+  long long d = value > probe ? value - probe : probe - value;
+  return sc_check(c, d <= tol, full,
+                  "the implementation says %lld, the probe saw %lld (tolerance %lld)", value, probe,
+                  tol);
+}
+
+bool cu_crosscheck_vm(suite_ctx_t *c, const mmc_vm_stats_t *st, uint64_t bit, const char *name,
+                      long long probe, long long stat, long long tol) {
+  return crosscheck(c, st->unobserved & bit, cu_vmstat_name(bit), name, probe, stat, tol);
+}
+
+bool cu_crosscheck_host(suite_ctx_t *c, const mmc_host_stats_t *st, uint64_t bit, const char *name,
+                        long long probe, long long stat, long long tol) {
+  return crosscheck(c, st->unobserved & bit, cu_hoststat_name(bit), name, probe, stat, tol);
+}
+
+bool cu_crosscheck_events(suite_ctx_t *c, mmc_host_t *h, uint32_t type, const char *name,
+                          long long probe, long long events, long long tol) {
+  char stat[48];
+  snprintf(stat, sizeof stat, "event type %u", type);
+  bool unobserved = cu_host_stats(c, h).unobserved_events & (1ull << type);
+  return crosscheck(c, unobserved, stat, name, probe, events, tol);
+}
+
+static bool reported(suite_ctx_t *c, uint64_t missing, const char *(*name)(uint64_t),
+                     const char *what) {
+  if (!missing)
+    return true;
+  uint64_t first = missing & -missing;
+  cu_not_shown(c, "%s: the implementation does not observe %s%s", what, name(first),
+               missing != first ? " (and more)" : "");
+  return false;
+}
+
+bool cu_reported_vm(suite_ctx_t *c, const mmc_vm_stats_t *st, uint64_t bits, const char *what) {
+  return reported(c, st->unobserved & bits, cu_vmstat_name, what);
+}
+
+bool cu_reported_host(suite_ctx_t *c, const mmc_host_stats_t *st, uint64_t bits, const char *what) {
+  return reported(c, st->unobserved & bits, cu_hoststat_name, what);
+}
+
+bool cu_reported_events(suite_ctx_t *c, mmc_host_t *h, uint64_t type_bits, const char *what) {
+  uint64_t missing = cu_host_stats(c, h).unobserved_events & type_bits;
+  if (!missing)
+    return true;
+  cu_not_shown(c, "%s: the implementation never reports event type %d%s", what,
+               __builtin_ctzll(missing), missing & (missing - 1) ? " (and more)" : "");
+  return false;
 }

@@ -44,9 +44,31 @@ uint64_t cu_nodes_memory(const mmc_topology_t *t, uint64_t mask);
 /* VM config with the documented defaults, `vcpus` and `bytes` (rounded down
  * to whole pages, at least one). */
 mmc_vm_config_t cu_vm(const char *name, uint32_t vcpus, uint64_t bytes);
-/* Power on or end the case: SKIP on MMC_ENOTSUP (no VMs in this
- * implementation), broken on any other error. */
+/* Power on or end the case: not shown when the config asks for a mechanism
+ * whose capability flag is clear (cu_enotsup_verdict), broken on any other
+ * error. */
 mmc_vm_id_t cu_power_on(suite_ctx_t *c, mmc_host_t *h, const mmc_vm_config_t *cfg);
+/* vm_reconfigure under the same rules. */
+void cu_reconfigure(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, const mmc_vm_config_t *cfg,
+                    const char *what);
+
+/* ---- what may be missing (impl.h, "What may be missing, and how to say so")
+ *
+ * A part of a case that cannot be judged here (no independent probe, an
+ * unobserved statistic, a clear capability flag for that check) is "not
+ * shown" with the reason; the case goes on and, unless a check failed, ends
+ * not shown instead of passing. Never a pass on the implementation's word. */
+__attribute__((format(printf, 2, 3))) void cu_not_shown(suite_ctx_t *c, const char *fmt, ...);
+/* "MMC_CAP_SALTING" and, when the implementation says why it lacks it
+ * (why_not), ": <its sentence>", into buf. */
+const char *cu_cap_reason(suite_ctx_t *c, uint64_t cap, char *buf, size_t len);
+/* The one verdict on MMC_ENOTSUP from vm_power_on or vm_reconfigure of
+ * `cfg`. The contract allows it only for a config that asks for a mechanism
+ * whose capability flag is clear (a salt without MMC_CAP_SALTING, a node
+ * affinity without MMC_CAP_NODE_AFFINITY): then the case ends not shown,
+ * naming the flag. Anything else is a defect: the case ends broken. */
+noreturn void cu_enotsup_verdict(suite_ctx_t *c, const mmc_vm_config_t *cfg, const mmc_error_t *err,
+                                 const char *what);
 mmc_vm_stats_t cu_vm_stats(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm);
 mmc_host_stats_t cu_host_stats(suite_ctx_t *c, mmc_host_t *h);
 
@@ -99,9 +121,68 @@ void cu_vcpu_touch(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t *topo, mm
                    uint32_t index, uint32_t stride, uint64_t npages, bool write, uint64_t fill,
                    void **ptrs, cu_vcpu_run_t *out);
 
-/* Like cu_locator_init but returns false (after a diagnostic) instead of
- * skipping the case, for cases whose probe check is one part among others. */
-bool cu_locator_try(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo);
+/* Like cu_locator_init but returns false (after cu_not_shown naming `what`,
+ * the part that needed it) instead of ending the case, for cases whose
+ * probe check is one part among others. */
+bool cu_locator_try(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo, const char *what);
+/* ---- frame identity (TPS-*, SALT-*, SEC-1, SWAP-2): which frame holds a page
+ *
+ * Two guest pages share a frame exactly when the kernel maps their pointers
+ * to one physical page. Pointer equality shows that only for a software MMU
+ * (the reference hands out pointers into its pools); an implementation
+ * whose pages the hardware translates (one mapping per VM) returns distinct
+ * pointers even for pages the kernel merged. So frames are identified by
+ * the kernel: the PFN in /proc/self/pagemap when visible (root), else the
+ * (node, offset) of a "mmcert-node<N>" mapping (MMC_CAP_NODE_MAPPINGS). */
+typedef enum cu_frames_by { CU_FRAMES_PFN = 0, CU_FRAMES_MAPS = 1 } cu_frames_by_t;
+typedef struct cu_frames {
+  cu_frames_by_t by;
+  probe_pagemap_t pm; /* open when by == CU_FRAMES_PFN */
+  probe_maps_t maps;  /* loaded when by == CU_FRAMES_MAPS */
+} cu_frames_t;
+/* Pick the probe (after the host exists); false after cu_not_shown naming
+ * `what` when neither works (not root and no MMC_CAP_NODE_MAPPINGS). */
+bool cu_frames_init(suite_ctx_t *c, cu_frames_t *f, const char *what);
+void cu_frames_free(cu_frames_t *f);
+const char *cu_frames_name(const cu_frames_t *f);
+/* The frame of each page pointer (pointers still valid: before the vCPU's
+ * next quiesce); 0 = no frame (not present, or not in a node mapping). */
+void cu_frames_of(suite_ctx_t *c, cu_frames_t *f, void *const *ptrs, size_t n, uint64_t *id);
+uint64_t cu_frame_of(suite_ctx_t *c, cu_frames_t *f, const void *ptr);
+
+/* ---- statistics and events in verdicts: the audit list
+ *
+ * An implementation's statistics and events are claims. A case reads them
+ * for a verdict only through the functions below, so `grep -n
+ * 'cu_crosscheck_\|cu_reported_'` lists every such reading:
+ *  - cu_crosscheck_*: a statistic or event count against what an
+ *    independent probe measured; a disagreement beyond `tol` is a failure.
+ *    The probe's own check carries the verdict; an unobserved statistic
+ *    (its bit in `unobserved`) makes only the cross-check not shown.
+ *  - cu_reported_*: a documented quantity with no physical counterpart a
+ *    probe could see (a working-set estimate, an allocation target, the
+ *    memory state and minFree, the balloon target the host asks for, the
+ *    rebalancer's periods): the report is the behaviour under test. Returns
+ *    false after cu_not_shown when the implementation does not observe it,
+ *    so the check is not shown rather than judged on a zero.
+ * cu_vm_stats/cu_host_stats/events outside these feed set-up, sizing and
+ * diagnostics only. */
+bool cu_crosscheck_vm(suite_ctx_t *c, const mmc_vm_stats_t *st, uint64_t bit, const char *name,
+                      long long probe, long long stat, long long tol);
+bool cu_crosscheck_host(suite_ctx_t *c, const mmc_host_stats_t *st, uint64_t bit, const char *name,
+                        long long probe, long long stat, long long tol);
+/* Events of `type` the implementation reported (counted by the caller)
+ * against the probe's count. */
+bool cu_crosscheck_events(suite_ctx_t *c, mmc_host_t *h, uint32_t type, const char *name,
+                          long long probe, long long events, long long tol);
+bool cu_reported_vm(suite_ctx_t *c, const mmc_vm_stats_t *st, uint64_t bits, const char *what);
+bool cu_reported_host(suite_ctx_t *c, const mmc_host_stats_t *st, uint64_t bits, const char *what);
+/* Event types (bit 1 << type) the check needs are all reported. */
+bool cu_reported_events(suite_ctx_t *c, mmc_host_t *h, uint64_t type_bits, const char *what);
+/* Field names of MMC_VMSTAT_* / MMC_HOSTSTAT_* bits ("shared_pages"). */
+const char *cu_vmstat_name(uint64_t bit);
+const char *cu_hoststat_name(uint64_t bit);
+
 /* Read events from *cursor on; count those of `type` (for `vm`, 0 = any). */
 uint64_t cu_count_events(suite_ctx_t *c, mmc_host_t *h, uint64_t *cursor, uint32_t type,
                          mmc_vm_id_t vm);

@@ -345,7 +345,7 @@ void case_alloc_6(suite_ctx_t *c) {
   mmc_vm_config_t cfg = e.cfg[1];
   cfg.shares = MMC_SHARES_HIGH;
   mmc_error_t err = {0};
-  sc_require(c, e.im->vm_reconfigure(e.h, e.vm[1]->id, &cfg, &err), &err, "vm_reconfigure");
+  cu_reconfigure(c, e.h, e.vm[1]->id, &cfg, "vm_reconfigure");
   e.cfg[1] = cfg;
   a6_immediate(c, &e, &o, "reconfigure shares normal -> high");
   ms_stop(&e, z);

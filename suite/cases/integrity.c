@@ -115,14 +115,14 @@ static void probe_final_move(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t
                              const mmc_vm_config_t *vm_cfg, uint32_t node) {
   const mmc_impl_t *im = sc_impl(c);
   cu_locator_t loc;
-  if (!(im->capabilities & MMC_CAP_MOVE_RANGE) || !cu_locator_try(c, &loc, t))
+  if (!(im->capabilities & MMC_CAP_MOVE_RANGE) || !cu_locator_try(c, &loc, t, "moving pages between nodes"))
     return;
   uint64_t npages = vm->truth.npages, moved = 0;
   mmc_error_t err = {0};
   /* Home there first, so migration toward the home does not undo the move. */
   mmc_vm_config_t cfg = *vm_cfg;
   cfg.node_affinity = 1ull << node;
-  sc_require(c, im->vm_reconfigure(h, vm->id, &cfg, &err), &err, "vm_reconfigure");
+  cu_reconfigure(c, h, vm->id, &cfg, "vm_reconfigure");
   sc_require(c, im->move_range(h, vm->id, 0, npages, node, &moved, &err), &err,
              "move_range of the whole VM");
   void **ptrs = calloc(npages, sizeof *ptrs);

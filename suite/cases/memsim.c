@@ -47,7 +47,7 @@ size_t ms_vm(ms_env_t *e, const char *name, uint64_t mib, int64_t shares, const 
   int rc = wl_vm_boot(&e->vm[i], e->im, e->h, &e->cfg[i], wl_seed_mix(sc_seed(e->c), i + 1),
                       &wl_ws_ops, ws, &err);
   if (rc == MMC_ENOTSUP)
-    sc_skip(e->c, "vm_power_on: %s", err.msg);
+    cu_enotsup_verdict(e->c, &e->cfg[i], &err, "booting a working-set VM");
   sc_require(e->c, rc, &err, "booting a working-set VM");
   e->n++;
   ms_start(e, i);

@@ -199,7 +199,7 @@ static void numa2_one(suite_ctx_t *c, const mmt_topology_t *mt, const char *topo
   const mmc_impl_t *im = sc_impl(c);
   mmc_host_t *h = sc_host(c, mt, cu_clock(c), NULL, 0);
   cu_locator_t loc;
-  bool probe = cu_locator_try(c, &loc, t);
+  bool probe = cu_locator_try(c, &loc, t, "page placement");
   uint64_t units = 0;
   for (int i = 0; i < numa2_vms; i++)
     units += numa2_mem_units[i];
@@ -353,7 +353,7 @@ static void numa3_vm(suite_ctx_t *c, const mmt_topology_t *mt, const char *tname
            (unsigned long long)set, (unsigned long long)got, (unsigned long long)opt_set,
            (unsigned long long)opt);
   cu_locator_t loc;
-  bool probe = cu_locator_try(c, &loc, t);
+  bool probe = cu_locator_try(c, &loc, t, "page placement");
   uint64_t npages = cfg.memory_bytes / MMC_PAGE_SIZE;
   void **ptrs = calloc(npages, sizeof *ptrs);
   if (!ptrs)

@@ -208,7 +208,7 @@ static void numa9_memory_only(suite_ctx_t *c) {
   sc_diag(c, "memory-only nodes: topology %s", own ? NUMA9_MEMORY_ONLY_TOPOLOGY : "of the run");
   mmc_host_t *h = sc_host(c, mt, cu_clock(c), NULL, 0);
   cu_locator_t loc;
-  bool probe = cu_locator_try(c, &loc, t);
+  bool probe = cu_locator_try(c, &loc, t, "page placement");
   uint64_t memonly = cu_memory_only_nodes(t), homes = cu_home_nodes(t);
   uint32_t mo = lowest(memonly), cpu_node = lowest(homes);
   uint64_t bytes = cu_min_node_memory(t) / 16 < 8 * MIB ? cu_min_node_memory(t) / 16 : 8 * MIB;
@@ -312,7 +312,7 @@ void case_numa_9(suite_ctx_t *c) {
   }
   half.node_affinity = 1ull << first;
   mmc_error_t err = {0};
-  sc_require(c, im->vm_reconfigure(h, vm, &half, &err), &err, "vm_reconfigure to the first node");
+  cu_reconfigure(c, h, vm, &half, "vm_reconfigure to the first node");
   mmc_vm_stats_t st = cu_vm_stats(c, h, vm);
   snprintf(name, sizeof name, "VM %u reconfigured to affinity node %u: home %u", vm, first, first);
   sc_check_int(c, name, first, st.home_node);

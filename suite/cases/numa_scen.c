@@ -58,7 +58,7 @@ uint32_t ns_vm(ns_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t d
                ? wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], seed, &wl_idle_ops, &ic, &err)
                : wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], seed, &wl_touch_ops, &tc, &err);
   if (rc == MMC_ENOTSUP)
-    sc_skip(s->c, "vm_power_on: %s", err.msg);
+    cu_enotsup_verdict(s->c, &s->cfg[k], &err, "booting a scenario VM");
   sc_require(s->c, rc, &err, "wl_vm_boot");
   s->nvms++;
   sc_require(s->c, wl_vm_enter_all(s->vm[k], &err), &err, "wl_vm_enter_all");
@@ -82,10 +82,8 @@ void ns_write(ns_t *s, uint32_t k, uint64_t first, uint64_t n) {
 }
 
 void ns_pin(ns_t *s, uint32_t k, uint64_t mask) {
-  mmc_error_t err = {0};
   s->cfg[k].node_affinity = mask;
-  sc_require(s->c, s->im->vm_reconfigure(s->h, s->vm[k]->id, &s->cfg[k], &err), &err,
-             "vm_reconfigure (numa.nodeAffinity)");
+  cu_reconfigure(s->c, s->h, s->vm[k]->id, &s->cfg[k], "vm_reconfigure (numa.nodeAffinity)");
 }
 
 void ns_demand(ns_t *s, uint32_t k, uint32_t permille) {

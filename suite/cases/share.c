@@ -93,7 +93,7 @@ static size_t farm_add(farm_t *f, uint32_t node, const char *salt, bool pshare,
   int rc = wl_vm_boot(&f->vm[i], f->im, f->h, &cfg, wl_seed_mix(sc_seed(f->c), i), &wl_clone_ops,
                       cc, &err);
   if (rc == MMC_ENOTSUP)
-    sc_skip(f->c, "the implementation does not run VMs: %s", err.msg);
+    cu_enotsup_verdict(f->c, &cfg, &err, "booting a clone VM");
   sc_require(f->c, rc, &err, "booting a clone VM");
   f->n++;
   sc_require(f->c, wl_vm_enter_all(f->vm[i], &err), &err, "entering the clone's vCPU");
@@ -522,7 +522,7 @@ static void tps4_run(suite_ctx_t *c, const char *spec) {
   for (size_t i = 0; i < f.n; i += nn) {
     mmc_vm_config_t cfg = f.cfg[i];
     cfg.node_affinity = 1ull << 1;
-    sc_require(c, f.im->vm_reconfigure(f.h, f.vm[i]->id, &cfg, &err), &err, "vm_reconfigure");
+    cu_reconfigure(c, f.h, f.vm[i]->id, &cfg, "vm_reconfigure");
     f.node[i] = 1;
   }
   farm_passes(&f, 3);
