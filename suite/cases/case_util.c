@@ -299,6 +299,8 @@ typedef struct touch_job {
   mmc_vm_id_t vm;
   uint32_t index, stride;
   uint64_t npages, fill;
+  const uint64_t *list; /* when not NULL: touch list[0..nlist) instead */
+  size_t nlist;
   bool write;
   void **ptrs;
   cu_vcpu_run_t out;
@@ -311,6 +313,14 @@ static bool page_is_zero(const unsigned char *p) {
     if (p[i])
       return false;
   return true;
+}
+
+/* The k-th page a job touches; UINT64_MAX past the last. */
+static uint64_t job_gpfn(const touch_job_t *j, uint64_t k) {
+  if (j->list)
+    return k < j->nlist ? j->list[k] : UINT64_MAX;
+  uint64_t g = j->index % j->stride + k * j->stride;
+  return g < j->npages ? g : UINT64_MAX;
 }
 
 /* Quiesce this often so a long walk does not pin every frame at once. */
@@ -338,8 +348,8 @@ static void *touch_thread(void *arg) {
     j->im->vcpu_exit(v);
     return NULL;
   }
-  uint64_t n = 0;
-  for (uint64_t g = j->index % j->stride; g < j->npages; g += j->stride) {
+  uint64_t n = 0, g;
+  for (uint64_t k = 0; (g = job_gpfn(j, k)) != UINT64_MAX; k++) {
     unsigned char *p = cu_page(j->im, v, g, j->write, &j->err);
     if (!p) {
       j->what = "page";
@@ -354,7 +364,7 @@ static void *touch_thread(void *arg) {
       memcpy(p, word, sizeof word);
     }
     if (j->ptrs)
-      j->ptrs[g] = p;
+      j->ptrs[j->list ? k : g] = p;
     j->out.pages++;
     if (++n % cu_quiesce_every == 0)
       j->im->quiesce(v);
@@ -362,6 +372,8 @@ static void *touch_thread(void *arg) {
   j->im->vcpu_exit(v);
   return NULL;
 }
+
+static void run_touch(suite_ctx_t *c, touch_job_t *jp, cu_vcpu_run_t *out);
 
 void cu_vcpu_touch(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t *topo, mmc_vm_id_t vm,
                    uint32_t index, uint32_t stride, uint64_t npages, bool write, uint64_t fill,
@@ -376,6 +388,30 @@ void cu_vcpu_touch(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t *topo, mm
                    .fill = fill,
                    .write = write,
                    .ptrs = ptrs};
+  run_touch(c, &j, out);
+}
+
+void cu_vcpu_touch_list(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t *topo, mmc_vm_id_t vm,
+                        uint32_t index, const uint64_t *gpfns, size_t n, bool write, uint64_t fill,
+                        void **ptrs, cu_vcpu_run_t *out) {
+  touch_job_t j = {.im = sc_impl(c),
+                   .h = h,
+                   .topo = topo,
+                   .vm = vm,
+                   .index = index,
+                   .stride = 1,
+                   .list = gpfns,
+                   .nlist = n,
+                   .fill = fill,
+                   .write = write,
+                   .ptrs = ptrs};
+  run_touch(c, &j, out);
+}
+
+static void run_touch(suite_ctx_t *c, touch_job_t *jp, cu_vcpu_run_t *out) {
+  touch_job_t j = *jp;
+  mmc_vm_id_t vm = j.vm;
+  uint32_t index = j.index;
   pthread_t t;
   int rc = pthread_create(&t, NULL, touch_thread, &j);
   if (rc != 0)

@@ -120,6 +120,11 @@ typedef struct cu_vcpu_run {
 void cu_vcpu_touch(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t *topo, mmc_vm_id_t vm,
                    uint32_t index, uint32_t stride, uint64_t npages, bool write, uint64_t fill,
                    void **ptrs, cu_vcpu_run_t *out);
+/* The same for the pages gpfns[0..n) in that order; ptrs[k] gets the
+ * pointer of gpfns[k]. */
+void cu_vcpu_touch_list(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t *topo, mmc_vm_id_t vm,
+                        uint32_t index, const uint64_t *gpfns, size_t n, bool write, uint64_t fill,
+                        void **ptrs, cu_vcpu_run_t *out);
 
 /* Like cu_locator_init but returns false (after cu_not_shown naming `what`,
  * the part that needed it) instead of ending the case, for cases whose

@@ -31,12 +31,12 @@ check "writes lost: wl_verify names it" out_has "not ok .*holds the last version
 # nodes with CPUs, two memory-only).
 case_verdict "$IMPLS/liar_pile.so" NUMA-2
 check "VMs piled on one node: NUMA-2 fails" status_is 1
-check "VMs piled on one node: the memory balance check names it" out_has "not ok .*builtin:2: memory load"
+check "VMs piled on one node: the memory balance check names it" out_has "not ok .*builtin:2, mixed: memory load"
 run "$MMCERT" run --impl "$IMPLS/liar_pile.so" --topology 'synthetic:pack:2 [numa] [numa] core:2 pu:1;memory=256M' \
 	--case NUMA-2 --json "$T/r.json"
 check "VMs piled on one node, memory-only nodes: NUMA-2 fails" status_is 1
 check "VMs piled on one node, memory-only nodes: memory balance over the home nodes fails" \
-	out_has "not ok .*run topology: memory load of each of the 2 nodes that can be homes"
+	out_has "not ok .*run topology, mixed: memory load of each of the 2 nodes that can be homes"
 run "$MMCERT" run --topology 'synthetic:pack:2 [numa] [numa] core:2 pu:1;memory=256M' \
 	--case NUMA-2 --case NUMA-9 --case INT-1 --json "$T/r.json"
 check "reference, memory-only nodes: NUMA-2, NUMA-9 and INT-1 pass" nothing_failed

@@ -365,18 +365,21 @@ static size_t numa2_mixed(vmreq_t *v, uint32_t cores) {
   static const uint32_t cpu[16] = {1, 2, 4, 1, 2, 1, 1, 4, 2, 1, 2, 1, 4, 1, 2, 1};
   for (size_t i = 0; i < 16; i++)
     v[i] = (vmreq_t){cpu[i] < cores ? cpu[i] : cores, mem[i]};
-  return 16;
+  v[16] = (vmreq_t){2 * cores, 2}; /* wider than a node: two clients */
+  return 17;
 }
 
 static size_t numa2_apart(vmreq_t *v, uint32_t k, uint32_t cores, size_t max) {
-  size_t n = 0;
   uint32_t heavy = (k + 1) / 2, light = (k - heavy) * cores;
-  while (n + heavy + light <= max && (n == 0 || n + heavy + light <= 24)) {
+  heavy = heavy < max / 2 ? heavy : (uint32_t)(max / 2);
+  light = light < max - heavy ? light : (uint32_t)(max - heavy);
+  size_t n = 0;
+  do {
     for (uint32_t i = 0; i < heavy; i++)
       v[n++] = (vmreq_t){cores, 1};
     for (uint32_t i = 0; i < light; i++)
       v[n++] = (vmreq_t){1, 8};
-  }
+  } while (n + heavy + light <= 24);
   return n;
 }
 
@@ -424,7 +427,7 @@ static void numa2_workloads_balance_both_resources(void **state) {
     host_make(&h, k, 4, 2048, 2, 20, 30);
     char what[64];
     snprintf(what, sizeof what, "apart, %u equal nodes", k);
-    judge(&h, v, numa2_apart(v, k, 4, 64), what);
+    judge(&h, v, numa2_apart(v, k, 4, 32), what);
   }
   /* Unequal nodes, CPUs overcommitted (24 vCPUs on 6 cores): the machine on
    * which the larger-fraction rule loaded the 1 GiB node to 0.92. */
@@ -432,7 +435,7 @@ static void numa2_workloads_balance_both_resources(void **state) {
   host_unequal(&h, 2);
   judge(&h, v, numa2_mixed(v, 2), "mixed, 1/2/4 GiB nodes");
   host_unequal(&h, 2);
-  judge(&h, v, numa2_apart(v, 3, 2, 64), "apart, 1/2/4 GiB nodes");
+  judge(&h, v, numa2_apart(v, 3, 2, 32), "apart, 1/2/4 GiB nodes");
 }
 
 /* One random machine as hardware comes (2-8 nodes with the same cores, 2, 4
