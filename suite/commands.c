@@ -119,10 +119,10 @@ static int results_show(int argc, char **argv) {
     mmc_error_t err = {0};
     if (suite_rr_open_file(argv[i], &rr, &err) != 0)
       return fail_usage("results show", "%s", err.msg);
-    printf("file=%s\nrun_id=%s\nimpl=%s\nversion=%s\nmachine_class=%s\nmode=%s\n"
+    printf("file=%s\nrun_id=%s\nimpl=%s\nversion=%s\nmachine_class=%s\nmode=%s\nseed=%lld\n"
            "topology_hash=%s\ntopology=%s\ncases=%zu\nchecks=%zu\nmetrics=%zu\n",
-           argv[i], rr.run_id, rr.impl, rr.version, rr.machine_class, rr.mode, rr.topo_hash,
-           rr.topo_summary, rr.ncases, rr.nchecks, rr.nmetrics);
+           argv[i], rr.run_id, rr.impl, rr.version, rr.machine_class, rr.mode, rr.seed,
+           rr.topo_hash, rr.topo_summary, rr.ncases, rr.nchecks, rr.nmetrics);
     suite_rr_free(&rr);
   }
   return SUITE_EXIT_OK;
@@ -213,9 +213,13 @@ int suite_cmd_compare(int argc, char **argv) {
                           optarg);
       break;
     case O_SINGLE:
-      if (!parse_percent(optarg, &co.single_effect))
+      if (!strcmp(optarg, "off"))
+        co.single_effect = -1;
+      else if (!parse_percent(optarg, &co.single_effect))
         return fail_usage("compare",
-                          "--single-effect '%s': expected a percentage 0..1000, e.g. 50%%", optarg);
+                          "--single-effect '%s': expected a percentage 0..1000, e.g. 50%%, or "
+                          "off",
+                          optarg);
       break;
     case O_FORCE: co.force = true; break;
     case O_REPORT_ONLY: report_only = true; break;

@@ -34,6 +34,41 @@ static suite_cmp_verdict_t direction(double o, double n, const char *better) {
   return up == !strcmp(better, "higher") ? SUITE_CMP_IMPROVED : SUITE_CMP_REGRESSED;
 }
 
+/* Every sample the same value (a figure the seed determines). */
+static bool constant(const double *x, size_t n) {
+  for (size_t i = 1; i < n; i++)
+    if (x[i] != x[0])
+      return false;
+  return n >= 2;
+}
+
+/* One sample on a side: see compare.h for what it can support. */
+static void single_sample(const double *old, size_t nold, const double *new_, size_t nnew,
+                          double eff, const char *better, const suite_cmp_opts_t *o,
+                          suite_cmp_metric_t *out) {
+  double om = out->old_median, nm = out->new_median;
+  const double *many = nold >= 2 ? old : new_;
+  size_t nmany = nold >= 2 ? nold : nnew;
+  if (!o->seeds_differ && constant(many, nmany)) {
+    if (eff >= o->min_effect) {
+      out->verdict = direction(om, nm, better);
+      snprintf(out->note, sizeof out->note, "1 sample: same seed, %s always %.6g",
+               nold >= 2 ? "old" : "new", many[0]);
+    } else {
+      snprintf(out->note, sizeof out->note, "1 sample: same seed, same value");
+    }
+    return;
+  }
+  if (o->seeds_differ) {
+    snprintf(out->note, sizeof out->note, "1 sample under another seed: cannot test");
+  } else if (o->single_effect >= 0 && eff > o->single_effect) {
+    out->verdict = direction(om, nm, better);
+    snprintf(out->note, sizeof out->note, "1 sample: beyond %.0f %%", o->single_effect * 100);
+  } else {
+    snprintf(out->note, sizeof out->note, "1 sample: cannot test");
+  }
+}
+
 void suite_cmp_metric(const double *old, size_t nold, const double *new_, size_t nnew,
                       const char *better, const suite_cmp_opts_t *o, suite_cmp_metric_t *out) {
   *out = (suite_cmp_metric_t){.old_median = suite_stats_median(old, nold),
@@ -50,12 +85,7 @@ void suite_cmp_metric(const double *old, size_t nold, const double *new_, size_t
     return;
   }
   if (nold < 2 || nnew < 2) {
-    if (eff > o->single_effect) {
-      out->verdict = direction(om, nm, better);
-      snprintf(out->note, sizeof out->note, "1 sample: beyond %.0f %%", o->single_effect * 100);
-    } else {
-      snprintf(out->note, sizeof out->note, "1 sample: cannot test");
-    }
+    single_sample(old, nold, new_, nnew, eff, better, o, out);
     return;
   }
   int worse = !strcmp(better, "higher") ? -1 : +1;
@@ -79,25 +109,20 @@ void suite_cmp_metric(const double *old, size_t nold, const double *new_, size_t
   }
 }
 
-static const suite_rr_metric_t *find_metric(const suite_rr_t *rr, const suite_rr_metric_t *m) {
-  for (size_t i = 0; i < rr->nmetrics; i++)
-    if (!strcmp(rr->metrics[i].case_id, m->case_id) && !strcmp(rr->metrics[i].name, m->name))
-      return &rr->metrics[i];
-  return NULL;
-}
-
-static const suite_rr_check_t *find_check(const suite_rr_t *rr, const suite_rr_check_t *c) {
-  for (size_t i = 0; i < rr->nchecks; i++)
-    if (!strcmp(rr->checks[i].case_id, c->case_id) && !strcmp(rr->checks[i].name, c->name))
-      return &rr->checks[i];
-  return NULL;
-}
-
 static const char *case_verdict(const suite_rr_t *rr, const char *id) {
-  for (size_t i = 0; i < rr->ncases; i++)
-    if (!strcmp(rr->cases[i].id, id))
-      return rr->cases[i].verdict;
-  return NULL;
+  const suite_rr_case_t *c = suite_rr_find_case(rr, id);
+  return c ? c->verdict : NULL;
+}
+
+/* Free text on one line: a diagnostic's tabs and newlines (all the control
+ * characters a results file may hold) become spaces, so nothing it says can
+ * pass for a line of ours ("verdict: ..."). */
+static const char *one_line(const char *s, char *buf, size_t cap) {
+  size_t o = 0;
+  for (; *s && o + 1 < cap; s++)
+    buf[o++] = *s == '\n' || *s == '\t' ? ' ' : *s;
+  buf[o] = '\0';
+  return buf;
 }
 
 static bool bad_verdict(const char *v) {
@@ -107,7 +132,9 @@ static bool bad_verdict(const char *v) {
 static void spread(const suite_rr_metric_t *m, char *buf, size_t cap) {
   suite_summary_t s;
   suite_stats_summary(m->samples, m->n, &s);
-  if (m->n < 2)
+  if (m->n == 0)
+    snprintf(buf, cap, "unsupported");
+  else if (m->n < 2)
     snprintf(buf, cap, "%.4g (n=1)", s.median);
   else
     snprintf(buf, cap, "%.4g [%.4g..%.4g] (n=%zu)", s.median, s.q1, s.q3, m->n);
@@ -198,7 +225,8 @@ static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const su
     return 0;
   }
   for (size_t i = 0; i < b->nmetrics; i++) {
-    const suite_rr_metric_t *nm = &b->metrics[i], *om = olds[i] = find_metric(a, nm);
+    const suite_rr_metric_t *nm = &b->metrics[i],
+                            *om = suite_rr_find_metric(a, nm->case_id, nm->name);
     char name[160], os[64], ns[64], verdict[160], det[64];
     snprintf(name, sizeof name, "%s/%s [%s]", nm->case_id, nm->name, nm->unit);
     spread(nm, ns, sizeof ns);
@@ -206,9 +234,16 @@ static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const su
       fprintf(out, "%-34s %-38s %-38s %7s  %s\n", name, "-", ns, "-", "only in new");
       continue;
     }
+    spread(om, os, sizeof os);
+    if (!om->n || !nm->n) { /* nothing to judge: say why, never "nan" */
+      const suite_rr_metric_t *u = !om->n ? om : nm;
+      fprintf(out, "%-34s %-38s %-38s %7s  not compared (%s unsupported: %s)\n", name, os, ns, "-",
+              u == om ? "old" : "new", u->unsupported ? u->unsupported : "no samples");
+      continue;
+    }
+    olds[i] = om;
     suite_cmp_metric_t *r = &rs[i];
     suite_cmp_metric(om->samples, om->n, nm->samples, nm->n, nm->better, o, r);
-    spread(om, os, sizeof os);
     regressed += r->verdict == SUITE_CMP_REGRESSED;
     *improved += r->verdict == SUITE_CMP_IMPROVED;
     snprintf(verdict, sizeof verdict, "%s (%s)", suite_cmp_verdict_name(r->verdict), r->note);
@@ -216,7 +251,7 @@ static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const su
     fprintf(out, "%-34s %-38s %-38s %7.3f  %-36s %s\n", name, os, ns, r->ratio, verdict, det);
   }
   for (size_t i = 0; i < a->nmetrics; i++)
-    if (!find_metric(b, &a->metrics[i]))
+    if (!suite_rr_find_metric(b, a->metrics[i].case_id, a->metrics[i].name))
       fprintf(out, "%s/%s: only in old\n", a->metrics[i].case_id, a->metrics[i].name);
   double per_rep = 1;
   for (size_t i = 0; i < b->nmetrics; i++) {
@@ -237,14 +272,16 @@ static unsigned print_checks(const suite_rr_t *a, const suite_rr_t *b, FILE *out
   unsigned newly_failing = 0, changes = 0;
   fprintf(out, "\nchecks and cases that changed:\n");
   for (size_t i = 0; i < b->nchecks; i++) {
-    const suite_rr_check_t *nc = &b->checks[i], *oc = find_check(a, nc);
+    const suite_rr_check_t *nc = &b->checks[i], *oc = suite_rr_find_check(a, nc->case_id, nc->name);
     if (!oc || oc->ok == nc->ok)
       continue;
     changes++;
     newly_failing += !nc->ok;
     *passing += nc->ok;
+    char diag[1024];
     fprintf(out, "  %-14s %s: %s [%s]%s%s\n", nc->ok ? "newly passing" : "newly failing",
-            nc->case_id, nc->name, nc->spec_ids, nc->ok ? "" : ": ", nc->ok ? "" : nc->diag);
+            nc->case_id, nc->name, nc->spec_ids, nc->ok ? "" : ": ",
+            nc->ok ? "" : one_line(nc->diag, diag, sizeof diag));
   }
   for (size_t i = 0; i < b->ncases; i++) {
     const char *ov = case_verdict(a, b->cases[i].id), *nv = b->cases[i].verdict;
@@ -320,8 +357,28 @@ static unsigned print_spec_changes(const suite_rr_t *a, const suite_rr_t *b, FIL
   return lost;
 }
 
-int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *o, FILE *out,
+/* Which seeds the sides ran under, and what that lets one sample say. */
+static void print_seeds(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *o,
+                        FILE *out) {
+  char os[32], ns[32];
+  snprintf(os, sizeof os, a->seeds_differ ? "several" : "%lld", a->seed);
+  snprintf(ns, sizeof ns, b->seeds_differ ? "several" : "%lld", b->seed);
+  if (!o->seeds_differ)
+    fprintf(out, "seeds: both %s: figures the seed determines compare like with like%s\n", os,
+            o->single_effect < 0 ? "; a single sample is judged only where the other side "
+                                   "never varied"
+                                 : "");
+  else
+    fprintf(out,
+            "seeds: old %s, new %s: a metric with one sample on a side is not judged "
+            "(under another seed it supports nothing); run with --seed %s or --repeat\n",
+            os, ns, os);
+}
+
+int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts_t *opts, FILE *out,
                   mmc_error_t *err) {
+  suite_cmp_opts_t o1 = *opts, *o = &o1;
+  o->seeds_differ = a->seeds_differ || b->seeds_differ || a->seed != b->seed;
   int rc = refuse(a, b, o, err);
   if (rc)
     return rc;
@@ -337,6 +394,7 @@ int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts
   if (strcmp(a->machine_class, b->machine_class))
     fprintf(out, "note: different machine classes (%s vs %s)\n", a->machine_class,
             b->machine_class);
+  print_seeds(a, b, o, out);
   fprintf(out, "test: two-sided Mann-Whitney U, alpha %g, minimum effect %g %%\n", o->alpha,
           o->min_effect * 100);
   fprintf(out, "detectable: the smallest change of NEW's median, in the worse direction, that "
@@ -345,7 +403,7 @@ int suite_cmp_run(const suite_rr_t *a, const suite_rr_t *b, const suite_cmp_opts
   unsigned regressed = print_metrics(a, b, o, out, &improved);
   unsigned failing = print_checks(a, b, out, &passing);
   unsigned gained = 0, lost = print_spec_changes(a, b, out, &gained);
-  const char *overall = regressed || failing || lost           ? "REGRESSED"
+  const char *overall = regressed || failing || lost    ? "REGRESSED"
                         : improved || passing || gained ? "improved"
                                                         : "no change";
   fprintf(out, "\nverdict: %s: %u regressed, %u newly failing, %u improved, %u newly passing",

@@ -6,8 +6,14 @@
  * "regressed" only when p < alpha AND the medians differ by at least
  * min_effect (relative to the old median), in the metric's better
  * direction; otherwise "no change". With one sample on either side there is
- * no test: "no change (1 sample: cannot test)" unless the medians differ by
- * more than single_effect, then improved/regressed marked "(1 sample)".
+ * no test: "no change (1 sample: cannot test)" unless
+ *   - both sides ran under the same seed and the other side's samples are
+ *     all equal (the metric is determined by the seed: a stepped-clock
+ *     figure), so any difference of at least min_effect is a change, or
+ *   - the medians differ by more than single_effect (unless it is off, or
+ *     the sides ran under different seeds: one sample under another seed
+ *     supports nothing),
+ * then improved/regressed marked "(1 sample: ...)".
  * Metrics without a better direction are "info" and never gate. Per check:
  * newly failing, newly passing; per case: newly failing (fail or broken
  * where it passed or skipped). Per judged metric also the smallest change
@@ -26,8 +32,10 @@
 typedef struct suite_cmp_opts {
   double alpha;         /* default 0.05 */
   double min_effect;    /* default 0.05 (5 %) */
-  double single_effect; /* default 0.5 (50 %): the bar with one sample a side */
+  double single_effect; /* default 0.5 (50 %): the bar with one sample a side;
+                           < 0: off (only what the samples support) */
   bool force;           /* compare different topologies or modes */
+  bool seeds_differ;    /* the sides ran under different seeds (suite_cmp_run sets it) */
 } suite_cmp_opts_t;
 
 #define SUITE_CMP_OPTS_DEFAULT                                                                     \
@@ -46,7 +54,7 @@ typedef struct suite_cmp_metric {
                                               worse direction; NaN: never (sizes); INFINITY: old median 0 */
   double spread; /* relative noise of both sides (mde.h), NaN when not judged */
   suite_cmp_verdict_t verdict;
-  char note[96]; /* why: "p=0.31", "1 sample: cannot test", "below 5 % effect" */
+  char note[128]; /* why: "p=0.31", "1 sample: cannot test", "below 5 % effect" */
 } suite_cmp_metric_t;
 
 /* Judge one metric's samples. */

@@ -30,12 +30,9 @@
  */
 #include "history.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <xxhash.h>
 
 #include "history_db.h"
 #include "qualify_read.h"
@@ -231,59 +228,26 @@ typedef struct item {
   bool qualify; /* an mmcert qualify report, else a results file */
 } item_t;
 
-static char *slurp(const char *path, mmc_error_t *err) {
-  struct stat st;
-  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-    mmc_fail(err, MMC_EINVAL, "%s: not a regular file (expected an mmcert results JSON file)",
-             path);
-    return NULL;
-  }
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    mmc_fail(err, MMC_ENOENT, "%s: cannot open: %s", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 65536, len = 0;
-  char *buf = malloc(cap);
-  for (size_t n; buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-    len += n;
-    if (cap - len < 2) {
-      char *nb = realloc(buf, cap *= 2);
-      if (!nb)
-        free(buf);
-      buf = nb;
-    }
-  }
-  fclose(f);
-  if (!buf)
-    mmc_fail(err, MMC_ENOMEM, "%s: out of memory reading it", path);
-  else
-    buf[len] = '\0';
-  return buf;
-}
-
-/* A qualify report names its schema; everything else goes to the results
- * reader, whose messages say what a results file must be. */
-static bool is_qualify_text(const char *text) {
-  json_t *d = json_loads(text, 0, NULL);
-  bool q = d && !strcmp(s_at(d, NULL, "schema"), "mmcert-qualify");
-  json_decref(d);
-  return q;
-}
-
+/* Read through the one results reader (streamed: what is parsed is
+ * exactly the file); a qualify report names its schema, everything else
+ * must be a results file. The history keeps the document as validated,
+ * compact, and the hash of the file's bytes (the same text twice is a
+ * duplicate). */
 static int load_item(item_t *it, mmc_error_t *err) {
-  if (!(it->text = slurp(it->file, err)))
-    return err->code ? err->code : MMC_EIO;
-  snprintf(it->hash, sizeof it->hash, "xxh3:%016llx",
-           (unsigned long long)XXH3_64bits(it->text, strlen(it->text)));
-  it->qualify = is_qualify_text(it->text);
-  if (!it->qualify)
-    return suite_rr_load_text(it->text, it->file, &it->doc, err);
-  it->doc = json_loads(it->text, 0, NULL);
-  int rc = suite_qr_validate(it->doc, err);
+  int rc = suite_rr_parse_file(it->file, &it->doc, it->hash, sizeof it->hash, err);
   if (rc)
-    mmc_error_prefix(err, "%s", it->file);
-  return rc;
+    return rc;
+  it->qualify = !strcmp(s_at(it->doc, NULL, "schema"), "mmcert-qualify");
+  rc = it->qualify ? suite_qr_validate(it->doc, err) : suite_rr_validate(it->doc, err);
+  if (rc) {
+    if (it->qualify)
+      mmc_error_prefix(err, "%s", it->file);
+    else
+      mmc_error_prefix(err, "%s: not a valid mmcert results file", it->file);
+    return rc;
+  }
+  it->text = json_dumps(it->doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  return it->text ? 0 : mmc_fail(err, MMC_ENOMEM, "%s: out of memory", it->file);
 }
 
 static int by_run_id(const void *a, const void *b) {
@@ -640,7 +604,8 @@ static int collect_docs(hdb_t *db, hdb_stmt_t *st, bool qualify, json_t **docs, 
       if (vr)
         mmc_error_prefix(err, "%s", label);
     } else {
-      vr = suite_rr_load_text(o->col_text(st, 1), label, &doc, err);
+      const char *text = o->col_text(st, 1);
+      vr = suite_rr_load_text(text, strlen(text), label, &doc, err);
     }
     if (vr) {
       json_decref(doc);

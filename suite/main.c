@@ -54,7 +54,7 @@ static const char usage_text[] =
     "  compare   compare two runs: mmcert compare OLD NEW, each a results file or a\n"
     "            history selection db:KEY=VALUE,... (keys impl, version, machine, mode,\n"
     "            topology, run, host, last); --alpha A (0.05) --min-effect PCT (5%)\n"
-    "            --single-effect PCT (50%) --force --report-only --db WHERE\n"
+    "            --single-effect PCT|off (50%) --force --report-only --db WHERE\n"
     "  report    HTML report with plots: mmcert report FILE|db:SELECTION -o DIR [--db WHERE]\n"
     "  qualify   measure this machine's NUMA hardware and write a report\n"
     "            (mmcert qualify --help)\n"
@@ -206,6 +206,11 @@ static int cmd_topology(int argc, char **argv) {
     return rc;
   mmt_print(stdout, t);
   mmt_free(t);
+  /* This machine's, whatever --topology says: what results, history and
+   * baselines are grouped by (tests/run-suite.sh finds its baseline so). */
+  char cls[192];
+  suite_machine_class(cls, sizeof cls);
+  printf("machine class: %s\n", cls);
   return 0;
 }
 

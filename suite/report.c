@@ -25,7 +25,9 @@
 #include "history.h"
 #include "stats.h"
 
-enum { MAX_PLOTS = 256 };
+/* Bounds on what one report draws, whatever a file holds: plots (each a
+ * gnuplot run) and lines per plot. */
+enum { MAX_PLOTS = 256, MAX_LINES = 32 };
 
 typedef struct plots {
   const char *gnuplot; /* NULL when plots are skipped */
@@ -127,11 +129,19 @@ static void group_of(const char *name, char *buf, size_t cap) {
   snprintf(buf, cap, "%.*s", (int)strcspn(name, "/"), name);
 }
 
-/* gnuplot strings are single-quoted: keep titles free of quotes. */
+/* Text from a results file as it may appear in a gnuplot script (titles,
+ * labels, tick labels): strings there are quoted, and a newline would end
+ * the command and start another (gnuplot runs shell commands with '!' and
+ * `backquotes`), so control characters, quotes, backslashes, backquotes
+ * and the macro and data-block signs '@' and '$' become spaces. The reader
+ * already refuses control characters in these fields; this holds even if
+ * it did not. */
 static void plain(const char *s, char *buf, size_t cap) {
   size_t o = 0;
-  for (; *s && o + 1 < cap; s++)
-    buf[o++] = *s == '\'' || *s == '"' || *s == '\\' ? ' ' : *s;
+  for (; *s && o + 1 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    buf[o++] = c < 0x20 || c == 0x7f || strchr("'\"\\`@$", c) ? ' ' : *s;
+  }
   buf[o] = '\0';
 }
 
@@ -144,7 +154,7 @@ static void series_plot(plots_t *p, const char *dir, const json_t *c, const char
   json_array_foreach(json_object_get(c, "series"), i, s) {
     char g[128];
     group_of(js(s, "name"), g, sizeof g);
-    if (strcmp(g, group))
+    if (strcmp(g, group) || k == MAX_LINES)
       continue;
     char dat[4096], label[160];
     snprintf(dat, sizeof dat, "%s/%s-%zu.dat", dir, name, k);
@@ -152,7 +162,9 @@ static void series_plot(plots_t *p, const char *dir, const json_t *c, const char
     if (!f)
       continue;
     json_t *t = json_object_get(s, "t"), *v = json_object_get(s, "v");
-    for (size_t j = 0; j < json_array_size(t); j++)
+    size_t points =
+        json_array_size(t) < json_array_size(v) ? json_array_size(t) : json_array_size(v);
+    for (size_t j = 0; j < points; j++)
       fprintf(f, "%.9g %.9g\n", json_number_value(json_array_get(t, j)),
               json_number_value(json_array_get(v, j)));
     fclose(f);
@@ -207,7 +219,7 @@ static void series_plots(plots_t *p, const char *dir, const suite_rr_t *rr) {
       bool seen = false;
       for (size_t d = 0; d < ndone && !seen; d++)
         seen = !strcmp(done[d], g);
-      if (seen || ndone == 64)
+      if (seen || ndone == 64 || fig == MAX_PLOTS)
         continue;
       snprintf(done[ndone++], sizeof done[0], "%s", g);
       series_plot(p, dir, c, g, &fig);
@@ -217,28 +229,8 @@ static void series_plots(plots_t *p, const char *dir, const suite_rr_t *rr) {
 
 /* ------------------------------------------------------------ trends */
 
-/* Samples of case/metric in `doc`, appended to *x. */
-static void collect(const json_t *doc, const char *cid, const char *metric, double **x, size_t *n) {
-  size_t i, j, k;
-  json_t *c, *m, *v;
-  json_array_foreach(json_object_get(doc, "cases"), i, c) {
-    if (strcmp(js(c, "id"), cid))
-      continue;
-    json_array_foreach(json_object_get(c, "metrics"), j, m) {
-      if (strcmp(js(m, "name"), metric))
-        continue;
-      json_array_foreach(json_object_get(m, "samples"), k, v) {
-        double *nx = realloc(*x, (*n + 1) * sizeof *nx);
-        if (!nx)
-          return;
-        *x = nx;
-        (*x)[(*n)++] = json_number_value(v);
-      }
-    }
-  }
-}
-
-static void trend_plot(plots_t *p, const char *dir, const json_t *docs, const json_t *versions,
+/* One point per version: the metric pooled over that version's runs. */
+static void trend_plot(plots_t *p, const char *dir, const suite_rr_t *byver, size_t nver,
                        const suite_rr_metric_t *m, size_t fig) {
   char name[64], dat[4096];
   snprintf(name, sizeof name, "trend-%zu", fig);
@@ -246,23 +238,17 @@ static void trend_plot(plots_t *p, const char *dir, const json_t *docs, const js
   FILE *f = fopen(dat, "w");
   if (!f)
     return;
-  size_t points = 0, vi, di;
-  json_t *ver, *d;
-  json_array_foreach(versions, vi, ver) {
-    double *x = NULL;
-    size_t n = 0;
-    json_array_foreach(docs, di, d) if (!strcmp(js(json_object_get(d, "implementation"), "version"),
-                                                json_string_value(ver)))
-        collect(d, m->case_id, m->name, &x, &n);
-    if (n) {
-      suite_summary_t s;
-      suite_stats_summary(x, n, &s);
-      char v[64];
-      plain(json_string_value(ver), v, sizeof v);
-      fprintf(f, "%zu \"%s\" %.9g %.9g %.9g %zu\n", vi, v, s.median, s.q1, s.q3, n);
-      points++;
-    }
-    free(x);
+  size_t points = 0;
+  for (size_t vi = 0; vi < nver; vi++) {
+    const suite_rr_metric_t *x = suite_rr_find_metric(&byver[vi], m->case_id, m->name);
+    if (!x || !x->n)
+      continue;
+    suite_summary_t s;
+    suite_stats_summary(x->samples, x->n, &s);
+    char v[64];
+    plain(byver[vi].version, v, sizeof v);
+    fprintf(f, "%zu \"%s\" %.9g %.9g %.9g %zu\n", vi, v, s.median, s.q1, s.q3, x->n);
+    points++;
   }
   fclose(f);
   if (!points)
@@ -276,9 +262,42 @@ static void trend_plot(plots_t *p, const char *dir, const json_t *docs, const js
            "set title '%s'\nset xlabel 'implementation version'\nset ylabel '%s (%s is better)'\n"
            "set xrange [-0.5:%zu.5]\nset offsets 0, 0, graph 0.1, graph 0.1\n"
            "plot '%s.dat' using 1:3:4:5:xticlabels(2) with yerrorlines title '%s'\n",
-           title, unit, m->better[0] ? m->better : "neither", json_array_size(versions) - 1, name,
-           mn);
+           title, unit, m->better[0] ? m->better : "neither", nver - 1, name, mn);
   draw(p, dir, name, title, body);
+}
+
+/* The runs of `docs` pooled per implementation version, oldest version
+ * first; *n sides in *out (free each). */
+static int split_versions(json_t *docs, suite_rr_t **out, size_t *n, mmc_error_t *err) {
+  *out = NULL;
+  *n = 0;
+  size_t i;
+  json_t *d;
+  json_array_foreach(docs, i, d) {
+    const char *v = js(json_object_get(d, "implementation"), "version");
+    size_t k = 0;
+    while (k < *n && strcmp((*out)[k].label, v))
+      k++;
+    if (k < *n)
+      continue; /* pooled with its version below */
+    suite_rr_t *grown = realloc(*out, (*n + 1) * sizeof *grown);
+    json_t *mine = json_array();
+    if (!grown || !mine) {
+      json_decref(mine);
+      return mmc_fail(err, MMC_ENOMEM, "out of memory");
+    }
+    *out = grown;
+    for (size_t j = i; j < json_array_size(docs); j++) {
+      json_t *e = json_array_get(docs, j);
+      if (!strcmp(js(json_object_get(e, "implementation"), "version"), v))
+        json_array_append(mine, e);
+    }
+    int rc = suite_rr_from_docs(mine, v, &(*out)[*n], err);
+    if (rc)
+      return rc;
+    (*n)++;
+  }
+  return 0;
 }
 
 static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
@@ -291,7 +310,9 @@ static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
     snprintf(p->trend_note, sizeof p->trend_note, "trends across versions skipped: %s", e.msg);
     return;
   }
-  suite_hist_filter_t f = {.impl = rr->impl, .machine = rr->machine_class, .mode = rr->mode};
+  /* Figures of other topologies or modes do not compare (compare.c). */
+  suite_hist_filter_t f = {
+      .impl = rr->impl, .machine = rr->machine_class, .mode = rr->mode, .topology = rr->topo_hash};
   json_t *docs = NULL;
   char where[256];
   snprintf(where, sizeof where, "%s", suite_hist_label(db));
@@ -301,24 +322,21 @@ static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
     return;
   }
   suite_hist_close(db);
-  json_t *versions = json_array();
-  size_t i;
-  json_t *d;
-  json_array_foreach(docs, i, d) {
-    const char *v = js(json_object_get(d, "implementation"), "version");
-    bool seen = false;
-    for (size_t k = 0; k < json_array_size(versions) && !seen; k++)
-      seen = !strcmp(json_string_value(json_array_get(versions, k)), v);
-    if (!seen)
-      json_array_append_new(versions, json_string(v));
-  }
+  suite_rr_t *byver = NULL;
+  size_t nver = 0;
+  if (split_versions(docs, &byver, &nver, &e) != 0)
+    *rc = mmc_fail(err, e.code, "%s", e.msg);
+  size_t nplots = rr->nmetrics < MAX_PLOTS ? rr->nmetrics : MAX_PLOTS;
   snprintf(p->trend_note, sizeof p->trend_note,
-           "trends: %zu run%s of %s on %s (%s mode) in %s, %zu version%s", json_array_size(docs),
-           json_array_size(docs) == 1 ? "" : "s", rr->impl, rr->machine_class, rr->mode, where,
-           json_array_size(versions), json_array_size(versions) == 1 ? "" : "s");
-  for (size_t m = 0; m < rr->nmetrics && json_array_size(docs); m++)
-    trend_plot(p, dir, docs, versions, &rr->metrics[m], m);
-  json_decref(versions);
+           "trends: %zu run%s of %s on %s (%s mode, this topology) in %s, %zu version%s%s",
+           json_array_size(docs), json_array_size(docs) == 1 ? "" : "s", rr->impl,
+           rr->machine_class, rr->mode, where, nver, nver == 1 ? "" : "s",
+           nplots < rr->nmetrics ? "; only the first metrics are plotted" : "");
+  for (size_t m = 0; !*rc && nver && m < nplots; m++)
+    trend_plot(p, dir, byver, nver, &rr->metrics[m], m);
+  for (size_t k = 0; k < nver; k++)
+    suite_rr_free(&byver[k]);
+  free(byver);
   json_decref(docs);
 }
 

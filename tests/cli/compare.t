@@ -3,7 +3,10 @@
 # throughput was drawn 20 % lower compares "regressed" (exit 1, 0 with
 # --report-only), as a build slowed by MMCERT_TEST_SLOW_COPY_NS must; a
 # newly failing check exits 1; one sample a side cannot be tested unless
-# beyond the large threshold; different topologies or modes are refused
+# beyond the large threshold under the same seed (never under another seed,
+# never with --single-effect off) or against a side that never varied under
+# the same seed; unsupported metrics are named, never "nan"; different
+# topologies or modes are refused
 # (exit 2) unless --force; bad files exit 2 with nothing on stdout; two real
 # runs of the same code compare "no change"; history selections work.
 . "$(dirname "$0")/lib.sh"
@@ -54,6 +57,36 @@ run "$MMCERT" compare "$F/single-a.json" "$F/single-b.json"
 check "1 sample a side: cannot test, exit 0" sh -c "[ $rc -eq 0 ] && grep -q 'migration_throughput.*no change (1 sample: cannot test)' '$T/out'"
 run "$MMCERT" compare "$F/single-a.json" "$F/single-slow.json"
 check "1 sample, beyond 50 %: regressed, exit 1" sh -c "[ $rc -eq 1 ] && grep -q 'migration_throughput.*regressed (1 sample: beyond 50 %)' '$T/out'"
+check "same seed: said" out_has "^seeds: both 17: figures the seed determines compare like with like$"
+run "$MMCERT" compare "$F/single-a.json" "$F/single-slow-other-seed.json"
+check "1 sample under another seed: not judged, exit 0" sh -c "[ $rc -eq 0 ] && grep -q 'migration_throughput.*no change (1 sample under another seed: cannot test)' '$T/out'"
+check "another seed: said, with what to do" out_has "^seeds: old 17, new 19: a metric with one sample on a side is not judged.*--seed 17 or --repeat$"
+run "$MMCERT" compare --single-effect off "$F/single-a.json" "$F/single-slow.json"
+check "--single-effect off: one sample not judged, exit 0" sh -c "[ $rc -eq 0 ] && grep -q 'migration_throughput.*no change (1 sample: cannot test)' '$T/out'"
+run "$MMCERT" compare --single-effect sometimes "$F/single-a.json" "$F/single-slow.json"
+check "--single-effect sometimes: exit 2, names off" sh -c "[ $rc -eq 2 ] && grep -q 'e.g. 50%, or off' '$T/err'"
+# A figure the seed determines: the same value in all 8 repetitions of the
+# old run; one new sample under the same seed, 10 % off, is a change.
+python3 - "$F/old.json" "$T" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = d["cases"][0]["metrics"]
+m.append({"name": "periods_to_converge", "unit": "periods", "better": "lower", "samples": [4.0] * 8})
+m.append({"name": "perf.cycles", "unit": "count", "better": "", "samples": [], "value": None,
+          "unsupported": "no PMU: perf_event_open cycles refused"})
+json.dump(d, open(sys.argv[2] + "/det-old.json", "w"))
+d["run_id"] = "det-new"
+m[-2]["samples"] = [4.4]
+json.dump(d, open(sys.argv[2] + "/det-new.json", "w"))
+d["run_id"] = "det-same"
+m[-2]["samples"] = [4.0]
+json.dump(d, open(sys.argv[2] + "/det-same.json", "w"))
+PY
+run "$MMCERT" compare --single-effect off "$T/det-old.json" "$T/det-new.json"
+check "same seed, old never varied: one new sample 10 % worse is regressed" sh -c "[ $rc -eq 1 ] && grep -q 'periods_to_converge.*regressed (1 sample: same seed, old always 4)' '$T/out'"
+check "unsupported on both sides: said with the reason, never nan" sh -c "grep -q 'perf.cycles \[count\] *unsupported *unsupported *- *not compared (old unsupported: no PMU' '$T/out' && ! grep -q nan '$T/out'"
+run "$MMCERT" compare --single-effect off "$T/det-old.json" "$T/det-same.json"
+check "same seed, same value: no change" sh -c "[ $rc -eq 0 ] && grep -q 'periods_to_converge.*no change (1 sample: same seed, same value)' '$T/out'"
 
 run "$MMCERT" compare "$F/old.json" "$F/topo2.json"
 check "different topologies: exit 2" status_is 2

@@ -2,6 +2,10 @@
 # check and metric tables, one PNG per series group (migration, sharing,
 # wss, memstate) and per metric trend from the history; without gnuplot the
 # page says plots were skipped and why; bad input exits 2 with no page.
+# Hostile files: a case id or series unit holding a newline and a gnuplot
+# shell command ("X\n!touch FILE\n#") is refused by the reader (exit 2, the
+# field named) before anything runs; quotes, backquotes, '@' and '$' that a
+# file may hold never reach a gnuplot script as such.
 . "$(dirname "$0")/lib.sh"
 F=$(cd "$(dirname "$0")/../fixtures/results" && pwd)
 cd "$T" || exit 1
@@ -42,6 +46,42 @@ mkdir "$T/empty" && cd "$T/empty" || exit 1
 run "$MMCERT" report "$F/old.json" -o "$T/nodb"
 check "no history at the default path: report without trends" sh -c "[ $rc -eq 0 ] && grep -q 'trends across versions skipped' '$T/nodb/index.html'"
 cd "$T" || exit 1
+
+# ---- hostile files
+python3 - "$F/old.json" "$T" <<'PY'
+import json, sys
+t = sys.argv[2]
+d = json.load(open(sys.argv[1]))
+d["run_id"] = "inject-id"
+d["cases"][0]["id"] = "X\n!touch %s/PWNED-id\n#" % t
+json.dump(d, open(t + "/inject-id.json", "w"))
+d = json.load(open(sys.argv[1]))
+d["run_id"] = "inject-unit"
+d["cases"][0]["series"][0]["unit"] = "u\n!touch %s/PWNED-unit\n#" % t
+json.dump(d, open(t + "/inject-unit.json", "w"))
+# Printable but gnuplot-special: quotes, backquotes, macros, data blocks.
+d = json.load(open(sys.argv[1]))
+q = "'; system('touch %s/PWNED-q'); ` touch %s/PWNED-bq` @x $y\"" % (t, t)
+d["run_id"] = "quoted"
+d["cases"][0]["id"] = "Q" + q
+d["cases"][0]["series"][0]["unit"] = q
+d["cases"][0]["metrics"][0]["name"] = q
+d["implementation"]["version"] = "9" + q
+json.dump(d, open(t + "/quoted.json", "w"))
+PY
+run "$MMCERT" report "$T/inject-id.json" -o "$T/inj1" --db "$T/h.db"
+check "newline + gnuplot command in a case id: exit 2" status_is 2
+check "newline in a case id: the field and the character named" err_has "inject-id.json: not a valid mmcert results file: cases\[0\].id: control character U+000A at byte 1"
+check "newline in a case id: nothing ran, no page" sh -c "[ ! -e '$T/PWNED-id' ] && [ ! -e '$T/inj1/index.html' ]"
+run "$MMCERT" report "$T/inject-unit.json" -o "$T/inj2" --db "$T/h.db"
+check "newline + gnuplot command in a series unit: exit 2, nothing ran" sh -c "[ $rc -eq 2 ] && grep -q 'cases\[0\].series\[0\].unit: control character' '$T/err' && [ ! -e '$T/PWNED-unit' ]"
+run "$MMCERT" results import --db "$T/h.db" "$T/inject-unit.json"
+check "the hostile file is not imported either" sh -c "[ $rc -eq 2 ] && grep -q 'nothing imported' '$T/err'"
+"$MMCERT" results import --db "$T/h.db" "$T/quoted.json" >/dev/null 2>&1
+run "$MMCERT" report "$T/quoted.json" -o "$T/quoted" --db "$T/h.db"
+check "quotes, backquotes, @ and \$ in ids, units, names and versions: report written" status_is 0
+check "... and no command ran" sh -c "! ls '$T'/PWNED-* >/dev/null 2>&1"
+check "... and none of them reached a script" sh -c "! grep -l \"[\\\`@\$]\\|system('\" '$T'/quoted/*.gp '$T'/quoted/*.dat"
 
 run "$MMCERT" report "$F/truncated.json" -o "$T/bad"
 check "truncated results: exit 2, no page" sh -c "[ $rc -eq 2 ] && grep -q 'truncated JSON' '$T/err' && [ ! -e '$T/bad/index.html' ]"
