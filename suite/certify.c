@@ -35,7 +35,7 @@ static const char *doc_str(const json_t *doc, const char *obj, const char *key) 
 static int load_all(char **files, size_t n, json_t **docs, suite_cert_t *certs, char (*labels)[160]) {
   for (size_t i = 0; i < n; i++) {
     mmc_error_t err = {0};
-    if (suite_rr_load_file(files[i], &docs[i], &err) != 0 ||
+    if (suite_rr_load_file(files[i], &docs[i], NULL, 0, &err) != 0 ||
         suite_cert_from_json(docs[i], &certs[i], &err) != 0) {
       fprintf(stderr, "mmcert certify: %s: %s\n", files[i], err.msg);
       return SUITE_EXIT_USAGE;

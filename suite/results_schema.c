@@ -328,6 +328,12 @@ static const char *const verdicts[] = {"pass", "fail", "skip", "broken", NULL};
 static const char *const check_verdicts[] = {"pass", "fail", NULL};
 static const char *const betters[] = {"lower", "higher", "", NULL};
 static const char *const modes[] = {"quick", "full", "bench", NULL};
+static const char *const not_shown_kinds[] = {"",        "capability",     "clock",    "topology",
+                                              "machine", "not applicable", "unprobed", NULL};
+static const char *const clocks[] = {"", "stepped", "live", NULL};
+static const char *const cert_verdicts[] = {"CERTIFIED", "NOT CERTIFIED", "INCOMPLETE", NULL};
+static const char *const cert_scopes[] = {"all", "spec", "case", "combined", NULL};
+static const char *const cert_statuses[] = {"shown", "failed", "not shown", NULL};
 static const rule_t r_verdict = {.kinds = K_STR, .cls = S_NAME, .one_of = verdicts};
 
 static const rule_t r_machine = {
@@ -453,21 +459,47 @@ static const rule_t r_series = {.kinds = K_OBJ,
 
 static const rule_t r_case = {
     .kinds = K_OBJ,
-    .fields =
-        (const field_t[]){{"id", true, &r_name},
-                          {"spec_ids", true, &r_name},
-                          {"title", true, &r_text},
-                          {"verdict", true, &r_verdict},
-                          {"reason", false, &r_text},
-                          {"timed_out", false, &r_bool},
-                          {"duration_s", false, &r_num},
-                          {"repetitions", true, &r_int_min1},
-                          {"runs", false, &(const rule_t){.kinds = K_ARR, .items = &r_run}},
-                          {"checks", true, &(const rule_t){.kinds = K_ARR, .items = &r_check}},
-                          {"metrics", true, &(const rule_t){.kinds = K_ARR, .items = &r_metric}},
-                          {"series", true, &(const rule_t){.kinds = K_ARR, .items = &r_series}},
-                          {"diags", false, &r_texts},
-                          {NULL}}};
+    .fields = (const field_t[]){
+        {"id", true, &r_name},
+        {"spec_ids", true, &r_name},
+        {"title", true, &r_text},
+        {"verdict", true, &r_verdict},
+        {"reason", false, &r_text},
+        {"not_shown_kind", false,
+         &(const rule_t){.kinds = K_STR, .cls = S_NAME, .one_of = not_shown_kinds}},
+        {"clock", false, &(const rule_t){.kinds = K_STR, .cls = S_NAME, .one_of = clocks}},
+        {"timed_out", false, &r_bool},
+        {"duration_s", false, &r_num},
+        {"repetitions", true, &r_int_min1},
+        {"runs", false, &(const rule_t){.kinds = K_ARR, .items = &r_run}},
+        {"checks", true, &(const rule_t){.kinds = K_ARR, .items = &r_check}},
+        {"metrics", true, &(const rule_t){.kinds = K_ARR, .items = &r_metric}},
+        {"series", true, &(const rule_t){.kinds = K_ARR, .items = &r_series}},
+        {"diags", false, &r_texts},
+        {NULL}}};
+
+/* The verdict per SPEC id (suite/certificate.h). */
+static const rule_t r_cert_id = {
+    .kinds = K_OBJ,
+    .fields = (const field_t[]){
+        {"id", true, &r_name},
+        {"status", true, &(const rule_t){.kinds = K_STR, .cls = S_NAME, .one_of = cert_statuses}},
+        {"cases", true, &r_name},
+        {"kind", true, &r_name},
+        {"reason", true, &r_text},
+        {NULL}}};
+
+static const rule_t r_certificate = {
+    .kinds = K_OBJ,
+    .fields = (const field_t[]){
+        {"verdict", true, &(const rule_t){.kinds = K_STR, .cls = S_NAME, .one_of = cert_verdicts}},
+        {"scope", true, &(const rule_t){.kinds = K_STR, .cls = S_NAME, .one_of = cert_scopes}},
+        {"selection", true, &r_text},
+        {"shown", true, &r_int_min0},
+        {"failed", true, &r_int_min0},
+        {"not_shown", true, &r_int_min0},
+        {"ids", true, &(const rule_t){.kinds = K_ARR, .items = &r_cert_id}},
+        {NULL}}};
 
 /* Everything but "schema" and "schema_version", checked first on their own
  * (their messages say which version this mmcert reads). */
@@ -493,6 +525,7 @@ static const rule_t r_document = {
         {"duration_s", false, &r_num},
         {"totals", true, &r_totals},
         {"cases", true, &(const rule_t){.kinds = K_ARR, .items = &r_case}},
+        {"certificate", false, &r_certificate},
         {NULL}}};
 
 /* ------------------------------------------------------------ API */

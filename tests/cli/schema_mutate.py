@@ -5,8 +5,9 @@ refuse exactly what doc/results.schema.json does?
 Usage: schema_mutate.py SCHEMA MMCERT DIR GOOD.json...
 
 Each GOOD file (which both must accept) is mutated: every member of the top
-level, of machine/kernel/topology/implementation/totals, of a setting, of a
-case, of its first run, check, metric and series is deleted and replaced by
+level, of machine/kernel/topology/implementation/totals/certificate, of a
+setting, of a certified id, of a case, of its first run, check, metric and
+series is deleted and replaced by
 values of every JSON kind and by strings with control characters (newline,
 tab, ESC, DEL, C1) and empty strings; arrays are emptied. Each mutant is
 judged by the JSON Schema (jsonschema, Draft 2020-12) and by
@@ -49,11 +50,13 @@ def paths(doc):
                 out.append(prefix + [i])
 
     members([], doc)
-    for k in ("machine", "kernel", "topology", "implementation", "totals"):
+    for k in ("machine", "kernel", "topology", "implementation", "totals", "certificate"):
         if isinstance(doc.get(k), dict):
             members([k], doc[k])
     if doc.get("settings"):
         members(["settings", 0], doc["settings"][0])
+    if doc.get("certificate", {}).get("ids"):
+        members(["certificate", "ids", 0], doc["certificate"]["ids"][0])
     for ci, case in enumerate(doc.get("cases", [])[:2]):
         members(["cases", ci], case)
         for k in ("runs", "checks", "metrics", "series"):
@@ -110,6 +113,8 @@ def main():
         # Keep the mutants small: two cases, two settings, short arrays.
         doc["cases"] = doc["cases"][:2]
         doc["settings"] = doc["settings"][:2]
+        if "certificate" in doc:
+            doc["certificate"]["ids"] = doc["certificate"]["ids"][:2]
         for case in doc["cases"]:
             case["metrics"] = case["metrics"][:2] + [m for m in case["metrics"][2:]
                                                      if "unsupported" in m][:1]
