@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "compare.h"
+#include "fleet.h"
 #include "history.h"
 #include "report.h"
 #include "results_read.h"
@@ -251,24 +252,67 @@ int suite_cmd_compare(int argc, char **argv) {
 
 /* ------------------------------------------------------------ report */
 
+/* `report --fleet db:machine=CLASS,...`: the machines of a class side by side. */
+static int fleet_report(const char *sel, const char *db, const char *dir, double k) {
+  if (strncmp(sel, "db:", 3))
+    return fail_usage("report",
+                      "--fleet '%s': expected a history selection db:machine=CLASS[,KEY=VALUE...] "
+                      "(a fleet report reads the history, not a file)",
+                      sel);
+  char buf[512];
+  suite_hist_filter_t f;
+  mmc_error_t err = {0};
+  suite_hist_t *h = NULL;
+  int rc = suite_hist_parse_filter(sel + 3, buf, sizeof buf, &f, &err);
+  if (!rc)
+    rc = suite_hist_open(db, false, stderr, &h, &err);
+  suite_fleet_opts_t fo = {.dir = dir, .selection = sel, .k = k, .out = stdout, .err = stderr};
+  if (!rc)
+    rc = suite_fleet_report(h, &f, &fo, &err);
+  suite_hist_close(h);
+  if (rc)
+    return fail_usage("report", "%s", err.msg);
+  printf("report: %s/index.html\n", dir);
+  return SUITE_EXIT_OK;
+}
+
 int suite_cmd_report(int argc, char **argv) {
-  enum { O_OUT = 256, O_DB };
-  static const struct option opts[] = {
-      {"output", required_argument, NULL, 'o'}, {"db", required_argument, NULL, O_DB}, {0}};
+  enum { O_OUT = 256, O_DB, O_FLEET, O_MAD_K };
+  static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                       {"db", required_argument, NULL, O_DB},
+                                       {"fleet", no_argument, NULL, O_FLEET},
+                                       {"mad-k", required_argument, NULL, O_MAD_K},
+                                       {0}};
   const char *dir = NULL, *db = NULL;
-  bool db_given = getenv(SUITE_HIST_ENV) && *getenv(SUITE_HIST_ENV);
+  bool db_given = getenv(SUITE_HIST_ENV) && *getenv(SUITE_HIST_ENV), fleet = false;
+  double k = SUITE_FLEET_K;
+  char *end;
   int o;
   while ((o = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
     if (o == 'o')
       dir = optarg;
     else if (o == O_DB)
       db = optarg, db_given = true;
-    else
+    else if (o == O_FLEET)
+      fleet = true;
+    else if (o == O_MAD_K) {
+      errno = 0;
+      k = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !(k > 0 && k <= 100))
+        return fail_usage("report",
+                          "--mad-k '%s': expected a number above 0 and at most 100, "
+                          "e.g. 3.5",
+                          optarg);
+    } else
       return bad_opt("report", o, argc, argv);
   }
   if (argc - optind != 1 || !dir)
-    return fail_usage("report", "expected: mmcert report FILE|db:SELECTION -o DIR [--db PATH]");
+    return fail_usage("report", "expected: mmcert report FILE|db:SELECTION -o DIR [--db WHERE], "
+                                "or mmcert report --fleet db:machine=CLASS,... -o DIR [--db "
+                                "WHERE] [--mad-k K]");
   db = db_or_default(db);
+  if (fleet)
+    return fleet_report(argv[optind], db, dir, k);
   suite_rr_t rr;
   mmc_error_t err = {0};
   if (suite_side_open(argv[optind], db, &rr, &err) != 0)
