@@ -113,9 +113,9 @@ else
 fi
 
 if [ -n "${MMCERT_TEST_PG:-}" ]; then
-	"$MMCERT_TEST_PG_BIN/psql" -X -q "$MMCERT_TEST_PG" -c "DROP DATABASE IF EXISTS fleet_$$" -c "CREATE DATABASE fleet_$$" >/dev/null 2>&1
+	"$MMCERT_TEST_PG_BIN/psql" -X -q "$MMCERT_TEST_PG" -c "DROP DATABASE IF EXISTS fleet_$$ WITH (FORCE)" -c "CREATE DATABASE fleet_$$" >/dev/null 2>&1
 	fleet_tests pg "${MMCERT_TEST_PG%/*}/fleet_$$"
-	"$MMCERT_TEST_PG_BIN/psql" -X -q "$MMCERT_TEST_PG" -c "DROP DATABASE IF EXISTS fleet_$$" >/dev/null 2>&1
+	"$MMCERT_TEST_PG_BIN/psql" -X -q "$MMCERT_TEST_PG" -c "DROP DATABASE IF EXISTS fleet_$$ WITH (FORCE)" >/dev/null 2>&1
 else
 	n=$((n + 1))
 	echo "ok $n # SKIP fleet report on PostgreSQL: ${MMCERT_TEST_PG_SKIP:-${MMCERT_TEST_PG_BROKEN:-MMCERT_TEST_PG not set}}"

@@ -47,7 +47,7 @@ new_db() {
 		echo "$T/$2.db"
 		return
 	fi
-	"$MMCERT_TEST_PG_BIN/psql" -X -q "$MMCERT_TEST_PG" -c "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2" >/dev/null 2>&1
+	"$MMCERT_TEST_PG_BIN/psql" -X -q "$MMCERT_TEST_PG" -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)" -c "CREATE DATABASE $2" >/dev/null 2>&1
 	echo "${MMCERT_TEST_PG%/*}/$2"
 }
 
@@ -140,7 +140,7 @@ if [ -n "${MMCERT_TEST_PG:-}" ]; then
 	run "$MMCERT" results list --db "$RDB"
 	check "pg: an mmcert schema that is not a history: refused" sh -c "[ $rc -eq 2 ] && grep -q 'not an mmcert history' '$T/err'"
 	for d in "hist_$$" "v1_$$" "refuse_$$"; do
-		"$MMCERT_TEST_PG_BIN/psql" -X -q "$PG" -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1
+		"$MMCERT_TEST_PG_BIN/psql" -X -q "$PG" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1
 	done
 	"$MMCERT_TEST_PG_BIN/psql" -X -q "$PG" -c "DROP ROLE IF EXISTS limited_$$" >/dev/null 2>&1
 elif [ -n "${MMCERT_TEST_PG_BROKEN:-}" ]; then

@@ -184,7 +184,7 @@ static int setup_common(void **state, bool pg) {
   const char *slash = strrchr(uri, '/');
   snprintf(b->where, sizeof b->where, "%.*s/%s", (int)(slash - uri), uri, b->dbname);
   char sql[128];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", b->dbname);
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", b->dbname);
   pg_admin(b, sql);
   snprintf(sql, sizeof sql, "CREATE DATABASE %s", b->dbname);
   pg_admin(b, sql);
@@ -205,7 +205,7 @@ static int teardown(void **state) {
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
   int rc = system(cmd);
   if (b->pg && !b->skip) {
-    snprintf(cmd, sizeof cmd, "DROP DATABASE IF EXISTS %s", b->dbname);
+    snprintf(cmd, sizeof cmd, "DROP DATABASE IF EXISTS %s WITH (FORCE)", b->dbname);
     pg_admin(b, cmd);
   }
   free(b);
