@@ -539,33 +539,14 @@ static void html_figures(const fleet_t *F, FILE *f) {
 
 static void html_plots(const suite_gp_t *p, FILE *f) {
   fputs("<h2 id=\"plots\">Plots</h2>\n", f);
-  if (p->note[0]) {
-    fputs("<p class=\"note\">", f);
-    suite_html_text(f, p->note);
-    fputs("</p>\n", f);
-  }
-  for (size_t i = 0; i < p->n; i++) {
-    fprintf(f, "<figure><a href=\"%s\"><img src=\"%s\" alt=\"", p->png[i], p->png[i]);
-    suite_html_text(f, p->caption[i]);
-    fputs("\"></a><figcaption>", f);
-    suite_html_text(f, p->caption[i]);
-    fputs("</figcaption></figure>\n", f);
-  }
+  suite_gp_html(f, p);
 }
 
 static int write_html(const fleet_t *F, const suite_gp_t *p, mmc_error_t *err) {
-  char path[4096], tmp[4200];
-  snprintf(path, sizeof path, "%s/index.html", F->o->dir);
-  snprintf(tmp, sizeof tmp, "%s/.index.html.tmp", F->o->dir);
-  FILE *f = fopen(tmp, "w");
+  FILE *f = suite_html_begin(F->o->dir, "mmcert fleet report", err);
   if (!f)
-    return mmc_fail(err, MMC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-  fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mmcert fleet report</title>\n"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
-        ".fail{background:#fdd}.skip{background:#ffd}.note{color:#a00}</style>\n"
-        "</head><body>\n<h1>mmcert fleet report: ",
-        f);
+    return err->code;
+  fputs("<h1>mmcert fleet report: ", f);
   suite_html_text(f, F->cls);
   fputs("</h1>\n<p><a href=\"#machines\">machines</a> | <a href=\"#flagged\">outside the class</a>"
         " | <a href=\"#figures\">every figure</a> | <a href=\"#plots\">plots</a></p>\n<p>",
@@ -583,12 +564,7 @@ static int write_html(const fleet_t *F, const suite_gp_t *p, mmc_error_t *err) {
   html_flagged(F, f);
   html_figures(F, f);
   html_plots(p, f);
-  fputs("</body></html>\n", f);
-  if (fclose(f) != 0 || rename(tmp, path) != 0) {
-    unlink(tmp);
-    return mmc_fail(err, MMC_EIO, "%s: cannot write: %s", path, strerror(errno));
-  }
-  return 0;
+  return suite_html_end(f, F->o->dir, err);
 }
 
 /* ------------------------------------------------------------ entry */
@@ -612,13 +588,12 @@ int suite_fleet_report(suite_hist_t *h, const suite_hist_filter_t *f, const suit
                     "--fleet %s: name the machine class (db:machine=CLASS,...): a fleet report "
                     "compares machines of one class",
                     o->selection);
-  struct stat st;
-  if (mkdir(o->dir, 0755) != 0 && (errno != EEXIST || stat(o->dir, &st) || !S_ISDIR(st.st_mode)))
-    return mmc_fail(err, MMC_EIO, "-o %s: cannot create the directory: %s", o->dir,
-                    errno == EEXIST ? "a file of that name exists" : strerror(errno));
+  int rc = suite_html_dir(o->dir, err);
+  if (rc)
+    return rc;
   fleet_t F = {.o = o, .cls = f->machine};
   json_t *quals = NULL, *runs = NULL;
-  int rc = collect(&F, h, f, &quals, &runs, err);
+  rc = collect(&F, h, f, &quals, &runs, err);
   if (!rc) {
     for (size_t g = 0; g < F.nfig; g++)
       for (size_t m = 0; m < F.nhost; m++)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "html.h"
 
 static int run(const char *gnuplot, const char *dir, const char *script) {
   char log[4096];
@@ -104,4 +105,19 @@ void suite_gp_free(suite_gp_t *p) {
     free(p->caption[i]);
   }
   p->n = 0;
+}
+
+void suite_gp_html(FILE *f, const suite_gp_t *p) {
+  if (p->note[0]) {
+    fputs("<p class=\"note\">", f);
+    suite_html_text(f, p->note);
+    fputs("</p>\n", f);
+  }
+  for (size_t i = 0; i < p->n; i++) { /* file names are ours: NAME.png */
+    fprintf(f, "<figure><a href=\"%s\"><img src=\"%s\" alt=\"", p->png[i], p->png[i]);
+    suite_html_text(f, p->caption[i]);
+    fputs("\"></a><figcaption>", f);
+    suite_html_text(f, p->caption[i]);
+    fputs("</figcaption></figure>\n", f);
+  }
 }

@@ -16,6 +16,7 @@
 #define SUITE_GNUPLOT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define SUITE_GP_MAX 256 /* plots a report draws at most */
 
@@ -34,6 +35,8 @@ void suite_gp_init(suite_gp_t *p, const char *dir);
 void suite_gp_draw(suite_gp_t *p, const char *dir, const char *name, const char *caption,
                    const char *body);
 void suite_gp_text(const char *s, char *buf, size_t cap);
+/* The note (when plots were skipped or failed) and every figure as HTML. */
+void suite_gp_html(FILE *f, const suite_gp_t *p);
 void suite_gp_free(suite_gp_t *p);
 
 #endif

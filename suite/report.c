@@ -22,100 +22,19 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "gnuplot.h"
 #include "history.h"
+#include "html.h"
 #include "stats.h"
 
-/* Bounds on what one report draws, whatever a file holds: plots (each a
- * gnuplot run) and lines per plot. */
-enum { MAX_PLOTS = 256, MAX_LINES = 32 };
+/* Bounds on what one report draws, whatever a file holds: lines per plot
+ * (plots: SUITE_GP_MAX). */
+enum { MAX_LINES = 32 };
 
 typedef struct plots {
-  const char *gnuplot; /* NULL when plots are skipped */
-  const char *terminal;
-  char note[512]; /* why plots were skipped or failed */
-  char *png[MAX_PLOTS], *caption[MAX_PLOTS];
-  size_t n;
+  suite_gp_t gp;
   char trend_note[512];
 } plots_t;
-
-/* ------------------------------------------------------------ gnuplot */
-
-static int run_gnuplot(const char *gnuplot, const char *dir, const char *script) {
-  char log[4096];
-  snprintf(log, sizeof log, "%s/gnuplot.log", dir);
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-    }
-    if (chdir(dir) != 0)
-      _exit(127);
-    execl(gnuplot, gnuplot, script, (char *)NULL);
-    _exit(127);
-  }
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-    ;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void find_gnuplot(plots_t *p, const char *dir) {
-  const char *g = getenv("MMCERT_GNUPLOT");
-  if (!g)
-    g = MMCERT_GNUPLOT;
-  if (!g[0]) {
-    snprintf(p->note, sizeof p->note,
-             "plots skipped: configure found no gnuplot (install the Debian package gnuplot-nox "
-             "and run ./configure again)");
-    return;
-  }
-  if (access(g, X_OK) != 0) {
-    snprintf(p->note, sizeof p->note, "plots skipped: gnuplot %s is not executable: %s", g,
-             strerror(errno));
-    return;
-  }
-  char probe[4096];
-  snprintf(probe, sizeof probe, "%s/probe.gp", dir);
-  FILE *f = fopen(probe, "w");
-  if (!f) {
-    snprintf(p->note, sizeof p->note, "plots skipped: cannot write %.300s", probe);
-    return;
-  }
-  fputs("set terminal pngcairo\n", f);
-  fclose(f);
-  p->gnuplot = g;
-  p->terminal = run_gnuplot(g, dir, "probe.gp") == 0 ? "pngcairo size 900,500" : "png size 900,500";
-  unlink(probe);
-}
-
-/* Write script NAME.gp (the body after the terminal/output lines), run it,
- * record the PNG with its caption when it was drawn. */
-static void draw(plots_t *p, const char *dir, const char *name, const char *caption,
-                 const char *body) {
-  if (!p->gnuplot || p->n == MAX_PLOTS)
-    return;
-  char path[4096], png[512], gp[512];
-  snprintf(gp, sizeof gp, "%s.gp", name);
-  snprintf(png, sizeof png, "%s.png", name);
-  snprintf(path, sizeof path, "%s/%s", dir, gp);
-  FILE *f = fopen(path, "w");
-  if (!f)
-    return;
-  fprintf(f, "set terminal %s noenhanced\nset output '%s'\nset grid\nset key outside right\n%s",
-          p->terminal, png, body);
-  fclose(f);
-  if (run_gnuplot(p->gnuplot, dir, gp) != 0) {
-    snprintf(p->note, sizeof p->note, "gnuplot failed on %.200s (see gnuplot.log)", gp);
-    return;
-  }
-  p->png[p->n] = strdup(png);
-  p->caption[p->n++] = strdup(caption);
-}
 
 /* ------------------------------------------------------------ series */
 
@@ -127,22 +46,6 @@ static const char *js(const json_t *o, const char *k) {
 /* The group of a series: the part before '/', or the whole name. */
 static void group_of(const char *name, char *buf, size_t cap) {
   snprintf(buf, cap, "%.*s", (int)strcspn(name, "/"), name);
-}
-
-/* Text from a results file as it may appear in a gnuplot script (titles,
- * labels, tick labels): strings there are quoted, and a newline would end
- * the command and start another (gnuplot runs shell commands with '!' and
- * `backquotes`), so control characters, quotes, backslashes, backquotes
- * and the macro and data-block signs '@' and '$' become spaces. The reader
- * already refuses control characters in these fields; this holds even if
- * it did not. */
-static void plain(const char *s, char *buf, size_t cap) {
-  size_t o = 0;
-  for (; *s && o + 1 < cap; s++) {
-    unsigned char c = (unsigned char)*s;
-    buf[o++] = c < 0x20 || c == 0x7f || strchr("'\"\\`@$", c) ? ' ' : *s;
-  }
-  buf[o] = '\0';
 }
 
 static void series_plot(plots_t *p, const char *dir, const json_t *c, const char *group,
@@ -168,9 +71,9 @@ static void series_plot(plots_t *p, const char *dir, const json_t *c, const char
       fprintf(f, "%.9g %.9g\n", json_number_value(json_array_get(t, j)),
               json_number_value(json_array_get(v, j)));
     fclose(f);
-    plain(js(s, "name"), label, sizeof label);
+    suite_gp_text(js(s, "name"), label, sizeof label);
     char u[64], title_s[320];
-    plain(js(s, "unit"), u, sizeof u);
+    suite_gp_text(js(s, "unit"), u, sizeof u);
     if (!k)
       snprintf(unit, sizeof unit, "%s", u);
     /* A second unit in the group ("reclaimed MiB" beside "free fraction")
@@ -192,8 +95,8 @@ static void series_plot(plots_t *p, const char *dir, const json_t *c, const char
   if (!k || o >= sizeof body)
     return;
   char head[1024], cid[128], grp[128];
-  plain(js(c, "id"), cid, sizeof cid);
-  plain(group, grp, sizeof grp);
+  suite_gp_text(js(c, "id"), cid, sizeof cid);
+  suite_gp_text(group, grp, sizeof grp);
   snprintf(title, sizeof title, "%s: %s over time", cid, grp);
   snprintf(head, sizeof head, "set title '%s'\nset xlabel 'time (s)'\nset ylabel '%s'\n%s%s%s%s",
            title, unit, unit2[0] ? "set y2tics\nset ytics nomirror\nset y2label '" : "", unit2,
@@ -202,7 +105,7 @@ static void series_plot(plots_t *p, const char *dir, const json_t *c, const char
   if (!all)
     return;
   sprintf(all, "%s%s\n", head, body);
-  draw(p, dir, name, title, all);
+  suite_gp_draw(&p->gp, dir, name, title, all);
   free(all);
 }
 
@@ -219,7 +122,7 @@ static void series_plots(plots_t *p, const char *dir, const suite_rr_t *rr) {
       bool seen = false;
       for (size_t d = 0; d < ndone && !seen; d++)
         seen = !strcmp(done[d], g);
-      if (seen || ndone == 64 || fig == MAX_PLOTS)
+      if (seen || ndone == 64 || fig == SUITE_GP_MAX)
         continue;
       snprintf(done[ndone++], sizeof done[0], "%s", g);
       series_plot(p, dir, c, g, &fig);
@@ -246,7 +149,7 @@ static void trend_plot(plots_t *p, const char *dir, const suite_rr_t *byver, siz
     suite_summary_t s;
     suite_stats_summary(x->samples, x->n, &s);
     char v[64];
-    plain(byver[vi].version, v, sizeof v);
+    suite_gp_text(byver[vi].version, v, sizeof v);
     fprintf(f, "%zu \"%s\" %.9g %.9g %.9g %zu\n", vi, v, s.median, s.q1, s.q3, x->n);
     points++;
   }
@@ -254,16 +157,16 @@ static void trend_plot(plots_t *p, const char *dir, const suite_rr_t *byver, siz
   if (!points)
     return;
   char body[2048], title[320], mn[128], cid[128], unit[64];
-  plain(m->name, mn, sizeof mn);
-  plain(m->case_id, cid, sizeof cid);
-  plain(m->unit, unit, sizeof unit);
+  suite_gp_text(m->name, mn, sizeof mn);
+  suite_gp_text(m->case_id, cid, sizeof cid);
+  suite_gp_text(m->unit, unit, sizeof unit);
   snprintf(title, sizeof title, "%s/%s across versions (median, IQR)", cid, mn);
   snprintf(body, sizeof body,
            "set title '%s'\nset xlabel 'implementation version'\nset ylabel '%s (%s is better)'\n"
            "set xrange [-0.5:%zu.5]\nset offsets 0, 0, graph 0.1, graph 0.1\n"
            "plot '%s.dat' using 1:3:4:5:xticlabels(2) with yerrorlines title '%s'\n",
            title, unit, m->better[0] ? m->better : "neither", nver - 1, name, mn);
-  draw(p, dir, name, title, body);
+  suite_gp_draw(&p->gp, dir, name, title, body);
 }
 
 /* The runs of `docs` pooled per implementation version, oldest version
@@ -326,7 +229,7 @@ static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
   size_t nver = 0;
   if (split_versions(docs, &byver, &nver, &e) != 0)
     *rc = mmc_fail(err, e.code, "%s", e.msg);
-  size_t nplots = rr->nmetrics < MAX_PLOTS ? rr->nmetrics : MAX_PLOTS;
+  size_t nplots = rr->nmetrics < SUITE_GP_MAX ? rr->nmetrics : SUITE_GP_MAX;
   snprintf(p->trend_note, sizeof p->trend_note,
            "trends: %zu run%s of %s on %s (%s mode, this topology) in %s, %zu version%s%s",
            json_array_size(docs), json_array_size(docs) == 1 ? "" : "s", rr->impl,
@@ -342,18 +245,6 @@ static void trend_plots(plots_t *p, const char *dir, const suite_rr_t *rr,
 
 /* ------------------------------------------------------------ HTML */
 
-static void esc(FILE *f, const char *s) {
-  for (; s && *s; s++) {
-    switch (*s) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    default: fputc(*s, f);
-    }
-  }
-}
-
 static void row(FILE *f, int n, ...) {
   va_list ap;
   va_start(ap, n);
@@ -361,7 +252,7 @@ static void row(FILE *f, int n, ...) {
   for (int i = 0; i < n; i++) {
     const char *cell = va_arg(ap, const char *);
     fputs("<td>", f);
-    esc(f, cell);
+    suite_html_text(f, cell);
     fputs("</td>", f);
   }
   fputs("</tr>\n", f);
@@ -394,7 +285,7 @@ static void tables(FILE *f, const suite_rr_t *rr) {
   fputs("<h2 id=\"cases\">Cases</h2>\n<table>\n<tr><th>case</th><th>verdict</th></tr>\n", f);
   for (size_t i = 0; i < rr->ncases; i++) {
     fprintf(f, "<tr class=\"%s\"><td>", rr->cases[i].verdict); /* one of four words */
-    esc(f, rr->cases[i].id);
+    suite_html_text(f, rr->cases[i].id);
     fprintf(f, "</td><td>%s</td></tr>\n", rr->cases[i].verdict);
   }
   fputs("</table>\n<h2 id=\"metrics\">Metrics</h2>\n<table>\n<tr><th>case</th><th>metric</th>"
@@ -419,15 +310,15 @@ static void tables(FILE *f, const suite_rr_t *rr) {
     const suite_rr_check_t *c = &rr->checks[i];
     fprintf(f, "<tr class=\"%s\">", c->ok ? "pass" : "fail");
     fputs("<td>", f);
-    esc(f, c->case_id);
+    suite_html_text(f, c->case_id);
     fputs("</td><td>", f);
-    esc(f, c->id);
+    suite_html_text(f, c->id);
     fputs("</td><td>", f);
-    esc(f, c->name);
+    suite_html_text(f, c->name);
     fputs("</td><td>", f);
-    esc(f, c->spec_ids);
+    suite_html_text(f, c->spec_ids);
     fprintf(f, "</td><td>%s</td><td>", c->ok ? "pass" : "fail");
-    esc(f, c->diag);
+    suite_html_text(f, c->diag);
     fputs("</td></tr>\n", f);
   }
   fputs("</table>\n", f);
@@ -435,81 +326,52 @@ static void tables(FILE *f, const suite_rr_t *rr) {
 
 static void figures(FILE *f, const plots_t *p) {
   fputs("<h2 id=\"plots\">Plots</h2>\n", f);
-  if (p->note[0]) {
-    fputs("<p class=\"note\">", f);
-    esc(f, p->note);
-    fputs("</p>\n", f);
-  }
   if (p->trend_note[0]) {
     fputs("<p>", f);
-    esc(f, p->trend_note);
+    suite_html_text(f, p->trend_note);
     fputs("</p>\n", f);
   }
-  if (!p->n && !p->note[0])
+  if (!p->gp.n && !p->gp.note[0])
     fputs("<p>No time series recorded in this run and no history trends.</p>\n", f);
-  for (size_t i = 0; i < p->n; i++) {
-    fprintf(f, "<figure><a href=\"%s\"><img src=\"%s\" alt=\"", p->png[i], p->png[i]);
-    esc(f, p->caption[i]);
-    fputs("\"></a><figcaption>", f);
-    esc(f, p->caption[i]);
-    fputs("</figcaption></figure>\n", f);
-  }
+  suite_gp_html(f, &p->gp);
 }
 
 static int write_html(const char *dir, const suite_rr_t *rr, const plots_t *p, mmc_error_t *err) {
-  char path[4096], tmp[4200];
-  snprintf(path, sizeof path, "%s/index.html", dir);
-  snprintf(tmp, sizeof tmp, "%s/.index.html.tmp", dir);
-  FILE *f = fopen(tmp, "w");
+  FILE *f = suite_html_begin(dir, "mmcert report", err);
   if (!f)
-    return mmc_fail(err, MMC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-  fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mmcert report</title>\n"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
-        ".fail,.broken{background:#fdd}.skip{background:#ffd}.note{color:#a00}</style>\n"
-        "</head><body>\n<h1>mmcert report: ",
-        f);
-  esc(f, rr->impl);
+    return err->code;
+  fputs("<h1>mmcert report: ", f);
+  suite_html_text(f, rr->impl);
   fputc(' ', f);
-  esc(f, rr->version);
+  suite_html_text(f, rr->version);
   fputs("</h1>\n<p><a href=\"#cases\">cases</a> | <a href=\"#metrics\">metrics</a> | "
         "<a href=\"#checks\">checks</a> | <a href=\"#plots\">plots</a>",
         f);
   char abs[PATH_MAX];
   if (strncmp(rr->label, "db:", 3) && realpath(rr->label, abs)) {
     fputs(" | <a href=\"file://", f);
-    esc(f, abs);
+    suite_html_text(f, abs);
     fputs("\">results JSON</a>", f);
   }
   fputs("</p>\n", f);
   facts(f, rr);
   tables(f, rr);
   figures(f, p);
-  fputs("</body></html>\n", f);
-  if (fclose(f) != 0 || rename(tmp, path) != 0) {
-    unlink(tmp);
-    return mmc_fail(err, MMC_EIO, "%s: cannot write: %s", path, strerror(errno));
-  }
-  return 0;
+  return suite_html_end(f, dir, err);
 }
 
 int suite_report_write(const suite_rr_t *rr, const suite_report_opts_t *o, mmc_error_t *err) {
-  struct stat st;
-  if (mkdir(o->dir, 0755) != 0 && (errno != EEXIST || stat(o->dir, &st) || !S_ISDIR(st.st_mode)))
-    return mmc_fail(err, MMC_EIO, "-o %s: cannot create the directory: %s", o->dir,
-                    errno == EEXIST ? "a file of that name exists" : strerror(errno));
+  int rc = suite_html_dir(o->dir, err);
+  if (rc)
+    return rc;
   plots_t p = {0};
-  find_gnuplot(&p, o->dir);
+  suite_gp_init(&p.gp, o->dir);
   series_plots(&p, o->dir, rr);
-  int rc = 0;
   trend_plots(&p, o->dir, rr, o, err, &rc);
   if (!rc)
     rc = write_html(o->dir, rr, &p, err);
-  if (!rc && p.note[0])
-    fprintf(o->err, "mmcert report: %s\n", p.note);
-  for (size_t i = 0; i < p.n; i++) {
-    free(p.png[i]);
-    free(p.caption[i]);
-  }
+  if (!rc && p.gp.note[0])
+    fprintf(o->err, "mmcert report: %s\n", p.gp.note);
+  suite_gp_free(&p.gp);
   return rc;
 }
