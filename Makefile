@@ -59,6 +59,16 @@ TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_IMPL_SRC := $(wildcard tests/impls/*.c)
 TEST_IMPL_SO := $(patsubst tests/impls/%.c,$(BUILD)/tests/impls/%.so,$(TEST_IMPL_SRC))
 
+# Broken twins of the reference (reference-impl/twin.h): the reference's
+# sources compiled once more with every twin hook in (-DREF_TWINS=1), one
+# library, and a symbolic link NAME.so to it per twin (the name it is loaded
+# by chooses the twin); twin-list prints the twins for the kill matrix.
+TWIN_DIR := $(BUILD)/tests/twins
+TWIN_OBJ := $(patsubst %.c,$(BUILD)/obj-twins/%.o,$(REF_SRC) tests/twins/twin.c)
+TWIN_LIB := $(TWIN_DIR)/libmmref-twins.so
+TWIN_LIST := $(TWIN_DIR)/twin-list
+TWIN_LINKS := $(TWIN_DIR)/links.stamp
+
 LIBMMREF_SO := $(BUILD)/libmmref.so
 LIBMMREF_A := $(BUILD)/libmmref.a
 LIBCOMMON_A := $(BUILD)/libmmcommon.a
@@ -144,6 +154,32 @@ $(BUILD)/tests/impls/%.so: tests/impls/%.c $(BUILD)/.flags
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -shared -o $@ $< $(LDFLAGS_ALL)
 
+$(BUILD)/obj-twins/%.o: %.c $(BUILD)/.flags config.mk
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/twins -DREF_TWINS=1 $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(TWIN_LIB): $(TWIN_OBJ) $(LIBCOMMON_A) reference-impl/libmmref.map
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libmmref-twins.so -Wl,--no-undefined \
+		-Wl,--version-script=reference-impl/libmmref.map -o $@ $(TWIN_OBJ) $(LIBCOMMON_A) \
+		$(LDFLAGS_ALL) $(REF_LIBS)
+
+$(TWIN_LIST): tests/twins/twin_list.c tests/twins/twin_table.h reference-impl/twin.h $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/twins $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL)
+
+# One link per twin, and none for a twin that is gone.
+$(TWIN_LINKS): $(TWIN_LIB) $(TWIN_LIST)
+	$(Q)find $(TWIN_DIR) -maxdepth 1 -type l -name '*.so' -delete
+	$(Q)for n in $$($(TWIN_LIST) --names); do ln -s libmmref-twins.so $(TWIN_DIR)/$$n.so || exit 1; done
+	$(Q)touch $@
+
+.PHONY: twins kill-matrix
+twins: $(TWIN_LINKS)
+
 $(BUILD)/mmcert.pc: mmcert.pc.in config.mk VERSION
 	@mkdir -p $(BUILD)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
@@ -158,7 +194,7 @@ check-unit: $(TEST_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
 		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN)
 
-check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
+check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT) $(TWIN_LINKS)
 	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
 		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec '/bin/sh' $(sort $(wildcard tests/cli/*.t))
 
@@ -207,4 +243,4 @@ clean:
 distclean: clean
 	rm -f config.mk config.h
 
--include $(shell find $(BUILD)/obj $(BUILD)/tests/impls -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-twins $(BUILD)/tests/impls -name '*.d' 2>/dev/null)

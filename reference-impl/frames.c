@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "mech.h"
+#include "twin.h"
 
 #define FRAME_SIZE ((uint64_t)MMC_PAGE_SIZE)
 #define BITS_PER_WORD 64u
@@ -203,8 +204,10 @@ void ref_frame_free(ref_pool_t *p, uint64_t frame) {
     frame_misuse(p, frame, "beyond the pool's capacity");
   /* Punch first, outside the lock: the frame is still ours, so nobody else
    * can be handed it while its memory goes back to the kernel. */
-  if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(frame * FRAME_SIZE),
-                (off_t)FRAME_SIZE) != 0)
+  if (REF_TWIN(SEC1_FRAMES_NOT_ZEROED))
+    ; /* twin: the frame keeps what its last user wrote */
+  else if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                     (off_t)(frame * FRAME_SIZE), (off_t)FRAME_SIZE) != 0)
     memset(p->base + frame * FRAME_SIZE, 0, FRAME_SIZE); /* still zero it (SEC-1) */
   pthread_mutex_lock(&p->lock);
   if (!bit_get(p->allocated, frame)) {
@@ -223,6 +226,8 @@ int ref_cmp_u64(const void *a, const void *b) {
 }
 
 static void punch_run(ref_pool_t *p, uint64_t first, uint64_t n) {
+  if (REF_TWIN(SEC1_FRAMES_NOT_ZEROED))
+    return; /* twin: the frames keep what their last users wrote */
   if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first * FRAME_SIZE),
                 (off_t)(n * FRAME_SIZE)) != 0)
     memset(p->base + first * FRAME_SIZE, 0, n * FRAME_SIZE); /* still zero them (SEC-1) */

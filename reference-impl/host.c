@@ -16,6 +16,7 @@
 #include "ref.h"
 #include "reclaim.h"
 #include "mech.h"
+#include "twin.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -494,7 +495,8 @@ static int inject_fault(mmc_host_t *h, const mmc_fault_t *f, mmc_error_t *err) {
 
 #define REF_HOST_CAPS (MMC_CAP_CLOCK_STEPPED | MMC_CAP_CLOCK_LIVE | MMC_CAP_FAULT_INJECTION)
 
-__attribute__((visibility("default"))) const mmc_impl_t mmcert_impl = {
+/* Writable in the twin build only, which names the twin it runs as (twin.h). */
+__attribute__((visibility("default"))) REF_TWIN_CONST mmc_impl_t mmcert_impl = {
     .abi_version = MMCERT_ABI_VERSION,
     .struct_size = sizeof(mmc_impl_t),
     .name = "reference",

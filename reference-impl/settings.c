@@ -7,6 +7,7 @@
  * implementation's own tunables, marked "(ours)". Invariants: see settings.h.
  */
 #include "settings.h"
+#include "twin.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -188,7 +189,8 @@ int ref_settings_check(ref_setting_id_t id, int64_t value, mmc_error_t *err) {
   const ref_setting_def_t *d = ref_setting_def(id);
   if (!d)
     return mmc_fail(err, MMC_ENOENT, "setting id %d does not exist", (int)id);
-  if (value < d->min || value > d->max)
+  int64_t max = REF_TWIN(SET1_RANGE_OFF_BY_ONE) ? d->max + 1 : d->max;
+  if (value < d->min || value > max)
     return mmc_fail(err, MMC_ERANGE, "%s: %lld is out of range %lld..%lld%s%s", d->name,
                     (long long)value, (long long)d->min, (long long)d->max, *d->unit ? " " : "",
                     d->unit);

@@ -63,6 +63,7 @@
 #include "mech.h"
 #include "placement.h"
 #include "reclaim.h"
+#include "twin.h"
 
 typedef struct ref_mem {
   ref_vm_t **vms; /* by id - 1; NULL once powered off */
@@ -264,11 +265,12 @@ uint32_t ref_vm_home_of(const ref_vm_t *vm, uint64_t gpfn) {
  * full, instead of failing at once. */
 static int first_touch(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, uint64_t *pte,
                        mmc_error_t *err) {
-  uint32_t node = 0;
+  uint32_t node = 0, want = preferred_node(h, vm, gpfn);
   uint64_t frame = 0;
+  if (REF_TWIN(NUMA1_FIRST_TOUCH_NEXT_NODE) && h->nnodes > 1)
+    want = h->near[want][1]; /* twin: the nearest node but the home */
   int rc = ref_memstate_gate(h, vm, vcpu, false, err);
-  if (rc == 0 &&
-      (rc = alloc_frame(h, vm, preferred_node(h, vm, gpfn), &node, &frame, err)) == MMC_ENOMEM)
+  if (rc == 0 && (rc = alloc_frame(h, vm, want, &node, &frame, err)) == MMC_ENOMEM)
     rc = ref_memstate_gate(h, vm, vcpu, true, err);
   if (rc)
     return rc;
@@ -944,6 +946,10 @@ int ref_vm_stats(mmc_host_t *h, mmc_vm_id_t id, mmc_vm_stats_t *out, mmc_error_t
     for (uint32_t n = 0; n < h->nnodes; n++) {
       out->pages_per_node[n] = atomic_load(&vm->pages_per_node[n]);
       out->resident_pages += out->pages_per_node[n];
+    }
+    if (REF_TWIN(NUMA1_FIRST_TOUCH_NEXT_NODE) && vm->placed) { /* twin: all "at home" */
+      memset(out->pages_per_node, 0, sizeof out->pages_per_node);
+      out->pages_per_node[out->home_node] = out->resident_pages;
     }
     out->home_changes = atomic_load(&vm->home_changes);
     out->pages_migrated = atomic_load(&vm->pages_migrated);
