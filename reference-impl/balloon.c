@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "reclaim.h"
+#include "twin.h"
 
 typedef struct bal_vm {
   _Atomic uint64_t size;       /* BALLOONED entries */
@@ -53,7 +54,7 @@ uint64_t ref_balloon_cap(ref_host_t *h, const ref_vm_t *vm) {
   if (!vm->cfg.balloon_driver)
     return 0;
   uint64_t cap = vm->npages * (uint64_t)ref_set(h, REF_SET_MEM_CTL_MAX_PERCENT) / 100;
-  if (vm->cfg.maxmemctl_bytes >= 0) {
+  if (vm->cfg.maxmemctl_bytes >= 0 && !REF_TWIN(BAL2_MAXMEMCTL_IGNORED)) {
     uint64_t m = (uint64_t)vm->cfg.maxmemctl_bytes / MMC_PAGE_SIZE;
     if (m < cap)
       cap = m;
@@ -159,7 +160,8 @@ static void bal_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   unsigned st = ref_pte_state(old_pte);
   if (st == REF_PTE_PRIVATE) {
     uint32_t n = ref_pte_node(old_pte);
-    ref_frame_free(c->h->pools[n], ref_pte_frame(old_pte));
+    if (!REF_TWIN(BAL1_BALLOONED_FRAMES_KEPT)) /* twin: counted as given back, kept */
+      ref_frame_free(c->h->pools[n], ref_pte_frame(old_pte));
     atomic_fetch_sub(&c->vm->pages_per_node[n], 1);
   } else if (ref_mechs[REF_MECH_SHARE] && ref_mechs[REF_MECH_SHARE]->release) {
     ref_mechs[REF_MECH_SHARE]->release(c->h, c->vm, gpfn, old_pte);
@@ -296,7 +298,8 @@ static int bal_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, 
 }
 
 static void bal_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
-  out->ballooned_pages = ref_balloon_size(vm);
+  out->ballooned_pages =
+      REF_TWIN(BAL3_SIZE_REPORTS_TARGET) ? ref_balloon_get_target(vm) : ref_balloon_size(vm);
   out->balloon_target_pages = ref_balloon_get_target(vm);
 }
 

@@ -53,6 +53,9 @@ int ref_host_add_hook(ref_host_t *h, const ref_hook_t *hook, mmc_error_t *err) {
   }
   h->hooks[h->nhooks] = *hook;
   h->hooks[h->nhooks].last_ns = ref_host_now(h);
+#ifdef REF_TWINS
+  h->hooks[h->nhooks].twin_period_ns = ref_settings_period_ns(&h->settings, hook->period);
+#endif
   h->nhooks++;
   pthread_cond_broadcast(&h->wake);
   pthread_mutex_unlock(&h->lock);
@@ -65,7 +68,12 @@ static int next_hook(ref_host_t *h, uint64_t *due_out) {
   int best = -1;
   uint64_t best_due = UINT64_MAX;
   for (uint32_t i = 0; i < h->nhooks; i++) {
-    uint64_t due = h->hooks[i].last_ns + ref_settings_period_ns(&h->settings, h->hooks[i].period);
+    uint64_t period = ref_settings_period_ns(&h->settings, h->hooks[i].period);
+#ifdef REF_TWINS
+    if (REF_TWIN(SET2_PERIOD_READ_ONCE)) /* twin: the period of the hook's registration */
+      period = h->hooks[i].twin_period_ns;
+#endif
+    uint64_t due = h->hooks[i].last_ns + period;
     if (due < best_due) {
       best_due = due;
       best = (int)i;

@@ -8,6 +8,7 @@
  * results of idletax_targets (or keeps the previous targets on an error).
  */
 #include "idletax.h"
+#include "twin.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,7 +25,10 @@ int idletax_shares(int64_t spec, uint64_t configured_pages, double *out, mmc_err
   switch (spec) {
   case MMC_SHARES_LOW: *out = IDLETAX_SHARES_PER_MB_LOW * mb; return 0;
   case MMC_SHARES_NORMAL: *out = IDLETAX_SHARES_PER_MB_NORMAL * mb; return 0;
-  case MMC_SHARES_HIGH: *out = IDLETAX_SHARES_PER_MB_HIGH * mb; return 0;
+  case MMC_SHARES_HIGH: /* twin ALLOC2_HIGH_SHARES_AS_NORMAL: the normal row read */
+    *out = (REF_TWIN(ALLOC2_HIGH_SHARES_AS_NORMAL) ? IDLETAX_SHARES_PER_MB_NORMAL
+                                                    : IDLETAX_SHARES_PER_MB_HIGH) * mb;
+    return 0;
   default: break;
   }
   if (spec <= 0)
@@ -49,7 +53,7 @@ int idletax_admit(uint64_t available, uint64_t reserved, uint64_t new_reservatio
 
 static double idletax_tau(const idletax_params_t *p) {
   if (!(p->tau > 0.0))
-    return 0.0;
+    return REF_TWIN(ALLOC4_ZERO_TAX_TAKEN_AS_UNSET) ? 0.75 : 0.0;
   return p->tau > IDLETAX_TAU_MAX ? IDLETAX_TAU_MAX : p->tau;
 }
 
@@ -74,6 +78,8 @@ static double idletax_cost(const idletax_params_t *p, double active, double page
     return pages;
   double idle = pages - active;
   double rate = idletax_rate(p, active / pages);
+  if (REF_TWIN(ALLOC3_IDLE_COST_ONE_PLUS_TAU) && p->type == IDLETAX_FLAT)
+    return active + idle * (1.0 + rate);
   return active + idle / (1.0 - rate);
 }
 
@@ -85,6 +91,8 @@ static double idletax_cost_inv(const idletax_params_t *p, double active, double 
   if (cost <= active)
     return cost;
   double tau = idletax_tau(p), d = cost - active;
+  if (p->type == IDLETAX_FLAT && REF_TWIN(ALLOC3_IDLE_COST_ONE_PLUS_TAU))
+    return active + d / (1.0 + tau);
   if (p->type == IDLETAX_FLAT)
     return active + d * (1.0 - tau);
   double b = active - d * (1.0 - tau), q = d * active;
@@ -327,6 +335,9 @@ bool idletax_result_is_valid(uint64_t available, const idletax_target_t *out, si
 typedef struct alloc_vm {
   idletax_target_t t; /* the last result for this VM */
   bool computed;
+#ifdef REF_TWINS
+  uint64_t twin_grown_ns; /* twin WSS4_TARGET_GROWS_5_PCT_PER_BALANCE_PERIOD */
+#endif
 } alloc_vm_t;
 
 typedef struct alloc_host {
@@ -392,6 +403,24 @@ static void alloc_describe(ref_host_t *h, ref_vm_t *vm, idletax_vm_t *out) {
                         .current_pages = alloc_resident(h, vm)};
 }
 
+#ifdef REF_TWINS
+/* Twin WSS4_TARGET_GROWS_5_PCT_PER_BALANCE_PERIOD: a target may grow by 5 %
+ * of the VM once per Mem.BalancePeriod, however far below its share it is. */
+static void twin_damp_growth(ref_host_t *h, ref_vm_t *vm, alloc_vm_t *a, idletax_target_t *t) {
+  if (!REF_TWIN(WSS4_TARGET_GROWS_5_PCT_PER_BALANCE_PERIOD) || !a->computed ||
+      t->target_pages <= a->t.target_pages)
+    return;
+  uint64_t now = ref_host_now(h);
+  if (now - a->twin_grown_ns < ref_settings_period_ns(&h->settings, REF_SET_MEM_BALANCE_PERIOD)) {
+    t->target_pages = a->t.target_pages;
+    return;
+  }
+  a->twin_grown_ns = now;
+  if (t->target_pages > a->t.target_pages + vm->npages / 20)
+    t->target_pages = a->t.target_pages + vm->npages / 20;
+}
+#endif
+
 /* Recompute over the running VMs. On an error the previous targets stay. */
 static void alloc_recompute(ref_host_t *h) {
   alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
@@ -404,11 +433,16 @@ static void alloc_recompute(ref_host_t *h) {
       alloc_describe(h, l.vm[i], &in[i]);
     idletax_params_t p = {.tau = (double)ref_set(h, REF_SET_MEM_IDLE_TAX) / ALLOC_PCT,
                           .type = (idletax_type_t)ref_set(h, REF_SET_MEM_IDLE_TAX_TYPE)};
+    if (REF_TWIN(ALLOC5_TAX_TYPE_IGNORED))
+      p.type = IDLETAX_FLAT; /* twin: Mem.IdleTaxType never read */
     int rc = idletax_targets(&p, alloc_available(h), in, l.n, out, NULL);
     /* EADMISSION: reservations exceed what is available; every VM at its
      * minimum is still the right target. */
     for (size_t i = 0; (rc == 0 || rc == MMC_EADMISSION) && i < l.n; i++) {
       alloc_vm_t *a = l.vm[i]->mech[REF_MECH_ALLOC];
+#ifdef REF_TWINS
+      twin_damp_growth(h, l.vm[i], a, &out[i]);
+#endif
       a->t = out[i];
       a->computed = true;
     }
@@ -427,7 +461,7 @@ void ref_alloc_recompute(ref_host_t *h) {
 /* An event that changes targets: recompute before anyone can see them. */
 static void alloc_mark(ref_host_t *h) {
   alloc_host_t *ah = ref_host_mech(h, REF_MECH_ALLOC);
-  if (ah)
+  if (ah && !REF_TWIN(ALLOC6_EVENTS_DO_NOT_RECOMPUTE))
     ah->dirty = true;
 }
 

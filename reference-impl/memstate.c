@@ -6,6 +6,7 @@
  * Invariants: see memstate_thresholds_are_valid.
  */
 #include "memstate.h"
+#include "twin.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +33,10 @@ uint64_t memstate_min_free_auto(uint64_t total_pages) {
   for (size_t i = 0; i < sizeof memstate_scale / sizeof memstate_scale[0] && left; i++) {
     uint64_t band = memstate_scale[i].gb ? memstate_scale[i].gb * MEMSTATE_PAGES_PER_GB : left;
     uint64_t take = left < band ? left : band;
-    hundredths += take * memstate_scale[i].pct;
+    uint64_t pct = memstate_scale[i].pct;
+    if (REF_TWIN(STATE1_SECOND_BAND_AT_3_PCT) && i == 1)
+      pct = 3; /* twin: a typo in the sliding scale */
+    hundredths += take * pct;
     left -= take;
   }
   return hundredths / 100;
@@ -85,6 +89,8 @@ mmc_mem_state_t memstate_initial(const memstate_thresholds_t *t, uint64_t free_p
 
 /* enter level plus the margin: the free pages needed to move up into s. */
 static uint64_t memstate_up_level(const memstate_thresholds_t *t, unsigned s) {
+  if (REF_TWIN(STATE1_UPWARD_MARGIN_DROPPED))
+    return t->enter[s]; /* twin: no hysteresis on the way up */
   return memstate_ceil_frac(t->enter[s], 100u + t->hysteresis_pct, 100);
 }
 
@@ -345,9 +351,11 @@ static void ms_reclaim_vm(ref_host_t *h, ref_vm_t *vm, mmc_mem_state_t st, uint6
   if (st == MMC_STATE_HIGH && want > cur)
     want = cur; /* plenty of memory: deflate only */
   ref_balloon_set_target(h, vm, want, now);
-  if (!(memstate_actions(st) & MEMSTATE_ACT_SWAP) || resident <= target)
+  /* twin SWAP3_SWAPS_IN_SOFT_STATE: swapping joins ballooning in the soft state */
+  bool swap_too = REF_TWIN(SWAP3_SWAPS_IN_SOFT_STATE) && st == MMC_STATE_SOFT;
+  if (!((memstate_actions(st) & MEMSTATE_ACT_SWAP) || swap_too) || resident <= target)
     return;
-  if (st != MMC_STATE_LOW && !ref_balloon_cannot_keep_up(h, vm, now))
+  if (st != MMC_STATE_LOW && !ref_balloon_cannot_keep_up(h, vm, now) && !swap_too)
     return; /* SWAP-3: the balloon is preferred while it keeps up (not in low) */
   uint64_t period_ms = (uint64_t)ref_set(h, REF_SET_REF_RECLAIM_PERIOD);
   uint64_t budget = (uint64_t)ref_set(h, REF_SET_REF_SWAP_RATE) * period_ms / 1000;

@@ -116,6 +116,7 @@
 #include "migpace.h"
 #include "rebalance.h"
 #include "ref.h"
+#include "twin.h"
 
 #define MIG_NS_PER_S 1e9
 #define MIG_PERMILLE 1000.0
@@ -132,6 +133,10 @@ typedef struct mig_client {
   uint64_t cursor;           /* next gpfn to examine (absolute) */
   uint64_t remote;           /* pages off the home (multi-client VMs: counted here) */
   uint64_t last_move_period; /* REBALANCE_NEVER until the rebalancer moves it */
+#ifdef REF_TWINS
+  migpace_state_t twin_pace; /* liar twins: the pace their reports follow */
+  uint64_t twin_unreported;  /* liar twins: pages moved and not reported yet */
+#endif
 } mig_client_t;
 
 typedef struct mig_vm {
@@ -223,7 +228,14 @@ static bool movable(uint64_t pte, uint32_t home) {
 static void note_home(ref_vm_t *vm, uint32_t i, uint32_t home, uint64_t now_ns) {
   mig_client_t *mc = &mig_vm(vm)->client[i];
   const ref_client_t *cl = &vm->client[i];
-  migpace_home_changed(&mc->pace, now_ns);
+  uint64_t late =
+      REF_TWIN(MIG2_STARTS_A_PERIOD_LATE)
+          ? ref_settings_period_ns(&vm->vcpus[0].h->settings, REF_SET_NUMA_REBALANCE_PERIOD)
+          : 0;
+  migpace_home_changed(&mc->pace, now_ns + late);
+#ifdef REF_TWINS
+  migpace_home_changed(&mc->twin_pace, now_ns);
+#endif
   mc->home = home;
   mc->active = true;
   mc->cursor = cl->first_gpfn;
@@ -265,6 +277,8 @@ void ref_migrate_slow_copy(uint64_t ns) {
  * or failed write is finished with memcpy through the mapping. */
 static void copy_run(mig_ctx_t *c, const uint64_t *old_ptes, const uint64_t *f, size_t i,
                      size_t j) {
+  if (REF_TWIN(MIG1_COPY_SKIPPED))
+    return; /* twin: the new frames are published as they came, zero */
   struct iovec iov[REF_REMAP_CHUNK];
   for (size_t k = i; k < j; k++)
     iov[k - i] = (struct iovec){.iov_base = c->h->pool_bases[ref_pte_node(old_ptes[k])] +
@@ -386,11 +400,38 @@ static bool tick_over(const mig_host_t *mh) {
   return mh->tick_deadline && mono_ns() >= mh->tick_deadline;
 }
 
+#ifdef REF_TWINS
+/* The liar twins' batches are not counted or reported when moved. */
+static bool twin_quiet(ref_host_t *h) {
+  return REF_TWIN(MIG3_MOVES_AT_ONCE_REPORTS_PACE) || REF_TWIN(MIG4_FULL_RATE_REPORTS_RAMP) ||
+         (REF_TWIN(MIG5_MOVES_UNREPORTED) && !ref_set(h, REF_SET_NUMA_PAGE_MIG_ENABLE));
+}
+
+/* Twin MIG1_MOVES_COUNTED_NOT_DONE: the batch's pages are counted on the
+ * home and reported moved; their entries and frames stay where they were. */
+static uint64_t twin_fake_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
+  uint64_t done = 0;
+  for (size_t k = 0; k < n; k++) {
+    uint64_t pte = ref_pmap_get(c->vm->pmap, gpfns[k]);
+    if (!movable(pte, c->node))
+      continue;
+    atomic_fetch_sub(&c->vm->pages_per_node[ref_pte_node(pte)], 1);
+    atomic_fetch_add(&c->vm->pages_per_node[c->node], 1);
+    done++;
+  }
+  return done;
+}
+#endif
+
 static uint64_t mig_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
   int64_t retries = ref_set(c->h, REF_SET_REF_MIGRATE_RETRIES);
   ref_remap_result_t res = {.cancelled = 1};
   uint64_t done = 0, wait_ns = 0, cpu0 = thread_cpu_now();
   c->from = -2;
+#ifdef REF_TWINS
+  if (REF_TWIN(MIG1_MOVES_COUNTED_NOT_DONE))
+    done = twin_fake_batch(c, gpfns, n), res.cancelled = 0;
+#endif
   for (int64_t a = 0; a <= retries && res.cancelled && (a == 0 || !tick_over(c->mh)); a++) {
     ref_pmap_remap(c->vm->pmap, gpfns, n, &mig_ops, c, &res);
     done += res.remapped;
@@ -399,6 +440,12 @@ static uint64_t mig_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
   flush_frees(c->h, c->mh);
   if (!done)
     return 0;
+#ifdef REF_TWINS
+  if (twin_quiet(c->h)) { /* twin: moved, not counted (reported later at the pace, or never) */
+    c->mc->twin_unreported += done;
+    return done;
+  }
+#endif
   atomic_fetch_add(&c->vm->pages_migrated, done);
   mmc_event_t ev = {.type = MMC_EV_MIGRATION_BATCH,
                     .vm = c->vm->id,
@@ -481,6 +528,46 @@ static void mig_params(ref_host_t *h, uint32_t dst, migpace_params_t *p) {
   p->unthrottled = ref_set(h, REF_SET_REF_MIGRATE_UNTHROTTLED) != 0;
 }
 
+/* What the twins change in the pace (twin.h); nothing in the reference. */
+static void twin_params(ref_host_t *h, migpace_params_t *p) {
+  if (REF_TWIN(MIG3_CAP_PER_TICK)) /* the cap taken per tick instead of per second */
+    p->rate_max = p->rate_max * 1000 / (uint64_t)ref_set(h, REF_SET_REF_MIGRATE_TICK);
+  if (REF_TWIN(MIG3_NO_SLOWDOWN_NEAR_END))
+    p->remote_knee_pages = 0;
+  if (REF_TWIN(MIG3_DEST_FREE_IGNORED))
+    p->dest_reserve_pages = p->dest_knee_pages = 0;
+  if (REF_TWIN(MIG4_NO_RAMP) || REF_TWIN(MIG4_FULL_RATE_REPORTS_RAMP))
+    p->ramp_ns = 0;
+  if (REF_TWIN(MIG3_MOVES_AT_ONCE_REPORTS_PACE))
+    p->unthrottled = true;
+  if (REF_TWIN(MIG5_ENABLE_IGNORED) || REF_TWIN(MIG5_MOVES_UNREPORTED))
+    p->enable = true;
+}
+
+#ifdef REF_TWINS
+/* The liar twins report what they moved at the documented pace: batches
+ * of the budget the reference would have had, as if moved now. */
+static void twin_report(ref_host_t *h, ref_vm_t *vm, mig_client_t *mc, uint32_t home, uint64_t now,
+                        uint64_t dt) {
+  if (!mc->twin_unreported || REF_TWIN(MIG5_MOVES_UNREPORTED))
+    return;
+  migpace_params_t p;
+  mig_params(h, home, &p);
+  uint64_t b = migpace_budget(&mc->twin_pace, &p, now, dt, mc->twin_unreported, node_free(h, home));
+  if (!b)
+    return;
+  mc->twin_unreported -= b;
+  migpace_account(&mc->twin_pace, b);
+  atomic_fetch_add(&vm->pages_migrated, b);
+  ref_event_emit(h, (mmc_event_t){.type = MMC_EV_MIGRATION_BATCH,
+                                  .vm = vm->id,
+                                  .node_from = -1,
+                                  .node_to = (int32_t)home,
+                                  .count = b,
+                                  .reason = "wait_ns=0"});
+}
+#endif
+
 typedef struct tick_arg {
   mig_host_t *mh;
   uint64_t now, dt;
@@ -496,6 +583,9 @@ static void mig_tick_vm(ref_host_t *h, ref_vm_t *vm, void *arg) {
     uint32_t home = atomic_load(&vm->client[i].home);
     if (home != mc->home) /* changed elsewhere (affinity reconfigure) */
       note_home(vm, i, home, a->now);
+#ifdef REF_TWINS
+    twin_report(h, vm, mc, home, a->now, a->dt);
+#endif
     if (!mc->active)
       continue;
     uint64_t remote = client_remote(h, vm, i, mc);
@@ -505,6 +595,7 @@ static void mig_tick_vm(ref_host_t *h, ref_vm_t *vm, void *arg) {
     }
     migpace_params_t p;
     mig_params(h, home, &p);
+    twin_params(h, &p);
     uint64_t budget = migpace_budget(&mc->pace, &p, a->now, a->dt, remote, node_free(h, home));
     if (budget)
       migpace_account(&mc->pace, mig_client_run(h, a->mh, vm, i, budget));
@@ -724,7 +815,9 @@ static int mig_attach(ref_host_t *h, mmc_error_t *err) {
   mh->last_period_ns = mh->last_tick_ns = ref_host_now(h);
   ref_host_set_mech(h, REF_MECH_MIGRATE, mh);
   const ref_hook_t reb = {.name = "rebalancer",
-                          .period = REF_SET_NUMA_REBALANCE_PERIOD,
+                          .period = REF_TWIN(NUMA4_RUNS_EVERY_MIGRATE_TICK)
+                                        ? REF_SET_REF_MIGRATE_TICK
+                                        : REF_SET_NUMA_REBALANCE_PERIOD,
                           .run = rebalance_period,
                           .ctx = mh};
   const ref_hook_t tick = {
@@ -754,6 +847,9 @@ static int mig_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
     mv->client[i].home = atomic_load(&vm->client[i].home);
     mv->client[i].last_move_period = REBALANCE_NEVER;
     migpace_home_changed(&mv->client[i].pace, now);
+#ifdef REF_TWINS
+    migpace_home_changed(&mv->client[i].twin_pace, now);
+#endif
   }
   vm->mech[REF_MECH_MIGRATE] = mv;
   return 0;

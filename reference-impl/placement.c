@@ -9,6 +9,7 @@
  * here allocates or scans VMs.
  */
 #include "placement.h"
+#include "twin.h"
 
 #include <string.h>
 
@@ -89,7 +90,7 @@ ref_place_eval_t ref_place_evaluate(const ref_place_host_t *h, const uint32_t *s
 }
 
 uint32_t ref_place_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_per_vnode) {
-  if (vcpus < vcpu_min || max_per_vnode == 0)
+  if (vcpus < vcpu_min + (REF_TWIN(NUMA11_VCPU_MIN_OFF_BY_ONE) ? 1 : 0) || max_per_vnode == 0)
     return 1;
   uint32_t n = (vcpus + max_per_vnode - 1) / max_per_vnode;
   return n ? n : 1;
@@ -165,7 +166,7 @@ typedef struct set_cost {
 } set_cost_t;
 
 static bool better_set(set_cost_t a, set_cost_t b) {
-  if (a.dist != b.dist)
+  if (a.dist != b.dist && !REF_TWIN(NUMA3_DISTANCE_IGNORED))
     return a.dist < b.dist;
   return compare_eval(a.eval, b.eval) < 0;
 }
@@ -324,8 +325,8 @@ void ref_place_commit(ref_place_host_t *h, const ref_place_decision_t *d, uint32
                       int sign) {
   for (uint32_t i = 0; i < d->nclients; i++) {
     const ref_place_client_t *cl = &d->client[i];
-    ref_place_add(h, cl->node, sign * (int64_t)cl->nvcpus * vcpu_demand,
-                  sign * (int64_t)cl->npages);
+    int64_t pages = REF_TWIN(NUMA2_MEMORY_NOT_COMMITTED) ? 0 : (int64_t)cl->npages;
+    ref_place_add(h, cl->node, sign * (int64_t)cl->nvcpus * vcpu_demand, sign * pages);
     const ref_place_node_t *x = &h->node[cl->node];
     double c = x->ncores ? (double)cl->nvcpus * vcpu_demand / ((double)x->ncores * 1000.0) : 0;
     double m = x->mem_pages ? (double)cl->npages / (double)x->mem_pages : 0;

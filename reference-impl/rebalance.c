@@ -9,6 +9,7 @@
  * move satisfies both thresholds against the imbalance it measured.
  */
 #include "rebalance.h"
+#include "twin.h"
 
 #include <math.h>
 
@@ -152,6 +153,8 @@ static bool rb_entitled(const rb_ctx_t *c, uint32_t dst, double extra_resv, doub
 }
 
 static bool rb_memory_fits(const rb_ctx_t *c, const rebalance_vm_t *v, uint32_t dst) {
+  if (REF_TWIN(NUMA5_MEMORY_FIT_NOT_CHECKED))
+    return true;
   uint64_t to_move = rb_pages(v, c->nn) - rb_pages_on(v, dst);
   return to_move <= c->nodes[dst].mem_free_pages;
 }
@@ -173,7 +176,10 @@ static rb_pick_t rb_none(void) {
 static rb_pick_t rb_balance(const rb_ctx_t *c) {
   rb_pick_t best = rb_none();
   const rebalance_settings_t *s = c->s;
-  if (c->pre < (double)s->imbalance_threshold - RB_EPS)
+  /* twin NUMA5_MIG_THRESHOLD_FOR_IMBALANCE: the wrong setting compared */
+  uint32_t threshold =
+      REF_TWIN(NUMA5_MIG_THRESHOLD_FOR_IMBALANCE) ? s->mig_threshold : s->imbalance_threshold;
+  if (c->pre < (double)threshold - RB_EPS)
     return best; /* NUMA-5: under the threshold nothing moves */
   uint32_t src = c->top[0], dst = c->bot[0];
   double cs = c->nodes[src].cpu_capacity, cd = c->nodes[dst].cpu_capacity;
@@ -184,9 +190,11 @@ static rb_pick_t rb_balance(const rb_ctx_t *c) {
       continue;
     double us = c->u[src] - l / cs, ud = c->u[dst] + l / cd;
     double pair = 100.0 * fabs(us - ud), gain = c->pre - pair;
-    if (gain < (double)s->mig_threshold - RB_EPS)
+    /* twin NUMA10_MARGINS_DROPPED: any move that does not make the pair worse */
+    bool margins = !REF_TWIN(NUMA10_MARGINS_DROPPED);
+    if (gain < (margins ? (double)s->mig_threshold : 0.0) - RB_EPS)
       continue; /* not enough improvement */
-    if (ud > us && pair > (double)s->thrash_threshold * c->pre / 100.0 + RB_EPS)
+    if (ud > us && pair > (double)s->thrash_threshold * c->pre / 100.0 + RB_EPS && margins)
       continue; /* anti-thrash: the move would flip the imbalance */
     if (!rb_entitled(c, dst, v->cpu_reservation, ud, c->u[src]) || !rb_memory_fits(c, v, dst))
       continue;
@@ -194,7 +202,9 @@ static rb_pick_t rb_balance(const rb_ctx_t *c) {
                    .b = RB_NONE,
                    .to_a = dst,
                    .to_b = RB_NONE,
-                   .score = gain + s->locality_weight * rb_dloc(v, c->nn, src, dst),
+                   .score = gain + s->locality_weight * (REF_TWIN(NUMA6_LOCALITY_SIGN_SWAPPED)
+                                                             ? rb_dloc(v, c->nn, dst, src)
+                                                             : rb_dloc(v, c->nn, src, dst)),
                    .dst_pages = rb_pages_on(v, dst),
                    .age_key = rb_age_key(v),
                    .post = rb_post(c, src, us, dst, ud)};
@@ -234,10 +244,12 @@ static rb_pick_t rb_locality(const rb_ctx_t *c) {
       continue;
     double l = rb_load(v);
     double uh = c->u[h] - l / c->nodes[h].cpu_capacity, um = c->u[m] + l / c->nodes[m].cpu_capacity;
-    if (um > 1.0 + RB_EPS || c->resv[m] + v->cpu_reservation > c->nodes[m].cpu_capacity + RB_EPS)
+    bool cpu = !REF_TWIN(NUMA12_LOCALITY_IGNORES_CPU); /* twin: CPU left out */
+    if (cpu &&
+        (um > 1.0 + RB_EPS || c->resv[m] + v->cpu_reservation > c->nodes[m].cpu_capacity + RB_EPS))
       continue; /* would create CPU contention on m */
     double post = rb_post(c, h, uh, m, um);
-    if (!rb_post_ok(c, post) || !rb_memory_fits(c, v, m))
+    if ((cpu && !rb_post_ok(c, post)) || !rb_memory_fits(c, v, m))
       continue;
     rb_pick_t p = {.a = i,
                    .b = RB_NONE,
@@ -324,7 +336,7 @@ static bool rb_disabled(const rebalance_settings_t *s, const rebalance_node_t *n
     return true;
   uint64_t total = 0;
   for (uint32_t n = 0; n < nnodes; n++) {
-    if (nodes[n].cores < s->cores_node_min)
+    if (nodes[n].cores < s->cores_node_min + (REF_TWIN(NUMA8_CORES_NODE_OFF_BY_ONE) ? 1 : 0))
       return true;
     total += nodes[n].cores;
   }

@@ -61,6 +61,9 @@ typedef struct ref_hook {
   ref_hook_fn run;         /* called with h->lock held */
   void *ctx;
   uint64_t last_ns; /* host time of the last run (0 = creation) */
+#ifdef REF_TWINS
+  uint64_t twin_period_ns; /* the period when registered (twin SET2_PERIOD_READ_ONCE) */
+#endif
 } ref_hook_t;
 
 struct mmc_host {
@@ -122,6 +125,9 @@ struct mmc_host {
 
 typedef struct ref_client {
   _Atomic uint32_t home; /* node index; read by the fault path */
+#ifdef REF_TWINS
+  uint32_t twin_first_home; /* the home at power-on (twin NUMA7_NEW_MEMORY_FROM_OLD_HOME) */
+#endif
   uint32_t first_vcpu;
   uint32_t nvcpus;
   uint64_t first_gpfn;

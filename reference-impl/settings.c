@@ -170,6 +170,8 @@ void ref_settings_init(ref_settings_t *s, ref_profile_t profile) {
   s->profile = profile;
   for (int i = 0; i < REF_SET_COUNT; i++)
     atomic_init(&s->v[i], table[i].def[profile]);
+  if (REF_TWIN(SALT2_HOST_STARTS_AT_FORCE_SALTING_1)) /* twin: the pre-2015 default */
+    atomic_store(&s->v[REF_SET_MEM_SHARE_FORCE_SALTING], 1);
 }
 
 int ref_settings_lookup(const char *name, ref_setting_id_t *out, mmc_error_t *err) {

@@ -113,6 +113,7 @@
 #include <xxhash.h>
 
 #include "mech.h"
+#include "twin.h"
 
 #define NS_PER_S 1000000000ull
 #define PAGES_PER_MB 256u
@@ -317,6 +318,8 @@ static sh_table_t *tab_new(uint32_t node, uint64_t frames) {
  * are kept in the slot, so a probe rejects another key without reading its
  * entry (a cache miss each) and doubling needs no entry at all. */
 static uint32_t key_of(uint64_t hash, uint32_t salt) {
+  if (REF_TWIN(SALT1_SALT_NOT_COMPARED))
+    salt = 0; /* twin: the salt left out of the key */
   return (uint32_t)mix64(hash ^ ((uint64_t)salt << 32 | salt));
 }
 
@@ -476,7 +479,7 @@ static uint32_t salt_of(sh_host_t *st, ref_host_t *h, const ref_vm_t *vm) {
   const char *s = vm->salt;
   if (mode == 1 && !s)
     s = "0";
-  if (!s || !*s)
+  if (!s || (!*s && !REF_TWIN(SALT2_EMPTY_SALT_IS_A_SALT)))
     return unique;
   return intern(st, s, unique); /* out of memory: share with nobody (safe) */
 }
@@ -606,7 +609,7 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
                       uint64_t *pte_out) {
   ref_vm_t *vm2 = ref_vm_get(s->h, e->vm);
   if (!vm2 || !vm2->cfg.pshare_enable || e->where >= vm2->npages ||
-      salt_of(s->st, s->h, vm2) != e->salt)
+      (salt_of(s->st, s->h, vm2) != e->salt && !REF_TWIN(SALT1_SALT_NOT_COMPARED)))
     return -1;
   uint64_t pte = ref_pmap_get(vm2->pmap, e->where);
   if ((pte & SH_LOCK_FLAGS) || ref_pte_state(pte) != REF_PTE_PRIVATE ||
@@ -619,7 +622,7 @@ static int hint_check(scan_t *s, sh_table_t *t, const sh_entry_t *e, const uint8
    * page (a stale hint does not form: it is dropped and counted then),
    * then each joiner is compared in full with it. Comparing now as well
    * would read the cold hint page twice (measured: more than one hash). */
-  if (s->mask == UINT64_MAX)
+  if (s->mask == UINT64_MAX || REF_TWIN(TPS1_HASH_MATCH_TAKEN_AS_EQUAL))
     return 1;
   const uint8_t *p2 = frame_ptr(s->h, t->node, ref_pte_frame(pte));
   /* Same bytes as src, whose hash (just computed) is e->hash: the hint page
@@ -666,7 +669,8 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame,
     uint64_t v = t->slot[p];
     uint32_t i = (uint32_t)v; /* index + 1 */
     sh_entry_t *e = &t->e[i - 1];
-    if (slot_key(v) != key || e->hash != hash || e->salt != s->salt || i == self) {
+    bool salt_differs = e->salt != s->salt && !REF_TWIN(SALT1_SALT_NOT_COMPARED);
+    if (slot_key(v) != key || e->hash != hash || salt_differs || i == self) {
       p = (p + 1) & mask;
       continue;
     }
@@ -674,7 +678,8 @@ static uint32_t find_match(scan_t *s, sh_table_t *t, uint64_t g, uint64_t frame,
       /* With the whole 64-bit hash, the full comparison that decides is the
        * one in the merge (after quiescence); with a masked hash, compare
        * now too, to pick the right one among colliding entries. */
-      if (s->mask == UINT64_MAX || early_same(src, frame_ptr(s->h, t->node, e->where)))
+      if (s->mask == UINT64_MAX || REF_TWIN(TPS1_HASH_MATCH_TAKEN_AS_EQUAL) ||
+          early_same(src, frame_ptr(s->h, t->node, e->where)))
         return i - 1;
       s->st->collisions++;
     } else if (e->kind == SH_HINT) {
@@ -734,6 +739,8 @@ static bool hash_ahead(scan_t *s, uint64_t g, hashed_t *out) {
     return true;
   }
   const uint8_t *p = frame_ptr(s->h, ref_pte_node(pte), ref_pte_frame(pte));
+  if (REF_TWIN(TPS5_ZERO_PAGES_SKIPPED) && memcmp(p, s->st->zero, MMC_PAGE_SIZE) == 0)
+    return false; /* twin: zero pages left out of sharing */
   *out = (hashed_t){.g = g, .pte = pte, .hash = hash_page(p, s->mask)};
   s->st->hashed++;
   out->key = key_of(out->hash, s->salt);
@@ -755,7 +762,8 @@ static void visit_shared(scan_t *s, sh_table_t *t, const hashed_t *p) {
   if (idx == NO_ENTRY)
     return;
   uint32_t home = ref_vm_home_of(s->vm, p->g);
-  bool moved = home != REF_NO_NODE && home != t->node && s->st->tab[home];
+  bool moved = home != REF_NO_NODE && home != t->node && s->st->tab[home] &&
+               !REF_TWIN(TPS4_SHARED_PAGE_LEFT_ON_OLD_NODE);
   if (moved || t->e[idx - 1].salt != s->salt)
     candidate(s, t, s->vm, p->g, idx - 1, PH_UNSHARE);
 }
@@ -873,7 +881,8 @@ static bool merge_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t
   pthread_mutex_lock(&t->lock);
   sh_entry_t *e = &t->e[it->entry];
   bool ok = e->kind == SH_SHARED && !e->forming && e->refs < ref_max() &&
-            memcmp(priv, frame_ptr(c->h, it->node, e->where), MMC_PAGE_SIZE) == 0;
+            (REF_TWIN(TPS1_HASH_MATCH_TAKEN_AS_EQUAL) ||
+             memcmp(priv, frame_ptr(c->h, it->node, e->where), MMC_PAGE_SIZE) == 0);
   if (ok) {
     if (e->refs++ == 0)
       t->shared_live++;
@@ -912,7 +921,8 @@ static void flush_frees(ref_host_t *h, sh_host_t *st) {
 
 static void merge_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   merge_ctx_t *c = ctx;
-  defer_free(c->h, c->st, ref_pte_node(old_pte), ref_pte_frame(old_pte));
+  if (!REF_TWIN(TPS8_MERGED_FRAMES_KEPT)) /* twin: the frame merged away is never freed */
+    defer_free(c->h, c->st, ref_pte_node(old_pte), ref_pte_frame(old_pte));
   atomic_fetch_add_explicit(&c->sv->shared_pages, 1, memory_order_relaxed);
   if (c->last_zero)
     atomic_fetch_add_explicit(&c->sv->zero_pages, 1, memory_order_relaxed);
@@ -1159,11 +1169,13 @@ static uint64_t vm_quotas(ref_host_t *h, sh_host_t *st, uint64_t dt_ns) {
     ref_vm_t *vm = st->vms[i];
     sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
     sv->quota = 0;
-    if (!vm->cfg.pshare_enable)
+    if (!vm->cfg.pshare_enable && !REF_TWIN(TPS6_PSHARE_ENABLE_IGNORED))
       continue;
     /* Credits are in nano-pages: rate (pages/s) x dt (ns). */
     unsigned __int128 by_time = (unsigned __int128)vm->npages * dt_ns / scan_s;
     unsigned __int128 by_cap = (unsigned __int128)rmax * dt_ns;
+    if (REF_TWIN(TPS3_RATE_MAX_IGNORED))
+      by_cap = by_time;
     sv->credit += (uint64_t)(by_time < by_cap ? by_time : by_cap);
     sv->quota = sv->credit / NS_PER_S;
     sv->credit -= sv->quota * NS_PER_S;
@@ -1268,11 +1280,40 @@ static bool drop_ref(ref_host_t *h, uint64_t pte) {
   return zero;
 }
 
+#ifdef REF_TWINS
+/* Twin TPS2_COW_WRITER_KEEPS_SHARED_FRAME: the writer's entry becomes
+ * private on the shared frame itself (the table no longer frees it: the
+ * writer does, at power-off) and the break is counted and reported as a
+ * copy-on-write; the other sharers see every write. */
+static int twin_cow_in_place(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t *pte) {
+  uint32_t idx, node = ref_pte_node(*pte);
+  sh_table_t *t = table_checked(h, node, ref_pte_frame(*pte), &idx);
+  pthread_mutex_lock(&t->lock);
+  t->e[idx].owned = false;
+  pthread_mutex_unlock(&t->lock);
+  *pte = ref_pte_make(REF_PTE_PRIVATE, node, ref_pte_frame(*pte));
+  sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+  atomic_fetch_sub_explicit(&sv->shared_pages, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&sv->cow_breaks, 1, memory_order_relaxed);
+  ref_event_emit(h, (mmc_event_t){.type = MMC_EV_COW_BREAK,
+                                  .vm = vm->id,
+                                  .node_from = (int32_t)node,
+                                  .node_to = (int32_t)node,
+                                  .count = 1,
+                                  .reason = "write to shared page"});
+  return 0;
+}
+#endif
+
 static int share_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, bool write,
                        uint64_t *pte, mmc_error_t *err) {
   uint64_t old = *pte;
   if (ref_pte_state(old) != REF_PTE_SHARED || !write)
     return 0;
+#ifdef REF_TWINS
+  if (REF_TWIN(TPS2_COW_WRITER_KEEPS_SHARED_FRAME))
+    return twin_cow_in_place(h, vm, gpfn, pte);
+#endif
   uint32_t node = ref_pte_node(old), want = ref_vm_home_of(vm, gpfn), to = 0;
   uint64_t f = 0;
   int rc = ref_vm_alloc_frame(h, vm, want == REF_NO_NODE ? node : want, &to, &f, err);

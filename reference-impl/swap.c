@@ -119,6 +119,7 @@
 #include "mmc_tmpdir.h"
 #include "reclaim.h"
 #include "rng.h"
+#include "twin.h"
 
 #define SWAP_ZIP_SLOT 2048u        /* ZIP-1: "compresses to <= 2 KB" */
 #define SWAP_CLUSTERS_PER_BATCH 8u /* clusters per remap (one quiescence wait each batch) */
@@ -204,6 +205,8 @@ static void slot_free(swap_vm_t *s, uint64_t slot) {
 static uint64_t zip_cap(ref_host_t *h, const ref_vm_t *vm) {
   uint64_t pct = (uint64_t)ref_set(h, REF_SET_MEM_ZIP_MAX_PCT);
   uint64_t cap = vm->npages * MMC_PAGE_SIZE / 100 * pct / SWAP_ZIP_SLOT;
+  if (REF_TWIN(ZIP1_CACHE_CAP_IGNORED))
+    return sw_of(vm)->zip_max;
   return cap < sw_of(vm)->zip_max ? cap : sw_of(vm)->zip_max;
 }
 
@@ -257,14 +260,16 @@ static bool victim_ok(const ref_vm_t *vm, uint64_t g) {
 static size_t pick_victims(ref_vm_t *vm, swap_vm_t *s, uint64_t *out, size_t max) {
   size_t n = 0;
   for (size_t p = 0; p < max * SWAP_PROBES_PER_VICTIM / SWAP_VICTIM_RUN + 1 && n < max; p++) {
-    uint64_t g = ref_rng_below(&s->rng, vm->npages);
+    uint64_t g =
+        REF_TWIN(SWAP2_VICTIMS_FROM_THE_FIRST_PAGE) ? 0 : ref_rng_below(&s->rng, vm->npages);
     for (uint64_t k = 0; k < SWAP_VICTIM_RUN && k < vm->npages && n < max; k++)
       if (victim_ok(vm, (g + k) % vm->npages))
         out[n++] = (g + k) % vm->npages;
   }
   if (n == max)
     return n;
-  uint64_t start = ref_rng_below(&s->rng, vm->npages);
+  uint64_t start =
+      REF_TWIN(SWAP2_VICTIMS_FROM_THE_FIRST_PAGE) ? 0 : ref_rng_below(&s->rng, vm->npages);
   for (uint64_t k = 0; k < vm->npages && n < max; k++) {
     uint64_t g = (start + k) % vm->npages;
     if (victim_ok(vm, g))
@@ -632,6 +637,8 @@ static uint64_t batch_finish(swap_pipe_t *pp, ref_vm_t *vm, swap_batch_t *b, uin
   pthread_mutex_lock(&s->lock);
   for (size_t i = 0; i < b->npend; i++) {
     swap_pend_t *p = &b->pend[i];
+    if (p->err && REF_TWIN(INT1_FAILED_SWAP_WRITE_IGNORED))
+      p->err = 0; /* twin: the page counts as written; its slot holds nothing */
     if (p->err) {
       first_err = first_err ? first_err : p->err;
       kept += page_failed(h, vm, s, p);
@@ -747,7 +754,9 @@ static bool batch_prepare(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, swap_batch_
   if (!n)
     return false;
   out_ctx_t c = {.h = h, .vm = vm, .s = s, .b = b, .zip = ref_set(h, REF_SET_MEM_ZIP_ENABLE) != 0};
-  if (ref_share_before_swap && ref_mechs[REF_MECH_SHARE])
+  bool share_first = !REF_TWIN(TPS7_SHARING_SKIPPED_BEFORE_SWAP) &&
+                     !(REF_TWIN(TPS7_SHARING_SKIPPED_WHEN_COMPRESSING) && c.zip);
+  if (ref_share_before_swap && ref_mechs[REF_MECH_SHARE] && share_first)
     b->shared = ref_share_before_swap(h, vm, victims, n); /* TPS-7: merged pages stay */
   ref_remap_result_t res;
   ref_pmap_remap(vm->pmap, victims, n, &out_ops, &c, &res);
@@ -959,7 +968,8 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
   off_t size = (off_t)(s->nslots * MMC_PAGE_SIZE);
   struct statvfs sv;
   if (!e)
-    e = fchmod(s->fd, 0600) ? errno : 0; /* whatever the umask did */
+    e = fchmod(s->fd, REF_TWIN(SEC2_SWAP_FILE_WORLD_READABLE) ? 0644 : 0600) ? errno
+                                                                             : 0; /* umask */
   if (!e)
     e = fstatvfs(s->fd, &sv) ? errno : 0;
   if (!e && (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)size)
@@ -996,7 +1006,7 @@ static int make_file(ref_host_t *h, swap_host_t *sh, ref_vm_t *vm, swap_vm_t *s,
 static void sw_free(swap_vm_t *s) {
   if (s->fd >= 0) {
     close(s->fd);
-    if (!s->unlinked && s->path)
+    if (!s->unlinked && s->path && !REF_TWIN(SWAP1_FILE_LEFT_AT_POWER_OFF))
       unlink(s->path);
   }
   free(s->path);
@@ -1012,6 +1022,8 @@ static int sw_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   pthread_mutex_init(&s->lock, NULL);
   s->fd = -1;
   s->nslots = vm->npages - (vm->reserved_pages < vm->npages ? vm->reserved_pages : vm->npages);
+  if (REF_TWIN(SWAP1_FILE_SIZE_IGNORES_RESERVATION))
+    s->nslots = vm->npages;
   s->zip_max = vm->npages * (MMC_PAGE_SIZE / SWAP_ZIP_SLOT); /* MemZipMaxPct = 100 */
   s->batch = (size_t)ref_set(h, REF_SET_REF_SWAP_CLUSTER_PAGES) * SWAP_CLUSTERS_PER_BATCH;
   ref_rng_seed(&s->rng, h->seed ^ ((uint64_t)vm->id * 0x9e3779b97f4a7c15ull));

@@ -186,6 +186,10 @@ static bool node_allowed(const ref_vm_t *vm, uint32_t n) {
 /* The node first touches of this page should use: its client's home, or the
  * next round-robin node when the VM has no home. */
 static uint32_t preferred_node(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn) {
+#ifdef REF_TWINS
+  if (vm->placed && REF_TWIN(NUMA7_NEW_MEMORY_FROM_OLD_HOME))
+    return vm->client[client_of_gpfn(vm, gpfn)].twin_first_home;
+#endif
   if (vm->placed)
     return atomic_load_explicit(&vm->client[client_of_gpfn(vm, gpfn)].home, memory_order_acquire);
   for (uint32_t i = 0; i < h->nnodes; i++) {
@@ -374,7 +378,7 @@ static uint64_t pages_up(uint64_t bytes) {
 
 static int admit(ref_host_t *h, uint64_t add_pages, uint64_t old_pages, mmc_error_t *err) {
   ref_mem_t *m = mem_of(h);
-  uint64_t others = m->reserved_pages - old_pages;
+  uint64_t others = REF_TWIN(ALLOC1_RESERVATIONS_NOT_SUMMED) ? 0 : m->reserved_pages - old_pages;
   if (others + add_pages <= m->capacity_pages)
     return 0;
   return mmc_fail(err, MMC_EADMISSION,
@@ -431,7 +435,7 @@ static int place(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
       .max_per_vnode = c->max_per_vnode ? c->max_per_vnode : ref_vm_defaults.max_per_vnode,
       .exact_sets_max = (uint64_t)ref_set(h, REF_SET_REF_PLACEMENT_EXACT_SETS)};
   vm->vnuma_nodes = ref_place_vnuma_nodes(r.vcpus, r.vcpu_min, r.max_per_vnode);
-  if (!ref_set(h, REF_SET_NUMA_REBALANCE_ENABLE)) {
+  if (!ref_set(h, REF_SET_NUMA_REBALANCE_ENABLE) && !REF_TWIN(NUMA8_ENABLE_IGNORED_AT_POWER_ON)) {
     vm->placed = false; /* NUMA-8: no home; memory round robin, vCPUs unbound */
     vm->nclients = 0;
     return 0;
@@ -448,6 +452,9 @@ static int place(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   vm->nclients = d.nclients;
   for (uint32_t i = 0; i < d.nclients; i++) {
     atomic_init(&vm->client[i].home, d.client[i].node);
+#ifdef REF_TWINS
+    vm->client[i].twin_first_home = d.client[i].node;
+#endif
     vm->client[i].first_vcpu = d.client[i].first_vcpu;
     vm->client[i].nvcpus = d.client[i].nvcpus;
     vm->client[i].first_gpfn = d.client[i].first_gpfn;
@@ -902,7 +909,8 @@ static int apply_reconfig(ref_host_t *h, ref_vm_t *vm, const mmc_vm_config_t *c,
   vm->cfg.name = c->name ? vm->name : NULL;
   vm->cfg.salt = vm->salt;
   atomic_store(&vm->affinity, c->node_affinity);
-  for (uint32_t i = 0; vm->placed && i < vm->nclients; i++)
+  for (uint32_t i = 0; vm->placed && i < vm->nclients && !REF_TWIN(NUMA9_RECONFIGURE_KEEPS_HOME);
+       i++)
     if (!node_allowed(vm, atomic_load(&vm->client[i].home)))
       move_client(h, vm, i, REF_NO_NODE, c->node_affinity, "affinity");
   return 0;

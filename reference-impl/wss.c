@@ -8,6 +8,7 @@
  * Invariants: see wss_is_valid and the mechanism section.
  */
 #include "wss.h"
+#include "twin.h"
 
 #include <math.h>
 
@@ -95,7 +96,8 @@ double wss_fast_partial(const wss_state_t *st, const wss_params_t *p) {
 }
 
 double wss_estimate(const wss_state_t *st, const wss_params_t *p) {
-  double e = fmax(st->slow, fmax(st->fast, wss_fast_partial(st, p)));
+  double slow = REF_TWIN(WSS2_SLOW_AVERAGE_DROPPED) ? 0.0 : st->slow;
+  double e = fmax(slow, fmax(st->fast, wss_fast_partial(st, p)));
   return fmax(wss_clamp01(e), wss_clamp01(p->active_min));
 }
 
@@ -158,7 +160,10 @@ static wss_vm_t *wss_of(ref_vm_t *vm) {
 }
 
 static void wss_params_now(ref_host_t *h, wss_params_t *p) {
-  double fast = (double)ref_set(h, REF_SET_REF_WSS_FAST_GAIN) / WSS_PCT;
+  double fast =
+      (double)ref_set(h, REF_TWIN(WSS2_FAST_GAIN_READS_SLOW_GAIN) ? REF_SET_REF_WSS_SLOW_GAIN
+                                                                  : REF_SET_REF_WSS_FAST_GAIN) /
+      WSS_PCT;
   double slow = (double)ref_set(h, REF_SET_REF_WSS_SLOW_GAIN) / WSS_PCT;
   *p =
       (wss_params_t){.period_ns = ref_settings_period_ns(&h->settings, REF_SET_MEM_SAMPLE_PERIOD),
@@ -193,7 +198,9 @@ static uint64_t wss_exec_live(ref_vm_t *vm, wss_vm_t *w) {
 }
 
 static uint64_t wss_exec_stepped(ref_host_t *h, ref_vm_t *vm, wss_vm_t *w, uint64_t dt) {
-  unsigned __int128 num = (unsigned __int128)dt * ref_vm_running_demand(h, vm) + w->exec_rem;
+  uint64_t demand = REF_TWIN(WSS1_WALL_TIME_NOT_VM_TIME) ? WSS_PERMILLE * vm->cfg.vcpus
+                                                         : ref_vm_running_demand(h, vm);
+  unsigned __int128 num = (unsigned __int128)dt * demand + w->exec_rem;
   uint64_t den = WSS_PERMILLE * vm->cfg.vcpus;
   w->exec_rem = (uint64_t)(num % den);
   return (uint64_t)(num / den);
@@ -259,6 +266,8 @@ static void wss_begin(ref_host_t *h, ref_vm_t *vm, wss_vm_t *w) {
   uint32_t k = wss_plan(&w->rng, vm->npages, want, w->plan);
   uint32_t extra = WSS_RESAMPLE_FACTOR * k;
   for (uint32_t i = 0; i < k; i++) {
+    if (REF_TWIN(WSS3_EVERY_OTHER_SAMPLE_INVALIDATED) && i % 2)
+      continue; /* twin: a stride of 2; the fraction below still divides by k */
     if (wss_take(vm, w, w->plan[i]))
       continue;
     while (extra > 0) { /* replace the locked page by another one */
@@ -272,7 +281,7 @@ static void wss_begin(ref_host_t *h, ref_vm_t *vm, wss_vm_t *w) {
     }
   }
   w->pages_sampled += w->n;
-  wss_begin_period(&w->st, w->n);
+  wss_begin_period(&w->st, REF_TWIN(WSS3_EVERY_OTHER_SAMPLE_INVALIDATED) ? k : w->n);
 }
 
 /* Passive samples that came back from reclamation count as touched. */

@@ -50,6 +50,8 @@ __attribute__((constructor)) static void twin_select(void) {
     return;
   }
   if (strcmp(name, "libmmref-twins") != 0)
-    fprintf(stderr, "libmmref-twins: no twin is named \"%s\" (twin-list lists them): running as "
-                    "the reference\n", name);
+    fprintf(stderr,
+            "libmmref-twins: no twin is named \"%s\" (twin-list lists them): running as "
+            "the reference\n",
+            name);
 }

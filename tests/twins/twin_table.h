@@ -19,11 +19,11 @@
 #define REF_TWIN_NAME_MAX 64
 
 typedef struct ref_twin_row {
-  const char *ident;    /* the C name of the row: NUMA1_FIRST_TOUCH_NEXT_NODE */
-  const char *spec;     /* the SPEC id it breaks */
-  const char *topology; /* --topology of its kill-matrix run */
-  int kind;             /* REF_TWIN_BROKEN or REF_TWIN_LIAR */
-  const char *how;      /* one line */
+  const char *ident;            /* the C name of the row: NUMA1_FIRST_TOUCH_NEXT_NODE */
+  const char *spec;             /* the SPEC id it breaks */
+  const char *topology;         /* --topology of its kill-matrix run */
+  int kind;                     /* REF_TWIN_BROKEN or REF_TWIN_LIAR */
+  const char *how;              /* one line */
   char name[REF_TWIN_NAME_MAX]; /* ident in lower case, '-' for '_' (init) */
 } ref_twin_row_t;
 
