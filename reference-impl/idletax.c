@@ -26,8 +26,8 @@ int idletax_shares(int64_t spec, uint64_t configured_pages, double *out, mmc_err
   case MMC_SHARES_LOW: *out = IDLETAX_SHARES_PER_MB_LOW * mb; return 0;
   case MMC_SHARES_NORMAL: *out = IDLETAX_SHARES_PER_MB_NORMAL * mb; return 0;
   case MMC_SHARES_HIGH: /* twin ALLOC2_HIGH_SHARES_AS_NORMAL: the normal row read */
-    *out = (REF_TWIN(ALLOC2_HIGH_SHARES_AS_NORMAL) ? IDLETAX_SHARES_PER_MB_NORMAL
-                                                    : IDLETAX_SHARES_PER_MB_HIGH) * mb;
+    *out = mb * (REF_TWIN(ALLOC2_HIGH_SHARES_AS_NORMAL) ? IDLETAX_SHARES_PER_MB_NORMAL
+                                                        : IDLETAX_SHARES_PER_MB_HIGH);
     return 0;
   default: break;
   }
