@@ -180,6 +180,13 @@ $(TWIN_LINKS): $(TWIN_LIB) $(TWIN_LIST)
 .PHONY: twins kill-matrix
 twins: $(TWIN_LINKS)
 
+# doc/kill-matrix.md, generated: every twin through the cases naming its
+# SPEC id (KILL_MATRIX_JOBS at a time, 2 by default); commit the file.
+# `make check` runs the same matrix and checks the file's rows.
+kill-matrix: $(TWIN_LINKS) $(LIBMMREF_SO) $(MMCERT)
+	$(Q)perl tests/twins/kill-matrix.pl --mmcert $(MMCERT) --twins $(TWIN_DIR) --spec doc/spec.md \
+		--lib $(LIBMMREF_SO) --jobs $(or $(KILL_MATRIX_JOBS),2) --write doc/kill-matrix.md
+
 $(BUILD)/mmcert.pc: mmcert.pc.in config.mk VERSION
 	@mkdir -p $(BUILD)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@

@@ -4,23 +4,27 @@
 # each of which must fail that id. Prints TAP.
 #
 #     perl tests/twins/kill-matrix.pl --mmcert build/mmcert --twins build/tests/twins \
-#         [--jobs 2] [--only NAME]... [--check-doc doc/kill-matrix.md] \
+#         --spec doc/spec.md [--jobs 2] [--only NAME]... [--check-doc doc/kill-matrix.md] \
 #         [--write doc/kill-matrix.md] [--keep DIR]
 #
 # For each twin NAME (twin-list: name, SPEC id, topology, kind, how) it runs
 #     mmcert run --impl TWINS/NAME.so --spec ID --topology TOPOLOGY --no-perf --seed 1
 # (quick mode, the cases naming ID only; --jobs runs at a time, 2 by default)
 # and passes when the run is NOT CERTIFIED (exit 1) with ID *failed* in the
-# results file's certificate, and a case that names ID failed a check: a
-# crash or a broken set-up proves nothing about the checks, and a twin the
-# suite certifies is a hole in the suite (named in the failure). It also
+# results file's certificate, and a case that names ID failed one of the
+# checks doc/spec.md lists as deciding ID: a crash or a broken set-up proves
+# nothing about the checks, a case failing only on another id's checks does
+# not show that ID is judged, and a twin the suite certifies is a hole in the
+# suite (named in the failure). It also
 # fails when a SPEC id of the specification (mmcert list --spec) has no
 # twin, or a twin names an id the specification lacks.
 # --write generates the kill matrix (doc/kill-matrix.md: twin, id, kind,
 # how, the cases that failed it and their first failing check), as
 # `make kill-matrix` does; --check-doc checks that file's rows still match
 # the twin list (names, ids, kinds and hows; not the runs' outcomes or
-# times). --keep keeps every run's TAP and results file in DIR.
+# times). --keep keeps every run's TAP and results file in DIR. --lib checks
+# that the normal build of the reference (libmmref.so) holds none of the twin
+# build's names: no twin, no selector, no table.
 use strict;
 use warnings;
 
@@ -31,10 +35,12 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time);
 
 my %opt = (jobs => 2, only => []);
-GetOptions(\%opt, 'mmcert=s', 'twins=s', 'jobs=i', 'only=s@', 'check-doc=s', 'write=s', 'keep=s')
-  or die "usage: $0 --mmcert PATH --twins DIR [--jobs N] [--only NAME]... [--check-doc DOC] "
-  . "[--write DOC] [--keep DIR]\n";
-die "$0: --mmcert and --twins are required\n" unless $opt{mmcert} && $opt{twins};
+GetOptions(\%opt, 'mmcert=s', 'twins=s', 'spec=s', 'jobs=i', 'only=s@', 'check-doc=s', 'write=s',
+    'keep=s', 'lib=s')
+  or die "usage: $0 --mmcert PATH --twins DIR --spec doc/spec.md [--jobs N] [--only NAME]... "
+  . "[--check-doc DOC] [--write DOC] [--keep DIR] [--lib libmmref.so]\n";
+die "$0: --mmcert, --twins and --spec are required\n"
+  unless $opt{mmcert} && $opt{twins} && $opt{spec};
 die "$0: --jobs must be 1..64\n" unless $opt{jobs} >= 1 && $opt{jobs} <= 64;
 
 my $SEED = 1;
@@ -78,6 +84,29 @@ sub spec_ids {
     return @ids;
 }
 
+# The checks that decide each SPEC id, by case (doc/spec.md, "Checks"):
+# {ID => [[case, qr/name/], ...]}; <x> in a quoted name matches anything.
+sub spec_checks {
+    my ($path) = @_;
+    open(my $fh, '<', $path) or die "$0: $path: $!\n";
+    my (%checks, $id, $in);
+    while (my $line = <$fh>) {
+        if ($line =~ /^### ([A-Z]+-\d+)/) { $id = $1; $in = 0; next }
+        if ($line =~ /^- \*\*(\w+)\.\*\*/) { $in = $1 eq 'Checks'; next }
+        next unless $in && $line =~ /^  - ([^`]+?): `([^`]+)`\s*$/;
+        my ($cases, $name) = ($1, $2);
+        my $re = join('', map { /^<[^>]*>$/ ? '.*' : quotemeta } split /(<[^>]*>)/, $name);
+        push @{$checks{$id}}, [$_, qr/^$re$/s] for split /,\s*/, $cases;
+    }
+    return \%checks;
+}
+
+# Is check $name of case $case one that decides $id?
+sub decides {
+    my ($checks, $id, $case, $name) = @_;
+    return grep { $_->[0] eq $case && $name =~ $_->[1] } @{$checks->{$id} // []};
+}
+
 # ---- one twin's run
 
 sub run_twin {    # in a child: exec mmcert, output to files
@@ -95,17 +124,23 @@ sub names_id {
     return grep { $_ eq $id } split ' ', $spec_ids // '';
 }
 
-sub first_failed_check {
-    my ($case) = @_;
-    for my $k (@{$case->{checks} // []}) {
-        return $k->{name} unless $k->{ok};
+# The first failing check of $case that decides $id, else its first failing
+# check and false.
+sub failed_check {
+    my ($checks, $id, $case) = @_;
+    my @failed = map { $_->{name} } grep { !$_->{ok} } @{$case->{checks} // []};
+    for my $name (@failed) {
+        return ($name, 1) if decides($checks, $id, $case->{id}, $name);
     }
-    return undef;
+    return ($failed[0] // '?', 0);
 }
 
-# What the run of twin $t says: {killed => bool, why => text, kills => [[case, check]]}.
+# What the run of twin $t says: {killed => bool, why => text, kills => [[case, check]]}:
+# killed when the run is NOT CERTIFIED with the id failed, and a case naming
+# the id failed a check that decides it (doc/spec.md); a failure only of
+# checks deciding other ids of the same case is not a kill of this id.
 sub judge {
-    my ($t, $dir, $status) = @_;
+    my ($t, $dir, $status, $checks) = @_;
     my $file = "$dir/$t->{name}.json";
     my $r = {killed => 0, kills => [], status => $status};
     my $doc = eval {
@@ -118,16 +153,22 @@ sub judge {
         return $r;
     }
     my ($cert) = grep { $_->{id} eq $t->{spec} } @{$doc->{certificate}{ids} // []};
+    my @others;
     for my $c (@{$doc->{cases} // []}) {
         next unless names_id($c->{spec_ids}, $t->{spec});
         next unless $c->{verdict} eq 'fail';
-        push @{$r->{kills}}, [$c->{id}, first_failed_check($c) // '?'];
+        my ($name, $decisive) = failed_check($checks, $t->{spec}, $c);
+        push @{$decisive ? $r->{kills} : \@others}, [$c->{id}, $name];
     }
     if ($status != 1) {
         $r->{why} = "exit $status, not 1 (NOT CERTIFIED): the suite "
           . ($status == 0 ? 'certified it' : $status == 4 ? 'left it incomplete' : 'did not run it');
     } elsif (!$cert || $cert->{status} ne 'failed') {
         $r->{why} = "$t->{spec} is '" . ($cert ? $cert->{status} : 'absent') . "' in the certificate";
+    } elsif (!@{$r->{kills}} && @others) {
+        $r->{why} = "$t->{spec} failed only through checks that decide other SPEC ids ("
+          . join('; ', map { "$_->[0]: '$_->[1]'" } @others) . "): none of $t->{spec}'s own "
+          . "checks (doc/spec.md) failed";
     } elsif (!@{$r->{kills}}) {
         $r->{why} = "$t->{spec} failed only by a broken case ($cert->{reason}): a crash or "
           . 'a broken set-up is not a check failing';
@@ -142,7 +183,7 @@ sub judge {
 
 # Run every twin, $opt{jobs} at a time; returns {name => judgement}.
 sub run_all {
-    my ($twins, $dir) = @_;
+    my ($twins, $dir, $checks) = @_;
     my (%pid_of, %result, %started);
     my @queue = @$twins;
     while (@queue || %pid_of) {
@@ -159,7 +200,7 @@ sub run_all {
         last if $pid <= 0;
         my $t = delete $pid_of{$pid} or next;
         my $status = $? & 127 ? 128 + ($? & 127) : $? >> 8;
-        $result{$t->{name}} = judge($t, $dir, $status);
+        $result{$t->{name}} = judge($t, $dir, $status, $checks);
         $result{$t->{name}}{seconds} = time - $started{$t->{name}};
     }
     return \%result;
@@ -197,12 +238,13 @@ independent probe catches them. Each twin runs through the cases that name its S
 
     mmcert run --impl build/tests/twins/TWIN.so --spec ID --topology TOPOLOGY --no-perf --seed $SEED
 
-and is killed when the certificate fails that id because one of those cases failed a check.
-The last column names each case that failed and its first failing check.
+and is killed when the certificate fails that id because one of those cases failed one of the
+checks doc/spec.md lists for the id (a case failing only on another id's checks does not count).
+The last column names each such case and the first of the id's checks it failed.
 
 @{[scalar @$twins]} twins ($liars liars) for @{[scalar keys %per_id]} SPEC ids; this run took @{[sprintf '%.0f', $seconds]} s with $opt{jobs} jobs.
 
-| twin | SPEC id | kind | how it is broken | killed by (case: first failing check) |
+| twin | SPEC id | kind | how it is broken | killed by (case: the id's first failing check) |
 | --- | --- | --- | --- | --- |
 EOF
     for my $t (@$twins) {
@@ -231,9 +273,24 @@ sub check_doc {
     return (0, "$path is out of date with the twin list (make kill-matrix regenerates it):", @diff);
 }
 
+# Does the file hold any of the twin build's names? Returns those it holds.
+sub twin_names_in {
+    my ($path, $twins) = @_;
+    open(my $fh, '<:raw', $path) or return ("$path: $!");
+    local $/;
+    my $bytes = <$fh>;
+    return grep { index($bytes, $_) >= 0 } ('ref_twin_active', 'libmmref-twins', 'twin:',
+        map { $_->{name} } @$twins);
+}
+
 # ---- main
 
 my @twins = twin_list();
+if ($opt{lib}) {
+    my @found = twin_names_in($opt{lib}, \@twins);
+    tap(!@found, "$opt{lib} is built without twins (no twin name, selector or table in it)",
+        map { "found: $_" } @found);
+}
 my @ids = spec_ids();
 my %known = map { $_ => 1 } @ids;
 my %has;
@@ -254,7 +311,7 @@ if (@{$opt{only}}) {
 my $dir = $opt{keep} // tempdir('mmcert-kill-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 mkdir $dir unless -d $dir;
 my $t0 = time;
-my $res = run_all(\@run, $dir);
+my $res = run_all(\@run, $dir, spec_checks($opt{spec}));
 my $seconds = time - $t0;
 for my $t (@run) {
     my $r = $res->{$t->{name}};
