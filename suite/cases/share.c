@@ -384,6 +384,11 @@ static bool near(double seen, double expected) {
   return seen >= expected - tol && seen <= expected + tol;
 }
 
+/* seen at most expected, with near()'s tolerance. */
+static bool near_or_below(double seen, double expected) {
+  return seen <= expected + expected * 0.03 + 2;
+}
+
 static void tps3_run(suite_ctx_t *c, const char *spec) {
   farm_t f;
   mmt_topology_t *probe = cu_topology(c, spec);
@@ -400,10 +405,15 @@ static void tps3_run(suite_ctx_t *c, const char *spec) {
   sc_diag(c, "VM rate %.3f pages/s by ShareScanTime; host budget %.2f pages/s", vm_rate, host_rate);
   /* Phase A: ShareScanTime paces (RateMax 1024 and the host budget are far). */
   uint64_t t0 = f.im->now(f.h), bad = 0, samples = 0, levels = 0, burst = 0;
-  uint64_t prev_saved = 0, prev_scanned = 0;
+  uint64_t prev_saved = 0, prev_scanned = 0, ahead = 0, same = 0, total = 0, ahead_t = 0;
   for (uint64_t t = tps3_sample_s; t <= SH_PASS_S; t += tps3_sample_s) {
     mmc_error_t aerr = {0};
     sc_require(c, f.im->advance(f.h, t0 + t * SH_NS_PER_S, &aerr), &aerr, "advance");
+    /* The probe: an image page can share only once both clones' copies
+     * were scanned, so shared pairs never outrun one VM's paced scan. */
+    image_identity(&f, 0, 1, &same, &total);
+    if (!near_or_below((double)same, vm_rate * (double)t) && !ahead++)
+      ahead_t = t;
     uint64_t scanned = farm_stats(&f, 0).pages_scanned + farm_stats(&f, 1).pages_scanned;
     uint64_t saved = cu_host_stats(c, f.h).saved_pages;
     bad += !near((double)scanned, 2 * vm_rate * (double)t);
@@ -415,6 +425,13 @@ static void tps3_run(suite_ctx_t *c, const char *spec) {
     prev_scanned = scanned;
     samples++;
   }
+  snprintf(name, sizeof name,
+           "%s: image pages shared (pointer identity) never ahead of the paced scan", f.label);
+  sc_check(c, ahead == 0 && total > 0, name,
+           "%llu of %llu samples ahead; at %llu s already %llu pairs shared, a VM scans %.0f "
+           "pages by then",
+           (unsigned long long)ahead, (unsigned long long)samples, (unsigned long long)ahead_t,
+           (unsigned long long)same, vm_rate * (double)ahead_t);
   snprintf(name, sizeof name, "%s: pages scanned follow Mem.ShareScanTime at every sample",
            f.label);
   sc_check(c, bad == 0, name, "%llu of %llu samples off by more than 3 %% + 2 pages",
