@@ -730,6 +730,14 @@ static uint32_t apply_moves(ref_host_t *h, mig_host_t *mh, const rebalance_resul
     const rebalance_move_t *m = &r->moves[k];
     const mig_who_t *w = &mh->who[m->vm];
     mmc_error_t err = {0};
+#ifdef REF_TWINS
+    if (REF_TWIN(NUMA12_MOVES_ONLY_REPORTED) && m->reason != REBALANCE_BALANCE) {
+      ref_vm_twin_report_home(h, w->vm, w->client, m->to, reason_name(m->reason));
+      mig_vm(ref_vm_get(h, w->vm))->client[w->client].last_move_period = period;
+      done++;
+      continue;
+    }
+#endif
     if (ref_vm_set_home(h, w->vm, w->client, m->to, reason_name(m->reason), &err) != 0) {
       ref_event_emit(h, (mmc_event_t){.type = MMC_EV_ERROR,
                                       .vm = w->vm,

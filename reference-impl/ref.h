@@ -127,6 +127,7 @@ typedef struct ref_client {
   _Atomic uint32_t home; /* node index; read by the fault path */
 #ifdef REF_TWINS
   uint32_t twin_first_home; /* the home at power-on (twin NUMA7_NEW_MEMORY_FROM_OLD_HOME) */
+  uint32_t twin_shown_home; /* reported, not real (twin NUMA12_MOVES_ONLY_REPORTED); REF_NO_NODE */
 #endif
   uint32_t first_vcpu;
   uint32_t nvcpus;
@@ -310,6 +311,13 @@ void ref_vm_for_each_client(ref_host_t *h, ref_client_fn fn, void *ctx);
  * EINVAL node without CPUs or outside the affinity. */
 int ref_vm_set_home(ref_host_t *h, mmc_vm_id_t vm, uint32_t client, uint32_t node,
                     const char *reason, mmc_error_t *err);
+#ifdef REF_TWINS
+/* Twin NUMA12_MOVES_ONLY_REPORTED: the home change is counted, reported
+ * (MMC_EV_HOME_CHANGE, vm_stats, vcpu_info, the rebalancer's own view) and
+ * nothing else happens. */
+void ref_vm_twin_report_home(ref_host_t *h, mmc_vm_id_t vm, uint32_t client, uint32_t node,
+                             const char *reason);
+#endif
 
 int ref_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out, mmc_error_t *err);
 int ref_vm_reconfigure(mmc_host_t *h, mmc_vm_id_t vm, const mmc_vm_config_t *cfg, mmc_error_t *err);

@@ -197,6 +197,10 @@ typedef struct sh_vm {
   bool hinted;
   uint64_t quota; /* this run */
   uint64_t want;  /* this run, before the host budget cut it */
+#ifdef REF_TWINS
+  uint8_t *twin_claimed; /* twin TPS8_COUNTED_NEVER_MERGED: pages reported shared */
+  bool twin_scanned;     /* twin TPS3_BURST_REPORTED_PACED: the one whole pass done */
+#endif
   _Atomic uint64_t shared_pages, zero_pages, cow_breaks, pages_scanned;
 } sh_vm_t;
 
@@ -225,6 +229,9 @@ typedef struct sh_host {
   size_t nvms, vms_cap;
   uint64_t collisions, stale, hashed, merged, runs, unshared;
   uint64_t turn; /* who gets the pages left by a proportional cut first */
+#ifdef REF_TWINS
+  uint64_t twin_saved, twin_frames; /* twin TPS8_COUNTED_NEVER_MERGED: reported, not real */
+#endif
   uint8_t zero[MMC_PAGE_SIZE];
 } sh_host_t;
 
@@ -1070,10 +1077,45 @@ static void entry_put(ref_host_t *h, sh_table_t *t, uint32_t idx, bool pin) {
     ref_frame_free(h->pools[t->node], frame);
 }
 
+#ifdef REF_TWINS
+/* Twin TPS8_COUNTED_NEVER_MERGED: candidates are counted (shared_pages,
+ * saved_pages, MMC_EV_SHARE) as if merged, once per page; nothing is
+ * remapped, every page keeps its own frame. */
+static void twin_claim(ref_host_t *h, sh_host_t *st, ref_vm_t *vm, const sh_item_t *items, size_t n,
+                       uint8_t phase) {
+  sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+  if (!sv->twin_claimed && !(sv->twin_claimed = calloc(vm->npages, 1)))
+    return;
+  uint64_t count = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (sv->twin_claimed[items[i].gpfn])
+      continue;
+    sv->twin_claimed[items[i].gpfn] = 1;
+    atomic_fetch_add_explicit(&sv->shared_pages, 1, memory_order_relaxed);
+    *(phase == PH_JOIN ? &st->twin_saved : &st->twin_frames) += 1;
+    count++;
+  }
+  st->merged += count;
+  if (count)
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_SHARE,
+                                    .vm = vm->id,
+                                    .node_from = -1,
+                                    .node_to = -1,
+                                    .count = count,
+                                    .reason = "merged"});
+}
+#endif
+
 /* Remap one VM's candidates items[0..n) (sorted, duplicates already out). */
 static void merge_vm(ref_host_t *h, sh_host_t *st, const sh_item_t *items, size_t n, uint8_t phase,
                      uint64_t mask) {
   ref_vm_t *vm = items[0].vm;
+#ifdef REF_TWINS
+  if (REF_TWIN(TPS8_COUNTED_NEVER_MERGED) && phase != PH_UNSHARE) {
+    twin_claim(h, st, vm, items, n, phase);
+    return;
+  }
+#endif
   if (st->gpfns_cap < n) {
     uint64_t *g = realloc(st->gpfns, n * sizeof *g);
     if (!g)
@@ -1248,7 +1290,12 @@ static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
     if (q == 0)
       continue;
     scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
-    scan_vm(&s, q);
+    uint64_t real = q;
+#ifdef REF_TWINS
+    if (REF_TWIN(TPS3_BURST_REPORTED_PACED)) /* one whole pass at once; q is reported */
+      real = sv->twin_scanned ? 0 : vm->npages, sv->twin_scanned = true;
+#endif
+    scan_vm(&s, real);
     atomic_fetch_add_explicit(&sv->pages_scanned, q, memory_order_relaxed);
   }
   merge_all(h, st, mask);
@@ -1421,15 +1468,40 @@ static void share_vm_off(ref_host_t *h, ref_vm_t *vm) {
     if (st->tab[n])
       sweep_hints(st->tab[n], vm->id);
   munmap(sv->hint_of, sv->hint_bytes);
+#ifdef REF_TWINS
+  free(sv->twin_claimed);
+#endif
   free(sv);
   vm->mech[REF_MECH_SHARE] = NULL;
 }
+
+#ifdef REF_TWINS
+/* Twin TPS3_BURST_REPORTED_PACED: a count of the real (burst) sharing
+ * scaled by the fraction of the VMs the pacing would have scanned by now. */
+static void twin_sum(ref_host_t *h, ref_vm_t *vm, void *ctx) {
+  uint64_t *sum = ctx; /* scanned, pages */
+  sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+  sum[0] += sv ? atomic_load(&sv->pages_scanned) : 0;
+  sum[1] += vm->npages;
+}
+
+static uint64_t twin_paced(ref_host_t *h, uint64_t real) {
+  uint64_t sum[2] = {0, 0};
+  ref_vm_for_each(h, twin_sum, sum); /* h->lock held (host_stats) */
+  return sum[0] >= sum[1] || !sum[1] ? real : (uint64_t)((double)real * sum[0] / sum[1]);
+}
+#endif
 
 static void share_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
   sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
   if (!sv)
     return;
   out->shared_pages = atomic_load(&sv->shared_pages);
+#ifdef REF_TWINS
+  uint64_t scanned = atomic_load(&sv->pages_scanned);
+  if (REF_TWIN(TPS3_BURST_REPORTED_PACED) && scanned < vm->npages)
+    out->shared_pages = (uint64_t)((double)out->shared_pages * scanned / vm->npages);
+#endif
   out->zero_pages = atomic_load(&sv->zero_pages);
   out->cow_breaks = atomic_load(&sv->cow_breaks);
   out->pages_scanned = atomic_load(&sv->pages_scanned);
@@ -1486,6 +1558,13 @@ static void share_host_stats(ref_host_t *h, mmc_host_stats_t *out) {
     return;
   out->shared_frames = i.shared_frames;
   out->saved_pages = i.sharers - i.shared_frames;
+#ifdef REF_TWINS
+  sh_host_t *st = host_of(h);
+  out->shared_frames += st->twin_frames;
+  out->saved_pages += st->twin_saved;
+  if (REF_TWIN(TPS3_BURST_REPORTED_PACED))
+    out->saved_pages = twin_paced(h, out->saved_pages);
+#endif
 }
 
 const ref_mech_t ref_share_mech = {

@@ -89,6 +89,8 @@
     "virtual NUMA from numa.vcpu.min + 1 vCPUs on (compared with <= instead of <)")               \
   X(NUMA12_LOCALITY_IGNORES_CPU, "NUMA-12", "builtin:2", REF_TWIN_BROKEN,                          \
     "locality moves leave CPU out: a VM moves to its memory's node however loaded it is")         \
+  X(NUMA12_MOVES_ONLY_REPORTED, "NUMA-12", "builtin:2", REF_TWIN_LIAR,                             \
+    "locality moves and swaps are reported (events, home in vm_stats and vcpu_info); nothing moves") \
   X(MIG1_COPY_SKIPPED, "MIG-1", "builtin:2", REF_TWIN_BROKEN,                                      \
     "migration publishes the new frames without copying into them")                               \
   X(MIG1_MOVES_COUNTED_NOT_DONE, "MIG-1", "builtin:2", REF_TWIN_LIAR,                              \
@@ -117,6 +119,8 @@
     "a write to a shared page makes the shared frame the writer's own; the COW break is reported") \
   X(TPS3_RATE_MAX_IGNORED, "TPS-3", "builtin:2", REF_TWIN_BROKEN,                                  \
     "Mem.ShareRateMax is not applied to a VM's scan")                                              \
+  X(TPS3_BURST_REPORTED_PACED, "TPS-3", "builtin:2", REF_TWIN_LIAR,                               \
+    "the first run scans and merges every page; pages_scanned and savings are reported at the pace") \
   X(TPS4_SHARED_PAGE_LEFT_ON_OLD_NODE, "TPS-4", "builtin:2", REF_TWIN_BROKEN,                      \
     "after a home change shared pages stay on the old node's frame")                              \
   X(TPS5_ZERO_PAGES_SKIPPED, "TPS-5", "builtin:2", REF_TWIN_BROKEN,                                \
@@ -129,6 +133,8 @@
     "sharing before swap is tried only when Mem.MemZipEnable=0")                                  \
   X(TPS8_MERGED_FRAMES_KEPT, "TPS-8", "builtin:2", REF_TWIN_LIAR,                                  \
     "merged pages' private frames are never freed; saved_pages counts the savings")              \
+  X(TPS8_COUNTED_NEVER_MERGED, "TPS-8", "builtin:2", REF_TWIN_LIAR,                               \
+    "pages are counted and reported shared (shared_pages, saved_pages, events), never merged")   \
   X(SALT1_SALT_NOT_COMPARED, "SALT-1", "builtin:2", REF_TWIN_BROKEN,                               \
     "the salt is left out of the share table's key and match")                                    \
   X(SALT2_EMPTY_SALT_IS_A_SALT, "SALT-2", "builtin:2", REF_TWIN_BROKEN,                            \

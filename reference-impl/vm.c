@@ -454,6 +454,7 @@ static int place(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
     atomic_init(&vm->client[i].home, d.client[i].node);
 #ifdef REF_TWINS
     vm->client[i].twin_first_home = d.client[i].node;
+    vm->client[i].twin_shown_home = REF_NO_NODE;
 #endif
     vm->client[i].first_vcpu = d.client[i].first_vcpu;
     vm->client[i].nvcpus = d.client[i].nvcpus;
@@ -685,6 +686,15 @@ static uint32_t vcpu_node(const ref_vm_t *vm, const mmc_vcpu_t *v) {
   return vm->placed ? atomic_load(&vm->client[v->client].home) : REF_NO_NODE;
 }
 
+/* The home a client reports: its real one, or the twin's (twin.h). */
+static uint32_t reported_home(const ref_vm_t *vm, uint32_t i) {
+#ifdef REF_TWINS
+  if (vm->client[i].twin_shown_home != REF_NO_NODE)
+    return vm->client[i].twin_shown_home;
+#endif
+  return atomic_load(&vm->client[i].home);
+}
+
 int ref_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **out,
                    mmc_error_t *err) {
   ref_vm_t *vm;
@@ -777,7 +787,7 @@ int ref_vcpu_info(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_info_t
   if (rc == 0) {
     const mmc_vcpu_t *v = &vm->vcpus[index];
     uint32_t per = (vm->cfg.vcpus + vm->vnuma_nodes - 1) / vm->vnuma_nodes;
-    *out = (mmc_vcpu_info_t){.node = vcpu_node(vm, v),
+    *out = (mmc_vcpu_info_t){.node = vm->placed ? reported_home(vm, v->client) : REF_NO_NODE,
                              .binding_applied = atomic_load(&v->entered) && v->binding_applied,
                              .vnode = index / per};
   }
@@ -832,6 +842,24 @@ static void move_client(ref_host_t *h, ref_vm_t *vm, uint32_t i, uint32_t to, ui
 
 /* ---------------------------------------------------------------- for policies */
 
+#ifdef REF_TWINS
+void ref_vm_twin_report_home(ref_host_t *h, mmc_vm_id_t id, uint32_t client, uint32_t node,
+                             const char *reason) {
+  ref_vm_t *vm = ref_vm_get(h, id);
+  if (!vm || !vm->placed || client >= vm->nclients)
+    return;
+  mmc_event_t ev = {.type = MMC_EV_HOME_CHANGE,
+                    .vm = id,
+                    .node_from = (int32_t)reported_home(vm, client),
+                    .node_to = (int32_t)node,
+                    .client = client};
+  snprintf(ev.reason, sizeof ev.reason, "%s", reason);
+  vm->client[client].twin_shown_home = node;
+  atomic_fetch_add(&vm->home_changes, 1);
+  ref_event_emit(h, ev);
+}
+#endif
+
 void ref_vm_for_each_client(ref_host_t *h, ref_client_fn fn, void *ctx) {
   ref_mem_t *m = mem_of(h);
   for (size_t k = 0; k < m->cap; k++) {
@@ -839,7 +867,7 @@ void ref_vm_for_each_client(ref_host_t *h, ref_client_fn fn, void *ctx) {
     for (uint32_t i = 0; vm && i < vm->nclients; i++) {
       ref_client_view_t c = {.vm = vm->id,
                              .client = i,
-                             .home = atomic_load(&vm->client[i].home),
+                             .home = reported_home(vm, i),
                              .vcpus = vm->client[i].nvcpus,
                              .npages = vm->client[i].npages,
                              .affinity = atomic_load(&vm->affinity),
@@ -947,9 +975,9 @@ int ref_vm_stats(mmc_host_t *h, mmc_vm_id_t id, mmc_vm_stats_t *out, mmc_error_t
     memset(out, 0, sizeof *out);
     out->configured_pages = vm->npages;
     out->nclients = vm->nclients;
-    out->home_node = vm->placed ? atomic_load(&vm->client[0].home) : REF_NO_NODE;
+    out->home_node = vm->placed ? reported_home(vm, 0) : REF_NO_NODE;
     for (uint32_t i = 0; i < MMC_MAX_NODES; i++)
-      out->client_home[i] = i < vm->nclients ? atomic_load(&vm->client[i].home) : REF_NO_NODE;
+      out->client_home[i] = i < vm->nclients ? reported_home(vm, i) : REF_NO_NODE;
     out->vnuma_nodes = vm->vnuma_nodes;
     for (uint32_t n = 0; n < h->nnodes; n++) {
       out->pages_per_node[n] = atomic_load(&vm->pages_per_node[n]);
