@@ -285,11 +285,24 @@ static uint32_t vm_split(ns_t *s, uint32_t vcpus, uint32_t mem, uint32_t home, u
   return k;
 }
 
+/* VM k writes the second half of its pages (untouched until now): how many
+ * of them the probe finds off `node` (-1: some unattributed). */
+static int64_t numa12_new_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint32_t node) {
+  uint64_t half = s->cfg[k].memory_bytes / MMC_PAGE_SIZE / 2;
+  ns_write(s, k, half, half);
+  return ns_pages_off(s, loc, k, half, half, node);
+}
+
 static void numa12_locality(suite_ctx_t *c, const mmc_setting_value_t *set, bool contended) {
   ns_t s;
   ns_init(&s, c, TOPO2, set, 1);
-  /* A: memory on node 0, home node 1, a fifth of a core. */
+  cu_locator_t loc;
+  cu_locator_init(c, &loc, &s.topo->desc);
+  /* A: memory on node 0 (its first half written there), home node 1, a
+   * fifth of a core. */
+  s.boot_pages = 4 * NS_MIB / MMC_PAGE_SIZE / 2;
   uint32_t a = vm_split(&s, 1, 0, 1, 200, false);
+  s.boot_pages = 0;
   if (contended) { /* node 0 full: two pinned VMs of a core each */
     ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
     ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
@@ -307,22 +320,31 @@ static void numa12_locality(suite_ctx_t *c, const mmc_setting_value_t *set, bool
              "the move is A's, to node 0, reason \"locality\"", "VM index %u to node %d, '%s'",
              ns_index(&s, m->vm), m->node_to, m->reason);
     mmc_vm_stats_t st = ns_stats(&s, a);
-    sc_check_int(c, "A's memory is local afterwards", (long long)st.configured_pages,
+    sc_check_int(c, "A's memory is local afterwards", (long long)st.resident_pages,
                  (long long)st.pages_per_node[st.home_node]);
+    int64_t off = numa12_new_off(&s, &loc, a, 0);
+    sc_check(c, off == 0, "A's new memory after the move comes from node 0 (probe)",
+             "%lld pages elsewhere (-1: unattributed)", (long long)off);
   }
+  cu_locator_free(&loc);
   ns_fini(&s);
 }
 
 static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool contended) {
   ns_t s;
   ns_init(&s, c, TOPO2, set, 1);
+  cu_locator_t loc;
+  cu_locator_init(c, &loc, &s.topo->desc);
   int64_t interval = cu_setting(c, s.h, "Numa.SwapInterval");
   uint32_t a, b;
   if (!contended) {
     /* A: memory 0, home 1; B: memory 1, home 0; a core each. Neither can
-     * move alone without unbalancing; swapped, both are local. */
+     * move alone without unbalancing; swapped, both are local. Only their
+     * first halves are written at first. */
+    s.boot_pages = 4 * NS_MIB / MMC_PAGE_SIZE / 2;
     a = vm_split(&s, 1, 0, 1, FULL, false);
     b = vm_split(&s, 1, 1, 0, FULL, false);
+    s.boot_pages = 0;
   } else {
     /* A (2 vCPUs, 2 cores of demand) memory 0, home 1; B (half a core)
      * memory 1, home 0; C pinned on node 0 with a core. Swapped, node 0
@@ -339,6 +361,7 @@ static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool con
     sc_check(c, n == 0, "no swap that would overload a node (no contention created)",
              "%zu home changes, first VM index %u to node %d (%s)", n, m ? ns_index(&s, m->vm) : 0,
              m ? m->node_to : -1, m ? m->reason : "");
+    cu_locator_free(&loc);
     ns_fini(&s);
     return;
   }
@@ -352,11 +375,17 @@ static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool con
       t[swaps++] = s.ev[i].time_ns;
   sc_check(c, swaps == 2 && t[0] == t[1], "both home changes are one swap (reason, same period)",
            "%zu home changes with reason \"swap\"", swaps);
-  sc_check(
-      c, sa.pages_per_node[0] == sa.configured_pages && sb.pages_per_node[1] == sb.configured_pages,
-      "after the swap both VMs' memory is local", "A %llu/%llu on node 0, B %llu/%llu on 1",
-      (unsigned long long)sa.pages_per_node[0], (unsigned long long)sa.configured_pages,
-      (unsigned long long)sb.pages_per_node[1], (unsigned long long)sb.configured_pages);
+  sc_check(c,
+           sa.pages_per_node[0] == sa.resident_pages && sb.pages_per_node[1] == sb.resident_pages,
+           "after the swap both VMs' memory is local", "A %llu/%llu on node 0, B %llu/%llu on 1",
+           (unsigned long long)sa.pages_per_node[0], (unsigned long long)sa.resident_pages,
+           (unsigned long long)sb.pages_per_node[1], (unsigned long long)sb.resident_pages);
+  int64_t off_a = numa12_new_off(&s, &loc, a, 0), off_b = numa12_new_off(&s, &loc, b, 1);
+  sc_check(c, off_a == 0 && off_b == 0,
+           "after the swap both VMs' new memory comes from their new homes (probe)",
+           "A: %lld pages off node 0, B: %lld off node 1 (-1: unattributed)", (long long)off_a,
+           (long long)off_b);
+  cu_locator_free(&loc);
   ns_fini(&s);
 }
 
