@@ -77,7 +77,7 @@ LIBWL_SO := $(BUILD)/libworkloads.so
 LIBSUITE_A := $(BUILD)/libmmsuite.a
 MMCERT := $(BUILD)/mmcert
 
-.PHONY: all check check-unit check-cli suite baseline bench check-numa install uninstall clean distclean format
+.PHONY: all check check-unit check-cli check-stats suite baseline bench check-numa install uninstall clean distclean format
 all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
 
 # configure changed since config.mk was written (a new dependency, a new
@@ -208,6 +208,15 @@ check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT) $(TWIN_LINKS)
 check: all
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
 		$(PG_SERVER) $(MAKE) --no-print-directory check-unit check-cli
+
+# The statistical checks' false-failure rates over many seeds: test_bounds,
+# which `make check` runs with 3000 seeds (about a second), here with
+# STATS_SEEDS (100000: no failure in 30000 already bounds a rate below 1e-4
+# at 95 %; a few minutes). CI runs it.
+STATS_SEEDS ?= 100000
+check-stats: $(BUILD)/tests/test_bounds
+	$(Q)MMCERT_STATS_SEEDS=$(STATS_SEEDS) CMOCKA_MESSAGE_OUTPUT=TAP $(PROVE) $(PROVE_FLAGS) -v \
+		--exec $(CURDIR)/tests/cmocka-tap $(BUILD)/tests/test_bounds
 
 # The main job: conformance suite against the reference implementation on
 # this machine's topology (and an emulated multi-node one on a 1-node host).

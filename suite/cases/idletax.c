@@ -107,6 +107,11 @@ void case_alloc_2(suite_ctx_t *c) {
   ws.f0_permille = (uint32_t)(wb * 1000);
   sc_require(c, wl_ws_set_cfg(e.vm[1], &ws, &err), &err, "working set of VM b");
   ms_set(&e, "Mem.IdleTax", 75);
+  if (!ms_reported(&e, 0, MMC_VMSTAT_TARGET | MMC_VMSTAT_WSS_ESTIMATE,
+                   "ALLOC-2 allocation targets")) {
+    ms_free(&e);
+    return;
+  }
   ms_run(&e, 10 * e.sp_ns + 2 * e.bp_ns, NULL, NULL);
   snap_t s[2];
   freeze_and_read(&e, "Mem.IdleTax", 75, s);
@@ -322,6 +327,21 @@ void case_alloc_6(suite_ctx_t *c) {
   /* Estimates move every tick; targets may change only on one phase of
    * Mem.BalancePeriod. */
   uint64_t span = 8 * (e.bp_ns > e.sp_ns ? e.bp_ns : e.sp_ns); /* estimates settle */
+  if (!ms_reported(&e, 0, MMC_VMSTAT_TARGET | MMC_VMSTAT_WSS_ESTIMATE,
+                   "ALLOC-3 allocation targets")) {
+    ms_free(&e);
+    return;
+  }
+  if (!ms_reported(&e, 0, MMC_VMSTAT_TARGET | MMC_VMSTAT_WSS_ESTIMATE,
+                   "ALLOC-5 allocation targets")) {
+    ms_free(&e);
+    return;
+  }
+  if (!ms_reported(&e, 0, MMC_VMSTAT_TARGET | MMC_VMSTAT_WSS_ESTIMATE,
+                   "ALLOC-6 allocation targets")) {
+    ms_free(&e);
+    return;
+  }
   ms_run(&e, span, a6_observe, &o);
   unsigned off = 0;
   for (unsigned i = 1; i < o.n; i++)
@@ -379,6 +399,11 @@ void case_alloc_osdi02(suite_ctx_t *c) {
   wl_ws_cfg_t active = {.shape = WL_WS_STEADY, .f0_permille = 750, .write = true};
   ms_vm(&e, "osdi02-vm1-idle", vm_mib, MMC_SHARES_NORMAL, &idle);
   ms_vm(&e, "osdi02-vm2-active", vm_mib, MMC_SHARES_NORMAL, &active);
+  if (!ms_reported(&e, 0, MMC_VMSTAT_TARGET | MMC_VMSTAT_WSS_ESTIMATE,
+                   "ALLOC-4 allocation targets")) {
+    ms_free(&e);
+    return;
+  }
   ms_run(&e, 16 * e.sp_ns + 2 * e.bp_ns, NULL, NULL);
   mmc_vm_stats_t a0 = ms_stats(&e, 0), b0 = ms_stats(&e, 1);
   sc_diag(c, "tau = 0:    VM1 (idle) %.1f MiB, VM2 (active) %.1f MiB; estimates %.1f / %.1f MiB",

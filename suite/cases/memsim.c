@@ -83,6 +83,11 @@ mmc_vm_stats_t ms_stats(ms_env_t *e, size_t i) {
   return cu_vm_stats(e->c, e->h, e->vm[i]->id);
 }
 
+bool ms_reported(ms_env_t *e, size_t i, uint64_t bits, const char *what) {
+  mmc_vm_stats_t s = ms_stats(e, i);
+  return cu_reported_vm(e->c, &s, bits, what);
+}
+
 void ms_set(ms_env_t *e, const char *name, int64_t value) {
   mmc_error_t err = {0};
   char what[96];

@@ -59,6 +59,11 @@ typedef void (*ms_observe_fn)(ms_env_t *e, uint64_t now_ns, void *arg);
  * tick, observe. */
 void ms_run(ms_env_t *e, uint64_t duration_ns, ms_observe_fn fn, void *arg);
 mmc_vm_stats_t ms_stats(ms_env_t *e, size_t i);
+/* The cases judge documented quantities the implementation reports (its
+ * working-set estimate, its allocation targets, its sampling counts): no
+ * probe sees them. False (the case's check not shown) when VM i's
+ * statistics mark one of `bits` unobserved. */
+bool ms_reported(ms_env_t *e, size_t i, uint64_t bits, const char *what);
 void ms_set(ms_env_t *e, const char *name, int64_t value);
 /* True fraction of VM i's pages its workload touches at host time now. */
 double ms_true_frac(ms_env_t *e, size_t i, uint64_t now_ns);

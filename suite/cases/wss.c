@@ -11,16 +11,18 @@
  * WSS-2: step up 0.2 -> 0.8 and step down 0.8 -> 0.2. Bounds (from the
  *        estimator wss.h documents, gains 0.75 fast / 0.25 slow; D = the
  *        step): up, one period after the step the estimate has at least
- *        ~75 % of the step, so we require >= f0 + 0.6 D, and >= f1 - 0.1
+ *        ~75 % of the step, so we require >= f0 + 0.6 D, and >= f1 - 0.15
  *        two periods after; down, one period after the step it still holds
  *        at least half of the step (the slow average: 0.75 D), and only
  *        several periods later (>= 3) it is within 0.2 D of the new level.
- *        Sampling noise at n = 100 is about 5 points (3 sigma: 0.15), folded
- *        into these margins.
- * WSS-3: steady f = 0.1, 0.5, 0.9 on three VMs: after convergence the
- *        estimate stays within the sampling error of f (mean |error| <= 5
- *        points, every reading within 15 points: 3 sigma at n = 100);
- *        metrics: mean and max estimation error.
+ *        The margins are the sampling noise at n = 100 (suite/bounds.h,
+ *        BOUND_WSS2_*): each check fails the reference's estimator with a
+ *        rate measured <= 1e-4 (no failure in 100000 seeds, make
+ *        check-stats); f1 - 0.1 two periods after failed it 2e-4 of runs.
+ * WSS-3: steady f = 0.1, 0.5, 0.9 on three VMs: after convergence every
+ *        reading and the mean reading stay within the sampling error of f,
+ *        bounds derived from n = 100 for a false failure <= 1e-4 per check
+ *        (suite/bounds.h); metrics: mean and max estimation error.
  * WSS-4: two equal VMs active above their share (targets equal); one goes
  *        idle (its target is lowered by the idle tax), then active again:
  *        its target returns to the share-based value within 2 sample
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bounds.h"
 #include "memsim.h"
 
 #define NS_PER_S 1000000000ull
@@ -87,6 +90,11 @@ void case_wss_1(suite_ctx_t *c) {
   wl_ws_cfg_t ws = {.shape = WL_WS_STEADY, .f0_permille = 300, .write = true};
   ms_vm(&e, "wss1", wss_vm_mib, MMC_SHARES_NORMAL, &ws);
   w1_obs_t o = {0};
+  if (!ms_reported(&e, 0, MMC_VMSTAT_PAGES_SAMPLED | MMC_VMSTAT_EXEC_NS,
+                   "WSS-1 pages sampled per period of execution time")) {
+    ms_free(&e);
+    return;
+  }
   ms_run(&e, 6 * e.sp_ns, w1_observe, &o);
   sc_check(c, o.n > 0 && o.bad_inc == 0, "every period samples the same number of pages",
            "%u increments of pages_sampled, first %llu, %u different", o.incs,
@@ -179,6 +187,10 @@ void case_wss_2(suite_ctx_t *c) {
   ws.level_ns = e.sp_ns;
   ms_vm(&e, "wss2", wss_vm_mib, MMC_SHARES_NORMAL, &ws);
   est_trace_t tr = {0};
+  if (!ms_reported(&e, 0, MMC_VMSTAT_WSS_ESTIMATE, "WSS-2 working-set estimate")) {
+    ms_free(&e);
+    return;
+  }
   ms_run(&e, (uint64_t)(settle + down + up) * e.sp_ns, trace_observe, &tr);
   unsigned at_down = settle * MS_TICKS_PER_PERIOD, at_up = (settle + down) * MS_TICKS_PER_PERIOD;
   double down1 = est_after(&tr, at_down, 1), up1 = est_after(&tr, at_up, 1);
@@ -190,9 +202,12 @@ void case_wss_2(suite_ctx_t *c) {
           down1, t_down);
   sc_diag(c, "step up 0.2 -> 0.8: estimate %.3f one period after, %.3f two periods after", up1,
           up2);
-  sc_check_range(c, "step up: one period after, >= f0 + 0.6 D", lo + 0.6 * d, 1.0, up1);
-  sc_check_range(c, "step up: two periods after, >= f1 - 0.1", hi - 0.1, 1.0, up2);
-  sc_check_range(c, "step down: one period after, still >= f1 + 0.5 D", lo + 0.5 * d, 1.0, down1);
+  sc_check_range(c, "step up: one period after, >= f0 + 0.6 D (false failure <= 1e-4)",
+                 lo + BOUND_WSS2_UP1 * d, 1.0, up1);
+  sc_check_range(c, "step up: two periods after, >= f1 - 0.15 (false failure <= 1e-4)",
+                 hi - BOUND_WSS2_UP2_GAP, 1.0, up2);
+  sc_check_range(c, "step down: one period after, still >= f1 + 0.5 D (false failure <= 1e-4)",
+                 lo + BOUND_WSS2_DOWN1 * d, 1.0, down1);
   sc_check_range(c, "step down: periods to come within 0.2 D of f1 (several: >= 3)", 3.0, down,
                  t_down);
   sc_check(c, t_up < t_down, "increases are followed faster than decreases",
@@ -204,32 +219,49 @@ void case_wss_2(suite_ctx_t *c) {
 
 /* ---------------------------------------------------------------- WSS-3 */
 
+/* OSDI02's n: the sampling the bounds are derived for (bounds.h). */
+#define WSS_DOC_SAMPLES 100u
+enum { w3_warm_periods = 16, w3_periods = 16, w3_vms = 3 };
+
 typedef struct w3_obs {
   unsigned warm; /* ticks to skip */
   unsigned tick;
-  double sum[3], max[3];
+  double sum[w3_vms], abs_sum[w3_vms], lo[w3_vms], hi[w3_vms]; /* signed error stats */
   unsigned n;
+  bool unobserved;
 } w3_obs_t;
 
 static void w3_observe(ms_env_t *e, uint64_t now, void *arg) {
   w3_obs_t *o = arg;
   if (++o->tick <= o->warm)
     return;
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < w3_vms; i++) {
     mmc_vm_stats_t s = ms_stats(e, i);
-    double err = fabs((double)s.wss_estimate_pages / (double)s.configured_pages -
-                      ms_true_frac(e, i, now - e->tick_ns));
+    o->unobserved |= (s.unobserved & MMC_VMSTAT_WSS_ESTIMATE) != 0;
+    double err = (double)s.wss_estimate_pages / (double)s.configured_pages -
+                 ms_true_frac(e, i, now - e->tick_ns);
     o->sum[i] += err;
-    o->max[i] = fmax(o->max[i], err);
+    o->abs_sum[i] += fabs(err);
+    o->lo[i] = o->n ? fmin(o->lo[i], err) : err;
+    o->hi[i] = o->n ? fmax(o->hi[i], err) : err;
   }
   o->n++;
 }
 
+/* WSS-3's checks are statistical: the estimate is built from random
+ * samples, so its error is random. The bounds (suite/bounds.h, bound_wss3)
+ * come from the documented sampling (n = 100 pages a period) for any gains
+ * of the documented estimator, so that a correct implementation fails each
+ * check with probability at most BOUND_ALPHA (1e-4); tests/unit/test_bounds.c
+ * shows the rate over many seeds with the reference's estimator. Before,
+ * "mean |error| <= 5 points" failed a correct reference about once in a
+ * handful of runs (5.34 seen): the mean absolute error of an estimate whose
+ * readings carry the sampling error is about that error itself. */
 void case_wss_3(suite_ctx_t *c) {
   ms_env_t e;
   ms_host(&e, c, wss_host_mib, NULL, 0);
-  static const unsigned f[3] = {100, 500, 900};
-  for (size_t i = 0; i < 3; i++) {
+  static const unsigned f[w3_vms] = {100, 500, 900};
+  for (size_t i = 0; i < w3_vms; i++) {
     char name[32];
     snprintf(name, sizeof name, "wss3-f%u", f[i]);
     wl_ws_cfg_t ws = {.shape = WL_WS_STEADY, .f0_permille = f[i], .write = true};
@@ -237,25 +269,44 @@ void case_wss_3(suite_ctx_t *c) {
   }
   /* Warm-up: 16 periods (an estimate that starts anywhere in 0..1 is within
    * 1 % of f after that at the slow gain), then 16 measured periods. */
-  w3_obs_t o = {.warm = 16 * MS_TICKS_PER_PERIOD};
-  ms_run(&e, 32 * e.sp_ns, w3_observe, &o);
+  w3_obs_t o = {.warm = w3_warm_periods * MS_TICKS_PER_PERIOD};
+  ms_run(&e, (w3_warm_periods + w3_periods) * e.sp_ns, w3_observe, &o);
+  if (o.unobserved) {
+    cu_not_shown(c, "WSS-3: the implementation does not observe wss_estimate_pages");
+    ms_free(&e);
+    return;
+  }
   double all = 0, worst = 0;
-  for (size_t i = 0; i < 3; i++) {
-    double mean = o.sum[i] / o.n;
-    char name[96];
-    snprintf(name, sizeof name, "f = %.1f: mean |estimate - f| within 5 points", f[i] / 1000.0);
-    sc_check_range(c, name, 0.0, 0.05, mean);
-    snprintf(name, sizeof name, "f = %.1f: every reading within 15 points (3 sigma)",
-             f[i] / 1000.0);
-    sc_check_range(c, name, 0.0, 0.15, o.max[i]);
+  for (size_t i = 0; i < w3_vms; i++) {
+    double fr = f[i] / 1000.0, mean = o.sum[i] / o.n;
+    bound_wss3_t b;
+    bound_wss3(fr, WSS_DOC_SAMPLES, o.n, w3_periods, BOUND_ALPHA, &b);
+    char name[200];
+    snprintf(name, sizeof name,
+             "f = %.1f: every reading within -%.1f/+%.1f points of f (n = %u; false failure "
+             "<= %g)",
+             fr, 100 * b.reading_lo, 100 * b.reading_hi, WSS_DOC_SAMPLES, BOUND_ALPHA);
+    sc_check(c, o.lo[i] >= -b.reading_lo && o.hi[i] <= b.reading_hi, name,
+             "readings from %+.2f to %+.2f points off f over %u readings (sampling error %.1f "
+             "points; false failure <= %g)",
+             100 * o.lo[i], 100 * o.hi[i], o.n, 100 * b.sampling_error, BOUND_ALPHA);
+    snprintf(name, sizeof name,
+             "f = %.1f: converged: the mean reading within -%.1f/+%.1f points of f (false "
+             "failure <= %g)",
+             fr, 100 * b.mean_lo, 100 * b.mean_hi, BOUND_ALPHA);
+    sc_check(c, mean >= -b.mean_lo && mean <= b.mean_hi, name,
+             "mean error %+.2f points over %u periods (the upper bound allows one sampling "
+             "error, %.1f points, for the largest-of-three's bias; false failure <= %g)",
+             100 * mean, w3_periods, 100 * b.sampling_error, BOUND_ALPHA);
     snprintf(name, sizeof name, "estimation_error_f%u", f[i] / 10);
-    sc_metric(c, name, "points", "lower", 100.0 * mean);
-    all += mean / 3;
-    worst = fmax(worst, o.max[i]);
+    sc_metric(c, name, "points", "lower", 100.0 * o.abs_sum[i] / o.n);
+    all += o.abs_sum[i] / o.n / w3_vms;
+    worst = fmax(worst, fmax(-o.lo[i], o.hi[i]));
   }
   sc_metric(c, "estimation_error_mean", "points", "lower", 100.0 * all);
   sc_metric(c, "estimation_error_max", "points", "lower", 100.0 * worst);
-  sc_diag(c, "estimation error: mean %.2f points, worst %.2f points over %u readings x 3 VMs",
+  sc_diag(c,
+          "estimation error: mean |error| %.2f points, worst %.2f points over %u readings x 3 VMs",
           100.0 * all, 100.0 * worst, o.n);
   ms_free(&e);
 }
@@ -306,6 +357,11 @@ void case_wss_4(suite_ctx_t *c) {
   ms_vm(&e, "wss4-x", vm_mib, MMC_SHARES_NORMAL, &ws);
   ms_vm(&e, "wss4-y", vm_mib, MMC_SHARES_NORMAL, &steady);
   uint64_t start = e.im->now(e.h);
+  if (!ms_reported(&e, 0, MMC_VMSTAT_TARGET | MMC_VMSTAT_WSS_ESTIMATE,
+                   "WSS-4 allocation targets")) {
+    ms_free(&e);
+    return;
+  }
   ms_run(&e, p0 * e.sp_ns, NULL, NULL);
   mmc_vm_stats_t x0 = ms_stats(&e, 0), y0 = ms_stats(&e, 1);
   sc_diag(c, "both active: targets %.1f / %.1f MiB, estimates %.1f / %.1f MiB",
