@@ -384,11 +384,6 @@ static bool near(double seen, double expected) {
   return seen >= expected - tol && seen <= expected + tol;
 }
 
-/* seen at most expected, with near()'s tolerance. */
-static bool near_or_below(double seen, double expected) {
-  return seen <= expected + expected * 0.03 + 2;
-}
-
 static void tps3_run(suite_ctx_t *c, const char *spec) {
   farm_t f;
   mmt_topology_t *probe = cu_topology(c, spec);
@@ -405,15 +400,10 @@ static void tps3_run(suite_ctx_t *c, const char *spec) {
   sc_diag(c, "VM rate %.3f pages/s by ShareScanTime; host budget %.2f pages/s", vm_rate, host_rate);
   /* Phase A: ShareScanTime paces (RateMax 1024 and the host budget are far). */
   uint64_t t0 = f.im->now(f.h), bad = 0, samples = 0, levels = 0, burst = 0;
-  uint64_t prev_saved = 0, prev_scanned = 0, ahead = 0, same = 0, total = 0, ahead_t = 0;
+  uint64_t prev_saved = 0, prev_scanned = 0;
   for (uint64_t t = tps3_sample_s; t <= SH_PASS_S; t += tps3_sample_s) {
     mmc_error_t aerr = {0};
     sc_require(c, f.im->advance(f.h, t0 + t * SH_NS_PER_S, &aerr), &aerr, "advance");
-    /* The probe: an image page can share only once both clones' copies
-     * were scanned, so shared pairs never outrun one VM's paced scan. */
-    image_identity(&f, 0, 1, &same, &total);
-    if (!near_or_below((double)same, vm_rate * (double)t) && !ahead++)
-      ahead_t = t;
     uint64_t scanned = farm_stats(&f, 0).pages_scanned + farm_stats(&f, 1).pages_scanned;
     uint64_t saved = cu_host_stats(c, f.h).saved_pages;
     bad += !near((double)scanned, 2 * vm_rate * (double)t);
@@ -425,13 +415,6 @@ static void tps3_run(suite_ctx_t *c, const char *spec) {
     prev_scanned = scanned;
     samples++;
   }
-  snprintf(name, sizeof name,
-           "%s: image pages shared (pointer identity) never ahead of the paced scan", f.label);
-  sc_check(c, ahead == 0 && total > 0, name,
-           "%llu of %llu samples ahead; at %llu s already %llu pairs shared, a VM scans %.0f "
-           "pages by then",
-           (unsigned long long)ahead, (unsigned long long)samples, (unsigned long long)ahead_t,
-           (unsigned long long)same, vm_rate * (double)ahead_t);
   snprintf(name, sizeof name, "%s: pages scanned follow Mem.ShareScanTime at every sample",
            f.label);
   sc_check(c, bad == 0, name, "%llu of %llu samples off by more than 3 %% + 2 pages",
@@ -760,16 +743,15 @@ static void salt_key(int64_t mode, const char *salt, size_t idx, char *key, size
     snprintf(key, len, "salt:%s", salt);
 }
 
-/* mode < 0: Mem.ShareForceSalting left at the host's default, which SALT-2
- * says is 2. */
+/* mode < 0: Mem.ShareForceSalting left at its default, which SALT-2 says is
+ * 2 (so a wrong default fails here, not only SET-1's table). */
 static void salt_run(suite_ctx_t *c, const char *spec, int64_t mode, const char *const *salts,
                      size_t n) {
   mmc_setting_value_t s[] = {{"Mem.ShareForceSalting", mode}};
+  bool dflt = mode < 0;
+  mode = dflt ? 2 : mode;
   farm_t f;
-  farm_open(c, &f, spec, SH_MHZ, s, mode < 0 ? 0 : 1);
-  bool by_default = mode < 0;
-  if (by_default)
-    mode = 2;
+  farm_open(c, &f, spec, SH_MHZ, s, dflt ? 0 : 1);
   uint32_t node = f.t->desc.nnodes - 1;
   for (size_t i = 0; i < n; i++)
     farm_add(&f, node, salts[i], true, &sh_clone);
@@ -794,12 +776,8 @@ static void salt_run(suite_ctx_t *c, const char *spec, int64_t mode, const char 
     }
   }
   char name[160];
-  if (by_default)
-    snprintf(name, sizeof name,
-             "%s, ForceSalting=default (2): pages shared exactly when salts match", f.label);
-  else
-    snprintf(name, sizeof name, "%s, ForceSalting=%lld: pages shared exactly when salts match",
-             f.label, (long long)mode);
+  snprintf(name, sizeof name, "%s, ForceSalting=%lld%s: pages shared exactly when salts match",
+           f.label, (long long)mode, dflt ? " (the default, not set)" : "");
   sc_check(c, wrong == 0, name, "%llu of %llu pairs wrong; first: %s", (unsigned long long)wrong,
            (unsigned long long)pairs, first);
   farm_close(&f);
@@ -816,5 +794,5 @@ void case_salt_2(suite_ctx_t *c) {
   for (int64_t mode = 0; mode <= 2; mode++)
     for (size_t t = 0; t < SH_NTOPOS; t++)
       salt_run(c, sh_topos[t], mode, salts, 8);
-  salt_run(c, sh_topos[1], -1, salts, 8); /* the default, on one topology */
+  salt_run(c, sh_topos[0], -1, salts, 8); /* the default */
 }
