@@ -605,6 +605,25 @@ bool cu_crosscheck_host(suite_ctx_t *c, const mmc_host_stats_t *st, uint64_t bit
   return crosscheck(c, st->unobserved & bit, cu_hoststat_name(bit), name, probe, stat, tol);
 }
 
+bool cu_crosscheck_vm_range(suite_ctx_t *c, const mmc_vm_stats_t *st, uint64_t bit,
+                            const char *name, long long lo, long long hi, long long stat) {
+  char full[320];
+  const char *sname = cu_vmstat_name(bit);
+  snprintf(full, sizeof full, "cross-check: %s (statistic %s within what the probe allows)", name,
+           sname);
+  if (st->unobserved & bit) {
+    cu_not_shown(c, "%s: the implementation does not observe %s", full, sname);
+    return false;
+  }
+  return sc_check(c, stat >= lo && stat <= hi, full,
+                  "the implementation says %lld, the probe allows %lld..%lld", stat, lo, hi);
+}
+
+bool cu_crosscheck_value(suite_ctx_t *c, const char *name, const char *what, long long probe,
+                         long long value, long long tol) {
+  return crosscheck(c, false, what, name, probe, value, tol);
+}
+
 bool cu_crosscheck_events(suite_ctx_t *c, mmc_host_t *h, uint32_t type, const char *name,
                           long long probe, long long events, long long tol) {
   char stat[48];

@@ -176,6 +176,14 @@ bool cu_crosscheck_vm(suite_ctx_t *c, const mmc_vm_stats_t *st, uint64_t bit, co
                       long long probe, long long stat, long long tol);
 bool cu_crosscheck_host(suite_ctx_t *c, const mmc_host_stats_t *st, uint64_t bit, const char *name,
                         long long probe, long long stat, long long tol);
+/* The statistic must lie in [lo, hi], bounds the probe gives (at least
+ * what the probe saw, at most what the documented pace allows). */
+bool cu_crosscheck_vm_range(suite_ctx_t *c, const mmc_vm_stats_t *st, uint64_t bit,
+                            const char *name, long long lo, long long hi, long long stat);
+/* Any other claim the implementation makes (vcpu_info, an event's reason,
+ * event counts over a window), named by `what`, against the probe. */
+bool cu_crosscheck_value(suite_ctx_t *c, const char *name, const char *what, long long probe,
+                         long long value, long long tol);
 /* Events of `type` the implementation reported (counted by the caller)
  * against the probe's count. */
 bool cu_crosscheck_events(suite_ctx_t *c, mmc_host_t *h, uint32_t type, const char *name,

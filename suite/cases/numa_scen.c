@@ -22,6 +22,8 @@ void ns_init(ns_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_
   s->topo = cu_topology(c, spec);
   s->h = sc_host(c, s->topo, MMC_CLOCK_STEPPED, set, nset);
   s->tick_ns = ns_period(s) / NS_TICKS_PER_PERIOD;
+  for (uint32_t k = 0; k < NS_MAX_VMS; k++)
+    s->home[k] = -2;
   sc_diag(c, "scenario on %s, seed %llu", spec, (unsigned long long)sc_seed(c));
 }
 
@@ -54,7 +56,7 @@ uint32_t ns_vm(ns_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t d
   wl_idle_cfg_t ic = {.write_at_boot = false};
   mmc_error_t err = {0};
   uint64_t seed = wl_seed_mix(sc_seed(s->c), k);
-  int rc = s->boot_pages
+  int rc = s->boot_pages || s->spare_pages
                ? wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], seed, &wl_idle_ops, &ic, &err)
                : wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], seed, &wl_touch_ops, &tc, &err);
   if (rc == MMC_ENOTSUP)
@@ -63,9 +65,12 @@ uint32_t ns_vm(ns_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t d
   s->nvms++;
   sc_require(s->c, wl_vm_enter_all(s->vm[k], &err), &err, "wl_vm_enter_all");
   ns_demand(s, k, demand);
-  if (s->boot_pages) {
-    uint64_t n = s->cfg[k].memory_bytes / MMC_PAGE_SIZE;
-    ns_write(s, k, 0, s->boot_pages < n ? s->boot_pages : n);
+  uint64_t n = s->cfg[k].memory_bytes / MMC_PAGE_SIZE;
+  s->fresh[k] = s->boot_pages    ? (s->boot_pages < n ? s->boot_pages : n)
+                : s->spare_pages ? (s->spare_pages < n ? n - s->spare_pages : 0)
+                                 : n;
+  if (s->boot_pages || s->spare_pages) {
+    ns_write(s, k, 0, s->fresh[k]);
     return k;
   }
   /* One step writes every page (touch workload, all at once). */
@@ -166,6 +171,56 @@ int64_t ns_pages_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uin
   free(ptrs);
   free(where);
   return unknown ? -1 : off;
+}
+
+int ns_home_probe(ns_t *s, cu_locator_t *loc, uint32_t k) {
+  uint64_t n = s->cfg[k].memory_bytes / MMC_PAGE_SIZE, g = s->fresh[k];
+  if (g >= n)
+    sc_broken(s->c, "scenario VM %u has no unwritten page left to probe its home (%llu pages)", k,
+              (unsigned long long)n);
+  mmc_error_t err = {0};
+  wl_vcpu_t *v = &s->vm[k]->vcpus[0];
+  sc_require(s->c, wl_write_next(v, g, &err), &err, "wl_write_next");
+  void *p = cu_page(s->im, v->handle, g, false, &err);
+  if (!p)
+    sc_broken(s->c, "page %llu: %s", (unsigned long long)g, err.msg);
+  int node = -1;
+  cu_locate(s->c, loc, &p, 1, &node);
+  s->im->quiesce(v->handle);
+  s->fresh[k] = g + 1;
+  return node;
+}
+
+size_t ns_watch(ns_t *s, cu_locator_t *loc, uint64_t t_end, unsigned every, ns_move_t *mv,
+                size_t max) {
+  size_t n = 0;
+  for (uint32_t k = 0; k < s->nvms; k++)
+    if (s->home[k] == -2)
+      s->home[k] = ns_home_probe(s, loc, k);
+  for (unsigned tick = 1; ns_now(s) < t_end; tick++) {
+    /* Ticks end on multiples of tick_ns, so on every period boundary. */
+    uint64_t now = ns_now(s), next = (now / s->tick_ns + 1) * s->tick_ns;
+    next = next < t_end ? next : t_end;
+    ns_run_until(s, next);
+    if (tick % (every ? every : 1) && next < t_end)
+      continue;
+    for (uint32_t k = 0; k < s->nvms; k++) {
+      int node = ns_home_probe(s, loc, k);
+      if (node != s->home[k] && n < max)
+        mv[n] = (ns_move_t){.t = next, .k = k, .from = s->home[k], .to = node};
+      n += node != s->home[k];
+      s->home[k] = node;
+    }
+  }
+  return n;
+}
+
+size_t ns_count_reason(ns_t *s, size_t from, uint32_t type, uint32_t k, const char *reason) {
+  size_t n = 0;
+  for (size_t i = from; i < s->nev; i++)
+    n += s->ev[i].type == type && (k >= NS_MAX_VMS || s->ev[i].vm == s->vm[k]->id) &&
+         strcmp(s->ev[i].reason, reason) == 0;
+  return n;
 }
 
 bool ns_verify(ns_t *s, uint32_t k, char *line, size_t len) {

@@ -40,7 +40,19 @@ typedef struct ns {
   /* 0: ns_vm writes every page (touch workload); else only pages
    * [0, boot_pages) are written at boot and the VM then idles (wl_idle). */
   uint64_t boot_pages;
+  /* Else, when not 0: every page but the last spare_pages is written. */
+  uint64_t spare_pages;
+  uint64_t fresh[NS_MAX_VMS]; /* next never-written page of each VM (ns_home_probe) */
+  int home[NS_MAX_VMS];       /* node its new memory came from when last probed; -2 unknown */
 } ns_t;
+
+/* A home change seen by the probe: VM k's new memory came from `from`, then,
+ * at host time t (the end of the tick it was seen after), from `to`. */
+typedef struct ns_move {
+  uint64_t t;
+  uint32_t k;
+  int from, to;
+} ns_move_t;
 
 /* A stepped host on topology `spec` with `set` settings after the run's. */
 void ns_init(ns_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
@@ -71,6 +83,20 @@ uint32_t ns_index(ns_t *s, mmc_vm_id_t id);
  * on `node` (-1 when the probe could not attribute some). Uses vCPU 0. */
 int64_t ns_pages_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uint64_t n,
                      uint32_t node);
+/* Where new memory of VM k comes from now — its home as the kernel sees it
+ * (NUMA-1, -7): vCPU 0 writes the next never-written page (pages
+ * [boot_pages, npages) are kept for this; set boot_pages) and the locator
+ * says where it is. -1 when unattributed; broken when none is left. */
+int ns_home_probe(ns_t *s, cu_locator_t *loc, uint32_t k);
+/* Step until host time t_end, probing every VM's home after every `every`
+ * ticks (and at t_end); home changes go to mv[0..max), their count is
+ * returned (beyond max only counted). The home changes a case judges come
+ * from here, not from MMC_EV_HOME_CHANGE. */
+size_t ns_watch(ns_t *s, cu_locator_t *loc, uint64_t t_end, unsigned every, ns_move_t *mv,
+                size_t max);
+/* Events of `type` for VM k since `from` whose reason is `reason`. */
+size_t ns_count_reason(ns_t *s, size_t from, uint32_t type, uint32_t k, const char *reason);
+
 /* wl_verify of VM k (every page against the truth); true when all match. */
 bool ns_verify(ns_t *s, uint32_t k, char *line, size_t len);
 /* The rebalancer is active on this topology with the documented thresholds. */

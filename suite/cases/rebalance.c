@@ -20,6 +20,10 @@
  * entitlement it can state: a VM whose memory does not fit the destination's
  * free memory is not moved there.
  */
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +37,12 @@
 #define TOPO2_SMALL "synthetic:node:2 core:2 pu:1;memory=64M"
 #define TOPO4 "synthetic:node:4 core:2 pu:1;memory=512M"
 #define FULL 1000u /* permille: one core */
+/* Watch homes once a period where per-tick precision is not judged: fewer
+ * never-written pages land where the scenario does not expect memory. */
+#define NS_TICKS_PER_PERIOD_WATCH 20u
 
-/* A and B busy on node 0, C idle on node 1, all released. Returns C's index
- * (A = 0, B = 1). */
+/* A and B busy on node 0, C idle on node 1, all released (A = 0, B = 1,
+ * C = 2). */
 static void base3(ns_t *s, uint64_t bytes) {
   ns_vm(s, 1, bytes, 1u << 0, FULL);
   ns_vm(s, 1, bytes, 1u << 0, FULL);
@@ -44,15 +51,8 @@ static void base3(ns_t *s, uint64_t bytes) {
     ns_pin(s, k, 0);
 }
 
-/* The first MMC_EV_HOME_CHANGE from event index `from` whose reason is not
- * "affinity" (the cases' own pins), or NULL. */
-static const mmc_event_t *first_move(ns_t *s, size_t from) {
-  for (size_t i = from; i < s->nev; i++)
-    if (s->ev[i].type == MMC_EV_HOME_CHANGE && strcmp(s->ev[i].reason, "affinity") != 0)
-      return &s->ev[i];
-  return NULL;
-}
-
+/* Rebalancer home changes the implementation reported from event index
+ * `from` (not "affinity": the cases' own pins); for cross-checks only. */
 static size_t moves_since(ns_t *s, size_t from) {
   size_t n = 0;
   for (size_t i = from; i < s->nev; i++)
@@ -60,85 +60,238 @@ static size_t moves_since(ns_t *s, size_t from) {
   return n;
 }
 
+/* A scenario whose VMs keep half their pages unwritten for ns_home_probe,
+ * and its locator (the case is not shown without one). */
+static bool scen_open(ns_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
+                      size_t nset, cu_locator_t *loc, uint64_t boot_pages) {
+  ns_init(s, c, spec, set, nset);
+  s->boot_pages = boot_pages;
+  if (cu_locator_try(c, loc, &s->topo->desc, "home changes (probed by where new memory goes)"))
+    return true;
+  ns_fini(s);
+  return false;
+}
+
+/* Cross-check: the home changes the implementation reported (events, not
+ * "affinity") against those the probe saw. */
+static void crosscheck_moves(ns_t *s, size_t ev_from, size_t seen, const char *what) {
+  char name[160];
+  snprintf(name, sizeof name, "%s: rebalancer home changes (MMC_EV_HOME_CHANGE)", what);
+  cu_crosscheck_events(s->c, s->h, MMC_EV_HOME_CHANGE, name, (long long)seen,
+                       (long long)moves_since(s, ev_from), 0);
+}
+
+#define HALF_4M (4 * NS_MIB / MMC_PAGE_SIZE / 2)
+
 /* ------------------------------------------------------------------ NUMA-4 */
 
-/* Live clock: the spacing of MMC_EV_REBALANCE with Numa.RebalancePeriod at
- * its minimum (100 ms). */
-enum { numa4_live_events = 11 };
-#define NUMA4_LIVE_PERIOD_MS 100
-#define NUMA4_LIVE_DEADLINE_NS 20000000000ull
-#define NUMA4_POLL_NS 5000000L
+/* Live clock: the rebalancer's periods seen from outside. Three VMs as in
+ * base3 (A and B busy on node 0, C idle on node 1); each runs one vCPU on a
+ * thread of its own that writes a never-written page every millisecond and
+ * locates it (/proc/self/maps names): the node its new memory comes from,
+ * its home. The busy VMs' threads spin between pages, so an implementation
+ * that measures demand sees them busy. Each time the probe sees A or B move
+ * to node 1 (a rebalancer move: the case only ever pins back to node 0),
+ * the case pins that VM back to node 0 and releases it, recreating the
+ * imbalance for the next period. The moves must come at least most of a
+ * period apart and on the period's grid: every gap within a quarter period
+ * of a whole number of periods (timing on a shared machine: the quarter is
+ * the allowance for scheduling delays, the probe's own resolution is 1 ms).
+ * The implementation's MMC_EV_REBALANCE spacing is a report checked as
+ * before. */
+#define NUMA4_LIVE_PERIOD_MS 250
+#define NUMA4_LIVE_DEADLINE_NS 15000000000ull
+#define NUMA4_PROBE_NS 1000000L
+enum { numa4_live_moves = 6, numa4_live_vms = 3, numa4_live_pages = 4096 };
+
+typedef struct live_prober {
+  const mmc_impl_t *im;
+  mmc_host_t *h;
+  mmc_vm_id_t vm;
+  bool busy;
+  const probe_maps_t *maps;
+  const mmc_topology_t *topo;
+  atomic_bool *stop;
+  atomic_int node;        /* where its latest new page went (-1 unknown) */
+  atomic_uint_fast64_t t; /* when that was seen */
+  char err[MMC_ERRMSG_MAX + 64];
+} live_prober_t;
+
+static void *live_probe_thread(void *arg) {
+  live_prober_t *p = arg;
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  if (p->im->vcpu_enter(p->h, p->vm, 0, &v, &err) != 0) {
+    snprintf(p->err, sizeof p->err, "vcpu_enter: %s", err.msg);
+    return NULL;
+  }
+  if (p->im->vcpu_set_demand)
+    p->im->vcpu_set_demand(v, p->busy ? FULL : 0);
+  for (uint64_t g = 0; g < numa4_live_pages && !atomic_load(p->stop); g++) {
+    unsigned char *pg = cu_page(p->im, v, g, true, &err);
+    if (!pg) {
+      snprintf(p->err, sizeof p->err, "page %llu: %s", (unsigned long long)g, err.msg);
+      break;
+    }
+    pg[0] = 1;
+    int node = probe_node_index(p->topo, probe_maps_os_node(p->maps, pg));
+    p->im->quiesce(v);
+    uint64_t now = cu_now_ns();
+    if (node != atomic_load(&p->node)) {
+      atomic_store(&p->t, now);
+      atomic_store(&p->node, node);
+    }
+    if (!p->busy) {
+      struct timespec ts = {0, NUMA4_PROBE_NS}; /* the probe's pace, not a synchronisation */
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    while (cu_now_ns() - now < (uint64_t)NUMA4_PROBE_NS && !atomic_load(p->stop))
+      ; /* busy: really use the CPU between probes */
+  }
+  p->im->vcpu_exit(v);
+  return NULL;
+}
 
 static void numa4_live(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   mmt_topology_t *t = cu_topology(c, TOPO2);
   const mmc_setting_value_t set[] = {{"Numa.RebalancePeriod", NUMA4_LIVE_PERIOD_MS}};
   mmc_host_t *h = sc_host(c, t, MMC_CLOCK_LIVE, set, 1);
-  uint64_t cursor = 0, times[numa4_live_events];
-  size_t n = 0;
-  uint64_t deadline = cu_now_ns() + NUMA4_LIVE_DEADLINE_NS;
-  while (n < numa4_live_events && cu_now_ns() < deadline) {
-    mmc_event_t ev[32];
-    size_t got = im->events_read(h, &cursor, ev, 32);
-    for (size_t i = 0; i < got && n < numa4_live_events; i++)
-      if (ev[i].type == MMC_EV_REBALANCE)
-        times[n++] = ev[i].time_ns;
-    if (!got) {
-      struct timespec ts = {0, NUMA4_POLL_NS}; /* polling the event counter */
-      nanosleep(&ts, NULL);
-    }
+  probe_maps_t maps;
+  mmc_error_t err = {0};
+  if (!(im->capabilities & MMC_CAP_NODE_MAPPINGS) && !cu_all_real(&t->desc)) {
+    cu_not_shown(c, "NUMA-4 live: homes are probed on emulated nodes through node mappings "
+                    "(MMC_CAP_NODE_MAPPINGS)");
+    goto out_host;
   }
+  sc_require(c, probe_maps_load(&maps, NULL, &err), &err, "reading /proc/self/maps");
+  mmc_vm_config_t cfg[numa4_live_vms];
+  mmc_vm_id_t id[numa4_live_vms];
+  for (int k = 0; k < numa4_live_vms; k++) {
+    cfg[k] = cu_vm("numa4-live", 1, numa4_live_pages * (uint64_t)MMC_PAGE_SIZE);
+    cfg[k].node_affinity = k < 2 ? 1u << 0 : 1u << 1;
+    id[k] = cu_power_on(c, h, &cfg[k]);
+  }
+  probe_maps_free(&maps);
+  sc_require(c, probe_maps_load(&maps, NULL, &err), &err, "reading /proc/self/maps");
+  atomic_bool stop = false;
+  live_prober_t pr[numa4_live_vms];
+  pthread_t th[numa4_live_vms];
+  for (int k = 0; k < numa4_live_vms; k++) {
+    pr[k] = (live_prober_t){.im = im,
+                            .h = h,
+                            .vm = id[k],
+                            .busy = k < 2,
+                            .maps = &maps,
+                            .topo = &t->desc,
+                            .stop = &stop};
+    atomic_init(&pr[k].node, -2);
+    atomic_init(&pr[k].t, 0);
+    if (pthread_create(&th[k], NULL, live_probe_thread, &pr[k]) != 0)
+      sc_broken(c, "pthread_create for a live vCPU");
+  }
+  for (int k = 0; k < numa4_live_vms; k++) { /* released once every vCPU runs */
+    while (atomic_load(&pr[k].node) == -2 && !pr[k].err[0])
+      sched_yield();
+    cfg[k].node_affinity = 0;
+    cu_reconfigure(c, h, id[k], &cfg[k], "release the pin");
+  }
+  uint64_t cursor = 0, moves[numa4_live_moves], deadline = cu_now_ns() + NUMA4_LIVE_DEADLINE_NS;
+  size_t n = 0;
+  while (n < numa4_live_moves && cu_now_ns() < deadline) {
+    for (int k = 0; k < 2 && n < numa4_live_moves; k++) {
+      if (atomic_load(&pr[k].node) != 1)
+        continue;
+      moves[n++] = atomic_load(&pr[k].t); /* a rebalancer move: pin back, release */
+      cfg[k].node_affinity = 1u << 0;
+      cu_reconfigure(c, h, id[k], &cfg[k], "pin back to node 0");
+      while (atomic_load(&pr[k].node) == 1 && cu_now_ns() < deadline && !pr[k].err[0])
+        sched_yield();
+      cfg[k].node_affinity = 0;
+      cu_reconfigure(c, h, id[k], &cfg[k], "release the pin");
+    }
+    struct timespec ts = {0, NUMA4_PROBE_NS};
+    nanosleep(&ts, NULL); /* polling the probes, with a deadline */
+  }
+  atomic_store(&stop, true);
+  for (int k = 0; k < numa4_live_vms; k++) {
+    pthread_join(th[k], NULL);
+    if (pr[k].err[0])
+      sc_broken(c, "live vCPU of VM %u: %s", id[k], pr[k].err);
+  }
+  uint64_t ev_t[64];
+  size_t nev = 0;
+  mmc_event_t ev[64];
+  for (size_t got; (got = im->events_read(h, &cursor, ev, 64)) > 0;)
+    for (size_t i = 0; i < got && nev < 64; i++)
+      if (ev[i].type == MMC_EV_REBALANCE)
+        ev_t[nev++] = ev[i].time_ns;
+  probe_maps_free(&maps);
+  const double P = NUMA4_LIVE_PERIOD_MS * 1e6;
+  char name[200];
+  snprintf(name, sizeof name,
+           "live: the rebalancer moved a VM %d times, pinned back after each "
+           "(probe: where new memory goes)",
+           numa4_live_moves);
+  if (sc_check(c, n == numa4_live_moves, name, "%zu moves seen in %llu s", n,
+               (unsigned long long)(NUMA4_LIVE_DEADLINE_NS / 1000000000ull))) {
+    double worst = 0, least = 1e300;
+    for (size_t i = 1; i < n; i++) {
+      double gap = (double)(moves[i] - moves[i - 1]), k = floor(gap / P + 0.5);
+      worst = fmax(worst, fabs(gap - (k < 1 ? 1 : k) * P));
+      least = fmin(least, gap);
+    }
+    sc_metric(c, "live move grid error", "ms", "lower", worst / 1e6);
+    snprintf(name, sizeof name,
+             "live: moves on the grid of Numa.RebalancePeriod (%d ms): every gap within a quarter "
+             "period of a whole number of periods (probe)",
+             NUMA4_LIVE_PERIOD_MS);
+    sc_check(c, worst <= 0.25 * P, name, "a gap %.1f ms off the grid; shortest gap %.1f ms",
+             worst / 1e6, least / 1e6);
+  }
+  if (cu_reported_events(c, h, 1ull << MMC_EV_REBALANCE, "NUMA-4 live rebalancer periods") &&
+      sc_check(c, nev >= 2, "live: rebalancer periods reported (MMC_EV_REBALANCE)", "%zu events",
+               nev)) {
+    double mean = (double)(ev_t[nev - 1] - ev_t[0]) / (double)(nev - 1);
+    sc_metric(c, "live period spacing mean", "ms", "", mean / 1e6);
+    sc_check_range(c,
+                   "live: mean MMC_EV_REBALANCE spacing within 10 % of Numa.RebalancePeriod (ms)",
+                   0.9 * P / 1e6, 1.1 * P / 1e6, mean / 1e6);
+  }
+out_host:
   sc_host_destroy(c, h);
   mmt_free(t);
-  if (!sc_check(c, n == numa4_live_events, "live: rebalancer periods observed",
-                "%zu MMC_EV_REBALANCE events in %llu s, wanted %d", n,
-                (unsigned long long)(NUMA4_LIVE_DEADLINE_NS / 1000000000ull), numa4_live_events))
-    return;
-  const double p = NUMA4_LIVE_PERIOD_MS * 1e6;
-  double lo = 1e300, hi = 0, sum = 0;
-  for (size_t i = 1; i < n; i++) {
-    double d = (double)(times[i] - times[i - 1]);
-    lo = d < lo ? d : lo;
-    hi = d > hi ? d : hi;
-    sum += d;
-  }
-  double mean = sum / (double)(n - 1);
-  sc_metric(c, "live period spacing mean", "ms", "", mean / 1e6);
-  sc_metric(c, "live period spacing max", "ms", "lower", hi / 1e6);
-  sc_check_range(c, "live: mean spacing within 10 % of Numa.RebalancePeriod (ms)", 0.9 * p / 1e6,
-                 1.1 * p / 1e6, mean / 1e6);
-  sc_check(c, lo >= 0.5 * p && hi <= 2.0 * p,
-           "live: every spacing within [0.5, 2] x Numa.RebalancePeriod",
-           "spacings from %.1f to %.1f ms for a %.0f ms period", lo / 1e6, hi / 1e6, p / 1e6);
 }
 
 void case_numa_4(suite_ctx_t *c) {
+  /* Every VM's home is probed after every tick (where a never-written page
+   * it writes lands), so a home change is seen at the end of the tick it
+   * happened in; ticks end on every period boundary. */
   ns_t s;
-  ns_init(&s, c, TOPO2, NULL, 0);
+  cu_locator_t loc;
+  if (!scen_open(&s, c, TOPO2, NULL, 0, &loc, HALF_4M))
+    return;
   base3(&s, 4 * NS_MIB);
   uint64_t p = ns_period(&s), t0 = ns_now(&s);
   size_t from = s.nev;
-  ns_run_until(&s, t0 + p - 1);
-  sc_check_int(c, "no home change before the first period", 0, (long long)moves_since(&s, from));
-  ns_run_until(&s, t0 + 4 * p);
-  size_t nmoves = moves_since(&s, from), off = 0, unmatched = 0;
-  for (size_t i = from; i < s.nev; i++) {
-    const mmc_event_t *e = &s.ev[i];
-    if (e->type != MMC_EV_HOME_CHANGE || strcmp(e->reason, "affinity") == 0)
-      continue;
-    off += (e->time_ns - t0) % p != 0;
-    bool same = false; /* a rebalancer period ran at that very time */
-    for (size_t j = from; j < s.nev; j++)
-      same |= s.ev[j].type == MMC_EV_REBALANCE && s.ev[j].time_ns == e->time_ns;
-    unmatched += !same;
-  }
-  sc_check(c, nmoves >= 1, "the imbalance (100 % vs 0 %) moved a VM", "%zu home changes", nmoves);
-  sc_check(c, off == 0, "every home change at a period boundary (stepped clock)",
-           "%zu of %zu home changes between boundaries", off, nmoves);
-  sc_check(c, unmatched == 0, "every home change in a period with MMC_EV_REBALANCE",
-           "%zu home changes without a rebalancer period at that time", unmatched);
-  sc_check_int(c, "one MMC_EV_REBALANCE per period", 4,
-               (long long)ns_count(&s, from, MMC_EV_REBALANCE, NS_MAX_VMS));
+  ns_move_t mv[16];
+  size_t early = ns_watch(&s, &loc, t0 + p - 1, 1, mv, 16);
+  sc_check_int(c, "no home change before the first period (probe)", 0, (long long)early);
+  size_t n = ns_watch(&s, &loc, t0 + 4 * p, 1, mv, 16), off = 0;
+  for (size_t i = 0; i < n && i < 16; i++)
+    off += (mv[i].t - t0) % p != 0;
+  char name[160];
+  snprintf(name, sizeof name, "the imbalance (100 %% vs 0 %%) moved a VM (probe %s)",
+           cu_locator_name(&loc));
+  sc_check(c, n >= 1, name, "%zu home changes seen", n);
+  sc_check(c, off == 0, "every home change at a period boundary (stepped clock, probe)",
+           "%zu of %zu home changes seen after ticks between boundaries", off, n);
+  crosscheck_moves(&s, from, n + early, "NUMA-4");
+  if (cu_reported_events(c, s.h, 1ull << MMC_EV_REBALANCE, "NUMA-4 rebalancer periods"))
+    sc_check_int(c, "one MMC_EV_REBALANCE per period", 4,
+                 (long long)ns_count(&s, from, MMC_EV_REBALANCE, NS_MAX_VMS));
+  cu_locator_free(&loc);
   ns_fini(&s);
   if (sc_impl(c)->capabilities & MMC_CAP_CLOCK_LIVE)
     numa4_live(c);
@@ -155,42 +308,46 @@ void case_numa_5(suite_ctx_t *c) {
    * nothing moves; lowered to 50 at a boundary, the next period moves. */
   const mmc_setting_value_t high[] = {{"Numa.MigImbalanceThreshold", 150}};
   ns_t s;
-  ns_init(&s, c, TOPO2, high, 1);
+  cu_locator_t loc;
+  if (!scen_open(&s, c, TOPO2, high, 1, &loc, HALF_4M))
+    return;
   base3(&s, 4 * NS_MIB);
   uint64_t p = ns_period(&s), t0 = ns_now(&s);
   size_t from = s.nev;
-  ns_run_until(&s, t0 + numa5_periods * p);
-  sc_check_int(c, "imbalance 100 points under Numa.MigImbalanceThreshold 150: no move", 0,
-               (long long)moves_since(&s, from));
+  ns_move_t mv[8];
+  size_t n = ns_watch(&s, &loc, t0 + numa5_periods * p, NS_TICKS_PER_PERIOD_WATCH, mv, 8);
+  sc_check_int(c, "imbalance 100 points under Numa.MigImbalanceThreshold 150: no move (probe)", 0,
+               (long long)n);
+  crosscheck_moves(&s, from, n, "NUMA-5 under the threshold");
   mmc_error_t err = {0};
   sc_require(c, s.im->setting_set(s.h, "Numa.MigImbalanceThreshold", 50, &err), &err,
              "setting_set");
   from = s.nev;
-  ns_run_until(&s, t0 + (numa5_periods + 1) * p);
-  const mmc_event_t *m = first_move(&s, from);
-  sc_check(c, m && m->time_ns == t0 + (numa5_periods + 1) * p,
-           "threshold lowered to 50: the next period moves a VM", "%s",
-           m ? "the move came at another time" : "no move");
+  n = ns_watch(&s, &loc, t0 + (numa5_periods + 1) * p, 1, mv, 8);
+  sc_check(c, n >= 1 && mv[0].t == t0 + (numa5_periods + 1) * p,
+           "threshold lowered to 50: the next period moves a VM (probe)", "%s",
+           n ? "the move came at another time" : "no move");
+  crosscheck_moves(&s, from, n, "NUMA-5 threshold lowered");
+  cu_locator_free(&loc);
   ns_fini(&s);
 
   /* Entitlement: node 1 is nearly full (an idle VM pinned there holds 44 of
    * its 64 MB), so neither busy 24 MB VM of node 0 fits its free memory. */
-  ns_init(&s, c, TOPO2_SMALL, NULL, 0);
+  if (!scen_open(&s, c, TOPO2_SMALL, NULL, 0, &loc, 0))
+    return;
+  s.spare_pages = 16; /* nearly every page written: node 1 nearly full */
   ns_vm(&s, 1, 24 * NS_MIB, 1u << 0, FULL);
   ns_vm(&s, 1, 24 * NS_MIB, 1u << 0, FULL);
   ns_vm(&s, 1, 44 * NS_MIB, 1u << 1, 0);
   ns_pin(&s, 0, 0);
   ns_pin(&s, 1, 0);
-  mmc_host_stats_t hs = cu_host_stats(c, s.h);
-  sc_diag(c, "node 1 free: %llu pages; each busy VM: %llu pages",
-          (unsigned long long)hs.node_free_pages[1],
-          (unsigned long long)(24 * NS_MIB / MMC_PAGE_SIZE));
   t0 = ns_now(&s);
   from = s.nev;
-  ns_run_until(&s, t0 + numa5_periods * p);
-  sc_check_int(c, "no VM moved to a node its memory does not fit", 0,
-               (long long)moves_since(&s, from));
+  n = ns_watch(&s, &loc, t0 + numa5_periods * p, NS_TICKS_PER_PERIOD_WATCH, mv, 8);
+  sc_check_int(c, "no VM moved to a node its memory does not fit (probe)", 0, (long long)n);
+  crosscheck_moves(&s, from, n, "NUMA-5 entitlement");
   sc_diag(c, "CPU shares/reservations are not in the contract's VM config: not checked");
+  cu_locator_free(&loc);
   ns_fini(&s);
 }
 
@@ -202,28 +359,37 @@ void case_numa_6(suite_ctx_t *c) {
    * so it stays). Lower index would favour A: the move must be B's. */
   const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
   ns_t s;
-  ns_init(&s, c, TOPO2, set, 1);
+  cu_locator_t loc;
+  if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
+    return;
   ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
   ns_vm(&s, 1, 4 * NS_MIB, 1u << 1, FULL);
   ns_pin(&s, 1, 1u << 0);
   ns_vm(&s, 1, 4 * NS_MIB, 1u << 1, 0);
   for (uint32_t k = 0; k < 3; k++)
     ns_pin(&s, k, 0);
-  mmc_vm_stats_t b = ns_stats(&s, 1);
-  sc_check(c, b.home_node == 0 && b.pages_per_node[1] == b.configured_pages,
-           "setup: B homed on node 0 with its memory on node 1", "home %u, %llu of %llu pages",
-           b.home_node, (unsigned long long)b.pages_per_node[1],
-           (unsigned long long)b.configured_pages);
+  int64_t b_off = ns_pages_off(&s, &loc, 1, 0, HALF_4M, 1);
+  int b_home = ns_home_probe(&s, &loc, 1);
+  sc_check(c, b_off == 0 && b_home == 0,
+           "setup: B homed on node 0 with its memory on node 1 (probe)",
+           "new memory from node %d, %lld of %llu written pages off node 1", b_home,
+           (long long)b_off, (unsigned long long)HALF_4M);
+  s.home[1] = b_home;
   size_t from = s.nev;
-  ns_run_until(&s, ns_now(&s) + 2 * ns_period(&s));
-  const mmc_event_t *m = first_move(&s, from);
-  if (!sc_check(c, m != NULL, "the imbalance moved a VM", "no home change in 2 periods"))
+  ns_move_t mv[8];
+  size_t n = ns_watch(&s, &loc, ns_now(&s) + 2 * ns_period(&s), 1, mv, 8);
+  if (!sc_check(c, n > 0, "the imbalance moved a VM (probe)", "no home change in 2 periods"))
     goto out;
-  sc_check(c, ns_index(&s, m->vm) == 1 && m->node_to == 1,
-           "the VM with memory on the destination (B) moved there", "VM index %u moved to %d",
-           ns_index(&s, m->vm), m->node_to);
-  sc_check_int(c, "A stayed", 0, (long long)ns_stats(&s, 0).home_changes);
+  sc_check(c, mv[0].k == 1 && mv[0].to == 1,
+           "the VM with memory on the destination (B) moved there (probe)",
+           "VM index %u moved to %d", mv[0].k, mv[0].to);
+  size_t a_moves = 0;
+  for (size_t i = 0; i < n && i < 8; i++)
+    a_moves += mv[i].k == 0;
+  sc_check_int(c, "A stayed (probe)", 0, (long long)a_moves);
+  crosscheck_moves(&s, from, n, "NUMA-6");
 out:
+  cu_locator_free(&loc);
   ns_fini(&s);
 }
 
@@ -232,30 +398,31 @@ out:
 void case_numa_7(suite_ctx_t *c) {
   /* The base scenario with 8 MB VMs, only their first half written at boot;
    * page migration off, so the old pages stay where they were (the probe
-   * must tell the two halves apart). After the move the moved VM writes its
-   * second half: every such page must be on the new home, and its vCPU must
-   * run there. */
+   * must tell the two halves apart). After the move the moved VM writes the
+   * rest of its second half: every such page must be on the new home. */
   const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
   ns_t s;
-  ns_init(&s, c, TOPO2, set, 1);
   cu_locator_t loc;
-  cu_locator_init(c, &loc, &s.topo->desc);
   const uint64_t bytes = 8 * NS_MIB, half = bytes / MMC_PAGE_SIZE / 2;
-  s.boot_pages = half;
+  if (!scen_open(&s, c, TOPO2, set, 1, &loc, half))
+    return;
   base3(&s, bytes);
   size_t from = s.nev;
-  ns_run_until(&s, ns_now(&s) + ns_period(&s));
-  const mmc_event_t *m = first_move(&s, from);
-  if (!sc_check(c, m != NULL, "the imbalance moved a VM", "no home change in one period"))
+  ns_move_t mv[4];
+  size_t n = ns_watch(&s, &loc, ns_now(&s) + ns_period(&s), NS_TICKS_PER_PERIOD_WATCH, mv, 4);
+  if (!sc_check(c, n > 0, "the imbalance moved a VM (probe)", "no home change in one period"))
     goto out;
-  uint32_t k = ns_index(&s, m->vm), to = (uint32_t)m->node_to, old = (uint32_t)m->node_from;
-  ns_write(&s, k, half, half);
+  crosscheck_moves(&s, from, n, "NUMA-7");
+  uint32_t k = mv[0].k, to = (uint32_t)mv[0].to, old = (uint32_t)mv[0].from;
+  uint64_t first = s.fresh[k], rest = bytes / MMC_PAGE_SIZE - first;
+  ns_write(&s, k, first, rest);
+  s.fresh[k] = first + rest;
   char name[160];
   snprintf(name, sizeof name, "new memory of the moved VM on its new home node %u (probe %s)", to,
            cu_locator_name(&loc));
-  int64_t off = ns_pages_off(&s, &loc, k, half, half, to);
+  int64_t off = ns_pages_off(&s, &loc, k, first, rest, to);
   sc_check(c, off == 0, name, "%lld of %llu new pages elsewhere (-1: unattributed)", (long long)off,
-           (unsigned long long)half);
+           (unsigned long long)rest);
   snprintf(name, sizeof name, "its old memory still on node %u (migration off; probe %s)", old,
            cu_locator_name(&loc));
   off = ns_pages_off(&s, &loc, k, 0, half, old);
@@ -263,8 +430,9 @@ void case_numa_7(suite_ctx_t *c) {
            (unsigned long long)half);
   mmc_vcpu_info_t info;
   mmc_error_t err = {0};
-  sc_require(c, s.im->vcpu_info(s.h, m->vm, 0, &info, &err), &err, "vcpu_info");
-  sc_check_int(c, "the moved VM's vCPU runs on the new home (vcpu_info)", to, info.node);
+  sc_require(c, s.im->vcpu_info(s.h, s.vm[k]->id, 0, &info, &err), &err, "vcpu_info");
+  cu_crosscheck_value(c, "the moved VM's vCPU binding (vcpu_info.node) is the new home",
+                      "vcpu_info", to, info.node, 0);
 out:
   cu_locator_free(&loc);
   ns_fini(&s);
@@ -274,8 +442,9 @@ out:
 
 enum { numa12_periods = 6 };
 
-/* VM whose memory is written on node `mem` and whose home is then `home`
- * (released unless `keep_pin`), with `vcpus` vCPUs at `demand` each. */
+/* VM whose memory (its first half) is written on node `mem` and whose home
+ * is then `home` (released unless `keep_pin`), with `vcpus` vCPUs at
+ * `demand` each. */
 static uint32_t vm_split(ns_t *s, uint32_t vcpus, uint32_t mem, uint32_t home, uint32_t demand,
                          bool keep_pin) {
   uint32_t k = ns_vm(s, vcpus, 4 * NS_MIB, 1u << mem, demand);
@@ -285,46 +454,45 @@ static uint32_t vm_split(ns_t *s, uint32_t vcpus, uint32_t mem, uint32_t home, u
   return k;
 }
 
-/* VM k writes the second half of its pages (untouched until now): how many
- * of them the probe finds off `node` (-1: some unattributed). */
-static int64_t numa12_new_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint32_t node) {
-  uint64_t half = s->cfg[k].memory_bytes / MMC_PAGE_SIZE / 2;
-  ns_write(s, k, half, half);
-  return ns_pages_off(s, loc, k, half, half, node);
+/* The first probed move of VM k in mv[0..n), or NULL. */
+static const ns_move_t *move_of(const ns_move_t *mv, size_t n, uint32_t k) {
+  for (size_t i = 0; i < n; i++)
+    if (mv[i].k == k)
+      return &mv[i];
+  return NULL;
 }
 
 static void numa12_locality(suite_ctx_t *c, const mmc_setting_value_t *set, bool contended) {
   ns_t s;
-  ns_init(&s, c, TOPO2, set, 1);
   cu_locator_t loc;
-  cu_locator_init(c, &loc, &s.topo->desc);
-  /* A: memory on node 0 (its first half written there), home node 1, a
-   * fifth of a core. */
-  s.boot_pages = 4 * NS_MIB / MMC_PAGE_SIZE / 2;
+  if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
+    return;
+  /* A: memory on node 0, home node 1, a fifth of a core. */
   uint32_t a = vm_split(&s, 1, 0, 1, 200, false);
-  s.boot_pages = 0;
   if (contended) { /* node 0 full: two pinned VMs of a core each */
     ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
     ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
   }
   size_t from = s.nev;
-  ns_run_until(&s, ns_now(&s) + numa12_periods * ns_period(&s));
-  const mmc_event_t *m = first_move(&s, from);
+  ns_move_t mv[8];
+  /* Probed once a period: few never-written pages land off A's memory. */
+  size_t n = ns_watch(&s, &loc, ns_now(&s) + numa12_periods * ns_period(&s),
+                      NS_TICKS_PER_PERIOD_WATCH, mv, 8);
+  const ns_move_t *m = n ? &mv[0] : NULL;
   if (contended) {
-    sc_check(c, m == NULL, "no locality move into a node at full CPU (no contention created)",
-             "VM index %u moved to node %d (%s)", m ? ns_index(&s, m->vm) : 0, m ? m->node_to : -1,
-             m ? m->reason : "");
-  } else if (sc_check(c, m != NULL, "locality move: A goes to the node holding its memory",
+    sc_check(c, n == 0, "no locality move into a node at full CPU (no contention created; probe)",
+             "VM index %u moved to node %d", m ? m->k : 0, m ? m->to : -1);
+    crosscheck_moves(&s, from, n, "NUMA-12 contended locality");
+  } else if (sc_check(c, m != NULL, "locality move: A goes to the node holding its memory (probe)",
                       "no home change in %d periods", numa12_periods)) {
-    sc_check(c, ns_index(&s, m->vm) == a && m->node_to == 0 && strcmp(m->reason, "locality") == 0,
-             "the move is A's, to node 0, reason \"locality\"", "VM index %u to node %d, '%s'",
-             ns_index(&s, m->vm), m->node_to, m->reason);
-    mmc_vm_stats_t st = ns_stats(&s, a);
-    sc_check_int(c, "A's memory is local afterwards", (long long)st.resident_pages,
-                 (long long)st.pages_per_node[st.home_node]);
-    int64_t off = numa12_new_off(&s, &loc, a, 0);
-    sc_check(c, off == 0, "A's new memory after the move comes from node 0 (probe)",
-             "%lld pages elsewhere (-1: unattributed)", (long long)off);
+    sc_check(c, m->k == a && m->to == 0, "the move is A's, to node 0 (probe)",
+             "VM index %u to node %d", m->k, m->to);
+    cu_crosscheck_value(c, "the implementation names the move a locality move (event reason)",
+                        "MMC_EV_HOME_CHANGE reason", 1,
+                        (long long)ns_count_reason(&s, from, MMC_EV_HOME_CHANGE, a, "locality"), 0);
+    int64_t off = ns_pages_off(&s, &loc, a, 0, HALF_4M, 0);
+    sc_check(c, off == 0, "A's memory is local afterwards (probe)", "%lld of %llu pages off node 0",
+             (long long)off, (unsigned long long)HALF_4M);
   }
   cu_locator_free(&loc);
   ns_fini(&s);
@@ -332,19 +500,16 @@ static void numa12_locality(suite_ctx_t *c, const mmc_setting_value_t *set, bool
 
 static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool contended) {
   ns_t s;
-  ns_init(&s, c, TOPO2, set, 1);
   cu_locator_t loc;
-  cu_locator_init(c, &loc, &s.topo->desc);
+  if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
+    return;
   int64_t interval = cu_setting(c, s.h, "Numa.SwapInterval");
   uint32_t a, b;
   if (!contended) {
     /* A: memory 0, home 1; B: memory 1, home 0; a core each. Neither can
-     * move alone without unbalancing; swapped, both are local. Only their
-     * first halves are written at first. */
-    s.boot_pages = 4 * NS_MIB / MMC_PAGE_SIZE / 2;
+     * move alone without unbalancing; swapped, both are local. */
     a = vm_split(&s, 1, 0, 1, FULL, false);
     b = vm_split(&s, 1, 1, 0, FULL, false);
-    s.boot_pages = 0;
   } else {
     /* A (2 vCPUs, 2 cores of demand) memory 0, home 1; B (half a core)
      * memory 1, home 0; C pinned on node 0 with a core. Swapped, node 0
@@ -354,37 +519,30 @@ static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool con
     ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
   }
   size_t from = s.nev;
-  ns_run_until(&s, ns_now(&s) + (uint64_t)(3 * interval + 1) * ns_period(&s));
-  size_t n = moves_since(&s, from);
+  ns_move_t mv[8];
+  size_t n = ns_watch(&s, &loc, ns_now(&s) + (uint64_t)(3 * interval + 1) * ns_period(&s),
+                      NS_TICKS_PER_PERIOD_WATCH, mv, 8);
   if (contended) {
-    const mmc_event_t *m = first_move(&s, from);
-    sc_check(c, n == 0, "no swap that would overload a node (no contention created)",
-             "%zu home changes, first VM index %u to node %d (%s)", n, m ? ns_index(&s, m->vm) : 0,
-             m ? m->node_to : -1, m ? m->reason : "");
+    sc_check(c, n == 0, "no swap that would overload a node (no contention created; probe)",
+             "%zu home changes, first VM index %u to node %d", n, n ? mv[0].k : 0,
+             n ? mv[0].to : -1);
+    crosscheck_moves(&s, from, n, "NUMA-12 contended swap");
     cu_locator_free(&loc);
     ns_fini(&s);
     return;
   }
-  mmc_vm_stats_t sa = ns_stats(&s, a), sb = ns_stats(&s, b);
-  sc_check(c, sa.home_node == 0 && sb.home_node == 1, "swap: A and B exchanged nodes",
-           "A home %u, B home %u, %zu home changes", sa.home_node, sb.home_node, n);
-  size_t swaps = 0;
-  uint64_t t[2] = {0, 0};
-  for (size_t i = from; i < s.nev; i++)
-    if (s.ev[i].type == MMC_EV_HOME_CHANGE && strcmp(s.ev[i].reason, "swap") == 0 && swaps < 2)
-      t[swaps++] = s.ev[i].time_ns;
-  sc_check(c, swaps == 2 && t[0] == t[1], "both home changes are one swap (reason, same period)",
-           "%zu home changes with reason \"swap\"", swaps);
-  sc_check(c,
-           sa.pages_per_node[0] == sa.resident_pages && sb.pages_per_node[1] == sb.resident_pages,
-           "after the swap both VMs' memory is local", "A %llu/%llu on node 0, B %llu/%llu on 1",
-           (unsigned long long)sa.pages_per_node[0], (unsigned long long)sa.resident_pages,
-           (unsigned long long)sb.pages_per_node[1], (unsigned long long)sb.resident_pages);
-  int64_t off_a = numa12_new_off(&s, &loc, a, 0), off_b = numa12_new_off(&s, &loc, b, 1);
-  sc_check(c, off_a == 0 && off_b == 0,
-           "after the swap both VMs' new memory comes from their new homes (probe)",
-           "A: %lld pages off node 0, B: %lld off node 1 (-1: unattributed)", (long long)off_a,
-           (long long)off_b);
+  const ns_move_t *ma = move_of(mv, n < 8 ? n : 8, a), *mb = move_of(mv, n < 8 ? n : 8, b);
+  sc_check(c, s.home[a] == 0 && s.home[b] == 1, "swap: A and B exchanged nodes (probe)",
+           "A's new memory from node %d, B's from %d, %zu home changes", s.home[a], s.home[b], n);
+  sc_check(c, ma && mb && ma->t == mb->t, "both home changes are one swap (same period; probe)",
+           "A moved at %.3f s, B at %.3f s", ma ? ma->t / 1e9 : -1.0, mb ? mb->t / 1e9 : -1.0);
+  cu_crosscheck_value(
+      c, "the implementation names both moves a swap (event reason)", "MMC_EV_HOME_CHANGE reason",
+      2, (long long)ns_count_reason(&s, from, MMC_EV_HOME_CHANGE, NS_MAX_VMS, "swap"), 0);
+  int64_t offa = ns_pages_off(&s, &loc, a, 0, HALF_4M, 0),
+          offb = ns_pages_off(&s, &loc, b, 0, HALF_4M, 1);
+  sc_check(c, offa == 0 && offb == 0, "after the swap both VMs' memory is local (probe)",
+           "A %lld pages off node 0, B %lld off node 1", (long long)offa, (long long)offb);
   cu_locator_free(&loc);
   ns_fini(&s);
 }
@@ -423,34 +581,6 @@ static bool last_move_time(const mmc_event_t *ev, size_t n, uint64_t *t) {
       any = true;
     }
   return any;
-}
-
-/* A lone busy VM (two full vCPUs on a 2-core node) beside an idle node:
- * moving it would only put the same imbalance on the other node, so a
- * rebalancer whose moves must gain (Numa.MigThreshold) and must not flip
- * the imbalance (Numa.MigThrashThreshold) leaves it where it is, while one
- * without those margins moves it back and forth every period and never
- * settles. The churn below may or may not meet such a case; this one is
- * deterministic. */
-enum { numa10_lone_periods = 12 };
-
-static void numa10_lone(suite_ctx_t *c) {
-  ns_t s;
-  ns_init(&s, c, TOPO2, NULL, 0);
-  ns_vm(&s, 2, 4 * NS_MIB, 1u << 0, FULL);
-  ns_pin(&s, 0, 0);
-  uint64_t p = ns_period(&s), t0 = ns_now(&s);
-  size_t from = s.nev;
-  ns_run_until(&s, t0 + numa10_lone_periods * p);
-  size_t n = moves_since(&s, from), late = 0;
-  for (size_t i = from; i < s.nev; i++)
-    late += s.ev[i].type == MMC_EV_HOME_CHANGE && strcmp(s.ev[i].reason, "affinity") != 0 &&
-            s.ev[i].time_ns > t0 + 2 * p;
-  sc_check(c, n <= 1 && late == 0,
-           "a lone busy VM beside an idle node: steady (at most one home change, none after the "
-           "second period)",
-           "%zu home changes in %d periods, %zu after the second", n, numa10_lone_periods, late);
-  ns_fini(&s);
 }
 
 void case_numa_10(suite_ctx_t *c) {
@@ -537,5 +667,4 @@ void case_numa_10(suite_ctx_t *c) {
   sc_host_destroy(c, h);
   if (own)
     mmt_free(own);
-  numa10_lone(c);
 }
