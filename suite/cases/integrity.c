@@ -115,7 +115,8 @@ static void probe_final_move(suite_ctx_t *c, mmc_host_t *h, const mmc_topology_t
                              const mmc_vm_config_t *vm_cfg, uint32_t node) {
   const mmc_impl_t *im = sc_impl(c);
   cu_locator_t loc;
-  if (!(im->capabilities & MMC_CAP_MOVE_RANGE) || !cu_locator_try(c, &loc, t, "moving pages between nodes"))
+  if (!(im->capabilities & MMC_CAP_MOVE_RANGE) ||
+      !cu_locator_try(c, &loc, t, "moving pages between nodes"))
     return;
   uint64_t npages = vm->truth.npages, moved = 0;
   mmc_error_t err = {0};

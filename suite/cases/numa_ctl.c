@@ -28,6 +28,15 @@
 
 enum { numa8_vms = 4, numa8_periods = 10 };
 
+/* The rebalancer's runs are a documented quantity no probe sees (a period
+ * that moves nothing leaves no trace): judged on the implementation's
+ * counters, so not shown when it does not observe them. */
+static bool rebalancer_reported(suite_ctx_t *c, mmc_host_t *h, const char *what) {
+  mmc_host_stats_t hs = cu_host_stats(c, h);
+  return cu_reported_host(c, &hs, MMC_HOSTSTAT_REBALANCE_PERIODS, what) &&
+         cu_reported_events(c, h, 1ull << MMC_EV_REBALANCE, what);
+}
+
 /* Advance the stepped clock by `periods` rebalancer periods; return how many
  * rebalancer runs host_stats and the event stream show meanwhile. */
 static void run_periods(suite_ctx_t *c, mmc_host_t *h, uint32_t periods, uint64_t *runs,
@@ -59,8 +68,9 @@ void case_numa_8(suite_ctx_t *c) {
     mmc_vm_stats_t st = cu_vm_stats(c, h, vm);
     char name[96];
     snprintf(name, sizeof name, "VM %u: no home node with placement disabled", vm);
-    sc_check(c, st.home_node >= t->nnodes, name, "home_node %u (of %u nodes)", st.home_node,
-             t->nnodes);
+    if (cu_reported_vm(c, &st, MMC_VMSTAT_HOME_NODE, name))
+      sc_check(c, st.home_node >= t->nnodes, name, "home_node %u (of %u nodes)", st.home_node,
+               t->nnodes);
     /* The vCPU runs and its memory works, unbound. */
     cu_vcpu_run_t run;
     cu_vcpu_touch(c, h, t, vm, 0, 1, cfg.memory_bytes / MMC_PAGE_SIZE, true, vm, NULL, &run);
@@ -70,16 +80,19 @@ void case_numa_8(suite_ctx_t *c) {
              "binding_applied=%d; vCPU thread has %u CPUs, its parent %u", info.binding_applied,
              run.affinity.ncpus, parent.ncpus);
   }
-  sc_check_int(c, "no MMC_EV_PLACEMENT event with placement disabled", 0,
-               (long long)cu_count_events(c, h, &cursor, MMC_EV_PLACEMENT, 0));
+  if (cu_reported_events(c, h, 1ull << MMC_EV_PLACEMENT, "NUMA-8 placements"))
+    sc_check_int(c, "no MMC_EV_PLACEMENT event with placement disabled", 0,
+                 (long long)cu_count_events(c, h, &cursor, MMC_EV_PLACEMENT, 0));
   if (!(im->capabilities & MMC_CAP_REBALANCE) || cu_clock(c) != MMC_CLOCK_STEPPED) {
     sc_diag(c, "rebalancer part not checked: needs MMC_CAP_REBALANCE and the stepped clock");
     return;
   }
   uint64_t runs, events;
   run_periods(c, h, numa8_periods, &runs, &events);
-  sc_check_int(c, "rebalancer did not run (host_stats.rebalance_periods)", 0, (long long)runs);
-  sc_check_int(c, "no MMC_EV_REBALANCE event", 0, (long long)events);
+  if (rebalancer_reported(c, h, "NUMA-8 rebalancer periods")) {
+    sc_check_int(c, "rebalancer did not run (host_stats.rebalance_periods)", 0, (long long)runs);
+    sc_check_int(c, "no MMC_EV_REBALANCE event", 0, (long long)events);
+  }
 }
 
 /* One threshold scenario: a topology, optional threshold settings, and
@@ -119,7 +132,9 @@ void case_numa_8b(suite_ctx_t *c) {
     char name[160];
     snprintf(name, sizeof name, "%s: rebalancer %s (%s)", r->topology, r->runs ? "runs" : "off",
              r->why);
-    if (r->runs)
+    if (!rebalancer_reported(c, h, name))
+      ;
+    else if (r->runs)
       sc_check(c, runs >= numa8_periods && events == runs, name,
                "%llu runs and %llu MMC_EV_REBALANCE events in %d periods", (unsigned long long)runs,
                (unsigned long long)events, numa8_periods);
@@ -224,8 +239,8 @@ static void numa9_memory_only(suite_ctx_t *c) {
            (unsigned long long)memonly);
   sc_check(c, rc == MMC_EINVAL && err.msg[0], name, "rc %s (%d), message '%s'", mmc_status_name(rc),
            rc, err.msg);
-  sc_check_int(c, "refused VM (memory-only affinity) left nothing behind (nvms)", before,
-               cu_host_stats(c, h).nvms);
+  cu_crosscheck_value(c, "refused VM (memory-only affinity) left nothing behind", "host_stats.nvms",
+                      before, cu_host_stats(c, h).nvms, 0);
   /* A CPU node plus a memory-only node: valid, homed on the CPU node. */
   cfg.node_affinity = 1ull << cpu_node | 1ull << mo;
   id = cu_power_on(c, h, &cfg);
@@ -233,7 +248,7 @@ static void numa9_memory_only(suite_ctx_t *c) {
   snprintf(name, sizeof name,
            "VM %u (affinity 0x%llx: node %u with CPUs, %u memory-only) homed on %u", id,
            (unsigned long long)cfg.node_affinity, cpu_node, mo, cpu_node);
-  sc_check_int(c, name, cpu_node, st.home_node);
+  cu_crosscheck_vm(c, &st, MMC_VMSTAT_HOME_NODE, name, cpu_node, st.home_node, 0);
   if (probe) {
     snprintf(name, sizeof name, "VM %u with a memory-only node in its affinity", id);
     check_confined(c, &loc, h, id, &cfg, 0, cfg.node_affinity, name);
@@ -248,7 +263,7 @@ static void numa9_memory_only(suite_ctx_t *c) {
            rc, err.msg);
   st = cu_vm_stats(c, h, id);
   snprintf(name, sizeof name, "VM %u keeps home %u after the refused reconfigure", id, cpu_node);
-  sc_check_int(c, name, cpu_node, st.home_node);
+  cu_crosscheck_vm(c, &st, MMC_VMSTAT_HOME_NODE, name, cpu_node, st.home_node, 0);
   if (probe) {
     snprintf(name, sizeof name, "VM %u after the refused reconfigure", id);
     check_confined(c, &loc, h, id, &cfg, 0, cfg.node_affinity, name);
@@ -265,8 +280,8 @@ static void numa9_memory_only(suite_ctx_t *c) {
            (unsigned long long)memonly);
   sc_check(c, rc == MMC_EINVAL && err.msg[0], name, "rc %s (%d), message '%s'", mmc_status_name(rc),
            rc, err.msg);
-  sc_check_int(c, "placement off: refused VM left nothing behind (nvms)", 0,
-               cu_host_stats(c, h).nvms);
+  cu_crosscheck_value(c, "placement off: refused VM left nothing behind", "host_stats.nvms", 0,
+                      cu_host_stats(c, h).nvms, 0);
   sc_host_destroy(c, h);
   if (own)
     mmt_free(own);
@@ -296,7 +311,7 @@ void case_numa_9(suite_ctx_t *c) {
     mmc_vm_stats_t st = cu_vm_stats(c, h, vms[k]);
     snprintf(name, sizeof name, "VM %u (affinity node %u) homed there, still NUMA-managed", vms[k],
              last);
-    sc_check_int(c, name, last, st.home_node);
+    cu_crosscheck_vm(c, &st, MMC_VMSTAT_HOME_NODE, name, last, st.home_node, 0);
     snprintf(name, sizeof name, "VM %u confined to node %u", vms[k], last);
     check_confined(c, &loc, h, vms[k], &cfg, 0, cfg.node_affinity, name);
   }
@@ -315,7 +330,7 @@ void case_numa_9(suite_ctx_t *c) {
   cu_reconfigure(c, h, vm, &half, "vm_reconfigure to the first node");
   mmc_vm_stats_t st = cu_vm_stats(c, h, vm);
   snprintf(name, sizeof name, "VM %u reconfigured to affinity node %u: home %u", vm, first, first);
-  sc_check_int(c, name, first, st.home_node);
+  cu_crosscheck_vm(c, &st, MMC_VMSTAT_HOME_NODE, name, first, st.home_node, 0);
   snprintf(name, sizeof name, "VM %u after reconfigure", vm);
   check_confined(c, &loc, h, vm, &half, npages / 2, half.node_affinity, name);
   /* Affinity to a node that does not exist: refused, nothing powered on. */
@@ -328,7 +343,8 @@ void case_numa_9(suite_ctx_t *c) {
     int rc = im->vm_power_on(h, &bad, &id, &err);
     sc_check(c, rc == MMC_ENOENT && err.msg[0], "affinity to a missing node: MMC_ENOENT",
              "rc %s (%d), message '%s'", mmc_status_name(rc), rc, err.msg);
-    sc_check_int(c, "refused VM left nothing behind (nvms)", before, cu_host_stats(c, h).nvms);
+    cu_crosscheck_value(c, "refused VM left nothing behind", "host_stats.nvms", before,
+                        cu_host_stats(c, h).nvms, 0);
   }
   cu_locator_free(&loc);
   sc_host_destroy(c, h);
@@ -367,7 +383,8 @@ void case_numa_11(suite_ctx_t *c) {
     snprintf(name, sizeof name, "%u vCPUs, vcpu.min %u, maxPerVirtualNode %u: %u virtual nodes",
              r->vcpus, r->vcpu_min ? r->vcpu_min : 9, r->max_per_vnode ? r->max_per_vnode : 8,
              want);
-    sc_check_int(c, name, want, st.vnuma_nodes);
+    if (cu_reported_vm(c, &st, MMC_VMSTAT_VNUMA_NODES, name))
+      sc_check_int(c, name, want, st.vnuma_nodes);
     /* Every vCPU in a virtual node that exists, none over-full, none empty. */
     uint32_t per[MMC_MAX_VCPUS] = {0};
     uint32_t cap = r->max_per_vnode ? r->max_per_vnode : 8, bad = 0;
