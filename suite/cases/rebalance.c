@@ -583,6 +583,39 @@ static bool last_move_time(const mmc_event_t *ev, size_t n, uint64_t *t) {
   return any;
 }
 
+/* A lone busy VM (two full vCPUs on a 2-core node) beside an idle node:
+ * moving it would only put the same imbalance on the other node, so a
+ * rebalancer whose moves must gain (Numa.MigThreshold) and must not flip
+ * the imbalance (Numa.MigThrashThreshold) leaves it where it is, while one
+ * without those margins moves it back and forth every period and never
+ * settles. The churn below may or may not meet such a case; this one is
+ * deterministic. Moves probed once a period (where new memory goes). */
+enum { numa10_lone_periods = 12 };
+
+static void numa10_lone(suite_ctx_t *c) {
+  ns_t s;
+  cu_locator_t loc;
+  if (!scen_open(&s, c, TOPO2, NULL, 0, &loc, HALF_4M))
+    return;
+  ns_vm(&s, 2, 4 * NS_MIB, 1u << 0, FULL);
+  ns_pin(&s, 0, 0);
+  uint64_t p = ns_period(&s), t0 = ns_now(&s);
+  size_t from = s.nev;
+  ns_move_t mv[numa10_lone_periods + 1];
+  size_t n = ns_watch(&s, &loc, t0 + numa10_lone_periods * p, NS_TICKS_PER_PERIOD_WATCH, mv,
+                      numa10_lone_periods + 1),
+         late = 0;
+  for (size_t i = 0; i < n && i <= numa10_lone_periods; i++)
+    late += mv[i].t > t0 + 2 * p;
+  sc_check(c, n <= 1 && late == 0,
+           "a lone busy VM beside an idle node: steady (at most one home change, none after the "
+           "second period; probe)",
+           "%zu home changes in %d periods, %zu after the second", n, numa10_lone_periods, late);
+  crosscheck_moves(&s, from, n, "NUMA-10 lone busy VM");
+  cu_locator_free(&loc);
+  ns_fini(&s);
+}
+
 void case_numa_10(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   const mmt_topology_t *run = sc_topology(c);
@@ -667,4 +700,5 @@ void case_numa_10(suite_ctx_t *c) {
   sc_host_destroy(c, h);
   if (own)
     mmt_free(own);
+  numa10_lone(c);
 }
