@@ -163,7 +163,8 @@ uint64_t cu_frame_of(suite_ctx_t *c, cu_frames_t *f, const void *ptr);
  *  - cu_crosscheck_*: a statistic or event count against what an
  *    independent probe measured; a disagreement beyond `tol` is a failure.
  *    The probe's own check carries the verdict; an unobserved statistic
- *    (its bit in `unobserved`) makes only the cross-check not shown.
+ *    (its bit in `unobserved`) makes only the cross-check not shown (a
+ *    diagnostic says so; the case keeps the verdict its probes give).
  *  - cu_reported_*: a documented quantity with no physical counterpart a
  *    probe could see (a working-set estimate, an allocation target, the
  *    memory state and minFree, the balloon target the host asks for, the

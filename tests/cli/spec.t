@@ -90,7 +90,7 @@ check "generator: an entry without Checks is refused" sh -c '[ '"$rc"' -ne 0 ] &
 run perl "$SRC/tests/spec-checks.pl" "$DOC" "$SRC"/suite/cases/*.c
 check "every check doc/spec.md quotes is printed by a case" status_is 0
 if [ "$rc" -ne 0 ]; then sed 's/^/# /' "$T/out"; fi
-sed 's/`every page of the moved VM migrated to its new home`/`every page of the moved VM teleported to its new home`/' "$DOC" >"$T/bad.md"
+sed 's/`every page of the moved VM on node <node> (probe \/proc\/self\/maps)`/`every page of the moved VM teleported to node <node>`/' "$DOC" >"$T/bad.md"
 run perl "$SRC/tests/spec-checks.pl" "$T/bad.md" "$SRC"/suite/cases/*.c
 check "a quoted check no case prints is found, with its line" \
 	sh -c '[ '"$rc"' -eq 1 ] && grep -q "bad.md:[0-9]*: MIG-1: .every page of the moved VM teleported" "$1"' - "$T/out"
