@@ -142,55 +142,11 @@ static uint64_t host_now(mmc_host_t *h) {
 /* ---------------------------------------------------------------- events */
 
 void ref_event_emit(ref_host_t *h, mmc_event_t ev) {
-  pthread_mutex_lock(&h->ev_lock);
-  ev.seq = h->ev_next++;
-  ev.time_ns = ref_host_now(h);
-  h->ring[ev.seq % h->ev_cap] = ev;
-  pthread_mutex_unlock(&h->ev_lock);
+  mmc_evring_emit(&h->events, ev, ref_host_now(h));
 }
 
 static size_t host_events_read(mmc_host_t *h, uint64_t *cursor, mmc_event_t *buf, size_t max) {
-  size_t n = 0;
-  if (!cursor || !buf || max == 0)
-    return 0;
-  pthread_mutex_lock(&h->ev_lock);
-  uint64_t oldest = h->ev_next > h->ev_cap ? h->ev_next - h->ev_cap : 0;
-  if (*cursor < oldest) {
-    buf[n++] = (mmc_event_t){.seq = *cursor,
-                             .time_ns = ref_host_now(h),
-                             .type = MMC_EV_LOST,
-                             .node_from = -1,
-                             .node_to = -1,
-                             .count = oldest - *cursor,
-                             .reason = "reader fell behind"};
-    *cursor = oldest;
-  }
-  while (n < max && *cursor < h->ev_next) {
-    buf[n++] = h->ring[*cursor % h->ev_cap];
-    (*cursor)++;
-  }
-  pthread_mutex_unlock(&h->ev_lock);
-  return n;
-}
-
-/* Ref.EventRingSize changed: a new ring keeping the newest events (seq
- * numbers unchanged, so readers see at most an MMC_EV_LOST). */
-static int resize_ring(ref_host_t *h, uint64_t cap, mmc_error_t *err) {
-  mmc_event_t *ring = calloc(cap, sizeof *ring);
-  if (!ring)
-    return mmc_fail(err, MMC_ENOMEM, "Ref.EventRingSize: out of memory for %llu events",
-                    (unsigned long long)cap);
-  pthread_mutex_lock(&h->ev_lock);
-  uint64_t first = h->ev_next > cap ? h->ev_next - cap : 0;
-  uint64_t old_first = h->ev_next > h->ev_cap ? h->ev_next - h->ev_cap : 0;
-  for (uint64_t s = first > old_first ? first : old_first; s < h->ev_next; s++)
-    ring[s % cap] = h->ring[s % h->ev_cap];
-  mmc_event_t *old = h->ring;
-  h->ring = ring;
-  h->ev_cap = cap;
-  pthread_mutex_unlock(&h->ev_lock);
-  free(old);
-  return 0;
+  return mmc_evring_read(&h->events, cursor, buf, max, ref_host_now(h));
 }
 
 /* ---------------------------------------------------------------- settings */
@@ -202,8 +158,9 @@ static int host_setting_set(mmc_host_t *h, const char *name, int64_t value, mmc_
     return rc;
   pthread_mutex_lock(&h->lock);
   rc = ref_settings_check(id, value, err);
-  if (rc == 0 && id == REF_SET_REF_EVENT_RING_SIZE)
-    rc = resize_ring(h, (uint64_t)value, err);
+  if (rc == 0 && id == REF_SET_REF_EVENT_RING_SIZE &&
+      (rc = mmc_evring_resize(&h->events, (uint64_t)value, err)) != 0)
+    mmc_error_prefix(err, "Ref.EventRingSize");
   if (rc == 0)
     rc = ref_settings_set_id(&h->settings, id, value, err);
   for (unsigned i = 0; rc == 0 && i < REF_MECH_COUNT; i++)
@@ -340,19 +297,18 @@ static int init_sync(ref_host_t *h, mmc_error_t *err) {
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   int rc = pthread_cond_init(&h->wake, &ca);
   pthread_condattr_destroy(&ca);
-  if (rc || pthread_mutex_init(&h->lock, NULL) || pthread_mutex_init(&h->ev_lock, NULL))
+  if (rc || pthread_mutex_init(&h->lock, NULL))
     return mmc_fail(err, MMC_ENOMEM, "host_create: cannot initialise locks");
   return 0;
 }
 
 static void host_free(ref_host_t *h) {
   free(h->swap_dir);
-  free(h->ring);
+  mmc_evring_fini(&h->events);
   free(h->cpu_storage);
   free(h->distance);
   pthread_cond_destroy(&h->wake);
   pthread_mutex_destroy(&h->lock);
-  pthread_mutex_destroy(&h->ev_lock);
   free(h);
 }
 
@@ -379,11 +335,9 @@ static int host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error
   if ((rc = init_sync(h, err)) || (rc = apply_settings(h, cfg, err)) ||
       (rc = copy_topology(h, cfg->topology, err)))
     goto out_free;
-  h->ev_cap = (uint64_t)ref_set(h, REF_SET_REF_EVENT_RING_SIZE);
-  h->ring = calloc(h->ev_cap, sizeof *h->ring);
-  if (!h->ring) {
-    rc = mmc_fail(err, MMC_ENOMEM, "host_create: out of memory for %llu events",
-                  (unsigned long long)h->ev_cap);
+  rc = mmc_evring_init(&h->events, (uint64_t)ref_set(h, REF_SET_REF_EVENT_RING_SIZE), err);
+  if (rc) {
+    mmc_error_prefix(err, "host_create");
     goto out_free;
   }
   if (cfg->swap_dir && !(h->swap_dir = strdup(cfg->swap_dir))) {

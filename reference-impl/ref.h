@@ -7,8 +7,8 @@
  * Locking: `lock` serialises every control call (settings writes, advance,
  * VM lifecycle, stats, move_range) and every periodic hook run (stepped:
  * inside advance; live: on the clock thread). The vCPU fast path never takes
- * it. `ev_lock` protects the event ring only and is taken inside `lock` or
- * alone (vCPU fault paths emit events without `lock`). vCPU-side calls
+ * it. The event ring (common/evring.c) has its own lock, taken inside `lock`
+ * or alone (vCPU fault paths emit events without `lock`). vCPU-side calls
  * (page, quiesce, set_demand, exit) never take `lock`: a remap holds it while
  * it waits for the VM's vCPUs to pass a quiescent point.
  *
@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "mmc_error.h"
+#include "mmc_evring.h"
 #include "mmcert/impl.h"
 #include "settings.h"
 
@@ -100,11 +101,7 @@ struct mmc_host {
   pthread_cond_t wake; /* CLOCK_MONOTONIC; signalled on stop and setting changes */
   uint64_t hook_runs;  /* total hook runs, for tests */
 
-  /* Events: ring of ev_cap entries, seq = ev_next++ (ev_lock). */
-  pthread_mutex_t ev_lock;
-  mmc_event_t *ring;
-  uint64_t ev_cap;
-  uint64_t ev_next;
+  mmc_evring_t events; /* Ref.EventRingSize entries (common/evring.c) */
 
   uint64_t rebalance_periods; /* bumped by the rebalancer hook */
   char *swap_dir;             /* mmc_host_config_t.swap_dir copied; NULL = private temp dir */
