@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "config.h"
 #include "explain.h"
+#include "mmc_borrow.h"
 #include "mmc_error.h"
 #include "qualify.h"
 #include "results.h"
@@ -680,8 +681,22 @@ static void raise_open_file_limit(void) {
   }
 }
 
+/* Machine state (KSM, swap files, zswap, NUMA balancing, THP) an earlier
+ * run borrowed and could not give back, because it was killed, is given
+ * back by whichever mmcert starts next (common/borrow.c). */
+static void give_back_borrowed(void) {
+  unsigned n = 0;
+  char what[256];
+  mmc_error_t err = {0};
+  if (mmc_borrow_recover(&n, what, sizeof what, &err) != 0)
+    fprintf(stderr, "mmcert: %s\n", err.msg);
+  else if (n)
+    fprintf(stderr, "mmcert: gave back machine state an earlier run left: %s\n", what);
+}
+
 int main(int argc, char **argv) {
   raise_open_file_limit();
+  give_back_borrowed();
   if (argc < 2)
     return usage_error(NULL, "missing command: run, list, explain, topology, bench, results, "
                              "compare, report, certify, qualify or help");

@@ -25,8 +25,9 @@
  *    QEMU guest's RAM): when its pages per full scan exceed ours, a WARNING
  *    says so, with an estimate splitting ksmd's CPU by pages scanned. Each round starts with run=2
  * (unmerge everything: the counters then start from 0). Every KSM setting touched (run,
- * pages_to_scan, sleep_millisecs) is saved first and restored at the end, on error, at exit and on
- * SIGINT/SIGTERM/SIGHUP. Not root or no /sys/kernel/mm/ksm: the KSM rows say SKIP with the reason.
+ * pages_to_scan, sleep_millisecs) is borrowed through common/borrow.c: recorded first and given
+ * back at the end, at exit, on signals, and by the next mmcert after a SIGKILL. Not root or no
+ * /sys/kernel/mm/ksm: the KSM rows say SKIP with the reason.
  *  - Hashing: the same pages with unique content (nothing to merge), three
  *    passes: the scanner's pages hashed per CPU-second (net of the same
  *    baseline) in the steady state (best of passes 2 to 6, every page
@@ -49,6 +50,7 @@
 #include <xxhash.h>
 
 #include "bench_util.h"
+#include "mmc_borrow.h"
 #include "mmc_error.h"
 #include "workload.h"
 
@@ -323,80 +325,19 @@ static int ours_hash(const suite_bench_opts_t *o, const mmc_impl_t *im, const mm
 
 /* ------------------------------------------------------------ KSM */
 
-typedef struct ksm_saved {
-  const char *name;
-  char value[32];
-  bool saved;
-} ksm_saved_t;
-
-static ksm_saved_t ksm_saved[] = {
-    {"run", "", false}, {"pages_to_scan", "", false}, {"sleep_millisecs", "", false}};
-#define KSM_NSAVED (sizeof ksm_saved / sizeof ksm_saved[0])
-
-/* Async-signal-safe write of a KSM file. */
+/* Every KSM knob is borrowed (common/borrow.c): recorded before the first
+ * change, given back at the end, at exit, on signals, and by the next
+ * mmcert after a SIGKILL. */
 static int ksm_write(const char *name, const char *value) {
   char path[96];
-  size_t dl = strlen(SHB_KSM_DIR), nl = strlen(name);
-  if (dl + nl >= sizeof path)
-    return -1;
-  memcpy(path, SHB_KSM_DIR, dl);
-  memcpy(path + dl, name, nl + 1);
-  int fd = open(path, O_WRONLY);
-  if (fd < 0)
-    return -1;
-  ssize_t w = write(fd, value, strlen(value));
-  close(fd);
-  return w == (ssize_t)strlen(value) ? 0 : -1;
-}
-
-static int ksm_read(const char *name, char *buf, size_t len) {
-  char path[96];
   snprintf(path, sizeof path, SHB_KSM_DIR "%s", name);
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  bool ok = fgets(buf, (int)len, f) != NULL;
-  fclose(f);
-  if (!ok)
-    return -1;
-  buf[strcspn(buf, "\n")] = '\0';
-  return 0;
+  return mmc_borrow_knob(path, value, NULL);
 }
 
 static uint64_t ksm_u64(const char *name) {
-  char b[32];
-  return ksm_read(name, b, sizeof b) == 0 ? strtoull(b, NULL, 10) : 0;
-}
-
-/* Restore in reverse: run last-touched first off. Async-signal-safe. */
-static void ksm_restore(void) {
-  for (size_t i = KSM_NSAVED; i-- > 0;)
-    if (ksm_saved[i].saved && ksm_write(ksm_saved[i].name, ksm_saved[i].value) == 0)
-      ksm_saved[i].saved = false;
-}
-
-static void ksm_on_signal(int sig) {
-  ksm_restore();
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-static bool ksm_atexit_set;
-
-static int ksm_save(char *why, size_t len) {
-  for (size_t i = 0; i < KSM_NSAVED; i++) {
-    if (ksm_read(ksm_saved[i].name, ksm_saved[i].value, sizeof ksm_saved[i].value)) {
-      snprintf(why, len, "cannot read " SHB_KSM_DIR "%s: %s", ksm_saved[i].name, strerror(errno));
-      return -1;
-    }
-    ksm_saved[i].saved = true;
-  }
-  if (!ksm_atexit_set)
-    ksm_atexit_set = atexit(ksm_restore) == 0;
-  signal(SIGINT, ksm_on_signal);
-  signal(SIGTERM, ksm_on_signal);
-  signal(SIGHUP, ksm_on_signal);
-  return 0;
+  char path[96], b[32];
+  snprintf(path, sizeof path, SHB_KSM_DIR "%s", name);
+  return mmc_borrow_read(path, b, sizeof b, NULL) == 0 ? strtoull(b, NULL, 10) : 0;
 }
 
 /* ksmd's pid (a kernel thread: low pids), 0 when there is none. */
@@ -479,8 +420,10 @@ static int ksm_run(uint32_t n, uint64_t npages, ksm_res_t *r) {
     snprintf(r->why, sizeof r->why, "no KSM: " SHB_KSM_DIR " is missing");
     return 0;
   }
-  if (ksm_save(r->why, sizeof r->why)) {
+  mmc_error_t err = {0};
+  if (mmc_borrow_begin(&err)) {
     r->skipped = true;
+    snprintf(r->why, sizeof r->why, "%.*s", (int)sizeof r->why - 1, err.msg);
     return 0;
   }
   int ready[2], hold[2];
@@ -549,7 +492,7 @@ static int ksm_run(uint32_t n, uint64_t npages, ksm_res_t *r) {
   close(ready[0]);
   for (uint32_t i = 0; i < nk; i++)
     waitpid(kids[i], NULL, 0);
-  ksm_restore();
+  mmc_borrow_end();
   return rc;
 }
 
@@ -671,7 +614,6 @@ int suite_bench_sharing(const suite_bench_opts_t *o) {
   }
   failed = 0;
 out:
-  ksm_restore();
   if (topo)
     mmt_free(topo);
   suite_impl_unload(&si);
