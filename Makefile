@@ -3,6 +3,7 @@
 # Sources are picked up by directory; nothing needs listing here:
 #   common/*.c          -> build/libmmcommon.a   (topology, text/size parsing; shared)
 #   reference-impl/*.c  -> build/libmmref.so + build/libmmref.a (the reference implementation)
+#   linux-impl/*.c      -> build/libmmlinux.so + build/libmmlinux.a (the Linux kernel's own)
 #   workloads/*.c       -> build/libworkloads.a + build/libworkloads.so
 #   suite/**/*.c        -> build/mmcert          (main.c) + build/libmmsuite.a (the rest)
 #   doc/spec.md         -> build/gen/spec_table.c (suite/spec_gen.awk; in libmmsuite.a)
@@ -39,14 +40,18 @@ LDFLAGS_ALL := -pthread $(SAN_FLAGS) $(LDFLAGS)
 
 COMMON_SRC := $(wildcard common/*.c)
 REF_SRC := $(wildcard reference-impl/*.c)
+LINUX_SRC := $(wildcard linux-impl/*.c)
 WL_SRC := $(wildcard workloads/*.c)
 SUITE_MAIN := suite/main.c
 SUITE_SRC := $(filter-out $(SUITE_MAIN),$(wildcard suite/*.c suite/cases/*.c suite/probes/*.c suite/bench/*.c))
-TEST_SRC := $(wildcard tests/unit/test_*.c)
+# test_linux_*: the Linux implementation's own tests, linked against it alone.
+TEST_SRC := $(filter-out tests/unit/test_linux_%,$(wildcard tests/unit/test_*.c))
+TEST_LINUX_SRC := $(wildcard tests/unit/test_linux_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 REF_OBJ := $(call obj,$(REF_SRC))
+LINUX_OBJ := $(call obj,$(LINUX_SRC))
 WL_OBJ := $(call obj,$(WL_SRC))
 # The specification compiled in (suite/spec.h): generated from doc/spec.md.
 SPEC_GEN := $(BUILD)/gen/spec_table.c
@@ -54,6 +59,7 @@ SPEC_OBJ := $(BUILD)/obj/gen/spec_table.o
 SUITE_OBJ := $(call obj,$(SUITE_SRC)) $(SPEC_OBJ)
 MAIN_OBJ := $(call obj,$(SUITE_MAIN))
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TEST_LINUX_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_LINUX_SRC))
 # Deliberately broken implementations (wrong ABI, missing symbol, crashing,
 # hanging) that prove the runner survives them.
 TEST_IMPL_SRC := $(wildcard tests/impls/*.c)
@@ -71,6 +77,9 @@ TWIN_LINKS := $(TWIN_DIR)/links.stamp
 
 LIBMMREF_SO := $(BUILD)/libmmref.so
 LIBMMREF_A := $(BUILD)/libmmref.a
+LIBMMLINUX_SO := $(BUILD)/libmmlinux.so
+LIBMMLINUX_A := $(BUILD)/libmmlinux.a
+LINUX_LIBS ?= -lnuma -lpthread
 LIBCOMMON_A := $(BUILD)/libmmcommon.a
 LIBWL_A := $(BUILD)/libworkloads.a
 LIBWL_SO := $(BUILD)/libworkloads.so
@@ -78,7 +87,7 @@ LIBSUITE_A := $(BUILD)/libmmsuite.a
 MMCERT := $(BUILD)/mmcert
 
 .PHONY: all check check-unit check-cli check-stats suite baseline bench check-numa install uninstall clean distclean format
-all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
+all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBMMLINUX_SO) $(LIBMMLINUX_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
 
 # configure changed since config.mk was written (a new dependency, a new
 # check): run it again with the options it was given, and make restarts.
@@ -123,6 +132,14 @@ $(LIBMMREF_SO): $(REF_OBJ) $(LIBCOMMON_A) reference-impl/libmmref.map
 	$(call say,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libmmref.so -Wl,--no-undefined -Wl,--version-script=reference-impl/libmmref.map -o $@ $(REF_OBJ) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(REF_LIBS)
 
+$(LIBMMLINUX_A): $(LINUX_OBJ)
+	$(call say,AR,$@)
+	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
+
+$(LIBMMLINUX_SO): $(LINUX_OBJ) $(LIBCOMMON_A) linux-impl/libmmlinux.map
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libmmlinux.so -Wl,--no-undefined -Wl,--version-script=linux-impl/libmmlinux.map -o $@ $(LINUX_OBJ) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(LINUX_LIBS)
+
 $(LIBWL_A): $(WL_OBJ)
 	$(call say,AR,$@)
 	$(Q)mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
@@ -148,6 +165,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOM
 		-DMMCERT_BUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< \
 		$(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOMMON_A) $(LDFLAGS_ALL) \
 		$(SUITE_LIBS) $(REF_LIBS) $(CMOCKA_LIBS)
+
+# The Linux implementation's white-box tests: its archive and common/ only
+# (it shares no code with the reference or the suite).
+$(BUILD)/tests/test_linux_%: tests/unit/test_linux_%.c $(LIBMMLINUX_A) $(LIBCOMMON_A) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(call say,TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Ilinux-impl $(CFLAGS_ALL) -Itests/unit -DMMCERT_SOURCE_DIR='"$(CURDIR)"' \
+		-DMMCERT_BUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< \
+		$(LIBMMLINUX_A) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(LINUX_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/impls/%.so: tests/impls/%.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
@@ -197,11 +223,11 @@ PROVE_FLAGS ?=
 # stops at the end; without the server binaries they SKIP with the reason.
 PG_SERVER := PG_BINDIR=$(PG_BINDIR) $(CURDIR)/tests/pg-server.sh
 # Unit tests (cmocka, TAP) and CLI tests (shell, TAP), through prove.
-check-unit: $(TEST_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT)
+check-unit: $(TEST_BIN) $(TEST_LINUX_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(LIBMMLINUX_SO) $(MMCERT)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
-		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN)
+		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN) $(TEST_LINUX_BIN)
 
-check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(MMCERT) $(TWIN_LINKS)
+check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(LIBMMLINUX_SO) $(MMCERT) $(TWIN_LINKS)
 	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
 		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec '/bin/sh' $(sort $(wildcard tests/cli/*.t))
 
@@ -241,13 +267,15 @@ install: all
 	install -m 0755 $(MMCERT) $(DESTDIR)$(PREFIX)/bin/mmcert
 	install -m 0755 $(LIBMMREF_SO) $(DESTDIR)$(PREFIX)/lib/libmmref.so
 	install -m 0644 $(LIBMMREF_A) $(DESTDIR)$(PREFIX)/lib/libmmref.a
+	install -m 0755 $(LIBMMLINUX_SO) $(DESTDIR)$(PREFIX)/lib/libmmlinux.so
 	install -m 0644 suite/include/mmcert/impl.h $(DESTDIR)$(PREFIX)/include/mmcert/impl.h
 	install -m 0644 $(BUILD)/mmcert.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/mmcert.pc
 	install -m 0644 doc/mmcert.1 $(DESTDIR)$(PREFIX)/share/man/man1/mmcert.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/mmcert $(DESTDIR)$(PREFIX)/lib/libmmref.so \
-		$(DESTDIR)$(PREFIX)/lib/libmmref.a $(DESTDIR)$(PREFIX)/include/mmcert/impl.h \
+		$(DESTDIR)$(PREFIX)/lib/libmmref.a $(DESTDIR)$(PREFIX)/lib/libmmlinux.so \
+		$(DESTDIR)$(PREFIX)/include/mmcert/impl.h \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/mmcert.pc $(DESTDIR)$(PREFIX)/share/man/man1/mmcert.1
 
 format:
