@@ -15,6 +15,8 @@
  * (Mem.CtlMaxPercent is MMC_ENOTSUP). The guest may still give pages on its
  * own; they are freed and counted.
  *
+ * A page of the VM's reservation is locked (reserve.c) and cannot be given.
+ *
  * Invariants: a page is given at most once before it is taken back; a call
  * that fails changes nothing (every page is checked before any is freed).
  */
@@ -54,6 +56,11 @@ static int flip(lx_vm_t *vm, const uint64_t *g, size_t n, bool give, mmc_error_t
     if (g[i] >= vm->npages)
       rc = mmc_fail(err, MMC_ERANGE, "balloon: gpfn %llu is out of range 0..%llu",
                     (unsigned long long)g[i], (unsigned long long)vm->npages - 1);
+    else if (give && g[i] < vm->locked_pages)
+      rc = mmc_fail(err, MMC_EINVAL,
+                    "balloon_give: gpfn %llu is in VM %u's reservation, locked (mlock): the "
+                    "kernel drops no locked page",
+                    (unsigned long long)g[i], vm->id);
     else if (bit(vm->balloon_map, g[i]) == give)
       rc = mmc_fail(err, MMC_EINVAL, "balloon_%s: gpfn %llu %s", give ? "give" : "take",
                     (unsigned long long)g[i],

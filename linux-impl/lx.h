@@ -172,6 +172,7 @@ struct lx_vm {
   uint64_t ksm_seen;           /* ksm.c: KSM pages at the last observation */
   uint64_t pages_moved;        /* by move_range and binding changes */
   uint64_t paged_out;          /* pages MADV_PAGEOUT was asked to reclaim */
+  uint64_t locked_pages;       /* reserve.c: gpfns [0, locked_pages) are mlock()ed */
 };
 
 /* A periodic job of the daemon thread. */
@@ -289,6 +290,16 @@ int lx_swap_pageout(lx_host_t *h, lx_vm_t *vm, uint64_t gpfn, uint64_t count, mm
 /* Swap file format (mkswap's version-1 header) into `page`; tested. */
 void lx_swap_format_header(unsigned char *page, uint64_t file_pages);
 bool lx_swap_dir_ok(const char *dir, char *why, size_t whylen);
+
+/* ---------------------------------------------------------------- reserve.c */
+
+uint64_t lx_reserved_pages(const mmc_vm_config_t *c);
+/* MMC_EADMISSION when the host's reservations (without `self`, plus c's)
+ * would exceed its memory. h->lock held. */
+int lx_reserve_admit(lx_host_t *h, const lx_vm_t *self, const mmc_vm_config_t *c, mmc_error_t *err);
+/* mlock/munlock so that gpfns [0, pages) are locked (MMC_EADMISSION when
+ * the kernel refuses). */
+int lx_reserve_apply(lx_vm_t *vm, uint64_t pages, mmc_error_t *err);
 
 /* ---------------------------------------------------------------- pressure.c */
 

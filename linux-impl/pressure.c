@@ -17,6 +17,9 @@
  *  - when they exceed the host's memory, the excess is taken from the VMs
  *    in proportion to their resident pages, each VM's share paged out with
  *    MADV_PAGEOUT from a clock hand that sweeps its guest pages in order.
+ *  - before that, a VM holding more than its limit (sched.mem.max) has the
+ *    excess paged out, as memory.max would do for a cgroup of its own;
+ *    locked pages (its reservation, reserve.c) never go.
  * It does not imitate ESXi: no memory states, no preference for the
  * balloon, no random choice of pages; and it does not pretend to be the
  * kernel's LRU, which a process cannot reach for one range (MADV_PAGEOUT
@@ -80,12 +83,14 @@ static uint64_t distinct(uint64_t *v, uint64_t n) {
   return d;
 }
 
-/* Page out `want` resident pages of `vm` from its hand, in runs. */
-static void take_from(lx_host_t *h, lx_vm_t *vm, const uint64_t *pfns, uint64_t want) {
-  uint64_t done = 0, seen = 0;
-  while (done < want && seen < vm->npages) {
-    uint64_t g = vm->hand % vm->npages, run = 0;
-    while (g + run < vm->npages && seen < vm->npages && done + run < want && pfns[g + run]) {
+/* Page out `want` resident pages of `vm` from its hand, in runs; the hand
+ * sweeps the unlocked gpfns only (a reservation is locked: reserve.c).
+ * Returns the pages asked for. */
+static uint64_t take_from(lx_host_t *h, lx_vm_t *vm, const uint64_t *pfns, uint64_t want) {
+  uint64_t lo = vm->locked_pages, span = vm->npages - lo, done = 0, seen = 0;
+  while (span && done < want && seen < span) {
+    uint64_t g = vm->hand < lo || vm->hand >= vm->npages ? lo : vm->hand, run = 0;
+    while (g + run < vm->npages && seen < span && done + run < want && pfns[g + run]) {
       run++;
       seen++;
     }
@@ -95,18 +100,20 @@ static void take_from(lx_host_t *h, lx_vm_t *vm, const uint64_t *pfns, uint64_t 
         mmc_event_t ev = {.type = MMC_EV_ERROR, .vm = vm->id, .node_from = -1, .node_to = -1};
         snprintf(ev.reason, sizeof ev.reason, "page-out: %.20s", e.msg);
         lx_emit(h, ev);
-        return;
+        return done;
       }
       done += run;
     } else {
       seen++;
     }
-    vm->hand = (g + (run ? run : 1)) % vm->npages;
+    vm->hand = g + (run ? run : 1);
   }
+  return done;
 }
 
 /* The host's VMs, their resident frames (pfns, one slot per guest page,
- * at off[k]) and resident counts. */
+ * at off[k]) and resident counts; floor: resident pages that cannot go
+ * (locked: the reservation). */
 typedef struct census {
   uint32_t n;
   lx_vm_t **vms;
@@ -123,12 +130,19 @@ static void census_free(census_t *c) {
   free(c->sorted);
 }
 
+static uint64_t count_nonzero(const uint64_t *v, uint64_t n) {
+  uint64_t k = 0;
+  for (uint64_t i = 0; i < n; i++)
+    k += v[i] != 0;
+  return k;
+}
+
 static bool census_take(lx_host_t *h, uint64_t total, census_t *c) {
   memset(c, 0, sizeof *c);
   c->vms = calloc(h->vm_cap, sizeof *c->vms);
   c->off = calloc(h->vm_cap, sizeof *c->off);
   c->res = calloc(h->vm_cap, sizeof *c->res);
-  c->floor = calloc(h->vm_cap, sizeof *c->floor); /* reservations: none on Linux */
+  c->floor = calloc(h->vm_cap, sizeof *c->floor);
   c->take = calloc(h->vm_cap, sizeof *c->take);
   c->pfns = malloc(total * sizeof *c->pfns);
   c->sorted = malloc(total * sizeof *c->sorted);
@@ -141,10 +155,29 @@ static bool census_take(lx_host_t *h, uint64_t total, census_t *c) {
       continue;
     c->vms[c->n] = vm;
     c->off[c->n] = at;
-    c->res[c->n++] = vm_frames(vm, c->pfns + at, zero);
+    c->res[c->n] = vm_frames(vm, c->pfns + at, zero);
+    c->floor[c->n++] = count_nonzero(c->pfns + at, vm->locked_pages);
     at += vm->npages;
   }
   return true;
+}
+
+/* sched.mem.max: what a VM holds above its limit goes first. */
+static void hold_limits(lx_host_t *h, census_t *c) {
+  for (uint32_t k = 0; k < c->n; k++) {
+    lx_vm_t *vm = c->vms[k];
+    uint64_t limit = vm->cfg.limit_bytes / MMC_PAGE_SIZE;
+    if (limit && c->res[k] > limit)
+      c->res[k] -= take_from(h, vm, c->pfns + c->off[k], c->res[k] - limit);
+  }
+}
+
+static bool any_limit(const lx_host_t *h) {
+  for (uint32_t i = 1; i < h->vm_cap; i++)
+    if (h->vms[i] && atomic_load(&h->vms[i]->on) && h->vms[i]->cfg.limit_bytes &&
+        h->vms[i]->cfg.limit_bytes < h->vms[i]->cfg.memory_bytes)
+      return true;
+  return false;
 }
 
 void lx_pressure_run(lx_host_t *h, uint64_t now) {
@@ -153,13 +186,14 @@ void lx_pressure_run(lx_host_t *h, uint64_t now) {
   for (uint32_t i = 1; i < h->vm_cap; i++)
     if (h->vms[i] && atomic_load(&h->vms[i]->on))
       total += h->vms[i]->npages;
-  if (total <= h->capacity_pages)
-    return; /* the VMs could not hold more than the host has */
+  if (total <= h->capacity_pages && !any_limit(h))
+    return; /* the VMs could not hold more than they may */
   census_t c;
   if (!census_take(h, total, &c)) {
     census_free(&c);
     return;
   }
+  hold_limits(h, &c);
   uint64_t sum = 0;
   for (uint32_t k = 0; k < c.n; k++)
     sum += c.res[k];

@@ -12,8 +12,8 @@
  * How the contract maps onto it:
  *  - SWAP-1: each VM gets its own file at power-on, in the host's swap
  *    directory (mmc_host_config_t.swap_dir, else $TMPDIR/mmcert-linux-swap),
- *    named mmcert-PID-HOST-vmID.swap, sized configured - reservation (the whole VM: Linux has no
- *    reservations here), mode 0600, fully allocated (the kernel refuses a
+ *    named mmcert-PID-HOST-vmID.swap, sized configured - reservation (the reservation is locked and
+ *    never swapped: reserve.c), mode 0600, fully allocated (the kernel refuses a
  *    file with holes) and formatted with mkswap's header; a file that
  *    cannot be made refuses the power-on (MMC_EADMISSION). It is removed
  *    at power-off. The file is recorded with the borrow module before it
@@ -127,7 +127,8 @@ int lx_swap_vm_create(lx_host_t *h, lx_vm_t *vm, mmc_error_t *err) {
   if (!h->borrowing)
     return 0;
   char path[LX_PATH_MAX];
-  if (snprintf(path, sizeof path, "%s/mmcert-vm%u.swap", h->swap_dir, vm->id) >= (int)sizeof path)
+  if (snprintf(path, sizeof path, "%s/%s-vm%u.swap", h->swap_dir, h->swap_prefix, vm->id) >=
+      (int)sizeof path)
     return mmc_fail(err, MMC_EADMISSION, "power-on: swap directory path too long");
   int rc = mmc_borrow_swap_add(path, err);
   if (rc)

@@ -16,11 +16,11 @@
  * threads with sched_setaffinity); otherwise the scheduler runs a vCPU
  * thread anywhere and first touch decides each page's node.
  *
- * What Linux cannot do is refused, never pretended: a salt (no
- * MMC_CAP_SALTING), and a reservation or a limit (sched.mem.min/max: the
- * kernel's memory controls are per cgroup, and a cgroup charges a whole
- * process, never one VM of it) answer MMC_ENOTSUP. Shares are accepted and
- * have no effect, as MMC_CAP_ALLOC_TARGETS is clear.
+ * What Linux cannot do is refused, never pretended: a salt answers
+ * MMC_ENOTSUP (no MMC_CAP_SALTING). Reservations are locked memory and
+ * admission control is ours (reserve.c); limits are held by pressure.c.
+ * Shares are accepted and have no effect, as MMC_CAP_ALLOC_TARGETS is
+ * clear.
  *
  * Invariants:
  *  - a refused power-on leaves nothing: no mapping, no file, no id used;
@@ -98,12 +98,9 @@ static int check_config(const lx_host_t *h, const mmc_vm_config_t *c, mmc_error_
     return rc;
   if (c->salt)
     return mmc_fail(err, MMC_ENOTSUP, "sched.mem.pshare.salt: %s", lx_why_not(MMC_CAP_SALTING));
-  if (c->reservation_bytes || c->limit_bytes)
-    return mmc_fail(err, MMC_ENOTSUP,
-                    "sched.mem.%s: Linux has no per-VM %s here: its memory controls "
-                    "(cgroup memory.min/max) charge a whole process, never one VM of it",
-                    c->reservation_bytes ? "min" : "max",
-                    c->reservation_bytes ? "reservation" : "limit");
+  if (c->limit_bytes && c->limit_bytes < c->reservation_bytes)
+    return mmc_fail(err, MMC_EINVAL, "limit %llu bytes is below the reservation %llu",
+                    (unsigned long long)c->limit_bytes, (unsigned long long)c->reservation_bytes);
   return 0;
 }
 
@@ -157,9 +154,13 @@ void lx_vm_free(lx_host_t *h, lx_vm_t *vm) {
 }
 
 static int setup_vm(lx_host_t *h, lx_vm_t *vm, mmc_error_t *err) {
-  int rc = map_memory(vm, err);
+  int rc = lx_reserve_admit(h, NULL, &vm->cfg, err);
+  if (rc == 0)
+    rc = map_memory(vm, err);
   if (rc == 0 && vm->cfg.node_affinity)
     rc = lx_numa_bind_memory(h, vm, vm->cfg.node_affinity, err);
+  if (rc == 0)
+    rc = lx_reserve_apply(vm, lx_reserved_pages(&vm->cfg), err); /* after the binding */
   if (rc == 0 && (lx_kernel.caps & MMC_CAP_SHARING))
     rc = lx_ksm_vm_apply(h, vm, err);
   if (rc == 0 && (lx_kernel.caps & MMC_CAP_SWAP))
@@ -215,8 +216,12 @@ int lx_vm_reconfigure(mmc_host_t *h, mmc_vm_id_t id, const mmc_vm_config_t *cfg,
   int rc = vm ? check_config(h, cfg, err) : MMC_ENOENT;
   if (rc == 0)
     rc = check_same(vm, cfg, err);
+  if (rc == 0)
+    rc = lx_reserve_admit(h, vm, cfg, err);
   if (rc == 0 && cfg->node_affinity != vm->cfg.node_affinity)
     rc = lx_numa_rebind(h, vm, cfg->node_affinity, err);
+  if (rc == 0)
+    rc = lx_reserve_apply(vm, lx_reserved_pages(cfg), err);
   if (rc == 0) {
     bool share_changed = cfg->pshare_enable != vm->cfg.pshare_enable;
     keep_config(vm, cfg);

@@ -222,10 +222,6 @@ static void vm_configs_refused(void **state) {
   c.salt = "a";
   assert_int_equal(im->vm_power_on(h, &c, &id, &err), MMC_ENOTSUP);
   c.salt = NULL;
-  c.reservation_bytes = MIB;
-  assert_int_equal(im->vm_power_on(h, &c, &id, &err), MMC_ENOTSUP);
-  assert_non_null(strstr(err.msg, "sched.mem.min"));
-  c.reservation_bytes = 0;
   c.node_affinity = 2;
   assert_int_equal(im->vm_power_on(h, &c, &id, &err), MMC_ENOENT);
   c.node_affinity = 0;
@@ -236,6 +232,46 @@ static void vm_configs_refused(void **state) {
   assert_int_equal(hs.nvms, 0);
   /* nothing was used: the first VM gets id 1 */
   assert_int_equal(power_on(h, MIB, true), 1);
+  im->host_destroy(h);
+}
+
+/* Reservations are mlock()ed memory and admission control holds their sum
+ * to the host's memory; a refused power-on leaves nothing behind. */
+static void reservations_and_admission(void **state) {
+  (void)state;
+  mmc_host_t *h = host_with(64 * MIB, NULL, 0);
+  mmc_vm_config_t c;
+  mmc_vm_config_init(&c);
+  c.memory_bytes = 48 * MIB;
+  c.reservation_bytes = 40 * MIB;
+  mmc_vm_id_t a = 0, b = 0;
+  mmc_error_t err = {0};
+  if (im->vm_power_on(h, &c, &a, &err) == MMC_EADMISSION && geteuid() != 0)
+    skip(); /* RLIMIT_MEMLOCK: a non-root process may lock little */
+  assert_int_equal(err.code, 0);
+  c.reservation_bytes = 30 * MIB; /* 40 + 30 > 64 */
+  assert_int_equal(im->vm_power_on(h, &c, &b, &err), MMC_EADMISSION);
+  assert_non_null(strstr(err.msg, "reservation"));
+  mmc_host_stats_t hs;
+  assert_int_equal(im->host_stats(h, &hs, &err), 0);
+  assert_int_equal(hs.nvms, 1);
+  mmc_vcpu_t *v;
+  assert_int_equal(im->vcpu_enter(h, a, 0, &v, &err), 0);
+  uint8_t *base = im->page(v, 0, false, &err);
+  unsigned char vec[48 * MIB / 4096];
+  assert_int_equal(mincore(base, 48 * MIB, vec), 0);
+  uint64_t resident = 0;
+  for (size_t i = 0; i < sizeof vec; i++)
+    resident += vec[i] & 1;
+  assert_int_equal(resident, 40 * MIB / 4096); /* the reservation is there, untouched */
+  uint64_t g = 3;
+  assert_int_equal(im->balloon_give(h, a, &g, 1, &err), MMC_EINVAL); /* locked */
+  im->vcpu_exit(v);
+  c.reservation_bytes = 20 * MIB; /* after a power-off the room is there again */
+  assert_int_equal(im->vm_power_off(h, a, &err), 0);
+  assert_int_equal(im->vm_power_on(h, &c, &b, &err), 0);
+  c.reservation_bytes = 30 * MIB;
+  assert_int_equal(im->vm_power_on(h, &c, &a, &err), 0);
   im->host_destroy(h);
 }
 
@@ -433,7 +469,7 @@ static void host_over_its_memory_pages_out(void **state) {
       swapped += PM_SWAPPED(pagemap_of(p + g * 4096));
   }
   assert_true(swapped >= pages / 2 - 64); /* about the excess, by pagemap */
-  assert_true(proc_swaps_has("mmcert-vm"));
+  assert_true(proc_swaps_has("mmcert-linux-swap/"));
   uint8_t want[4096];
   for (uint64_t g = 0; g < pages; g++) { /* every page back with its contents */
     fill(want, g, 3);
@@ -442,7 +478,7 @@ static void host_over_its_memory_pages_out(void **state) {
   }
   im->vcpu_exit(v);
   im->host_destroy(h);
-  assert_false(proc_swaps_has("mmcert-vm")); /* swapped off, removed */
+  assert_false(proc_swaps_has("mmcert-linux-swap/")); /* swapped off, removed */
 }
 
 /* A knob as text, for before/after comparisons. */
@@ -482,9 +518,9 @@ static void killed_host_given_back_by_the_next_mmcert(void **state) {
     if (im->vcpu_enter(h, id, 0, &v, &err) == 0)
       for (uint64_t g = 0; g < 1024; g++)
         fill((uint8_t *)im->page(v, g, true, &err), g, 9);
-    for (int k = 0; k < 1000 && !proc_swaps_has("mmcert-vm"); k++)
+    for (int k = 0; k < 1000 && !proc_swaps_has("mmcert-linux-swap/"); k++)
       nap_ms(10);
-    char c = proc_swaps_has("mmcert-vm");
+    char c = proc_swaps_has("mmcert-linux-swap/");
     if (write(ready[1], &c, 1) != 1)
       _exit(1);
     pause();
@@ -498,7 +534,7 @@ static void killed_host_given_back_by_the_next_mmcert(void **state) {
   waitpid(pid, NULL, 0);
   char run_now[64];
   knob_text(knobs[0], run_now, sizeof run_now);
-  bool premise = c && proc_swaps_has("mmcert-vm") && strcmp(run_now, "1\n") == 0;
+  bool premise = c && proc_swaps_has("mmcert-linux-swap/") && strcmp(run_now, "1\n") == 0;
   char cmd[512];
   snprintf(cmd, sizeof cmd, "'%s' list >/dev/null 2>&1", mmcert);
   int rc = system(cmd);
@@ -506,10 +542,47 @@ static void killed_host_given_back_by_the_next_mmcert(void **state) {
     knob_text(knobs[i], after[i], sizeof after[i]);
   assert_true(premise); /* the kill left KSM on and the file swapped on */
   assert_int_equal(rc, 0);
-  assert_false(proc_swaps_has("mmcert-vm"));
+  assert_false(proc_swaps_has("mmcert-linux-swap/"));
   for (int i = 0; i < nk; i++)
     if (strcmp(before[i], after[i]))
       fail_msg("%s: %s before, %s after", knobs[i], before[i], after[i]);
+}
+
+/* sched.mem.max: what a VM holds above its limit is paged out. */
+static void limit_held_by_paging_out(void **state) {
+  (void)state;
+  if (!can(MMC_CAP_SWAP))
+    skip();
+  const mmc_setting_value_t fast[] = {{"Linux.PressurePeriod", 20}};
+  mmc_host_t *h = host_with(64 * MIB, fast, 1); /* room enough: only the limit presses */
+  mmc_vm_config_t c;
+  mmc_vm_config_init(&c);
+  c.memory_bytes = 4 * MIB;
+  c.limit_bytes = 2 * MIB;
+  mmc_vm_id_t id;
+  mmc_error_t err = {0};
+  assert_int_equal(im->vm_power_on(h, &c, &id, &err), 0);
+  mmc_vcpu_t *v;
+  assert_int_equal(im->vcpu_enter(h, id, 0, &v, &err), 0);
+  uint8_t *p = im->page(v, 0, true, &err);
+  for (uint64_t g = 0; g < 1024; g++)
+    fill(p + g * 4096, g, 5);
+  uint64_t swapped = 0, deadline = now_ms() + 20000;
+  while (swapped < 512 - 64 && now_ms() < deadline) {
+    nap_ms(20);
+    swapped = 0;
+    for (uint64_t g = 0; g < 1024; g++)
+      swapped += PM_SWAPPED(pagemap_of(p + g * 4096));
+  }
+  assert_true(swapped >= 512 - 64);
+  uint8_t want[4096];
+  for (uint64_t g = 0; g < 1024; g++) {
+    fill(want, g, 5);
+    assert_memory_equal(p + g * 4096, want, 4096);
+  }
+  im->vcpu_exit(v);
+  im->host_destroy(h);
+  assert_false(proc_swaps_has("mmcert-linux-swap/"));
 }
 
 typedef struct toucher {
@@ -561,12 +634,14 @@ int main(void) {
       cmocka_unit_test(refusals),
       cmocka_unit_test(settings_through_the_contract),
       cmocka_unit_test(vm_configs_refused),
+      cmocka_unit_test(reservations_and_admission),
       cmocka_unit_test(lifecycle_and_vcpu_side),
       cmocka_unit_test(balloon_frees_frames),
       cmocka_unit_test(move_range_on_one_node),
       cmocka_unit_test(affinity_binds_and_is_given_back),
       cmocka_unit_test(ksm_merges_and_cow_breaks),
       cmocka_unit_test(host_over_its_memory_pages_out),
+      cmocka_unit_test(limit_held_by_paging_out),
       cmocka_unit_test(working_set_window),
       cmocka_unit_test(killed_host_given_back_by_the_next_mmcert),
   };
