@@ -555,11 +555,23 @@ static int io_fail(mmc_error_t *err, const char *what, const char *path) {
                   e == EACCES || e == EPERM ? " (changing machine state needs root)" : "");
 }
 
+/* mkdir -p of the state directory (a minimal root, as an initramfs, may
+ * have no /run yet). */
 static int ensure_dir(mmc_error_t *err) {
   init_dir();
-  if (mkdir(state_dir(), 0755) != 0 && errno != EEXIST)
-    return io_fail(err, "cannot create the borrow state directory", state_dir());
-  return 0;
+  char path[BR_PATH];
+  copy_str(path, sizeof path, state_dir(), strlen(state_dir()));
+  for (char *s = path + 1;; s++) {
+    char c = *s;
+    if (c != '/' && c != '\0')
+      continue;
+    *s = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+      return io_fail(err, "cannot create the borrow state directory", path);
+    *s = c;
+    if (!c)
+      return 0;
+  }
 }
 
 /* Run `op` on the loaded, pruned state under the lock, then save. */

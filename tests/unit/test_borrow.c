@@ -225,6 +225,22 @@ static void earlier_boot_clears_without_writing(void **state) {
   assert_false(state_exists());
 }
 
+static void state_directory_made_with_parents(void **state) {
+  (void)state;
+  char deep[300], saved[256];
+  snprintf(saved, sizeof saved, "%s", getenv("MMCERT_BORROW_DIR"));
+  snprintf(deep, sizeof deep, "%s/run/mmcert", dir); /* an initramfs has no /run */
+  setenv("MMCERT_BORROW_DIR", deep, 1);
+  mmc_error_t err = {0};
+  int rc = mmc_borrow_begin(&err);
+  mmc_borrow_end();
+  setenv("MMCERT_BORROW_DIR", saved, 1);
+  assert_int_equal(rc, 0);
+  struct stat st;
+  assert_int_equal(stat(deep, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+}
+
 /* ---- as root: a real KSM knob and a real swap file */
 
 static void make_swap_file(const char *path, unsigned pages) {
@@ -289,6 +305,7 @@ int main(void) {
       cmocka_unit_test_setup(sigkill_restored_by_the_next, each),
       cmocka_unit_test_setup(sigterm_restores_in_the_handler, each),
       cmocka_unit_test_setup(earlier_boot_clears_without_writing, each),
+      cmocka_unit_test_setup(state_directory_made_with_parents, each),
       cmocka_unit_test_setup(real_knob_and_swap_after_sigkill, each),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
