@@ -86,7 +86,7 @@ LIBWL_SO := $(BUILD)/libworkloads.so
 LIBSUITE_A := $(BUILD)/libmmsuite.a
 MMCERT := $(BUILD)/mmcert
 
-.PHONY: all check check-unit check-cli check-stats suite baseline bench check-numa install uninstall clean distclean format
+.PHONY: all check check-unit check-cli check-stats suite baseline bench conformance check-numa install uninstall clean distclean format
 all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBMMLINUX_SO) $(LIBMMLINUX_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
 
 # configure changed since config.mk was written (a new dependency, a new
@@ -256,6 +256,11 @@ baseline: all
 
 bench: all
 	$(Q)$(MMCERT) bench $(BENCH_ARGS)
+
+# doc/conformance.md: the reference and the Linux implementation side by side,
+# one row per SPEC id (and the 4-node guest's runs when check-numa left them).
+conformance: all
+	$(Q)./tests/conformance.sh $(MMCERT) doc/conformance.md
 
 check-numa: all
 	$(Q)./tests/numa/check-numa.sh $(NUMA_ARGS)

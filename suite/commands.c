@@ -22,6 +22,7 @@
 #include "compare.h"
 #include "fleet.h"
 #include "history.h"
+#include "matrix.h"
 #include "report.h"
 #include "results_read.h"
 #include "runner.h"
@@ -277,14 +278,16 @@ static int fleet_report(const char *sel, const char *db, const char *dir, double
 }
 
 int suite_cmd_report(int argc, char **argv) {
-  enum { O_OUT = 256, O_DB, O_FLEET, O_MAD_K };
+  enum { O_OUT = 256, O_DB, O_FLEET, O_MAD_K, O_MATRIX };
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                        {"db", required_argument, NULL, O_DB},
                                        {"fleet", no_argument, NULL, O_FLEET},
                                        {"mad-k", required_argument, NULL, O_MAD_K},
+                                       {"matrix", no_argument, NULL, O_MATRIX},
                                        {0}};
   const char *dir = NULL, *db = NULL;
-  bool db_given = getenv(SUITE_HIST_ENV) && *getenv(SUITE_HIST_ENV), fleet = false;
+  bool db_given = getenv(SUITE_HIST_ENV) && *getenv(SUITE_HIST_ENV), fleet = false,
+       matrix = false;
   double k = SUITE_FLEET_K;
   char *end;
   int o;
@@ -303,13 +306,18 @@ int suite_cmd_report(int argc, char **argv) {
                           "--mad-k '%s': expected a number above 0 and at most 100, "
                           "e.g. 3.5",
                           optarg);
-    } else
+    } else if (o == O_MATRIX)
+      matrix = true;
+    else
       return bad_opt("report", o, argc, argv);
   }
+  if (matrix)
+    return suite_matrix_main((const char *const *)argv + optind, (size_t)(argc - optind), dir);
   if (argc - optind != 1 || !dir)
     return fail_usage("report", "expected: mmcert report FILE|db:SELECTION -o DIR [--db WHERE], "
                                 "or mmcert report --fleet db:machine=CLASS,... -o DIR [--db "
-                                "WHERE] [--mad-k K]");
+                                "WHERE] [--mad-k K], or mmcert report --matrix FILE... "
+                                "[-o FILE.md]");
   db = db_or_default(db);
   if (fleet)
     return fleet_report(argv[optind], db, dir, k);

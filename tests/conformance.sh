@@ -1,0 +1,47 @@
+#!/bin/sh
+# conformance.sh — `make conformance`: regenerate doc/conformance.md, the
+# conformance matrix (mmcert report --matrix): what ESXi documents (the SPEC
+# ids), what the reference does and what the Linux kernel does, side by side.
+#
+# Columns: the reference on this machine, combined with the built-in
+# emulated 4-node topology when this machine has one node (as `make suite`,
+# `mmcert certify`); the Linux implementation on this machine (it runs only
+# on the machine's own nodes); and, when `make check-numa` left them in
+# <build>/numa/, both implementations' runs in the 4-node guest.
+# Results files go to <build>/conformance/. A run's certificate verdict
+# (exit 0, 1, 4) is the matrix's content, not this script's failure; exit 2
+# when a run wrote no results file or the matrix could not be written.
+set -u
+mmcert=${1:?usage: conformance.sh PATH/TO/mmcert [OUT.md]}
+out=${2:-doc/conformance.md}
+build=$(cd "$(dirname "$mmcert")" && pwd)
+dir=$build/conformance
+mkdir -p "$dir" || exit 2
+nodes=$(ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | wc -l)
+
+run() { # results file, then mmcert run arguments
+	json=$1
+	shift
+	rm -f "$json"
+	echo "# conformance: mmcert run $* --json $json"
+	"$mmcert" run --mode quick --json "$json" "$@" >"$json.tap" 2>&1
+	echo "# exit $? ($(tail -n 1 "$json.tap"))"
+	[ -s "$json" ] || { echo "conformance: mmcert run $* wrote no results (see $json.tap)" >&2; exit 2; }
+}
+
+run "$dir/reference-here.json"
+ref=$dir/reference-here.json
+if [ "$nodes" -le 1 ]; then
+	run "$dir/reference-builtin4.json" --topology builtin:4
+	"$mmcert" certify "$dir/reference-here.json" "$dir/reference-builtin4.json" \
+		--json "$dir/reference.json" >"$dir/reference-certify.txt" 2>&1
+	[ -s "$dir/reference.json" ] || { echo "conformance: mmcert certify failed (see $dir/reference-certify.txt)" >&2; exit 2; }
+	ref=$dir/reference.json
+fi
+run "$dir/linux-here.json" --impl "$build/libmmlinux.so"
+files="$ref $dir/linux-here.json"
+for guest in "$build/numa/results.json" "$build/numa/results-linux.json"; do
+	[ -s "$guest" ] && files="$files $guest" && echo "# conformance: adding the 4-node guest's $guest"
+done
+# shellcheck disable=SC2086
+"$mmcert" report --matrix $files -o "$out"
