@@ -42,6 +42,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lx.h"
@@ -88,22 +89,20 @@ bool lx_swap_dir_ok(const char *dir, char *why, size_t whylen) {
  * directory behind: its files are removed by the borrow module. */
 int lx_swap_host_init(lx_host_t *h, const char *dir, mmc_error_t *err) {
   static _Atomic unsigned host_seq;
-  char why[256];
   if (dir && *dir)
-    snprintf(h->swap_dir, sizeof h->swap_dir, "%s", dir);
+    snprintf(h->swap_dir, sizeof h->swap_dir, "%s", dir); /* checked at power-on (SWAP-1) */
   else
     snprintf(h->swap_dir, sizeof h->swap_dir, "%s/mmcert-linux-swap", mmc_tmpdir());
   if (!(dir && *dir) && mkdir(h->swap_dir, 0700) != 0 && errno != EEXIST)
     return mmc_fail(err, MMC_EIO, "host_create: cannot make the swap directory %s: %s", h->swap_dir,
                     strerror(errno));
-  if (!lx_swap_dir_ok(h->swap_dir, why, sizeof why))
-    return mmc_fail(err, MMC_EINVAL, "host_create: %s", why);
   snprintf(h->swap_prefix, sizeof h->swap_prefix, "mmcert-%ld-%u", (long)getpid(),
            atomic_fetch_add(&host_seq, 1));
   return 0;
 }
 
-/* The file itself: exclusive, 0600, allocated, formatted. */
+/* The file itself: exclusive, 0600, allocated, formatted. A VM reserved
+ * whole gets an empty file (nothing of it can be swapped). */
 static int make_file(const char *path, uint64_t bytes, mmc_error_t *err) {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -112,8 +111,9 @@ static int make_file(const char *path, uint64_t bytes, mmc_error_t *err) {
   unsigned char page[MMC_PAGE_SIZE];
   lx_swap_format_header(page, bytes / MMC_PAGE_SIZE);
   int rc = 0;
-  if (fchmod(fd, 0600) != 0 || fallocate(fd, 0, 0, (off_t)bytes) != 0 ||
-      pwrite(fd, page, sizeof page, 0) != (ssize_t)sizeof page)
+  if (fchmod(fd, 0600) != 0 ||
+      (bytes >= MMC_PAGE_SIZE && (fallocate(fd, 0, 0, (off_t)bytes) != 0 ||
+                                  pwrite(fd, page, sizeof page, 0) != (ssize_t)sizeof page)))
     rc = mmc_fail(err, MMC_EADMISSION, "power-on: cannot allocate swap file %s (%llu bytes): %s",
                   path, (unsigned long long)bytes, strerror(errno));
   close(fd);
@@ -130,6 +130,9 @@ int lx_swap_vm_create(lx_host_t *h, lx_vm_t *vm, mmc_error_t *err) {
   if (snprintf(path, sizeof path, "%s/%s-vm%u.swap", h->swap_dir, h->swap_prefix, vm->id) >=
       (int)sizeof path)
     return mmc_fail(err, MMC_EADMISSION, "power-on: swap directory path too long");
+  char why[256];
+  if (!lx_swap_dir_ok(h->swap_dir, why, sizeof why))
+    return mmc_fail(err, MMC_EADMISSION, "power-on: no swap file can be made: %s", why);
   int rc = mmc_borrow_swap_add(path, err);
   if (rc)
     return rc;
@@ -158,7 +161,7 @@ void lx_swap_vm_remove(lx_host_t *h, lx_vm_t *vm) {
 static int swap_on(lx_host_t *h, lx_vm_t *vm, mmc_error_t *err) {
   if (vm->swap_on)
     return 0;
-  if (!vm->swap_path[0] || vm->npages < SWAP_MIN_PAGES)
+  if (!vm->swap_path[0] || vm->npages - lx_reserved_pages(&vm->cfg) < SWAP_MIN_PAGES)
     return mmc_fail(err, MMC_ENOTSUP, "VM %u has no swap file the kernel accepts", vm->id);
   int rc = 0;
   if ((lx_kernel.caps & MMC_CAP_COMPRESSION) && !h->zswap_set) {
@@ -188,18 +191,23 @@ int lx_swap_pageout(lx_host_t *h, lx_vm_t *vm, uint64_t gpfn, uint64_t count, mm
   if (!vec)
     return mmc_fail(err, MMC_ENOMEM, "page-out: out of memory");
   uint64_t before = resident(vm, gpfn, count, vec);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   if (madvise(vm->base + gpfn * MMC_PAGE_SIZE, count * MMC_PAGE_SIZE, MADV_PAGEOUT) != 0)
     rc = mmc_fail(err, MMC_EIO, "madvise(MADV_PAGEOUT) of VM %u: %s", vm->id, strerror(errno));
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
   uint64_t after = resident(vm, gpfn, count, vec);
   free(vec);
   if (rc == 0 && before > after) {
     vm->paged_out += before - after;
-    lx_emit(h, (mmc_event_t){.type = MMC_EV_SWAP_OUT,
-                             .vm = vm->id,
-                             .node_from = -1,
-                             .node_to = -1,
-                             .count = before - after,
-                             .reason = "MADV_PAGEOUT"});
+    mmc_event_t ev = {.type = MMC_EV_SWAP_OUT,
+                      .vm = vm->id,
+                      .node_from = -1,
+                      .node_to = -1,
+                      .count = before - after};
+    snprintf(ev.reason, sizeof ev.reason, "MADV_PAGEOUT us=%llu", (unsigned long long)us);
+    lx_emit(h, ev);
   }
   return rc;
 }
