@@ -87,8 +87,8 @@ void ref_balloon_set_target(ref_host_t *h, ref_vm_t *vm, uint64_t pages, uint64_
 bool ref_balloon_cannot_keep_up(ref_host_t *h, const ref_vm_t *vm, uint64_t now_ns) {
   const bal_vm_t *b = bal_of(vm);
   uint64_t cap = ref_balloon_cap(h, vm);
-  if (!b || cap == 0 || atomic_load(&b->size) >= cap)
-    return true;
+  if (!b || cap == 0 || atomic_load(&b->size) >= cap || REF_TWIN(SWAP3_HARD_STATE_SWAPS_REGARDLESS))
+    return true; /* twin: in the hard state every VM above target is swapped */
   uint64_t slow = ref_settings_period_ns(&h->settings, REF_SET_REF_BALLOON_SLOW_TIME);
   return b->short_since_ns && now_ns - b->short_since_ns >= slow;
 }

@@ -181,6 +181,8 @@
     "swap victims are taken from the first pages of the VM, not at random")                       \
   X(SWAP3_SWAPS_IN_SOFT_STATE, "SWAP-3", "builtin:2", REF_TWIN_BROKEN,                             \
     "host swapping joins ballooning in the soft state, before the balloon had its chance")        \
+  X(SWAP3_HARD_STATE_SWAPS_REGARDLESS, "SWAP-3", "builtin:2", REF_TWIN_BROKEN,                    \
+    "in the hard state every VM above target is swapped, even one whose balloon keeps up")       \
   X(ZIP1_CACHE_CAP_IGNORED, "ZIP-1", "builtin:2", REF_TWIN_BROKEN,                                 \
     "Mem.MemZipMaxPct is not applied: the compression cache grows without cap")                  \
   X(INT1_FAILED_SWAP_WRITE_IGNORED, "INT-1", "builtin:2", REF_TWIN_BROKEN,                         \
