@@ -264,6 +264,8 @@ Holes the twins found when they were first run, and what closed them (the suite 
   fast-average gain still meets WSS-4's bound; it is WSS-2's twin now).
 - `state1-upward-margin-dropped`: no point of STATE-1's curve sat just above an enter level on
   the way up.
+- `swap3-hard-state-swaps-regardless`: SWAP-2's VM with a driver was never above its target while
+  the host was hard; it now starts once the host is.
 
 | twin | SPEC id | kind | how it is broken | killed by (case: the id's first failing check) |
 | --- | --- | --- | --- | --- |
