@@ -16,7 +16,8 @@
 #include "runner.h"
 
 typedef struct suite_bench_opts {
-  const mmc_impl_t *impl; /* --impl (default libmmref.so), loaded and checked */
+  const suite_impl_t *si; /* --impl (default libmmref.so), inspected; each benchmark loads
+                             it in its own process (bu_load_impl); NULL: it finds one */
   const char *impl_path;
   unsigned repeat; /* --repeat N: measurements per figure; 0 when not given
                      (each benchmark then takes its own default) */
@@ -51,6 +52,14 @@ int suite_bench_figure(const suite_bench_opts_t *opts, const char *name, const c
  * mmcert bench sets it around each benchmark (one runs at a time) and
  * writes the results file (mode bench). suite/bench/bench_util.c. */
 void suite_bench_record_into(suite_result_t *r);
+
+/* Run benchmark b in a child of mmcert (supervise.c): the implementation is
+ * loaded there, never in mmcert; its rows arrive as records while it runs,
+ * so a benchmark whose implementation crashes or stops is broken, said so,
+ * and keeps the figures it measured. Fills r (records, verdict: broken when
+ * it could not measure, fail when a target was missed, else pass; reason;
+ * duration). suite/bench/bench_util.c. */
+void suite_bench_run(const suite_bench_t *b, const suite_bench_opts_t *opts, suite_result_t *r);
 
 /* Terminated by a row with name == NULL; may hold no benchmark yet. */
 extern const suite_bench_t suite_benches[];

@@ -35,6 +35,7 @@ struct suite_ctx {
   const suite_case_t *c;
   mmc_clock_mode_t clock; /* the form the runner chose */
   int fd;
+  const mmc_impl_t *impl; /* loaded in this child (load_impl) */
   mmc_host_t *hosts[SC_MAX_HOSTS];
 };
 
@@ -106,6 +107,25 @@ long suite_rec_decode(const unsigned char *buf, size_t len, suite_rec_t *out) {
   return (long)total;
 }
 
+int suite_rec_take(void *ctx, const unsigned char *buf, size_t len, size_t *used) {
+  suite_result_t *res = ctx;
+  *used = 0;
+  for (;;) {
+    suite_rec_t rec;
+    long n = suite_rec_decode(buf + *used, len - *used, &rec);
+    if (n < 0) {
+      snprintf(res->stream_error, sizeof res->stream_error,
+               "a malformed record on its result pipe after %zu good one%s", res->nrecs,
+               res->nrecs == 1 ? "" : "s");
+      return -1;
+    }
+    if (n == 0)
+      return 0;
+    suite_result_add_rec(res, &rec);
+    *used += (size_t)n;
+  }
+}
+
 void suite_rec_free(suite_rec_t *r) {
   free(r->name);
   free(r->text);
@@ -127,7 +147,7 @@ static void send_rec(suite_ctx_t *c, suite_rec_kind_t kind, bool ok, const char 
 static void destroy_hosts(suite_ctx_t *c) {
   for (int i = 0; i < SC_MAX_HOSTS; i++)
     if (c->hosts[i]) {
-      c->run->si->impl->host_destroy(c->hosts[i]);
+      c->impl->host_destroy(c->hosts[i]);
       c->hosts[i] = NULL;
     }
 }
@@ -148,7 +168,14 @@ static _Noreturn void finish(suite_ctx_t *c, suite_rec_kind_t kind, const char *
 }
 
 const mmc_impl_t *sc_impl(suite_ctx_t *c) {
-  return c->run->si->impl;
+  return c->impl;
+}
+
+/* The implementation, loaded in this child: the parent never loads it. */
+static void load_impl(suite_ctx_t *c) {
+  mmc_error_t err = {0};
+  if (suite_impl_open(c->run->si, &c->impl, &err) != 0)
+    finish(c, SUITE_REC_BROKEN, err.msg);
 }
 const mmt_topology_t *sc_topology(suite_ctx_t *c) {
   return c->run->topo;
@@ -309,7 +336,7 @@ mmc_host_t *sc_host_swap(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_m
   cfg.swap_dir = swap_dir;
   mmc_error_t err = {0};
   mmc_host_t *h = NULL;
-  int rc = run->si->impl->host_create(&cfg, &h, &err);
+  int rc = c->impl->host_create(&cfg, &h, &err);
   free(all);
   if (rc == 0 && !h)
     sc_broken(c, "host_create returned 0 but no host");
@@ -322,7 +349,7 @@ void sc_host_destroy(suite_ctx_t *c, mmc_host_t *h) {
   for (int i = 0; i < SC_MAX_HOSTS; i++)
     if (c->hosts[i] == h) {
       c->hosts[i] = NULL;
-      c->run->si->impl->host_destroy(h);
+      c->impl->host_destroy(h);
       return;
     }
   sc_broken(c, "sc_host_destroy: host %p was not made by sc_host", (void *)h);
@@ -331,6 +358,7 @@ void sc_host_destroy(suite_ctx_t *c, mmc_host_t *h) {
 void suite_child_case(const suite_run_t *run, const suite_case_t *kase, mmc_clock_mode_t clock,
                       int fd) {
   suite_ctx_t c = {.run = run, .c = kase, .clock = clock, .fd = fd};
+  load_impl(&c);
   /* Counters of the case's whole process, vCPU threads included (they are
    * inherited): software events everywhere, hardware ones where the PMU
    * has them, otherwise "unsupported" with the reason. */
@@ -356,7 +384,7 @@ static bool find_info(const mmc_impl_t *im, mmc_host_t *h, const char *name,
 
 /* Apply one --set: refused values are reported with the allowed range. */
 static void preflight_set(suite_ctx_t *c, mmc_host_t *h, const mmc_setting_value_t *sv) {
-  const mmc_impl_t *im = c->run->si->impl;
+  const mmc_impl_t *im = c->impl;
   char msg[1024];
   mmc_setting_info_t info = {0};
   if (!find_info(im, h, sv->name, &info)) {
@@ -386,7 +414,8 @@ static void preflight_set(suite_ctx_t *c, mmc_host_t *h, const mmc_setting_value
 
 void suite_child_preflight(const suite_run_t *run, int fd) {
   suite_ctx_t c = {.run = run, .fd = fd};
-  const mmc_impl_t *im = run->si->impl;
+  load_impl(&c);
+  const mmc_impl_t *im = c.impl;
   mmc_clock_mode_t clock =
       (im->capabilities & MMC_CAP_CLOCK_STEPPED) ? MMC_CLOCK_STEPPED : MMC_CLOCK_LIVE;
   mmc_host_config_t cfg = host_config(run, NULL, clock);

@@ -28,6 +28,7 @@
 #include "qualify.h"
 #include "results.h"
 #include "runner.h"
+#include "supervise.h"
 
 enum { MAX_REPEAT = 1000000, MAX_RUN_REPEAT = 1000 };
 static const double MAX_TIMEOUT_SCALE = 1000.0;
@@ -543,17 +544,9 @@ static size_t bench_cases(int first, int argc, char **argv, size_t max, suite_ca
 static void bench_one(const suite_bench_t *b, const suite_bench_opts_t *bo, suite_result_t *r) {
   printf("== %s: %s\n", b->name, b->title);
   fflush(stdout);
-  double t0 = suite_mono_now();
-  suite_bench_record_into(r);
-  int rc = b->run(bo);
-  suite_bench_record_into(NULL);
-  r->duration_s = suite_mono_now() - t0;
-  bool missed = false;
-  for (size_t i = 0; i < r->nrecs; i++)
-    missed |= r->recs[i].kind == SUITE_REC_CHECK && !r->recs[i].ok;
-  r->verdict = rc ? SUITE_BROKEN : missed ? SUITE_FAIL : SUITE_PASS;
-  if (rc)
-    snprintf(r->reason, sizeof r->reason, "the benchmark could not measure (messages above)");
+  suite_bench_run(b, bo, r); /* in its own process: a crash keeps what it measured */
+  if (r->verdict == SUITE_BROKEN)
+    fprintf(stderr, "mmcert bench %s: broken: %s\n", b->name, r->reason);
 }
 
 static int cmd_bench(int argc, char **argv) {
@@ -647,11 +640,8 @@ static int cmd_bench(int argc, char **argv) {
   }
   run.start_time = suite_real_now();
   suite_run_preflight(&run);
-  suite_bench_opts_t bo = {.impl = si.impl,
-                           .impl_path = si.path,
-                           .repeat = (unsigned)repeat,
-                           .out = stdout,
-                           .err = stderr};
+  suite_bench_opts_t bo = {
+      .si = &si, .impl_path = si.path, .repeat = (unsigned)repeat, .out = stdout, .err = stderr};
   for (size_t i = 0; i < n; i++) {
     suite_result_t *r = &run.results[run.nresults++];
     r->c = &cases[i];
@@ -711,6 +701,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   opterr = 0; /* our own messages, in the same form for every command */
+  if (!strcmp(cmd, "run") || !strcmp(cmd, "bench"))
+    suite_sup_start(); /* children die with mmcert; a dead run's files are removed */
   if (!strcmp(cmd, "run"))
     return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "list"))

@@ -43,6 +43,7 @@
 #include "qualify_read.h"
 #include "results.h"
 #include "runner.h"
+#include "supervise.h"
 
 #define QUALIFY_RHO_MIN 0.7       /* rank agreement demanded of latency vs firmware */
 #define QUALIFY_SYMMETRY_TOL 0.10 /* allowed relative difference of i->j and j->i */
@@ -471,16 +472,25 @@ static void phase_migration(report_t *r) {
   note_missing_nodes(r, &r->mig, true);
 }
 
-/* mmcert's own engine: a host capped to a few VMs' worth of memory per node
- * (a fresh topology, so the report's stays as measured). */
-static void engine_pairs(report_t *r, const mmc_impl_t *im, mmc_host_t *h) {
+/* mmcert's own engine runs in a child (supervise.c): the implementation is
+ * loaded there, never in qualify, and a crash costs the pairs not yet
+ * measured. The child writes each pair into memory it shares with qualify
+ * as soon as it is measured. */
+typedef struct engine_shared {
+  status_t st;
+  char reason[640];
+  size_t neng;
+  mig_pair_t pairs[]; /* n * n */
+} engine_shared_t;
+
+/* A host capped to a few VMs' worth of memory per node (a fresh topology,
+ * so the report's stays as measured). */
+static void engine_pairs(report_t *r, const mmc_impl_t *im, mmc_host_t *h, engine_shared_t *sh) {
   for (uint32_t a = 0; a < r->n; a++)
     for (uint32_t b = 0; b < r->n; b++) {
       if (a == b || !has_mem(r, a) || !has_mem(r, b))
         continue;
-      if (interrupted(&r->eng))
-        return;
-      mig_pair_t *p = &r->eng_pairs[r->neng++];
+      mig_pair_t *p = &sh->pairs[sh->neng];
       p->from = a;
       p->to = b;
       mmc_error_t err = {0};
@@ -488,8 +498,74 @@ static void engine_pairs(report_t *r, const mmc_impl_t *im, mmc_host_t *h) {
       p->measured = rc == 0;
       if (rc)
         snprintf(p->error, sizeof p->error, "%s (%s)", err.msg, mmc_status_name(rc));
+      sh->neng++;
     }
-  r->eng.st = ST_DONE;
+  sh->st = ST_DONE;
+}
+
+typedef struct engine_job {
+  report_t *r;
+  engine_shared_t *sh;
+} engine_job_t;
+
+static _Noreturn void engine_child(void *arg, int fd) {
+  engine_job_t *j = arg;
+  report_t *r = j->r;
+  const mmc_impl_t *im = NULL;
+  mmt_topology_t *t = NULL;
+  mmc_host_t *h = NULL;
+  mmc_error_t err = {0};
+  uint32_t nmem = 0;
+  for (uint32_t i = 0; i < r->n; i++)
+    nmem += has_mem(r, i);
+  int rc = suite_impl_open(r->si, &im, &err);
+  if (!rc)
+    rc = mmt_load(NULL, &t, &err);
+  if (!rc)
+    rc = mmt_cap_memory(t, (uint64_t)nmem * ENGINE_HOST_X * r->mig_bytes, &err);
+  if (!rc)
+    rc = suite_qm_engine_host(im, t, &h, &err);
+  if (rc) {
+    j->sh->st = rc == MMC_ENOTSUP ? ST_NA : ST_ERROR;
+    snprintf(j->sh->reason, sizeof j->sh->reason, "%s", err.msg);
+  } else {
+    engine_pairs(r, im, h, j->sh);
+  }
+  if (h)
+    im->host_destroy(h);
+  mmt_free(t);
+  (void)fd;
+  _exit(0);
+}
+
+static int ignore_bytes(void *ctx, const unsigned char *buf, size_t len, size_t *used) {
+  (void)ctx, (void)buf;
+  *used = len;
+  return 0;
+}
+
+/* The child's end as the phase's status; the pairs it measured are kept. */
+static void engine_end(report_t *r, const engine_shared_t *sh, const suite_sup_end_t *e) {
+  r->eng.st = sh->st;
+  snprintf(r->eng.reason, sizeof r->eng.reason, "%s", sh->reason);
+  if (sh->st == ST_DONE || sh->st == ST_NA)
+    return;
+  r->eng.st = ST_ERROR;
+  if (suite_qm_stop)
+    interrupted(&r->eng);
+  else if (e->status < 0)
+    snprintf(r->eng.reason, sizeof r->eng.reason, "%s", e->error);
+  else if (WIFSIGNALED(e->status))
+    snprintf(r->eng.reason, sizeof r->eng.reason,
+             "the implementation's process was killed by signal %d (%s) after %zu node "
+             "pair%s; the pairs measured are kept",
+             WTERMSIG(e->status), strsignal(WTERMSIG(e->status)), sh->neng,
+             sh->neng == 1 ? "" : "s");
+  else if (!sh->reason[0])
+    snprintf(r->eng.reason, sizeof r->eng.reason,
+             "the implementation's process exited with status %d after %zu node pair%s",
+             WIFEXITED(e->status) ? WEXITSTATUS(e->status) : -1, sh->neng,
+             sh->neng == 1 ? "" : "s");
 }
 
 static void phase_engine(report_t *r) {
@@ -507,28 +583,35 @@ static void phase_engine(report_t *r) {
   if (interrupted(&r->eng))
     return;
   progress("measuring mmcert's engine (move_range with %s)", r->si->path);
-  mmt_topology_t *t = NULL;
-  mmc_host_t *h = NULL;
-  mmc_error_t err = {0};
-  uint32_t nmem = 0;
-  for (uint32_t i = 0; i < r->n; i++)
-    nmem += has_mem(r, i);
-  int rc = mmt_load(NULL, &t, &err);
-  if (!rc)
-    rc = mmt_cap_memory(t, (uint64_t)nmem * ENGINE_HOST_X * r->mig_bytes, &err);
-  if (!rc)
-    rc = suite_qm_engine_host(r->si->impl, t, &h, &err);
-  if (!rc && !(r->eng_pairs = calloc((size_t)r->n * r->n, sizeof *r->eng_pairs)))
-    rc = mmc_fail(&err, MMC_ENOMEM, "out of memory");
-  if (rc) {
-    r->eng.st = rc == MMC_ENOTSUP ? ST_NA : ST_ERROR;
-    snprintf(r->eng.reason, sizeof r->eng.reason, "%s", err.msg);
-  } else {
-    engine_pairs(r, r->si->impl, h);
+  size_t bytes = sizeof(engine_shared_t) + (size_t)r->n * r->n * sizeof(mig_pair_t);
+  engine_shared_t *sh =
+      mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  r->eng_pairs = calloc((size_t)r->n * r->n, sizeof *r->eng_pairs);
+  if (sh == MAP_FAILED || !r->eng_pairs) {
+    r->eng.st = ST_ERROR;
+    snprintf(r->eng.reason, sizeof r->eng.reason, "out of memory");
+    if (sh != MAP_FAILED)
+      munmap(sh, bytes);
+    return;
   }
-  if (h)
-    r->si->impl->host_destroy(h);
-  mmt_free(t);
+  sh->st = ST_NOT_RUN;
+  engine_job_t j = {.r = r, .sh = sh};
+  suite_sup_job_t job = {.what = "qualify engine measurement",
+                         .child = engine_child,
+                         .arg = &j,
+                         .consume = ignore_bytes,
+                         .stop = &suite_qm_stop};
+  suite_sup_end_t e;
+  suite_sup_run(&job, &e);
+  r->neng = sh->neng;
+  memcpy(r->eng_pairs, sh->pairs, r->neng * sizeof *r->eng_pairs);
+  engine_end(r, sh, &e);
+  if (e.nescaped)
+    fprintf(stderr,
+            "mmcert qualify: %u process%s the implementation started outlived it "
+            "(killed): %s\n",
+            e.nescaped, e.nescaped == 1 ? "" : "es", e.escaped);
+  munmap(sh, bytes);
 }
 
 /* Fresh anonymous pages (not recycled heap), so each touch is a fault. */

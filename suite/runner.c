@@ -6,12 +6,13 @@
  *
  * Why a child per case: an implementation under test may crash or hang;
  * that must cost one `not ok` (verdict broken) while the run goes on. The
- * child gets its own process group so a timeout kills everything it started.
- * Waiting uses poll() on the record pipe and a pidfd with a deadline, never
- * sleep. If mmcert itself is interrupted (INT, TERM, HUP, or PIPE when the
- * TAP reader went away) it kills the running child's group first, so no
- * hung implementation outlives it. Invariant: stdout carries only TAP
- * (children write to stderr).
+ * children are supervise.c's: each in its own process group with a
+ * deadline, dying with mmcert even on SIGKILL, what they leave behind
+ * (processes, temporary files) removed and reported; an interrupted mmcert
+ * (INT, TERM, HUP, or PIPE when the TAP reader went away) kills the running
+ * child's group first, so no hung implementation outlives it. A child sends
+ * records (ctx.c); a malformed one breaks the case, said so. Invariant:
+ * stdout carries only TAP (children write to stderr).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,9 +29,9 @@
 #include <unistd.h>
 
 #include "certificate.h"
-#include "mmc_borrow.h"
 #include "mmc_error.h"
 #include "runner.h"
+#include "supervise.h"
 #include "tap.h"
 
 enum { DEFAULT_TIMEOUT_S = 60, FULL_MODE_FACTOR = 20, PREFLIGHT_TIMEOUT_S = 30 };
@@ -239,169 +240,58 @@ void suite_result_add_rec(suite_result_t *r, const suite_rec_t *rec) {
   r->recs[r->nrecs++] = *rec;
 }
 
-/* Decode what is buffered; keep a partial record for the next read. */
-static int drain(unsigned char **buf, size_t *len, suite_result_t *res) {
-  size_t off = 0;
-  for (;;) {
-    suite_rec_t rec;
-    long n = suite_rec_decode(*buf + off, *len - off, &rec);
-    if (n < 0)
-      return -1;
-    if (n == 0)
-      break;
-    suite_result_add_rec(res, &rec);
-    off += (size_t)n;
-  }
-  memmove(*buf, *buf + off, *len - off);
-  *len -= off;
-  return 0;
-}
-
-/* Append what the pipe holds: READ_DATA, READ_EOF, READ_AGAIN (nothing now:
- * EINTR/EAGAIN) or READ_ERROR. */
-enum { READ_DATA, READ_EOF, READ_AGAIN, READ_ERROR };
-static int read_some(int fd, unsigned char **buf, size_t *len, size_t *cap) {
-  if (*cap - *len < 65536) {
-    size_t ncap = *cap * 2 + 65536;
-    unsigned char *n = realloc(*buf, ncap);
-    if (!n)
-      abort();
-    *buf = n;
-    *cap = ncap;
-  }
-  ssize_t n = read(fd, *buf + *len, *cap - *len);
-  if (n < 0)
-    return errno == EINTR || errno == EAGAIN ? READ_AGAIN : READ_ERROR;
-  *len += (size_t)n;
-  return n == 0 ? READ_EOF : READ_DATA;
-}
-
 typedef enum child_kind { CHILD_CASE, CHILD_PREFLIGHT } child_kind_t;
 
-/* The child running now, so an interrupted mmcert takes it along: children
- * sit in their own process groups, out of reach of the terminal's ^C. */
-static volatile sig_atomic_t current_child;
-static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+typedef struct child_job {
+  const suite_run_t *run;
+  child_kind_t kind;
+  const suite_case_t *c;
+  mmc_clock_mode_t clock;
+} child_job_t;
 
-static void on_fatal_signal(int sig) {
-  pid_t pid = (pid_t)current_child;
-  if (pid > 0) {
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-  }
-  raise(sig); /* SA_RESETHAND restored the default action */
-}
-
-static void set_fatal_handlers(void (*handler)(int)) {
-  struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESETHAND};
-  sigemptyset(&sa.sa_mask);
-  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
-    sigaction(fatal_signals[i], &sa, NULL);
-}
-
-static _Noreturn void child_main(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
-                                 mmc_clock_mode_t clock, int fd) {
-  setpgid(0, 0);
-  set_fatal_handlers(SIG_DFL);
-  /* stdout is the parent's TAP stream: anything the implementation or the
-   * case prints goes to stderr instead. */
-  dup2(STDERR_FILENO, STDOUT_FILENO);
-  signal(SIGPIPE, SIG_DFL);
-  if (kind == CHILD_PREFLIGHT)
-    suite_child_preflight(run, fd);
-  suite_child_case(run, c, clock, fd);
+/* In the child (supervise.c made it its own process group, with stdout on
+ * stderr: stdout is the parent's TAP stream). */
+static _Noreturn void child_main(void *arg, int fd) {
+  const child_job_t *j = arg;
+  if (j->kind == CHILD_PREFLIGHT)
+    suite_child_preflight(j->run, fd);
+  suite_child_case(j->run, j->c, j->clock, fd);
 }
 
 /* Run one child to completion or timeout; fill res (records, timing) and
- * return its wait status (or -1 when it could not be started). */
-/* A case killed with machine state borrowed (KSM, swap files, ...) cannot
- * give it back itself: the next borrower would, but do it now, so the next
- * case starts from the machine's own state (common/borrow.c). */
-static void give_back_borrowed(const suite_case_t *c) {
-  unsigned n = 0;
-  char what[256];
-  mmc_error_t err = {0};
-  if (mmc_borrow_recover(&n, what, sizeof what, &err) != 0)
-    fprintf(stderr, "mmcert: %s: %s\n", c ? c->id : "run", err.msg);
-  else if (n)
-    fprintf(stderr, "mmcert: %s ended with machine state borrowed; given back: %s\n",
-            c ? c->id : "run", what);
-}
-
+ * return its wait status (or -1 when it could not be started). Processes it
+ * left outside its group are reported as a diagnostic of the case. */
 static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
                      mmc_clock_mode_t clock, double timeout_s, suite_result_t *res) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) {
-    snprintf(res->reason, sizeof res->reason, "pipe: %s", strerror(errno));
+  child_job_t j = {.run = run, .kind = kind, .c = c, .clock = clock};
+  char what[128];
+  snprintf(what, sizeof what, "case %s", c ? c->id : "preflight");
+  suite_sup_job_t job = {.what = what,
+                         .child = child_main,
+                         .arg = &j,
+                         .consume = suite_rec_take,
+                         .ctx = res,
+                         .timeout_s = timeout_s,
+                         .stdout_to_err = true};
+  suite_sup_end_t end;
+  if (suite_sup_run(&job, &end) != 0) {
+    snprintf(res->reason, sizeof res->reason, "%s", end.error);
     return -1;
   }
-  fflush(NULL); /* nothing buffered may be printed twice */
-  double t0 = suite_mono_now();
-  pid_t pid = fork();
-  if (pid < 0) {
-    snprintf(res->reason, sizeof res->reason, "fork: %s", strerror(errno));
-    close(p[0]);
-    close(p[1]);
-    return -1;
+  res->timed_out = end.timed_out;
+  res->duration_s = end.duration_s;
+  if (end.nescaped) {
+    suite_rec_t d = {.kind = SUITE_REC_DIAG};
+    if (asprintf(&d.text,
+                 "%u process%s the implementation started left the case's process group and "
+                 "outlived it (killed): %s",
+                 end.nescaped, end.nescaped == 1 ? "" : "es", end.escaped) < 0)
+      abort();
+    d.name = strdup(""), d.unit = strdup(""), d.better = strdup("");
+    suite_result_add_rec(res, &d);
+    fprintf(run->err, "mmcert: %s: %s\n", what, d.text);
   }
-  if (pid == 0) {
-    close(p[0]);
-    child_main(run, kind, c, clock, p[1]);
-  }
-  setpgid(pid, pid); /* also done by the child: whichever runs first wins */
-  current_child = pid;
-  close(p[1]);
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  unsigned char *buf = NULL;
-  size_t len = 0, cap = 0;
-  bool pipe_open = true, exited = false;
-  double deadline = t0 + timeout_s;
-  while (!exited && !res->timed_out) {
-    double left = deadline - suite_mono_now();
-    if (left <= 0) {
-      res->timed_out = true;
-      break;
-    }
-    struct pollfd fds[2] = {{.fd = pipe_open ? p[0] : -1, .events = POLLIN},
-                            {.fd = pidfd, .events = POLLIN}};
-    int pr = poll(fds, 2, (int)(left * 1000) + 1);
-    if (pr < 0 && errno != EINTR) { /* cannot watch it any more: end it */
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      break;
-    }
-    if (pipe_open && fds[0].revents) {
-      int rr = read_some(p[0], &buf, &len, &cap);
-      if (rr == READ_EOF || rr == READ_ERROR)
-        pipe_open = false;
-      if (drain(&buf, &len, res) != 0)
-        pipe_open = false;
-    }
-    if (pidfd >= 0 && fds[1].revents)
-      exited = true;
-    if (pidfd < 0 && !pipe_open) /* no pidfd: EOF means the child is ending */
-      exited = true;
-  }
-  if (res->timed_out)
-    kill(-pid, SIGKILL), kill(pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  kill(-pid, SIGKILL); /* strays the implementation left in the group */
-  current_child = 0;
-  give_back_borrowed(c);
-  /* What the child wrote before it ended is still in the pipe. Non-blocking:
-   * a process that escaped the group may still hold the write end. */
-  fcntl(p[0], F_SETFL, O_NONBLOCK);
-  while (pipe_open && read_some(p[0], &buf, &len, &cap) == READ_DATA && drain(&buf, &len, res) == 0)
-    ;
-  drain(&buf, &len, res);
-  free(buf);
-  close(p[0]);
-  if (pidfd >= 0)
-    close(pidfd);
-  res->duration_s = suite_mono_now() - t0;
-  return status;
+  return end.status;
 }
 
 static const suite_rec_t *end_record(const suite_result_t *r) {
@@ -448,6 +338,10 @@ static void judge(suite_result_t *r, int status, double timeout_s, bool need_che
     r->verdict = SUITE_BROKEN;
     snprintf(r->reason, sizeof r->reason, "child killed by signal %d (%s)%s", WTERMSIG(status),
              strsignal(WTERMSIG(status)), end ? " after it finished" : "");
+  } else if (r->stream_error[0]) {
+    r->verdict = SUITE_BROKEN;
+    snprintf(r->reason, sizeof r->reason, "the child sent %s (exit status %d)", r->stream_error,
+             WEXITSTATUS(status));
   } else if (!end || WEXITSTATUS(status) != 0) {
     r->verdict = SUITE_BROKEN;
     snprintf(r->reason, sizeof r->reason, "child exited with status %d before finishing",
@@ -795,7 +689,7 @@ int suite_run(suite_run_t *run) {
   if (rc)
     return rc;
   run->start_time = suite_real_now();
-  set_fatal_handlers(on_fatal_signal);
+  suite_sup_start();
   rc = suite_run_preflight(run);
   if (rc)
     return rc;

@@ -2,14 +2,17 @@
  * runner.h — the run of `mmcert run` (prefix suite_): options, per-case
  * results, the child/parent record protocol, implementation loading.
  *
- * Shape of a run: the parent loads the implementation (impl_load.c) and the
- * topology, forks a "preflight" child that creates one host to read every
- * setting (and validate --set values), then forks one child per selected
- * case (runner.c). A child reports through the sc_* functions (ctx.c), each
- * call becoming one record on a pipe, so what a case reported before it
+ * Shape of a run: the parent has the implementation inspected in a child
+ * (impl_load.c: its ABI, table size, required functions, name, version,
+ * capabilities and why_not() sentences, copied) and loads the topology,
+ * forks a "preflight" child that creates one host to read every setting
+ * (and validate --set values), then forks one child per selected case
+ * (runner.c, supervise.c); each child loads the implementation itself
+ * (suite_impl_open). A child reports through the sc_* functions (ctx.c),
+ * each call becoming one record on a pipe, so what a case reported before it
  * crashed or hung is kept. The parent prints TAP and fills suite_result_t,
  * which results.c turns into JSON. Invariant: the parent never calls into
- * the implementation except to read the mmc_impl_t table itself.
+ * the implementation, nor runs its constructors.
  */
 #ifndef SUITE_RUNNER_H
 #define SUITE_RUNNER_H
@@ -26,18 +29,30 @@
 
 /* ---- a loaded implementation (impl_load.c) */
 typedef struct suite_impl {
-  void *handle;           /* dlopen handle */
-  const mmc_impl_t *impl; /* the exported table, checked */
-  char path[PATH_MAX];    /* as given (or the default), for messages and JSON */
-  char why_not[64][160];  /* why_not() of each clear capability bit; "" = none */
+  /* In the parent, &summary: the inspected facts (ABI, struct_size, name,
+   * version, capabilities), every function NULL. A test may point it at a
+   * table linked into the program instead; suite_impl_open then uses it. */
+  const mmc_impl_t *impl;
+  mmc_impl_t summary;
+  char name[MMC_NAME_MAX]; /* summary.name points here, copied from the object */
+  char version[64];        /* summary.version */
+  char path[PATH_MAX];     /* as given (or the default), for messages and JSON */
+  char why_not[64][160];   /* why_not() of each clear capability bit; "" = none */
 } suite_impl_t;
 
-/* Refuses, with a message naming the path and the reason: path missing
- * (MMC_ENOENT), not a loadable shared object (MMC_EINVAL, dlerror text),
- * symbol missing, ABI version differs, struct_size too small, a required
- * function pointer NULL (all MMC_EINVAL). */
+/* Inspect the object at `path` in a child with a deadline
+ * (suite_sup_load_timeout), never in mmcert: its constructors, a garbage
+ * name pointer, a crash or a hang cost that child only. Refuses, with a
+ * message naming the path and the reason: path missing (MMC_ENOENT), not a
+ * loadable shared object (dlerror text), symbol missing, ABI version
+ * differs, struct_size too small, a required function pointer NULL, name or
+ * version not a printable string, the loading crashed or did not finish
+ * (all MMC_EINVAL). */
 int suite_impl_load(const char *path, suite_impl_t *out, mmc_error_t *err);
 void suite_impl_unload(suite_impl_t *si);
+/* In a child: the implementation's own table, loaded here (or the linked-in
+ * table a test gave). The object must still be what was inspected. */
+int suite_impl_open(const suite_impl_t *si, const mmc_impl_t **impl, mmc_error_t *err);
 /* "CLOCK_STEPPED" for MMC_CAP_CLOCK_STEPPED; NULL for an unknown bit. */
 const char *suite_cap_name(uint64_t cap);
 
@@ -87,6 +102,7 @@ typedef struct suite_result {
   char reason[512]; /* skip/broken reason, timeout or signal; "" for pass/fail */
   double duration_s;
   bool timed_out;
+  char stream_error[160]; /* the child's record pipe carried something malformed: what */
   suite_rec_t *recs; /* every record in arrival order (owned) */
   size_t nrecs;
   size_t cap;
@@ -190,5 +206,9 @@ int suite_write_all(int fd, const void *buf, size_t n);
  * bytes are needed, -1 on a malformed record. */
 long suite_rec_decode(const unsigned char *buf, size_t len, suite_rec_t *out);
 void suite_rec_free(suite_rec_t *r);
+/* A child's pipe as it arrives (supervise.h consume, ctx a suite_result_t):
+ * every whole record appended; -1 on a malformed one, said in
+ * stream_error. */
+int suite_rec_take(void *ctx, const unsigned char *buf, size_t len, size_t *used);
 
 #endif

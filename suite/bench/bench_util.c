@@ -6,14 +6,33 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
 #include "config.h"
 #include "mmc_error.h"
+#include "supervise.h"
 
+/* The implementation's own table, loaded in this process: a benchmark runs
+ * in a child of mmcert bench (suite_bench_run), which inspected the object
+ * already (o->si); a benchmark called otherwise has it inspected first. */
 int bu_load_impl(const suite_bench_opts_t *o, suite_impl_t *si) {
+  mmc_error_t err = {0};
+  const mmc_impl_t *table;
+  if (o->si) {
+    *si = *o->si;
+    si->impl = &si->summary;
+    si->summary.name = si->name;
+    si->summary.version = si->version;
+    if (suite_impl_open(si, &table, &err) != 0) {
+      fprintf(o->err, "mmcert bench: %s\n", err.msg);
+      return 1;
+    }
+    si->impl = table;
+    return 0;
+  }
   char path[PATH_MAX];
   const char *env = getenv("MMCERT_IMPL");
   if (o->impl_path && *o->impl_path) { /* what mmcert bench chose: --impl, else as below */
@@ -31,11 +50,11 @@ int bu_load_impl(const suite_bench_opts_t *o, suite_impl_t *si) {
     if (!path[0] || access(path, R_OK) != 0)
       snprintf(path, sizeof path, "%s/libmmref.so", MMCERT_LIBDIR);
   }
-  mmc_error_t err = {0};
-  if (suite_impl_load(path, si, &err) != 0) {
+  if (suite_impl_load(path, si, &err) != 0 || suite_impl_open(si, &table, &err) != 0) {
     fprintf(o->err, "mmcert bench: %s\n", err.msg);
     return 1;
   }
+  si->impl = table;
   return 0;
 }
 
@@ -103,6 +122,7 @@ void bu_header(FILE *f) {
 /* ---- the results file of `mmcert bench` (suite_mode BENCH) */
 
 static suite_result_t *bu_sink; /* the benchmark running now records here */
+static int bu_fd = -1;          /* and, in a benchmark's child, sends here */
 
 void suite_bench_record_into(suite_result_t *r) {
   bu_sink = r;
@@ -124,6 +144,8 @@ static void sink_add(suite_rec_kind_t kind, const char *name, const char *unit, 
                    .unit = dup_or_die(unit),
                    .better = dup_or_die(better),
                    .text = dup_or_die(text)};
+  if (bu_fd >= 0 && suite_rec_send(bu_fd, &r) != 0)
+    _exit(3); /* mmcert bench is gone: nobody reads the figures */
   suite_result_add_rec(bu_sink, &r);
 }
 
@@ -266,4 +288,82 @@ void bu_row_rounds(FILE *f, const char *figure, const double *v, const char *uni
   free(r);
   free(sv);
   free(sp);
+}
+
+/* ---- each benchmark in its own process */
+
+typedef struct bench_job {
+  const suite_bench_t *b;
+  const suite_bench_opts_t *o;
+} bench_job_t;
+
+static _Noreturn void bench_child(void *arg, int fd) {
+  const bench_job_t *j = arg;
+  suite_result_t mine = {0}; /* the names used so far (unique_name) */
+  bu_sink = &mine;
+  bu_fd = fd;
+  int rc = j->b->run(j->o);
+  fflush(NULL);
+  suite_rec_t end = {.kind = rc ? SUITE_REC_BROKEN : SUITE_REC_DONE,
+                     .text = rc ? "the benchmark could not measure (messages above)" : ""};
+  _exit(suite_rec_send(fd, &end) ? 3 : 0);
+}
+
+static bool rec_of(const suite_result_t *r, suite_rec_kind_t kind, const char **text) {
+  for (size_t i = 0; i < r->nrecs; i++)
+    if (r->recs[i].kind == kind) {
+      *text = r->recs[i].text;
+      return true;
+    }
+  return false;
+}
+
+/* How the benchmark's child ended: its verdict and reason. */
+static void bench_verdict(suite_result_t *r, const suite_sup_end_t *e) {
+  const char *text = "";
+  bool missed = false;
+  for (size_t i = 0; i < r->nrecs; i++)
+    missed |= r->recs[i].kind == SUITE_REC_CHECK && !r->recs[i].ok;
+  r->verdict = SUITE_BROKEN;
+  if (e->status < 0)
+    snprintf(r->reason, sizeof r->reason, "%s", e->error);
+  else if (WIFSIGNALED(e->status))
+    snprintf(r->reason, sizeof r->reason,
+             "the benchmark's process was killed by signal %d (%s); the figures measured "
+             "before are kept",
+             WTERMSIG(e->status), strsignal(WTERMSIG(e->status)));
+  else if (r->stream_error[0])
+    snprintf(r->reason, sizeof r->reason, "the benchmark's process sent %s", r->stream_error);
+  else if (rec_of(r, SUITE_REC_BROKEN, &text))
+    snprintf(r->reason, sizeof r->reason, "%s", text);
+  else if (!rec_of(r, SUITE_REC_DONE, &text))
+    snprintf(r->reason, sizeof r->reason,
+             "the benchmark's process exited with status %d before finishing; the figures "
+             "measured before are kept",
+             WIFEXITED(e->status) ? WEXITSTATUS(e->status) : -1);
+  else
+    r->verdict = missed ? SUITE_FAIL : SUITE_PASS;
+}
+
+void suite_bench_run(const suite_bench_t *b, const suite_bench_opts_t *o, suite_result_t *r) {
+  bench_job_t j = {.b = b, .o = o};
+  char what[96];
+  snprintf(what, sizeof what, "benchmark %s", b->name);
+  suite_sup_job_t job = {
+      .what = what, .child = bench_child, .arg = &j, .consume = suite_rec_take, .ctx = r};
+  suite_sup_end_t e;
+  suite_sup_run(&job, &e);
+  r->duration_s = e.duration_s;
+  bench_verdict(r, &e);
+  if (e.nescaped) {
+    suite_rec_t d = {.kind = SUITE_REC_DIAG};
+    if (asprintf(&d.text,
+                 "%u process%s the implementation started left the benchmark's process "
+                 "group and outlived it (killed): %s",
+                 e.nescaped, e.nescaped == 1 ? "" : "es", e.escaped) < 0)
+      abort();
+    d.name = strdup(""), d.unit = strdup(""), d.better = strdup("");
+    fprintf(o->err, "mmcert bench: %s\n", d.text);
+    suite_result_add_rec(r, &d);
+  }
 }

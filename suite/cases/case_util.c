@@ -200,7 +200,13 @@ mmc_host_stats_t cu_host_stats(suite_ctx_t *c, mmc_host_t *h) {
 void *cu_page(const mmc_impl_t *im, mmc_vcpu_t *v, uint64_t gpfn, bool write, mmc_error_t *err) {
   for (;;) {
     err->code = 0;
+    err->msg[0] = '\0';
     void *p = im->page(v, gpfn, write, err);
+    if (!p && !err->msg[0]) /* the contract wants a message: say what we saw instead */
+      mmc_fail(err, err->code ? err->code : MMC_EIO,
+               "page(gpfn %llu, %s) returned NULL without an error message (error code %s)",
+               (unsigned long long)gpfn, write ? "write" : "read",
+               err->code ? mmc_status_name(err->code) : "not set either");
     if (p || err->code != MMC_ERETRY)
       return p;
     im->quiesce(v);

@@ -11,15 +11,27 @@
  * Variants include this file with one TESTIMPL_* switch: crash_create.c,
  * hang_create.c, wrong_default.c, crash_on_set.c, noisy.c, null_fn.c,
  * small_struct.c, wrong_abi.c, no_symbol.c, and novm.c (TESTIMPL_NO_VMS:
- * power-on answers MMC_ENOTSUP, which the contract does not allow). A test
- * asset, not an implementation to certify.
+ * power-on answers MMC_ENOTSUP, which the contract does not allow); for
+ * process supervision (supervise.c): crash_ctor.c and hang_ctor.c (a
+ * constructor that crashes or never returns), bad_name.c (a name pointer to
+ * nowhere), escape.c (host_create leaves a helper in its own session),
+ * tmp_hang.c (host_create writes a swap-like file under $TMPDIR, then hangs)
+ * crash_big.c (claims placement, crashes on a host of 16 nodes or more, as
+ * the placement benchmark makes), junk_pipe.c (writes garbage into every
+ * pipe it can reach) and null_page.c (page() returns NULL without an
+ * error). The helper's pid, or the directory
+ * written, goes to the file $MMCERT_TEST_PIDFILE names. A test asset, not an
+ * implementation to certify.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mmc_error.h"
@@ -76,18 +88,18 @@ typedef struct tvm {
   uint64_t pages;    /* configured */
   uint64_t reserved; /* pages */
   uint32_t vcpus;
-  uint8_t *mem;      /* pages * 4096 bytes, anonymous */
-  uint32_t entered;  /* vCPUs entered */
+  uint8_t *mem;     /* pages * 4096 bytes, anonymous */
+  uint32_t entered; /* vCPUs entered */
 } tvm_t;
 
 struct mmc_host {
   bool osdi02;
   int64_t value[NSETTINGS];
   uint64_t now;
-  pthread_mutex_t lock;     /* guards vms, nvms, reserved */
-  uint64_t capacity;        /* pages: the topology's memory */
-  uint64_t reserved;        /* pages reserved by running VMs */
-  uint32_t nvms;            /* ids handed out; vms[id - 1] */
+  pthread_mutex_t lock; /* guards vms, nvms, reserved */
+  uint64_t capacity;    /* pages: the topology's memory */
+  uint64_t reserved;    /* pages reserved by running VMs */
+  uint32_t nvms;        /* ids handed out; vms[id - 1] */
   tvm_t vms[TVM_MAX];
   mmc_event_t ev[2 * TVM_MAX]; /* power-on/off events, in order */
   uint64_t nev;
@@ -142,7 +154,74 @@ __attribute__((unused)) static int t_setting_info(mmc_host_t *h, size_t index,
   return 0;
 }
 
+#if defined(TESTIMPL_ESCAPE) || defined(TESTIMPL_TMP_HANG)
+/* Say what was made (a pid, a directory) in $MMCERT_TEST_PIDFILE. */
+static void tell(const char *what) {
+  const char *f = getenv("MMCERT_TEST_PIDFILE");
+  int fd = f ? open(f, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+  if (fd >= 0) {
+    (void)!write(fd, what, strlen(what));
+    close(fd);
+  }
+}
+#endif
+
+#ifdef TESTIMPL_CTOR_CRASH
+__attribute__((constructor)) static void crash_on_load(void) {
+  raise(SIGSEGV); /* runs in whatever process loads the object */
+}
+#endif
+#ifdef TESTIMPL_CTOR_HANG
+__attribute__((constructor)) static void hang_on_load(void) {
+  for (;;)
+    pause();
+}
+#endif
+
 static int t_host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error_t *err) {
+#ifdef TESTIMPL_JUNK_PIPE
+  /* Garbage into every pipe it can reach: the runner's record pipe among them. */
+  for (int fd = 3; fd < 256; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+      (void)!write(fd, "garbage, not a record", 21);
+  }
+#endif
+#ifdef TESTIMPL_ESCAPE
+  int ready[2];
+  if (pipe(ready) == 0 && fork() == 0) { /* a helper that leaves the caller's process group */
+    setsid();
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    tell(pid);
+    close(ready[1]); /* told: the caller may go on */
+    for (;;)
+      pause();
+  }
+  close(ready[1]);
+  char c;
+  (void)!read(ready[0], &c, 1); /* EOF once the helper is in place */
+  close(ready[0]);
+#endif
+#ifdef TESTIMPL_TMP_HANG
+  char dir[4096], file[4200];
+  snprintf(dir, sizeof dir, "%s/mmcert-swap-test-XXXXXX",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (mkdtemp(dir)) {
+    snprintf(file, sizeof file, "%s/vm0.vswp", dir);
+    int fd = open(file, O_WRONLY | O_CREAT, 0600);
+    if (fd >= 0 && ftruncate(fd, 1 << 20) == 0)
+      tell(dir);
+    if (fd >= 0)
+      close(fd);
+  }
+  for (;;)
+    pause(); /* until killed, with its files in place */
+#endif
+#ifdef TESTIMPL_CRASH_BIG
+  if (cfg && cfg->topology && cfg->topology->nnodes >= 16)
+    raise(SIGSEGV);
+#endif
 #ifdef TESTIMPL_CRASH_CREATE
   raise(SIGSEGV); /* as a NULL dereference would, without undefined behaviour */
 #endif
@@ -204,8 +283,8 @@ static uint64_t t_now(mmc_host_t *h) {
 
 static void emit(mmc_host_t *h, uint32_t type, mmc_vm_id_t vm) {
   if (h->nev < sizeof h->ev / sizeof h->ev[0])
-    h->ev[h->nev] = (mmc_event_t){.seq = h->nev, .time_ns = h->now, .type = type, .vm = vm,
-                                  .node_from = -1, .node_to = -1};
+    h->ev[h->nev] = (mmc_event_t){
+        .seq = h->nev, .time_ns = h->now, .type = type, .vm = vm, .node_from = -1, .node_to = -1};
   h->nev++;
 }
 
@@ -217,8 +296,7 @@ static int check_config(const mmc_vm_config_t *c, mmc_error_t *err) {
                     (unsigned long long)c->memory_bytes, MMC_PAGE_SIZE);
   if (c->reservation_bytes > c->memory_bytes)
     return mmc_fail(err, MMC_EINVAL, "reservation %llu is above the VM's %llu bytes",
-                    (unsigned long long)c->reservation_bytes,
-                    (unsigned long long)c->memory_bytes);
+                    (unsigned long long)c->reservation_bytes, (unsigned long long)c->memory_bytes);
   if (c->salt)
     return NOTSUP("sched.mem.pshare.salt (no MMC_CAP_SALTING)");
   if (c->node_affinity)
@@ -249,11 +327,12 @@ static int t_power_on(mmc_host_t *h, const mmc_vm_config_t *c, mmc_vm_id_t *id, 
     mem = mmap(NULL, pages * MMC_PAGE_SIZE, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED)
-      rc = mmc_fail(err, MMC_ENOMEM, "mmap of %llu bytes failed", (unsigned long long)c->memory_bytes);
+      rc = mmc_fail(err, MMC_ENOMEM, "mmap of %llu bytes failed",
+                    (unsigned long long)c->memory_bytes);
   }
   if (!rc) {
-    h->vms[h->nvms] = (tvm_t){.on = true, .pages = pages, .reserved = res, .vcpus = c->vcpus,
-                              .mem = mem};
+    h->vms[h->nvms] =
+        (tvm_t){.on = true, .pages = pages, .reserved = res, .vcpus = c->vcpus, .mem = mem};
     h->reserved += res;
     *id = ++h->nvms;
     emit(h, MMC_EV_POWER_ON, *id);
@@ -336,6 +415,9 @@ static int t_vcpu_enter(mmc_host_t *h, mmc_vm_id_t vm, uint32_t i, mmc_vcpu_t **
 /* Hardware translation: the pointer stays valid while the VM runs. */
 static void *t_page(mmc_vcpu_t *vc, uint64_t g, bool w, mmc_error_t *err) {
   (void)w;
+#ifdef TESTIMPL_NULL_PAGE
+  return NULL; /* and no error: the contract says a NULL return fills err */
+#endif
   tvm_t *v = &vc->h->vms[vc->vm - 1];
   if (g >= v->pages) {
     mmc_fail(err, MMC_ERANGE, "gpfn %llu is beyond the VM's %llu pages", (unsigned long long)g,
@@ -449,9 +531,17 @@ const mmc_impl_t
 #else
         .struct_size = sizeof(mmc_impl_t),
 #endif
+#ifdef TESTIMPL_BAD_NAME
+        .name = (const char *)(uintptr_t)16, /* points nowhere */
+#else
         .name = TESTIMPL_NAME,
+#endif
         .version = "0.0.1",
+#ifdef TESTIMPL_CRASH_BIG
+        .capabilities = MMC_CAP_CLOCK_STEPPED | MMC_CAP_PLACEMENT,
+#else
         .capabilities = MMC_CAP_CLOCK_STEPPED,
+#endif
         .host_create = t_host_create,
         .host_destroy = t_host_destroy,
         .setting_set = t_setting_set,
