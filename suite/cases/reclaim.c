@@ -434,7 +434,9 @@ void case_bal_1(suite_ctx_t *c) {
     sc_require(c, wl_run_stepped(vms, 2, &sc, &err), &err, "wl_run_stepped");
     uint64_t tgt = 0;
     sc_require(c, im->balloon_target(h, a->id, &tgt, &err), &err, "balloon_target");
-    uint64_t bal = cu_vm_stats(c, h, a->id).ballooned_pages;
+    wl_guest_stats_t now;
+    wl_guest_stats(a, &now); /* the suite's own driver: pages it gave and holds */
+    uint64_t bal = now.balloon;
     max_target = tgt > max_target ? tgt : max_target;
     max_bal = bal > max_bal ? bal : max_bal;
     if (bal != prev) {
@@ -470,10 +472,15 @@ void case_bal_1(suite_ctx_t *c) {
   sc_check_int(c, "BAL-1: no vCPU touched a ballooned page (no MMC_EV_ERROR)", 0,
                (long long)cu_count_events(c, h, &cursor, MMC_EV_ERROR, 0));
   mmc_vm_stats_t sa = cu_vm_stats(c, h, a->id);
-  sc_check(c, sa.resident_pages + sa.ballooned_pages <= a->truth.npages,
-           "BAL-1: given pages hold no frame", "resident %llu + ballooned %llu > %llu",
-           (unsigned long long)sa.resident_pages, (unsigned long long)sa.ballooned_pages,
-           (unsigned long long)a->truth.npages);
+  cu_crosscheck_vm(c, &sa, MMC_VMSTAT_BALLOONED,
+                   "BAL-1: pages the balloon holds (the driver's count)", (long long)gs.balloon,
+                   (long long)sa.ballooned_pages, 0);
+  if (cu_reported_vm(c, &sa, MMC_VMSTAT_RESIDENT | MMC_VMSTAT_BALLOONED,
+                     "BAL-1: frames of given pages (reported; part A probes them by mincore)"))
+    sc_check(c, sa.resident_pages + sa.ballooned_pages <= a->truth.npages,
+             "BAL-1: given pages hold no frame", "resident %llu + ballooned %llu > %llu",
+             (unsigned long long)sa.resident_pages, (unsigned long long)sa.ballooned_pages,
+             (unsigned long long)a->truth.npages);
   /* Memory comes back (B leaves): the balloon deflates; contents intact. */
   wl_vm_exit_all(b);
   sc_require(c, wl_vm_shutdown(b, &err), &err, "power off B");
@@ -481,8 +488,13 @@ void case_bal_1(suite_ctx_t *c) {
     wl_stepped_cfg_t sc = {.duration_ns = RC_STEP_NS, .tick_ns = RC_STEP_NS, .advance = true};
     sc_require(c, wl_run_stepped(&a, 1, &sc, &err), &err, "wl_run_stepped");
   }
-  sc_check_int(c, "the balloon deflates once memory is plentiful", 0,
-               (long long)cu_vm_stats(c, h, a->id).ballooned_pages);
+  wl_guest_stats_t after;
+  wl_guest_stats(a, &after);
+  sc_check_int(c, "the balloon deflates once memory is plentiful (the driver holds no page)", 0,
+               (long long)after.balloon);
+  mmc_vm_stats_t sd = cu_vm_stats(c, h, a->id);
+  cu_crosscheck_vm(c, &sd, MMC_VMSTAT_BALLOONED, "ballooned pages after the deflate", 0,
+                   (long long)sd.ballooned_pages, 0);
   rc_verify_guest(c, a, NULL);
   sc_metric(c, "balloon_pages_given", "pages", "", (double)gs.given);
   wl_vm_exit_all(a);
@@ -525,7 +537,8 @@ static void swap1_refusals(suite_ctx_t *c, mmt_topology_t *t, const char *dir) {
            "SWAP-1: unwritable swap directory: power-on refused with a message", "rc %s: %s",
            mmc_status_name(rc), err.msg);
   sc_diag(c, "refusal: %s", err.msg);
-  sc_check_int(c, "SWAP-1: the refused VM left nothing behind", 0, cu_host_stats(c, h).nvms);
+  cu_crosscheck_value(c, "SWAP-1: the refused VM left nothing behind", "host_stats.nvms", 0,
+                      cu_host_stats(c, h).nvms, 0);
   sc_host_destroy(c, h);
   unlink(path);
   /* Space short: a VM larger than the free space of the file system. */
@@ -645,18 +658,31 @@ void case_swap_2(suite_ctx_t *c) {
           (unsigned long long)sd.resident_pages, (unsigned long long)sd.target_pages,
           (unsigned long long)sd.ballooned_pages, (unsigned long long)sd.swapped_pages,
           (unsigned long long)sd.compressed_pages);
-  sc_check(c, sn.swapped_pages + sn.compressed_pages > 0 && sn.balloon_target_pages == 0,
-           "SWAP-2/3: the VM without a driver is swapped, never asked to balloon",
-           "swapped %llu compressed %llu balloon target %llu", (unsigned long long)sn.swapped_pages,
-           (unsigned long long)sn.compressed_pages, (unsigned long long)sn.balloon_target_pages);
-  sc_check(c, hard_ticks > 0 && longest <= 2 * RC_TICK_NS && !end_hard,
-           "SWAP-2: the host leaves the hard/low states within 2 s, without guest help",
-           "entered hard/low %llu times, longest stretch %.1f s, still there at the end: %s",
-           (unsigned long long)hard_ticks, longest / 1e9, end_hard ? "yes" : "no");
-  sc_check(c, sd.ballooned_pages > 0 && sd.swapped_pages + sd.compressed_pages == 0,
-           "SWAP-3: the VM with a fast enough driver is ballooned, not swapped",
-           "ballooned %llu swapped %llu compressed %llu", (unsigned long long)sd.ballooned_pages,
-           (unsigned long long)sd.swapped_pages, (unsigned long long)sd.compressed_pages);
+  /* Which VM was swapped and which ballooned is read from the statistics:
+   * no probe here tells a swapped page from a compressed or ballooned one
+   * (its frame is gone either way; see the report of issue 15). */
+  const uint64_t swap_bits =
+      MMC_VMSTAT_SWAPPED | MMC_VMSTAT_COMPRESSED | MMC_VMSTAT_BALLOONED | MMC_VMSTAT_BALLOON_TARGET;
+  bool reported = cu_reported_vm(c, &sn, swap_bits, "SWAP-2/3 which reclamation each VM got") &&
+                  cu_reported_vm(c, &sd, swap_bits, "SWAP-2/3 which reclamation each VM got");
+  if (reported)
+    sc_check(c, sn.swapped_pages + sn.compressed_pages > 0 && sn.balloon_target_pages == 0,
+             "SWAP-2/3: the VM without a driver is swapped, never asked to balloon",
+             "swapped %llu compressed %llu balloon target %llu",
+             (unsigned long long)sn.swapped_pages, (unsigned long long)sn.compressed_pages,
+             (unsigned long long)sn.balloon_target_pages);
+  mmc_host_stats_t hs2 = cu_host_stats(c, h);
+  if (cu_reported_host(c, &hs2, MMC_HOSTSTAT_MEM_STATE, "SWAP-2 time in the hard/low states") &&
+      cu_reported_events(c, h, 1ull << MMC_EV_STATE_CHANGE, "SWAP-2 time in the hard/low states"))
+    sc_check(c, hard_ticks > 0 && longest <= 2 * RC_TICK_NS && !end_hard,
+             "SWAP-2: the host leaves the hard/low states within 2 s, without guest help",
+             "entered hard/low %llu times, longest stretch %.1f s, still there at the end: %s",
+             (unsigned long long)hard_ticks, longest / 1e9, end_hard ? "yes" : "no");
+  if (reported)
+    sc_check(c, sd.ballooned_pages > 0 && sd.swapped_pages + sd.compressed_pages == 0,
+             "SWAP-3: the VM with a fast enough driver is ballooned, not swapped",
+             "ballooned %llu swapped %llu compressed %llu", (unsigned long long)sd.ballooned_pages,
+             (unsigned long long)sd.swapped_pages, (unsigned long long)sd.compressed_pages);
   uint64_t outs = cu_count_events(c, h, &cursor, MMC_EV_SWAP_OUT, nd->id);
   wl_vm_exit_all(nd);
   wl_vm_exit_all(dr);
@@ -664,9 +690,10 @@ void case_swap_2(suite_ctx_t *c) {
    * swap-in may take memory from the other VM (direct reclaim). */
   rc_verify_guest(c, dr, NULL);
   rc_verify_guest(c, nd, NULL);
-  sc_check(c, cu_vm_stats(c, h, nd->id).swapped_pages < sn.swapped_pages || sn.swapped_pages == 0,
-           "SWAP-2: pages read back were swapped in", "swapped %llu before the walk",
-           (unsigned long long)sn.swapped_pages);
+  if (reported)
+    sc_check(c, cu_vm_stats(c, h, nd->id).swapped_pages < sn.swapped_pages || sn.swapped_pages == 0,
+             "SWAP-2: pages read back were swapped in", "swapped %llu before the walk",
+             (unsigned long long)sn.swapped_pages);
   sc_metric(c, "swap_out_events", "events", "", (double)outs);
   wl_vm_destroy(nd);
   wl_vm_destroy(dr);
@@ -701,31 +728,44 @@ static mmc_vm_stats_t zip_run(suite_ctx_t *c, mmt_topology_t *t, bool compressib
   return st;
 }
 
+/* Where the victims went (compression cache or swap file) is read from the
+ * statistics: their frames leave memory either way, and no probe here tells
+ * a compressed page from a swapped one (see the report of issue 15). */
+static bool zip_reported(suite_ctx_t *c, const mmc_vm_stats_t *s) {
+  return cu_reported_vm(c, s, MMC_VMSTAT_COMPRESSED | MMC_VMSTAT_SWAPPED,
+                        "ZIP-1 compressed against swapped pages");
+}
+
 void case_zip_1(suite_ctx_t *c) {
   mmt_topology_t *t = rc_topo(c, 64);
   uint64_t np = 0;
   mmc_vm_stats_t s = zip_run(c, t, true, NULL, 0, false, &np);
-  sc_check(c, s.compressed_pages > 0 && s.swapped_pages == 0,
-           "ZIP-1: compressible pages go to the compression cache, not to disk",
-           "compressed %llu swapped %llu", (unsigned long long)s.compressed_pages,
-           (unsigned long long)s.swapped_pages);
+  if (zip_reported(c, &s))
+    sc_check(c, s.compressed_pages > 0 && s.swapped_pages == 0,
+             "ZIP-1: compressible pages go to the compression cache, not to disk",
+             "compressed %llu swapped %llu", (unsigned long long)s.compressed_pages,
+             (unsigned long long)s.swapped_pages);
   s = zip_run(c, t, false, NULL, 0, false, &np);
-  sc_check(c, s.compressed_pages == 0 && s.swapped_pages > 0,
-           "ZIP-1: incompressible pages go to the swap file", "compressed %llu swapped %llu",
-           (unsigned long long)s.compressed_pages, (unsigned long long)s.swapped_pages);
+  if (zip_reported(c, &s))
+    sc_check(c, s.compressed_pages == 0 && s.swapped_pages > 0,
+             "ZIP-1: incompressible pages go to the swap file", "compressed %llu swapped %llu",
+             (unsigned long long)s.compressed_pages, (unsigned long long)s.swapped_pages);
   mmc_setting_value_t cap5[] = {{"Mem.MemZipMaxPct", 5}};
   s = zip_run(c, t, true, cap5, 1, true, &np);
   uint64_t cap_slots = np * MMC_PAGE_SIZE * 5 / 100 / 2048;
-  sc_check(c, s.compressed_pages > 0 && s.compressed_pages <= cap_slots && s.swapped_pages > 0,
-           "ZIP-1: the cache stays within Mem.MemZipMaxPct (5 %); the rest goes to disk",
-           "compressed %llu (cap %llu pages of 2 KB) swapped %llu",
-           (unsigned long long)s.compressed_pages, (unsigned long long)cap_slots,
-           (unsigned long long)s.swapped_pages);
+  if (zip_reported(c, &s))
+    sc_check(c, s.compressed_pages > 0 && s.compressed_pages <= cap_slots && s.swapped_pages > 0,
+             "ZIP-1: the cache stays within Mem.MemZipMaxPct (5 %); the rest goes to disk",
+             "compressed %llu (cap %llu pages of 2 KB) swapped %llu",
+             (unsigned long long)s.compressed_pages, (unsigned long long)cap_slots,
+             (unsigned long long)s.swapped_pages);
   mmc_setting_value_t off[] = {{"Mem.MemZipEnable", 0}};
   s = zip_run(c, t, true, off, 1, false, &np);
-  sc_check(c, s.compressed_pages == 0 && s.swapped_pages > 0,
-           "Mem.MemZipEnable=0: no compression, pages are swapped", "compressed %llu swapped %llu",
-           (unsigned long long)s.compressed_pages, (unsigned long long)s.swapped_pages);
+  if (zip_reported(c, &s))
+    sc_check(c, s.compressed_pages == 0 && s.swapped_pages > 0,
+             "Mem.MemZipEnable=0: no compression, pages are swapped",
+             "compressed %llu swapped %llu", (unsigned long long)s.compressed_pages,
+             (unsigned long long)s.swapped_pages);
   mmt_free(t);
 }
 
