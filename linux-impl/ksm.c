@@ -156,19 +156,32 @@ void lx_ksm_observe(lx_host_t *h, uint64_t now) {
   if (known && total == h->ksm_process_seen)
     return; /* nothing merged or unmerged anywhere in this process */
   h->ksm_process_seen = total;
+  lx_smaps_t *sm = lx_kernel.smaps_ksm ? calloc(h->vm_cap, sizeof *sm) : NULL;
+  if (sm && lx_smaps_all(h, sm, NULL) != 0) {
+    free(sm);
+    return;
+  }
   for (uint32_t i = 1; i < h->vm_cap; i++) {
     lx_vm_t *vm = h->vms[i];
     lx_obs_t o;
-    if (!vm || !atomic_load(&vm->on) || !vm->mergeable || lx_observe_vm(h, vm, &o, NULL, NULL))
+    if (!vm || !atomic_load(&vm->on) || !vm->mergeable)
       continue;
-    uint64_t merged = o.ksm;
-    if (o.ksm_known && merged > vm->ksm_seen)
+    /* One smaps pass for all VMs where smaps counts KSM pages; else the
+     * kernel's page flags, VM by VM (root). */
+    if (sm) {
+      o.ksm = sm[i].ksm_kb * 1024 / MMC_PAGE_SIZE;
+      o.ksm_known = true;
+    } else if (lx_observe_vm(h, vm, &o, NULL, NULL) != 0) {
+      continue;
+    }
+    if (o.ksm_known && o.ksm > vm->ksm_seen)
       lx_emit(h, (mmc_event_t){.type = MMC_EV_SHARE,
                                .vm = vm->id,
                                .node_from = -1,
                                .node_to = -1,
-                               .count = merged - vm->ksm_seen,
+                               .count = o.ksm - vm->ksm_seen,
                                .reason = "ksmd"});
-    vm->ksm_seen = merged;
+    vm->ksm_seen = o.ksm;
   }
+  free(sm);
 }

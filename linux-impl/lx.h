@@ -333,6 +333,9 @@ typedef struct lx_smaps {
 } lx_smaps_t;
 int lx_smaps_range(const char *path, uintptr_t start, uintptr_t end, lx_smaps_t *out,
                    mmc_error_t *err);
+/* The same for every powered-on VM of the host in one pass over
+ * /proc/self/smaps: out[vm id], h->vm_cap entries. h->lock held. */
+int lx_smaps_all(lx_host_t *h, lx_smaps_t *out, mmc_error_t *err);
 /* One pagemap pass over [addr, addr + n pages): present/swap bits, PFNs
  * (0 without CAP_SYS_ADMIN) when pfns != NULL, present bitmap when vec. */
 int lx_pagemap(const void *addr, uint64_t n, uint64_t *present, uint64_t *swapped, uint64_t *pfns,

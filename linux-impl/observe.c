@@ -129,6 +129,35 @@ int lx_smaps_range(const char *path, uintptr_t start, uintptr_t end, lx_smaps_t 
   return 0;
 }
 
+/* The VM whose mapping holds [lo, hi), or NULL. */
+static lx_vm_t *vm_of_range(lx_host_t *h, uintptr_t lo, uintptr_t hi) {
+  for (uint32_t i = 1; i < h->vm_cap; i++) {
+    lx_vm_t *vm = h->vms[i];
+    if (vm && atomic_load(&vm->on) && lo >= (uintptr_t)vm->base &&
+        hi <= (uintptr_t)vm->base + vm->bytes)
+      return vm;
+  }
+  return NULL;
+}
+
+int lx_smaps_all(lx_host_t *h, lx_smaps_t *out, mmc_error_t *err) {
+  memset(out, 0, h->vm_cap * sizeof *out);
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f)
+    return mmc_fail(err, MMC_EIO, "/proc/self/smaps: %s", strerror(errno));
+  char line[512];
+  lx_vm_t *in = NULL;
+  uintptr_t lo, hi;
+  while (fgets(line, sizeof line, f)) {
+    if (parse_range(line, &lo, &hi))
+      in = vm_of_range(h, lo, hi);
+    else if (in)
+      add_field(line, &out[in->id]);
+  }
+  fclose(f);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- per VM */
 
 /* KSM pages among present frames, from /proc/kpageflags (root). */

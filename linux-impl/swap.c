@@ -174,31 +174,28 @@ static int swap_on(lx_host_t *h, lx_vm_t *vm, mmc_error_t *err) {
   return rc;
 }
 
-static uint64_t resident(const lx_vm_t *vm, uint64_t gpfn, uint64_t count, unsigned char *vec) {
-  if (mincore(vm->base + gpfn * MMC_PAGE_SIZE, count * MMC_PAGE_SIZE, vec) != 0)
+/* Pages of the range mapped to a frame, by pagemap: a page MADV_PAGEOUT
+ * unmapped is a swap entry at once, even while its write is under way
+ * (mincore would still count it: it is in the swap cache until written). */
+static uint64_t resident(const lx_vm_t *vm, uint64_t gpfn, uint64_t count) {
+  uint64_t present = 0, swapped = 0;
+  if (lx_pagemap(vm->base + gpfn * MMC_PAGE_SIZE, count, &present, &swapped, NULL, NULL, NULL))
     return 0;
-  uint64_t n = 0;
-  for (uint64_t i = 0; i < count; i++)
-    n += vec[i] & 1;
-  return n;
+  return present;
 }
 
 int lx_swap_pageout(lx_host_t *h, lx_vm_t *vm, uint64_t gpfn, uint64_t count, mmc_error_t *err) {
   int rc = swap_on(h, vm, err);
   if (rc)
     return rc;
-  unsigned char *vec = malloc(count ? count : 1);
-  if (!vec)
-    return mmc_fail(err, MMC_ENOMEM, "page-out: out of memory");
-  uint64_t before = resident(vm, gpfn, count, vec);
+  uint64_t before = resident(vm, gpfn, count);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   if (madvise(vm->base + gpfn * MMC_PAGE_SIZE, count * MMC_PAGE_SIZE, MADV_PAGEOUT) != 0)
     rc = mmc_fail(err, MMC_EIO, "madvise(MADV_PAGEOUT) of VM %u: %s", vm->id, strerror(errno));
   clock_gettime(CLOCK_MONOTONIC, &t1);
   uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
-  uint64_t after = resident(vm, gpfn, count, vec);
-  free(vec);
+  uint64_t after = resident(vm, gpfn, count);
   if (rc == 0 && before > after) {
     vm->paged_out += before - after;
     mmc_event_t ev = {.type = MMC_EV_SWAP_OUT,

@@ -128,15 +128,24 @@ static int grow_table(lx_host_t *h, mmc_vm_id_t id, mmc_error_t *err) {
   return 0;
 }
 
+/* The VM's mapping between two inaccessible guard pages: the kernel merges
+ * adjacent anonymous mappings of equal flags into one VMA, and a VM must
+ * be its own VMAs for smaps (KSM, Referenced, Rss) to describe it alone. */
+#define LX_GUARD MMC_PAGE_SIZE
+
 static int map_memory(lx_vm_t *vm, mmc_error_t *err) {
   vm->bytes = (size_t)vm->npages * MMC_PAGE_SIZE;
-  void *p = mmap(NULL, vm->bytes, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  uint8_t *p = mmap(NULL, vm->bytes + 2 * LX_GUARD, PROT_NONE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
     return mmc_fail(err, errno == ENOMEM ? MMC_EADMISSION : MMC_EIO,
                     "power-on: cannot map %zu bytes of guest memory: %s", vm->bytes,
                     strerror(errno));
-  vm->base = p;
+  if (mprotect(p + LX_GUARD, vm->bytes, PROT_READ | PROT_WRITE) != 0) {
+    munmap(p, vm->bytes + 2 * LX_GUARD);
+    return mmc_fail(err, MMC_EIO, "power-on: mprotect of guest memory: %s", strerror(errno));
+  }
+  vm->base = p + LX_GUARD;
   vm->balloon_map = calloc((vm->npages + 7) / 8, 1);
   if (!vm->balloon_map)
     return mmc_fail(err, MMC_ENOMEM, "power-on: out of memory for the balloon map");
@@ -145,7 +154,8 @@ static int map_memory(lx_vm_t *vm, mmc_error_t *err) {
 
 void lx_vm_free(lx_host_t *h, lx_vm_t *vm) {
   if (vm->base)
-    munmap(vm->base, vm->bytes); /* swapped pages go with it, then the file can go */
+    munmap(vm->base - LX_GUARD, vm->bytes + 2 * LX_GUARD); /* swapped pages go with it, then
+                                                              the file can go */
   lx_swap_vm_remove(h, vm);
   if (vm->id < h->vm_cap && h->vms[vm->id] == vm)
     h->vms[vm->id] = NULL;

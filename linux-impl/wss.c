@@ -23,6 +23,7 @@
  * and the window is wall time, not VM execution time (Linux has none).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lx.h"
@@ -37,17 +38,18 @@ static void clear_refs(void) {
 
 void lx_wss_run(lx_host_t *h, uint64_t now) {
   (void)now;
-  for (uint32_t i = 1; i < h->vm_cap; i++) {
-    lx_vm_t *vm = h->vms[i];
-    lx_smaps_t sm;
-    if (!vm || !atomic_load(&vm->on))
-      continue;
-    if (vm->wss_armed &&
-        !lx_smaps_range(NULL, (uintptr_t)vm->base, (uintptr_t)vm->base + vm->bytes, &sm, NULL)) {
-      vm->wss_pages = sm.referenced_kb * 1024 / MMC_PAGE_SIZE;
-      vm->wss_valid = true;
+  lx_smaps_t *sm = calloc(h->vm_cap ? h->vm_cap : 1, sizeof *sm);
+  if (sm && lx_smaps_all(h, sm, NULL) == 0)
+    for (uint32_t i = 1; i < h->vm_cap; i++) {
+      lx_vm_t *vm = h->vms[i];
+      if (!vm || !atomic_load(&vm->on))
+        continue;
+      if (vm->wss_armed) {
+        vm->wss_pages = sm[i].referenced_kb * 1024 / MMC_PAGE_SIZE;
+        vm->wss_valid = true;
+      }
+      vm->wss_armed = true; /* its first whole window begins now */
     }
-    vm->wss_armed = true; /* its first whole window begins now */
-  }
+  free(sm);
   clear_refs();
 }

@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "proc_swaps.h"
+#include "machine_state.h"
 
 #include "mmc_borrow.h"
 
@@ -264,6 +264,10 @@ static void real_knob_and_swap_after_sigkill(void **state) {
   char saved_env[256];
   snprintf(saved_env, sizeof saved_env, "%s", getenv("MMCERT_BORROW_DIR"));
   unsetenv("MMCERT_BORROW_DIR"); /* the machine's own state: others see this borrow */
+  if (!machine_quiet()) {
+    setenv("MMCERT_BORROW_DIR", saved_env, 1);
+    skip();
+  }
   char before[64], path[300];
   assert_int_equal(mmc_borrow_read(ksm, before, sizeof before, NULL), 0);
   snprintf(path, sizeof path, "%s/real.swap", saved_env);
