@@ -154,7 +154,9 @@ static double br_punch_secs(uint64_t n) {
 static int br_balloon(br_t *b) {
   const mmc_impl_t *im = b->im;
   mmc_host_t *h = NULL;
-  if (br_host(b, MMC_CLOCK_STEPPED, NULL, 0, &h))
+  mmc_clock_mode_t clock =
+      (im->capabilities & MMC_CAP_CLOCK_STEPPED) ? MMC_CLOCK_STEPPED : MMC_CLOCK_LIVE;
+  if (br_host(b, clock, NULL, 0, &h))
     return 1;
   uint64_t min_free = 0, cap = br_free(b, h, &min_free), n = 0;
   mmc_vm_id_t vm = 0;
@@ -531,8 +533,8 @@ static int br_swap(br_t *b) {
   }
   /* Medians shown; every round recorded as a sample (compare tests them). */
   for (int i = 0; i < BR_NPEERS; i++)
-    bu_row_rounds(b->o->out, "swap-out (reclaim period)", rate, "MB/s", br_peer[i].label,
-                  peer[i], rounds, rounds, br_peer[i].target, false);
+    bu_row_rounds(b->o->out, "swap-out (reclaim period)", rate, "MB/s", br_peer[i].label, peer[i],
+                  rounds, rounds, br_peer[i].target, false);
   fprintf(b->o->out, "  swap-out / raw sequential pwrite per round: %.3f..%.3f\n", lo, hi);
   double p50 = 0, p99 = 0, r50 = 0, r99 = 0;
   int rc = br_swapin(b, &r, &p50, &p99, &r50, &r99);
@@ -626,6 +628,197 @@ static int br_pressure(br_t *b) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- a live implementation
+ * The Linux implementation reclaims on its own thread (no advance() to time)
+ * and without memory states: its swap-out is MADV_PAGEOUT of what a host
+ * holds above its memory. So: a host capped to bench_host_mib, compression
+ * off (Mem.MemZipEnable=0: pages go to the swap file), a VM of 1.5 x that,
+ * written; the swap-out rate is the pages of its MMC_EV_SWAP_OUT events
+ * over the time the implementation says its page-outs took ("us=N"), beside
+ * the same peers as the reference's swap-out. Swap-in: the first access to a
+ * page pagemap shows swapped (root), timed, beside raw 4 KB random preads of
+ * the VM's swap file. Balloon as the reference's; compression and the
+ * memory-state pressure are not measured (compressed pages are not
+ * observable, there are no states): the rows say so. */
+enum { br_live_rounds = 3, br_live_deadline_s = 60 };
+
+static uint64_t pagemap_entry(const void *p) {
+  static int fd = -1;
+  if (fd < 0)
+    fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  uint64_t e = 0;
+  if (fd < 0 || pread(fd, &e, 8, (off_t)((uintptr_t)p / MMC_PAGE_SIZE * 8)) != 8)
+    return 0;
+  return e;
+}
+#define BR_PM_SWAPPED(e) ((e) >> 62 & 1)
+
+typedef struct br_live_out {
+  uint64_t pages, us; /* swapped out, and the page-outs' own time */
+  uint64_t written;
+  char error[32]; /* the first MMC_EV_ERROR's reason */
+} br_live_out_t;
+
+static void br_live_events(br_t *b, mmc_host_t *h, uint64_t *cursor, br_live_out_t *r) {
+  mmc_event_t ev[256];
+  size_t n;
+  while ((n = b->im->events_read(h, cursor, ev, 256)) > 0)
+    for (size_t i = 0; i < n; i++) {
+      const char *us = strstr(ev[i].reason, "us=");
+      unsigned long long t = 0;
+      if (ev[i].type == MMC_EV_ERROR && !r->error[0])
+        memcpy(r->error, ev[i].reason, sizeof r->error);
+      if (ev[i].type != MMC_EV_SWAP_OUT || !us || sscanf(us, "us=%llu", &t) != 1)
+        continue;
+      r->pages += ev[i].count;
+      r->us += t;
+    }
+}
+
+/* One round: a fresh host, its VM written, until the excess is out. The
+ * host stays in *hp and the VM in *vm for the swap-in part. */
+static int br_live_round(br_t *b, br_live_out_t *r, mmc_host_t **hp, mmc_vm_id_t *vm) {
+  const mmc_impl_t *im = b->im;
+  if (br_host(b, MMC_CLOCK_LIVE, NULL, 0, hp))
+    return 1;
+  mmc_error_t err = {0};
+  im->setting_set(*hp, "Mem.MemZipEnable", 0, &err);
+  uint64_t cap = br_free(b, *hp, NULL), cursor = 0;
+  memset(r, 0, sizeof *r);
+  mmc_vm_config_t c;
+  mmc_vm_config_init(&c);
+  c.memory_bytes = (cap + cap / 2) * MMC_PAGE_SIZE;
+  c.balloon_driver = false;
+  mmc_vcpu_t *v = NULL;
+  if (im->vm_power_on(*hp, &c, vm, &err) || im->vcpu_enter(*hp, *vm, 0, &v, &err))
+    return br_fail(b, "power on", &err);
+  for (; r->written < cap + cap / 2; r->written++) { /* every page, incompressible */
+    uint8_t *p = im->page(v, r->written, true, &err);
+    if (!p) {
+      im->vcpu_exit(v);
+      return br_fail(b, "write", &err);
+    }
+    br_fill(p, r->written, false);
+  }
+  im->vcpu_exit(v);
+  uint64_t want = (r->written - cap) * 9 / 10,
+           deadline = bu_now_ns() + br_live_deadline_s * BR_TICK_NS;
+  while (r->pages < want && bu_now_ns() < deadline) {
+    br_live_events(b, *hp, &cursor, r);
+    struct timespec ts = {0, 10000000}; /* polling the event stream, not synchronising */
+    nanosleep(&ts, NULL);
+  }
+  if (r->pages < want || !r->us) {
+    fprintf(b->o->err,
+            "mmcert bench reclaim: swap-out: %llu of %llu pages paged out in %d s (MMC_EV_SWAP_OUT "
+            "with its time)%s%s\n",
+            (unsigned long long)r->pages, (unsigned long long)want, br_live_deadline_s,
+            r->error[0] ? "; the implementation reported: " : "", r->error);
+    return 1;
+  }  return 0;
+}
+
+/* First accesses to swapped pages, timed; and raw preads of the swap file. */
+static int br_live_swapin(br_t *b, mmc_host_t *h, mmc_vm_id_t vm, uint64_t written,
+                          uint64_t swapped, double *p50, double *p99, double *r50, double *r99) {
+  const mmc_impl_t *im = b->im;
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  double *lat = calloc(br_lat_samples, sizeof *lat), *raw = calloc(br_lat_samples, sizeof *raw);
+  int fd = br_swap_file(b);
+  if (!lat || !raw || fd < 0 || im->vcpu_enter(h, vm, 0, &v, &err)) {
+    free(lat);
+    free(raw);
+    if (fd >= 0)
+      close(fd);
+    return br_fail(b, "swap-in setup", &err);
+  }
+  uint64_t x = 12345;
+  size_t n = 0;
+  for (size_t tries = 0; n < br_lat_samples && tries < 64 * br_lat_samples; tries++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const volatile uint8_t *p = im->page(v, (x >> 11) % written, false, &err);
+    if (!p || !BR_PM_SWAPPED(pagemap_entry((const void *)p)))
+      continue; /* resident: not a swap-in */
+    uint64_t t0 = bu_now_ns();
+    (void)p[0]; /* the hardware's fault brings the page back */
+    lat[n++] = (double)(bu_now_ns() - t0);
+  }
+  im->vcpu_exit(v);
+  uint8_t page[MMC_PAGE_SIZE];
+  for (size_t i = 0; i < br_lat_samples; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t t0 = bu_now_ns();
+    if (pread(fd, page, MMC_PAGE_SIZE,
+              (off_t)((1 + (x >> 11) % (swapped ? swapped : 1)) * MMC_PAGE_SIZE)) < 0)
+      break;
+    raw[i] = (double)(bu_now_ns() - t0);
+  }
+  close(fd);
+  qsort(lat, n, sizeof *lat, cmp_d);
+  qsort(raw, br_lat_samples, sizeof *raw, cmp_d);
+  *p50 = n ? lat[n / 2] / 1e3 : 0;
+  *p99 = n ? lat[n * 99 / 100] / 1e3 : 0;
+  *r50 = raw[br_lat_samples / 2] / 1e3;
+  *r99 = raw[br_lat_samples * 99 / 100] / 1e3;
+  free(lat);
+  free(raw);
+  return n ? 0
+           : br_fail(b, "no swapped page was found by pagemap (root is needed to see it)", NULL);
+}
+
+static int br_live_swap(br_t *b) {
+  double rate[br_live_rounds], peer[br_live_rounds], ratio[br_live_rounds];
+  br_live_out_t r = {0};
+  mmc_host_t *h = NULL;
+  mmc_vm_id_t vm = 0;
+  for (unsigned k = 0; k < br_live_rounds; k++) {
+    if (h)
+      b->im->host_destroy(h);
+    h = NULL;
+    if (br_live_round(b, &r, &h, &vm)) {
+      if (h)
+        b->im->host_destroy(h);
+      return 1;
+    }
+    double mb = (double)r.pages * MMC_PAGE_SIZE / BR_MIB;
+    double raw = br_raw_write(b, r.pages * MMC_PAGE_SIZE, true);
+    rate[k] = mb / ((double)r.us / 1e6);
+    peer[k] = raw > 0 ? mb / raw : 0;
+    ratio[k] = peer[k] > 0 ? rate[k] / peer[k] : 0;
+  }
+  fprintf(b->o->out,
+          "  swap-out: MADV_PAGEOUT of what the host holds above its memory (%llu pages, %.1f "
+          "MB, compression off), timed by the implementation's page-outs; median of %d "
+          "rounds\n",
+          (unsigned long long)r.pages, (double)r.pages * MMC_PAGE_SIZE / BR_MIB, br_live_rounds);
+  bu_row(b->o->out, "swap-out (MADV_PAGEOUT)", suite_stats_median(rate, br_live_rounds), "MB/s",
+         br_peer[BR_RAW].label, suite_stats_median(peer, br_live_rounds),
+         suite_stats_median(ratio, br_live_rounds), "(info)");
+  double p50 = 0, p99 = 0, r50 = 0, r99 = 0;
+  int rc = br_live_swapin(b, h, vm, r.written, r.pages, &p50, &p99, &r50, &r99);
+  if (rc == 0) {
+    bu_row(b->o->out, "swap-in latency p50 (first access)", p50, "us", "raw 4 KB random pread p50",
+           r50, r50 / p50, "(info)");
+    bu_row(b->o->out, "swap-in latency p99 (first access)", p99, "us", "raw 4 KB random pread p99",
+           r99, r99 / p99, "(info)");
+  }
+  b->im->host_destroy(h);
+  return rc;
+}
+
+static int br_live(br_t *b) {
+  fprintf(b->o->out,
+          "  compression: not measured (%s: compressed pages are not observable "
+          "per VM, MMC_VMSTAT_COMPRESSED)\n",
+          b->im->name);
+  fprintf(b->o->out, "  pressure -> back to high: not measured (%s has no memory states: %s)\n",
+          b->im->name,
+          b->im->why_not && b->im->why_not(MMC_CAP_MEMSTATE) ? b->im->why_not(MMC_CAP_MEMSTATE)
+                                                             : "MMC_CAP_MEMSTATE clear");
+  return br_balloon(b) | br_live_swap(b);
+}
+
 int suite_bench_reclaim(const suite_bench_opts_t *o) {
   suite_impl_t si;
   if (bu_load_impl(o, &si))
@@ -647,6 +840,15 @@ int suite_bench_reclaim(const suite_bench_opts_t *o) {
     total += b.topo->desc.nodes[n].memory_bytes;
   if (total > bench_host_mib * BR_MIB && mmt_cap_memory(b.topo, bench_host_mib * BR_MIB, &err)) {
     fprintf(o->err, "mmcert bench reclaim: capping memory: %s\n", err.msg);
+    goto out_topo;
+  }
+  uint64_t live_need = MMC_CAP_BALLOON | MMC_CAP_SWAP | MMC_CAP_CLOCK_LIVE;
+  if (!(b.im->capabilities & MMC_CAP_CLOCK_STEPPED) &&
+      (b.im->capabilities & live_need) == live_need) {
+    fprintf(o->out, "  %s %s, live clock, host capped to %d MiB, swap directory %s\n", b.im->name,
+            b.im->version, bench_host_mib, b.dir);
+    bu_header(o->out);
+    failed = br_live(&b);
     goto out_topo;
   }
   uint64_t need = MMC_CAP_BALLOON | MMC_CAP_SWAP | MMC_CAP_COMPRESSION | MMC_CAP_MEMSTATE;
