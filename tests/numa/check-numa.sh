@@ -20,7 +20,8 @@
 # TAP stream with a plan that matches.
 #
 # Logs (kept): <build>/numa/console.log (serial console), tap.log (the suite's TAP),
-# results.json, qemu.cmd, qemu.out; with --bench also bench.log and bench.json. <build> is
+# results.json, qemu.cmd, qemu.out; with --bench also bench.log and bench.json; with the
+# Linux implementation (default when built) tap-linux.log and results-linux.json. <build> is
 # ./build unless --build-dir or $NUMA_BUILD.
 set -u
 # Byte-wise text tools: the console log holds firmware escapes and need not be UTF-8.
@@ -48,6 +49,7 @@ boot_timeout_s=
 accel=auto
 tcg_threads=single
 keep=0
+linux=auto
 install=1
 topology_only=0
 kernel=
@@ -100,6 +102,11 @@ Boot a multi-node Linux guest under QEMU and run mmcert inside it.
   --build-dir DIR        where mmcert and libmmref.so are and logs go (default ./build)
   --cache-dir DIR        where the kernel is cached (default <build>/numa-cache)
   --topology-only        boot and check the topology only; do not run mmcert
+  --no-linux             run only the reference; by default the suite also runs on the
+                         Linux implementation (libmmlinux.so, when built): its TAP to
+                         <build>/numa/tap-linux.log, results to results-linux.json; its
+                         certificate (NOT CERTIFIED or INCOMPLETE) is reported, not judged,
+                         but a crash, a cut TAP or a missing results file fails the run
   --no-install           never call apt-get; fail if something is missing
   --keep                 keep the initramfs tree and image under <build>/numa/
   -h, --help             this help
@@ -149,7 +156,7 @@ while [ $# -gt 0 ]; do
       shift
     fi
     ;;
-  --topology-only | --bench-only | --no-install | --keep | -h | --help)
+  --topology-only | --bench-only | --no-install | --no-linux | --keep | -h | --help)
     [ $has_val = 0 ] || die_usage "option $opt takes no value"
     ;;
   *) die_usage "unknown option '$opt'" ;;
@@ -176,6 +183,7 @@ while [ $# -gt 0 ]; do
   --cache-dir) cache_dir=$val ;;
   --topology-only) topology_only=1 ;;
   --no-install) install=0 ;;
+  --no-linux) linux=0 ;;
   --keep) keep=1 ;;
   -h | --help)
     usage
@@ -312,6 +320,11 @@ work=$build_dir/numa
 cache=${cache_dir:-$build_dir/numa-cache}
 mmcert_bin=$build_dir/mmcert
 libmmref=$build_dir/libmmref.so
+libmmlinux=$build_dir/libmmlinux.so
+if [ "$linux" = auto ]; then
+  linux=0
+  [ $topology_only = 0 ] && [ $bench_only = 0 ] && [ -f "$libmmlinux" ] && linux=1
+fi
 if [ $topology_only = 0 ]; then
   [ -x "$mmcert_bin" ] || fault "$mmcert_bin is missing: run 'make' first (or use --topology-only)"
   [ -f "$libmmref" ] || fault "$libmmref is missing: run 'make' first"
@@ -438,6 +451,7 @@ copy_with_libs() {
 if [ $topology_only = 0 ]; then
   copy_with_libs "$mmcert_bin" /opt/mmcert/mmcert
   copy_with_libs "$libmmref" /opt/mmcert/libmmref.so
+  [ "$linux" = 1 ] && copy_with_libs "$libmmlinux" /opt/mmcert/libmmlinux.so
 fi
 # Optional evidence tools: another view of the guest's nodes and distances.
 for tool in numactl lstopo-no-graphics; do
@@ -454,6 +468,7 @@ NUMA_TOPOLOGY_ONLY=$topology_only
 NUMA_SUITE_ARGS='$suite_args'
 NUMA_BENCH='$(printf '%s\n' "$bench" | tr ',' ' ')'
 NUMA_BENCH_ONLY=$bench_only
+NUMA_LINUX=$linux
 EOF
 
 if command -v cpio >/dev/null 2>&1; then
@@ -561,12 +576,15 @@ EOF
 console=$work/console.log
 taplog=$work/tap.log
 jsonlog=$work/results.json
+serial2=$work/serial2.bin # results.json, then (Linux) tap-linux.log and results-linux.json
+taplinux=$work/tap-linux.log
+jsonlinux=$work/results-linux.json
 benchjson=$work/bench.json
 
 # boot ACCEL BOOT_DEADLINE_S: run the guest; sets boot_s, qemu_rc, outcome
 # (done|qemu-exit|no-boot|hang).
 boot() {
-  rm -f "$console" "$taplog" "$jsonlog" "$benchjson" "$work/qemu.out"
+  rm -f "$console" "$taplog" "$jsonlog" "$serial2" "$taplinux" "$jsonlinux" "$benchjson" "$work/qemu.out"
   boot_deadline=$2
   cpu_model=
   accel_opt=$1
@@ -586,7 +604,7 @@ boot() {
   set -- "$qemu" -accel "$accel_opt" $cpu_model -m "${total_mib}M" -smp "$smp" $numa_args \
     -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 softlockup_panic=1 quiet mmcert.timeout_scale=$scale${kernel_args:+ $kernel_args}" \
     -nographic -monitor none -nic none -no-reboot \
-    -serial "file:$console" -serial "file:$taplog" -serial "file:$jsonlog" \
+    -serial "file:$console" -serial "file:$taplog" -serial "file:$serial2" \
     -serial "file:$benchjson"
   printf '%s\n' "$*" >"$work/qemu.cmd"
   t0=$(date +%s.%N)
@@ -685,7 +703,7 @@ stalls=
 while { [ "$outcome" = hang ] || [ "$outcome" = qemu-exit ] || [ "$outcome" = no-boot ]; } &&
   [ "$attempt" -le "$retries" ]; do
   last=$(grep -E '^(not )?ok [0-9]' "$taplog" 2>/dev/null | tail -n 1)
-  for f in console.log tap.log results.json qemu.out; do
+  for f in console.log tap.log serial2.bin qemu.out; do
     [ -f "$work/$f" ] && cp "$work/$f" "$work/attempt$attempt-$f"
   done
   what="stopped before powering off (QEMU status $qemu_rc)"
@@ -723,6 +741,23 @@ esac
 
 # ---------------------------------------------------------------- topology check
 normalize <"$console" >"$console.txt" && mv "$console.txt" "$console"
+
+# ttyS2 carried the reference's results, then (Linux) its TAP and results: split by the
+# byte counts the guest announced, and check that every byte arrived.
+sent_bytes() { sed -n "s/^MMCERT-NUMA: $1 sent bytes=\([0-9]*\).*/\1/p" "$console" | head -n 1; }
+j_ref=$(sent_bytes json)
+j_ltap=$(sent_bytes 'linux tap')
+j_ljson=$(sent_bytes 'linux json')
+s2_want=$((${j_ref:-0} + ${j_ltap:-0} + ${j_ljson:-0}))
+s2_got=0
+[ -f "$serial2" ] && s2_got=$(wc -c <"$serial2")
+[ "$s2_got" = "$s2_want" ] ||
+  fault "ttyS2: the guest sent $s2_want bytes (results ${j_ref:-0}, Linux TAP ${j_ltap:-0}, Linux results ${j_ljson:-0}), $serial2 holds $s2_got"
+head -c "${j_ref:-0}" "$serial2" >"$jsonlog"
+tail -c +$((${j_ref:-0} + 1)) "$serial2" | head -c "${j_ltap:-0}" >"$taplinux"
+tail -c +$((${j_ref:-0} + ${j_ltap:-0} + 1)) "$serial2" >"$jsonlinux"
+[ -s "$jsonlinux" ] || rm -f "$jsonlinux"
+[ -n "$j_ltap" ] || rm -f "$taplinux"
 echo "--- guest topology (from $console) ---"
 sed -n 's/^MMCERT-NUMA: fact //p' "$console"
 topo_bad=
@@ -777,15 +812,8 @@ if [ $bench_only = 0 ]; then
   t_end=$(uptime_at 'suite end')
   suite_s=$(awk -v a="$t_begin" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
 
-  # The JSON crossed a serial port: it must have arrived whole.
-  json_sent=$(sed -n 's/^MMCERT-NUMA: json sent bytes=\([0-9]*\).*/\1/p' "$console")
-  if [ -n "$json_sent" ]; then
-    json_got=$(wc -c <"$jsonlog")
-    [ "$json_got" = "$json_sent" ] ||
-      fault "results JSON: the guest sent $json_sent bytes, $jsonlog holds $json_got"
-  else
-    note "the guest wrote no results JSON"
-  fi
+  # The JSON crossed a serial port whole (checked with the ttyS2 split above).
+  [ -n "$j_ref" ] || note "the guest wrote no results JSON"
 
   echo "--- TAP (from $taplog) ---"
   cat "$taplog"
@@ -870,6 +898,44 @@ if [ $bench_only = 0 ]; then
     verdict=1
     ;;
   esac
+fi
+
+# ---------------------------------------------------------------- the Linux implementation
+# Its certificate is the finding (Linux lacks most of ESXi's policies: NOT CERTIFIED or
+# INCOMPLETE is expected and reported); what fails the run is a harness-level fault of
+# that run: an exit status other than 0, 1 or 4, a TAP cut short, no results file.
+if [ "$linux" = 1 ]; then
+  linux_rc=$(sed -n 's/^MMCERT-NUMA: linux end rc=\([0-9]*\).*/\1/p' "$console")
+  echo "--- Linux implementation: TAP (from $taplinux) ---"
+  [ -f "$taplinux" ] && grep -v '^    ' "$taplinux"
+  if [ -z "$linux_rc" ]; then
+    note "FAIL: no 'linux end' marker on the console: the Linux implementation's run did not finish"
+    verdict=1
+  else
+    lsum=$(awk -f "$HERE/tap-summary.awk" "$taplinux" 2>/dev/null)
+    lget() { printf '%s\n' "$lsum" | sed -n "s/^$1=//p"; }
+    lverdict=$(sed -n 's/^# verdict: //p' "$taplinux" | tail -n 1)
+    lbroken=$(grep -c '^# BROKEN' "$taplinux")
+    note "linux: $(lget pass) passed, $(lget fail) failed ($lbroken broken), $(lget skip) skipped of $(lget seen) (plan $(lget plan)); exit status $linux_rc; certificate: ${lverdict:-none}"
+    [ "$lbroken" = 0 ] || grep -B1 '^# BROKEN' "$taplinux" | grep -v '^--' | sed 's/^/  /'
+    case $linux_rc in
+    0 | 1 | 4) ;;
+    *)
+      note "FAIL: mmcert run --impl libmmlinux.so exited with status $linux_rc inside the guest (2 = bad usage or input, above 128 = killed by a signal)"
+      verdict=1
+      ;;
+    esac
+    if [ "$(lget plan)" = none ] || [ "$(lget plan)" != "$(lget seen)" ] || [ "$(lget numbering)" != ok ]; then
+      note "FAIL: the Linux implementation's TAP was cut short (plan $(lget plan), $(lget seen) tests seen)"
+      verdict=1
+    fi
+    if [ ! -s "$jsonlinux" ]; then
+      note "FAIL: the Linux implementation's run wrote no results file"
+      verdict=1
+    else
+      note "logs: $taplinux, $jsonlinux (mmcert report --matrix $jsonlog $jsonlinux)"
+    fi
+  fi
 fi
 
 # ---------------------------------------------------------------- benchmarks
