@@ -183,9 +183,28 @@ static void detectable_text(const suite_cmp_metric_t *r, size_t nold, size_t nne
              r->detectable < o->min_effect ? " (min effect)" : "");
 }
 
+/* k samples a side in what gives them: --repeat (in each of the side's
+ * runs, when it pools several) when every repetition adds at least one
+ * sample, else runs (a benchmark that records one figure a run, whatever
+ * its --repeat). */
+static void samples_in_words(size_t k, const suite_rr_metric_t *nm, const suite_rr_t *side,
+                             FILE *out) {
+  double runs = (double)json_array_size(side->docs);
+  double per_rep = (double)nm->n / repetitions(side), per_run = (double)nm->n / fmax(1, runs);
+  if (per_rep >= 1 && runs <= 1)
+    fprintf(out, "%zu a side: --repeat %.0f\n", k, ceil((double)k / per_rep));
+  else if (per_rep >= 1)
+    fprintf(out, "%zu a side: --repeat %.0f in each of %.0f runs\n", k,
+            ceil((double)k / per_rep / runs), runs);
+  else
+    fprintf(out, "%zu a side: %.0f runs a side (%.3g sample%s a run, whatever its --repeat)\n", k,
+            ceil((double)k / per_run), per_run, per_run == 1 ? "" : "s");
+}
+
 /* One guidance line when the metric cannot yet catch min_effect. */
-static void guidance(const suite_rr_metric_t *nm, const suite_cmp_metric_t *r, size_t nold,
-                     double per_rep, const suite_cmp_opts_t *o, FILE *out, unsigned *lines) {
+static void guidance(const suite_rr_metric_t *nm, const suite_rr_t *side,
+                     const suite_cmp_metric_t *r, size_t nold, const suite_cmp_opts_t *o, FILE *out,
+                     unsigned *lines) {
   if (r->verdict == SUITE_CMP_INFO || nold < 2 || nm->n < 2 || !isfinite(r->spread))
     return;
   size_t have = nold < nm->n ? nold : nm->n;
@@ -206,7 +225,7 @@ static void guidance(const suite_rr_metric_t *nm, const suite_cmp_metric_t *r, s
   fprintf(out, "  %s/%s [%s]: noise %.3g %%, %zu a side catch %s; ", nm->case_id, nm->name,
           nm->unit, r->spread * 100, have, nowtxt);
   if (k)
-    fprintf(out, "%zu a side: --repeat %.0f\n", k, ceil((double)k / per_rep));
+    samples_in_words(k, nm, side, out);
   else
     fprintf(out, "more than %d samples a side\n", SUITE_MDE_MAX_SAMPLES);
 }
@@ -253,13 +272,9 @@ static unsigned print_metrics(const suite_rr_t *a, const suite_rr_t *b, const su
   for (size_t i = 0; i < a->nmetrics; i++)
     if (!suite_rr_find_metric(b, a->metrics[i].case_id, a->metrics[i].name))
       fprintf(out, "%s/%s: only in old\n", a->metrics[i].case_id, a->metrics[i].name);
-  double per_rep = 1;
-  for (size_t i = 0; i < b->nmetrics; i++) {
-    if (!olds[i])
-      continue;
-    per_rep = fmax(1, (double)b->metrics[i].n / repetitions(b));
-    guidance(&b->metrics[i], &rs[i], olds[i]->n, per_rep, o, out, &lines);
-  }
+  for (size_t i = 0; i < b->nmetrics; i++)
+    if (olds[i])
+      guidance(&b->metrics[i], b, &rs[i], olds[i]->n, o, out, &lines);
   if (lines)
     fprintf(out, "  (the other judged metrics already catch %.3g %%)\n", o->min_effect * 100);
   free(rs);
