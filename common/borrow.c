@@ -325,14 +325,17 @@ static void format_entry(sb_t *b, const br_entry_t *e) {
 }
 
 /* Write the state whole (temporary file, fsync, rename); an empty state
- * removes the file. */
+ * removes the file, and a temporary file an owner killed mid-write left
+ * (every save holds the lock, so none is being written now). */
 static int save(const br_state_t *st, char *file) {
   char path[BR_PATH], tmp[BR_PATH];
   if (path_join(path, sizeof path, state_dir(), "borrow.state") ||
       path_join(tmp, sizeof tmp, state_dir(), "borrow.state.tmp"))
     return -1;
-  if (st->n == 0)
+  if (st->n == 0) {
+    unlink(tmp);
     return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+  }
   sb_t b = {file, 0, BR_FILE_MAX, 0};
   sb_str(&b, "mmcert-borrow 1\n# machine state borrowed by mmcert (common/borrow.c)\nboot ");
   sb_str(&b, st->boot);
@@ -641,6 +644,11 @@ static int knob_allowed(const char *path) {
     return 0;
   if (!strcmp(path, "/proc/sys/kernel/numa_balancing"))
     return 1;
+  /* a DAMON kdamond's state only (on/off), none of its parameters */
+  static const char damon[] = "/sys/kernel/mm/damon/admin/kdamonds/", state[] = "/state";
+  size_t pl = strlen(path), sl = sizeof state - 1;
+  if (!strncmp(path, damon, sizeof damon - 1) && pl > sl && !strcmp(path + pl - sl, state))
+    return 1;
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
     if (!strncmp(path, prefixes[i], strlen(prefixes[i])))
       return 1;
@@ -684,7 +692,7 @@ int mmc_borrow_knob(const char *path, const char *value, mmc_error_t *err) {
   if (!path || !value || !knob_allowed(path))
     return mmc_fail(err, MMC_EINVAL,
                     "%s is not a knob mmcert may borrow (KSM, zswap, numa_balancing, "
-                    "transparent_hugepage)",
+                    "transparent_hugepage, a DAMON kdamond's state)",
                     path ? path : "(null)");
   pthread_mutex_lock(&me.mu);
   int open_borrow = me.refs > 0 && me.pid == (long)getpid();

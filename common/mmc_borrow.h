@@ -3,8 +3,9 @@
  * (common/borrow.c, prefix mmc_borrow_).
  *
  * KSM (/sys/kernel/mm/ksm), swap areas, zswap (/sys/module/zswap/
- * parameters), kernel.numa_balancing and transparent hugepages
- * (/sys/kernel/mm/transparent_hugepage) belong to the whole machine and
+ * parameters), kernel.numa_balancing, transparent hugepages
+ * (/sys/kernel/mm/transparent_hugepage) and DAMON kdamonds' on/off state
+ * (/sys/kernel/mm/damon/admin/kdamonds/N/state) belong to the whole machine and
  * to everyone on it. Code of this project changes them only through these
  * functions, which record each knob's value before its first change and
  * each swap file before it is swapped on, in a state file, so that:

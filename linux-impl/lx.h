@@ -215,6 +215,7 @@ struct mmc_host {
   bool ksm_started;
   uint64_t ksm_process_seen; /* ksm.c: ksm_merging_pages of the process at the last look */
   bool zswap_set;
+  bool reclaimers_paused; /* swap.c: proactive page-out kdamonds borrowed off */
   char swap_dir[LX_PATH_MAX];
   char swap_prefix[64]; /* "mmcert-PID-N": this host's swap file names */
   /* wss.c */

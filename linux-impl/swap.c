@@ -24,6 +24,13 @@
  *    reclaim, so none exists longer than needed. Linux's swap areas belong
  *    to the machine, not to a VM: a VM's pages may land in any area that is
  *    on, including another VM's file.
+ *  - other page-out agents pause while our areas are on: a DAMON kdamond
+ *    running a "pageout" scheme (a machine's configuration, not the
+ *    kernel's default) would otherwise page out every process's idle
+ *    memory into areas that exist only for the run, and the VM pages it
+ *    took would leave memory without the host knowing (no MMC_EV_SWAP_OUT,
+ *    paged_out short). Its state is borrowed ("off"; restored with the
+ *    other knobs, also after a crash).
  *  - ZIP-1: with Mem.MemZipEnable=1, zswap is switched on (borrowed) before
  *    the first area; zswap's pool size is machine-wide (max_pool_percent),
  *    so Mem.MemZipMaxPct is MMC_ENOTSUP, and which pages sit compressed
@@ -34,6 +41,7 @@
  * VM, and swapoff runs after the VM's mapping is gone, so swapoff reads
  * nothing of ours back.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -157,7 +165,51 @@ void lx_swap_vm_remove(lx_host_t *h, lx_vm_t *vm) {
   vm->swap_on = false;
 }
 
-/* zswap first (Mem.MemZipEnable), then the VM's area. */
+#define DAMON_KDAMONDS "/sys/kernel/mm/damon/admin/kdamonds"
+
+/* Whether kdamond directory `kd` (under DAMON_KDAMONDS) has a context with
+ * a scheme whose action is pageout. */
+static bool kdamond_pages_out(const char *kd) {
+  char path[LX_PATH_MAX], action[32];
+  for (int c = 0; c < 64; c++)
+    for (int s = 0; s < 64; s++) {
+      snprintf(path, sizeof path, DAMON_KDAMONDS "/%s/contexts/%d/schemes/%d/action", kd, c, s);
+      if (mmc_borrow_read(path, action, sizeof action, NULL) != 0) {
+        if (s == 0)
+          return false; /* no context c: none further */
+        break;
+      }
+      if (strncmp(action, "pageout", 7) == 0)
+        return true;
+    }
+  return false;
+}
+
+/* Every running kdamond that pages out is borrowed off (see the top). */
+static int pause_proactive_reclaimers(lx_host_t *h, mmc_error_t *err) {
+  if (h->reclaimers_paused)
+    return 0;
+  DIR *d = opendir(DAMON_KDAMONDS);
+  int rc = 0;
+  struct dirent *de;
+  while (d && rc == 0 && (de = readdir(d)) != NULL) {
+    if (de->d_name[0] < '0' || de->d_name[0] > '9')
+      continue;
+    char state_path[LX_PATH_MAX], state[16];
+    snprintf(state_path, sizeof state_path, DAMON_KDAMONDS "/%s/state", de->d_name);
+    if (mmc_borrow_read(state_path, state, sizeof state, NULL) != 0 || strncmp(state, "on", 2))
+      continue;
+    if (kdamond_pages_out(de->d_name))
+      rc = mmc_borrow_knob(state_path, "off", err);
+  }
+  if (d)
+    closedir(d);
+  h->reclaimers_paused = rc == 0;
+  return rc;
+}
+
+/* zswap first (Mem.MemZipEnable), other page-out agents paused, then the
+ * VM's area. */
 static int swap_on(lx_host_t *h, lx_vm_t *vm, mmc_error_t *err) {
   if (vm->swap_on)
     return 0;
@@ -169,6 +221,8 @@ static int swap_on(lx_host_t *h, lx_vm_t *vm, mmc_error_t *err) {
                          lx_set(h, LX_SET_MEM_ZIP_ENABLE) ? "Y" : "N", err);
     h->zswap_set = rc == 0;
   }
+  if (rc == 0)
+    rc = pause_proactive_reclaimers(h, err);
   if (rc == 0 && (rc = mmc_borrow_swapon(vm->swap_path, SWAP_PRIORITY, err)) == 0)
     vm->swap_on = true;
   return rc;

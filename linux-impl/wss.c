@@ -18,7 +18,8 @@
  * sample; no smoothing; no floor (Mem.SampleActivePctMin is MMC_ENOTSUP).
  * Until a first window has completed the estimate is unobserved.
  *
- * Caveats, said plainly: clear_refs clears the bits of the whole process,
+ * Caveats, said plainly: the bits must be cleared with the TLB flushed
+ * (clear_refs() below), or hot pages read as idle; clear_refs clears the bits of the whole process,
  * so two hosts in one process share windows (each host reads, then clears);
  * and the window is wall time, not VM execution time (Linux has none).
  */
@@ -28,12 +29,23 @@
 
 #include "lx.h"
 
-static void clear_refs(void) {
+static void write_clear_refs(const char *what) {
   FILE *f = fopen("/proc/self/clear_refs", "w");
   if (!f)
     return;
-  fputs("1", f);
+  fputs(what, f);
   fclose(f);
+}
+
+/* "1" clears the accessed bits but (6.x, x86) does not flush the TLB, so
+ * a page whose translation stays cached is used without the hardware
+ * setting its bit again: a VM touching 64 pages without pause read as 0 to
+ * 64 of them, window after window. "4" (clear soft-dirty) ends with a flush
+ * of the whole mm on every kernel, soft-dirty built or not; its cost is one
+ * write-protect fault on the next write to each page, once a window. */
+static void clear_refs(void) {
+  write_clear_refs("1");
+  write_clear_refs("4");
 }
 
 void lx_wss_run(lx_host_t *h, uint64_t now) {

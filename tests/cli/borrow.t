@@ -1,6 +1,6 @@
-# borrow.t — machine-wide kernel state is borrowed, never changed (issue 16
-# item 4): every KSM, zswap, NUMA-balancing and transparent-hugepage knob and
-# the list of swap areas read the same after runs of the Linux
+# borrow.t — machine-wide kernel state is borrowed, never changed: every
+# KSM, zswap, NUMA-balancing, transparent-hugepage and DAMON kdamond state
+# knob and the list of swap areas read the same after runs of the Linux
 # implementation as before, and nothing is left in the borrow state. (A run
 # killed with SIGKILL and given back by the next mmcert: test_linux_impl.)
 # Root only: without root nothing is borrowed.
@@ -14,7 +14,7 @@ fi
 snapshot() {
 	for f in /sys/kernel/mm/ksm/* /sys/module/zswap/parameters/* \
 		/proc/sys/kernel/numa_balancing /sys/kernel/mm/transparent_hugepage/enabled \
-		/sys/kernel/mm/transparent_hugepage/defrag; do
+		/sys/kernel/mm/transparent_hugepage/defrag /sys/kernel/mm/damon/admin/kdamonds/*/state; do
 		case $f in
 		# counters the kernel moves by itself, not settings
 		*/full_scans | */pages_* | */general_profit | */ksm_zero_pages | \

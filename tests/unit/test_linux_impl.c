@@ -448,10 +448,32 @@ static void ksm_merges_and_cow_breaks(void **state) {
   im->host_destroy(h);
 }
 
+/* A knob as text, for before/after comparisons. */
+static void knob_text(const char *path, char *out, size_t len) {
+  FILE *f = fopen(path, "r");
+  out[0] = '\0';
+  if (f) {
+    if (!fgets(out, (int)len, f))
+      out[0] = '\0';
+    fclose(f);
+  }
+}
+
+/* Whether the machine's first kdamond runs a page-out scheme (a system
+ * DAMON reclaimer: it would page out the VM's idle pages behind the host). */
+static bool pageout_kdamond_running(void) {
+  char state[16], action[16];
+  knob_text("/sys/kernel/mm/damon/admin/kdamonds/0/state", state, sizeof state);
+  knob_text("/sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/0/action", action,
+            sizeof action);
+  return !strcmp(state, "on\n") && !strcmp(action, "pageout\n");
+}
+
 static void host_over_its_memory_pages_out(void **state) {
   (void)state;
   if (!can(MMC_CAP_SWAP))
     skip();
+  bool kdamond_before = pageout_kdamond_running();
   const mmc_setting_value_t fast[] = {{"Linux.PressurePeriod", 20}};
   mmc_host_t *h = host_with(2 * MIB, fast, 1); /* the host has 2 MiB */
   mmc_error_t err = {0};
@@ -469,7 +491,8 @@ static void host_over_its_memory_pages_out(void **state) {
     for (uint64_t g = 0; g < pages; g++)
       swapped += PM_SWAPPED(pagemap_of(p + g * 4096));
   }
-  assert_true(swapped >= pages / 2 - 64); /* about the excess, by pagemap */
+  assert_true(swapped >= pages / 2 - 64);  /* about the excess, by pagemap */
+  assert_false(pageout_kdamond_running()); /* paused while our area is on */
   mmc_event_t ev[256];
   uint64_t cur = 0, outs = 0;
   size_t n;
@@ -486,18 +509,8 @@ static void host_over_its_memory_pages_out(void **state) {
   }
   im->vcpu_exit(v);
   im->host_destroy(h);
-  assert_false(proc_swaps_has("mmcert-linux-swap/")); /* swapped off, removed */
-}
-
-/* A knob as text, for before/after comparisons. */
-static void knob_text(const char *path, char *out, size_t len) {
-  FILE *f = fopen(path, "r");
-  out[0] = '\0';
-  if (f) {
-    if (!fgets(out, (int)len, f))
-      out[0] = '\0';
-    fclose(f);
-  }
+  assert_false(proc_swaps_has("mmcert-linux-swap/"));          /* swapped off, removed */
+  assert_int_equal(pageout_kdamond_running(), kdamond_before); /* and given back */
 }
 
 /* A host that borrowed KSM and swapped on its VM's file, killed with
@@ -509,7 +522,8 @@ static void killed_host_given_back_by_the_next_mmcert(void **state) {
     skip();
   const char *knobs[] = {"/sys/kernel/mm/ksm/run", "/sys/kernel/mm/ksm/pages_to_scan",
                          "/sys/kernel/mm/ksm/use_zero_pages",
-                         "/sys/module/zswap/parameters/enabled"};
+                         "/sys/module/zswap/parameters/enabled",
+                         "/sys/kernel/mm/damon/admin/kdamonds/0/state"}; /* empty if none */
   enum { nk = sizeof knobs / sizeof knobs[0] };
   char before[nk][64], after[nk][64];
   for (int i = 0; i < nk; i++)
