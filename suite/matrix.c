@@ -55,9 +55,12 @@ static void describe(column_t *c) {
   if (json_is_array(runs)) {
     size_t at =
         (size_t)snprintf(c->where, sizeof c->where, "%zu runs combined:", json_array_size(runs));
-    for (size_t i = 0; i < json_array_size(runs) && at < sizeof c->where; i++)
-      at += (size_t)snprintf(c->where + at, sizeof c->where - at, " %s",
-                             json_string_value(json_array_get(runs, i)));
+    for (size_t i = 0; i < json_array_size(runs) && at < sizeof c->where; i++) {
+      const char *run = json_string_value(json_array_get(runs, i));
+      const char *base = run ? strrchr(run, '/') : NULL; /* the file's name, not its path */
+      at += (size_t)snprintf(c->where + at, sizeof c->where - at, "%s %s", i ? "," : "",
+                             base ? base + 1 : run ? run : "?");
+    }
     return;
   }
   const json_t *kernel = json_object_get(c->doc, "kernel");
