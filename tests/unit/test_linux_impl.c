@@ -473,6 +473,9 @@ static void host_over_its_memory_pages_out(void **state) {
   (void)state;
   if (!can(MMC_CAP_SWAP))
     skip();
+  /* Another run's borrow may hold a kdamond off now and give it back
+   * meanwhile: compare its state before and after only on a quiet machine. */
+  bool quiet = machine_quiet();
   bool kdamond_before = pageout_kdamond_running();
   const mmc_setting_value_t fast[] = {{"Linux.PressurePeriod", 20}};
   mmc_host_t *h = host_with(2 * MIB, fast, 1); /* the host has 2 MiB */
@@ -509,8 +512,9 @@ static void host_over_its_memory_pages_out(void **state) {
   }
   im->vcpu_exit(v);
   im->host_destroy(h);
-  assert_false(proc_swaps_has("mmcert-linux-swap/"));          /* swapped off, removed */
-  assert_int_equal(pageout_kdamond_running(), kdamond_before); /* and given back */
+  assert_false(proc_swaps_has("mmcert-linux-swap/")); /* swapped off, removed */
+  if (quiet)
+    assert_int_equal(pageout_kdamond_running(), kdamond_before); /* and given back */
 }
 
 /* A host that borrowed KSM and swapped on its VM's file, killed with
