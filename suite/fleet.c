@@ -308,6 +308,18 @@ static int collect(fleet_t *F, suite_hist_t *h, const suite_hist_filter_t *f, js
 
 /* ------------------------------------------------------------ summary */
 
+/* A string of a qualify report on one terminal line: that schema leaves
+ * hostnames and times free (a results file allows no control character in
+ * them), and a newline in a hostname must not start a line that reads like
+ * another machine's "ok". Every control character becomes a space. */
+static const char *one_line(const char *s, char *buf, size_t cap) {
+  size_t o = 0;
+  for (; *s && o + 1 < cap; s++)
+    buf[o++] = (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s;
+  buf[o] = '\0';
+  return buf;
+}
+
 static unsigned flags_of(const fleet_t *F, size_t m) {
   unsigned n = 0;
   for (size_t g = 0; g < F->nfig; g++)
@@ -316,25 +328,28 @@ static unsigned flags_of(const fleet_t *F, size_t m) {
 }
 
 static void summary(const fleet_t *F, FILE *out) {
+  char cls[256];
   fprintf(out,
           "fleet: %zu machine%s of class %s; outside the class: |x - median| > %g x max(1.4826 "
           "MAD, %g %% of |median|), per figure over >= %d machines\n",
-          F->nhost, F->nhost == 1 ? "" : "s", F->cls, F->o->k, SUITE_FLEET_FLOOR * 100,
-          SUITE_FLEET_MIN_MACHINES);
+          F->nhost, F->nhost == 1 ? "" : "s", one_line(F->cls, cls, sizeof cls), F->o->k,
+          SUITE_FLEET_FLOOR * 100, SUITE_FLEET_MIN_MACHINES);
   for (size_t m = 0; m < F->nhost; m++) {
     unsigned n = flags_of(F, m);
-    fprintf(out, "  %-24s %s qualification, %zu run%s: %s", F->host[m],
-            F->qual[m] ? js(F->qual[m], "start_time") : "no", F->runs[m],
-            F->runs[m] == 1 ? "" : "s", n ? "FLAGGED" : "ok");
+    char host[256], when[64];
+    fprintf(out, "  %-24s %s qualification, %zu run%s: %s", one_line(F->host[m], host, sizeof host),
+            F->qual[m] ? one_line(js(F->qual[m], "start_time"), when, sizeof when) : "no",
+            F->runs[m], F->runs[m] == 1 ? "" : "s", n ? "FLAGGED" : "ok");
     if (n)
       fprintf(out, ", %u figure%s", n, n == 1 ? "" : "s");
     fputc('\n', out);
     for (size_t g = 0; g < F->nfig; g++) {
       const fig_t *f = &F->fig[g];
+      char name[256];
       if (outside(F, f, m))
-        fprintf(out, "    %s [%s]: %.4g, class median %.4g, band %.4g..%.4g (%s)\n", f->name,
-                f->unit, f->v[m], f->median, f->median - F->o->k * f->scale,
-                f->median + F->o->k * f->scale, side(f, m));
+        fprintf(out, "    %s [%s]: %.4g, class median %.4g, band %.4g..%.4g (%s)\n",
+                one_line(f->name, name, sizeof name), f->unit, f->v[m], f->median,
+                f->median - F->o->k * f->scale, f->median + F->o->k * f->scale, side(f, m));
     }
   }
 }

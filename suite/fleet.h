@@ -9,7 +9,8 @@
  * and triad bandwidth matrices, the rank agreement of latency with the
  * firmware distances as Spearman's rho, move_pages(2) and engine migration
  * throughput per node pair) and the suite's metrics with a better direction
- * (the median of every sample of the selected runs of that machine).
+ * (the median of every sample of the selected runs of that machine). The
+ * selection's host, file and run narrow both kinds (history.h).
  *
  * The rule, per figure over the machines that have it (at least
  * SUITE_FLEET_MIN_MACHINES): with M the median and MAD the median absolute
@@ -21,6 +22,10 @@
  * with the report. Both directions are flagged (a machine much faster than
  * its class is as suspect as a slow one: a wrong class, a missing load);
  * the report says which is worse.
+ *
+ * Strings of the files (hostnames, metric names, units, times) reach the
+ * summary on one line each, the page escaped, gnuplot through
+ * suite_gp_text only.
  */
 #ifndef SUITE_FLEET_H
 #define SUITE_FLEET_H

@@ -636,11 +636,15 @@ int suite_hist_select_qualify(suite_hist_t *db, const suite_hist_filter_t *f, js
   int rc = db->ops->prepare(db,
                             "SELECT id, doc FROM qualifications WHERE (CAST($1 AS TEXT) IS NULL "
                             "OR machine_class = $1) AND (CAST($2 AS TEXT) IS NULL OR hostname = "
-                            "$2) ORDER BY start_time, id",
+                            "$2) AND (CAST($3 AS TEXT) IS NULL OR substr(file, 1, length($3)) = "
+                            "$3) AND (CAST($4 AS TEXT) IS NULL OR substr(run_id, 1, length($4)) "
+                            "= $4) ORDER BY start_time, id",
                             &st, err);
   if (rc)
     return rc;
   db->ops->bind_text(st, 1, f->machine);
   db->ops->bind_text(st, 2, f->host);
+  db->ops->bind_text(st, 3, f->file);
+  db->ops->bind_text(st, 4, f->run);
   return collect_docs(db, st, true, docs, err);
 }

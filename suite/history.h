@@ -76,8 +76,10 @@ int suite_hist_list(suite_hist_t *h, const suite_hist_filter_t *f, FILE *out, mm
  * array, owned by the caller; possibly empty). */
 int suite_hist_select(suite_hist_t *h, const suite_hist_filter_t *f, json_t **docs,
                       mmc_error_t *err);
-/* The qualification documents of machine class f->machine (and host
- * f->host when given; other keys do not apply), oldest first, validated. */
+/* The qualification documents of machine class f->machine, oldest first,
+ * validated; host, file (the prefix of the imported file's name) and run
+ * (a run id prefix) narrow them as they narrow runs. impl, version, mode,
+ * topology and last describe runs only and do not apply. */
 int suite_hist_select_qualify(suite_hist_t *h, const suite_hist_filter_t *f, json_t **docs,
                               mmc_error_t *err);
 
