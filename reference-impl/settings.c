@@ -132,6 +132,10 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_REF_SHARE_SCAN_BLOCK, "Ref.ShareScanBlock", BOTH(512), 1, 4096, "pages",
      "the scanner visits blocks of this many consecutive guest pages in random order; 1 = "
      "single pages (ours)"},
+    {REF_SET_REF_SHARE_SCAN_TIME_UNIT_MS, "Ref.ShareScanTimeUnitMs", BOTH(60000), 1, 60000, "ms",
+     "length of one unit of Mem.ShareScanTime: 60000 (a minute) as documented; smaller values "
+     "shorten a scan pass for quick live-clock runs, whose real time cannot wait 10 minutes "
+     "(ours)"},
 };
 
 const ref_vm_option_defaults_t ref_vm_defaults = {

@@ -89,6 +89,7 @@ typedef enum ref_setting_id {
   REF_SET_REF_SHARE_TICK,
   REF_SET_REF_SHARE_HASH_BITS,
   REF_SET_REF_SHARE_SCAN_BLOCK,
+  REF_SET_REF_SHARE_SCAN_TIME_UNIT_MS,
   REF_SET_COUNT
 } ref_setting_id_t;
 

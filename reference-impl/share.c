@@ -14,7 +14,9 @@
  * Pacing. The scanner runs every Ref.ShareTick (a periodic hook: stepped or
  * live clock alike). A VM earns min(configured pages / Mem.ShareScanTime,
  * Mem.ShareRateMax) pages per second of host time, so it is scanned once per
- * ShareScanTime unless the cap is lower. The host earns Mem.ShareScanGHz
+ * ShareScanTime unless the cap is lower. ShareScanTime counts minutes, or
+ * units of Ref.ShareScanTimeUnitMs: quick live-clock cases shorten a pass
+ * that way (the documented minimum is 10 minutes of real time). The host earns Mem.ShareScanGHz
  * MB/s per GHz, the GHz being the topology's cpu_mhz x cores (cpu_mhz 0 =
  * unknown counts as 1000 MHz; cores 0 as the nodes' cores, at least 1).
  * When the VMs' pages of one run exceed the host's, each VM's share is cut
@@ -1205,7 +1207,10 @@ static uint64_t host_credit_for(ref_host_t *h, uint64_t dt_ns) {
 
 /* Give each VM its pages for a run of dt_ns; returns their sum. */
 static uint64_t vm_quotas(ref_host_t *h, sh_host_t *st, uint64_t dt_ns) {
-  uint64_t scan_s = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_SCAN_TIME) * 60;
+  /* A pass of Mem.ShareScanTime units of Ref.ShareScanTimeUnitMs (a minute
+   * as documented). */
+  uint64_t scan_ms = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_SCAN_TIME) *
+                     (uint64_t)ref_set(h, REF_SET_REF_SHARE_SCAN_TIME_UNIT_MS);
   uint64_t rmax = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_RATE_MAX), sum = 0;
   for (size_t i = 0; i < st->nvms; i++) {
     ref_vm_t *vm = st->vms[i];
@@ -1214,7 +1219,7 @@ static uint64_t vm_quotas(ref_host_t *h, sh_host_t *st, uint64_t dt_ns) {
     if (!vm->cfg.pshare_enable && !REF_TWIN(TPS6_PSHARE_ENABLE_IGNORED))
       continue;
     /* Credits are in nano-pages: rate (pages/s) x dt (ns). */
-    unsigned __int128 by_time = (unsigned __int128)vm->npages * dt_ns / scan_s;
+    unsigned __int128 by_time = (unsigned __int128)vm->npages * dt_ns * 1000 / scan_ms;
     unsigned __int128 by_cap = (unsigned __int128)rmax * dt_ns;
     if (REF_TWIN(TPS3_RATE_MAX_IGNORED))
       by_cap = by_time;
