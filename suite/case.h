@@ -126,6 +126,12 @@ __attribute__((format(printf, 2, 3))) void sc_diag(suite_ctx_t *c, const char *f
 /* End the case as not shown (kind "unprobed"), with the reason; failures
  * reported so far still count. */
 __attribute__((format(printf, 2, 3))) noreturn void sc_skip(suite_ctx_t *c, const char *fmt, ...);
+/* sc_skip with the kind named: a clock form that needs what the run's
+ * topology lacks (SUITE_NS_TOPOLOGY), say, when the row cannot declare it
+ * because the other form builds a topology of its own. */
+__attribute__((format(printf, 3, 4))) noreturn void sc_skip_kind(suite_ctx_t *c,
+                                                                 suite_ns_kind_t kind,
+                                                                 const char *fmt, ...);
 /* A part of the case cannot be judged here (no independent probe, a
  * statistic the implementation marks unobserved, a capability one check
  * needs is clear): recorded, and the case goes on. Unless a check fails,

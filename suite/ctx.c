@@ -270,6 +270,15 @@ void sc_skip(suite_ctx_t *c, const char *fmt, ...) {
   finish(c, SUITE_REC_SKIP, text);
 }
 
+void sc_skip_kind(suite_ctx_t *c, suite_ns_kind_t kind, const char *fmt, ...) {
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  finish_kind(c, SUITE_REC_SKIP, kind == SUITE_NS_NONE ? SUITE_NS_UNPROBED : kind, text);
+}
+
 void sc_not_shown(suite_ctx_t *c, const char *fmt, ...) {
   char text[1024];
   va_list ap;

@@ -131,6 +131,20 @@ probe_pagemap_entry_t probe_pagemap_decode(uint64_t raw);
 int probe_kpageflags(const probe_pagemap_t *pm, const uint64_t *pfns, size_t n, uint64_t *flags,
                      mmc_error_t *err);
 
+/* ---- the kernel's samepage merging (probe_ksm.c): a witness of ksmd's progress */
+
+typedef struct probe_ksm {
+  bool mergeable;         /* this process has memory under KSM (/proc/self/ksm_stat) */
+  bool running;           /* /sys/kernel/mm/ksm/run is 1 */
+  uint64_t full_scans;    /* passes ksmd completed over every mergeable area */
+  bool has_pages_scanned; /* pages_scanned exists (Linux 6.7+) */
+  uint64_t pages_scanned; /* pages ksmd visited, machine-wide */
+} probe_ksm_t;
+
+/* Read KSM's state; `ksm_stat_path` NULL = /proc/self/ksm_stat (tests pass
+ * a file). MMC_ENOTSUP when the kernel has no KSM. */
+int probe_ksm_read(probe_ksm_t *out, const char *ksm_stat_path, mmc_error_t *err);
+
 /* ---- CPU affinity -> nodes */
 
 typedef struct probe_affinity {
