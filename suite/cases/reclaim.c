@@ -1065,7 +1065,10 @@ enum { int1f_vms = 8, int1f_host_mib = 64 };
 void case_int_1_full(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   const mmt_topology_t *run = sc_topology(c);
-  mmt_topology_t *t = run->desc.nnodes >= 2 ? cu_run_topology_copy(c) : cu_topology(c, "builtin:2");
+  /* Two nodes so move_range moves pages too; an implementation that runs
+   * only on real nodes gets the run's topology as it is (no move then). */
+  bool own = run->desc.nnodes < 2 && !(im->capabilities & MMC_CAP_REAL_NODES_ONLY);
+  mmt_topology_t *t = own ? cu_topology(c, "builtin:2") : cu_run_topology_copy(c);
   mmc_error_t err = {0};
   if (cu_total_memory(&t->desc) > int1f_host_mib * MIB)
     sc_require(c, mmt_cap_memory(t, int1f_host_mib * MIB, &err), &err, "capping host memory");
@@ -1105,7 +1108,7 @@ void case_int_1_full(suite_ctx_t *c) {
   }
   wl_live_stop(live);
   sc_require(c, wl_live_join(live, &err), &err, "guest vCPU thread");
-  uint64_t ops = 0, mism = 0, idle = 0, ballooned = 0, swapped = 0, zipped = 0;
+  uint64_t ops = 0, mism = 0, idle = 0, ballooned = 0, swapped = 0, zipped = 0, asked = 0;
   for (int k = 0; k < int1f_vms; k++) {
     wl_counts_t n;
     wl_vm_counts(vms[k], &n);
@@ -1115,6 +1118,7 @@ void case_int_1_full(suite_ctx_t *c) {
     wl_guest_stats_t gs;
     wl_guest_stats(vms[k], &gs);
     ballooned += gs.given;
+    asked += gs.given + gs.short_polls; /* the host wanted pages at some poll */
   }
   uint64_t outs = 0, ins = 0, zips = 0;
   mmc_event_t buf[256];
@@ -1129,7 +1133,10 @@ void case_int_1_full(suite_ctx_t *c) {
   zipped = zips;
   sc_check_int(c, "no mismatch seen by the verifying vCPUs during the run", 0, (long long)mism);
   sc_check_int(c, "every vCPU made progress", 0, (long long)idle);
-  sc_check(c, ballooned > 0, "balloon active during the run", "nothing ballooned");
+  if (asked) /* a host with no balloon policy never asks: nothing to exercise */
+    sc_check(c, ballooned > 0, "balloon active during the run", "nothing ballooned");
+  else
+    sc_diag(c, "the host never asked a balloon for pages: the run exercised no ballooning");
   sc_check(c, swapped + zipped > 0, "swapping or compression active during the run",
            "no page swapped or compressed");
   uint64_t final_mism = 0;
