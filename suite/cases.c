@@ -112,7 +112,6 @@ const suite_case_t suite_cases[] = {
      .title = "balloon: frames freed (mincore), cap, once-a-second rate-limited driver, free pages "
               "first, contents after deflate",
      .needs_caps = MMC_CAP_BALLOON,
-     .clocks = SUITE_CLOCKS_STEPPED,
      .timeout_s = 120,
      .run = case_bal_1},
     {.id = "SWAP-1",

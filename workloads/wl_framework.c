@@ -452,7 +452,7 @@ static int live_period(struct wl_live *l, wl_vcpu_t *v, uint64_t *last) {
   uint64_t p0 = mono_ns(), now = p0;
   uint64_t busy = l->period_ns * v->demand_permille / PERMILLE;
   do {
-    int rc = step_one(v, now - l->start_ns, now - *last, &v->err);
+    int rc = step_one(v, now - vm->live_t0_ns, now - *last, &v->err);
     *last = now;
     if (rc)
       return rc;
@@ -464,7 +464,6 @@ static int live_period(struct wl_live *l, wl_vcpu_t *v, uint64_t *last) {
     wake = l->deadline_ns;
   if (v->demand_permille < PERMILLE && !live_over(l, now) && wake > now)
     sleep_until(wake);
-  (void)vm;
   return 0;
 }
 
@@ -536,9 +535,12 @@ static int live_alloc(struct wl_live **out, wl_vm_t *const *vms, size_t nvms,
   pthread_mutex_init(&l->lock, NULL);
   pthread_cond_init(&l->cond, NULL);
   size_t k = 0;
-  for (size_t i = 0; i < nvms; i++)
+  for (size_t i = 0; i < nvms; i++) {
+    if (!vms[i]->live_t0_ns) /* workload time goes on across live runs */
+      vms[i]->live_t0_ns = l->start_ns;
     for (uint32_t j = 0; j < vms[i]->nvcpus; j++)
       t[k++] = (live_thread_t){.live = l, .v = &vms[i]->vcpus[j]};
+  }
   *out = l;
   return 0;
 }

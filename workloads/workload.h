@@ -223,7 +223,8 @@ struct wl_vcpu {
 
 /* A workload: per-VM state in vm->state, built by init, freed by fini.
  * step() runs one step of vCPU v at workload time t_ns (stepped: host clock
- * since the VM's wl_vm_create; live: CLOCK_MONOTONIC since wl_live_start)
+ * since the VM's wl_vm_create; live: CLOCK_MONOTONIC since the VM's first
+ * wl_live_start, so a VM run live again carries on where it stopped)
  * covering dt_ns. It accesses pages only through wl_access and the
  * wl_write_next, wl_write_image, wl_write_zero and wl_read_check helpers,
  * only pages it owns (see the invariants), and may leave pointers held: the
@@ -244,6 +245,8 @@ struct wl_vm {
   uint64_t seed;
   wl_truth_t truth;
   uint64_t t0_ns; /* host clock at creation: workload time 0 (stepped) */
+  uint64_t live_t0_ns; /* CLOCK_MONOTONIC at its first live run: workload time 0
+                          there (0 = never run live) */
   const wl_ops_t *ops;
   void *state; /* the workload's, from init */
 };
