@@ -125,7 +125,6 @@ const suite_case_t suite_cases[] = {
      .title = "host swapping reclaims a VM without a driver in bounded time; balloon preferred; "
               "contents intact",
      .needs_caps = MMC_CAP_SWAP | MMC_CAP_BALLOON,
-     .clocks = SUITE_CLOCKS_STEPPED,
      .timeout_s = 120,
      .run = case_swap_2},
     {.id = "ZIP-1",
