@@ -37,8 +37,8 @@
 enum suite_need {
   SUITE_NEED_REAL_NUMA = 1u << 0, /* at least min_nodes real kernel NUMA nodes */
   SUITE_NEED_ROOT = 1u << 1,
-  SUITE_NEED_PMU = 1u << 2,     /* hardware perf events */
-  SUITE_NEED_KSM = 1u << 3,     /* /sys/kernel/mm/ksm */
+  SUITE_NEED_PMU = 1u << 2, /* hardware perf events */
+  SUITE_NEED_KSM = 1u << 3, /* /sys/kernel/mm/ksm */
 };
 
 /* The clock forms a case has (suite_case_t.clocks; 0 = both). */
@@ -129,9 +129,8 @@ __attribute__((format(printf, 2, 3))) noreturn void sc_skip(suite_ctx_t *c, cons
 /* sc_skip with the kind named: a clock form that needs what the run's
  * topology lacks (SUITE_NS_TOPOLOGY), say, when the row cannot declare it
  * because the other form builds a topology of its own. */
-__attribute__((format(printf, 3, 4))) noreturn void sc_skip_kind(suite_ctx_t *c,
-                                                                 suite_ns_kind_t kind,
-                                                                 const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) noreturn void
+sc_skip_kind(suite_ctx_t *c, suite_ns_kind_t kind, const char *fmt, ...);
 /* A part of the case cannot be judged here (no independent probe, a
  * statistic the implementation marks unobserved, a capability one check
  * needs is clear): recorded, and the case goes on. Unless a check fails,

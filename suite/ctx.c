@@ -240,8 +240,7 @@ void sc_series(suite_ctx_t *c, const char *name, const char *unit, double t, dou
 
 /* Same record as a metric; a non-empty text (the reason) marks it
  * unsupported and the value is ignored by the parent. */
-void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit,
-                           const char *reason) {
+void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit, const char *reason) {
   suite_rec_t r = {.kind = SUITE_REC_METRIC,
                    .name = (char *)name,
                    .unit = (char *)(unit ? unit : ""),

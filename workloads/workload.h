@@ -244,7 +244,7 @@ struct wl_vm {
   wl_vcpu_t *vcpus; /* nvcpus entries */
   uint64_t seed;
   wl_truth_t truth;
-  uint64_t t0_ns; /* host clock at creation: workload time 0 (stepped) */
+  uint64_t t0_ns;      /* host clock at creation: workload time 0 (stepped) */
   uint64_t live_t0_ns; /* CLOCK_MONOTONIC at its first live run: workload time 0
                           there (0 = never run live) */
   const wl_ops_t *ops;

@@ -488,10 +488,10 @@ static void rc_verify_guest(suite_ctx_t *c, wl_vm_t *vm, uint64_t *mism) {
 
 /* What part B saw of the balloon of A (the driver VM) over the run. */
 typedef struct bal_obs {
-  uint64_t max_target, max_bal; /* largest target the host asked, largest balloon */
-  uint64_t moves, max_step;     /* changes of the balloon seen, largest increase */
+  uint64_t max_target, max_bal;              /* largest target the host asked, largest balloon */
+  uint64_t moves, max_step;                  /* changes of the balloon seen, largest increase */
   uint64_t mismatch, seen_driver, seen_stat; /* ballooned_pages against the driver */
-  double secs;                  /* time the guests ran */
+  double secs;                               /* time the guests ran */
 } bal_obs_t;
 
 static void bal_note(bal_obs_t *o, uint64_t tgt, uint64_t bal, uint64_t *prev) {
@@ -911,7 +911,8 @@ void case_swap_2(suite_ctx_t *c) {
    * alone; "none swapped" needs every such page observed. */
   bool ballooned_only = sd.ballooned_pages > 0 && out_d == 0;
   if (reported && (!ballooned_only || exact_d))
-    sc_check(c, ballooned_only, "SWAP-3: the VM with a fast enough driver is ballooned, not swapped",
+    sc_check(c, ballooned_only,
+             "SWAP-3: the VM with a fast enough driver is ballooned, not swapped",
              "ballooned %llu swapped %llu compressed %llu", (unsigned long long)sd.ballooned_pages,
              (unsigned long long)sd.swapped_pages, (unsigned long long)sd.compressed_pages);
   else if (reported)
@@ -1253,9 +1254,10 @@ static void tps7_run(suite_ctx_t *c, bool zip, bool compressible, const char *la
       sc_require(c, rc, &err, "Mem.ShareForceSalting");
     if (im->setting_set(h, "Mem.ShareScanTime", 600, &err) != 0 &&
         im->setting_set(h, "Mem.ShareScanGHz", 1, &err) != 0) {
-      cu_not_shown(c, "%s: TPS-7: the implementation honours neither Mem.ShareScanTime nor "
-                      "Mem.ShareScanGHz, so its scanner cannot be slowed and a merge could be its "
-                      "scanner's rather than sharing tried before swapping",
+      cu_not_shown(c,
+                   "%s: TPS-7: the implementation honours neither Mem.ShareScanTime nor "
+                   "Mem.ShareScanGHz, so its scanner cannot be slowed and a merge could be its "
+                   "scanner's rather than sharing tried before swapping",
                    label);
       sc_host_destroy(c, h);
       mmt_free(t);

@@ -103,8 +103,9 @@ void case_sec_1(suite_ctx_t *c) {
     if (reused > 0)
       sc_check(c, true, name, NULL);
     else
-      cu_not_shown(c, "SEC-1 generation %d: no frame of the previous VM reused (%s), so reading "
-                      "zeros proved nothing",
+      cu_not_shown(c,
+                   "SEC-1 generation %d: no frame of the previous VM reused (%s), so reading "
+                   "zeros proved nothing",
                    round, cu_frames_name(&fr));
     sc_diag(c, "generation %d: %llu of %llu frames reused", round, (unsigned long long)reused,
             (unsigned long long)npages);

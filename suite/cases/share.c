@@ -76,7 +76,7 @@ typedef struct farm {
   uint32_t node[sh_max_vms];
   uint64_t npages;
   char label[64];
-  cu_frames_t fr; /* frame identity: pagemap PFN or node-mapping offset */
+  cu_frames_t fr;                /* frame identity: pagemap PFN or node-mapping offset */
   wl_clone_cfg_t cc[sh_max_vms]; /* each VM's layout */
   mmc_clock_mode_t clock;
   double lag_s;  /* live: the scanner's period plus scheduling (farm_open) */
@@ -117,10 +117,10 @@ static uint64_t sh_pages(suite_ctx_t *c) {
  * the case's time, the case ends not shown (machine), naming what ksmd
  * holds.
  */
-#define SH_LIVE_UNIT_MS 100  /* Ref.ShareScanTimeUnitMs in quick mode: a pass of 1 s */
-#define SH_LIVE_TICK_MS 100  /* Ref.ShareTick in quick mode */
-#define SH_LIVE_SCHED_S 1.0  /* scheduling allowance on a loaded machine (ours) */
-#define SH_LIVE_EXTRA 6u     /* passes waited beyond the asked ones for merges to settle */
+#define SH_LIVE_UNIT_MS 100 /* Ref.ShareScanTimeUnitMs in quick mode: a pass of 1 s */
+#define SH_LIVE_TICK_MS 100 /* Ref.ShareTick in quick mode */
+#define SH_LIVE_SCHED_S 1.0 /* scheduling allowance on a loaded machine (ours) */
+#define SH_LIVE_EXTRA 6u    /* passes waited beyond the asked ones for merges to settle */
 #define SH_LIVE_POLL_NS 20000000ull
 #define SH_LIVE_CAP_MIB 1024u
 
@@ -220,8 +220,7 @@ static farm_mark_t farm_mark(void) {
 static bool farm_passed(farm_t *f, const farm_mark_t *m, unsigned n, double pass_s) {
   if (m->ksm) {
     probe_ksm_t k;
-    return probe_ksm_read(&k, NULL, NULL) != 0 || !k.mergeable ||
-           k.full_scans >= m->scans + n + 1;
+    return probe_ksm_read(&k, NULL, NULL) != 0 || !k.mergeable || k.full_scans >= m->scans + n + 1;
   }
   return (double)(cu_now_ns() - m->t_ns) >= ((double)n * pass_s + f->lag_s) * 1e9;
 }
@@ -249,8 +248,8 @@ static noreturn void farm_ksm_busy(farm_t *f, double waited_s) {
       v = 0;
     if (fp)
       fclose(fp);
-    used += (size_t)snprintf(what + used, sizeof what - used, "%s%s %llu", k ? ", " : "",
-                             knobs[k], v);
+    used +=
+        (size_t)snprintf(what + used, sizeof what - used, "%s%s %llu", k ? ", " : "", knobs[k], v);
   }
   sc_skip_kind(f->c, SUITE_NS_MACHINE,
                "the kernel's ksmd did not complete its scans within %.0f s: KSM is machine-wide "
@@ -422,10 +421,11 @@ static void farm_settle(farm_t *f, unsigned passes, farm_progress_fn progress, v
     seen = now;
   }
   if (target && seen < target)
-    sc_diag(f->c, "%s: %llu of %llu pages merged after %u passes (%.2f s each at the documented "
-                  "pace)",
-            f->label, (unsigned long long)seen, (unsigned long long)target,
-            passes + SH_LIVE_EXTRA, pass);
+    sc_diag(f->c,
+            "%s: %llu of %llu pages merged after %u passes (%.2f s each at the documented "
+            "pace)",
+            f->label, (unsigned long long)seen, (unsigned long long)target, passes + SH_LIVE_EXTRA,
+            pass);
 }
 
 /* What farm_merged must reach: with unsalted clones, per node every image
@@ -441,9 +441,9 @@ static uint64_t farm_target(const farm_t *f) {
     for (size_t i = 0; i < f->n; i++) {
       if (f->node[i] != node || !f->cfg[i].pshare_enable)
         continue;
-      if (cc && (cc->image_seed != f->cc[i].image_seed ||
-                 cc->image_permille != f->cc[i].image_permille ||
-                 cc->zero_permille != f->cc[i].zero_permille))
+      if (cc &&
+          (cc->image_seed != f->cc[i].image_seed || cc->image_permille != f->cc[i].image_permille ||
+           cc->zero_permille != f->cc[i].zero_permille))
         return 0;
       cc = &f->cc[i];
       k++;
@@ -1127,16 +1127,16 @@ static void tps3_live_phase(farm_t *f, const wl_clone_cfg_t *cc, const tps3_live
     double t_start = tps3_live_s(t0);
     merged = tps3_merged(f, &f->fr, i, ids);
     double t_end = tps3_live_s(t0);
-    uint64_t hi = bound_hyper_max(N, K, (uint64_t)fmin((double)N, tps3_m_hi(p->rate, t_end + period)),
-                                  alpha);
-    uint64_t lo = p->lower && t_start > lag
-                      ? bound_hyper_min(N, K, (uint64_t)fmin((double)N, ceil(tps3_m_lo(p->rate, t_start - lag))),
-                                        alpha)
-                      : 0;
+    uint64_t hi =
+        bound_hyper_max(N, K, (uint64_t)fmin((double)N, tps3_m_hi(p->rate, t_end + period)), alpha);
+    uint64_t lo =
+        p->lower && t_start > lag
+            ? bound_hyper_min(
+                  N, K, (uint64_t)fmin((double)N, ceil(tps3_m_lo(p->rate, t_start - lag))), alpha)
+            : 0;
     if ((merged < lo || merged > hi) && !outside++)
       snprintf(first, sizeof first, "at %.2f-%.2f s: %llu merged, allowed %llu..%llu", t_start,
-               t_end, (unsigned long long)merged, (unsigned long long)lo,
-               (unsigned long long)hi);
+               t_end, (unsigned long long)merged, (unsigned long long)lo, (unsigned long long)hi);
     double step = tps3_m_hi(p->rate, t_end - last_end + period);
     burst += (double)(merged - (merged > prev ? prev : merged)) > step + 1;
     prev = merged;
@@ -1200,11 +1200,11 @@ static void tps3_live(suite_ctx_t *c) {
   double pass = farm_scan_time_s(&f);
   if (by_time && pass > 0) {
     double rate = (double)tps3_live_pages / pass;
-    tps3_live_phase_t a = {"Mem.ShareScanTime", rate,           rate < budget,
-                           pass + f.lag_s + 0.5, "Mem.ShareScanGHz", ghz_default};
+    tps3_live_phase_t a = {"Mem.ShareScanTime", rate,       rate < budget, pass + f.lag_s + 0.5,
+                           "Mem.ShareScanGHz",  ghz_default};
     if (rate >= budget)
-      sc_diag(c, "%s: the host budget %.0f pages/s does not leave the pass alone pacing",
-              f.label, budget);
+      sc_diag(c, "%s: the host budget %.0f pages/s does not leave the pass alone pacing", f.label,
+              budget);
     tps3_live_phase(&f, &cc, &a, ids);
   } else {
     cu_not_shown(c, "TPS-3 Mem.ShareScanTime: the implementation does not honour it");
@@ -1212,8 +1212,9 @@ static void tps3_live(suite_ctx_t *c) {
   /* B: Mem.ShareRateMax below that pace caps the VM. */
   cc.image_seed++;
   if (farm_try_set(&f, "Mem.ShareRateMax", tps3_live_rate_max)) {
-    tps3_live_phase_t b = {"Mem.ShareRateMax", tps3_live_rate_max, false,
-                           by_time && pass > 0 ? pass : 4.0, "Mem.ShareScanGHz", ghz_default};
+    tps3_live_phase_t b = {
+        "Mem.ShareRateMax", tps3_live_rate_max, false, by_time && pass > 0 ? pass : 4.0,
+        "Mem.ShareScanGHz", ghz_default};
     tps3_live_phase(&f, &cc, &b, ids);
     farm_try_set(&f, "Mem.ShareRateMax", 1024);
   } else {
