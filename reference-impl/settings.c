@@ -136,6 +136,10 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "length of one unit of Mem.ShareScanTime: 60000 (a minute) as documented; smaller values "
      "shorten a scan pass for quick live-clock runs, whose real time cannot wait 10 minutes "
      "(ours)"},
+    {REF_SET_REF_SAMPLE_PERIOD_UNIT_MS, "Ref.SamplePeriodUnitMs", BOTH(1000), 1, 1000, "ms",
+     "length of one unit of Mem.SamplePeriod: 1000 (a second) as documented; smaller values "
+     "shorten working-set periods for quick live-clock runs, whose real time a minimum of one "
+     "second per period makes long (ours)"},
 };
 
 const ref_vm_option_defaults_t ref_vm_defaults = {

@@ -166,7 +166,8 @@ static void wss_params_now(ref_host_t *h, wss_params_t *p) {
       WSS_PCT;
   double slow = (double)ref_set(h, REF_SET_REF_WSS_SLOW_GAIN) / WSS_PCT;
   *p =
-      (wss_params_t){.period_ns = ref_settings_period_ns(&h->settings, REF_SET_MEM_SAMPLE_PERIOD),
+      (wss_params_t){.period_ns = ref_settings_period_ns(&h->settings, REF_SET_MEM_SAMPLE_PERIOD) *
+                                  (uint64_t)ref_set(h, REF_SET_REF_SAMPLE_PERIOD_UNIT_MS) / 1000,
                      .alpha_fast = fast,
                      .alpha_slow = slow < fast ? slow : fast,
                      .active_min = (double)ref_set(h, REF_SET_MEM_SAMPLE_ACTIVE_PCT_MIN) / WSS_PCT};

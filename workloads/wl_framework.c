@@ -195,6 +195,7 @@ void wl_vcpu_counts(const wl_vcpu_t *v, wl_counts_t *o) {
   o->mismatches = atomic_load_explicit(&v->c.mismatches, memory_order_relaxed);
   o->retries = atomic_load_explicit(&v->c.retries, memory_order_relaxed);
   o->busy_ns = atomic_load_explicit(&v->c.busy_ns, memory_order_relaxed);
+  o->cpu_ns = atomic_load_explicit(&v->c.cpu_ns, memory_order_relaxed);
 }
 
 void wl_vm_counts(const wl_vm_t *vm, wl_counts_t *o) {
@@ -209,6 +210,7 @@ void wl_vm_counts(const wl_vm_t *vm, wl_counts_t *o) {
     o->mismatches += c.mismatches;
     o->retries += c.retries;
     o->busy_ns += c.busy_ns;
+    o->cpu_ns += c.cpu_ns;
   }
 }
 
@@ -424,6 +426,12 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
 static void sleep_until(uint64_t t_ns) {
   struct timespec ts = {.tv_sec = (time_t)(t_ns / NS_PER_S), .tv_nsec = (long)(t_ns % NS_PER_S)};
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -481,9 +489,12 @@ static void *live_main(void *arg) {
     return NULL;
   }
   live_entered(l, true);
-  uint64_t last = mono_ns();
+  uint64_t last = mono_ns(), cpu = thread_cpu_ns();
   while (!live_over(l, mono_ns())) {
     rc = live_period(l, v, &last);
+    uint64_t now = thread_cpu_ns();
+    count(&v->c.cpu_ns, now - cpu);
+    cpu = now;
     if (rc) {
       v->status = rc;
       atomic_store_explicit(&l->stop, true, memory_order_release);

@@ -200,11 +200,13 @@ typedef struct wl_counters {
   _Atomic uint64_t mismatches;     /* checked pages that did not match */
   _Atomic uint64_t retries;        /* MMC_ERETRY met and retried */
   _Atomic uint64_t busy_ns;        /* live: time spent stepping */
+  _Atomic uint64_t cpu_ns;         /* live: CPU time of the vCPU's threads, every live
+                                      run together (a probe of its execution time) */
 } wl_counters_t;
 
 /* A plain copy of wl_counters_t. */
 typedef struct wl_counts {
-  uint64_t steps, pages_written, pages_read, pages_verified, mismatches, retries, busy_ns;
+  uint64_t steps, pages_written, pages_read, pages_verified, mismatches, retries, busy_ns, cpu_ns;
 } wl_counts_t;
 
 struct wl_vcpu {

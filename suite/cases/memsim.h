@@ -11,6 +11,17 @@
  * The case reads both back (cu_setting) and scales its durations by them,
  * so the same case body runs in both modes. Prefix ms_. Everything is
  * deterministic from the run's seed.
+ *
+ * Live clock (WSS-1..3): the host runs its own threads; settings it does
+ * not honour are left alone (only Mem.SamplePeriod matters there), and
+ * quick mode shortens a period further where the implementation counts
+ * Mem.SamplePeriod in units of Ref.SamplePeriodUnitMs (MS_LIVE_UNIT_MS,
+ * with its hook Ref.WssTick at a tenth of that). A VM runs on its own vCPU
+ * threads at full demand (ms_run_live) and its execution time is probed as
+ * those threads' CPU time (the workloads' cpu_ns): a period of "VM
+ * execution time" is judged on that, never on the wall clock, whatever
+ * else the machine runs. The case observes each VM at every tick of its
+ * own execution time (a quarter period, as stepped).
  */
 #ifndef SUITE_MEMSIM_H
 #define SUITE_MEMSIM_H
@@ -27,6 +38,7 @@
 #define MS_QUICK_SAMPLE_PERIOD_S 1  /* Mem.SamplePeriod in quick mode (its minimum) */
 #define MS_QUICK_BALANCE_PERIOD_S 2 /* Mem.BalancePeriod in quick mode */
 #define MS_TICKS_PER_PERIOD 4u      /* workload steps per sample period */
+#define MS_LIVE_UNIT_MS 100         /* Ref.SamplePeriodUnitMs in quick live runs */
 
 typedef struct ms_env {
   suite_ctx_t *c;
@@ -40,7 +52,8 @@ typedef struct ms_env {
   size_t n;
   wl_vm_t *vm[MS_MAX_VMS];
   mmc_vm_config_t cfg[MS_MAX_VMS];
-  bool running[MS_MAX_VMS]; /* vCPUs entered and stepped */
+  bool running[MS_MAX_VMS]; /* vCPUs entered and stepped (live: run by ms_run_live) */
+  mmc_clock_mode_t clock;
 } ms_env_t;
 
 /* Host on the run's topology capped to host_mib, stepped clock, quick-mode
@@ -58,6 +71,21 @@ typedef void (*ms_observe_fn)(ms_env_t *e, uint64_t now_ns, void *arg);
 /* Run for `duration_ns` in ticks: step every running VM, advance by one
  * tick, observe. */
 void ms_run(ms_env_t *e, uint64_t duration_ns, ms_observe_fn fn, void *arg);
+/* Live: run the running VMs on their own vCPU threads until each has
+ * executed `periods` sample periods more (its threads' CPU time); fn (may
+ * be NULL) is called for VM i at every tick of its execution time. */
+typedef void (*ms_live_fn)(ms_env_t *e, size_t i, void *arg);
+void ms_run_live(ms_env_t *e, unsigned periods, ms_live_fn fn, void *arg);
+/* Live: VM i's execution time as probed (its vCPU threads' CPU time, per
+ * vCPU). */
+uint64_t ms_cpu_ns(ms_env_t *e, size_t i);
+/* Live: hold VM i's vCPUs entered by a thread that runs nothing (the VM is
+ * on but idle) until ms_idle_exit. */
+void ms_idle_enter(ms_env_t *e, size_t i);
+void ms_idle_exit(ms_env_t *e);
+/* Live: wait `ns` of real time (the VM stopped or idle: nothing to probe
+ * but that nothing happens). */
+void ms_wait(ms_env_t *e, uint64_t ns);
 mmc_vm_stats_t ms_stats(ms_env_t *e, size_t i);
 /* The cases judge documented quantities the implementation reports (its
  * working-set estimate, its allocation targets, its sampling counts): no

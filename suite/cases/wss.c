@@ -84,7 +84,88 @@ static void w1_check_spacing(suite_ctx_t *c, ms_env_t *e, const w1_obs_t *o, con
            worst / NS_PER_S);
 }
 
+/* WSS-1 on the live clock. The VM runs on its own vCPU thread at full
+ * demand; its execution time is probed as that thread's CPU time
+ * (ms_cpu_ns), and pages_sampled and exec_ns are read at every tick of it,
+ * as stepped (exec_ns cross-checked against the probe within a tick: the
+ * implementation accounts it at its own hook). Stopped (no vCPU entered)
+ * for three periods of real time, then entered by a thread that runs
+ * nothing for two: nothing may advance — pages_sampled and exec_ns (the
+ * implementation's reports), and the working-set estimate itself, which
+ * only a period's end changes: an implementation whose periods run on the
+ * wall clock is seen moving it. */
+static void w1_live_observe(ms_env_t *e, size_t i, void *arg) {
+  (void)i;
+  w1_observe(e, 0, arg);
+}
+
+/* The estimate of VM 0 unchanged between a and b (a reading when the
+ * implementation observes it). */
+static void w1_estimate_holds(suite_ctx_t *c, const mmc_vm_stats_t *a, const mmc_vm_stats_t *b,
+                              const char *name) {
+  if (!cu_reported_vm(c, b, MMC_VMSTAT_WSS_ESTIMATE, "WSS-1 the estimate of a VM not executing") ||
+      (a->unobserved & MMC_VMSTAT_WSS_ESTIMATE))
+    return;
+  sc_check(c, a->wss_estimate_pages == b->wss_estimate_pages, name,
+           "estimate %llu -> %llu pages while the VM executed nothing",
+           (unsigned long long)a->wss_estimate_pages, (unsigned long long)b->wss_estimate_pages);
+}
+
+static void wss1_live(suite_ctx_t *c) {
+  ms_env_t e;
+  ms_host(&e, c, wss_host_mib, NULL, 0);
+  wl_ws_cfg_t ws = {.shape = WL_WS_STEADY, .f0_permille = 300, .write = true};
+  ms_vm(&e, "wss1", wss_vm_mib, MMC_SHARES_NORMAL, &ws);
+  w1_obs_t o = {0};
+  ms_run_live(&e, 6, w1_live_observe, &o);
+  mmc_vm_stats_t s = ms_stats(&e, 0);
+  bool counts = cu_reported_vm(c, &s, MMC_VMSTAT_PAGES_SAMPLED | MMC_VMSTAT_EXEC_NS,
+                               "WSS-1 pages sampled per period of execution time");
+  if (counts) {
+    sc_check(c, o.n > 0 && o.bad_inc == 0, "every period samples the same number of pages",
+             "%u increments of pages_sampled, first %llu, %u different", o.incs,
+             (unsigned long long)o.n, o.bad_inc);
+    sc_metric(c, "pages_per_period", "pages", "", (double)o.n);
+    cu_crosscheck_vm(c, &s, MMC_VMSTAT_EXEC_NS,
+                     "running: execution time (the vCPU thread's CPU time, within a tick; ns)",
+                     (long long)ms_cpu_ns(&e, 0), (long long)s.exec_ns, (long long)e.tick_ns);
+    w1_check_spacing(c, &e, &o, "running");
+  }
+  ms_stop(&e, 0);
+  mmc_vm_stats_t before = ms_stats(&e, 0);
+  ms_wait(&e, 3 * e.sp_ns);
+  mmc_vm_stats_t after = ms_stats(&e, 0);
+  if (counts)
+    sc_check(c, after.exec_ns == before.exec_ns && after.pages_sampled == before.pages_sampled,
+             "vCPUs exited: the period does not advance",
+             "exec_ns %llu -> %llu, pages_sampled %llu -> %llu over %.2f s of real time",
+             (unsigned long long)before.exec_ns, (unsigned long long)after.exec_ns,
+             (unsigned long long)before.pages_sampled, (unsigned long long)after.pages_sampled,
+             3.0 * (double)e.sp_ns / 1e9);
+  w1_estimate_holds(c, &before, &after, "vCPUs exited: the working-set estimate holds");
+  ms_idle_enter(&e, 0);
+  ms_wait(&e, 2 * e.sp_ns);
+  mmc_vm_stats_t idle = ms_stats(&e, 0);
+  ms_idle_exit(&e);
+  if (counts)
+    sc_check(c, idle.exec_ns == after.exec_ns && idle.pages_sampled == after.pages_sampled,
+             "vCPUs entered at demand 0: the period does not advance",
+             "exec_ns %llu -> %llu, pages_sampled %llu -> %llu", (unsigned long long)after.exec_ns,
+             (unsigned long long)idle.exec_ns, (unsigned long long)after.pages_sampled,
+             (unsigned long long)idle.pages_sampled);
+  w1_estimate_holds(c, &after, &idle, "vCPUs entered, idle: the working-set estimate holds");
+  ms_start(&e, 0);
+  ms_run_live(&e, 4, w1_live_observe, &o);
+  if (counts)
+    w1_check_spacing(c, &e, &o, "stopped and resumed");
+  ms_free(&e);
+}
+
 void case_wss_1(suite_ctx_t *c) {
+  if (sc_clock(c) == MMC_CLOCK_LIVE) {
+    wss1_live(c);
+    return;
+  }
   ms_env_t e;
   ms_host(&e, c, wss_host_mib, NULL, 0);
   wl_ws_cfg_t ws = {.shape = WL_WS_STEADY, .f0_permille = 300, .write = true};
@@ -173,11 +254,52 @@ static double periods_to(const est_trace_t *tr, unsigned at, double f1, double t
   return INFINITY;
 }
 
+static void wss2_judge(suite_ctx_t *c, const est_trace_t *trp, double lo, double hi, double d,
+                       unsigned settle, unsigned down);
+
+/* Live: the estimate at every tick of the VM's execution time. */
+static void w2_live_observe(ms_env_t *e, size_t i, void *arg) {
+  est_trace_t *tr = arg;
+  if (tr->n >= 256)
+    return;
+  mmc_vm_stats_t s = ms_stats(e, i);
+  tr->est[tr->n] = s.unobserved & MMC_VMSTAT_WSS_ESTIMATE
+                       ? NAN
+                       : (double)s.wss_estimate_pages / (double)s.configured_pages;
+  tr->n++;
+}
+
+/* Live: the level changes when the case says (between live runs, at a
+ * period boundary of the VM's execution time as probed), so "k periods
+ * after the step" is k periods of execution time whatever the machine's
+ * load. */
+static void wss2_live_level(ms_env_t *e, uint32_t permille, unsigned periods, est_trace_t *tr) {
+  wl_ws_cfg_t ws = {.shape = WL_WS_STEADY, .f0_permille = permille, .write = true};
+  mmc_error_t err = {0};
+  sc_require(e->c, wl_ws_set_cfg(e->vm[0], &ws, &err), &err, "working-set level");
+  ms_run_live(e, periods, w2_live_observe, tr);
+}
+
 void case_wss_2(suite_ctx_t *c) {
   ms_env_t e;
   ms_host(&e, c, wss_host_mib, NULL, 0);
   const double lo = 0.2, hi = 0.8, d = hi - lo;
   enum { settle = 5, down = 10, up = 6 }; /* periods per phase (levels: at most 16) */
+  if (e.clock == MMC_CLOCK_LIVE) {
+    wl_ws_cfg_t steady = {.shape = WL_WS_STEADY, .f0_permille = 800, .write = true};
+    ms_vm(&e, "wss2", wss_vm_mib, MMC_SHARES_NORMAL, &steady);
+    est_trace_t tr = {0};
+    wss2_live_level(&e, 800, settle, &tr);
+    if (!ms_reported(&e, 0, MMC_VMSTAT_WSS_ESTIMATE, "WSS-2 working-set estimate")) {
+      ms_free(&e);
+      return;
+    }
+    wss2_live_level(&e, 200, down, &tr);
+    wss2_live_level(&e, 800, up, &tr);
+    wss2_judge(c, &tr, lo, hi, d, settle, down);
+    ms_free(&e);
+    return;
+  }
   /* One level per period of host time: 0.8 to settle, 0.2 for `down`
    * periods, then 0.8 again. */
   wl_ws_cfg_t ws = {.shape = WL_WS_STEPS, .write = true};
@@ -192,11 +314,19 @@ void case_wss_2(suite_ctx_t *c) {
     return;
   }
   ms_run(&e, (uint64_t)(settle + down + up) * e.sp_ns, trace_observe, &tr);
+  wss2_judge(c, &tr, lo, hi, d, settle, down);
+  ms_free(&e);
+}
+
+/* WSS-2's checks on a trace of ticks: `settle` periods at hi, `down` at
+ * lo, then hi again. */
+static void wss2_judge(suite_ctx_t *c, const est_trace_t *trp, double lo, double hi, double d,
+                       unsigned settle, unsigned down) {
   unsigned at_down = settle * MS_TICKS_PER_PERIOD, at_up = (settle + down) * MS_TICKS_PER_PERIOD;
-  double down1 = est_after(&tr, at_down, 1), up1 = est_after(&tr, at_up, 1);
-  double up2 = est_after(&tr, at_up, 2);
-  double t_down = periods_to(&tr, at_down, lo, 0.2 * d);
-  double t_up = periods_to(&tr, at_up, hi, 0.1);
+  double down1 = est_after(trp, at_down, 1), up1 = est_after(trp, at_up, 1);
+  double up2 = est_after(trp, at_up, 2);
+  double t_down = periods_to(trp, at_down, lo, 0.2 * d);
+  double t_up = periods_to(trp, at_up, hi, 0.1);
   sc_diag(c,
           "step down 0.8 -> 0.2: estimate %.3f one period after, within 0.2 D after %.2f periods",
           down1, t_down);
@@ -214,7 +344,6 @@ void case_wss_2(suite_ctx_t *c) {
            "%.2f periods up vs %.2f down", t_up, t_down);
   sc_metric(c, "periods_to_follow_step_up", "periods", "lower", t_up);
   sc_metric(c, "periods_to_follow_step_down", "periods", "", t_down);
-  ms_free(&e);
 }
 
 /* ---------------------------------------------------------------- WSS-3 */
@@ -257,6 +386,32 @@ static void w3_observe(ms_env_t *e, uint64_t now, void *arg) {
  * "mean |error| <= 5 points" failed a correct reference about once in a
  * handful of runs (5.34 seen): the mean absolute error of an estimate whose
  * readings carry the sampling error is about that error itself. */
+/* Live: every VM read at each tick of its own execution time, the first
+ * w3_periods x MS_TICKS_PER_PERIOD readings after its warm-up (so every VM
+ * has the readings the bounds are computed for, however the scheduler
+ * shares the cores between them). */
+typedef struct w3_live {
+  w3_obs_t *o;
+  const unsigned *f;
+  unsigned count[w3_vms];
+} w3_live_t;
+
+static void w3_live_observe(ms_env_t *e, size_t i, void *arg) {
+  w3_live_t *l = arg;
+  w3_obs_t *o = l->o;
+  if (l->count[i] >= w3_periods * MS_TICKS_PER_PERIOD)
+    return;
+  mmc_vm_stats_t s = ms_stats(e, i);
+  o->unobserved |= (s.unobserved & MMC_VMSTAT_WSS_ESTIMATE) != 0;
+  double err = (double)s.wss_estimate_pages / (double)s.configured_pages - (double)l->f[i] / 1000.0;
+  unsigned k = l->count[i]++;
+  o->sum[i] += err;
+  o->abs_sum[i] += fabs(err);
+  o->lo[i] = k ? fmin(o->lo[i], err) : err;
+  o->hi[i] = k ? fmax(o->hi[i], err) : err;
+  o->n = w3_periods * MS_TICKS_PER_PERIOD;
+}
+
 void case_wss_3(suite_ctx_t *c) {
   ms_env_t e;
   ms_host(&e, c, wss_host_mib, NULL, 0);
@@ -270,7 +425,13 @@ void case_wss_3(suite_ctx_t *c) {
   /* Warm-up: 16 periods (an estimate that starts anywhere in 0..1 is within
    * 1 % of f after that at the slow gain), then 16 measured periods. */
   w3_obs_t o = {.warm = w3_warm_periods * MS_TICKS_PER_PERIOD};
-  ms_run(&e, (w3_warm_periods + w3_periods) * e.sp_ns, w3_observe, &o);
+  if (e.clock == MMC_CLOCK_LIVE) {
+    w3_live_t l = {.o = &o, .f = f};
+    ms_run_live(&e, w3_warm_periods, NULL, NULL);
+    ms_run_live(&e, w3_periods, w3_live_observe, &l);
+  } else {
+    ms_run(&e, (w3_warm_periods + w3_periods) * e.sp_ns, w3_observe, &o);
+  }
   if (o.unobserved) {
     cu_not_shown(c, "WSS-3: the implementation does not observe wss_estimate_pages");
     ms_free(&e);
