@@ -278,7 +278,6 @@ const suite_case_t suite_cases[] = {
      .spec_ids = "MIG-4",
      .title = "a VM moved away and back briefly moves little memory",
      .needs_caps = MMC_CAP_MIGRATION,
-     .clocks = SUITE_CLOCKS_STEPPED,
      .timeout_s = 60,
      .run = case_mig_4},
     {.id = "MIG-5",

@@ -98,6 +98,9 @@ void cu_locate(suite_ctx_t *c, cu_locator_t *l, void *const *pages, size_t n, in
 /* ---- numbers */
 double cu_percentile(double *v, size_t n, double p); /* sorts v */
 uint64_t cu_now_ns(void);                            /* CLOCK_MONOTONIC */
+/* Sleeps (not spins: live cases share the machine's cores with the
+ * implementation's own threads) until CLOCK_MONOTONIC reads t. */
+void cu_sleep_until_ns(uint64_t t);
 /* splitmix64: the cases' deterministic randomness from the run's seed. */
 uint64_t cu_rand(uint64_t *state);
 

@@ -1,5 +1,5 @@
 /*
- * migrate.c — cases of NUMA page migration (issue 4): MIG-1 (pages on the
+ * migrate.c — cases of NUMA page migration: MIG-1 (pages on the
  * new home after migration, probe-verified, every page's content intact),
  * MIG-2 (migration begins immediately), MIG-3 (rate within
  * Numa.PageMigRateMax; slower near the end and when the destination is short
@@ -11,7 +11,9 @@
  * the rebalancer's (the "base" imbalance of rebalance.c: two busy VMs on
  * node 0, an idle one on node 1), except in MIG-4 where numa.nodeAffinity
  * moves the VM away and back at chosen times. Rates come from the
- * MMC_EV_MIGRATION_BATCH events (time, count) of the moved VM.
+ * MMC_EV_MIGRATION_BATCH events (time, count) of the moved VM. MIG-4 also
+ * has a live form (real time, the run's topology, the same bound over the
+ * time that really passed).
  *
  * Bounds the documentation does not give, chosen here: "immediately" =
  * before the next rebalancer period; the cap is checked over 1 s windows
@@ -274,10 +276,150 @@ void case_mig_3(suite_ctx_t *c) {
 
 /* ------------------------------------------------------------------ MIG-4 */
 
+/* MIG-4 on the live clock, on the run's topology (two nodes with CPUs and
+ * memory, else not shown: topology): the VM is written on node A, its
+ * affinity moved to B for `away` periods of real time and back, and pages
+ * are located by the probe as stepped, with its vCPU 0 entered on this
+ * thread (quiesced between probes: it holds nothing the implementation
+ * waits for). The cap and the period are the implementation's settings, or
+ * their documented defaults where it does not honour them (setting_info
+ * lists those); quick mode sets Numa.RebalancePeriod to 500 ms where
+ * honoured. The bound is half the cap over the time that really passed
+ * from the first move to the last probe (the waits of a loaded machine
+ * only widen it by what the cap would allow in that time). */
+#define MIG4_LIVE_PERIOD_MS 500
+
+static int64_t mig4_setting(suite_ctx_t *c, mmc_host_t *h, const char *name) {
+  const mmc_impl_t *im = sc_impl(c);
+  int64_t v = 0;
+  if (im->setting_get(h, name, &v, NULL) == 0)
+    return v;
+  mmc_setting_info_t si;
+  for (size_t i = 0; im->setting_info(h, i, &si) == 0; i++)
+    if (strcmp(si.name, name) == 0)
+      return si.default_value;
+  sc_broken(c, "setting %s is neither readable nor listed by setting_info", name);
+}
+
+/* Pages [0, n) of the VM through its entered vCPU v not on `node` (-1
+ * when some page is not attributable). */
+static int64_t mig4_off(suite_ctx_t *c, mmc_vcpu_t *v, cu_locator_t *loc, uint64_t n,
+                        uint32_t node) {
+  const mmc_impl_t *im = sc_impl(c);
+  void **ptrs = calloc(n, sizeof *ptrs);
+  int *where = calloc(n, sizeof *where);
+  if (!ptrs || !where)
+    sc_broken(c, "out of memory for page pointers");
+  mmc_error_t err = {0};
+  for (uint64_t g = 0; g < n; g++)
+    if (!(ptrs[g] = cu_page(im, v, g, false, &err)))
+      sc_broken(c, "page %llu: %s", (unsigned long long)g, err.msg);
+  cu_locate(c, loc, ptrs, n, where);
+  im->quiesce(v);
+  int64_t off = 0;
+  bool unknown = false;
+  for (uint64_t g = 0; g < n; g++) {
+    unknown |= where[g] < 0;
+    off += where[g] != (int)node;
+  }
+  free(ptrs);
+  free(where);
+  return unknown ? -1 : off;
+}
+
+static void mig4_live_run(suite_ctx_t *c, uint32_t away) {
+  const mmc_impl_t *im = sc_impl(c);
+  mmt_topology_t *t = cu_run_topology_copy(c);
+  uint64_t homes = cu_home_nodes(&t->desc);
+  if (__builtin_popcountll(homes) < 2) {
+    mmt_free(t);
+    sc_skip_kind(c, SUITE_NS_TOPOLOGY,
+                 "MIG-4 on the live clock moves a VM between two nodes with CPUs and memory of "
+                 "the run's topology; it has %d",
+                 __builtin_popcountll(homes));
+  }
+  uint32_t a = (uint32_t)__builtin_ctzll(homes), b = (uint32_t)__builtin_ctzll(homes & (homes - 1));
+  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_LIVE, NULL, 0);
+  if (sc_mode(c) == SUITE_MODE_QUICK)
+    im->setting_set(h, "Numa.RebalancePeriod", MIG4_LIVE_PERIOD_MS, NULL);
+  int64_t cap = mig4_setting(c, h, "Numa.PageMigRateMax");
+  uint64_t p = (uint64_t)mig4_setting(c, h, "Numa.RebalancePeriod") * NS_MS;
+  uint64_t pages = (uint64_t)cap * (away + 1) * p / NS_PER_S * 5 / 4;
+  if (pages * MMC_PAGE_SIZE > cu_min_node_memory(&t->desc) / 2)
+    pages = cu_min_node_memory(&t->desc) / 2 / MMC_PAGE_SIZE;
+  cu_locator_t loc;
+  cu_locator_init(c, &loc, &t->desc);
+  mmc_vm_config_t cfg = cu_vm("mig4", 1, pages * MMC_PAGE_SIZE);
+  cfg.node_affinity = 1ull << a;
+  mmc_vm_id_t id = cu_power_on(c, h, &cfg);
+  mmc_vcpu_t *v = NULL;
+  mmc_error_t err = {0};
+  wl_truth_t truth;
+  sc_require(c, wl_truth_init(&truth, wl_seed_mix(sc_seed(c), away), pages, &err), &err, "truth");
+  sc_require(c, im->vcpu_enter(h, id, 0, &v, &err), &err, "vcpu_enter");
+  for (uint64_t g = 0; g < pages; g++) {
+    void *q = cu_page(im, v, g, true, &err);
+    if (!q)
+      sc_broken(c, "page %llu: %s", (unsigned long long)g, err.msg);
+    wl_page_fill(q, wl_truth_seed(&truth, g), g, 1);
+    truth.version[g] = 1;
+    if (g % 256 == 255)
+      im->quiesce(v);
+  }
+  im->quiesce(v);
+  uint64_t t0 = cu_now_ns();
+  cfg.node_affinity = 1ull << b; /* away */
+  cu_reconfigure(c, h, id, &cfg, "vm_reconfigure (away)");
+  cu_sleep_until_ns(t0 + away * p);
+  int64_t off_b = mig4_off(c, v, &loc, pages, b);
+  cfg.node_affinity = 1ull << a; /* and back */
+  cu_reconfigure(c, h, id, &cfg, "vm_reconfigure (back)");
+  cu_sleep_until_ns(t0 + (away + 1) * p);
+  int64_t off_end = mig4_off(c, v, &loc, pages, b);
+  double elapsed = (double)(cu_now_ns() - t0) / 1e9;
+  if (off_b < 0 || off_end < 0)
+    sc_broken(c, "pages of the VM not attributable to a node by %s", cu_locator_name(&loc));
+  uint64_t there = pages - (uint64_t)off_b, left = pages - (uint64_t)off_end;
+  uint64_t moved = there + (there > left ? there - left : 0);
+  double allowed = 0.5 * (double)cap * elapsed;
+  char name[160];
+  snprintf(name, sizeof name,
+           "away %u period(s) and back: pages moved <= half the cap over the time (probe)", away);
+  sc_check(c, (double)moved <= allowed, name,
+           "%llu pages moved (%llu on the away node when pinned back, %llu still there at the "
+           "end; bound %.0f = half of %lld pages/s over %.2f s, VM %llu pages)",
+           (unsigned long long)moved, (unsigned long long)there, (unsigned long long)left, allowed,
+           (long long)cap, elapsed, (unsigned long long)pages);
+  snprintf(name, sizeof name, "pages moved, away %u period(s) and back", away);
+  sc_metric(c, name, "pages", "lower", (double)moved);
+  mmc_vm_stats_t st = cu_vm_stats(c, h, id);
+  snprintf(name, sizeof name, "away %u: pages migrated, at least those seen moving", away);
+  cu_crosscheck_vm_range(c, &st, MMC_VMSTAT_PAGES_MIGRATED, name, (long long)moved,
+                         (long long)(2 * pages), (long long)st.pages_migrated);
+  wl_verify_report_t rep;
+  int rc = wl_verify(im, v, &truth, 256, &rep, &err);
+  im->vcpu_exit(v);
+  sc_require(c, rc, &err, "wl_verify");
+  char line[512];
+  wl_verify_format(&rep, line, sizeof line);
+  snprintf(name, sizeof name, "away %u: every page intact (wl_verify)", away);
+  sc_check(c, rep.mismatches == 0 && rep.pages_checked == pages, name, "%s", line);
+  wl_truth_fini(&truth);
+  cu_locator_free(&loc);
+  sc_require(c, im->vm_power_off(h, id, &err), &err, "vm_power_off");
+  sc_host_destroy(c, h);
+  mmt_free(t);
+}
+
 /* Pages moved, probed: those on the away node when the VM is pinned back
  * (each moved there once) plus those that came back by the end (a lower
  * bound: a page cannot go away and back while the home stays away). */
 void case_mig_4(suite_ctx_t *c) {
+  if (sc_clock(c) == MMC_CLOCK_LIVE) {
+    for (uint32_t away = 1; away <= 2; away++)
+      mig4_live_run(c, away);
+    return;
+  }
   for (uint32_t away = 1; away <= 2; away++) {
     ns_t s;
     ns_init(&s, c, TOPO2_BIG, NULL, 0);
