@@ -86,7 +86,7 @@ LIBWL_SO := $(BUILD)/libworkloads.so
 LIBSUITE_A := $(BUILD)/libmmsuite.a
 MMCERT := $(BUILD)/mmcert
 
-.PHONY: all check check-unit check-cli check-stats suite baseline bench conformance check-numa install uninstall clean distclean format
+.PHONY: all check check-unit check-cli check-stats suite baseline bench certify-machines conformance check-numa install uninstall clean distclean format
 all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBMMLINUX_SO) $(LIBMMLINUX_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
 
 # configure changed since config.mk was written (a new dependency, a new
@@ -259,6 +259,12 @@ bench: all
 
 # doc/conformance.md: the reference and the Linux implementation side by side,
 # one row per SPEC id (and the 4-node guest's runs when check-numa left them).
+# doc/certified-machines.md, generated: the reference's whole suite on
+# builtin:2/4/8, the unequal-nodes fixture and ../shared/topologies' real
+# machines (when beside the checkout); commit the file.
+certify-machines: all
+	$(Q)./tests/certify-machines.sh $(MMCERT) doc/certified-machines.md
+
 conformance: all
 	$(Q)./tests/conformance.sh $(MMCERT) doc/conformance.md
 

@@ -95,8 +95,12 @@ static void crosscheck_moves(ns_t *s, size_t ev_from, size_t seen, const char *w
  * the case pins that VM back to node 0 and releases it, recreating the
  * imbalance for the next period. The moves must come at least most of a
  * period apart and on the period's grid: every gap within a quarter period
- * of a whole number of periods (timing on a shared machine: the quarter is
- * the allowance for scheduling delays, the probe's own resolution is 1 ms).
+ * of a whole number of periods. A move is known only to lie between the
+ * probe before the one that saw it and that one; on a loaded machine a
+ * prober can be kept off the CPU for 100 ms, so each gap is an interval and
+ * is judged by its distance to the grid; a gap known less precisely than
+ * half a period says nothing and is not judged (fewer than two judged
+ * gaps: not shown, the machine too loaded to time it).
  * The implementation's MMC_EV_REBALANCE spacing is a report checked as
  * before. */
 #define NUMA4_LIVE_PERIOD_MS 250
@@ -112,8 +116,9 @@ typedef struct live_prober {
   const probe_maps_t *maps;
   const mmc_topology_t *topo;
   atomic_bool *stop;
-  atomic_int node;        /* where its latest new page went (-1 unknown) */
-  atomic_uint_fast64_t t; /* when that was seen */
+  atomic_int node;           /* where its latest new page went (-1 unknown) */
+  atomic_uint_fast64_t t;    /* when that was seen */
+  atomic_uint_fast64_t t_lo; /* the probe before: it happened after this */
   char err[MMC_ERRMSG_MAX + 64];
 } live_prober_t;
 
@@ -127,6 +132,7 @@ static void *live_probe_thread(void *arg) {
   }
   if (p->im->vcpu_set_demand)
     p->im->vcpu_set_demand(v, p->busy ? FULL : 0);
+  uint64_t prev = 0;
   for (uint64_t g = 0; g < numa4_live_pages && !atomic_load(p->stop); g++) {
     unsigned char *pg = cu_page(p->im, v, g, true, &err);
     if (!pg) {
@@ -138,9 +144,11 @@ static void *live_probe_thread(void *arg) {
     p->im->quiesce(v);
     uint64_t now = cu_now_ns();
     if (node != atomic_load(&p->node)) {
+      atomic_store(&p->t_lo, prev ? prev : now);
       atomic_store(&p->t, now);
       atomic_store(&p->node, node);
     }
+    prev = now;
     if (!p->busy) {
       struct timespec ts = {0, NUMA4_PROBE_NS}; /* the probe's pace, not a synchronisation */
       nanosleep(&ts, NULL);
@@ -151,6 +159,33 @@ static void *live_probe_thread(void *arg) {
   }
   p->im->vcpu_exit(v);
   return NULL;
+}
+
+typedef struct numa4_grid {
+  double worst;  /* the largest distance of a judged gap to the grid, ns */
+  double least;  /* the shortest gap as seen, ns */
+  double widest; /* the least precise gap: width of its interval, ns */
+  size_t judged;
+} numa4_grid_t;
+
+/* Move i happened in (lo[i], hi[i]]: gap i lies in [lo[i] - hi[i-1],
+ * hi[i] - lo[i-1]], and its distance to the grid is that interval's
+ * distance to the nearest whole number (at least 1) of periods P. */
+static numa4_grid_t numa4_grid(const uint64_t *lo, const uint64_t *hi, size_t n, double P) {
+  numa4_grid_t g = {0, 1e300, 0, 0};
+  for (size_t i = 1; i < n; i++) {
+    double a = (double)lo[i] - (double)hi[i - 1], b = (double)hi[i] - (double)lo[i - 1];
+    g.least = fmin(g.least, (double)(hi[i] - hi[i - 1]));
+    g.widest = fmax(g.widest, b - a);
+    if (b - a > 0.5 * P)
+      continue;
+    double best = 1e300;
+    for (double k = fmax(1, floor(a / P)); k <= fmax(1, ceil(b / P)); k++)
+      best = fmin(best, fmax(0, fmax(k * P - b, a - k * P)));
+    g.worst = fmax(g.worst, best);
+    g.judged++;
+  }
+  return g;
 }
 
 static void numa4_live(suite_ctx_t *c) {
@@ -188,6 +223,7 @@ static void numa4_live(suite_ctx_t *c) {
                             .stop = &stop};
     atomic_init(&pr[k].node, -2);
     atomic_init(&pr[k].t, 0);
+    atomic_init(&pr[k].t_lo, 0);
     if (pthread_create(&th[k], NULL, live_probe_thread, &pr[k]) != 0)
       sc_broken(c, "pthread_create for a live vCPU");
   }
@@ -197,12 +233,14 @@ static void numa4_live(suite_ctx_t *c) {
     cfg[k].node_affinity = 0;
     cu_reconfigure(c, h, id[k], &cfg[k], "release the pin");
   }
-  uint64_t cursor = 0, moves[numa4_live_moves], deadline = cu_now_ns() + NUMA4_LIVE_DEADLINE_NS;
+  uint64_t cursor = 0, moves[numa4_live_moves], moves_lo[numa4_live_moves],
+           deadline = cu_now_ns() + NUMA4_LIVE_DEADLINE_NS;
   size_t n = 0;
   while (n < numa4_live_moves && cu_now_ns() < deadline) {
     for (int k = 0; k < 2 && n < numa4_live_moves; k++) {
       if (atomic_load(&pr[k].node) != 1)
         continue;
+      moves_lo[n] = atomic_load(&pr[k].t_lo);
       moves[n++] = atomic_load(&pr[k].t); /* a rebalancer move: pin back, release */
       cfg[k].node_affinity = 1u << 0;
       cu_reconfigure(c, h, id[k], &cfg[k], "pin back to node 0");
@@ -236,19 +274,24 @@ static void numa4_live(suite_ctx_t *c) {
            numa4_live_moves);
   if (sc_check(c, n == numa4_live_moves, name, "%zu moves seen in %llu s", n,
                (unsigned long long)(NUMA4_LIVE_DEADLINE_NS / 1000000000ull))) {
-    double worst = 0, least = 1e300;
-    for (size_t i = 1; i < n; i++) {
-      double gap = (double)(moves[i] - moves[i - 1]), k = floor(gap / P + 0.5);
-      worst = fmax(worst, fabs(gap - (k < 1 ? 1 : k) * P));
-      least = fmin(least, gap);
-    }
-    sc_metric(c, "live move grid error", "ms", "lower", worst / 1e6);
+    numa4_grid_t g = numa4_grid(moves_lo, moves, n, P);
     snprintf(name, sizeof name,
              "live: moves on the grid of Numa.RebalancePeriod (%d ms): every gap within a quarter "
              "period of a whole number of periods (probe)",
              NUMA4_LIVE_PERIOD_MS);
-    sc_check(c, worst <= 0.25 * P, name, "a gap %.1f ms off the grid; shortest gap %.1f ms",
-             worst / 1e6, least / 1e6);
+    if (g.judged < 2)
+      cu_not_shown(c,
+                   "NUMA-4 live grid: %zu of %zu gaps between moves known within half a period "
+                   "(the probes were kept off the CPU up to %.1f ms: the machine is too loaded to "
+                   "time them)",
+                   g.judged, n - 1, g.widest / 1e6);
+    else {
+      sc_metric(c, "live move grid error", "ms", "lower", g.worst / 1e6);
+      sc_check(c, g.worst <= 0.25 * P, name,
+               "a gap %.1f ms off the grid; shortest gap %.1f ms; %zu gaps judged, the least "
+               "precise known within %.1f ms",
+               g.worst / 1e6, g.least / 1e6, g.judged, g.widest / 1e6);
+    }
   }
   if (cu_reported_events(c, h, 1ull << MMC_EV_REBALANCE, "NUMA-4 live rebalancer periods") &&
       sc_check(c, nev >= 2, "live: rebalancer periods reported (MMC_EV_REBALANCE)", "%zu events",
