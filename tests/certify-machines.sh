@@ -34,7 +34,7 @@ i=0
 for m in $machines; do
 	i=$((i + 1))
 	name=$(basename "$m")
-	shape=$("$mmcert" topology --topology "$m" 2>/dev/null | sed -n 's/^nodes: //p' | sed 's/, CPU: .*//')
+	shape=$("$mmcert" topology --topology "$m" 2>/dev/null | sed -n 's/^nodes: \([0-9]*\)/\1 nodes/p' | sed 's/, CPU: .*//')
 	start=$(date +%s)
 	"$mmcert" run --topology "$m" --no-perf --json "$tmp/$i.json" >"$tmp/$i.log" 2>&1
 	rc=$?
@@ -62,7 +62,8 @@ done
 	echo "and hwloc's exports of real machines (\`../shared/topologies\`) when present."
 	echo "Replay a row with \`mmcert run --topology MACHINE --seed SEED\`."
 	echo
-	echo "mmcert $("$mmcert" --version 2>/dev/null | head -n 1), $(date -u +%Y-%m-%d)."
+	echo "$("$mmcert" --version 2>/dev/null | head -n 1), $(date -u +%Y-%m-%d), on a machine"
+	echo "of $(nproc) CPUs under a load average of $(cut -d' ' -f1 /proc/loadavg) at the end."
 	echo
 	echo "| machine | shape | certificate | ids not shown or failed | seed | time |"
 	echo "|---|---|---|---|---|---|"
