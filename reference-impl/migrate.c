@@ -72,8 +72,9 @@
  * benchmark) moves every remote page at the next tick, no cap, no ramp. Numa.PageMigRateMax=0 is a
  * rate of zero: nothing moves (it is inside the documented range, so it cannot mean "unlimited";
  * unthrottled is our own setting). Test knob (not a setting, never for production): the environment
- * variable MMCERT_TEST_SLOW_COPY_NS, read at host creation, adds that many ns of busy delay to
- * every page copy, so the results tooling can show a regressed migration benchmark.
+ * variable MMCERT_TEST_SLOW_COPY_PCT=P, read at host creation, makes every chunk's page copies
+ * cost P % more CPU time of the engine's thread (ref.h), so the results tooling can show a
+ * regressed migration benchmark.
  *
  * Locking: both hooks run with h->lock held (ref.h), so they never overlap
  * each other, a power-off or move_range; the per-VM state is created and
@@ -163,7 +164,7 @@ typedef struct mig_host {
   uint64_t last_tick_ns;
   uint64_t *batch;
   size_t batch_cap;
-  uint64_t slow_copy_ns; /* MMCERT_TEST_SLOW_COPY_NS */
+  unsigned slow_copy_pct; /* MMCERT_TEST_SLOW_COPY_PCT */
   /* Live clock, paced: CLOCK_MONOTONIC time after which this tick starts
    * no more work (half the tick: the hook holds the host lock); 0 = none. */
   uint64_t tick_deadline;
@@ -250,9 +251,9 @@ typedef struct mig_ctx {
   mig_host_t *mh;
   ref_vm_t *vm;
   mig_client_t *mc;
-  uint32_t node;    /* destination: the home */
-  uint64_t slow_ns; /* test knob */
-  int32_t from;     /* source node of the batch, -1 mixed, -2 none yet */
+  uint32_t node;     /* destination: the home */
+  unsigned slow_pct; /* test knob */
+  int32_t from;      /* source node of the batch, -1 mixed, -2 none yet */
 } mig_ctx_t;
 
 static bool mig_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
@@ -260,14 +261,19 @@ static bool mig_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
   return movable(pte, c->node);
 }
 
-void ref_migrate_slow_copy(uint64_t ns) {
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  do
-    clock_gettime(CLOCK_MONOTONIC, &t);
-  while ((uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t.tv_nsec -
-             (uint64_t)t0.tv_nsec <
-         ns);
+uint64_t ref_thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Busy on the thread's own CPU clock, so the time it adds is CPU time of
+ * this thread even when it is preempted meanwhile (a wait on the wall clock
+ * would add less CPU the busier the machine). */
+void ref_slow_copy(unsigned pct, uint64_t spent_ns) {
+  uint64_t until = ref_thread_cpu_ns() + spent_ns * pct / 100;
+  while (ref_thread_cpu_ns() < until)
+    ;
 }
 
 /* Copy pages [i, j) of the chunk to frames f[i..j) (contiguous, ascending)
@@ -334,13 +340,14 @@ static void mig_transform_many(void *ctx, const uint64_t *gpfns, const uint64_t 
       np++;
     }
   size_t run = 0;
+  uint64_t cpu0 = c->slow_pct ? ref_thread_cpu_ns() : 0;
   for (size_t k = 1; k <= np; k++)
     if (k == np || f[k] != f[k - 1] + 1) {
       copy_run(c, src, f, run, k);
       run = k;
     }
-  for (size_t k = 0; c->slow_ns && k < np; k++)
-    ref_migrate_slow_copy(c->slow_ns);
+  if (c->slow_pct)
+    ref_slow_copy(c->slow_pct, ref_thread_cpu_ns() - cpu0);
 }
 
 /* Defer the free of an old frame to the end of the batch (bulk punch);
@@ -388,14 +395,6 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* CPU time of the calling thread (the batch's cost without the time the
- * thread waited for a core: reported beside the wall time). */
-static uint64_t thread_cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static bool tick_over(const mig_host_t *mh) {
   return mh->tick_deadline && mono_ns() >= mh->tick_deadline;
 }
@@ -426,7 +425,7 @@ static uint64_t twin_fake_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
 static uint64_t mig_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
   int64_t retries = ref_set(c->h, REF_SET_REF_MIGRATE_RETRIES);
   ref_remap_result_t res = {.cancelled = 1};
-  uint64_t done = 0, wait_ns = 0, cpu0 = thread_cpu_now();
+  uint64_t done = 0, wait_ns = 0, cpu0 = ref_thread_cpu_ns();
   c->from = -2;
 #ifdef REF_TWINS
   if (REF_TWIN(MIG1_MOVES_COUNTED_NOT_DONE))
@@ -454,7 +453,7 @@ static uint64_t mig_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
                     .count = done};
   char why[2 * sizeof ev.reason];
   int len = snprintf(why, sizeof why, "wait_ns=%" PRIu64 " cpu_us=%" PRIu64, wait_ns,
-                     (thread_cpu_now() - cpu0) / 1000);
+                     (ref_thread_cpu_ns() - cpu0) / 1000);
   if (len < 0 || (size_t)len >= sizeof ev.reason) /* never cut a figure: the wait alone */
     len = snprintf(why, sizeof why, "wait_ns=%" PRIu64, wait_ns);
   memcpy(ev.reason, why, sizeof ev.reason - 1);
@@ -509,7 +508,7 @@ static uint64_t mig_client_run(ref_host_t *h, mig_host_t *mh, ref_vm_t *vm, uint
     mh->batch_cap = cap;
   }
   mig_ctx_t c = {
-      .h = h, .mh = mh, .vm = vm, .mc = mc, .node = mc->home, .slow_ns = mh->slow_copy_ns};
+      .h = h, .mh = mh, .vm = vm, .mc = mc, .node = mc->home, .slow_pct = mh->slow_copy_pct};
   int64_t passes = 1 + ref_set(h, REF_SET_REF_MIGRATE_RETRIES);
   uint64_t moved = 0, found = 0, got = 0;
   do {
@@ -792,13 +791,13 @@ static void rebalance_period(ref_host_t *h, uint64_t now_ns, void *ctx) {
 
 /* ================================================================ the row */
 
-uint64_t ref_migrate_slow_copy_ns(void) {
-  const char *s = getenv("MMCERT_TEST_SLOW_COPY_NS");
+unsigned ref_slow_copy_pct(void) {
+  const char *s = getenv("MMCERT_TEST_SLOW_COPY_PCT");
   if (!s || !*s)
     return 0;
   char *end = NULL;
-  unsigned long long v = strtoull(s, &end, 10);
-  return end && *end == '\0' ? (uint64_t)v : 0;
+  unsigned long v = strtoul(s, &end, 10);
+  return end && *end == '\0' && v <= REF_SLOW_COPY_PCT_MAX ? (unsigned)v : 0;
 }
 
 static void mig_detach(ref_host_t *h) {
@@ -819,7 +818,7 @@ static int mig_attach(ref_host_t *h, mmc_error_t *err) {
   mig_host_t *mh = calloc(1, sizeof *mh);
   if (!mh)
     return mmc_fail(err, MMC_ENOMEM, "migration: out of memory");
-  mh->slow_copy_ns = ref_migrate_slow_copy_ns();
+  mh->slow_copy_pct = ref_slow_copy_pct();
   mh->last_period_ns = mh->last_tick_ns = ref_host_now(h);
   ref_host_set_mech(h, REF_MECH_MIGRATE, mh);
   const ref_hook_t reb = {.name = "rebalancer",

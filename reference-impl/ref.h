@@ -235,11 +235,22 @@ extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
 #define REF_CAPS_SWAP (MMC_CAP_SWAP | MMC_CAP_COMPRESSION)
 
 int ref_mechs_check(mmc_error_t *err);
-/* migrate.c: the test knob MMCERT_TEST_SLOW_COPY_NS (a busy delay per page
- * copy, so a deliberately slowed build shows as a regression; 0 = off),
- * honoured by the migration engine and move_range alike. */
-uint64_t ref_migrate_slow_copy_ns(void);
-void ref_migrate_slow_copy(uint64_t ns);
+/* migrate.c: the test knob MMCERT_TEST_SLOW_COPY_PCT=P (0 or unset: off;
+ * 1..REF_SLOW_COPY_PCT_MAX), so a deliberately slowed build shows as a
+ * regression: every move_range batch (its frame allocations, copies and
+ * remapping) and the page copies of every chunk the migration engine moves
+ * are timed on the thread's CPU clock and followed by a busy wait on that
+ * clock for P % of what they took. A share
+ * of the measured cost, not a fixed delay: a loaded machine makes copies
+ * dearer (caches and memory bandwidth shared), and a delay fixed beforehand
+ * would then be a smaller share of them; the share keeps the slowed build
+ * P % slower in CPU time whatever the load. */
+#define REF_SLOW_COPY_PCT_MAX 1000
+unsigned ref_slow_copy_pct(void);
+/* CPU time of the calling thread, ns: a cost without the time the thread
+ * waited for a core (the engine reports it beside the wall time). */
+uint64_t ref_thread_cpu_ns(void);
+void ref_slow_copy(unsigned pct, uint64_t spent_ns);
 /* Host-wide per-mechanism state (attach/detach own it). */
 void *ref_host_mech(ref_host_t *h, ref_mech_id_t id);
 void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state);

@@ -1004,7 +1004,6 @@ typedef struct move_ctx {
   ref_host_t *h;
   ref_vm_t *vm;
   uint32_t node;
-  uint64_t slow_ns; /* test knob MMCERT_TEST_SLOW_COPY_NS */
 } move_ctx_t;
 
 static bool move_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
@@ -1022,8 +1021,6 @@ static bool move_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t 
   const uint8_t *src =
       c->h->pool_bases[ref_pte_node(old_pte)] + ref_pte_frame(old_pte) * MMC_PAGE_SIZE;
   memcpy(c->h->pool_bases[c->node] + f * MMC_PAGE_SIZE, src, MMC_PAGE_SIZE);
-  if (c->slow_ns)
-    ref_migrate_slow_copy(c->slow_ns);
   *new_pte = ref_pte_make(REF_PTE_PRIVATE, c->node, f);
   return true;
 }
@@ -1066,19 +1063,25 @@ int ref_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count,
   uint64_t *gpfns = rc ? NULL : malloc(batch * sizeof *gpfns);
   if (rc == 0 && !gpfns)
     rc = mmc_fail(err, MMC_ENOMEM, "move_range: out of memory");
-  move_ctx_t ctx = {.h = h, .vm = vm, .node = node, .slow_ns = ref_migrate_slow_copy_ns()};
+  move_ctx_t ctx = {.h = h, .vm = vm, .node = node};
+  unsigned slow_pct = ref_slow_copy_pct(); /* test knob (ref.h) */
   for (uint64_t at = 0; rc == 0 && at < count; at += batch) {
     size_t n = 0;
     for (uint64_t g = gpfn + at; g < gpfn + count && n < batch; g++)
       gpfns[n++] = g;
     uint64_t done = 0;
     ref_remap_result_t res = {.cancelled = 1};
+    /* The batch's copies are timed whole: a clock read per 4 KB page would
+     * cost a sizeable share of the copy itself. */
+    uint64_t cpu0 = slow_pct ? ref_thread_cpu_ns() : 0;
     /* Pages a vCPU used while marked are cancelled, not moved: try again
      * (already moved ones are no longer eligible). */
     for (int64_t a = 0; a <= retries && res.cancelled; a++) {
       ref_pmap_remap(vm->pmap, gpfns, n, &move_ops, &ctx, &res);
       done += res.remapped;
     }
+    if (slow_pct)
+      ref_slow_copy(slow_pct, ref_thread_cpu_ns() - cpu0);
     total += done;
     if (done)
       ref_event_emit(h, (mmc_event_t){.type = MMC_EV_MIGRATION_BATCH,

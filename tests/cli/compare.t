@@ -1,7 +1,7 @@
 # compare.t — `mmcert compare OLD NEW` (issue 9): synthetic results drawn
 # from one distribution compare "no change" (exit 0); a run whose migration
 # throughput was drawn 20 % lower compares "regressed" (exit 1, 0 with
-# --report-only), as a build slowed by MMCERT_TEST_SLOW_COPY_NS must; a
+# --report-only), as a build slowed by MMCERT_TEST_SLOW_COPY_PCT must; a
 # newly failing check exits 1; one sample a side cannot be tested unless
 # beyond the large threshold under the same seed (never under another seed,
 # never with --single-effect off) or against a side that never varied under
