@@ -1,9 +1,14 @@
 # determinism.t — stepped-clock cases are reproducible from the seed: every
-# case whose needs include "stepped" (mmcert list), run twice with one seed
+# case the reference runs on the stepped clock (all but those whose needs
+# say "live" in mmcert list: the stepped-only ones and those with both
+# forms, which pick stepped where it is offered), run twice with one seed
 # on an emulated 2-node host, gives the same verdicts, the same checks with
 # the same diagnostics, and the same samples of every metric that is not a
-# wall-clock measurement (units s, ms, us, ns or a rate per second). Needs
-# python3 to read the two results files; SKIP without it.
+# wall-clock measurement (units s, ms, us, ns or a rate per second).
+# SEC-1 is left out: whether a fresh VM lands on frames an earlier one used
+# is the kernel's page allocator's doing (the reference gives frames back
+# to the kernel), not the seed's. Needs python3 to read the two results
+# files; SKIP without it.
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 REF=$MMCERT_BUILD/libmmref.so
@@ -13,7 +18,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 	echo "1..1"
 	exit 0
 fi
-ids=$("$MMCERT" list | awk '$3 ~ /stepped/ { printf "--case %s ", $1 }')
+ids=$("$MMCERT" list | awk 'NR > 1 && $3 !~ /live/ && $1 != "SEC-1" { printf "--case %s ", $1 }')
 check "mmcert list names stepped cases" test -n "$ids"
 for i in 1 2; do
 	# shellcheck disable=SC2086
