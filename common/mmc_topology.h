@@ -78,6 +78,13 @@ int mmt_bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err
 /* Distance between node indices, 10 local / 20 remote when unknown. */
 uint32_t mmt_distance(const mmt_topology_t *t, uint32_t from, uint32_t to);
 
+/* A loaded topology as bytes and back, so a process that parsed an
+ * untrusted file (hwloc XML, which can crash hwloc) can hand the result to
+ * one that did not. mmt_decode checks every invariant of a loaded topology
+ * on what arrived (MMC_EINVAL when one fails). *buf is malloc'd. */
+int mmt_encode(const mmt_topology_t *t, void **buf, size_t *len);
+int mmt_decode(const void *buf, size_t len, mmt_topology_t **out, mmc_error_t *err);
+
 /* Parse "4G", "512M", "1048576", "2GB", "1.5G" into bytes; MMC_EINVAL with a
  * message naming the text and the allowed forms. */
 int mmt_parse_size(const char *text, uint64_t *bytes, mmc_error_t *err);

@@ -42,6 +42,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,7 @@
 #define LOCAL_DISTANCE 10u  /* ACPI SLIT convention */
 #define REMOTE_DISTANCE 20u /* assumed when the source has no matrix */
 #define DISTANCE_MAX 1000000u
+#define SYNTHETIC_MAX_PUS 65536u /* ours: a described host this large is a typo, not a machine */
 
 /* Built-in emulated topologies (used when this machine has one node). */
 #define BUILTIN_CORES_PER_NODE 4u
@@ -513,6 +515,41 @@ static int parse_distances(mmt_topology_t *t, const char *text, mmc_error_t *err
   return MMC_OK;
 }
 
+/* What a synthetic description asks hwloc to build, from the string alone:
+ * levels "type:count" (attributes in parentheses and "[numa]" memory
+ * children as hwloc allows), their product the number of leaves, the
+ * product down to a NUMA level the number of nodes. Refused before hwloc
+ * builds anything: "node:10000 pu:1" took a minute to be built, then
+ * refused for its node count. Levels it cannot read are left to hwloc. */
+static int check_synthetic_size(const char *desc, mmc_error_t *err) {
+  uint64_t objects = 1, nodes = 0;
+  for (const char *p = desc; *p;) {
+    p += strspn(p, " \t");
+    size_t len = strcspn(p, " \t");
+    bool numa =
+        !strncasecmp(p, "numa", 4) || !strncasecmp(p, "node", 4) || !strncasecmp(p, "[numa", 5);
+    const char *colon = memchr(p, ':', len);
+    if (colon && *p != '[') {
+      char *end;
+      unsigned long long n = strtoull(colon + 1, &end, 10);
+      if (end > colon + 1 && n > 0)
+        objects = n > SYNTHETIC_MAX_PUS ? SYNTHETIC_MAX_PUS + 1 : objects * n;
+      if (objects > SYNTHETIC_MAX_PUS)
+        return mmc_fail(err, MMC_EINVAL,
+                        "synthetic topology '%s': more than %u objects at level '%.*s' "
+                        "(mmcert builds at most %u PUs)",
+                        desc, SYNTHETIC_MAX_PUS, (int)len, p, SYNTHETIC_MAX_PUS);
+    }
+    if (numa && (nodes = objects) > MMC_MAX_NODES)
+      return mmc_fail(err, MMC_EINVAL,
+                      "synthetic topology '%s': %llu NUMA nodes at level '%.*s'; mmcert "
+                      "supports at most %u (MMC_MAX_NODES)",
+                      desc, (unsigned long long)nodes, (int)len, p, MMC_MAX_NODES);
+    p += len;
+  }
+  return MMC_OK;
+}
+
 /* Split "desc;key=value;..." and load. `dist` overrides the string's own
  * distances (the built-in tables). */
 static int load_synthetic(mmt_topology_t *t, const char *spec, mmc_error_t *err) {
@@ -555,6 +592,8 @@ static int load_synthetic(mmt_topology_t *t, const char *spec, mmc_error_t *err)
     goto out_copy;
   }
 
+  if ((rc = check_synthetic_size(desc, err)) != 0)
+    goto out_copy;
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) < 0) {
     rc = mmc_fail(err, MMC_ENOMEM, "hwloc_topology_init failed: %s", strerror(errno));
@@ -809,4 +848,141 @@ void mmt_print(FILE *f, const mmt_topology_t *t) {
   char why[MMC_ERRMSG_MAX];
   if (d->distance && check_matrix(d->distance, d->nnodes, why, sizeof why))
     fprintf(f, "note: the matrix is unusual: %s\n", why);
+}
+
+/* ---------------------------------------------------------------- wire form */
+
+/* A topology as bytes, so a child that read an untrusted file can hand it
+ * over: a head, each node, every node's CPUs in order, the distances. The
+ * origin texts are static: sent as an index into this list. */
+static const char *const origins[] = {ORIGIN_FIRMWARE,  ORIGIN_FILE_OS, ORIGIN_FILE_USER,
+                                      ORIGIN_SYNTHETIC, ORIGIN_BUILTIN, ORIGIN_ASSUMED};
+enum { WIRE_MAGIC = 0x6d6d7470 };
+
+typedef struct wire_head {
+  uint32_t magic, nnodes, npus, ncores, cpu_mhz, ncpus, origin;
+  uint8_t is_this_machine, from_firmware;
+  char source[256];
+} wire_head_t;
+
+typedef struct wire_node {
+  uint64_t memory_bytes;
+  uint32_t os_index, ncpus, ncores;
+  uint8_t real;
+} wire_node_t;
+
+int mmt_encode(const mmt_topology_t *t, void **out, size_t *len) {
+  uint32_t n = t->desc.nnodes, ncpus = 0;
+  for (uint32_t i = 0; i < n; i++)
+    ncpus += t->nodes[i].ncpus;
+  *len = sizeof(wire_head_t) + n * sizeof(wire_node_t) + (ncpus + (size_t)n * n) * sizeof(uint32_t);
+  unsigned char *b = calloc(1, *len);
+  if (!(*out = b))
+    return MMC_ENOMEM;
+  wire_head_t h = {.magic = WIRE_MAGIC,
+                   .nnodes = n,
+                   .npus = t->npus,
+                   .ncores = t->desc.ncores,
+                   .cpu_mhz = t->desc.cpu_mhz,
+                   .ncpus = ncpus,
+                   .is_this_machine = t->is_this_machine,
+                   .from_firmware = t->distances_from_firmware};
+  for (uint32_t k = 0; k < sizeof origins / sizeof origins[0]; k++)
+    if (t->distance_origin == origins[k])
+      h.origin = k;
+  snprintf(h.source, sizeof h.source, "%s", t->source);
+  memcpy(b, &h, sizeof h);
+  size_t o = sizeof h;
+  for (uint32_t i = 0; i < n; i++, o += sizeof(wire_node_t)) {
+    const mmc_node_t *nd = &t->nodes[i];
+    wire_node_t w = {.memory_bytes = nd->memory_bytes,
+                     .os_index = nd->os_index,
+                     .ncpus = nd->ncpus,
+                     .ncores = nd->ncores,
+                     .real = nd->real};
+    memcpy(b + o, &w, sizeof w);
+  }
+  for (uint32_t i = 0; i < n; i++, o += t->nodes[i - 1].ncpus * sizeof(uint32_t))
+    memcpy(b + o, t->nodes[i].cpus, t->nodes[i].ncpus * sizeof(uint32_t));
+  memcpy(b + o, t->distance, (size_t)n * n * sizeof(uint32_t));
+  return MMC_OK;
+}
+
+/* The invariants of a loaded topology (see the top of this file), checked
+ * on what arrived. */
+static int check_decoded(const mmt_topology_t *t, mmc_error_t *err) {
+  uint32_t n = t->desc.nnodes;
+  for (uint32_t i = 0; i < n; i++) {
+    const mmc_node_t *nd = &t->nodes[i];
+    if (i && nd->os_index <= t->nodes[i - 1].os_index)
+      return mmc_fail(err, MMC_EINVAL, "node OS indices not increasing");
+    for (uint32_t c = 1; c < nd->ncpus; c++)
+      if (nd->cpus[c] <= nd->cpus[c - 1])
+        return mmc_fail(err, MMC_EINVAL, "node %" PRIu32 ": CPU list not ascending", i);
+    for (uint32_t j = 0; j < n; j++)
+      if (!t->distance[i * n + j] || t->distance[i * n + j] > DISTANCE_MAX)
+        return mmc_fail(err, MMC_EINVAL, "distance %" PRIu32 ",%" PRIu32 " outside 1..%u", i, j,
+                        DISTANCE_MAX);
+  }
+  return MMC_OK;
+}
+
+int mmt_decode(const void *buf, size_t len, mmt_topology_t **out, mmc_error_t *err) {
+  wire_head_t h;
+  *out = NULL;
+  if (len < sizeof h)
+    return mmc_fail(err, MMC_EINVAL, "topology data: %zu bytes, too short", len);
+  memcpy(&h, buf, sizeof h);
+  if (h.magic != WIRE_MAGIC || h.nnodes < 1 || h.nnodes > MMC_MAX_NODES || h.ncpus > h.npus ||
+      h.origin >= sizeof origins / sizeof origins[0] || h.source[sizeof h.source - 1])
+    return mmc_fail(err, MMC_EINVAL, "topology data: malformed head");
+  uint32_t n = h.nnodes;
+  if (len != sizeof h + n * sizeof(wire_node_t) + (h.ncpus + (size_t)n * n) * sizeof(uint32_t))
+    return mmc_fail(err, MMC_EINVAL, "topology data: %zu bytes, not what the head says", len);
+  mmt_topology_t *t = calloc(1, sizeof *t);
+  if (!t || !(t->nodes = calloc(n, sizeof *t->nodes)) ||
+      !(t->distance = calloc((size_t)n * n, sizeof *t->distance)) ||
+      !(t->cpu_storage = calloc(h.ncpus ? h.ncpus : 1, sizeof *t->cpu_storage))) {
+    mmt_free(t);
+    return mmc_fail(err, MMC_ENOMEM, "out of memory");
+  }
+  const unsigned char *b = buf;
+  size_t o = sizeof h;
+  uint32_t used = 0;
+  for (uint32_t i = 0; i < n; i++, o += sizeof(wire_node_t)) {
+    wire_node_t w;
+    memcpy(&w, b + o, sizeof w);
+    if (w.ncpus > h.ncpus - used) {
+      mmt_free(t);
+      return mmc_fail(err, MMC_EINVAL, "topology data: more CPUs in the nodes than sent");
+    }
+    t->nodes[i] = (mmc_node_t){.os_index = w.os_index,
+                               .memory_bytes = w.memory_bytes,
+                               .ncpus = w.ncpus,
+                               .cpus = w.ncpus ? &t->cpu_storage[used] : NULL,
+                               .ncores = w.ncores,
+                               .real = w.real != 0};
+    used += w.ncpus;
+  }
+  memcpy(t->cpu_storage, b + o, (size_t)h.ncpus * sizeof(uint32_t));
+  o += (size_t)h.ncpus * sizeof(uint32_t);
+  memcpy(t->distance, b + o, (size_t)n * n * sizeof(uint32_t));
+  t->desc = (mmc_topology_t){.nnodes = n, .ncores = h.ncores, .cpu_mhz = h.cpu_mhz};
+  t->npus = h.npus;
+  t->is_this_machine = h.is_this_machine;
+  t->distances_from_firmware = h.from_firmware;
+  t->distance_origin = origins[h.origin];
+  memcpy(t->source, h.source, sizeof t->source);
+  int rc = used == h.ncpus ? check_decoded(t, err)
+                           : mmc_fail(err, MMC_EINVAL, "topology data: CPUs sent but in no node");
+  if (rc) {
+    mmt_free(t);
+    mmc_error_prefix(err, "topology data");
+    return rc;
+  }
+  t->desc.nodes = t->nodes;
+  t->desc.distance = t->distance;
+  t->desc.name = t->source;
+  *out = t;
+  return MMC_OK;
 }

@@ -29,6 +29,7 @@
 #include "results.h"
 #include "runner.h"
 #include "supervise.h"
+#include "topology_load.h"
 
 enum { MAX_REPEAT = 1000000, MAX_RUN_REPEAT = 1000 };
 static const double MAX_TIMEOUT_SCALE = 1000.0;
@@ -178,7 +179,7 @@ static int load_topology(const char *cmd, const char *spec, const char *host_mem
   *bytes = 0;
   if (host_memory && mmt_parse_size(host_memory, bytes, &err) != 0)
     return usage_error(cmd, "--host-memory: %s", err.msg);
-  if (mmt_load(spec, out, &err) != 0)
+  if (suite_topology_load(spec, out, &err) != 0) /* in a child: hwloc may crash on a file */
     return usage_error(cmd, "--topology %s: %s", spec ? spec : "(this machine)", err.msg);
   if (host_memory && mmt_cap_memory(*out, *bytes, &err) != 0) {
     mmt_free(*out);

@@ -1,7 +1,9 @@
 # input.t — bad input to `mmcert run` is refused before anything runs or is
-# written: exit 2 and a message naming the input and what is allowed.
+# written: exit 2 and a message naming the input and what is allowed. A
+# topology file is read in a child: one that crashes hwloc is refused too.
 . "$(dirname "$0")/lib.sh"
 IMPL=$IMPLS/minimal.so
+CRASH=$(cd "$(dirname "$0")/../fixtures" && pwd)/topo-crash.xml
 cd "$T" || exit 1
 
 run "$MMCERT" run --impl "$IMPL" --case 'NOPE-*'
@@ -12,6 +14,21 @@ check "unknown case glob: no TAP" out_empty
 run "$MMCERT" run --impl "$IMPL" --topology "$T/none.xml"
 check "missing topology file: exit 2" status_is 2
 check "missing topology file: named" err_has "$T/none.xml"
+
+# A corrupt export that crashes hwloc itself (tests/fixtures/topo-crash.xml):
+# read in a child, so a refusal, not mmcert's death (it ended with 139).
+run "$MMCERT" topology --topology "$CRASH"
+check "XML that crashes hwloc: exit 2" status_is 2
+check "XML that crashes hwloc: says so, naming the file" err_has "hwloc crashed reading .*topo-crash.xml (signal 11, Segmentation fault): the file is corrupt"
+run "$MMCERT" run --impl "$IMPL" --topology "$CRASH"
+check "XML that crashes hwloc, run: exit 2, no TAP" sh -c "[ $rc -eq 2 ] && [ ! -s '$T/out' ]"
+
+# Huge synthetic topologies are refused from the string, before hwloc builds
+# them ('node:10000 pu:1' was built for a minute, then refused).
+run timeout 20 "$MMCERT" topology --topology 'synthetic:node:10000 pu:1'
+check "10000 synthetic nodes: refused at once (exit 2, not the 20 s timeout), the limit named" sh -c "[ $rc -eq 2 ] && grep -q \"10000 NUMA nodes at level 'node:10000'; mmcert supports at most 64\" '$T/err'"
+run timeout 20 "$MMCERT" topology --topology 'synthetic:node:2 core:100000 pu:100'
+check "20 million synthetic PUs: refused at once, the limit named" sh -c "[ $rc -eq 2 ] && grep -q 'at most 65536 PUs' '$T/err'"
 
 echo "just text" >"$T/notxml.xml"
 run "$MMCERT" run --impl "$IMPL" --topology "$T/notxml.xml"
