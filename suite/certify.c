@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "certificate.h"
+#include "cli.h"
 #include "commands.h"
 #include "results.h"
 #include "results_read.h"
@@ -78,13 +79,14 @@ int suite_cmd_certify(int argc, char **argv) {
   static const struct option opts[] = {{"json", required_argument, NULL, 'j'}, {0}};
   const char *json_out = NULL;
   int o;
+  uint64_t seen = 0;
+  char why[256];
   optind = 1;
-  while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+  while ((o = suite_cli_getopt(argc, argv, ":", opts, NULL, &seen)) != -1) {
     if (o == 'j')
       json_out = optarg;
     else
-      return usage(o == ':' ? "option '%s' needs a value" : "unknown option '%s'",
-                   argv[optind - 1]);
+      return usage("%s", suite_cli_why(o, argc, argv, opts, why, sizeof why));
   }
   size_t n = (size_t)(argc - optind);
   if (n == 0)

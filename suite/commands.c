@@ -12,13 +12,16 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "compare.h"
 #include "fleet.h"
 #include "history.h"
@@ -37,11 +40,11 @@ __attribute__((format(printf, 2, 3))) static int fail_usage(const char *cmd, con
   return SUITE_EXIT_USAGE;
 }
 
-static int bad_opt(const char *cmd, int o, int argc, char **argv) {
-  const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-  if (o == ':')
-    return fail_usage(cmd, "option '%s' needs a value; try 'mmcert help'", arg);
-  return fail_usage(cmd, "unknown option '%s'; try 'mmcert help'", arg);
+/* A missing value, an unknown option or one given twice (cli.h). */
+static int bad_opt(const char *cmd, int o, int argc, char **argv, const struct option *opts) {
+  char why[256];
+  return fail_usage(cmd, "%s; try 'mmcert help'",
+                    suite_cli_why(o, argc, argv, opts, why, sizeof why));
 }
 
 /* `mkdir -p` of the directory part of the default database path only. */
@@ -80,22 +83,42 @@ static int suite_side_open(const char *arg, const char *db, suite_rr_t *out, mmc
 
 /* ------------------------------------------------------------ results */
 
+/* An SQLite history this import made and then could not fill is removed:
+ * "nothing imported" must leave nothing behind, not an empty history. */
+static bool is_file_db(const char *db) {
+  return strncmp(db, "postgresql://", 13) && strncmp(db, "postgres://", 11);
+}
+
+static void remove_made_db(const char *db) {
+  char side[PATH_MAX + 16];
+  unlink(db);
+  snprintf(side, sizeof side, "%s-journal", db);
+  unlink(side);
+}
+
 static int results_import(int argc, char **argv, const char *db) {
   if (argc < 1)
     return fail_usage("results import", "expected one or more results files");
   make_results_dir(db);
+  bool made = is_file_db(db) && access(db, F_OK) != 0;
   suite_hist_t *h;
   mmc_error_t err = {0};
-  if (suite_hist_open(db, true, stderr, &h, &err) != 0)
+  if (suite_hist_open(db, true, stderr, &h, &err) != 0) {
+    if (made)
+      remove_made_db(db);
     return fail_usage("results import", "%s", err.msg);
+  }
   size_t imported, skipped;
   int rc = suite_hist_import(h, (const char *const *)argv, (size_t)argc, stdout, &imported,
                              &skipped, &err);
   char where[256];
   snprintf(where, sizeof where, "%s", suite_hist_label(h));
   suite_hist_close(h);
+  if (rc && made)
+    remove_made_db(db);
   if (rc)
-    return fail_usage("results import", "%s (nothing imported: the history is unchanged)", err.msg);
+    return fail_usage("results import", "%s (nothing imported: %s)", err.msg,
+                      made ? "no history was made" : "the history is unchanged");
   printf("%zu imported, %zu already present, into %s\n", imported, skipped, where);
   return SUITE_EXIT_OK;
 }
@@ -148,9 +171,10 @@ int suite_cmd_results(int argc, char **argv) {
     return fail_usage("results", "unknown subcommand '%s': expected import, list or show", sub);
   suite_hist_filter_t f = {0};
   int o;
+  uint64_t seen = 0;
   optind = 1;
   argc--, argv++;
-  while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+  while ((o = suite_cli_getopt(argc, argv, ":", opts, NULL, &seen)) != -1) {
     if (o == O_DB)
       db = optarg;
     else if (list && o == O_IMPL)
@@ -162,7 +186,7 @@ int suite_cmd_results(int argc, char **argv) {
     else if (list && o == O_MODE)
       f.mode = optarg;
     else
-      return bad_opt(import ? "results import" : "results list", o, argc, argv);
+      return bad_opt(import ? "results import" : "results list", o, argc, argv, opts);
   }
   db = db_or_default(db);
   return import ? results_import(argc - optind, argv + optind, db)
@@ -200,7 +224,8 @@ int suite_cmd_compare(int argc, char **argv) {
   const char *db = NULL;
   int o;
   char *end;
-  while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+  uint64_t seen = 0;
+  while ((o = suite_cli_getopt(argc, argv, ":", opts, NULL, &seen)) != -1) {
     switch (o) {
     case O_ALPHA:
       errno = 0;
@@ -226,7 +251,7 @@ int suite_cmd_compare(int argc, char **argv) {
     case O_FORCE: co.force = true; break;
     case O_REPORT_ONLY: report_only = true; break;
     case O_DB: db = optarg; break;
-    default: return bad_opt("compare", o, argc, argv);
+    default: return bad_opt("compare", o, argc, argv, opts);
     }
   }
   if (argc - optind != 2)
@@ -291,7 +316,8 @@ int suite_cmd_report(int argc, char **argv) {
   double k = SUITE_FLEET_K;
   char *end;
   int o;
-  while ((o = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+  uint64_t seen = 0;
+  while ((o = suite_cli_getopt(argc, argv, ":o:", opts, NULL, &seen)) != -1) {
     if (o == 'o')
       dir = optarg;
     else if (o == O_DB)
@@ -309,7 +335,7 @@ int suite_cmd_report(int argc, char **argv) {
     } else if (o == O_MATRIX)
       matrix = true;
     else
-      return bad_opt("report", o, argc, argv);
+      return bad_opt("report", o, argc, argv, opts);
   }
   if (matrix)
     return suite_matrix_main((const char *const *)argv + optind, (size_t)(argc - optind), dir);

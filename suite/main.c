@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "commands.h"
 #include "config.h"
 #include "explain.h"
@@ -118,12 +119,12 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, co
 }
 
 /* The option getopt refused (opterr is 0; optstrings start with ':' so a
- * missing value is told apart from an unknown option). */
-static int bad_option(const char *cmd, int o, int argc, char **argv) {
-  const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-  if (o == ':')
-    return usage_error(cmd, "option '%s' needs a value", arg);
-  return usage_error(cmd, "unknown option '%s'", arg);
+ * missing value is told apart from an unknown option), or one given twice
+ * (cli.h). */
+static int bad_option(const char *cmd, int o, int argc, char **argv,
+                      const struct option *opts) {
+  char why[256];
+  return usage_error(cmd, "%s", suite_cli_why(o, argc, argv, opts, why, sizeof why));
 }
 
 static bool parse_i64(const char *s, int64_t *out) {
@@ -196,12 +197,13 @@ static int cmd_topology(int argc, char **argv) {
                                        {0}};
   const char *spec = NULL, *mem = NULL;
   int o;
-  while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+  uint64_t seen = 0;
+  while ((o = suite_cli_getopt(argc, argv, ":", opts, NULL, &seen)) != -1) {
     switch (o) {
     case 't': spec = optarg; break;
     case 'm': mem = optarg; break;
     case 'h': fputs(usage_text, stdout); return 0;
-    default: return bad_option("topology", o, argc, argv);
+    default: return bad_option("topology", o, argc, argv, opts);
     }
   }
   if (optind < argc)
@@ -323,16 +325,11 @@ static int add_set(run_args_t *a, const char *arg) {
   return 0;
 }
 
+/* --json FILE, or the default results directory, can be written: found out
+ * before anything runs, not after (cli.h). */
 static int check_json_path(const char *cmd, const char *path) {
-  char buf[PATH_MAX];
-  struct stat st;
-  snprintf(buf, sizeof buf, "%s", path);
-  const char *dir = dirname(buf);
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return usage_error(cmd, "--json %s: directory %s does not exist", path, dir);
-  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    return usage_error(cmd, "--json %s: is a directory (give a file name)", path);
-  return 0;
+  char why[PATH_MAX + 256];
+  return suite_cli_check_output(path, why, sizeof why) ? usage_error(cmd, "%s", why) : 0;
 }
 
 static int parse_run(int argc, char **argv, run_args_t *a) {
@@ -368,9 +365,11 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
                                        {"clock", required_argument, NULL, O_CLOCK},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
+  static const int repeatable[] = {O_CASE, O_SET, O_SPEC, 0};
   int o, rc = 0;
   char *end;
-  while (!rc && (o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+  uint64_t seen = 0;
+  while (!rc && (o = suite_cli_getopt(argc, argv, ":", opts, repeatable, &seen)) != -1) {
     switch (o) {
     case O_IMPL: a->impl = optarg; break;
     case O_TOPO: a->topology = optarg; break;
@@ -424,14 +423,14 @@ static int parse_run(int argc, char **argv, run_args_t *a) {
       break;
     }
     case 'h': fputs(usage_text, stdout); return -1;
-    default: return bad_option("run", o, argc, argv);
+    default: return bad_option("run", o, argc, argv, opts);
     }
   }
   if (!rc && optind < argc)
     rc = usage_error("run",
                      "unexpected argument '%s' (cases are chosen with --case GLOB or --spec GLOB)",
                      argv[optind]);
-  if (!rc && a->json)
+  if (!rc)
     rc = check_json_path("run", a->json);
   return rc;
 }
@@ -457,7 +456,9 @@ static int write_results(const char *cmd, const char *json, const suite_run_t *r
     fprintf(stderr, "mmcert %s: %s\n", cmd, err.msg);
     return -1;
   }
-  if (suite_results_write(path, run, &err) != 0) {
+  /* --json FILE is replaced as asked; a default name is never reused. */
+  if ((json ? suite_results_write(path, run, &err)
+            : suite_results_write_run_new(path, sizeof path, run, &err)) != 0) {
     fprintf(stderr, "mmcert %s: %s\n", cmd, err.msg);
     return -1;
   }
@@ -560,7 +561,8 @@ static int cmd_bench(int argc, char **argv) {
   bool list = false;
   const char *impl = NULL, *json = NULL;
   int o;
-  while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+  uint64_t seen = 0;
+  while ((o = suite_cli_getopt(argc, argv, ":", opts, NULL, &seen)) != -1) {
     switch (o) {
     case 'r':
       if (!parse_u64(optarg, &repeat) || repeat < 1 || repeat > MAX_REPEAT)
@@ -570,7 +572,7 @@ static int cmd_bench(int argc, char **argv) {
     case 'j': json = optarg; break;
     case 'l': list = true; break;
     case 'h': fputs(usage_text, stdout); return 0;
-    default: return bad_option("bench", o, argc, argv);
+    default: return bad_option("bench", o, argc, argv, opts);
     }
   }
   if (!suite_benches[0].name) {
@@ -596,7 +598,7 @@ static int cmd_bench(int argc, char **argv) {
       fprintf(stderr, "\n");
       return SUITE_EXIT_USAGE;
     }
-  if (json && check_json_path("bench", json))
+  if (check_json_path("bench", json))
     return SUITE_EXIT_USAGE;
   char impl_path[PATH_MAX];
   const char *env_impl = getenv("MMCERT_IMPL");

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "probes/perf.h"
 #include "qualify_read.h"
@@ -227,8 +228,10 @@ static int parse(int argc, char **argv, opts_t *o) {
                                      {"help", no_argument, NULL, 'h'},
                                      {0}};
   int c, rc = 0;
+  uint64_t seen = 0;
+  char why[256];
   optind = 1;
-  while (!rc && (c = getopt_long(argc, argv, "+:o:h", lo, NULL)) != -1) {
+  while (!rc && (c = suite_cli_getopt(argc, argv, ":o:h", lo, NULL, &seen)) != -1) {
     switch (c) {
     case O_JSON: o->json = optarg; break;
     case 'o': o->outdir = optarg; break;
@@ -245,7 +248,8 @@ static int parse(int argc, char **argv, opts_t *o) {
                        "machine's memory as it is",
                        optarg);
     case 'h': fputs(usage, stdout); return -1;
-    case ':': return usage_err("option '%s' needs a value", argv[optind - 1]);
+    case ':':
+    case SUITE_CLI_AGAIN: return usage_err("%s", suite_cli_why(c, argc, argv, lo, why, sizeof why));
     default:
       return usage_err("unknown option '%s' (allowed: --quick, --json FILE, -o DIR, --events "
                        "LIST, --impl PATH, --help)",

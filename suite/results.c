@@ -375,11 +375,11 @@ static json_t *case_json(const suite_run_t *run, size_t first) {
                         c->spec_ids ? c->spec_ids : "", "title", c->title, "verdict",
                         suite_verdict_name(worst->verdict), "reason", worst->reason, "timed_out",
                         timed_out, "duration_s", dur, "repetitions", (int)json_array_size(reps));
-  json_object_set_new(o, "not_shown_kind",
-                      json_string(worst->verdict == SUITE_SKIP ? suite_ns_kind_name(worst->ns_kind)
-                                                               : ""));
+  json_object_set_new(
+      o, "not_shown_kind",
+      json_string(worst->verdict == SUITE_SKIP ? suite_ns_kind_name(worst->ns_kind) : ""));
   json_object_set_new(o, "clock",
-                      json_string(worst->verdict == SUITE_SKIP        ? ""
+                      json_string(worst->verdict == SUITE_SKIP     ? ""
                                   : worst->clock == MMC_CLOCK_LIVE ? "live"
                                                                    : "stepped"));
   json_object_set_new(o, "runs", reps);
@@ -427,8 +427,8 @@ json_t *suite_results_json(const suite_run_t *run) {
       "{s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:I, s:f}", "schema", "mmcert-results",
       "schema_version", SUITE_RESULTS_SCHEMA, "mmcert_version", MMCERT_VERSION, "machine",
       machine_json(), "kernel", kernel_json(), "topology", topology_json(run), "implementation",
-      impl_json(run), "mode", suite_mode_name(run->mode), "profile",
-      run->profile, "seed", (json_int_t)run->seed, "timeout_scale", run->timeout_scale);
+      impl_json(run), "mode", suite_mode_name(run->mode), "profile", run->profile, "seed",
+      (json_int_t)run->seed, "timeout_scale", run->timeout_scale);
   if (!doc)
     return NULL;
   json_object_set_new(doc, "run_id", json_string(id));
@@ -455,14 +455,16 @@ static void fsync_dir(const char *dir) {
   }
 }
 
-int suite_results_write_file(const char *path, const json_t *doc, mmc_error_t *err) {
-  char dirbuf[PATH_MAX], tmp[PATH_MAX + 32];
+/* doc into a new temporary file beside path, fsynced; its name in tmp. */
+static int write_temp(const char *path, const json_t *doc, char *tmp, size_t cap,
+                      mmc_error_t *err) {
+  char dirbuf[PATH_MAX];
   snprintf(dirbuf, sizeof dirbuf, "%s", path);
   const char *dir = dirname(dirbuf);
   char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   if (!text)
     return mmc_fail(err, MMC_ENOMEM, "results %s: cannot serialise the JSON", path);
-  snprintf(tmp, sizeof tmp, "%s/.mmcert-results.XXXXXX", dir);
+  snprintf(tmp, cap, "%s/.mmcert-results.XXXXXX", dir);
   int fd = mkstemp(tmp);
   if (fd < 0) {
     int e = errno;
@@ -470,7 +472,6 @@ int suite_results_write_file(const char *path, const json_t *doc, mmc_error_t *e
     return mmc_fail(err, MMC_EIO, "results %s: cannot create a file in %s: %s", path, dir,
                     strerror(e));
   }
-  int rc = 0;
   const char *what = NULL;
   if (suite_write_all(fd, text, strlen(text)) || suite_write_all(fd, "\n", 1))
     what = "write";
@@ -479,26 +480,102 @@ int suite_results_write_file(const char *path, const json_t *doc, mmc_error_t *e
   int e = errno;
   if (close(fd) && !what)
     what = "close", e = errno;
-  if (!what && rename(tmp, path))
-    what = "rename", e = errno;
-  if (what) {
-    unlink(tmp);
-    rc = mmc_fail(err, MMC_EIO, "results %s: %s failed: %s (nothing written)", path, what,
-                  strerror(e));
-  } else {
-    fsync_dir(dir);
-  }
   free(text);
+  if (!what)
+    return 0;
+  unlink(tmp);
+  return mmc_fail(err, MMC_EIO, "results %s: %s failed: %s (nothing written)", path, what,
+                  strerror(e));
+}
+
+static void fsync_dir_of(const char *path) {
+  char dirbuf[PATH_MAX];
+  snprintf(dirbuf, sizeof dirbuf, "%s", path);
+  fsync_dir(dirname(dirbuf));
+}
+
+int suite_results_write_file(const char *path, const json_t *doc, mmc_error_t *err) {
+  char tmp[PATH_MAX + 32];
+  int rc = write_temp(path, doc, tmp, sizeof tmp, err);
+  if (rc)
+    return rc;
+  if (rename(tmp, path)) {
+    int e = errno;
+    unlink(tmp);
+    return mmc_fail(err, MMC_EIO, "results %s: rename failed: %s (nothing written)", path,
+                    strerror(e));
+  }
+  fsync_dir_of(path);
+  return 0;
+}
+
+/* tmp under the name `path`, only if no file has it: link(2), or where the
+ * file system has no hard links an O_EXCL placeholder then rename. 0, 1
+ * when the name is taken, -1 with errno. */
+static int place_new(const char *tmp, const char *path) {
+  if (link(tmp, path) == 0)
+    return unlink(tmp), 0;
+  if (errno == EEXIST)
+    return 1;
+  if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP)
+    return -1;
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return errno == EEXIST ? 1 : -1;
+  close(fd);
+  return rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int suite_results_write_new(char *path, size_t cap, const json_t *doc, mmc_error_t *err) {
+  char tmp[PATH_MAX + 32], stem[PATH_MAX];
+  int rc = write_temp(path, doc, tmp, sizeof tmp, err);
+  if (rc)
+    return rc;
+  size_t len = strlen(path);
+  snprintf(stem, sizeof stem, "%.*s",
+           (int)(len > 5 && !strcmp(path + len - 5, ".json") ? len - 5 : len), path);
+  for (unsigned k = 2; k < 100000; k++) {
+    int placed = place_new(tmp, path);
+    if (placed == 0) {
+      fsync_dir_of(path);
+      return 0;
+    }
+    if (placed < 0) {
+      int e = errno;
+      unlink(tmp);
+      return mmc_fail(err, MMC_EIO, "results %s: cannot create it: %s (nothing written)", path,
+                      strerror(e));
+    }
+    snprintf(path, cap, "%s-%u.json", stem, k);
+  }
+  unlink(tmp);
+  return mmc_fail(err, MMC_EIO, "results %s.json: every name up to -99999 is taken", stem);
+}
+
+/* The run's document, strings scrubbed to the reader's rules; NULL when
+ * out of memory. */
+static json_t *run_doc(const suite_run_t *run) {
+  json_t *doc = suite_results_json(run);
+  /* Strings from outside (an implementation's setting names, a topology
+   * path) obey the reader's rules, so the file always reads back. */
+  if (doc)
+    suite_rr_scrub(doc);
+  return doc;
+}
+
+int suite_results_write_run_new(char *path, size_t cap, const suite_run_t *run, mmc_error_t *err) {
+  json_t *doc = run_doc(run);
+  if (!doc)
+    return mmc_fail(err, MMC_ENOMEM, "results %s: out of memory building the JSON", path);
+  int rc = suite_results_write_new(path, cap, doc, err);
+  json_decref(doc);
   return rc;
 }
 
 int suite_results_write(const char *path, const suite_run_t *run, mmc_error_t *err) {
-  json_t *doc = suite_results_json(run);
+  json_t *doc = run_doc(run);
   if (!doc)
     return mmc_fail(err, MMC_ENOMEM, "results %s: out of memory building the JSON", path);
-  /* Strings from outside (an implementation's setting names, a topology
-   * path) obey the reader's rules, so the file always reads back. */
-  suite_rr_scrub(doc);
   int rc = suite_results_write_file(path, doc, err);
   json_decref(doc);
   return rc;

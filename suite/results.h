@@ -37,6 +37,13 @@ json_t *suite_results_json(const suite_run_t *run);
 int suite_results_write_file(const char *path, const json_t *doc, mmc_error_t *err);
 /* Both of the above. */
 int suite_results_write(const char *path, const suite_run_t *run, mmc_error_t *err);
+/* The same for a name nobody chose (the default path): never replaces a
+ * file. When `path` is taken (two runs in the same second, or at once) the
+ * file is PATH-2.json, PATH-3.json, ...: link(2) makes the claim atomic.
+ * The name used is written back into path. */
+int suite_results_write_new(char *path, size_t cap, const json_t *doc, mmc_error_t *err);
+int suite_results_write_run_new(char *path, size_t cap, const suite_run_t *run,
+                                mmc_error_t *err);
 /* "results/runs/20261123-104500-reference.json" into buf; creates
  * results/runs/ (relative to the working directory) when missing. */
 int suite_results_default_path(const char *impl_name, double when, char *buf, size_t cap,

@@ -109,6 +109,42 @@ check "import without files: exit 2" status_is 2
 run "$MMCERT" results frobnicate
 check "unknown subcommand: exit 2" sh -c "[ $rc -eq 2 ] && grep -q \"unknown subcommand 'frobnicate'\" '$T/err'"
 
+# ---- default results names are never reused (one-second names were: runs
+# in the same second, one after the other or at once, left one file)
+mkdir "$T/uniq" && cd "$T/uniq" || exit 1
+mkdir -p results/runs
+now=$(date -u +%s)
+for s in 0 1 2 3 4 5 6 7 8 9; do # an earlier run in this second and the next ones
+	: >"results/runs/$(date -u -d "@$((now + s))" +%Y%m%d-%H%M%S)-test-minimal.json"
+done
+run "$MMCERT" run --impl "$IMPLS/minimal.so" --case SET-1
+check "a name taken in this second: the run picks -2, the earlier file stays empty" sh -c "grep -q '^results: results/runs/[0-9-]*-test-minimal-2.json$' '$T/err' && [ \$(find results/runs -name '*-test-minimal.json' -size +0 | wc -l) -eq 0 ]"
+rm -f results/runs/*
+for i in 1 2 3 4; do
+	"$MMCERT" run --impl "$IMPLS/minimal.so" --case SET-1 >/dev/null 2>"$T/c$i" &
+done
+wait
+check "four runs at once: four results files" sh -c "[ \$(ls results/runs/*.json | wc -l) -eq 4 ]"
+check "four runs at once: four different names said" sh -c "[ \$(cat '$T'/c[1-4] | grep '^results: ' | sort -u | wc -l) -eq 4 ]"
+cd "$T" || exit 1
+
+# ---- options wherever they stand; once when they take one value
+run "$MMCERT" results import "$F/old.json" --db "$T/after.db"
+check "import FILE --db PATH: into PATH" sh -c "[ $rc -eq 0 ] && grep -q 'into $T/after.db' '$T/out'"
+check "import FILE --db PATH: the default history untouched" test ! -e "$T/results/history.db"
+run "$MMCERT" results list --db "$T/after.db" --db "$T/other.db"
+check "--db twice: refused, exit 2" sh -c "[ $rc -eq 2 ] && grep -q \"option '--db' given twice\" '$T/err'"
+run "$MMCERT" results import --db "$T/fresh.db" "$F/old.json" "$F/truncated.json"
+check "a failed import into a new history leaves no file, and says so" sh -c "[ $rc -eq 2 ] && grep -q 'nothing imported: no history was made' '$T/err' && [ ! -e '$T/fresh.db' ]"
+run "$MMCERT" run --impl "$IMPLS/minimal.so" --case SET-1 --json "$T/a.json" --json "$T/b.json"
+check "run --json twice: refused before running" sh -c "[ $rc -eq 2 ] && [ ! -s '$T/out' ] && grep -q \"option '--json' given twice\" '$T/err'"
+run "$MMCERT" run --impl "$IMPLS/minimal.so" --case SET-1 --case SET-2 --json "$T/two.json"
+check "run --case twice: both cases (a list)" sh -c "[ $rc -ne 2 ] && grep -q '^1\.\.2$' '$T/out'"
+run "$MMCERT" compare "$F/old.json" --report-only "$F/same.json"
+check "compare OLD --report-only NEW: the option read" status_is 0
+run "$MMCERT" run --impl "$IMPLS/minimal.so" --case SET-1 --json /proc/mmcert-results.json
+check "--json into an unwritable directory: exit 2 before anything ran" sh -c "[ $rc -eq 2 ] && [ ! -s '$T/out' ] && grep -q 'cannot write in /proc' '$T/err'"
+
 # Default database path: results/history.db under the working directory.
 run "$MMCERT" results import "$F/old.json"
 check "default database results/history.db" sh -c "[ $rc -eq 0 ] && [ -s '$T/results/history.db' ]"
