@@ -99,9 +99,9 @@ for sig in INT TERM HUP; do
 done
 
 # ---- what a case's child sends and says
-run "$MMCERT" run --impl "$IMPLS/junk_pipe.so" --case SET-1
+run "$MMCERT" run --impl "$IMPLS/junk_pipe.so" --case SET-1 --timeout-scale 10
 check "garbage on the record pipe: the case is broken, said so" out_has "^# BROKEN: the child sent a malformed record on its result pipe after 0 good ones (exit status 0)$"
-run "$MMCERT" run --impl "$IMPLS/null_page.so" --case ALLOC-1
+run "$MMCERT" run --impl "$IMPLS/null_page.so" --case ALLOC-1 --timeout-scale 10
 check "page() NULL without an error: the reason names it" out_has "# BROKEN: .*page(gpfn 0, write) returned NULL without an error message"
 
 # ---- benchmarks, each in its own process
