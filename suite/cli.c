@@ -82,3 +82,57 @@ int suite_cli_check_output(const char *json, char *why, size_t cap) {
   unlink(probe);
   return 0;
 }
+
+static bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.';
+}
+
+/* Digits after an optional sign, nothing else, within int64. */
+static bool parse_value(const char *s, int64_t *out) {
+  const char *d = s + (*s == '-' || *s == '+');
+  if (*d < '0' || *d > '9')
+    return false;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end)
+    return false;
+  *out = v;
+  return true;
+}
+
+int suite_cli_parse_set(const char *arg, char **name, int64_t *value, char *why, size_t cap) {
+  static const char expect[] = "expected NAME=VALUE, NAME of letters, digits, '_' and '.', VALUE "
+                               "an integer, e.g. --set Numa.RebalancePeriod=1000";
+  *name = NULL;
+  const char *eq = strchr(arg, '=');
+  size_t n = eq ? (size_t)(eq - arg) : 0;
+  size_t ok = 0;
+  while (ok < n && name_char(arg[ok]))
+    ok++;
+  /* The argument is quoted only when it is printable: a control character
+   * from a script's variable must not reach the terminal as it is. */
+  bool printable = true;
+  for (const char *p = arg; *p; p++)
+    printable &= (unsigned char)*p >= 0x20 && *p != 0x7f;
+  const char *shown = printable ? arg : "(holds a control character)";
+  if (!eq || n == 0 || ok < n) {
+    snprintf(why, cap, "--set '%s': %s", shown, expect);
+    return -1;
+  }
+  if (n > SUITE_CLI_SET_NAME_MAX) {
+    snprintf(why, cap, "--set: the name is %zu bytes long; at most %d", n, SUITE_CLI_SET_NAME_MAX);
+    return -1;
+  }
+  if (!parse_value(eq + 1, value)) {
+    snprintf(why, cap, "--set '%s': VALUE must be an integer from %lld to %lld (%s)", shown,
+             (long long)INT64_MIN, (long long)INT64_MAX, expect);
+    return -1;
+  }
+  if (!(*name = strndup(arg, n))) {
+    snprintf(why, cap, "--set: out of memory");
+    return -1;
+  }
+  return 0;
+}

@@ -40,4 +40,14 @@ const char *suite_cli_why(int o, int argc, char **argv, const struct option *opt
  * in why. */
 int suite_cli_check_output(const char *json, char *why, size_t cap);
 
+/* --set NAME=VALUE: NAME a setting's documented form (letters, digits, '_'
+ * and '.', at most SUITE_CLI_SET_NAME_MAX bytes: it reaches the terminal,
+ * the results file and the implementation), VALUE a decimal integer in
+ * int64 range with an optional sign and nothing else (strtoll alone took
+ * " 12" and skipped the blank). *name is malloc'd. 0, or -1 with the
+ * message in why. Whether the implementation has the setting and allows
+ * the value is the preflight's to say. */
+#define SUITE_CLI_SET_NAME_MAX 64
+int suite_cli_parse_set(const char *arg, char **name, int64_t *value, char *why, size_t cap);
+
 #endif

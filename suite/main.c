@@ -121,20 +121,9 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, co
 /* The option getopt refused (opterr is 0; optstrings start with ':' so a
  * missing value is told apart from an unknown option), or one given twice
  * (cli.h). */
-static int bad_option(const char *cmd, int o, int argc, char **argv,
-                      const struct option *opts) {
+static int bad_option(const char *cmd, int o, int argc, char **argv, const struct option *opts) {
   char why[256];
   return usage_error(cmd, "%s", suite_cli_why(o, argc, argv, opts, why, sizeof why));
-}
-
-static bool parse_i64(const char *s, int64_t *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (errno || end == s || *end)
-    return false;
-  *out = v;
-  return true;
 }
 
 static bool parse_u64(const char *s, uint64_t *out) {
@@ -307,16 +296,12 @@ static int add_glob(const char ***list, size_t *n, const char *glob) {
 }
 
 static int add_set(run_args_t *a, const char *arg) {
-  const char *eq = strchr(arg, '=');
+  char why[256], *name;
   int64_t v;
-  if (!eq || eq == arg || !parse_i64(eq + 1, &v))
-    return usage_error("run",
-                       "--set '%s': expected NAME=VALUE with an integer VALUE, "
-                       "e.g. --set Numa.RebalancePeriod=1000",
-                       arg);
+  if (suite_cli_parse_set(arg, &name, &v, why, sizeof why) != 0)
+    return usage_error("run", "%s", why);
   mmc_setting_value_t *n = realloc(a->sets, (a->nsets + 1) * sizeof *n);
-  char *name = strndup(arg, (size_t)(eq - arg));
-  if (!n || !name) {
+  if (!n) {
     free(name);
     return usage_error("run", "out of memory");
   }

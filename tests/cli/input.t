@@ -54,6 +54,12 @@ check "--set out of range: names setting and range" err_has "Numa.RebalancePerio
 run "$MMCERT" run --impl "$IMPL" --set Numa.RebalancePeriod=fast
 check "--set non-integer: exit 2" status_is 2
 check "--set non-integer: says NAME=VALUE" err_has "NAME=VALUE"
+# The value is digits and an optional sign only (strtoll took ' 100'), the
+# name a setting's characters (a newline in it reached the terminal).
+run "$MMCERT" run --impl "$IMPL" --set 'Numa.RebalancePeriod= 100'
+check "--set value with a blank: exit 2, says what a VALUE is" sh -c "[ $rc -eq 2 ] && grep -q 'VALUE must be an integer' '$T/err' && [ ! -s '$T/out' ]"
+run "$MMCERT" run --impl "$IMPL" --set "$(printf 'Numa.Rebalance\nPeriod=100')"
+check "--set name with a newline: exit 2, the text not echoed" sh -c "[ $rc -eq 2 ] && grep -q 'holds a control character' '$T/err' && [ \$(wc -l <'$T/err') -le 2 ]"
 
 run "$MMCERT" run --impl "$IMPL" --seed -3
 check "negative seed: exit 2" status_is 2
