@@ -294,10 +294,16 @@ static void tables(FILE *f, const suite_rr_t *rr) {
         f);
   for (size_t i = 0; i < rr->nmetrics; i++) {
     const suite_rr_metric_t *m = &rr->metrics[i];
-    suite_summary_t s;
-    suite_stats_summary(m->samples, m->n, &s);
     char n[16], med[32], iqr[64], mm[64];
     snprintf(n, sizeof n, "%zu", m->n);
+    if (m->n == 0) { /* no run measured it: its reason, not statistics of nothing ("nan") */
+      char why[300];
+      snprintf(why, sizeof why, "unsupported: %s", m->unsupported ? m->unsupported : "not measured");
+      row(f, 8, m->case_id, m->name, m->unit, m->better, n, why, "-", "-");
+      continue;
+    }
+    suite_summary_t s;
+    suite_stats_summary(m->samples, m->n, &s);
     snprintf(med, sizeof med, "%.4g", s.median);
     snprintf(iqr, sizeof iqr, "%.4g..%.4g", s.q1, s.q3);
     snprintf(mm, sizeof mm, "%.4g..%.4g", s.min, s.max);

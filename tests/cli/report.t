@@ -92,4 +92,15 @@ run "$MMCERT" report "$F/old.json"
 check "no -o: exit 2" status_is 2
 run "$MMCERT" report --db "$T/h.db" db:version=0.1.0 -o "$T/sel"
 check "report of a history selection" sh -c "[ $rc -eq 0 ] && grep -q 'runs pooled</td><td>2' '$T/sel/index.html'"
+# A metric no run could measure (perf counters without a PMU): its reason
+# in the table, not statistics of nothing ("nan").
+python3 - "$F/old.json" "$T/unsup.json" <<'EOPY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["cases"][0]["metrics"].append({"name": "perf.cycles", "unit": "count", "better": "", "samples": [],
+                                 "value": None, "unsupported": "no PMU: perf_event_open refused"})
+json.dump(d, open(sys.argv[2], "w"))
+EOPY
+MMCERT_GNUPLOT=/nonexistent/gnuplot run "$MMCERT" report "$T/unsup.json" -o "$T/unsup" --db "$T/h.db"
+check "unsupported metric: its reason in the table, no nan" sh -c "[ $rc -eq 0 ] && grep -q '<td>perf.cycles</td><td>count</td><td></td><td>0</td><td>unsupported: no PMU: perf_event_open refused</td><td>-</td><td>-</td>' '$T/unsup/index.html' && ! grep -qw nan '$T/unsup/index.html'"
 done_testing
