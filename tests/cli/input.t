@@ -28,7 +28,16 @@ check "XML that crashes hwloc, run: exit 2, no TAP" sh -c "[ $rc -eq 2 ] && [ ! 
 run timeout 20 "$MMCERT" topology --topology 'synthetic:node:10000 pu:1'
 check "10000 synthetic nodes: refused at once (exit 2, not the 20 s timeout), the limit named" sh -c "[ $rc -eq 2 ] && grep -q \"10000 NUMA nodes at level 'node:10000'; mmcert supports at most 64\" '$T/err'"
 run timeout 20 "$MMCERT" topology --topology 'synthetic:node:2 core:100000 pu:100'
-check "20 million synthetic PUs: refused at once, the limit named" sh -c "[ $rc -eq 2 ] && grep -q 'at most 65536 PUs' '$T/err'"
+check "20 million synthetic PUs: refused at once, the limit named" sh -c "[ $rc -eq 2 ] && grep -q \"100000 objects under each parent at level 'core:100000'; mmcert builds at most 1024\" '$T/err'"
+# Within the old limit (65536 PUs) hwloc took over 30 s for 4096 children
+# under one parent (found by tests/fuzz/fuzz_synthetic.c): at most 1024
+# under a parent, 4096 PUs in all.
+run timeout 20 "$MMCERT" topology --topology 'synthetic:node:4 pu:4096'
+check "4096 PUs under each node: refused at once, the limit named" sh -c "[ $rc -eq 2 ] && grep -q \"4096 objects under each parent at level 'pu:4096'; mmcert builds at most 1024 (and 4096 PUs in all)\" '$T/err'"
+run timeout 20 "$MMCERT" topology --topology 'synthetic:node:64 core:16 pu:8'
+check "8192 synthetic PUs: refused at once, the limit named" sh -c "[ $rc -eq 2 ] && grep -q 'at most 4096 PUs' '$T/err'"
+run timeout 20 "$MMCERT" topology --topology 'synthetic:node:64 core:16 pu:4'
+check "4096 synthetic PUs in 64 nodes: built" sh -c "[ $rc -eq 0 ] && grep -q '^nodes: 64 (emulated), cores: 1024, PUs: 4096' '$T/out'"
 
 echo "just text" >"$T/notxml.xml"
 run "$MMCERT" run --impl "$IMPL" --topology "$T/notxml.xml"
