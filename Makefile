@@ -86,7 +86,7 @@ LIBWL_SO := $(BUILD)/libworkloads.so
 LIBSUITE_A := $(BUILD)/libmmsuite.a
 MMCERT := $(BUILD)/mmcert
 
-.PHONY: all check check-unit check-cli check-stats suite baseline bench certify-machines conformance check-numa install uninstall clean distclean format
+.PHONY: all check check-unit check-cli check-stats suite baseline bench certify-machines conformance check-numa install uninstall clean distclean format fuzz fuzz-targets fuzz-run fuzz-wire-seeds
 all: $(LIBMMREF_SO) $(LIBMMREF_A) $(LIBMMLINUX_SO) $(LIBMMLINUX_A) $(LIBWL_A) $(LIBWL_SO) $(MMCERT) $(BUILD)/mmcert.pc
 
 # configure changed since config.mk was written (a new dependency, a new
@@ -166,6 +166,59 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOM
 		$(LIBSUITE_A) $(LIBWL_A) $(LIBMMREF_A) $(LIBCOMMON_A) $(LDFLAGS_ALL) \
 		$(SUITE_LIBS) $(REF_LIBS) $(CMOCKA_LIBS)
 
+# Fuzz targets (tests/fuzz/fuzz_*.c, see tests/fuzz/fuzz.h): one per parser
+# of input mmcert does not control. Each is linked twice: with
+# tests/fuzz/replay.c by the ordinary compiler, so make check replays the
+# committed corpus (tests/cli/fuzz.t), and with libFuzzer by `make fuzz`.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
+FUZZ_HDR := $(wildcard tests/fuzz/*.h)
+FUZZ_LINK = $(LIBSUITE_A) $(LIBWL_A) $(LIBCOMMON_A) $(LDFLAGS_ALL) $(SUITE_LIBS)
+REPLAY_BIN := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
+
+$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_HDR) $(LIBSUITE_A) $(LIBWL_A) $(LIBCOMMON_A) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -Itests/fuzz -DMMCERT_SOURCE_DIR='"$(CURDIR)"' -o $@ \
+		$< tests/fuzz/replay.c $(FUZZ_LINK)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_HDR) $(LIBSUITE_A) $(LIBWL_A) $(LIBCOMMON_A) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -Itests/fuzz -DMMCERT_SOURCE_DIR='"$(CURDIR)"' \
+		-fsanitize=fuzzer -o $@ $< $(FUZZ_LINK)
+
+# `make fuzz`: every library again with clang, AddressSanitizer,
+# UndefinedBehaviorSanitizer and libFuzzer's coverage in FUZZ_BUILD, then the
+# targets. `make fuzz-run` runs each for FUZZ_SECONDS on a copy of its corpus
+# (tests/fuzz/run.sh; CI does). FUZZ_CC comes from configure (clang when it
+# links -fsanitize=fuzzer).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+fuzz:
+	$(Q)[ -n "$(FUZZ_CC)" ] || { echo "make fuzz: configure found no clang that links -fsanitize=fuzzer (Debian: clang and libclang-rt-14-dev; ./configure --install-deps installs them)" >&2; exit 2; }
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) SANITIZE=address,undefined \
+		CFLAGS=-fsanitize=fuzzer-no-link fuzz-targets
+
+fuzz-targets: $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
+
+fuzz-run: fuzz
+	$(Q)tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
+
+# The seeds of fuzz_topology_wire are encoded topologies: written again by
+# this when the wire form changes (commit the files).
+$(BUILD)/fuzz-tools/wire_seeds: tests/fuzz/wire_seeds.c $(LIBCOMMON_A) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(LIBCOMMON_A) $(LDFLAGS_ALL) $(SUITE_LIBS)
+
+fuzz-wire-seeds: $(BUILD)/fuzz-tools/wire_seeds
+	$(Q)rm -f tests/fuzz/corpus/fuzz_topology_wire/seed-*
+	$(Q)$< tests/fuzz/corpus/fuzz_topology_wire builtin:2 builtin:4 builtin:8 \
+		'synthetic:node:2 pu:2' 'synthetic:pack:2 node:2 core:2 pu:2;memory=1G' \
+		tests/fixtures/topo-gapped-ids.xml tests/fixtures/topo-memory-only.xml \
+		tests/fixtures/topo-no-memory.xml tests/fixtures/topo-restricted.xml
+
 # The Linux implementation's white-box tests: its archive and common/ only
 # (it shares no code with the reference or the suite).
 $(BUILD)/tests/test_linux_%: tests/unit/test_linux_%.c $(LIBMMLINUX_A) $(LIBCOMMON_A) $(BUILD)/.flags
@@ -227,7 +280,7 @@ check-unit: $(TEST_BIN) $(TEST_LINUX_BIN) $(TEST_IMPL_SO) $(LIBMMREF_SO) $(LIBMM
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
 		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/cmocka-tap $(TEST_BIN) $(TEST_LINUX_BIN)
 
-check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(LIBMMLINUX_SO) $(MMCERT) $(TWIN_LINKS)
+check-cli: $(TEST_IMPL_SO) $(LIBMMREF_SO) $(LIBMMLINUX_SO) $(MMCERT) $(TWIN_LINKS) $(REPLAY_BIN)
 	$(Q)MMCERT=$(abspath $(MMCERT)) MMCERT_BUILD=$(abspath $(BUILD)) \
 		$(PG_SERVER) $(PROVE) $(PROVE_FLAGS) --exec '/bin/sh' $(sort $(wildcard tests/cli/*.t))
 

@@ -54,7 +54,7 @@ struct rule {
   long long min;
   bool has_const; /* integers */
   long long const_int;
-  const field_t *fields; /* objects; {NULL} ends */
+  const field_t *fields; /* objects; {0} ends (name NULL) */
   const rule_t *items;   /* arrays */
   size_t min_items;
   /* objects: a rule over several fields (the metric's if/then) */
@@ -350,14 +350,14 @@ static const rule_t r_machine = {
                          .pattern = class_form,
                          .pattern_says = "<cpus>c-<GiB>g-<nodes>n-<cpu model>, e.g. "
                                          "2c-24g-1n-amd-epyc"}},
-        {NULL}}};
+        {0}}};
 
 static const rule_t r_kernel = {.kinds = K_OBJ | K_NULL,
                                 .fields = (const field_t[]){{"sysname", false, &r_name},
                                                             {"release", false, &r_name},
                                                             {"version", false, &r_name},
                                                             {"machine", false, &r_name},
-                                                            {NULL}}};
+                                                            {0}}};
 
 static const rule_t r_topology = {
     .kinds = K_OBJ,
@@ -376,7 +376,7 @@ static const rule_t r_topology = {
                           {"distances", false, &r_int_matrix},
                           {"distances_from_firmware", false, &r_bool},
                           {"host_memory_cap_bytes", false, &r_int},
-                          {NULL}}};
+                          {0}}};
 
 static const rule_t r_impl = {.kinds = K_OBJ,
                               .fields = (const field_t[]){{"name", true, &r_name},
@@ -384,7 +384,7 @@ static const rule_t r_impl = {.kinds = K_OBJ,
                                                           {"abi_version", true, &r_int},
                                                           {"path", false, &r_text},
                                                           {"capabilities", false, &r_any_array},
-                                                          {NULL}}};
+                                                          {0}}};
 
 static const rule_t r_setting = {.kinds = K_OBJ,
                                  .fields = (const field_t[]){{"name", true, &r_name},
@@ -395,14 +395,14 @@ static const rule_t r_setting = {.kinds = K_OBJ,
                                                              {"unit", false, &r_name},
                                                              {"meaning", false, &r_text},
                                                              {"set", false, &r_bool},
-                                                             {NULL}}};
+                                                             {0}}};
 
 static const rule_t r_totals = {.kinds = K_OBJ,
                                 .fields = (const field_t[]){{"pass", false, &r_int},
                                                             {"fail", false, &r_int},
                                                             {"skip", false, &r_int},
                                                             {"broken", false, &r_int},
-                                                            {NULL}}};
+                                                            {0}}};
 
 static const rule_t r_run = {.kinds = K_OBJ,
                              .fields = (const field_t[]){{"rep", true, &r_int_min0},
@@ -410,7 +410,7 @@ static const rule_t r_run = {.kinds = K_OBJ,
                                                          {"reason", false, &r_text},
                                                          {"duration_s", false, &r_num},
                                                          {"timed_out", false, &r_bool},
-                                                         {NULL}}};
+                                                         {0}}};
 
 static const rule_t r_check = {
     .kinds = K_OBJ,
@@ -423,7 +423,7 @@ static const rule_t r_check = {
         {"diag", true, &r_text},
         {"failed", false, &r_int_min0},
         {"seen", false, &r_int_min0},
-        {NULL}}};
+        {0}}};
 
 /* "if": {"not": {"required": ["unsupported"]}}, "then": samples minItems 1. */
 static void metric_samples(vctx_t *v, json_t *m, const char *path) {
@@ -446,7 +446,7 @@ static const rule_t r_metric = {
                                 {"samples", true, &r_numbers},
                                 {"value", false, &r_num_or_null},
                                 {"unsupported", false, &r_text},
-                                {NULL}},
+                                {0}},
     .also = metric_samples};
 
 static const rule_t r_series = {.kinds = K_OBJ,
@@ -455,7 +455,7 @@ static const rule_t r_series = {.kinds = K_OBJ,
                                                             {"rep", true, &r_int_min0},
                                                             {"t", true, &r_numbers},
                                                             {"v", true, &r_numbers},
-                                                            {NULL}}};
+                                                            {0}}};
 
 static const rule_t r_case = {
     .kinds = K_OBJ,
@@ -476,7 +476,7 @@ static const rule_t r_case = {
         {"metrics", true, &(const rule_t){.kinds = K_ARR, .items = &r_metric}},
         {"series", true, &(const rule_t){.kinds = K_ARR, .items = &r_series}},
         {"diags", false, &r_texts},
-        {NULL}}};
+        {0}}};
 
 /* The verdict per SPEC id (suite/certificate.h). */
 static const rule_t r_cert_id = {
@@ -487,7 +487,7 @@ static const rule_t r_cert_id = {
         {"cases", true, &r_name},
         {"kind", true, &r_name},
         {"reason", true, &r_text},
-        {NULL}}};
+        {0}}};
 
 static const rule_t r_certificate = {
     .kinds = K_OBJ,
@@ -499,7 +499,7 @@ static const rule_t r_certificate = {
         {"failed", true, &r_int_min0},
         {"not_shown", true, &r_int_min0},
         {"ids", true, &(const rule_t){.kinds = K_ARR, .items = &r_cert_id}},
-        {NULL}}};
+        {0}}};
 
 /* Everything but "schema" and "schema_version", checked first on their own
  * (their messages say which version this mmcert reads). */
@@ -526,7 +526,7 @@ static const rule_t r_document = {
         {"totals", true, &r_totals},
         {"cases", true, &(const rule_t){.kinds = K_ARR, .items = &r_case}},
         {"certificate", false, &r_certificate},
-        {NULL}}};
+        {0}}};
 
 /* ------------------------------------------------------------ API */
 
