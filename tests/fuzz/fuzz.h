@@ -2,12 +2,13 @@
  * fuzz.h — what the fuzz targets (tests/fuzz/fuzz_*.c) share.
  *
  * Each target feeds bytes to one parser of input mmcert does not control
- * (results files from other machines, history selections, sizes, topology
- * strings and the topology wire form, --set values) and checks properties
- * that must hold for any input: no crash or sanitizer report, a refusal
- * always carries a message, and what is accepted has the invariants the
- * rest of mmcert relies on. A broken property aborts (fuzz_require), which
- * libFuzzer reports as a crash with the input saved.
+ * (results files and qualify reports from other machines, history
+ * selections, sizes, topology strings and the topology wire form, --set
+ * values) and checks properties that must hold for any input: no crash or
+ * sanitizer report, a refusal always carries a message, and what is
+ * accepted has the invariants the rest of mmcert relies on. A broken
+ * property aborts (fuzz_require), which libFuzzer reports as a crash with
+ * the input saved.
  *
  * `make fuzz` links them with libFuzzer (clang -fsanitize=fuzzer,address,
  * undefined, in build-fuzz/); `make check` links the same files with
