@@ -35,8 +35,9 @@ static inline bool proc_swaps_has(const char *needle) {
 }
 
 /* Hold until the process ends (the lock goes with it). A second call keeps
- * the lock it has: flock on a new descriptor would wait for our own. */
-static inline bool machine_quiet(void) {
+ * the lock it has: flock on a new descriptor would wait for our own.
+ * wait false: one try, no waiting (a test that can do without). */
+static inline bool machine_quiet_wait(bool wait) {
   static int held = -1;
   const char *dir = getenv("MMCERT_BORROW_DIR");
   char lock[512], state[512];
@@ -49,7 +50,8 @@ static inline bool machine_quiet(void) {
   if (fd < 0) {
     fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     int locked = -1;
-    for (int i = 0; fd >= 0 && i < 30000 && (locked = flock(fd, LOCK_EX | LOCK_NB)) != 0; i++)
+    for (int i = 0; fd >= 0 && (locked = flock(fd, LOCK_EX | LOCK_NB)) != 0 && wait && i < 30000;
+         i++)
       nanosleep(&ms, NULL); /* up to 5 minutes: another make check's machine tests */
     if (locked != 0) {
       if (fd >= 0)
@@ -58,9 +60,16 @@ static inline bool machine_quiet(void) {
     }
     held = fd;
   }
-  for (int i = 0; i < 6000 && access(state, F_OK) == 0; i++)
+  for (int i = 0; wait && i < 6000 && access(state, F_OK) == 0; i++)
     nanosleep(&ms, NULL); /* up to a minute: a borrow of someone's run */
   return access(state, F_OK) != 0;
+}
+
+static inline bool machine_quiet(void) {
+  return machine_quiet_wait(true);
+}
+static inline bool machine_quiet_now(void) {
+  return machine_quiet_wait(false);
 }
 
 #endif

@@ -83,6 +83,12 @@ static int setup(void **state) {
   return im ? 0 : -1;
 }
 
+/* The host a test has open: a failed assertion leaves the test without
+ * destroying it, and its borrow of the machine's knobs and swap files would
+ * stay open for the rest of the process, so every later test's
+ * machine_quiet() waited for it and other runs compared knobs it held. */
+static mmc_host_t *open_host;
+
 static mmc_host_t *host_with(uint64_t mem, const mmc_setting_value_t *s, size_t ns) {
   node0.memory_bytes = mem;
   mmc_host_config_t cfg = {
@@ -92,7 +98,21 @@ static mmc_host_t *host_with(uint64_t mem, const mmc_setting_value_t *s, size_t 
   int rc = im->host_create(&cfg, &h, &err);
   if (rc)
     fail_msg("host_create: %s", err.msg);
+  open_host = h;
   return h;
+}
+
+static void host_done(mmc_host_t *h) {
+  im->host_destroy(h);
+  open_host = NULL;
+}
+
+/* After every test: the host a failed one left open. */
+static int close_host(void **state) {
+  (void)state;
+  if (open_host)
+    host_done(open_host);
+  return 0;
 }
 
 static mmc_vm_id_t power_on(mmc_host_t *h, uint64_t bytes, bool share) {
@@ -206,7 +226,7 @@ static void settings_through_the_contract(void **state) {
   while (im->setting_info(h, n, &info) == 0)
     n++;
   assert_true(n >= 25);
-  im->host_destroy(h);
+  host_done(h);
 }
 
 /* ---------------------------------------------------------------- VMs */
@@ -232,7 +252,7 @@ static void vm_configs_refused(void **state) {
   assert_int_equal(hs.nvms, 0);
   /* nothing was used: the first VM gets id 1 */
   assert_int_equal(power_on(h, MIB, true), 1);
-  im->host_destroy(h);
+  host_done(h);
 }
 
 /* Reservations are mlock()ed memory and admission control holds their sum
@@ -272,7 +292,7 @@ static void reservations_and_admission(void **state) {
   assert_int_equal(im->vm_power_on(h, &c, &b, &err), 0);
   c.reservation_bytes = 30 * MIB;
   assert_int_equal(im->vm_power_on(h, &c, &a, &err), 0);
-  im->host_destroy(h);
+  host_done(h);
 }
 
 static void lifecycle_and_vcpu_side(void **state) {
@@ -314,7 +334,7 @@ static void lifecycle_and_vcpu_side(void **state) {
   assert_false(hs.unobserved_events & (1ull << MMC_EV_POWER_ON));
   assert_int_equal(hs.node_capacity_pages[0], 64 * MIB / 4096);
   assert_int_equal(power_on(h, MIB, false), 2); /* ids not reused */
-  im->host_destroy(h);
+  host_done(h);
 }
 
 static void balloon_frees_frames(void **state) {
@@ -347,7 +367,7 @@ static void balloon_frees_frames(void **state) {
   assert_int_equal(im->vm_stats(h, id, &st, &err), 0);
   assert_int_equal(st.ballooned_pages, 2);
   im->vcpu_exit(v);
-  im->host_destroy(h);
+  host_done(h);
 }
 
 static void move_range_on_one_node(void **state) {
@@ -362,7 +382,7 @@ static void move_range_on_one_node(void **state) {
   assert_int_equal(moved, 0); /* everything is on node 0 already */
   assert_int_equal(im->move_range(h, id, 0, 1, 1, &moved, &err), MMC_ENOENT);
   assert_int_equal(im->move_range(h, id, 200, 57, 0, &moved, &err), MMC_ERANGE);
-  im->host_destroy(h);
+  host_done(h);
 }
 
 static void affinity_binds_and_is_given_back(void **state) {
@@ -389,7 +409,7 @@ static void affinity_binds_and_is_given_back(void **state) {
   im->vcpu_exit(v);
   sched_getaffinity(0, sizeof after, &after);
   assert_true(CPU_EQUAL(&before, &after));
-  im->host_destroy(h);
+  host_done(h);
 }
 
 /* ---------------------------------------------------------------- the kernel's daemons (root) */
@@ -397,6 +417,17 @@ static void affinity_binds_and_is_given_back(void **state) {
 static void fill(uint8_t *p, uint64_t g, uint8_t salt) {
   memset(p, (int)(g * 7 + salt), 4096);
   memcpy(p, &g, sizeof g);
+}
+
+static uint64_t ksm_full_scans(void) {
+  unsigned long long n = 0;
+  FILE *f = fopen("/sys/kernel/mm/ksm/full_scans", "r");
+  if (f) {
+    if (fscanf(f, "%llu", &n) != 1)
+      n = 0;
+    fclose(f);
+  }
+  return n;
 }
 
 static void ksm_merges_and_cow_breaks(void **state) {
@@ -416,7 +447,7 @@ static void ksm_merges_and_cow_breaks(void **state) {
     fill(pa + g * 4096, g, 1);
     fill(pb + g * 4096, g, 1);
   }
-  uint64_t merged = 0, deadline = now_ms() + 30000;
+  uint64_t scans0 = ksm_full_scans(), merged = 0, deadline = now_ms() + 30000;
   while (merged < pages && now_ms() < deadline) {
     nap_ms(20);
     merged = 0;
@@ -424,6 +455,14 @@ static void ksm_merges_and_cow_breaks(void **state) {
       uint64_t ea = pagemap_of(pa + g * 4096), eb = pagemap_of(pb + g * 4096);
       merged += PM_PRESENT(ea) && PM_PFN(ea) && PM_PFN(ea) == PM_PFN(eb);
     }
+  }
+  /* ksmd is machine-wide: another run's mergeable memory, or its slower
+   * pages_to_scan (the last writer's), can keep it from two whole passes
+   * over ours in the time; that says nothing about the merge. */
+  if (merged < pages && ksm_full_scans() < scans0 + 2) {
+    print_message("# ksmd finished %llu full scans in 30 s (machine busy): not judged\n",
+                  (unsigned long long)(ksm_full_scans() - scans0));
+    skip();
   }
   assert_int_equal(merged, pages); /* one frame for both VMs' page g: pagemap says so */
   mmc_vm_stats_t st;
@@ -445,7 +484,7 @@ static void ksm_merges_and_cow_breaks(void **state) {
     fail_msg("SHARE events counted %llu pages, %d merged", (unsigned long long)shares, pages);
   im->vcpu_exit(va);
   im->vcpu_exit(vb);
-  im->host_destroy(h);
+  host_done(h);
 }
 
 /* A knob as text, for before/after comparisons. */
@@ -474,8 +513,10 @@ static void host_over_its_memory_pages_out(void **state) {
   if (!can(MMC_CAP_SWAP))
     skip();
   /* Another run's borrow may hold a kdamond off now and give it back
-   * meanwhile: compare its state before and after only on a quiet machine. */
-  bool quiet = machine_quiet();
+   * meanwhile: compare its state before and after only on a machine quiet
+   * now (not waited for: the rest of the test needs no quiet machine, and a
+   * whole-suite run may hold tests.lock for many minutes). */
+  bool quiet = machine_quiet_now();
   bool kdamond_before = pageout_kdamond_running();
   const mmc_setting_value_t fast[] = {{"Linux.PressurePeriod", 20}};
   mmc_host_t *h = host_with(2 * MIB, fast, 1); /* the host has 2 MiB */
@@ -511,7 +552,7 @@ static void host_over_its_memory_pages_out(void **state) {
       fail_msg("page %llu lost its contents", (unsigned long long)g);
   }
   im->vcpu_exit(v);
-  im->host_destroy(h);
+  host_done(h);
   assert_false(proc_swaps_has("mmcert-linux-swap/")); /* swapped off, removed */
   if (quiet)
     assert_int_equal(pageout_kdamond_running(), kdamond_before); /* and given back */
@@ -607,7 +648,7 @@ static void limit_held_by_paging_out(void **state) {
     assert_memory_equal(p + g * 4096, want, 4096);
   }
   im->vcpu_exit(v);
-  im->host_destroy(h);
+  host_done(h);
   assert_false(proc_swaps_has("mmcert-linux-swap/"));
 }
 
@@ -651,25 +692,25 @@ static void working_set_window(void **state) {
   assert_false(st.unobserved & MMC_VMSTAT_WSS_ESTIMATE);
   assert_in_range(st.wss_estimate_pages, 64, 72);
   im->vcpu_exit(v);
-  im->host_destroy(h);
+  host_done(h);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(capabilities_and_reasons),
-      cmocka_unit_test(refusals),
-      cmocka_unit_test(settings_through_the_contract),
-      cmocka_unit_test(vm_configs_refused),
-      cmocka_unit_test(reservations_and_admission),
-      cmocka_unit_test(lifecycle_and_vcpu_side),
-      cmocka_unit_test(balloon_frees_frames),
-      cmocka_unit_test(move_range_on_one_node),
-      cmocka_unit_test(affinity_binds_and_is_given_back),
-      cmocka_unit_test(ksm_merges_and_cow_breaks),
-      cmocka_unit_test(host_over_its_memory_pages_out),
-      cmocka_unit_test(limit_held_by_paging_out),
-      cmocka_unit_test(working_set_window),
-      cmocka_unit_test(killed_host_given_back_by_the_next_mmcert),
+      cmocka_unit_test_teardown(capabilities_and_reasons, close_host),
+      cmocka_unit_test_teardown(refusals, close_host),
+      cmocka_unit_test_teardown(settings_through_the_contract, close_host),
+      cmocka_unit_test_teardown(vm_configs_refused, close_host),
+      cmocka_unit_test_teardown(reservations_and_admission, close_host),
+      cmocka_unit_test_teardown(lifecycle_and_vcpu_side, close_host),
+      cmocka_unit_test_teardown(balloon_frees_frames, close_host),
+      cmocka_unit_test_teardown(move_range_on_one_node, close_host),
+      cmocka_unit_test_teardown(affinity_binds_and_is_given_back, close_host),
+      cmocka_unit_test_teardown(ksm_merges_and_cow_breaks, close_host),
+      cmocka_unit_test_teardown(host_over_its_memory_pages_out, close_host),
+      cmocka_unit_test_teardown(limit_held_by_paging_out, close_host),
+      cmocka_unit_test_teardown(working_set_window, close_host),
+      cmocka_unit_test_teardown(killed_host_given_back_by_the_next_mmcert, close_host),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
