@@ -65,6 +65,14 @@ static inline bool machine_quiet_wait(bool wait) {
   return access(state, F_OK) != 0;
 }
 
+/* Whether anyone's borrow is open now (the state file exists). */
+static inline bool machine_borrowed_now(void) {
+  const char *dir = getenv("MMCERT_BORROW_DIR");
+  char state[512];
+  snprintf(state, sizeof state, "%s/borrow.state", dir && *dir ? dir : "/run/mmcert");
+  return access(state, F_OK) == 0;
+}
+
 static inline bool machine_quiet(void) {
   return machine_quiet_wait(true);
 }

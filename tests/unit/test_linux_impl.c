@@ -605,11 +605,20 @@ static void killed_host_given_back_by_the_next_mmcert(void **state) {
   char cmd[512];
   snprintf(cmd, sizeof cmd, "'%s' list >/dev/null 2>&1", mmcert);
   int rc = system(cmd);
+  bool others = machine_borrowed_now();
   for (int i = 0; i < nk; i++)
     knob_text(knobs[i], after[i], sizeof after[i]);
+  others |= machine_borrowed_now();
   assert_true(premise); /* the kill left KSM on and the file swapped on */
   assert_int_equal(rc, 0);
   assert_false(proc_swaps_has("mmcert-linux-swap/"));
+  /* tests.lock keeps out other tests, not other runs: a borrow opened
+   * meanwhile by anyone else keeps the knobs as that owner set them (the
+   * originals come back with the last owner), so they prove nothing. */
+  if (others) {
+    print_message("# another run's borrow is open: the knobs are not compared\n");
+    skip();
+  }
   for (int i = 0; i < nk; i++)
     if (strcmp(before[i], after[i]))
       fail_msg("%s: %s before, %s after", knobs[i], before[i], after[i]);
