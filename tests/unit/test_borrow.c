@@ -291,12 +291,21 @@ static void real_knob_and_swap_after_sigkill(void **state) {
   bool premise = !strcmp(now, odd) && proc_swaps_has("real.swap");
   unsigned restored = 0;
   assert_int_equal(mmc_borrow_recover(&restored, NULL, 0, NULL), 0);
+  /* tests.lock keeps out other tests, not other runs: a borrow someone
+   * opened meanwhile keeps the knob as they set it until the last owner
+   * goes, so only the swap file's removal is judged then. */
+  bool others = machine_borrowed_now();
   assert_int_equal(mmc_borrow_read(ksm, now, sizeof now, NULL), 0);
+  others |= machine_borrowed_now();
   setenv("MMCERT_BORROW_DIR", saved_env, 1);
   assert_true(premise); /* the kill left them changed */
-  assert_string_equal(now, before);
   assert_false(proc_swaps_has("real.swap"));
   assert_int_equal(access(path, F_OK), -1);
+  if (others) {
+    print_message("# another run's borrow is open: the knob is not compared\n");
+    skip();
+  }
+  assert_string_equal(now, before);
   assert_true(restored >= 2);
 }
 
