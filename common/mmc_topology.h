@@ -56,7 +56,7 @@ int mmt_cap_memory(mmt_topology_t *t, uint64_t bytes, mmc_error_t *err);
  * real/emulated), the distance matrix and its origin. */
 void mmt_print(FILE *f, const mmt_topology_t *t);
 
-/* Replace the distance matrix by one measured here (issue 2 item 7's option):
+/* Replace the distance matrix by one measured here, as ESXi can at boot:
  * from each node with CPUs, a thread pinned to that node's CPUs chases
  * pointers (a random cycle of cache lines, so every load waits on the one
  * before) through a buffer of `buffer_bytes` (0 = a default larger than any

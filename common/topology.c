@@ -1,6 +1,6 @@
 /*
- * topology.c — host topologies from hwloc (issue 2 item 7; used by NUMA-* cases
- * and by the reference implementation's node model).
+ * topology.c — host topologies from hwloc (used by the NUMA-* cases and by
+ * the reference implementation's node model).
  *
  * One loader per source, side by side as in hwloc: this machine (hwloc
  * discovery), an hwloc XML file, an hwloc synthetic string with an optional

@@ -1,7 +1,7 @@
 /*
- * topology_measure.c — a measured NUMA distance matrix (issue 2 item 7's
- * option "a measured latency matrix: pointer chase between node-bound
- * buffers, on real multi-node machines only").
+ * topology_measure.c — a measured NUMA distance matrix: a latency
+ * matrix from a pointer chase between node-bound buffers, on real
+ * multi-node machines only.
  *
  * How: for each target node, one buffer bound to it with mbind(MPOL_BIND)
  * and touched, then checked page by page with move_pages (so a silently

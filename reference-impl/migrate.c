@@ -81,8 +81,8 @@
  * freed under the same lock (vm_on/vm_off).
  *
  * Figures (`mmcert bench migration`, 2-core development VM shared with
- * other sessions' builds, emulated nodes, 2026-11-23; measured, vary run to
- * run; doc/migration.md has the profile and the series): unthrottled
+ * other sessions' builds, emulated nodes; measured, vary run to run;
+ * doc/migration.md has the profile and the series): unthrottled
  * migration of a 256 MB VM with 2 vCPUs writing, 16 batches of 4096 pages.
  * Medians of 10 locked runs, before and after interleaved (3 series, load
  * 3-7), before -> after the futex wake-up of the remapper and the

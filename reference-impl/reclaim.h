@@ -1,6 +1,6 @@
 /*
  * reclaim.h — how the reclamation mechanisms of the reference host talk to
- * each other (issue 7; STATE-1, BAL-1..3, SWAP-1..3, ZIP-1, TPS-7, SEC-2).
+ * each other (STATE-1, BAL-1..3, SWAP-1..3, ZIP-1, TPS-7, SEC-2).
  * Internal header, never installed. Prefix ref_.
  *
  * memstate.c (mechanism section) owns the periodic reclaim tick (every

@@ -81,7 +81,7 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "extra attempts of a move_range batch whose pages vCPUs were using (ours)"},
     {REF_SET_REF_VCPU_DEMAND_DEFAULT, "Ref.VcpuDemandDefault", BOTH(1000), 0, 1000, "permille",
      "CPU demand assumed for a vCPU until it declares or is measured otherwise (ours)"},
-    /* ---- reclamation (issue 7) */
+    /* ---- reclamation: memstate.c, balloon.c, swap.c */
     {REF_SET_REF_RECLAIM_PERIOD, "Ref.ReclaimPeriod", BOTH(100), 10, 10000, "ms",
      "period of the free-memory state check, balloon targets and host swapping (ours)"},
     {REF_SET_REF_LOW_BLOCK_TIMEOUT, "Ref.LowBlockTimeout", BOTH(5000), 0, 600000, "ms",
@@ -97,7 +97,7 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_REF_SWAP_PREALLOCATE, "Ref.SwapPreallocate", BOTH(0), 0, 1, "",
      "1: swap files are fully allocated at power-on (fallocate); 0: sparse, after a "
      "free-space check (ours)"},
-    /* Working-set sampling and allocation targets (issue 6; wss.h documents the gains). */
+    /* Working-set sampling and allocation targets (wss.h documents the gains). */
     {REF_SET_REF_WSS_SAMPLE_PAGES, "Ref.WssSamplePages", BOTH(100), 1, 10000, "pages",
      "guest pages invalidated per working-set sample period, n (OSDI02: 100) (ours)"},
     {REF_SET_REF_WSS_FAST_GAIN, "Ref.WssFastGain", BOTH(75), 1, 100, "%",
@@ -110,7 +110,7 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
      "working-set estimate of a VM at power-on, before any period completed (ours)"},
     {REF_SET_REF_WSS_TICK, "Ref.WssTick", BOTH(100), 10, 10000, "ms",
      "period of the hook that accounts VM execution time and closes sample periods (ours)"},
-    /* migrate.c: the page-migration engine (issue 4) */
+    /* migrate.c: the page-migration engine */
     {REF_SET_REF_MIGRATE_TICK, "Ref.MigrateTick", BOTH(100), 1, 10000, "ms",
      "period of the page-migration engine; each tick moves what Numa.PageMigRateMax allows "
      "for the tick (ours)"},
@@ -122,7 +122,7 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_REF_MIGRATE_UNTHROTTLED, "Ref.MigrateUnthrottled", BOTH(0), 0, 1, "",
      "1: migrate every remote page at the next tick, no cap, ramp or slow-down; for the "
      "migration benchmark (ours)"},
-    /* share.c (issue 5) */
+    /* share.c: page sharing */
     {REF_SET_REF_SHARE_TICK, "Ref.ShareTick", BOTH(1000), 10, 60000, "ms",
      "period of the page-sharing scanner's runs; the pacing settings spread the scan over "
      "them (ours)"},

@@ -67,7 +67,7 @@ typedef enum ref_setting_id {
   REF_SET_REF_MOVE_BATCH_PAGES,
   REF_SET_REF_MOVE_RETRIES,
   REF_SET_REF_VCPU_DEMAND_DEFAULT,
-  /* ---- reclamation (issue 7: memstate.c, balloon.c, swap.c) */
+  /* ---- reclamation (memstate.c, balloon.c, swap.c) */
   REF_SET_REF_RECLAIM_PERIOD,
   REF_SET_REF_LOW_BLOCK_TIMEOUT,
   REF_SET_REF_SWAP_RATE,
@@ -80,12 +80,12 @@ typedef enum ref_setting_id {
   REF_SET_REF_WSS_SLOW_GAIN,
   REF_SET_REF_WSS_INITIAL_ACTIVE,
   REF_SET_REF_WSS_TICK,
-  /* migrate.c (issue 4) */
+  /* ---- page migration (migrate.c) */
   REF_SET_REF_MIGRATE_TICK,
   REF_SET_REF_MIGRATE_BATCH_PAGES,
   REF_SET_REF_MIGRATE_RETRIES,
   REF_SET_REF_MIGRATE_UNTHROTTLED,
-  /* share.c (issue 5) */
+  /* ---- page sharing (share.c) */
   REF_SET_REF_SHARE_TICK,
   REF_SET_REF_SHARE_HASH_BITS,
   REF_SET_REF_SHARE_SCAN_BLOCK,

@@ -1594,7 +1594,7 @@ static bool has_twin(const uint64_t *sorted, size_t m, uint64_t hash) {
 }
 
 /* ---------------------------------------------------------------- TPS-7 hook
- * Added by issue 7 (swap.c calls it through a weak declaration): before the
+ * Sharing before swapping (swap.c calls it through a weak declaration): before the
  * pages of a swap-out batch are written, they go through the scanner's table
  * work and merge now, regardless of pacing (OSDI02 §4: sharing is tried
  * before swapping). Pages merged become SHARED and swap.c skips them; a

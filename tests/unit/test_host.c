@@ -63,7 +63,7 @@ static void table_is_sane(void **state) {
   assert_int_equal(I->abi_version, MMCERT_ABI_VERSION);
   assert_int_equal(I->struct_size, sizeof(mmc_impl_t));
   assert_true(I->capabilities & MMC_CAP_CLOCK_STEPPED);
-  assert_true(I->capabilities & MMC_CAP_BALLOON); /* balloon.c (issue 7) */
+  assert_true(I->capabilities & MMC_CAP_BALLOON); /* balloon.c */
 }
 
 static void create_applies_settings_in_order(void **state) {
