@@ -28,11 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mmc_clock.h"
 #include "mmc_error.h"
 #include "mmc_topology.h"
 
-#define CHASE_DEFAULT_BYTES (64u << 20) /* above the LLC of any machine we target */
-#define CHASE_MIN_BYTES (1u << 20)
+#define CHASE_DEFAULT_BYTES (64 * MMC_MIB) /* above the LLC of any machine we target */
+#define CHASE_MIN_BYTES MMC_MIB
 #define CHASE_LINE 64u /* one pointer per cache line */
 #define CHASE_LOADS (1u << 21)
 #define CHASE_ROUNDS 3
@@ -45,12 +46,6 @@ static uint64_t xorshift(uint64_t *s) {
   *s ^= *s >> 7;
   *s ^= *s << 17;
   return *s;
-}
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 int mmt_bind_buffer(void **out, size_t bytes, uint32_t os_node, mmc_error_t *err) {
@@ -137,10 +132,10 @@ static double chase(void *buf) {
   double best = 0;
   for (int r = 0; r < CHASE_ROUNDS; r++) {
     void *volatile *p = (void *volatile *)buf;
-    double t0 = now_ns();
+    double t0 = (double)mmc_mono_ns();
     for (unsigned i = 0; i < CHASE_LOADS; i++)
       p = (void *volatile *)*p;
-    double ns = (now_ns() - t0) / CHASE_LOADS;
+    double ns = ((double)mmc_mono_ns() - t0) / CHASE_LOADS;
     if (p && (r == 0 || ns < best)) /* p read so the loop is not dead code */
       best = ns;
   }
@@ -172,8 +167,8 @@ int mmt_measure_distances(mmt_topology_t *t, size_t buffer_bytes, double *latenc
   if (buffer_bytes == 0)
     buffer_bytes = CHASE_DEFAULT_BYTES;
   if (buffer_bytes < CHASE_MIN_BYTES)
-    return mmc_fail(err, MMC_EINVAL, "chase buffer of %zu bytes is below the minimum %u",
-                    buffer_bytes, CHASE_MIN_BYTES);
+    return mmc_fail(err, MMC_EINVAL, "chase buffer of %zu bytes is below the minimum %llu",
+                    buffer_bytes, (unsigned long long)CHASE_MIN_BYTES);
 
   double *ns = calloc((size_t)n * n, sizeof *ns);
   uint32_t *rel = calloc((size_t)n * n, sizeof *rel);

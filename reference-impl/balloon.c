@@ -50,7 +50,9 @@ static bal_vm_t *bal_of(const ref_vm_t *vm) {
   return vm->mech[REF_MECH_BALLOON];
 }
 
-uint64_t ref_balloon_cap(ref_host_t *h, const ref_vm_t *vm) {
+/* BAL-2: min(Mem.CtlMaxPercent % of configured, sched.mem.maxmemctl); 0
+ * without a driver. */
+static uint64_t bal_cap(ref_host_t *h, const ref_vm_t *vm) {
   if (!vm->cfg.balloon_driver)
     return 0;
   uint64_t cap = vm->npages * (uint64_t)ref_set(h, REF_SET_MEM_CTL_MAX_PERCENT) / 100;
@@ -76,7 +78,7 @@ void ref_balloon_set_target(ref_host_t *h, ref_vm_t *vm, uint64_t pages, uint64_
   bal_vm_t *b = bal_of(vm);
   if (!b)
     return;
-  uint64_t cap = ref_balloon_cap(h, vm);
+  uint64_t cap = bal_cap(h, vm);
   atomic_store(&b->target, pages < cap ? pages : cap);
   if (atomic_load(&b->size) >= atomic_load(&b->target))
     b->short_since_ns = 0;
@@ -86,7 +88,7 @@ void ref_balloon_set_target(ref_host_t *h, ref_vm_t *vm, uint64_t pages, uint64_
 
 bool ref_balloon_cannot_keep_up(ref_host_t *h, const ref_vm_t *vm, uint64_t now_ns) {
   const bal_vm_t *b = bal_of(vm);
-  uint64_t cap = ref_balloon_cap(h, vm);
+  uint64_t cap = bal_cap(h, vm);
   if (!b || cap == 0 || atomic_load(&b->size) >= cap || REF_TWIN(SWAP3_HARD_STATE_SWAPS_REGARDLESS))
     return true; /* twin: in the hard state every VM above target is swapped */
   uint64_t slow = ref_settings_period_ns(&h->settings, REF_SET_REF_BALLOON_SLOW_TIME);

@@ -262,6 +262,35 @@ void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n) {
   pthread_mutex_unlock(&p->lock);
 }
 
+void ref_frame_list_add(ref_frame_list_t *l, ref_pool_t *const *pools, uint32_t node,
+                        uint64_t frame) {
+  if (l->n[node] == l->cap[node]) {
+    size_t cap = l->cap[node] ? 2 * l->cap[node] : 256;
+    uint64_t *f = realloc(l->frames[node], cap * sizeof *f);
+    if (!f) {
+      ref_frame_free(pools[node], frame);
+      return;
+    }
+    l->frames[node] = f;
+    l->cap[node] = cap;
+  }
+  l->frames[node][l->n[node]++] = frame;
+}
+
+void ref_frame_list_flush(ref_frame_list_t *l, ref_pool_t *const *pools) {
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
+    if (l->n[n]) {
+      ref_frame_free_many(pools[n], l->frames[n], l->n[n]);
+      l->n[n] = 0;
+    }
+}
+
+void ref_frame_list_fini(ref_frame_list_t *l) {
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
+    free(l->frames[n]);
+  *l = (ref_frame_list_t){0};
+}
+
 uint8_t *ref_pool_base(const ref_pool_t *p) {
   return p->base;
 }

@@ -16,29 +16,22 @@
 #include "ref.h"
 #include "reclaim.h"
 #include "mech.h"
+#include "mmc_clock.h"
 #include "twin.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NS_PER_SEC 1000000000ull
 #define DIST_LOCAL 10u /* ACPI SLIT convention when no matrix is given */
 #define DIST_REMOTE 20u
 
 /* ---------------------------------------------------------------- clock */
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t ref_host_now(ref_host_t *h) {
   if (h->clock == MMC_CLOCK_STEPPED)
     return atomic_load(&h->now_ns);
-  uint64_t t0 = (uint64_t)h->t0.tv_sec * NS_PER_SEC + (uint64_t)h->t0.tv_nsec;
-  return mono_ns() - t0;
+  return mmc_mono_ns() - mmc_timespec_ns(&h->t0);
 }
 
 int ref_host_add_hook(ref_host_t *h, const ref_hook_t *hook, mmc_error_t *err) {
@@ -105,9 +98,7 @@ static void *live_main(void *arg) {
       continue;
     }
     /* Absolute CLOCK_MONOTONIC deadline of the due time. */
-    uint64_t abs = (uint64_t)h->t0.tv_sec * NS_PER_SEC + (uint64_t)h->t0.tv_nsec + due;
-    struct timespec ts = {.tv_sec = (time_t)(abs / NS_PER_SEC),
-                          .tv_nsec = (long)(abs % NS_PER_SEC)};
+    struct timespec ts = mmc_ns_timespec(mmc_timespec_ns(&h->t0) + due);
     pthread_cond_timedwait(&h->wake, &h->lock, &ts);
   }
   pthread_mutex_unlock(&h->lock);

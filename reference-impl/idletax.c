@@ -8,6 +8,7 @@
  * results of idletax_targets (or keeps the previous targets on an error).
  */
 #include "idletax.h"
+#include "mmc_units.h"
 #include "twin.h"
 
 #include <math.h>
@@ -15,7 +16,7 @@
 
 /* ================================================================ policy */
 
-#define IDLETAX_PAGES_PER_MB ((double)(1u << 20) / MMC_PAGE_SIZE)
+#define IDLETAX_PAGES_PER_MB ((double)MMC_MIB / MMC_PAGE_SIZE)
 #define IDLETAX_TAU_MAX 0.99     /* Mem.IdleTax range 0..99 % */
 #define IDLETAX_BISECT_STEPS 100 /* halvings of log(lambda): far below one page */
 #define IDLETAX_TINY_PAGES 1e-6  /* an allocation that rounds to nothing */

@@ -83,6 +83,22 @@ void ref_frame_free(ref_pool_t *p, uint64_t frame);
 /* The same for n frames at once (sorts `frames` in place): one punch per run
  * of contiguous frames and one lock round, for bulk frees (migration). */
 void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n);
+/* Frames to give back in bulk, by node: a mechanism freeing many frames in
+ * one pass (migration, sharing) queues them and flushes once, so each run
+ * of contiguous frames costs one punch (ref_frame_free_many). Zero-init. */
+typedef struct ref_frame_list {
+  uint64_t *frames[MMC_MAX_NODES]; /* queued frames of pools[node] */
+  size_t n[MMC_MAX_NODES];         /* entries queued */
+  size_t cap[MMC_MAX_NODES];       /* entries allocated */
+} ref_frame_list_t;
+/* Queue frame `frame` of pools[node]; freed at once when the list cannot
+ * grow. */
+void ref_frame_list_add(ref_frame_list_t *l, ref_pool_t *const *pools, uint32_t node,
+                        uint64_t frame);
+/* Give every queued frame back: one ref_frame_free_many per node. */
+void ref_frame_list_flush(ref_frame_list_t *l, ref_pool_t *const *pools);
+/* Release the list's memory (flush first: queued frames are not freed). */
+void ref_frame_list_fini(ref_frame_list_t *l);
 /* qsort/bsearch order of uint64_t values (frames, gpfns, hashes), ascending. */
 int ref_cmp_u64(const void *a, const void *b);
 uint8_t *ref_pool_base(const ref_pool_t *p); /* frame f is at base + f * 4096 */

@@ -15,11 +15,12 @@
 #include <time.h>
 
 #include "idletax.h"
+#include "mmc_clock.h"
 #include "reclaim.h"
 
 /* ================================================================ policy */
 
-#define MEMSTATE_PAGES_PER_GB ((1ull << 30) / MMC_PAGE_SIZE)
+#define MEMSTATE_PAGES_PER_GB (MMC_GIB / MMC_PAGE_SIZE)
 
 /* The sliding scale: bands of host memory (GB) and their percentages; the
  * last band is open-ended. */
@@ -198,13 +199,8 @@ static ms_host_t *ms_host(ref_host_t *h) {
   return ref_host_mech(h, REF_MECH_MEMSTATE);
 }
 
-static uint64_t ms_mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t ref_memstate_free_pages(ref_host_t *h) {
+/* Free frames of the whole host now (sum over pools). */
+static uint64_t ms_free_pages(ref_host_t *h) {
   uint64_t free_pages = 0;
   for (uint32_t n = 0; n < h->nnodes; n++)
     if (h->pools[n])
@@ -228,11 +224,6 @@ static void ms_thresholds(ref_host_t *h, memstate_thresholds_t *t) {
     memstate_thresholds_esxi(
         memstate_min_free(total, (uint32_t)ref_set(h, REF_SET_MEM_MIN_FREE_PCT)),
         MEMSTATE_HYSTERESIS_PCT_DEFAULT, t);
-}
-
-mmc_mem_state_t ref_memstate_state(ref_host_t *h) {
-  ms_host_t *m = ms_host(h);
-  return m ? (mmc_mem_state_t)atomic_load(&m->state) : MMC_STATE_HIGH;
 }
 
 uint64_t ref_reclaim_target(ref_host_t *h, ref_vm_t *vm) {
@@ -366,7 +357,7 @@ static void ms_reclaim_vm(ref_host_t *h, ref_vm_t *vm, mmc_mem_state_t st, uint6
 static void ms_tick(ref_host_t *h, uint64_t now, void *ctx) {
   ms_host_t *m = ctx;
   ms_thresholds(h, &m->t);
-  uint64_t free_pages = ref_memstate_free_pages(h);
+  uint64_t free_pages = ms_free_pages(h);
   ms_set_state(h, m, memstate_next(&m->t, (mmc_mem_state_t)atomic_load(&m->state), free_pages),
                free_pages);
   ms_collect_t c = {0};
@@ -377,7 +368,7 @@ static void ms_tick(ref_host_t *h, uint64_t now, void *ctx) {
   free(c.vms);
   free(c.in);
   /* What swapping freed counts at once (e.g. hard -> soft in the same tick). */
-  free_pages = ref_memstate_free_pages(h);
+  free_pages = ms_free_pages(h);
   ms_set_state(h, m, memstate_next(&m->t, st, free_pages), free_pages);
   pthread_mutex_lock(&m->wait_lock);
   m->epoch++;
@@ -446,25 +437,24 @@ int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full
     return mmc_fail(err, MMC_ENOMEM, "VM %u: %s (stepped clock: advance time to reclaim)", vm->id,
                     why);
   }
-  uint64_t t0 = ms_mono_ns(), start = atomic_load(since);
+  uint64_t t0 = mmc_mono_ns(), start = atomic_load(since);
   if (!start) {
     atomic_store(since, t0);
     return mmc_fail(err, MMC_ERETRY, "VM %u: blocked (%s); quiesce and retry the access", vm->id,
                     why);
   }
-  uint64_t timeout = (uint64_t)ref_set(h, REF_SET_REF_LOW_BLOCK_TIMEOUT) * 1000000ull;
+  uint64_t timeout = (uint64_t)ref_set(h, REF_SET_REF_LOW_BLOCK_TIMEOUT) * MMC_NS_PER_MS;
   if (t0 - start >= timeout) {
     atomic_store(since, 0);
     return mmc_fail(err, MMC_ENOMEM, "VM %u: %s for %llu ms (Ref.LowBlockTimeout)", vm->id, why,
-                    (unsigned long long)((t0 - start) / 1000000ull));
+                    (unsigned long long)((t0 - start) / MMC_NS_PER_MS));
   }
   ref_pmap_quiesce(vm->vcpus[vcpu].q); /* a retried access: nothing held */
   /* Wait for the next tick, at most one period (and never past the timeout). */
   uint64_t slice = ref_settings_period_ns(&h->settings, REF_SET_REF_RECLAIM_PERIOD);
   uint64_t left = timeout - (t0 - start);
   uint64_t abs = t0 + (slice < left ? slice : left);
-  struct timespec ts = {.tv_sec = (time_t)(abs / 1000000000ull),
-                        .tv_nsec = (long)(abs % 1000000000ull)};
+  struct timespec ts = mmc_ns_timespec(abs);
   pthread_mutex_lock(&m->wait_lock);
   uint64_t epoch = m->epoch;
   while (m->epoch == epoch && pthread_cond_timedwait(&m->wake, &m->wait_lock, &ts) == 0)
@@ -487,7 +477,7 @@ static int ms_attach(ref_host_t *h, mmc_error_t *err) {
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&m->wait_lock, NULL);
   ms_thresholds(h, &m->t);
-  atomic_init(&m->state, (uint32_t)memstate_initial(&m->t, ref_memstate_free_pages(h)));
+  atomic_init(&m->state, (uint32_t)memstate_initial(&m->t, ms_free_pages(h)));
   ref_hook_t hook = {
       .name = "memstate", .period = REF_SET_REF_RECLAIM_PERIOD, .run = ms_tick, .ctx = m};
   int rc = ref_host_add_hook(h, &hook, err);

@@ -114,18 +114,13 @@
 #include <time.h>
 
 #include "memstate.h"
+#include "mmc_clock.h"
 #include "migpace.h"
 #include "rebalance.h"
 #include "ref.h"
 #include "twin.h"
 
-#define MIG_NS_PER_S 1e9
 #define MIG_PERMILLE 1000.0
-/* Linux: the CPU-time clock of thread `tid` (what glibc's
- * pthread_getcpuclockid builds: CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED), so the
- * clock thread can read the consumed time of a vCPU thread it only knows by
- * tid. */
-#define MIG_THREAD_CPUCLOCK(tid) ((clockid_t)((~(unsigned)(tid)) << 3) | 6)
 
 typedef struct mig_client {
   migpace_state_t pace;
@@ -169,10 +164,8 @@ typedef struct mig_host {
    * no more work (half the tick: the hook holds the host lock); 0 = none. */
   uint64_t tick_deadline;
   /* Old frames of the batch under way, by node: freed in bulk after it
-   * (ref_frame_free_many: one punch per contiguous run). */
-  uint64_t *freed[MMC_MAX_NODES];
-  size_t nfreed[MMC_MAX_NODES];
-  size_t freed_cap[MMC_MAX_NODES];
+   * (one punch per contiguous run). */
+  ref_frame_list_t freed;
 } mig_host_t;
 
 static mig_host_t *mig_host(ref_host_t *h) {
@@ -350,34 +343,10 @@ static void mig_transform_many(void *ctx, const uint64_t *gpfns, const uint64_t 
     ref_slow_copy(c->slow_pct, ref_thread_cpu_ns() - cpu0);
 }
 
-/* Defer the free of an old frame to the end of the batch (bulk punch);
- * frees at once when no room can be had. */
-static void defer_free(ref_host_t *h, mig_host_t *mh, uint32_t node, uint64_t frame) {
-  if (mh->nfreed[node] == mh->freed_cap[node]) {
-    size_t cap = mh->freed_cap[node] ? 2 * mh->freed_cap[node] : 256;
-    uint64_t *f = realloc(mh->freed[node], cap * sizeof *f);
-    if (!f) {
-      ref_frame_free(h->pools[node], frame);
-      return;
-    }
-    mh->freed[node] = f;
-    mh->freed_cap[node] = cap;
-  }
-  mh->freed[node][mh->nfreed[node]++] = frame;
-}
-
-static void flush_frees(ref_host_t *h, mig_host_t *mh) {
-  for (uint32_t n = 0; n < h->nnodes; n++)
-    if (mh->nfreed[n]) {
-      ref_frame_free_many(h->pools[n], mh->freed[n], mh->nfreed[n]);
-      mh->nfreed[n] = 0;
-    }
-}
-
 static void mig_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   mig_ctx_t *c = ctx;
   int32_t from = (int32_t)ref_pte_node(old_pte);
-  defer_free(c->h, c->mh, (uint32_t)from, ref_pte_frame(old_pte));
+  ref_frame_list_add(&c->mh->freed, c->h->pools, (uint32_t)from, ref_pte_frame(old_pte));
   atomic_fetch_sub_explicit(&c->vm->pages_per_node[from], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&c->vm->pages_per_node[c->node], 1, memory_order_relaxed);
   if (c->mc->remote)
@@ -388,15 +357,8 @@ static void mig_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
 static const ref_remap_ops_t mig_ops = {
     .release = mig_release, .eligible = mig_eligible, .transform_many = mig_transform_many};
 
-/* Remap one batch (with retries of cancelled pages), report it. */
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static bool tick_over(const mig_host_t *mh) {
-  return mh->tick_deadline && mono_ns() >= mh->tick_deadline;
+  return mh->tick_deadline && mmc_mono_ns() >= mh->tick_deadline;
 }
 
 #ifdef REF_TWINS
@@ -436,7 +398,7 @@ static uint64_t mig_batch(mig_ctx_t *c, const uint64_t *gpfns, size_t n) {
     done += res.remapped;
     wait_ns += res.wait_ns;
   }
-  flush_frees(c->h, c->mh);
+  ref_frame_list_flush(&c->mh->freed, c->h->pools);
   if (!done)
     return 0;
 #ifdef REF_TWINS
@@ -608,7 +570,7 @@ static void mig_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   mh->tick_deadline = 0;
   if (h->clock == MMC_CLOCK_LIVE && !ref_set(h, REF_SET_REF_MIGRATE_UNTHROTTLED))
     mh->tick_deadline =
-        mono_ns() + ref_settings_period_ns(&h->settings, REF_SET_REF_MIGRATE_TICK) / 2;
+        mmc_mono_ns() + ref_settings_period_ns(&h->settings, REF_SET_REF_MIGRATE_TICK) / 2;
   ref_vm_for_each(h, mig_tick_vm, &a);
 }
 
@@ -633,15 +595,6 @@ static bool grow_input(mig_host_t *mh, uint32_t nnodes) {
   return true;
 }
 
-/* CPU time (ns) consumed so far by thread tid; false when it is gone. */
-static bool thread_cpu_ns(pid_t tid, uint64_t *out) {
-  struct timespec ts;
-  if (clock_gettime(MIG_THREAD_CPUCLOCK(tid), &ts) != 0)
-    return false;
-  *out = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-  return true;
-}
-
 /* Live clock: one vCPU's demand in cores over the last period. */
 static double live_demand(mig_host_t *mh, mig_vm_t *mv, mmc_vcpu_t *v) {
   uint32_t k = v->index;
@@ -650,7 +603,7 @@ static double live_demand(mig_host_t *mh, mig_vm_t *mv, mmc_vcpu_t *v) {
     return 0.0;
   }
   uint64_t now = 0;
-  bool ok = thread_cpu_ns(v->tid, &now);
+  bool ok = mmc_thread_cpu_ns(v->tid, &now);
   bool measured = ok && mv->cpu_tid[k] == v->tid && mh->period_ns && now >= mv->cpu_ns[k];
   double d = measured ? (double)(now - mv->cpu_ns[k]) / (double)mh->period_ns
                       : (double)v->demand / MIG_PERMILLE;
@@ -808,8 +761,7 @@ static void mig_detach(ref_host_t *h) {
   free(mh->who);
   free(mh->pages);
   free(mh->batch);
-  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
-    free(mh->freed[n]);
+  ref_frame_list_fini(&mh->freed);
   free(mh);
   ref_host_set_mech(h, REF_MECH_MIGRATE, NULL);
 }

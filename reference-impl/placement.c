@@ -62,9 +62,19 @@ static void means_after(const ref_place_host_t *h, uint32_t k, int64_t cpu, int6
   *mm = cm > 0 ? ml / cm : 0;
 }
 
-ref_place_eval_t ref_place_evaluate(const ref_place_host_t *h, const uint32_t *set, uint32_t k,
-                                    int64_t cpu, int64_t mem) {
-  ref_place_eval_t e = {0, 0.0, 0.0};
+/* The host's balance if one client of (cpu, mem) were added on each of the
+ * k nodes of `set` (see the model in placement.h): nodes of the set the
+ * client does not fit, the largest deviation of any home from a resource's
+ * mean in client units, and the sum of the squared deviations. */
+typedef struct place_eval {
+  uint32_t misfits;
+  double peak;
+  double spread;
+} place_eval_t;
+
+static place_eval_t place_evaluate(const ref_place_host_t *h, const uint32_t *set, uint32_t k,
+                                   int64_t cpu, int64_t mem) {
+  place_eval_t e = {0, 0.0, 0.0};
   double mc, mm, uc = h->cpu_unit, um = h->mem_unit;
   means_after(h, k, cpu, mem, &mc, &mm);
   bool in[MMC_MAX_NODES] = {false};
@@ -108,7 +118,7 @@ static void candidates(const ref_place_host_t *h, uint64_t affinity, cand_t *c) 
 }
 
 /* -1, 0, 1 as placement a is better than, as good as, worse than b. */
-static int compare_eval(ref_place_eval_t a, ref_place_eval_t b) {
+static int compare_eval(place_eval_t a, place_eval_t b) {
   if (a.misfits != b.misfits)
     return a.misfits < b.misfits ? -1 : 1;
   if (a.peak < b.peak - LOAD_EPS)
@@ -122,10 +132,10 @@ static int compare_eval(ref_place_eval_t a, ref_place_eval_t b) {
 
 static uint32_t pick(const ref_place_host_t *h, const cand_t *c, int64_t cpu, int64_t mem) {
   uint32_t best = UINT32_MAX;
-  ref_place_eval_t be = {0, 0.0, 0.0};
+  place_eval_t be = {0, 0.0, 0.0};
   for (uint32_t i = 0; i < c->n; i++) {
     uint32_t n = c->node[i];
-    ref_place_eval_t e = ref_place_evaluate(h, &n, 1, cpu, mem);
+    place_eval_t e = place_evaluate(h, &n, 1, cpu, mem);
     if (best == UINT32_MAX || compare_eval(e, be) < 0) { /* ties: lower index */
       best = n;
       be = e;
@@ -162,7 +172,7 @@ static uint64_t choose_capped(uint32_t m, uint32_t k, uint64_t cap) {
 
 typedef struct set_cost {
   uint32_t dist;
-  ref_place_eval_t eval;
+  place_eval_t eval;
 } set_cost_t;
 
 static bool better_set(set_cost_t a, set_cost_t b) {
@@ -173,7 +183,7 @@ static bool better_set(set_cost_t a, set_cost_t b) {
 
 static set_cost_t cost_of(const ref_place_host_t *h, const uint32_t *set, uint32_t k, int64_t cpu,
                           int64_t mem) {
-  set_cost_t c = {0, ref_place_evaluate(h, set, k, cpu, mem)};
+  set_cost_t c = {0, place_evaluate(h, set, k, cpu, mem)};
   for (uint32_t i = 0; i < k; i++)
     for (uint32_t j = i + 1; j < k; j++)
       c.dist += dist(h, set[i], set[j]);
@@ -214,7 +224,7 @@ static set_cost_t search_greedy(const ref_place_host_t *h, const cand_t *c, uint
   set_cost_t bc = {UINT32_MAX, {0, 0.0, 0.0}};
   double load[MMC_MAX_NODES];
   for (uint32_t i = 0; i < c->n; i++)
-    load[i] = ref_place_evaluate(h, &c->node[i], 1, cpu, mem).peak;
+    load[i] = place_evaluate(h, &c->node[i], 1, cpu, mem).peak;
   for (uint32_t s = 0; s < c->n; s++) {
     uint32_t add[MMC_MAX_NODES], set[MMC_MAX_NODES];
     bool in[MMC_MAX_NODES] = {false};

@@ -138,16 +138,4 @@ uint32_t ref_place_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_p
  * memory fractions. */
 double ref_place_node_load(const ref_place_host_t *h, uint32_t n, int64_t cpu, int64_t mem);
 
-/* The host's balance if one client of (cpu, mem) were added on each of the
- * k nodes of `set` (see the model above): nodes of the set the client does
- * not fit, the largest deviation of any home from a resource's mean in
- * client units, and the sum of the squared deviations. */
-typedef struct ref_place_eval {
-  uint32_t misfits;
-  double peak;
-  double spread;
-} ref_place_eval_t;
-ref_place_eval_t ref_place_evaluate(const ref_place_host_t *h, const uint32_t *set, uint32_t k,
-                                    int64_t cpu, int64_t mem);
-
 #endif

@@ -102,6 +102,7 @@
 #include <unistd.h>
 
 #include "mech.h"
+#include "mmc_clock.h"
 
 #define CACHE_LINE 64
 /* Spins before each sched_yield() in a wait: a quiescent point or a page copy
@@ -114,7 +115,7 @@
  * wait (every active vCPU passing a quiescent point: microseconds) and a
  * scheduler time slice, far below anything a guest would notice as a hang.
  * Internal mechanism constant, not a policy tunable. */
-#define MARK_WAIT_NS 20000000ull
+#define MARK_WAIT_NS (20 * MMC_NS_PER_MS)
 /* Yields before a waiter starts napping, and the nap: see backoff(). */
 #define WAIT_YIELDS 16
 #define WAIT_NAP_NS 20000L
@@ -122,7 +123,7 @@
  * Not what ends the wait (a vCPU's quiescent point wakes it, see
  * remap_backoff); a bound so that a missed wake-up costs a millisecond, not
  * a hang. Internal mechanism constant, not a policy tunable. */
-#define REMAP_SLEEP_NS 1000000ull
+#define REMAP_SLEEP_NS MMC_NS_PER_MS
 /* Waiters take snapshots of this many vCPUs at a time (stack array). */
 #define SNAP_CHUNK 64
 /* Remap batches of up to this many pages keep their state on the stack. */
@@ -285,14 +286,8 @@ static void backoff(unsigned *spins) {
   nanosleep(&ts, NULL);
 }
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void futex_wait_u32(_Atomic uint32_t *word, uint32_t val, uint64_t ns) {
-  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+  struct timespec ts = mmc_ns_timespec(ns);
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
 }
 
@@ -467,7 +462,7 @@ static bool wait_mark(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t ma
     backoff(&spins);
     if (spins % WAIT_SPINS)
       continue;
-    uint64_t t = now_ns();
+    uint64_t t = mmc_mono_ns();
     if (!deadline) {
       uint64_t bound = atomic_load_explicit(&ref_pmap_test_mark_wait_ns, memory_order_relaxed);
       deadline = t + (bound ? bound : MARK_WAIT_NS);
@@ -696,10 +691,10 @@ static void remap_chunk(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const re
                         void *ctx, uint64_t *marked, ref_remap_result_t *res) {
   if (remap_mark(m, gpfns, n, ops, ctx, marked, res) == 0)
     return;
-  uint64_t t0 = now_ns();
+  uint64_t t0 = mmc_mono_ns();
   if (!ref_pmap_test_skip_wait)
     wait_quiescent(m, NULL, NULL);
-  res->wait_ns += now_ns() - t0;
+  res->wait_ns += mmc_mono_ns() - t0;
   atomic_fetch_add(&m->copying, 1);
   remap_publish(m, gpfns, n, ops, ctx, marked, res);
   atomic_fetch_sub(&m->copying, 1);

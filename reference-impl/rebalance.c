@@ -360,15 +360,6 @@ static int rb_check(const rebalance_settings_t *s, const rebalance_node_t *nodes
   return 0;
 }
 
-double rebalance_imbalance(const rebalance_node_t *nodes, uint32_t nnodes,
-                           const rebalance_vm_t *vms, uint32_t nvms) {
-  rb_ctx_t c = {.nodes = nodes, .nn = nnodes, .vms = vms, .nv = nvms};
-  if (nnodes < 1 || nnodes > MMC_MAX_NODES)
-    return 0.0;
-  rb_measure(&c);
-  return c.pre;
-}
-
 static void rb_emit(rebalance_result_t *out, const rb_ctx_t *c, uint32_t vm, uint32_t to,
                     rebalance_reason_t why) {
   out->moves[out->nmoves++] =

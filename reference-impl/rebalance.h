@@ -166,8 +166,4 @@ int rebalance_step(const rebalance_settings_t *s, const rebalance_node_t *nodes,
 bool rebalance_result_is_valid(const rebalance_result_t *r, const rebalance_node_t *nodes,
                                uint32_t nnodes, const rebalance_vm_t *vms, uint32_t nvms);
 
-/* The imbalance (percentage points) of a snapshot, as rebalance_step measures it. */
-double rebalance_imbalance(const rebalance_node_t *nodes, uint32_t nnodes,
-                           const rebalance_vm_t *vms, uint32_t nvms);
-
 #endif

@@ -22,10 +22,6 @@
 
 extern const ref_mech_t ref_mech_memstate;
 
-/* Current state (any thread). HIGH when the mechanism is not attached. */
-mmc_mem_state_t ref_memstate_state(ref_host_t *h);
-/* Free frames of the whole host now (sum over pools). */
-uint64_t ref_memstate_free_pages(ref_host_t *h);
 /* The allocation target of a VM as of the last tick (pages); the VM's
  * configured size before the first tick. The one place that decides where
  * targets come from (see memstate.c "targets"). */
@@ -48,8 +44,6 @@ int ref_balloon_give(ref_host_t *h, mmc_vm_id_t vm, const uint64_t *gpfns, size_
                      mmc_error_t *err);
 int ref_balloon_take(ref_host_t *h, mmc_vm_id_t vm, const uint64_t *gpfns, size_t n,
                      mmc_error_t *err);
-/* BAL-2: min(Mem.CtlMaxPercent % of configured, sched.mem.maxmemctl); 0 without a driver. */
-uint64_t ref_balloon_cap(ref_host_t *h, const ref_vm_t *vm);
 /* Pages the balloon holds now / is asked to hold. */
 uint64_t ref_balloon_size(const ref_vm_t *vm);
 uint64_t ref_balloon_get_target(const ref_vm_t *vm);

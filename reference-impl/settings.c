@@ -7,6 +7,7 @@
  * implementation's own tunables, marked "(ours)". Invariants: see settings.h.
  */
 #include "settings.h"
+#include "mmc_units.h"
 #include "twin.h"
 
 #include <stdio.h>
@@ -166,10 +167,6 @@ int ref_profile_parse(const char *name, ref_profile_t *out, mmc_error_t *err) {
   return mmc_fail(err, MMC_EINVAL, "profile \"%s\" is unknown: use esxi-6.7 or osdi02", name);
 }
 
-const char *ref_profile_name(ref_profile_t p) {
-  return p < REF_PROFILE_COUNT ? profile_names[p] : "?";
-}
-
 const ref_setting_def_t *ref_setting_def(ref_setting_id_t id) {
   return id < REF_SET_COUNT ? &table[id] : NULL;
 }
@@ -242,11 +239,11 @@ uint64_t ref_settings_period_ns(const ref_settings_t *s, ref_setting_id_t id) {
     return 0;
   uint64_t v = (uint64_t)ref_settings_get(s, id);
   if (strcmp(d->unit, "ms") == 0)
-    return v * 1000000ull;
+    return v * MMC_NS_PER_MS;
   if (strcmp(d->unit, "s") == 0)
-    return v * 1000000000ull;
+    return v * MMC_NS_PER_S;
   if (strcmp(d->unit, "min") == 0)
-    return v * 60ull * 1000000000ull;
+    return v * 60ull * MMC_NS_PER_S;
   return 0;
 }
 

@@ -125,7 +125,6 @@ extern const ref_vm_option_defaults_t ref_vm_defaults;
 
 /* "esxi-6.7" (also NULL or "") or "osdi02"; MMC_EINVAL naming the allowed ones. */
 int ref_profile_parse(const char *name, ref_profile_t *out, mmc_error_t *err);
-const char *ref_profile_name(ref_profile_t p);
 
 /* The row for an id (never NULL for id < REF_SET_COUNT). */
 const ref_setting_def_t *ref_setting_def(ref_setting_id_t id);

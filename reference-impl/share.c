@@ -115,10 +115,10 @@
 #include <xxhash.h>
 
 #include "mech.h"
+#include "mmc_units.h"
 #include "twin.h"
 
-#define NS_PER_S 1000000000ull
-#define PAGES_PER_MB 256u
+#define PAGES_PER_MB (MMC_MIB / MMC_PAGE_SIZE)
 #define MHZ_PER_GHZ 1000u
 #define MHZ_UNKNOWN 1000u       /* per core, when the topology has no frequency */
 #define TABLE_MIN 1024u         /* initial slots and entries per node */
@@ -225,8 +225,7 @@ typedef struct sh_host {
   size_t nitems, items_cap;
   uint64_t *gpfns;
   size_t gpfns_cap;
-  uint64_t *freed[MMC_MAX_NODES]; /* private frames merged away this run */
-  size_t nfreed[MMC_MAX_NODES], freed_cap[MMC_MAX_NODES];
+  ref_frame_list_t freed; /* private frames merged away this run */
   ref_vm_t **vms;
   size_t nvms, vms_cap;
   uint64_t collisions, stale, hashed, merged, runs, unshared;
@@ -903,35 +902,11 @@ static bool merge_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t
   return ok;
 }
 
-/* Keep a merged-away private frame for one ref_frame_free_many per node at
- * the end of the run (consecutive frames are punched together); free it
- * now when the list cannot grow. */
-static void defer_free(ref_host_t *h, sh_host_t *st, uint32_t node, uint64_t frame) {
-  if (st->nfreed[node] == st->freed_cap[node]) {
-    size_t cap = st->freed_cap[node] ? st->freed_cap[node] * 2 : 256;
-    uint64_t *n = realloc(st->freed[node], cap * sizeof *n);
-    if (!n) {
-      ref_frame_free(h->pools[node], frame);
-      return;
-    }
-    st->freed[node] = n;
-    st->freed_cap[node] = cap;
-  }
-  st->freed[node][st->nfreed[node]++] = frame;
-}
-
-static void flush_frees(ref_host_t *h, sh_host_t *st) {
-  for (uint32_t n = 0; n < MMC_MAX_NODES; n++) {
-    if (st->nfreed[n])
-      ref_frame_free_many(h->pools[n], st->freed[n], st->nfreed[n]);
-    st->nfreed[n] = 0;
-  }
-}
-
 static void merge_release(void *ctx, uint64_t gpfn, uint64_t old_pte) {
   merge_ctx_t *c = ctx;
   if (!REF_TWIN(TPS8_MERGED_FRAMES_KEPT)) /* twin: the frame merged away is never freed */
-    defer_free(c->h, c->st, ref_pte_node(old_pte), ref_pte_frame(old_pte));
+    /* kept for one punch per run of frames at the end of the run */
+    ref_frame_list_add(&c->st->freed, c->h->pools, ref_pte_node(old_pte), ref_pte_frame(old_pte));
   atomic_fetch_add_explicit(&c->sv->shared_pages, 1, memory_order_relaxed);
   if (c->last_zero)
     atomic_fetch_add_explicit(&c->sv->zero_pages, 1, memory_order_relaxed);
@@ -1172,7 +1147,7 @@ static void merge_all(ref_host_t *h, sh_host_t *st, uint64_t mask) {
       merge_phase(h, st, ph, mask, u);
     free(u);
   }
-  flush_frees(h, st);
+  ref_frame_list_flush(&st->freed, h->pools);
   for (size_t i = 0; i < st->nitems; i++)
     entry_put(h, st->tab[st->items[i].node], st->items[i].entry, true);
   st->nitems = 0;
@@ -1224,8 +1199,8 @@ static uint64_t vm_quotas(ref_host_t *h, sh_host_t *st, uint64_t dt_ns) {
     if (REF_TWIN(TPS3_RATE_MAX_IGNORED))
       by_cap = by_time;
     sv->credit += (uint64_t)(by_time < by_cap ? by_time : by_cap);
-    sv->quota = sv->credit / NS_PER_S;
-    sv->credit -= sv->quota * NS_PER_S;
+    sv->quota = sv->credit / MMC_NS_PER_S;
+    sv->credit -= sv->quota * MMC_NS_PER_S;
     if (sv->quota > vm->npages)
       sv->quota = vm->npages;
     sum += sv->quota;
@@ -1280,8 +1255,8 @@ static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   st->nvms = 0;
   ref_vm_for_each(h, collect_vm, st);
   st->host_credit += host_credit_for(h, dt);
-  uint64_t host_q = st->host_credit / NS_PER_S;
-  st->host_credit -= host_q * NS_PER_S;
+  uint64_t host_q = st->host_credit / MMC_NS_PER_S;
+  st->host_credit -= host_q * MMC_NS_PER_S;
   uint64_t sum = vm_quotas(h, st, dt);
   if (sum > host_q)
     cut_quotas(st, sum, host_q);
@@ -1410,8 +1385,7 @@ static void share_detach(ref_host_t *h) {
   free(st->salts);
   free(st->items);
   free(st->gpfns);
-  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
-    free(st->freed[n]);
+  ref_frame_list_fini(&st->freed);
   free(st->vms);
   free(st);
   ref_host_set_mech(h, REF_MECH_SHARE, NULL);

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "mech.h"
+#include "mmc_clock.h"
 #include "placement.h"
 #include "reclaim.h"
 #include "twin.h"
@@ -384,8 +385,9 @@ static int admit(ref_host_t *h, uint64_t add_pages, uint64_t old_pages, mmc_erro
   return mmc_fail(err, MMC_EADMISSION,
                   "admission control: reservation %llu MB + %llu MB reserved by running VMs "
                   "exceeds host memory %llu MB",
-                  (unsigned long long)(add_pages / 256), (unsigned long long)(others / 256),
-                  (unsigned long long)(m->capacity_pages / 256));
+                  (unsigned long long)(add_pages * MMC_PAGE_SIZE / MMC_MIB),
+                  (unsigned long long)(others * MMC_PAGE_SIZE / MMC_MIB),
+                  (unsigned long long)(m->capacity_pages * MMC_PAGE_SIZE / MMC_MIB));
 }
 
 /* ---------------------------------------------------------------- power on */

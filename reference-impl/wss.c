@@ -12,9 +12,10 @@
 
 #include <math.h>
 
+#include "mmc_units.h"
+
 /* ================================================================ policy */
 
-#define WSS_NS_PER_S 1000000000ull
 #define WSS_PERIOD_DEFAULT_S 60ull  /* Mem.SamplePeriod default (esxi-6.7 profile) */
 #define WSS_ACTIVE_MIN_DEFAULT 0.01 /* Mem.SampleActivePctMin default, 1 % */
 
@@ -25,7 +26,7 @@ static double wss_clamp01(double x) {
 }
 
 void wss_params_default(wss_params_t *p) {
-  *p = (wss_params_t){.period_ns = WSS_PERIOD_DEFAULT_S * WSS_NS_PER_S,
+  *p = (wss_params_t){.period_ns = WSS_PERIOD_DEFAULT_S * MMC_NS_PER_S,
                       .alpha_fast = WSS_ALPHA_FAST,
                       .alpha_slow = WSS_ALPHA_SLOW,
                       .active_min = WSS_ACTIVE_MIN_DEFAULT};
@@ -89,7 +90,9 @@ bool wss_exec(wss_state_t *st, const wss_params_t *p, uint64_t exec_ns) {
   return true;
 }
 
-double wss_fast_partial(const wss_state_t *st, const wss_params_t *p) {
+/* The fast average including the current partial period:
+ * fast + a_f (touched/sampled - fast), or fast when nothing is sampled. */
+static double wss_fast_partial(const wss_state_t *st, const wss_params_t *p) {
   if (!st->sampled)
     return st->fast;
   return st->fast + p->alpha_fast * (wss_period_fraction(st) - st->fast);
@@ -119,6 +122,7 @@ bool wss_is_valid(const wss_state_t *st, const wss_params_t *p) {
 #include <time.h>
 
 #include "idletax.h"
+#include "mmc_clock.h"
 #include "ref.h"
 
 #define WSS_LOCK_FLAGS (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY)
@@ -175,21 +179,12 @@ static void wss_params_now(ref_host_t *h, wss_params_t *p) {
 
 /* ---- execution time */
 
-/* Linux encodes a thread's CPU clock as a clockid (what
- * pthread_getcpuclockid returns): ~tid << 3 | CPUCLOCK_PERTHREAD | SCHED. */
-static uint64_t wss_thread_cpu_ns(pid_t tid, bool *ok) {
-  clockid_t id = (clockid_t)((~(unsigned)tid << 3) | 6u);
-  struct timespec ts;
-  *ok = clock_gettime(id, &ts) == 0;
-  return *ok ? (uint64_t)ts.tv_sec * WSS_NS_PER_S + (uint64_t)ts.tv_nsec : 0;
-}
-
 static uint64_t wss_exec_live(ref_vm_t *vm, wss_vm_t *w) {
   uint64_t sum = 0;
   for (uint32_t i = 0; i < vm->cfg.vcpus; i++) {
     const mmc_vcpu_t *v = &vm->vcpus[i];
-    bool ok = false;
-    uint64_t now = atomic_load(&v->entered) ? wss_thread_cpu_ns(v->tid, &ok) : 0;
+    uint64_t now = 0;
+    bool ok = atomic_load(&v->entered) && mmc_thread_cpu_ns(v->tid, &now);
     if (ok && w->tid[i] == v->tid && now >= w->cpu_ns[i])
       sum += now - w->cpu_ns[i];
     w->tid[i] = ok ? v->tid : 0;

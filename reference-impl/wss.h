@@ -125,10 +125,6 @@ void wss_touch(wss_state_t *st);
  * measure), the excess whole periods are dropped. */
 bool wss_exec(wss_state_t *st, const wss_params_t *p, uint64_t exec_ns);
 
-/* The fast average including the current partial period:
- * fast + a_f (touched/sampled - fast), or fast when nothing is sampled. */
-double wss_fast_partial(const wss_state_t *st, const wss_params_t *p);
-
 /* The estimate: max(slow, fast, fast_partial), floored by p->active_min,
  * in [active_min, 1]. */
 double wss_estimate(const wss_state_t *st, const wss_params_t *p);

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "mmc_clock.h"
+
 #include "mech.h"
 #include "ref.h"
 
@@ -1050,12 +1052,6 @@ static void policy_interface_moves_homes(void **state) {
   I->host_destroy(h);
 }
 
-static uint64_t ns_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -1071,9 +1067,9 @@ static void power_on_1000_vms_on_24_nodes(void **state) {
   for (int i = 0; i < NVM; i++) {
     mmc_vm_config_t c = vm_cfg(1 + (uint32_t)(i % 4), 64u << (i % 3));
     mmc_vm_id_t id;
-    uint64_t a = ns_now();
+    uint64_t a = mmc_mono_ns();
     int rc = I->vm_power_on(h, &c, &id, NULL);
-    t[i] = ns_now() - a;
+    t[i] = mmc_mono_ns() - a;
     assert_int_equal(rc, 0);
   }
   mmc_host_stats_t hs;

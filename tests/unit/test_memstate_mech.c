@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include "mmc_clock.h"
 #include "memstate.h"
 #include "reclaim_util.h"
 
@@ -132,12 +133,6 @@ static void *blocked_vcpu(void *arg) {
   return NULL;
 }
 
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Live host at low: `big` filler above target, `small` touching until its
  * access is refused (ERETRY: blocked). Returns the first gpfn refused. */
 static uint64_t live_low(mmc_host_t *h, mmc_vm_id_t big, mmc_vm_id_t small) {
@@ -160,8 +155,9 @@ static void live_blocked_vcpu_resumes(void **state) {
   blocked_t b = {.h = h, .vm = small, .gpfn = live_low(h, big, small)};
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, blocked_vcpu, &b), 0);
-  uint64_t t0 = mono_ms();
-  while (atomic_load(&b.retries) < 2 && !atomic_load(&b.done) && mono_ms() - t0 < 10000)
+  uint64_t t0 = mmc_mono_ns();
+  while (atomic_load(&b.retries) < 2 && !atomic_load(&b.done) &&
+         mmc_mono_ns() - t0 < 10 * MMC_NS_PER_S)
     sched_yield();
   assert_int_equal(atomic_load(&b.done), 0); /* still blocked */
   assert_int_equal(I->vm_power_off(h, big, NULL), 0);
@@ -182,12 +178,12 @@ static void live_block_times_out(void **state) {
   mmc_host_t *h = rt_host(&tp, MMC_CLOCK_LIVE, NULL, s, 5);
   mmc_vm_id_t big = rt_vm(h, 128, false), small = rt_vm(h, 32, false);
   blocked_t b = {.h = h, .vm = small, .gpfn = live_low(h, big, small)};
-  uint64_t t0 = mono_ms();
+  uint64_t t0 = mmc_mono_ns();
   blocked_vcpu(&b);
   assert_int_equal(atomic_load(&b.done), -1);
   assert_int_equal(b.err.code, MMC_ENOMEM);
   assert_non_null(strstr(b.err.msg, "Ref.LowBlockTimeout"));
-  assert_true(mono_ms() - t0 >= 40);
+  assert_true(mmc_mono_ns() - t0 >= 40 * MMC_NS_PER_MS);
   I->host_destroy(h);
 }
 

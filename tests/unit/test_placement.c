@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "mmc_clock.h"
+
 #include "placement.h"
 
 #define MB_PAGES(mb) ((uint64_t)(mb)*256u)
@@ -492,12 +494,6 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static uint64_t ns_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void decision_cost_1000_vms_24_nodes(void **state) {
   (void)state;
   enum { NVM = 1000 };
@@ -508,10 +504,10 @@ static void decision_cost_1000_vms_24_nodes(void **state) {
     uint32_t vcpus = 1 + (uint32_t)(rnd() % (v % 50 == 0 ? 16 : 4)); /* 2 % wide */
     ref_place_request_t r = req(vcpus, 256u << (rnd() % 4));
     ref_place_decision_t d;
-    uint64_t a = ns_now();
+    uint64_t a = mmc_mono_ns();
     int rc = ref_place_decide(&h, &r, &d, NULL);
     ref_place_commit(&h, &d, r.vcpu_demand, +1);
-    t[v] = ns_now() - a;
+    t[v] = mmc_mono_ns() - a;
     assert_int_equal(rc, 0);
   }
   qsort(t, NVM, sizeof t[0], cmp_u64);

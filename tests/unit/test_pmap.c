@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "mmc_clock.h"
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -198,17 +200,11 @@ static const ref_remap_ops_t r_ops = {
 
 /* ------------------------------------------------------------ helpers */
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Wait (yielding) until *flag >= want; false after 10 s (a hang). */
 static bool wait_flag(_Atomic int *flag, int want) {
-  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
   while (atomic_load(flag) < want) {
-    if (mono_ns() > deadline)
+    if (mmc_mono_ns() > deadline)
       return false;
     sched_yield();
   }
@@ -558,9 +554,9 @@ static void *busy2_thread(void *arg) {
     return NULL;
   }
   if (!writer) {
-    uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+    uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
     while (!(ref_pmap_get(b->t->map, 0) & REF_PTE_BUSY))
-      if (mono_ns() > deadline) {
+      if (mmc_mono_ns() > deadline) {
         b->rc[a->v] = -101;
         return NULL;
       }
@@ -672,9 +668,9 @@ static uint64_t run_hold_scenario(bool broken, ref_remap_result_t *res) {
   if (broken) {
     assert_true(wait_flag(&h.done, 1));
   } else {
-    uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+    uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
     while (!(ref_pmap_get(t->map, 0) & REF_PTE_MARK) && !atomic_load(&h.done))
-      assert_true(mono_ns() < deadline);
+      assert_true(mmc_mono_ns() < deadline);
   }
   ref_vcpu_q_t *q1 = ref_pmap_vcpu(t->map, 1);
   mmc_error_t err = {0};
@@ -721,9 +717,9 @@ static void test_remapper_woken_by_quiesce(void **state) {
   assert_true(wait_flag(&h.held, 1));
   uint64_t sleeps = atomic_load(&ref_pmap_test_remap_sleeps);
   assert_int_equal(pthread_create(&r, NULL, hold_remapper, &h), 0);
-  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
   while (atomic_load(&ref_pmap_test_remap_sleeps) == sleeps)
-    assert_true(mono_ns() < deadline);
+    assert_true(mmc_mono_ns() < deadline);
   assert_false(atomic_load(&h.done)); /* asleep, page 0 still held */
   /* vCPU 1 (this thread, not active when the remap looked) quiesces again
    * and again: only the vCPUs a remapper waits for wake it. */
@@ -784,13 +780,13 @@ static void test_fresh_vcpu_waits_for_mark(void **state) {
   h.ctx = &c;
   h.gpfn = 1;
   assert_int_equal(pthread_create(&r, NULL, hold_remapper, &h), 0);
-  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
   while (!(ref_pmap_get(t->map, 1) & REF_PTE_MARK))
-    assert_true(mono_ns() < deadline);
+    assert_true(mmc_mono_ns() < deadline);
   uint64_t waits = atomic_load(&ref_pmap_test_mark_waits);
   assert_int_equal(pthread_create(&b, NULL, fresh_vcpu1, &f), 0);
   while (atomic_load(&ref_pmap_test_mark_waits) == waits && !atomic_load(&f.returned))
-    assert_true(mono_ns() < deadline);
+    assert_true(mmc_mono_ns() < deadline);
   assert_false(atomic_load(&f.returned)); /* waiting, not cancelled */
   atomic_store(&h.go, 1);                 /* vCPU 0 quiesces: the remap goes on */
   pthread_join(a, NULL);
@@ -855,9 +851,9 @@ static void test_holder_waits_in_copy_phase(void **state) {
   assert_true(ref_pmap_get(t->map, 2) & REF_PTE_MARK);
   uint64_t waits = atomic_load(&ref_pmap_test_mark_waits);
   assert_int_equal(pthread_create(&v, NULL, copyph_vcpu0, &x), 0);
-  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
   while (atomic_load(&ref_pmap_test_mark_waits) == waits && !atomic_load(&x.returned))
-    assert_true(mono_ns() < deadline);
+    assert_true(mmc_mono_ns() < deadline);
   assert_false(atomic_load(&x.returned)); /* waiting, not cancelled */
   atomic_store(&go, 1);
   pthread_join(r, NULL);
@@ -986,9 +982,9 @@ static void *cow_vcpu0(void *arg) {
   atomic_store(&h->step, 1);
   /* Until vCPU 1 is blocked in its COW (entry BUSY) or has its pointer;
    * broken, only the latter (BUSY is then seen only in passing). */
-  uint64_t deadline = mono_ns() + 10ull * 1000000000u;
+  uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
   while (atomic_load(&h->step) != 2 && (h->broken || !(ref_pmap_get(h->t->map, 0) & REF_PTE_BUSY)))
-    if (mono_ns() > deadline)
+    if (mmc_mono_ns() > deadline)
       break;
   h->bad = check_pub(0, 2, 0, p);
   pub_clear(0);
@@ -1104,8 +1100,8 @@ static void *stress_vcpu(void *arg) {
   ref_vcpu_q_t *q = ref_pmap_vcpu(s->t->map, v);
   unsigned seed = 1234 + v;
   held_t h[HELD];
-  uint64_t deadline = mono_ns() + S_DEADLINE_S * 1000000000ull;
-  for (int w = 0; w < S_WINDOWS || (!stress_enough(s) && mono_ns() < deadline); w++) {
+  uint64_t deadline = mmc_mono_ns() + S_DEADLINE_S * MMC_NS_PER_S;
+  for (int w = 0; w < S_WINDOWS || (!stress_enough(s) && mmc_mono_ns() < deadline); w++) {
     int n = 0, want = 1 + rand_r(&seed) % HELD;
     while (n < want) {
       uint64_t g = rand_r(&seed) % 2 ? (uint64_t)v * S_OWN + (uint64_t)rand_r(&seed) % S_OWN

@@ -22,6 +22,8 @@
 #include <sched.h>
 
 #include <cmocka.h>
+
+#include "mmc_clock.h"
 #include <xxhash.h>
 
 #include "mmc_error.h"
@@ -694,14 +696,11 @@ static void test_live_stop_and_demand(void **state) {
   assert_int_equal(wl_live_start(&l, e.vm, 1, &lc, &err), 0);
   /* Wait on progress counters (the 100% vCPU's busy time) with a deadline. */
   wl_counts_t c0, c1;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  time_t deadline = ts.tv_sec + 10;
+  uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
   do {
     sched_yield();
     wl_vcpu_counts(&vm->vcpus[1], &c1);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-  } while (c1.busy_ns < 100 * MS && ts.tv_sec < deadline);
+  } while (c1.busy_ns < 100 * MS && mmc_mono_ns() < deadline);
   wl_live_stop(l);
   assert_int_equal(wl_live_join(l, &err), 0);
   wl_vcpu_counts(&vm->vcpus[0], &c0);
@@ -990,16 +989,13 @@ static void test_ref_live_wv_remap(void **state) {
   if (wl_live_start(&l, e.vm, e.nvm, &lc, &err))
     fail_msg("wl_live_start: %s", err.msg);
   uint64_t moved_total = 0, rounds = 0;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  time_t end = ts.tv_sec + 1;
+  uint64_t end = mmc_mono_ns() + MMC_NS_PER_S;
   int rc = 0;
   do {
     uint64_t moved = 0;
     rc = impl->move_range(e.host, vm->id, 0, n, (uint32_t)(rounds++ % 2), &moved, &err);
     moved_total += moved;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-  } while (!rc && ts.tv_sec < end);
+  } while (!rc && mmc_mono_ns() < end);
   wl_live_stop(l);
   int jrc = wl_live_join(l, &err);
   if (rc)
