@@ -17,44 +17,21 @@
  * frames). Freeing a frame punches it out of the memfd
  * (fallocate(PUNCH_HOLE)), so the kernel really gets the memory back (RSS and
  * mincore show it) and the next user reads zeros: that is how frames are
- * zeroed before reuse (SEC-1). Metadata: 4 bytes per frame (the free stack).
+ * zeroed before reuse (SEC-1). Metadata: 4.125 bytes per frame (the free
+ * stack and the allocation bitmap).
  *
  * ---------------------------------------------------------------- page map
  * One 64-bit entry (pte) per guest page, read by the vCPU fast path with one
- * acquire load. Layout (see REF_PTE_*): state in bits 0..3, flags in 4..7,
+ * seq_cst load. Layout (see REF_PTE_*): state in bits 0..3, flags in 4..7,
  * node index in 8..15, frame (or swap/zip slot) in 16..63.
  *
- * Quiescence protocol (the software TLB shootdown). Each vCPU has
- *   active: set by page() when the vCPU starts holding pointers,
- *   qseq:   incremented (release) and active cleared by quiesce()/exit.
- * A remap of a batch of pages:
- *   1. mark: CAS each pte from P to P|MARK (skipping ptes that changed),
- *   2. wait: snapshot every vCPU's (active, qseq) after marking (seq_cst);
- *      wait until each active one's qseq has moved (one wait per batch),
- *   3. for each page: CAS P|MARK -> P|COPY (fails if a vCPU cancelled the
- *      mark: skip the page), call the transform (copy to the new frame...),
- *      publish the new pte with a release store, then release the old frame.
- * A vCPU that holds pointers (active in this epoch) and meets MARK cancels
- * it (CAS back to P) and uses P: the remap of that page is abandoned, so a
- * remapper never waits on a vCPU that waits on it (no deadlock). A vCPU that
- * holds no pointers waits (bounded) for the marked page to be published
- * instead, quiescent meanwhile, so busy writers do not starve migration.
- * A vCPU that meets COPY waits (yielding) until the pte is published: the
- * copy of one page never waits on anything. pmap.c states the full rules.
- * A vCPU's own slow path (copy-on-write, swap-in, sample restore, first touch)
- * locks the pte with BUSY, and, when other vCPUs may hold pointers to the old
- * frame (COW), waits for them like a remapper. If one of them is itself
- * waiting in a slow path and has a lower index, the vCPU gives up with
- * MMC_ERETRY (cancelling its mark), so any cycle of waiting vCPUs breaks at
- * its highest-index member.
- *
- * Invariants (checked by ref_pmap_is_valid and tests/unit/test_pmap.c):
- *  I1 no write lost: every write through a pointer obtained from page() is
- *     visible in the page's frame after the next remap completes;
- *  I2 a pointer stays valid (its frame not freed nor reused) until the vCPU's
- *     next quiescent point;
- *  I3 once a vCPU holds a page writable, no other vCPU of the VM holds or can
- *     obtain a pointer to another frame for that page.
+ * The quiescence protocol (the software TLB shootdown) — how a remap (mark,
+ * one wait for the vCPUs' quiescent points, copy, publish) and a vCPU's slow
+ * path (BUSY, copy-on-write) move an entry between its states, who may make
+ * each transition, who waits for whom, the rules R1-R8 and the invariants
+ * I1-I3 (no write lost, a pointer valid until the next quiescent point, one
+ * frame under a writer) — is stated once, as a state table, at the top of
+ * pmap.c. Locks: ref.h, "Lock ordering".
  */
 #ifndef REF_MECH_H
 #define REF_MECH_H

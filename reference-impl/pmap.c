@@ -1,13 +1,143 @@
 /*
  * pmap.c — the guest page map (one 64-bit entry per guest page) and its
- * quiescence protocol, the software TLB shootdown of mech.h.
+ * quiescence protocol, the software TLB shootdown of mech.h. This comment
+ * is the protocol's one statement; mech.h and the other files point here.
  *
  * SPEC: INT-1 (no data lost while pages move under running vCPUs), SEC-1 (COW
  * isolates writers), and the mechanism under NUMA migration, sharing, swap
  * and working-set sampling. The contract's "Guest pointers" paragraph is what
  * this file guarantees to the suite.
  *
- * Invariants (tests/unit/test_pmap.c checks them with concurrent threads):
+ * ---------------------------------------------------------------- actors
+ *  vCPU      a thread in page()/quiesce() for one vCPU slot of the map. It
+ *            is "holding" from its first page() after a quiescent point
+ *            (active = 1) until the next one, "fresh" in that first page()
+ *            (it holds no pointer yet).
+ *  remapper  a thread in ref_pmap_remap (migration, sharing, swap-out,
+ *            balloon, move_range). Never an active vCPU of the map (it
+ *            would wait for itself), one at a time per map (R2).
+ *  owner     a control path setting an entry with ref_pmap_cas while no
+ *            vCPU can use the page (power-on, balloon, working-set
+ *            sampling, a failed swap write); it never waits on an entry.
+ *
+ * ---------------------------------------------------------------- entry states
+ * An entry is a base state S (UNBACKED, PRIVATE, SHARED, BALLOONED,
+ * COMPRESSED, SWAPPED: mech.h), at most one lock flag, and SAMPLED:
+ *
+ *  entry     meaning                                a vCPU meeting it
+ *  S         plain                                  PRIVATE, or SHARED for a
+ *                                                   read: the pointer (fast
+ *                                                   path); else locks it BUSY
+ *  S|MARK    a remap wants the page and waits for   holding: cancels it (W3);
+ *            the vCPUs active at its snapshot       fresh: waits quiesced (W3)
+ *  S|COPY    a remap copies it (transform)          waits (W2)
+ *  S|BUSY    a vCPU's slow path owns it             waits (W4)
+ *  +SAMPLED  with any of the above: the next        slow path: counted by the
+ *            access is counted (wss.c)              sampling fault, then as S
+ *
+ * ---------------------------------------------------------------- transitions
+ * Each is one atomic operation on the entry, by the one actor named; CAS
+ * and loads are seq_cst unless "release" is said. No other transition
+ * exists: MARK, COPY and BUSY never combine, and only the actor that set a
+ * lock flag clears it (but a vCPU may cancel a MARK).
+ *
+ *  from     to        by        operation      when
+ *  S        S|MARK    remapper  CAS            mark phase: no lock flag set,
+ *                                              eligible() accepts S
+ *  S|MARK   S         vCPU      CAS (cancel)   holding, the remap not
+ *                                              copying; or W3's bound ran out
+ *  S|MARK   S|COPY    remapper  CAS            after W1; fails when cancelled:
+ *                                              the page is skipped
+ *  S|COPY   S'        remapper  release store  transform() gave S' (SAMPLED
+ *                                              kept), then release(S)
+ *  S|COPY   S         remapper  release store  transform() declined
+ *  S        S|BUSY    vCPU      CAS            slow path (S not fast for the
+ *                                              access, or SAMPLED)
+ *  S|BUSY   S'        vCPU      release store  the fault op gave S' (lock
+ *                                              flags and SAMPLED cleared)
+ *  S|BUSY   S         vCPU      store          the fault op failed, or the
+ *                                              COW wait gave way (R4)
+ *  S        S^SAMPLED owner     CAS            sampling sets it, the end of
+ *                                              the period clears it; no lock
+ *                                              flag set
+ *  S        S'        owner     CAS            no vCPU can hold S: UNBACKED,
+ *                                              SWAPPED or COMPRESSED to
+ *                                              BALLOONED, BALLOONED to
+ *                                              UNBACKED, a SWAPPED page whose
+ *                                              write failed back to PRIVATE
+ *
+ * ---------------------------------------------------------------- who waits for whom
+ *  W1 remapper  for every vCPU active at its snapshot (taken after marking)
+ *               to pass a quiescent point (qseq moved or active dropped).
+ *               Not bounded: the contract makes vCPUs quiesce. Spins, then
+ *               sleeps on the map's futex until one of them wakes it (R6).
+ *  W2 vCPU      meeting COPY: for the publication, spinning then yielding;
+ *               a chunk of copies away (transform waits for nothing).
+ *  W3 vCPU      meeting MARK. Fresh: quiesced, for the entry to change, at
+ *               most MARK_WAIT_NS, then it cancels. Holding, while the
+ *               remap copies (`copying`, read after the entry): the same,
+ *               not quiesced. Holding otherwise: no wait, it cancels.
+ *  W4 vCPU      meeting BUSY. Fresh: quiesced, for the entry to change.
+ *               Holding: with `waiting` set, for the entry to change, or
+ *               MMC_ERETRY by R4.
+ *  W5 vCPU      in its own COW (entry BUSY): with `waiting` set, for the
+ *               other vCPUs active at its snapshot, as W1; gives way by R4.
+ *  Waits spin (WAIT_SPINS), then sched_yield(), then nap (backoff); they
+ *  end when the awaited vCPUs quiesce, never by time, except W3's bound and
+ *  W1's futex sleep bound (REMAP_SLEEP_NS: a missed wake-up costs a
+ *  millisecond, not a hang).
+ *
+ * ---------------------------------------------------------------- rules
+ *  R1 Dekker pair. A vCPU publishes active (seq_cst exchange) before its
+ *     first entry load (seq_cst) after a quiescent point; quiesce() bumps
+ *     qseq (seq_cst fetch_add) then clears active (seq_cst store). A waiter
+ *     sets MARK or BUSY (seq_cst CAS) before it reads each vCPU's qseq and
+ *     active (seq_cst loads). So either the waiter sees the vCPU active and
+ *     waits for it (W1, W5), or the vCPU's load sees the flag.
+ *  R2 One remap of a map at a time: its owner serialises them (h->lock,
+ *     ref.h), so `copying` is 0 or 1. A remap is never made by an active
+ *     vCPU of the map. Both are asserted in debug builds (debug.h).
+ *  R3 A remapper never waits for a vCPU that waits for it: a holding vCPU
+ *     meeting MARK cancels instead of waiting, except while the remap
+ *     copies, when the remapper waits for nobody; a fresh one waits
+ *     quiesced, so nobody waits for it meanwhile. W3's bound covers a vCPU
+ *     the remapper waits for that itself waits, outside the map, for the
+ *     fresh one (a guest spin lock).
+ *  R4 Cycles among vCPUs (W4, W5) break at their highest-index member. A
+ *     vCPU in W4 or W5 sets `waiting`; when a vCPU with a lower index that
+ *     it waits for (W5), or any lower-index vCPU (W4: the holder of a BUSY
+ *     entry is not known), is waiting too, it undoes what it did (the entry
+ *     back to S) and fails the access with MMC_ERETRY, quiesces and
+ *     retries. A fresh vCPU holds nothing and so cannot be in a cycle once
+ *     quiesced: in W4 it waits quiesced, in W5 it steps aside quiesced
+ *     until the lower-index vCPU stops waiting, then starts over; it never
+ *     fails with ERETRY.
+ *  R5 A vCPU's slow path keeps the entry BUSY for the whole fault op. It
+ *     waits with it held only in W5 and in waits of its fault op that never
+ *     wait for this map's vCPUs: the low-memory gate (bounded) and, on the
+ *     stepped clock, the direct reclaim from another VM (memstate.c). No
+ *     mutex is held across any wait of this file (ref.h, "Lock ordering").
+ *  R6 Waking the remapper. After its spins a remapper sets remap_sleeping
+ *     and asks the vCPUs it waits for (wake_remapper), looks once more,
+ *     then sleeps on the futex word. The next quiescent point of one of
+ *     them clears the word, wakes it and yields the core (vcpu_quiesce):
+ *     an awaited vCPU is usually one preempted while holding pointers, and
+ *     would otherwise keep the remapper's core until the next scheduler
+ *     tick (the 1-10 ms per batch measured before, tens of microseconds
+ *     with it). The request and qseq form a Dekker pair (seq_cst), so the
+ *     wake-up is never lost.
+ *  R7 Stepped clock: every vCPU is quiesced before advance() (the
+ *     contract), so a remap there never waits.
+ *  R8 SAMPLED is transparent to remaps: a sampled page is marked, copied
+ *     and published like any other and the new entry keeps SAMPLED (a
+ *     cancelled mark leaves it too), so its next access is still counted;
+ *     otherwise the sampled pages of every VM could never be migrated,
+ *     shared or swapped. eligible(), transform() and release() see the
+ *     entry without flags.
+ *
+ * ---------------------------------------------------------------- invariants
+ * (tests/unit/test_pmap.c checks them with concurrent threads; ref_pmap_is_valid
+ * checks the entries)
  *  I1 no write lost: every write through a pointer obtained from page() is
  *     visible in the page's frame after the next remap completes;
  *  I2 a pointer stays valid (its frame neither freed nor reused) until the
@@ -16,75 +146,24 @@
  *     obtain a pointer to another frame for that page. (In fact all pointers
  *     held at one time by different vCPUs for one page are equal; only a
  *     vCPU's own read-only pointers go stale when it breaks COW itself.)
- *
- * Why they hold. Every pte transition is a CAS or a store on the entry, and
- * the vCPU side and the waiting side form a Dekker pair: a vCPU publishes
- * `active` (seq_cst exchange) before its first pte load (seq_cst) after a
- * quiescent point; a waiter modifies the pte (seq_cst CAS: MARK or BUSY), then
- * reads each vCPU's qseq and active (seq_cst). So either the waiter sees the
- * vCPU active (and waits until qseq moves or active drops: the vCPU passed a
- * quiescent point and dropped every pointer it held), or the vCPU's load sees
- * the MARK/BUSY. A marked entry becomes COPY only if no vCPU cancelled the
- * mark, i.e. no vCPU obtained the old frame since the mark; after the wait no
- * vCPU holds it from before. So while COPY is set nobody holds the old frame
- * (the copy is complete: I1), it is released only after the new entry is
- * published (I2), and the new frame is the only one reachable (I3). The same
- * wait, minus the calling vCPU, covers copy-on-write: the BUSY bit keeps new
- * readers out while the holders of the shared frame quiesce.
- *
- * Waits. A remapper waits only in its wait phase (for vCPUs to quiesce).
- * A vCPU holding pointers never waits for it there: it cancels the mark. A
- * vCPU holding none ("fresh": first access since its quiescent point) waits
- * for a marked entry quiesced, so nobody waits for it meanwhile, for at most
- * MARK_WAIT_NS, then cancels too (wait_mark explains the bound): with vCPUs
- * writing at full speed, cancelling at every touch left almost nothing to
- * move. A vCPU holding pointers waits the same way (bounded, but without
- * quiescing) once the remap is in its copy phase (`copying`, read after the
- * entry): the remapper then waits for nobody, and every vCPU active at its
- * snapshot has since quiesced, so none can hold the old frame of a page
- * still marked (getting it would have cancelled the mark) — the copy is a
- * memcpy away. Remaps of one map must not overlap (the owner serialises
- * them); if they did, the bound would still end the wait. A vCPU waits for
- * a COPY
- * (a memcpy away, never blocked), for a BUSY entry (another vCPU's slow path)
- * and, in COW, for the other vCPUs. The last two can form cycles; a vCPU in
- * such a wait sets `waiting`, and gives up with MMC_ERETRY, undoing what it
- * did, when a vCPU it waits for (COW), or any vCPU (BUSY: the holder is not
- * known), with a lower index is waiting too: every cycle breaks at its
- * highest-index member, which quiesces before it retries. A vCPU that holds
- * no pointer yet (first access since its quiescent point) cannot be what
- * anyone waits for once it quiesces itself, so it never fails with ERETRY:
- * it waits for a BUSY entry quiesced, and when its COW would give way it
- * unlocks the entry and steps aside, quiesced, until the lower-index vCPU
- * stops waiting, then starts over. Waits spin briefly, then
- * sched_yield(); they end when the awaited vCPUs quiesce (the contract makes
- * them), never by time. A remapper (not a vCPU) that still waits after its
- * spins asks the vCPUs it waits for to wake it (wake_remapper) and sleeps
- * on the map's futex word remap_sleeping; the next quiescent point of one
- * of them clears the word, wakes the remapper and yields (vcpu_quiesce): an
- * awaited vCPU is usually one that was preempted while holding pointers,
- * and once it has the remapper's core back it would otherwise keep it until
- * the next scheduler tick (the 1-10 ms per batch measured before, now tens
- * of microseconds). The request and qseq form a Dekker pair (seq_cst), so
- * the wake-up is never lost; the sleep's bound (REMAP_SLEEP_NS) is a safety
- * net, not what ends the wait. In stepped mode every vCPU is quiesced
- * before advance(), so a remap there never waits. A remap must not be
- * called by a thread that is itself an active vCPU of the map (it would
- * wait for itself).
+ * Why they hold: a marked entry becomes COPY only if no vCPU cancelled the
+ * mark, i.e. (R1) no vCPU obtained the old frame since the mark; after W1
+ * no vCPU holds it from before. So while COPY is set nobody holds the old
+ * frame (the copy is complete: I1), it is released only after the new
+ * entry is published (I2), and the new frame is the only one reachable
+ * (I3). A holding vCPU that waits in W3 while the remap copies cannot hold
+ * the old frame of a page still marked either: getting it would have
+ * cancelled the mark. Copy-on-write is the same wait minus the calling
+ * vCPU (W5): BUSY keeps new readers out while the holders of the shared
+ * frame quiesce.
  *
  * Remap accounting: only entries with no lock flag are marked (an entry
  * BUSY or MARK/COPY from another remap is counted `cancelled` with those a
  * vCPU cancelled); entries eligible() refuses and pages whose transform()
- * declines count in neither; gpfns out of range are ignored. eligible(),
- * transform() and release() always see the entry without flags. With
+ * declines count in neither; gpfns out of range are ignored. With
  * transform_many() the copy phase takes up to REF_REMAP_CHUNK pages into
  * COPY, transforms them in one call and publishes them in order: a vCPU
  * meeting COPY waits for a chunk of copies instead of one.
- * SAMPLED (working-set sampling, wss.c) is transparent to a remap: a sampled
- * page moves like any other and the published entry keeps SAMPLED, so the
- * next vCPU access is still counted (a vCPU cancelling the mark leaves
- * SAMPLED set too). Otherwise the n sampled pages of every VM could never be
- * migrated, shared or swapped.
  *
  * The map keeps the caller's pool_bases array (indexed by the node field of
  * an entry): it must outlive the map. The fault ops are copied.
@@ -173,7 +252,7 @@ struct ref_pmap {
   ref_fault_ops_t ops;   /* slow paths */
   void *owner;           /* first argument of ops */
   /* Remaps of this map in their copy phase (0 or 1: remaps of one map are
-   * serialised by its owner). See page_slow's MARK case. */
+   * serialised by its owner, R2). See page_slow's MARK case. */
   _Atomic uint32_t copying;
   /* Futex word: 1 while a remapper sleeps in its wait phase (remap_backoff);
    * a vCPU asked to wake it clears it first. Own cache line. */
@@ -295,15 +374,14 @@ static void futex_wake_all(_Atomic uint32_t *word) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-/* A quiescent point. When a remapper sleeps waiting for this vCPU (it gave
- * its core away, most often to this vCPU, preempted before while holding
- * pointers), wake it and yield: without the yield this vCPU keeps the core
- * until the next scheduler tick (4 ms at HZ=250: the kernel does not
- * preempt a task that just got the core for a waking one), and that was the
- * remap's whole wait. Only vCPUs the remapper waits for wake it, so vCPUs
- * quiescing often do not keep waking it for nothing. The load is seq_cst
- * after the qseq update: the Dekker pair with remap_backoff (either the
- * remapper sees qseq moved, or this load sees its request). */
+/* A quiescent point (R1). When a remapper sleeps waiting for this vCPU,
+ * wake it and yield (R6): without the yield this vCPU keeps the core until
+ * the next scheduler tick (4 ms at HZ=250: the kernel does not preempt a
+ * task that just got the core for a waking one). Only vCPUs the remapper
+ * waits for wake it, so vCPUs quiescing often do not keep waking it for
+ * nothing. The load is seq_cst after the qseq update: the Dekker pair with
+ * remap_backoff (either the remapper sees qseq moved, or this load sees its
+ * request). */
 static void vcpu_quiesce(ref_vcpu_q_t *v) {
   atomic_fetch_add(&v->qseq, 1);
   atomic_store(&v->active, 0);
@@ -416,8 +494,9 @@ static bool fast_ok(uint64_t pte, bool write) {
   return low == REF_PTE_PRIVATE || (!write && low == REF_PTE_SHARED);
 }
 
-/* Wait for another vCPU's slow path to unlock the entry. 0 when it changed;
- * MMC_ERETRY when this vCPU, holding pointers, might be in a waiting cycle. */
+/* W4: wait for another vCPU's slow path to unlock the entry. 0 when it
+ * changed; MMC_ERETRY when this vCPU, holding pointers, might be in a
+ * waiting cycle (R4). */
 static int wait_busy(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t busy, bool fresh) {
   unsigned spins = 0;
   if (fresh) {
@@ -440,17 +519,13 @@ static int wait_busy(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t bus
   return rc;
 }
 
-/* A vCPU holding no pointer (fresh), or any vCPU while the remap copies, met
- * a MARKed entry. The fresh case: instead of cancelling the
- * remap (which, with vCPUs writing at full speed, cancels nearly every page),
- * it waits quiesced for the entry to change — the remapper is in its wait
- * phase, or about to copy. Quiesced, nobody waits for it, and it holds no
- * lock, so it adds no edge to any waiting cycle inside the map. But the
- * remapper waits for the other active vCPUs, and one of those may itself be
- * waiting, outside the map, for this one (a guest spin lock): so the wait is
- * bounded by MARK_WAIT_NS, after which the caller cancels the mark as a
- * vCPU holding pointers does. true when the entry changed (redo the access),
- * false when the bound passed (cancel). Re-activates before returning. */
+/* W3: a fresh vCPU, or any vCPU while the remap copies, met a MARKed
+ * entry. Instead of cancelling the remap (which, with vCPUs writing at full
+ * speed, cancels nearly every page) it waits for the entry to change,
+ * quiesced when fresh (R3, R5), bounded by MARK_WAIT_NS (R3: a vCPU the
+ * remapper waits for may wait, outside the map, for this one). true when
+ * the entry changed (redo the access), false when the bound passed (the
+ * caller cancels the mark). Re-activates before returning. */
 static bool wait_mark(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, uint64_t marked, bool fresh) {
   unsigned spins = 0;
   uint64_t deadline = 0;
@@ -483,9 +558,9 @@ static int retry_error(uint64_t gpfn, mmc_error_t *err) {
                   gpfn);
 }
 
-/* The COW wait gave way to a lower-index waiter, and this vCPU holds no
- * pointer: instead of failing, step aside quiesced (nobody can wait for it
- * then, and it holds no lock) until that vCPU stops waiting, and start over. */
+/* R4 for a fresh vCPU: its COW wait (W5) gave way to a lower-index waiter;
+ * instead of failing, step aside quiesced (nobody can wait for it then,
+ * and it holds no entry) until that vCPU stops waiting, and start over. */
 static void step_aside(ref_pmap_t *m, ref_vcpu_q_t *v, uint32_t blocker) {
   unsigned spins = 0;
   vcpu_quiesce(v);
