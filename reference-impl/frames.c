@@ -16,8 +16,9 @@
  * frames (which read as zeros), then a LIFO stack of freed frames. Freeing
  * punches the frame (fallocate PUNCH_HOLE|KEEP_SIZE), giving the memory back
  * to the kernel (RSS, mincore and the memfd's st_blocks drop) before the frame
- * is pushed on the free stack. One mutex per pool (no global lock); the punch
- * runs outside it.
+ * is pushed on the free stack. One mutex per pool (no global lock), a leaf
+ * of the lock order (ref.h): nothing is taken under it, and the punch runs
+ * outside it.
  *
  * Metadata: the free stack (4 B per frame, frame numbers as uint32_t, so a
  * pool holds at most 2^32 frames = 16 TB) and an allocation bitmap (1 bit per

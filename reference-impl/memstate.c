@@ -177,6 +177,13 @@ bool memstate_thresholds_are_valid(const memstate_thresholds_t *t) {
  * its target (then ERETRY: the retry finds a frame), and a VM above target
  * in the low state fails at once with MMC_ENOMEM. Either way a blocked vCPU
  * never hangs, and nothing is lost (the page stays as it was).
+ * Locking (ref.h, "Lock ordering"): the tick runs with h->lock held and
+ * wakes the gate under ms->wait_lock. The gate runs on a vCPU thread with
+ * the entry BUSY and h->lock not held: its live wait is a timed wait on
+ * ms->wake, quiesced; its stepped direct reclaim only trylocks h->lock (L2)
+ * and, when it gets it, reclaims from another VM as the tick would (that
+ * remap waits only for the other VM's vCPUs, quiesced on the stepped clock:
+ * pmap.c R7).
  */
 
 typedef struct ms_host {
@@ -386,7 +393,8 @@ static bool ms_blocked(ref_host_t *h, ms_host_t *m, ref_vm_t *vm, bool pool_full
 
 /* Stepped clock, pools full: reclaim now from the other VM furthest above
  * its target (its vCPUs are all quiesced in stepped mode), if no control
- * call holds the host. Returns frames freed. */
+ * call holds the host: a trylock, never a wait (ref.h L2). Returns frames
+ * freed. */
 typedef struct ms_pick {
   ref_vm_t *self, *best;
   uint64_t best_excess;

@@ -10,8 +10,10 @@
  * swap that the state allows (SWAP-3). It also owns the low-state gate that
  * the vCPU fault paths call before they allocate a frame.
  *
- * Locking: the tick runs with h->lock held; balloon_* contract calls take
- * h->lock; the gate and swap-in run on vCPU threads without h->lock.
+ * Locking (ref.h, "Lock ordering"): the tick runs with h->lock held;
+ * balloon_* contract calls take h->lock; the gate and swap-in run on vCPU
+ * threads with the entry BUSY and without h->lock, which the gate's direct
+ * reclaim on the stepped clock only ever trylocks (L2).
  */
 #ifndef REF_RECLAIM_H
 #define REF_RECLAIM_H

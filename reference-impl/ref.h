@@ -4,13 +4,70 @@
  * split between host.c (host, settings, clock, events, the contract table)
  * and vm.c (VM lifecycle, vCPUs, memory). Never installed. Prefix ref_.
  *
- * Locking: `lock` serialises every control call (settings writes, advance,
- * VM lifecycle, stats, move_range) and every periodic hook run (stepped:
- * inside advance; live: on the clock thread). The vCPU fast path never takes
- * it. The event ring (common/evring.c) has its own lock, taken inside `lock`
- * or alone (vCPU fault paths emit events without `lock`). vCPU-side calls
- * (page, quiesce, set_demand, exit) never take `lock`: a remap holds it while
- * it waits for the VM's vCPUs to pass a quiescent point.
+ * Lock ordering. The reference's one statement of its locks, in the way of
+ * Linux's mm/rmap.c: every file's "Locking" note refers here. Outer first:
+ * a thread holding a lock takes only locks listed below it and to the
+ * right, never one above; a wait (a condition variable, a remap's wait for
+ * vCPUs to quiesce, a wait for a BUSY entry) counts as taking what it
+ * waits for. Debug builds check it (debug.h: MMREF_DEBUG >= 1 tracks the
+ * locks each thread holds and asserts the order at every acquisition).
+ *
+ *   h->lock                   host.c: control calls (settings writes,
+ *                             advance, VM lifecycle, vcpu_enter, stats,
+ *                             balloon, move_range, inject_fault) and every
+ *                             periodic hook (stepped: inside advance; live:
+ *                             the clock thread, which sleeps on h->wake)
+ *     vCPU quiescence         pmap.c W1: a remap waits for the vCPUs
+ *                             active at its snapshot
+ *       entry BUSY            pmap.c: a vCPU's slow path, held across its
+ *                             fault op (vCPU-to-vCPU waits inside one map,
+ *                             BUSY and copy-on-write, are not ordered:
+ *                             pmap.c R4 breaks their cycles)
+ *         ms->wait_lock       memstate.c: the low-memory gate's timed wait
+ *                             on ms->wake (one reclaim period at most)
+ *         swap_vm->lock       swap.c: a VM's slots, compression cache,
+ *                             batch pages and swap file
+ *         wss_vm->lock        wss.c: a VM's samples and estimator
+ *           mem->place_lock   vm.c: placement aggregates, vCPU demand
+ *         sh_table->lock      share.c: one node's shared frames and hints
+ *     swap_pipe->mu           swap.c: one reclaim call's hand-off to its
+ *                             writer thread (cv)
+ *   leaves, taken under any of the above or alone (frames are allocated
+ *   and events emitted anywhere):
+ *     pool->lock              frames.c: one node's free stack and bitmap
+ *                             (swap_vm->lock -> pool->lock when a failed
+ *                             write gives a frame back)
+ *     evring lock             common/evring.c: the event ring
+ * place_lock is also taken alone, by vcpu_set_demand.
+ *
+ * Which paths may never take which:
+ *  L1 The vCPU fast path (page() finding a usable entry, quiesce) takes no
+ *     lock at all: one load, or two stores.
+ *  L2 A vCPU thread holding page pointers or a BUSY entry never blocks on
+ *     h->lock: a control call holding h->lock may be waiting for it (a
+ *     remap's W1; swap.c's page_failed waiting for an entry a vCPU holds
+ *     BUSY). So page, quiesce, vcpu_set_demand and vcpu_exit never take
+ *     h->lock; vcpu_enter does, before the vCPU holds anything. The one
+ *     exception is a trylock, which never waits and so closes no cycle:
+ *     memstate.c's direct reclaim, on the stepped clock only, trylocks
+ *     h->lock from the fault path and gives up when it is held. It stays
+ *     (rather than the rule forbidding it) because on the stepped clock
+ *     nothing else can free memory for a vCPU that finds every pool full:
+ *     no hook runs between advance() calls, and the suite's one thread is
+ *     the one in the fault.
+ *  L3 No mutex but h->lock is held across a wait for another thread: not
+ *     across a remap (W1) or a copy-on-write wait (W5), not across a wait
+ *     for a BUSY entry (swap.c's page_failed drops swap_vm->lock between
+ *     its tries), not across a condition wait but its own. Table, swap,
+ *     wss, place and pool locks guard data for microseconds (swap_vm->lock
+ *     also a slot's pread or LZ4 run).
+ *  L4 A remap (ref_pmap_remap) is made only with h->lock held, which
+ *     serialises the remaps of a map (pmap.c R2), and never by an active
+ *     vCPU of that map.
+ *  L5 The reference starts two kinds of threads: the live clock thread
+ *     (host.c: h->lock, then the hooks' locks) and a reclaim call's swap
+ *     writer (swap.c: only swap_pipe->mu; it writes from frames no vCPU
+ *     can reach).
  *
  * Periodic work (SET-2): a policy registers a hook with the id of its period
  * setting (unit ms, s or min). The next run of a hook is due at its last run
@@ -177,9 +234,11 @@ struct ref_vm {
  * power-on), fault (vCPU slow path), vm_off (start of power-off, before
  * frames are released), release (power-off, per page in one of its states),
  * detach (host destruction, after every VM is off).
- * Locking: attach/detach/vm_on/vm_off/vm_stats/host_stats run with h->lock
- * held; fault runs on a vCPU thread with the pte BUSY-locked and h->lock NOT
- * held (see mech.h); release runs with h->lock held and no vCPU entered. */
+ * Locking (see "Lock ordering" above): vm_on/vm_off/vm_stats/host_stats/
+ * setting_changed/vm_reconfigured run with h->lock held; attach and detach
+ * at host creation and destruction, when no other thread of the host runs;
+ * fault on a vCPU thread with the entry BUSY and h->lock not held (L2,
+ * pmap.c); release with h->lock held and no vCPU entered. */
 
 #define REF_FAULT_SAMPLED (1u << 31) /* in fault_states: entries with REF_PTE_SAMPLED */
 #define REF_STATE_BIT(s) (1u << (s))

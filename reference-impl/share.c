@@ -93,9 +93,11 @@
  * backed by a frame on that node), so resident_pages = private + shared;
  * host saved_pages = sharers - shared frames.
  *
- * Locking: the scanner runs in the hook with h->lock held; table mutexes are
- * taken briefly and never across a quiescence wait (a vCPU in COW may need
- * one). The COW path takes only a table mutex.
+ * Locking (ref.h, "Lock ordering"): the scanner and the TPS-7 hook run with
+ * h->lock held; a table's mutex is taken briefly, one table at a time, and
+ * never across a quiescence wait (a vCPU in COW may need one) nor while a
+ * frame is freed. The COW path (entry BUSY) takes only a table mutex and
+ * the leaves.
  *
  * Invariants (tests/unit/test_share.c):
  *  - an entry's frame is on the table's node; every SHARED pte points at a

@@ -88,11 +88,14 @@
  * and MMC_EV_COMPRESS per batch (count = pages), MMC_EV_SWAP_IN per page
  * (reason "swap" or "zip").
  *
- * Locking: the per-VM `lock` guards the slot allocators, the cache, the
- * batches' page lists (npend, taken) and the file; it is never held while
- * waiting for vCPUs nor by the writer, which only reads the old frames and
- * the pend entries of the batch it was handed (the hand-off through its
- * mutex orders those accesses) and sets their err.
+ * Locking (ref.h, "Lock ordering"): the per-VM `lock` guards the slot
+ * allocators, the compression cache, the batches' page lists (npend, taken)
+ * and the file; it is taken under h->lock (reclaim) or with an entry BUSY
+ * (swap-in), takes only a pool's lock under it, and is never held while
+ * waiting for vCPUs or for a BUSY entry (page_failed drops it between its
+ * tries: L3). The writer thread takes only the pipe's mutex: it reads the
+ * old frames and the pend entries of the batch it was handed (the hand-off
+ * through that mutex orders those accesses) and sets their err.
  *
  * Invariants: swapped = SWAPPED entries; compressed = COMPRESSED entries;
  * every used slot belongs to exactly one entry (or to a pending page of an

@@ -40,11 +40,11 @@
  * reservations count, not configured sizes: memory above reservations may be
  * overcommitted. (Reserved frames are accounted, not allocated up front.)
  *
- * Locking (see ref.h): control calls hold h->lock; the placement aggregates
- * have their own short place_lock so vcpu_set_demand never takes h->lock —
- * move_range holds h->lock while it waits for the VM's vCPUs to quiesce, and
- * a vCPU must never wait for h->lock while it holds page pointers. The fault
- * path uses atomics only.
+ * Locking (ref.h, "Lock ordering"): control calls hold h->lock; the
+ * placement aggregates have their own short place_lock so vcpu_set_demand
+ * never takes h->lock (L2: move_range holds h->lock while it waits for the
+ * VM's vCPUs to quiesce). The fault path here takes only the leaf locks
+ * (a pool's, to allocate a frame; the event ring's).
  *
  * Invariants:
  *  - pages_per_node[n] = guest pages of the VM whose private frame is on n;

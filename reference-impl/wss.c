@@ -110,9 +110,11 @@ bool wss_is_valid(const wss_state_t *st, const wss_params_t *p) {
 }
 
 /* ============================================================= mechanism
- * Documented in wss.h ("mechanism"). Locking: the per-VM state is guarded by
- * its own mutex, taken by the tick hook (h->lock held) and by the vCPU slow
- * path (h->lock not held); it is never held while waiting for anything else.
+ * Documented in wss.h ("mechanism"). Locking (ref.h, "Lock ordering"): the
+ * per-VM state is guarded by its own mutex, taken by the tick hook (h->lock
+ * held) and by the vCPU slow path (entry BUSY, h->lock not held); under it
+ * only place_lock is taken (ref_vm_running_demand), and it is never held
+ * across a wait.
  * Invariants: every sample of the current period is distinct; a sample is
  * counted touched at most once; pages_sampled grows by exactly the number of
  * pages of each new period (n unless the VM has fewer pages). */
