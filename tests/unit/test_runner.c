@@ -175,8 +175,8 @@ static void every_ending(void **state) {
   static const suite_verdict_t want[] = {
       SUITE_PASS,   SUITE_FAIL, SUITE_BROKEN, SUITE_BROKEN, SUITE_SKIP, SUITE_SKIP,
       SUITE_BROKEN, SUITE_BROKEN, SUITE_PASS,  SUITE_SKIP,   SUITE_PASS, SUITE_PASS};
-  static const suite_ns_kind_t kinds[] = {[4] = SUITE_NS_TOPOLOGY, [5] = SUITE_NS_UNPROBED,
-                                          [9] = SUITE_NS_UNPROBED};
+  static const suite_ns_kind_t kinds[sizeof want / sizeof want[0]] = {
+      [4] = SUITE_NS_TOPOLOGY, [5] = SUITE_NS_UNPROBED, [9] = SUITE_NS_UNPROBED};
   for (size_t i = 0; i < run.nresults; i++) {
     assert_int_equal(run.results[i].verdict, want[i]);
     assert_int_equal(run.results[i].ns_kind, kinds[i]);
