@@ -1369,9 +1369,17 @@ static int share_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn
   return 0;
 }
 
+/* A SHARED page leaves (ballooned, or its VM powers off: then the per-VM
+ * counters are gone already). */
 static void share_release(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t pte) {
-  drop_ref(h, pte);
+  bool zero = drop_ref(h, pte);
   atomic_fetch_sub_explicit(&vm->pages_per_node[ref_pte_node(pte)], 1, memory_order_relaxed);
+  sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
+  if (!sv)
+    return;
+  atomic_fetch_sub_explicit(&sv->shared_pages, 1, memory_order_relaxed);
+  if (zero)
+    atomic_fetch_sub_explicit(&sv->zero_pages, 1, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------- lifecycle */

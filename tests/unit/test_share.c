@@ -169,6 +169,35 @@ static void identical_pages_merge_across_vms(void **state) {
   I->host_destroy(h);
 }
 
+/* A shared page given to the balloon leaves the VM's shared (and zero)
+ * count with its frame reference; the other sharer keeps its page. */
+static void ballooned_shared_page_leaves_the_counts(void **state) {
+  (void)state;
+  topo_t tp;
+  mmc_host_t *h = host(&tp, 1, 0, 64);
+  vm_t a = vm_on(h, 8, 0, NULL), b = vm_on(h, 8, 0, NULL);
+  for (uint64_t g = 0; g < 8; g++) {
+    put(&a, g, g == 1 ? 0 : 300 + g); /* page 1 all zeros */
+    put(&b, g, g == 1 ? 0 : 300 + g);
+  }
+  scan_pass(h);
+  mmc_vm_stats_t sa = vs(h, &a);
+  assert_int_equal(sa.shared_pages, 8);
+  assert_int_equal(sa.zero_pages, 1);
+  const uint64_t give[] = {0, 1};
+  assert_int_equal(I->balloon_give(h, a.id, give, 2, NULL), 0);
+  sa = vs(h, &a);
+  assert_int_equal(sa.ballooned_pages, 2);
+  assert_int_equal(sa.shared_pages, 6);
+  assert_int_equal(sa.zero_pages, 0);
+  assert_int_equal(sa.resident_pages, 6);
+  assert_int_equal(vs(h, &b).shared_pages, 8);
+  assert_true(holds(&b, 0, 300) && holds(&b, 1, 0));
+  vm_off(h, &a);
+  vm_off(h, &b);
+  I->host_destroy(h);
+}
+
 static void forced_collisions_never_merge_different_content(void **state) {
   (void)state;
   topo_t tp;
@@ -662,6 +691,7 @@ static void table_survives_churn(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(identical_pages_merge_across_vms),
+      cmocka_unit_test(ballooned_shared_page_leaves_the_counts),
       cmocka_unit_test(forced_collisions_never_merge_different_content),
       cmocka_unit_test(cow_gives_the_writer_a_private_copy),
       cmocka_unit_test(refcount_cap_starts_another_frame),
