@@ -13,6 +13,9 @@
 # `make V=1` shows the commands. Flags changes rebuild everything (build/.flags).
 # `make BUILD=build-asan SANITIZE=address,undefined check-unit` builds and tests a
 # sanitizer variant beside the normal one.
+# MMREF_DEBUG: the reference's debug level (reference-impl/debug.h): 0 (none),
+# 1 (O(1) assertions at transitions, the lock order), 2 (+ invariant walks).
+# 2 in the sanitizer builds, 0 otherwise; the broken twins always 0.
 
 # A fresh checkout configures itself; as root it also installs the missing
 # Debian packages, so `make suite` works on a new machine.
@@ -25,6 +28,7 @@ include config.mk
 
 BUILD ?= build
 SANITIZE ?=
+MMREF_DEBUG ?= $(if $(SANITIZE),2,0)
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 say = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2);)
@@ -33,8 +37,8 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-CPPFLAGS_ALL := -D_GNU_SOURCE -DMMCERT_VERSION='"$(VERSION)"' -Isuite/include -Icommon \
-	-Ireference-impl -Iworkloads -Isuite -I. $(DEP_CFLAGS)
+CPPFLAGS_ALL := -D_GNU_SOURCE -DMMCERT_VERSION='"$(VERSION)"' -DMMREF_DEBUG=$(MMREF_DEBUG) \
+	-Isuite/include -Icommon -Ireference-impl -Iworkloads -Isuite -I. $(DEP_CFLAGS)
 CFLAGS_ALL := -std=c11 -O2 -g -fPIC -pthread $(WARN) $(SAN_FLAGS) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SAN_FLAGS) $(LDFLAGS)
 
@@ -236,7 +240,8 @@ $(BUILD)/tests/impls/%.so: tests/impls/%.c $(BUILD)/.flags
 $(BUILD)/obj-twins/%.o: %.c $(BUILD)/.flags config.mk
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests/twins -DREF_TWINS=1 $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(filter-out -DMMREF_DEBUG=%,$(CPPFLAGS_ALL)) -DMMREF_DEBUG=0 -Itests/twins \
+		-DREF_TWINS=1 $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(TWIN_LIB): $(TWIN_OBJ) $(LIBCOMMON_A) reference-impl/libmmref.map
 	@mkdir -p $(dir $@)

@@ -109,11 +109,11 @@ int ref_balloon_target(ref_host_t *h, mmc_vm_id_t id, uint64_t *pages, mmc_error
   ref_vm_t *vm = NULL;
   if (!pages)
     return mmc_fail(err, MMC_EINVAL, "balloon_target: output pointer is NULL");
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = bal_find(h, id, &vm, err);
   if (rc == 0)
     *pages = ref_balloon_get_target(vm);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
@@ -222,7 +222,7 @@ static int bal_give_locked(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, s
 int ref_balloon_give(ref_host_t *h, mmc_vm_id_t id, const uint64_t *gpfns, size_t n,
                      mmc_error_t *err) {
   ref_vm_t *vm = NULL;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = bal_find(h, id, &vm, err);
   if (rc == 0)
     rc = bal_check(vm, gpfns, n, true, err);
@@ -239,14 +239,14 @@ int ref_balloon_give(ref_host_t *h, mmc_vm_id_t id, const uint64_t *gpfns, size_
                                     .count = ref_balloon_size(vm) - before,
                                     .reason = "give"});
   }
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
 int ref_balloon_take(ref_host_t *h, mmc_vm_id_t id, const uint64_t *gpfns, size_t n,
                      mmc_error_t *err) {
   ref_vm_t *vm = NULL;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = bal_find(h, id, &vm, err);
   if (rc == 0)
     rc = bal_check(vm, gpfns, n, false, err);
@@ -263,7 +263,7 @@ int ref_balloon_take(ref_host_t *h, mmc_vm_id_t id, const uint64_t *gpfns, size_
                                     .node_to = -1,
                                     .count = n,
                                     .reason = "take"});
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 

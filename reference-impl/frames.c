@@ -155,6 +155,7 @@ int ref_pool_create(uint32_t node_index, uint32_t os_index, bool real, uint64_t 
 void ref_pool_destroy(ref_pool_t *p) {
   if (!p)
     return;
+  ref_assert_walk(ref_pool_is_valid(p));
   pthread_mutex_destroy(&p->lock);
   munmap(p->base, p->capacity * FRAME_SIZE);
   close(p->fd);
@@ -174,9 +175,16 @@ static void bit_set(uint64_t *bm, uint64_t i, bool on) {
     bm[i / BITS_PER_WORD] &= ~m;
 }
 
+/* The O(1) part of ref_pool_is_valid (p->lock held): checked at every
+ * allocation and free in debug builds. */
+static bool counters_ok(const ref_pool_t *p) {
+  return p->bump <= p->capacity && p->nfree <= p->bump &&
+         atomic_load_explicit(&p->used, memory_order_relaxed) == p->bump - p->nfree;
+}
+
 uint64_t ref_frame_alloc(ref_pool_t *p) {
   uint64_t f = REF_NO_FRAME;
-  pthread_mutex_lock(&p->lock);
+  ref_lock(&p->lock, REF_LC_POOL);
   uint64_t withheld = atomic_load_explicit(&p->withheld, memory_order_relaxed);
   if (withheld && p->bump - p->nfree + withheld >= p->capacity)
     ; /* injected exhaustion: the node looks full */
@@ -188,7 +196,8 @@ uint64_t ref_frame_alloc(ref_pool_t *p) {
     bit_set(p->allocated, f, true);
     atomic_fetch_add_explicit(&p->used, 1, memory_order_relaxed);
   }
-  pthread_mutex_unlock(&p->lock);
+  ref_assert(counters_ok(p));
+  ref_unlock(&p->lock, REF_LC_POOL);
   return f;
 }
 
@@ -210,15 +219,16 @@ void ref_frame_free(ref_pool_t *p, uint64_t frame) {
   else if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                      (off_t)(frame * FRAME_SIZE), (off_t)FRAME_SIZE) != 0)
     memset(p->base + frame * FRAME_SIZE, 0, FRAME_SIZE); /* still zero it (SEC-1) */
-  pthread_mutex_lock(&p->lock);
+  ref_lock(&p->lock, REF_LC_POOL);
   if (!bit_get(p->allocated, frame)) {
-    pthread_mutex_unlock(&p->lock);
+    ref_unlock(&p->lock, REF_LC_POOL);
     frame_misuse(p, frame, "that is not allocated (double free)");
   }
   bit_set(p->allocated, frame, false);
   p->free_stack[p->nfree++] = (uint32_t)frame;
   atomic_fetch_sub_explicit(&p->used, 1, memory_order_relaxed);
-  pthread_mutex_unlock(&p->lock);
+  ref_assert(counters_ok(p));
+  ref_unlock(&p->lock, REF_LC_POOL);
 }
 
 int ref_cmp_u64(const void *a, const void *b) {
@@ -250,17 +260,18 @@ void ref_frame_free_many(ref_pool_t *p, uint64_t *frames, size_t n) {
       punch_run(p, frames[run], frames[i - 1] - frames[run] + 1);
       run = i;
     }
-  pthread_mutex_lock(&p->lock);
+  ref_lock(&p->lock, REF_LC_POOL);
   for (size_t i = 0; i < n; i++) {
     if (!bit_get(p->allocated, frames[i])) {
-      pthread_mutex_unlock(&p->lock);
+      ref_unlock(&p->lock, REF_LC_POOL);
       frame_misuse(p, frames[i], "that is not allocated (double free)");
     }
     bit_set(p->allocated, frames[i], false);
     p->free_stack[p->nfree++] = (uint32_t)frames[i];
   }
   atomic_fetch_sub_explicit(&p->used, n, memory_order_relaxed);
-  pthread_mutex_unlock(&p->lock);
+  ref_assert(counters_ok(p));
+  ref_unlock(&p->lock, REF_LC_POOL);
 }
 
 void ref_frame_list_add(ref_frame_list_t *l, ref_pool_t *const *pools, uint32_t node,
@@ -306,11 +317,11 @@ uint64_t ref_pool_free(const ref_pool_t *p) {
   return taken >= p->capacity ? 0 : p->capacity - taken;
 }
 void ref_pool_withhold(ref_pool_t *p, uint64_t free_pages) {
-  pthread_mutex_lock(&p->lock);
+  ref_lock(&p->lock, REF_LC_POOL);
   uint64_t free_now = p->capacity - (p->bump - p->nfree);
   uint64_t w = free_pages == MMC_FAULT_CLEAR || free_pages >= free_now ? 0 : free_now - free_pages;
   atomic_store_explicit(&p->withheld, w, memory_order_relaxed);
-  pthread_mutex_unlock(&p->lock);
+  ref_unlock(&p->lock, REF_LC_POOL);
 }
 int ref_pool_fd(const ref_pool_t *p) {
   return p->fd;
@@ -321,9 +332,8 @@ size_t ref_pool_metadata_bytes(const ref_pool_t *p) {
 
 bool ref_pool_is_valid(ref_pool_t *p) {
   bool ok = true;
-  pthread_mutex_lock(&p->lock);
-  ok = p->bump <= p->capacity && p->nfree <= p->bump &&
-       atomic_load_explicit(&p->used, memory_order_relaxed) == p->bump - p->nfree;
+  ref_lock(&p->lock, REF_LC_POOL);
+  ok = counters_ok(p);
   /* Each free-stack entry: below bump, not allocated, and seen once (the
    * allocated bitmap is borrowed as the "seen" mark and restored). */
   uint64_t nmarked = 0;
@@ -340,6 +350,6 @@ bool ref_pool_is_valid(ref_pool_t *p) {
   for (uint64_t w = 0; ok && w < (p->bump + BITS_PER_WORD - 1) / BITS_PER_WORD; w++)
     nalloc += (uint64_t)__builtin_popcountll(p->allocated[w]);
   ok = ok && nalloc == p->bump - p->nfree;
-  pthread_mutex_unlock(&p->lock);
+  ref_unlock(&p->lock, REF_LC_POOL);
   return ok;
 }

@@ -38,9 +38,9 @@ int ref_host_add_hook(ref_host_t *h, const ref_hook_t *hook, mmc_error_t *err) {
   if (ref_settings_period_ns(&h->settings, hook->period) == 0)
     return mmc_fail(err, MMC_EINVAL, "hook %s: setting %s is not a period", hook->name,
                     ref_setting_def(hook->period)->name);
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   if (h->nhooks >= REF_MAX_HOOKS) {
-    pthread_mutex_unlock(&h->lock);
+    ref_host_unlock(h);
     return mmc_fail(err, MMC_ENOMEM, "too many periodic hooks (max %u) adding %s", REF_MAX_HOOKS,
                     hook->name);
   }
@@ -51,7 +51,7 @@ int ref_host_add_hook(ref_host_t *h, const ref_hook_t *hook, mmc_error_t *err) {
 #endif
   h->nhooks++;
   pthread_cond_broadcast(&h->wake);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return 0;
 }
 
@@ -77,6 +77,7 @@ static int next_hook(ref_host_t *h, uint64_t *due_out) {
 }
 
 static void run_hook(ref_host_t *h, int i, uint64_t now) {
+  ref_assert(ref_lock_held(REF_LC_HOST));
   h->hooks[i].last_ns = now;
   h->hook_runs++;
   h->hooks[i].run(h, now, h->hooks[i].ctx);
@@ -84,7 +85,7 @@ static void run_hook(ref_host_t *h, int i, uint64_t now) {
 
 static void *live_main(void *arg) {
   ref_host_t *h = arg;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   while (!h->live_stop) {
     uint64_t due;
     int i = next_hook(h, &due);
@@ -101,28 +102,29 @@ static void *live_main(void *arg) {
     struct timespec ts = mmc_ns_timespec(mmc_timespec_ns(&h->t0) + due);
     pthread_cond_timedwait(&h->wake, &h->lock, &ts);
   }
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return NULL;
 }
 
 static int host_advance(mmc_host_t *h, uint64_t now_ns, mmc_error_t *err) {
   if (h->clock != MMC_CLOCK_STEPPED)
     return mmc_fail(err, MMC_ENOTSUP, "advance: the host runs the live clock (stepped only)");
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   uint64_t cur = atomic_load(&h->now_ns);
   if (now_ns < cur) {
-    pthread_mutex_unlock(&h->lock);
+    ref_host_unlock(h);
     return mmc_fail(err, MMC_ESTATE, "advance: time %llu ns is before the host clock %llu ns",
                     (unsigned long long)now_ns, (unsigned long long)cur);
   }
   uint64_t due;
   int i;
+  ref_assert(ref_mem_quiescent(h)); /* the contract: every vCPU quiesced first (pmap.c R7) */
   while ((i = next_hook(h, &due)) >= 0 && due <= now_ns) {
     atomic_store(&h->now_ns, due);
     run_hook(h, i, due);
   }
   atomic_store(&h->now_ns, now_ns);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return 0;
 }
 
@@ -147,7 +149,7 @@ static int host_setting_set(mmc_host_t *h, const char *name, int64_t value, mmc_
   int rc = ref_settings_lookup(name, &id, err);
   if (rc)
     return rc;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   rc = ref_settings_check(id, value, err);
   if (rc == 0 && id == REF_SET_REF_EVENT_RING_SIZE &&
       (rc = mmc_evring_resize(&h->events, (uint64_t)value, err)) != 0)
@@ -159,7 +161,7 @@ static int host_setting_set(mmc_host_t *h, const char *name, int64_t value, mmc_
       ref_mechs[i]->setting_changed(h, id);
   if (rc == 0)
     pthread_cond_broadcast(&h->wake); /* the live clock recomputes its due times */
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
@@ -361,10 +363,10 @@ static void host_destroy(mmc_host_t *h) {
   if (!h)
     return;
   if (h->live_running) {
-    pthread_mutex_lock(&h->lock);
+    ref_host_lock(h);
     h->live_stop = true;
     pthread_cond_broadcast(&h->wake);
-    pthread_mutex_unlock(&h->lock);
+    ref_host_unlock(h);
     pthread_join(h->live_thread, NULL);
   }
   ref_mem_fini(h);
@@ -378,7 +380,7 @@ static int host_stats(mmc_host_t *h, mmc_host_stats_t *out, mmc_error_t *err) {
   if (!out)
     return mmc_fail(err, MMC_EINVAL, "host_stats: output pointer is NULL");
   memset(out, 0, sizeof *out);
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   out->nnodes = h->nnodes;
   out->rebalance_periods = h->rebalance_periods;
   out->now_ns = ref_host_now(h);
@@ -386,7 +388,7 @@ static int host_stats(mmc_host_t *h, mmc_host_stats_t *out, mmc_error_t *err) {
   for (unsigned i = 0; i < REF_MECH_COUNT; i++)
     if (ref_mechs[i] && ref_mechs[i]->host_stats)
       ref_mechs[i]->host_stats(h, out);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return 0;
 }
 

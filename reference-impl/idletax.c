@@ -328,6 +328,7 @@ bool idletax_result_is_valid(uint64_t available, const idletax_target_t *out, si
 
 #include "memstate.h"
 #include "ref.h"
+#include "ref_test.h"
 #include "wss.h"
 
 #define ALLOC_PCT 100.0
@@ -436,7 +437,9 @@ static void alloc_recompute(ref_host_t *h) {
                           .type = (idletax_type_t)ref_set(h, REF_SET_MEM_IDLE_TAX_TYPE)};
     if (REF_TWIN(ALLOC5_TAX_TYPE_IGNORED))
       p.type = IDLETAX_FLAT; /* twin: Mem.IdleTaxType never read */
-    int rc = idletax_targets(&p, alloc_available(h), in, l.n, out, NULL);
+    uint64_t available = alloc_available(h);
+    int rc = idletax_targets(&p, available, in, l.n, out, NULL);
+    ref_assert(rc || idletax_result_is_valid(available, out, l.n));
     /* EADMISSION: reservations exceed what is available; every VM at its
      * minimum is still the right target. */
     for (size_t i = 0; (rc == 0 || rc == MMC_EADMISSION) && i < l.n; i++) {

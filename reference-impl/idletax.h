@@ -188,7 +188,5 @@ void ref_alloc_flush(struct mmc_host *h);
 /* A VM's allocation target in pages (what reclamation drives it toward);
  * its configured size when no target was computed. h->lock held. */
 uint64_t ref_alloc_target(struct mmc_host *h, const struct ref_vm *vm);
-/* Number of recomputes since host creation (tests). */
-uint64_t ref_alloc_recomputes(struct mmc_host *h);
 
 #endif

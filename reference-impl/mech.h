@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debug.h"
 #include "mmc_error.h"
 #include "mmcert/impl.h"
 
@@ -201,8 +202,11 @@ typedef struct ref_remap_result {
 void ref_pmap_remap(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,
                     void *ctx, ref_remap_result_t *res);
 
-/* Debug invariant check (no entry with MARK/COPY/BUSY left when idle, frames
- * in range); used by asserts and tests. */
+/* Invariant check (states in range; when idle — no vCPU entered, no remap —
+ * no entry with MARK/COPY/BUSY and no vCPU active or waiting); debug
+ * assertions (debug.h) and tests. */
 bool ref_pmap_is_valid(const ref_pmap_t *m, bool idle);
+/* No vCPU of the map active (holding pointers) or waiting: O(vCPUs). */
+bool ref_pmap_quiescent(const ref_pmap_t *m);
 
 #endif

@@ -19,7 +19,7 @@ extern const ref_mech_t ref_mech_migrate; /* migrate.c */
 const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
     [REF_MECH_MIGRATE] = &ref_mech_migrate,
 
-    [REF_MECH_SHARE] = &ref_share_mech,
+    [REF_MECH_SHARE] = &ref_mech_share,
 
     [REF_MECH_WSS] = &ref_mech_wss,
 

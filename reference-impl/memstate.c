@@ -364,6 +364,7 @@ static void ms_reclaim_vm(ref_host_t *h, ref_vm_t *vm, mmc_mem_state_t st, uint6
 static void ms_tick(ref_host_t *h, uint64_t now, void *ctx) {
   ms_host_t *m = ctx;
   ms_thresholds(h, &m->t);
+  ref_assert(memstate_thresholds_are_valid(&m->t));
   uint64_t free_pages = ms_free_pages(h);
   ms_set_state(h, m, memstate_next(&m->t, (mmc_mem_state_t)atomic_load(&m->state), free_pages),
                free_pages);
@@ -377,10 +378,10 @@ static void ms_tick(ref_host_t *h, uint64_t now, void *ctx) {
   /* What swapping freed counts at once (e.g. hard -> soft in the same tick). */
   free_pages = ms_free_pages(h);
   ms_set_state(h, m, memstate_next(&m->t, st, free_pages), free_pages);
-  pthread_mutex_lock(&m->wait_lock);
+  ref_lock(&m->wait_lock, REF_LC_MS_WAIT);
   m->epoch++;
   pthread_cond_broadcast(&m->wake);
-  pthread_mutex_unlock(&m->wait_lock);
+  ref_unlock(&m->wait_lock, REF_LC_MS_WAIT);
 }
 
 /* ---------------------------------------------------------------- gate */
@@ -411,13 +412,13 @@ static void ms_pick_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
 }
 
 static uint64_t ms_direct_reclaim(ref_host_t *h, ref_vm_t *self) {
-  if (pthread_mutex_trylock(&h->lock) != 0)
+  if (!ref_host_trylock(h))
     return 0;
   ms_pick_t p = {.self = self};
   ref_vm_for_each(h, ms_pick_vm, &p);
   uint64_t want = (uint64_t)ref_set(h, REF_SET_REF_SWAP_CLUSTER_PAGES);
   uint64_t got = p.best ? ref_swap_reclaim(h, p.best, want) : 0;
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return got;
 }
 
@@ -463,11 +464,11 @@ int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full
   uint64_t left = timeout - (t0 - start);
   uint64_t abs = t0 + (slice < left ? slice : left);
   struct timespec ts = mmc_ns_timespec(abs);
-  pthread_mutex_lock(&m->wait_lock);
+  ref_lock(&m->wait_lock, REF_LC_MS_WAIT);
   uint64_t epoch = m->epoch;
   while (m->epoch == epoch && pthread_cond_timedwait(&m->wake, &m->wait_lock, &ts) == 0)
     ;
-  pthread_mutex_unlock(&m->wait_lock);
+  ref_unlock(&m->wait_lock, REF_LC_MS_WAIT);
   return mmc_fail(err, MMC_ERETRY, "VM %u: waited for memory (%s); quiesce and retry the access",
                   vm->id, why);
 }

@@ -560,6 +560,7 @@ static void mig_tick_vm(ref_host_t *h, ref_vm_t *vm, void *arg) {
     uint64_t budget = migpace_budget(&mc->pace, &p, a->now, a->dt, remote, node_free(h, home));
     if (budget)
       migpace_account(&mc->pace, mig_client_run(h, a->mh, vm, i, budget));
+    ref_assert(migpace_is_valid(&mc->pace));
   }
 }
 
@@ -726,6 +727,7 @@ static void rebalance_period(ref_host_t *h, uint64_t now_ns, void *ctx) {
   int rc = mh->measure_ok ? rebalance_step(&s, nodes, h->nnodes, mh->in, (uint32_t)mh->n,
                                            h->rebalance_periods, &r, &err)
                           : MMC_ENOMEM;
+  ref_assert(rc || rebalance_result_is_valid(&r, nodes, h->nnodes, mh->in, (uint32_t)mh->n));
   if (rc) {
     ref_event_emit(h, (mmc_event_t){.type = MMC_EV_ERROR,
                                     .node_from = -1,

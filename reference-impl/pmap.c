@@ -182,6 +182,7 @@
 
 #include "mech.h"
 #include "mmc_clock.h"
+#include "ref_test.h"
 
 #define CACHE_LINE 64
 /* Spins before each sched_yield() in a wait: a quiescent point or a page copy
@@ -210,20 +211,11 @@
 
 #define LOCK_FLAGS (REF_PTE_MARK | REF_PTE_COPY | REF_PTE_BUSY)
 
-/* Test-only: skip the quiescence wait of remaps and COW, to prove that the
- * tests of I1-I3 catch a missing wait. Never set outside
- * tests/unit/test_pmap.c. */
+/* Test knobs and witnesses: ref_test.h. */
 _Atomic bool ref_pmap_test_skip_wait;
-/* Test-only witness: waits wait_mark began (tests/unit/test_pmap.c waits on
- * it instead of on time). */
 _Atomic uint64_t ref_pmap_test_mark_waits;
-/* Test-only: replaces MARK_WAIT_NS when not 0 (a slow sanitizer run must not
- * turn the test of the wait into a test of the bound). */
 _Atomic uint64_t ref_pmap_test_mark_wait_ns;
-/* Test-only witness: futex sleeps remappers began (remap_backoff). */
 _Atomic uint64_t ref_pmap_test_remap_sleeps;
-/* Test-only: replaces REMAP_SLEEP_NS when not 0 (a long bound turns a missed
- * wake-up into a test failure instead of a millisecond's delay). */
 _Atomic uint64_t ref_pmap_test_remap_sleep_ns;
 
 struct ref_vcpu_q {
@@ -240,6 +232,9 @@ struct ref_vcpu_q {
   _Atomic uint32_t wake_remapper;
   uint32_t index;  /* in the map */
   ref_pmap_t *map; /* owner */
+  /* Debug builds: the thread that last activated this vCPU (thread_token),
+   * valid while active; a remap by that thread would wait for itself (R2). */
+  _Atomic(const void *) thread;
 };
 
 struct ref_pmap {
@@ -254,6 +249,9 @@ struct ref_pmap {
   /* Remaps of this map in their copy phase (0 or 1: remaps of one map are
    * serialised by its owner, R2). See page_slow's MARK case. */
   _Atomic uint32_t copying;
+  /* Debug builds: remaps of this map under way, from mark to publish (R2
+   * asserts it is never more than 1). */
+  _Atomic uint32_t remapping;
   /* Futex word: 1 while a remapper sleeps in its wait phase (remap_backoff);
    * a vCPU asked to wake it clears it first. Own cache line. */
   alignas(CACHE_LINE) _Atomic uint32_t remap_sleeping;
@@ -341,7 +339,13 @@ uint64_t ref_pmap_get(const ref_pmap_t *m, uint64_t gpfn) {
   return atomic_load_explicit(&m->pte[gpfn], memory_order_acquire);
 }
 
+bool ref_pmap_test_cas(ref_pmap_t *m, uint64_t gpfn, uint64_t expected, uint64_t desired) {
+  return atomic_compare_exchange_strong(&m->pte[gpfn], &expected, desired);
+}
+
 bool ref_pmap_cas(ref_pmap_t *m, uint64_t gpfn, uint64_t expected, uint64_t desired) {
+  /* The owner's transitions: never from or to a locked entry. */
+  ref_assert(!((expected | desired) & LOCK_FLAGS));
   return atomic_compare_exchange_strong(&m->pte[gpfn], &expected, desired);
 }
 
@@ -350,6 +354,12 @@ ref_vcpu_q_t *ref_pmap_vcpu(ref_pmap_t *m, uint32_t index) {
 }
 
 /* ------------------------------------------------------------ waiting */
+
+/* An address unique to the calling thread (R2's assertion). */
+static const void *thread_token(void) {
+  static _Thread_local char token;
+  return &token;
+}
 
 static void backoff(unsigned *spins) {
   if (++*spins % WAIT_SPINS)
@@ -395,6 +405,9 @@ static void vcpu_quiesce(ref_vcpu_q_t *v) {
 
 /* Start holding pointers: the vCPU side of the Dekker pair. */
 static void vcpu_activate(ref_vcpu_q_t *v) {
+#if MMREF_DEBUG >= 1
+  atomic_store_explicit(&v->thread, thread_token(), memory_order_relaxed);
+#endif
   atomic_exchange(&v->active, 1);
 }
 
@@ -450,8 +463,11 @@ static int wait_quiescent(ref_pmap_t *m, const ref_vcpu_q_t *self, uint32_t *blo
       if (o == self)
         continue;
       snap[k] = atomic_load(&o->qseq);
-      if (atomic_load(&o->active))
+      if (atomic_load(&o->active)) {
         pending |= 1ull << k;
+        /* R2: waiting for a vCPU this thread holds active never ends. */
+        ref_assert(atomic_load_explicit(&o->thread, memory_order_relaxed) != thread_token());
+      }
     }
     unsigned spins = 0;
     bool armed = false;
@@ -597,6 +613,7 @@ static int locked_fault(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool writ
     return rc;
   }
   out &= ~(LOCK_FLAGS | REF_PTE_SAMPLED);
+  ref_assert(atomic_load_explicit(&m->pte[gpfn], memory_order_relaxed) == locked);
   atomic_store_explicit(&m->pte[gpfn], out, memory_order_release);
   if (!fast_ok(out, write))
     return mmc_fail(err, MMC_EINVAL, "page %" PRIu64 ": the fault op left state %u, not %s", gpfn,
@@ -630,10 +647,13 @@ static void *page_slow(ref_pmap_t *m, ref_vcpu_q_t *v, uint64_t gpfn, bool write
       }
       continue;
     }
+    ref_lock_order_check(REF_LC_BUSY); /* ref.h: no mutex held into a slow path */
     if (!atomic_compare_exchange_strong(&m->pte[gpfn], &pte, pte | REF_PTE_BUSY))
       continue;
     uint64_t pub = 0;
+    ref_lock_note(REF_LC_BUSY, true);
     int rc = locked_fault(m, v, gpfn, write, fresh, pte | REF_PTE_BUSY, &pub, err);
+    ref_lock_note(REF_LC_BUSY, false); /* every return of locked_fault unlocked it */
     if (rc == RESTART)
       continue;
     if (rc != 0)
@@ -701,6 +721,7 @@ static size_t remap_mark(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const r
 static void publish_one(ref_pmap_t *m, uint64_t g, uint64_t old, bool ok, uint64_t new_pte,
                         const ref_remap_ops_t *ops, void *ctx, ref_remap_result_t *res) {
   uint64_t sampled = old & REF_PTE_SAMPLED, plain = old & ~REF_PTE_SAMPLED;
+  ref_assert(atomic_load_explicit(&m->pte[g], memory_order_relaxed) == (old | REF_PTE_COPY));
   if (!ok) {
     atomic_store_explicit(&m->pte[g], old, memory_order_release);
     return;
@@ -777,6 +798,10 @@ static void remap_chunk(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const re
 
 void ref_pmap_remap(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_remap_ops_t *ops,
                     void *ctx, ref_remap_result_t *res) {
+#if MMREF_DEBUG >= 1
+  uint32_t others = atomic_fetch_add(&m->remapping, 1);
+  ref_assert(others == 0); /* R2: remaps of one map never overlap */
+#endif
   ref_remap_result_t r = {0};
   uint64_t stack[BATCH_STACK];
   uint64_t *marked = n <= BATCH_STACK ? stack : malloc(n * sizeof *marked);
@@ -791,18 +816,32 @@ void ref_pmap_remap(ref_pmap_t *m, const uint64_t *gpfns, size_t n, const ref_re
     free(marked);
   if (res)
     *res = r;
+#if MMREF_DEBUG >= 1
+  atomic_fetch_sub(&m->remapping, 1);
+#endif
 }
 
-bool ref_pmap_is_valid(const ref_pmap_t *m, bool idle) {
-  for (uint64_t g = 0; g < m->npages; g++) {
-    uint64_t pte = atomic_load_explicit(&m->pte[g], memory_order_acquire);
-    if (ref_pte_state(pte) > REF_PTE_SWAPPED)
-      return false;
-    if (idle && (pte & LOCK_FLAGS))
-      return false;
-  }
-  for (uint32_t i = 0; idle && i < m->nvcpus; i++)
+bool ref_pmap_quiescent(const ref_pmap_t *m) {
+  for (uint32_t i = 0; i < m->nvcpus; i++)
     if (atomic_load(&m->vcpus[i].active) || atomic_load(&m->vcpus[i].waiting))
       return false;
   return true;
+}
+
+typedef struct valid_walk {
+  bool idle, ok;
+} valid_walk_t;
+
+static void valid_visit(void *ctx, uint64_t gpfn, uint64_t pte) {
+  valid_walk_t *w = ctx;
+  if (ref_pte_state(pte) > REF_PTE_SWAPPED || (w->idle && (pte & LOCK_FLAGS)))
+    w->ok = false;
+}
+
+/* The written parts of the map only (an UNBACKED entry is valid), so the
+ * check of a large VM costs what its power-off walk costs. */
+bool ref_pmap_is_valid(const ref_pmap_t *m, bool idle) {
+  valid_walk_t w = {.idle = idle, .ok = true};
+  ref_pmap_for_each_populated(m, valid_visit, &w);
+  return w.ok && (!idle || ref_pmap_quiescent(m));
 }

@@ -85,6 +85,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "debug.h"
 #include "mmc_error.h"
 #include "mmc_evring.h"
 #include "mmcert/impl.h"
@@ -170,6 +171,18 @@ struct mmc_host {
 };
 
 
+
+/* h->lock through the lock-order check of debug builds (debug.h). */
+static inline void ref_host_lock(ref_host_t *h) {
+  ref_lock(&h->lock, REF_LC_HOST);
+}
+static inline void ref_host_unlock(ref_host_t *h) {
+  ref_unlock(&h->lock, REF_LC_HOST);
+}
+/* Never waits (ref.h L2): false when another thread holds h->lock. */
+static inline bool ref_host_trylock(ref_host_t *h) {
+  return ref_trylock(&h->lock, REF_LC_HOST);
+}
 
 /* ---------------------------------------------------------------- VMs
  * The VM and vCPU objects, shared by vm.c and the mechanism files (migrate.c,
@@ -330,6 +343,8 @@ uint64_t ref_vm_running_demand(ref_host_t *h, const ref_vm_t *vm);
 /* Host memory VMs can hold in total: the frame pools' capacity (idletax.c
  * subtracts what the host keeps free). */
 uint64_t ref_mem_capacity_pages(ref_host_t *h);
+/* No vCPU of any VM holds pointers or waits (pmap.c R7; h->lock held). */
+bool ref_mem_quiescent(ref_host_t *h);
 
 /* host.c */
 uint64_t ref_host_now(ref_host_t *h);

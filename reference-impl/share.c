@@ -107,6 +107,7 @@
  *  - a frame is freed exactly once: when refs and pins are both 0.
  */
 #include "share.h"
+#include "ref_test.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -829,8 +830,8 @@ static void visit_locked(scan_t *s, const hashed_t *p, sh_table_t **locked) {
   sh_table_t *t = s->st->tab[ref_pte_node(p->pte)];
   if (t != *locked) {
     if (*locked)
-      pthread_mutex_unlock(&(*locked)->lock);
-    pthread_mutex_lock(&t->lock);
+      ref_unlock(&(*locked)->lock, REF_LC_TABLE);
+    ref_lock(&t->lock, REF_LC_TABLE);
     *locked = t;
   }
   visit(s, t, p);
@@ -849,7 +850,7 @@ static void scan_vm(scan_t *s, uint64_t q) {
     for (size_t i = 0; i < n; i++)
       visit_locked(s, &batch[i], &locked);
     if (locked)
-      pthread_mutex_unlock(&locked->lock);
+      ref_unlock(&locked->lock, REF_LC_TABLE);
   }
 }
 
@@ -888,7 +889,7 @@ static bool merge_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t
     return false;
   sh_table_t *t = c->st->tab[it->node];
   const uint8_t *priv = frame_ptr(c->h, it->node, ref_pte_frame(old_pte));
-  pthread_mutex_lock(&t->lock);
+  ref_lock(&t->lock, REF_LC_TABLE);
   sh_entry_t *e = &t->e[it->entry];
   bool ok = e->kind == SH_SHARED && !e->forming && e->refs < ref_max() &&
             (REF_TWIN(TPS1_HASH_MATCH_TAKEN_AS_EQUAL) ||
@@ -900,7 +901,7 @@ static bool merge_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t
     c->last_zero = e->zero;
     *new_pte = ref_pte_make(REF_PTE_SHARED, it->node, e->where);
   }
-  pthread_mutex_unlock(&t->lock);
+  ref_unlock(&t->lock, REF_LC_TABLE);
   return ok;
 }
 
@@ -927,7 +928,7 @@ static bool form_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t 
     return false;
   sh_table_t *t = c->st->tab[it->node];
   const uint8_t *p = frame_ptr(c->h, it->node, ref_pte_frame(old_pte));
-  pthread_mutex_lock(&t->lock);
+  ref_lock(&t->lock, REF_LC_TABLE);
   sh_entry_t *e = &t->e[it->entry];
   bool ok = e->kind == SH_SHARED && e->forming && e->where == ref_pte_frame(old_pte);
   if (ok && hash_page(p, c->mask) != e->hash) {
@@ -944,7 +945,7 @@ static bool form_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t 
     c->last_zero = e->zero;
     *new_pte = ref_pte_make(REF_PTE_SHARED, it->node, e->where);
   }
-  pthread_mutex_unlock(&t->lock);
+  ref_unlock(&t->lock, REF_LC_TABLE);
   return ok;
 }
 
@@ -1034,7 +1035,7 @@ static void sort_items(sh_item_t *a, sh_item_t *tmp, size_t n) {
 
 /* Drop a pin or a reference; the last one frees the frame. */
 static void entry_put(ref_host_t *h, sh_table_t *t, uint32_t idx, bool pin) {
-  pthread_mutex_lock(&t->lock);
+  ref_lock(&t->lock, REF_LC_TABLE);
   sh_entry_t *e = &t->e[idx];
   if (pin) {
     e->pins--;
@@ -1051,7 +1052,7 @@ static void entry_put(ref_host_t *h, sh_table_t *t, uint32_t idx, bool pin) {
       t->frame_entry[e->where] = NO_ENTRY;
     tab_unlink_free(t, idx);
   }
-  pthread_mutex_unlock(&t->lock);
+  ref_unlock(&t->lock, REF_LC_TABLE);
   if (frame != REF_NO_FRAME)
     ref_frame_free(h->pools[t->node], frame);
 }
@@ -1241,9 +1242,9 @@ static void presize_tables(ref_host_t *h, sh_host_t *st) {
     for (size_t i = 0; i < st->nvms; i++)
       if (st->vms[i]->cfg.pshare_enable)
         pages += atomic_load_explicit(&st->vms[i]->pages_per_node[n], memory_order_relaxed);
-    pthread_mutex_lock(&st->tab[n]->lock);
+    ref_lock(&st->tab[n]->lock, REF_LC_TABLE);
     tab_presize(st->tab[n], pages);
-    pthread_mutex_unlock(&st->tab[n]->lock);
+    ref_unlock(&st->tab[n]->lock, REF_LC_TABLE);
   }
 }
 
@@ -1302,9 +1303,9 @@ static sh_table_t *table_checked(ref_host_t *h, uint32_t node, uint64_t frame, u
 static bool drop_ref(ref_host_t *h, uint64_t pte) {
   uint32_t idx;
   sh_table_t *t = table_checked(h, ref_pte_node(pte), ref_pte_frame(pte), &idx);
-  pthread_mutex_lock(&t->lock);
+  ref_lock(&t->lock, REF_LC_TABLE);
   bool zero = t->e[idx].zero;
-  pthread_mutex_unlock(&t->lock);
+  ref_unlock(&t->lock, REF_LC_TABLE);
   entry_put(h, t, idx, false);
   return zero;
 }
@@ -1317,9 +1318,9 @@ static bool drop_ref(ref_host_t *h, uint64_t pte) {
 static int twin_cow_in_place(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t *pte) {
   uint32_t idx, node = ref_pte_node(*pte);
   sh_table_t *t = table_checked(h, node, ref_pte_frame(*pte), &idx);
-  pthread_mutex_lock(&t->lock);
+  ref_lock(&t->lock, REF_LC_TABLE);
   t->e[idx].owned = false;
-  pthread_mutex_unlock(&t->lock);
+  ref_unlock(&t->lock, REF_LC_TABLE);
   *pte = ref_pte_make(REF_PTE_PRIVATE, node, ref_pte_frame(*pte));
   sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
   atomic_fetch_sub_explicit(&sv->shared_pages, 1, memory_order_relaxed);
@@ -1388,8 +1389,11 @@ static void share_detach(ref_host_t *h) {
   sh_host_t *st = host_of(h);
   if (!st)
     return;
-  for (uint32_t n = 0; n < MMC_MAX_NODES; n++)
+  for (uint32_t n = 0; n < MMC_MAX_NODES; n++) {
+    /* Every VM is off: every sharer has dropped its reference. */
+    ref_assert(!st->tab[n] || (st->tab[n]->sharers == 0 && st->tab[n]->shared_live == 0));
     tab_free(st->tab[n]);
+  }
   for (uint32_t i = 0; i < st->nsalts; i++)
     free(st->salts[i]);
   free(st->salts);
@@ -1441,11 +1445,11 @@ static int share_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
 
 /* Drop every hint of the VM (its pages are about to go). */
 static void sweep_hints(sh_table_t *t, mmc_vm_id_t id) {
-  pthread_mutex_lock(&t->lock);
+  ref_lock(&t->lock, REF_LC_TABLE);
   for (uint32_t i = 0; i < t->used; i++)
     if (t->e[i].kind == SH_HINT && t->e[i].vm == id)
       tab_unlink_free(t, i);
-  pthread_mutex_unlock(&t->lock);
+  ref_unlock(&t->lock, REF_LC_TABLE);
 }
 
 static void share_vm_off(ref_host_t *h, ref_vm_t *vm) {
@@ -1505,11 +1509,11 @@ int ref_share_info(ref_host_t *h, ref_share_info_t *out) {
     sh_table_t *t = st->tab[n];
     if (!t)
       continue;
-    pthread_mutex_lock(&t->lock);
+    ref_lock(&t->lock, REF_LC_TABLE);
     out->shared_frames += t->shared_live;
     out->sharers += t->sharers;
     out->hints += t->hints;
-    pthread_mutex_unlock(&t->lock);
+    ref_unlock(&t->lock, REF_LC_TABLE);
   }
   out->collisions = st->collisions;
   out->stale_hints = st->stale;
@@ -1524,9 +1528,9 @@ void ref_share_run(ref_host_t *h, uint64_t dt_ns) {
   sh_host_t *st = host_of(h);
   if (!st)
     return;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   share_tick(h, st->last_ns + dt_ns, st);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
 }
 
 uint64_t ref_share_refs(ref_host_t *h, uint32_t node, uint64_t frame) {
@@ -1534,10 +1538,10 @@ uint64_t ref_share_refs(ref_host_t *h, uint32_t node, uint64_t frame) {
   sh_table_t *t = st && node < MMC_MAX_NODES ? st->tab[node] : NULL;
   if (!t || frame >= t->frame_entry_bytes / sizeof *t->frame_entry)
     return 0;
-  pthread_mutex_lock(&t->lock);
+  ref_lock(&t->lock, REF_LC_TABLE);
   uint32_t i = t->frame_entry[frame];
   uint64_t r = i == NO_ENTRY ? 0 : t->e[i - 1].refs;
-  pthread_mutex_unlock(&t->lock);
+  ref_unlock(&t->lock, REF_LC_TABLE);
   return r;
 }
 
@@ -1556,7 +1560,7 @@ static void share_host_stats(ref_host_t *h, mmc_host_stats_t *out) {
 #endif
 }
 
-const ref_mech_t ref_share_mech = {
+const ref_mech_t ref_mech_share = {
     .name = "share",
     .caps = MMC_CAP_SHARING | MMC_CAP_SALTING,
     .attach = share_attach,
@@ -1590,6 +1594,7 @@ static bool has_twin(const uint64_t *sorted, size_t m, uint64_t hash) {
  * the scanner. Returns the pages merged. */
 size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns, size_t n) {
   sh_host_t *st = host_of(h);
+  ref_assert(ref_lock_held(REF_LC_HOST));
   sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
   if (!st || !sv || !vm->cfg.pshare_enable || !ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) ||
       !ref_set(h, REF_SET_MEM_SHARE_RATE_MAX))
@@ -1626,7 +1631,7 @@ size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns,
     visit_locked(&s, &hs[k], &locked);
   }
   if (locked)
-    pthread_mutex_unlock(&locked->lock);
+    ref_unlock(&locked->lock, REF_LC_TABLE);
   free(hs);
   free(sorted);
   merge_all(h, st, mask);

@@ -1,7 +1,7 @@
 /*
  * share.h — transparent page sharing of the reference implementation
- * (share.c): the REF_MECH_SHARE row and what tests may inspect. Internal
- * header, never installed. Prefix ref_share_.
+ * (share.c): the REF_MECH_SHARE row. Internal header, never installed.
+ * Prefix ref_share_.
  *
  * SPEC: TPS-1..6, TPS-8, SALT-1, SALT-2, SEC-1 (COW isolation). See share.c
  * for the design and its invariants.
@@ -14,39 +14,9 @@
 
 #include "ref.h"
 
-extern const ref_mech_t ref_share_mech;
+extern const ref_mech_t ref_mech_share;
 
-/* Counters of the whole host, for tests and benchmarks (h->lock not needed:
- * a snapshot under the tables' locks). */
-typedef struct ref_share_info {
-  uint64_t shared_frames; /* frames holding shared content with >= 1 sharer */
-  uint64_t sharers;       /* guest pages pointing at those frames */
-  uint64_t hints;         /* hint entries (pages hashed, no match yet) */
-  uint64_t collisions;    /* hash matches whose full comparison differed */
-  uint64_t stale_hints;   /* hints dropped: page changed, moved or gone */
-  uint64_t hashed;        /* pages hashed by the scanner */
-  uint64_t merged;        /* pages remapped onto a shared frame */
-  uint64_t unshared;      /* shared pages given a private copy: off their home node or
-                             under another salt */
-  uint64_t runs;          /* scanner runs */
-} ref_share_info_t;
-
-/* 0 when the host has no sharing state (mechanism not attached). */
-int ref_share_info(ref_host_t *h, ref_share_info_t *out);
-
-/* Reference count of the shared frame `frame` on node index `node` (0 when
- * the frame is not a shared frame). For tests. */
-uint64_t ref_share_refs(ref_host_t *h, uint32_t node, uint64_t frame);
-
-/* Run the scanner once now as if dt_ns had passed since its last run, with
- * h->lock held (tests of the live clock: its own runs are Ref.ShareTick
- * apart and a pass takes at least 10 minutes). The caller must not be an
- * entered vCPU holding pointers (the merge waits for quiescence). */
-void ref_share_run(ref_host_t *h, uint64_t dt_ns);
-
-/* Test-only: when non-zero, the most sharers one frame may have (the real
- * cap is UINT32_MAX: a full frame is never shared further; an identical
- * page then starts a new shared frame). Never set outside tests. */
-extern _Atomic uint32_t ref_share_test_ref_max;
+/* Test introspection and knobs (ref_share_info, ref_share_refs,
+ * ref_share_run, ref_share_test_ref_max): ref_test.h. */
 
 #endif

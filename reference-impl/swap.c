@@ -202,6 +202,7 @@ static bool slot_alloc(swap_vm_t *s, uint64_t *out) {
 }
 
 static void slot_free(swap_vm_t *s, uint64_t slot) {
+  ref_assert(slot < s->slot_bump && s->nfree_slots < s->slot_bump);
   s->free_slots[s->nfree_slots++] = (uint32_t)slot;
 }
 
@@ -228,6 +229,7 @@ static bool zip_alloc(ref_host_t *h, const ref_vm_t *vm, swap_vm_t *s, uint64_t 
 }
 
 static void zip_free(swap_vm_t *s, uint64_t slot) {
+  ref_assert(slot < s->zip_bump && s->nfree_zip < s->zip_bump);
   s->free_zip[s->nfree_zip++] = (uint32_t)slot;
 }
 
@@ -235,7 +237,7 @@ void ref_swap_drop(ref_host_t *h, ref_vm_t *vm, uint64_t old_pte) {
   swap_vm_t *s = sw_of(vm);
   if (!s)
     return;
-  pthread_mutex_lock(&s->lock);
+  ref_lock(&s->lock, REF_LC_SWAP_VM);
   if (ref_pte_state(old_pte) == REF_PTE_SWAPPED) {
     slot_free(s, ref_pte_frame(old_pte));
     atomic_fetch_sub(&s->swapped, 1);
@@ -243,7 +245,7 @@ void ref_swap_drop(ref_host_t *h, ref_vm_t *vm, uint64_t old_pte) {
     zip_free(s, ref_pte_frame(old_pte));
     atomic_fetch_sub(&s->compressed, 1);
   }
-  pthread_mutex_unlock(&s->lock);
+  ref_unlock(&s->lock, REF_LC_SWAP_VM);
 }
 
 /* ---------------------------------------------------------------- swap-out */
@@ -401,7 +403,7 @@ static bool out_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *
     return false;
   const uint8_t *src =
       c->h->pool_bases[ref_pte_node(old_pte)] + ref_pte_frame(old_pte) * MMC_PAGE_SIZE;
-  pthread_mutex_lock(&s->lock);
+  ref_lock(&s->lock, REF_LC_SWAP_VM);
   bool done = c->zip && out_compress(c, src, new_pte);
   if (done) {
     c->last_kind = KIND_FREE_NOW;
@@ -416,7 +418,7 @@ static bool out_transform(void *ctx, uint64_t gpfn, uint64_t old_pte, uint64_t *
       atomic_fetch_add(&s->swapped, 1);
     }
   }
-  pthread_mutex_unlock(&s->lock);
+  ref_unlock(&s->lock, REF_LC_SWAP_VM);
   return done;
 }
 
@@ -464,9 +466,9 @@ static bool pipe_release_one(swap_pipe_t *p) {
   swap_run_t r = p->runs[p->rhead];
   p->rhead = (p->rhead + 1) % p->rcap;
   p->rlen--;
-  pthread_mutex_unlock(&p->mu);
+  ref_unlock(&p->mu, REF_LC_SWAP_PIPE);
   run_release(p->h, &r);
-  pthread_mutex_lock(&p->mu);
+  ref_lock(&p->mu, REF_LC_SWAP_PIPE);
   return true;
 }
 
@@ -482,7 +484,7 @@ static void pipe_push(swap_pipe_t *p, swap_run_t r) {
  * contiguous frames in one run of at most SWAP_RUN_MAX. They leave the VM
  * now (pages_per_node); the pools count them free once punched. */
 static void release_batch_frames(swap_pipe_t *p, ref_vm_t *vm, swap_batch_t *b) {
-  pthread_mutex_lock(&p->mu); /* one lock and one wake-up for the batch */
+  ref_lock(&p->mu, REF_LC_SWAP_PIPE); /* one lock and one wake-up for the batch */
   while (b->nfreeing) {
     uint32_t node = ref_pte_node(b->freeing[0]);
     size_t n = 0, keep = 0;
@@ -503,15 +505,15 @@ static void release_batch_frames(swap_pipe_t *p, ref_vm_t *vm, swap_batch_t *b) 
     }
   }
   pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
+  ref_unlock(&p->mu, REF_LC_SWAP_PIPE);
 }
 
 /* Everything queued given back, by this thread. */
 static void pipe_drain(swap_pipe_t *p) {
-  pthread_mutex_lock(&p->mu);
+  ref_lock(&p->mu, REF_LC_SWAP_PIPE);
   while (pipe_release_one(p))
     ;
-  pthread_mutex_unlock(&p->mu);
+  ref_unlock(&p->mu, REF_LC_SWAP_PIPE);
 }
 
 static void free_private(ref_host_t *h, ref_vm_t *vm, uint64_t pte) {
@@ -617,9 +619,9 @@ static uint64_t page_failed(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, swap_pend
   /* Until a vCPU takes it from the batch, the entry is ours; a vCPU that
    * locked it BUSY waits for s->lock in swap-in: let it run, then retry. */
   while (!p->taken && !revert(vm, p, cur)) {
-    pthread_mutex_unlock(&s->lock);
+    ref_unlock(&s->lock, REF_LC_SWAP_VM);
     sched_yield();
-    pthread_mutex_lock(&s->lock);
+    ref_lock(&s->lock, REF_LC_SWAP_VM);
   }
   if (p->taken) { /* back in a new frame already (swap-in counted it): drop the old one */
     free_private(h, vm, p->old_pte);
@@ -637,7 +639,7 @@ static uint64_t batch_finish(swap_pipe_t *pp, ref_vm_t *vm, swap_batch_t *b, uin
   swap_vm_t *s = pp->s;
   uint64_t written = 0, kept = 0;
   int first_err = 0;
-  pthread_mutex_lock(&s->lock);
+  ref_lock(&s->lock, REF_LC_SWAP_VM);
   for (size_t i = 0; i < b->npend; i++) {
     swap_pend_t *p = &b->pend[i];
     if (p->err && REF_TWIN(INT1_FAILED_SWAP_WRITE_IGNORED))
@@ -654,7 +656,7 @@ static uint64_t batch_finish(swap_pipe_t *pp, ref_vm_t *vm, swap_batch_t *b, uin
       written++;
   }
   b->npend = 0;
-  pthread_mutex_unlock(&s->lock);
+  ref_unlock(&s->lock, REF_LC_SWAP_VM);
   release_batch_frames(pp, vm, b);
   if (first_err) {
     atomic_fetch_add(&s->io_errors, 1);
@@ -672,13 +674,13 @@ static uint64_t batch_finish(swap_pipe_t *pp, ref_vm_t *vm, swap_batch_t *b, uin
 
 static void *writer_main(void *arg) {
   swap_pipe_t *p = arg;
-  pthread_mutex_lock(&p->mu);
+  ref_lock(&p->mu, REF_LC_SWAP_PIPE);
   for (;;) {
     if (p->job) {
       swap_batch_t *b = p->job;
-      pthread_mutex_unlock(&p->mu);
+      ref_unlock(&p->mu, REF_LC_SWAP_PIPE);
       batch_write(p->h, p->s, b);
-      pthread_mutex_lock(&p->mu);
+      ref_lock(&p->mu, REF_LC_SWAP_PIPE);
       p->job = NULL;
       pthread_cond_broadcast(&p->cv);
     } else if (p->quit) {
@@ -687,7 +689,7 @@ static void *writer_main(void *arg) {
       pthread_cond_wait(&p->cv, &p->mu);
     }
   }
-  pthread_mutex_unlock(&p->mu);
+  ref_unlock(&p->mu, REF_LC_SWAP_PIPE);
   return NULL;
 }
 
@@ -716,29 +718,29 @@ static void pipe_write(swap_pipe_t *p, swap_batch_t *b) {
     batch_write(p->h, p->s, b);
     return;
   }
-  pthread_mutex_lock(&p->mu);
+  ref_lock(&p->mu, REF_LC_SWAP_PIPE);
   p->job = b;
   pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
+  ref_unlock(&p->mu, REF_LC_SWAP_PIPE);
 }
 
 /* Until the writer is done with its batch, give back queued frames. */
 static void pipe_wait(swap_pipe_t *p) {
-  pthread_mutex_lock(&p->mu);
+  ref_lock(&p->mu, REF_LC_SWAP_PIPE);
   while (p->job)
     if (!pipe_release_one(p))
       pthread_cond_wait(&p->cv, &p->mu);
-  pthread_mutex_unlock(&p->mu);
+  ref_unlock(&p->mu, REF_LC_SWAP_PIPE);
 }
 
 /* Every queued frame given back (the writer's last punch included: join). */
 static void pipe_stop(swap_pipe_t *p) {
   pipe_drain(p);
   if (p->threaded) {
-    pthread_mutex_lock(&p->mu);
+    ref_lock(&p->mu, REF_LC_SWAP_PIPE);
     p->quit = true;
     pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    ref_unlock(&p->mu, REF_LC_SWAP_PIPE);
     pthread_join(p->th, NULL);
   }
   pthread_cond_destroy(&p->cv);
@@ -772,6 +774,7 @@ static uint64_t batch_pages(const swap_batch_t *b) {
 
 uint64_t ref_swap_reclaim(ref_host_t *h, ref_vm_t *vm, uint64_t want) {
   swap_vm_t *s = sw_of(vm);
+  ref_assert(ref_lock_held(REF_LC_HOST));
   if (!s || !want || !sw_buffers(h, vm, s))
     return 0;
   uint64_t *victims = malloc(s->batch * sizeof *victims);
@@ -882,9 +885,9 @@ static int swap_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn,
   if (rc)
     return rc;
   bool zip = ref_pte_state(*pte) == REF_PTE_COMPRESSED;
-  pthread_mutex_lock(&s->lock);
+  ref_lock(&s->lock, REF_LC_SWAP_VM);
   rc = swap_in_data(h, vm, s, *pte, h->pool_bases[node] + frame * MMC_PAGE_SIZE, err);
-  pthread_mutex_unlock(&s->lock);
+  ref_unlock(&s->lock, REF_LC_SWAP_VM);
   if (rc) {
     ref_frame_free(h->pools[node], frame);
     atomic_fetch_add(&s->io_errors, 1);

@@ -116,9 +116,11 @@ void ref_mem_fini(ref_host_t *h) {
   ref_mem_t *m = mem_of(h);
   if (!m)
     return;
+  ref_host_lock(h); /* no other thread is left; held as by every power-off */
   for (size_t i = 0; i < m->cap; i++)
     if (m->vms[i])
       vm_destroy(h, m->vms[i]);
+  ref_host_unlock(h);
   for (uint32_t n = 0; n < h->nnodes; n++) {
     if (h->pools[n])
       ref_pool_destroy(h->pools[n]);
@@ -160,6 +162,7 @@ ref_vm_t *ref_vm_get(ref_host_t *h, mmc_vm_id_t id) {
 
 void ref_vm_for_each(ref_host_t *h, ref_vm_fn fn, void *ctx) {
   ref_mem_t *m = mem_of(h);
+  ref_assert(ref_lock_held(REF_LC_HOST));
   for (size_t i = 0; i < m->cap; i++)
     if (m->vms[i])
       fn(h, m->vms[i], ctx);
@@ -248,12 +251,20 @@ int ref_vm_alloc_frame(ref_host_t *h, ref_vm_t *vm, uint32_t want, uint32_t *nod
 uint64_t ref_vm_running_demand(ref_host_t *h, const ref_vm_t *vm) {
   ref_mem_t *m = mem_of(h);
   uint64_t sum = 0;
-  pthread_mutex_lock(&m->place_lock); /* guards the vCPUs' demand */
+  ref_lock(&m->place_lock, REF_LC_PLACE); /* guards the vCPUs' demand */
   for (uint32_t v = 0; v < vm->cfg.vcpus; v++)
     if (atomic_load(&vm->vcpus[v].entered))
       sum += vm->vcpus[v].demand;
-  pthread_mutex_unlock(&m->place_lock);
+  ref_unlock(&m->place_lock, REF_LC_PLACE);
   return sum;
+}
+
+bool ref_mem_quiescent(ref_host_t *h) {
+  ref_mem_t *m = mem_of(h);
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->vms[i] && !ref_pmap_quiescent(m->vms[i]->pmap))
+      return false;
+  return true;
 }
 
 uint64_t ref_mem_capacity_pages(ref_host_t *h) {
@@ -443,11 +454,11 @@ static int place(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
     return 0;
   }
   ref_place_decision_t d;
-  pthread_mutex_lock(&m->place_lock);
+  ref_lock(&m->place_lock, REF_LC_PLACE);
   int rc = ref_place_decide(&m->place, &r, &d, err);
   if (rc == 0)
     ref_place_commit(&m->place, &d, r.vcpu_demand, +1);
-  pthread_mutex_unlock(&m->place_lock);
+  ref_unlock(&m->place_lock, REF_LC_PLACE);
   if (rc)
     return rc;
   vm->placed = true;
@@ -473,13 +484,13 @@ static void unplace(ref_host_t *h, ref_vm_t *vm) {
   if (!vm->placed)
     return;
   ref_mem_t *m = mem_of(h);
-  pthread_mutex_lock(&m->place_lock);
+  ref_lock(&m->place_lock, REF_LC_PLACE);
   for (uint32_t i = 0; i < vm->nclients; i++)
     ref_place_add(&m->place, atomic_load(&vm->client[i].home), 0, -(int64_t)vm->client[i].npages);
   for (uint32_t v = 0; v < vm->cfg.vcpus; v++)
     ref_place_add(&m->place, atomic_load(&vm->client[vm->vcpus[v].client].home),
                   -(int64_t)vm->vcpus[v].demand, 0);
-  pthread_mutex_unlock(&m->place_lock);
+  ref_unlock(&m->place_lock, REF_LC_PLACE);
 }
 
 static int table_slot(ref_mem_t *m, mmc_error_t *err) {
@@ -531,7 +542,7 @@ static int mechs_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
 int ref_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out, mmc_error_t *err) {
   ref_mem_t *m = mem_of(h);
   ref_vm_t *vm = NULL;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = check_config(h, cfg, err);
   if (rc == 0)
     rc = admit(h, pages_up(cfg->reservation_bytes), 0, err);
@@ -560,7 +571,7 @@ int ref_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out,
   emit_power_on(h, vm);
   if (out)
     *out = vm->id;
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return 0;
 out_pmap:
   ref_pmap_destroy(vm->pmap);
@@ -569,7 +580,7 @@ out_unplace:
 out_free:
   vm_free(vm);
 out_unlock:
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
@@ -638,10 +649,65 @@ static uint64_t release_memory(ref_host_t *h, ref_vm_t *vm) {
   return w.freed;
 }
 
+/* ---------------------------------------------------------------- debug checks */
+
+/* The VM's entries counted by state, and by node for those with a frame. */
+typedef struct census {
+  uint64_t state[REF_PTE_STATE_MASK + 1];
+  uint64_t node[MMC_MAX_NODES];
+} census_t;
+
+static void census_visit(void *ctx, uint64_t gpfn, uint64_t pte) {
+  census_t *c = ctx;
+  unsigned st = ref_pte_state(pte);
+  c->state[st]++;
+  if (st == REF_PTE_PRIVATE || st == REF_PTE_SHARED)
+    c->node[ref_pte_node(pte)]++;
+}
+
+/* A VM at rest (no vCPU entered): its page map is valid and idle, and the
+ * counters the mechanisms report agree with its entries: pages per node
+ * (vm.c), shared (share.c), ballooned (balloon.c), swapped and compressed
+ * (swap.c). One walk of the written part of the map, as power-off makes. */
+static bool vm_is_valid(ref_host_t *h, ref_vm_t *vm) {
+  census_t c = {0};
+  ref_pmap_for_each_populated(vm->pmap, census_visit, &c);
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    if (c.node[n] != atomic_load(&vm->pages_per_node[n]))
+      return false;
+  mmc_vm_stats_t st = {0};
+  for (unsigned i = 0; i < REF_MECH_COUNT; i++)
+    if (ref_mechs[i] && ref_mechs[i]->vm_stats)
+      ref_mechs[i]->vm_stats(h, vm, &st);
+  return ref_pmap_is_valid(vm->pmap, true) && st.shared_pages == c.state[REF_PTE_SHARED] &&
+         st.ballooned_pages == c.state[REF_PTE_BALLOONED] &&
+         st.swapped_pages == c.state[REF_PTE_SWAPPED] &&
+         st.compressed_pages == c.state[REF_PTE_COMPRESSED];
+}
+
+static bool pools_are_valid(ref_host_t *h) {
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    if (h->pools[n] && !ref_pool_is_valid(h->pools[n]))
+      return false;
+  return true;
+}
+
+/* After release_memory: no frame of any node is the VM's any more. */
+static bool vm_holds_nothing(const ref_host_t *h, const ref_vm_t *vm) {
+  for (uint32_t n = 0; n < h->nnodes; n++)
+    if (atomic_load(&vm->pages_per_node[n]))
+      return false;
+  return true;
+}
+
 static void vm_destroy(ref_host_t *h, ref_vm_t *vm) {
   ref_mem_t *m = mem_of(h);
+  ref_assert(atomic_load(&vm->nentered) == 0);
+  ref_assert_walk(vm_is_valid(h, vm));
   mechs_vm_off(h, vm, REF_MECH_COUNT);
   uint64_t freed = release_memory(h, vm);
+  ref_assert(vm_holds_nothing(h, vm));
+  ref_assert_walk(pools_are_valid(h));
   ref_pmap_destroy(vm->pmap);
   unplace(h, vm);
   m->reserved_pages -= vm->reserved_pages;
@@ -656,14 +722,14 @@ static void vm_destroy(ref_host_t *h, ref_vm_t *vm) {
 
 int ref_vm_power_off(mmc_host_t *h, mmc_vm_id_t id, mmc_error_t *err) {
   ref_vm_t *vm;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = vm_find(h, id, &vm, err);
   if (rc == 0 && atomic_load(&vm->nentered))
     rc = mmc_fail(err, MMC_EBUSY, "vm_power_off: VM %u still has %u vCPUs entered", id,
                   atomic_load(&vm->nentered));
   if (rc == 0)
     vm_destroy(h, vm);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
@@ -700,7 +766,7 @@ static uint32_t reported_home(const ref_vm_t *vm, uint32_t i) {
 int ref_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **out,
                    mmc_error_t *err) {
   ref_vm_t *vm;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = vm_find(h, id, &vm, err);
   if (rc)
     goto out;
@@ -734,7 +800,7 @@ int ref_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **o
   atomic_fetch_add(&vm->nentered, 1);
   *out = v;
 out:
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
@@ -771,17 +837,17 @@ void ref_vcpu_set_demand(mmc_vcpu_t *v, uint32_t permille) {
     return;
   ref_vm_t *vm = v->vm;
   ref_mem_t *m = mem_of(v->h);
-  pthread_mutex_lock(&m->place_lock);
+  ref_lock(&m->place_lock, REF_LC_PLACE);
   if (vm->placed)
     ref_place_add(&m->place, vcpu_node(vm, v), (int64_t)permille - (int64_t)v->demand, 0);
   v->demand = permille;
-  pthread_mutex_unlock(&m->place_lock);
+  ref_unlock(&m->place_lock, REF_LC_PLACE);
 }
 
 int ref_vcpu_info(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_info_t *out,
                   mmc_error_t *err) {
   ref_vm_t *vm;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = vm_find(h, id, &vm, err);
   if (rc == 0 && index >= vm->cfg.vcpus)
     rc = mmc_fail(err, MMC_ERANGE, "vcpu_info: vCPU %u is out of range 0..%u of VM %u", index,
@@ -793,7 +859,7 @@ int ref_vcpu_info(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_info_t
                              .binding_applied = atomic_load(&v->entered) && v->binding_applied,
                              .vnode = index / per};
   }
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
@@ -817,14 +883,14 @@ static void move_client(ref_host_t *h, ref_vm_t *vm, uint32_t i, uint32_t to, ui
   ref_mem_t *m = mem_of(h);
   ref_client_t *cl = &vm->client[i];
   uint32_t from = atomic_load(&cl->home);
-  pthread_mutex_lock(&m->place_lock); /* guards the vCPUs' demand too */
+  ref_lock(&m->place_lock, REF_LC_PLACE); /* guards the vCPUs' demand too */
   int64_t cpu = client_demand(vm, i);
   ref_place_add(&m->place, from, -cpu, -(int64_t)cl->npages);
   if (to == REF_NO_NODE)
     to = ref_place_pick_node(&m->place, mask, cpu, (int64_t)cl->npages);
   ref_place_add(&m->place, to, cpu, (int64_t)cl->npages);
   atomic_store_explicit(&cl->home, to, memory_order_release);
-  pthread_mutex_unlock(&m->place_lock);
+  ref_unlock(&m->place_lock, REF_LC_PLACE);
   atomic_fetch_add(&vm->home_changes, 1);
   for (uint32_t v = 0; v < cl->nvcpus; v++) {
     mmc_vcpu_t *vc = &vm->vcpus[cl->first_vcpu + v];
@@ -864,6 +930,7 @@ void ref_vm_twin_report_home(ref_host_t *h, mmc_vm_id_t id, uint32_t client, uin
 
 void ref_vm_for_each_client(ref_host_t *h, ref_client_fn fn, void *ctx) {
   ref_mem_t *m = mem_of(h);
+  ref_assert(ref_lock_held(REF_LC_HOST));
   for (size_t k = 0; k < m->cap; k++) {
     ref_vm_t *vm = m->vms[k];
     for (uint32_t i = 0; vm && i < vm->nclients; i++) {
@@ -876,9 +943,9 @@ void ref_vm_for_each_client(ref_host_t *h, ref_client_fn fn, void *ctx) {
                              .reserved_pages = vm->reserved_pages,
                              .vm_pages_per_node = vm->pages_per_node,
                              .home_changes = atomic_load(&vm->home_changes)};
-      pthread_mutex_lock(&m->place_lock);
+      ref_lock(&m->place_lock, REF_LC_PLACE);
       c.demand_permille = (uint64_t)client_demand(vm, i);
-      pthread_mutex_unlock(&m->place_lock);
+      ref_unlock(&m->place_lock, REF_LC_PLACE);
       fn(ctx, &c);
     }
   }
@@ -887,6 +954,7 @@ void ref_vm_for_each_client(ref_host_t *h, ref_client_fn fn, void *ctx) {
 int ref_vm_set_home(ref_host_t *h, mmc_vm_id_t id, uint32_t client, uint32_t node,
                     const char *reason, mmc_error_t *err) {
   ref_vm_t *vm;
+  ref_assert(ref_lock_held(REF_LC_HOST));
   int rc = vm_find(h, id, &vm, err);
   if (rc)
     return rc;
@@ -949,7 +1017,7 @@ static int apply_reconfig(ref_host_t *h, ref_vm_t *vm, const mmc_vm_config_t *c,
 int ref_vm_reconfigure(mmc_host_t *h, mmc_vm_id_t id, const mmc_vm_config_t *cfg,
                        mmc_error_t *err) {
   ref_vm_t *vm;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = vm_find(h, id, &vm, err);
   if (rc == 0)
     rc = check_reconfig(h, vm, cfg, err);
@@ -961,7 +1029,7 @@ int ref_vm_reconfigure(mmc_host_t *h, mmc_vm_id_t id, const mmc_vm_config_t *cfg
   for (unsigned i = 0; rc == 0 && i < REF_MECH_COUNT; i++)
     if (ref_mechs[i] && ref_mechs[i]->vm_reconfigured)
       ref_mechs[i]->vm_reconfigured(h, vm);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
@@ -971,7 +1039,7 @@ int ref_vm_stats(mmc_host_t *h, mmc_vm_id_t id, mmc_vm_stats_t *out, mmc_error_t
   ref_vm_t *vm;
   if (!out)
     return mmc_fail(err, MMC_EINVAL, "vm_stats: output pointer is NULL");
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = vm_find(h, id, &vm, err);
   if (rc == 0) {
     memset(out, 0, sizeof *out);
@@ -996,7 +1064,7 @@ int ref_vm_stats(mmc_host_t *h, mmc_vm_id_t id, mmc_vm_stats_t *out, mmc_error_t
       if (ref_mechs[i] && ref_mechs[i]->vm_stats)
         ref_mechs[i]->vm_stats(h, vm, out);
   }
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   return rc;
 }
 
@@ -1056,7 +1124,7 @@ int ref_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count,
                    uint64_t *moved, mmc_error_t *err) {
   ref_vm_t *vm;
   uint64_t total = 0;
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   int rc = vm_find(h, id, &vm, err);
   if (rc == 0)
     rc = check_move(h, vm, gpfn, count, node, err);
@@ -1096,7 +1164,7 @@ int ref_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count,
   free(gpfns);
   if (rc == 0)
     atomic_fetch_add(&vm->pages_migrated, total);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   if (moved)
     *moved = total;
   return rc;

@@ -325,7 +325,7 @@ static void wss_account(ref_host_t *h, ref_vm_t *vm, void *ctx) {
   w->last_ns = now;
   wss_params_t p;
   wss_params_now(h, &p);
-  pthread_mutex_lock(&w->lock);
+  ref_lock(&w->lock, REF_LC_WSS_VM);
   uint64_t delta =
       h->clock == MMC_CLOCK_STEPPED ? wss_exec_stepped(h, vm, w, dt) : wss_exec_live(vm, w);
   w->exec_ns += delta;
@@ -339,7 +339,8 @@ static void wss_account(ref_host_t *h, ref_vm_t *vm, void *ctx) {
       wss_begin(h, vm, w);
     }
   }
-  pthread_mutex_unlock(&w->lock);
+  ref_assert(wss_is_valid(&w->st, &p));
+  ref_unlock(&w->lock, REF_LC_WSS_VM);
 }
 
 static void wss_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
@@ -405,7 +406,7 @@ static int wss_mech_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t g
   wss_vm_t *w = wss_of(vm);
   if (!w)
     return 0;
-  pthread_mutex_lock(&w->lock);
+  ref_lock(&w->lock, REF_LC_WSS_VM);
   for (uint32_t i = 0; i < w->n; i++) {
     wss_sample_t *s = &w->s[i];
     if (s->gpfn != gpfn)
@@ -416,7 +417,7 @@ static int wss_mech_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t g
     }
     break;
   }
-  pthread_mutex_unlock(&w->lock);
+  ref_unlock(&w->lock, REF_LC_WSS_VM);
   return 0;
 }
 
@@ -426,11 +427,11 @@ static void wss_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
     return;
   wss_params_t p;
   wss_params_now(h, &p);
-  pthread_mutex_lock(&w->lock);
+  ref_lock(&w->lock, REF_LC_WSS_VM);
   out->wss_estimate_pages = (uint64_t)llround(wss_estimate(&w->st, &p) * (double)vm->npages);
   out->pages_sampled = w->pages_sampled;
   out->exec_ns = w->exec_ns;
-  pthread_mutex_unlock(&w->lock);
+  ref_unlock(&w->lock, REF_LC_WSS_VM);
 }
 
 double ref_wss_active_frac(ref_host_t *h, ref_vm_t *vm) {
@@ -439,9 +440,9 @@ double ref_wss_active_frac(ref_host_t *h, ref_vm_t *vm) {
     return 1.0;
   wss_params_t p;
   wss_params_now(h, &p);
-  pthread_mutex_lock(&w->lock);
+  ref_lock(&w->lock, REF_LC_WSS_VM);
   double f = wss_estimate(&w->st, &p);
-  pthread_mutex_unlock(&w->lock);
+  ref_unlock(&w->lock, REF_LC_WSS_VM);
   return f;
 }
 

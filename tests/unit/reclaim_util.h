@@ -20,7 +20,7 @@
 #include "mech.h"
 #include "ref.h"
 
-extern const mmc_impl_t mmcert_impl;
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
 static const mmc_impl_t *I = &mmcert_impl;
 
 typedef struct rt_topo {

@@ -21,7 +21,7 @@
 #include "memstate.h"
 #include "ref.h"
 
-extern const mmc_impl_t mmcert_impl;
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
 static const mmc_impl_t *I = &mmcert_impl;
 
 #define NS 1000000000ull
@@ -68,9 +68,9 @@ static uint64_t target(mmc_host_t *h, mmc_vm_id_t id) {
   mmc_error_t err = {0};
   if (I->vm_stats(h, id, &s, &err))
     fail_msg("vm_stats: %s", err.msg);
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   uint64_t t = ref_alloc_target(h, ref_vm_get(h, id));
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   assert_int_equal(t, s.target_pages);
   return s.target_pages;
 }

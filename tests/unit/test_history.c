@@ -31,7 +31,7 @@
 
 #define FIX MMCERT_SOURCE_DIR "/tests/fixtures/results/"
 
-extern const mmc_impl_t mmcert_impl; /* the reference, from libmmref.a */
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
 
 static void t_series(suite_ctx_t *c) {
   for (int i = 0; i < 5; i++)

@@ -19,7 +19,7 @@
 #include "mech.h"
 #include "ref.h"
 
-extern const mmc_impl_t mmcert_impl;
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
 static const mmc_impl_t *I = &mmcert_impl;
 
 /* An emulated topology of n nodes, `cores` CPUs each, `mb` MB each. */
@@ -1015,9 +1015,9 @@ static void policy_interface_moves_homes(void **state) {
   c = vm_cfg(8, 4); /* two clients of 4 vCPUs */
   mmc_vm_id_t b = power_on(h, &c);
   client_tally_t t = {0};
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   ref_vm_for_each_client(h, tally, &t);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   assert_int_equal(t.n, 3);
   assert_int_equal(t.demand, 10000);
   uint32_t from = stats(h, a).home_node, to = 1 - from;
@@ -1028,13 +1028,13 @@ static void policy_interface_moves_homes(void **state) {
   mmc_event_t ev[16];
   read_events(h, &cur, ev, 16);
   mmc_error_t err = {0};
-  pthread_mutex_lock(&h->lock);
+  ref_host_lock(h);
   assert_int_equal(ref_vm_set_home(h, a, 0, to, "balance", &err), 0);
   assert_int_equal(ref_vm_set_home(h, a, 0, to, "balance", &err), 0); /* no-op */
   assert_int_equal(ref_vm_set_home(h, a, 1, to, "balance", &err), MMC_ERANGE);
   assert_int_equal(ref_vm_set_home(h, a, 0, 5, "balance", &err), MMC_EINVAL);
   assert_int_equal(ref_vm_set_home(h, b + 1, 0, 0, "balance", &err), MMC_ENOENT);
-  pthread_mutex_unlock(&h->lock);
+  ref_host_unlock(h);
   assert_int_equal(read_events(h, &cur, ev, 16), 1);
   assert_int_equal(ev[0].type, MMC_EV_HOME_CHANGE);
   assert_string_equal(ev[0].reason, "balance");

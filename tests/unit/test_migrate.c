@@ -26,7 +26,7 @@
 #include "migpace.h"
 #include "ref.h"
 
-extern const mmc_impl_t mmcert_impl;
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
 static const mmc_impl_t *I = &mmcert_impl;
 
 #define MS 1000000ull

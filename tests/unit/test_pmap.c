@@ -29,12 +29,8 @@
 #include <time.h>
 
 #include "mech.h"
+#include "ref_test.h"
 
-extern _Atomic bool ref_pmap_test_skip_wait;      /* pmap.c, test-only */
-extern _Atomic uint64_t ref_pmap_test_mark_waits; /* pmap.c, test-only */
-extern _Atomic uint64_t ref_pmap_test_mark_wait_ns;
-extern _Atomic uint64_t ref_pmap_test_remap_sleeps; /* pmap.c, test-only */
-extern _Atomic uint64_t ref_pmap_test_remap_sleep_ns;
 
 #define PAGE MMC_PAGE_SIZE
 #define NPOOLS 3
@@ -308,7 +304,7 @@ static void test_cancel_mark(void **state) {
   tvm_t *t = tvm_new(8, 1);
   ref_vcpu_q_t *v = ref_pmap_vcpu(t->map, 0);
   uint64_t pte = set_private(t, 2, 0);
-  assert_true(ref_pmap_cas(t->map, 2, pte, pte | REF_PTE_MARK));
+  assert_true(ref_pmap_test_cas(t->map, 2, pte, pte | REF_PTE_MARK));
   assert_false(ref_pmap_is_valid(t->map, true)); /* a MARK left while idle is invalid */
   mmc_error_t err = {0};
   assert_ptr_equal(ref_pmap_page(t->map, v, 2, true, &err), frame_at(t, pte));
@@ -344,7 +340,7 @@ static void test_remap_keeps_sampled(void **state) {
   ref_pmap_quiesce(v);
   /* A cancelled mark keeps SAMPLED. */
   pte = set_private(t, 4, 0);
-  assert_true(ref_pmap_cas(t->map, 4, pte, pte | REF_PTE_SAMPLED | REF_PTE_MARK));
+  assert_true(ref_pmap_test_cas(t->map, 4, pte, pte | REF_PTE_SAMPLED | REF_PTE_MARK));
   assert_ptr_equal(ref_pmap_page(t->map, v, 4, false, &err), frame_at(t, pte));
   assert_int_equal(atomic_load(&t->sampled), 2);
   assert_int_equal(ref_pmap_get(t->map, 4), pte);
@@ -366,7 +362,7 @@ static void test_remap_counts(void **state) {
   ref_pmap_quiesce(v); /* stepped mode: everyone quiesced, the remap never waits */
   set_shared(t, 10, 2, 2, 0);
   /* Page 9 is busy in a slow path: not marked, counted cancelled. */
-  assert_true(ref_pmap_cas(t->map, 9, old[9], old[9] | REF_PTE_BUSY));
+  assert_true(ref_pmap_test_cas(t->map, 9, old[9], old[9] | REF_PTE_BUSY));
   rctx_t c = {.t = t, .kind = RM_MIGRATE, .seed = 1, .eligible_below = 8};
   uint64_t batch[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 99};
   ref_remap_result_t res = {0};
@@ -379,7 +375,7 @@ static void test_remap_counts(void **state) {
     assert_int_not_equal(ref_pte_node(pte), 0);
     assert_int_equal(atomic_load(slot(frame_at(t, pte), 1)), stamp(g, 7)); /* copied */
   }
-  assert_true(ref_pmap_cas(t->map, 9, old[9] | REF_PTE_BUSY, old[9]));
+  assert_true(ref_pmap_test_cas(t->map, 9, old[9] | REF_PTE_BUSY, old[9]));
   assert_true(ref_pmap_is_valid(t->map, true));
   /* A remap with no page eligible does not wait and reports nothing. */
   c.eligible_below = 0;
@@ -880,7 +876,7 @@ static void test_holder_cancels_mark(void **state) {
   uint64_t pte = set_private(t, 1, 0);
   mmc_error_t err = {0};
   assert_non_null(ref_pmap_page(t->map, v, 0, false, &err)); /* now holds a pointer */
-  assert_true(ref_pmap_cas(t->map, 1, pte, pte | REF_PTE_MARK));
+  assert_true(ref_pmap_test_cas(t->map, 1, pte, pte | REF_PTE_MARK));
   uint64_t waits = atomic_load(&ref_pmap_test_mark_waits);
   assert_ptr_equal(ref_pmap_page(t->map, v, 1, true, &err), frame_at(t, pte));
   assert_int_equal(ref_pmap_get(t->map, 1), pte);

@@ -25,7 +25,7 @@
 
 #define GOLDEN MMCERT_SOURCE_DIR "/tests/golden/runner.tap"
 
-extern const mmc_impl_t mmcert_impl; /* the reference, from libmmref.a */
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
 
 static void t_pass(suite_ctx_t *c) {
   sc_check(c, true, "first", "never shown");

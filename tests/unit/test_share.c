@@ -20,7 +20,7 @@
 #include "ref.h"
 #include "share.h"
 
-extern const mmc_impl_t mmcert_impl;
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
 static const mmc_impl_t *I = &mmcert_impl;
 
 #define SEC 1000000000ull
