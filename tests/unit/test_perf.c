@@ -30,8 +30,9 @@
 #include "probes/perf.h"
 #include "results.h"
 #include "runner.h"
+#include "test_util.h"
 
-extern const mmc_impl_t mmcert_impl; /* the reference, from libmmref.a */
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
 
 enum { TOUCH_PAGES = 512 };
 
@@ -250,10 +251,10 @@ static void test_gone_thread(void **state) {
  * drop to nobody in a child. */
 static void test_unprivileged_user_only(void **state) {
   (void)state;
-  if (geteuid() != 0 || perf_probe_paranoid() != 2) {
-    skip(); /* needs root to drop privileges, and paranoid 2 for this path */
-    return;
-  }
+  if (geteuid() != 0 || perf_probe_paranoid() != 2)
+    test_skip("needs root (to drop to nobody in a child) and perf_event_paranoid 2 (euid %u, "
+              "paranoid %d)",
+              (unsigned)geteuid(), perf_probe_paranoid());
   int fd[2];
   assert_int_equal(pipe(fd), 0);
   pid_t child = fork();

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "probes.h"
+#include "test_util.h"
 
 enum { test_pages = 64 };
 #define TEST_BYTES ((size_t)test_pages * MMC_PAGE_SIZE)
@@ -318,7 +319,7 @@ static void test_pagemap_zero_page_flags(void **state) {
   assert_int_equal(probe_pagemap_open(&pm, NULL, NULL, &err), 0);
   if (!pm.pfns || pm.flags_fd < 0) {
     probe_pagemap_close(&pm);
-    skip(); /* not root: no PFNs, no kpageflags */
+    test_skip("not root: no frame numbers in /proc/self/pagemap, no /proc/kpageflags");
   }
   char *p = mmap(NULL, TEST_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   assert_true(p != MAP_FAILED);

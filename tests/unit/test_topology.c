@@ -28,6 +28,7 @@
 #include "config.h"
 #include "mmc_error.h"
 #include "mmc_topology.h"
+#include "test_util.h"
 
 #define FIXTURES MMCERT_SOURCE_DIR "/tests/fixtures/"
 #define GIB (1ull << 30)
@@ -278,10 +279,9 @@ static void test_measure_distances(void **state) {
   assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
   assert_true(CPU_EQUAL(&before, &after));
   if (rc == MMC_ENOTSUP) {
-    printf("# SKIP measured distances: %s\n", err.msg);
     free(ns);
     mmt_free(t);
-    skip();
+    test_skip("measured distances: %s", err.msg);
   }
   if (rc)
     fail_msg("%s", err.msg);
@@ -764,8 +764,7 @@ static void parse_lstopo_distances(const char *text, lstopo_view_t *v) {
 static void test_shared_topology(void **state) {
   const char *path = *state;
   if (access(MMCERT_LSTOPO, X_OK) != 0) {
-    printf("# SKIP %s: %s is not installed\n", path, MMCERT_LSTOPO);
-    skip();
+    test_skip("%s: %s is not installed", path, MMCERT_LSTOPO);
   }
   char cmd[1024];
   lstopo_view_t *v = calloc(1, sizeof *v);
@@ -814,8 +813,7 @@ static void test_shared_topology(void **state) {
 }
 
 static void test_shared_topologies_missing(void **state) {
-  printf("# SKIP %s\n", (const char *)*state);
-  skip();
+  test_skip("%s", (const char *)*state);
 }
 
 /* ../shared/topologies beside the checkout (CI) or beside the worktree. */
