@@ -9,7 +9,8 @@
  * Unit tests run on wl_fake_impl.h (a test double of the contract that also
  * checks the stepped quiesce rule and injects MMC_ERETRY); integration tests
  * run on the reference implementation (`mmcert_impl`, linked statically from
- * libmmref.a) and skip, saying why, when it is absent or lacks a capability.
+ * libmmref.a), which has every mechanism: an error there fails the test,
+ * never skips it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,21 +31,7 @@
 #include "wl_fake_impl.h"
 #include "workload.h"
 
-/* The reference implementation, linked statically from libmmref.a. A weak
- * reference would not pull the archive member in, so the reference is named
- * strongly when its sources are in this tree (reference-impl/ref.h, on the
- * include path) and is absent (the tests skip) otherwise. */
-#if defined(__has_include)
-#if __has_include("ref.h")
-#define WL_HAVE_REFERENCE 1
-#endif
-#endif
-#ifdef WL_HAVE_REFERENCE
-extern const mmc_impl_t mmcert_impl;
-static const mmc_impl_t *const reference_impl = &mmcert_impl;
-#else
-static const mmc_impl_t *const reference_impl = NULL;
-#endif
+#include "ref_test.h" /* mmcert_impl: the reference, linked from libmmref.a */
 
 #define MS 1000000ull
 #define TICK_NS (10 * MS)
@@ -782,57 +769,9 @@ static void test_churn_deterministic(void **state) {
 
 /* ---------------------------------------------------------------- reference */
 
-/* Skip (saying why) when a reference call answers MMC_ENOTSUP; fail on any
- * other error: then the reference is broken, not unfinished. */
-static void ref_call(int rc, const char *what, const mmc_error_t *err) {
-  if (rc == MMC_ENOTSUP) {
-    print_message("SKIP: reference %s: %s\n", what, err->msg);
-    skip();
-  }
-  if (rc)
-    fail_msg("reference %s: %s (%s)", what, err->msg, mmc_status_name(rc));
-}
-
-/* The reference implementation, or a skip naming what is missing: probes
- * host_create, vm_power_on, vcpu_enter and page() in the given clock mode. */
-static const mmc_impl_t *reference_or_skip(uint64_t caps, mmc_clock_mode_t clock) {
-  const mmc_impl_t *impl = reference_impl;
-  if (!impl) {
-    print_message("SKIP: the reference implementation (mmcert_impl in libmmref.a) is not "
-                  "built in this tree\n");
-    skip();
-  }
-  if ((impl->capabilities & caps) != caps) {
-    print_message("SKIP: reference capabilities %#llx lack %#llx\n",
-                  (unsigned long long)impl->capabilities, (unsigned long long)caps);
-    skip();
-  }
-  mmc_host_config_t hc = {.topology = &test_topology, .clock = clock, .seed = 1};
-  mmc_host_t *h;
-  mmc_error_t err = {0};
-  ref_call(impl->host_create(&hc, &h, &err), "host_create", &err);
-  mmc_vm_config_t vc;
-  mmc_vm_config_init(&vc);
-  vc.memory_bytes = MMC_PAGE_SIZE;
-  mmc_vm_id_t id = 0;
-  mmc_vcpu_t *v = NULL;
-  int rc = impl->vm_power_on(h, &vc, &id, &err);
-  if (!rc)
-    rc = impl->vcpu_enter(h, id, 0, &v, &err);
-  if (!rc && !impl->page(v, 0, true, &err))
-    rc = err.code ? err.code : MMC_EINVAL;
-  if (v)
-    impl->vcpu_exit(v);
-  if (id)
-    impl->vm_power_off(h, id, NULL);
-  impl->host_destroy(h);
-  ref_call(rc, "power_on/vcpu_enter/page", &err);
-  return impl;
-}
-
 static void test_ref_stepped_touch_verify(void **state) {
   (void)state;
-  const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_STEPPED, MMC_CLOCK_STEPPED);
+  const mmc_impl_t *impl = &mmcert_impl;
   env_t e;
   env_host(&e, impl, MMC_CLOCK_STEPPED);
   wl_touch_cfg_t tc = {.pages_per_step = 64, .rewrite = true};
@@ -859,7 +798,7 @@ static void test_ref_stepped_touch_verify(void **state) {
  * powered on after the others are gone reads zeros on their old frames. */
 static void test_ref_stepped_generators(void **state) {
   (void)state;
-  const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_STEPPED, MMC_CLOCK_STEPPED);
+  const mmc_impl_t *impl = &mmcert_impl;
   env_t e;
   env_host(&e, impl, MMC_CLOCK_STEPPED);
   wl_ws_cfg_t ws = {.shape = WL_WS_STEPS,
@@ -925,7 +864,7 @@ static void test_ref_stepped_generators(void **state) {
  * at the end verifies. */
 static void test_ref_churn(void **state) {
   (void)state;
-  const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_STEPPED, MMC_CLOCK_STEPPED);
+  const mmc_impl_t *impl = &mmcert_impl;
   env_t e;
   env_host_on(&e, impl, MMC_CLOCK_STEPPED, &test_topology2);
   wl_churn_cfg_t cc = {.seed = 3,
@@ -964,7 +903,7 @@ static void test_ref_churn(void **state) {
 
 static void test_ref_live_wv(void **state) {
   (void)state;
-  const mmc_impl_t *impl = reference_or_skip(MMC_CAP_CLOCK_LIVE, MMC_CLOCK_LIVE);
+  const mmc_impl_t *impl = &mmcert_impl;
   run_live_wv(impl, 1000 * MS);
 }
 
@@ -972,8 +911,7 @@ static void test_ref_live_wv(void **state) {
  * thread moves the whole VM back and forth between two pools. */
 static void test_ref_live_wv_remap(void **state) {
   (void)state;
-  const mmc_impl_t *impl =
-      reference_or_skip(MMC_CAP_CLOCK_LIVE | MMC_CAP_MOVE_RANGE, MMC_CLOCK_LIVE);
+  const mmc_impl_t *impl = &mmcert_impl;
   env_t e;
   env_host_on(&e, impl, MMC_CLOCK_LIVE, &test_topology2);
   wl_wv_cfg_t wv = {.writes_per_step = 16, .reads_per_step = 16};
