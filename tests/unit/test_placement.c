@@ -2,10 +2,10 @@
  * test_placement.c — the pure initial-placement policy (NUMA-2, -3, -9, -11):
  * balance on 2/4/8 nodes, wide VMs on the closest node set (checked against
  * an independent brute force), greedy search on a big hierarchical topology,
- * affinity, memory-only nodes, vNUMA counts, exact splits, and the decision
- * cost at 1000 VMs on 24 nodes (printed, not asserted: benchmarks report
- * speed). Numa.RebalanceEnable=0 is handled by the host, which then does not
- * call the policy (test_host.c checks that).
+ * affinity, memory-only nodes, vNUMA counts, exact splits, and NUMA-2's
+ * balance at 1000 VMs on 24 nodes (the decision's cost there is a figure of
+ * `mmcert bench placement`, not a test). Numa.RebalanceEnable=0 is handled
+ * by the host, which then does not call the policy (test_host.c checks that).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +17,6 @@
 #include <time.h>
 
 #include <cmocka.h>
-
-#include "mmc_clock.h"
 
 #include "placement.h"
 
@@ -489,31 +487,24 @@ static void numa2_random_machines_balance(void **state) {
          trials);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void decision_cost_1000_vms_24_nodes(void **state) {
+/* At the scale `mmcert bench placement` times (1000 VMs on 24 nodes of 8
+ * cores in sockets of 6 nodes, 2 % of the VMs wider than a node): every
+ * decision is made and the host passes NUMA-2's balance check as the small
+ * ones above do. The decision's cost is that benchmark's figure, beside
+ * the power-on around it; a unit test only says whether it is right. */
+static void placement_at_scale_1000_vms_24_nodes(void **state) {
   (void)state;
   enum { NVM = 1000 };
-  static uint64_t t[NVM];
+  static vmreq_t v[NVM];
   ref_place_host_t h;
   host_make(&h, 24, 8, 65536, 6, 12, 32);
-  for (int v = 0; v < NVM; v++) {
-    uint32_t vcpus = 1 + (uint32_t)(rnd() % (v % 50 == 0 ? 16 : 4)); /* 2 % wide */
-    ref_place_request_t r = req(vcpus, 256u << (rnd() % 4));
-    ref_place_decision_t d;
-    uint64_t a = mmc_mono_ns();
-    int rc = ref_place_decide(&h, &r, &d, NULL);
-    ref_place_commit(&h, &d, r.vcpu_demand, +1);
-    t[v] = mmc_mono_ns() - a;
-    assert_int_equal(rc, 0);
-  }
-  qsort(t, NVM, sizeof t[0], cmp_u64);
-  printf("# placement decision, 1000 VMs on 24 nodes: p50 %llu ns, p99 %llu ns, max %llu ns\n",
-         (unsigned long long)t[NVM / 2], (unsigned long long)t[NVM * 99 / 100],
-         (unsigned long long)t[NVM - 1]);
+  for (int i = 0; i < NVM; i++)
+    v[i] = (vmreq_t){1 + (uint32_t)(rnd() % (i % 50 == 0 ? 16 : 4)), MB_PAGES(256u << (rnd() % 4))};
+  char why[160] = "";
+  double w = place_and_judge(&h, v, NVM, why, sizeof why);
+  print_message("# 1000 VMs on 24 nodes: worst deviation %.2f x the tolerance (%s)\n", w, why);
+  if (w > 1.0 + 1e-9)
+    fail_msg("1000 VMs on 24 nodes: %s (%.2f x the tolerance)", why, w);
 }
 
 int main(void) {
@@ -530,7 +521,7 @@ int main(void) {
       cmocka_unit_test(commit_and_uncommit_restore_aggregates),
       cmocka_unit_test(numa2_workloads_balance_both_resources),
       cmocka_unit_test(numa2_random_machines_balance),
-      cmocka_unit_test(decision_cost_1000_vms_24_nodes),
+      cmocka_unit_test(placement_at_scale_1000_vms_24_nodes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
