@@ -6,7 +6,7 @@
  * memstate.c (mechanism section) owns the periodic reclaim tick (every
  * Ref.ReclaimPeriod): free frames -> state (MMC_EV_STATE_CHANGE), allocation
  * targets, balloon targets (balloon.c), host swapping and compression
- * (swap.c), in the order of preference sharing > balloon > compression >
+ * (swap.c, with the compression cache in zip.c), in the order of preference sharing > balloon > compression >
  * swap that the state allows (SWAP-3). It also owns the low-state gate that
  * the vCPU fault paths call before they allocate a frame.
  *

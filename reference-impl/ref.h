@@ -25,8 +25,8 @@
  *                             pmap.c R4 breaks their cycles)
  *         ms->wait_lock       memstate.c: the low-memory gate's timed wait
  *                             on ms->wake (one reclaim period at most)
- *         swap_vm->lock       swap.c: a VM's slots, compression cache,
- *                             batch pages and swap file
+ *         swap_vm->lock       swap.c: a VM's slots, compression cache
+ *                             (zip.c), batch pages and swap file
  *         wss_vm->lock        wss.c: a VM's samples and estimator
  *           mem->place_lock   vm.c: placement aggregates, vCPU demand
  *         sh_table->lock      share.c: one node's shared frames and hints
@@ -108,7 +108,7 @@ typedef enum ref_mech_id {
   REF_MECH_ALLOC,    /* idletax.c: ALLOC-2..6 targets */
   REF_MECH_MEMSTATE, /* memstate.c: STATE-1 */
   REF_MECH_BALLOON,  /* balloon.c: BAL-* */
-  REF_MECH_SWAP,     /* swap.c (+ compression cache): SWAP-*, ZIP-1, TPS-7 */
+  REF_MECH_SWAP,     /* swap.c + zip.c (compression cache): SWAP-*, ZIP-1, TPS-7 */
   REF_MECH_COUNT
 } ref_mech_id_t;
 

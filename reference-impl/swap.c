@@ -43,11 +43,11 @@
  *      mechanism's table (ref_share_before_swap, defined in share.c, a weak
  *      symbol here): pages merged onto a shared frame are SHARED now and
  *      are not swapped (the remap takes PRIVATE pages only);
- *   2. compression (ZIP-1, when Mem.MemZipEnable): LZ4; a result of at most
- *      2 KB goes to a 2 KB slot of the VM's cache, whose size is capped at
- *      Mem.MemZipMaxPct % of the VM's memory (read at each page) -> entry
- *      REF_PTE_COMPRESSED with the slot in the frame bits; its frame is freed
- *      with the batch;
+ *   2. compression (ZIP-1, when Mem.MemZipEnable): the VM's compression
+ *      cache (zip.c) keeps the page when it compresses to at most 2 KB and
+ *      the cache is below Mem.MemZipMaxPct % of the VM's memory (read at
+ *      each page) -> entry REF_PTE_COMPRESSED with the cache slot in the
+ *      frame bits; its frame is freed with the batch;
  *   3. otherwise the page gets a swap slot -> REF_PTE_SWAPPED; its old frame
  *      (which no vCPU can reach any more) is kept, unchanged, until the
  *      write is done: the data is written from it, not copied first.
@@ -82,14 +82,15 @@
  * Swap-in (the fault row for SWAPPED and COMPRESSED, on the vCPU thread
  * with the entry BUSY): through the low-memory gate of memstate.c, a zeroed
  * frame on the home node of the page's client (ref_vm_alloc_frame), then
- * pread of the slot (or LZ4 decompression of the cache slot); the slot is
+ * pread of the slot (or decompression of the cache slot, zip.c); the slot is
  * freed and the entry becomes PRIVATE. A read error fails the access with
  * MMC_EIO and leaves the page swapped (MMC_EV_ERROR). Events: MMC_EV_SWAP_OUT
  * and MMC_EV_COMPRESS per batch (count = pages), MMC_EV_SWAP_IN per page
  * (reason "swap" or "zip").
  *
  * Locking (ref.h, "Lock ordering"): the per-VM `lock` guards the slot
- * allocators, the compression cache, the batches' page lists (npend, taken)
+ * allocator, the compression cache (zip.c takes no lock of its own), the
+ * batches' page lists (npend, taken)
  * and the file; it is taken under h->lock (reclaim) or with an entry BUSY
  * (swap-in), takes only a pool's lock under it, and is never held while
  * waiting for vCPUs or for a BUSY entry (page_failed drops it between its
@@ -105,13 +106,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <lz4.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -123,8 +122,8 @@
 #include "reclaim.h"
 #include "rng.h"
 #include "twin.h"
+#include "zip.h"
 
-#define SWAP_ZIP_SLOT 2048u        /* ZIP-1: "compresses to <= 2 KB" */
 #define SWAP_CLUSTERS_PER_BATCH 8u /* clusters per remap (one quiescence wait each batch) */
 #define SWAP_PROBES_PER_VICTIM 2u  /* random probes per wanted victim before scanning */
 #define SWAP_VICTIM_RUN 64u        /* consecutive pages taken from each random start */
@@ -173,10 +172,7 @@ typedef struct swap_vm {
   bool unlinked; /* private file: no name left once created */
   uint64_t nslots, slot_bump, nfree_slots;
   uint32_t *free_slots;
-  uint8_t *cache; /* zip slots of SWAP_ZIP_SLOT bytes (NORESERVE mapping) */
-  uint64_t zip_max, zip_bump, nfree_zip;
-  uint32_t *free_zip;
-  uint16_t *zip_len;
+  ref_zip_t zip; /* the compression cache (ZIP-1); its mapping made with the buffers */
   ref_rng_t rng;
   swap_batch_t b[2];
   size_t batch;
@@ -206,33 +202,6 @@ static void slot_free(swap_vm_t *s, uint64_t slot) {
   s->free_slots[s->nfree_slots++] = (uint32_t)slot;
 }
 
-static uint64_t zip_cap(ref_host_t *h, const ref_vm_t *vm) {
-  uint64_t pct = (uint64_t)ref_set(h, REF_SET_MEM_ZIP_MAX_PCT);
-  uint64_t cap = vm->npages * MMC_PAGE_SIZE / 100 * pct / SWAP_ZIP_SLOT;
-  if (REF_TWIN(ZIP1_CACHE_CAP_IGNORED))
-    return sw_of(vm)->zip_max;
-  return cap < sw_of(vm)->zip_max ? cap : sw_of(vm)->zip_max;
-}
-
-static bool zip_alloc(ref_host_t *h, const ref_vm_t *vm, swap_vm_t *s, uint64_t *out) {
-  uint64_t used = s->zip_bump - s->nfree_zip;
-  if (used >= zip_cap(h, vm))
-    return false;
-  if (s->nfree_zip) {
-    *out = s->free_zip[--s->nfree_zip];
-    return true;
-  }
-  if (s->zip_bump >= s->zip_max)
-    return false;
-  *out = s->zip_bump++;
-  return true;
-}
-
-static void zip_free(swap_vm_t *s, uint64_t slot) {
-  ref_assert(slot < s->zip_bump && s->nfree_zip < s->zip_bump);
-  s->free_zip[s->nfree_zip++] = (uint32_t)slot;
-}
-
 void ref_swap_drop(ref_host_t *h, ref_vm_t *vm, uint64_t old_pte) {
   swap_vm_t *s = sw_of(vm);
   if (!s)
@@ -242,7 +211,7 @@ void ref_swap_drop(ref_host_t *h, ref_vm_t *vm, uint64_t old_pte) {
     slot_free(s, ref_pte_frame(old_pte));
     atomic_fetch_sub(&s->swapped, 1);
   } else if (ref_pte_state(old_pte) == REF_PTE_COMPRESSED) {
-    zip_free(s, ref_pte_frame(old_pte));
+    ref_zip_drop(&s->zip, ref_pte_frame(old_pte));
     atomic_fetch_sub(&s->compressed, 1);
   }
   ref_unlock(&s->lock, REF_LC_SWAP_VM);
@@ -313,13 +282,9 @@ static void out_events(ref_host_t *h, ref_vm_t *vm, uint64_t zipped, uint64_t wr
 
 /* Release the swap-out working memory (any part of it may be missing). */
 static void sw_free_buffers(swap_vm_t *s) {
-  if (s->cache)
-    munmap(s->cache, s->zip_max * SWAP_ZIP_SLOT);
+  ref_zip_free(&s->zip);
   free(s->free_slots);
-  free(s->free_zip);
-  free(s->zip_len);
-  s->cache = NULL;
-  s->free_slots = NULL, s->free_zip = NULL, s->zip_len = NULL;
+  s->free_slots = NULL;
   for (size_t i = 0; i < 2; i++) {
     free(s->b[i].pend);
     free(s->b[i].freeing);
@@ -338,26 +303,12 @@ static bool batch_alloc(swap_batch_t *b, size_t n) {
 /* The VM's swap-out working memory, made on first use; false when memory
  * for it cannot be had (nothing is swapped then, an error event says why). */
 static bool sw_buffers(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s) {
-  if (s->cache)
+  if (s->zip.cache) /* made last: everything is */
     return true;
   s->free_slots = malloc((s->nslots ? s->nslots : 1) * sizeof *s->free_slots);
-  s->free_zip = malloc(s->zip_max * sizeof *s->free_zip);
-  s->zip_len = malloc(s->zip_max * sizeof *s->zip_len);
   bool batches = batch_alloc(&s->b[0], s->batch) & batch_alloc(&s->b[1], s->batch);
-  void *cache = mmap(NULL, s->zip_max * SWAP_ZIP_SLOT, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (s->free_slots && s->free_zip && s->zip_len && batches && cache != MAP_FAILED) {
-    /* Huge pages for the cache where THP allows it: filling it took one
-     * zero-fill fault per 4 KB (two slots), more than the compression of
-     * its pages; one fault per 2 MB instead (measured: a period of 15.5k
-     * compressed pages 55 -> 30 ms). Advice only: without THP it works as
-     * before. Its memory grows in steps of 2 MB, under the same cap. */
-    (void)madvise(cache, s->zip_max * SWAP_ZIP_SLOT, MADV_HUGEPAGE);
-    s->cache = cache;
+  if (s->free_slots && batches && ref_zip_alloc(&s->zip))
     return true;
-  }
-  if (cache != MAP_FAILED)
-    munmap(cache, s->zip_max * SWAP_ZIP_SLOT);
   sw_free_buffers(s);
   mmc_event_t ev = {.type = MMC_EV_ERROR, .vm = vm->id, .node_from = -1, .node_to = -1};
   snprintf(ev.reason, sizeof ev.reason, "swap: out of memory");
@@ -380,14 +331,12 @@ static bool out_eligible(void *ctx, uint64_t gpfn, uint64_t pte) {
   return ref_pte_state(pte) == REF_PTE_PRIVATE;
 }
 
+/* ZIP-1: into the cache when the page compresses to a slot and the cache
+ * is below Mem.MemZipMaxPct % of the VM. */
 static bool out_compress(out_ctx_t *c, const uint8_t *src, uint64_t *new_pte) {
-  char tmp[SWAP_ZIP_SLOT];
-  int len = LZ4_compress_default((const char *)src, tmp, MMC_PAGE_SIZE, (int)sizeof tmp);
-  uint64_t slot;
-  if (len <= 0 || !zip_alloc(c->h, c->vm, c->s, &slot))
+  uint64_t pct = (uint64_t)ref_set(c->h, REF_SET_MEM_ZIP_MAX_PCT), slot;
+  if (!ref_zip_store(&c->s->zip, ref_zip_cap(&c->s->zip, c->vm->npages, pct), src, &slot))
     return false;
-  memcpy(c->s->cache + slot * SWAP_ZIP_SLOT, tmp, (size_t)len);
-  c->s->zip_len[slot] = (uint16_t)len;
   *new_pte = ref_pte_make(REF_PTE_COMPRESSED, 0, slot);
   return true;
 }
@@ -854,12 +803,9 @@ static int swap_in_data(ref_host_t *h, ref_vm_t *vm, swap_vm_t *s, uint64_t pte,
                         mmc_error_t *err) {
   uint64_t slot = ref_pte_frame(pte);
   if (ref_pte_state(pte) == REF_PTE_COMPRESSED) {
-    int n = LZ4_decompress_safe((const char *)s->cache + slot * SWAP_ZIP_SLOT, (char *)dst,
-                                s->zip_len[slot], MMC_PAGE_SIZE);
-    if (n != (int)MMC_PAGE_SIZE)
+    if (ref_zip_load(&s->zip, slot, dst) != 0)
       return mmc_fail(err, MMC_EIO, "VM %u: compression cache slot %llu is corrupt", vm->id,
                       (unsigned long long)slot);
-    zip_free(s, slot);
     atomic_fetch_sub(&s->compressed, 1);
     return 0;
   }
@@ -1030,7 +976,7 @@ static int sw_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   s->nslots = vm->npages - (vm->reserved_pages < vm->npages ? vm->reserved_pages : vm->npages);
   if (REF_TWIN(SWAP1_FILE_SIZE_IGNORES_RESERVATION))
     s->nslots = vm->npages;
-  s->zip_max = vm->npages * (MMC_PAGE_SIZE / SWAP_ZIP_SLOT); /* MemZipMaxPct = 100 */
+  ref_zip_init(&s->zip, vm->npages);
   s->batch = (size_t)ref_set(h, REF_SET_REF_SWAP_CLUSTER_PAGES) * SWAP_CLUSTERS_PER_BATCH;
   ref_rng_seed(&s->rng, h->seed ^ ((uint64_t)vm->id * 0x9e3779b97f4a7c15ull));
   /* Slot tables, cluster buffers and the compression cache are made at the
