@@ -14,9 +14,12 @@
 #include "share.h"
 #include "wss.h"
 
-extern const ref_mech_t ref_mech_migrate; /* migrate.c */
+extern const ref_mech_t ref_mech_rebalance; /* rebalancer.c */
+extern const ref_mech_t ref_mech_migrate;   /* migrate.c */
 
 const ref_mech_t *const ref_mechs[REF_MECH_COUNT] = {
+    [REF_MECH_REBALANCE] = &ref_mech_rebalance,
+
     [REF_MECH_MIGRATE] = &ref_mech_migrate,
 
     [REF_MECH_SHARE] = &ref_mech_share,

@@ -1,36 +1,11 @@
 /*
- * migrate.c — the NUMA rebalancer's and the page-migration engine's
- * mechanism (one ref_mech_t row, REF_MECH_MIGRATE): NUMA-4, -5, -6, -7, -8,
- * -10, -12 and MIG-1..5. The decisions are the pure policies of rebalance.h
- * (which VM goes where, once per period) and migpace.h (how many pages a tick
- * may move); this file feeds them from the host and applies what they say.
- *
- * Rebalancer (hook on Numa.RebalancePeriod, both clocks). Each period:
- *  - input: every NUMA client of every placed VM (ref_vm_for_each_client) as
- *    one rebalance_vm_t: its home, vCPUs, CPU demand, the VM's resident pages
- *    by node, affinity and the period of its last move; every node with its
- *    cores (CPU capacity = cores), frames and free frames;
- *  - CPU demand: stepped clock, the vCPUs' declared demand (vcpu_set_demand,
- *    Ref.VcpuDemandDefault until declared); live clock, the CPU time the vCPU
- *    threads consumed since the last period (the kernel's per-thread CPU
- *    clock of the thread that entered the vCPU) over the period's length; a
- *    vCPU not yet measured for a whole period counts its declared demand,
- *    one not entered counts nothing (it runs nowhere);
- *  - rebalance_step() decides at most one move or one swap; each move goes
- *    through ref_vm_set_home (MMC_EV_HOME_CHANGE with reason "balance",
- *    "locality" or "swap"; new memory from the new home: NUMA-7) and starts
- *    migration toward the new home at once (MIG-2);
- *  - then host rebalance_periods is bumped and one MMC_EV_REBALANCE is
- *    emitted (count = home changes made, reason = the imbalance measured).
- *  When the policy reports the rebalancer disabled (Numa.RebalanceEnable=0,
- *  fewer host cores than Numa.RebalanceCoresTotal, a node with fewer than
- *  Numa.RebalanceCoresNode, a single node) the period is not counted and no
- *  event is emitted (NUMA-8). Settings are read at the start of each period
- *  (SET-2). Memory-only nodes count as nodes without cores, which disables
- *  the rebalancer (none of the documented hosts has them).
- *  Not modelled: CPU shares and reservations (the contract's VM config has
- *  memory ones only), so every client's CPU entitlement is its demand; a
- *  VM's memory must still fit the destination's free frames (NUMA-5).
+ * migrate.c — the page-migration engine's mechanism (one ref_mech_t row,
+ * REF_MECH_MIGRATE, MMC_CAP_MIGRATION): MIG-1..5 and NUMA-7 (memory follows
+ * its home). Its decision is the pure policy of migpace.h (how many pages a
+ * tick may move); this file feeds it from the host and applies what it
+ * says. Home changes come from the rebalancer (rebalancer.c, which calls
+ * ref_migrate_home_changed: MIG-2) or from elsewhere (an affinity
+ * reconfigure: noticed at the next tick).
  *
  * Migration engine (hook on Ref.MigrateTick, 100 ms by default: short
  * enough that "immediately" (MIG-2) means within a tenth of a second and
@@ -76,8 +51,8 @@
  * cost P % more CPU time of the engine's thread (ref.h), so the results tooling can show a
  * regressed migration benchmark.
  *
- * Locking: both hooks run with h->lock held (ref.h), so they never overlap
- * each other, a power-off or move_range; the per-VM state is created and
+ * Locking: the tick runs with h->lock held (ref.h), so it never overlaps the
+ * rebalancer, a power-off or move_range; the per-VM state is created and
  * freed under the same lock (vm_on/vm_off).
  *
  * Figures (`mmcert bench migration`, 2-core development VM shared with
@@ -95,8 +70,7 @@
  * followed by the punch of its sources, measured in the same run); the wall
  * ratio also carries how much of a core the scheduler gives the engine
  * beside the peer. vCPUs rewriting every page of a 16 MB VM: 44 k -> 46 k
- * pages/s (noisy). Rebalancer alone, 1000 VMs on 24 nodes: p50
- * 0.06-0.22 ms, max 0.5-5.5 ms.
+ * pages/s (noisy).
  *
  * Invariants: a client's `home` here equals its home in vm.c after every
  * hook (a change made elsewhere, e.g. by an affinity reconfigure, is noticed
@@ -116,11 +90,8 @@
 #include "memstate.h"
 #include "mmc_clock.h"
 #include "migpace.h"
-#include "rebalance.h"
 #include "ref.h"
 #include "twin.h"
-
-#define MIG_PERMILLE 1000.0
 
 typedef struct mig_client {
   migpace_state_t pace;
@@ -128,7 +99,6 @@ typedef struct mig_client {
   bool active;               /* remote pages may remain */
   uint64_t cursor;           /* next gpfn to examine (absolute) */
   uint64_t remote;           /* pages off the home (multi-client VMs: counted here) */
-  uint64_t last_move_period; /* REBALANCE_NEVER until the rebalancer moves it */
 #ifdef REF_TWINS
   migpace_state_t twin_pace; /* liar twins: the pace their reports follow */
   uint64_t twin_unreported;  /* liar twins: pages moved and not reported yet */
@@ -137,25 +107,9 @@ typedef struct mig_client {
 
 typedef struct mig_vm {
   mig_client_t client[MMC_MAX_NODES];
-  uint64_t *cpu_ns; /* live: per vCPU, its thread's CPU time at the last period */
-  pid_t *cpu_tid;   /* the thread measured (0 = none yet) */
 } mig_vm_t;
 
-typedef struct mig_who {
-  mmc_vm_id_t vm;
-  uint32_t client;
-} mig_who_t;
-
 typedef struct mig_host {
-  /* rebalancer input, grown as needed */
-  rebalance_vm_t *in;
-  mig_who_t *who;
-  uint64_t *pages; /* cap * nnodes */
-  size_t cap, n;
-  uint64_t last_period_ns;
-  uint64_t period_ns; /* length of the period being measured (live demand) */
-  bool measure_ok;    /* fill: allocation failed when false */
-  /* engine */
   uint64_t last_tick_ns;
   uint64_t *batch;
   size_t batch_cap;
@@ -175,8 +129,6 @@ static mig_host_t *mig_host(ref_host_t *h) {
 static mig_vm_t *mig_vm(ref_vm_t *vm) {
   return vm->mech[REF_MECH_MIGRATE];
 }
-
-/* ================================================================ engine */
 
 static uint64_t node_free(ref_host_t *h, uint32_t n) {
   if (n >= h->nnodes || !h->pools[n])
@@ -575,173 +527,9 @@ static void mig_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   ref_vm_for_each(h, mig_tick_vm, &a);
 }
 
-/* ================================================================ rebalancer */
-
-static bool grow_input(mig_host_t *mh, uint32_t nnodes) {
-  if (mh->n < mh->cap)
-    return true;
-  size_t cap = mh->cap ? mh->cap * 2 : 64;
-  rebalance_vm_t *in = realloc(mh->in, cap * sizeof *in);
-  if (in)
-    mh->in = in;
-  mig_who_t *who = realloc(mh->who, cap * sizeof *who);
-  if (who)
-    mh->who = who;
-  uint64_t *pages = realloc(mh->pages, cap * nnodes * sizeof *pages);
-  if (pages)
-    mh->pages = pages;
-  if (!in || !who || !pages)
-    return false;
-  mh->cap = cap;
-  return true;
-}
-
-/* Live clock: one vCPU's demand in cores over the last period. */
-static double live_demand(mig_host_t *mh, mig_vm_t *mv, mmc_vcpu_t *v) {
-  uint32_t k = v->index;
-  if (!atomic_load(&v->entered)) {
-    mv->cpu_tid[k] = 0;
-    return 0.0;
-  }
-  uint64_t now = 0;
-  bool ok = mmc_thread_cpu_ns(v->tid, &now);
-  bool measured = ok && mv->cpu_tid[k] == v->tid && mh->period_ns && now >= mv->cpu_ns[k];
-  double d = measured ? (double)(now - mv->cpu_ns[k]) / (double)mh->period_ns
-                      : (double)v->demand / MIG_PERMILLE;
-  mv->cpu_tid[k] = ok ? v->tid : 0;
-  mv->cpu_ns[k] = now;
-  return d;
-}
-
-typedef struct fill_arg {
-  ref_host_t *h;
-  mig_host_t *mh;
-} fill_arg_t;
-
-static void fill_client(void *ctx, const ref_client_view_t *cv) {
-  fill_arg_t *a = ctx;
-  mig_host_t *mh = a->mh;
-  ref_host_t *h = a->h;
-  ref_vm_t *vm = ref_vm_get(h, cv->vm);
-  mig_vm_t *mv = vm ? mig_vm(vm) : NULL;
-  if (!mv || !mh->measure_ok || !grow_input(mh, h->nnodes)) {
-    mh->measure_ok = false;
-    return;
-  }
-  size_t k = mh->n++;
-  uint64_t *pages = mh->pages + k * h->nnodes;
-  for (uint32_t n = 0; n < h->nnodes; n++)
-    pages[n] = atomic_load_explicit(&cv->vm_pages_per_node[n], memory_order_relaxed);
-  double demand = (double)cv->demand_permille / MIG_PERMILLE;
-  if (h->clock == MMC_CLOCK_LIVE) {
-    const ref_client_t *cl = &vm->client[cv->client];
-    demand = 0.0;
-    for (uint32_t j = 0; j < cl->nvcpus; j++)
-      demand += live_demand(mh, mv, &vm->vcpus[cl->first_vcpu + j]);
-  }
-  mh->who[k] = (mig_who_t){.vm = cv->vm, .client = cv->client};
-  mh->in[k] = (rebalance_vm_t){.home = cv->home,
-                               .vcpus = cv->vcpus,
-                               .cpu_demand = demand,
-                               .pages_per_node = NULL,
-                               .affinity = cv->affinity,
-                               .last_move_period = mv->client[cv->client].last_move_period};
-}
-
-static void fill_nodes(ref_host_t *h, rebalance_node_t *nodes) {
-  for (uint32_t n = 0; n < h->nnodes; n++) {
-    const mmc_node_t *nd = &h->nodes[n];
-    uint32_t cores = nd->ncpus ? (nd->ncores ? nd->ncores : nd->ncpus) : 0;
-    uint64_t cap = h->pools[n] ? ref_pool_capacity(h->pools[n]) : 0;
-    nodes[n] = (rebalance_node_t){.cores = cores,
-                                  .cpu_capacity = cores ? (double)cores : 1.0,
-                                  .mem_capacity_pages = cap,
-                                  .mem_free_pages = node_free(h, n)};
-  }
-}
-
-static void fill_settings(ref_host_t *h, rebalance_settings_t *s) {
-  *s = (rebalance_settings_t){
-      .enable = ref_set(h, REF_SET_NUMA_REBALANCE_ENABLE) != 0,
-      .imbalance_threshold = (uint32_t)ref_set(h, REF_SET_NUMA_MIG_IMBALANCE_THRESHOLD),
-      .mig_threshold = (uint32_t)ref_set(h, REF_SET_NUMA_MIG_THRESHOLD),
-      .thrash_threshold = (uint32_t)ref_set(h, REF_SET_NUMA_MIG_THRASH_THRESHOLD),
-      .locality_weight = (uint32_t)ref_set(h, REF_SET_NUMA_LOCALITY_WEIGHT_MEM),
-      .swap_interval = (uint32_t)ref_set(h, REF_SET_NUMA_SWAP_INTERVAL),
-      .cores_total_min = (uint32_t)ref_set(h, REF_SET_NUMA_REBALANCE_CORES_TOTAL),
-      .cores_node_min = (uint32_t)ref_set(h, REF_SET_NUMA_REBALANCE_CORES_NODE)};
-}
-
-static const char *reason_name(rebalance_reason_t r) {
-  return r == REBALANCE_LOCALITY ? "locality" : r == REBALANCE_SWAP ? "swap" : "balance";
-}
-
-static uint32_t apply_moves(ref_host_t *h, mig_host_t *mh, const rebalance_result_t *r,
-                            uint64_t period, uint64_t now) {
-  uint32_t done = 0;
-  for (uint32_t k = 0; k < r->nmoves; k++) {
-    const rebalance_move_t *m = &r->moves[k];
-    const mig_who_t *w = &mh->who[m->vm];
-    mmc_error_t err = {0};
-#ifdef REF_TWINS
-    if (REF_TWIN(NUMA12_MOVES_ONLY_REPORTED) && m->reason != REBALANCE_BALANCE) {
-      ref_vm_twin_report_home(h, w->vm, w->client, m->to, reason_name(m->reason));
-      mig_vm(ref_vm_get(h, w->vm))->client[w->client].last_move_period = period;
-      done++;
-      continue;
-    }
-#endif
-    if (ref_vm_set_home(h, w->vm, w->client, m->to, reason_name(m->reason), &err) != 0) {
-      ref_event_emit(h, (mmc_event_t){.type = MMC_EV_ERROR,
-                                      .vm = w->vm,
-                                      .node_from = (int32_t)m->from,
-                                      .node_to = (int32_t)m->to,
-                                      .client = w->client,
-                                      .reason = "rebalance: set_home failed"});
-      continue;
-    }
-    ref_vm_t *vm = ref_vm_get(h, w->vm);
-    mig_vm(vm)->client[w->client].last_move_period = period;
-    note_home(vm, w->client, m->to, now); /* MIG-2: migration starts now */
-    done++;
-  }
-  return done;
-}
-
-static void rebalance_period(ref_host_t *h, uint64_t now_ns, void *ctx) {
-  mig_host_t *mh = ctx;
-  rebalance_settings_t s;
-  rebalance_node_t nodes[MMC_MAX_NODES];
-  fill_settings(h, &s);
-  fill_nodes(h, nodes);
-  mh->period_ns = now_ns - mh->last_period_ns;
-  mh->last_period_ns = now_ns;
-  mh->n = 0;
-  mh->measure_ok = true;
-  fill_arg_t a = {.h = h, .mh = mh};
-  ref_vm_for_each_client(h, fill_client, &a);
-  for (size_t k = 0; k < mh->n; k++)
-    mh->in[k].pages_per_node = mh->pages + k * h->nnodes;
-  rebalance_result_t r;
-  mmc_error_t err = {0};
-  int rc = mh->measure_ok ? rebalance_step(&s, nodes, h->nnodes, mh->in, (uint32_t)mh->n,
-                                           h->rebalance_periods, &r, &err)
-                          : MMC_ENOMEM;
-  ref_assert(rc || rebalance_result_is_valid(&r, nodes, h->nnodes, mh->in, (uint32_t)mh->n));
-  if (rc) {
-    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_ERROR,
-                                    .node_from = -1,
-                                    .node_to = -1,
-                                    .reason = "rebalance: no decision"});
-    return;
-  }
-  if (r.disabled)
-    return; /* NUMA-8: not a period of the rebalancer */
-  uint32_t moved = apply_moves(h, mh, &r, h->rebalance_periods, now_ns);
-  h->rebalance_periods++;
-  mmc_event_t ev = {.type = MMC_EV_REBALANCE, .node_from = -1, .node_to = -1, .count = moved};
-  snprintf(ev.reason, sizeof ev.reason, "imbalance %.1f%%", r.imbalance);
-  ref_event_emit(h, ev);
+void ref_migrate_home_changed(ref_vm_t *vm, uint32_t client, uint32_t home, uint64_t now_ns) {
+  if (mig_vm(vm))
+    note_home(vm, client, home, now_ns);
 }
 
 /* ================================================================ the row */
@@ -759,9 +547,6 @@ static void mig_detach(ref_host_t *h) {
   mig_host_t *mh = mig_host(h);
   if (!mh)
     return;
-  free(mh->in);
-  free(mh->who);
-  free(mh->pages);
   free(mh->batch);
   ref_frame_list_fini(&mh->freed);
   free(mh);
@@ -773,19 +558,11 @@ static int mig_attach(ref_host_t *h, mmc_error_t *err) {
   if (!mh)
     return mmc_fail(err, MMC_ENOMEM, "migration: out of memory");
   mh->slow_copy_pct = ref_slow_copy_pct();
-  mh->last_period_ns = mh->last_tick_ns = ref_host_now(h);
+  mh->last_tick_ns = ref_host_now(h);
   ref_host_set_mech(h, REF_MECH_MIGRATE, mh);
-  const ref_hook_t reb = {.name = "rebalancer",
-                          .period = REF_TWIN(NUMA4_RUNS_EVERY_MIGRATE_TICK)
-                                        ? REF_SET_REF_MIGRATE_TICK
-                                        : REF_SET_NUMA_REBALANCE_PERIOD,
-                          .run = rebalance_period,
-                          .ctx = mh};
   const ref_hook_t tick = {
       .name = "page migration", .period = REF_SET_REF_MIGRATE_TICK, .run = mig_tick, .ctx = mh};
-  int rc = ref_host_add_hook(h, &reb, err);
-  if (rc == 0)
-    rc = ref_host_add_hook(h, &tick, err);
+  int rc = ref_host_add_hook(h, &tick, err);
   if (rc)
     mig_detach(h);
   return rc;
@@ -793,20 +570,11 @@ static int mig_attach(ref_host_t *h, mmc_error_t *err) {
 
 static int mig_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   mig_vm_t *mv = calloc(1, sizeof *mv);
-  uint64_t *cpu = calloc(vm->cfg.vcpus, sizeof *cpu);
-  pid_t *tid = calloc(vm->cfg.vcpus, sizeof *tid);
-  if (!mv || !cpu || !tid) {
-    free(mv);
-    free(cpu);
-    free(tid);
+  if (!mv)
     return mmc_fail(err, MMC_ENOMEM, "migration: out of memory for VM %u", vm->id);
-  }
-  mv->cpu_ns = cpu;
-  mv->cpu_tid = tid;
   uint64_t now = ref_host_now(h);
   for (uint32_t i = 0; i < vm->nclients; i++) {
     mv->client[i].home = atomic_load(&vm->client[i].home);
-    mv->client[i].last_move_period = REBALANCE_NEVER;
     migpace_home_changed(&mv->client[i].pace, now);
 #ifdef REF_TWINS
     migpace_home_changed(&mv->client[i].twin_pace, now);
@@ -820,8 +588,6 @@ static void mig_vm_off(ref_host_t *h, ref_vm_t *vm) {
   mig_vm_t *mv = mig_vm(vm);
   if (!mv)
     return;
-  free(mv->cpu_ns);
-  free(mv->cpu_tid);
   free(mv);
   vm->mech[REF_MECH_MIGRATE] = NULL;
 }

@@ -10,8 +10,8 @@
  * memory of its own: the caller runs it every Numa.RebalancePeriod (NUMA-4),
  * passes the period index, applies the moves (home change, events, page
  * migration) and records each VM's last move period. The mechanism (the
- * periodic hook feeding it from the host) is in migrate.c, one mechanism
- * row with page migration.
+ * periodic hook feeding it from the host) is rebalancer.c; the pages follow
+ * through the migration engine (migrate.c).
  * ======================================================================
  *
  * Load. A VM counts on its home node for load = min(cpu_demand,

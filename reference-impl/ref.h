@@ -102,13 +102,14 @@ typedef struct ref_pool ref_pool_t;
 
 /* The documented mechanisms, one file each (see "mechanisms" below). */
 typedef enum ref_mech_id {
-  REF_MECH_MIGRATE,  /* rebalance.c + migrate.c: NUMA-4..6/10/12, MIG-* */
-  REF_MECH_SHARE,    /* share.c: TPS-*, SALT-* */
-  REF_MECH_WSS,      /* wss.c: WSS-* */
-  REF_MECH_ALLOC,    /* idletax.c: ALLOC-2..6 targets */
-  REF_MECH_MEMSTATE, /* memstate.c: STATE-1 */
-  REF_MECH_BALLOON,  /* balloon.c: BAL-* */
-  REF_MECH_SWAP,     /* swap.c + zip.c (compression cache): SWAP-*, ZIP-1, TPS-7 */
+  REF_MECH_REBALANCE, /* rebalancer.c (policy rebalance.c): NUMA-4..6/8/10/12 */
+  REF_MECH_MIGRATE,   /* migrate.c (policy migpace.c): MIG-*, NUMA-7 */
+  REF_MECH_SHARE,     /* share.c: TPS-*, SALT-* */
+  REF_MECH_WSS,       /* wss.c: WSS-* */
+  REF_MECH_ALLOC,     /* idletax.c: ALLOC-2..6 targets */
+  REF_MECH_MEMSTATE,  /* memstate.c: STATE-1 */
+  REF_MECH_BALLOON,   /* balloon.c: BAL-* */
+  REF_MECH_SWAP,      /* swap.c + zip.c (compression cache): SWAP-*, ZIP-1, TPS-7 */
   REF_MECH_COUNT
 } ref_mech_id_t;
 
@@ -289,10 +290,12 @@ extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
  * flags (edit the one line); ref_mechs_check verifies at host creation that
  * the rows in mechs.c provide exactly these. */
 #define REF_MECH_CAPS                                                                              \
-  (REF_CAPS_MIGRATE | REF_CAPS_SHARE | REF_CAPS_WSS | REF_CAPS_ALLOC | REF_CAPS_MEMSTATE |         \
-   REF_CAPS_BALLOON | REF_CAPS_SWAP)
+  (REF_CAPS_REBALANCE | REF_CAPS_MIGRATE | REF_CAPS_SHARE | REF_CAPS_WSS | REF_CAPS_ALLOC |          \
+   REF_CAPS_MEMSTATE | REF_CAPS_BALLOON | REF_CAPS_SWAP)
 
-#define REF_CAPS_MIGRATE (MMC_CAP_REBALANCE | MMC_CAP_MIGRATION)
+#define REF_CAPS_REBALANCE MMC_CAP_REBALANCE
+
+#define REF_CAPS_MIGRATE MMC_CAP_MIGRATION
 
 #define REF_CAPS_SHARE ((uint64_t)MMC_CAP_SHARING | MMC_CAP_SALTING)
 
@@ -323,6 +326,10 @@ unsigned ref_slow_copy_pct(void);
  * waited for a core (the engine reports it beside the wall time). */
 uint64_t ref_thread_cpu_ns(void);
 void ref_slow_copy(unsigned pct, uint64_t spent_ns);
+/* migrate.c: client `client` of vm has a new home since now_ns (the
+ * rebalancer moved it): the engine's ramp restarts and it scans the
+ * client's range from the start, at its next tick (MIG-2). h->lock held. */
+void ref_migrate_home_changed(ref_vm_t *vm, uint32_t client, uint32_t home, uint64_t now_ns);
 /* Host-wide per-mechanism state (attach/detach own it). */
 void *ref_host_mech(ref_host_t *h, ref_mech_id_t id);
 void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state);
