@@ -22,8 +22,8 @@ typedef struct cand {
   uint32_t node[MMC_MAX_NODES];
 } cand_t;
 
-double ref_place_node_load(const ref_place_host_t *h, uint32_t n, int64_t cpu, int64_t mem) {
-  const ref_place_node_t *x = &h->node[n];
+double placement_node_load(const placement_host_t *h, uint32_t n, int64_t cpu, int64_t mem) {
+  const placement_node_t *x = &h->node[n];
   double cpu_cap = x->ncores ? (double)x->ncores * 1000.0 : 1.0;
   double mem_cap = x->mem_pages ? (double)x->mem_pages : 1.0;
   double c = (double)(x->cpu_load + cpu) / cpu_cap;
@@ -32,11 +32,11 @@ double ref_place_node_load(const ref_place_host_t *h, uint32_t n, int64_t cpu, i
 }
 
 /* A node that can be a home: CPUs for the vCPUs, memory for their pages. */
-static bool home_capable(const ref_place_node_t *x) {
+static bool home_capable(const placement_node_t *x) {
   return x->ncores > 0 && x->mem_pages > 0;
 }
 
-static double cpu_cap(const ref_place_node_t *x) {
+static double cpu_cap(const placement_node_t *x) {
   return x->ncores ? (double)x->ncores * 1000.0 : 1.0;
 }
 
@@ -46,11 +46,11 @@ static double dev_in(double frac, double mean, double unit) {
 }
 
 /* Capacity-weighted means over the homes after `k` clients of (cpu, mem). */
-static void means_after(const ref_place_host_t *h, uint32_t k, int64_t cpu, int64_t mem, double *mc,
+static void means_after(const placement_host_t *h, uint32_t k, int64_t cpu, int64_t mem, double *mc,
                         double *mm) {
   double cl = (double)cpu * k, cc = 0, ml = (double)mem * k, cm = 0;
   for (uint32_t n = 0; n < h->nnodes; n++) {
-    const ref_place_node_t *x = &h->node[n];
+    const placement_node_t *x = &h->node[n];
     if (!home_capable(x))
       continue;
     cl += (double)x->cpu_load;
@@ -72,14 +72,14 @@ typedef struct place_eval {
   double spread;
 } place_eval_t;
 
-static place_eval_t place_evaluate(const ref_place_host_t *h, const uint32_t *set, uint32_t k,
+static place_eval_t place_evaluate(const placement_host_t *h, const uint32_t *set, uint32_t k,
                                    int64_t cpu, int64_t mem) {
   place_eval_t e = {0, 0.0, 0.0};
   double mc, mm, uc = h->cpu_unit, um = h->mem_unit;
   means_after(h, k, cpu, mem, &mc, &mm);
   bool in[MMC_MAX_NODES] = {false};
   for (uint32_t i = 0; i < k; i++) {
-    const ref_place_node_t *x = &h->node[set[i]];
+    const placement_node_t *x = &h->node[set[i]];
     in[set[i]] = true;
     e.misfits += !(x->mem_pages > 0 && x->mem_load + mem <= (int64_t)x->mem_pages);
     double c = (double)cpu / cpu_cap(x), m = x->mem_pages ? (double)mem / x->mem_pages : 0;
@@ -87,7 +87,7 @@ static place_eval_t place_evaluate(const ref_place_host_t *h, const uint32_t *se
     um = m > um ? m : um;
   }
   for (uint32_t n = 0; n < h->nnodes; n++) {
-    const ref_place_node_t *x = &h->node[n];
+    const placement_node_t *x = &h->node[n];
     if (!home_capable(x))
       continue;
     double dc = dev_in((double)(x->cpu_load + (in[n] ? cpu : 0)) / cpu_cap(x), mc, uc);
@@ -99,14 +99,14 @@ static place_eval_t place_evaluate(const ref_place_host_t *h, const uint32_t *se
   return e;
 }
 
-uint32_t ref_place_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_per_vnode) {
+uint32_t placement_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_per_vnode) {
   if (vcpus < vcpu_min + (REF_TWIN(NUMA11_VCPU_MIN_OFF_BY_ONE) ? 1 : 0) || max_per_vnode == 0)
     return 1;
   uint32_t n = (vcpus + max_per_vnode - 1) / max_per_vnode;
   return n ? n : 1;
 }
 
-static void candidates(const ref_place_host_t *h, uint64_t affinity, cand_t *c) {
+static void candidates(const placement_host_t *h, uint64_t affinity, cand_t *c) {
   c->n = 0;
   for (uint32_t i = 0; i < h->nnodes; i++) {
     if (h->node[i].ncores == 0)
@@ -130,7 +130,7 @@ static int compare_eval(place_eval_t a, place_eval_t b) {
   return a.spread > b.spread + LOAD_EPS ? 1 : 0;
 }
 
-static uint32_t pick(const ref_place_host_t *h, const cand_t *c, int64_t cpu, int64_t mem) {
+static uint32_t pick(const placement_host_t *h, const cand_t *c, int64_t cpu, int64_t mem) {
   uint32_t best = UINT32_MAX;
   place_eval_t be = {0, 0.0, 0.0};
   for (uint32_t i = 0; i < c->n; i++) {
@@ -144,14 +144,14 @@ static uint32_t pick(const ref_place_host_t *h, const cand_t *c, int64_t cpu, in
   return best;
 }
 
-uint32_t ref_place_pick_node(const ref_place_host_t *h, uint64_t allowed, int64_t cpu,
+uint32_t placement_pick_node(const placement_host_t *h, uint64_t allowed, int64_t cpu,
                              int64_t mem) {
   cand_t c;
   candidates(h, allowed, &c);
   return pick(h, &c, cpu, mem);
 }
 
-static uint32_t dist(const ref_place_host_t *h, uint32_t a, uint32_t b) {
+static uint32_t dist(const placement_host_t *h, uint32_t a, uint32_t b) {
   return h->distance[a * h->nnodes + b] + h->distance[b * h->nnodes + a];
 }
 
@@ -181,7 +181,7 @@ static bool better_set(set_cost_t a, set_cost_t b) {
   return compare_eval(a.eval, b.eval) < 0;
 }
 
-static set_cost_t cost_of(const ref_place_host_t *h, const uint32_t *set, uint32_t k, int64_t cpu,
+static set_cost_t cost_of(const placement_host_t *h, const uint32_t *set, uint32_t k, int64_t cpu,
                           int64_t mem) {
   set_cost_t c = {0, place_evaluate(h, set, k, cpu, mem)};
   for (uint32_t i = 0; i < k; i++)
@@ -191,7 +191,7 @@ static set_cost_t cost_of(const ref_place_host_t *h, const uint32_t *set, uint32
 }
 
 /* Every k-subset of the candidates, in lexicographic order. */
-static set_cost_t search_exact(const ref_place_host_t *h, const cand_t *c, uint32_t k, int64_t cpu,
+static set_cost_t search_exact(const placement_host_t *h, const cand_t *c, uint32_t k, int64_t cpu,
                                int64_t mem, uint32_t *best) {
   uint32_t idx[MMC_MAX_NODES], set[MMC_MAX_NODES];
   set_cost_t bc = {UINT32_MAX, {0, 0.0, 0.0}};
@@ -219,7 +219,7 @@ static set_cost_t search_exact(const ref_place_host_t *h, const cand_t *c, uint3
 
 /* Greedy growth from every seed; add[] keeps each candidate's distance to the
  * set so far, so one growth costs O(k * m). */
-static set_cost_t search_greedy(const ref_place_host_t *h, const cand_t *c, uint32_t k, int64_t cpu,
+static set_cost_t search_greedy(const placement_host_t *h, const cand_t *c, uint32_t k, int64_t cpu,
                                 int64_t mem, uint32_t *best) {
   set_cost_t bc = {UINT32_MAX, {0, 0.0, 0.0}};
   double load[MMC_MAX_NODES];
@@ -262,12 +262,12 @@ static set_cost_t search_greedy(const ref_place_host_t *h, const cand_t *c, uint
   return bc;
 }
 
-static uint32_t client_count(const ref_place_host_t *h, const cand_t *c,
-                             const ref_place_request_t *r) {
+static uint32_t client_count(const placement_host_t *h, const cand_t *c,
+                             const placement_request_t *r) {
   uint32_t cores_max = 0;
   uint64_t mem_max = 0;
   for (uint32_t i = 0; i < c->n; i++) {
-    const ref_place_node_t *x = &h->node[c->node[i]];
+    const placement_node_t *x = &h->node[c->node[i]];
     if (x->ncores > cores_max)
       cores_max = x->ncores;
     if (x->mem_pages > mem_max)
@@ -282,10 +282,10 @@ static uint32_t client_count(const ref_place_host_t *h, const cand_t *c,
   return k ? (uint32_t)k : 1;
 }
 
-static void split(const ref_place_request_t *r, ref_place_decision_t *d) {
+static void split(const placement_request_t *r, placement_decision_t *d) {
   uint32_t k = d->nclients;
   for (uint32_t i = 0; i < k; i++) {
-    ref_place_client_t *cl = &d->client[i];
+    placement_client_t *cl = &d->client[i];
     cl->first_vcpu = (uint32_t)((uint64_t)r->vcpus * i / k);
     cl->nvcpus = (uint32_t)((uint64_t)r->vcpus * (i + 1) / k) - cl->first_vcpu;
     uint64_t q = r->mem_pages / k, rem = r->mem_pages % k;
@@ -294,8 +294,8 @@ static void split(const ref_place_request_t *r, ref_place_decision_t *d) {
   }
 }
 
-int ref_place_decide(const ref_place_host_t *h, const ref_place_request_t *r,
-                     ref_place_decision_t *d, mmc_error_t *err) {
+int placement_decide(const placement_host_t *h, const placement_request_t *r,
+                     placement_decision_t *d, mmc_error_t *err) {
   if (r->vcpus == 0 || r->mem_pages == 0)
     return mmc_fail(err, MMC_EINVAL, "placement: a VM needs at least one vCPU and one page");
   cand_t c;
@@ -306,7 +306,7 @@ int ref_place_decide(const ref_place_host_t *h, const ref_place_request_t *r,
                     "nodes cannot host vCPUs)",
                     (unsigned long long)r->affinity);
   memset(d, 0, sizeof *d);
-  d->vnuma_nodes = ref_place_vnuma_nodes(r->vcpus, r->vcpu_min, r->max_per_vnode);
+  d->vnuma_nodes = placement_vnuma_nodes(r->vcpus, r->vcpu_min, r->max_per_vnode);
   d->nclients = client_count(h, &c, r);
   split(r, d);
   uint32_t k = d->nclients;
@@ -331,13 +331,13 @@ int ref_place_decide(const ref_place_host_t *h, const ref_place_request_t *r,
   return 0;
 }
 
-void ref_place_commit(ref_place_host_t *h, const ref_place_decision_t *d, uint32_t vcpu_demand,
+void placement_commit(placement_host_t *h, const placement_decision_t *d, uint32_t vcpu_demand,
                       int sign) {
   for (uint32_t i = 0; i < d->nclients; i++) {
-    const ref_place_client_t *cl = &d->client[i];
+    const placement_client_t *cl = &d->client[i];
     int64_t pages = REF_TWIN(NUMA2_MEMORY_NOT_COMMITTED) ? 0 : (int64_t)cl->npages;
-    ref_place_add(h, cl->node, sign * (int64_t)cl->nvcpus * vcpu_demand, sign * pages);
-    const ref_place_node_t *x = &h->node[cl->node];
+    placement_add(h, cl->node, sign * (int64_t)cl->nvcpus * vcpu_demand, sign * pages);
+    const placement_node_t *x = &h->node[cl->node];
     double c = x->ncores ? (double)cl->nvcpus * vcpu_demand / ((double)x->ncores * 1000.0) : 0;
     double m = x->mem_pages ? (double)cl->npages / (double)x->mem_pages : 0;
     if (sign > 0 && c > h->cpu_unit)

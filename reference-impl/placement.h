@@ -2,9 +2,9 @@
  * placement.h — initial NUMA placement, a pure policy (NUMA-1, -2, -3, -9, -11).
  *
  * Plain structs in, a decision out: no memory allocation, no threads, no OS.
- * The host keeps one ref_place_host_t with per-node aggregates (CPU demand and
+ * The host keeps one placement_host_t with per-node aggregates (CPU demand and
  * committed memory of the NUMA clients homed there) and updates it
- * incrementally with ref_place_add() when VMs come and go or change demand,
+ * incrementally with placement_add() when VMs come and go or change demand,
  * so a decision costs O(nodes) for a VM that fits one node and never scans
  * VMs.
  *
@@ -55,7 +55,7 @@
  *  - vNUMA (NUMA-11): vcpus >= vcpu_min exposes ceil(vcpus / max_per_vnode)
  *    virtual nodes, else 1.
  * Numa.RebalanceEnable=0 (NUMA-8) is the caller's business: it does not call
- * ref_place_decide at all and the VM gets no home.
+ * placement_decide at all and the VM gets no home.
  */
 #ifndef REF_PLACEMENT_H
 #define REF_PLACEMENT_H
@@ -66,24 +66,24 @@
 #include "mmc_error.h"
 #include "mmcert/impl.h"
 
-typedef struct ref_place_node {
+typedef struct placement_node {
   uint32_t ncores;    /* cores for vCPUs; 0 = memory-only node, never a home */
   uint64_t mem_pages; /* memory capacity in pages */
   int64_t cpu_load;   /* sum of vCPU demand of clients homed here, permille */
   int64_t mem_load;   /* committed guest pages of clients homed here */
-} ref_place_node_t;
+} placement_node_t;
 
-typedef struct ref_place_host {
+typedef struct placement_host {
   uint32_t nnodes;
   const uint32_t *distance; /* nnodes*nnodes, row-major; never NULL */
-  ref_place_node_t node[MMC_MAX_NODES];
+  placement_node_t node[MMC_MAX_NODES];
   double cpu_unit, mem_unit; /* largest client committed so far, as a fraction of
                                 its home's CPU / memory: the scale balance is
                                 judged in (a high-water mark, never lowered;
                                 0 before the first commit) */
-} ref_place_host_t;
+} placement_host_t;
 
-typedef struct ref_place_request {
+typedef struct placement_request {
   uint32_t vcpus;          /* >= 1 */
   uint64_t mem_pages;      /* >= 1 */
   uint64_t affinity;       /* node mask; 0 = any node */
@@ -91,37 +91,37 @@ typedef struct ref_place_request {
   uint32_t vcpu_min;       /* numa.vcpu.min */
   uint32_t max_per_vnode;  /* numa.vcpu.maxPerVirtualNode, >= 1 */
   uint64_t exact_sets_max; /* Ref.PlacementExactSets */
-} ref_place_request_t;
+} placement_request_t;
 
-typedef struct ref_place_client {
+typedef struct placement_client {
   uint32_t node;       /* home node index */
   uint32_t first_vcpu; /* vCPUs [first_vcpu, first_vcpu + nvcpus) */
   uint32_t nvcpus;
   uint64_t first_gpfn; /* guest pages [first_gpfn, first_gpfn + npages) */
   uint64_t npages;
-} ref_place_client_t;
+} placement_client_t;
 
-typedef struct ref_place_decision {
+typedef struct placement_decision {
   uint32_t nclients; /* 1..MMC_MAX_NODES */
-  ref_place_client_t client[MMC_MAX_NODES];
+  placement_client_t client[MMC_MAX_NODES];
   uint32_t vnuma_nodes; /* >= 1 */
   bool exact;           /* the node set came from the exhaustive search */
   uint32_t dist_sum;    /* sum of pairwise distances of the chosen set */
-} ref_place_decision_t;
+} placement_decision_t;
 
 /* Decide where a new VM goes. MMC_EINVAL when no candidate node exists (the
  * affinity names only memory-only nodes, or the topology has no CPUs). Does
- * not change `h`: apply the decision with ref_place_commit. */
-int ref_place_decide(const ref_place_host_t *h, const ref_place_request_t *r,
-                     ref_place_decision_t *d, mmc_error_t *err);
+ * not change `h`: apply the decision with placement_commit. */
+int placement_decide(const placement_host_t *h, const placement_request_t *r,
+                     placement_decision_t *d, mmc_error_t *err);
 
 /* Add (sign +1) or remove (sign -1) a decided VM's load; adding also raises
  * cpu_unit/mem_unit to the VM's clients' sizes. */
-void ref_place_commit(ref_place_host_t *h, const ref_place_decision_t *d, uint32_t vcpu_demand,
+void placement_commit(placement_host_t *h, const placement_decision_t *d, uint32_t vcpu_demand,
                       int sign);
 
 /* Change one node's aggregates (a client moving, a vCPU's demand changing). */
-static inline void ref_place_add(ref_place_host_t *h, uint32_t node, int64_t cpu, int64_t mem) {
+static inline void placement_add(placement_host_t *h, uint32_t node, int64_t cpu, int64_t mem) {
   h->node[node].cpu_load += cpu;
   h->node[node].mem_load += mem;
 }
@@ -129,13 +129,13 @@ static inline void ref_place_add(ref_place_host_t *h, uint32_t node, int64_t cpu
 /* The least loaded candidate in `allowed` (0 = any) for a client of the given
  * size, or UINT32_MAX when there is none. Used when a home must move
  * (affinity change). */
-uint32_t ref_place_pick_node(const ref_place_host_t *h, uint64_t allowed, int64_t cpu, int64_t mem);
+uint32_t placement_pick_node(const placement_host_t *h, uint64_t allowed, int64_t cpu, int64_t mem);
 
 /* NUMA-11: virtual NUMA node count. */
-uint32_t ref_place_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_per_vnode);
+uint32_t placement_vnuma_nodes(uint32_t vcpus, uint32_t vcpu_min, uint32_t max_per_vnode);
 
 /* Utilization of node n after adding (cpu, mem): the larger of its CPU and
  * memory fractions. */
-double ref_place_node_load(const ref_place_host_t *h, uint32_t n, int64_t cpu, int64_t mem);
+double placement_node_load(const placement_host_t *h, uint32_t n, int64_t cpu, int64_t mem);
 
 #endif

@@ -74,7 +74,7 @@ typedef struct ref_mem {
   uint64_t capacity_pages;
   uint64_t reserved_pages;
   pthread_mutex_t place_lock;
-  ref_place_host_t place;
+  placement_host_t place;
 } ref_mem_t;
 
 static ref_mem_t *mem_of(ref_host_t *h) {
@@ -439,7 +439,7 @@ static void vm_free(ref_vm_t *vm) {
 static int place(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   ref_mem_t *m = mem_of(h);
   const mmc_vm_config_t *c = &vm->cfg;
-  ref_place_request_t r = {
+  placement_request_t r = {
       .vcpus = c->vcpus,
       .mem_pages = vm->npages,
       .affinity = c->node_affinity,
@@ -447,17 +447,17 @@ static int place(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
       .vcpu_min = c->vcpu_min ? c->vcpu_min : ref_vm_defaults.vcpu_min,
       .max_per_vnode = c->max_per_vnode ? c->max_per_vnode : ref_vm_defaults.max_per_vnode,
       .exact_sets_max = (uint64_t)ref_set(h, REF_SET_REF_PLACEMENT_EXACT_SETS)};
-  vm->vnuma_nodes = ref_place_vnuma_nodes(r.vcpus, r.vcpu_min, r.max_per_vnode);
+  vm->vnuma_nodes = placement_vnuma_nodes(r.vcpus, r.vcpu_min, r.max_per_vnode);
   if (!ref_set(h, REF_SET_NUMA_REBALANCE_ENABLE) && !REF_TWIN(NUMA8_ENABLE_IGNORED_AT_POWER_ON)) {
     vm->placed = false; /* NUMA-8: no home; memory round robin, vCPUs unbound */
     vm->nclients = 0;
     return 0;
   }
-  ref_place_decision_t d;
+  placement_decision_t d;
   ref_lock(&m->place_lock, REF_LC_PLACE);
-  int rc = ref_place_decide(&m->place, &r, &d, err);
+  int rc = placement_decide(&m->place, &r, &d, err);
   if (rc == 0)
-    ref_place_commit(&m->place, &d, r.vcpu_demand, +1);
+    placement_commit(&m->place, &d, r.vcpu_demand, +1);
   ref_unlock(&m->place_lock, REF_LC_PLACE);
   if (rc)
     return rc;
@@ -486,9 +486,9 @@ static void unplace(ref_host_t *h, ref_vm_t *vm) {
   ref_mem_t *m = mem_of(h);
   ref_lock(&m->place_lock, REF_LC_PLACE);
   for (uint32_t i = 0; i < vm->nclients; i++)
-    ref_place_add(&m->place, atomic_load(&vm->client[i].home), 0, -(int64_t)vm->client[i].npages);
+    placement_add(&m->place, atomic_load(&vm->client[i].home), 0, -(int64_t)vm->client[i].npages);
   for (uint32_t v = 0; v < vm->cfg.vcpus; v++)
-    ref_place_add(&m->place, atomic_load(&vm->client[vm->vcpus[v].client].home),
+    placement_add(&m->place, atomic_load(&vm->client[vm->vcpus[v].client].home),
                   -(int64_t)vm->vcpus[v].demand, 0);
   ref_unlock(&m->place_lock, REF_LC_PLACE);
 }
@@ -839,7 +839,7 @@ void ref_vcpu_set_demand(mmc_vcpu_t *v, uint32_t permille) {
   ref_mem_t *m = mem_of(v->h);
   ref_lock(&m->place_lock, REF_LC_PLACE);
   if (vm->placed)
-    ref_place_add(&m->place, vcpu_node(vm, v), (int64_t)permille - (int64_t)v->demand, 0);
+    placement_add(&m->place, vcpu_node(vm, v), (int64_t)permille - (int64_t)v->demand, 0);
   v->demand = permille;
   ref_unlock(&m->place_lock, REF_LC_PLACE);
 }
@@ -885,10 +885,10 @@ static void move_client(ref_host_t *h, ref_vm_t *vm, uint32_t i, uint32_t to, ui
   uint32_t from = atomic_load(&cl->home);
   ref_lock(&m->place_lock, REF_LC_PLACE); /* guards the vCPUs' demand too */
   int64_t cpu = client_demand(vm, i);
-  ref_place_add(&m->place, from, -cpu, -(int64_t)cl->npages);
+  placement_add(&m->place, from, -cpu, -(int64_t)cl->npages);
   if (to == REF_NO_NODE)
-    to = ref_place_pick_node(&m->place, mask, cpu, (int64_t)cl->npages);
-  ref_place_add(&m->place, to, cpu, (int64_t)cl->npages);
+    to = placement_pick_node(&m->place, mask, cpu, (int64_t)cl->npages);
+  placement_add(&m->place, to, cpu, (int64_t)cl->npages);
   atomic_store_explicit(&cl->home, to, memory_order_release);
   ref_unlock(&m->place_lock, REF_LC_PLACE);
   atomic_fetch_add(&vm->home_changes, 1);
@@ -985,7 +985,7 @@ static int check_reconfig(ref_host_t *h, const ref_vm_t *vm, const mmc_vm_config
                     "vm_reconfigure: name, vcpus and memory_bytes cannot change (VM %u)", vm->id);
   if (vm->placed && c->node_affinity) {
     ref_mem_t *m = mem_of(h);
-    if (ref_place_pick_node(&m->place, c->node_affinity, 0, 0) == UINT32_MAX)
+    if (placement_pick_node(&m->place, c->node_affinity, 0, 0) == UINT32_MAX)
       return mmc_fail(err, MMC_EINVAL,
                       "numa.nodeAffinity 0x%llx has no node with CPUs for the VM's vCPUs",
                       (unsigned long long)c->node_affinity);

@@ -34,20 +34,20 @@ static uint64_t rnd(void) {
 
 /* n nodes of `cores` cores and `mb` MB; distance 10 local, `near` within a
  * group of `group` nodes, `far` otherwise. */
-static void host_make(ref_place_host_t *h, uint32_t n, uint32_t cores, uint64_t mb, uint32_t group,
+static void host_make(placement_host_t *h, uint32_t n, uint32_t cores, uint64_t mb, uint32_t group,
                       uint32_t nearv, uint32_t far) {
   memset(h, 0, sizeof *h);
   h->nnodes = n;
   h->distance = dist;
   for (uint32_t i = 0; i < n; i++) {
-    h->node[i] = (ref_place_node_t){.ncores = cores, .mem_pages = MB_PAGES(mb)};
+    h->node[i] = (placement_node_t){.ncores = cores, .mem_pages = MB_PAGES(mb)};
     for (uint32_t j = 0; j < n; j++)
       dist[i * n + j] = i == j ? 10 : (i / group == j / group ? nearv : far);
   }
 }
 
-static ref_place_request_t req(uint32_t vcpus, uint64_t mb) {
-  return (ref_place_request_t){.vcpus = vcpus,
+static placement_request_t req(uint32_t vcpus, uint64_t mb) {
+  return (placement_request_t){.vcpus = vcpus,
                                .mem_pages = MB_PAGES(mb),
                                .vcpu_demand = 1000,
                                .vcpu_min = 9,
@@ -56,17 +56,17 @@ static ref_place_request_t req(uint32_t vcpus, uint64_t mb) {
 }
 
 static void balance_on(uint32_t nnodes) {
-  ref_place_host_t h;
+  placement_host_t h;
   host_make(&h, nnodes, 8, 16384, 2, 20, 30);
   double max_vm_frac = 0;
   for (int v = 0; v < 16; v++) {
     uint32_t vcpus = 1 + (uint32_t)(rnd() % 4);
     uint64_t mb = 256u << (rnd() % 4); /* 256 MB .. 2 GB */
-    ref_place_request_t r = req(vcpus, mb);
-    ref_place_decision_t d;
-    assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+    placement_request_t r = req(vcpus, mb);
+    placement_decision_t d;
+    assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
     assert_int_equal(d.nclients, 1);
-    ref_place_commit(&h, &d, r.vcpu_demand, +1);
+    placement_commit(&h, &d, r.vcpu_demand, +1);
     double f = (double)vcpus / 8.0;
     if (f > max_vm_frac)
       max_vm_frac = f;
@@ -74,9 +74,9 @@ static void balance_on(uint32_t nnodes) {
   /* Greedy least-loaded placement keeps every node within one VM of the mean. */
   double mean = 0;
   for (uint32_t n = 0; n < nnodes; n++)
-    mean += ref_place_node_load(&h, n, 0, 0) / nnodes;
+    mean += placement_node_load(&h, n, 0, 0) / nnodes;
   for (uint32_t n = 0; n < nnodes; n++) {
-    double l = ref_place_node_load(&h, n, 0, 0);
+    double l = placement_node_load(&h, n, 0, 0);
     if (l > mean + max_vm_frac || l < mean - max_vm_frac)
       fail_msg("%u nodes: node %u load %.3f, mean %.3f, tolerance %.3f", nnodes, n, l, mean,
                max_vm_frac);
@@ -93,14 +93,14 @@ static void balances_2_4_8_nodes(void **state) {
 static void balances_memory_too(void **state) {
   (void)state;
   /* CPU-light, memory-heavy VMs spread by memory: 4 VMs of 6 GB on 2 nodes of 16 GB. */
-  ref_place_host_t h;
+  placement_host_t h;
   host_make(&h, 2, 8, 16384, 2, 20, 20);
-  ref_place_add(&h, 0, 4000, 0); /* node 0 has more CPU load already */
+  placement_add(&h, 0, 4000, 0); /* node 0 has more CPU load already */
   for (int v = 0; v < 4; v++) {
-    ref_place_request_t r = req(1, 6144);
-    ref_place_decision_t d;
-    assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
-    ref_place_commit(&h, &d, 1000, +1);
+    placement_request_t r = req(1, 6144);
+    placement_decision_t d;
+    assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
+    placement_commit(&h, &d, 1000, +1);
   }
   assert_int_equal(h.node[0].mem_load, MB_PAGES(12288));
   assert_int_equal(h.node[1].mem_load, MB_PAGES(12288));
@@ -108,7 +108,7 @@ static void balances_memory_too(void **state) {
 
 /* Independent brute force over bitmasks: the smallest sum of pairwise
  * distances (both directions) of any k CPU nodes within `mask`. */
-static uint32_t brute_min(const ref_place_host_t *h, uint32_t k, uint64_t mask) {
+static uint32_t brute_min(const placement_host_t *h, uint32_t k, uint64_t mask) {
   uint32_t best = UINT32_MAX;
   for (uint64_t s = 1; s < (1ull << h->nnodes); s++) {
     if ((uint32_t)__builtin_popcountll(s) != k || (mask && (s & ~mask)))
@@ -129,7 +129,7 @@ static uint32_t brute_min(const ref_place_host_t *h, uint32_t k, uint64_t mask) 
   return best;
 }
 
-static uint32_t set_sum(const ref_place_host_t *h, const ref_place_decision_t *d) {
+static uint32_t set_sum(const placement_host_t *h, const placement_decision_t *d) {
   uint32_t sum = 0;
   for (uint32_t i = 0; i < d->nclients; i++)
     for (uint32_t j = i + 1; j < d->nclients; j++) {
@@ -143,16 +143,16 @@ static uint32_t set_sum(const ref_place_host_t *h, const ref_place_decision_t *d
 static void wide_vms_take_the_closest_set(void **state) {
   (void)state;
   for (int trial = 0; trial < 20; trial++) {
-    ref_place_host_t h;
+    placement_host_t h;
     host_make(&h, 8, 4, 8192, 8, 10, 10);
     /* random symmetric distances 11..40 */
     for (uint32_t i = 0; i < 8; i++)
       for (uint32_t j = i + 1; j < 8; j++)
         dist[i * 8 + j] = dist[j * 8 + i] = 11 + (uint32_t)(rnd() % 30);
     for (uint32_t k = 2; k <= 5; k++) {
-      ref_place_request_t r = req(4 * k, 1024); /* k clients by CPU */
-      ref_place_decision_t d;
-      assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+      placement_request_t r = req(4 * k, 1024); /* k clients by CPU */
+      placement_decision_t d;
+      assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
       assert_int_equal(d.nclients, k);
       assert_true(d.exact);
       assert_int_equal(set_sum(&h, &d), brute_min(&h, k, 0));
@@ -163,12 +163,12 @@ static void wide_vms_take_the_closest_set(void **state) {
 
 static void equally_close_sets_tie_break_by_load(void **state) {
   (void)state;
-  ref_place_host_t h;
+  placement_host_t h;
   host_make(&h, 4, 4, 8192, 2, 12, 30); /* pairs {0,1} and {2,3} equally close */
-  ref_place_add(&h, 0, 2000, 0);
-  ref_place_request_t r = req(8, 1024);
-  ref_place_decision_t d;
-  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  placement_add(&h, 0, 2000, 0);
+  placement_request_t r = req(8, 1024);
+  placement_decision_t d;
+  assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
   assert_int_equal(d.nclients, 2);
   assert_int_equal(d.client[0].node, 2);
   assert_int_equal(d.client[1].node, 3);
@@ -176,12 +176,12 @@ static void equally_close_sets_tie_break_by_load(void **state) {
 
 static void greedy_on_24_nodes_finds_a_socket(void **state) {
   (void)state;
-  ref_place_host_t h;
+  placement_host_t h;
   host_make(&h, 24, 4, 4096, 6, 12, 32); /* 4 sockets of 6 nodes */
-  ref_place_request_t r = req(24, 1024); /* 6 clients */
+  placement_request_t r = req(24, 1024); /* 6 clients */
   r.exact_sets_max = 1000;               /* C(24,6) = 134596: greedy */
-  ref_place_decision_t d;
-  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  placement_decision_t d;
+  assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
   assert_int_equal(d.nclients, 6);
   assert_false(d.exact);
   assert_int_equal(set_sum(&h, &d), brute_min(&h, 6, 0));
@@ -191,11 +191,11 @@ static void greedy_on_24_nodes_finds_a_socket(void **state) {
 
 static void memory_wider_than_a_node_splits(void **state) {
   (void)state;
-  ref_place_host_t h;
+  placement_host_t h;
   host_make(&h, 4, 8, 2048, 2, 12, 30);
-  ref_place_request_t r = req(2, 5000); /* 5000 MB over 2048 MB nodes: 3 clients */
-  ref_place_decision_t d;
-  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  placement_request_t r = req(2, 5000); /* 5000 MB over 2048 MB nodes: 3 clients */
+  placement_decision_t d;
+  assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
   assert_int_equal(d.nclients, 3);
   uint64_t next = 0;
   uint32_t vnext = 0;
@@ -211,25 +211,25 @@ static void memory_wider_than_a_node_splits(void **state) {
 
 static void affinity_restricts_candidates(void **state) {
   (void)state;
-  ref_place_host_t h;
+  placement_host_t h;
   host_make(&h, 4, 4, 8192, 2, 12, 30);
   for (int v = 0; v < 6; v++) {
-    ref_place_request_t r = req(1, 512);
+    placement_request_t r = req(1, 512);
     r.affinity = (1ull << 1) | (1ull << 3);
-    ref_place_decision_t d;
-    assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+    placement_decision_t d;
+    assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
     assert_true(d.client[0].node == 1 || d.client[0].node == 3);
-    ref_place_commit(&h, &d, 1000, +1);
+    placement_commit(&h, &d, 1000, +1);
   }
   assert_int_equal(h.node[0].cpu_load, 0);
   assert_int_equal(h.node[2].cpu_load, 0);
   assert_int_equal(h.node[1].cpu_load, 3000);
   assert_int_equal(h.node[3].cpu_load, 3000);
   /* a wide VM under affinity stays within it and the set is the closest in it */
-  ref_place_request_t r = req(8, 512);
+  placement_request_t r = req(8, 512);
   r.affinity = 0xe; /* nodes 1,2,3 */
-  ref_place_decision_t d;
-  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  placement_decision_t d;
+  assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
   assert_int_equal(d.nclients, 2);
   assert_int_equal(set_sum(&h, &d), brute_min(&h, 2, 0xe));
   assert_int_equal(d.client[0].node, 2);
@@ -238,26 +238,26 @@ static void affinity_restricts_candidates(void **state) {
 
 static void memory_only_nodes_never_host_vcpus(void **state) {
   (void)state;
-  ref_place_host_t h;
+  placement_host_t h;
   host_make(&h, 4, 4, 8192, 4, 12, 12);
   h.node[0].ncores = 0; /* memory-only, empty: would be the least loaded */
   h.node[2].ncores = 0;
   for (int v = 0; v < 8; v++) {
-    ref_place_request_t r = req(2, 512);
-    ref_place_decision_t d;
-    assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+    placement_request_t r = req(2, 512);
+    placement_decision_t d;
+    assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
     assert_true(d.client[0].node == 1 || d.client[0].node == 3);
-    ref_place_commit(&h, &d, 1000, +1);
+    placement_commit(&h, &d, 1000, +1);
   }
-  ref_place_request_t r = req(2, 512);
+  placement_request_t r = req(2, 512);
   r.affinity = 1ull << 2;
-  ref_place_decision_t d;
+  placement_decision_t d;
   mmc_error_t err = {0};
-  assert_int_equal(ref_place_decide(&h, &r, &d, &err), MMC_EINVAL);
+  assert_int_equal(placement_decide(&h, &r, &d, &err), MMC_EINVAL);
   assert_non_null(strstr(err.msg, "memory-only"));
   /* width counts only CPU nodes: 16 vCPUs over 2 CPU nodes of 4 cores = 2 clients */
   r = req(16, 512);
-  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
   assert_int_equal(d.nclients, 2);
   assert_int_equal(d.client[0].node, 1);
   assert_int_equal(d.client[1].node, 3);
@@ -265,32 +265,32 @@ static void memory_only_nodes_never_host_vcpus(void **state) {
 
 static void vnuma_node_counts(void **state) {
   (void)state;
-  assert_int_equal(ref_place_vnuma_nodes(8, 9, 8), 1);
-  assert_int_equal(ref_place_vnuma_nodes(9, 9, 8), 2);
-  assert_int_equal(ref_place_vnuma_nodes(16, 9, 8), 2);
-  assert_int_equal(ref_place_vnuma_nodes(17, 9, 8), 3);
-  assert_int_equal(ref_place_vnuma_nodes(64, 9, 8), 8);
-  assert_int_equal(ref_place_vnuma_nodes(4, 4, 2), 2);
-  assert_int_equal(ref_place_vnuma_nodes(3, 4, 2), 1);
-  ref_place_host_t h;
+  assert_int_equal(placement_vnuma_nodes(8, 9, 8), 1);
+  assert_int_equal(placement_vnuma_nodes(9, 9, 8), 2);
+  assert_int_equal(placement_vnuma_nodes(16, 9, 8), 2);
+  assert_int_equal(placement_vnuma_nodes(17, 9, 8), 3);
+  assert_int_equal(placement_vnuma_nodes(64, 9, 8), 8);
+  assert_int_equal(placement_vnuma_nodes(4, 4, 2), 2);
+  assert_int_equal(placement_vnuma_nodes(3, 4, 2), 1);
+  placement_host_t h;
   host_make(&h, 2, 16, 8192, 2, 20, 20);
-  ref_place_request_t r = req(12, 512);
-  ref_place_decision_t d;
-  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
+  placement_request_t r = req(12, 512);
+  placement_decision_t d;
+  assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
   assert_int_equal(d.vnuma_nodes, 2);
   assert_int_equal(d.nclients, 1);
 }
 
 static void commit_and_uncommit_restore_aggregates(void **state) {
   (void)state;
-  ref_place_host_t h, before;
+  placement_host_t h, before;
   host_make(&h, 4, 4, 2048, 2, 12, 30);
   before = h;
-  ref_place_request_t r = req(10, 5000);
-  ref_place_decision_t d;
-  assert_int_equal(ref_place_decide(&h, &r, &d, NULL), 0);
-  ref_place_commit(&h, &d, 700, +1);
-  ref_place_commit(&h, &d, 700, -1);
+  placement_request_t r = req(10, 5000);
+  placement_decision_t d;
+  assert_int_equal(placement_decide(&h, &r, &d, NULL), 0);
+  placement_commit(&h, &d, 700, +1);
+  placement_commit(&h, &d, 700, -1);
   assert_memory_equal(h.node, before.node, sizeof h.node);
   /* The balance scale is a high-water mark: the VM's clients set it. */
   assert_true(h.cpu_unit > 0 && h.mem_unit > 0);
@@ -308,17 +308,17 @@ typedef struct vmreq {
  * the node's capacity is within 1.5 x the largest single client's fraction
  * of the capacity-weighted mean. Returns the worst deviation / tolerance
  * (<= 1 passes); `why` says where. */
-static double place_and_judge(ref_place_host_t *h, const vmreq_t *v, size_t n, char *why,
+static double place_and_judge(placement_host_t *h, const vmreq_t *v, size_t n, char *why,
                               size_t len) {
   double max_cpu = 0, max_mem = 0;
   for (size_t i = 0; i < n; i++) {
-    ref_place_request_t r = req(v[i].vcpus, 1);
+    placement_request_t r = req(v[i].vcpus, 1);
     r.mem_pages = v[i].pages;
-    ref_place_decision_t d;
-    assert_int_equal(ref_place_decide(h, &r, &d, NULL), 0);
-    ref_place_commit(h, &d, r.vcpu_demand, +1);
+    placement_decision_t d;
+    assert_int_equal(placement_decide(h, &r, &d, NULL), 0);
+    placement_commit(h, &d, r.vcpu_demand, +1);
     for (uint32_t k = 0; k < d.nclients; k++) {
-      const ref_place_node_t *x = &h->node[d.client[k].node];
+      const placement_node_t *x = &h->node[d.client[k].node];
       double c = (double)d.client[k].nvcpus / x->ncores, m = (double)d.client[k].npages;
       m = x->mem_pages ? m / (double)x->mem_pages : 0;
       max_cpu = c > max_cpu ? c : max_cpu;
@@ -335,7 +335,7 @@ static double place_and_judge(ref_place_host_t *h, const vmreq_t *v, size_t n, c
     }
   double worst = 0;
   for (uint32_t i = 0; i < h->nnodes; i++) {
-    const ref_place_node_t *x = &h->node[i];
+    const placement_node_t *x = &h->node[i];
     if (!x->ncores || !x->mem_pages)
       continue;
     double dc = (double)x->cpu_load / 1000.0 / x->ncores - cl / cc;
@@ -385,7 +385,7 @@ static size_t numa2_apart(vmreq_t *v, uint32_t k, uint32_t cores, size_t max) {
 
 /* Units to pages as the case sizes them: all VMs fill half of the homes'
  * memory, and an 8-unit VM at most a third of the smallest home. */
-static void scale_units(const ref_place_host_t *h, vmreq_t *v, size_t n) {
+static void scale_units(const placement_host_t *h, vmreq_t *v, size_t n) {
   uint64_t units = 0, home = 0, smallest = UINT64_MAX;
   for (size_t i = 0; i < n; i++)
     units += v[i].pages;
@@ -402,14 +402,14 @@ static void scale_units(const ref_place_host_t *h, vmreq_t *v, size_t n) {
 }
 
 /* 1, 2 and 4 GiB nodes of `cores` cores, and a 2 GiB memory-only node. */
-static void host_unequal(ref_place_host_t *h, uint32_t cores) {
+static void host_unequal(placement_host_t *h, uint32_t cores) {
   host_make(h, 4, cores, 1024, 4, 21, 21);
   h->node[1].mem_pages = MB_PAGES(2048);
   h->node[2].mem_pages = MB_PAGES(4096);
-  h->node[3] = (ref_place_node_t){.ncores = 0, .mem_pages = MB_PAGES(2048)};
+  h->node[3] = (placement_node_t){.ncores = 0, .mem_pages = MB_PAGES(2048)};
 }
 
-static void judge(ref_place_host_t *h, vmreq_t *v, size_t n, const char *what) {
+static void judge(placement_host_t *h, vmreq_t *v, size_t n, const char *what) {
   char why[160] = "";
   scale_units(h, v, n);
   double w = place_and_judge(h, v, n, why, sizeof why);
@@ -421,7 +421,7 @@ static void numa2_workloads_balance_both_resources(void **state) {
   (void)state;
   vmreq_t v[64];
   for (uint32_t k = 2; k <= 8; k *= 2) {
-    ref_place_host_t h;
+    placement_host_t h;
     host_make(&h, k, 4, 2048, 2, 20, 30);
     judge(&h, v, numa2_mixed(v, 4), "mixed, equal nodes");
     host_make(&h, k, 4, 2048, 2, 20, 30);
@@ -431,7 +431,7 @@ static void numa2_workloads_balance_both_resources(void **state) {
   }
   /* Unequal nodes, CPUs overcommitted (24 vCPUs on 6 cores): the machine on
    * which the larger-fraction rule loaded the 1 GiB node to 0.92. */
-  ref_place_host_t h;
+  placement_host_t h;
   host_unequal(&h, 2);
   judge(&h, v, numa2_mixed(v, 2), "mixed, 1/2/4 GiB nodes");
   host_unequal(&h, 2);
@@ -443,7 +443,7 @@ static void numa2_workloads_balance_both_resources(void **state) {
  * whose vCPUs stay within `overcommit` x the homes' cores; the worst
  * deviation / tolerance of NUMA-2's check. */
 static double random_trial(uint32_t overcommit, char *why, size_t len) {
-  ref_place_host_t h;
+  placement_host_t h;
   vmreq_t v[24];
   uint32_t k = 2 + (uint32_t)(rnd() % 7), cores = 2u << (rnd() % 3), home_cores = 0, vcpus = 0;
   host_make(&h, k, cores, 1024, k, 21, 21);
@@ -496,7 +496,7 @@ static void placement_at_scale_1000_vms_24_nodes(void **state) {
   (void)state;
   enum { NVM = 1000 };
   static vmreq_t v[NVM];
-  ref_place_host_t h;
+  placement_host_t h;
   host_make(&h, 24, 8, 65536, 6, 12, 32);
   for (int i = 0; i < NVM; i++)
     v[i] = (vmreq_t){1 + (uint32_t)(rnd() % (i % 50 == 0 ? 16 : 4)), MB_PAGES(256u << (rnd() % 4))};
