@@ -24,12 +24,15 @@ _Noreturn void ref_assert_fail(const char *expr, const char *file, int line, con
 
 #if MMREF_DEBUG >= 1
 
-static const char *const class_name[REF_LC_COUNT] = {
-    [REF_LC_HOST] = "h->lock",           [REF_LC_BUSY] = "an entry BUSY",
-    [REF_LC_MS_WAIT] = "ms->wait_lock",  [REF_LC_SWAP_VM] = "swap_vm->lock",
-    [REF_LC_WSS_VM] = "wss_vm->lock",    [REF_LC_PLACE] = "mem->place_lock",
-    [REF_LC_TABLE] = "sh_table->lock",   [REF_LC_SWAP_PIPE] = "swap_pipe->mu",
-    [REF_LC_POOL] = "pool->lock"};
+static const char *const class_name[REF_LC_COUNT] = {[REF_LC_HOST] = "h->lock",
+                                                     [REF_LC_BUSY] = "an entry BUSY",
+                                                     [REF_LC_MSTATE_WAIT] = "mstate->wait_lock",
+                                                     [REF_LC_SWAP_VM] = "swap_vm->lock",
+                                                     [REF_LC_WSS_VM] = "wss_vm->lock",
+                                                     [REF_LC_PLACE] = "mem->place_lock",
+                                                     [REF_LC_TABLE] = "sh_table->lock",
+                                                     [REF_LC_SWAP_PIPE] = "swap_pipe->mu",
+                                                     [REF_LC_POOL] = "pool->lock"};
 
 static _Thread_local uint32_t held_mask; /* bit c: a lock of class c is held */
 

@@ -73,15 +73,15 @@ _Noreturn void ref_assert_fail(const char *expr, const char *file, int line, con
  * lock (common/, shared with other implementations) is a leaf, not
  * tracked. */
 typedef enum ref_lock_class {
-  REF_LC_HOST = 0,     /* h->lock */
-  REF_LC_BUSY = 1,     /* an entry BUSY (pmap.c) */
-  REF_LC_MS_WAIT = 2,  /* ms->wait_lock (memstate.c) */
-  REF_LC_SWAP_VM = 3,  /* swap_vm->lock (swap.c) */
-  REF_LC_WSS_VM = 4,   /* wss_vm->lock (wss.c) */
-  REF_LC_PLACE = 5,    /* mem->place_lock (vm.c) */
-  REF_LC_TABLE = 6,    /* sh_table->lock (share.c) */
-  REF_LC_SWAP_PIPE = 7, /* swap_pipe->mu (swap.c) */
-  REF_LC_POOL = 8,     /* pool->lock (frames.c) */
+  REF_LC_HOST = 0,        /* h->lock */
+  REF_LC_BUSY = 1,        /* an entry BUSY (pmap.c) */
+  REF_LC_MSTATE_WAIT = 2, /* mstate->wait_lock (memstate.c) */
+  REF_LC_SWAP_VM = 3,     /* swap_vm->lock (swap.c) */
+  REF_LC_WSS_VM = 4,      /* wss_vm->lock (wss.c) */
+  REF_LC_PLACE = 5,       /* mem->place_lock (vm.c) */
+  REF_LC_TABLE = 6,       /* sh_table->lock (share.c) */
+  REF_LC_SWAP_PIPE = 7,   /* swap_pipe->mu (swap.c) */
+  REF_LC_POOL = 8,        /* pool->lock (frames.c) */
   REF_LC_COUNT
 } ref_lock_class_t;
 

@@ -142,14 +142,14 @@ bool memstate_thresholds_are_valid(const memstate_thresholds_t *t) {
  *     memstate_next (profile esxi-6.7: sliding scale or Mem.MemMinFreePct;
  *     osdi02: 6/4/2/1 % of memory); a change raises MMC_EV_STATE_CHANGE
  *     (node_from/node_to = old/new state, count = free pages);
- *  2. computes reclamation targets (ms_targets: the one switch point): the
+ *  2. computes reclamation targets (mstate_targets: the one switch point): the
  *     allocation target of REF_MECH_ALLOC (shares, working set, idle tax over
  *     capacity - minFree) scaled by (capacity - high level) / (capacity -
  *     minFree), never below the reservation, so that VMs at their targets
  *     leave the host in the high state: 400 % of minFree plus two
  *     hysteresis margins free, one margin above the level at which the host
  *     returns to high (aiming at that level itself made it a limit
- *     approached from below: see ms_targets);
+ *     approached from below: see mstate_targets);
  *     without ALLOC, idletax_targets over the same memory with active
  *     fraction 1 (pure shares within reservation and limit);
  *  3. sets each VM's balloon target to balloon + resident - target, clamped
@@ -178,36 +178,36 @@ bool memstate_thresholds_are_valid(const memstate_thresholds_t *t) {
  * in the low state fails at once with MMC_ENOMEM. Either way a blocked vCPU
  * never hangs, and nothing is lost (the page stays as it was).
  * Locking (ref.h, "Lock ordering"): the tick runs with h->lock held and
- * wakes the gate under ms->wait_lock. The gate runs on a vCPU thread with
+ * wakes the gate under mstate->wait_lock. The gate runs on a vCPU thread with
  * the entry BUSY and h->lock not held: its live wait is a timed wait on
- * ms->wake, quiesced; its stepped direct reclaim only trylocks h->lock (L2)
+ * mstate->wake, quiesced; its stepped direct reclaim only trylocks h->lock (L2)
  * and, when it gets it, reclaims from another VM as the tick would (that
  * remap waits only for the other VM's vCPUs, quiesced on the stepped clock:
  * pmap.c R7).
  */
 
-typedef struct ms_host {
+typedef struct mstate_host {
   _Atomic uint32_t state;
   memstate_thresholds_t t; /* of the last tick (h->lock) */
   pthread_mutex_t wait_lock;
   pthread_cond_t wake; /* CLOCK_MONOTONIC */
   uint64_t epoch;      /* ticks so far (wait_lock) */
-} ms_host_t;
+} mstate_host_t;
 
-typedef struct ms_vm {
+typedef struct mstate_vm {
   _Atomic uint64_t target;
   _Atomic bool above;           /* resident > target at the last tick */
   _Atomic uint64_t *blocked_ns; /* per vCPU: CLOCK_MONOTONIC start of its wait, 0 = none */
   uint32_t nvcpus;              /* entries of blocked_ns; fixed at power-on (the fault path
                                    reads it without h->lock, so never from vm->cfg) */
-} ms_vm_t;
+} mstate_vm_t;
 
-static ms_host_t *ms_host(ref_host_t *h) {
+static mstate_host_t *mstate_host(ref_host_t *h) {
   return ref_host_mech(h, REF_MECH_MEMSTATE);
 }
 
 /* Free frames of the whole host now (sum over pools). */
-static uint64_t ms_free_pages(ref_host_t *h) {
+static uint64_t mstate_free_pages(ref_host_t *h) {
   uint64_t free_pages = 0;
   for (uint32_t n = 0; n < h->nnodes; n++)
     if (h->pools[n])
@@ -215,7 +215,7 @@ static uint64_t ms_free_pages(ref_host_t *h) {
   return free_pages;
 }
 
-static uint64_t ms_capacity(ref_host_t *h) {
+static uint64_t mstate_capacity(ref_host_t *h) {
   uint64_t cap = 0;
   for (uint32_t n = 0; n < h->nnodes; n++)
     if (h->pools[n])
@@ -223,8 +223,8 @@ static uint64_t ms_capacity(ref_host_t *h) {
   return cap;
 }
 
-static void ms_thresholds(ref_host_t *h, memstate_thresholds_t *t) {
-  uint64_t total = ms_capacity(h);
+static void mstate_thresholds(ref_host_t *h, memstate_thresholds_t *t) {
+  uint64_t total = mstate_capacity(h);
   if (h->settings.profile == REF_PROFILE_OSDI02)
     memstate_thresholds_osdi02(total, MEMSTATE_HYSTERESIS_PCT_DEFAULT, t);
   else
@@ -234,11 +234,11 @@ static void ms_thresholds(ref_host_t *h, memstate_thresholds_t *t) {
 }
 
 uint64_t ref_reclaim_target(ref_host_t *h, ref_vm_t *vm) {
-  ms_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
+  mstate_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
   return v ? atomic_load(&v->target) : vm->npages;
 }
 
-static uint64_t ms_resident(const ref_host_t *h, const ref_vm_t *vm) {
+static uint64_t mstate_resident(const ref_host_t *h, const ref_vm_t *vm) {
   uint64_t r = 0;
   for (uint32_t n = 0; n < h->nnodes; n++)
     r += atomic_load_explicit(&vm->pages_per_node[n], memory_order_relaxed);
@@ -247,15 +247,15 @@ static uint64_t ms_resident(const ref_host_t *h, const ref_vm_t *vm) {
 
 /* ---------------------------------------------------------------- targets */
 
-typedef struct ms_collect {
+typedef struct mstate_collect {
   ref_vm_t **vms;
   idletax_vm_t *in;
   size_t n, cap;
   bool oom;
-} ms_collect_t;
+} mstate_collect_t;
 
-static void ms_collect_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
-  ms_collect_t *c = ctx;
+static void mstate_collect_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
+  mstate_collect_t *c = ctx;
   if (c->n == c->cap) {
     size_t cap = c->cap ? 2 * c->cap : 16;
     ref_vm_t **v = realloc(c->vms, cap * sizeof *v);
@@ -278,18 +278,18 @@ static void ms_collect_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
                                .reservation_pages = vm->reserved_pages,
                                .limit_pages = vm->cfg.limit_bytes / MMC_PAGE_SIZE,
                                .active_frac = 1.0,
-                               .current_pages = ms_resident(h, vm)};
+                               .current_pages = mstate_resident(h, vm)};
   c->n++;
 }
 
 /* THE switch point for targets: until REF_MECH_ALLOC publishes targets
  * (shares + working set + idle tax), pure shares with active fraction 1 over
  * the memory available to VMs. */
-static void ms_targets(ref_host_t *h, const memstate_thresholds_t *t, ms_collect_t *c) {
-  ref_vm_for_each(h, ms_collect_vm, c);
+static void mstate_targets(ref_host_t *h, const memstate_thresholds_t *t, mstate_collect_t *c) {
+  ref_vm_for_each(h, mstate_collect_vm, c);
   if (c->oom || c->n == 0)
     return;
-  uint64_t cap = ms_capacity(h);
+  uint64_t cap = mstate_capacity(h);
   /* Reclamation aims one hysteresis band above the level at which the host
    * returns to high (enter x (1 + 2h), the up-level being enter x (1 + h)).
    * Aiming at the up-level itself made it a limit approached from below:
@@ -309,7 +309,7 @@ static void ms_targets(ref_host_t *h, const memstate_thresholds_t *t, ms_collect
     return;
   idletax_targets(&p, avail, c->in, c->n, out, NULL); /* EADMISSION still fills minima */
   for (size_t i = 0; i < c->n; i++) {
-    ms_vm_t *v = c->vms[i]->mech[REF_MECH_MEMSTATE];
+    mstate_vm_t *v = c->vms[i]->mech[REF_MECH_MEMSTATE];
     uint64_t tg = out[i].target_pages;
     if (ref_mechs[REF_MECH_ALLOC]) { /* ALLOC's target, scaled to leave the high level free */
       uint64_t at = ref_alloc_target(h, c->vms[i]);
@@ -325,7 +325,8 @@ static void ms_targets(ref_host_t *h, const memstate_thresholds_t *t, ms_collect
 
 /* ---------------------------------------------------------------- tick */
 
-static void ms_set_state(ref_host_t *h, ms_host_t *m, mmc_mem_state_t next, uint64_t free_pages) {
+static void mstate_set_state(ref_host_t *h, mstate_host_t *m, mmc_mem_state_t next,
+                             uint64_t free_pages) {
   mmc_mem_state_t cur = (mmc_mem_state_t)atomic_load(&m->state);
   if (next == cur)
     return;
@@ -341,8 +342,8 @@ static void ms_set_state(ref_host_t *h, ms_host_t *m, mmc_mem_state_t next, uint
 }
 
 /* Balloon target and host swapping for one VM (steps 3 and 4). */
-static void ms_reclaim_vm(ref_host_t *h, ref_vm_t *vm, mmc_mem_state_t st, uint64_t now) {
-  uint64_t target = ref_reclaim_target(h, vm), resident = ms_resident(h, vm);
+static void mstate_reclaim_vm(ref_host_t *h, ref_vm_t *vm, mmc_mem_state_t st, uint64_t now) {
+  uint64_t target = ref_reclaim_target(h, vm), resident = mstate_resident(h, vm);
   uint64_t bal = ref_balloon_size(vm);
   uint64_t want = bal + resident > target ? bal + resident - target : 0;
   uint64_t cur = ref_balloon_get_target(vm);
@@ -361,49 +362,49 @@ static void ms_reclaim_vm(ref_host_t *h, ref_vm_t *vm, mmc_mem_state_t st, uint6
   ref_swap_reclaim(h, vm, excess < budget ? excess : (budget ? budget : 1));
 }
 
-static void ms_tick(ref_host_t *h, uint64_t now, void *ctx) {
-  ms_host_t *m = ctx;
-  ms_thresholds(h, &m->t);
+static void mstate_tick(ref_host_t *h, uint64_t now, void *ctx) {
+  mstate_host_t *m = ctx;
+  mstate_thresholds(h, &m->t);
   ref_assert(memstate_thresholds_are_valid(&m->t));
-  uint64_t free_pages = ms_free_pages(h);
-  ms_set_state(h, m, memstate_next(&m->t, (mmc_mem_state_t)atomic_load(&m->state), free_pages),
-               free_pages);
-  ms_collect_t c = {0};
-  ms_targets(h, &m->t, &c);
+  uint64_t free_pages = mstate_free_pages(h);
+  mstate_set_state(h, m, memstate_next(&m->t, (mmc_mem_state_t)atomic_load(&m->state), free_pages),
+                   free_pages);
+  mstate_collect_t c = {0};
+  mstate_targets(h, &m->t, &c);
   mmc_mem_state_t st = (mmc_mem_state_t)atomic_load(&m->state);
   for (size_t i = 0; i < c.n && !c.oom; i++)
-    ms_reclaim_vm(h, c.vms[i], st, now);
+    mstate_reclaim_vm(h, c.vms[i], st, now);
   free(c.vms);
   free(c.in);
   /* What swapping freed counts at once (e.g. hard -> soft in the same tick). */
-  free_pages = ms_free_pages(h);
-  ms_set_state(h, m, memstate_next(&m->t, st, free_pages), free_pages);
-  ref_lock(&m->wait_lock, REF_LC_MS_WAIT);
+  free_pages = mstate_free_pages(h);
+  mstate_set_state(h, m, memstate_next(&m->t, st, free_pages), free_pages);
+  ref_lock(&m->wait_lock, REF_LC_MSTATE_WAIT);
   m->epoch++;
   pthread_cond_broadcast(&m->wake);
-  ref_unlock(&m->wait_lock, REF_LC_MS_WAIT);
+  ref_unlock(&m->wait_lock, REF_LC_MSTATE_WAIT);
 }
 
 /* ---------------------------------------------------------------- gate */
 
-static bool ms_blocked(ref_host_t *h, ms_host_t *m, ref_vm_t *vm, bool pool_full) {
-  ms_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
+static bool mstate_blocked(ref_host_t *h, mstate_host_t *m, ref_vm_t *vm, bool pool_full) {
+  mstate_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
   return pool_full || (atomic_load(&m->state) == MMC_STATE_LOW && v && atomic_load(&v->above) &&
-                       ms_resident(h, vm) >= atomic_load(&v->target));
+                       mstate_resident(h, vm) >= atomic_load(&v->target));
 }
 
 /* Stepped clock, pools full: reclaim now from the other VM furthest above
  * its target (its vCPUs are all quiesced in stepped mode), if no control
  * call holds the host: a trylock, never a wait (ref.h L2). Returns frames
  * freed. */
-typedef struct ms_pick {
+typedef struct mstate_pick {
   ref_vm_t *self, *best;
   uint64_t best_excess;
-} ms_pick_t;
+} mstate_pick_t;
 
-static void ms_pick_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
-  ms_pick_t *p = ctx;
-  uint64_t r = ms_resident(h, vm), t = ref_reclaim_target(h, vm);
+static void mstate_pick_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
+  mstate_pick_t *p = ctx;
+  uint64_t r = mstate_resident(h, vm), t = ref_reclaim_target(h, vm);
   uint64_t excess = r > t ? r - t + 1 : (r ? 1 : 0); /* above target first, then any */
   if (vm != p->self && excess > p->best_excess) {
     p->best = vm;
@@ -411,11 +412,11 @@ static void ms_pick_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
   }
 }
 
-static uint64_t ms_direct_reclaim(ref_host_t *h, ref_vm_t *self) {
+static uint64_t mstate_direct_reclaim(ref_host_t *h, ref_vm_t *self) {
   if (!ref_host_trylock(h))
     return 0;
-  ms_pick_t p = {.self = self};
-  ref_vm_for_each(h, ms_pick_vm, &p);
+  mstate_pick_t p = {.self = self};
+  ref_vm_for_each(h, mstate_pick_vm, &p);
   uint64_t want = (uint64_t)ref_set(h, REF_SET_REF_SWAP_CLUSTER_PAGES);
   uint64_t got = p.best ? ref_swap_reclaim(h, p.best, want) : 0;
   ref_host_unlock(h);
@@ -428,12 +429,12 @@ static uint64_t ms_direct_reclaim(ref_host_t *h, ref_vm_t *self) {
  * quiescent (no remap waits for it) and waits for the next tick. */
 int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full,
                       mmc_error_t *err) {
-  ms_host_t *m = ms_host(h);
-  ms_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
+  mstate_host_t *m = mstate_host(h);
+  mstate_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
   if (!m || !v || vcpu >= v->nvcpus)
     return 0;
   _Atomic uint64_t *since = &v->blocked_ns[vcpu];
-  if (!ms_blocked(h, m, vm, pool_full)) {
+  if (!mstate_blocked(h, m, vm, pool_full)) {
     atomic_store_explicit(since, 0, memory_order_relaxed);
     return 0;
   }
@@ -441,7 +442,7 @@ int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full
                               : "the host is in the low memory state and the VM is above its "
                                 "target";
   if (h->clock == MMC_CLOCK_STEPPED) {
-    if (pool_full && ms_direct_reclaim(h, vm))
+    if (pool_full && mstate_direct_reclaim(h, vm))
       return mmc_fail(err, MMC_ERETRY, "VM %u: memory reclaimed from another VM; retry", vm->id);
     return mmc_fail(err, MMC_ENOMEM, "VM %u: %s (stepped clock: advance time to reclaim)", vm->id,
                     why);
@@ -464,19 +465,19 @@ int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full
   uint64_t left = timeout - (t0 - start);
   uint64_t abs = t0 + (slice < left ? slice : left);
   struct timespec ts = mmc_ns_timespec(abs);
-  ref_lock(&m->wait_lock, REF_LC_MS_WAIT);
+  ref_lock(&m->wait_lock, REF_LC_MSTATE_WAIT);
   uint64_t epoch = m->epoch;
   while (m->epoch == epoch && pthread_cond_timedwait(&m->wake, &m->wait_lock, &ts) == 0)
     ;
-  ref_unlock(&m->wait_lock, REF_LC_MS_WAIT);
+  ref_unlock(&m->wait_lock, REF_LC_MSTATE_WAIT);
   return mmc_fail(err, MMC_ERETRY, "VM %u: waited for memory (%s); quiesce and retry the access",
                   vm->id, why);
 }
 
 /* ---------------------------------------------------------------- row */
 
-static int ms_attach(ref_host_t *h, mmc_error_t *err) {
-  ms_host_t *m = calloc(1, sizeof *m);
+static int mstate_attach(ref_host_t *h, mmc_error_t *err) {
+  mstate_host_t *m = calloc(1, sizeof *m);
   if (!m)
     return mmc_fail(err, MMC_ENOMEM, "memstate: out of memory");
   pthread_condattr_t ca;
@@ -485,10 +486,10 @@ static int ms_attach(ref_host_t *h, mmc_error_t *err) {
   pthread_cond_init(&m->wake, &ca);
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&m->wait_lock, NULL);
-  ms_thresholds(h, &m->t);
-  atomic_init(&m->state, (uint32_t)memstate_initial(&m->t, ms_free_pages(h)));
+  mstate_thresholds(h, &m->t);
+  atomic_init(&m->state, (uint32_t)memstate_initial(&m->t, mstate_free_pages(h)));
   ref_hook_t hook = {
-      .name = "memstate", .period = REF_SET_REF_RECLAIM_PERIOD, .run = ms_tick, .ctx = m};
+      .name = "memstate", .period = REF_SET_REF_RECLAIM_PERIOD, .run = mstate_tick, .ctx = m};
   int rc = ref_host_add_hook(h, &hook, err);
   if (rc) {
     pthread_cond_destroy(&m->wake);
@@ -500,8 +501,8 @@ static int ms_attach(ref_host_t *h, mmc_error_t *err) {
   return 0;
 }
 
-static void ms_detach(ref_host_t *h) {
-  ms_host_t *m = ms_host(h);
+static void mstate_detach(ref_host_t *h) {
+  mstate_host_t *m = mstate_host(h);
   if (!m)
     return;
   pthread_cond_destroy(&m->wake);
@@ -510,8 +511,8 @@ static void ms_detach(ref_host_t *h) {
   ref_host_set_mech(h, REF_MECH_MEMSTATE, NULL);
 }
 
-static int ms_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
-  ms_vm_t *v = calloc(1, sizeof *v);
+static int mstate_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
+  mstate_vm_t *v = calloc(1, sizeof *v);
   _Atomic uint64_t *b = calloc(vm->cfg.vcpus, sizeof *b);
   if (!v || !b) {
     free(v);
@@ -525,8 +526,8 @@ static int ms_vm_on(ref_host_t *h, ref_vm_t *vm, mmc_error_t *err) {
   return 0;
 }
 
-static void ms_vm_off(ref_host_t *h, ref_vm_t *vm) {
-  ms_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
+static void mstate_vm_off(ref_host_t *h, ref_vm_t *vm) {
+  mstate_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
   if (!v)
     return;
   free(v->blocked_ns);
@@ -534,24 +535,24 @@ static void ms_vm_off(ref_host_t *h, ref_vm_t *vm) {
   vm->mech[REF_MECH_MEMSTATE] = NULL;
 }
 
-static void ms_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
+static void mstate_vm_stats(ref_host_t *h, ref_vm_t *vm, mmc_vm_stats_t *out) {
   if (!ref_mechs[REF_MECH_ALLOC]) /* ALLOC reports its own targets once it exists */
     out->target_pages = ref_reclaim_target(h, vm);
 }
 
-static void ms_host_stats(ref_host_t *h, mmc_host_stats_t *out) {
-  ms_host_t *m = ms_host(h);
+static void mstate_host_stats(ref_host_t *h, mmc_host_stats_t *out) {
+  mstate_host_t *m = mstate_host(h);
   memstate_thresholds_t t;
-  ms_thresholds(h, &t);
+  mstate_thresholds(h, &t);
   out->mem_state = m ? atomic_load(&m->state) : MMC_STATE_HIGH;
   out->min_free_pages = t.min_free_pages;
 }
 
 const ref_mech_t ref_mech_memstate = {.name = "memstate",
                                       .caps = MMC_CAP_MEMSTATE,
-                                      .attach = ms_attach,
-                                      .detach = ms_detach,
-                                      .vm_on = ms_vm_on,
-                                      .vm_off = ms_vm_off,
-                                      .vm_stats = ms_vm_stats,
-                                      .host_stats = ms_host_stats};
+                                      .attach = mstate_attach,
+                                      .detach = mstate_detach,
+                                      .vm_on = mstate_vm_on,
+                                      .vm_off = mstate_vm_off,
+                                      .vm_stats = mstate_vm_stats,
+                                      .host_stats = mstate_host_stats};

@@ -23,8 +23,8 @@
  *                             fault op (vCPU-to-vCPU waits inside one map,
  *                             BUSY and copy-on-write, are not ordered:
  *                             pmap.c R4 breaks their cycles)
- *         ms->wait_lock       memstate.c: the low-memory gate's timed wait
- *                             on ms->wake (one reclaim period at most)
+ *         mstate->wait_lock   memstate.c: the low-memory gate's timed wait
+ *                             on mstate->wake (one reclaim period at most)
  *         swap_vm->lock       swap.c: a VM's slots, compression cache
  *                             (zip.c), batch pages and swap file
  *         wss_vm->lock        wss.c: a VM's samples and estimator
