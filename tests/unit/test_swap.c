@@ -161,14 +161,24 @@ static int64_t swap_writes_left(mmc_host_t *h) {
   return atomic_load(&((ref_host_t *)h)->fault_swap_writes);
 }
 
+/* A stepped host with compression off (every victim goes to the file)
+ * whose next `count` swap writes fail with `error`, and one VM *vm written
+ * with FILL pages of `seed`. */
+static mmc_host_t *failing_host(rt_topo_t *tp, uint64_t count, int error, mmc_vm_id_t *vm,
+                                uint64_t seed) {
+  rt_topo(tp, HOST_MB);
+  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}};
+  mmc_host_t *h = rt_host(tp, MMC_CLOCK_STEPPED, dir, s, 1);
+  fail_swap_writes(h, count, error);
+  *vm = rt_vm(h, VM_MB, false);
+  rt_write(h, *vm, FILL, seed, false);
+  return h;
+}
+
 static void enospc_keeps_pages_resident(void **state) {
   rt_topo_t tp;
-  rt_topo(&tp, HOST_MB);
-  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}};
-  mmc_host_t *h = rt_host(&tp, MMC_CLOCK_STEPPED, dir, s, 1);
-  fail_swap_writes(h, 1000, ENOSPC);
-  mmc_vm_id_t vm = rt_vm(h, VM_MB, false);
-  rt_write(h, vm, FILL, 5, false);
+  mmc_vm_id_t vm;
+  mmc_host_t *h = failing_host(&tp, 1000, ENOSPC, &vm, 5);
   uint64_t cur = 0;
   rt_ticks(h, 1);
   mmc_vm_stats_t vs = rt_vstats(h, vm);
@@ -195,12 +205,8 @@ static void enospc_keeps_pages_resident(void **state) {
  * swapped, none lost, and all read back intact. */
 static void enospc_mid_pipeline_loses_nothing(void **state) {
   rt_topo_t tp;
-  rt_topo(&tp, HOST_MB);
-  mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}};
-  mmc_host_t *h = rt_host(&tp, MMC_CLOCK_STEPPED, dir, s, 1);
-  fail_swap_writes(h, 3, EIO);
-  mmc_vm_id_t vm = rt_vm(h, VM_MB, false);
-  rt_write(h, vm, FILL, 6, false);
+  mmc_vm_id_t vm;
+  mmc_host_t *h = failing_host(&tp, 3, EIO, &vm, 6);
   uint64_t cur = 0;
   rt_ticks(h, 1);
   mmc_vm_stats_t vs = rt_vstats(h, vm);

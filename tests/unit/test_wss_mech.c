@@ -97,6 +97,29 @@ static uint64_t count_sampled(mmc_host_t *h, mmc_vm_id_t id) {
   return n;
 }
 
+/* The set-up most tests share: a stepped host on two nodes, one VM of
+ * `vcpus` vCPUs, its vCPU `index` entered. rig_down exits the vCPU the
+ * test holds then (none: v NULL) and destroys the host. */
+typedef struct rig {
+  topo_t tp;
+  mmc_host_t *h;
+  mmc_vm_id_t id;
+  mmc_vcpu_t *v;
+} rig_t;
+
+static void rig_up(rig_t *r, uint32_t vcpus, uint32_t index) {
+  r->h = host(&r->tp, MMC_CLOCK_STEPPED);
+  r->id = power_on(r->h, vcpus);
+  r->v = NULL;
+  assert_int_equal(I->vcpu_enter(r->h, r->id, index, &r->v, NULL), 0);
+}
+
+static void rig_down(rig_t *r) {
+  if (r->v)
+    I->vcpu_exit(r->v);
+  I->host_destroy(r->h);
+}
+
 /* Touch pages [0, n) (write), then quiesce. */
 static void touch(mmc_vcpu_t *v, uint64_t from, uint64_t n) {
   mmc_error_t err = {0};
@@ -153,50 +176,39 @@ static void n_per_period_in_execution_time(void **state) {
 
 static void two_vcpus_one_running_is_half_rate(void **state) {
   (void)state;
-  topo_t tp;
-  mmc_host_t *h = host(&tp, MMC_CLOCK_STEPPED);
-  mmc_vm_id_t id = power_on(h, 2);
-  mmc_vcpu_t *v = NULL;
-  assert_int_equal(I->vcpu_enter(h, id, 1, &v, NULL), 0);
-  advance_to(h, 4 * NS);
-  assert_int_equal(stats(h, id).exec_ns, 2 * NS);
-  I->vcpu_exit(v);
-  I->host_destroy(h);
+  rig_t r;
+  rig_up(&r, 2, 1);
+  advance_to(r.h, 4 * NS);
+  assert_int_equal(stats(r.h, r.id).exec_ns, 2 * NS);
+  rig_down(&r);
 }
 
 static void idle_estimate_decays_by_the_slow_gain(void **state) {
   (void)state;
-  topo_t tp;
-  mmc_host_t *h = host(&tp, MMC_CLOCK_STEPPED);
-  mmc_vm_id_t id = power_on(h, 1);
-  mmc_vcpu_t *v = NULL;
-  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
-  assert_int_equal(stats(h, id).wss_estimate_pages, VM_PAGES); /* Ref.WssInitialActive 100 % */
-  advance_to(h, 100 * MS);
+  rig_t r;
+  rig_up(&r, 1, 0);
+  assert_int_equal(stats(r.h, r.id).wss_estimate_pages, VM_PAGES); /* Ref.WssInitialActive 100 % */
+  advance_to(r.h, 100 * MS);
   for (int k = 1; k <= 8; k++) {
-    advance_to(h, 100 * MS + (uint64_t)k * NS);
+    advance_to(r.h, 100 * MS + (uint64_t)k * NS);
     double want = fmax(pow(1.0 - WSS_ALPHA_SLOW, k), 0.01) * VM_PAGES;
-    assert_int_equal(stats(h, id).wss_estimate_pages, (uint64_t)llround(want));
+    assert_int_equal(stats(r.h, r.id).wss_estimate_pages, (uint64_t)llround(want));
   }
-  I->vcpu_exit(v);
-  I->host_destroy(h);
+  rig_down(&r);
 }
 
 /* Touch a fixed half of the VM every 100 ms: the estimate settles near 0.5. */
 static void steady_half_is_measured(void **state) {
   (void)state;
-  topo_t tp;
-  mmc_host_t *h = host(&tp, MMC_CLOCK_STEPPED);
-  mmc_vm_id_t id = power_on(h, 1);
-  mmc_vcpu_t *v = NULL;
-  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
+  rig_t r;
+  rig_up(&r, 1, 0);
   double err_sum = 0;
   int nerr = 0;
   for (uint64_t t = 100 * MS; t <= 30 * NS; t += 100 * MS) {
-    touch(v, 0, VM_PAGES / 2);
-    advance_to(h, t);
+    touch(r.v, 0, VM_PAGES / 2);
+    advance_to(r.h, t);
     if (t >= 10 * NS) {
-      double est = (double)stats(h, id).wss_estimate_pages / VM_PAGES;
+      double est = (double)stats(r.h, r.id).wss_estimate_pages / VM_PAGES;
       err_sum += fabs(est - 0.5);
       nerr++;
       /* 3 standard deviations of one period's measurement (5 points). */
@@ -206,68 +218,60 @@ static void steady_half_is_measured(void **state) {
   print_message("# steady f = 0.5: mean |estimate - f| = %.3f over %d reads\n", err_sum / nerr,
                 nerr);
   assert_true(err_sum / nerr < 0.08);
-  I->vcpu_exit(v);
-  I->host_destroy(h);
+  rig_down(&r);
 }
 
 /* A sampled never-touched page: its first touch is counted and backs it. */
 static void first_touch_of_a_sampled_unbacked_page(void **state) {
   (void)state;
-  topo_t tp;
-  mmc_host_t *h = host(&tp, MMC_CLOCK_STEPPED);
-  mmc_vm_id_t id = power_on(h, 1);
-  mmc_vcpu_t *v = NULL;
-  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
-  advance_to(h, 100 * MS);
-  ref_vm_t *vm = ref_vm_get(h, id);
+  rig_t r;
+  rig_up(&r, 1, 0);
+  advance_to(r.h, 100 * MS);
+  ref_vm_t *vm = ref_vm_get(r.h, r.id);
   uint64_t g = 0;
   while (!(ref_pmap_get(vm->pmap, g) & REF_PTE_SAMPLED))
     g++;
   assert_int_equal(ref_pte_state(ref_pmap_get(vm->pmap, g)), REF_PTE_UNBACKED);
-  touch(v, g, 1);
+  touch(r.v, g, 1);
   uint64_t pte = ref_pmap_get(vm->pmap, g);
   assert_int_equal(ref_pte_state(pte), REF_PTE_PRIVATE);
   assert_false(pte & REF_PTE_SAMPLED);
-  assert_int_equal(stats(h, id).resident_pages, 1);
+  assert_int_equal(stats(r.h, r.id).resident_pages, 1);
   /* Counted: at the period's end f = 1/100 (0 if the touch was missed). */
-  advance_to(h, 100 * MS + NS);
-  double f = (double)stats(h, id).wss_estimate_pages / VM_PAGES;
+  advance_to(r.h, 100 * MS + NS);
+  double f = (double)stats(r.h, r.id).wss_estimate_pages / VM_PAGES;
   /* fast = 1 + 0.75 (0.01 - 1) = 0.2575; slow = 1 + 0.25 (0.01 - 1) = 0.7525 */
   assert_true(fabs(f - 0.7525) < 1.0 / VM_PAGES);
-  I->vcpu_exit(v);
-  I->host_destroy(h);
+  rig_down(&r);
 }
 
 /* move_range moves sampled pages too (remaps keep SAMPLED), touches are
  * still counted, power-off frees every frame. */
 static void sampled_pages_move_and_power_off_frees(void **state) {
   (void)state;
-  topo_t tp;
-  mmc_host_t *h = host(&tp, MMC_CLOCK_STEPPED);
-  mmc_vm_id_t id = power_on(h, 1);
-  mmc_vcpu_t *v = NULL;
-  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
-  touch(v, 0, VM_PAGES);
-  advance_to(h, 100 * MS);
-  assert_int_equal(count_sampled(h, id), WSS_SAMPLE_PAGES_DEFAULT);
-  uint32_t home = stats(h, id).home_node, other = 1 - home;
+  rig_t r;
+  rig_up(&r, 1, 0);
+  touch(r.v, 0, VM_PAGES);
+  advance_to(r.h, 100 * MS);
+  assert_int_equal(count_sampled(r.h, r.id), WSS_SAMPLE_PAGES_DEFAULT);
+  uint32_t home = stats(r.h, r.id).home_node, other = 1 - home;
   uint64_t moved = 0;
   mmc_error_t err = {0};
-  I->vcpu_exit(v);
-  assert_int_equal(I->move_range(h, id, 0, VM_PAGES, other, &moved, &err), 0);
+  I->vcpu_exit(r.v);
+  assert_int_equal(I->move_range(r.h, r.id, 0, VM_PAGES, other, &moved, &err), 0);
   assert_int_equal(moved, VM_PAGES);
-  assert_int_equal(count_sampled(h, id), WSS_SAMPLE_PAGES_DEFAULT);
-  assert_int_equal(stats(h, id).pages_per_node[other], VM_PAGES);
-  assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
-  touch(v, 0, VM_PAGES);
-  assert_int_equal(count_sampled(h, id), 0);
-  advance_to(h, 100 * MS + NS); /* every sample touched: f = 1 */
-  assert_int_equal(stats(h, id).wss_estimate_pages, VM_PAGES);
-  I->vcpu_exit(v);
-  assert_int_equal(I->vm_power_off(h, id, &err), 0);
+  assert_int_equal(count_sampled(r.h, r.id), WSS_SAMPLE_PAGES_DEFAULT);
+  assert_int_equal(stats(r.h, r.id).pages_per_node[other], VM_PAGES);
+  assert_int_equal(I->vcpu_enter(r.h, r.id, 0, &r.v, NULL), 0);
+  touch(r.v, 0, VM_PAGES);
+  assert_int_equal(count_sampled(r.h, r.id), 0);
+  advance_to(r.h, 100 * MS + NS); /* every sample touched: f = 1 */
+  assert_int_equal(stats(r.h, r.id).wss_estimate_pages, VM_PAGES);
+  I->vcpu_exit(r.v);
+  assert_int_equal(I->vm_power_off(r.h, r.id, &err), 0);
   for (uint32_t n = 0; n < 2; n++)
-    assert_int_equal(ref_pool_used(h->pools[n]), 0);
-  I->host_destroy(h);
+    assert_int_equal(ref_pool_used(r.h->pools[n]), 0);
+  I->host_destroy(r.h);
 }
 
 /* Pages held by reclamation are sampled passively: not invalidated, and
@@ -316,20 +320,16 @@ static void deterministic_with_the_seed(void **state) {
   (void)state;
   uint64_t first[2][WSS_SAMPLE_PAGES_DEFAULT];
   for (int run = 0; run < 2; run++) {
-    topo_t tp;
-    mmc_host_t *h = host(&tp, MMC_CLOCK_STEPPED);
-    mmc_vm_id_t id = power_on(h, 1);
-    mmc_vcpu_t *v = NULL;
-    assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
-    advance_to(h, 100 * MS);
-    ref_vm_t *vm = ref_vm_get(h, id);
+    rig_t r;
+    rig_up(&r, 1, 0);
+    advance_to(r.h, 100 * MS);
+    ref_vm_t *vm = ref_vm_get(r.h, r.id);
     uint32_t k = 0;
     for (uint64_t g = 0; g < vm->npages; g++)
       if (ref_pmap_get(vm->pmap, g) & REF_PTE_SAMPLED)
         first[run][k++] = g;
     assert_int_equal(k, WSS_SAMPLE_PAGES_DEFAULT);
-    I->vcpu_exit(v);
-    I->host_destroy(h);
+    rig_down(&r);
   }
   assert_memory_equal(first[0], first[1], sizeof first[0]);
 }
