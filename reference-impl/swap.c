@@ -32,10 +32,10 @@
  * paging via the balloon); a random cluster is as blind as independent
  * draws, every page is equally likely to be taken, and the victims of a
  * tick are spread over the whole VM (the SWAP-2 case checks that). What
- * clusters buy is the I/O and the frame release the issue asks to do in
- * clusters: neighbouring guest pages mostly sit in neighbouring frames and
- * get neighbouring slots, so one pwritev writes them and one fallocate
- * gives their frames back — freeing frames one by one (a punch, hence a
+ * clusters buy is I/O and frame release in clusters: neighbouring guest
+ * pages mostly sit in neighbouring frames and get neighbouring slots, so
+ * one pwritev writes them and one fallocate gives their frames back —
+ * freeing frames one by one (a punch, hence a
  * page-table zap and TLB flush, per 4 KB) cost more than the write itself.
  * A batch of up to SWAP_CLUSTERS_PER_BATCH x Ref.SwapClusterPages victims
  * goes through ref_pmap_remap (one quiescence wait); for each page, in order:

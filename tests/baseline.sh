@@ -1,5 +1,5 @@
 #!/bin/sh
-# baseline.sh — refresh the committed baselines (`make baseline`, issue 9).
+# baseline.sh — refresh the committed baselines (`make baseline`).
 #
 # Runs the quick suite against the reference implementation BASELINE_REPEAT
 # times per case (default 5, so later comparisons have samples to test) on

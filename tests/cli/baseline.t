@@ -1,4 +1,4 @@
-# baseline.t — baselines (issue 9): tests/baseline.sh writes
+# baseline.t — baselines: tests/baseline.sh writes
 # <dir>/<machine class>/reference-<version>[-emulated-4-nodes].json, and
 # tests/run-suite.sh (`make suite`) compares each run against the baseline
 # of its machine class, printing the comparison as TAP comments without

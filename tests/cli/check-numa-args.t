@@ -1,5 +1,5 @@
 # check-numa-args.t — tests/numa/check-numa.sh refuses bad options before it installs,
-# downloads, builds or boots anything (issue 8 "bad input"): exit 2, a message naming the
+# downloads, builds or boots anything (bad input): exit 2, a message naming the
 # option and what is allowed, and nothing written under the build directory.
 # POSIX sh, TAP on stdout; run by `make check-cli` (no QEMU needed).
 HARNESS=$(cd "$(dirname "$0")/../numa" && pwd)/check-numa.sh
@@ -106,7 +106,7 @@ else
   echo "not ok $n - --help prints the usage and exits 0 (exit $status)"
 fi
 n=$((n + 1))
-# issue 8: 2 vCPUs by default, so with 4 nodes two are memory-only.
+# 2 vCPUs by default, so with 4 nodes two are memory-only.
 if grep -q -- 'default 2: with 4 nodes' "$T/out" && grep -q -- 'nodes 2 and 3 none' "$T/out"; then
   echo "ok $n - --help documents the default of 2 vCPUs (nodes 2 and 3 memory-only)"
 else

@@ -1,4 +1,4 @@
-# compare.t — `mmcert compare OLD NEW` (issue 9): synthetic results drawn
+# compare.t — `mmcert compare OLD NEW` — synthetic results drawn
 # from one distribution compare "no change" (exit 0); a run whose migration
 # throughput was drawn 20 % lower compares "regressed" (exit 1, 0 with
 # --report-only), as a build slowed by MMCERT_TEST_SLOW_COPY_PCT must; a

@@ -1,5 +1,5 @@
 # fleet.t — `mmcert report --fleet` finds the odd machine of a class
-# (issue 19). From one real `mmcert qualify --quick` report and one real
+# From one real `mmcert qualify --quick` report and one real
 # `mmcert bench move` results file of this machine, simulated machines are
 # made by changing the hostname and scaling every figure a little
 # (deterministically, within 2 %):

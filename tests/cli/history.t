@@ -1,4 +1,4 @@
-# history.t — the results history on both backends (issue 19): an SQLite
+# history.t — the results history on both backends: an SQLite
 # file and a database on the throw-away PostgreSQL server that make check
 # starts (tests/pg-server.sh; without the server binaries the PostgreSQL
 # half SKIPs with the reason). On each: imports are idempotent (a run

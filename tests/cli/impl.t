@@ -1,4 +1,4 @@
-# impl.t — --impl refuses what it cannot call (issue 2 "bad input"): a
+# impl.t — --impl refuses what it cannot call (bad input): a
 # missing path, a file that is no shared object, a shared object without the
 # contract symbol, another ABI, a NULL required function. Exit 2, a message.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 # perf.t — every case records perf_event counters of its process as perf.*
-# metrics (issue 10): software events with real readings, hardware events
+# metrics: software events with real readings, hardware events
 # either read or "unsupported" with the reason (never a zero); --no-perf
 # turns the recording off.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,4 @@
-# qualify.t — `mmcert qualify` on this machine (issue 10): a quick run exits 0
+# qualify.t — `mmcert qualify` on this machine: a quick run exits 0
 # and reports the node count it really has, every unsupported perf event says
 # why, the JSON is complete and plots render (or are skipped with a note when
 # there is no gnuplot); bad options exit 2 naming what was wrong; a run

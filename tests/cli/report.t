@@ -1,4 +1,4 @@
-# report.t — `mmcert report SIDE -o DIR` (issue 9): index.html with the
+# report.t — `mmcert report SIDE -o DIR`: index.html with the
 # check and metric tables, one PNG per series group (migration, sharing,
 # wss, memstate) and per metric trend from the history; without gnuplot the
 # page says plots were skipped and why; bad input exits 2 with no page.

@@ -1,4 +1,4 @@
-# results.t — `mmcert run --repeat`, progress, and the history (issue 9):
+# results.t — `mmcert run --repeat`, progress, and the history:
 # --repeat N keeps every sample and folds repetitions into one case; the
 # progress line appears on a terminal (script(1)) and never otherwise;
 # `results import` stores runs once (a duplicate is detected), is all or

@@ -1,6 +1,6 @@
 #!/bin/sh
 # check-numa.sh — `make check-numa`: boot a multi-node Linux guest under QEMU and run the
-# mmcert suite inside it, on a kernel with real NUMA nodes (issue 8; DESIGN.md "Real NUMA
+# mmcert suite inside it, on a kernel with real NUMA nodes (DESIGN.md "Real NUMA
 # without NUMA hardware").
 #
 # Steps: check options (usage errors exit 2 before anything is touched); install what is
@@ -36,7 +36,7 @@ nodes=4
 mem_per_node=512M
 cpus_per_node=
 cpus=
-default_cpus=2 # issue 8: 2 vCPUs; with 4 nodes, nodes 2 and 3 are memory-only
+default_cpus=2 # 2 vCPUs; with 4 nodes, nodes 2 and 3 are memory-only
 distances=
 cases=
 bench=

@@ -1,4 +1,4 @@
-# selftest.t — proves tests/numa/check-numa.sh never passes silently (issue 8 "faults"):
+# selftest.t — proves tests/numa/check-numa.sh never passes silently (faults):
 # boots the real guest with fake `mmcert` programs (busybox sh scripts) that pass, fail,
 # cut their TAP short, hang, lie about their exit status, skip NUMA cases, panic the
 # kernel; and with kernels that cannot start or never reach init. Each must give the

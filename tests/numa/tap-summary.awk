@@ -1,5 +1,5 @@
 # tap-summary.awk — summarise the top-level TAP of `mmcert run` as read back from a
-# serial port (issue 8, `make check-numa`).
+# serial port (`make check-numa`).
 #
 # Input: the TAP stream (TAP version 13, KTAP-indented subtests, which are ignored here:
 # only column-0 lines count). Output: key=value lines on stdout for check-numa.sh:
