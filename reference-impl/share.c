@@ -12,19 +12,17 @@
  * TPS-8 (every identical page of N clones shares), SALT-1/2, SEC-1.
  *
  * Pacing. The scanner runs every Ref.ShareTick (a periodic hook: stepped or
- * live clock alike). A VM earns min(configured pages / Mem.ShareScanTime,
- * Mem.ShareRateMax) pages per second of host time, so it is scanned once per
- * ShareScanTime unless the cap is lower. ShareScanTime counts minutes, or
- * units of Ref.ShareScanTimeUnitMs: quick live-clock cases shorten a pass
- * that way (the documented minimum is 10 minutes of real time). The host earns Mem.ShareScanGHz
- * MB/s per GHz, the GHz being the topology's cpu_mhz x cores (cpu_mhz 0 =
- * unknown counts as 1000 MHz; cores 0 as the nodes' cores, at least 1).
- * When the VMs' pages of one run exceed the host's, each VM's share is cut
- * in proportion. Credits carry only the fraction of a page from run to run
- * (nothing is hoarded), so savings grow at most at the paced rate: never in
- * one burst. Every visited gpfn counts in pages_scanned (an unbacked or
- * already shared page costs nothing but is part of the pass). ScanGHz=0 or
- * RateMax=0 stop the scanner; a VM with pshare_enable false is skipped.
+ * live clock alike); how many pages each VM may have scanned in a run is the
+ * pure policy of sharepace.h (TPS-3: once per Mem.ShareScanTime, at most
+ * Mem.ShareRateMax pages/s per VM, the host's Mem.ShareScanGHz budget cut
+ * in proportion when it binds, no burst after a pause; TPS-6: ScanGHz=0 or
+ * RateMax=0 stop the scanner, a VM with pshare_enable false is skipped).
+ * This file feeds it: ShareScanTime counts minutes, or units of
+ * Ref.ShareScanTimeUnitMs (quick live-clock cases shorten a pass that way:
+ * the documented minimum is 10 minutes of real time); the host's clock is
+ * the topology's cpu_mhz x cores (cores 0: the nodes' cores). Every visited
+ * gpfn counts in pages_scanned (an unbacked or already shared page costs
+ * nothing but is part of the pass).
  * Order: a per-VM pseudo-random permutation of blocks of Ref.ShareScanBlock
  * consecutive gpfns (a 4-round Feistel network with cycle walking, keys from
  * the host seed, VM id and pass number), each block's pages in order:
@@ -107,6 +105,7 @@
  *  - a frame is freed exactly once: when refs and pins are both 0.
  */
 #include "share.h"
+#include "sharepace.h"
 #include "ref_test.h"
 
 #include <inttypes.h>
@@ -121,9 +120,6 @@
 #include "mmc_units.h"
 #include "twin.h"
 
-#define PAGES_PER_MB (MMC_MIB / MMC_PAGE_SIZE)
-#define MHZ_PER_GHZ 1000u
-#define MHZ_UNKNOWN 1000u       /* per core, when the topology has no frequency */
 #define TABLE_MIN 1024u         /* initial slots and entries per node */
 #define SALT_UNIQUE 0x80000000u /* salt ids with this bit: unique to one VM (its id) */
 #define FEISTEL_ROUNDS 4
@@ -187,7 +183,6 @@ typedef struct sh_table {
 } sh_table_t;
 
 typedef struct sh_vm {
-  uint64_t credit; /* page-nanoseconds per second earned, < 1 page carried */
   uint64_t cursor; /* position in this pass's permutation of blocks */
   uint64_t in;     /* next page within the current block */
   uint64_t block;  /* pages per block this pass (Ref.ShareScanBlock) */
@@ -200,8 +195,7 @@ typedef struct sh_vm {
   uint32_t *hint_of; /* by gpfn: index + 1 of its hint (in the node table of its last scan) */
   size_t hint_bytes;
   bool hinted;
-  uint64_t quota; /* this run */
-  uint64_t want;  /* this run, before the host budget cut it */
+  sharepace_vm_t pace; /* the pacing policy's state and this run's quota (sharepace.h) */
 #ifdef REF_TWINS
   uint8_t *twin_claimed; /* twin TPS8_COUNTED_NEVER_MERGED: pages reported shared */
   bool twin_scanned;     /* twin TPS3_BURST_REPORTED_PACED: the one whole pass done */
@@ -221,7 +215,7 @@ typedef struct sh_item {
 typedef struct sh_host {
   sh_table_t *tab[MMC_MAX_NODES];
   uint64_t last_ns;
-  uint64_t host_credit;
+  sharepace_host_t pace; /* the host's scan budget (sharepace.h) */
   char **salts; /* interned; id = index + 1 */
   uint32_t nsalts;
   sh_item_t *items;
@@ -230,9 +224,9 @@ typedef struct sh_host {
   size_t gpfns_cap;
   ref_frame_list_t freed; /* private frames merged away this run */
   ref_vm_t **vms;
+  sharepace_vm_t **pace_vms; /* this run: &vms[i]'s pace, for the policy */
   size_t nvms, vms_cap;
   uint64_t collisions, stale, hashed, merged, runs, unshared;
-  uint64_t turn; /* who gets the pages left by a proportional cut first */
 #ifdef REF_TWINS
   uint64_t twin_saved, twin_frames; /* twin TPS8_COUNTED_NEVER_MERGED: reported, not real */
 #endif
@@ -1163,74 +1157,59 @@ static void collect_vm(ref_host_t *h, ref_vm_t *vm, void *ctx) {
   if (st->nvms == st->vms_cap) {
     size_t cap = st->vms_cap ? st->vms_cap * 2 : 16;
     ref_vm_t **n = realloc(st->vms, cap * sizeof *n);
-    if (!n)
+    if (n)
+      st->vms = n;
+    sharepace_vm_t **p = realloc(st->pace_vms, cap * sizeof *p);
+    if (p)
+      st->pace_vms = p;
+    if (!n || !p)
       return;
-    st->vms = n;
     st->vms_cap = cap;
   }
   st->vms[st->nvms++] = vm;
 }
 
-/* Host scan budget earned in dt_ns, in nano-pages (TPS-3): ShareScanGHz
- * MB/s per GHz x the host's GHz x 256 pages per MB x dt. */
-static uint64_t host_credit_for(ref_host_t *h, uint64_t dt_ns) {
+/* A pass of Mem.ShareScanTime units of Ref.ShareScanTimeUnitMs (a minute
+ * as documented). */
+static uint64_t scan_time_ms(ref_host_t *h) {
+  return (uint64_t)ref_set(h, REF_SET_MEM_SHARE_SCAN_TIME) * (uint64_t)ref_set(h, REF_SET_REF_SHARE_SCAN_TIME_UNIT_MS);
+}
+
+/* TPS-6: Mem.ShareScanGHz = 0 or Mem.ShareRateMax = 0 stop the scanner. */
+static bool scanning(ref_host_t *h) {
+  return sharepace_enabled((uint64_t)ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ),
+                           (uint64_t)ref_set(h, REF_SET_MEM_SHARE_RATE_MAX));
+}
+
+/* The settings as the pacing policy takes them (twin TPS3_RATE_MAX_IGNORED:
+ * no cap per VM). */
+static sharepace_params_t pace_params(ref_host_t *h) {
   uint64_t cores = h->ncores;
   for (uint32_t n = 0; cores == 0 && n < h->nnodes; n++)
     cores += h->nodes[n].ncores ? h->nodes[n].ncores : h->nodes[n].ncpus;
-  uint64_t mhz = (uint64_t)(h->cpu_mhz ? h->cpu_mhz : MHZ_UNKNOWN) * (cores ? cores : 1);
-  unsigned __int128 c = (unsigned __int128)ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) * mhz *
-                        PAGES_PER_MB * dt_ns / MHZ_PER_GHZ;
-  return c > UINT64_MAX / 2 ? UINT64_MAX / 2 : (uint64_t)c;
+  sharepace_params_t p = {
+      .scan_time_ms = scan_time_ms(h),
+      .rate_max = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_RATE_MAX),
+      .scan_ghz = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ),
+      .host_mhz = sharepace_host_mhz(h->cpu_mhz, cores)};
+  if (REF_TWIN(TPS3_RATE_MAX_IGNORED))
+    p.rate_max = SHAREPACE_UNLIMITED;
+  return p;
 }
 
-/* Give each VM its pages for a run of dt_ns; returns their sum. */
-static uint64_t vm_quotas(ref_host_t *h, sh_host_t *st, uint64_t dt_ns) {
-  /* A pass of Mem.ShareScanTime units of Ref.ShareScanTimeUnitMs (a minute
-   * as documented). */
-  uint64_t scan_ms = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_SCAN_TIME) *
-                     (uint64_t)ref_set(h, REF_SET_REF_SHARE_SCAN_TIME_UNIT_MS);
-  uint64_t rmax = (uint64_t)ref_set(h, REF_SET_MEM_SHARE_RATE_MAX), sum = 0;
+/* Each VM's quota for a run of dt_ns (sv->pace.quota): the policy sees each
+ * VM's size, sched.mem.pshare.enable and carried credit. */
+static void vm_quotas(ref_host_t *h, sh_host_t *st, uint64_t dt_ns) {
+  sharepace_params_t p = pace_params(h);
   for (size_t i = 0; i < st->nvms; i++) {
     ref_vm_t *vm = st->vms[i];
     sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
-    sv->quota = 0;
-    if (!vm->cfg.pshare_enable && !REF_TWIN(TPS6_PSHARE_ENABLE_IGNORED))
-      continue;
-    /* Credits are in nano-pages: rate (pages/s) x dt (ns). */
-    unsigned __int128 by_time = (unsigned __int128)vm->npages * dt_ns * 1000 / scan_ms;
-    unsigned __int128 by_cap = (unsigned __int128)rmax * dt_ns;
-    if (REF_TWIN(TPS3_RATE_MAX_IGNORED))
-      by_cap = by_time;
-    sv->credit += (uint64_t)(by_time < by_cap ? by_time : by_cap);
-    sv->quota = sv->credit / MMC_NS_PER_S;
-    sv->credit -= sv->quota * MMC_NS_PER_S;
-    if (sv->quota > vm->npages)
-      sv->quota = vm->npages;
-    sum += sv->quota;
+    sv->pace.npages = vm->npages;
+    sv->pace.enabled = vm->cfg.pshare_enable || REF_TWIN(TPS6_PSHARE_ENABLE_IGNORED);
+    st->pace_vms[i] = &sv->pace;
   }
-  return sum;
-}
-
-/* The host budget binds: each VM gets its proportional share (floor), and
- * the pages the floors leave go one each to the VMs in turn, starting one
- * further every run, so no VM is favoured and the budget is used whole. */
-static void cut_quotas(sh_host_t *st, uint64_t sum, uint64_t host_q) {
-  uint64_t given = 0;
-  for (size_t i = 0; i < st->nvms; i++) {
-    sh_vm_t *sv = st->vms[i]->mech[REF_MECH_SHARE];
-    uint64_t want = sv->quota;
-    sv->quota = (uint64_t)((unsigned __int128)want * host_q / sum);
-    sv->want = want;
-    given += sv->quota;
-  }
-  for (size_t k = 0; given < host_q && k < st->nvms; k++) {
-    sh_vm_t *sv = st->vms[(st->turn + k) % st->nvms]->mech[REF_MECH_SHARE];
-    if (sv->quota < sv->want) {
-      sv->quota++;
-      given++;
-    }
-  }
-  st->turn++;
+  sharepace_run(&p, &st->pace, st->pace_vms, st->nvms, dt_ns);
+  ref_assert(sharepace_is_valid(&st->pace, st->pace_vms, st->nvms));
 }
 
 /* tab_presize for each node: the resident pages of the VMs that share. */
@@ -1253,23 +1232,18 @@ static void share_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   uint64_t dt = now_ns - st->last_ns;
   st->last_ns = now_ns;
   st->runs++;
-  if (!ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) || !ref_set(h, REF_SET_MEM_SHARE_RATE_MAX))
+  if (!scanning(h))
     return; /* TPS-6: scanning disabled */
   st->nvms = 0;
   ref_vm_for_each(h, collect_vm, st);
-  st->host_credit += host_credit_for(h, dt);
-  uint64_t host_q = st->host_credit / MMC_NS_PER_S;
-  st->host_credit -= host_q * MMC_NS_PER_S;
-  uint64_t sum = vm_quotas(h, st, dt);
-  if (sum > host_q)
-    cut_quotas(st, sum, host_q);
+  vm_quotas(h, st, dt);
   int64_t bits = ref_set(h, REF_SET_REF_SHARE_HASH_BITS);
   uint64_t mask = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
   presize_tables(h, st);
   for (size_t i = 0; i < st->nvms; i++) {
     ref_vm_t *vm = st->vms[i];
     sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
-    uint64_t q = sv->quota;
+    uint64_t q = sv->pace.quota;
     if (q == 0)
       continue;
     scan_t s = {.h = h, .st = st, .vm = vm, .sv = sv, .salt = salt_of(st, h, vm), .mask = mask};
@@ -1401,6 +1375,7 @@ static void share_detach(ref_host_t *h) {
   free(st->gpfns);
   ref_frame_list_fini(&st->freed);
   free(st->vms);
+  free(st->pace_vms);
   free(st);
   ref_host_set_mech(h, REF_MECH_SHARE, NULL);
 }
@@ -1596,8 +1571,7 @@ size_t ref_share_before_swap(ref_host_t *h, ref_vm_t *vm, const uint64_t *gpfns,
   sh_host_t *st = host_of(h);
   ref_assert(ref_lock_held(REF_LC_HOST));
   sh_vm_t *sv = vm->mech[REF_MECH_SHARE];
-  if (!st || !sv || !vm->cfg.pshare_enable || !ref_set(h, REF_SET_MEM_SHARE_SCAN_GHZ) ||
-      !ref_set(h, REF_SET_MEM_SHARE_RATE_MAX))
+  if (!st || !sv || !vm->cfg.pshare_enable || !scanning(h))
     return 0; /* TPS-6: sharing disabled */
   int64_t bits = ref_set(h, REF_SET_REF_SHARE_HASH_BITS);
   uint64_t mask = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
