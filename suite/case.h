@@ -115,7 +115,7 @@ bool sc_check_range(suite_ctx_t *c, const char *name, double lo, double hi, doub
 /* A metric: better is "lower", "higher" or "" (informational). */
 void sc_metric(suite_ctx_t *c, const char *name, const char *unit, const char *better,
                double value);
-/* One point of a time series (issue 9): t in seconds of the case's clock
+/* One point of a time series: t in seconds of the case's clock
  * (virtual time on a stepped host), value in `unit`. Names "group/label"
  * are drawn in one plot per group ("wss/estimate" with "wss/true"). */
 void sc_series(suite_ctx_t *c, const char *name, const char *unit, double t, double value);

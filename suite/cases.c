@@ -4,32 +4,7 @@
  * writes every SKIP reason itself. Keep ids in doc/spec.md order.
  */
 #include "case.h"
-#include "cases/cases_issue4.h"
 #include "cases/cases_list.h"
-
-/* suite/cases/set.c */
-void case_set_1(suite_ctx_t *c);
-/* issue 6: suite/cases/wss.c and suite/cases/idletax.c */
-void case_wss_1(suite_ctx_t *c);
-void case_wss_2(suite_ctx_t *c);
-void case_wss_3(suite_ctx_t *c);
-void case_wss_4(suite_ctx_t *c);
-void case_alloc_2(suite_ctx_t *c);
-void case_alloc_3(suite_ctx_t *c);
-void case_alloc_5(suite_ctx_t *c);
-void case_alloc_6(suite_ctx_t *c);
-void case_alloc_osdi02(suite_ctx_t *c);
-
-/* suite/cases/share.c (issue 5) */
-void case_tps_1(suite_ctx_t *c);
-void case_tps_2(suite_ctx_t *c);
-void case_tps_3(suite_ctx_t *c);
-void case_tps_4(suite_ctx_t *c);
-void case_tps_5(suite_ctx_t *c);
-void case_tps_6(suite_ctx_t *c);
-void case_tps_8(suite_ctx_t *c);
-void case_salt_1(suite_ctx_t *c);
-void case_salt_2(suite_ctx_t *c);
 
 const suite_case_t suite_cases[] = {
     {.id = "SET-1",
@@ -98,7 +73,7 @@ const suite_case_t suite_cases[] = {
      .title = "a fresh VM reads zeros everywhere, even on frames another VM used",
      .timeout_s = 60,
      .run = case_sec_1},
-    /* ---- issue 7: reclamation (suite/cases/reclaim.c) */
+    /* ---- reclamation (suite/cases/reclaim.c) */
     {.id = "STATE-1",
      .spec_ids = "STATE-1",
      .title = "minFree by the sliding scale for several host sizes; states with hysteresis under a "
@@ -154,7 +129,7 @@ const suite_case_t suite_cases[] = {
      .clocks = SUITE_CLOCKS_LIVE,
      .timeout_s = 120,
      .run = case_int_1_full},
-    /* issue 6: working-set sampling, shares and the idle memory tax */
+    /* working-set sampling, shares and the idle memory tax (suite/cases/wss.c, idletax.c) */
     {.id = "WSS-1",
      .spec_ids = "WSS-1",
      .title = "n pages sampled per period of VM execution time; stopped VMs do not advance",
@@ -217,7 +192,7 @@ const suite_case_t suite_cases[] = {
      .clocks = SUITE_CLOCKS_STEPPED,
      .timeout_s = 60,
      .run = case_alloc_osdi02},
-    /* ---- issue 4: NUMA rebalancer and page migration */
+    /* ---- NUMA rebalancer and page migration (suite/cases/rebalance.c, migrate.c, set2.c) */
     {.id = "NUMA-4",
      .spec_ids = "NUMA-4",
      .title = "home changes only at rebalancer period boundaries; live period spacing",
@@ -294,7 +269,7 @@ const suite_case_t suite_cases[] = {
      .clocks = SUITE_CLOCKS_STEPPED,
      .timeout_s = 60,
      .run = case_set_2},
-    /* issue 5: transparent page sharing (suite/cases/share.c) */
+    /* transparent page sharing (suite/cases/share.c) */
     {.id = "TPS-1",
      .spec_ids = "TPS-1",
      .title = "identical pages share after a full comparison; forced hash collisions never do",

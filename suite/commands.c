@@ -1,6 +1,6 @@
 /*
  * commands.c — `mmcert results import FILE...`, `mmcert results list`,
- * `mmcert compare OLD NEW` and `mmcert report SIDE -o DIR` (issue 9).
+ * `mmcert compare OLD NEW` and `mmcert report SIDE -o DIR`.
  *
  * A side is a results file or a history selection "db:KEY=VALUE,...". Every
  * problem with the input (file not JSON, truncated, other schema version;

@@ -1,5 +1,5 @@
 /*
- * commands.h — the results-over-releases commands of `mmcert` (issue 9):
+ * commands.h — the results-over-releases commands of `mmcert`:
  * `results import|list`, `compare`, `report`. Each takes argc/argv from
  * the command name on and returns the exit status (0, 1, or 2 for bad
  * usage or input, SUITE_EXIT_*).

@@ -1,5 +1,5 @@
 /*
- * compare.h — `mmcert compare OLD NEW` (prefix suite_cmp_; issue 9).
+ * compare.h — `mmcert compare OLD NEW` (prefix suite_cmp_).
  *
  * Per metric: old and new median, their ratio, and a verdict from the
  * two-sided Mann–Whitney U test (stats.h) like benchstat: "improved" or

@@ -1,6 +1,6 @@
 /*
  * fleet.h — `mmcert report --fleet db:machine=CLASS,...` (prefix
- * suite_fleet_; issue 19): the machines of one class side by side, from the
+ * suite_fleet_): the machines of one class side by side, from the
  * history, with the ones outside the class's spread flagged — the bad DIMM,
  * the socket with a slow link, the misconfigured BIOS.
  *

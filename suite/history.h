@@ -1,5 +1,5 @@
 /*
- * history.h — the results history (prefix suite_hist_; issues 9 and 19):
+ * history.h — the results history (prefix suite_hist_):
  * `mmcert results import`, `mmcert results list`, history selections
  * ("db:impl=reference,version=0.1.0") for compare and report, and the
  * qualification runs a fleet report reads.

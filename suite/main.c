@@ -1,6 +1,6 @@
 /*
  * main.c — the `mmcert` command: run, list, topology, bench, qualify, help,
- * --version (issue 2 items 7 and 8, "bad input").
+ * --version (bad input: a message and exit 2).
  *
  * Every usage error is one line on stderr naming what was wrong and what is
  * allowed, then exit status 2 (SUITE_EXIT_USAGE), before anything is run or

@@ -1,6 +1,6 @@
 /*
  * mde.h — minimum detectable effects of `mmcert compare` (prefix
- * suite_mde_; issue 19): how small a change the two-sided Mann–Whitney
+ * suite_mde_): how small a change the two-sided Mann–Whitney
  * test of stats.h can flag with the samples at hand, and how many samples
  * a side a smaller one would need.
  *

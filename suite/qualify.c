@@ -1,5 +1,5 @@
 /*
- * qualify.c — `mmcert qualify` (issue 10): qualify the machine this runs on
+ * qualify.c — `mmcert qualify`: qualify the machine this runs on
  * for a NUMA memory manager. Phases, in order: topology and firmware
  * distances (hwloc), a measured latency matrix (topology_measure.c's
  * pointer chase), a STREAM-like bandwidth matrix, move_pages(2) migration

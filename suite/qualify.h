@@ -1,6 +1,6 @@
 /*
  * qualify.h — `mmcert qualify` (prefix suite_qualify_ for the command,
- * suite_qm_ for its measurements), issue 10.
+ * suite_qm_ for its measurements).
  *
  * qualify measures the machine it runs on, never a described topology:
  * firmware distances next to a measured latency matrix, a STREAM-like

@@ -1,6 +1,6 @@
 /*
  * qualify_engine.c — page migration throughput of mmcert's own engine for
- * `mmcert qualify --impl PATH` (issue 10, optional item): through the
+ * `mmcert qualify --impl PATH`: through the
  * contract's move_range (MMC_CAP_MOVE_RANGE), a VM whose memory is on node
  * A is moved whole to node B and timed, on a host built on this machine's
  * real topology.

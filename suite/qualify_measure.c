@@ -1,6 +1,6 @@
 /*
  * qualify_measure.c — the measurements of `mmcert qualify` declared in
- * qualify.h (issue 10): node-bound buffers, STREAM-like bandwidth per node
+ * qualify.h: node-bound buffers, STREAM-like bandwidth per node
  * pair, move_pages(2) migration throughput, virtual-machine detection, the
  * LLC size and Spearman's rank correlation. The latency matrix itself is
  * common/topology_measure.c's pointer chase (mmt_measure_distances).

@@ -1,6 +1,6 @@
 /*
  * qualify_read.h — reading `mmcert qualify` reports back (prefix
- * suite_qr_; issue 19): the history stores them beside results, and the
+ * suite_qr_): the history stores them beside results, and the
  * fleet report compares their figures across the machines of a class.
  *
  * The validator accepts schema "mmcert-qualify" version

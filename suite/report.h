@@ -1,5 +1,5 @@
 /*
- * report.h — `mmcert report SIDE -o DIR` (prefix suite_report_; issue 9):
+ * report.h — `mmcert report SIDE -o DIR` (prefix suite_report_):
  * DIR/index.html with the run's facts, the case, check and metric tables,
  * and PNG plots drawn by gnuplot (MMCERT_GNUPLOT from config.h, or the
  * MMCERT_GNUPLOT environment variable): every recorded time series (series

@@ -1,6 +1,5 @@
 /*
- * results.c — the JSON results writer declared in results.h (issue 2
- * item 8). Machine facts are read here from the kernel (uname, hostname,
+ * results.c — the JSON results writer declared in results.h. Machine facts are read here from the kernel (uname, hostname,
  * /proc/cpuinfo, /sys/devices/system/node) rather than taken from the
  * topology, because a run's topology may be emulated.
  */

@@ -1,5 +1,5 @@
 /*
- * runner.c — the parent side of `mmcert run` (issue 2 item 8): select
+ * runner.c — the parent side of `mmcert run`: select
  * cases, write SKIP reasons from their needs, fork one child per case with a
  * timeout, collect its records, print TAP version 13 with KTAP-indented
  * subtests, a "# Totals" line and a summary table.

@@ -144,7 +144,7 @@ typedef struct suite_run {
   unsigned repeat; /* --repeat: runs of every selected case; 0 means 1 */
   bool progress;   /* "case n of m" lines on err (main.c: when err is a terminal) */
   bool perf;       /* record perf_event counters of each case's process as perf.*
-                      metrics (issue 10; main.c: on unless --no-perf) */
+                      metrics (main.c: on unless --no-perf) */
   /* outputs */
   suite_setting_t *settings; /* from the preflight; NULL when it failed */
   size_t nsettings;

@@ -1,6 +1,6 @@
 /*
  * stats.h — summaries and the Mann–Whitney U test for `mmcert compare`
- * and repeated runs (issue 9; prefix suite_stats_).
+ * and repeated runs (prefix suite_stats_).
  *
  * Summaries quote the median and the spread (quartiles by linear
  * interpolation, R's type 7, and min/max). The U test is two-sided: exact

@@ -507,7 +507,7 @@ wl_vm_t *wl_churn_vm(const wl_churn_t *c, size_t i);
 /* Powers off every VM still alive, frees. */
 void wl_churn_destroy(wl_churn_t *c);
 
-/* ---------------------------------------------------------------- guest (issue 7) */
+/* ---------------------------------------------------------------- guest */
 
 /* guest OS model with a balloon driver (wl_guest.c: BAL-1, BAL-3). Layout:
  * [0, anon) anonymous pages kept, then page cache (droppable), then free.

@@ -2,7 +2,7 @@
  * access.c — `mmcert bench access`: the cost of guest memory access through
  * the implementation's translation (page(), 4 KB at a time) against raw
  * access to the very same frames, both measured in the same run (DESIGN.md
- * "Performance, measured, never guessed"; issue 3 target: ratio >= 0.95).
+ * "Performance, measured, never guessed"; target: ratio >= 0.95).
  *
  * Kernels as in STREAM, over three arrays a, b, c of one VM's memory:
  *   copy:  c = a            (2 x bytes moved)

@@ -1,5 +1,5 @@
 /*
- * bench_util.h — what the benchmarks of issue 3 share (prefix bu_): loading
+ * bench_util.h — what the benchmarks share (prefix bu_): loading
  * the implementation (as `mmcert run` does: $MMCERT_IMPL, else libmmref.so
  * next to mmcert, else the installed one), a host on a topology, timing, and
  * the table row "figure | peer | ratio | target".

@@ -1,5 +1,5 @@
 /*
- * migration.c — `mmcert bench migration` (issue 4; MIG-1, MIG-3, NUMA-4).
+ * migration.c — `mmcert bench migration` (MIG-1, MIG-3, NUMA-4).
  *
  * 1. Unthrottled page migration between two pools with vCPUs running: one
  *    VM (2 vCPUs, every page written) pinned to node 0 runs the workloads'

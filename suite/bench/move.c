@@ -1,7 +1,7 @@
 /*
  * move.c — `mmcert bench move`: what the migration engine costs per page
  * (MIG-1, MIG-2), measured so that the machine's other load stays out of
- * the figure (issue 19: a figure repeatable to a few per cent, so `compare`
+ * the figure (a figure repeatable to a few per cent, so `compare`
  * can catch a small regression with few rounds).
  *
  * One VM of move_vm_mib on a host of two pools (this machine's first two

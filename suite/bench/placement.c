@@ -1,6 +1,6 @@
 /*
  * placement.c — `mmcert bench placement`: the cost of one initial placement
- * decision at scale (NUMA-1/2/3; issue 3 target: p99 <= 10 us). 1000 VMs of
+ * decision at scale (NUMA-1/2/3; target: p99 <= 10 us). 1000 VMs of
  * mixed sizes are powered on one after the other into a 24-node host (the
  * hwloc export 192em64t-24n8c2t.xml from ../shared/topologies when found,
  * else a synthetic 24-node machine of the same shape) on the stepped clock,

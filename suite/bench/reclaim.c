@@ -1,5 +1,5 @@
 /*
- * reclaim.c — `mmcert bench reclaim` (issue 7): the reclamation paths beside
+ * reclaim.c — `mmcert bench reclaim`: the reclamation paths beside
  * what the machine does without them, measured in the same run.
  *
  *  - balloon reclaim: balloon_give of written pages (pages/s) beside raw
@@ -247,7 +247,7 @@ static int br_zip(br_t *b) {
 /* Raw sequential pwrite of `bytes` in BR_RAW_CHUNK writes: seconds (< 0 on
  * failure). `distinct`: the data is `bytes` of distinct pages in ordinary
  * memory, written once, as a swap-out writes pages that were not used
- * lately (the issue's peer: a pwrite of as many bytes); else one
+ * lately (the peer: a pwrite of as many bytes); else one
  * BR_RAW_CHUNK buffer written again and again, which its cache keeps hot
  * (the copy then never waits for memory: an upper bound, reported too). */
 static double br_raw_write(br_t *b, uint64_t bytes, bool distinct) {

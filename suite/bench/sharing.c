@@ -34,7 +34,7 @@
  *    already a hint: the target's figure) and in the first pass (the tables
  *    built on the way: shown, no target), beside raw XXH3-64 over the same
  *    pages: their page() pointers taken first, only the hashing timed.
- * Targets (issue 5): merged pages per CPU-second >= 4x KSM's; the scanner's
+ * Targets: merged pages per CPU-second >= 4x KSM's; the scanner's
  * hashing >= 0.7 of raw XXH3.
  */
 #include <errno.h>

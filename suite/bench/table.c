@@ -7,13 +7,13 @@
 /* suite/bench/access.c, suite/bench/placement.c */
 int suite_bench_access(const suite_bench_opts_t *opts);
 int suite_bench_placement(const suite_bench_opts_t *opts);
-/* suite/bench/migration.c (issue 4) */
+/* suite/bench/migration.c */
 int suite_bench_migration(const suite_bench_opts_t *opts);
-/* suite/bench/reclaim.c (issue 7) */
+/* suite/bench/reclaim.c */
 int suite_bench_reclaim(const suite_bench_opts_t *opts);
-/* suite/bench/sharing.c (issue 5) */
+/* suite/bench/sharing.c */
 int suite_bench_sharing(const suite_bench_opts_t *opts);
-/* suite/bench/move.c (issue 19) */
+/* suite/bench/move.c */
 int suite_bench_move(const suite_bench_opts_t *opts);
 
 const suite_bench_t suite_benches[] = {

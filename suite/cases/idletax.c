@@ -15,7 +15,7 @@
  * Mem.BalancePeriod of stepped time for implementations that only
  * recompute periodically) and read targets and estimates together.
  *
- * Targets only: reclamation (balloon, swap) is another issue; the workloads
+ * Targets only: reclamation (balloon, swap) is reclaim.c's; the workloads
  * keep what they touch within the host's memory, and Mem.MemMinFreePct is
  * raised where a case needs VMs active above their share, so what VMs are
  * entitled to stays below what the host holds.

@@ -247,7 +247,7 @@ void case_int_1(suite_ctx_t *c) {
   sc_metric(c, "page_operations", "pages", "higher", (double)ops);
   sc_metric(c, "pages_moved", "pages", "", (double)s.pages_moved);
   /* Pages move_range moved per second of the stress, with writers running:
-   * the suite's live migration-throughput figure (issue 9 regression gate). */
+   * the suite's live migration-throughput figure (the regression gate of `mmcert compare`). */
   sc_metric(c, "migration_throughput", "pages/s", "higher",
             (double)s.pages_moved / ((full ? INT1_FULL_NS : INT1_QUICK_NS) / 1e9));
   sc_metric(c, "affinity_flips", "calls", "", (double)s.reconfigures);

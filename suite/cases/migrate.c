@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cases_issue4.h"
+#include "cases_list.h"
 #include "mmc_error.h"
 #include "numa_scen.h"
 
@@ -36,25 +36,25 @@
 #define TOPO2_BIG "synthetic:node:2 core:2 pu:1;memory=512M"
 #define FULL 1000u
 #define NS_PER_S 1000000000ull
-#define NS_WATCH_PERIOD 20u /* ns_watch: probe homes once a rebalancer period */
+#define SCEN_WATCH_PERIOD 20u /* scen_watch: probe homes once a rebalancer period */
 
 /* The base imbalance with VMs of `bytes` (all but a few pages written, the
- * rest kept for ns_home_probe); returns after the first home change the
+ * rest kept for scen_home_probe); returns after the first home change the
  * probe sees (or broken after `periods`): *k the moved VM, *t the end of the
  * tick it was seen after, *before its pages [0, *before) written before the
  * move (the ones migration must carry). */
-static void base_move(ns_t *s, cu_locator_t *loc, uint64_t bytes, uint32_t periods, uint32_t *k,
+static void base_move(scen_t *s, cu_locator_t *loc, uint64_t bytes, uint32_t periods, uint32_t *k,
                       uint64_t *t, uint32_t *from, uint32_t *to, uint64_t *before) {
   s->spare_pages = 16;
-  ns_vm(s, 1, bytes, 1u << 0, FULL);
-  ns_vm(s, 1, bytes, 1u << 0, FULL);
-  ns_vm(s, 1, 4 * NS_MIB, 1u << 1, 0);
+  scen_vm(s, 1, bytes, 1u << 0, FULL);
+  scen_vm(s, 1, bytes, 1u << 0, FULL);
+  scen_vm(s, 1, 4 * SCEN_MIB, 1u << 1, 0);
   for (uint32_t i = 0; i < 3; i++)
-    ns_pin(s, i, 0);
-  uint64_t p = ns_period(s), t0 = ns_now(s);
-  ns_move_t mv[4];
+    scen_pin(s, i, 0);
+  uint64_t p = scen_period(s), t0 = scen_now(s);
+  scen_move_t mv[4];
   for (uint32_t i = 1; i <= periods; i++)
-    if (ns_watch(s, loc, t0 + i * p, NS_WATCH_PERIOD, mv, 4) > 0) {
+    if (scen_watch(s, loc, t0 + i * p, SCEN_WATCH_PERIOD, mv, 4) > 0) {
       *k = mv[0].k;
       *t = mv[0].t;
       *from = (uint32_t)mv[0].from;
@@ -66,8 +66,8 @@ static void base_move(ns_t *s, cu_locator_t *loc, uint64_t bytes, uint32_t perio
 }
 
 /* Pages [0, n) of VM k on node `to` now (probe). */
-static uint64_t on_node(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t n, uint32_t to) {
-  int64_t off = ns_pages_off(s, loc, k, 0, n, to);
+static uint64_t on_node(scen_t *s, cu_locator_t *loc, uint32_t k, uint64_t n, uint32_t to) {
+  int64_t off = scen_pages_off(s, loc, k, 0, n, to);
   if (off < 0)
     sc_broken(s->c, "pages of VM %u not attributable to a node by %s", k, cu_locator_name(loc));
   return n - (uint64_t)off;
@@ -80,15 +80,15 @@ typedef struct arrivals {
   size_t n;
 } arrivals_t;
 
-static void watch_arrivals(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t pages, uint32_t to,
+static void watch_arrivals(scen_t *s, cu_locator_t *loc, uint32_t k, uint64_t pages, uint32_t to,
                            uint64_t t_move, uint64_t limit_ns, arrivals_t *a) {
-  uint64_t p = ns_period(s);
+  uint64_t p = scen_period(s);
   a->n = 0;
   a->t[0] = t_move;
   a->on[0] = on_node(s, loc, k, pages, to);
   a->n = 1;
   for (uint64_t t = t_move + p; t <= t_move + limit_ns && a->n < 1024; t += p) {
-    ns_run_until(s, t);
+    scen_run_until(s, t);
     a->t[a->n] = t;
     a->on[a->n] = on_node(s, loc, k, pages, to);
     if (a->on[a->n++] >= pages)
@@ -113,11 +113,11 @@ static uint64_t peak_window(const arrivals_t *a) {
 #define MIG1_LIMIT_NS (300 * NS_PER_S)
 
 void case_mig_1(suite_ctx_t *c) {
-  ns_t s;
-  ns_init(&s, c, TOPO2, NULL, 0);
+  scen_t s;
+  scen_init(&s, c, TOPO2, NULL, 0);
   cu_locator_t loc;
   cu_locator_init(c, &loc, &s.topo->desc);
-  const uint64_t bytes = 16 * NS_MIB;
+  const uint64_t bytes = 16 * SCEN_MIB;
   uint32_t k, from, to;
   uint64_t t_move;
   size_t ev0 = s.nev;
@@ -125,11 +125,11 @@ void case_mig_1(suite_ctx_t *c) {
   base_move(&s, &loc, bytes, 2, &k, &t_move, &from, &to, &pages);
   /* MIG-2: pages arrive before the next rebalancer period (probed every
    * tick from the home change). */
-  uint64_t p = ns_period(&s), first = 0, t_first = 0;
-  while (!first && ns_now(&s) < t_move + p) {
-    ns_run_until(&s, ns_now(&s) + s.tick_ns);
+  uint64_t p = scen_period(&s), first = 0, t_first = 0;
+  while (!first && scen_now(&s) < t_move + p) {
+    scen_run_until(&s, scen_now(&s) + s.tick_ns);
     first = on_node(&s, &loc, k, pages, to);
-    t_first = ns_now(&s);
+    t_first = scen_now(&s);
   }
   sc_check(c, first > 0, "MIG-2: migration began before the next rebalancer period (probe)",
            "no page on node %u within %.3f s of the home change", to, (double)p / 1e9);
@@ -139,27 +139,27 @@ void case_mig_1(suite_ctx_t *c) {
   arrivals_t *a = calloc(1, sizeof *a);
   if (!a)
     sc_broken(c, "out of memory");
-  watch_arrivals(&s, &loc, k, pages, to, ns_now(&s), MIG1_LIMIT_NS, a);
+  watch_arrivals(&s, &loc, k, pages, to, scen_now(&s), MIG1_LIMIT_NS, a);
   uint64_t moved = a->on[a->n - 1];
-  sc_metric(c, "migration time (default pace)", "s", "", (double)(ns_now(&s) - t_move) / 1e9);
+  sc_metric(c, "migration time (default pace)", "s", "", (double)(scen_now(&s) - t_move) / 1e9);
   char name[160];
   snprintf(name, sizeof name, "every page of the moved VM on node %u (probe %s)", to,
            cu_locator_name(&loc));
   sc_check(c, moved == pages, name, "%llu of %llu pages there", (unsigned long long)moved,
            (unsigned long long)pages);
-  mmc_vm_stats_t st = ns_stats(&s, k);
+  mmc_vm_stats_t st = scen_stats(&s, k);
   cu_crosscheck_vm(c, &st, MMC_VMSTAT_PAGES_MIGRATED, "pages migrated", (long long)moved,
                    (long long)st.pages_migrated, 0);
   for (uint32_t i = 0; i < s.nvms; i++) {
     char line[512];
     snprintf(name, sizeof name, "VM %u: every page holds what was written (wl_verify)", i);
-    bool ok = ns_verify(&s, i, line, sizeof line);
+    bool ok = scen_verify(&s, i, line, sizeof line);
     sc_check(c, ok, name, "%s", line);
   }
   (void)ev0;
   free(a);
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }
 
 /* ------------------------------------------------------------------ MIG-3 */
@@ -175,7 +175,7 @@ typedef struct mig3_run {
 
 /* Pages the implementation says it moved in 1 s windows (its batch events),
  * for the cross-check. */
-static uint64_t batch_peak(ns_t *s, uint32_t k, uint64_t t0) {
+static uint64_t batch_peak(scen_t *s, uint32_t k, uint64_t t0) {
   uint64_t best = 0, cur = 0, win = UINT64_MAX;
   for (size_t i = 0; i < s->nev; i++) {
     const mmc_event_t *e = &s->ev[i];
@@ -197,18 +197,18 @@ static uint64_t batch_peak(ns_t *s, uint32_t k, uint64_t t0) {
 static void mig3_run(suite_ctx_t *c, bool short_dest, uint64_t limit, mig3_run_t *r) {
   const mmc_setting_value_t set[] = {{"Numa.PageMigRateMax", MIG3_RATE},
                                      {"Numa.RebalancePeriod", MIG3_PERIOD_MS}};
-  const uint64_t bytes = 32 * NS_MIB;
+  const uint64_t bytes = 32 * SCEN_MIB;
   uint64_t pages = bytes / MMC_PAGE_SIZE - 16;
-  ns_t s;
-  ns_init(&s, c, TOPO2, set, 2);
+  scen_t s;
+  scen_init(&s, c, TOPO2, set, 2);
   cu_locator_t loc;
   cu_locator_init(c, &loc, &s.topo->desc);
   if (short_dest) { /* fill node 1 first, pinned, idle */
     uint64_t free1 = cu_host_stats(c, s.h).node_free_pages[1];
-    uint64_t keep = pages + pages / 10 + 4 * NS_MIB / MMC_PAGE_SIZE; /* + the idle VM */
+    uint64_t keep = pages + pages / 10 + 4 * SCEN_MIB / MMC_PAGE_SIZE; /* + the idle VM */
     s.spare_pages = 16;
     if (free1 > keep)
-      ns_vm(&s, 1, (free1 - keep) * MMC_PAGE_SIZE, 1u << 1, 0);
+      scen_vm(&s, 1, (free1 - keep) * MMC_PAGE_SIZE, 1u << 1, 0);
   }
   uint32_t k, from, to;
   base_move(&s, &loc, bytes, 3, &k, &r->t_move, &from, &to, &pages);
@@ -219,7 +219,7 @@ static void mig3_run(suite_ctx_t *c, bool short_dest, uint64_t limit, mig3_run_t
     sc_broken(c, "out of memory");
   watch_arrivals(&s, &loc, k, pages, to, r->t_move, limit, a);
   r->moved = a->on[a->n - 1];
-  r->done_ns = ns_now(&s) - r->t_move;
+  r->done_ns = scen_now(&s) - r->t_move;
   r->peak = peak_window(a);
   /* Tail: from the sample after which under a tenth was left remote. */
   uint64_t t_tail = 0;
@@ -231,16 +231,16 @@ static void mig3_run(suite_ctx_t *c, bool short_dest, uint64_t limit, mig3_run_t
     }
   r->tail_pages = t_tail ? a->on[a->n - 1] - a->on[i_tail] : 0;
   r->tail_ns = t_tail ? a->t[a->n - 1] - t_tail : 0;
-  ns_events(&s);
+  scen_events(&s);
   r->batch_peak = batch_peak(&s, k, r->t_move);
-  mmc_vm_stats_t st = ns_stats(&s, k);
+  mmc_vm_stats_t st = scen_stats(&s, k);
   char name[160];
   snprintf(name, sizeof name, "MIG-3%s: pages migrated", short_dest ? " (destination short)" : "");
   cu_crosscheck_vm(c, &st, MMC_VMSTAT_PAGES_MIGRATED, name, (long long)r->moved,
                    (long long)st.pages_migrated, 0);
   free(a);
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }
 
 void case_mig_3(suite_ctx_t *c) {
@@ -343,7 +343,7 @@ static void mig4_live_run(suite_ctx_t *c, uint32_t away) {
   if (sc_mode(c) == SUITE_MODE_QUICK)
     im->setting_set(h, "Numa.RebalancePeriod", MIG4_LIVE_PERIOD_MS, NULL);
   int64_t cap = mig4_setting(c, h, "Numa.PageMigRateMax");
-  uint64_t p = (uint64_t)mig4_setting(c, h, "Numa.RebalancePeriod") * NS_MS;
+  uint64_t p = (uint64_t)mig4_setting(c, h, "Numa.RebalancePeriod") * SCEN_MS;
   uint64_t pages = (uint64_t)cap * (away + 1) * p / NS_PER_S * 5 / 4;
   if (pages * MMC_PAGE_SIZE > cu_min_node_memory(&t->desc) / 2)
     pages = cu_min_node_memory(&t->desc) / 2 / MMC_PAGE_SIZE;
@@ -421,22 +421,22 @@ void case_mig_4(suite_ctx_t *c) {
     return;
   }
   for (uint32_t away = 1; away <= 2; away++) {
-    ns_t s;
-    ns_init(&s, c, TOPO2_BIG, NULL, 0);
+    scen_t s;
+    scen_init(&s, c, TOPO2_BIG, NULL, 0);
     cu_locator_t loc;
     cu_locator_init(c, &loc, &s.topo->desc);
     int64_t cap = cu_setting(c, s.h, "Numa.PageMigRateMax");
-    uint64_t p = ns_period(&s);
+    uint64_t p = scen_period(&s);
     /* Big enough that moving at the cap for the whole time would move far
      * more than the bound: cap x (away + 1) periods, plus a margin. */
     uint64_t pages = (uint64_t)cap * (away + 1) * p / NS_PER_S * 5 / 4;
-    uint32_t k = ns_vm(&s, 1, pages * MMC_PAGE_SIZE, 1u << 0, 0);
-    uint64_t t0 = ns_now(&s);
-    ns_pin(&s, k, 1u << 1); /* away */
-    ns_run_until(&s, t0 + away * p);
+    uint32_t k = scen_vm(&s, 1, pages * MMC_PAGE_SIZE, 1u << 0, 0);
+    uint64_t t0 = scen_now(&s);
+    scen_pin(&s, k, 1u << 1); /* away */
+    scen_run_until(&s, t0 + away * p);
     uint64_t there = on_node(&s, &loc, k, pages, 1);
-    ns_pin(&s, k, 1u << 0); /* and back */
-    ns_run_until(&s, t0 + (away + 1) * p);
+    scen_pin(&s, k, 1u << 0); /* and back */
+    scen_run_until(&s, t0 + (away + 1) * p);
     uint64_t left = on_node(&s, &loc, k, pages, 1);
     uint64_t moved = there + (there > left ? there - left : 0);
     double allowed = 0.5 * (double)cap * (double)((away + 1) * p) / 1e9;
@@ -450,16 +450,16 @@ void case_mig_4(suite_ctx_t *c) {
              allowed, (unsigned long long)pages);
     snprintf(name, sizeof name, "pages moved, away %u period(s) and back", away);
     sc_metric(c, name, "pages", "lower", (double)moved);
-    mmc_vm_stats_t st = ns_stats(&s, k);
+    mmc_vm_stats_t st = scen_stats(&s, k);
     snprintf(name, sizeof name, "away %u: pages migrated, at least those seen moving", away);
     cu_crosscheck_vm_range(c, &st, MMC_VMSTAT_PAGES_MIGRATED, name, (long long)moved,
                            (long long)(2 * pages), (long long)st.pages_migrated);
     char line[512];
     snprintf(name, sizeof name, "away %u: every page intact (wl_verify)", away);
-    bool ok = ns_verify(&s, k, line, sizeof line);
+    bool ok = scen_verify(&s, k, line, sizeof line);
     sc_check(c, ok, name, "%s", line);
     cu_locator_free(&loc);
-    ns_fini(&s);
+    scen_fini(&s);
   }
 }
 
@@ -467,34 +467,34 @@ void case_mig_4(suite_ctx_t *c) {
 
 void case_mig_5(suite_ctx_t *c) {
   const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
-  ns_t s;
-  ns_init(&s, c, TOPO2, set, 1);
+  scen_t s;
+  scen_init(&s, c, TOPO2, set, 1);
   cu_locator_t loc;
   cu_locator_init(c, &loc, &s.topo->desc);
-  const uint64_t bytes = 4 * NS_MIB;
+  const uint64_t bytes = 4 * SCEN_MIB;
   uint32_t k, from, to;
   uint64_t t;
   size_t ev0 = s.nev;
   uint64_t pages;
   base_move(&s, &loc, bytes, 2, &k, &t, &from, &to, &pages);
-  ns_move_t mv[4];
-  ns_watch(&s, &loc, ns_now(&s) + 10 * ns_period(&s), NS_WATCH_PERIOD, mv, 4);
+  scen_move_t mv[4];
+  scen_watch(&s, &loc, scen_now(&s) + 10 * scen_period(&s), SCEN_WATCH_PERIOD, mv, 4);
   sc_check(c, s.home[k] == (int)to, "the home change still happened (probe)",
            "new memory from node %d, expected %u", s.home[k], to);
   char name[160];
   snprintf(name, sizeof name, "the moved VM's pages all still on node %u (probe %s)", from,
            cu_locator_name(&loc));
-  int64_t off = ns_pages_off(&s, &loc, k, 0, pages, from);
+  int64_t off = scen_pages_off(&s, &loc, k, 0, pages, from);
   sc_check(c, off == 0, name, "%lld of %llu pages elsewhere", (long long)off,
            (unsigned long long)pages);
   uint64_t migrated = 0;
-  mmc_vm_stats_t st = ns_stats(&s, k);
+  mmc_vm_stats_t st = scen_stats(&s, k);
   for (uint32_t i = 0; i < s.nvms; i++)
-    migrated += ns_stats(&s, i).pages_migrated;
+    migrated += scen_stats(&s, i).pages_migrated;
   cu_crosscheck_vm(c, &st, MMC_VMSTAT_PAGES_MIGRATED, "no page migrated (every VM)",
                    off < 0 ? 0 : off, (long long)migrated, 0);
   cu_crosscheck_events(c, s.h, MMC_EV_MIGRATION_BATCH, "no MMC_EV_MIGRATION_BATCH", 0,
-                       (long long)ns_count(&s, ev0, MMC_EV_MIGRATION_BATCH, NS_MAX_VMS), 0);
+                       (long long)scen_count(&s, ev0, MMC_EV_MIGRATION_BATCH, SCEN_MAX_VMS), 0);
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }

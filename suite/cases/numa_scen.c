@@ -11,23 +11,23 @@
 
 #include "mmc_error.h"
 
-#define NS_TICKS_PER_PERIOD 20u
-#define NS_EV_CHUNK 256u
+#define SCEN_TICKS_PER_PERIOD 20u
+#define SCEN_EV_CHUNK 256u
 
-void ns_init(ns_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
-             size_t nset) {
+void scen_init(scen_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
+               size_t nset) {
   memset(s, 0, sizeof *s);
   s->c = c;
   s->im = sc_impl(c);
   s->topo = cu_topology(c, spec);
   s->h = sc_host(c, s->topo, MMC_CLOCK_STEPPED, set, nset);
-  s->tick_ns = ns_period(s) / NS_TICKS_PER_PERIOD;
-  for (uint32_t k = 0; k < NS_MAX_VMS; k++)
+  s->tick_ns = scen_period(s) / SCEN_TICKS_PER_PERIOD;
+  for (uint32_t k = 0; k < SCEN_MAX_VMS; k++)
     s->home[k] = -2;
   sc_diag(c, "scenario on %s, seed %llu", spec, (unsigned long long)sc_seed(c));
 }
 
-void ns_fini(ns_t *s) {
+void scen_fini(scen_t *s) {
   mmc_error_t err = {0};
   for (uint32_t k = 0; k < s->nvms; k++)
     if (s->vm[k] && wl_vm_shutdown(s->vm[k], &err))
@@ -38,17 +38,17 @@ void ns_fini(ns_t *s) {
   memset(s, 0, sizeof *s);
 }
 
-uint64_t ns_period(ns_t *s) {
-  return (uint64_t)cu_setting(s->c, s->h, "Numa.RebalancePeriod") * NS_MS;
+uint64_t scen_period(scen_t *s) {
+  return (uint64_t)cu_setting(s->c, s->h, "Numa.RebalancePeriod") * SCEN_MS;
 }
 
-uint64_t ns_now(ns_t *s) {
+uint64_t scen_now(scen_t *s) {
   return s->im->now(s->h);
 }
 
-uint32_t ns_vm(ns_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t demand) {
-  if (s->nvms >= NS_MAX_VMS)
-    sc_broken(s->c, "scenario: more than %u VMs", NS_MAX_VMS);
+uint32_t scen_vm(scen_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t demand) {
+  if (s->nvms >= SCEN_MAX_VMS)
+    sc_broken(s->c, "scenario: more than %u VMs", SCEN_MAX_VMS);
   uint32_t k = s->nvms;
   s->cfg[k] = cu_vm("numa-scen", vcpus, bytes);
   s->cfg[k].node_affinity = pin;
@@ -64,21 +64,21 @@ uint32_t ns_vm(ns_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t d
   sc_require(s->c, rc, &err, "wl_vm_boot");
   s->nvms++;
   sc_require(s->c, wl_vm_enter_all(s->vm[k], &err), &err, "wl_vm_enter_all");
-  ns_demand(s, k, demand);
+  scen_demand(s, k, demand);
   uint64_t n = s->cfg[k].memory_bytes / MMC_PAGE_SIZE;
   s->fresh[k] = s->boot_pages    ? (s->boot_pages < n ? s->boot_pages : n)
                 : s->spare_pages ? (s->spare_pages < n ? n - s->spare_pages : 0)
                                  : n;
   if (s->boot_pages || s->spare_pages) {
-    ns_write(s, k, 0, s->fresh[k]);
+    scen_write(s, k, 0, s->fresh[k]);
     return k;
   }
   /* One step writes every page (touch workload, all at once). */
-  sc_require(s->c, wl_vm_step_all(s->vm[k], ns_now(s), 0, &err), &err, "boot writes");
+  sc_require(s->c, wl_vm_step_all(s->vm[k], scen_now(s), 0, &err), &err, "boot writes");
   return k;
 }
 
-void ns_write(ns_t *s, uint32_t k, uint64_t first, uint64_t n) {
+void scen_write(scen_t *s, uint32_t k, uint64_t first, uint64_t n) {
   mmc_error_t err = {0};
   wl_vcpu_t *v = &s->vm[k]->vcpus[0];
   for (uint64_t g = first; g < first + n; g++)
@@ -86,12 +86,12 @@ void ns_write(ns_t *s, uint32_t k, uint64_t first, uint64_t n) {
   s->im->quiesce(v->handle);
 }
 
-void ns_pin(ns_t *s, uint32_t k, uint64_t mask) {
+void scen_pin(scen_t *s, uint32_t k, uint64_t mask) {
   s->cfg[k].node_affinity = mask;
   cu_reconfigure(s->c, s->h, s->vm[k]->id, &s->cfg[k], "vm_reconfigure (numa.nodeAffinity)");
 }
 
-void ns_demand(ns_t *s, uint32_t k, uint32_t permille) {
+void scen_demand(scen_t *s, uint32_t k, uint32_t permille) {
   mmc_error_t err = {0};
   for (uint32_t i = 0; i < s->vm[k]->nvcpus; i++)
     sc_require(s->c, wl_vm_set_demand(s->vm[k], i, permille, &err), &err, "wl_vm_set_demand");
@@ -100,57 +100,57 @@ void ns_demand(ns_t *s, uint32_t k, uint32_t permille) {
       s->im->vcpu_set_demand(s->vm[k]->vcpus[i].handle, permille);
 }
 
-void ns_run_until(ns_t *s, uint64_t t) {
+void scen_run_until(scen_t *s, uint64_t t) {
   mmc_error_t err = {0};
-  for (uint64_t now = ns_now(s); now < t; now = ns_now(s)) {
+  for (uint64_t now = scen_now(s); now < t; now = scen_now(s)) {
     uint64_t step = t - now < s->tick_ns ? t - now : s->tick_ns;
     wl_stepped_cfg_t sc = {.duration_ns = step, .tick_ns = step, .advance = true};
     if (s->nvms)
       sc_require(s->c, wl_run_stepped(s->vm, s->nvms, &sc, &err), &err, "wl_run_stepped");
     else
       cu_advance(s->c, s->h, step);
-    ns_events(s);
+    scen_events(s);
   }
 }
 
-mmc_vm_stats_t ns_stats(ns_t *s, uint32_t k) {
+mmc_vm_stats_t scen_stats(scen_t *s, uint32_t k) {
   return cu_vm_stats(s->c, s->h, s->vm[k]->id);
 }
 
-void ns_events(ns_t *s) {
+void scen_events(scen_t *s) {
   for (;;) {
-    if (s->cap - s->nev < NS_EV_CHUNK) {
-      size_t cap = s->cap ? s->cap * 2 : 4 * NS_EV_CHUNK;
+    if (s->cap - s->nev < SCEN_EV_CHUNK) {
+      size_t cap = s->cap ? s->cap * 2 : 4 * SCEN_EV_CHUNK;
       mmc_event_t *ev = realloc(s->ev, cap * sizeof *ev);
       if (!ev)
         sc_broken(s->c, "out of memory for events");
       s->ev = ev;
       s->cap = cap;
     }
-    size_t got = s->im->events_read(s->h, &s->cursor, s->ev + s->nev, NS_EV_CHUNK);
+    size_t got = s->im->events_read(s->h, &s->cursor, s->ev + s->nev, SCEN_EV_CHUNK);
     s->nev += got;
-    if (got < NS_EV_CHUNK)
+    if (got < SCEN_EV_CHUNK)
       return;
   }
 }
 
-uint32_t ns_index(ns_t *s, mmc_vm_id_t id) {
+uint32_t scen_index(scen_t *s, mmc_vm_id_t id) {
   for (uint32_t k = 0; k < s->nvms; k++)
     if (s->vm[k] && s->vm[k]->id == id)
       return k;
-  return NS_MAX_VMS;
+  return SCEN_MAX_VMS;
 }
 
-size_t ns_count(ns_t *s, size_t from, uint32_t type, uint32_t k) {
+size_t scen_count(scen_t *s, size_t from, uint32_t type, uint32_t k) {
   size_t n = 0;
   for (size_t i = from; i < s->nev; i++)
-    if (s->ev[i].type == type && (k >= NS_MAX_VMS || s->ev[i].vm == s->vm[k]->id))
+    if (s->ev[i].type == type && (k >= SCEN_MAX_VMS || s->ev[i].vm == s->vm[k]->id))
       n++;
   return n;
 }
 
-int64_t ns_pages_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uint64_t n,
-                     uint32_t node) {
+int64_t scen_pages_off(scen_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uint64_t n,
+                       uint32_t node) {
   void **ptrs = calloc(n ? n : 1, sizeof *ptrs);
   int *where = calloc(n ? n : 1, sizeof *where);
   if (!ptrs || !where)
@@ -173,7 +173,7 @@ int64_t ns_pages_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uin
   return unknown ? -1 : off;
 }
 
-int ns_home_probe(ns_t *s, cu_locator_t *loc, uint32_t k) {
+int scen_home_probe(scen_t *s, cu_locator_t *loc, uint32_t k) {
   uint64_t n = s->cfg[k].memory_bytes / MMC_PAGE_SIZE, g = s->fresh[k];
   if (g >= n)
     sc_broken(s->c, "scenario VM %u has no unwritten page left to probe its home (%llu pages)", k,
@@ -191,23 +191,23 @@ int ns_home_probe(ns_t *s, cu_locator_t *loc, uint32_t k) {
   return node;
 }
 
-size_t ns_watch(ns_t *s, cu_locator_t *loc, uint64_t t_end, unsigned every, ns_move_t *mv,
-                size_t max) {
+size_t scen_watch(scen_t *s, cu_locator_t *loc, uint64_t t_end, unsigned every, scen_move_t *mv,
+                  size_t max) {
   size_t n = 0;
   for (uint32_t k = 0; k < s->nvms; k++)
     if (s->home[k] == -2)
-      s->home[k] = ns_home_probe(s, loc, k);
-  for (unsigned tick = 1; ns_now(s) < t_end; tick++) {
+      s->home[k] = scen_home_probe(s, loc, k);
+  for (unsigned tick = 1; scen_now(s) < t_end; tick++) {
     /* Ticks end on multiples of tick_ns, so on every period boundary. */
-    uint64_t now = ns_now(s), next = (now / s->tick_ns + 1) * s->tick_ns;
+    uint64_t now = scen_now(s), next = (now / s->tick_ns + 1) * s->tick_ns;
     next = next < t_end ? next : t_end;
-    ns_run_until(s, next);
+    scen_run_until(s, next);
     if (tick % (every ? every : 1) && next < t_end)
       continue;
     for (uint32_t k = 0; k < s->nvms; k++) {
-      int node = ns_home_probe(s, loc, k);
+      int node = scen_home_probe(s, loc, k);
       if (node != s->home[k] && n < max)
-        mv[n] = (ns_move_t){.t = next, .k = k, .from = s->home[k], .to = node};
+        mv[n] = (scen_move_t){.t = next, .k = k, .from = s->home[k], .to = node};
       n += node != s->home[k];
       s->home[k] = node;
     }
@@ -215,15 +215,15 @@ size_t ns_watch(ns_t *s, cu_locator_t *loc, uint64_t t_end, unsigned every, ns_m
   return n;
 }
 
-size_t ns_count_reason(ns_t *s, size_t from, uint32_t type, uint32_t k, const char *reason) {
+size_t scen_count_reason(scen_t *s, size_t from, uint32_t type, uint32_t k, const char *reason) {
   size_t n = 0;
   for (size_t i = from; i < s->nev; i++)
-    n += s->ev[i].type == type && (k >= NS_MAX_VMS || s->ev[i].vm == s->vm[k]->id) &&
+    n += s->ev[i].type == type && (k >= SCEN_MAX_VMS || s->ev[i].vm == s->vm[k]->id) &&
          strcmp(s->ev[i].reason, reason) == 0;
   return n;
 }
 
-bool ns_verify(ns_t *s, uint32_t k, char *line, size_t len) {
+bool scen_verify(scen_t *s, uint32_t k, char *line, size_t len) {
   wl_verify_report_t rep;
   mmc_error_t err = {0};
   sc_require(s->c, wl_vm_verify(s->vm[k], &rep, &err), &err, "wl_verify");
@@ -231,7 +231,7 @@ bool ns_verify(ns_t *s, uint32_t k, char *line, size_t len) {
   return rep.mismatches == 0 && rep.pages_checked == s->vm[k]->truth.npages;
 }
 
-bool ns_rebalancer_can_run(const mmc_topology_t *t) {
+bool scen_rebalancer_can_run(const mmc_topology_t *t) {
   enum { cores_total_min = 4, cores_node_min = 2 }; /* documented defaults */
   uint32_t total = 0;
   if (t->nnodes < 2)

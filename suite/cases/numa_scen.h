@@ -1,6 +1,6 @@
 /*
- * numa_scen.h — scenarios of the rebalancer and migration cases (issue 4:
- * NUMA-4..7, -10, -12, MIG-1..5, SET-2; prefix ns_).
+ * numa_scen.h — scenarios of the rebalancer and migration cases (NUMA-4..7,
+ * -10, -12, MIG-1..5, SET-2; prefix scen_).
  *
  * A scenario is a stepped host on a topology of the case's choosing, VMs
  * whose placement, memory location and declared CPU demand the case sets
@@ -9,7 +9,7 @@
  * (wl_run_stepped: each tick steps and quiesces every vCPU, then advances
  * the clock). Every page of a VM is written at boot by the touch workload,
  * so wl_verify can check every page later. Events are collected as they
- * come (ns_events), so checks can look at times and reasons afterwards.
+ * come (scen_events), so checks can look at times and reasons afterwards.
  * Setup failures end the case as broken (case_util conventions).
  */
 #ifndef SUITE_NUMA_SCEN_H
@@ -21,85 +21,85 @@
 #include "case_util.h"
 #include "workload.h"
 
-#define NS_MAX_VMS 16u
-#define NS_MS 1000000ull
-#define NS_MIB (1024ull * 1024ull)
+#define SCEN_MAX_VMS 16u
+#define SCEN_MS 1000000ull
+#define SCEN_MIB (1024ull * 1024ull)
 
 typedef struct ns {
   suite_ctx_t *c;
   const mmc_impl_t *im;
   mmt_topology_t *topo; /* owned */
   mmc_host_t *h;
-  wl_vm_t *vm[NS_MAX_VMS];
-  mmc_vm_config_t cfg[NS_MAX_VMS];
+  wl_vm_t *vm[SCEN_MAX_VMS];
+  mmc_vm_config_t cfg[SCEN_MAX_VMS];
   uint32_t nvms;
   uint64_t cursor; /* events read so far */
   mmc_event_t *ev; /* every event read, in order */
   size_t nev, cap;
   uint64_t tick_ns; /* stepping tick: Numa.RebalancePeriod / 20 */
-  /* 0: ns_vm writes every page (touch workload); else only pages
+  /* 0: scen_vm writes every page (touch workload); else only pages
    * [0, boot_pages) are written at boot and the VM then idles (wl_idle). */
   uint64_t boot_pages;
   /* Else, when not 0: every page but the last spare_pages is written. */
   uint64_t spare_pages;
-  uint64_t fresh[NS_MAX_VMS]; /* next never-written page of each VM (ns_home_probe) */
-  int home[NS_MAX_VMS];       /* node its new memory came from when last probed; -2 unknown */
-} ns_t;
+  uint64_t fresh[SCEN_MAX_VMS]; /* next never-written page of each VM (scen_home_probe) */
+  int home[SCEN_MAX_VMS];       /* node its new memory came from when last probed; -2 unknown */
+} scen_t;
 
 /* A home change seen by the probe: VM k's new memory came from `from`, then,
  * at host time t (the end of the tick it was seen after), from `to`. */
-typedef struct ns_move {
+typedef struct scen_move {
   uint64_t t;
   uint32_t k;
   int from, to;
-} ns_move_t;
+} scen_move_t;
 
 /* A stepped host on topology `spec` with `set` settings after the run's. */
-void ns_init(ns_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
-             size_t nset);
-void ns_fini(ns_t *s);
+void scen_init(scen_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
+               size_t nset);
+void scen_fini(scen_t *s);
 /* Power on a VM of `vcpus` vCPUs and `bytes`, pinned to `pin` (0 = any),
  * write every page (on its home), enter its vCPUs and declare `demand`
  * permille for each. Returns its index in s->vm. */
-uint32_t ns_vm(ns_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t demand);
+uint32_t scen_vm(scen_t *s, uint32_t vcpus, uint64_t bytes, uint64_t pin, uint32_t demand);
 /* numa.nodeAffinity of VM k := mask (0 releases the pin). */
-void ns_pin(ns_t *s, uint32_t k, uint64_t mask);
-void ns_demand(ns_t *s, uint32_t k, uint32_t permille);
+void scen_pin(scen_t *s, uint32_t k, uint64_t mask);
+void scen_demand(scen_t *s, uint32_t k, uint32_t permille);
 /* Write the next version of pages [first, first+n) of VM k with vCPU 0. */
-void ns_write(ns_t *s, uint32_t k, uint64_t first, uint64_t n);
+void scen_write(scen_t *s, uint32_t k, uint64_t first, uint64_t n);
 /* Step every VM and advance until host time t (ticks of s->tick_ns, the last
  * one shortened to end at t). */
-void ns_run_until(ns_t *s, uint64_t t);
-uint64_t ns_now(ns_t *s);
-uint64_t ns_period(ns_t *s); /* Numa.RebalancePeriod in ns */
-mmc_vm_stats_t ns_stats(ns_t *s, uint32_t k);
+void scen_run_until(scen_t *s, uint64_t t);
+uint64_t scen_now(scen_t *s);
+uint64_t scen_period(scen_t *s); /* Numa.RebalancePeriod in ns */
+mmc_vm_stats_t scen_stats(scen_t *s, uint32_t k);
 /* Read new events into s->ev. */
-void ns_events(ns_t *s);
-/* Events of `type` for VM k (k >= NS_MAX_VMS: any VM) from index `from`. */
-size_t ns_count(ns_t *s, size_t from, uint32_t type, uint32_t k);
-/* Index of VM id in s->vm, or NS_MAX_VMS. */
-uint32_t ns_index(ns_t *s, mmc_vm_id_t id);
+void scen_events(scen_t *s);
+/* Events of `type` for VM k (k >= SCEN_MAX_VMS: any VM) from index `from`. */
+size_t scen_count(scen_t *s, size_t from, uint32_t type, uint32_t k);
+/* Index of VM id in s->vm, or SCEN_MAX_VMS. */
+uint32_t scen_index(scen_t *s, mmc_vm_id_t id);
 /* Pages [first, first+n) of VM k attributed by the probe: how many are not
  * on `node` (-1 when the probe could not attribute some). Uses vCPU 0. */
-int64_t ns_pages_off(ns_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uint64_t n,
-                     uint32_t node);
+int64_t scen_pages_off(scen_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uint64_t n,
+                       uint32_t node);
 /* Where new memory of VM k comes from now — its home as the kernel sees it
  * (NUMA-1, -7): vCPU 0 writes the next never-written page (pages
  * [boot_pages, npages) are kept for this; set boot_pages) and the locator
  * says where it is. -1 when unattributed; broken when none is left. */
-int ns_home_probe(ns_t *s, cu_locator_t *loc, uint32_t k);
+int scen_home_probe(scen_t *s, cu_locator_t *loc, uint32_t k);
 /* Step until host time t_end, probing every VM's home after every `every`
  * ticks (and at t_end); home changes go to mv[0..max), their count is
  * returned (beyond max only counted). The home changes a case judges come
  * from here, not from MMC_EV_HOME_CHANGE. */
-size_t ns_watch(ns_t *s, cu_locator_t *loc, uint64_t t_end, unsigned every, ns_move_t *mv,
-                size_t max);
+size_t scen_watch(scen_t *s, cu_locator_t *loc, uint64_t t_end, unsigned every, scen_move_t *mv,
+                  size_t max);
 /* Events of `type` for VM k since `from` whose reason is `reason`. */
-size_t ns_count_reason(ns_t *s, size_t from, uint32_t type, uint32_t k, const char *reason);
+size_t scen_count_reason(scen_t *s, size_t from, uint32_t type, uint32_t k, const char *reason);
 
 /* wl_verify of VM k (every page against the truth); true when all match. */
-bool ns_verify(ns_t *s, uint32_t k, char *line, size_t len);
+bool scen_verify(scen_t *s, uint32_t k, char *line, size_t len);
 /* The rebalancer is active on this topology with the documented thresholds. */
-bool ns_rebalancer_can_run(const mmc_topology_t *t);
+bool scen_rebalancer_can_run(const mmc_topology_t *t);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * rebalance.c — cases of the NUMA rebalancer (issue 4): NUMA-4 (home changes
+ * rebalance.c — cases of the NUMA rebalancer: NUMA-4 (home changes
  * only at period boundaries; live period spacing), NUMA-5 (threshold,
  * entitlements), NUMA-6 (destination preference), NUMA-7 (new memory on the
  * new home, probe-verified), NUMA-12 (locality moves and swaps, and never
@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cases_issue4.h"
+#include "cases_list.h"
 #include "mmc_error.h"
 #include "numa_scen.h"
 
@@ -39,49 +39,49 @@
 #define FULL 1000u /* permille: one core */
 /* Watch homes once a period where per-tick precision is not judged: fewer
  * never-written pages land where the scenario does not expect memory. */
-#define NS_TICKS_PER_PERIOD_WATCH 20u
+#define SCEN_TICKS_PER_PERIOD_WATCH 20u
 
 /* A and B busy on node 0, C idle on node 1, all released (A = 0, B = 1,
  * C = 2). */
-static void base3(ns_t *s, uint64_t bytes) {
-  ns_vm(s, 1, bytes, 1u << 0, FULL);
-  ns_vm(s, 1, bytes, 1u << 0, FULL);
-  ns_vm(s, 1, bytes, 1u << 1, 0);
+static void base3(scen_t *s, uint64_t bytes) {
+  scen_vm(s, 1, bytes, 1u << 0, FULL);
+  scen_vm(s, 1, bytes, 1u << 0, FULL);
+  scen_vm(s, 1, bytes, 1u << 1, 0);
   for (uint32_t k = 0; k < 3; k++)
-    ns_pin(s, k, 0);
+    scen_pin(s, k, 0);
 }
 
 /* Rebalancer home changes the implementation reported from event index
  * `from` (not "affinity": the cases' own pins); for cross-checks only. */
-static size_t moves_since(ns_t *s, size_t from) {
+static size_t moves_since(scen_t *s, size_t from) {
   size_t n = 0;
   for (size_t i = from; i < s->nev; i++)
     n += s->ev[i].type == MMC_EV_HOME_CHANGE && strcmp(s->ev[i].reason, "affinity") != 0;
   return n;
 }
 
-/* A scenario whose VMs keep half their pages unwritten for ns_home_probe,
+/* A scenario whose VMs keep half their pages unwritten for scen_home_probe,
  * and its locator (the case is not shown without one). */
-static bool scen_open(ns_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
+static bool scen_open(scen_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
                       size_t nset, cu_locator_t *loc, uint64_t boot_pages) {
-  ns_init(s, c, spec, set, nset);
+  scen_init(s, c, spec, set, nset);
   s->boot_pages = boot_pages;
   if (cu_locator_try(c, loc, &s->topo->desc, "home changes (probed by where new memory goes)"))
     return true;
-  ns_fini(s);
+  scen_fini(s);
   return false;
 }
 
 /* Cross-check: the home changes the implementation reported (events, not
  * "affinity") against those the probe saw. */
-static void crosscheck_moves(ns_t *s, size_t ev_from, size_t seen, const char *what) {
+static void crosscheck_moves(scen_t *s, size_t ev_from, size_t seen, const char *what) {
   char name[160];
   snprintf(name, sizeof name, "%s: rebalancer home changes (MMC_EV_HOME_CHANGE)", what);
   cu_crosscheck_events(s->c, s->h, MMC_EV_HOME_CHANGE, name, (long long)seen,
                        (long long)moves_since(s, ev_from), 0);
 }
 
-#define HALF_4M (4 * NS_MIB / MMC_PAGE_SIZE / 2)
+#define HALF_4M (4 * SCEN_MIB / MMC_PAGE_SIZE / 2)
 
 /* ------------------------------------------------------------------ NUMA-4 */
 
@@ -311,17 +311,17 @@ void case_numa_4(suite_ctx_t *c) {
   /* Every VM's home is probed after every tick (where a never-written page
    * it writes lands), so a home change is seen at the end of the tick it
    * happened in; ticks end on every period boundary. */
-  ns_t s;
+  scen_t s;
   cu_locator_t loc;
   if (!scen_open(&s, c, TOPO2, NULL, 0, &loc, HALF_4M))
     return;
-  base3(&s, 4 * NS_MIB);
-  uint64_t p = ns_period(&s), t0 = ns_now(&s);
+  base3(&s, 4 * SCEN_MIB);
+  uint64_t p = scen_period(&s), t0 = scen_now(&s);
   size_t from = s.nev;
-  ns_move_t mv[16];
-  size_t early = ns_watch(&s, &loc, t0 + p - 1, 1, mv, 16);
+  scen_move_t mv[16];
+  size_t early = scen_watch(&s, &loc, t0 + p - 1, 1, mv, 16);
   sc_check_int(c, "no home change before the first period (probe)", 0, (long long)early);
-  size_t n = ns_watch(&s, &loc, t0 + 4 * p, 1, mv, 16), off = 0;
+  size_t n = scen_watch(&s, &loc, t0 + 4 * p, 1, mv, 16), off = 0;
   for (size_t i = 0; i < n && i < 16; i++)
     off += (mv[i].t - t0) % p != 0;
   char name[160];
@@ -333,9 +333,9 @@ void case_numa_4(suite_ctx_t *c) {
   crosscheck_moves(&s, from, n + early, "NUMA-4");
   if (cu_reported_events(c, s.h, 1ull << MMC_EV_REBALANCE, "NUMA-4 rebalancer periods"))
     sc_check_int(c, "one MMC_EV_REBALANCE per period", 4,
-                 (long long)ns_count(&s, from, MMC_EV_REBALANCE, NS_MAX_VMS));
+                 (long long)scen_count(&s, from, MMC_EV_REBALANCE, SCEN_MAX_VMS));
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
   if (sc_impl(c)->capabilities & MMC_CAP_CLOCK_LIVE)
     numa4_live(c);
   else
@@ -350,15 +350,15 @@ void case_numa_5(suite_ctx_t *c) {
   /* Threshold: the base imbalance is 100 points; with the threshold at 150
    * nothing moves; lowered to 50 at a boundary, the next period moves. */
   const mmc_setting_value_t high[] = {{"Numa.MigImbalanceThreshold", 150}};
-  ns_t s;
+  scen_t s;
   cu_locator_t loc;
   if (!scen_open(&s, c, TOPO2, high, 1, &loc, HALF_4M))
     return;
-  base3(&s, 4 * NS_MIB);
-  uint64_t p = ns_period(&s), t0 = ns_now(&s);
+  base3(&s, 4 * SCEN_MIB);
+  uint64_t p = scen_period(&s), t0 = scen_now(&s);
   size_t from = s.nev;
-  ns_move_t mv[8];
-  size_t n = ns_watch(&s, &loc, t0 + numa5_periods * p, NS_TICKS_PER_PERIOD_WATCH, mv, 8);
+  scen_move_t mv[8];
+  size_t n = scen_watch(&s, &loc, t0 + numa5_periods * p, SCEN_TICKS_PER_PERIOD_WATCH, mv, 8);
   sc_check_int(c, "imbalance 100 points under Numa.MigImbalanceThreshold 150: no move (probe)", 0,
                (long long)n);
   crosscheck_moves(&s, from, n, "NUMA-5 under the threshold");
@@ -366,32 +366,32 @@ void case_numa_5(suite_ctx_t *c) {
   sc_require(c, s.im->setting_set(s.h, "Numa.MigImbalanceThreshold", 50, &err), &err,
              "setting_set");
   from = s.nev;
-  n = ns_watch(&s, &loc, t0 + (numa5_periods + 1) * p, 1, mv, 8);
+  n = scen_watch(&s, &loc, t0 + (numa5_periods + 1) * p, 1, mv, 8);
   sc_check(c, n >= 1 && mv[0].t == t0 + (numa5_periods + 1) * p,
            "threshold lowered to 50: the next period moves a VM (probe)", "%s",
            n ? "the move came at another time" : "no move");
   crosscheck_moves(&s, from, n, "NUMA-5 threshold lowered");
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 
   /* Entitlement: node 1 is nearly full (an idle VM pinned there holds 44 of
    * its 64 MB), so neither busy 24 MB VM of node 0 fits its free memory. */
   if (!scen_open(&s, c, TOPO2_SMALL, NULL, 0, &loc, 0))
     return;
   s.spare_pages = 16; /* nearly every page written: node 1 nearly full */
-  ns_vm(&s, 1, 24 * NS_MIB, 1u << 0, FULL);
-  ns_vm(&s, 1, 24 * NS_MIB, 1u << 0, FULL);
-  ns_vm(&s, 1, 44 * NS_MIB, 1u << 1, 0);
-  ns_pin(&s, 0, 0);
-  ns_pin(&s, 1, 0);
-  t0 = ns_now(&s);
+  scen_vm(&s, 1, 24 * SCEN_MIB, 1u << 0, FULL);
+  scen_vm(&s, 1, 24 * SCEN_MIB, 1u << 0, FULL);
+  scen_vm(&s, 1, 44 * SCEN_MIB, 1u << 1, 0);
+  scen_pin(&s, 0, 0);
+  scen_pin(&s, 1, 0);
+  t0 = scen_now(&s);
   from = s.nev;
-  n = ns_watch(&s, &loc, t0 + numa5_periods * p, NS_TICKS_PER_PERIOD_WATCH, mv, 8);
+  n = scen_watch(&s, &loc, t0 + numa5_periods * p, SCEN_TICKS_PER_PERIOD_WATCH, mv, 8);
   sc_check_int(c, "no VM moved to a node its memory does not fit (probe)", 0, (long long)n);
   crosscheck_moves(&s, from, n, "NUMA-5 entitlement");
   sc_diag(c, "CPU shares/reservations are not in the contract's VM config: not checked");
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }
 
 /* ------------------------------------------------------------------ NUMA-6 */
@@ -401,26 +401,26 @@ void case_numa_6(suite_ctx_t *c) {
    * node 1 (written there, then its home moved to node 0; page migration off
    * so it stays). Lower index would favour A: the move must be B's. */
   const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
-  ns_t s;
+  scen_t s;
   cu_locator_t loc;
   if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
     return;
-  ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
-  ns_vm(&s, 1, 4 * NS_MIB, 1u << 1, FULL);
-  ns_pin(&s, 1, 1u << 0);
-  ns_vm(&s, 1, 4 * NS_MIB, 1u << 1, 0);
+  scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 0, FULL);
+  scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 1, FULL);
+  scen_pin(&s, 1, 1u << 0);
+  scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 1, 0);
   for (uint32_t k = 0; k < 3; k++)
-    ns_pin(&s, k, 0);
-  int64_t b_off = ns_pages_off(&s, &loc, 1, 0, HALF_4M, 1);
-  int b_home = ns_home_probe(&s, &loc, 1);
+    scen_pin(&s, k, 0);
+  int64_t b_off = scen_pages_off(&s, &loc, 1, 0, HALF_4M, 1);
+  int b_home = scen_home_probe(&s, &loc, 1);
   sc_check(c, b_off == 0 && b_home == 0,
            "setup: B homed on node 0 with its memory on node 1 (probe)",
            "new memory from node %d, %lld of %llu written pages off node 1", b_home,
            (long long)b_off, (unsigned long long)HALF_4M);
   s.home[1] = b_home;
   size_t from = s.nev;
-  ns_move_t mv[8];
-  size_t n = ns_watch(&s, &loc, ns_now(&s) + 2 * ns_period(&s), 1, mv, 8);
+  scen_move_t mv[8];
+  size_t n = scen_watch(&s, &loc, scen_now(&s) + 2 * scen_period(&s), 1, mv, 8);
   if (!sc_check(c, n > 0, "the imbalance moved a VM (probe)", "no home change in 2 periods"))
     goto out;
   sc_check(c, mv[0].k == 1 && mv[0].to == 1,
@@ -433,7 +433,7 @@ void case_numa_6(suite_ctx_t *c) {
   crosscheck_moves(&s, from, n, "NUMA-6");
 out:
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }
 
 /* ------------------------------------------------------------------ NUMA-7 */
@@ -444,31 +444,32 @@ void case_numa_7(suite_ctx_t *c) {
    * must tell the two halves apart). After the move the moved VM writes the
    * rest of its second half: every such page must be on the new home. */
   const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
-  ns_t s;
+  scen_t s;
   cu_locator_t loc;
-  const uint64_t bytes = 8 * NS_MIB, half = bytes / MMC_PAGE_SIZE / 2;
+  const uint64_t bytes = 8 * SCEN_MIB, half = bytes / MMC_PAGE_SIZE / 2;
   if (!scen_open(&s, c, TOPO2, set, 1, &loc, half))
     return;
   base3(&s, bytes);
   size_t from = s.nev;
-  ns_move_t mv[4];
-  size_t n = ns_watch(&s, &loc, ns_now(&s) + ns_period(&s), NS_TICKS_PER_PERIOD_WATCH, mv, 4);
+  scen_move_t mv[4];
+  size_t n =
+      scen_watch(&s, &loc, scen_now(&s) + scen_period(&s), SCEN_TICKS_PER_PERIOD_WATCH, mv, 4);
   if (!sc_check(c, n > 0, "the imbalance moved a VM (probe)", "no home change in one period"))
     goto out;
   crosscheck_moves(&s, from, n, "NUMA-7");
   uint32_t k = mv[0].k, to = (uint32_t)mv[0].to, old = (uint32_t)mv[0].from;
   uint64_t first = s.fresh[k], rest = bytes / MMC_PAGE_SIZE - first;
-  ns_write(&s, k, first, rest);
+  scen_write(&s, k, first, rest);
   s.fresh[k] = first + rest;
   char name[160];
   snprintf(name, sizeof name, "new memory of the moved VM on its new home node %u (probe %s)", to,
            cu_locator_name(&loc));
-  int64_t off = ns_pages_off(&s, &loc, k, first, rest, to);
+  int64_t off = scen_pages_off(&s, &loc, k, first, rest, to);
   sc_check(c, off == 0, name, "%lld of %llu new pages elsewhere (-1: unattributed)", (long long)off,
            (unsigned long long)rest);
   snprintf(name, sizeof name, "its old memory still on node %u (migration off; probe %s)", old,
            cu_locator_name(&loc));
-  off = ns_pages_off(&s, &loc, k, 0, half, old);
+  off = scen_pages_off(&s, &loc, k, 0, half, old);
   sc_check(c, off == 0, name, "%lld of %llu old pages elsewhere", (long long)off,
            (unsigned long long)half);
   mmc_vcpu_info_t info;
@@ -478,7 +479,7 @@ void case_numa_7(suite_ctx_t *c) {
                       "vcpu_info", to, info.node, 0);
 out:
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }
 
 /* ------------------------------------------------------------------ NUMA-12 */
@@ -488,17 +489,17 @@ enum { numa12_periods = 6 };
 /* VM whose memory (its first half) is written on node `mem` and whose home
  * is then `home` (released unless `keep_pin`), with `vcpus` vCPUs at
  * `demand` each. */
-static uint32_t vm_split(ns_t *s, uint32_t vcpus, uint32_t mem, uint32_t home, uint32_t demand,
+static uint32_t vm_split(scen_t *s, uint32_t vcpus, uint32_t mem, uint32_t home, uint32_t demand,
                          bool keep_pin) {
-  uint32_t k = ns_vm(s, vcpus, 4 * NS_MIB, 1u << mem, demand);
-  ns_pin(s, k, 1u << home);
+  uint32_t k = scen_vm(s, vcpus, 4 * SCEN_MIB, 1u << mem, demand);
+  scen_pin(s, k, 1u << home);
   if (!keep_pin)
-    ns_pin(s, k, 0);
+    scen_pin(s, k, 0);
   return k;
 }
 
 /* The first probed move of VM k in mv[0..n), or NULL. */
-static const ns_move_t *move_of(const ns_move_t *mv, size_t n, uint32_t k) {
+static const scen_move_t *move_of(const scen_move_t *mv, size_t n, uint32_t k) {
   for (size_t i = 0; i < n; i++)
     if (mv[i].k == k)
       return &mv[i];
@@ -506,22 +507,22 @@ static const ns_move_t *move_of(const ns_move_t *mv, size_t n, uint32_t k) {
 }
 
 static void numa12_locality(suite_ctx_t *c, const mmc_setting_value_t *set, bool contended) {
-  ns_t s;
+  scen_t s;
   cu_locator_t loc;
   if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
     return;
   /* A: memory on node 0, home node 1, a fifth of a core. */
   uint32_t a = vm_split(&s, 1, 0, 1, 200, false);
   if (contended) { /* node 0 full: two pinned VMs of a core each */
-    ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
-    ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
+    scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 0, FULL);
+    scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 0, FULL);
   }
   size_t from = s.nev;
-  ns_move_t mv[8];
+  scen_move_t mv[8];
   /* Probed once a period: few never-written pages land off A's memory. */
-  size_t n = ns_watch(&s, &loc, ns_now(&s) + numa12_periods * ns_period(&s),
-                      NS_TICKS_PER_PERIOD_WATCH, mv, 8);
-  const ns_move_t *m = n ? &mv[0] : NULL;
+  size_t n = scen_watch(&s, &loc, scen_now(&s) + numa12_periods * scen_period(&s),
+                        SCEN_TICKS_PER_PERIOD_WATCH, mv, 8);
+  const scen_move_t *m = n ? &mv[0] : NULL;
   if (contended) {
     sc_check(c, n == 0, "no locality move into a node at full CPU (no contention created; probe)",
              "VM index %u moved to node %d", m ? m->k : 0, m ? m->to : -1);
@@ -532,17 +533,18 @@ static void numa12_locality(suite_ctx_t *c, const mmc_setting_value_t *set, bool
              "VM index %u to node %d", m->k, m->to);
     cu_crosscheck_value(c, "the implementation names the move a locality move (event reason)",
                         "MMC_EV_HOME_CHANGE reason", 1,
-                        (long long)ns_count_reason(&s, from, MMC_EV_HOME_CHANGE, a, "locality"), 0);
-    int64_t off = ns_pages_off(&s, &loc, a, 0, HALF_4M, 0);
+                        (long long)scen_count_reason(&s, from, MMC_EV_HOME_CHANGE, a, "locality"),
+                        0);
+    int64_t off = scen_pages_off(&s, &loc, a, 0, HALF_4M, 0);
     sc_check(c, off == 0, "A's memory is local afterwards (probe)", "%lld of %llu pages off node 0",
              (long long)off, (unsigned long long)HALF_4M);
   }
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }
 
 static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool contended) {
-  ns_t s;
+  scen_t s;
   cu_locator_t loc;
   if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
     return;
@@ -559,35 +561,35 @@ static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool con
      * would need 3 cores of its 2. */
     a = vm_split(&s, 2, 0, 1, FULL, false);
     b = vm_split(&s, 1, 1, 0, FULL / 2, false);
-    ns_vm(&s, 1, 4 * NS_MIB, 1u << 0, FULL);
+    scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 0, FULL);
   }
   size_t from = s.nev;
-  ns_move_t mv[8];
-  size_t n = ns_watch(&s, &loc, ns_now(&s) + (uint64_t)(3 * interval + 1) * ns_period(&s),
-                      NS_TICKS_PER_PERIOD_WATCH, mv, 8);
+  scen_move_t mv[8];
+  size_t n = scen_watch(&s, &loc, scen_now(&s) + (uint64_t)(3 * interval + 1) * scen_period(&s),
+                        SCEN_TICKS_PER_PERIOD_WATCH, mv, 8);
   if (contended) {
     sc_check(c, n == 0, "no swap that would overload a node (no contention created; probe)",
              "%zu home changes, first VM index %u to node %d", n, n ? mv[0].k : 0,
              n ? mv[0].to : -1);
     crosscheck_moves(&s, from, n, "NUMA-12 contended swap");
     cu_locator_free(&loc);
-    ns_fini(&s);
+    scen_fini(&s);
     return;
   }
-  const ns_move_t *ma = move_of(mv, n < 8 ? n : 8, a), *mb = move_of(mv, n < 8 ? n : 8, b);
+  const scen_move_t *ma = move_of(mv, n < 8 ? n : 8, a), *mb = move_of(mv, n < 8 ? n : 8, b);
   sc_check(c, s.home[a] == 0 && s.home[b] == 1, "swap: A and B exchanged nodes (probe)",
            "A's new memory from node %d, B's from %d, %zu home changes", s.home[a], s.home[b], n);
   sc_check(c, ma && mb && ma->t == mb->t, "both home changes are one swap (same period; probe)",
            "A moved at %.3f s, B at %.3f s", ma ? ma->t / 1e9 : -1.0, mb ? mb->t / 1e9 : -1.0);
   cu_crosscheck_value(
       c, "the implementation names both moves a swap (event reason)", "MMC_EV_HOME_CHANGE reason",
-      2, (long long)ns_count_reason(&s, from, MMC_EV_HOME_CHANGE, NS_MAX_VMS, "swap"), 0);
-  int64_t offa = ns_pages_off(&s, &loc, a, 0, HALF_4M, 0),
-          offb = ns_pages_off(&s, &loc, b, 0, HALF_4M, 1);
+      2, (long long)scen_count_reason(&s, from, MMC_EV_HOME_CHANGE, SCEN_MAX_VMS, "swap"), 0);
+  int64_t offa = scen_pages_off(&s, &loc, a, 0, HALF_4M, 0),
+          offb = scen_pages_off(&s, &loc, b, 0, HALF_4M, 1);
   sc_check(c, offa == 0 && offb == 0, "after the swap both VMs' memory is local (probe)",
            "A %lld pages off node 0, B %lld off node 1", (long long)offa, (long long)offb);
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }
 
 void case_numa_12(suite_ctx_t *c) {
@@ -636,17 +638,17 @@ static bool last_move_time(const mmc_event_t *ev, size_t n, uint64_t *t) {
 enum { numa10_lone_periods = 12 };
 
 static void numa10_lone(suite_ctx_t *c) {
-  ns_t s;
+  scen_t s;
   cu_locator_t loc;
   if (!scen_open(&s, c, TOPO2, NULL, 0, &loc, HALF_4M))
     return;
-  ns_vm(&s, 2, 4 * NS_MIB, 1u << 0, FULL);
-  ns_pin(&s, 0, 0);
-  uint64_t p = ns_period(&s), t0 = ns_now(&s);
+  scen_vm(&s, 2, 4 * SCEN_MIB, 1u << 0, FULL);
+  scen_pin(&s, 0, 0);
+  uint64_t p = scen_period(&s), t0 = scen_now(&s);
   size_t from = s.nev;
-  ns_move_t mv[numa10_lone_periods + 1];
-  size_t n = ns_watch(&s, &loc, t0 + numa10_lone_periods * p, NS_TICKS_PER_PERIOD_WATCH, mv,
-                      numa10_lone_periods + 1),
+  scen_move_t mv[numa10_lone_periods + 1];
+  size_t n = scen_watch(&s, &loc, t0 + numa10_lone_periods * p, SCEN_TICKS_PER_PERIOD_WATCH, mv,
+                        numa10_lone_periods + 1),
          late = 0;
   for (size_t i = 0; i < n && i <= numa10_lone_periods; i++)
     late += mv[i].t > t0 + 2 * p;
@@ -656,16 +658,16 @@ static void numa10_lone(suite_ctx_t *c) {
            "%zu home changes in %d periods, %zu after the second", n, numa10_lone_periods, late);
   crosscheck_moves(&s, from, n, "NUMA-10 lone busy VM");
   cu_locator_free(&loc);
-  ns_fini(&s);
+  scen_fini(&s);
 }
 
 void case_numa_10(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   const mmt_topology_t *run = sc_topology(c);
-  mmt_topology_t *own = ns_rebalancer_can_run(&run->desc) ? NULL : cu_topology(c, TOPO4);
+  mmt_topology_t *own = scen_rebalancer_can_run(&run->desc) ? NULL : cu_topology(c, TOPO4);
   const mmt_topology_t *mt = own ? own : run;
   mmc_host_t *h = sc_host(c, mt, MMC_CLOCK_STEPPED, NULL, 0);
-  uint64_t period = (uint64_t)cu_setting(c, h, "Numa.RebalancePeriod") * NS_MS;
+  uint64_t period = (uint64_t)cu_setting(c, h, "Numa.RebalancePeriod") * SCEN_MS;
   uint64_t tick = period / numa10_ticks_per_period;
   wl_churn_cfg_t cc = {.seed = sc_seed(c),
                        .max_vms = numa10_max_vms,

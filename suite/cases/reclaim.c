@@ -1,5 +1,5 @@
 /*
- * reclaim.c — cases of issue 7: free-memory states (STATE-1), ballooning
+ * reclaim.c — cases of reclamation: free-memory states (STATE-1), ballooning
  * (BAL-1..3), host swapping and its files (SWAP-1..3, SEC-2), the compression
  * cache (ZIP-1), sharing before swapping (TPS-7), fault injection (with the
  * check that swap victims are spread over the VM: SWAP-2's random choice),
@@ -882,7 +882,7 @@ void case_swap_2(suite_ctx_t *c) {
           (unsigned long long)sd.compressed_pages);
   /* Which VM was swapped and which ballooned is read from the statistics:
    * no probe here tells a swapped page from a compressed or ballooned one
-   * (its frame is gone either way; see the report of issue 15). Swapped and
+   * (its frame is gone either way). Swapped and
    * compressed pages are counted together: a decision needs only as much of
    * them as the implementation observes (an implementation counting
    * compressed pages among the swapped ones marks compressed unobserved). */
@@ -975,7 +975,7 @@ static bool zip_run(suite_ctx_t *c, mmt_topology_t *t, bool compressible,
 
 /* Where the victims went (compression cache or swap file) is read from the
  * statistics: their frames leave memory either way, and no probe here tells
- * a compressed page from a swapped one (see the report of issue 15). */
+ * a compressed page from a swapped one. */
 static bool zip_reported(suite_ctx_t *c, const mmc_vm_stats_t *s) {
   return cu_reported_vm(c, s, MMC_VMSTAT_COMPRESSED | MMC_VMSTAT_SWAPPED,
                         "ZIP-1 compressed against swapped pages");

@@ -1,5 +1,5 @@
 /*
- * share.c — cases of transparent page sharing (issue 5): TPS-1..6, TPS-8,
+ * share.c — cases of transparent page sharing: TPS-1..6, TPS-8,
  * SALT-1, SALT-2, and SEC-1's copy-on-write part. TPS-7 (share before swap)
  * belongs to the reclamation cases.
  *

@@ -1,6 +1,6 @@
 /*
- * perf.c — perf_event_open(2) counters declared in perf.h (issue 10,
- * "perf_event probes"; SPEC NUMA-7/MIG-1 remote-access metrics build on it).
+ * perf.c — perf_event_open(2) counters declared in perf.h (the perf_event
+ * probes; SPEC NUMA-7/MIG-1 remote-access metrics build on it).
  *
  * One counter per (event, thread): perf_event_open(pid = tid, cpu = -1),
  * counting from the moment it opens, read with time_enabled/time_running so

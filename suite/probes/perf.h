@@ -1,6 +1,6 @@
 /*
  * perf.h — perf_event_open(2) counters for the suite (prefix perf_probe_,
- * and sc_perf_ for cases), issue 10 "perf_event probes".
+ * and sc_perf_ for cases).
  *
  * A probe is a set of events counted on a target: given threads (tids), or
  * the whole calling process (every thread alive when the probe opens, and,

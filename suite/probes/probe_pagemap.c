@@ -1,7 +1,7 @@
 /*
  * probe_pagemap.c — frame identity and page state through the kernel's
  * /proc/self/pagemap and /proc/kpageflags (TPS-1..8, SALT-*, SEC-1, SWAP-2,
- * MIG-*; issue 16: probes any implementation can be judged by).
+ * MIG-*; probes any implementation can be judged by).
  *
  * pagemap has one 64-bit entry per virtual page of the process
  * (Documentation/admin-guide/mm/pagemap.rst): bit 63 present, 62 swapped,
