@@ -8,6 +8,11 @@
  *  - a failed host_create leaves nothing behind (every step unwinds);
  *  - stepped clock: time only moves in advance(), never back (MMC_ESTATE), and
  *    no thread of ours runs; live clock: advance() is MMC_ENOTSUP;
+ *  - a hook runs on the grid of its period (last run + k periods) on both
+ *    clocks: a live run that starts late, because the machine kept the
+ *    clock's thread off the CPU, moves no later run, and periods it missed
+ *    whole are skipped, not caught up (NUMA-4: home changes at period
+ *    boundaries);
  *  - event seq numbers are 0,1,2,... without gaps; a reader that fell more
  *    than the ring's capacity behind gets one MMC_EV_LOST with the count;
  *  - a rejected setting keeps its old value (settings.c).
@@ -76,9 +81,12 @@ static int next_hook(ref_host_t *h, uint64_t *due_out) {
   return best;
 }
 
-static void run_hook(ref_host_t *h, int i, uint64_t now) {
+/* The hook's run at `now`, due at `due`, counts as the run of the last
+ * period boundary not after now. */
+static void run_hook(ref_host_t *h, int i, uint64_t due, uint64_t now) {
   ref_assert(ref_lock_held(REF_LC_HOST));
-  h->hooks[i].last_ns = now;
+  uint64_t period = due - h->hooks[i].last_ns;
+  h->hooks[i].last_ns = period && now > due ? due + (now - due) / period * period : due;
   h->hook_runs++;
   h->hooks[i].run(h, now, h->hooks[i].ctx);
 }
@@ -91,7 +99,7 @@ static void *live_main(void *arg) {
     int i = next_hook(h, &due);
     uint64_t now = ref_host_now(h);
     if (i >= 0 && due <= now) {
-      run_hook(h, i, now);
+      run_hook(h, i, due, now);
       continue;
     }
     if (i < 0) {
@@ -121,7 +129,7 @@ static int host_advance(mmc_host_t *h, uint64_t now_ns, mmc_error_t *err) {
   ref_assert(ref_mem_quiescent(h)); /* the contract: every vCPU quiesced first (pmap.c R7) */
   while ((i = next_hook(h, &due)) >= 0 && due <= now_ns) {
     atomic_store(&h->now_ns, due);
-    run_hook(h, i, due);
+    run_hook(h, i, due, due);
   }
   atomic_store(&h->now_ns, now_ns);
   ref_host_unlock(h);
