@@ -333,6 +333,25 @@ static uint64_t farm_affinity(const farm_t *f, uint32_t node) {
   return f->t->desc.nnodes > 1 ? 1ull << node : 0;
 }
 
+/* The k-th node (modulo their number) a VM can live on: CPUs and memory.
+ * A real machine's topology may have memory-only nodes (a guest's, a
+ * CXL expander's), and an affinity to one alone is refused (NUMA-9). */
+static uint32_t farm_node(const farm_t *f, uint32_t k) {
+  uint64_t homes = cu_home_nodes(&f->t->desc);
+  uint32_t n = (uint32_t)__builtin_popcountll(homes);
+  if (n == 0)
+    return k % f->t->desc.nnodes;
+  for (uint32_t i = 0, seen = 0;; i++)
+    if ((homes >> i & 1) && seen++ == k % n)
+      return i;
+}
+
+/* How many nodes a VM can live on (at least 1). */
+static uint32_t farm_nodes(const farm_t *f) {
+  uint32_t n = (uint32_t)__builtin_popcountll(cu_home_nodes(&f->t->desc));
+  return n ? n : 1;
+}
+
 /* Power on a 1-vCPU clone VM on `node` and write its layout. */
 static size_t farm_add(farm_t *f, uint32_t node, const char *salt, bool pshare,
                        const wl_clone_cfg_t *cc) {
@@ -728,7 +747,7 @@ static void tps1_run(suite_ctx_t *c, const char *spec, const mmc_setting_value_t
   farm_t f;
   farm_open(c, &f, spec, SH_MHZ, extra, nextra);
   const mmc_impl_t *im = f.im;
-  uint32_t node = f.t->desc.nnodes - 1;
+  uint32_t node = farm_node(&f, farm_nodes(&f) - 1);
   mmc_vm_id_t id[2];
   mmc_vcpu_t *v[2];
   mmc_error_t err = {0};
@@ -819,7 +838,7 @@ enum { tps2_cow_steps = 4, tps2_cow_per_step = 32 };
 static void tps2_run(suite_ctx_t *c, const char *spec) {
   farm_t f;
   farm_open(c, &f, spec, SH_MHZ, sh_unsalted, 1);
-  uint32_t node = f.t->desc.nnodes - 1;
+  uint32_t node = farm_node(&f, farm_nodes(&f) - 1);
   wl_clone_cfg_t cc = sh_clone;
   cc.cow_writes_per_step = tps2_cow_per_step;
   for (int k = 0; k < 3; k++)
@@ -1397,7 +1416,7 @@ static void tps5_run(suite_ctx_t *c, const char *spec) {
       .image_seed = 0x5e50, .image_permille = 300, .zero_permille = 400};
   farm_t f;
   farm_open(c, &f, spec, SH_MHZ, NULL, 0); /* default salting: each VM alone */
-  uint32_t node = f.t->desc.nnodes - 1;
+  uint32_t node = farm_node(&f, farm_nodes(&f) - 1);
   farm_add(&f, node, NULL, true, &cc);
   farm_add(&f, node, NULL, true, &cc);
   farm_passes(&f, 1);
@@ -1445,7 +1464,7 @@ static uint64_t farm_scanned(farm_t *f) {
 static void tps6_run(suite_ctx_t *c, const char *spec) {
   farm_t f;
   farm_open(c, &f, spec, SH_MHZ, sh_unsalted, 1);
-  uint32_t node = f.t->desc.nnodes - 1;
+  uint32_t node = farm_node(&f, farm_nodes(&f) - 1);
   farm_add(&f, node, NULL, true, &sh_clone);
   farm_add(&f, node, NULL, true, &sh_clone);
   farm_add(&f, node, NULL, false, &sh_clone); /* sched.mem.pshare.enable = FALSE */
@@ -1520,13 +1539,14 @@ void case_tps_6(suite_ctx_t *c) {
 static void tps8_run(suite_ctx_t *c, const char *spec) {
   farm_t f;
   farm_open(c, &f, spec, SH_MHZ, sh_unsalted, 1);
-  uint32_t nn = f.t->desc.nnodes, nvms = nn >= 2 ? 2 * nn : 4, per_node[MMC_MAX_NODES] = {0};
+  uint32_t nn = f.t->desc.nnodes, homes = farm_nodes(&f), nvms = homes >= 2 ? 2 * homes : 4,
+           per_node[MMC_MAX_NODES] = {0};
   const char *held_by = NULL;
   int64_t held_old = 0;
   bool held = farm_pause(&f, &held_by, &held_old);
   for (uint32_t k = 0; k < nvms; k++) {
-    farm_add(&f, k % nn, NULL, true, &sh_clone);
-    per_node[k % nn]++;
+    farm_add(&f, farm_node(&f, k), NULL, true, &sh_clone);
+    per_node[farm_node(&f, k)]++;
   }
   uint64_t before = farm_frames_held(&f, NULL);
   farm_resume(&f, held_by, held_old);
@@ -1534,6 +1554,8 @@ static void tps8_run(suite_ctx_t *c, const char *spec) {
   uint64_t min_frames = 0, written = 0;
   mmc_error_t err = {0};
   for (uint32_t n = 0; n < nn; n++) {
+    if (!per_node[n])
+      continue; /* a node no VM can live on */
     wl_clone_expect_t ex;
     sc_require(c, wl_clone_expected(&sh_clone, f.npages, per_node[n], &ex, &err), &err, "expected");
     min_frames += ex.min_frames;
@@ -1562,8 +1584,8 @@ static void tps8_run(suite_ctx_t *c, const char *spec) {
   sc_check_int(c, name, (long long)min_frames, (long long)after);
   /* Pointer identity: every image page of each node's clones on one frame. */
   uint64_t same = 0, total = 0, s = 0, t = 0;
-  for (uint32_t k = nn; k < nvms; k++) {
-    image_identity(&f, k - nn, k, &s, &t);
+  for (uint32_t k = homes; k < nvms; k++) { /* VM k and k - homes share a node */
+    image_identity(&f, k - homes, k, &s, &t);
     same += s;
     total += t;
   }
@@ -1605,7 +1627,7 @@ static void salt_run(suite_ctx_t *c, const char *spec, int64_t mode, const char 
   mode = dflt ? 2 : mode;
   farm_t f;
   farm_open(c, &f, spec, SH_MHZ, s, dflt ? 0 : 1);
-  uint32_t node = f.t->desc.nnodes - 1;
+  uint32_t node = farm_node(&f, farm_nodes(&f) - 1);
   for (size_t i = 0; i < n; i++)
     farm_add(&f, node, salts[i], true, &sh_clone);
   farm_passes(&f, 1);
