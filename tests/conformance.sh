@@ -14,6 +14,9 @@
 # CONFORMANCE_REFERENCE: results files of reference runs already made here
 # (CI passes `make suite`'s: the same quick runs, so not run twice, ~100 s
 # on 2 cores); certified together when there are several.
+# CONFORMANCE_LINUX: a results file of the Linux implementation's whole run
+# here already made (CI passes make check's, tests/cli/linux-run.t: minutes
+# of real time waiting for ksmd, not run twice).
 set -u
 mmcert=${1:?usage: conformance.sh PATH/TO/mmcert [OUT.md]}
 out=${2:-doc/conformance.md}
@@ -59,8 +62,15 @@ if [ $# -gt 1 ]; then
 	[ -s "$dir/reference.json" ] || { echo "conformance: mmcert certify failed (see $dir/reference-certify.txt)" >&2; exit 2; }
 	ref=$dir/reference.json
 fi
-run "$dir/linux-here.json" --impl "$build/libmmlinux.so"
-files="$ref $dir/linux-here.json"
+linux=${CONFORMANCE_LINUX:-}
+if [ -n "$linux" ]; then
+	[ -s "$linux" ] || { echo "conformance: CONFORMANCE_LINUX: $linux is not a results file" >&2; exit 2; }
+	echo "# conformance: the Linux implementation's run $linux (given)"
+else
+	linux=$dir/linux-here.json
+	run "$linux" --impl "$build/libmmlinux.so"
+fi
+files="$ref $linux"
 for guest in "$build/numa/results.json" "$build/numa/results-linux.json"; do
 	[ -s "$guest" ] && files="$files $guest" && echo "# conformance: adding the 4-node guest's $guest"
 done
