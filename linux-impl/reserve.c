@@ -34,6 +34,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "lx.h"
 
 uint64_t lx_reserved_pages(const mmc_vm_config_t *c) {
@@ -59,18 +62,30 @@ int lx_reserve_admit(lx_host_t *h, const lx_vm_t *self, const mmc_vm_config_t *c
   return 0;
 }
 
+/* mlock(2) and munlock(2) as system calls: the sanitizers' runtimes replace
+ * the libc wrappers with no-ops (AddressSanitizer's "mlock is not
+ * supported"), so an instrumented build would lock nothing and a
+ * reservation would be neither resident nor safe from reclaim. */
+static int lock_range(void *addr, size_t len) {
+  return (int)syscall(SYS_mlock, addr, len);
+}
+
+static void unlock_range(void *addr, size_t len) {
+  syscall(SYS_munlock, addr, len);
+}
+
 int lx_reserve_apply(lx_vm_t *vm, uint64_t pages, mmc_error_t *err) {
   if (pages > vm->locked_pages) {
     size_t off = (size_t)vm->locked_pages * MMC_PAGE_SIZE;
     size_t len = (size_t)(pages - vm->locked_pages) * MMC_PAGE_SIZE;
-    if (mlock(vm->base + off, len) != 0)
+    if (lock_range(vm->base + off, len) != 0)
       return mmc_fail(err, MMC_EADMISSION,
                       "admission: the kernel cannot lock a %zu MiB reservation of VM %u "
                       "(mlock: %s)",
                       len >> 20, vm->id, strerror(errno));
   } else if (pages < vm->locked_pages) {
-    munlock(vm->base + (size_t)pages * MMC_PAGE_SIZE,
-            (size_t)(vm->locked_pages - pages) * MMC_PAGE_SIZE);
+    unlock_range(vm->base + (size_t)pages * MMC_PAGE_SIZE,
+                 (size_t)(vm->locked_pages - pages) * MMC_PAGE_SIZE);
   }
   vm->locked_pages = pages;
   return 0;
