@@ -226,7 +226,7 @@ static void send_why_not(int fd, const mmc_impl_t *t) {
   for (int b = 0; t->why_not && b < 64; b++) {
     if (t->capabilities & (1ull << b))
       continue;
-    char what[96], text[160];
+    char what[96], text[512];
     const char *name = suite_cap_name(1ull << b), *why = NULL;
     snprintf(what, sizeof what, "calling why_not(MMC_CAP_%s)", name ? name : "?");
     step(fd, what);

@@ -37,7 +37,7 @@ typedef struct suite_impl {
   char name[MMC_NAME_MAX]; /* summary.name points here, copied from the object */
   char version[64];        /* summary.version */
   char path[PATH_MAX];     /* as given (or the default), for messages and JSON */
-  char why_not[64][160];   /* why_not() of each clear capability bit; "" = none */
+  char why_not[64][512];   /* why_not() of each clear capability bit; "" = none */
 } suite_impl_t;
 
 /* Inspect the object at `path` in a child with a deadline

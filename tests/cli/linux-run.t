@@ -30,6 +30,9 @@ check "no SPEC id not shown for want of a live form" \
 grep '^# not shown .*\[clock\]' "$T/out" | sed 's/^/# /'
 check "every SPEC id shown, failed or not shown with a reason" \
 	sh -c "! grep -E '^# (not shown) +[A-Z0-9-]+ *\$' '$T/out'"
+check "every capability Linux lacks is explained (its why_not, up to 511 characters)" \
+	sh -c "! grep -q 'lacks it)' '$T/out'"
+grep 'lacks it)' "$T/out" | sed 's/^/# /'
 sed -n '/^# ---- certificate/,/^# verdict/p' "$T/out" | sed 's/^/# /'
 # Which cases took the time (the summary on stderr).
 sed -n '/^  case /,/^  pass /p' "$T/err" | awk '$4 + 0 >= 10 { print "# " $0 }'
