@@ -29,6 +29,7 @@
 #include "machine_state.h"
 
 #include "mmc_borrow.h"
+#include "test_util.h"
 
 static char dir[256], knob[300], swapfile[300];
 
@@ -260,13 +261,13 @@ static void real_knob_and_swap_after_sigkill(void **state) {
   (void)state;
   const char *ksm = "/sys/kernel/mm/ksm/pages_to_scan";
   if (geteuid() != 0 || access(ksm, W_OK) != 0 || access("/proc/swaps", F_OK) != 0)
-    skip();
+    test_skip("the machine's KSM and swap need root and a kernel with both");
   char saved_env[256];
   snprintf(saved_env, sizeof saved_env, "%s", getenv("MMCERT_BORROW_DIR"));
   unsetenv("MMCERT_BORROW_DIR"); /* the machine's own state: others see this borrow */
   if (!machine_quiet()) {
     setenv("MMCERT_BORROW_DIR", saved_env, 1);
-    skip();
+    test_skip("another run holds tests.lock or an open borrow: the machine is not quiet");
   }
   char before[64], path[300];
   assert_int_equal(mmc_borrow_read(ksm, before, sizeof before, NULL), 0);
@@ -302,8 +303,7 @@ static void real_knob_and_swap_after_sigkill(void **state) {
   assert_false(proc_swaps_has("real.swap"));
   assert_int_equal(access(path, F_OK), -1);
   if (others) {
-    print_message("# another run's borrow is open: the knob is not compared\n");
-    skip();
+    test_skip("another run's borrow is open: the knob is not compared");
   }
   assert_string_equal(now, before);
   assert_true(restored >= 2);

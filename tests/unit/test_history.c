@@ -32,6 +32,7 @@
 #define FIX MMCERT_SOURCE_DIR "/tests/fixtures/results/"
 
 #include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
+#include "test_util.h"
 
 static void t_series(suite_ctx_t *c) {
   for (int i = 0; i < 5; i++)
@@ -256,7 +257,7 @@ static void release_lock(holder_t *h) {
 static void import_once_all_or_nothing(void **state) {
   backend_t *b = *state;
   if (unavailable(b)) {
-    skip();
+    test_skip("PostgreSQL backend not tested: %s", b->skip);
     return;
   }
   json_t *doc = run_doc();

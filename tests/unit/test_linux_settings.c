@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "lx.h"
+#include "test_util.h"
 
 /* SPEC.md's table, written out independently of settings.c. */
 static const struct {
@@ -178,7 +179,7 @@ static void swap_dir_on_tmpfs_is_refused(void **state) {
   (void)state;
   char why[256] = "";
   if (lx_swap_dir_ok("/dev/shm", why, sizeof why))
-    skip(); /* /dev/shm is not tmpfs here */
+    test_skip("/dev/shm is not tmpfs here, so no refusal to test");
   assert_non_null(strstr(why, "tmpfs"));
   assert_false(lx_swap_dir_ok("/no/such/dir", why, sizeof why));
   assert_non_null(strstr(why, "/no/such/dir"));
