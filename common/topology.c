@@ -541,6 +541,8 @@ static int check_synthetic_size(const char *desc, mmc_error_t *err) {
       n = strtoull(colon + 1, &end, 10);
       if (end == colon + 1)
         n = 0;
+      else if (isalpha((unsigned char)*end))
+        len = (size_t)(end - p); /* hwloc reads "node:40pu:818" as two levels */
       if (n)
         objects = n > UINT64_MAX / objects ? UINT64_MAX : objects * n;
     }
