@@ -535,11 +535,14 @@ static int check_synthetic_size(const char *desc, mmc_error_t *err) {
     bool numa =
         !strncasecmp(p, "numa", 4) || !strncasecmp(p, "node", 4) || !strncasecmp(p, "[numa", 5);
     const char *colon = memchr(p, ':', len);
+    /* The count: after "type:", or the whole level when hwloc is left to
+     * pick the types ("2 2 4", "482048"). */
+    const char *count = isdigit((unsigned char)*p) ? p : colon && *p != '[' ? colon + 1 : NULL;
     unsigned long long n = 0;
-    if (colon && *p != '[') {
+    if (count) {
       char *end;
-      n = strtoull(colon + 1, &end, 10);
-      if (end == colon + 1)
+      n = strtoull(count, &end, 10);
+      if (end == count)
         n = 0;
       else if (isalpha((unsigned char)*end))
         len = (size_t)(end - p); /* hwloc reads "node:40pu:818" as two levels */

@@ -39,6 +39,9 @@ check "4096 PUs under each node: refused at once, the limit named" sh -c "[ $rc 
 # by fuzz_synthetic in CI).
 run timeout 20 "$MMCERT" topology --topology 'synthetic:node:40pu:818'
 check "levels run together: refused at once, the limit named" sh -c "[ $rc -eq 2 ] && grep -q \"more than 4096 objects at level 'pu:818'\" '$T/err'"
+# A level without a type (hwloc picks it): 'synthetic:482048' ran 30 s.
+run timeout 20 "$MMCERT" topology --topology 'synthetic:482048'
+check "a count without a type: refused at once, the limit named" sh -c "[ $rc -eq 2 ] && grep -q \"at level '482048'\" '$T/err'"
 run timeout 20 "$MMCERT" topology --topology 'synthetic:node:64 core:16 pu:8'
 check "8192 synthetic PUs: refused at once, the limit named" sh -c "[ $rc -eq 2 ] && grep -q 'at most 4096 PUs' '$T/err'"
 run timeout 20 "$MMCERT" topology --topology 'synthetic:node:64 core:16 pu:4'
