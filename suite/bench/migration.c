@@ -287,12 +287,13 @@ static int mig_measure(const suite_bench_opts_t *o, const mmc_impl_t *im,
   int failed = 1;
   /* An implementation without the documented rate cap (MMC_ENOTSUP: the
    * Linux kernel's migration has none) migrates as it does. */
-  f->rate_setting = true;
-  if (im->host_create(&hc, &h, &err) == MMC_ENOTSUP) {
-    f->rate_setting = false;
+  int rc = im->host_create(&hc, &h, &err);
+  f->rate_setting = rc != MMC_ENOTSUP;
+  if (rc == MMC_ENOTSUP) {
     hc.nsettings = 0;
+    rc = im->host_create(&hc, &h, &err);
   }
-  if (!h && im->host_create(&hc, &h, &err)) {
+  if (rc) {
     fprintf(o->err, "mmcert bench migration: host_create: %s\n", err.msg);
     return 1;
   }
@@ -375,7 +376,7 @@ static int mig_measure(const suite_bench_opts_t *o, const mmc_impl_t *im,
     }
   }
   wl_live_stop(live);
-  int rc = wl_live_join(live, &err);
+  rc = wl_live_join(live, &err);
   live = NULL;
   wl_verify_report_t rep;
   if (rc == 0)

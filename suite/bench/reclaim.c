@@ -407,6 +407,34 @@ static int cmp_d(const void *a, const void *c) {
 
 /* p50/p99 of page() on swapped pages (random gpfns among the written ones)
  * and of raw 4 KB random preads of the swap file's written part. */
+/* The swap-in's physical peer: br_lat_samples reads of one page each at
+ * pseudo-random pages first..first+span-1 of `fd` (continuing the random
+ * sequence at x), each timed into raw[] (microsecond figures made by
+ * br_latency_percentiles). A failed read leaves the rest of raw[] at 0. */
+static void br_pread_peer(int fd, uint64_t x, uint64_t first, uint64_t span, double *raw) {
+  uint8_t page[MMC_PAGE_SIZE];
+  span = span ? span : 1;
+  for (size_t i = 0; i < br_lat_samples; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t t0 = bu_now_ns();
+    if (pread(fd, page, MMC_PAGE_SIZE, (off_t)((first + (x >> 11) % span) * MMC_PAGE_SIZE)) < 0)
+      break;
+    raw[i] = (double)(bu_now_ns() - t0);
+  }
+}
+
+/* p50/p99 of n swap-in latencies and of the br_lat_samples raw reads, in
+ * microseconds (ns in); both arrays are sorted. */
+static void br_latency_percentiles(double *lat, size_t n, double *raw, double *p50, double *p99,
+                                   double *r50, double *r99) {
+  qsort(lat, n, sizeof *lat, cmp_d);
+  qsort(raw, br_lat_samples, sizeof *raw, cmp_d);
+  *p50 = n ? lat[n / 2] / 1e3 : 0;
+  *p99 = n ? lat[n * 99 / 100] / 1e3 : 0;
+  *r50 = raw[br_lat_samples / 2] / 1e3;
+  *r99 = raw[br_lat_samples * 99 / 100] / 1e3;
+}
+
 static int br_swapin(br_t *b, br_out_t *r, double *p50, double *p99, double *raw50, double *raw99) {
   const mmc_impl_t *im = b->im;
   mmc_vcpu_t *v = NULL;
@@ -440,22 +468,9 @@ static int br_swapin(br_t *b, br_out_t *r, double *p50, double *p99, double *raw
       lat[n++] = dt; /* this access was a swap-in */
   }
   im->vcpu_exit(v);
-  uint8_t page[MMC_PAGE_SIZE];
-  uint64_t span = r->swapped ? r->swapped : 1;
-  for (size_t i = 0; i < br_lat_samples; i++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    uint64_t t0 = bu_now_ns();
-    if (pread(fd, page, MMC_PAGE_SIZE, (off_t)(((x >> 11) % span) * MMC_PAGE_SIZE)) < 0)
-      break;
-    raw[i] = (double)(bu_now_ns() - t0);
-  }
+  br_pread_peer(fd, x, 0, r->swapped, raw);
   close(fd);
-  qsort(lat, n, sizeof *lat, cmp_d);
-  qsort(raw, br_lat_samples, sizeof *raw, cmp_d);
-  *p50 = n ? lat[n / 2] / 1e3 : 0;
-  *p99 = n ? lat[n * 99 / 100] / 1e3 : 0;
-  *raw50 = raw[br_lat_samples / 2] / 1e3;
-  *raw99 = raw[br_lat_samples * 99 / 100] / 1e3;
+  br_latency_percentiles(lat, n, raw, p50, p99, raw50, raw99);
   free(lat);
   free(raw);
   return n ? 0 : br_fail(b, "no swap-in was observed", NULL);
@@ -715,7 +730,8 @@ static int br_live_round(br_t *b, br_live_out_t *r, mmc_host_t **hp, mmc_vm_id_t
             (unsigned long long)r->pages, (unsigned long long)want, br_live_deadline_s,
             r->error[0] ? "; the implementation reported: " : "", r->error);
     return 1;
-  }  return 0;
+  }
+  return 0;
 }
 
 /* First accesses to swapped pages, timed; and raw preads of the swap file. */
@@ -745,22 +761,9 @@ static int br_live_swapin(br_t *b, mmc_host_t *h, mmc_vm_id_t vm, uint64_t writt
     lat[n++] = (double)(bu_now_ns() - t0);
   }
   im->vcpu_exit(v);
-  uint8_t page[MMC_PAGE_SIZE];
-  for (size_t i = 0; i < br_lat_samples; i++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    uint64_t t0 = bu_now_ns();
-    if (pread(fd, page, MMC_PAGE_SIZE,
-              (off_t)((1 + (x >> 11) % (swapped ? swapped : 1)) * MMC_PAGE_SIZE)) < 0)
-      break;
-    raw[i] = (double)(bu_now_ns() - t0);
-  }
+  br_pread_peer(fd, x, 1, swapped, raw);
   close(fd);
-  qsort(lat, n, sizeof *lat, cmp_d);
-  qsort(raw, br_lat_samples, sizeof *raw, cmp_d);
-  *p50 = n ? lat[n / 2] / 1e3 : 0;
-  *p99 = n ? lat[n * 99 / 100] / 1e3 : 0;
-  *r50 = raw[br_lat_samples / 2] / 1e3;
-  *r99 = raw[br_lat_samples * 99 / 100] / 1e3;
+  br_latency_percentiles(lat, n, raw, p50, p99, r50, r99);
   free(lat);
   free(raw);
   return n ? 0

@@ -102,6 +102,34 @@ typedef struct vms {
   mmc_vcpu_t *v[shb_max_vms];
 } vms_t;
 
+/* Power on out->n VMs of out->npages pages on out->h and write each page:
+ * the same image in every VM, or (unique) one of its own per VM. */
+static int vms_fill(const suite_bench_opts_t *o, vms_t *out, bool unique) {
+  const mmc_impl_t *im = out->im;
+  mmc_error_t err = {0};
+  for (uint32_t i = 0; i < out->n; i++) {
+    mmc_vm_config_t c;
+    mmc_vm_config_init(&c);
+    c.name = "bench-sharing";
+    c.memory_bytes = out->npages * MMC_PAGE_SIZE;
+    if (im->vm_power_on(out->h, &c, &out->id[i], &err) ||
+        im->vcpu_enter(out->h, out->id[i], 0, &out->v[i], &err)) {
+      fprintf(o->err, "mmcert bench sharing: power-on %u of %u: %s\n", i + 1, out->n, err.msg);
+      return 1;
+    }
+    for (uint64_t g = 0; g < out->npages; g++) {
+      void *p = im->page(out->v[i], g, true, &err);
+      if (!p) {
+        fprintf(o->err, "mmcert bench sharing: page %llu: %s\n", (unsigned long long)g, err.msg);
+        return 1;
+      }
+      wl_page_fill(p, unique ? SHB_IMAGE_SEED + 1 + i : SHB_IMAGE_SEED, g, 1);
+    }
+    im->quiesce(out->v[i]);
+  }
+  return 0;
+}
+
 /* scan_ghz 0 stops the scanner (TPS-6): the baseline host. */
 static int vms_open(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt_topology_t *topo,
                     uint32_t n, uint64_t npages, bool unique, int64_t scan_ghz, vms_t *out) {
@@ -123,27 +151,7 @@ static int vms_open(const suite_bench_opts_t *o, const mmc_impl_t *im, const mmt
     fprintf(o->err, "mmcert bench sharing: host_create: %s\n", err.msg);
     return 1;
   }
-  for (uint32_t i = 0; i < n; i++) {
-    mmc_vm_config_t c;
-    mmc_vm_config_init(&c);
-    c.name = "bench-sharing";
-    c.memory_bytes = npages * MMC_PAGE_SIZE;
-    if (im->vm_power_on(out->h, &c, &out->id[i], &err) ||
-        im->vcpu_enter(out->h, out->id[i], 0, &out->v[i], &err)) {
-      fprintf(o->err, "mmcert bench sharing: power-on %u of %u: %s\n", i + 1, n, err.msg);
-      return 1;
-    }
-    for (uint64_t g = 0; g < npages; g++) {
-      void *p = im->page(out->v[i], g, true, &err);
-      if (!p) {
-        fprintf(o->err, "mmcert bench sharing: page %llu: %s\n", (unsigned long long)g, err.msg);
-        return 1;
-      }
-      wl_page_fill(p, unique ? SHB_IMAGE_SEED + 1 + i : SHB_IMAGE_SEED, g, 1);
-    }
-    im->quiesce(out->v[i]);
-  }
-  return 0;
+  return vms_fill(o, out, unique);
 }
 
 static void vms_close(vms_t *v) {
@@ -630,27 +638,7 @@ static int live_open(const suite_bench_opts_t *o, const mmc_impl_t *im, const mm
   if (live_set(o, out, "Mem.ShareScanGHz", 0) || live_set(o, out, "Mem.ShareScanTime", 10) ||
       live_set(o, out, "Mem.ShareRateMax", 32768) || live_set(o, out, "Mem.ShareForceSalting", 0))
     return 1;
-  for (uint32_t i = 0; i < n; i++) {
-    mmc_vm_config_t c;
-    mmc_vm_config_init(&c);
-    c.name = "bench-sharing";
-    c.memory_bytes = npages * MMC_PAGE_SIZE;
-    if (im->vm_power_on(out->h, &c, &out->id[i], &err) ||
-        im->vcpu_enter(out->h, out->id[i], 0, &out->v[i], &err)) {
-      fprintf(o->err, "mmcert bench sharing: power-on %u of %u: %s\n", i + 1, n, err.msg);
-      return 1;
-    }
-    for (uint64_t g = 0; g < npages; g++) {
-      void *p = im->page(out->v[i], g, true, &err);
-      if (!p) {
-        fprintf(o->err, "mmcert bench sharing: page %llu: %s\n", (unsigned long long)g, err.msg);
-        return 1;
-      }
-      wl_page_fill(p, SHB_IMAGE_SEED, g, 1);
-    }
-    im->quiesce(out->v[i]);
-  }
-  return 0;
+  return vms_fill(o, out, false);
 }
 
 static int cmp_u64(const void *a, const void *b) {

@@ -534,16 +534,23 @@ static void farm_frames_vm(farm_t *f, size_t i, uint64_t *ids) {
   free(ptrs);
 }
 
-/* Pages of the farm's VMs on a frame another of their pages maps too. */
-static uint64_t farm_merged(farm_t *f, void *arg) {
-  (void)arg;
-  uint64_t n = f->n * f->npages, merged = 0;
-  uint64_t *ids = calloc(n ? n : 1, sizeof *ids);
+/* The frame identity of every page of every VM of the farm, sorted (0 for
+ * a page on no frame); *n gets their number. The caller frees. */
+static uint64_t *farm_frames_sorted(farm_t *f, uint64_t *n) {
+  *n = f->n * f->npages;
+  uint64_t *ids = calloc(*n ? *n : 1, sizeof *ids);
   if (!ids)
     sc_broken(f->c, "out of memory");
   for (size_t i = 0; i < f->n; i++)
     farm_frames_vm(f, i, ids + i * f->npages);
-  qsort(ids, n, sizeof *ids, sh_cmp_u64);
+  qsort(ids, *n, sizeof *ids, sh_cmp_u64);
+  return ids;
+}
+
+/* Pages of the farm's VMs on a frame another of their pages maps too. */
+static uint64_t farm_merged(farm_t *f, void *arg) {
+  (void)arg;
+  uint64_t n = 0, merged = 0, *ids = farm_frames_sorted(f, &n);
   for (uint64_t k = 0; k < n;) {
     uint64_t j = k;
     while (j < n && ids[j] == ids[k])
@@ -604,13 +611,7 @@ static uint64_t farm_frames_held(farm_t *f, uint64_t *per_node) {
       s += res[n];
     return s;
   }
-  uint64_t n = f->n * f->npages, distinct = 0;
-  uint64_t *ids = calloc(n ? n : 1, sizeof *ids);
-  if (!ids)
-    sc_broken(f->c, "out of memory");
-  for (size_t i = 0; i < f->n; i++)
-    farm_frames_vm(f, i, ids + i * f->npages);
-  qsort(ids, n, sizeof *ids, sh_cmp_u64);
+  uint64_t n = 0, distinct = 0, *ids = farm_frames_sorted(f, &n);
   for (uint64_t k = 0; k < n; k++)
     distinct += ids[k] && (k == 0 || ids[k] != ids[k - 1]);
   free(ids);
