@@ -71,7 +71,12 @@ typedef struct suite_case {
   uint32_t min_nodes;   /* nodes the run's topology must have; 0 = any */
   uint64_t min_memory;  /* bytes of host memory the case needs; 0 = any */
   uint32_t clocks;      /* suite_clock_form flags of the forms it has; 0 = both */
-  unsigned timeout_s;   /* quick mode; full mode allows 20x */
+  /* With clocks == SUITE_CLOCKS_STEPPED: why it has no live form — what its
+   * checks need that a live clock does not give, or that the form is not
+   * written yet (the certificate's "not shown [clock]" reason on a
+   * live-only implementation or --clock live, and `mmcert list`'s). */
+  const char *no_live;
+  unsigned timeout_s; /* quick mode; full mode allows 20x */
   void (*run)(suite_ctx_t *ctx);
 } suite_case_t;
 

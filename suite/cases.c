@@ -6,6 +6,25 @@
 #include "case.h"
 #include "cases/cases_list.h"
 
+/* Why a case has no live form (suite_case_t.no_live): the certificate's
+ * "not shown [clock]" reason on a live-only implementation. */
+#define NO_LIVE_STATE_CURVE                                                                        \
+  "its free-memory curve is set point by point by powering one reserved VM off and another on, "   \
+  "and only a stepped clock keeps the host from judging its state between the two (live, every "   \
+  "point would pass through an emptier host: transitions the curve does not have)"
+#define NO_LIVE_TARGETS                                                                            \
+  "targets are checked against the formula applied to the working-set estimates and shares the "   \
+  "implementation read at a Mem.BalancePeriod boundary; only a stepped clock lets the case read "  \
+  "those inputs at that instant (live, the estimates move between the period's computation and "   \
+  "the case's reading)"
+#define NO_LIVE_TARGET_TIMES                                                                       \
+  "judgeable live (target changes against Mem.BalancePeriod boundaries, with a period's slack), "  \
+  "but no live form is written yet: the memsim scenarios run live only for WSS-1..3"
+#define NO_LIVE_SCENARIO                                                                           \
+  "its rebalancer scenario (numa_scen.c) holds every VM's CPU demand and memory still and steps "  \
+  "the VMs on the case's thread between the rebalancer's periods; no live form of those "          \
+  "scenarios (VMs on their own vCPU threads, the periods in real time) is written yet"
+
 const suite_case_t suite_cases[] = {
     {.id = "SET-1",
      .spec_ids = "SET-1",
@@ -80,6 +99,7 @@ const suite_case_t suite_cases[] = {
               "scripted free-memory curve",
      .needs_caps = MMC_CAP_MEMSTATE,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_STATE_CURVE,
      .timeout_s = 120,
      .run = case_state_1},
     {.id = "BAL-1",
@@ -153,6 +173,7 @@ const suite_case_t suite_cases[] = {
      .title = "an idle VM's lowered target ramps back quickly once it is active",
      .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_TARGETS,
      .timeout_s = 60,
      .run = case_wss_4},
     {.id = "ALLOC-2",
@@ -160,6 +181,7 @@ const suite_case_t suite_cases[] = {
      .title = "active VMs under contention: targets in proportion to shares",
      .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_TARGETS,
      .timeout_s = 60,
      .run = case_alloc_2},
     {.id = "ALLOC-3",
@@ -168,6 +190,7 @@ const suite_case_t suite_cases[] = {
               "of idle taken",
      .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_TARGETS,
      .timeout_s = 60,
      .run = case_alloc_3},
     {.id = "ALLOC-5",
@@ -175,6 +198,7 @@ const suite_case_t suite_cases[] = {
      .title = "Mem.IdleTaxType=1: effective rate rises with idle/active, never above tau",
      .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_TARGETS,
      .timeout_s = 60,
      .run = case_alloc_5},
     {.id = "ALLOC-6",
@@ -183,6 +207,7 @@ const suite_case_t suite_cases[] = {
               "reconfigure",
      .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_TARGET_TIMES,
      .timeout_s = 60,
      .run = case_alloc_6},
     {.id = "ALLOC-4b",
@@ -190,6 +215,7 @@ const suite_case_t suite_cases[] = {
      .title = "OSDI02 idle-tax experiment: idle and active VM, tau 0 then 0.75",
      .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_TARGETS,
      .timeout_s = 60,
      .run = case_alloc_osdi02},
     /* ---- NUMA rebalancer and page migration (suite/cases/rebalance.c, migrate.c, set2.c) */
@@ -198,6 +224,7 @@ const suite_case_t suite_cases[] = {
      .title = "home changes only at rebalancer period boundaries; live period spacing",
      .needs_caps = MMC_CAP_REBALANCE,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 60,
      .run = case_numa_4},
     {.id = "NUMA-5",
@@ -205,6 +232,7 @@ const suite_case_t suite_cases[] = {
      .title = "imbalance under Numa.MigImbalanceThreshold moves nothing; memory must fit",
      .needs_caps = MMC_CAP_REBALANCE,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 60,
      .run = case_numa_5},
     {.id = "NUMA-6",
@@ -212,6 +240,7 @@ const suite_case_t suite_cases[] = {
      .title = "the rebalancer prefers the VM with memory on the destination",
      .needs_caps = MMC_CAP_REBALANCE,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 60,
      .run = case_numa_6},
     {.id = "NUMA-7",
@@ -219,6 +248,7 @@ const suite_case_t suite_cases[] = {
      .title = "after a home change new memory comes from the new home (probed)",
      .needs_caps = MMC_CAP_REBALANCE,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 60,
      .run = case_numa_7},
     {.id = "NUMA-10",
@@ -226,6 +256,7 @@ const suite_case_t suite_cases[] = {
      .title = "after churn the rebalancer reaches a steady state (convergence time)",
      .needs_caps = MMC_CAP_REBALANCE,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 120,
      .run = case_numa_10},
     {.id = "NUMA-12",
@@ -233,6 +264,7 @@ const suite_case_t suite_cases[] = {
      .title = "locality moves and swaps when they help, never into CPU contention",
      .needs_caps = MMC_CAP_REBALANCE,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 60,
      .run = case_numa_12},
     {.id = "MIG-1",
@@ -240,6 +272,7 @@ const suite_case_t suite_cases[] = {
      .title = "pages migrate to the new home at once (probed), contents intact",
      .needs_caps = MMC_CAP_REBALANCE | MMC_CAP_MIGRATION,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 60,
      .run = case_mig_1},
     {.id = "MIG-3",
@@ -247,6 +280,7 @@ const suite_case_t suite_cases[] = {
      .title = "migration rate within PageMigRateMax, slower near the end and when short",
      .needs_caps = MMC_CAP_REBALANCE | MMC_CAP_MIGRATION,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 60,
      .run = case_mig_3},
     {.id = "MIG-4",
@@ -260,6 +294,7 @@ const suite_case_t suite_cases[] = {
      .title = "Numa.PageMigEnable=0: home changes, no page moves (probed)",
      .needs_caps = MMC_CAP_REBALANCE | MMC_CAP_MIGRATION,
      .clocks = SUITE_CLOCKS_STEPPED,
+     .no_live = NO_LIVE_SCENARIO,
      .timeout_s = 60,
      .run = case_mig_5},
     {.id = "SET-2",

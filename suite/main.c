@@ -40,8 +40,9 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  run       run conformance cases against an implementation (TAP on stdout)\n"
-    "  list      list the cases with their SPEC ids and titles; list --spec lists the\n"
-    "            SPEC ids with the cases that judge them\n"
+    "  list      list the cases with their SPEC ids and titles, then those without a\n"
+    "            live-clock form and why; list --spec lists the SPEC ids with the cases\n"
+    "            that judge them\n"
     "  explain   what a SPEC id states, its documented source, its settings, the cases\n"
     "            and checks that judge it: mmcert explain ID|GLOB... (doc/spec.md)\n"
     "  topology  print the topology a run would use\n"
@@ -250,6 +251,11 @@ static int cmd_list(int argc, char **argv) {
     needs_text(c, needs, sizeof needs);
     printf("%-10s %-20s %-28s %s\n", c->id, c->spec_ids ? c->spec_ids : "", needs, c->title);
   }
+  /* What a live-only implementation (or --clock live) will see for them. */
+  printf("\nWithout a live form (not shown [clock] on the live clock):\n");
+  for (const suite_case_t *c = suite_cases; c->id; c++)
+    if (c->clocks == SUITE_CLOCKS_STEPPED)
+      printf("%-10s %s\n", c->id, c->no_live ? c->no_live : "(no reason given)");
   return 0;
 }
 

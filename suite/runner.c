@@ -137,7 +137,9 @@ static suite_ns_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
     mmc_clock_mode_t m = run->clock_force;
     bool case_has = m == MMC_CLOCK_LIVE ? case_live : case_stepped;
     bool impl_has = m == MMC_CLOCK_LIVE ? impl_live : impl_stepped;
-    if (!case_has)
+    if (!case_has && m == MMC_CLOCK_LIVE && c->no_live)
+      snprintf(reason, cap, "case %s has no live form (--clock live): %s", c->id, c->no_live);
+    else if (!case_has)
       snprintf(reason, cap, "case %s has no %s form (--clock %s)", c->id, clock_name(m),
                clock_name(m));
     else if (!impl_has)
@@ -150,7 +152,11 @@ static suite_ns_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
     *clock = MMC_CLOCK_STEPPED;
   else if (case_live && impl_live)
     *clock = MMC_CLOCK_LIVE;
-  else {
+  else if (!case_live && impl_live && c->no_live) {
+    snprintf(reason, cap, "case %s has no live form (implementation %s runs only a live clock): %s",
+             c->id, run->si->impl->name, c->no_live);
+    return SUITE_NS_CLOCK;
+  } else {
     snprintf(reason, cap, "case %s has %s; implementation %s runs %s", c->id,
              case_stepped && case_live ? "both clock forms"
              : case_stepped            ? "only a stepped-clock form"

@@ -29,4 +29,13 @@ run "$MMCERT" run --clock live --topology builtin:4 --case 'TPS-4' --case 'MIG-4
 	--seed 7 --json "$T/b4.json"
 check "reference, --clock live, builtin:4: TPS-4, MIG-4 and INT-1 live pass" live_ok 3
 grep -E '^not ok|^    not ok' "$T/out" | head -n 20 | sed 's/^/# /'
+
+# A case without a live form says why, in the list and in the certificate.
+run "$MMCERT" list
+check "list: every case without a live form gives its reason" \
+	sh -c "sed -n '/^Without a live form/,\$p' '$T/out' | grep -q '^NUMA-4 ' &&
+		! grep -q '(no reason given)' '$T/out'"
+run "$MMCERT" run --clock live --case NUMA-4 --seed 7
+check "certificate: not shown [clock] with the case's reason" \
+	out_has "^# not shown  NUMA-4 *\\[clock\\] case NUMA-4: case NUMA-4 has no live form (--clock live): its rebalancer scenario"
 done_testing
