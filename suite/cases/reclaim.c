@@ -9,6 +9,10 @@
  * states are forced by a few thousand touched pages. Stepped cases are
  * deterministic from the run's seed; one "tick" is one virtual second
  * (RC_TICK_NS), long enough for any implementation's periodic reclamation.
+ * Their live forms wait for that second of reclamation on the probe
+ * instead (rc_reclaim_second: the written pages leaving memory, within
+ * SWAP-2's 2 s). STATE-1 has none: its curve of free memory is held still
+ * at each point only by a stepped clock (a live reclaimer moves it).
  * Expected values are computed here from SPEC.md, not read from the
  * implementation: minFree by the sliding scale, the state bands, the balloon
  * cap, the compression cap.
@@ -1079,7 +1083,7 @@ static void swap2_check_spread(suite_ctx_t *c, mmc_host_t *h, mmc_vm_id_t vm, ui
   for (int w = 0; w < swap2_walks; w++) {
     if (w > 0) {
       swap2_walk(c, h, vm, n, ptrs);
-      cu_advance(c, h, RC_TICK_NS);
+      rc_reclaim_second(c, h, ptrs, n);
     }
     uint64_t got = swap2_victims(c, ptrs, n, parts, &starts);
     victims += got;
@@ -1115,7 +1119,7 @@ void case_swap_enospc(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
   mmt_topology_t *t = rc_topo(c, 64);
   mmc_setting_value_t s[] = {{"Mem.MemZipEnable", 0}};
-  mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, s, 1);
+  mmc_host_t *h = sc_host(c, t, sc_clock(c), s, 1);
   mmc_error_t err = {0};
   mmc_fault_t fault = {.kind = MMC_FAULT_SWAP_WRITE, .count = 1000000, .error = ENOSPC};
   int rc = im->inject_fault(h, &fault, &err);
@@ -1129,7 +1133,7 @@ void case_swap_enospc(suite_ctx_t *c) {
     sc_broken(c, "out of memory for page pointers");
   uint64_t n = rc_write_ptrs(c, h, vm, cap * 3 / 2, 21, false, mf / 2, ptrs);
   cu_count_events(c, h, &cursor, MMC_EV_ERROR, 0);
-  cu_advance(c, h, RC_TICK_NS);
+  rc_reclaim_second(c, h, ptrs, n); /* live: the whole 2 s bound, as nothing may leave */
   uint64_t parts[swap2_parts] = {0}, starts = 0;
   uint64_t gone = swap2_victims(c, ptrs, n, parts, &starts);
   sc_check_int(c, "ENOSPC while swapping: every page stays in memory (mincore)", 0,
@@ -1144,7 +1148,7 @@ void case_swap_enospc(suite_ctx_t *c) {
                (long long)rc_bad(c, h, vm, n, 21, false));
   fault.count = MMC_FAULT_CLEAR;
   sc_require(c, im->inject_fault(h, &fault, &err), &err, "inject_fault(clear)");
-  cu_advance(c, h, RC_TICK_NS);
+  rc_reclaim_second(c, h, ptrs, n);
   memset(parts, 0, sizeof parts);
   starts = 0;
   gone = swap2_victims(c, ptrs, n, parts, &starts);
