@@ -24,10 +24,14 @@ check() {
 		echo "ok $n - $desc"
 	else
 		echo "not ok $n - $desc"
-		echo "# exit status $rc; stderr:"
-		head -n 5 "$T/err" | sed 's/^/#   /'
-		echo "# stdout:"
-		head -n 5 "$T/out" | sed 's/^/#   /'
+		# On stderr as well as in the TAP stream: prove shows a test's
+		# stderr without -v, so a CI log names what failed.
+		{
+			echo "# $desc: exit status $rc; stderr:"
+			head -n 5 "$T/err" | sed 's/^/#   /'
+			echo "# stdout:"
+			head -n 5 "$T/out" | sed 's/^/#   /'
+		} | tee /dev/stderr
 	fi
 }
 
