@@ -147,11 +147,19 @@ static void wss1_live(suite_ctx_t *c) {
   ms_wait(&e, 2 * e.sp_ns);
   mmc_vm_stats_t idle = ms_stats(&e, 0);
   ms_idle_exit(&e);
+  /* Live, a vCPU thread that enters and then sleeps executes for real
+   * while it enters and goes to sleep (microseconds: 12.8 us once under a
+   * load of 4, when the implementation read the thread's CPU time between
+   * the two): execution time within a tick of the holder's, and not one
+   * more page sampled. A VM that executed would gain 2 periods. */
   if (counts)
-    sc_check(c, idle.exec_ns == after.exec_ns && idle.pages_sampled == after.pages_sampled,
+    sc_check(c,
+             idle.exec_ns - after.exec_ns < e.tick_ns && idle.pages_sampled == after.pages_sampled,
              "vCPUs entered at demand 0: the period does not advance",
-             "exec_ns %llu -> %llu, pages_sampled %llu -> %llu", (unsigned long long)after.exec_ns,
-             (unsigned long long)idle.exec_ns, (unsigned long long)after.pages_sampled,
+             "exec_ns %llu -> %llu (allowed: less than a tick, %llu ns, for entering), "
+             "pages_sampled %llu -> %llu",
+             (unsigned long long)after.exec_ns, (unsigned long long)idle.exec_ns,
+             (unsigned long long)e.tick_ns, (unsigned long long)after.pages_sampled,
              (unsigned long long)idle.pages_sampled);
   w1_estimate_holds(c, &after, &idle, "vCPUs entered, idle: the working-set estimate holds");
   ms_start(&e, 0);
