@@ -514,6 +514,29 @@ static void pacing_follows_the_settings(void **state) {
   I->host_destroy(h);
 }
 
+/* TPS-3, SET-2: scanning turned back on in the middle of a scanner tick
+ * earns its pace from the change, not from the tick's start (a tick delayed
+ * past the change would otherwise scan for the time it was off). */
+static void resumed_scanning_earns_from_the_change(void **state) {
+  (void)state;
+  topo_t tp;
+  mmc_host_t *h = host(&tp, 1, 0, 64);
+  vm_t a = vm_on(h, 6000, 0, NULL); /* 6000 pages / 600 s = 10 pages/s */
+  int64_t ghz = 0;
+  assert_int_equal(I->setting_get(h, "Mem.ShareScanGHz", &ghz, NULL), 0);
+  assert_int_equal(I->setting_set(h, "Mem.ShareScanGHz", 0, NULL), 0);
+  uint64_t t0 = I->now(h);
+  assert_int_equal(I->advance(h, t0 + 10 * SEC + SEC / 2, NULL), 0);
+  assert_int_equal(vs(h, &a).pages_scanned, 0);
+  assert_int_equal(I->setting_set(h, "Mem.ShareScanGHz", ghz, NULL), 0);
+  assert_int_equal(I->advance(h, t0 + 11 * SEC, NULL), 0); /* the tick after: half a second */
+  assert_int_equal(vs(h, &a).pages_scanned, 5);
+  assert_int_equal(I->advance(h, t0 + 12 * SEC, NULL), 0);
+  assert_int_equal(vs(h, &a).pages_scanned, 15);
+  vm_off(h, &a);
+  I->host_destroy(h);
+}
+
 /* ---- live: merges and COW breaks under running vCPU threads */
 
 /* Each vCPU keeps a few pages hot (a page in use while a merge waits is not
@@ -702,6 +725,7 @@ int main(void) {
       cmocka_unit_test(salting_turned_on_unshares),
       cmocka_unit_test(stale_hints_are_rehashed_not_merged),
       cmocka_unit_test(pacing_follows_the_settings),
+      cmocka_unit_test(resumed_scanning_earns_from_the_change),
       cmocka_unit_test(live_vcpus_race_the_scanner),
       cmocka_unit_test(table_survives_churn),
   };
