@@ -42,9 +42,10 @@ enum { wss_vm_mib = 16, wss_host_mib = 64 };
 
 typedef struct w1_obs {
   uint64_t last_sampled, last_exec;
-  uint64_t n;             /* the increment seen first */
-  unsigned incs, bad_inc; /* increments, and those != n */
-  uint64_t boundary_exec[64];
+  uint64_t n;                  /* the increment seen first */
+  unsigned incs, bad_inc;      /* increments, and those != n */
+  uint64_t boundary_exec[64];  /* exec_ns at the reading that saw the boundary */
+  uint64_t boundary_after[64]; /* exec_ns at the reading before: the boundary lies between */
   unsigned nb;
 } w1_obs_t;
 
@@ -58,21 +59,34 @@ static void w1_observe(ms_env_t *e, uint64_t now, void *arg) {
     else if (d != o->n)
       o->bad_inc++;
     o->incs++;
-    if (o->nb < 64)
+    if (o->nb < 64) {
+      o->boundary_after[o->nb] = o->last_exec;
       o->boundary_exec[o->nb++] = s.exec_ns;
+    }
   }
   o->last_sampled = s.pages_sampled;
   o->last_exec = s.exec_ns;
 }
 
-/* Execution-time spacing of consecutive boundaries vs Mem.SamplePeriod:
- * within one tick (the observation grain). */
+/* Execution-time spacing of consecutive boundaries vs Mem.SamplePeriod,
+ * within one tick (the implementation accounts execution time at its own
+ * ticks). Stepped, every reading is a tick apart. Live, a reading comes
+ * when the case's thread runs, which a loaded machine delays while the
+ * vCPU goes on executing (25 ms once under a load of 9): a boundary lies
+ * between the reading before and the one that saw it, and the spacing
+ * is judged against the widest and narrowest gaps those allow. */
 static void w1_check_spacing(suite_ctx_t *c, ms_env_t *e, const w1_obs_t *o, const char *what) {
+  bool live = sc_clock(c) == MMC_CLOCK_LIVE;
   unsigned bad = 0;
   double worst = 0;
   for (unsigned i = 1; i < o->nb; i++) {
-    double d = (double)(o->boundary_exec[i] - o->boundary_exec[i - 1]);
-    double dev = fabs(d - (double)e->sp_ns);
+    double hi = (double)(o->boundary_exec[i] - o->boundary_exec[i - 1]), lo = hi;
+    if (live) {
+      hi = (double)o->boundary_exec[i] - (double)o->boundary_after[i - 1];
+      lo = (double)o->boundary_after[i] - (double)o->boundary_exec[i - 1];
+    }
+    double sp = (double)e->sp_ns;
+    double dev = sp > hi ? sp - hi : sp < lo ? lo - sp : 0;
     worst = fmax(worst, dev);
     bad += dev > (double)e->tick_ns;
   }
