@@ -51,6 +51,7 @@ int ref_host_add_hook(ref_host_t *h, const ref_hook_t *hook, mmc_error_t *err) {
   }
   h->hooks[h->nhooks] = *hook;
   h->hooks[h->nhooks].last_ns = ref_host_now(h);
+  h->hooks[h->nhooks].period_ns = ref_settings_period_ns(&h->settings, hook->period);
 #ifdef REF_TWINS
   h->hooks[h->nhooks].twin_period_ns = ref_settings_period_ns(&h->settings, hook->period);
 #endif
@@ -66,10 +67,12 @@ static int next_hook(ref_host_t *h, uint64_t *due_out) {
   int best = -1;
   uint64_t best_due = UINT64_MAX;
   for (uint32_t i = 0; i < h->nhooks; i++) {
-    uint64_t period = ref_settings_period_ns(&h->settings, h->hooks[i].period);
+    uint64_t period = h->hooks[i].period_ns;
 #ifdef REF_TWINS
     if (REF_TWIN(SET2_PERIOD_READ_ONCE)) /* twin: the period of the hook's registration */
       period = h->hooks[i].twin_period_ns;
+    if (REF_TWIN(SET2_PERIOD_CHANGES_PERIOD_UNDER_WAY)) /* twin: the setting as it is now */
+      period = ref_settings_period_ns(&h->settings, h->hooks[i].period);
 #endif
     uint64_t due = h->hooks[i].last_ns + period;
     if (due < best_due) {
@@ -87,6 +90,7 @@ static void run_hook(ref_host_t *h, int i, uint64_t due, uint64_t now) {
   ref_assert(ref_lock_held(REF_LC_HOST));
   uint64_t period = due - h->hooks[i].last_ns;
   h->hooks[i].last_ns = period && now > due ? due + (now - due) / period * period : due;
+  h->hooks[i].period_ns = ref_settings_period_ns(&h->settings, h->hooks[i].period); /* SET-2 */
   h->hook_runs++;
   h->hooks[i].run(h, now, h->hooks[i].ctx);
 }
@@ -168,7 +172,7 @@ static int host_setting_set(mmc_host_t *h, const char *name, int64_t value, mmc_
     if (ref_mechs[i] && ref_mechs[i]->setting_changed)
       ref_mechs[i]->setting_changed(h, id);
   if (rc == 0)
-    pthread_cond_broadcast(&h->wake); /* the live clock recomputes its due times */
+    pthread_cond_broadcast(&h->wake); /* twins that read the period as it is now */
   ref_host_unlock(h);
   return rc;
 }
@@ -206,8 +210,12 @@ static void detach_mechs(ref_host_t *h) {
       ref_mechs[i]->detach(h);
 }
 
-void *ref_host_mech(ref_host_t *h, ref_mech_id_t id) { return h->mech[id]; }
-void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state) { h->mech[id] = state; }
+void *ref_host_mech(ref_host_t *h, ref_mech_id_t id) {
+  return h->mech[id];
+}
+void ref_host_set_mech(ref_host_t *h, ref_mech_id_t id, void *state) {
+  h->mech[id] = state;
+}
 
 static int check_topology(const mmc_topology_t *t, mmc_error_t *err) {
   if (!t)
@@ -449,8 +457,10 @@ static int inject_fault(mmc_host_t *h, const mmc_fault_t *f, mmc_error_t *err) {
   case MMC_FAULT_SWAP_WRITE: return inject_swap_write(h, f, err);
   case MMC_FAULT_FRAME_EXHAUSTION: return inject_exhaustion(h, f, err);
   default:
-    return mmc_fail(err, MMC_EINVAL, "inject_fault: unknown kind %u (1 swap write, 2 frame "
-                    "exhaustion)", f->kind);
+    return mmc_fail(err, MMC_EINVAL,
+                    "inject_fault: unknown kind %u (1 swap write, 2 frame "
+                    "exhaustion)",
+                    f->kind);
   }
 }
 

@@ -121,6 +121,10 @@ typedef struct ref_hook {
   ref_hook_fn run;         /* called with h->lock held */
   void *ctx;
   uint64_t last_ns; /* host time of the last run (0 = creation) */
+  /* The period under way, read from `period` when it began (at the last
+   * run, or at registration): SET-2, a changed setting takes effect from
+   * the next period, so a change never moves the due time under way. */
+  uint64_t period_ns;
 #ifdef REF_TWINS
   uint64_t twin_period_ns; /* the period when registered (twin SET2_PERIOD_READ_ONCE) */
 #endif
@@ -146,7 +150,7 @@ struct mmc_host {
   /* Memory (vm.c): one frame pool per node with memory, NULL otherwise. */
   ref_pool_t *pools[MMC_MAX_NODES];
   uint8_t *pool_bases[MMC_MAX_NODES];
-  void *mem; /* vm.c's private host state (VM table, placement aggregates) */
+  void *mem;                  /* vm.c's private host state (VM table, placement aggregates) */
   void *mech[REF_MECH_COUNT]; /* per-mechanism host state (ref_host_mech) */
 
   /* Clock. Stepped: now_ns moves only in advance(). Live: now = monotonic - t0. */
@@ -170,8 +174,6 @@ struct mmc_host {
   _Atomic int64_t fault_swap_writes;
   _Atomic int fault_swap_errno;
 };
-
-
 
 /* h->lock through the lock-order check of debug builds (debug.h). */
 static inline void ref_host_lock(ref_host_t *h) {
@@ -234,11 +236,10 @@ struct ref_vm {
   _Atomic bool falling_back; /* last allocation was off-home */
   _Atomic uint64_t pages_migrated;
   _Atomic uint64_t home_changes;
-  _Atomic uint32_t rr;       /* round-robin cursor when unplaced */
-  _Atomic uint64_t affinity; /* cfg.node_affinity for the fault path (no h->lock there) */
+  _Atomic uint32_t rr;        /* round-robin cursor when unplaced */
+  _Atomic uint64_t affinity;  /* cfg.node_affinity for the fault path (no h->lock there) */
   void *mech[REF_MECH_COUNT]; /* per-mechanism state (vm_on/vm_off of its ref_mech_t) */
 };
-
 
 /* ---------------------------------------------------------------- mechanisms
  * Every documented mechanism is one file with one ref_mech_t row, listed in
@@ -269,8 +270,8 @@ typedef struct ref_mech {
    * ref_fault_ops_t. A SAMPLED handler only counts the touch and leaves *pte
    * to the state's handler. */
   uint32_t fault_states;
-  int (*fault)(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, bool write,
-               uint64_t *pte, mmc_error_t *err);
+  int (*fault)(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn, bool write, uint64_t *pte,
+               mmc_error_t *err);
   /* Power-off: free what a page in one of release_states holds. */
   uint32_t release_states;
   void (*release)(ref_host_t *h, ref_vm_t *vm, uint64_t gpfn, uint64_t pte);
@@ -290,7 +291,7 @@ extern const ref_mech_t *const ref_mechs[REF_MECH_COUNT];
  * flags (edit the one line); ref_mechs_check verifies at host creation that
  * the rows in mechs.c provide exactly these. */
 #define REF_MECH_CAPS                                                                              \
-  (REF_CAPS_REBALANCE | REF_CAPS_MIGRATE | REF_CAPS_SHARE | REF_CAPS_WSS | REF_CAPS_ALLOC |          \
+  (REF_CAPS_REBALANCE | REF_CAPS_MIGRATE | REF_CAPS_SHARE | REF_CAPS_WSS | REF_CAPS_ALLOC |        \
    REF_CAPS_MEMSTATE | REF_CAPS_BALLOON | REF_CAPS_SWAP)
 
 #define REF_CAPS_REBALANCE MMC_CAP_REBALANCE
@@ -370,7 +371,7 @@ static inline uint32_t ref_distance(const ref_host_t *h, uint32_t a, uint32_t b)
  * VM table); ref_mem_fini powers every VM off and frees the pools. */
 /* Capabilities of the memory side (vm.c). */
 #define REF_MEM_CAPS                                                                               \
-  (MMC_CAP_PLACEMENT | MMC_CAP_VNUMA | MMC_CAP_MOVE_RANGE | MMC_CAP_NODE_MAPPINGS |              \
+  (MMC_CAP_PLACEMENT | MMC_CAP_VNUMA | MMC_CAP_MOVE_RANGE | MMC_CAP_NODE_MAPPINGS |                \
    MMC_CAP_NODE_AFFINITY)
 int ref_mem_init(ref_host_t *h, mmc_error_t *err);
 void ref_mem_fini(ref_host_t *h);
