@@ -213,6 +213,13 @@ struct mmc_vcpu {
   ref_vcpu_q_t *q; /* quiescence state in the VM's page map */
   _Atomic bool entered;
   pid_t tid; /* thread that entered (valid while entered) */
+  /* The entering thread's CPU time at vcpu_enter (under h->lock, as the
+   * accounting hooks read it), and at the last exit, by the exiting thread
+   * before `entered` is cleared, its tid and CPU time: the execution time
+   * before the first accounting and after the last is not lost (WSS-1). */
+  uint64_t enter_cpu_ns;
+  _Atomic pid_t exit_tid;
+  _Atomic uint64_t exit_cpu_ns;
   bool binding_applied;
   uint32_t demand; /* permille, counted in the placement aggregates (place_lock) */
 };

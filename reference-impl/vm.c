@@ -763,6 +763,13 @@ static uint32_t reported_home(const ref_vm_t *vm, uint32_t i) {
   return atomic_load(&vm->client[i].home);
 }
 
+/* The calling thread's CPU time (0 when unreadable: then nothing before
+ * the first accounting or after the last is counted, as without it). */
+static uint64_t thread_cpu_now(void) {
+  struct timespec ts;
+  return clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 ? mmc_timespec_ns(&ts) : 0;
+}
+
 int ref_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **out,
                    mmc_error_t *err) {
   ref_vm_t *vm;
@@ -782,6 +789,7 @@ int ref_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **o
     goto out;
   }
   v->tid = gettid();
+  v->enter_cpu_ns = thread_cpu_now();
   v->binding_applied = false;
   uint32_t node = vcpu_node(vm, v);
   if (node != REF_NO_NODE && h->nodes[node].real && h->nodes[node].ncpus) {
@@ -810,7 +818,9 @@ void ref_vcpu_exit(mmc_vcpu_t *v) {
   ref_pmap_vcpu_offline(v->q);
   if (bind_depth && --bind_depth == 0 && bind_saved_ok)
     sched_setaffinity(0, sizeof bind_saved, &bind_saved);
-  atomic_store(&v->entered, false);
+  atomic_store(&v->exit_cpu_ns, thread_cpu_now());
+  atomic_store(&v->exit_tid, v->tid);
+  atomic_store(&v->entered, false); /* after the exit record: readers see both */
   atomic_fetch_sub(&v->vm->nentered, 1);
 }
 

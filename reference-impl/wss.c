@@ -184,11 +184,16 @@ static void wss_params_now(ref_host_t *h, wss_params_t *p) {
 static uint64_t wss_exec_live(ref_vm_t *vm, wss_vm_t *w) {
   uint64_t sum = 0;
   for (uint32_t i = 0; i < vm->cfg.vcpus; i++) {
-    const mmc_vcpu_t *v = &vm->vcpus[i];
+    mmc_vcpu_t *v = &vm->vcpus[i];
     uint64_t now = 0;
     bool ok = atomic_load(&v->entered) && mmc_thread_cpu_ns(v->tid, &now);
+    uint64_t at_exit = atomic_load(&v->exit_cpu_ns);
     if (ok && w->tid[i] == v->tid && now >= w->cpu_ns[i])
       sum += now - w->cpu_ns[i];
+    else if (ok && w->tid[i] != v->tid && v->enter_cpu_ns && now >= v->enter_cpu_ns)
+      sum += now - v->enter_cpu_ns; /* entered since the last accounting */
+    else if (!ok && w->tid[i] && atomic_load(&v->exit_tid) == w->tid[i] && at_exit >= w->cpu_ns[i])
+      sum += at_exit - w->cpu_ns[i]; /* it ran from the last accounting to its exit */
     w->tid[i] = ok ? v->tid : 0;
     w->cpu_ns[i] = now;
   }

@@ -376,16 +376,81 @@ static void live_exec_is_thread_cpu_time(void **state) {
   pthread_join(th, NULL);
   uint64_t wall = mmc_mono_ns() - t0;
   assert_int_equal(a.rc, 0);
+  /* The stretch from the last accounting to the exit is accounted at the
+   * hook's next run (live_exit_accounts_the_last_stretch). */
+  uint64_t ticks = hook_runs(h);
+  while (hook_runs(h) < ticks + 2)
+    sched_yield();
   mmc_vm_stats_t s = stats(h, a.id);
   assert_true(s.exec_ns >= 300 * MS);
   assert_true(s.exec_ns <= wall);
   assert_true(s.pages_sampled >= WSS_SAMPLE_PAGES_DEFAULT);
   /* The thread is gone: execution time stops. */
   uint64_t e = s.exec_ns;
-  uint64_t ticks = hook_runs(h);
+  ticks = hook_runs(h);
   while (hook_runs(h) < ticks + 3)
     sched_yield();
   assert_int_equal(stats(h, a.id).exec_ns, e);
+  I->host_destroy(h);
+}
+
+/* A vCPU that executes while the host's hooks cannot run (the test holds
+ * the host lock: a starved clock thread) and exits: that execution time
+ * is accounted at the next run, not lost with the thread (WSS-1). */
+typedef struct stretch_arg {
+  mmc_host_t *h;
+  mmc_vm_id_t id;
+  int rc;
+  _Atomic int phase; /* 1: entered and accounted; 2: the host is locked; 3: exited */
+} stretch_arg_t;
+
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return mmc_timespec_ns(&ts);
+}
+
+static void *stretch_vcpu(void *p) {
+  stretch_arg_t *a = p;
+  mmc_vcpu_t *v = NULL;
+  if ((a->rc = I->vcpu_enter(a->h, a->id, 0, &v, NULL))) {
+    atomic_store(&a->phase, 3);
+    return NULL;
+  }
+  uint64_t t0 = mmc_mono_ns();
+  while (stats(a->h, a->id).exec_ns < 50 * MS && mmc_mono_ns() - t0 < 20 * NS)
+    touch(v, 0, 64);
+  atomic_store(&a->phase, 1);
+  while (atomic_load(&a->phase) != 2)
+    touch(v, 0, 64);
+  for (uint64_t c0 = thread_cpu_ns(); thread_cpu_ns() - c0 < 100 * MS;)
+    touch(v, 0, 64); /* page() never takes the host lock (ref.h) */
+  I->vcpu_exit(v);
+  atomic_store(&a->phase, 3);
+  return NULL;
+}
+
+static void live_exit_accounts_the_last_stretch(void **state) {
+  (void)state;
+  topo_t tp;
+  mmc_host_t *h = host(&tp, MMC_CLOCK_LIVE);
+  stretch_arg_t a = {.h = h, .id = power_on(h, 1)};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, stretch_vcpu, &a), 0);
+  while (atomic_load(&a.phase) == 0)
+    sched_yield();
+  uint64_t before = stats(h, a.id).exec_ns;
+  ref_host_lock(h);
+  atomic_store(&a.phase, 2);
+  while (atomic_load(&a.phase) != 3)
+    sched_yield();
+  ref_host_unlock(h);
+  pthread_join(th, NULL);
+  assert_int_equal(a.rc, 0);
+  uint64_t ticks = hook_runs(h);
+  while (hook_runs(h) < ticks + 2)
+    sched_yield();
+  assert_true(stats(h, a.id).exec_ns >= before + 100 * MS);
   I->host_destroy(h);
 }
 
@@ -400,6 +465,7 @@ int main(void) {
       cmocka_unit_test(reclaimed_pages_are_sampled_passively),
       cmocka_unit_test(deterministic_with_the_seed),
       cmocka_unit_test(live_exec_is_thread_cpu_time),
+      cmocka_unit_test(live_exit_accounts_the_last_stretch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
