@@ -170,15 +170,20 @@ static void stepped_clock_runs_hooks_when_due(void **state) {
   assert_int_equal(log.times[0], 2000000000ull);
   assert_int_equal(log.times[2], 6000000000ull);
   assert_int_equal(I->now(h), 6500000000ull);
-  /* SET-2: the new period counts from the last run */
+  /* SET-2: the period under way (6 s to 8 s) keeps its due time; the
+   * new period applies from the next one */
   assert_int_equal(I->setting_set(h, "Numa.RebalancePeriod", 100, &err), 0);
-  assert_int_equal(I->advance(h, 6500000000ull, &err), 0);
-  assert_int_equal(log.runs, 8);
-  assert_int_equal(log.times[7], 6500000000ull);
+  assert_int_equal(I->advance(h, 7999999999ull, &err), 0);
+  assert_int_equal(log.runs, 3);
+  assert_int_equal(I->advance(h, 8500000000ull, &err), 0);
+  assert_int_equal(log.runs, 9);
+  assert_int_equal(log.times[3], 8000000000ull);
+  assert_int_equal(log.times[4], 8100000000ull);
+  assert_int_equal(log.times[8], 8500000000ull);
   /* time never goes back */
   assert_int_equal(I->advance(h, 1000, &err), MMC_ESTATE);
   assert_non_null(strstr(err.msg, "before the host clock"));
-  assert_int_equal(I->now(h), 6500000000ull);
+  assert_int_equal(I->now(h), 8500000000ull);
   I->host_destroy(h);
 }
 
