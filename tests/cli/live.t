@@ -23,11 +23,14 @@ live_ok() {
 run "$MMCERT" run --clock live --seed 7 --json "$T/here.json"
 check "reference, --clock live, this machine: no live form failed or broke" live_ok 18
 # What failed, on stderr too when something did (prove shows it without -v).
+# Each failing check with the diagnostics under it (not the passing cases'
+# comments).
 show_failures() {
-	grep -q -E '^not ok|^    not ok' "$T/out" || return 0
-	grep -E "$1" "$T/out" | grep -v '# metric' | head -n 40 | sed 's/^/# /' >&2
+	awk '/^(    )?not ok/ { show = 1; print; next }
+		/^(    )?ok/ || /# Subtest:/ { show = 0; next }
+		show && /^ *#/ && !/# metric/ { print }' "$T/out" | head -n 60 | sed 's/^/# /' >&2
 }
-show_failures '^not ok|^    not ok|^    # '
+show_failures
 check "the live forms of TPS-1..3, TPS-5..8, BAL-1, SWAP-2, ZIP-1, SWAP-ENOSPC, WSS-1..3, SEC-1, NUMA-8b, SET-2 ran" \
 	sh -c "for id in TPS-1 TPS-2 TPS-3 TPS-5 TPS-6 TPS-7 TPS-8 BAL-1 SWAP-2 ZIP-1 SWAP-ENOSPC WSS-1 WSS-2 WSS-3 SEC-1 NUMA-8b SET-2; do
 		grep -q -E \"^ok [0-9]* - \$id .*(\\[live clock\\]|# SKIP not shown \\((machine|unprobed)\\))\" '$T/out' ||
@@ -37,7 +40,7 @@ check "the live forms of TPS-1..3, TPS-5..8, BAL-1, SWAP-2, ZIP-1, SWAP-ENOSPC, 
 run "$MMCERT" run --clock live --topology builtin:4 --case 'TPS-4' --case 'MIG-4' --case 'INT-1' \
 	--seed 7 --json "$T/b4.json"
 check "reference, --clock live, builtin:4: TPS-4, MIG-4 and INT-1 live pass" live_ok 3
-show_failures '^not ok|^    not ok'
+show_failures
 
 # A case without a live form says why, in the list and in the certificate.
 run "$MMCERT" list
