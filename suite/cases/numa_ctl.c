@@ -43,8 +43,18 @@ static bool rebalancer_reported(suite_ctx_t *c, mmc_host_t *h, const char *what)
 enum { numa8_live_period_ms = 100 };
 
 static void numa8_live_period(suite_ctx_t *c, mmc_host_t *h) {
-  if (cu_clock(c) == MMC_CLOCK_LIVE && sc_mode(c) == SUITE_MODE_QUICK)
-    sc_impl(c)->setting_set(h, "Numa.RebalancePeriod", numa8_live_period_ms, NULL);
+  if (cu_clock(c) != MMC_CLOCK_LIVE || sc_mode(c) != SUITE_MODE_QUICK)
+    return;
+  uint64_t old_ns = (uint64_t)cu_setting(c, h, "Numa.RebalancePeriod") * 1000000ull;
+  if (sc_impl(c)->setting_set(h, "Numa.RebalancePeriod", numa8_live_period_ms, NULL) != 0)
+    return;
+  /* SET-2: the period under way (begun at power-on) keeps its old length;
+   * the shortened ones follow it. Wait it out: its run, or none when the
+   * rebalancer is off. */
+  uint64_t cursor = 0, end = cu_now_ns() + old_ns + numa8_live_period_ms * 1000000ull;
+  cu_count_events(c, h, &cursor, MMC_EV_REBALANCE, 0); /* runs before the change */
+  while (cu_now_ns() < end && cu_count_events(c, h, &cursor, MMC_EV_REBALANCE, 0) == 0)
+    cu_sleep_until_ns(cu_now_ns() + 10 * 1000000ull);
 }
 
 /* Let `periods` rebalancer periods pass — the stepped clock advanced by
