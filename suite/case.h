@@ -47,18 +47,18 @@ enum suite_clock_form {
   SUITE_CLOCKS_LIVE = 1u << 1,    /* the implementation's own threads, real time */
 };
 
-/* Why a case is not shown (JSON "not_shown_kind"; suite_ns_kind_name). */
-typedef enum suite_ns_kind {
-  SUITE_NS_NONE = 0,
-  SUITE_NS_CAPABILITY,     /* the implementation lacks a capability (flag named) */
-  SUITE_NS_CLOCK,          /* no clock form both the case and the implementation have */
-  SUITE_NS_TOPOLOGY,       /* the topology is too small: nodes, real nodes, memory */
-  SUITE_NS_MACHINE,        /* the machine lacks something: root, PMU, KSM */
-  SUITE_NS_NOT_APPLICABLE, /* the implementation runs only on real nodes; the
+/* Why a case is not shown (JSON "not_shown_kind"; suite_notshown_kind_name). */
+typedef enum suite_notshown_kind {
+  SUITE_NOTSHOWN_NONE = 0,
+  SUITE_NOTSHOWN_CAPABILITY,     /* the implementation lacks a capability (flag named) */
+  SUITE_NOTSHOWN_CLOCK,          /* no clock form both the case and the implementation have */
+  SUITE_NOTSHOWN_TOPOLOGY,       /* the topology is too small: nodes, real nodes, memory */
+  SUITE_NOTSHOWN_MACHINE,        /* the machine lacks something: root, PMU, KSM */
+  SUITE_NOTSHOWN_NOT_APPLICABLE, /* the implementation runs only on real nodes; the
                               topology the case needs is emulated */
-  SUITE_NS_UNPROBED,       /* the case could not judge a part: no independent probe
+  SUITE_NOTSHOWN_UNPROBED,       /* the case could not judge a part: no independent probe
                               here, an unobserved statistic, a clear capability */
-} suite_ns_kind_t;
+} suite_notshown_kind_t;
 
 typedef struct suite_ctx suite_ctx_t;
 
@@ -132,10 +132,10 @@ __attribute__((format(printf, 2, 3))) void sc_diag(suite_ctx_t *c, const char *f
  * reported so far still count. */
 __attribute__((format(printf, 2, 3))) noreturn void sc_skip(suite_ctx_t *c, const char *fmt, ...);
 /* sc_skip with the kind named: a clock form that needs what the run's
- * topology lacks (SUITE_NS_TOPOLOGY), say, when the row cannot declare it
+ * topology lacks (SUITE_NOTSHOWN_TOPOLOGY), say, when the row cannot declare it
  * because the other form builds a topology of its own. */
 __attribute__((format(printf, 3, 4))) noreturn void
-sc_skip_kind(suite_ctx_t *c, suite_ns_kind_t kind, const char *fmt, ...);
+sc_skip_kind(suite_ctx_t *c, suite_notshown_kind_t kind, const char *fmt, ...);
 /* A part of the case cannot be judged here (no independent probe, a
  * statistic the implementation marks unobserved, a capability one check
  * needs is clear): recorded, and the case goes on. Unless a check fails,

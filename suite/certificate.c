@@ -18,25 +18,25 @@
 
 enum { MAX_IDS = 256, MAX_ID_LEN = 31 };
 
-static const char *const ns_names[] = {
-    [SUITE_NS_NONE] = "",
-    [SUITE_NS_CAPABILITY] = "capability",
-    [SUITE_NS_CLOCK] = "clock",
-    [SUITE_NS_TOPOLOGY] = "topology",
-    [SUITE_NS_MACHINE] = "machine",
-    [SUITE_NS_NOT_APPLICABLE] = "not applicable",
-    [SUITE_NS_UNPROBED] = "unprobed",
+static const char *const notshown_names[] = {
+    [SUITE_NOTSHOWN_NONE] = "",
+    [SUITE_NOTSHOWN_CAPABILITY] = "capability",
+    [SUITE_NOTSHOWN_CLOCK] = "clock",
+    [SUITE_NOTSHOWN_TOPOLOGY] = "topology",
+    [SUITE_NOTSHOWN_MACHINE] = "machine",
+    [SUITE_NOTSHOWN_NOT_APPLICABLE] = "not applicable",
+    [SUITE_NOTSHOWN_UNPROBED] = "unprobed",
 };
 
-const char *suite_ns_kind_name(suite_ns_kind_t k) {
-  return (size_t)k < sizeof ns_names / sizeof ns_names[0] ? ns_names[k] : "";
+const char *suite_notshown_kind_name(suite_notshown_kind_t k) {
+  return (size_t)k < sizeof notshown_names / sizeof notshown_names[0] ? notshown_names[k] : "";
 }
 
-suite_ns_kind_t suite_ns_kind_parse(const char *name) {
-  for (size_t k = 1; name && k < sizeof ns_names / sizeof ns_names[0]; k++)
-    if (!strcmp(ns_names[k], name))
-      return (suite_ns_kind_t)k;
-  return SUITE_NS_NONE;
+suite_notshown_kind_t suite_notshown_kind_parse(const char *name) {
+  for (size_t k = 1; name && k < sizeof notshown_names / sizeof notshown_names[0]; k++)
+    if (!strcmp(notshown_names[k], name))
+      return (suite_notshown_kind_t)k;
+  return SUITE_NOTSHOWN_NONE;
 }
 
 const char *suite_cert_status_name(suite_cert_status_t s) {
@@ -159,7 +159,7 @@ static void judge_id(suite_cert_id_t *e, const suite_case_t *table, const suite_
                      size_t nran) {
   bool failed = false, missing = false;
   char fail_why[sizeof e->reason] = "", ns_why[sizeof e->reason] = "";
-  suite_ns_kind_t first_kind = SUITE_NS_NONE;
+  suite_notshown_kind_t first_kind = SUITE_NOTSHOWN_NONE;
   for (const suite_case_t *c = table; c->id; c++) {
     if (!suite_cert_names(c->spec_ids, e->id))
       continue;
@@ -180,8 +180,8 @@ static void judge_id(suite_cert_id_t *e, const suite_case_t *table, const suite_
       append(fail_why, sizeof fail_why, "%scase %s broken: %s", fail_why[0] ? "; " : "", c->id,
              o->reason ? o->reason : "");
     } else if (o->verdict == SUITE_SKIP) {
-      if (first_kind == SUITE_NS_NONE)
-        first_kind = o->kind ? o->kind : SUITE_NS_UNPROBED;
+      if (first_kind == SUITE_NOTSHOWN_NONE)
+        first_kind = o->kind ? o->kind : SUITE_NOTSHOWN_UNPROBED;
       append(ns_why, sizeof ns_why, "%scase %s: %s", ns_why[0] ? "; " : "", c->id,
              o->reason ? o->reason : "");
     }
@@ -192,7 +192,9 @@ static void judge_id(suite_cert_id_t *e, const suite_case_t *table, const suite_
   } else if (ns_why[0] || !e->cases[0]) {
     e->status = SUITE_CERT_NOT_SHOWN;
     snprintf(e->kind, sizeof e->kind, "%s",
-             first_kind ? suite_ns_kind_name(first_kind) : missing ? "not selected" : "no case");
+             first_kind ? suite_notshown_kind_name(first_kind)
+             : missing  ? "not selected"
+                        : "no case");
     snprintf(e->reason, sizeof e->reason, "%s", e->cases[0] ? ns_why : "no case judges it");
   } else {
     e->status = SUITE_CERT_SHOWN;
@@ -237,7 +239,7 @@ size_t suite_cert_cases_of_run(const suite_run_t *run, suite_cert_case_t *out) {
     suite_cert_case_t o = {.id = r->c->id,
                            .spec_ids = r->c->spec_ids,
                            .verdict = r->verdict,
-                           .kind = r->ns_kind,
+                           .kind = r->notshown_kind,
                            .reason = r->reason};
     for (size_t k = 0; k < r->nrecs && !o.check; k++)
       if (r->recs[k].kind == SUITE_REC_CHECK && !r->recs[k].ok) {

@@ -74,15 +74,16 @@ typedef struct suite_cert_case {
   const char *id;
   const char *spec_ids; /* space-separated */
   suite_verdict_t verdict;
-  suite_ns_kind_t kind; /* not shown: why */
+  suite_notshown_kind_t kind; /* not shown: why */
   const char *reason;   /* skip or broken reason; fail: "n of m checks failed" */
   const char *check;    /* fail: the first failing check's name, else NULL */
   const char *diag;     /* fail: its diagnostic, else NULL */
 } suite_cert_case_t;
 
-/* "capability", "clock", ...; "" for SUITE_NS_NONE. */
-const char *suite_ns_kind_name(suite_ns_kind_t k);
-suite_ns_kind_t suite_ns_kind_parse(const char *name); /* SUITE_NS_NONE when unknown */
+/* "capability", "clock", ...; "" for SUITE_NOTSHOWN_NONE. */
+const char *suite_notshown_kind_name(suite_notshown_kind_t k);
+suite_notshown_kind_t
+suite_notshown_kind_parse(const char *name);               /* SUITE_NOTSHOWN_NONE when unknown */
 const char *suite_cert_status_name(suite_cert_status_t s); /* "shown", "failed", "not shown" */
 const char *suite_cert_verdict_name(suite_cert_verdict_t v); /* "CERTIFIED", ... */
 suite_cert_verdict_t suite_cert_verdict(const suite_cert_t *cert);

@@ -152,19 +152,20 @@ static void destroy_hosts(suite_ctx_t *c) {
     }
 }
 
-/* End the case; `ns` is the not-shown kind of a SKIP. */
-static _Noreturn void finish_kind(suite_ctx_t *c, suite_rec_kind_t kind, suite_ns_kind_t ns,
-                                  const char *text) {
+/* End the case; `notshown` is the not-shown kind of a SKIP. */
+static _Noreturn void finish_kind(suite_ctx_t *c, suite_rec_kind_t kind,
+                                  suite_notshown_kind_t notshown, const char *text) {
   destroy_hosts(c);
   suite_rec_t r = {.kind = kind, .ok = kind == SUITE_REC_DONE, .text = (char *)text};
-  r.ival[0] = ns;
+  r.ival[0] = notshown;
   if (suite_rec_send(c->fd, &r) != 0)
     _exit(3);
   _exit(0);
 }
 
 static _Noreturn void finish(suite_ctx_t *c, suite_rec_kind_t kind, const char *text) {
-  finish_kind(c, kind, kind == SUITE_REC_SKIP ? SUITE_NS_UNPROBED : SUITE_NS_NONE, text);
+  finish_kind(c, kind, kind == SUITE_REC_SKIP ? SUITE_NOTSHOWN_UNPROBED : SUITE_NOTSHOWN_NONE,
+              text);
 }
 
 const mmc_impl_t *sc_impl(suite_ctx_t *c) {
@@ -269,13 +270,14 @@ void sc_skip(suite_ctx_t *c, const char *fmt, ...) {
   finish(c, SUITE_REC_SKIP, text);
 }
 
-void sc_skip_kind(suite_ctx_t *c, suite_ns_kind_t kind, const char *fmt, ...) {
+void sc_skip_kind(suite_ctx_t *c, suite_notshown_kind_t kind, const char *fmt, ...) {
   char text[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  finish_kind(c, SUITE_REC_SKIP, kind == SUITE_NS_NONE ? SUITE_NS_UNPROBED : kind, text);
+  finish_kind(c, SUITE_REC_SKIP, kind == SUITE_NOTSHOWN_NONE ? SUITE_NOTSHOWN_UNPROBED : kind,
+              text);
 }
 
 void sc_not_shown(suite_ctx_t *c, const char *fmt, ...) {
@@ -323,7 +325,7 @@ mmc_host_t *sc_host_swap(suite_ctx_t *c, const mmt_topology_t *topo, mmc_clock_m
   /* A case that builds its own emulated topology cannot run an
    * implementation that only runs on real nodes: not applicable, named. */
   if (suite_not_applicable(run->si, topo ? topo : run->topo, na, sizeof na))
-    finish_kind(c, SUITE_REC_SKIP, SUITE_NS_NOT_APPLICABLE, na);
+    finish_kind(c, SUITE_REC_SKIP, SUITE_NOTSHOWN_NOT_APPLICABLE, na);
   int slot = 0;
   while (slot < SC_MAX_HOSTS && c->hosts[slot])
     slot++;

@@ -374,9 +374,10 @@ static json_t *case_json(const suite_run_t *run, size_t first) {
                         c->spec_ids ? c->spec_ids : "", "title", c->title, "verdict",
                         suite_verdict_name(worst->verdict), "reason", worst->reason, "timed_out",
                         timed_out, "duration_s", dur, "repetitions", (int)json_array_size(reps));
-  json_object_set_new(
-      o, "not_shown_kind",
-      json_string(worst->verdict == SUITE_SKIP ? suite_ns_kind_name(worst->ns_kind) : ""));
+  json_object_set_new(o, "not_shown_kind",
+                      json_string(worst->verdict == SUITE_SKIP
+                                      ? suite_notshown_kind_name(worst->notshown_kind)
+                                      : ""));
   json_object_set_new(o, "clock",
                       json_string(worst->verdict == SUITE_SKIP     ? ""
                                   : worst->clock == MMC_CLOCK_LIVE ? "live"

@@ -127,8 +127,8 @@ static const char *clock_name(mmc_clock_mode_t m) {
 
 /* The clock form of `c` in this run: forced by --clock, else stepped when
  * the case and the implementation both have it (deterministic), else live. */
-static suite_ns_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
-                                  mmc_clock_mode_t *clock, char *reason, size_t cap) {
+static suite_notshown_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
+                                        mmc_clock_mode_t *clock, char *reason, size_t cap) {
   uint32_t forms = c->clocks ? c->clocks : SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE;
   uint64_t caps = run->si->impl->capabilities;
   bool impl_stepped = caps & MMC_CAP_CLOCK_STEPPED, impl_live = caps & MMC_CAP_CLOCK_LIVE;
@@ -146,7 +146,7 @@ static suite_ns_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
       suite_caps_reason(run->si, m == MMC_CLOCK_LIVE ? MMC_CAP_CLOCK_LIVE : MMC_CAP_CLOCK_STEPPED,
                         reason, cap);
     *clock = m;
-    return case_has && impl_has ? SUITE_NS_NONE : SUITE_NS_CLOCK;
+    return case_has && impl_has ? SUITE_NOTSHOWN_NONE : SUITE_NOTSHOWN_CLOCK;
   }
   if (case_stepped && impl_stepped)
     *clock = MMC_CLOCK_STEPPED;
@@ -155,7 +155,7 @@ static suite_ns_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
   else if (!case_live && impl_live && c->no_live) {
     snprintf(reason, cap, "case %s has no live form (implementation %s runs only a live clock): %s",
              c->id, run->si->impl->name, c->no_live);
-    return SUITE_NS_CLOCK;
+    return SUITE_NOTSHOWN_CLOCK;
   } else {
     snprintf(reason, cap, "case %s has %s; implementation %s runs %s", c->id,
              case_stepped && case_live ? "both clock forms"
@@ -166,23 +166,23 @@ static suite_ns_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
              : impl_stepped            ? "only a stepped clock"
              : impl_live               ? "only a live clock"
                                        : "no clock (neither MMC_CAP_CLOCK_STEPPED nor _LIVE)");
-    return SUITE_NS_CLOCK;
+    return SUITE_NOTSHOWN_CLOCK;
   }
-  return SUITE_NS_NONE;
+  return SUITE_NOTSHOWN_NONE;
 }
 
-static suite_ns_kind_t topology_unmet(const suite_run_t *run, const suite_case_t *c, char *reason,
-                                      size_t cap) {
+static suite_notshown_kind_t topology_unmet(const suite_run_t *run, const suite_case_t *c,
+                                            char *reason, size_t cap) {
   uint32_t want_real = c->min_nodes > 2 ? c->min_nodes : 2;
   if (c->needs & SUITE_NEED_REAL_NUMA && real_nodes(run->topo) < want_real) {
     snprintf(reason, cap, "needs %u real NUMA nodes, topology '%s' has %u", want_real,
              run->topo->source, real_nodes(run->topo));
-    return SUITE_NS_TOPOLOGY;
+    return SUITE_NOTSHOWN_TOPOLOGY;
   }
   if (c->min_nodes && run->topo->desc.nnodes < c->min_nodes) {
     snprintf(reason, cap, "needs %u NUMA nodes, topology '%s' has %u", c->min_nodes,
              run->topo->source, run->topo->desc.nnodes);
-    return SUITE_NS_TOPOLOGY;
+    return SUITE_NOTSHOWN_TOPOLOGY;
   }
   uint64_t mem = 0;
   for (uint32_t i = 0; i < run->topo->desc.nnodes; i++)
@@ -190,29 +190,29 @@ static suite_ns_kind_t topology_unmet(const suite_run_t *run, const suite_case_t
   if (c->min_memory && mem < c->min_memory) {
     snprintf(reason, cap, "needs %llu MiB of host memory, the run has %llu MiB",
              (unsigned long long)(c->min_memory >> 20), (unsigned long long)(mem >> 20));
-    return SUITE_NS_TOPOLOGY;
+    return SUITE_NOTSHOWN_TOPOLOGY;
   }
-  return SUITE_NS_NONE;
+  return SUITE_NOTSHOWN_NONE;
 }
 
-static suite_ns_kind_t machine_unmet(const suite_case_t *c, char *reason, size_t cap) {
+static suite_notshown_kind_t machine_unmet(const suite_case_t *c, char *reason, size_t cap) {
   if (c->needs & SUITE_NEED_ROOT && geteuid() != 0) {
     snprintf(reason, cap, "needs root (running as uid %u)", (unsigned)geteuid());
-    return SUITE_NS_MACHINE;
+    return SUITE_NOTSHOWN_MACHINE;
   }
   if (c->needs & SUITE_NEED_PMU && !have_pmu()) {
     snprintf(reason, cap, "needs hardware perf events (PMU): perf_event_open cycles refused");
-    return SUITE_NS_MACHINE;
+    return SUITE_NOTSHOWN_MACHINE;
   }
   if (c->needs & SUITE_NEED_KSM && access("/sys/kernel/mm/ksm/run", W_OK) != 0) {
     snprintf(reason, cap, "needs KSM: /sys/kernel/mm/ksm/run not writable");
-    return SUITE_NS_MACHINE;
+    return SUITE_NOTSHOWN_MACHINE;
   }
-  return SUITE_NS_NONE;
+  return SUITE_NOTSHOWN_NONE;
 }
 
-suite_ns_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
-                                  mmc_clock_mode_t *clock, char *reason, size_t cap) {
+suite_notshown_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
+                                        mmc_clock_mode_t *clock, char *reason, size_t cap) {
   reason[0] = '\0';
   mmc_clock_mode_t dummy;
   clock = clock ? clock : &dummy;
@@ -220,13 +220,13 @@ suite_ns_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
   uint64_t missing = c->needs_caps & ~run->si->impl->capabilities;
   if (missing) {
     suite_caps_reason(run->si, missing, reason, cap);
-    return SUITE_NS_CAPABILITY;
+    return SUITE_NOTSHOWN_CAPABILITY;
   }
-  suite_ns_kind_t k = pick_clock(run, c, clock, reason, cap);
+  suite_notshown_kind_t k = pick_clock(run, c, clock, reason, cap);
   if (k)
     return k;
   if (suite_not_applicable(run->si, run->topo, reason, cap))
-    return SUITE_NS_NOT_APPLICABLE;
+    return SUITE_NOTSHOWN_NOT_APPLICABLE;
   if ((k = topology_unmet(run, c, reason, cap)))
     return k;
   return machine_unmet(c, reason, cap);
@@ -360,11 +360,11 @@ static void judge(suite_result_t *r, int status, double timeout_s, bool need_che
     snprintf(r->reason, sizeof r->reason, "%u of %u checks failed", failed, n);
   } else if (end->kind == SUITE_REC_SKIP) {
     r->verdict = SUITE_SKIP;
-    r->ns_kind = end->ival[0] ? (suite_ns_kind_t)end->ival[0] : SUITE_NS_UNPROBED;
+    r->notshown_kind = end->ival[0] ? (suite_notshown_kind_t)end->ival[0] : SUITE_NOTSHOWN_UNPROBED;
     snprintf(r->reason, sizeof r->reason, "%s", end->text);
   } else if (unprobed_reasons(r, r->reason, sizeof r->reason)) {
     r->verdict = SUITE_SKIP;
-    r->ns_kind = SUITE_NS_UNPROBED;
+    r->notshown_kind = SUITE_NOTSHOWN_UNPROBED;
   } else if (n == 0 && need_checks) {
     r->verdict = SUITE_BROKEN;
     snprintf(r->reason, sizeof r->reason, "the case reported no checks");
@@ -421,7 +421,8 @@ static void print_case(tap_t *top, const suite_result_t *r, unsigned repeat) {
   switch (r->verdict) {
   case SUITE_PASS: tap_ok(top, true, "%s", desc); break;
   case SUITE_SKIP:
-    tap_skip(top, desc, "not shown (%s): %s", suite_ns_kind_name(r->ns_kind), r->reason);
+    tap_skip(top, desc, "not shown (%s): %s", suite_notshown_kind_name(r->notshown_kind),
+             r->reason);
     break;
   case SUITE_FAIL:
     tap_ok(top, false, "%s", desc);
@@ -708,8 +709,8 @@ int suite_run(suite_run_t *run) {
     double t = case_timeout(run, r->c);
     if (run->progress)
       progress(run, i, t0);
-    r->ns_kind = suite_needs_unmet(run, r->c, &r->clock, r->reason, sizeof r->reason);
-    if (r->ns_kind)
+    r->notshown_kind = suite_needs_unmet(run, r->c, &r->clock, r->reason, sizeof r->reason);
+    if (r->notshown_kind)
       r->verdict = SUITE_SKIP;
     else
       judge(r, run_child(run, CHILD_CASE, r->c, r->clock, t, r), t, true);

@@ -97,7 +97,7 @@ typedef struct suite_result {
   const suite_case_t *c;
   unsigned rep; /* repetition, 0..repeat-1 (--repeat) */
   suite_verdict_t verdict;
-  suite_ns_kind_t ns_kind; /* SUITE_SKIP: why the case is not shown */
+  suite_notshown_kind_t notshown_kind; /* SUITE_SKIP: why the case is not shown */
   mmc_clock_mode_t clock;  /* the clock form it ran in (when it ran) */
   char reason[512]; /* skip/broken reason, timeout or signal; "" for pass/fail */
   double duration_s;
@@ -181,11 +181,11 @@ double suite_real_now(void);
 /* "quick", "full", "bench". */
 const char *suite_mode_name(suite_mode_t m);
 
-/* Does any need of `c` fail on this run? SUITE_NS_NONE when all are met;
+/* Does any need of `c` fail on this run? SUITE_NOTSHOWN_NONE when all are met;
  * else the kind, with the reason written (the runner's one source of skip
  * reasons, so they read alike). *clock gets the clock form to run in. */
-suite_ns_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
-                                  mmc_clock_mode_t *clock, char *reason, size_t cap);
+suite_notshown_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
+                                        mmc_clock_mode_t *clock, char *reason, size_t cap);
 /* "needs MMC_CAP_X (implementation N lacks it: why)" for the clear bits of
  * `missing`. */
 void suite_caps_reason(const suite_impl_t *si, uint64_t missing, char *reason, size_t cap);

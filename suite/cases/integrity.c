@@ -170,7 +170,7 @@ void case_int_1(suite_ctx_t *c) {
    * memory-only nodes are move targets only. */
   uint64_t homes = cu_home_nodes(&run->desc);
   if (__builtin_popcountll(homes) < 2 && (im->capabilities & MMC_CAP_REAL_NODES_ONLY))
-    sc_skip_kind(c, SUITE_NS_TOPOLOGY,
+    sc_skip_kind(c, SUITE_NOTSHOWN_TOPOLOGY,
                  "INT-1 remaps pages between two nodes with CPUs and memory; topology '%s' has "
                  "%d and the implementation runs only on real nodes (MMC_CAP_REAL_NODES_ONLY), "
                  "so no emulated pair can stand in",

@@ -333,7 +333,7 @@ static void mig4_live_run(suite_ctx_t *c, uint32_t away) {
   uint64_t homes = cu_home_nodes(&t->desc);
   if (__builtin_popcountll(homes) < 2) {
     mmt_free(t);
-    sc_skip_kind(c, SUITE_NS_TOPOLOGY,
+    sc_skip_kind(c, SUITE_NOTSHOWN_TOPOLOGY,
                  "MIG-4 on the live clock moves a VM between two nodes with CPUs and memory of "
                  "the run's topology; it has %d",
                  __builtin_popcountll(homes));

@@ -251,7 +251,7 @@ static noreturn void farm_ksm_busy(farm_t *f, double waited_s) {
     used +=
         (size_t)snprintf(what + used, sizeof what - used, "%s%s %llu", k ? ", " : "", knobs[k], v);
   }
-  sc_skip_kind(f->c, SUITE_NS_MACHINE,
+  sc_skip_kind(f->c, SUITE_NOTSHOWN_MACHINE,
                "the kernel's ksmd did not complete its scans within %.0f s: KSM is machine-wide "
                "and also scans other processes' memory (%s machine-wide; a VM here holds %llu "
                "pages)",
@@ -1293,7 +1293,7 @@ static void tps4_run(suite_ctx_t *c, const char *spec) {
   uint64_t all = nn >= 64 ? UINT64_MAX : (1ull << nn) - 1;
   if (nn < 2 || cu_home_nodes(&f.t->desc) != all) {
     farm_close(&f);
-    sc_skip_kind(c, SUITE_NS_TOPOLOGY,
+    sc_skip_kind(c, SUITE_NOTSHOWN_TOPOLOGY,
                  "TPS-4 on the live clock runs on the run's topology, which needs two nodes or "
                  "more, every one with CPUs and memory (it has %u)",
                  nn);

@@ -50,9 +50,15 @@ static void statuses_and_verdicts(void **state) {
   (void)state;
   const suite_cert_case_t ran[] = {
       {.id = "A", .spec_ids = "NUMA-1", .verdict = SUITE_PASS},
-      {.id = "B", .spec_ids = "NUMA-1 NUMA-3", .verdict = SUITE_SKIP,
-       .kind = SUITE_NS_TOPOLOGY, .reason = "needs 2 NUMA nodes"},
-      {.id = "C", .spec_ids = "TPS-2 SEC-1", .verdict = SUITE_FAIL, .check = "cow",
+      {.id = "B",
+       .spec_ids = "NUMA-1 NUMA-3",
+       .verdict = SUITE_SKIP,
+       .kind = SUITE_NOTSHOWN_TOPOLOGY,
+       .reason = "needs 2 NUMA nodes"},
+      {.id = "C",
+       .spec_ids = "TPS-2 SEC-1",
+       .verdict = SUITE_FAIL,
+       .check = "cow",
        .diag = "shared after write"},
       {.id = "D", .spec_ids = "SET-1", .verdict = SUITE_PASS},
   };

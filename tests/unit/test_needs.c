@@ -42,7 +42,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-static suite_ns_kind_t unmet(const suite_case_t *c, char *reason) {
+static suite_notshown_kind_t unmet(const suite_case_t *c, char *reason) {
   return suite_needs_unmet(&fx.run, c, NULL, reason, 256);
 }
 
@@ -51,7 +51,7 @@ static void all_met(void **state) {
   char r[256];
   suite_case_t c = {
       .id = "X", .needs_caps = MMC_CAP_PLACEMENT, .clocks = SUITE_CLOCKS_STEPPED, .min_nodes = 2};
-  assert_int_equal(unmet(&c, r), SUITE_NS_NONE);
+  assert_int_equal(unmet(&c, r), SUITE_NOTSHOWN_NONE);
   assert_string_equal(r, "");
 }
 
@@ -59,11 +59,11 @@ static void missing_caps_by_name(void **state) {
   (void)state;
   char r[256];
   suite_case_t c = {.id = "X", .needs_caps = MMC_CAP_SWAP | MMC_CAP_REBALANCE | MMC_CAP_PLACEMENT};
-  assert_int_equal(unmet(&c, r), SUITE_NS_CAPABILITY);
+  assert_int_equal(unmet(&c, r), SUITE_NOTSHOWN_CAPABILITY);
   assert_string_equal(r, "needs MMC_CAP_REBALANCE MMC_CAP_SWAP (implementation fake lacks it)");
   /* why_not's sentences follow the flags. */
   snprintf(fx.si.why_not[11], sizeof fx.si.why_not[11], "no swap here");
-  assert_int_equal(unmet(&c, r), SUITE_NS_CAPABILITY);
+  assert_int_equal(unmet(&c, r), SUITE_NOTSHOWN_CAPABILITY);
   assert_string_equal(
       r, "needs MMC_CAP_REBALANCE MMC_CAP_SWAP (implementation fake lacks it: no swap here)");
   fx.si.why_not[11][0] = '\0';
@@ -76,18 +76,18 @@ static void clock_forms(void **state) {
   char r[256];
   mmc_clock_mode_t clk = MMC_CLOCK_LIVE;
   suite_case_t both = {.id = "B"};
-  assert_int_equal(suite_needs_unmet(&fx.run, &both, &clk, r, sizeof r), SUITE_NS_NONE);
+  assert_int_equal(suite_needs_unmet(&fx.run, &both, &clk, r, sizeof r), SUITE_NOTSHOWN_NONE);
   assert_int_equal(clk, MMC_CLOCK_STEPPED);
   suite_case_t live = {.id = "L", .clocks = SUITE_CLOCKS_LIVE};
-  assert_int_equal(unmet(&live, r), SUITE_NS_CLOCK);
+  assert_int_equal(unmet(&live, r), SUITE_NOTSHOWN_CLOCK);
   assert_non_null(strstr(r, "case L has only a live-clock form; implementation fake runs only a "
                             "stepped clock"));
   fx.run.clock_forced = true;
   fx.run.clock_force = MMC_CLOCK_LIVE;
-  assert_int_equal(unmet(&both, r), SUITE_NS_CLOCK);
+  assert_int_equal(unmet(&both, r), SUITE_NOTSHOWN_CLOCK);
   assert_non_null(strstr(r, "MMC_CAP_CLOCK_LIVE"));
   suite_case_t stepped = {.id = "S", .clocks = SUITE_CLOCKS_STEPPED};
-  assert_int_equal(unmet(&stepped, r), SUITE_NS_CLOCK);
+  assert_int_equal(unmet(&stepped, r), SUITE_NOTSHOWN_CLOCK);
   assert_non_null(strstr(r, "case S has no live form (--clock live)"));
   fx.run.clock_forced = false;
 }
@@ -103,7 +103,8 @@ static void real_nodes_only(void **state) {
       .capabilities = MMC_CAP_CLOCK_STEPPED | MMC_CAP_REAL_NODES_ONLY};
   fx.si.impl = &real_only;
   suite_case_t c = {.id = "X"};
-  assert_int_equal(suite_needs_unmet(&fx.run, &c, NULL, r, sizeof r), SUITE_NS_NOT_APPLICABLE);
+  assert_int_equal(suite_needs_unmet(&fx.run, &c, NULL, r, sizeof r),
+                   SUITE_NOTSHOWN_NOT_APPLICABLE);
   assert_non_null(strstr(r, "MMC_CAP_REAL_NODES_ONLY"));
   assert_non_null(strstr(r, "2 emulated nodes"));
   fx.si.impl = &fake_impl;
@@ -113,7 +114,7 @@ static void real_numa_on_emulated_nodes(void **state) {
   (void)state;
   char r[256];
   suite_case_t c = {.id = "X", .needs = SUITE_NEED_REAL_NUMA};
-  assert_int_equal(unmet(&c, r), SUITE_NS_TOPOLOGY);
+  assert_int_equal(unmet(&c, r), SUITE_NOTSHOWN_TOPOLOGY);
   assert_non_null(strstr(r, "needs 2 real NUMA nodes"));
   assert_non_null(strstr(r, "has 0"));
 }
@@ -122,11 +123,11 @@ static void node_count_and_memory(void **state) {
   (void)state;
   char r[256];
   suite_case_t c = {.id = "X", .min_nodes = 4};
-  assert_int_equal(unmet(&c, r), SUITE_NS_TOPOLOGY);
+  assert_int_equal(unmet(&c, r), SUITE_NOTSHOWN_TOPOLOGY);
   assert_non_null(strstr(r, "needs 4 NUMA nodes"));
   assert_non_null(strstr(r, "has 2"));
   suite_case_t m = {.id = "M", .min_memory = 1ull << 50};
-  assert_int_equal(unmet(&m, r), SUITE_NS_TOPOLOGY);
+  assert_int_equal(unmet(&m, r), SUITE_NOTSHOWN_TOPOLOGY);
   assert_non_null(strstr(r, "needs 1073741824 MiB of host memory"));
 }
 
@@ -134,7 +135,7 @@ static void root(void **state) {
   (void)state;
   char r[256];
   suite_case_t c = {.id = "X", .needs = SUITE_NEED_ROOT};
-  assert_int_equal(unmet(&c, r), geteuid() != 0 ? SUITE_NS_MACHINE : SUITE_NS_NONE);
+  assert_int_equal(unmet(&c, r), geteuid() != 0 ? SUITE_NOTSHOWN_MACHINE : SUITE_NOTSHOWN_NONE);
 }
 
 int main(void) {

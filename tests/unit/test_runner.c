@@ -175,11 +175,11 @@ static void every_ending(void **state) {
   static const suite_verdict_t want[] = {
       SUITE_PASS,   SUITE_FAIL, SUITE_BROKEN, SUITE_BROKEN, SUITE_SKIP, SUITE_SKIP,
       SUITE_BROKEN, SUITE_BROKEN, SUITE_PASS,  SUITE_SKIP,   SUITE_PASS, SUITE_PASS};
-  static const suite_ns_kind_t kinds[sizeof want / sizeof want[0]] = {
-      [4] = SUITE_NS_TOPOLOGY, [5] = SUITE_NS_UNPROBED, [9] = SUITE_NS_UNPROBED};
+  static const suite_notshown_kind_t kinds[sizeof want / sizeof want[0]] = {
+      [4] = SUITE_NOTSHOWN_TOPOLOGY, [5] = SUITE_NOTSHOWN_UNPROBED, [9] = SUITE_NOTSHOWN_UNPROBED};
   for (size_t i = 0; i < run.nresults; i++) {
     assert_int_equal(run.results[i].verdict, want[i]);
-    assert_int_equal(run.results[i].ns_kind, kinds[i]);
+    assert_int_equal(run.results[i].notshown_kind, kinds[i]);
   }
   assert_true(run.results[3].timed_out);
   assert_int_equal(run.results[10].clock, MMC_CLOCK_LIVE);
