@@ -22,10 +22,20 @@
  * picks one per run — stepped when the case and the implementation both
  * have it (deterministic from the seed), else live; `mmcert run --clock`
  * forces one — and the case reads it with sc_clock().
+ *
+ * Variants (like LTP's .test_variants): a case that judges its SPEC ids on
+ * several topologies or parameter sets declares them in its row
+ * (`variants`) instead of looping in its body. The runner runs each variant
+ * as a test point of its own, named "CASE/VARIANT" (NUMA-2/unequal-nodes)
+ * in the TAP stream, the results file, the certificate's reasons and
+ * `--case`; the body reads its variant with sc_variant(). A SPEC id is
+ * shown only when every variant of every case that judges it passed. A
+ * variant may narrow the case's clock forms (its own `clocks`).
  */
 #ifndef SUITE_CASE_H
 #define SUITE_CASE_H
 
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
@@ -62,6 +72,15 @@ typedef enum suite_notshown_kind {
 
 typedef struct suite_ctx suite_ctx_t;
 
+/* One variant of a case (suite_case_t.variants). */
+typedef struct suite_variant {
+  const char *name;  /* [a-z0-9-], unique in its case: "unequal-nodes"; NULL ends the list */
+  const char *param; /* what the body reads, as its case documents: a topology
+                        ("builtin:4"; NULL = the run's), a count, a keyword */
+  const char *title; /* one line for `mmcert list --variants` */
+  uint32_t clocks;   /* suite_clock_form flags; 0 = the case's */
+} suite_variant_t;
+
 typedef struct suite_case {
   const char *id;       /* unique, usually the main SPEC id: "NUMA-1" */
   const char *spec_ids; /* space-separated SPEC ids checked: "NUMA-1 NUMA-7" */
@@ -76,9 +95,19 @@ typedef struct suite_case {
    * written yet (the certificate's "not shown [clock]" reason on a
    * live-only implementation or --clock live, and `mmcert list`'s). */
   const char *no_live;
-  unsigned timeout_s; /* quick mode; full mode allows 20x */
+  unsigned timeout_s; /* quick mode, per variant; full mode allows 20x */
   void (*run)(suite_ctx_t *ctx);
+  const suite_variant_t *variants; /* NULL = none; else ends with a {0} row */
 } suite_case_t;
+
+/* The variants of `c` (0 when it has none) and the one named `name`. */
+size_t suite_case_nvariants(const suite_case_t *c);
+const suite_variant_t *suite_case_variant(const suite_case_t *c, const char *name);
+/* "NUMA-2/unequal-nodes", or the case id when v is NULL: how a variant is
+ * named everywhere (TAP, results, certificate, --case). */
+void suite_case_name(const suite_case_t *c, const suite_variant_t *v, char *buf, size_t cap);
+/* The clock forms of variant v of c (v may be NULL): never 0. */
+uint32_t suite_case_clocks(const suite_case_t *c, const suite_variant_t *v);
 
 /* The table: defined in suite/cases.c, terminated by a row with id == NULL. */
 extern const suite_case_t suite_cases[];
@@ -97,6 +126,8 @@ suite_mode_t sc_mode(suite_ctx_t *c);
 uint64_t sc_seed(suite_ctx_t *c); /* the run's seed (printed in the TAP header) */
 /* The clock form the runner chose for this case (see "Clock forms"). */
 mmc_clock_mode_t sc_clock(suite_ctx_t *c);
+/* The variant this child runs (see "Variants"); NULL for a case without. */
+const suite_variant_t *sc_variant(suite_ctx_t *c);
 
 /* Create a host on `topo` (NULL = the run's) with the run's --set settings,
  * seed and profile, then `extra` settings (NULL-terminated name/value list may

@@ -1,7 +1,9 @@
 /*
  * cases.c — the table of conformance cases (suite_cases[], see case.h).
  * One row per case; the runner reads needs and timeouts from here and
- * writes every SKIP reason itself. Keep ids in doc/spec.md order.
+ * writes every SKIP reason itself. Keep ids in doc/spec.md order. A case
+ * that judges its ids on several machines or parameter sets lists them as
+ * `variants` (case.h), one test point each, rather than looping in its body.
  */
 #include "case.h"
 #include "cases/cases_list.h"
@@ -39,17 +41,35 @@ const suite_case_t suite_cases[] = {
      .run = case_numa_1},
     {.id = "NUMA-2",
      .spec_ids = "NUMA-2",
-     .title = "mixed VMs, and VMs whose CPU and memory pull apart, on 2/4/8 nodes, unequal nodes "
-              "and the run's topology: CPU and memory balanced (probed)",
+     .title = "mixed VMs, and VMs whose CPU and memory pull apart: CPU and memory balanced "
+              "(probed)",
      .needs_caps = MMC_CAP_PLACEMENT,
      .timeout_s = 60,
-     .run = case_numa_2},
+     .run = case_numa_2,
+     .variants =
+         (const suite_variant_t[]){
+             {.name = "builtin-2", .param = "builtin:2", .title = "2 equal nodes"},
+             {.name = "builtin-4", .param = "builtin:4", .title = "4 equal nodes"},
+             {.name = "builtin-8", .param = "builtin:8", .title = "8 equal nodes"},
+             {.name = "unequal-nodes",
+              .param = "unequal",
+              .title = "1/2/4 GiB nodes, ids 0/2/5, memory-only node 7"},
+             {.name = "run-topology", .param = NULL, .title = "the run's topology"},
+             {0}}},
     {.id = "NUMA-3",
      .spec_ids = "NUMA-3 NUMA-1",
      .title = "wide VMs: clients on the closest node set (brute force over distances)",
      .needs_caps = MMC_CAP_PLACEMENT,
      .timeout_s = 60,
-     .run = case_numa_3},
+     .run = case_numa_3,
+     .variants =
+         (const suite_variant_t[]){{.name = "asymmetric-4",
+                                    .param = "asymmetric-4",
+                                    .title = "4 nodes, an irregular asymmetric distance matrix"},
+                                   {.name = "seeded-8",
+                                    .param = "seeded-8",
+                                    .title = "8 nodes at points of a plane drawn from the seed"},
+                                   {0}}},
     {.id = "NUMA-8",
      .spec_ids = "NUMA-8",
      .title = "Numa.RebalanceEnable=0: no home node, no binding, no rebalancer runs",

@@ -146,56 +146,94 @@ static int verdict_rank(suite_verdict_t v) {
   return rank[v];
 }
 
-/* The worst outcome of case `id` among those that ran; NULL if it did not. */
-static const suite_cert_case_t *outcome(const suite_cert_case_t *ran, size_t nran, const char *id) {
+static bool same_variant(const char *a, const char *b) {
+  return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The worst outcome of variant `variant` (NULL: a case without) of case
+ * `id` among those that ran; NULL if it did not. */
+static const suite_cert_case_t *outcome(const suite_cert_case_t *ran, size_t nran, const char *id,
+                                        const char *variant) {
   const suite_cert_case_t *w = NULL;
   for (size_t i = 0; i < nran; i++)
-    if (!strcmp(ran[i].id, id) && (!w || verdict_rank(ran[i].verdict) > verdict_rank(w->verdict)))
+    if (!strcmp(ran[i].id, id) && same_variant(ran[i].variant, variant) &&
+        (!w || verdict_rank(ran[i].verdict) > verdict_rank(w->verdict)))
       w = &ran[i];
   return w;
 }
 
+/* What judge_id gathers over the cases (and variants) that judge an id. */
+typedef struct id_judgement {
+  bool failed, missing;
+  char fail_why[1024], ns_why[1024];
+  suite_notshown_kind_t first_kind;
+} id_judgement_t;
+
+/* Fold the outcome `o` of the test point `name` ("NUMA-2/builtin-4") in. */
+static void judge_point(id_judgement_t *j, const char *name, const suite_cert_case_t *o) {
+  if (!o) {
+    j->missing = true;
+    append(j->ns_why, sizeof j->ns_why, "%scase %s not selected", j->ns_why[0] ? "; " : "", name);
+  } else if (o->verdict == SUITE_FAIL) {
+    j->failed = true;
+    append(j->fail_why, sizeof j->fail_why, "%scase %s: check '%s' failed%s%s",
+           j->fail_why[0] ? "; " : "", name, o->check ? o->check : "?",
+           o->diag && *o->diag ? ": " : "", o->diag ? o->diag : "");
+  } else if (o->verdict == SUITE_BROKEN) {
+    j->failed = true;
+    append(j->fail_why, sizeof j->fail_why, "%scase %s broken: %s", j->fail_why[0] ? "; " : "",
+           name, o->reason ? o->reason : "");
+  } else if (o->verdict == SUITE_SKIP) {
+    if (j->first_kind == SUITE_NOTSHOWN_NONE)
+      j->first_kind = o->kind ? o->kind : SUITE_NOTSHOWN_UNPROBED;
+    append(j->ns_why, sizeof j->ns_why, "%scase %s: %s", j->ns_why[0] ? "; " : "", name,
+           o->reason ? o->reason : "");
+  }
+}
+
+static bool ran_any(const suite_cert_case_t *ran, size_t nran, const char *id) {
+  for (size_t i = 0; i < nran; i++)
+    if (!strcmp(ran[i].id, id))
+      return true;
+  return false;
+}
+
+/* A case judges an id in each of its variants: shown only when all passed.
+ * A case none of whose variants ran is "not selected" once, as a whole. */
+static void judge_case(id_judgement_t *j, const suite_case_t *c, const suite_cert_case_t *ran,
+                       size_t nran) {
+  size_t nv = suite_case_nvariants(c);
+  if (!ran_any(ran, nran, c->id)) {
+    judge_point(j, c->id, NULL);
+    return;
+  }
+  for (size_t k = 0; k < (nv ? nv : 1); k++) {
+    const suite_variant_t *v = nv ? &c->variants[k] : NULL;
+    char name[96];
+    suite_case_name(c, v, name, sizeof name);
+    judge_point(j, name, outcome(ran, nran, c->id, v ? v->name : NULL));
+  }
+}
+
 static void judge_id(suite_cert_id_t *e, const suite_case_t *table, const suite_cert_case_t *ran,
                      size_t nran) {
-  bool failed = false, missing = false;
-  char fail_why[sizeof e->reason] = "", ns_why[sizeof e->reason] = "";
-  suite_notshown_kind_t first_kind = SUITE_NOTSHOWN_NONE;
+  id_judgement_t j = {0};
   for (const suite_case_t *c = table; c->id; c++) {
     if (!suite_cert_names(c->spec_ids, e->id))
       continue;
     append(e->cases, sizeof e->cases, "%s%s", e->cases[0] ? " " : "", c->id);
-    const suite_cert_case_t *o = outcome(ran, nran, c->id);
-    if (!o) {
-      missing = true;
-      append(ns_why, sizeof ns_why, "%scase %s not selected", ns_why[0] ? "; " : "", c->id);
-      continue;
-    }
-    if (o->verdict == SUITE_FAIL) {
-      failed = true;
-      append(fail_why, sizeof fail_why, "%scase %s: check '%s' failed%s%s", fail_why[0] ? "; " : "",
-             c->id, o->check ? o->check : "?", o->diag && *o->diag ? ": " : "",
-             o->diag ? o->diag : "");
-    } else if (o->verdict == SUITE_BROKEN) {
-      failed = true;
-      append(fail_why, sizeof fail_why, "%scase %s broken: %s", fail_why[0] ? "; " : "", c->id,
-             o->reason ? o->reason : "");
-    } else if (o->verdict == SUITE_SKIP) {
-      if (first_kind == SUITE_NOTSHOWN_NONE)
-        first_kind = o->kind ? o->kind : SUITE_NOTSHOWN_UNPROBED;
-      append(ns_why, sizeof ns_why, "%scase %s: %s", ns_why[0] ? "; " : "", c->id,
-             o->reason ? o->reason : "");
-    }
+    judge_case(&j, c, ran, nran);
   }
-  if (failed) {
+  if (j.failed) {
     e->status = SUITE_CERT_FAILED;
-    snprintf(e->reason, sizeof e->reason, "%s", fail_why);
-  } else if (ns_why[0] || !e->cases[0]) {
+    snprintf(e->reason, sizeof e->reason, "%s", j.fail_why);
+  } else if (j.ns_why[0] || !e->cases[0]) {
     e->status = SUITE_CERT_NOT_SHOWN;
     snprintf(e->kind, sizeof e->kind, "%s",
-             first_kind ? suite_notshown_kind_name(first_kind)
-             : missing  ? "not selected"
-                        : "no case");
-    snprintf(e->reason, sizeof e->reason, "%s", e->cases[0] ? ns_why : "no case judges it");
+             j.first_kind ? suite_notshown_kind_name(j.first_kind)
+             : j.missing  ? "not selected"
+                          : "no case");
+    snprintf(e->reason, sizeof e->reason, "%s", e->cases[0] ? j.ns_why : "no case judges it");
   } else {
     e->status = SUITE_CERT_SHOWN;
   }
@@ -237,6 +275,7 @@ size_t suite_cert_cases_of_run(const suite_run_t *run, suite_cert_case_t *out) {
   for (size_t i = 0; i < run->nresults; i++) {
     const suite_result_t *r = &run->results[i];
     suite_cert_case_t o = {.id = r->c->id,
+                           .variant = r->v ? r->v->name : NULL,
                            .spec_ids = r->c->spec_ids,
                            .verdict = r->verdict,
                            .kind = r->notshown_kind,

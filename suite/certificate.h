@@ -2,10 +2,11 @@
  * certificate.h — a run's verdict per SPEC id (prefix suite_cert_).
  *
  * A run certifies SPEC ids, not cases. Each id of the run's scope ends:
- *   shown      every case that judges it passed (its checks rest on
- *              independent probes);
- *   failed     a case that judges it failed a check or broke (the first
- *              failing check, or the broken reason, is named);
+ *   shown      every case that judges it passed, in every variant it
+ *              declares (its checks rest on independent probes);
+ *   failed     a case that judges it failed a check or broke (the case and
+ *              variant, "NUMA-2/unequal-nodes", and the first failing
+ *              check or the broken reason are named);
  *   not shown  nothing failed, but some case that judges it could not run
  *              or could not judge all of it here: the reason and its kind
  *              (capability absent, clock form, topology, machine, not
@@ -69,9 +70,11 @@ typedef struct suite_cert {
   unsigned shown, failed, not_shown;
 } suite_cert_t;
 
-/* One case's outcome in a run (several repetitions: the worst one). */
+/* One case's outcome in a run (several repetitions: the worst one), per
+ * variant for a case that has variants. */
 typedef struct suite_cert_case {
   const char *id;
+  const char *variant;  /* the variant's name; NULL for a case without */
   const char *spec_ids; /* space-separated */
   suite_verdict_t verdict;
   suite_notshown_kind_t kind; /* not shown: why */

@@ -33,7 +33,8 @@ typedef struct wire_hdr {
 struct suite_ctx {
   const suite_run_t *run;
   const suite_case_t *c;
-  mmc_clock_mode_t clock; /* the form the runner chose */
+  const suite_variant_t *v; /* the variant it runs; NULL for a case without */
+  mmc_clock_mode_t clock;   /* the form the runner chose */
   int fd;
   const mmc_impl_t *impl; /* loaded in this child (load_impl) */
   mmc_host_t *hosts[SC_MAX_HOSTS];
@@ -189,6 +190,9 @@ uint64_t sc_seed(suite_ctx_t *c) {
 }
 mmc_clock_mode_t sc_clock(suite_ctx_t *c) {
   return c->clock;
+}
+const suite_variant_t *sc_variant(suite_ctx_t *c) {
+  return c->v;
 }
 
 bool sc_check(suite_ctx_t *c, bool ok, const char *name, const char *diag_fmt, ...) {
@@ -365,9 +369,9 @@ void sc_host_destroy(suite_ctx_t *c, mmc_host_t *h) {
   sc_broken(c, "sc_host_destroy: host %p was not made by sc_host", (void *)h);
 }
 
-void suite_child_case(const suite_run_t *run, const suite_case_t *kase, mmc_clock_mode_t clock,
-                      int fd) {
-  suite_ctx_t c = {.run = run, .c = kase, .clock = clock, .fd = fd};
+void suite_child_case(const suite_run_t *run, const suite_case_t *kase, const suite_variant_t *v,
+                      mmc_clock_mode_t clock, int fd) {
+  suite_ctx_t c = {.run = run, .c = kase, .v = v, .clock = clock, .fd = fd};
   load_impl(&c);
   /* Counters of the case's whole process, vCPU threads included (they are
    * inherited): software events everywhere, hardware ones where the PMU

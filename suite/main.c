@@ -40,9 +40,10 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  run       run conformance cases against an implementation (TAP on stdout)\n"
-    "  list      list the cases with their SPEC ids and titles, then those without a\n"
-    "            live-clock form and why; list --spec lists the SPEC ids with the cases\n"
-    "            that judge them\n"
+    "  list      list the cases with their SPEC ids, needs, clock forms (stepped,\n"
+    "            live), variants and titles, then those without a live-clock form and\n"
+    "            why; list --spec lists the SPEC ids with the cases that judge them;\n"
+    "            list --variants lists one row per variant (CASE/VARIANT)\n"
     "  explain   what a SPEC id states, its documented source, its settings, the cases\n"
     "            and checks that judge it: mmcert explain ID|GLOB... (doc/spec.md)\n"
     "  topology  print the topology a run would use\n"
@@ -74,7 +75,9 @@ static const char usage_text[] =
     "                         mmcert, else " MMCERT_LIBDIR "/libmmref.so)\n"
     "  --topology SPEC        this machine (default), builtin:N, synthetic:..., or an\n"
     "                         hwloc XML file\n"
-    "  --case GLOB            run the cases whose id matches (repeatable; default all)\n"
+    "  --case GLOB            run the cases whose id matches (repeatable; default all);\n"
+    "                         CASE/VARIANT runs one variant: --case NUMA-2/builtin-4,\n"
+    "                         NUMA-2 every variant of NUMA-2\n"
     "  --spec GLOB            run every case that checks a matching SPEC id, e.g.\n"
     "                         --spec SEC-2 (repeatable; with --case: either matches)\n"
     "  --clock stepped|live   run every case in this clock form (default: per case,\n"
@@ -215,8 +218,8 @@ static int cmd_topology(int argc, char **argv) {
 
 /* ------------------------------------------------------------ list */
 
-/* "REBALANCE,stepped,nodes>=2" for the list: capabilities, machine needs,
- * the one clock form of a case that has only one; "-" when none. */
+/* "REBALANCE,nodes>=2" for the list: capabilities, machine needs, nodes;
+ * "-" when none. */
 static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
   static const char *const need_names[] = {"real-numa", "root", "pmu", "ksm"};
   size_t o = 0;
@@ -229,27 +232,60 @@ static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
   for (size_t b = 0; b < sizeof need_names / sizeof need_names[0]; b++)
     if (c->needs & (1u << b) && o < cap)
       o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "", need_names[b]);
-  if (c->clocks == SUITE_CLOCKS_STEPPED || c->clocks == SUITE_CLOCKS_LIVE)
-    if (o < cap)
-      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "",
-                            c->clocks == SUITE_CLOCKS_LIVE ? "live" : "stepped");
   if (c->min_nodes && o < cap)
     o += (size_t)snprintf(buf + o, cap - o, "%snodes>=%u", o ? "," : "", c->min_nodes);
   if (!o)
     snprintf(buf, cap, "-");
 }
 
+/* "stepped,live", "stepped" or "live": the clock forms of a case or variant. */
+static const char *clocks_text(uint32_t forms) {
+  if (forms == (SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE))
+    return "stepped,live";
+  return forms == SUITE_CLOCKS_LIVE ? "live" : forms == SUITE_CLOCKS_STEPPED ? "stepped" : "none";
+}
+
+/* "builtin-2,builtin-4" or "-". */
+static void variants_text(const suite_case_t *c, char *buf, size_t cap) {
+  size_t o = 0;
+  snprintf(buf, cap, "-");
+  for (size_t k = 0; k < suite_case_nvariants(c) && o < cap; k++)
+    o += (size_t)snprintf(buf + o, cap - o, "%s%s", k ? "," : "", c->variants[k].name);
+}
+
+/* One row per test point: a case without variants, or each variant. */
+static int list_variants(void) {
+  printf("%-24s %-20s %-12s %s\n", "CASE/VARIANT", "SPEC IDS", "CLOCKS", "TITLE");
+  for (const suite_case_t *c = suite_cases; c->id; c++) {
+    size_t nv = suite_case_nvariants(c);
+    for (size_t k = 0; k < (nv ? nv : 1); k++) {
+      const suite_variant_t *v = nv ? &c->variants[k] : NULL;
+      char name[96];
+      suite_case_name(c, v, name, sizeof name);
+      printf("%-24s %-20s %-12s %s\n", name, c->spec_ids ? c->spec_ids : "",
+             clocks_text(suite_case_clocks(c, v)), v && v->title ? v->title : c->title);
+    }
+  }
+  return 0;
+}
+
 static int cmd_list(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "--spec"))
     return suite_cmd_list_spec(stdout);
+  if (argc == 2 && !strcmp(argv[1], "--variants"))
+    return list_variants();
   if (argc > 1)
-    return usage_error("list", "unexpected argument '%s' (list takes none, or --spec)", argv[1]);
+    return usage_error("list", "unexpected argument '%s' (list takes none, --spec or --variants)",
+                       argv[1]);
   /* The title last: it is the one column of free length. */
-  printf("%-10s %-20s %-28s %s\n", "CASE", "SPEC IDS", "NEEDS", "TITLE");
+  printf("%-10s %-20s %-26s %-12s %-14s %s\n", "CASE", "SPEC IDS", "NEEDS", "CLOCKS", "VARIANTS",
+         "TITLE");
   for (const suite_case_t *c = suite_cases; c->id; c++) {
-    char needs[256];
+    char needs[256], variants[512];
     needs_text(c, needs, sizeof needs);
-    printf("%-10s %-20s %-28s %s\n", c->id, c->spec_ids ? c->spec_ids : "", needs, c->title);
+    variants_text(c, variants, sizeof variants);
+    printf("%-10s %-20s %-26s %-12s %-14s %s\n", c->id, c->spec_ids ? c->spec_ids : "", needs,
+           clocks_text(suite_case_clocks(c, NULL)), variants, c->title);
   }
   /* What a live-only implementation (or --clock live) will see for them. */
   printf("\nWithout a live form (not shown [clock] on the live clock):\n");
@@ -640,6 +676,7 @@ static int cmd_bench(int argc, char **argv) {
   for (size_t i = 0; i < n; i++) {
     suite_result_t *r = &run.results[run.nresults++];
     r->c = &cases[i];
+    suite_case_name(r->c, NULL, r->name, sizeof r->name); /* a benchmark has no variants */
     bench_one(which[i], &bo, r);
     run.totals[r->verdict]++;
   }

@@ -235,8 +235,8 @@ static json_t *find_named(json_t *arr, const char *name) {
 static void add_check(json_t *checks, const suite_result_t *r, const suite_rec_t *rec) {
   json_t *ck = find_named(checks, rec->name);
   if (!ck) {
-    char id[96];
-    snprintf(id, sizeof id, "%s/%zu", r->c->id, json_array_size(checks) + 1);
+    char id[128];
+    snprintf(id, sizeof id, "%s/%zu", r->name, json_array_size(checks) + 1);
     ck = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:i, s:i}", "id", id, "name", rec->name,
                    "spec_ids", r->c->spec_ids ? r->c->spec_ids : "", "verdict", "pass", "ok", 1,
                    "diag", "", "failed", 0, "seen", 0);
@@ -321,7 +321,12 @@ static void set_medians(json_t *metrics) {
   }
 }
 
-/* Every repetition of the case at results[first] (same case pointer). */
+/* Results of one test point: the same case in the same variant. */
+static bool same_point(const suite_result_t *a, const suite_result_t *b) {
+  return a->c == b->c && a->v == b->v;
+}
+
+/* Every repetition of the test point at results[first]. */
 static json_t *case_json(const suite_run_t *run, size_t first) {
   const suite_result_t *worst = &run->results[first];
   json_t *checks = json_array(), *metrics = json_array(), *diags = json_array(),
@@ -330,7 +335,7 @@ static json_t *case_json(const suite_run_t *run, size_t first) {
   double dur = 0;
   for (size_t k = first; k < run->nresults; k++) {
     const suite_result_t *r = &run->results[k];
-    if (r->c != worst->c)
+    if (!same_point(r, worst))
       continue;
     if (verdict_rank(r->verdict) > verdict_rank(worst->verdict))
       worst = r;
@@ -365,12 +370,12 @@ static json_t *case_json(const suite_run_t *run, size_t first) {
    * and host creation; a case that measures speed records its own metric. */
   for (size_t k = first; k < run->nresults; k++) {
     const suite_result_t *r = &run->results[k];
-    if (r->c == worst->c && r->verdict != SUITE_SKIP)
+    if (same_point(r, worst) && r->verdict != SUITE_SKIP)
       add_sample(metrics, "wall_time", "s", "", r->duration_s);
   }
   set_medians(metrics);
   const suite_case_t *c = worst->c;
-  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:i}", "id", c->id, "spec_ids",
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:i}", "id", worst->name, "spec_ids",
                         c->spec_ids ? c->spec_ids : "", "title", c->title, "verdict",
                         suite_verdict_name(worst->verdict), "reason", worst->reason, "timed_out",
                         timed_out, "duration_s", dur, "repetitions", (int)json_array_size(reps));
@@ -382,6 +387,10 @@ static json_t *case_json(const suite_run_t *run, size_t first) {
                       json_string(worst->verdict == SUITE_SKIP     ? ""
                                   : worst->clock == MMC_CLOCK_LIVE ? "live"
                                                                    : "stepped"));
+  if (worst->v) { /* "id" names the test point; these say what it is a variant of */
+    json_object_set_new(o, "case", json_string(c->id));
+    json_object_set_new(o, "variant", json_string(worst->v->name));
+  }
   json_object_set_new(o, "runs", reps);
   json_object_set_new(o, "checks", checks);
   json_object_set_new(o, "metrics", metrics);
@@ -395,7 +404,7 @@ static json_t *cases_json(const suite_run_t *run) {
   for (size_t i = 0; i < run->nresults; i++) {
     bool seen = false;
     for (size_t j = 0; j < i && !seen; j++)
-      seen = run->results[j].c == run->results[i].c;
+      seen = same_point(&run->results[j], &run->results[i]);
     if (!seen)
       json_array_append_new(cases, case_json(run, i));
   }

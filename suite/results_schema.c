@@ -461,6 +461,8 @@ static const rule_t r_case = {
     .kinds = K_OBJ,
     .fields = (const field_t[]){
         {"id", true, &r_name},
+        {"case", false, &r_name},
+        {"variant", false, &r_name},
         {"spec_ids", true, &r_name},
         {"title", true, &r_text},
         {"verdict", true, &r_verdict},

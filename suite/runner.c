@@ -128,8 +128,11 @@ static const char *clock_name(mmc_clock_mode_t m) {
 /* The clock form of `c` in this run: forced by --clock, else stepped when
  * the case and the implementation both have it (deterministic), else live. */
 static suite_notshown_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
-                                        mmc_clock_mode_t *clock, char *reason, size_t cap) {
-  uint32_t forms = c->clocks ? c->clocks : SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE;
+                                        const suite_variant_t *v, mmc_clock_mode_t *clock,
+                                        char *reason, size_t cap) {
+  uint32_t forms = suite_case_clocks(c, v);
+  char name[96];
+  suite_case_name(c, v, name, sizeof name);
   uint64_t caps = run->si->impl->capabilities;
   bool impl_stepped = caps & MMC_CAP_CLOCK_STEPPED, impl_live = caps & MMC_CAP_CLOCK_LIVE;
   bool case_stepped = forms & SUITE_CLOCKS_STEPPED, case_live = forms & SUITE_CLOCKS_LIVE;
@@ -138,9 +141,9 @@ static suite_notshown_kind_t pick_clock(const suite_run_t *run, const suite_case
     bool case_has = m == MMC_CLOCK_LIVE ? case_live : case_stepped;
     bool impl_has = m == MMC_CLOCK_LIVE ? impl_live : impl_stepped;
     if (!case_has && m == MMC_CLOCK_LIVE && c->no_live)
-      snprintf(reason, cap, "case %s has no live form (--clock live): %s", c->id, c->no_live);
+      snprintf(reason, cap, "case %s has no live form (--clock live): %s", name, c->no_live);
     else if (!case_has)
-      snprintf(reason, cap, "case %s has no %s form (--clock %s)", c->id, clock_name(m),
+      snprintf(reason, cap, "case %s has no %s form (--clock %s)", name, clock_name(m),
                clock_name(m));
     else if (!impl_has)
       suite_caps_reason(run->si, m == MMC_CLOCK_LIVE ? MMC_CAP_CLOCK_LIVE : MMC_CAP_CLOCK_STEPPED,
@@ -154,10 +157,10 @@ static suite_notshown_kind_t pick_clock(const suite_run_t *run, const suite_case
     *clock = MMC_CLOCK_LIVE;
   else if (!case_live && impl_live && c->no_live) {
     snprintf(reason, cap, "case %s has no live form (implementation %s runs only a live clock): %s",
-             c->id, run->si->impl->name, c->no_live);
+             name, run->si->impl->name, c->no_live);
     return SUITE_NOTSHOWN_CLOCK;
   } else {
-    snprintf(reason, cap, "case %s has %s; implementation %s runs %s", c->id,
+    snprintf(reason, cap, "case %s has %s; implementation %s runs %s", name,
              case_stepped && case_live ? "both clock forms"
              : case_stepped            ? "only a stepped-clock form"
                                        : "only a live-clock form",
@@ -212,7 +215,8 @@ static suite_notshown_kind_t machine_unmet(const suite_case_t *c, char *reason, 
 }
 
 suite_notshown_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
-                                        mmc_clock_mode_t *clock, char *reason, size_t cap) {
+                                        const suite_variant_t *v, mmc_clock_mode_t *clock,
+                                        char *reason, size_t cap) {
   reason[0] = '\0';
   mmc_clock_mode_t dummy;
   clock = clock ? clock : &dummy;
@@ -222,7 +226,7 @@ suite_notshown_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case
     suite_caps_reason(run->si, missing, reason, cap);
     return SUITE_NOTSHOWN_CAPABILITY;
   }
-  suite_notshown_kind_t k = pick_clock(run, c, clock, reason, cap);
+  suite_notshown_kind_t k = pick_clock(run, c, v, clock, reason, cap);
   if (k)
     return k;
   if (suite_not_applicable(run->si, run->topo, reason, cap))
@@ -252,6 +256,7 @@ typedef struct child_job {
   const suite_run_t *run;
   child_kind_t kind;
   const suite_case_t *c;
+  const suite_variant_t *v;
   mmc_clock_mode_t clock;
 } child_job_t;
 
@@ -261,17 +266,17 @@ static _Noreturn void child_main(void *arg, int fd) {
   const child_job_t *j = arg;
   if (j->kind == CHILD_PREFLIGHT)
     suite_child_preflight(j->run, fd);
-  suite_child_case(j->run, j->c, j->clock, fd);
+  suite_child_case(j->run, j->c, j->v, j->clock, fd);
 }
 
 /* Run one child to completion or timeout; fill res (records, timing) and
  * return its wait status (or -1 when it could not be started). Processes it
  * left outside its group are reported as a diagnostic of the case. */
-static int run_child(const suite_run_t *run, child_kind_t kind, const suite_case_t *c,
-                     mmc_clock_mode_t clock, double timeout_s, suite_result_t *res) {
-  child_job_t j = {.run = run, .kind = kind, .c = c, .clock = clock};
+static int run_child(const suite_run_t *run, child_kind_t kind, double timeout_s,
+                     suite_result_t *res) {
+  child_job_t j = {.run = run, .kind = kind, .c = res->c, .v = res->v, .clock = res->clock};
   char what[128];
-  snprintf(what, sizeof what, "case %s", c ? c->id : "preflight");
+  snprintf(what, sizeof what, "case %s", kind == CHILD_CASE ? res->name : "preflight");
   suite_sup_job_t job = {.what = what,
                          .child = child_main,
                          .arg = &j,
@@ -387,7 +392,7 @@ static void print_case(tap_t *top, const suite_result_t *r, unsigned repeat) {
   count_checks(r, &n, &failed);
   tap_t sub, *where = top;
   if (n) {
-    tap_subtest(top, &sub, r->c->id);
+    tap_subtest(top, &sub, r->name);
     tap_plan(&sub, n);
     where = &sub;
   }
@@ -409,8 +414,14 @@ static void print_case(tap_t *top, const suite_result_t *r, unsigned repeat) {
     }
   }
   char desc[512];
-  snprintf(desc, sizeof desc, "%s %s", r->c->id, r->c->title);
-  if (r->verdict != SUITE_SKIP && (r->c->clocks == 0 || r->clock == MMC_CLOCK_LIVE)) {
+  snprintf(desc, sizeof desc, "%s %s", r->name, r->c->title);
+  if (r->v && r->v->title) {
+    size_t len = strlen(desc);
+    snprintf(desc + len, sizeof desc - len, " (%s)", r->v->title);
+  }
+  uint32_t forms = suite_case_clocks(r->c, r->v);
+  if (r->verdict != SUITE_SKIP &&
+      (forms == (SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE) || r->clock == MMC_CLOCK_LIVE)) {
     size_t len = strlen(desc); /* which form ran, when the case has a choice */
     snprintf(desc + len, sizeof desc - len, " [%s clock]", clock_name(r->clock));
   }
@@ -443,14 +454,14 @@ static void print_summary(const suite_run_t *run) {
   fprintf(f, "\nmmcert summary: %s %s, topology %s, seed %llu, mode %s\n", run->si->impl->name,
           run->si->impl->version, run->topo->source, (unsigned long long)run->seed,
           suite_mode_name(run->mode));
-  fprintf(f, "  %-12s %-7s %-9s %9s  %s\n", "case", "verdict", "checks", "time", "reason");
+  fprintf(f, "  %-24s %-7s %-9s %9s  %s\n", "case", "verdict", "checks", "time", "reason");
   for (size_t i = 0; i < run->nresults; i++) {
     const suite_result_t *r = &run->results[i];
     unsigned n, failed;
     count_checks(r, &n, &failed);
     char checks[32];
     snprintf(checks, sizeof checks, "%u/%u", n - failed, n);
-    fprintf(f, "  %-12s %-7s %-9s %8.2fs  %s\n", r->c->id, suite_verdict_name(r->verdict), checks,
+    fprintf(f, "  %-24s %-7s %-9s %8.2fs  %s\n", r->name, suite_verdict_name(r->verdict), checks,
             r->duration_s, r->reason);
   }
   fprintf(f, "  pass %u, fail %u, skip %u, broken %u\n", run->totals[SUITE_PASS],
@@ -477,11 +488,22 @@ static bool names_match(const suite_case_t *c, const char *glob) {
   return false;
 }
 
-static bool selected(const suite_run_t *run, const suite_case_t *c) {
+/* Does the --case glob select variant `v` of `c` (NULL: a case without)?
+ * "CASE" selects every variant; "CASE/VARIANT" one, each part a glob. */
+static bool glob_selects(const char *glob, const suite_case_t *c, const suite_variant_t *v) {
+  const char *slash = strchr(glob, '/');
+  if (!slash)
+    return fnmatch(glob, c->id, 0) == 0;
+  char case_glob[128];
+  snprintf(case_glob, sizeof case_glob, "%.*s", (int)(slash - glob), glob);
+  return v && fnmatch(case_glob, c->id, 0) == 0 && fnmatch(slash + 1, v->name, 0) == 0;
+}
+
+static bool selected(const suite_run_t *run, const suite_case_t *c, const suite_variant_t *v) {
   if (!run->nglobs && !run->nspec_globs)
     return true;
   for (size_t g = 0; g < run->nglobs; g++)
-    if (fnmatch(run->globs[g], c->id, 0) == 0)
+    if (glob_selects(run->globs[g], c, v))
       return true;
   for (size_t g = 0; g < run->nspec_globs; g++)
     if (names_match(c, run->spec_globs[g]))
@@ -489,16 +511,30 @@ static bool selected(const suite_run_t *run, const suite_case_t *c) {
   return false;
 }
 
+/* The test points of `c`: each variant, or the case once (v = NULL). */
+static const suite_variant_t *point_variant(const suite_case_t *c, size_t k) {
+  return c->variants ? &c->variants[k] : NULL;
+}
+static size_t npoints(const suite_case_t *c) {
+  return c->variants ? suite_case_nvariants(c) : 1;
+}
+
+static bool glob_matches_any(const char *glob, const suite_case_t *table) {
+  for (const suite_case_t *c = table; c->id; c++)
+    for (size_t k = 0; k < npoints(c); k++)
+      if (glob_selects(glob, c, point_variant(c, k)))
+        return true;
+  return false;
+}
+
 /* Every glob must select something: a typo must not shrink a certificate. */
 static int check_globs(const suite_run_t *run, const suite_case_t *table) {
   for (size_t g = 0; g < run->nglobs; g++) {
-    bool any = false;
-    for (const suite_case_t *c = table; c->id && !any; c++)
-      any = fnmatch(run->globs[g], c->id, 0) == 0;
-    if (!any) {
+    if (!glob_matches_any(run->globs[g], table)) {
       fprintf(run->err,
-              "mmcert run: --case '%s' matches no case; 'mmcert list' shows the case ids "
-              "(globs as in the shell: 'SET-*', 'NUMA-?'; --spec selects by SPEC id)\n",
+              "mmcert run: --case '%s' matches no case; 'mmcert list' shows the case ids, "
+              "'mmcert list --variants' their variants (globs as in the shell: 'SET-*', "
+              "'NUMA-?', 'NUMA-2/builtin-*'; --spec selects by SPEC id)\n",
               run->globs[g]);
       return SUITE_EXIT_USAGE;
     }
@@ -526,7 +562,8 @@ static int select_cases(suite_run_t *run) {
   size_t n = 0;
   unsigned reps = run->repeat ? run->repeat : 1;
   for (const suite_case_t *c = table; c->id; c++)
-    n += selected(run, c);
+    for (size_t k = 0; k < npoints(c); k++)
+      n += selected(run, c, point_variant(c, k));
   n *= reps;
   run->results = calloc(n ? n : 1, sizeof *run->results);
   if (!run->results) {
@@ -537,9 +574,15 @@ static int select_cases(suite_run_t *run) {
    * case instead of biasing the last repetitions of one. */
   for (unsigned rep = 0; rep < reps; rep++)
     for (const suite_case_t *c = table; c->id; c++)
-      if (selected(run, c)) {
-        run->results[run->nresults].c = c;
-        run->results[run->nresults++].rep = rep;
+      for (size_t k = 0; k < npoints(c); k++) {
+        const suite_variant_t *v = point_variant(c, k);
+        if (!selected(run, c, v))
+          continue;
+        suite_result_t *r = &run->results[run->nresults++];
+        r->c = c;
+        r->v = v;
+        r->rep = rep;
+        suite_case_name(c, v, r->name, sizeof r->name);
       }
   return SUITE_EXIT_OK;
 }
@@ -561,8 +604,7 @@ int suite_run_preflight(suite_run_t *run) {
     snprintf(run->settings_note, sizeof run->settings_note, "settings not read: %s", na);
     return SUITE_EXIT_OK;
   }
-  int status = run_child(run, CHILD_PREFLIGHT, NULL, MMC_CLOCK_STEPPED,
-                         PREFLIGHT_TIMEOUT_S * run->timeout_scale, &pr);
+  int status = run_child(run, CHILD_PREFLIGHT, PREFLIGHT_TIMEOUT_S * run->timeout_scale, &pr);
   int rc = SUITE_EXIT_OK;
   size_t nset = 0;
   for (size_t i = 0; i < pr.nrecs; i++) {
@@ -626,7 +668,7 @@ static void progress(const suite_run_t *run, size_t i, double t0) {
   if (run->repeat > 1)
     snprintf(rep, sizeof rep, " (repetition %u of %u)", r->rep + 1, run->repeat);
   fprintf(run->err, "\r\033[Kmmcert: case %zu of %zu, %u:%02u elapsed, running %s%s", i + 1,
-          run->nresults, el / 60, el % 60, r->c->id, rep);
+          run->nresults, el / 60, el % 60, r->name, rep);
   fflush(run->err);
 }
 
@@ -709,11 +751,11 @@ int suite_run(suite_run_t *run) {
     double t = case_timeout(run, r->c);
     if (run->progress)
       progress(run, i, t0);
-    r->notshown_kind = suite_needs_unmet(run, r->c, &r->clock, r->reason, sizeof r->reason);
+    r->notshown_kind = suite_needs_unmet(run, r->c, r->v, &r->clock, r->reason, sizeof r->reason);
     if (r->notshown_kind)
       r->verdict = SUITE_SKIP;
     else
-      judge(r, run_child(run, CHILD_CASE, r->c, r->clock, t, r), t, true);
+      judge(r, run_child(run, CHILD_CASE, t, r), t, true);
     run->totals[r->verdict]++;
     print_case(&top, r, run->repeat);
     fflush(run->out);

@@ -95,6 +95,9 @@ const char *suite_verdict_name(suite_verdict_t v); /* "pass", "fail", "skip", "b
 
 typedef struct suite_result {
   const suite_case_t *c;
+  const suite_variant_t *v; /* the variant it ran; NULL for a case without */
+  char name[96];            /* suite_case_name: "NUMA-2/builtin-4", or the case id;
+                               filled by whoever fills `c` (results.c writes it as "id") */
   unsigned rep; /* repetition, 0..repeat-1 (--repeat) */
   suite_verdict_t verdict;
   suite_notshown_kind_t notshown_kind; /* SUITE_SKIP: why the case is not shown */
@@ -133,7 +136,7 @@ typedef struct suite_run {
   mmc_setting_value_t *sets; /* --set, in order */
   size_t nsets;
   const suite_case_t *cases; /* the table to run; NULL = suite_cases (tests pass their own) */
-  const char **globs;        /* --case; none = all */
+  const char **globs;        /* --case (CASE or CASE/VARIANT globs); none = all */
   size_t nglobs;
   const char **spec_globs;   /* --spec: every case naming a matching SPEC id */
   size_t nspec_globs;
@@ -181,11 +184,13 @@ double suite_real_now(void);
 /* "quick", "full", "bench". */
 const char *suite_mode_name(suite_mode_t m);
 
-/* Does any need of `c` fail on this run? SUITE_NOTSHOWN_NONE when all are met;
- * else the kind, with the reason written (the runner's one source of skip
- * reasons, so they read alike). *clock gets the clock form to run in. */
+/* Does any need of `c` (in variant `v`, NULL for none) fail on this run?
+ * SUITE_NOTSHOWN_NONE when all are met; else the kind, with the reason
+ * written (the runner's one source of skip reasons, so they read alike).
+ * *clock gets the clock form to run in. */
 suite_notshown_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case_t *c,
-                                        mmc_clock_mode_t *clock, char *reason, size_t cap);
+                                        const suite_variant_t *v, mmc_clock_mode_t *clock,
+                                        char *reason, size_t cap);
 /* "needs MMC_CAP_X (implementation N lacks it: why)" for the clear bits of
  * `missing`. */
 void suite_caps_reason(const suite_impl_t *si, uint64_t missing, char *reason, size_t cap);
@@ -195,7 +200,7 @@ bool suite_not_applicable(const suite_impl_t *si, const mmt_topology_t *t, char 
 
 /* ---- child side (ctx.c); both end the process */
 _Noreturn void suite_child_case(const suite_run_t *run, const suite_case_t *c,
-                                mmc_clock_mode_t clock, int fd);
+                                const suite_variant_t *v, mmc_clock_mode_t clock, int fd);
 _Noreturn void suite_child_preflight(const suite_run_t *run, int fd);
 
 /* ---- record wire format (ctx.c writes, runner.c reads) */

@@ -409,20 +409,22 @@ static mmt_topology_t *numa2_unequal(suite_ctx_t *c) {
   return t;
 }
 
+/* One machine per variant (cases.c): its param is a topology
+ * ("builtin:4"), "unequal" for the machine above, or NULL for the run's. */
 void case_numa_2(suite_ctx_t *c) {
-  static const char *const builtins[] = {"builtin:2", "builtin:4", "builtin:8"};
-  enum { nbuiltin = sizeof builtins / sizeof builtins[0] };
-  double lat[(nbuiltin + 2) * 2 * numa2_max_vms];
+  const suite_variant_t *v = sc_variant(c);
+  if (!v)
+    sc_broken(c, "NUMA-2 runs per variant (its row in cases.c declares them)");
+  double lat[2 * numa2_max_vms];
   size_t nlat = 0;
-  for (size_t i = 0; i < nbuiltin; i++) {
-    mmt_topology_t *t = cu_topology(c, builtins[i]);
-    numa2_topology(c, t, builtins[i], lat, &nlat);
+  if (!v->param) {
+    numa2_topology(c, sc_topology(c), "run topology", lat, &nlat);
+  } else {
+    bool unequal = !strcmp(v->param, "unequal");
+    mmt_topology_t *t = unequal ? numa2_unequal(c) : cu_topology(c, v->param);
+    numa2_topology(c, t, unequal ? "unequal nodes" : v->param, lat, &nlat);
     mmt_free(t);
   }
-  mmt_topology_t *u = numa2_unequal(c);
-  numa2_topology(c, u, "unequal nodes", lat, &nlat);
-  mmt_free(u);
-  numa2_topology(c, sc_topology(c), "run topology", lat, &nlat);
   double p50 = cu_percentile(lat, nlat, 50), p99 = cu_percentile(lat, nlat, 99);
   sc_metric(c, "placement_latency_p50", "us", "lower", p50);
   sc_metric(c, "placement_latency_p99", "us", "lower", p99);
@@ -537,13 +539,16 @@ static mmt_topology_t *numa3_topology(suite_ctx_t *c, uint32_t nnodes, const uin
   return cu_topology(c, spec);
 }
 
-void case_numa_3(suite_ctx_t *c) {
+static void numa3_asymmetric4(suite_ctx_t *c) {
   mmt_topology_t *t4 = numa3_topology(c, 4, numa3_dist4);
   for (uint32_t k = 2; k <= 3; k++)
     numa3_vm(c, t4, "4 nodes, asymmetric", k);
   mmt_free(t4);
-  /* 8 nodes at random points of a plane (from the run's seed): distances
-   * from the geometry, one direction 1 more than the other. */
+}
+
+/* 8 nodes at random points of a plane (from the run's seed): distances
+ * from the geometry, one direction 1 more than the other. */
+static void numa3_seeded8(suite_ctx_t *c) {
   uint32_t d8[numa3_nodes8 * numa3_nodes8];
   uint64_t rng = sc_seed(c);
   int x[numa3_nodes8], y[numa3_nodes8];
@@ -561,4 +566,15 @@ void case_numa_3(suite_ctx_t *c) {
   for (uint32_t k = 2; k <= 4; k++)
     numa3_vm(c, t8, "8 nodes, seeded", k);
   mmt_free(t8);
+}
+
+/* One machine per variant (cases.c): param "asymmetric-4" or "seeded-8". */
+void case_numa_3(suite_ctx_t *c) {
+  const suite_variant_t *v = sc_variant(c);
+  if (v && v->param && !strcmp(v->param, "asymmetric-4"))
+    numa3_asymmetric4(c);
+  else if (v && v->param && !strcmp(v->param, "seeded-8"))
+    numa3_seeded8(c);
+  else
+    sc_broken(c, "NUMA-3 runs per variant, param asymmetric-4 or seeded-8 (cases.c)");
 }

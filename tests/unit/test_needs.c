@@ -43,7 +43,7 @@ static int teardown(void **state) {
 }
 
 static suite_notshown_kind_t unmet(const suite_case_t *c, char *reason) {
-  return suite_needs_unmet(&fx.run, c, NULL, reason, 256);
+  return suite_needs_unmet(&fx.run, c, NULL, NULL, reason, 256);
 }
 
 static void all_met(void **state) {
@@ -76,7 +76,7 @@ static void clock_forms(void **state) {
   char r[256];
   mmc_clock_mode_t clk = MMC_CLOCK_LIVE;
   suite_case_t both = {.id = "B"};
-  assert_int_equal(suite_needs_unmet(&fx.run, &both, &clk, r, sizeof r), SUITE_NOTSHOWN_NONE);
+  assert_int_equal(suite_needs_unmet(&fx.run, &both, NULL, &clk, r, sizeof r), SUITE_NOTSHOWN_NONE);
   assert_int_equal(clk, MMC_CLOCK_STEPPED);
   suite_case_t live = {.id = "L", .clocks = SUITE_CLOCKS_LIVE};
   assert_int_equal(unmet(&live, r), SUITE_NOTSHOWN_CLOCK);
@@ -103,7 +103,7 @@ static void real_nodes_only(void **state) {
       .capabilities = MMC_CAP_CLOCK_STEPPED | MMC_CAP_REAL_NODES_ONLY};
   fx.si.impl = &real_only;
   suite_case_t c = {.id = "X"};
-  assert_int_equal(suite_needs_unmet(&fx.run, &c, NULL, r, sizeof r),
+  assert_int_equal(suite_needs_unmet(&fx.run, &c, NULL, NULL, r, sizeof r),
                    SUITE_NOTSHOWN_NOT_APPLICABLE);
   assert_non_null(strstr(r, "MMC_CAP_REAL_NODES_ONLY"));
   assert_non_null(strstr(r, "2 emulated nodes"));

@@ -1,0 +1,213 @@
+/*
+ * test_variants.c — cases that declare variants (case.h, "Variants"): the
+ * suite's table declares them well (names [a-z0-9-], unique in their case,
+ * a list never empty, a clock form left in each); the runner runs each
+ * variant as a test point named CASE/VARIANT with sc_variant() set,
+ * `--case CASE/VARIANT` selects one and `--case CASE` all; the certificate
+ * shows an id only when every variant passed and names the variant that
+ * failed or was not selected. Against the reference linked in (libmmref.a).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "certificate.h"
+#include "runner.h"
+
+#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
+
+static void table_declares_variants_well(void **state) {
+  (void)state;
+  size_t with = 0;
+  for (const suite_case_t *c = suite_cases; c->id; c++) {
+    size_t n = suite_case_nvariants(c);
+    if (c->variants)
+      assert_true(n > 0); /* an empty list would run nothing */
+    with += n > 0;
+    assert_int_not_equal(suite_case_clocks(c, NULL), 0);
+    for (size_t k = 0; k < n; k++) {
+      const suite_variant_t *v = &c->variants[k];
+      assert_true(v->name[0]);
+      assert_int_equal(strspn(v->name, "abcdefghijklmnopqrstuvwxyz0123456789-"), strlen(v->name));
+      assert_ptr_equal(suite_case_variant(c, v->name), v); /* the first of its name */
+      assert_non_null(v->title);
+      assert_int_not_equal(suite_case_clocks(c, v), 0);
+    }
+  }
+  assert_true(with >= 2); /* NUMA-2 and NUMA-3 at least */
+}
+
+/* Passes in variant "a", fails in "b": the body reads its variant. */
+static void t_by_variant(suite_ctx_t *c) {
+  const suite_variant_t *v = sc_variant(c);
+  sc_check(c, v && strcmp(v->param, "bad") != 0, "the parameter is good", "param '%s'",
+           v ? v->param : "(no variant)");
+}
+static void t_plain(suite_ctx_t *c) {
+  sc_check(c, sc_variant(c) == NULL, "a case without variants sees none", NULL);
+}
+
+static const suite_case_t cases[] = {
+    {.id = "T-VAR",
+     .spec_ids = "X-1",
+     .title = "has variants",
+     .timeout_s = 10,
+     .run = t_by_variant,
+     .variants = (const suite_variant_t[]){{.name = "a", .param = "good", .title = "the good one"},
+                                           {.name = "b", .param = "bad", .title = "the bad one"},
+                                           {.name = "c",
+                                            .param = "good",
+                                            .title = "stepped only",
+                                            .clocks = SUITE_CLOCKS_STEPPED},
+                                           {0}}},
+    {.id = "T-PLAIN", .spec_ids = "X-2", .title = "has none", .timeout_s = 10, .run = t_plain},
+    {0},
+};
+
+typedef struct ran {
+  suite_run_t run;
+  mmt_topology_t *topo;
+  suite_impl_t si;
+  char *out, *errs;
+  int rc;
+} ran_t;
+
+static void run_globs(ran_t *r, const char **globs, size_t nglobs) {
+  mmc_error_t err;
+  *r = (ran_t){.si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"}};
+  assert_int_equal(mmt_load("builtin:2", &r->topo, &err), 0);
+  size_t outlen = 0, errlen = 0;
+  FILE *o = open_memstream(&r->out, &outlen), *e = open_memstream(&r->errs, &errlen);
+  r->run = (suite_run_t){.si = &r->si,
+                         .topology_spec = "builtin:2",
+                         .topo = r->topo,
+                         .seed = 5,
+                         .profile = "esxi-6.7",
+                         .timeout_scale = 1,
+                         .cases = cases,
+                         .globs = globs,
+                         .nglobs = nglobs,
+                         .out = o,
+                         .err = e};
+  r->rc = suite_run(&r->run);
+  fclose(o);
+  fclose(e);
+}
+
+static void ran_free(ran_t *r) {
+  suite_run_free(&r->run);
+  mmt_free(r->topo);
+  free(r->out);
+  free(r->errs);
+}
+
+static const suite_cert_id_t *cert_id(const suite_cert_t *c, const char *id) {
+  for (size_t i = 0; i < c->n; i++)
+    if (!strcmp(c->ids[i].id, id))
+      return &c->ids[i];
+  fail_msg("id %s missing", id);
+  return NULL;
+}
+
+static void each_variant_is_a_test_point(void **state) {
+  (void)state;
+  ran_t r;
+  run_globs(&r, NULL, 0);
+  assert_int_equal(r.rc, SUITE_EXIT_FAIL);
+  assert_int_equal(r.run.nresults, 4);
+  assert_string_equal(r.run.results[0].name, "T-VAR/a");
+  assert_string_equal(r.run.results[1].name, "T-VAR/b");
+  assert_string_equal(r.run.results[3].name, "T-PLAIN");
+  assert_int_equal(r.run.results[0].verdict, SUITE_PASS);
+  assert_int_equal(r.run.results[1].verdict, SUITE_FAIL);
+  assert_int_equal(r.run.results[2].verdict, SUITE_PASS);
+  assert_int_equal(r.run.results[3].verdict, SUITE_PASS);
+  assert_non_null(strstr(r.out, "not ok 2 - T-VAR/b has variants (the bad one)"));
+  assert_non_null(strstr(r.out, "# Subtest: T-VAR/a"));
+  /* The failed id names the variant and its check. */
+  const suite_cert_id_t *x1 = cert_id(r.run.cert, "X-1");
+  assert_int_equal(x1->status, SUITE_CERT_FAILED);
+  assert_non_null(strstr(x1->reason, "case T-VAR/b: check 'the parameter is good' failed"));
+  assert_null(strstr(x1->reason, "T-VAR/a"));
+  assert_int_equal(cert_id(r.run.cert, "X-2")->status, SUITE_CERT_SHOWN);
+  ran_free(&r);
+}
+
+static void case_slash_variant_selects_one(void **state) {
+  (void)state;
+  ran_t r;
+  const char *one[] = {"T-VAR/a"};
+  run_globs(&r, one, 1);
+  assert_int_equal(r.run.nresults, 1);
+  assert_string_equal(r.run.results[0].name, "T-VAR/a");
+  /* Passed, but X-1 is shown only when every variant passed. */
+  const suite_cert_id_t *x1 = cert_id(r.run.cert, "X-1");
+  assert_int_equal(x1->status, SUITE_CERT_NOT_SHOWN);
+  assert_string_equal(x1->kind, "not selected");
+  assert_non_null(strstr(x1->reason, "case T-VAR/b not selected"));
+  assert_int_equal(r.rc, SUITE_EXIT_INCOMPLETE);
+  ran_free(&r);
+
+  const char *all[] = {"T-VAR"};
+  run_globs(&r, all, 1);
+  assert_int_equal(r.run.nresults, 3);
+  ran_free(&r);
+
+  const char *glob[] = {"T-*/[ac]"};
+  run_globs(&r, glob, 1);
+  assert_int_equal(r.run.nresults, 2);
+  assert_int_equal(r.rc, SUITE_EXIT_INCOMPLETE);
+  ran_free(&r);
+
+  const char *none[] = {"T-VAR/z"}, *plain[] = {"T-PLAIN/a"};
+  run_globs(&r, none, 1);
+  assert_int_equal(r.rc, SUITE_EXIT_USAGE);
+  assert_non_null(strstr(r.errs, "--case 'T-VAR/z' matches no case"));
+  ran_free(&r);
+  run_globs(&r, plain, 1);
+  assert_int_equal(r.rc, SUITE_EXIT_USAGE);
+  ran_free(&r);
+}
+
+/* A variant's own clock forms narrow its case's: --clock live skips it. */
+static void variant_clock_forms(void **state) {
+  (void)state;
+  const suite_case_t *c = &cases[0];
+  assert_int_equal(suite_case_clocks(c, NULL), SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE);
+  assert_int_equal(suite_case_clocks(c, suite_case_variant(c, "c")), SUITE_CLOCKS_STEPPED);
+  assert_null(suite_case_variant(c, "z"));
+  char name[96];
+  suite_case_name(c, suite_case_variant(c, "c"), name, sizeof name);
+  assert_string_equal(name, "T-VAR/c");
+  suite_impl_t si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"};
+  mmt_topology_t *topo = NULL;
+  mmc_error_t err;
+  assert_int_equal(mmt_load("builtin:2", &topo, &err), 0);
+  suite_run_t run = {.si = &si, .topo = topo, .clock_forced = true, .clock_force = MMC_CLOCK_LIVE};
+  char reason[256];
+  mmc_clock_mode_t clk;
+  assert_int_equal(
+      suite_needs_unmet(&run, c, suite_case_variant(c, "c"), &clk, reason, sizeof reason),
+      SUITE_NOTSHOWN_CLOCK);
+  assert_non_null(strstr(reason, "case T-VAR/c has no live form"));
+  assert_int_equal(
+      suite_needs_unmet(&run, c, suite_case_variant(c, "a"), &clk, reason, sizeof reason),
+      SUITE_NOTSHOWN_NONE);
+  mmt_free(topo);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(table_declares_variants_well),
+      cmocka_unit_test(each_variant_is_a_test_point),
+      cmocka_unit_test(case_slash_variant_selects_one),
+      cmocka_unit_test(variant_clock_forms),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
