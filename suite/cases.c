@@ -94,7 +94,14 @@ const suite_case_t suite_cases[] = {
      .title = "virtual NUMA nodes for 8, 9, 16, 17 vCPUs, default and changed maxPerVirtualNode",
      .needs_caps = MMC_CAP_VNUMA,
      .timeout_s = 60,
-     .run = case_numa_11},
+     .run = case_numa_11,
+     .variants =
+         (const suite_variant_t[]){
+             {.name = "default", .title = "8, 9, 16, 17 vCPUs; vcpu.min 9, maxPerVirtualNode 8"},
+             {.name = "max-per-node-4", .title = "8, 9, 16, 17 vCPUs; maxPerVirtualNode 4"},
+             {.name = "vcpu-min-4-max-4", .title = "8 vCPUs; vcpu.min 4, maxPerVirtualNode 4"},
+             {.name = "max-per-node-16", .title = "17 vCPUs; maxPerVirtualNode 16"},
+             {0}}},
     {.id = "ALLOC-1",
      .spec_ids = "ALLOC-1",
      .title = "admission control: unguaranteed reservation refused, nothing left behind",
@@ -120,7 +127,19 @@ const suite_case_t suite_cases[] = {
      .clocks = SUITE_CLOCKS_STEPPED,
      .no_live = NO_LIVE_STATE_CURVE,
      .timeout_s = 120,
-     .run = case_state_1},
+     .run = case_state_1,
+     .variants =
+         (const suite_variant_t[]){
+             {.name = "minfree-256m",
+              .param = "256",
+              .title = "minFree of a 256 MiB host, and with Mem.MemMinFreePct=5"},
+             {.name = "minfree-1g", .param = "1024", .title = "minFree of a 1 GiB host"},
+             {.name = "minfree-4g", .param = "4096", .title = "minFree of a 4 GiB host"},
+             {.name = "minfree-12g", .param = "12288", .title = "minFree of a 12 GiB host"},
+             {.name = "minfree-28g", .param = "28672", .title = "minFree of a 28 GiB host"},
+             {.name = "minfree-64g", .param = "65536", .title = "minFree of a 64 GiB host"},
+             {.name = "curve", .param = "curve", .title = "a 256 MiB host under the curve"},
+             {0}}},
     {.id = "BAL-1",
      .spec_ids = "BAL-1 BAL-2 BAL-3",
      .title = "balloon: frames freed (mincore), cap, once-a-second rate-limited driver, free pages "

@@ -289,40 +289,38 @@ static const curve_point_t state1_curve[] = {
 };
 enum { state1_falling = 6 }; /* points before this index fall, the rest rise */
 
-static void state1_thresholds(suite_ctx_t *c) {
-  static const uint64_t sizes_mib[] = {256, 1024, 4096, 12288, 28672, 65536};
-  for (size_t i = 0; i < sizeof sizes_mib / sizeof sizes_mib[0]; i++) {
-    mmt_topology_t *t = cu_run_topology_copy(c);
-    uint32_t nmem = 0;
-    for (uint32_t n = 0; n < t->desc.nnodes; n++)
-      nmem += t->desc.nodes[n].memory_bytes > 0;
-    uint64_t per = sizes_mib[i] * MIB / (nmem ? nmem : 1) / MMC_PAGE_SIZE * MMC_PAGE_SIZE;
-    for (uint32_t n = 0; n < t->desc.nnodes; n++)
-      if (t->desc.nodes[n].memory_bytes)
-        ((mmc_node_t *)&t->desc.nodes[n])->memory_bytes = per;
-    mmc_host_t *h = sc_host(c, t, cu_clock(c), NULL, 0);
-    uint64_t pages = per / MMC_PAGE_SIZE * nmem;
-    bool osdi = rc_osdi02(c, h);
-    uint64_t want = osdi ? (pages * 6 + 99) / 100 : rc_min_free(pages);
-    char name[128];
-    snprintf(name, sizeof name, "minFree of a %llu MiB host is %s",
-             (unsigned long long)sizes_mib[i],
-             osdi ? "6 % of memory (osdi02)" : "the sliding scale 6/4/2/1 %");
-    mmc_host_stats_t hs = cu_host_stats(c, h);
-    if (cu_reported_host(c, &hs, MMC_HOSTSTAT_MIN_FREE, "STATE-1 minFree"))
-      sc_check(c, hs.min_free_pages + (osdi ? 1 : 0) >= want && hs.min_free_pages <= want, name,
-               "expected %llu pages, host says %llu", (unsigned long long)want,
-               (unsigned long long)hs.min_free_pages);
+/* minFree of a host of `size_mib` MiB (the run's nodes, memory resized);
+ * on the smallest (256 MiB) also with Mem.MemMinFreePct. */
+static void state1_threshold(suite_ctx_t *c, uint64_t size_mib) {
+  mmt_topology_t *t = cu_run_topology_copy(c);
+  uint32_t nmem = 0;
+  for (uint32_t n = 0; n < t->desc.nnodes; n++)
+    nmem += t->desc.nodes[n].memory_bytes > 0;
+  uint64_t per = size_mib * MIB / (nmem ? nmem : 1) / MMC_PAGE_SIZE * MMC_PAGE_SIZE;
+  for (uint32_t n = 0; n < t->desc.nnodes; n++)
+    if (t->desc.nodes[n].memory_bytes)
+      ((mmc_node_t *)&t->desc.nodes[n])->memory_bytes = per;
+  mmc_host_t *h = sc_host(c, t, cu_clock(c), NULL, 0);
+  uint64_t pages = per / MMC_PAGE_SIZE * nmem;
+  bool osdi = rc_osdi02(c, h);
+  uint64_t want = osdi ? (pages * 6 + 99) / 100 : rc_min_free(pages);
+  char name[128];
+  snprintf(name, sizeof name, "minFree of a %llu MiB host is %s", (unsigned long long)size_mib,
+           osdi ? "6 % of memory (osdi02)" : "the sliding scale 6/4/2/1 %");
+  mmc_host_stats_t hs = cu_host_stats(c, h);
+  if (cu_reported_host(c, &hs, MMC_HOSTSTAT_MIN_FREE, "STATE-1 minFree"))
+    sc_check(c, hs.min_free_pages + (osdi ? 1 : 0) >= want && hs.min_free_pages <= want, name,
+             "expected %llu pages, host says %llu", (unsigned long long)want,
+             (unsigned long long)hs.min_free_pages);
+  sc_host_destroy(c, h);
+  if (size_mib == 256 && !osdi) {
+    mmc_setting_value_t s[] = {{"Mem.MemMinFreePct", 5}};
+    h = sc_host(c, t, cu_clock(c), s, 1);
+    sc_check_int(c, "Mem.MemMinFreePct=5: minFree is 5 % of memory", (long long)(pages * 5 / 100),
+                 (long long)cu_host_stats(c, h).min_free_pages);
     sc_host_destroy(c, h);
-    if (i == 0 && !osdi) {
-      mmc_setting_value_t s[] = {{"Mem.MemMinFreePct", 5}};
-      h = sc_host(c, t, cu_clock(c), s, 1);
-      sc_check_int(c, "Mem.MemMinFreePct=5: minFree is 5 % of memory", (long long)(pages * 5 / 100),
-                   (long long)cu_host_stats(c, h).min_free_pages);
-      sc_host_destroy(c, h);
-    }
-    mmt_free(t);
   }
+  mmt_free(t);
 }
 
 /* Free memory set to `free_pages` by a fully reserved VM (never reclaimed:
@@ -352,8 +350,7 @@ static bool state1_probe_free(suite_ctx_t *c, uint64_t cap, uint64_t *free_pages
   return true;
 }
 
-void case_state_1(suite_ctx_t *c) {
-  state1_thresholds(c);
+static void state1_states(suite_ctx_t *c) {
   mmt_topology_t *t = rc_topo(c, 256);
   mmc_host_t *h = sc_host(c, t, MMC_CLOCK_STEPPED, NULL, 0);
   bool osdi = rc_osdi02(c, h);
@@ -401,6 +398,20 @@ void case_state_1(suite_ctx_t *c) {
 out:
   sc_host_destroy(c, h);
   mmt_free(t);
+}
+
+/* Variants (cases.c): param a host size in MiB (minFree), or "curve" (the
+ * states under the free-memory curve). */
+void case_state_1(suite_ctx_t *c) {
+  const suite_variant_t *v = sc_variant(c);
+  char *end = NULL;
+  unsigned long long mib = v && v->param ? strtoull(v->param, &end, 10) : 0;
+  if (v && v->param && !strcmp(v->param, "curve"))
+    state1_states(c);
+  else if (mib && end && !*end)
+    state1_threshold(c, mib);
+  else
+    sc_broken(c, "STATE-1 runs per variant, param a size in MiB or \"curve\" (cases.c)");
 }
 
 /* ---------------------------------------------------------------- BAL-1..3 */
