@@ -55,6 +55,8 @@ enum suite_need {
 enum suite_clock_form {
   SUITE_CLOCKS_STEPPED = 1u << 0, /* advance(): deterministic, from the seed */
   SUITE_CLOCKS_LIVE = 1u << 1,    /* the implementation's own threads, real time */
+  /* Both, said where a row gained its live form (0 means the same). */
+  SUITE_CLOCKS_BOTH = SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE,
 };
 
 /* Why a case is not shown (JSON "not_shown_kind"; suite_notshown_kind_name). */

@@ -253,12 +253,23 @@ static bool locate_pass(cu_locator_t *l, void *const *pages, size_t n, int *node
   return all;
 }
 
+int cu_locate_snapshot(const cu_locator_t *l, void *const *pages, size_t n, int *node,
+                       mmc_error_t *err) {
+  if (l->by == CU_BY_MOVE_PAGES) {
+    int rc = probe_move_pages_query(pages, n, node, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+      node[i] = probe_node_index(l->topo, node[i]);
+    return rc;
+  }
+  for (size_t i = 0; i < n; i++)
+    node[i] = probe_node_index(l->topo, probe_maps_os_node(&l->maps, pages[i]));
+  return 0;
+}
+
 void cu_locate(suite_ctx_t *c, cu_locator_t *l, void *const *pages, size_t n, int *node) {
   if (l->by == CU_BY_MOVE_PAGES) {
     mmc_error_t err = {0};
-    sc_require(c, probe_move_pages_query(pages, n, node, &err), &err, "move_pages query");
-    for (size_t i = 0; i < n; i++)
-      node[i] = probe_node_index(l->topo, node[i]);
+    sc_require(c, cu_locate_snapshot(l, pages, n, node, &err), &err, "move_pages query");
     return;
   }
   if (!locate_pass(l, pages, n, node)) {

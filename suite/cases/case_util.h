@@ -94,6 +94,11 @@ const char *cu_locator_name(const cu_locator_t *l);
  * resident, or an OS node outside the topology). Refreshes the maps snapshot
  * once when some page is unattributed. */
 void cu_locate(suite_ctx_t *c, cu_locator_t *l, void *const *pages, size_t n, int *node);
+/* cu_locate for a thread other than the case's (live vCPU threads): the
+ * maps snapshot as it is (no refresh: the pools are mapped when the host is
+ * made), nothing ended on failure; 0 or a negative status with err filled. */
+int cu_locate_snapshot(const cu_locator_t *l, void *const *pages, size_t n, int *node,
+                       mmc_error_t *err);
 
 /* ---- numbers */
 double cu_percentile(double *v, size_t n, double p); /* sorts v */
@@ -103,8 +108,6 @@ uint64_t cu_now_ns(void);                            /* CLOCK_MONOTONIC */
 void cu_sleep_until_ns(uint64_t t);
 /* splitmix64: the cases' deterministic randomness from the run's seed. */
 uint64_t cu_rand(uint64_t *state);
-
-#endif
 
 /* ---- one vCPU on its own thread */
 /* Run vCPU `index` of `vm` on a new thread (joined before returning, so the
@@ -207,3 +210,5 @@ uint64_t cu_count_events(suite_ctx_t *c, mmc_host_t *h, uint64_t *cursor, uint32
 void cu_advance(suite_ctx_t *c, mmc_host_t *h, uint64_t ns);
 /* A setting's current value (broken on error). */
 int64_t cu_setting(suite_ctx_t *c, mmc_host_t *h, const char *name);
+
+#endif

@@ -1,6 +1,6 @@
 /*
  * rebalance.c — cases of the NUMA rebalancer: NUMA-4 (home changes
- * only at period boundaries; live period spacing), NUMA-5 (threshold,
+ * only at period boundaries; live form: on the period's grid), NUMA-5 (threshold,
  * entitlements), NUMA-6 (destination preference), NUMA-7 (new memory on the
  * new home, probe-verified), NUMA-12 (locality moves and swaps, and never
  * into CPU contention), NUMA-10 (steady state after churn; convergence time).
@@ -19,6 +19,9 @@
  * CPU shares are not part of the contract's VM config, so NUMA-5 checks the
  * entitlement it can state: a VM whose memory does not fit the destination's
  * free memory is not moved there.
+ *
+ * Live forms: NUMA-4 (its own probe threads, below) and NUMA-7 (numa_live.h),
+ * each on the same emulated topology, in real time.
  */
 #include <math.h>
 #include <pthread.h>
@@ -31,6 +34,7 @@
 
 #include "cases_list.h"
 #include "mmc_error.h"
+#include "numa_live.h"
 #include "numa_scen.h"
 
 #define TOPO2 "synthetic:node:2 core:2 pu:1;memory=256M"
@@ -308,6 +312,10 @@ out_host:
 }
 
 void case_numa_4(suite_ctx_t *c) {
+  if (sc_clock(c) == MMC_CLOCK_LIVE) {
+    numa4_live(c);
+    return;
+  }
   /* Every VM's home is probed after every tick (where a never-written page
    * it writes lands), so a home change is seen at the end of the tick it
    * happened in; ticks end on every period boundary. */
@@ -336,10 +344,6 @@ void case_numa_4(suite_ctx_t *c) {
                  (long long)scen_count(&s, from, MMC_EV_REBALANCE, SCEN_MAX_VMS));
   cu_locator_free(&loc);
   scen_fini(&s);
-  if (sc_impl(c)->capabilities & MMC_CAP_CLOCK_LIVE)
-    numa4_live(c);
-  else
-    sc_diag(c, "live part not run: no MMC_CAP_CLOCK_LIVE");
 }
 
 /* ------------------------------------------------------------------ NUMA-5 */
@@ -438,7 +442,68 @@ out:
 
 /* ------------------------------------------------------------------ NUMA-7 */
 
+/* Live form (numa_live.h): the base imbalance in real time with page
+ * migration off, VMs with 4 MiB written at boot. As soon as the probes saw
+ * the move, the moved VM's thread writes NUMA7_LIVE_BURST never-written
+ * pages at once between two home probes (milliseconds, where the next
+ * period is NL_QUICK_PERIOD_MS away: a later locality move back to the
+ * node holding its memory, NUMA-12, is the rebalancer's right). With the
+ * home steady across the burst, every page of it must be on the new home;
+ * every page written before the move still on the old one. */
+#define NUMA7_LIVE_BURST 512u
+
+static void numa7_live(suite_ctx_t *c, const mmc_setting_value_t *set, size_t nset) {
+  nl_t s;
+  if (!nl_init(&s, c, TOPO2, set, nset))
+    return;
+  uint32_t k;
+  nl_change_t mv;
+  nl_burst_t b;
+  char why[256], name[160];
+  nl_base_t base = nl_base_move(&s, 4 * SCEN_MIB, NUMA7_LIVE_BURST, &k, &mv, why, sizeof why);
+  if (base == NL_NO_MOVE)
+    sc_check(c, false, "live: the imbalance moved a VM (probe)", "%s", why);
+  if (base != NL_MOVED)
+    goto out;
+  if (!nl_burst(&s, k, NUMA7_LIVE_BURST, cu_now_ns() + 10 * s.period_ns, &b)) {
+    nl_stop(&s); /* broken with the thread's error, if it failed */
+    sc_broken(c, "the moved VM's thread wrote no burst in 10 periods");
+  }
+  mmc_vcpu_info_t info;
+  mmc_error_t err = {0};
+  sc_require(c, s.im->vcpu_info(s.h, s.vm[k]->id, 0, &info, &err), &err, "vcpu_info");
+  nl_stop(&s);
+  if (!b.steady) {
+    cu_not_shown(c,
+                 "NUMA-7 live: the home changed again during the burst (new memory from node "
+                 "%d before it, %d after): the burst shows no one home",
+                 b.before, b.after);
+    goto out;
+  }
+  snprintf(name, sizeof name,
+           "live: %u pages written at once after the move all on the new home node %d (probe %s)",
+           NUMA7_LIVE_BURST, mv.to, cu_locator_name(&s.loc));
+  int64_t off = nl_pages_off(&s, k, b.first, b.n, (uint32_t)mv.to);
+  sc_check(c, off == 0 && b.before == mv.to, name,
+           "%lld of %llu elsewhere (-1: unattributed); home probes around them: node %d, %d",
+           (long long)off, (unsigned long long)b.n, b.before, b.after);
+  snprintf(name, sizeof name, "live: its old memory still on node %d (migration off; probe %s)",
+           mv.from, cu_locator_name(&s.loc));
+  off = nl_pages_off(&s, k, 0, mv.page, (uint32_t)mv.from);
+  sc_check(c, off == 0, name, "%lld of %llu pages written before the move elsewhere",
+           (long long)off, (unsigned long long)mv.page);
+  cu_crosscheck_value(c, "live: the moved VM's vCPU binding (vcpu_info.node) is the new home",
+                      "vcpu_info", mv.to, info.node, 0);
+out:
+  nl_fini(&s);
+}
+
 void case_numa_7(suite_ctx_t *c) {
+  if (sc_clock(c) == MMC_CLOCK_LIVE) {
+    const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
+    numa7_live(c, set, 1);
+    return;
+  }
   /* The base scenario with 8 MB VMs, only their first half written at boot;
    * page migration off, so the old pages stay where they were (the probe
    * must tell the two halves apart). After the move the moved VM writes the

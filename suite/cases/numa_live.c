@@ -1,0 +1,472 @@
+/*
+ * numa_live.c — live-clock scenarios of the rebalancer and migration cases
+ * (see numa_live.h). Invariants: while its thread runs, a VM's vCPU is used
+ * by that thread only, and the case thread reads what the thread publishes
+ * under its lock; after nl_stop the case thread enters the vCPU itself for
+ * each call and exits it again, so no vCPU is ever entered twice.
+ */
+#include "numa_live.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mmc_error.h"
+
+static void nl_nap(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+  nanosleep(&ts, NULL);
+}
+
+bool nl_init(nl_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_t *set,
+             size_t nset) {
+  memset(s, 0, sizeof *s);
+  s->c = c;
+  s->im = sc_impl(c);
+  s->topo = cu_topology(c, spec);
+  s->h = sc_host(c, s->topo, MMC_CLOCK_LIVE, set, nset);
+  if (sc_mode(c) == SUITE_MODE_QUICK &&
+      s->im->setting_set(s->h, "Numa.RebalancePeriod", NL_QUICK_PERIOD_MS, NULL) != 0)
+    sc_diag(c, "Numa.RebalancePeriod=%d left alone: the implementation does not honour it",
+            NL_QUICK_PERIOD_MS);
+  s->period_ns = (uint64_t)cu_setting(c, s->h, "Numa.RebalancePeriod") * NL_MS;
+  sc_diag(c, "live scenario on %s, Numa.RebalancePeriod %llu ms, seed %llu", spec,
+          (unsigned long long)(s->period_ns / NL_MS), (unsigned long long)sc_seed(c));
+  if (cu_locator_try(c, &s->loc, &s->topo->desc, "home changes and page moves (probed)"))
+    return true;
+  sc_host_destroy(c, s->h);
+  mmt_free(s->topo);
+  return false;
+}
+
+/* ---- the vCPU threads */
+
+/* Where page g of the VM is now (*node, -1 unattributed), through the
+ * thread's entered vCPU. */
+static int nl_locate_page(nl_t *s, wl_vcpu_t *v, uint64_t g, int *node, mmc_error_t *err) {
+  void *p = cu_page(s->im, v->handle, g, false, err);
+  int rc = p ? cu_locate_snapshot(&s->loc, &p, 1, node, err) : MMC_EINVAL;
+  s->im->quiesce(v->handle);
+  return rc;
+}
+
+/* Write the next never-written page and locate it: the VM's home now. */
+static int nl_probe_home(nl_vcpu_t *t, wl_vcpu_t *v, uint64_t now, uint64_t prev,
+                         mmc_error_t *err) {
+  nl_t *s = t->s;
+  uint64_t g = t->fresh;
+  if (g >= s->vm[t->k]->truth.npages)
+    return 0; /* none left: the case sized the VM for its deadline */
+  int node = -1;
+  int rc = wl_write_next(v, g, err);
+  if (rc == 0)
+    rc = nl_locate_page(s, v, g, &node, err);
+  if (rc)
+    return rc;
+  pthread_mutex_lock(&t->lock);
+  t->fresh = g + 1;
+  if (t->home != -2 && node != t->home && t->nchanges < NL_MAX_CHANGES)
+    t->change[t->nchanges++] =
+        (nl_change_t){.t_lo = prev, .t = now, .page = g, .from = t->home, .to = node};
+  t->home = node;
+  pthread_mutex_unlock(&t->lock);
+  return 0;
+}
+
+static int nl_burst_once(nl_vcpu_t *t, wl_vcpu_t *v, uint64_t now, mmc_error_t *err) {
+  pthread_mutex_lock(&t->lock);
+  nl_burst_t b = {.first = t->fresh, .n = t->burst_n, .before = t->home};
+  uint32_t changes = t->nchanges;
+  pthread_mutex_unlock(&t->lock);
+  if (!b.n)
+    return 0;
+  if (b.first + b.n >= t->s->vm[t->k]->truth.npages)
+    return mmc_fail(err, MMC_ERANGE, "a burst of %llu pages from page %llu: too few left",
+                    (unsigned long long)b.n, (unsigned long long)b.first);
+  int rc = 0;
+  for (uint64_t g = b.first; rc == 0 && g < b.first + b.n; g++)
+    rc = wl_write_next(v, g, err);
+  t->s->im->quiesce(v->handle);
+  pthread_mutex_lock(&t->lock);
+  t->fresh = b.first + b.n;
+  pthread_mutex_unlock(&t->lock);
+  if (rc == 0)
+    rc = nl_probe_home(t, v, cu_now_ns(), now, err);
+  pthread_mutex_lock(&t->lock);
+  b.after = t->home;
+  b.steady = t->nchanges == changes && b.before == b.after;
+  b.done = rc == 0;
+  t->burst = b;
+  t->burst_n = 0;
+  pthread_mutex_unlock(&t->lock);
+  return rc;
+}
+
+/* Count pages [0, n) on `node` (one batch of pointers, located at once). */
+static int nl_count(nl_t *s, wl_vcpu_t *v, uint64_t n, int node, uint64_t *on, mmc_error_t *err) {
+  void **ptrs = calloc(n, sizeof *ptrs);
+  int *where = calloc(n, sizeof *where);
+  int rc = ptrs && where ? 0
+                         : mmc_fail(err, MMC_ENOMEM, "out of memory for %llu pointers",
+                                    (unsigned long long)n);
+  for (uint64_t g = 0; rc == 0 && g < n; g++)
+    if (!(ptrs[g] = cu_page(s->im, v->handle, g, false, err)))
+      rc = MMC_EINVAL;
+  if (rc == 0)
+    rc = cu_locate_snapshot(&s->loc, ptrs, n, where, err);
+  s->im->quiesce(v->handle);
+  *on = 0;
+  for (uint64_t g = 0; rc == 0 && g < n; g++)
+    *on += where[g] == node;
+  free(ptrs);
+  free(where);
+  return rc;
+}
+
+static int nl_track_once(nl_vcpu_t *t, wl_vcpu_t *v, uint64_t now, uint64_t prev,
+                         mmc_error_t *err) {
+  pthread_mutex_lock(&t->lock);
+  uint64_t n = t->track_n;
+  int node = t->track_node;
+  pthread_mutex_unlock(&t->lock);
+  if (!n)
+    return 0;
+  uint64_t on = 0;
+  int rc = nl_count(t->s, v, n, node, &on, err);
+  if (rc)
+    return rc;
+  pthread_mutex_lock(&t->lock);
+  if (t->track_n == n && t->track_node == node) {
+    t->on = on;
+    t->t_on = now;
+    if (on && !t->t_first) {
+      t->t_first = now;
+      t->t_first_lo = prev;
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+  return 0;
+}
+
+/* Busy: use the CPU until `until`; idle: sleep until then. Either way the
+ * longest the machine kept the thread from running meanwhile (the largest
+ * gap between two clock readings of the spin, or the oversleep) is the
+ * machine's delay as this thread saw it, apart from any time spent in the
+ * implementation's calls. */
+static void nl_pace(nl_vcpu_t *t, uint64_t until) {
+  uint64_t late = 0, now = cu_now_ns();
+  if (!t->busy) {
+    if (now < until)
+      nl_nap(until - now);
+    uint64_t woke = cu_now_ns();
+    late = woke > until ? woke - until : 0;
+  } else {
+    for (uint64_t last = now; now < until && !atomic_load(&t->stop); last = now) {
+      now = cu_now_ns(); /* busy: the demand an implementation may measure is this CPU time */
+      late = now - last > late ? now - last : late;
+    }
+  }
+  pthread_mutex_lock(&t->lock);
+  t->max_late_ns = late > t->max_late_ns ? late : t->max_late_ns;
+  pthread_mutex_unlock(&t->lock);
+}
+
+static void *nl_thread(void *arg) {
+  nl_vcpu_t *t = arg;
+  nl_t *s = t->s;
+  wl_vm_t *vm = s->vm[t->k];
+  wl_vcpu_t *v = &vm->vcpus[0];
+  mmc_error_t err = {0};
+  int rc = wl_vm_enter_all(vm, &err);
+  if (rc == 0 && s->im->vcpu_set_demand)
+    s->im->vcpu_set_demand(v->handle, t->busy ? 1000 : 0);
+  for (uint64_t prev = cu_now_ns(); rc == 0 && !atomic_load(&t->stop);) {
+    uint64_t now = cu_now_ns();
+    if (atomic_load(&t->probe_homes))
+      rc = nl_probe_home(t, v, now, prev, &err);
+    if (rc == 0)
+      rc = nl_burst_once(t, v, now, &err);
+    if (rc == 0)
+      rc = nl_track_once(t, v, now, prev, &err);
+    struct timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    pthread_mutex_lock(&t->lock);
+    t->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec;
+    pthread_mutex_unlock(&t->lock);
+    prev = now;
+    nl_pace(t, now + NL_PROBE_NS);
+  }
+  if (rc) {
+    snprintf(t->err, sizeof t->err, "VM %u: %s (%s)", vm->id, err.msg, mmc_status_name(rc));
+    atomic_store(&t->failed, true);
+  }
+  wl_vm_exit_all(vm);
+  return NULL;
+}
+
+static void nl_start(nl_t *s, uint32_t k, bool busy) {
+  nl_vcpu_t *t = &s->cpu[k];
+  t->s = s;
+  t->k = k;
+  t->busy = busy;
+  t->home = -2;
+  t->fresh = s->data[k];
+  atomic_init(&t->stop, false);
+  atomic_init(&t->probe_homes, true);
+  atomic_init(&t->failed, false);
+  pthread_mutex_init(&t->lock, NULL);
+  if (pthread_create(&t->tid, NULL, nl_thread, t) != 0)
+    sc_broken(s->c, "pthread_create for a live vCPU");
+  t->started = true;
+}
+
+/* ---- the case's side */
+
+uint32_t nl_vm(nl_t *s, uint64_t bytes, uint64_t spare, uint32_t node, bool busy, bool run) {
+  if (s->nvms >= NL_MAX_VMS)
+    sc_broken(s->c, "live scenario: more than %u VMs", NL_MAX_VMS);
+  uint32_t k = s->nvms;
+  s->cfg[k] = cu_vm("numa-live", 1, bytes);
+  s->cfg[k].node_affinity = 1ull << node;
+  wl_idle_cfg_t ic = {.write_at_boot = false};
+  mmc_error_t err = {0};
+  int rc = wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], wl_seed_mix(sc_seed(s->c), k),
+                      &wl_idle_ops, &ic, &err);
+  if (rc == MMC_ENOTSUP)
+    cu_enotsup_verdict(s->c, &s->cfg[k], &err, "booting a live scenario VM");
+  sc_require(s->c, rc, &err, "wl_vm_boot");
+  s->nvms++;
+  uint64_t n = s->vm[k]->truth.npages;
+  s->data[k] = spare < n ? n - spare : 0;
+  nl_write(s, k, 0, s->data[k]);
+  s->cfg[k].node_affinity = 0;
+  cu_reconfigure(s->c, s->h, s->vm[k]->id, &s->cfg[k], "vm_reconfigure (release the pin)");
+  if (run)
+    nl_start(s, k, busy);
+  return k;
+}
+
+bool nl_wait_change(nl_t *s, uint64_t deadline, uint32_t *k, nl_change_t *mv) {
+  for (;;) {
+    for (uint32_t i = 0; i < s->nvms; i++) {
+      nl_vcpu_t *t = &s->cpu[i];
+      if (!t->started)
+        continue;
+      pthread_mutex_lock(&t->lock);
+      bool seen = t->nchanges > 0;
+      if (seen)
+        *mv = t->change[0];
+      pthread_mutex_unlock(&t->lock);
+      if (seen) {
+        *k = i;
+        return true;
+      }
+      if (atomic_load(&t->failed))
+        return false; /* nl_stop reports it */
+    }
+    if (cu_now_ns() >= deadline)
+      return false;
+    nl_nap(NL_MS); /* polling what the threads publish, with a deadline */
+  }
+}
+
+static uint64_t nl_cpu(nl_t *s, uint32_t k) {
+  pthread_mutex_lock(&s->cpu[k].lock);
+  uint64_t ns = s->cpu[k].cpu_ns;
+  pthread_mutex_unlock(&s->cpu[k].lock);
+  return ns;
+}
+
+nl_base_t nl_base_move(nl_t *s, uint64_t bytes, uint64_t extra, uint32_t *k, nl_change_t *mv,
+                       char *why, size_t len) {
+  uint64_t wait = NL_BASE_PERIODS * s->period_ns;
+  uint64_t spare = wait / NL_PROBE_NS + 256 + extra, vm = bytes + spare * MMC_PAGE_SIZE;
+  uint32_t a = nl_vm(s, vm, spare, 0, true, true), b = nl_vm(s, vm, spare, 0, true, true);
+  nl_vm(s, 4 * 1024 * 1024, 0, 1, false, false);
+  uint64_t t0 = cu_now_ns(), cpu0 = nl_cpu(s, a) + nl_cpu(s, b);
+  if (nl_wait_change(s, t0 + wait, k, mv))
+    return NL_MOVED;
+  double used = (double)(nl_cpu(s, a) + nl_cpu(s, b) - cpu0) / (double)(cu_now_ns() - t0);
+  double cores =
+      s->topo->desc.nodes[0].ncores ? s->topo->desc.nodes[0].ncores : s->topo->desc.nodes[0].ncpus;
+  double need = 2.0 * (double)cu_setting(s->c, s->h, "Numa.MigImbalanceThreshold") / 100.0;
+  snprintf(why, len,
+           "no home change seen in %u periods (%.1f s); A and B used %.2f cores of node 0's %.0f",
+           NL_BASE_PERIODS, (double)wait / 1e9, used, cores);
+  if (used / cores >= need)
+    return NL_NO_MOVE;
+  cu_not_shown(s->c,
+               "machine: the base imbalance needs A and B busy (%.0f %% of node 0's cores, twice "
+               "Numa.MigImbalanceThreshold); the machine gave their threads %.0f %%",
+               100.0 * need, 100.0 * used / cores);
+  return NL_MACHINE;
+}
+
+void nl_homes_off(nl_t *s) {
+  for (uint32_t i = 0; i < s->nvms; i++)
+    if (s->cpu[i].started)
+      atomic_store(&s->cpu[i].probe_homes, false);
+}
+
+bool nl_burst(nl_t *s, uint32_t k, uint64_t n, uint64_t deadline, nl_burst_t *out) {
+  nl_vcpu_t *t = &s->cpu[k];
+  pthread_mutex_lock(&t->lock);
+  t->burst = (nl_burst_t){0};
+  t->burst_n = n;
+  pthread_mutex_unlock(&t->lock);
+  for (;;) {
+    pthread_mutex_lock(&t->lock);
+    *out = t->burst;
+    pthread_mutex_unlock(&t->lock);
+    if (out->done || atomic_load(&t->failed) || cu_now_ns() >= deadline)
+      return out->done;
+    nl_nap(NL_MS); /* polling the thread's answer, with a deadline */
+  }
+}
+
+void nl_track(nl_t *s, uint32_t k, uint64_t n, int node) {
+  nl_vcpu_t *t = &s->cpu[k];
+  pthread_mutex_lock(&t->lock);
+  t->track_n = n;
+  t->track_node = node;
+  t->on = t->t_on = t->t_first = t->t_first_lo = 0;
+  pthread_mutex_unlock(&t->lock);
+}
+
+void nl_tracked(nl_t *s, uint32_t k, uint64_t *on, uint64_t *t_first, uint64_t *t_first_lo) {
+  nl_vcpu_t *t = &s->cpu[k];
+  pthread_mutex_lock(&t->lock);
+  *on = t->on;
+  *t_first = t->t_first;
+  *t_first_lo = t->t_first_lo;
+  pthread_mutex_unlock(&t->lock);
+}
+
+void nl_reset_late(nl_t *s) {
+  for (uint32_t i = 0; i < s->nvms; i++) {
+    if (!s->cpu[i].started)
+      continue;
+    pthread_mutex_lock(&s->cpu[i].lock);
+    s->cpu[i].max_late_ns = 0;
+    pthread_mutex_unlock(&s->cpu[i].lock);
+  }
+}
+
+uint64_t nl_max_late(nl_t *s) {
+  uint64_t late = 0;
+  for (uint32_t i = 0; i < s->nvms; i++) {
+    if (!s->cpu[i].started)
+      continue;
+    pthread_mutex_lock(&s->cpu[i].lock);
+    late = s->cpu[i].max_late_ns > late ? s->cpu[i].max_late_ns : late;
+    pthread_mutex_unlock(&s->cpu[i].lock);
+  }
+  return late;
+}
+
+void nl_stop(nl_t *s) {
+  for (uint32_t i = 0; i < s->nvms; i++)
+    if (s->cpu[i].started)
+      atomic_store(&s->cpu[i].stop, true);
+  char err[sizeof s->cpu[0].err] = "";
+  for (uint32_t i = 0; i < s->nvms; i++) {
+    nl_vcpu_t *t = &s->cpu[i];
+    if (!t->started)
+      continue;
+    pthread_join(t->tid, NULL);
+    t->started = false;
+    s->data[i] = t->fresh; /* the probe pages written are data now */
+    pthread_mutex_destroy(&t->lock);
+    if (t->err[0] && !err[0])
+      memcpy(err, t->err, sizeof err);
+  }
+  if (err[0])
+    sc_broken(s->c, "live vCPU thread: %s", err);
+}
+
+void nl_fini(nl_t *s) {
+  nl_stop(s);
+  mmc_error_t err = {0};
+  for (uint32_t k = 0; k < s->nvms; k++)
+    if (s->vm[k] && wl_vm_shutdown(s->vm[k], &err))
+      sc_diag(s->c, "power-off of VM %u: %s", k, err.msg);
+  cu_locator_free(&s->loc);
+  sc_host_destroy(s->c, s->h);
+  mmt_free(s->topo);
+  memset(s, 0, sizeof *s);
+}
+
+/* The case thread's turn with VM k's vCPU (threads stopped). */
+static wl_vcpu_t *nl_enter(nl_t *s, uint32_t k) {
+  if (s->cpu[k].started)
+    sc_broken(s->c, "live scenario: VM %u's vCPU is its thread's until nl_stop", k);
+  mmc_error_t err = {0};
+  sc_require(s->c, wl_vm_enter_all(s->vm[k], &err), &err, "wl_vm_enter_all");
+  return &s->vm[k]->vcpus[0];
+}
+
+uint64_t nl_fresh(nl_t *s, uint32_t k) {
+  return s->data[k];
+}
+
+int nl_home_now(nl_t *s, uint32_t k) {
+  wl_vcpu_t *v = nl_enter(s, k);
+  uint64_t g = s->data[k];
+  if (g >= s->vm[k]->truth.npages)
+    sc_broken(s->c, "live scenario VM %u has no never-written page left to probe its home", k);
+  mmc_error_t err = {0};
+  sc_require(s->c, wl_write_next(v, g, &err), &err, "wl_write_next");
+  void *p = cu_page(s->im, v->handle, g, false, &err);
+  if (!p)
+    sc_broken(s->c, "page %llu: %s", (unsigned long long)g, err.msg);
+  int node = -1;
+  cu_locate(s->c, &s->loc, &p, 1, &node);
+  s->data[k] = g + 1;
+  wl_vm_exit_all(s->vm[k]);
+  return node;
+}
+
+void nl_write(nl_t *s, uint32_t k, uint64_t first, uint64_t n) {
+  wl_vcpu_t *v = nl_enter(s, k);
+  mmc_error_t err = {0};
+  for (uint64_t g = first; g < first + n; g++) {
+    sc_require(s->c, wl_write_next(v, g, &err), &err, "wl_write_next");
+    if (g % 256 == 255)
+      s->im->quiesce(v->handle); /* hold nothing a remapper waits for for long */
+  }
+  if (first + n > s->data[k])
+    s->data[k] = first + n;
+  wl_vm_exit_all(s->vm[k]);
+}
+
+int64_t nl_pages_off(nl_t *s, uint32_t k, uint64_t first, uint64_t n, uint32_t node) {
+  wl_vcpu_t *v = nl_enter(s, k);
+  void **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+  int *where = calloc(n ? n : 1, sizeof *where);
+  if (!ptrs || !where)
+    sc_broken(s->c, "out of memory for page pointers");
+  mmc_error_t err = {0};
+  for (uint64_t i = 0; i < n; i++)
+    if (!(ptrs[i] = cu_page(s->im, v->handle, first + i, false, &err)))
+      sc_broken(s->c, "page %llu: %s", (unsigned long long)(first + i), err.msg);
+  cu_locate(s->c, &s->loc, ptrs, n, where); /* pointers valid: not quiesced yet */
+  wl_vm_exit_all(s->vm[k]);
+  int64_t off = 0;
+  bool unknown = false;
+  for (uint64_t i = 0; i < n; i++) {
+    unknown |= where[i] < 0;
+    off += where[i] != (int)node;
+  }
+  free(ptrs);
+  free(where);
+  return unknown ? -1 : off;
+}
+
+bool nl_verify(nl_t *s, uint32_t k, char *line, size_t len) {
+  wl_verify_report_t rep;
+  mmc_error_t err = {0};
+  sc_require(s->c, wl_vm_verify(s->vm[k], &rep, &err), &err, "wl_verify");
+  wl_verify_format(&rep, line, len);
+  return rep.mismatches == 0 && rep.pages_checked == s->vm[k]->truth.npages;
+}
