@@ -158,6 +158,42 @@ static void mig2_live(suite_ctx_t *c, nl_t *s, const nl_change_t *mv, uint64_t t
            lo, hi, (double)p / 1e6, (double)late / 1e6);
 }
 
+/* MIG-1 live after the migration: pages where they should be and intact. */
+static void mig1_live_judge(suite_ctx_t *c, nl_t *s, uint32_t k, const nl_change_t *mv,
+                            double took) {
+  char name[160];
+  nl_change_t later[2];
+  if (nl_changes(s, k, later, 2) > 1) {
+    /* A VM whose memory is still mostly on its old node may be moved back
+     * by a locality move (NUMA-12) once the machine's load leaves that node
+     * without contention: its pages then have no one destination. */
+    cu_not_shown(c,
+                 "MIG-1 live: the moved VM's home changed again during the migration (node %d "
+                 "to %d): the pages had no one destination to be judged against",
+                 later[1].from, later[1].to);
+  } else {
+    snprintf(name, sizeof name, "live: every page of the moved VM on node %d (probe %s)", mv->to,
+             cu_locator_name(&s->loc));
+    int64_t off = nl_pages_off(s, k, 0, mv->page, (uint32_t)mv->to);
+    sc_check(c, off == 0, name,
+             "%lld of %llu pages elsewhere %.1f s after the move (-1: unattributed)",
+             (long long)off, (unsigned long long)mv->page, took);
+    /* The page that showed the move may have been first written on the old
+     * home just before the change and migrated before it was located: one
+     * page more than those written before it may have moved. */
+    mmc_vm_stats_t st = cu_vm_stats(c, s->h, s->vm[k]->id);
+    long long seen = off < 0 ? 0 : (long long)mv->page - off;
+    cu_crosscheck_vm_range(c, &st, MMC_VMSTAT_PAGES_MIGRATED, "live: pages migrated", seen,
+                           seen + 1, (long long)st.pages_migrated);
+  }
+  for (uint32_t i = 0; i < s->nvms; i++) {
+    char line[512];
+    snprintf(name, sizeof name, "live: VM %u: every page holds what was written (wl_verify)", i);
+    bool ok = nl_verify(s, i, line, sizeof line);
+    sc_check(c, ok, name, "%s", line);
+  }
+}
+
 static void mig1_live(suite_ctx_t *c) {
   nl_t s;
   if (!nl_init(&s, c, TOPO2, NULL, 0))
@@ -165,41 +201,25 @@ static void mig1_live(suite_ctx_t *c) {
   uint32_t k;
   nl_change_t mv;
   char why[256];
-  nl_base_t b = nl_base_move(&s, 4 * SCEN_MIB, 0, &k, &mv, why, sizeof why);
+  /* Home probes go on during the migration (a second move is seen). */
+  uint64_t extra = MIG1_LIVE_LIMIT_NS / NL_PROBE_NS;
+  nl_base_t b = nl_base_move(&s, 4 * SCEN_MIB, extra, &k, &mv, why, sizeof why);
   if (b == NL_NO_MOVE)
     sc_broken(c, "setup: the base imbalance moved no VM (probe): %s", why);
   if (b == NL_MACHINE) {
     nl_fini(&s);
     return;
   }
-  nl_homes_off(&s);
   nl_reset_late(&s);
-  const uint64_t pages = mv.page; /* written on the old home */
-  nl_track(&s, k, pages, mv.to);
+  nl_track(&s, k, mv.page, mv.to); /* pages written on the old home */
   uint64_t on = 0, t_first = 0, t_first_lo = 0, deadline = mv.t + MIG1_LIVE_LIMIT_NS;
-  for (; on < pages && cu_now_ns() < deadline; cu_sleep_until_ns(cu_now_ns() + NL_PROBE_NS))
+  for (; on < mv.page && cu_now_ns() < deadline; cu_sleep_until_ns(cu_now_ns() + NL_PROBE_NS))
     nl_tracked(&s, k, &on, &t_first, &t_first_lo);
   double took = (double)(cu_now_ns() - mv.t) / 1e9;
   mig2_live(c, &s, &mv, t_first, t_first_lo);
   nl_stop(&s);
   sc_metric(c, "migration time (default pace, live)", "s", "", took);
-  char name[160];
-  snprintf(name, sizeof name, "live: every page of the moved VM on node %d (probe %s)", mv.to,
-           cu_locator_name(&s.loc));
-  int64_t off = nl_pages_off(&s, k, 0, pages, (uint32_t)mv.to);
-  sc_check(c, off == 0, name,
-           "%lld of %llu pages elsewhere %.1f s after the move (-1: unattributed)", (long long)off,
-           (unsigned long long)pages, took);
-  mmc_vm_stats_t st = cu_vm_stats(c, s.h, s.vm[k]->id);
-  cu_crosscheck_vm(c, &st, MMC_VMSTAT_PAGES_MIGRATED, "live: pages migrated",
-                   (long long)(off < 0 ? 0 : (int64_t)pages - off), (long long)st.pages_migrated,
-                   0);
-  for (uint32_t i = 0; i < s.nvms; i++) {
-    char line[512];
-    snprintf(name, sizeof name, "live: VM %u: every page holds what was written (wl_verify)", i);
-    bool ok = nl_verify(&s, i, line, sizeof line);
-    sc_check(c, ok, name, "%s", line);
-  }
+  mig1_live_judge(c, &s, k, &mv, took);
   nl_fini(&s);
 }
 
@@ -560,10 +580,11 @@ void case_mig_4(suite_ctx_t *c) {
 
 /* ------------------------------------------------------------------ MIG-5 */
 
-/* Live form: the base imbalance in real time with migration off; the case
- * then waits MIG5_LIVE_PERIODS more periods (the VMs still running) and
- * probes: the moved VM's new memory still comes from the new home, and every
- * page written before the move is still on the old one. */
+/* Live form: the base imbalance in real time with migration off: the probes
+ * must see the home change (MIG-5: home changes still happen; none seen
+ * while A and B had the CPU it needs is a failure, as stepped); the case
+ * then waits MIG5_LIVE_PERIODS more periods, the VMs still running, and
+ * every page written before the move must still be on the old node. */
 #define MIG5_LIVE_PERIODS 4u
 
 static void mig5_live(suite_ctx_t *c, const mmc_setting_value_t *set, size_t nset) {
@@ -575,18 +596,21 @@ static void mig5_live(suite_ctx_t *c, const mmc_setting_value_t *set, size_t nse
   char why[256];
   nl_base_t b = nl_base_move(&s, 4 * SCEN_MIB, 0, &k, &mv, why, sizeof why);
   if (b == NL_NO_MOVE)
-    sc_broken(c, "setup: the base imbalance moved no VM (probe): %s", why);
-  if (b == NL_MACHINE) {
+    sc_check(c, false, "live: home changes still happen (probe)", "%s", why);
+  if (b != NL_MOVED) {
     nl_fini(&s);
     return;
   }
+  sc_check(c, true, "live: home changes still happen (probe)", "VM %u from node %d to %d", k,
+           mv.from, mv.to);
   nl_homes_off(&s);
   cu_sleep_until_ns(mv.t + MIG5_LIVE_PERIODS * s.period_ns);
   nl_stop(&s);
-  int home = nl_home_now(&s, k);
-  sc_check(c, home == mv.to, "live: the home change still happened (probe)",
-           "new memory from node %d %u periods after the move, expected %d", home,
-           MIG5_LIVE_PERIODS, mv.to);
+  /* Where it is homed now is not judged: with its memory left on the old
+   * node, a locality move back (NUMA-12) is the rebalancer's right once the
+   * machine's load leaves that node without contention. */
+  sc_diag(c, "new memory of the moved VM from node %d %u periods after the move",
+          nl_home_now(&s, k), MIG5_LIVE_PERIODS);
   char name[160];
   snprintf(name, sizeof name, "live: the moved VM's pages all still on node %d (probe %s)", mv.from,
            cu_locator_name(&s.loc));

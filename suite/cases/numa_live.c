@@ -303,6 +303,15 @@ nl_base_t nl_base_move(nl_t *s, uint64_t bytes, uint64_t extra, uint32_t *k, nl_
   return NL_MACHINE;
 }
 
+uint32_t nl_changes(nl_t *s, uint32_t k, nl_change_t *out, uint32_t max) {
+  nl_vcpu_t *t = &s->cpu[k];
+  pthread_mutex_lock(&t->lock);
+  uint32_t n = t->nchanges;
+  memcpy(out, t->change, (n < max ? n : max) * sizeof *out);
+  pthread_mutex_unlock(&t->lock);
+  return n;
+}
+
 void nl_homes_off(nl_t *s) {
   for (uint32_t i = 0; i < s->nvms; i++)
     if (s->cpu[i].started)

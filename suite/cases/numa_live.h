@@ -132,6 +132,8 @@ bool nl_wait_change(nl_t *s, uint64_t deadline, uint32_t *k, nl_change_t *mv);
 typedef enum nl_base { NL_MOVED, NL_NO_MOVE, NL_MACHINE } nl_base_t;
 nl_base_t nl_base_move(nl_t *s, uint64_t bytes, uint64_t extra, uint32_t *k, nl_change_t *mv,
                        char *why, size_t len);
+/* The home changes VM k's probes saw so far (at most max copied). */
+uint32_t nl_changes(nl_t *s, uint32_t k, nl_change_t *out, uint32_t max);
 /* Stop every thread's home probes (their pages then stay for the case). */
 void nl_homes_off(nl_t *s);
 /* Ask VM k's thread to write n never-written pages at once between two home

@@ -105,8 +105,8 @@ static void crosscheck_moves(scen_t *s, size_t ev_from, size_t seen, const char 
  * is judged by its distance to the grid; a gap known less precisely than
  * half a period says nothing and is not judged (fewer than two judged
  * gaps: not shown, the machine too loaded to time it).
- * The implementation's MMC_EV_REBALANCE spacing is a report checked as
- * before. */
+ * The implementation's MMC_EV_REBALANCE spacing is a report, checked for
+ * earliness strictly and for lateness as loosely as NUMA-8 live. */
 #define NUMA4_LIVE_PERIOD_MS 250
 #define NUMA4_LIVE_DEADLINE_NS 15000000000ull
 #define NUMA4_PROBE_NS 1000000L
@@ -302,9 +302,13 @@ static void numa4_live(suite_ctx_t *c) {
                nev)) {
     double mean = (double)(ev_t[nev - 1] - ev_t[0]) / (double)(nev - 1);
     sc_metric(c, "live period spacing mean", "ms", "", mean / 1e6);
+    /* Early is wrong whatever the load (5 %: the clock readings of two
+     * threads); late is what a loaded machine does to the rebalancer's
+     * thread, and a run kept past its due time falls on the next grid
+     * point: at least half the periods run, as NUMA-8 live asks. */
     sc_check_range(c,
-                   "live: mean MMC_EV_REBALANCE spacing within 10 % of Numa.RebalancePeriod (ms)",
-                   0.9 * P / 1e6, 1.1 * P / 1e6, mean / 1e6);
+                   "live: mean MMC_EV_REBALANCE spacing from 0.95 to 2 Numa.RebalancePeriod (ms)",
+                   0.95 * P / 1e6, 2.0 * P / 1e6, mean / 1e6);
   }
 out_host:
   sc_host_destroy(c, h);
