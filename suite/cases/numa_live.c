@@ -223,12 +223,36 @@ static void nl_start(nl_t *s, uint32_t k, bool busy) {
 
 /* ---- the case's side */
 
-uint32_t nl_vm(nl_t *s, uint64_t bytes, uint64_t spare, uint32_t node, bool busy, bool run) {
+/* Wait for the first home probe of VM k's thread (its baseline: a change
+ * before it would go unseen). */
+static void nl_first_probe(nl_t *s, uint32_t k) {
+  nl_vcpu_t *t = &s->cpu[k];
+  uint64_t deadline = cu_now_ns() + 10 * s->period_ns;
+  for (;;) {
+    pthread_mutex_lock(&t->lock);
+    s->home0[k] = t->home;
+    pthread_mutex_unlock(&t->lock);
+    if (s->home0[k] != -2 || atomic_load(&t->failed))
+      return;
+    if (cu_now_ns() >= deadline) {
+      nl_stop(s); /* broken with the thread's error, if it failed */
+      sc_broken(s->c, "the vCPU thread of VM %u made no home probe in 10 periods", k);
+    }
+    nl_nap(NL_MS); /* polling the thread's first probe, with a deadline */
+  }
+}
+
+static void nl_pin(nl_t *s, uint32_t k, uint64_t mask, const char *what) {
+  s->cfg[k].node_affinity = mask;
+  cu_reconfigure(s->c, s->h, s->vm[k]->id, &s->cfg[k], what);
+}
+
+uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc) {
   if (s->nvms >= NL_MAX_VMS)
     sc_broken(s->c, "live scenario: more than %u VMs", NL_MAX_VMS);
   uint32_t k = s->nvms;
-  s->cfg[k] = cu_vm("numa-live", 1, bytes);
-  s->cfg[k].node_affinity = 1ull << node;
+  s->cfg[k] = cu_vm("numa-live", 1, vc->bytes);
+  s->cfg[k].node_affinity = 1ull << vc->mem;
   wl_idle_cfg_t ic = {.write_at_boot = false};
   mmc_error_t err = {0};
   int rc = wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], wl_seed_mix(sc_seed(s->c), k),
@@ -237,14 +261,23 @@ uint32_t nl_vm(nl_t *s, uint64_t bytes, uint64_t spare, uint32_t node, bool busy
     cu_enotsup_verdict(s->c, &s->cfg[k], &err, "booting a live scenario VM");
   sc_require(s->c, rc, &err, "wl_vm_boot");
   s->nvms++;
+  s->home0[k] = -2;
   uint64_t n = s->vm[k]->truth.npages;
-  s->data[k] = spare < n ? n - spare : 0;
+  s->data[k] = vc->spare < n ? n - vc->spare : 0;
   nl_write(s, k, 0, s->data[k]);
-  s->cfg[k].node_affinity = 0;
-  cu_reconfigure(s->c, s->h, s->vm[k]->id, &s->cfg[k], "vm_reconfigure (release the pin)");
-  if (run)
-    nl_start(s, k, busy);
+  s->mem_off[k] = nl_pages_off(s, k, 0, s->data[k], vc->mem);
+  if (vc->home != vc->mem)
+    nl_pin(s, k, 1ull << vc->home, "vm_reconfigure (pin home)");
+  if (vc->run) {
+    nl_start(s, k, vc->busy);
+    nl_first_probe(s, k);
+  }
   return k;
+}
+
+void nl_release_all(nl_t *s) {
+  for (uint32_t k = 0; k < s->nvms; k++)
+    nl_pin(s, k, 0, "vm_reconfigure (release the pin)");
 }
 
 bool nl_wait_change(nl_t *s, uint64_t deadline, uint32_t *k, nl_change_t *mv) {
@@ -278,29 +311,57 @@ static uint64_t nl_cpu(nl_t *s, uint32_t k) {
   return ns;
 }
 
-nl_base_t nl_base_move(nl_t *s, uint64_t bytes, uint64_t extra, uint32_t *k, nl_change_t *mv,
-                       char *why, size_t len) {
-  uint64_t wait = NL_BASE_PERIODS * s->period_ns;
-  uint64_t spare = wait / NL_PROBE_NS + 256 + extra, vm = bytes + spare * MMC_PAGE_SIZE;
-  uint32_t a = nl_vm(s, vm, spare, 0, true, true), b = nl_vm(s, vm, spare, 0, true, true);
-  nl_vm(s, 4 * 1024 * 1024, 0, 1, false, false);
-  uint64_t t0 = cu_now_ns(), cpu0 = nl_cpu(s, a) + nl_cpu(s, b);
+uint64_t nl_probe_pages(const nl_t *s) {
+  return NL_BASE_PERIODS * s->period_ns / NL_PROBE_NS + 256;
+}
+
+void nl_base(nl_t *s, uint64_t bytes, uint64_t extra) {
+  uint64_t spare = nl_probe_pages(s) + extra;
+  const nl_vm_cfg_t busy = {.bytes = bytes + spare * MMC_PAGE_SIZE,
+                            .spare = spare,
+                            .busy = true,
+                            .run = true},
+                    idle = {.bytes = 4 * 1024 * 1024, .mem = 1, .home = 1};
+  nl_vm(s, &busy);
+  nl_vm(s, &busy);
+  nl_vm(s, &idle);
+  nl_release_all(s);
+}
+
+/* CPU time the busy VMs' threads used so far. */
+static uint64_t nl_busy_cpu(nl_t *s) {
+  uint64_t ns = 0;
+  for (uint32_t k = 0; k < s->nvms; k++)
+    if (s->cpu[k].started && s->cpu[k].busy)
+      ns += nl_cpu(s, k);
+  return ns;
+}
+
+nl_base_t nl_await(nl_t *s, uint64_t wait, double imbalance_pct, uint32_t *k, nl_change_t *mv,
+                   char *why, size_t len) {
+  uint64_t t0 = cu_now_ns(), cpu0 = nl_busy_cpu(s);
   if (nl_wait_change(s, t0 + wait, k, mv))
     return NL_MOVED;
-  double used = (double)(nl_cpu(s, a) + nl_cpu(s, b) - cpu0) / (double)(cu_now_ns() - t0);
+  double used = (double)(nl_busy_cpu(s) - cpu0) / (double)(cu_now_ns() - t0);
   double cores =
       s->topo->desc.nodes[0].ncores ? s->topo->desc.nodes[0].ncores : s->topo->desc.nodes[0].ncpus;
-  double need = 2.0 * (double)cu_setting(s->c, s->h, "Numa.MigImbalanceThreshold") / 100.0;
-  snprintf(why, len,
-           "no home change seen in %u periods (%.1f s); A and B used %.2f cores of node 0's %.0f",
-           NL_BASE_PERIODS, (double)wait / 1e9, used, cores);
+  double need = 2.0 * imbalance_pct / 100.0;
+  snprintf(why, len, "no home change seen in %.1f s; the busy VMs used %.2f cores of node 0's %.0f",
+           (double)wait / 1e9, used, cores);
   if (used / cores >= need)
     return NL_NO_MOVE;
   cu_not_shown(s->c,
-               "machine: the base imbalance needs A and B busy (%.0f %% of node 0's cores, twice "
-               "Numa.MigImbalanceThreshold); the machine gave their threads %.0f %%",
-               100.0 * need, 100.0 * used / cores);
+               "machine: the imbalance needs the busy VMs at %.0f %% of node 0's cores (twice the "
+               "%.0f %% threshold); the machine gave their threads %.0f %%",
+               100.0 * need, imbalance_pct, 100.0 * used / cores);
   return NL_MACHINE;
+}
+
+nl_base_t nl_base_move(nl_t *s, uint64_t bytes, uint64_t extra, uint32_t *k, nl_change_t *mv,
+                       char *why, size_t len) {
+  nl_base(s, bytes, extra);
+  double thr = (double)cu_setting(s->c, s->h, "Numa.MigImbalanceThreshold");
+  return nl_await(s, NL_BASE_PERIODS * s->period_ns, thr, k, mv, why, len);
 }
 
 uint32_t nl_changes(nl_t *s, uint32_t k, nl_change_t *out, uint32_t max) {

@@ -100,7 +100,9 @@ typedef struct nl {
   uint64_t period_ns; /* Numa.RebalancePeriod in ns */
   wl_vm_t *vm[NL_MAX_VMS];
   mmc_vm_config_t cfg[NL_MAX_VMS];
-  uint64_t data[NL_MAX_VMS]; /* pages [0, data) written at boot */
+  uint64_t data[NL_MAX_VMS];   /* pages [0, data) written at boot */
+  int64_t mem_off[NL_MAX_VMS]; /* of those, not on its `mem` node (-1 unattributed) */
+  int home0[NL_MAX_VMS];       /* its first home probe, pinned (-2: never run) */
   nl_vcpu_t cpu[NL_MAX_VMS];
   uint32_t nvms;
 } nl_t;
@@ -112,24 +114,43 @@ bool nl_init(nl_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_
              size_t nset);
 /* Stops and joins the threads still running, powers every VM off. */
 void nl_fini(nl_t *s);
-/* Power on a 1-vCPU VM of `bytes` pinned to node `node`, write its pages
- * [0, bytes/page - spare) there, release the pin, then start its vCPU's
- * thread (busy or idle) unless `run` is false (then it never runs: no
- * demand). Returns its index. */
-uint32_t nl_vm(nl_t *s, uint64_t bytes, uint64_t spare, uint32_t node, bool busy, bool run);
+/* A scenario VM: 1 vCPU, `bytes`, of which the last `spare` pages are kept
+ * never-written; its other pages written on node `mem`, then homed on
+ * `home` (numa.nodeAffinity both times) until nl_release_all. */
+typedef struct nl_vm_cfg {
+  uint64_t bytes, spare;
+  uint32_t mem, home;
+  bool busy; /* its thread spins between probes */
+  bool run;  /* false: no thread, never entered (no demand) */
+} nl_vm_cfg_t;
+/* Power the VM on, write it, pin it home, start its thread and wait for its
+ * first home probe (s->home0). Returns its index. */
+uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc);
+/* Release every VM's pin at once (the scenario starts). */
+void nl_release_all(nl_t *s);
 /* Wait until some VM's probe saw a home change (true, *mv, *k) or `deadline`
  * (CLOCK_MONOTONIC) passed (false). */
 bool nl_wait_change(nl_t *s, uint64_t deadline, uint32_t *k, nl_change_t *mv);
 /* The base imbalance of the stepped scenarios, live: A and B (busy, pages
  * [0, bytes) written on node 0) and C (4 MiB on node 1, never run: no
  * demand), released. A and B keep enough never-written pages for
- * NL_BASE_PERIODS periods of home probes and `extra` more for the case. NL_MOVED with the first
- * home change the probes saw within NL_BASE_PERIODS periods (*k, *mv). When none came: NL_MACHINE
- * after cu_not_shown when A and B together did not use the CPU an imbalance needs (twice
- * Numa.MigImbalanceThreshold of node 0's cores, by their threads' CPU clocks: the machine too
- * loaded to create it), else NL_NO_MOVE with *why saying what was seen. */
+ * NL_BASE_PERIODS periods of home probes and `extra` more for the case. */
 #define NL_BASE_PERIODS 10u
+void nl_base(nl_t *s, uint64_t bytes, uint64_t extra);
+/* Never-written pages a busy VM keeps for NL_BASE_PERIODS periods of home
+ * probes. */
+uint64_t nl_probe_pages(const nl_t *s);
+/* Wait up to `wait` ns for the first home change the probes see. NL_MOVED
+ * with it (*k, *mv). When none came: NL_MACHINE after cu_not_shown when the
+ * busy VMs together did not use the CPU the imbalance needs (twice
+ * `imbalance_pct` of node 0's cores, by their threads' CPU clocks: the
+ * machine too loaded to create it), else NL_NO_MOVE with *why saying what
+ * was seen. */
 typedef enum nl_base { NL_MOVED, NL_NO_MOVE, NL_MACHINE } nl_base_t;
+nl_base_t nl_await(nl_t *s, uint64_t wait, double imbalance_pct, uint32_t *k, nl_change_t *mv,
+                   char *why, size_t len);
+/* nl_base, then nl_await for NL_BASE_PERIODS periods with the host's
+ * Numa.MigImbalanceThreshold. */
 nl_base_t nl_base_move(nl_t *s, uint64_t bytes, uint64_t extra, uint32_t *k, nl_change_t *mv,
                        char *why, size_t len);
 /* The home changes VM k's probes saw so far (at most max copied). */

@@ -87,8 +87,10 @@ static void check_unsupported(suite_ctx_t *c, mmc_host_t *h, const documented_t 
   mmc_setting_info_t info = {0};
   mmc_error_t err = {0};
   char what[160];
-  snprintf(what, sizeof what, "%s (not honoured) is listed by setting_info with its documented "
-           "default and minimum", d->name);
+  snprintf(what, sizeof what,
+           "%s (not honoured) is listed by setting_info with its documented "
+           "default and minimum",
+           d->name);
   bool listed = find_info(im, h, d->name, &info);
   sc_check(c, listed && info.default_value == d->def && info.min == d->min, what,
            "%s: default %" PRId64 ", min %" PRId64, listed ? "setting_info says" : "not listed",
