@@ -278,6 +278,30 @@ void cu_locate(suite_ctx_t *c, cu_locator_t *l, void *const *pages, size_t n, in
   }
 }
 
+int64_t cu_pages_off(suite_ctx_t *c, cu_locator_t *l, mmc_vcpu_t *v, uint64_t first, uint64_t n,
+                     uint32_t node) {
+  const mmc_impl_t *im = sc_impl(c);
+  void **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+  int *where = calloc(n ? n : 1, sizeof *where);
+  if (!ptrs || !where)
+    sc_broken(c, "out of memory for page pointers");
+  mmc_error_t err = {0};
+  for (uint64_t i = 0; i < n; i++)
+    if (!(ptrs[i] = cu_page(im, v, first + i, false, &err)))
+      sc_broken(c, "page %llu: %s", (unsigned long long)(first + i), err.msg);
+  cu_locate(c, l, ptrs, n, where); /* pointers valid: not quiesced yet */
+  im->quiesce(v);
+  int64_t off = 0;
+  bool unknown = false;
+  for (uint64_t i = 0; i < n; i++) {
+    unknown |= where[i] < 0;
+    off += where[i] != (int)node;
+  }
+  free(ptrs);
+  free(where);
+  return unknown ? -1 : off;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);

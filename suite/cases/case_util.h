@@ -94,6 +94,11 @@ const char *cu_locator_name(const cu_locator_t *l);
  * resident, or an OS node outside the topology). Refreshes the maps snapshot
  * once when some page is unattributed. */
 void cu_locate(suite_ctx_t *c, cu_locator_t *l, void *const *pages, size_t n, int *node);
+/* Pages [first, first + n) of a VM read through its vCPU v (entered on this
+ * thread; quiesced before returning): how many are not on `node`, -1 when
+ * the locator could not attribute some. */
+int64_t cu_pages_off(suite_ctx_t *c, cu_locator_t *l, mmc_vcpu_t *v, uint64_t first, uint64_t n,
+                     uint32_t node);
 /* cu_locate for a thread other than the case's (live vCPU threads): the
  * maps snapshot as it is (no refresh: the pools are mapped when the host is
  * made), nothing ended on failure; 0 or a negative status with err filled. */

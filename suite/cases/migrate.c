@@ -416,32 +416,6 @@ static int64_t mig4_setting(suite_ctx_t *c, mmc_host_t *h, const char *name) {
   sc_broken(c, "setting %s is neither readable nor listed by setting_info", name);
 }
 
-/* Pages [0, n) of the VM through its entered vCPU v not on `node` (-1
- * when some page is not attributable). */
-static int64_t mig4_off(suite_ctx_t *c, mmc_vcpu_t *v, cu_locator_t *loc, uint64_t n,
-                        uint32_t node) {
-  const mmc_impl_t *im = sc_impl(c);
-  void **ptrs = calloc(n, sizeof *ptrs);
-  int *where = calloc(n, sizeof *where);
-  if (!ptrs || !where)
-    sc_broken(c, "out of memory for page pointers");
-  mmc_error_t err = {0};
-  for (uint64_t g = 0; g < n; g++)
-    if (!(ptrs[g] = cu_page(im, v, g, false, &err)))
-      sc_broken(c, "page %llu: %s", (unsigned long long)g, err.msg);
-  cu_locate(c, loc, ptrs, n, where);
-  im->quiesce(v);
-  int64_t off = 0;
-  bool unknown = false;
-  for (uint64_t g = 0; g < n; g++) {
-    unknown |= where[g] < 0;
-    off += where[g] != (int)node;
-  }
-  free(ptrs);
-  free(where);
-  return unknown ? -1 : off;
-}
-
 static void mig4_live_run(suite_ctx_t *c, uint32_t away) {
   const mmc_impl_t *im = sc_impl(c);
   mmt_topology_t *t = cu_run_topology_copy(c);
@@ -486,11 +460,11 @@ static void mig4_live_run(suite_ctx_t *c, uint32_t away) {
   cfg.node_affinity = 1ull << b; /* away */
   cu_reconfigure(c, h, id, &cfg, "vm_reconfigure (away)");
   cu_sleep_until_ns(t0 + away * p);
-  int64_t off_b = mig4_off(c, v, &loc, pages, b);
+  int64_t off_b = cu_pages_off(c, &loc, v, 0, pages, b);
   cfg.node_affinity = 1ull << a; /* and back */
   cu_reconfigure(c, h, id, &cfg, "vm_reconfigure (back)");
   cu_sleep_until_ns(t0 + (away + 1) * p);
-  int64_t off_end = mig4_off(c, v, &loc, pages, b);
+  int64_t off_end = cu_pages_off(c, &loc, v, 0, pages, b);
   double elapsed = (double)(cu_now_ns() - t0) / 1e9;
   if (off_b < 0 || off_end < 0)
     sc_broken(c, "pages of the VM not attributable to a node by %s", cu_locator_name(&loc));

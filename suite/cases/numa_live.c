@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "mmc_error.h"
+#include "numa_scen.h"
 
 static void nl_nap(uint64_t ns) {
   struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
@@ -512,31 +513,13 @@ void nl_write(nl_t *s, uint32_t k, uint64_t first, uint64_t n) {
 
 int64_t nl_pages_off(nl_t *s, uint32_t k, uint64_t first, uint64_t n, uint32_t node) {
   wl_vcpu_t *v = nl_enter(s, k);
-  void **ptrs = calloc(n ? n : 1, sizeof *ptrs);
-  int *where = calloc(n ? n : 1, sizeof *where);
-  if (!ptrs || !where)
-    sc_broken(s->c, "out of memory for page pointers");
-  mmc_error_t err = {0};
-  for (uint64_t i = 0; i < n; i++)
-    if (!(ptrs[i] = cu_page(s->im, v->handle, first + i, false, &err)))
-      sc_broken(s->c, "page %llu: %s", (unsigned long long)(first + i), err.msg);
-  cu_locate(s->c, &s->loc, ptrs, n, where); /* pointers valid: not quiesced yet */
+  int64_t off = cu_pages_off(s->c, &s->loc, v->handle, first, n, node);
   wl_vm_exit_all(s->vm[k]);
-  int64_t off = 0;
-  bool unknown = false;
-  for (uint64_t i = 0; i < n; i++) {
-    unknown |= where[i] < 0;
-    off += where[i] != (int)node;
-  }
-  free(ptrs);
-  free(where);
-  return unknown ? -1 : off;
+  return off;
 }
 
 bool nl_verify(nl_t *s, uint32_t k, char *line, size_t len) {
-  wl_verify_report_t rep;
-  mmc_error_t err = {0};
-  sc_require(s->c, wl_vm_verify(s->vm[k], &rep, &err), &err, "wl_verify");
-  wl_verify_format(&rep, line, len);
-  return rep.mismatches == 0 && rep.pages_checked == s->vm[k]->truth.npages;
+  if (s->cpu[k].started)
+    sc_broken(s->c, "live scenario: VM %u's vCPU is its thread's until nl_stop", k);
+  return scen_verify_vm(s->c, s->vm[k], line, len);
 }

@@ -151,26 +151,7 @@ size_t scen_count(scen_t *s, size_t from, uint32_t type, uint32_t k) {
 
 int64_t scen_pages_off(scen_t *s, cu_locator_t *loc, uint32_t k, uint64_t first, uint64_t n,
                        uint32_t node) {
-  void **ptrs = calloc(n ? n : 1, sizeof *ptrs);
-  int *where = calloc(n ? n : 1, sizeof *where);
-  if (!ptrs || !where)
-    sc_broken(s->c, "out of memory for page pointers");
-  mmc_vcpu_t *v = s->vm[k]->vcpus[0].handle;
-  mmc_error_t err = {0};
-  for (uint64_t i = 0; i < n; i++)
-    if (!(ptrs[i] = cu_page(s->im, v, first + i, false, &err)))
-      sc_broken(s->c, "page %llu: %s", (unsigned long long)(first + i), err.msg);
-  cu_locate(s->c, loc, ptrs, n, where); /* pointers valid: not quiesced yet */
-  s->im->quiesce(v);
-  int64_t off = 0;
-  bool unknown = false;
-  for (uint64_t i = 0; i < n; i++) {
-    unknown |= where[i] < 0;
-    off += where[i] != (int)node;
-  }
-  free(ptrs);
-  free(where);
-  return unknown ? -1 : off;
+  return cu_pages_off(s->c, loc, s->vm[k]->vcpus[0].handle, first, n, node);
 }
 
 int scen_home_probe(scen_t *s, cu_locator_t *loc, uint32_t k) {
@@ -223,12 +204,16 @@ size_t scen_count_reason(scen_t *s, size_t from, uint32_t type, uint32_t k, cons
   return n;
 }
 
-bool scen_verify(scen_t *s, uint32_t k, char *line, size_t len) {
+bool scen_verify_vm(suite_ctx_t *c, wl_vm_t *vm, char *line, size_t len) {
   wl_verify_report_t rep;
   mmc_error_t err = {0};
-  sc_require(s->c, wl_vm_verify(s->vm[k], &rep, &err), &err, "wl_verify");
+  sc_require(c, wl_vm_verify(vm, &rep, &err), &err, "wl_verify");
   wl_verify_format(&rep, line, len);
-  return rep.mismatches == 0 && rep.pages_checked == s->vm[k]->truth.npages;
+  return rep.mismatches == 0 && rep.pages_checked == vm->truth.npages;
+}
+
+bool scen_verify(scen_t *s, uint32_t k, char *line, size_t len) {
+  return scen_verify_vm(s->c, s->vm[k], line, len);
 }
 
 bool scen_rebalancer_can_run(const mmc_topology_t *t) {

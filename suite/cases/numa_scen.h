@@ -99,6 +99,9 @@ size_t scen_count_reason(scen_t *s, size_t from, uint32_t type, uint32_t k, cons
 
 /* wl_verify of VM k (every page against the truth); true when all match. */
 bool scen_verify(scen_t *s, uint32_t k, char *line, size_t len);
+/* The same for any workload VM whose vCPU 0 this thread may enter (the live
+ * scenarios' too, numa_live.h). */
+bool scen_verify_vm(suite_ctx_t *c, wl_vm_t *vm, char *line, size_t len);
 /* The rebalancer is active on this topology with the documented thresholds. */
 bool scen_rebalancer_can_run(const mmc_topology_t *t);
 
