@@ -137,10 +137,13 @@ static int nl_track_once(nl_vcpu_t *t, wl_vcpu_t *v, uint64_t now, uint64_t prev
   int rc = nl_count(t->s, v, n, node, &on, err);
   if (rc)
     return rc;
+  uint64_t end = cu_now_ns();
   pthread_mutex_lock(&t->lock);
   if (t->track_n == n && t->track_node == node) {
     t->on = on;
     t->t_on = now;
+    if (t->hist && t->nhist < NL_MAX_SAMPLES)
+      t->hist[t->nhist++] = (nl_sample_t){.t0 = now, .t1 = end, .on = on};
     if (on && !t->t_first) {
       t->t_first = now;
       t->t_first_lo = prev;
@@ -263,6 +266,7 @@ uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc) {
   sc_require(s->c, rc, &err, "wl_vm_boot");
   s->nvms++;
   s->home0[k] = -2;
+  s->keep_pin[k] = vc->keep_pin;
   uint64_t n = s->vm[k]->truth.npages;
   s->data[k] = vc->spare < n ? n - vc->spare : 0;
   nl_write(s, k, 0, s->data[k]);
@@ -278,7 +282,8 @@ uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc) {
 
 void nl_release_all(nl_t *s) {
   for (uint32_t k = 0; k < s->nvms; k++)
-    nl_pin(s, k, 0, "vm_reconfigure (release the pin)");
+    if (!s->keep_pin[k])
+      nl_pin(s, k, 0, "vm_reconfigure (release the pin)");
 }
 
 bool nl_wait_change(nl_t *s, uint64_t deadline, uint32_t *k, nl_change_t *mv) {
@@ -398,11 +403,27 @@ bool nl_burst(nl_t *s, uint32_t k, uint64_t n, uint64_t deadline, nl_burst_t *ou
 
 void nl_track(nl_t *s, uint32_t k, uint64_t n, int node) {
   nl_vcpu_t *t = &s->cpu[k];
+  nl_sample_t *hist = calloc(NL_MAX_SAMPLES, sizeof *hist);
+  if (!hist)
+    sc_broken(s->c, "out of memory for %u samples", NL_MAX_SAMPLES);
   pthread_mutex_lock(&t->lock);
+  free(t->hist);
+  t->hist = hist;
+  t->nhist = 0;
   t->track_n = n;
   t->track_node = node;
   t->on = t->t_on = t->t_first = t->t_first_lo = 0;
   pthread_mutex_unlock(&t->lock);
+}
+
+uint32_t nl_samples(nl_t *s, uint32_t k, nl_sample_t *out, uint32_t max) {
+  nl_vcpu_t *t = &s->cpu[k];
+  if (t->started)
+    sc_broken(s->c, "live scenario: VM %u's samples are read after nl_stop", k);
+  uint32_t n = t->nhist < max ? t->nhist : max;
+  if (n)
+    memcpy(out, t->hist, n * sizeof *out);
+  return n;
 }
 
 void nl_tracked(nl_t *s, uint32_t k, uint64_t *on, uint64_t *t_first, uint64_t *t_first_lo) {
@@ -459,9 +480,11 @@ void nl_stop(nl_t *s) {
 void nl_fini(nl_t *s) {
   nl_stop(s);
   mmc_error_t err = {0};
-  for (uint32_t k = 0; k < s->nvms; k++)
+  for (uint32_t k = 0; k < s->nvms; k++) {
+    free(s->cpu[k].hist);
     if (s->vm[k] && wl_vm_shutdown(s->vm[k], &err))
       sc_diag(s->c, "power-off of VM %u: %s", k, err.msg);
+  }
   cu_locator_free(&s->loc);
   sc_host_destroy(s->c, s->h);
   mmt_free(s->topo);

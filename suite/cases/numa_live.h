@@ -65,6 +65,13 @@ typedef struct nl_burst {
   bool steady, done;
 } nl_burst_t;
 
+/* One count of a tracked range: pages on the node, counted from t0 to t1
+ * (a page counted arrived by t1; one not counted had not by t0). */
+typedef struct nl_sample {
+  uint64_t t0, t1, on;
+} nl_sample_t;
+#define NL_MAX_SAMPLES 8192u
+
 typedef struct nl_vcpu {
   struct nl *s;
   uint32_t k;
@@ -78,9 +85,11 @@ typedef struct nl_vcpu {
   int home;                /* node of the latest probe page, -2 before the first */
   nl_change_t change[NL_MAX_CHANGES];
   uint32_t nchanges;
-  uint64_t track_n;              /* count pages [0, track_n) on track_node; 0 = off */
-  int track_node;                /* */
-  uint64_t on, t_on;             /* the latest count and when */
+  uint64_t track_n;  /* count pages [0, track_n) on track_node; 0 = off */
+  int track_node;    /* */
+  uint64_t on, t_on; /* the latest count and when */
+  nl_sample_t *hist; /* every count since nl_track (NL_MAX_SAMPLES) */
+  uint32_t nhist;
   uint64_t t_first, t_first_lo;  /* first count > 0 in (t_first_lo, t_first] */
   uint64_t max_late_ns;          /* longest the machine kept it off the CPU while pacing,
                                     since nl_reset_late (nl_pace) */
@@ -103,6 +112,7 @@ typedef struct nl {
   uint64_t data[NL_MAX_VMS];   /* pages [0, data) written at boot */
   int64_t mem_off[NL_MAX_VMS]; /* of those, not on its `mem` node (-1 unattributed) */
   int home0[NL_MAX_VMS];       /* its first home probe, pinned (-2: never run) */
+  bool keep_pin[NL_MAX_VMS];
   nl_vcpu_t cpu[NL_MAX_VMS];
   uint32_t nvms;
 } nl_t;
@@ -120,8 +130,9 @@ void nl_fini(nl_t *s);
 typedef struct nl_vm_cfg {
   uint64_t bytes, spare;
   uint32_t mem, home;
-  bool busy; /* its thread spins between probes */
-  bool run;  /* false: no thread, never entered (no demand) */
+  bool busy;     /* its thread spins between probes */
+  bool run;      /* false: no thread, never entered (no demand) */
+  bool keep_pin; /* stays on `home` through nl_release_all */
 } nl_vm_cfg_t;
 /* Power the VM on, write it, pin it home, start its thread and wait for its
  * first home probe (s->home0). Returns its index. */
@@ -162,6 +173,8 @@ void nl_homes_off(nl_t *s);
 bool nl_burst(nl_t *s, uint32_t k, uint64_t n, uint64_t deadline, nl_burst_t *out);
 /* Ask VM k's thread to count pages [0, n) on `node` each pace. */
 void nl_track(nl_t *s, uint32_t k, uint64_t n, int node);
+/* After nl_stop: VM k's counts since nl_track (at most max copied). */
+uint32_t nl_samples(nl_t *s, uint32_t k, nl_sample_t *out, uint32_t max);
 /* The latest count and its time; the first arrival (0 = none yet). */
 void nl_tracked(nl_t *s, uint32_t k, uint64_t *on, uint64_t *t_first, uint64_t *t_first_lo);
 void nl_reset_late(nl_t *s);
