@@ -27,11 +27,16 @@ bool nl_init(nl_t *s, suite_ctx_t *c, const char *spec, const mmc_setting_value_
   s->im = sc_impl(c);
   s->topo = cu_topology(c, spec);
   s->h = sc_host(c, s->topo, MMC_CLOCK_LIVE, set, nset);
+  /* SET-2: the period under way when the setting changes keeps its length,
+   * so the short periods begin one old period after the host was made;
+   * nl_release_all waits for that. */
+  uint64_t made = cu_now_ns(), old = (uint64_t)cu_setting(c, s->h, "Numa.RebalancePeriod") * NL_MS;
   if (sc_mode(c) == SUITE_MODE_QUICK &&
       s->im->setting_set(s->h, "Numa.RebalancePeriod", NL_QUICK_PERIOD_MS, NULL) != 0)
     sc_diag(c, "Numa.RebalancePeriod=%d left alone: the implementation does not honour it",
             NL_QUICK_PERIOD_MS);
   s->period_ns = (uint64_t)cu_setting(c, s->h, "Numa.RebalancePeriod") * NL_MS;
+  s->periods_from = made + old;
   sc_diag(c, "live scenario on %s, Numa.RebalancePeriod %llu ms, seed %llu", spec,
           (unsigned long long)(s->period_ns / NL_MS), (unsigned long long)sc_seed(c));
   if (cu_locator_try(c, &s->loc, &s->topo->desc, "home changes and page moves (probed)"))
@@ -281,6 +286,7 @@ uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc) {
 }
 
 void nl_release_all(nl_t *s) {
+  cu_sleep_until_ns(s->periods_from);
   for (uint32_t k = 0; k < s->nvms; k++)
     if (!s->keep_pin[k])
       nl_pin(s, k, 0, "vm_reconfigure (release the pin)");

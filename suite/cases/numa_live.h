@@ -106,7 +106,8 @@ typedef struct nl {
   mmt_topology_t *topo; /* owned */
   mmc_host_t *h;
   cu_locator_t loc;
-  uint64_t period_ns; /* Numa.RebalancePeriod in ns */
+  uint64_t period_ns;    /* Numa.RebalancePeriod in ns */
+  uint64_t periods_from; /* CLOCK_MONOTONIC when periods of period_ns begin */
   wl_vm_t *vm[NL_MAX_VMS];
   mmc_vm_config_t cfg[NL_MAX_VMS];
   uint64_t data[NL_MAX_VMS];   /* pages [0, data) written at boot */
@@ -137,7 +138,8 @@ typedef struct nl_vm_cfg {
 /* Power the VM on, write it, pin it home, start its thread and wait for its
  * first home probe (s->home0). Returns its index. */
 uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc);
-/* Release every VM's pin at once (the scenario starts). */
+/* Release every VM's pin at once, once periods of s->period_ns have begun
+ * (the scenario starts). */
 void nl_release_all(nl_t *s);
 /* Wait until some VM's probe saw a home change (true, *mv, *k) or `deadline`
  * (CLOCK_MONOTONIC) passed (false). */
