@@ -433,7 +433,7 @@ static void mig3_live_run(suite_ctx_t *c, bool short_dest, uint64_t limit, mig3_
   if (b == NL_NO_MOVE)
     sc_broken(c, "setup: the base imbalance moved no VM (probe): %s", why);
   if (b == NL_MACHINE)
-    sc_skip_kind(c, SUITE_NS_MACHINE, "MIG-3 live: no home change to migrate after");
+    sc_skip_kind(c, SUITE_NOTSHOWN_MACHINE, "MIG-3 live: no home change to migrate after");
   nl_homes_off(&s);
   nl_reset_late(&s);
   r->pages = mv.page;
@@ -473,7 +473,7 @@ static void mig3_live(suite_ctx_t *c) {
   mig3_live_cap_t w, wt;
   mig3_live_run(c, false, MIG3_LIVE_LIMIT_NS, &roomy, &w);
   if (roomy.moved < roomy.pages && roomy.late_ns >= NL_QUICK_PERIOD_MS * NL_MS)
-    sc_skip_kind(c, SUITE_NS_MACHINE,
+    sc_skip_kind(c, SUITE_NOTSHOWN_MACHINE,
                  "MIG-3 live: %llu of %llu pages migrated in %.0f s while the machine held the "
                  "probe threads up to %.0f ms",
                  (unsigned long long)roomy.moved, (unsigned long long)roomy.pages,
