@@ -39,9 +39,9 @@ static void bit_clear(uint8_t *map, uint64_t g) {
 int lx_balloon_target(mmc_host_t *h, mmc_vm_id_t id, uint64_t *pages, mmc_error_t *err) {
   if (!pages)
     return mmc_fail(err, MMC_EINVAL, "balloon_target: output pointer is NULL");
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = lx_vm_get(h, id, err);
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   if (!vm)
     return MMC_ENOENT;
   *pages = 0; /* the kernel never asks for balloon pages */
@@ -92,7 +92,7 @@ static int balloon_change(mmc_host_t *h, mmc_vm_id_t id, const uint64_t *g, size
                           mmc_error_t *err) {
   if (n && !g)
     return mmc_fail(err, MMC_EINVAL, "balloon: %zu pages given but the list is NULL", n);
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = lx_vm_get(h, id, err);
   int rc = vm ? flip(vm, g, n, give, err) : MMC_ENOENT;
   if (rc == 0 && give && (rc = release(vm, g, n, err)) != 0)
@@ -103,7 +103,7 @@ static int balloon_change(mmc_host_t *h, mmc_vm_id_t id, const uint64_t *g, size
     snprintf(ev.reason, sizeof ev.reason, "%s", give ? "give" : "take");
     lx_emit(h, ev);
   }
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }
 

@@ -69,6 +69,18 @@ void lx_emit(lx_host_t *h, mmc_event_t ev) {
   mmc_evring_emit(&h->events, ev, lx_now(h));
 }
 
+void lx_lock(lx_host_t *h) {
+  atomic_fetch_add(&h->callers, 1);
+  pthread_mutex_lock(&h->lock);
+  atomic_fetch_sub(&h->callers, 1);
+}
+
+void lx_unlock(lx_host_t *h) {
+  if (atomic_load(&h->callers) == 0) /* the last waiting caller is done */
+    pthread_cond_signal(&h->callers_gone);
+  pthread_mutex_unlock(&h->lock);
+}
+
 static size_t host_events_read(mmc_host_t *h, uint64_t *cursor, mmc_event_t *buf, size_t max) {
   return h ? mmc_evring_read(&h->events, cursor, buf, max, lx_now(h)) : 0;
 }
@@ -89,15 +101,32 @@ static void add_job(lx_host_t *h, const char *name, lx_setting_id_t period,
     h->jobs[h->njobs++] = (lx_job_t){.name = name, .period = period, .run = run};
 }
 
+/* h->lock held: the control calls waiting for the lock go first. Without
+ * this a job that outlasts its period ran back to back, and the mutex,
+ * released only for an instant between runs, went to the daemon again.
+ * At most LX_YIELD_MAX_NS, so that a caller polling without pause cannot
+ * keep the jobs out for good either. */
+#define LX_YIELD_MAX_NS 100000000ull
+static void let_callers_in(lx_host_t *h) {
+  uint64_t abs = (uint64_t)h->t0.tv_sec * LX_NS_PER_SEC + (uint64_t)h->t0.tv_nsec + lx_now(h) +
+                 LX_YIELD_MAX_NS;
+  struct timespec until = {.tv_sec = (time_t)(abs / LX_NS_PER_SEC),
+                           .tv_nsec = (long)(abs % LX_NS_PER_SEC)};
+  while (atomic_load(&h->callers) > 0 && !h->daemon_stop)
+    if (pthread_cond_timedwait(&h->callers_gone, &h->lock, &until) == ETIMEDOUT)
+      return;
+}
+
 static void *daemon_main(void *arg) {
   lx_host_t *h = arg;
   pthread_mutex_lock(&h->lock);
   while (!h->daemon_stop) {
     uint64_t now = lx_now(h), next = UINT64_MAX;
-    for (uint32_t i = 0; i < h->njobs; i++) {
+    for (uint32_t i = 0; i < h->njobs && !h->daemon_stop; i++) {
       lx_job_t *j = &h->jobs[i];
       uint64_t due = j->last_ns + period_ns(h, j->period);
-      if (due <= now) {
+      let_callers_in(h);
+      if (due <= now && !h->daemon_stop) {
         j->last_ns = now;
         j->run(h, now); /* with h->lock held */
         due = now + period_ns(h, j->period);
@@ -140,10 +169,11 @@ static int start_daemon(lx_host_t *h, mmc_error_t *err) {
 static void stop_daemon(lx_host_t *h) {
   if (!h->daemon_running)
     return;
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   h->daemon_stop = true;
   pthread_cond_broadcast(&h->wake);
-  pthread_mutex_unlock(&h->lock);
+  pthread_cond_broadcast(&h->callers_gone);
+  lx_unlock(h);
   pthread_join(h->daemon, NULL);
   h->daemon_running = false;
 }
@@ -187,9 +217,9 @@ static int set_locked(lx_host_t *h, const char *name, int64_t value, bool apply,
 }
 
 static int host_setting_set(mmc_host_t *h, const char *name, int64_t value, mmc_error_t *err) {
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   int rc = set_locked(h, name, value, true, err);
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }
 
@@ -203,9 +233,9 @@ static int host_setting_get(mmc_host_t *h, const char *name, int64_t *value, mmc
     return mmc_fail(err, MMC_ENOTSUP, "%s: %s", d->name, d->unsupported);
   if (!value)
     return mmc_fail(err, MMC_EINVAL, "setting_get %s: value pointer is NULL", name);
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   *value = h->set[id];
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return 0;
 }
 
@@ -294,6 +324,8 @@ static int init_sync(lx_host_t *h, mmc_error_t *err) {
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   int rc = pthread_cond_init(&h->wake, &ca);
+  if (rc == 0)
+    rc = pthread_cond_init(&h->callers_gone, &ca); /* CLOCK_MONOTONIC too: let_callers_in */
   pthread_condattr_destroy(&ca);
   if (rc || pthread_mutex_init(&h->lock, NULL))
     return mmc_fail(err, MMC_ENOMEM, "host_create: cannot initialise locks");
@@ -320,9 +352,9 @@ static int borrow_machine(lx_host_t *h, mmc_error_t *err) {
 static void host_free(lx_host_t *h) {
   for (uint32_t id = 0; id < h->vm_cap; id++)
     if (h->vms[id]) {
-      pthread_mutex_lock(&h->lock);
+      lx_lock(h);
       lx_vm_free(h, h->vms[id]);
-      pthread_mutex_unlock(&h->lock);
+      lx_unlock(h);
     }
   if (h->borrowing)
     mmc_borrow_end();
@@ -330,6 +362,7 @@ static void host_free(lx_host_t *h) {
   mmc_evring_fini(&h->events);
   free(h->cpu_storage);
   pthread_cond_destroy(&h->wake);
+  pthread_cond_destroy(&h->callers_gone);
   pthread_mutex_destroy(&h->lock);
   free(h);
 }
@@ -372,9 +405,9 @@ static int host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error
   }
   if ((lx_kernel.caps & MMC_CAP_SWAP) && (rc = lx_swap_host_init(h, cfg->swap_dir, err)))
     goto out_free;
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   rc = borrow_machine(h, err);
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   if (rc || (rc = start_daemon(h, err)))
     goto out_free;
   *out = h;
@@ -474,7 +507,7 @@ static int host_stats(mmc_host_t *h, mmc_host_stats_t *out, mmc_error_t *err) {
   if (!out)
     return mmc_fail(err, MMC_EINVAL, "host_stats: output pointer is NULL");
   memset(out, 0, sizeof *out);
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   out->nnodes = h->nnodes;
   out->nvms = h->nvms;
   out->now_ns = lx_now(h);
@@ -483,7 +516,7 @@ static int host_stats(mmc_host_t *h, mmc_host_stats_t *out, mmc_error_t *err) {
   if (!lx_kernel.move_pages)
     out->unobserved |= MMC_HOSTSTAT_NODE_FREE;
   int rc = stats_pages(h, out, err);
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }
 

@@ -20,8 +20,12 @@
  * (pagemap, kpageflags, smaps: the statistics).
  *
  * Locking, one rule: h->lock (a mutex) guards the VM table, every VM's
- * control state and the borrowed machine state; control calls and the
- * daemon's jobs take it. page(), quiesce() and vcpu_set_demand() take no
+ * control state and the borrowed machine state; control calls (lx_lock)
+ * and the daemon's jobs take it. The daemon lets the control calls that
+ * wait for it in before its next job (for 100 ms at most: host.c's
+ * let_callers_in): a mutex is not fair, and jobs that
+ * outlast their period (a TCG guest) re-took it for minutes while a
+ * vm_reconfigure waited. page(), quiesce() and vcpu_set_demand() take no
  * lock: a VM cannot be powered off while a vCPU is entered (MMC_EBUSY), so
  * its mapping outlives every pointer page() returned. The event ring
  * (common/evring.c) has its own lock, taken inside h->lock, never around it.
@@ -188,6 +192,8 @@ typedef struct lx_job {
 struct mmc_host {
   pthread_mutex_t lock;
   pthread_cond_t wake;
+  atomic_uint callers;         /* control calls waiting for h->lock (lx_lock) */
+  pthread_cond_t callers_gone; /* the daemon waits there until callers is 0 */
   lx_profile_t profile;
   int64_t set[LX_SET_COUNT];
   uint64_t seed;
@@ -226,6 +232,9 @@ struct mmc_host {
 
 uint64_t lx_now(lx_host_t *h);
 void lx_emit(lx_host_t *h, mmc_event_t ev);
+/* h->lock for a control call: ahead of the daemon's next job. */
+void lx_lock(lx_host_t *h);
+void lx_unlock(lx_host_t *h);
 lx_vm_t *lx_vm_get(lx_host_t *h, mmc_vm_id_t id, mmc_error_t *err); /* h->lock held */
 static inline int64_t lx_set(const lx_host_t *h, lx_setting_id_t id) {
   return h->set[id];

@@ -239,7 +239,7 @@ int lx_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count, 
   *moved = 0;
   if (!(lx_kernel.caps & MMC_CAP_MOVE_RANGE))
     return mmc_fail(err, MMC_ENOTSUP, "move_range: %s", lx_why_not(MMC_CAP_MOVE_RANGE));
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = lx_vm_get(h, id, err);
   int rc = vm ? 0 : MMC_ENOENT;
   if (rc == 0 && node >= h->nnodes)
@@ -257,6 +257,6 @@ int lx_move_range(mmc_host_t *h, mmc_vm_id_t id, uint64_t gpfn, uint64_t count, 
     rc = move_batch(h, vm, g, gpfn + count - g < per ? gpfn + count - g : per,
                     (int)h->nodes[node].os_index, &b, moved, err);
   batch_free(&b);
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }

@@ -181,7 +181,7 @@ static int setup_vm(lx_host_t *h, lx_vm_t *vm, mmc_error_t *err) {
 int lx_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out, mmc_error_t *err) {
   if (!out)
     return mmc_fail(err, MMC_EINVAL, "power-on: output pointer is NULL");
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   int rc = check_config(h, cfg, err);
   lx_vm_t *vm = rc ? NULL : calloc(1, sizeof *vm);
   if (!rc && !vm)
@@ -195,7 +195,7 @@ int lx_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out, 
   if (rc) {
     if (vm)
       lx_vm_free(h, vm);
-    pthread_mutex_unlock(&h->lock);
+    lx_unlock(h);
     return rc;
   }
   h->vms[vm->id] = vm;
@@ -208,7 +208,7 @@ int lx_vm_power_on(mmc_host_t *h, const mmc_vm_config_t *cfg, mmc_vm_id_t *out, 
                            .node_to = -1,
                            .count = vm->npages});
   *out = vm->id;
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return 0;
 }
 
@@ -221,7 +221,7 @@ static int check_same(const lx_vm_t *vm, const mmc_vm_config_t *c, mmc_error_t *
 }
 
 int lx_vm_reconfigure(mmc_host_t *h, mmc_vm_id_t id, const mmc_vm_config_t *cfg, mmc_error_t *err) {
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = lx_vm_get(h, id, err);
   int rc = vm ? check_config(h, cfg, err) : MMC_ENOENT;
   if (rc == 0)
@@ -239,12 +239,12 @@ int lx_vm_reconfigure(mmc_host_t *h, mmc_vm_id_t id, const mmc_vm_config_t *cfg,
       rc = lx_ksm_vm_apply(h, vm, err);
     lx_emit(h, (mmc_event_t){.type = MMC_EV_RECONFIGURE, .vm = id, .node_from = -1, .node_to = -1});
   }
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }
 
 int lx_vm_power_off(mmc_host_t *h, mmc_vm_id_t id, mmc_error_t *err) {
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = lx_vm_get(h, id, err);
   int rc = vm ? 0 : MMC_ENOENT;
   if (vm && vm->nentered)
@@ -259,7 +259,7 @@ int lx_vm_power_off(mmc_host_t *h, mmc_vm_id_t id, mmc_error_t *err) {
                              .count = vm->npages});
     lx_vm_free(h, vm);
   }
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }
 
@@ -269,7 +269,7 @@ int lx_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **ou
                   mmc_error_t *err) {
   if (!out)
     return mmc_fail(err, MMC_EINVAL, "vcpu_enter: output pointer is NULL");
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = lx_vm_get(h, id, err);
   int rc = vm ? 0 : MMC_ENOENT;
   if (vm && index >= vm->cfg.vcpus)
@@ -296,7 +296,7 @@ int lx_vcpu_enter(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_t **ou
   } else {
     free(v);
   }
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }
 
@@ -335,12 +335,12 @@ void lx_vcpu_exit(mmc_vcpu_t *handle) {
   if (!v)
     return;
   lx_host_t *h = v->pub.h;
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = v->pub.vm;
   vm->exec_ns_done += clock_ns(v->pub.cpu_clock) - v->cpu_at_enter;
   vm->vcpus[v->pub.index] = NULL;
   vm->nentered--;
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   if (v->mask_saved)
     sched_setaffinity(0, sizeof v->entered_mask, &v->entered_mask);
   free(v);
@@ -360,7 +360,7 @@ int lx_vcpu_info(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_info_t 
                  mmc_error_t *err) {
   if (!out)
     return mmc_fail(err, MMC_EINVAL, "vcpu_info: output pointer is NULL");
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = lx_vm_get(h, id, err);
   int rc = vm ? 0 : MMC_ENOENT;
   if (vm && index >= vm->cfg.vcpus)
@@ -374,7 +374,7 @@ int lx_vcpu_info(mmc_host_t *h, mmc_vm_id_t id, uint32_t index, mmc_vcpu_info_t 
                              .binding_applied = v && vm->cfg.node_affinity != 0,
                              .vnode = 0};
   }
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }
 
@@ -415,7 +415,7 @@ static void fill_stats(lx_vm_t *vm, const lx_obs_t *o, mmc_vm_stats_t *out) {
 int lx_vm_stats(mmc_host_t *h, mmc_vm_id_t id, mmc_vm_stats_t *out, mmc_error_t *err) {
   if (!out)
     return mmc_fail(err, MMC_EINVAL, "vm_stats: output pointer is NULL");
-  pthread_mutex_lock(&h->lock);
+  lx_lock(h);
   lx_vm_t *vm = lx_vm_get(h, id, err);
   int rc = vm ? 0 : MMC_ENOENT;
   lx_obs_t o;
@@ -423,6 +423,6 @@ int lx_vm_stats(mmc_host_t *h, mmc_vm_id_t id, mmc_vm_stats_t *out, mmc_error_t 
     rc = lx_observe_vm(h, vm, &o, NULL, err);
   if (rc == 0)
     fill_stats(vm, &o, out);
-  pthread_mutex_unlock(&h->lock);
+  lx_unlock(h);
   return rc;
 }
