@@ -1001,7 +1001,9 @@ if [ -n "$bench" ]; then
   esac
 fi
 # The Linux implementation's benchmarks: tables kept and printed; a benchmark it has no
-# mechanism for says so and exits 1 (reported); a crash fails the run.
+# mechanism for says so and exits 1 (reported); a crash fails the run, and so does a
+# migration benchmark on real nodes without its row beside move_pages(2) (the kernel's
+# migration of a changed binding: what the guest is there to measure).
 if [ "$bench_linux" = 1 ]; then
   blog=$work/bench-linux.log
   sed -n '/^MMCERT-NUMA: bench-linux begin/,/^MMCERT-NUMA: bench-linux end/p' "$console" | sed '1d;$d' >"$blog"
@@ -1012,10 +1014,20 @@ if [ "$bench_linux" = 1 ]; then
     note "FAIL: no 'bench-linux end' marker: the Linux implementation's benchmarks did not finish"
     verdict=1
   else
-    note "Linux benchmarks: $bench, exit status $blrc${b_lin:+; results file $benchlinuxjson}"
+    bl_s=$(awk -v a="$(uptime_at 'bench-linux begin')" -v b="$(uptime_at 'bench-linux end')" 'BEGIN { printf "%.1f", b - a }')
+    note "Linux benchmarks: $bench, exit status $blrc, ${bl_s}s inside the guest${b_lin:+; results file $benchlinuxjson}"
     [ "$blrc" -le 1 ] || { note "FAIL: mmcert bench --impl libmmlinux.so exited with status $blrc (above 128: killed by a signal)"; verdict=1; }
     lmp=$(grep -E '^  migration throughput +[0-9.]+ pages/s +move_pages\(2\), vCPUs running +[0-9.]+ ' "$blog")
     [ -z "$lmp" ] || note "Linux migration beside move_pages(2), vCPUs running: $(printf '%s\n' "$lmp" | awk '{ printf "%s pages/s against %s, ratio %s", $3, $(NF - 1), $NF }')"
+    case ",$bench," in
+    *,migration,*)
+      if [ "$nodes" -ge 2 ] && [ -z "$lmp" ]; then
+        why=$(grep -m 1 -E 'mmcert bench migration: |move_pages\(2\) peer.*not measured' "$blog" | sed 's/^ *//')
+        note "FAIL: the Linux implementation's migration benchmark measured nothing beside move_pages(2) on $nodes real nodes${why:+: $why}"
+        verdict=1
+      fi
+      ;;
+    esac
   fi
 fi
 if [ "${topo_rc:-none}" != 0 ]; then
