@@ -71,8 +71,8 @@
  *
  * Periodic work (SET-2): a policy registers a hook with the id of its period
  * setting (unit ms, s or min). The next run of a hook is due at its last run
- * plus the period read now, so a changed period takes effect from the next
- * period. Stepped clock: advance(t) runs every hook due up to t, in due-time
+ * plus the period read at that run (ref_hook_t.period_ns), so a changed
+ * period takes effect from the next period and never moves the one under way. Stepped clock: advance(t) runs every hook due up to t, in due-time
  * order (ties by registration order), with the host clock set to the due time
  * while it runs. Live clock: a host thread sleeps on CLOCK_MONOTONIC until the
  * earliest due time and runs the hook then.
