@@ -28,9 +28,22 @@
  * (`variants`) instead of looping in its body. The runner runs each variant
  * as a test point of its own, named "CASE/VARIANT" (NUMA-2/unequal-nodes)
  * in the TAP stream, the results file, the certificate's reasons and
- * `--case`; the body reads its variant with sc_variant(). A SPEC id is
- * shown only when every variant of every case that judges it passed. A
- * variant may narrow the case's clock forms (its own `clocks`).
+ * `--case`; the body reads its variant with sc_variant().
+ *
+ * Variants and clock forms: a variant may narrow the case's clock forms
+ * (its own `clocks`): a case that judges its ids on three emulated
+ * topologies on the stepped clock but on the run's machine alone on the
+ * live one declares the three stepped-only and a fourth live-only. The
+ * runner picks the case's form first, over the forms its variants have
+ * (as above: stepped when the case and the implementation both have it,
+ * else live; --clock forces), then runs only the variants of that form.
+ * The variants of the other form are not run and do not count: a SPEC id
+ * is shown when every variant of the chosen form, of every case that
+ * judges it, passed (the TAP stream names the others "not run on this
+ * clock form"). A case with no form the implementation has is not shown
+ * [clock], each variant with the reason; a variant of the other form that
+ * `--case CASE/VARIANT` names alone is not shown [clock] too, never run in
+ * a form the case did not pick.
  */
 #ifndef SUITE_CASE_H
 #define SUITE_CASE_H
@@ -108,7 +121,8 @@ const suite_variant_t *suite_case_variant(const suite_case_t *c, const char *nam
 /* "NUMA-2/unequal-nodes", or the case id when v is NULL: how a variant is
  * named everywhere (TAP, results, certificate, --case). */
 void suite_case_name(const suite_case_t *c, const suite_variant_t *v, char *buf, size_t cap);
-/* The clock forms of variant v of c (v may be NULL): never 0. */
+/* The clock forms of variant v of c; v NULL: the case's, those of some
+ * variant of it when it has variants. Never 0 for a row the suite accepts. */
 uint32_t suite_case_clocks(const suite_case_t *c, const suite_variant_t *v);
 
 /* The table: defined in suite/cases.c, terminated by a row with id == NULL. */

@@ -56,8 +56,8 @@ suite_cert_verdict_t suite_cert_verdict(const suite_cert_t *cert) {
 }
 
 int suite_cert_exit(const suite_cert_t *cert) {
-  static const int codes[] = {[SUITE_CERTIFIED] = 0, [SUITE_NOT_CERTIFIED] = 1,
-                              [SUITE_INCOMPLETE] = SUITE_EXIT_INCOMPLETE};
+  static const int codes[] = {
+      [SUITE_CERTIFIED] = 0, [SUITE_NOT_CERTIFIED] = 1, [SUITE_INCOMPLETE] = SUITE_EXIT_INCOMPLETE};
   return codes[suite_cert_verdict(cert)];
 }
 
@@ -141,8 +141,8 @@ __attribute__((format(printf, 3, 4))) static void append(char *buf, size_t cap, 
 }
 
 static int verdict_rank(suite_verdict_t v) {
-  static const int rank[] = {[SUITE_PASS] = 0, [SUITE_SKIP] = 1, [SUITE_FAIL] = 2,
-                             [SUITE_BROKEN] = 3};
+  static const int rank[] = {
+      [SUITE_PASS] = 0, [SUITE_SKIP] = 1, [SUITE_FAIL] = 2, [SUITE_BROKEN] = 3};
   return rank[v];
 }
 
@@ -191,27 +191,34 @@ static void judge_point(id_judgement_t *j, const char *name, const suite_cert_ca
   }
 }
 
-static bool ran_any(const suite_cert_case_t *ran, size_t nran, const char *id) {
+/* A point of case `id` that ran, or NULL. */
+static const suite_cert_case_t *ran_any(const suite_cert_case_t *ran, size_t nran, const char *id) {
   for (size_t i = 0; i < nran; i++)
     if (!strcmp(ran[i].id, id))
-      return true;
-  return false;
+      return &ran[i];
+  return NULL;
 }
 
-/* A case judges an id in each of its variants: shown only when all passed.
- * A case none of whose variants ran is "not selected" once, as a whole. */
+/* A case judges an id in each of its variants of the clock form the run
+ * picked for it: shown only when all of those passed; a variant of the
+ * other form that did not run does not count (case.h). A case none of
+ * whose variants ran is "not selected" once, as a whole. */
 static void judge_case(id_judgement_t *j, const suite_case_t *c, const suite_cert_case_t *ran,
                        size_t nran) {
   size_t nv = suite_case_nvariants(c);
-  if (!ran_any(ran, nran, c->id)) {
+  const suite_cert_case_t *any = ran_any(ran, nran, c->id);
+  if (!any) {
     judge_point(j, c->id, NULL);
     return;
   }
   for (size_t k = 0; k < (nv ? nv : 1); k++) {
     const suite_variant_t *v = nv ? &c->variants[k] : NULL;
+    const suite_cert_case_t *o = outcome(ran, nran, c->id, v ? v->name : NULL);
+    if (!o && v && any->form && !(suite_case_clocks(c, v) & any->form))
+      continue; /* not run on this clock form */
     char name[96];
     suite_case_name(c, v, name, sizeof name);
-    judge_point(j, name, outcome(ran, nran, c->id, v ? v->name : NULL));
+    judge_point(j, name, o);
   }
 }
 
@@ -279,7 +286,8 @@ size_t suite_cert_cases_of_run(const suite_run_t *run, suite_cert_case_t *out) {
                            .spec_ids = r->c->spec_ids,
                            .verdict = r->verdict,
                            .kind = r->notshown_kind,
-                           .reason = r->reason};
+                           .reason = r->reason,
+                           .form = r->form};
     for (size_t k = 0; k < r->nrecs && !o.check; k++)
       if (r->recs[k].kind == SUITE_REC_CHECK && !r->recs[k].ok) {
         o.check = r->recs[k].name;
@@ -389,8 +397,9 @@ int suite_cert_from_json(const json_t *doc, suite_cert_t *out, mmc_error_t *err)
   *out = (suite_cert_t){0};
   const json_t *c = json_object_get(doc, "certificate");
   if (!c)
-    return mmc_fail(err, MMC_ENOENT, "no certificate in this results file (a bench file, or "
-                                     "written before certificates)");
+    return mmc_fail(err, MMC_ENOENT,
+                    "no certificate in this results file (a bench file, or "
+                    "written before certificates)");
   const json_t *ids = json_object_get(c, "ids");
   if (!json_is_object(c) || !json_is_array(ids))
     return mmc_fail(err, MMC_EINVAL, "certificate: expected an object with an array 'ids'");

@@ -3,7 +3,9 @@
  *
  * A run certifies SPEC ids, not cases. Each id of the run's scope ends:
  *   shown      every case that judges it passed, in every variant it
- *              declares (its checks rest on independent probes);
+ *              declares of the clock form the run picked for it (case.h,
+ *              "Variants and clock forms"; its checks rest on independent
+ *              probes);
  *   failed     a case that judges it failed a check or broke (the case and
  *              variant, "NUMA-2/unequal-nodes", and the first failing
  *              check or the broken reason are named);
@@ -56,15 +58,15 @@ enum { SUITE_EXIT_INCOMPLETE = 4 };
 typedef struct suite_cert_id {
   char id[32];
   suite_cert_status_t status;
-  char cases[256];  /* the cases that judge it, space-separated */
-  char kind[24];    /* not shown: the first reason's kind ("capability", ...) */
+  char cases[256];   /* the cases that judge it, space-separated */
+  char kind[24];     /* not shown: the first reason's kind ("capability", ...) */
   char reason[1024]; /* failed: case, check and diagnostic; not shown: case and
                         reason (several joined by "; "); shown: "" */
 } suite_cert_id_t;
 
 typedef struct suite_cert {
-  char scope[16];      /* "all", "spec" or "case" (how the ids were chosen) */
-  char selection[512]; /* the globs, e.g. "--spec 'NUMA-*'"; "" for all */
+  char scope[16];       /* "all", "spec" or "case" (how the ids were chosen) */
+  char selection[512];  /* the globs, e.g. "--spec 'NUMA-*'"; "" for all */
   suite_cert_id_t *ids; /* sorted as the spec lists them */
   size_t n;
   unsigned shown, failed, not_shown;
@@ -78,16 +80,18 @@ typedef struct suite_cert_case {
   const char *spec_ids; /* space-separated */
   suite_verdict_t verdict;
   suite_notshown_kind_t kind; /* not shown: why */
-  const char *reason;   /* skip or broken reason; fail: "n of m checks failed" */
-  const char *check;    /* fail: the first failing check's name, else NULL */
-  const char *diag;     /* fail: its diagnostic, else NULL */
+  const char *reason;         /* skip or broken reason; fail: "n of m checks failed" */
+  const char *check;          /* fail: the first failing check's name, else NULL */
+  const char *diag;           /* fail: its diagnostic, else NULL */
+  uint32_t form;              /* the clock form the runner picked for the case
+                                 (suite_result_t.form); 0: none, every variant counts */
 } suite_cert_case_t;
 
 /* "capability", "clock", ...; "" for SUITE_NOTSHOWN_NONE. */
 const char *suite_notshown_kind_name(suite_notshown_kind_t k);
 suite_notshown_kind_t
-suite_notshown_kind_parse(const char *name);               /* SUITE_NOTSHOWN_NONE when unknown */
-const char *suite_cert_status_name(suite_cert_status_t s); /* "shown", "failed", "not shown" */
+suite_notshown_kind_parse(const char *name);                 /* SUITE_NOTSHOWN_NONE when unknown */
+const char *suite_cert_status_name(suite_cert_status_t s);   /* "shown", "failed", "not shown" */
 const char *suite_cert_verdict_name(suite_cert_verdict_t v); /* "CERTIFIED", ... */
 suite_cert_verdict_t suite_cert_verdict(const suite_cert_t *cert);
 int suite_cert_exit(const suite_cert_t *cert); /* 0, 1 or 4 */

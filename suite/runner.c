@@ -13,6 +13,14 @@
  * child's group first, so no hung implementation outlives it. A child sends
  * records (ctx.c); a malformed one breaks the case, said so. Invariant:
  * stdout carries only TAP (children write to stderr).
+ *
+ * Variants and clock forms (case.h): the runner picks a case's clock form
+ * once (pick_clock: --clock, else stepped where the case and the
+ * implementation both have it, else live), then takes only its variants of
+ * that form as test points; the others are not run, a TAP comment names
+ * them, and the certificate does not count them. A variant of the other
+ * form is a test point only when --case names it and none of the form
+ * (then not shown [clock], with why the case runs the other form).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,14 +133,18 @@ static const char *clock_name(mmc_clock_mode_t m) {
   return m == MMC_CLOCK_LIVE ? "live" : "stepped";
 }
 
-/* The clock form of `c` in this run: forced by --clock, else stepped when
- * the case and the implementation both have it (deterministic), else live. */
+static uint32_t form_of(mmc_clock_mode_t m) {
+  return m == MMC_CLOCK_LIVE ? SUITE_CLOCKS_LIVE : SUITE_CLOCKS_STEPPED;
+}
+
+/* The clock form of case `c` in this run, over the forms its variants have
+ * (case.h, "Variants and clock forms"): forced by --clock, else stepped
+ * when the case and the implementation both have it (deterministic), else
+ * live. */
 static suite_notshown_kind_t pick_clock(const suite_run_t *run, const suite_case_t *c,
-                                        const suite_variant_t *v, mmc_clock_mode_t *clock,
-                                        char *reason, size_t cap) {
-  uint32_t forms = suite_case_clocks(c, v);
-  char name[96];
-  suite_case_name(c, v, name, sizeof name);
+                                        mmc_clock_mode_t *clock, char *reason, size_t cap) {
+  uint32_t forms = suite_case_clocks(c, NULL);
+  const char *name = c->id;
   uint64_t caps = run->si->impl->capabilities;
   bool impl_stepped = caps & MMC_CAP_CLOCK_STEPPED, impl_live = caps & MMC_CAP_CLOCK_LIVE;
   bool case_stepped = forms & SUITE_CLOCKS_STEPPED, case_live = forms & SUITE_CLOCKS_LIVE;
@@ -172,6 +184,44 @@ static suite_notshown_kind_t pick_clock(const suite_run_t *run, const suite_case
     return SUITE_NOTSHOWN_CLOCK;
   }
   return SUITE_NOTSHOWN_NONE;
+}
+
+/* The form pick_clock picks for `c` (SUITE_CLOCKS_STEPPED or _LIVE), 0 when
+ * it has none the implementation has. */
+static uint32_t case_form(const suite_run_t *run, const suite_case_t *c) {
+  char reason[512];
+  mmc_clock_mode_t m = MMC_CLOCK_STEPPED;
+  return pick_clock(run, c, &m, reason, sizeof reason) ? 0 : form_of(m);
+}
+
+/* Why the case runs its `m` form here, for a variant of the other one. */
+static void form_why(const suite_run_t *run, mmc_clock_mode_t m, char *buf, size_t cap) {
+  if (run->clock_forced)
+    snprintf(buf, cap, "--clock %s", clock_name(m));
+  else if (m == MMC_CLOCK_STEPPED)
+    snprintf(buf, cap,
+             "the case and implementation %s both have the stepped clock; --clock live "
+             "runs the live form",
+             run->si->impl->name);
+  else
+    snprintf(buf, cap, "implementation %s runs only a live clock", run->si->impl->name);
+}
+
+/* A variant of the form the case did not pick is not run (case.h): named
+ * alone by --case, it is not shown [clock]. */
+static suite_notshown_kind_t variant_form_unmet(const suite_run_t *run, const suite_case_t *c,
+                                                const suite_variant_t *v, mmc_clock_mode_t m,
+                                                char *reason, size_t cap) {
+  if (!v || suite_case_clocks(c, v) & form_of(m))
+    return SUITE_NOTSHOWN_NONE;
+  char why[256];
+  form_why(run, m, why, sizeof why);
+  snprintf(reason, cap,
+           "variant %s/%s belongs to the %s form and case %s runs its %s form here (%s): not run "
+           "on this clock form",
+           c->id, v->name, clock_name(m == MMC_CLOCK_LIVE ? MMC_CLOCK_STEPPED : MMC_CLOCK_LIVE),
+           c->id, clock_name(m), why);
+  return SUITE_NOTSHOWN_CLOCK;
 }
 
 static suite_notshown_kind_t topology_unmet(const suite_run_t *run, const suite_case_t *c,
@@ -226,8 +276,8 @@ suite_notshown_kind_t suite_needs_unmet(const suite_run_t *run, const suite_case
     suite_caps_reason(run->si, missing, reason, cap);
     return SUITE_NOTSHOWN_CAPABILITY;
   }
-  suite_notshown_kind_t k = pick_clock(run, c, v, clock, reason, cap);
-  if (k)
+  suite_notshown_kind_t k = pick_clock(run, c, clock, reason, cap);
+  if (k || (k = variant_form_unmet(run, c, v, *clock, reason, cap)))
     return k;
   if (suite_not_applicable(run->si, run->topo, reason, cap))
     return SUITE_NOTSHOWN_NOT_APPLICABLE;
@@ -554,6 +604,22 @@ static int check_globs(const suite_run_t *run, const suite_case_t *table) {
   return SUITE_EXIT_OK;
 }
 
+/* Does the run take test point k of `c`, whose clock form is `form`? A
+ * selected variant of the other form only when no selected one is of the
+ * form (case.h, "Variants and clock forms"): named alone, it is reported
+ * not shown [clock] rather than vanish. */
+static bool takes(const suite_run_t *run, const suite_case_t *c, uint32_t form, size_t k) {
+  const suite_variant_t *v = point_variant(c, k);
+  if (!selected(run, c, v))
+    return false;
+  if (!v || !form || suite_case_clocks(c, v) & form)
+    return true;
+  for (size_t j = 0; j < npoints(c); j++)
+    if (selected(run, c, point_variant(c, j)) && suite_case_clocks(c, point_variant(c, j)) & form)
+      return false;
+  return true;
+}
+
 static int select_cases(suite_run_t *run) {
   const suite_case_t *table = case_table(run);
   int rc = check_globs(run, table);
@@ -563,7 +629,7 @@ static int select_cases(suite_run_t *run) {
   unsigned reps = run->repeat ? run->repeat : 1;
   for (const suite_case_t *c = table; c->id; c++)
     for (size_t k = 0; k < npoints(c); k++)
-      n += selected(run, c, point_variant(c, k));
+      n += takes(run, c, case_form(run, c), k);
   n *= reps;
   run->results = calloc(n ? n : 1, sizeof *run->results);
   if (!run->results) {
@@ -573,17 +639,19 @@ static int select_cases(suite_run_t *run) {
   /* Repetition-major, so a slow drift of the machine spreads over every
    * case instead of biasing the last repetitions of one. */
   for (unsigned rep = 0; rep < reps; rep++)
-    for (const suite_case_t *c = table; c->id; c++)
+    for (const suite_case_t *c = table; c->id; c++) {
+      uint32_t form = case_form(run, c);
       for (size_t k = 0; k < npoints(c); k++) {
-        const suite_variant_t *v = point_variant(c, k);
-        if (!selected(run, c, v))
+        if (!takes(run, c, form, k))
           continue;
         suite_result_t *r = &run->results[run->nresults++];
         r->c = c;
-        r->v = v;
+        r->v = point_variant(c, k);
+        r->form = form;
         r->rep = rep;
-        suite_case_name(c, v, r->name, sizeof r->name);
+        suite_case_name(c, r->v, r->name, sizeof r->name);
       }
+    }
   return SUITE_EXIT_OK;
 }
 
@@ -733,6 +801,26 @@ out:
   return rc;
 }
 
+/* Before the first test point of a case: its selected variants of the
+ * other clock form, not run (case.h, "Variants and clock forms"). */
+static void note_not_run(const suite_run_t *run, tap_t *top, size_t i) {
+  const suite_result_t *r = &run->results[i];
+  if (!r->v || !r->form || (i && run->results[i - 1].c == r->c) ||
+      !(suite_case_clocks(r->c, r->v) & r->form))
+    return;
+  char names[512] = "";
+  unsigned n = 0;
+  for (size_t k = 0; k < npoints(r->c); k++) {
+    const suite_variant_t *v = point_variant(r->c, k);
+    if (selected(run, r->c, v) && !(suite_case_clocks(r->c, v) & r->form))
+      append(names, sizeof names, "%s%s", n++ ? ", " : "", v->name);
+  }
+  mmc_clock_mode_t m = r->form == SUITE_CLOCKS_LIVE ? MMC_CLOCK_LIVE : MMC_CLOCK_STEPPED;
+  if (n)
+    tap_diag(top, "%s runs its %s form here; variant%s %s not run on this clock form", r->c->id,
+             clock_name(m), n == 1 ? "" : "s", names);
+}
+
 int suite_run(suite_run_t *run) {
   int rc = select_cases(run);
   if (rc)
@@ -751,6 +839,7 @@ int suite_run(suite_run_t *run) {
     double t = case_timeout(run, r->c);
     if (run->progress)
       progress(run, i, t0);
+    note_not_run(run, &top, i);
     r->notshown_kind = suite_needs_unmet(run, r->c, r->v, &r->clock, r->reason, sizeof r->reason);
     if (r->notshown_kind)
       r->verdict = SUITE_SKIP;

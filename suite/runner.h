@@ -98,15 +98,18 @@ typedef struct suite_result {
   const suite_variant_t *v; /* the variant it ran; NULL for a case without */
   char name[96];            /* suite_case_name: "NUMA-2/builtin-4", or the case id;
                                filled by whoever fills `c` (results.c writes it as "id") */
-  unsigned rep; /* repetition, 0..repeat-1 (--repeat) */
+  unsigned rep;             /* repetition, 0..repeat-1 (--repeat) */
   suite_verdict_t verdict;
   suite_notshown_kind_t notshown_kind; /* SUITE_SKIP: why the case is not shown */
-  mmc_clock_mode_t clock;  /* the clock form it ran in (when it ran) */
+  mmc_clock_mode_t clock;              /* the clock form it ran in (when it ran) */
+  uint32_t form;    /* the form the runner picked for its case (SUITE_CLOCKS_STEPPED or
+                       _LIVE; 0: none, not shown [clock]): its variants of the other
+                       form are not run and do not count (case.h, "Variants") */
   char reason[512]; /* skip/broken reason, timeout or signal; "" for pass/fail */
   double duration_s;
   bool timed_out;
   char stream_error[160]; /* the child's record pipe carried something malformed: what */
-  suite_rec_t *recs; /* every record in arrival order (owned) */
+  suite_rec_t *recs;      /* every record in arrival order (owned) */
   size_t nrecs;
   size_t cap;
 } suite_result_t;
@@ -138,9 +141,9 @@ typedef struct suite_run {
   const suite_case_t *cases; /* the table to run; NULL = suite_cases (tests pass their own) */
   const char **globs;        /* --case (CASE or CASE/VARIANT globs); none = all */
   size_t nglobs;
-  const char **spec_globs;   /* --spec: every case naming a matching SPEC id */
+  const char **spec_globs; /* --spec: every case naming a matching SPEC id */
   size_t nspec_globs;
-  bool clock_forced;         /* --clock given: every case runs in clock_force */
+  bool clock_forced; /* --clock given: every case runs in clock_force */
   mmc_clock_mode_t clock_force;
   FILE *out;       /* TAP (stdout) */
   FILE *err;       /* messages and the summary table (stderr) */
@@ -156,7 +159,7 @@ typedef struct suite_run {
   size_t nresults;
   double start_time; /* CLOCK_REALTIME seconds */
   double end_time;
-  unsigned totals[4]; /* by suite_verdict_t */
+  unsigned totals[4];      /* by suite_verdict_t */
   struct suite_cert *cert; /* the run's certificate (certificate.h); NULL
                               for a bench or when it could not be built */
 } suite_run_t;

@@ -33,8 +33,14 @@ void suite_case_name(const suite_case_t *c, const suite_variant_t *v, char *buf,
     snprintf(buf, cap, "%s", c->id);
 }
 
+/* A case with variants has the forms some variant of it has: a form no
+ * variant belongs to would run nothing. */
 uint32_t suite_case_clocks(const suite_case_t *c, const suite_variant_t *v) {
-  uint32_t all = SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE;
-  uint32_t forms = c->clocks ? c->clocks : all;
-  return v && v->clocks ? v->clocks & forms : forms;
+  uint32_t forms = c->clocks ? c->clocks : SUITE_CLOCKS_BOTH;
+  if (v)
+    return v->clocks ? v->clocks & forms : forms;
+  uint32_t some = 0;
+  for (size_t k = 0; k < suite_case_nvariants(c); k++)
+    some |= suite_case_clocks(c, &c->variants[k]);
+  return c->variants && some ? some : forms;
 }

@@ -1,7 +1,9 @@
 # determinism.t — stepped-clock cases are reproducible from the seed: every
 # case the reference runs on the stepped clock (those whose CLOCKS in mmcert
 # list say "stepped" or "stepped,live": both forms pick stepped where it is
-# offered), each variant of it, run twice with one seed
+# offered), each variant of its stepped form (variants of the live form
+# only, like the sharing cases' run-topology, are not run there: case.h,
+# "Variants and clock forms"), run twice with one seed
 # on an emulated 2-node host, gives the same verdicts, the same checks with
 # the same diagnostics, and the same samples of every metric that is not a
 # wall-clock measurement (units s, ms, us, ns or a rate per second).

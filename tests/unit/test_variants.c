@@ -5,7 +5,11 @@
  * variant as a test point named CASE/VARIANT with sc_variant() set,
  * `--case CASE/VARIANT` selects one and `--case CASE` all; the certificate
  * shows an id only when every variant passed and names the variant that
- * failed or was not selected. Against the reference linked in (libmmref.a).
+ * failed or was not selected. Variants and clock forms: the runner picks
+ * the case's form and runs only its variants of that form — stepped on the
+ * reference, live with --clock live or on a live-only implementation — and
+ * the certificate shows the id from those alone. Against the reference
+ * linked in (libmmref.a).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,17 +74,62 @@ static const suite_case_t cases[] = {
     {0},
 };
 
+/* Passes in the form its variant's param names: the runner chose it. */
+static void t_form(suite_ctx_t *c) {
+  const suite_variant_t *v = sc_variant(c);
+  const char *form = sc_clock(c) == MMC_CLOCK_LIVE ? "live" : "stepped";
+  sc_check(c, v && !strcmp(v->param, form), "runs in its own clock form",
+           "variant param '%s', clock %s", v ? v->param : "(no variant)", form);
+}
+
+/* Like the sharing cases: emulated topologies on the stepped clock, the
+ * run's machine on the live one. */
+static const suite_case_t form_cases[] = {
+    {.id = "T-FORM",
+     .spec_ids = "X-3",
+     .title = "stepped-only and live-only variants",
+     .timeout_s = 10,
+     .run = t_form,
+     .variants =
+         (const suite_variant_t[]){
+             {.name = "s1",
+              .param = "stepped",
+              .title = "stepped one",
+              .clocks = SUITE_CLOCKS_STEPPED},
+             {.name = "s2",
+              .param = "stepped",
+              .title = "stepped two",
+              .clocks = SUITE_CLOCKS_STEPPED},
+             {.name = "l1", .param = "live", .title = "live one", .clocks = SUITE_CLOCKS_LIVE},
+             {0}}},
+    {0},
+};
+
 typedef struct ran {
   suite_run_t run;
   mmt_topology_t *topo;
   suite_impl_t si;
+  mmc_impl_t live_only; /* the reference without MMC_CAP_CLOCK_STEPPED */
   char *out, *errs;
   int rc;
 } ran_t;
 
-static void run_globs(ran_t *r, const char **globs, size_t nglobs) {
+/* How run_table runs: the table, --case globs, a forced clock, or the
+ * reference offered as a live-only implementation. */
+typedef struct how {
+  const suite_case_t *table;
+  const char **globs;
+  size_t nglobs;
+  bool force, live_only;
+  mmc_clock_mode_t clock;
+} how_t;
+
+static void run_table(ran_t *r, const how_t *how) {
   mmc_error_t err;
-  *r = (ran_t){.si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"}};
+  *r = (ran_t){.si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"}, .live_only = mmcert_impl};
+  r->live_only.capabilities &= ~MMC_CAP_CLOCK_STEPPED;
+  if (how->live_only)
+    r->si.impl = &r->live_only;
   assert_int_equal(mmt_load("builtin:2", &r->topo, &err), 0);
   size_t outlen = 0, errlen = 0;
   FILE *o = open_memstream(&r->out, &outlen), *e = open_memstream(&r->errs, &errlen);
@@ -90,14 +139,20 @@ static void run_globs(ran_t *r, const char **globs, size_t nglobs) {
                          .seed = 5,
                          .profile = "esxi-6.7",
                          .timeout_scale = 1,
-                         .cases = cases,
-                         .globs = globs,
-                         .nglobs = nglobs,
+                         .cases = how->table ? how->table : cases,
+                         .globs = how->globs,
+                         .nglobs = how->nglobs,
+                         .clock_forced = how->force,
+                         .clock_force = how->clock,
                          .out = o,
                          .err = e};
   r->rc = suite_run(&r->run);
   fclose(o);
   fclose(e);
+}
+
+static void run_globs(ran_t *r, const char **globs, size_t nglobs) {
+  run_table(r, &(how_t){.globs = globs, .nglobs = nglobs});
 }
 
 static void ran_free(ran_t *r) {
@@ -195,11 +250,82 @@ static void variant_clock_forms(void **state) {
   assert_int_equal(
       suite_needs_unmet(&run, c, suite_case_variant(c, "c"), &clk, reason, sizeof reason),
       SUITE_NOTSHOWN_CLOCK);
-  assert_non_null(strstr(reason, "case T-VAR/c has no live form"));
+  assert_non_null(strstr(reason, "variant T-VAR/c belongs to the stepped form and case T-VAR runs "
+                                 "its live form here (--clock live): not run on this clock form"));
   assert_int_equal(
       suite_needs_unmet(&run, c, suite_case_variant(c, "a"), &clk, reason, sizeof reason),
       SUITE_NOTSHOWN_NONE);
   mmt_free(topo);
+}
+
+/* The runner picks T-FORM's form, runs only its variants of that form,
+ * and the certificate shows X-3 from them. */
+static void only_the_chosen_forms_variants_run(void **state) {
+  (void)state;
+  static const struct {
+    how_t how;
+    const char *names[3];
+    const char *form, *not_run;
+  } runs[] = {
+      {{.table = form_cases}, {"T-FORM/s1", "T-FORM/s2"}, "stepped", " l1"},
+      {{.table = form_cases, .force = true, .clock = MMC_CLOCK_LIVE},
+       {"T-FORM/l1"},
+       "live",
+       "s s1, s2"},
+      {{.table = form_cases, .live_only = true}, {"T-FORM/l1"}, "live", "s s1, s2"},
+      {{.table = form_cases, .force = true, .clock = MMC_CLOCK_STEPPED},
+       {"T-FORM/s1", "T-FORM/s2"},
+       "stepped",
+       " l1"},
+  };
+  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    ran_t r;
+    run_table(&r, &runs[i].how);
+    size_t want = runs[i].names[1] ? 2 : 1;
+    assert_int_equal(r.run.nresults, want);
+    for (size_t k = 0; k < want; k++) {
+      assert_string_equal(r.run.results[k].name, runs[i].names[k]);
+      assert_int_equal(r.run.results[k].verdict, SUITE_PASS);
+    }
+    char note[160];
+    snprintf(note, sizeof note,
+             "# T-FORM runs its %s form here; variant%s not run on this clock form", runs[i].form,
+             runs[i].not_run);
+    assert_non_null(strstr(r.out, note));
+    const suite_cert_id_t *x3 = cert_id(r.run.cert, "X-3");
+    assert_int_equal(x3->status, SUITE_CERT_SHOWN);
+    assert_int_equal(r.rc, SUITE_EXIT_OK);
+    ran_free(&r);
+  }
+}
+
+/* A variant of the other form named alone by --case is not shown [clock],
+ * never run in a form the case did not pick; X-3 is then not shown. */
+static void other_forms_variant_named_alone(void **state) {
+  (void)state;
+  const char *l1[] = {"T-FORM/l1"}, *s2[] = {"T-FORM/s2"};
+  ran_t r;
+  run_table(&r, &(how_t){.table = form_cases, .globs = l1, .nglobs = 1});
+  assert_int_equal(r.run.nresults, 1);
+  assert_int_equal(r.run.results[0].verdict, SUITE_SKIP);
+  assert_int_equal(r.run.results[0].notshown_kind, SUITE_NOTSHOWN_CLOCK);
+  assert_non_null(strstr(r.run.results[0].reason,
+                         "variant T-FORM/l1 belongs to the live form and case T-FORM runs its "
+                         "stepped form here"));
+  const suite_cert_id_t *x3 = cert_id(r.run.cert, "X-3");
+  assert_int_equal(x3->status, SUITE_CERT_NOT_SHOWN);
+  assert_string_equal(x3->kind, "clock");
+  assert_int_equal(r.rc, SUITE_EXIT_INCOMPLETE);
+  ran_free(&r);
+  /* One of the two stepped ones: the other is not selected, l1 does not count. */
+  run_table(&r, &(how_t){.table = form_cases, .globs = s2, .nglobs = 1});
+  assert_int_equal(r.run.nresults, 1);
+  assert_int_equal(r.run.results[0].verdict, SUITE_PASS);
+  x3 = cert_id(r.run.cert, "X-3");
+  assert_int_equal(x3->status, SUITE_CERT_NOT_SHOWN);
+  assert_non_null(strstr(x3->reason, "case T-FORM/s1 not selected"));
+  assert_null(strstr(x3->reason, "T-FORM/l1"));
+  ran_free(&r);
 }
 
 int main(void) {
@@ -208,6 +334,8 @@ int main(void) {
       cmocka_unit_test(each_variant_is_a_test_point),
       cmocka_unit_test(case_slash_variant_selects_one),
       cmocka_unit_test(variant_clock_forms),
+      cmocka_unit_test(only_the_chosen_forms_variants_run),
+      cmocka_unit_test(other_forms_variant_named_alone),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
