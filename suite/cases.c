@@ -33,6 +33,41 @@
   "need the node measured full, and a live host measures the CPU the machine grants the vCPU "     \
   "threads, so the form must first show that load from the threads' CPU clocks (as numa_live.c's " \
   "nl_await does for one imbalance) and say not shown (machine) when it is not there"
+/* The sharing cases (suite/cases/share.c): on the stepped clock three
+ * emulated topologies, whatever the run's; on the live clock the run's
+ * machine, its memory capped to 1 GiB (case.h, "Variants and clock
+ * forms": a live run shows the ids from run-topology alone). */
+#define SHARE_ONE_NODE                                                                             \
+  {                                                                                                \
+    .name = "one-node", .param = "synthetic:node:1 core:2 pu:1;memory=1G",                         \
+    .title = "1 node (synthetic: 2 cores, 1 GiB)", .clocks = SUITE_CLOCKS_STEPPED                  \
+  }
+#define SHARE_BUILTIN(n)                                                                           \
+  {                                                                                                \
+    .name = "builtin-" #n, .param = "builtin:" #n, .title = #n " equal nodes",                     \
+    .clocks = SUITE_CLOCKS_STEPPED                                                                 \
+  }
+#define SHARE_RUN_TOPOLOGY                                                                         \
+  {                                                                                                \
+    .name = "run-topology", .param = NULL, .title = "the run's topology, memory capped to 1 GiB",  \
+    .clocks = SUITE_CLOCKS_LIVE                                                                    \
+  }
+static const suite_variant_t share_topologies[] = {
+    SHARE_ONE_NODE, SHARE_BUILTIN(2), SHARE_BUILTIN(4), SHARE_RUN_TOPOLOGY, {0}};
+/* TPS-4 compares nodes: the topologies with several. */
+static const suite_variant_t share_multi_node[] = {
+    SHARE_BUILTIN(2), SHARE_BUILTIN(4), SHARE_RUN_TOPOLOGY, {0}};
+/* SALT-2: ForceSalting 0, 1, 2 per topology, and its default on one. */
+static const suite_variant_t salt2_variants[] = {
+    SHARE_ONE_NODE,
+    SHARE_BUILTIN(2),
+    SHARE_BUILTIN(4),
+    SHARE_RUN_TOPOLOGY,
+    {.name = "default-salting",
+     .param = "synthetic:node:1 core:2 pu:1;memory=1G",
+     .title = "Mem.ShareForceSalting left at its default (1 node; live: the run's topology)"},
+    {0}};
+
 const suite_case_t suite_cases[] = {
     {.id = "SET-1",
      .spec_ids = "SET-1",
@@ -84,10 +119,25 @@ const suite_case_t suite_cases[] = {
      .run = case_numa_8},
     {.id = "NUMA-8b",
      .spec_ids = "NUMA-8",
-     .title = "fewer than RebalanceCoresTotal/RebalanceCoresNode cores: rebalancer off",
+     .title =
+         "the rebalancer runs only with RebalanceCoresTotal cores, RebalanceCoresNode per node",
      .needs_caps = MMC_CAP_REBALANCE,
      .timeout_s = 60,
-     .run = case_numa_8b},
+     .run = case_numa_8b,
+     .variants =
+         (const suite_variant_t[]){
+             {.name = "total-below",
+              .title = "2 nodes of 1 core: 2 host cores < RebalanceCoresTotal 4, off"},
+             {.name = "node-below",
+              .title = "4 nodes of 1 core: 1 core per node < RebalanceCoresNode 2, off"},
+             {.name = "at-thresholds", .title = "2 nodes of 2 cores: at both thresholds, runs"},
+             {.name = "lowered",
+              .title = "2 nodes of 1 core, thresholds lowered to 2 total, 1 per node: runs"},
+             {.name = "total-raised",
+              .title = "2 nodes of 2 cores, RebalanceCoresTotal raised to 5: off"},
+             {.name = "node-raised",
+              .title = "2 nodes of 2 cores, RebalanceCoresNode raised to 3: off"},
+             {0}}},
     {.id = "NUMA-9",
      .spec_ids = "NUMA-9",
      .title = "numa.nodeAffinity confines vCPUs and memory (probed); VM stays NUMA-managed",
@@ -345,55 +395,64 @@ const suite_case_t suite_cases[] = {
      .title = "identical pages share after a full comparison; forced hash collisions never do",
      .needs_caps = MMC_CAP_SHARING,
      .timeout_s = 60,
-     .run = case_tps_1},
+     .run = case_tps_1,
+     .variants = share_topologies},
     {.id = "TPS-2",
      .spec_ids = "TPS-2 SEC-1",
      .title = "copy-on-write: the writer gets a private frame, every VM reads its own content",
      .needs_caps = MMC_CAP_SHARING,
      .timeout_s = 60,
-     .run = case_tps_2},
+     .run = case_tps_2,
+     .variants = share_topologies},
     {.id = "TPS-3",
      .spec_ids = "TPS-3",
      .title = "scan pacing by ShareScanTime, ShareRateMax, ShareScanGHz; savings grow gradually",
      .needs_caps = MMC_CAP_SHARING,
      .timeout_s = 60,
-     .run = case_tps_3},
+     .run = case_tps_3,
+     .variants = share_topologies},
     {.id = "TPS-4",
      .spec_ids = "TPS-4",
      .title = "sharing per NUMA node: no remote shared frame, one copy per node (probed)",
      .needs_caps = MMC_CAP_SHARING,
      .timeout_s = 60,
-     .run = case_tps_4},
+     .run = case_tps_4,
+     .variants = share_multi_node},
     {.id = "TPS-5",
      .spec_ids = "TPS-5",
      .title = "zero pages share one frame (frame identity)",
      .needs_caps = MMC_CAP_SHARING,
      .timeout_s = 60,
-     .run = case_tps_5},
+     .run = case_tps_5,
+     .variants = share_topologies},
     {.id = "TPS-6",
      .spec_ids = "TPS-6",
      .title = "pshare.enable=FALSE excludes a VM; ShareScanGHz=0 or ShareRateMax=0 disable",
      .needs_caps = MMC_CAP_SHARING,
      .timeout_s = 60,
-     .run = case_tps_6},
+     .run = case_tps_6,
+     .variants = share_topologies},
     {.id = "TPS-8",
      .spec_ids = "TPS-8",
      .title = "N clones: savings equal the exact sharable pages written (pool or pagemap frames, "
               "frame identity)",
      .needs_caps = MMC_CAP_SHARING,
      .timeout_s = 60,
-     .run = case_tps_8},
+     .run = case_tps_8,
+     .variants = share_topologies},
     {.id = "SALT-1",
      .spec_ids = "SALT-1 SEC-1",
      .title = "pages share only when contents and salts match",
      .needs_caps = MMC_CAP_SHARING | MMC_CAP_SALTING,
      .timeout_s = 60,
-     .run = case_salt_1},
+     .run = case_salt_1,
+     .variants = share_topologies},
     {.id = "SALT-2",
      .spec_ids = "SALT-2",
      .title = "Mem.ShareForceSalting 0, 1, 2 with unset, empty and named salts",
      .needs_caps = MMC_CAP_SHARING | MMC_CAP_SALTING,
      .timeout_s = 60,
-     .run = case_salt_2},
+     .run = case_salt_2,
+     .variants = salt2_variants},
     {0}, /* end */
 };

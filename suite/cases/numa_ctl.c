@@ -134,56 +134,70 @@ void case_numa_8(suite_ctx_t *c) {
 }
 
 /* One threshold scenario: a topology, optional threshold settings, and
- * whether the rebalancer must run. */
+ * whether the rebalancer must run; one variant of NUMA-8b each (cases.c). */
 typedef struct numa8b_row {
+  const char *variant;
   const char *topology;
   int64_t cores_total, cores_node; /* 0 = default */
   bool runs;
   const char *why;
 } numa8b_row_t;
 
+static const numa8b_row_t numa8b_rows[] = {
+    {"total-below", "synthetic:node:2 core:1 pu:1", 0, 0, false,
+     "2 host cores < RebalanceCoresTotal 4"},
+    {"node-below", "synthetic:node:4 core:1 pu:1", 0, 0, false,
+     "1 core per node < RebalanceCoresNode 2"},
+    {"at-thresholds", "synthetic:node:2 core:2 pu:1", 0, 0, true,
+     "4 cores, 2 per node: at both thresholds"},
+    {"lowered", "synthetic:node:2 core:1 pu:1", 2, 1, true,
+     "thresholds lowered to 2 total, 1 per node"},
+    {"total-raised", "synthetic:node:2 core:2 pu:1", 5, 0, false,
+     "RebalanceCoresTotal raised to 5"},
+    {"node-raised", "synthetic:node:2 core:2 pu:1", 0, 3, false, "RebalanceCoresNode raised to 3"},
+};
+
+static const numa8b_row_t *numa8b_row(suite_ctx_t *c) {
+  const suite_variant_t *v = sc_variant(c);
+  for (size_t i = 0; v && i < sizeof numa8b_rows / sizeof numa8b_rows[0]; i++)
+    if (!strcmp(numa8b_rows[i].variant, v->name))
+      return &numa8b_rows[i];
+  sc_broken(c, "NUMA-8b runs per variant, and variant '%s' has no row in the case",
+            v ? v->name : "(none)");
+}
+
 void case_numa_8b(suite_ctx_t *c) {
-  static const numa8b_row_t rows[] = {
-      {"synthetic:node:2 core:1 pu:1", 0, 0, false, "2 host cores < RebalanceCoresTotal 4"},
-      {"synthetic:node:4 core:1 pu:1", 0, 0, false, "1 core per node < RebalanceCoresNode 2"},
-      {"synthetic:node:2 core:2 pu:1", 0, 0, true, "4 cores, 2 per node: at both thresholds"},
-      {"synthetic:node:2 core:1 pu:1", 2, 1, true, "thresholds lowered to 2 total, 1 per node"},
-      {"synthetic:node:2 core:2 pu:1", 5, 0, false, "RebalanceCoresTotal raised to 5"},
-      {"synthetic:node:2 core:2 pu:1", 0, 3, false, "RebalanceCoresNode raised to 3"},
-  };
-  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-    const numa8b_row_t *r = &rows[i];
-    char spec[128];
-    snprintf(spec, sizeof spec, "%s;memory=64M", r->topology);
-    mmt_topology_t *t = cu_topology(c, spec);
-    mmc_setting_value_t set[2];
-    size_t nset = 0;
-    if (r->cores_total)
-      set[nset++] = (mmc_setting_value_t){"Numa.RebalanceCoresTotal", r->cores_total};
-    if (r->cores_node)
-      set[nset++] = (mmc_setting_value_t){"Numa.RebalanceCoresNode", r->cores_node};
-    mmc_host_t *h = sc_host(c, t, cu_clock(c), set, nset);
-    numa8_live_period(c, h);
-    mmc_vm_config_t cfg = cu_vm("numa8b", 1, 4 * MIB);
-    cu_power_on(c, h, &cfg);
-    uint64_t runs, events;
-    run_periods(c, h, numa8_periods, &runs, &events);
-    char name[160];
-    snprintf(name, sizeof name, "%s: rebalancer %s (%s)", r->topology, r->runs ? "runs" : "off",
-             r->why);
-    if (!rebalancer_reported(c, h, name))
-      ;
-    else if (r->runs)
-      sc_check(c, numa8_runs(c, runs, events, numa8_periods), name,
-               "%llu runs and %llu MMC_EV_REBALANCE events in %d periods", (unsigned long long)runs,
-               (unsigned long long)events, numa8_periods);
-    else
-      sc_check(c, runs == 0 && events == 0, name,
-               "%llu runs and %llu MMC_EV_REBALANCE events in %d periods", (unsigned long long)runs,
-               (unsigned long long)events, numa8_periods);
-    sc_host_destroy(c, h);
-    mmt_free(t);
-  }
+  const numa8b_row_t *r = numa8b_row(c);
+  char spec[128];
+  snprintf(spec, sizeof spec, "%s;memory=64M", r->topology);
+  mmt_topology_t *t = cu_topology(c, spec);
+  mmc_setting_value_t set[2];
+  size_t nset = 0;
+  if (r->cores_total)
+    set[nset++] = (mmc_setting_value_t){"Numa.RebalanceCoresTotal", r->cores_total};
+  if (r->cores_node)
+    set[nset++] = (mmc_setting_value_t){"Numa.RebalanceCoresNode", r->cores_node};
+  mmc_host_t *h = sc_host(c, t, cu_clock(c), set, nset);
+  numa8_live_period(c, h);
+  mmc_vm_config_t cfg = cu_vm("numa8b", 1, 4 * MIB);
+  cu_power_on(c, h, &cfg);
+  uint64_t runs, events;
+  run_periods(c, h, numa8_periods, &runs, &events);
+  char name[160];
+  snprintf(name, sizeof name, "%s: rebalancer %s (%s)", r->topology, r->runs ? "runs" : "off",
+           r->why);
+  if (!rebalancer_reported(c, h, name))
+    ;
+  else if (r->runs)
+    sc_check(c, numa8_runs(c, runs, events, numa8_periods), name,
+             "%llu runs and %llu MMC_EV_REBALANCE events in %d periods", (unsigned long long)runs,
+             (unsigned long long)events, numa8_periods);
+  else
+    sc_check(c, runs == 0 && events == 0, name,
+             "%llu runs and %llu MMC_EV_REBALANCE events in %d periods", (unsigned long long)runs,
+             (unsigned long long)events, numa8_periods);
+  sc_host_destroy(c, h);
+  mmt_free(t);
 }
 
 /* ------------------------------------------------------------------ NUMA-9 */

@@ -3,21 +3,23 @@
  * SALT-1, SALT-2, and SEC-1's copy-on-write part. TPS-7 (share before swap)
  * belongs to the reclamation cases.
  *
- * Stepped form: deterministic from the run's seed, on emulated topologies
- * of 1, 2 and 4 nodes (a 1-node synthetic machine, builtin:2, builtin:4),
- * whatever the run's topology, with a fixed CPU frequency (2000 MHz unless a
+ * Variants (cases.c, case.h "Variants and clock forms"): each case runs
+ * once per variant, and reads its topology from the variant's param
+ * (sh_topology). Stepped form: deterministic from the run's seed, on the
+ * emulated topologies of its stepped variants — 1, 2 and 4 nodes (a
+ * 1-node synthetic machine, builtin:2, builtin:4; TPS-4 the two with
+ * several nodes) — whatever the run's topology, with a fixed CPU frequency (2000 MHz unless a
  * case says otherwise) so the host scan budget Mem.ShareScanGHz x GHz is
  * known: GHz = cpu_mhz x the topology's cores / 1000. Mem.ShareScanTime is
  * set to its minimum (10 min), so one scan pass of any VM takes 600 s of
  * host time; cases advance by passes.
  *
  * Live form (an implementation whose scanner runs on its own threads, like
- * the kernel's ksmd): the same case bodies on the run's topology (capped to
- * 1 GiB, cpu_mhz as above), waiting for passes instead of advancing by
- * them; see "The live clock" below for how a pass is witnessed and how long
- * one may take. Settings the implementation does not honour (MMC_ENOTSUP)
- * are left alone: Mem.ShareForceSalting=0 where there is no salting is what
- * the implementation does anyway; a part that needs a pacing setting the
+ * the kernel's ksmd), its one variant run-topology: the same case bodies on the run's topology
+ * (capped to 1 GiB, cpu_mhz as above), waiting for passes instead of advancing by them; see "The
+ * live clock" below for how a pass is witnessed and how long one may take. Settings the
+ * implementation does not honour (MMC_ENOTSUP) are left alone: Mem.ShareForceSalting=0 where there
+ * is no salting is what the implementation does anyway; a part that needs a pacing setting the
  * implementation refuses is not shown.
  *
  * Ground truth comes from the workloads (clone: image pages identical across
@@ -53,14 +55,14 @@ enum {
   sh_full_pages = 16384, /* 64 MB in full mode */
 };
 
-static const char *const sh_topos[] = {"synthetic:node:1 core:2 pu:1;memory=1G", "builtin:2",
-                                       "builtin:4"};
-#define SH_NTOPOS (sizeof sh_topos / sizeof sh_topos[0])
-
-/* The stepped form runs on each of sh_topos; the live one on the run's
- * topology, once (farm_open ignores the spec then). */
-static size_t sh_ntopos(suite_ctx_t *c) {
-  return sc_clock(c) == MMC_CLOCK_LIVE ? 1 : SH_NTOPOS;
+/* The topology of the variant this child runs (its param): an emulated
+ * one on the stepped clock; NULL for the live form's run-topology, whose
+ * host is the run's machine (farm_open ignores the spec then). */
+static const char *sh_topology(suite_ctx_t *c) {
+  const suite_variant_t *v = sc_variant(c);
+  if (!v)
+    sc_broken(c, "the sharing cases run per variant (suite/cases.c), and this one has none");
+  return v->param;
 }
 
 /* ------------------------------------------------------------ a host of clones */
@@ -818,18 +820,17 @@ void case_tps_1(suite_ctx_t *c) {
    * collide all the time and only the full comparison keeps them apart. */
   static const mmc_setting_value_t forced[] = {{"Mem.ShareForceSalting", 0},
                                                {"Ref.ShareHashBits", 2}};
+  const char *spec = sh_topology(c);
   int64_t dummy = 0;
-  for (size_t t = 0; t < sh_ntopos(c); t++) {
-    tps1_run(c, sh_topos[t], sh_unsalted, 1, "full hash");
-    farm_t f;
-    farm_open(c, &f, sh_topos[t], SH_MHZ, NULL, 0);
-    bool can_force = f.im->setting_get(f.h, "Ref.ShareHashBits", &dummy, NULL) == 0;
-    farm_close(&f);
-    if (can_force)
-      tps1_run(c, sh_topos[t], forced, 2, "forced hash collisions");
-    else if (t == 0)
-      sc_diag(c, "forced collisions not tried: the implementation has no Ref.ShareHashBits");
-  }
+  tps1_run(c, spec, sh_unsalted, 1, "full hash");
+  farm_t f;
+  farm_open(c, &f, spec, SH_MHZ, NULL, 0);
+  bool can_force = f.im->setting_get(f.h, "Ref.ShareHashBits", &dummy, NULL) == 0;
+  farm_close(&f);
+  if (can_force)
+    tps1_run(c, spec, forced, 2, "forced hash collisions");
+  else
+    sc_diag(c, "forced collisions not tried: the implementation has no Ref.ShareHashBits");
 }
 
 /* ------------------------------------------------------------ TPS-2, SEC-1 */
@@ -906,8 +907,7 @@ static void tps2_run(suite_ctx_t *c, const char *spec) {
 }
 
 void case_tps_2(suite_ctx_t *c) {
-  for (size_t t = 0; t < sh_ntopos(c); t++)
-    tps2_run(c, sh_topos[t]);
+  tps2_run(c, sh_topology(c));
 }
 
 /* ------------------------------------------------------------ TPS-3 */
@@ -1267,12 +1267,11 @@ static void tps3_live(suite_ctx_t *c) {
 }
 
 void case_tps_3(suite_ctx_t *c) {
-  if (sc_clock(c) == MMC_CLOCK_LIVE) {
+  const char *spec = sh_topology(c);
+  if (sc_clock(c) == MMC_CLOCK_LIVE)
     tps3_live(c);
-    return;
-  }
-  for (size_t t = 0; t < SH_NTOPOS; t++)
-    tps3_run(c, sh_topos[t]);
+  else
+    tps3_run(c, spec);
 }
 
 /* ------------------------------------------------------------ TPS-4 */
@@ -1408,12 +1407,7 @@ static void tps4_run(suite_ctx_t *c, const char *spec) {
 }
 
 void case_tps_4(suite_ctx_t *c) {
-  if (sc_clock(c) == MMC_CLOCK_LIVE) {
-    tps4_run(c, NULL);
-    return;
-  }
-  for (size_t t = 1; t < SH_NTOPOS; t++)
-    tps4_run(c, sh_topos[t]);
+  tps4_run(c, sh_topology(c));
 }
 
 /* ------------------------------------------------------------ TPS-5 */
@@ -1455,8 +1449,7 @@ static void tps5_run(suite_ctx_t *c, const char *spec) {
 }
 
 void case_tps_5(suite_ctx_t *c) {
-  for (size_t t = 0; t < sh_ntopos(c); t++)
-    tps5_run(c, sh_topos[t]);
+  tps5_run(c, sh_topology(c));
 }
 
 /* ------------------------------------------------------------ TPS-6 */
@@ -1537,8 +1530,7 @@ static void tps6_run(suite_ctx_t *c, const char *spec) {
 }
 
 void case_tps_6(suite_ctx_t *c) {
-  for (size_t t = 0; t < sh_ntopos(c); t++)
-    tps6_run(c, sh_topos[t]);
+  tps6_run(c, sh_topology(c));
 }
 
 /* ------------------------------------------------------------ TPS-8 */
@@ -1607,8 +1599,7 @@ static void tps8_run(suite_ctx_t *c, const char *spec) {
 }
 
 void case_tps_8(suite_ctx_t *c) {
-  for (size_t t = 0; t < sh_ntopos(c); t++)
-    tps8_run(c, sh_topos[t]);
+  tps8_run(c, sh_topology(c));
 }
 
 /* ------------------------------------------------------------ SALT-1/2 */
@@ -1667,14 +1658,18 @@ static void salt_run(suite_ctx_t *c, const char *spec, int64_t mode, const char 
 
 void case_salt_1(suite_ctx_t *c) {
   static const char *const salts[] = {"x", "x", "y", NULL};
-  for (size_t t = 0; t < sh_ntopos(c); t++)
-    salt_run(c, sh_topos[t], 2, salts, 4);
+  salt_run(c, sh_topology(c), 2, salts, 4);
 }
 
+/* Each topology variant sets Mem.ShareForceSalting to 0, 1 and 2; the
+ * variant default-salting leaves it at its default (cases.c). */
 void case_salt_2(suite_ctx_t *c) {
   static const char *const salts[] = {NULL, NULL, "a", "a", "b", "", "", "0"};
+  const char *spec = sh_topology(c);
+  if (!strcmp(sc_variant(c)->name, "default-salting")) {
+    salt_run(c, spec, -1, salts, 8);
+    return;
+  }
   for (int64_t mode = 0; mode <= 2; mode++)
-    for (size_t t = 0; t < sh_ntopos(c); t++)
-      salt_run(c, sh_topos[t], mode, salts, 8);
-  salt_run(c, sh_topos[0], -1, salts, 8); /* the default */
+    salt_run(c, spec, mode, salts, 8);
 }
