@@ -124,6 +124,8 @@ void suite_case_name(const suite_case_t *c, const suite_variant_t *v, char *buf,
 /* The clock forms of variant v of c; v NULL: the case's, those of some
  * variant of it when it has variants. Never 0 for a row the suite accepts. */
 uint32_t suite_case_clocks(const suite_case_t *c, const suite_variant_t *v);
+/* "stepped,live", "stepped" or "live": clock forms as list and explain print them. */
+const char *suite_clocks_name(uint32_t forms);
 
 /* The table: defined in suite/cases.c, terminated by a row with id == NULL. */
 extern const suite_case_t suite_cases[];

@@ -6,7 +6,8 @@
  *
  * explain prints, per id: its title and area, the statement, the documented
  * source, the settings with defaults, the cases that judge it — from the case
- * table (suite_cases[]), with their titles — the checks of those cases
+ * table (suite_cases[]), with their titles and their variants (name, clock
+ * forms, title, param) — the checks of those cases
  * that decide it, and what of the statement no check decides. Arguments are ids or fnmatch(3)
  * globs, case-insensitive; every argument must match some id, else nothing is printed and the exit
  * status is 2 (SUITE_EXIT_USAGE) with a message naming the argument.
@@ -73,19 +74,47 @@ static bool names_id(const char *ids, const char *id) {
   return false;
 }
 
+/* The variants of `c` under its line: CASE/NAME, clock forms, title, and
+ * the param the body reads. */
+static void print_variants(FILE *out, const suite_case_t *c) {
+  size_t nv = suite_case_nvariants(c), width = 0;
+  char name[96];
+  for (size_t k = 0; k < nv; k++) {
+    suite_case_name(c, &c->variants[k], name, sizeof name);
+    width = strlen(name) > width ? strlen(name) : width;
+  }
+  for (size_t k = 0; k < nv; k++) {
+    const suite_variant_t *v = &c->variants[k];
+    suite_case_name(c, v, name, sizeof name);
+    fprintf(out, "%*s%-*s  %-12s  %s", 2 * TEXT_INDENT, "", (int)width, name,
+            suite_clocks_name(suite_case_clocks(c, v)), v->title ? v->title : c->title);
+    if (v->param)
+      fprintf(out, " (param '%s')", v->param);
+    fputc('\n', out);
+  }
+}
+
 static void print_cases(FILE *out, const char *id) {
   size_t width = 0;
   for (const suite_case_t *c = suite_cases; c->id; c++)
     if (names_id(c->spec_ids, id) && strlen(c->id) > width)
       width = strlen(c->id);
-  bool any = false;
+  bool any = false, variants = false;
   for (const suite_case_t *c = suite_cases; c->id; c++)
     if (names_id(c->spec_ids, id)) {
       fprintf(out, "%*s%-*s  %s\n", TEXT_INDENT, "", (int)width, c->id, c->title);
+      print_variants(out, c);
       any = true;
+      variants |= c->variants != NULL;
     }
   if (!any)
     fprintf(out, "%*s(no case of this mmcert names %s)\n", TEXT_INDENT, "", id);
+  if (variants)
+    print_wrapped(out,
+                  "(each variant is a test point of its own, with its clock forms: a run picks "
+                  "each case's clock form and judges the id by that form's variants; those of "
+                  "the other form are not run there)",
+                  TEXT_INDENT);
 }
 
 static void print_lines(FILE *out, const char *text) {
@@ -139,8 +168,9 @@ static int no_match(const char *arg) {
 static const char explain_usage[] =
     "Usage: mmcert explain ID|GLOB...\n"
     "Print what a SPEC id states, where it is documented, the settings it depends on,\n"
-    "and the cases and checks that judge it (doc/spec.md, compiled in). Ids and globs\n"
-    "are case-insensitive: mmcert explain TPS-3, mmcert explain 'NUMA-*'.\n"
+    "and the cases (with their variants) and checks that judge it (doc/spec.md,\n"
+    "compiled in). Ids and globs are case-insensitive: mmcert explain TPS-3,\n"
+    "mmcert explain 'NUMA-*'.\n"
     "mmcert list --spec lists every id.\n";
 
 int suite_cmd_explain(int argc, char **argv) {

@@ -238,13 +238,6 @@ static void needs_text(const suite_case_t *c, char *buf, size_t cap) {
     snprintf(buf, cap, "-");
 }
 
-/* "stepped,live", "stepped" or "live": the clock forms of a case or variant. */
-static const char *clocks_text(uint32_t forms) {
-  if (forms == (SUITE_CLOCKS_STEPPED | SUITE_CLOCKS_LIVE))
-    return "stepped,live";
-  return forms == SUITE_CLOCKS_LIVE ? "live" : forms == SUITE_CLOCKS_STEPPED ? "stepped" : "none";
-}
-
 /* "builtin-2,builtin-4" or "-". */
 static void variants_text(const suite_case_t *c, char *buf, size_t cap) {
   size_t o = 0;
@@ -263,7 +256,7 @@ static int list_variants(void) {
       char name[96];
       suite_case_name(c, v, name, sizeof name);
       printf("%-24s %-20s %-12s %s\n", name, c->spec_ids ? c->spec_ids : "",
-             clocks_text(suite_case_clocks(c, v)), v && v->title ? v->title : c->title);
+             suite_clocks_name(suite_case_clocks(c, v)), v && v->title ? v->title : c->title);
     }
   }
   return 0;
@@ -285,7 +278,7 @@ static int cmd_list(int argc, char **argv) {
     needs_text(c, needs, sizeof needs);
     variants_text(c, variants, sizeof variants);
     printf("%-10s %-20s %-26s %-12s %-14s %s\n", c->id, c->spec_ids ? c->spec_ids : "", needs,
-           clocks_text(suite_case_clocks(c, NULL)), variants, c->title);
+           suite_clocks_name(suite_case_clocks(c, NULL)), variants, c->title);
   }
   /* What a live-only implementation (or --clock live) will see for them. */
   printf("\nWithout a live form (not shown [clock] on the live clock):\n");

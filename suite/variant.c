@@ -44,3 +44,9 @@ uint32_t suite_case_clocks(const suite_case_t *c, const suite_variant_t *v) {
     some |= suite_case_clocks(c, &c->variants[k]);
   return c->variants && some ? some : forms;
 }
+
+const char *suite_clocks_name(uint32_t forms) {
+  if (forms == SUITE_CLOCKS_BOTH)
+    return "stepped,live";
+  return forms == SUITE_CLOCKS_LIVE ? "live" : forms == SUITE_CLOCKS_STEPPED ? "stepped" : "none";
+}

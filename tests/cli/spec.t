@@ -36,6 +36,11 @@ check "explain tps-3 SEC-2: case-insensitive, both ids, in spec order" \
 check "explain TPS-3: names its case with the case table's title" \
 	out_has '^  TPS-3  scan pacing by ShareScanTime'
 
+run "$MMCERT" explain TPS-4
+check "explain TPS-4: its variants, with clock forms and params" \
+	out_has "^    TPS-4/builtin-4  *stepped  *4 equal nodes (param 'builtin:4')$"
+check "explain TPS-4: the live form's variant" out_has "^    TPS-4/run-topology  *live  *the run's topology"
+
 run "$MMCERT" explain FOO-1
 check "explain FOO-1: exit 2" status_is 2
 check "explain FOO-1: the message names the id and how to list them" \
