@@ -137,6 +137,17 @@ void suite_rec_free(suite_rec_t *r) {
 
 /* ------------------------------------------------------------ child side */
 
+/* The message of a printf-like sc_* function, formatted into the array
+ * `buf` from its arguments after `fmt` (a macro: va_start needs the
+ * variadic function's own frame). */
+#define SC_FORMAT(buf, fmt)                                                                        \
+  do {                                                                                             \
+    va_list ap_;                                                                                   \
+    va_start(ap_, fmt);                                                                            \
+    vsnprintf(buf, sizeof buf, fmt, ap_);                                                          \
+    va_end(ap_);                                                                                   \
+  } while (0)
+
 static void send_rec(suite_ctx_t *c, suite_rec_kind_t kind, bool ok, const char *name,
                      const char *text) {
   suite_rec_t r = {.kind = kind, .ok = ok, .name = (char *)name, .text = (char *)text};
@@ -198,10 +209,7 @@ const suite_variant_t *sc_variant(suite_ctx_t *c) {
 bool sc_check(suite_ctx_t *c, bool ok, const char *name, const char *diag_fmt, ...) {
   char diag[1024] = "";
   if (!ok && diag_fmt) {
-    va_list ap;
-    va_start(ap, diag_fmt);
-    vsnprintf(diag, sizeof diag, diag_fmt, ap);
-    va_end(ap);
+    SC_FORMAT(diag, diag_fmt);
   }
   send_rec(c, SUITE_REC_CHECK, ok, name, diag);
   return ok;
@@ -258,47 +266,32 @@ void sc_metric_unsupported(suite_ctx_t *c, const char *name, const char *unit, c
 
 void sc_diag(suite_ctx_t *c, const char *fmt, ...) {
   char text[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
+  SC_FORMAT(text, fmt);
   send_rec(c, SUITE_REC_DIAG, true, NULL, text);
 }
 
 void sc_skip(suite_ctx_t *c, const char *fmt, ...) {
   char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
+  SC_FORMAT(text, fmt);
   finish(c, SUITE_REC_SKIP, text);
 }
 
 void sc_skip_kind(suite_ctx_t *c, suite_notshown_kind_t kind, const char *fmt, ...) {
   char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
+  SC_FORMAT(text, fmt);
   finish_kind(c, SUITE_REC_SKIP, kind == SUITE_NOTSHOWN_NONE ? SUITE_NOTSHOWN_UNPROBED : kind,
               text);
 }
 
 void sc_not_shown(suite_ctx_t *c, const char *fmt, ...) {
   char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
+  SC_FORMAT(text, fmt);
   send_rec(c, SUITE_REC_NOT_SHOWN, true, NULL, text);
 }
 
 void sc_broken(suite_ctx_t *c, const char *fmt, ...) {
   char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
+  SC_FORMAT(text, fmt);
   finish(c, SUITE_REC_BROKEN, text);
 }
 

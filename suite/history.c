@@ -262,12 +262,45 @@ static void now_iso(char *buf, size_t cap) {
   strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 }
 
-/* Run `st` (an INSERT ... RETURNING id); *id = 0 when nothing was inserted. */
+/* Run `st` (an INSERT ... RETURNING id) and finalize it; *id = 0 when
+ * nothing was inserted. */
 static int insert_returning(hdb_t *db, hdb_stmt_t *st, const char *what, long long *id,
                             mmc_error_t *err) {
   int rc = db->ops->step(st, what, err);
   *id = rc == HDB_ROW ? db->ops->col_int(st, 0) : 0;
+  db->ops->finalize(st);
   return rc < 0 ? rc : 0;
+}
+
+/* A column of a file table filled from the document: text or integer,
+ * at doc.section.key (section NULL: the top level). */
+typedef struct doc_col {
+  bool integer;
+  const char *section, *key;
+} doc_col_t;
+
+/* Insert results file `it` with `sql`, whose parameters are run_id,
+ * content_hash, file, imported_at, then `cols` in order, then the document
+ * itself (both file tables are so); *id as insert_returning. */
+static int insert_file(hdb_t *db, const char *sql, const item_t *it, const char *now,
+                       const doc_col_t *cols, int ncols, const char *what, long long *id,
+                       mmc_error_t *err) {
+  hdb_stmt_t *st;
+  int rc = db->ops->prepare(db, sql, &st, err);
+  if (rc)
+    return rc;
+  const char *texts[] = {s_at(it->doc, NULL, "run_id"), it->hash, it->file, now};
+  for (int i = 0; i < 4; i++)
+    db->ops->bind_text(st, i + 1, texts[i]);
+  for (int i = 0; i < ncols; i++) {
+    const doc_col_t *c = &cols[i];
+    if (c->integer)
+      db->ops->bind_int(st, 5 + i, i_at(it->doc, c->section, c->key));
+    else
+      db->ops->bind_text(st, 5 + i, s_at(it->doc, c->section, c->key));
+  }
+  db->ops->bind_text(st, 5 + ncols, it->text);
+  return insert_returning(db, st, what, id, err);
 }
 
 static int insert_run(hdb_t *db, const item_t *it, const char *now, long long *id,
@@ -278,36 +311,25 @@ static int insert_run(hdb_t *db, const item_t *it, const char *now, long long *i
       "repeat, start_time, end_time, pass, fail, skip, broken, doc) VALUES($1, $2, $3, $4, $5, "
       "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) "
       "ON CONFLICT DO NOTHING RETURNING id";
-  const json_t *d = it->doc;
-  hdb_stmt_t *st;
-  int rc = db->ops->prepare(db, sql, &st, err);
-  if (rc)
-    return rc;
-  const char *texts[] = {s_at(d, NULL, "run_id"),
-                         it->hash,
-                         it->file,
-                         now,
-                         s_at(d, "implementation", "name"),
-                         s_at(d, "implementation", "version")};
-  for (int i = 0; i < 6; i++)
-    db->ops->bind_text(st, i + 1, texts[i]);
-  db->ops->bind_int(st, 7, i_at(d, "implementation", "abi_version"));
-  const char *more[] = {s_at(d, "machine", "class"), s_at(d, "machine", "hostname"),
-                        s_at(d, "topology", "hash"), s_at(d, "topology", "summary"),
-                        s_at(d, NULL, "mode"),       s_at(d, NULL, "mmcert_version")};
-  for (int i = 0; i < 6; i++)
-    db->ops->bind_text(st, i + 8, more[i]);
-  db->ops->bind_int(st, 14, i_at(d, NULL, "seed"));
-  db->ops->bind_int(st, 15, i_at(d, NULL, "repeat"));
-  db->ops->bind_text(st, 16, s_at(d, NULL, "start_time"));
-  db->ops->bind_text(st, 17, s_at(d, NULL, "end_time"));
-  static const char *const tot[] = {"pass", "fail", "skip", "broken"};
-  for (int i = 0; i < 4; i++)
-    db->ops->bind_int(st, 18 + i, i_at(d, "totals", tot[i]));
-  db->ops->bind_text(st, 22, it->text);
-  rc = insert_returning(db, st, "inserting the run", id, err);
-  db->ops->finalize(st);
-  return rc;
+  static const doc_col_t cols[] = {{false, "implementation", "name"},
+                                   {false, "implementation", "version"},
+                                   {true, "implementation", "abi_version"},
+                                   {false, "machine", "class"},
+                                   {false, "machine", "hostname"},
+                                   {false, "topology", "hash"},
+                                   {false, "topology", "summary"},
+                                   {false, NULL, "mode"},
+                                   {false, NULL, "mmcert_version"},
+                                   {true, NULL, "seed"},
+                                   {true, NULL, "repeat"},
+                                   {false, NULL, "start_time"},
+                                   {false, NULL, "end_time"},
+                                   {true, "totals", "pass"},
+                                   {true, "totals", "fail"},
+                                   {true, "totals", "skip"},
+                                   {true, "totals", "broken"}};
+  return insert_file(db, sql, it, now, cols, (int)(sizeof cols / sizeof cols[0]),
+                     "inserting the run", id, err);
 }
 
 static int insert_qualification(hdb_t *db, const item_t *it, const char *now, long long *id,
@@ -316,25 +338,12 @@ static int insert_qualification(hdb_t *db, const item_t *it, const char *now, lo
       "INSERT INTO qualifications(run_id, content_hash, file, imported_at, machine_class, "
       "hostname, start_time, nnodes, doc) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) "
       "ON CONFLICT DO NOTHING RETURNING id";
-  const json_t *d = it->doc;
-  hdb_stmt_t *st;
-  int rc = db->ops->prepare(db, sql, &st, err);
-  if (rc)
-    return rc;
-  const char *texts[] = {s_at(d, NULL, "run_id"),
-                         it->hash,
-                         it->file,
-                         now,
-                         s_at(d, "machine", "class"),
-                         s_at(d, "machine", "hostname"),
-                         s_at(d, NULL, "start_time")};
-  for (int i = 0; i < 7; i++)
-    db->ops->bind_text(st, i + 1, texts[i]);
-  db->ops->bind_int(st, 8, i_at(d, "topology", "nnodes"));
-  db->ops->bind_text(st, 9, it->text);
-  rc = insert_returning(db, st, "inserting the qualification", id, err);
-  db->ops->finalize(st);
-  return rc;
+  static const doc_col_t cols[] = {{false, "machine", "class"},
+                                   {false, "machine", "hostname"},
+                                   {false, NULL, "start_time"},
+                                   {true, "topology", "nnodes"}};
+  return insert_file(db, sql, it, now, cols, (int)(sizeof cols / sizeof cols[0]),
+                     "inserting the qualification", id, err);
 }
 
 static int insert_checks(hdb_t *db, long long run, const json_t *d, mmc_error_t *err) {

@@ -710,12 +710,40 @@ static void give_back_borrowed(void) {
     fprintf(stderr, "mmcert: gave back machine state an earlier run left: %s\n", what);
 }
 
+/* The commands, in the order the messages name them. */
+static const struct command {
+  const char *name;
+  int (*main)(int argc, char **argv);
+} commands[] = {
+    {"run", cmd_run},
+    {"list", cmd_list},
+    {"explain", suite_cmd_explain},
+    {"topology", cmd_topology},
+    {"bench", cmd_bench},
+    {"results", suite_cmd_results},
+    {"compare", suite_cmd_compare},
+    {"report", suite_cmd_report},
+    {"certify", suite_cmd_certify},
+    {"qualify", suite_qualify_main},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* "run, list, ..., qualify or help". */
+static void command_names(char *buf, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < NCOMMANDS && o < cap; i++)
+    o += (size_t)snprintf(buf + o, cap - o, "%s, ", commands[i].name);
+  if (o < cap)
+    snprintf(buf + o - 2, cap - (o - 2), " or help");
+}
+
 int main(int argc, char **argv) {
   raise_open_file_limit();
   give_back_borrowed();
+  char names[256];
+  command_names(names, sizeof names);
   if (argc < 2)
-    return usage_error(NULL, "missing command: run, list, explain, topology, bench, results, "
-                             "compare, report, certify, qualify or help");
+    return usage_error(NULL, "missing command: %s", names);
   const char *cmd = argv[1];
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage_text, stdout);
@@ -728,28 +756,8 @@ int main(int argc, char **argv) {
   opterr = 0; /* our own messages, in the same form for every command */
   if (!strcmp(cmd, "run") || !strcmp(cmd, "bench"))
     suite_sup_start(); /* children die with mmcert; a dead run's files are removed */
-  if (!strcmp(cmd, "run"))
-    return cmd_run(argc - 1, argv + 1);
-  if (!strcmp(cmd, "list"))
-    return cmd_list(argc - 1, argv + 1);
-  if (!strcmp(cmd, "topology"))
-    return cmd_topology(argc - 1, argv + 1);
-  if (!strcmp(cmd, "explain"))
-    return suite_cmd_explain(argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench"))
-    return cmd_bench(argc - 1, argv + 1);
-  if (!strcmp(cmd, "results"))
-    return suite_cmd_results(argc - 1, argv + 1);
-  if (!strcmp(cmd, "compare"))
-    return suite_cmd_compare(argc - 1, argv + 1);
-  if (!strcmp(cmd, "report"))
-    return suite_cmd_report(argc - 1, argv + 1);
-  if (!strcmp(cmd, "certify"))
-    return suite_cmd_certify(argc - 1, argv + 1);
-  if (!strcmp(cmd, "qualify"))
-    return suite_qualify_main(argc - 1, argv + 1);
-  return usage_error(NULL,
-                     "unknown command '%s': expected run, list, explain, topology, bench, "
-                     "results, compare, report, certify, qualify or help",
-                     cmd);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(cmd, commands[i].name))
+      return commands[i].main(argc - 1, argv + 1);
+  return usage_error(NULL, "unknown command '%s': expected %s", cmd, names);
 }

@@ -41,13 +41,20 @@
 #define NS_PER_S 1000000000ull
 #define SCEN_WATCH_PERIOD 20u /* scen_watch: probe homes once a rebalancer period */
 
+/* What base_move saw. */
+typedef struct base_moved {
+  uint32_t k, from, to; /* the moved VM, its old and new home */
+  uint64_t t;           /* the end of the tick the move was seen after */
+  uint64_t before;      /* its pages [0, before) were written before the move (the ones
+                           migration must carry) */
+  size_t ev0;           /* s->nev before the base imbalance: its events start there */
+} base_moved_t;
+
 /* The base imbalance with VMs of `bytes` (all but a few pages written, the
  * rest kept for scen_home_probe); returns after the first home change the
- * probe sees (or broken after `periods`): *k the moved VM, *t the end of the
- * tick it was seen after, *before its pages [0, *before) written before the
- * move (the ones migration must carry). */
-static void base_move(scen_t *s, cu_locator_t *loc, uint64_t bytes, uint32_t periods, uint32_t *k,
-                      uint64_t *t, uint32_t *from, uint32_t *to, uint64_t *before) {
+ * probe sees (or broken after `periods`). */
+static base_moved_t base_move(scen_t *s, cu_locator_t *loc, uint64_t bytes, uint32_t periods) {
+  base_moved_t m = {.ev0 = s->nev};
   s->spare_pages = 16;
   scen_vm(s, 1, bytes, 1u << 0, FULL);
   scen_vm(s, 1, bytes, 1u << 0, FULL);
@@ -58,12 +65,12 @@ static void base_move(scen_t *s, cu_locator_t *loc, uint64_t bytes, uint32_t per
   scen_move_t mv[4];
   for (uint32_t i = 1; i <= periods; i++)
     if (scen_watch(s, loc, t0 + i * p, SCEN_WATCH_PERIOD, mv, 4) > 0) {
-      *k = mv[0].k;
-      *t = mv[0].t;
-      *from = (uint32_t)mv[0].from;
-      *to = (uint32_t)mv[0].to;
-      *before = s->fresh[*k] - 1; /* the page that showed the move went straight there */
-      return;
+      m.k = mv[0].k;
+      m.t = mv[0].t;
+      m.from = (uint32_t)mv[0].from;
+      m.to = (uint32_t)mv[0].to;
+      m.before = s->fresh[m.k] - 1; /* the page that showed the move went straight there */
+      return m;
     }
   sc_broken(s->c, "setup: the base imbalance moved no VM in %u periods (probe)", periods);
 }
@@ -232,12 +239,9 @@ void case_mig_1(suite_ctx_t *c) {
   scen_init(&s, c, TOPO2, NULL, 0);
   cu_locator_t loc;
   cu_locator_init(c, &loc, &s.topo->desc);
-  const uint64_t bytes = 16 * SCEN_MIB;
-  uint32_t k, from, to;
-  uint64_t t_move;
-  size_t ev0 = s.nev;
-  uint64_t pages;
-  base_move(&s, &loc, bytes, 2, &k, &t_move, &from, &to, &pages);
+  base_moved_t m = base_move(&s, &loc, 16 * SCEN_MIB, 2);
+  uint32_t k = m.k, to = m.to;
+  uint64_t t_move = m.t, pages = m.before;
   /* MIG-2: pages arrive before the next rebalancer period (probed every
    * tick from the home change). */
   uint64_t p = scen_period(&s), first = 0, t_first = 0;
@@ -271,7 +275,6 @@ void case_mig_1(suite_ctx_t *c) {
     bool ok = scen_verify(&s, i, line, sizeof line);
     sc_check(c, ok, name, "%s", line);
   }
-  (void)ev0;
   free(a);
   cu_locator_free(&loc);
   scen_fini(&s);
@@ -326,10 +329,11 @@ static void mig3_run(suite_ctx_t *c, bool short_dest, uint64_t limit, mig3_run_t
     if (free1 > keep)
       scen_vm(&s, 1, (free1 - keep) * MMC_PAGE_SIZE, 1u << 1, 0);
   }
-  uint32_t k, from, to;
-  base_move(&s, &loc, bytes, 3, &k, &r->t_move, &from, &to, &pages);
+  base_moved_t m = base_move(&s, &loc, bytes, 3);
+  uint32_t k = m.k, to = m.to;
+  r->t_move = m.t;
   r->to = to;
-  r->pages = pages;
+  r->pages = pages = m.before;
   arrivals_t *a = calloc(1, sizeof *a);
   if (!a)
     sc_broken(c, "out of memory");
@@ -762,12 +766,9 @@ void case_mig_5(suite_ctx_t *c) {
   scen_init(&s, c, TOPO2, set, 1);
   cu_locator_t loc;
   cu_locator_init(c, &loc, &s.topo->desc);
-  const uint64_t bytes = 4 * SCEN_MIB;
-  uint32_t k, from, to;
-  uint64_t t;
-  size_t ev0 = s.nev;
-  uint64_t pages;
-  base_move(&s, &loc, bytes, 2, &k, &t, &from, &to, &pages);
+  base_moved_t m = base_move(&s, &loc, 4 * SCEN_MIB, 2);
+  uint32_t k = m.k, from = m.from, to = m.to;
+  uint64_t pages = m.before;
   scen_move_t mv[4];
   scen_watch(&s, &loc, scen_now(&s) + 10 * scen_period(&s), SCEN_WATCH_PERIOD, mv, 4);
   sc_check(c, s.home[k] == (int)to, "the home change still happened (probe)",
@@ -785,7 +786,7 @@ void case_mig_5(suite_ctx_t *c) {
   cu_crosscheck_vm(c, &st, MMC_VMSTAT_PAGES_MIGRATED, "no page migrated (every VM)",
                    off < 0 ? 0 : off, (long long)migrated, 0);
   cu_crosscheck_events(c, s.h, MMC_EV_MIGRATION_BATCH, "no MMC_EV_MIGRATION_BATCH", 0,
-                       (long long)scen_count(&s, ev0, MMC_EV_MIGRATION_BATCH, SCEN_MAX_VMS), 0);
+                       (long long)scen_count(&s, m.ev0, MMC_EV_MIGRATION_BATCH, SCEN_MAX_VMS), 0);
   cu_locator_free(&loc);
   scen_fini(&s);
 }

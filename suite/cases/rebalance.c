@@ -504,13 +504,17 @@ void case_numa_5(suite_ctx_t *c) {
 
 /* ------------------------------------------------------------------ NUMA-6 */
 
+/* NUMA-6 and NUMA-7 on either clock: page migration off, so a VM's pages
+ * stay where they were written whatever its home. */
+static const mmc_setting_value_t no_migration[] = {{"Numa.PageMigEnable", 0}};
+
 /* NUMA-6 live (numa_live.h): the same VMs in real time, B's memory written
  * on node 1 and B homed on node 0 before all are released; the first move
  * the probes see must be B's, to node 1, and A must not move in the period
  * after it. */
-static void numa6_live(suite_ctx_t *c, const mmc_setting_value_t *set, size_t nset) {
+static void numa6_live(suite_ctx_t *c) {
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, set, nset))
+  if (!nl_init(&s, c, TOPO2, no_migration, 1))
     return;
   uint64_t spare = nl_probe_pages(&s), cursor = 0;
   const nl_vm_cfg_t a = {.bytes = 4 * SCEN_MIB + spare * MMC_PAGE_SIZE,
@@ -552,17 +556,15 @@ out:
 
 void case_numa_6(suite_ctx_t *c) {
   if (sc_clock(c) == MMC_CLOCK_LIVE) {
-    const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
-    numa6_live(c, set, 1);
+    numa6_live(c);
     return;
   }
   /* A (index 0) and B (index 1) equally busy on node 0; B's memory is on
    * node 1 (written there, then its home moved to node 0; page migration off
    * so it stays). Lower index would favour A: the move must be B's. */
-  const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
   scen_t s;
   cu_locator_t loc;
-  if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
+  if (!scen_open(&s, c, TOPO2, no_migration, 1, &loc, HALF_4M))
     return;
   scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 0, FULL);
   scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 1, FULL);
@@ -607,9 +609,9 @@ out:
  * every page written before the move still on the old one. */
 #define NUMA7_LIVE_BURST 512u
 
-static void numa7_live(suite_ctx_t *c, const mmc_setting_value_t *set, size_t nset) {
+static void numa7_live(suite_ctx_t *c) {
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, set, nset))
+  if (!nl_init(&s, c, TOPO2, no_migration, 1))
     return;
   uint32_t k;
   nl_change_t mv;
@@ -655,19 +657,17 @@ out:
 
 void case_numa_7(suite_ctx_t *c) {
   if (sc_clock(c) == MMC_CLOCK_LIVE) {
-    const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
-    numa7_live(c, set, 1);
+    numa7_live(c);
     return;
   }
   /* The base scenario with 8 MB VMs, only their first half written at boot;
    * page migration off, so the old pages stay where they were (the probe
    * must tell the two halves apart). After the move the moved VM writes the
    * rest of its second half: every such page must be on the new home. */
-  const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
   scen_t s;
   cu_locator_t loc;
   const uint64_t bytes = 8 * SCEN_MIB, half = bytes / MMC_PAGE_SIZE / 2;
-  if (!scen_open(&s, c, TOPO2, set, 1, &loc, half))
+  if (!scen_open(&s, c, TOPO2, no_migration, 1, &loc, half))
     return;
   base3(&s, bytes);
   size_t from = s.nev;
