@@ -104,6 +104,20 @@ static int make_perm(uint64_t n, uint64_t seed, uint32_t **perm, uint32_t **pos,
   return 0;
 }
 
+/* The state of idle and touch-all: their configuration, first, (`size`
+ * bytes of the state struct, `cfg_size` of them the configuration, copied
+ * when given) and an own_cursor_t per vCPU after it. */
+static int cursors_init(wl_vm_t *vm, size_t size, size_t cfg_size, const void *cfg,
+                        mmc_error_t *err) {
+  char *s = calloc(1, size + vm->nvcpus * sizeof(own_cursor_t));
+  if (!s)
+    return mmc_fail(err, MMC_ENOMEM, "no memory");
+  if (cfg)
+    memcpy(s, cfg, cfg_size);
+  vm->state = s;
+  return 0;
+}
+
 /* ---------------------------------------------------------------- idle */
 
 typedef struct idle_state {
@@ -112,13 +126,7 @@ typedef struct idle_state {
 } idle_state_t;
 
 static int idle_init(wl_vm_t *vm, const void *cfg, mmc_error_t *err) {
-  idle_state_t *s = calloc(1, sizeof *s + vm->nvcpus * sizeof s->cur[0]);
-  if (!s)
-    return mmc_fail(err, MMC_ENOMEM, "no memory");
-  if (cfg)
-    s->cfg = *(const wl_idle_cfg_t *)cfg;
-  vm->state = s;
-  return 0;
+  return cursors_init(vm, sizeof(idle_state_t), sizeof(wl_idle_cfg_t), cfg, err);
 }
 
 static int idle_step(wl_vcpu_t *v, uint64_t t_ns, uint64_t dt_ns, mmc_error_t *err) {
@@ -144,13 +152,7 @@ typedef struct touch_state {
 } touch_state_t;
 
 static int touch_init(wl_vm_t *vm, const void *cfg, mmc_error_t *err) {
-  touch_state_t *s = calloc(1, sizeof *s + vm->nvcpus * sizeof s->cur[0]);
-  if (!s)
-    return mmc_fail(err, MMC_ENOMEM, "no memory");
-  if (cfg)
-    s->cfg = *(const wl_touch_cfg_t *)cfg;
-  vm->state = s;
-  return 0;
+  return cursors_init(vm, sizeof(touch_state_t), sizeof(wl_touch_cfg_t), cfg, err);
 }
 
 static int touch_step(wl_vcpu_t *v, uint64_t t_ns, uint64_t dt_ns, mmc_error_t *err) {
