@@ -1,11 +1,12 @@
 /*
- * reclaim_util.h — helpers shared by the reclamation unit tests
- * (test_memstate_mech.c, test_balloon.c, test_swap.c): one emulated node of
- * a given size, VM configs, page access with retries, page patterns.
+ * ref_util.h — helpers shared by the reference's white-box unit tests
+ * (test_memstate_mech.c, test_balloon.c, test_swap.c, test_alloc_mech.c,
+ * test_wss_mech.c): one emulated node of a given size, VM power-on, page
+ * access with retries, page patterns, statistics, stepped ticks, events.
  * Header-only (static functions), included by those tests only.
  */
-#ifndef TESTS_RECLAIM_UTIL_H
-#define TESTS_RECLAIM_UTIL_H
+#ifndef TESTS_REF_UTIL_H
+#define TESTS_REF_UTIL_H
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,16 +54,21 @@ static inline mmc_host_t *rt_host(rt_topo_t *tp, mmc_clock_mode_t clock, const c
   return h;
 }
 
+/* Power a VM of config c on; any error fails the test. */
+static inline mmc_vm_id_t rt_power_on(mmc_host_t *h, const mmc_vm_config_t *c) {
+  mmc_vm_id_t id = 0;
+  mmc_error_t err = {0};
+  if (I->vm_power_on(h, c, &id, &err))
+    fail_msg("vm_power_on: %s", err.msg);
+  return id;
+}
+
 static inline mmc_vm_id_t rt_vm(mmc_host_t *h, uint64_t mb, bool driver) {
   mmc_vm_config_t c;
   mmc_vm_config_init(&c);
   c.memory_bytes = mb << 20;
   c.balloon_driver = driver;
-  mmc_vm_id_t id = 0;
-  mmc_error_t err = {0};
-  if (I->vm_power_on(h, &c, &id, &err))
-    fail_msg("vm_power_on: %s", err.msg);
-  return id;
+  return rt_power_on(h, &c);
 }
 
 /* page() retrying MMC_ERETRY (quiescing first); NULL with err otherwise. */

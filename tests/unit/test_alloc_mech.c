@@ -21,8 +21,7 @@
 #include "memstate.h"
 #include "ref.h"
 
-#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
-static const mmc_impl_t *I = &mmcert_impl;
+#include "ref_util.h" /* I: the reference, from libmmref.a; rt_* helpers */
 
 #define NS 1000000000ull
 #define MS 1000000ull
@@ -56,18 +55,11 @@ static mmc_vm_id_t power_on(mmc_host_t *h, int64_t shares) {
   mmc_vm_config_init(&c);
   c.memory_bytes = (uint64_t)VM_PAGES * MMC_PAGE_SIZE;
   c.shares = shares;
-  mmc_vm_id_t id = 0;
-  mmc_error_t err = {0};
-  if (I->vm_power_on(h, &c, &id, &err))
-    fail_msg("power_on: %s", err.msg);
-  return id;
+  return rt_power_on(h, &c);
 }
 
 static uint64_t target(mmc_host_t *h, mmc_vm_id_t id) {
-  mmc_vm_stats_t s;
-  mmc_error_t err = {0};
-  if (I->vm_stats(h, id, &s, &err))
-    fail_msg("vm_stats: %s", err.msg);
+  mmc_vm_stats_t s = rt_vstats(h, id);
   ref_host_lock(h);
   uint64_t t = ref_alloc_target(h, ref_vm_get(h, id));
   ref_host_unlock(h);

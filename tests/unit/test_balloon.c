@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "reclaim.h"
-#include "reclaim_util.h"
+#include "ref_util.h"
 
 #define HOST_MB 64
 

@@ -16,7 +16,7 @@
 
 #include "mmc_clock.h"
 #include "memstate.h"
-#include "reclaim_util.h"
+#include "ref_util.h"
 
 #define HOST_MB 64
 #define NPAGES 16384u

@@ -32,7 +32,7 @@
 #include "runner.h"
 #include "test_util.h"
 
-#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
+#include "suite_run_util.h" /* the reference (libmmref.a) run in memory */
 
 enum { TOUCH_PAGES = 512 };
 
@@ -326,25 +326,11 @@ static const suite_rec_t *metric(const suite_result_t *res, const char *name) {
 
 static void test_case_metrics(void **state) {
   (void)state;
-  suite_impl_t si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"};
-  mmc_error_t err;
-  mmt_topology_t *topo = NULL;
-  assert_int_equal(mmt_load("builtin:2", &topo, &err), 0);
-  char *out = NULL, *errs = NULL;
-  size_t outlen = 0, errlen = 0;
-  FILE *o = open_memstream(&out, &outlen), *e = open_memstream(&errs, &errlen);
-  suite_run_t run = {.si = &si,
-                     .topo = topo,
-                     .seed = 1,
-                     .profile = "esxi-6.7",
-                     .timeout_scale = 1,
-                     .cases = perf_cases,
-                     .out = o,
-                     .err = e};
-  assert_int_equal(suite_run(&run), SUITE_EXIT_OK);
-  fclose(o);
-  fclose(e);
-  const suite_result_t *res = &run.results[0];
+  test_run_t r;
+  test_run_init(&r, perf_cases);
+  r.run.topology_spec = NULL;
+  assert_int_equal(test_run_go(&r), SUITE_EXIT_OK);
+  const suite_result_t *res = &r.run.results[0];
   const suite_rec_t *minor = metric(res, "perf.minor-faults");
   assert_string_equal(minor->text, ""); /* a reading */
   assert_string_equal(minor->unit, "faults");
@@ -352,10 +338,10 @@ static void test_case_metrics(void **state) {
   const suite_rec_t *cyc = metric(res, "perf.cycles");
   if (!have_cpu_pmu()) {
     assert_true(cyc->text[0] != '\0'); /* unsupported, with the reason */
-    assert_non_null(strstr(out, "# metric perf.cycles unsupported: "));
+    assert_non_null(strstr(r.out, "# metric perf.cycles unsupported: "));
     const suite_rec_t *frac = metric(res, "perf.remote_access_fraction");
     assert_non_null(strstr(frac->text, "node-loads: ENOENT"));
-    json_t *doc = suite_results_json(&run);
+    json_t *doc = suite_results_json(&r.run);
     json_t *ms = json_object_get(json_array_get(json_object_get(doc, "cases"), 0), "metrics");
     bool seen = false;
     for (size_t i = 0; i < json_array_size(ms); i++) {
@@ -369,10 +355,7 @@ static void test_case_metrics(void **state) {
     assert_true(seen);
     json_decref(doc);
   }
-  suite_run_free(&run);
-  mmt_free(topo);
-  free(out);
-  free(errs);
+  test_run_free(&r);
 }
 
 int main(void) {

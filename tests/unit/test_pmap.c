@@ -31,7 +31,6 @@
 #include "mech.h"
 #include "ref_test.h"
 
-
 #define PAGE MMC_PAGE_SIZE
 #define NPOOLS 3
 #define POOL_FRAMES 4096
@@ -203,6 +202,24 @@ static bool wait_flag(_Atomic int *flag, int want) {
     if (mmc_mono_ns() > deadline)
       return false;
     sched_yield();
+  }
+  return true;
+}
+
+/* Read `page` through q and hold the pointer, then wait until both vCPUs
+ * of the test hold theirs (`holding` counts them); false with *rc set (the
+ * read's error, or -100 when the other never came) when that failed. */
+static bool hold_then_meet(tvm_t *t, ref_vcpu_q_t *q, uint64_t page, _Atomic int *holding,
+                           int *rc) {
+  mmc_error_t err = {0};
+  if (!ref_pmap_page(t->map, q, page, false, &err)) {
+    *rc = err.code;
+    return false;
+  }
+  atomic_fetch_add(holding, 1);
+  if (!wait_flag(holding, 2)) {
+    *rc = -100;
+    return false;
   }
   return true;
 }
@@ -447,37 +464,34 @@ static void test_fault_error(void **state) {
 
 /* ------------------------------------------------------------ ERETRY cycle */
 
+/* Two vCPU threads racing on one test VM (the ERETRY cycle and the BUSY
+ * waiter below): what each saw. */
+typedef struct pair {
+  tvm_t *t;
+  uint32_t cow; /* the vCPU that writes (test_busy_waiter_vs_cow) */
+  _Atomic int holding;
+  int rc[2], retries[2];
+  uint8_t *got[2];
+} pair_t;
+
+/* What a thread of a pair is given: the pair and its vCPU. */
+typedef struct pair_arg {
+  pair_t *p;
+  uint32_t v;
+} pair_arg_t;
+
 /* vCPU 0 reads page 0 and vCPU 1 reads page 1 (both shared); then each writes
  * the page the other holds. Each COW waits for the other's quiescence: the
  * cycle must break at the higher index (vCPU 1 gets MMC_ERETRY, quiesces,
  * retries), and vCPU 0 must not. */
-typedef struct cyc {
-  tvm_t *t;
-  _Atomic int holding;
-  int rc[2];
-  int retries[2];
-} cyc_t;
-
-typedef struct cyc_arg {
-  cyc_t *c;
-  uint32_t v;
-} cyc_arg_t;
-
 static void *cyc_thread(void *arg) {
-  cyc_arg_t *a = arg;
-  cyc_t *c = a->c;
+  pair_arg_t *a = arg;
+  pair_t *c = a->p;
   ref_vcpu_q_t *q = ref_pmap_vcpu(c->t->map, a->v);
   mmc_error_t err = {0};
   c->rc[a->v] = 0;
-  if (!ref_pmap_page(c->t->map, q, a->v, false, &err)) {
-    c->rc[a->v] = err.code;
+  if (!hold_then_meet(c->t, q, a->v, &c->holding, &c->rc[a->v]))
     return NULL;
-  }
-  atomic_fetch_add(&c->holding, 1);
-  if (!wait_flag(&c->holding, 2)) {
-    c->rc[a->v] = -100;
-    return NULL;
-  }
   for (;;) {
     uint8_t *w = ref_pmap_page(c->t->map, q, 1 - a->v, true, &err);
     if (w) {
@@ -500,8 +514,8 @@ static void test_eretry_cycle(void **state) {
   for (int round = 0; round < 20; round++) {
     tvm_t *t = tvm_new(4, 2);
     set_shared(t, 0, 2, 0, 0);
-    cyc_t c = {.t = t};
-    cyc_arg_t a[2] = {{&c, 0}, {&c, 1}};
+    pair_t c = {.t = t};
+    pair_arg_t a[2] = {{&c, 0}, {&c, 1}};
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
       assert_int_equal(pthread_create(&th[i], NULL, cyc_thread, &a[i]), 0);
@@ -521,34 +535,14 @@ static void test_eretry_cycle(void **state) {
  * pointer the COW waits for: one of the two must give way, the higher index.
  * vCPU `cow` writes shared page 0 while both hold page 2; the other vCPU
  * reads page 0 once it sees it BUSY. */
-typedef struct busy2 {
-  tvm_t *t;
-  uint32_t cow;
-  _Atomic int holding;
-  int retries[2], rc[2];
-  uint8_t *got[2];
-} busy2_t;
-
-typedef struct busy2_arg {
-  busy2_t *b;
-  uint32_t v;
-} busy2_arg_t;
-
 static void *busy2_thread(void *arg) {
-  busy2_arg_t *a = arg;
-  busy2_t *b = a->b;
+  pair_arg_t *a = arg;
+  pair_t *b = a->p;
   ref_vcpu_q_t *q = ref_pmap_vcpu(b->t->map, a->v);
   mmc_error_t err = {0};
   bool writer = a->v == b->cow;
-  if (!ref_pmap_page(b->t->map, q, 2, false, &err)) {
-    b->rc[a->v] = err.code;
+  if (!hold_then_meet(b->t, q, 2, &b->holding, &b->rc[a->v]))
     return NULL;
-  }
-  atomic_fetch_add(&b->holding, 1);
-  if (!wait_flag(&b->holding, 2)) {
-    b->rc[a->v] = -100;
-    return NULL;
-  }
   if (!writer) {
     uint64_t deadline = mmc_mono_ns() + 10 * MMC_NS_PER_S;
     while (!(ref_pmap_get(b->t->map, 0) & REF_PTE_BUSY))
@@ -578,8 +572,8 @@ static void run_busy2(uint32_t cow) {
   tvm_t *t = tvm_new(4, 2);
   uint64_t sh = set_shared(t, 0, 2, 0, 0);
   set_private(t, 2, 1);
-  busy2_t b = {.t = t, .cow = cow};
-  busy2_arg_t a[2] = {{&b, 0}, {&b, 1}};
+  pair_t b = {.t = t, .cow = cow};
+  pair_arg_t a[2] = {{&b, 0}, {&b, 1}};
   pthread_t th[2];
   for (int i = 0; i < 2; i++)
     assert_int_equal(pthread_create(&th[i], NULL, busy2_thread, &a[i]), 0);

@@ -25,7 +25,7 @@
 
 #define GOLDEN MMCERT_SOURCE_DIR "/tests/golden/runner.tap"
 
-#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
+#include "suite_run_util.h" /* the reference (libmmref.a) run in memory */
 
 static void t_pass(suite_ctx_t *c) {
   sc_check(c, true, "first", "never shown");
@@ -147,107 +147,72 @@ static char *slurp(const char *path) {
 
 static void every_ending(void **state) {
   (void)state;
-  suite_impl_t si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"};
-  mmc_error_t err;
-  mmt_topology_t *topo = NULL;
-  assert_int_equal(mmt_load("builtin:2", &topo, &err), 0);
   mmc_setting_value_t set = {.name = "Numa.RebalancePeriod", .value = 1000};
-  char *out = NULL, *errs = NULL;
-  size_t outlen = 0, errlen = 0;
-  FILE *o = open_memstream(&out, &outlen), *e = open_memstream(&errs, &errlen);
-  suite_run_t run = {.si = &si,
-                     .topology_spec = "builtin:2",
-                     .topo = topo,
-                     .mode = SUITE_MODE_QUICK,
-                     .seed = 99,
-                     .profile = "esxi-6.7",
-                     .timeout_scale = 0.2,
-                     .sets = &set,
-                     .nsets = 1,
-                     .cases = cases,
-                     .out = o,
-                     .err = e};
-  int rc = suite_run(&run);
-  fclose(o);
-  fclose(e);
-  assert_int_equal(rc, SUITE_EXIT_FAIL);
-  assert_int_equal(run.nresults, 12);
-  static const suite_verdict_t want[] = {
-      SUITE_PASS,   SUITE_FAIL, SUITE_BROKEN, SUITE_BROKEN, SUITE_SKIP, SUITE_SKIP,
-      SUITE_BROKEN, SUITE_BROKEN, SUITE_PASS,  SUITE_SKIP,   SUITE_PASS, SUITE_PASS};
+  test_run_t r;
+  test_run_init(&r, cases);
+  r.run.mode = SUITE_MODE_QUICK;
+  r.run.seed = 99;
+  r.run.timeout_scale = 0.2;
+  r.run.sets = &set;
+  r.run.nsets = 1;
+  assert_int_equal(test_run_go(&r), SUITE_EXIT_FAIL);
+  assert_int_equal(r.run.nresults, 12);
+  static const suite_verdict_t want[] = {SUITE_PASS, SUITE_FAIL, SUITE_BROKEN, SUITE_BROKEN,
+                                         SUITE_SKIP, SUITE_SKIP, SUITE_BROKEN, SUITE_BROKEN,
+                                         SUITE_PASS, SUITE_SKIP, SUITE_PASS,   SUITE_PASS};
   static const suite_notshown_kind_t kinds[sizeof want / sizeof want[0]] = {
       [4] = SUITE_NOTSHOWN_TOPOLOGY, [5] = SUITE_NOTSHOWN_UNPROBED, [9] = SUITE_NOTSHOWN_UNPROBED};
-  for (size_t i = 0; i < run.nresults; i++) {
-    assert_int_equal(run.results[i].verdict, want[i]);
-    assert_int_equal(run.results[i].notshown_kind, kinds[i]);
+  for (size_t i = 0; i < r.run.nresults; i++) {
+    assert_int_equal(r.run.results[i].verdict, want[i]);
+    assert_int_equal(r.run.results[i].notshown_kind, kinds[i]);
   }
-  assert_true(run.results[3].timed_out);
-  assert_int_equal(run.results[10].clock, MMC_CLOCK_LIVE);
-  assert_int_equal(run.totals[SUITE_PASS], 4);
-  assert_int_equal(run.totals[SUITE_FAIL], 1);
-  assert_int_equal(run.totals[SUITE_SKIP], 3);
-  assert_int_equal(run.totals[SUITE_BROKEN], 4);
+  assert_true(r.run.results[3].timed_out);
+  assert_int_equal(r.run.results[10].clock, MMC_CLOCK_LIVE);
+  assert_int_equal(r.run.totals[SUITE_PASS], 4);
+  assert_int_equal(r.run.totals[SUITE_FAIL], 1);
+  assert_int_equal(r.run.totals[SUITE_SKIP], 3);
+  assert_int_equal(r.run.totals[SUITE_BROKEN], 4);
   /* Every id has its status (X-1 judged by T-PASS and T-LIVE, both passed). */
-  assert_non_null(run.cert);
-  assert_int_equal(run.cert->n, 12);
-  assert_int_equal(run.cert->failed, 5);
-  assert_int_equal(suite_cert_verdict(run.cert), SUITE_NOT_CERTIFIED);
+  assert_non_null(r.run.cert);
+  assert_int_equal(r.run.cert->n, 12);
+  assert_int_equal(r.run.cert->failed, 5);
+  assert_int_equal(suite_cert_verdict(r.run.cert), SUITE_NOT_CERTIFIED);
   /* The settings were read once, in the preflight child, with --set applied. */
-  assert_true(run.nsettings > 0);
-  assert_non_null(strstr(errs, "T-HANG"));
+  assert_true(r.run.nsettings > 0);
+  assert_non_null(strstr(r.errs, "T-HANG"));
   char impl_version[128];
   snprintf(impl_version, sizeof impl_version, " %s (ABI", mmcert_impl.version);
-  out = replace_all(out, impl_version, " @IMPL_VERSION@ (ABI");
-  out = replace_all(out, MMCERT_VERSION, "@VERSION@");
+  r.out = replace_all(r.out, impl_version, " @IMPL_VERSION@ (ABI");
+  r.out = replace_all(r.out, MMCERT_VERSION, "@VERSION@");
   const char *regen = getenv("MMCERT_REGEN_GOLDEN"), *regen2 = getenv("MMCERT_REGENERATE");
   if ((regen && !strcmp(regen, "1")) || (regen2 && !strcmp(regen2, "1"))) {
     FILE *g = fopen(GOLDEN, "w");
     assert_non_null(g);
-    fputs(out, g);
+    fputs(r.out, g);
     assert_int_equal(fclose(g), 0);
   }
   char *golden = slurp(GOLDEN);
   assert_non_null(golden);
-  assert_string_equal(out, golden);
+  assert_string_equal(r.out, golden);
   free(golden);
-  free(out);
-  free(errs);
-  suite_run_free(&run);
-  mmt_free(topo);
+  test_run_free(&r);
 }
 
 /* A --set the implementation refuses is a usage error before any TAP. */
 static void refused_set_is_usage_error(void **state) {
   (void)state;
-  suite_impl_t si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"};
-  mmc_error_t err;
-  mmt_topology_t *topo = NULL;
-  assert_int_equal(mmt_load("builtin:2", &topo, &err), 0);
   mmc_setting_value_t set = {.name = "Numa.RebalancePeriod", .value = 99};
-  char *out = NULL, *errs = NULL;
-  size_t outlen = 0, errlen = 0;
-  FILE *o = open_memstream(&out, &outlen), *e = open_memstream(&errs, &errlen);
-  suite_run_t run = {.si = &si,
-                     .topo = topo,
-                     .seed = 1,
-                     .profile = "esxi-6.7",
-                     .timeout_scale = 1,
-                     .sets = &set,
-                     .nsets = 1,
-                     .cases = cases,
-                     .out = o,
-                     .err = e};
-  assert_int_equal(suite_run(&run), SUITE_EXIT_USAGE);
-  fclose(o);
-  fclose(e);
-  assert_int_equal(outlen, 0);
-  assert_non_null(strstr(errs, "Numa.RebalancePeriod=99"));
-  assert_non_null(strstr(errs, "100"));
-  assert_non_null(strstr(errs, "60000"));
-  free(out);
-  free(errs);
-  suite_run_free(&run);
-  mmt_free(topo);
+  test_run_t r;
+  test_run_init(&r, cases);
+  r.run.topology_spec = NULL;
+  r.run.sets = &set;
+  r.run.nsets = 1;
+  assert_int_equal(test_run_go(&r), SUITE_EXIT_USAGE);
+  assert_int_equal(r.outlen, 0);
+  assert_non_null(strstr(r.errs, "Numa.RebalancePeriod=99"));
+  assert_non_null(strstr(r.errs, "100"));
+  assert_non_null(strstr(r.errs, "60000"));
+  test_run_free(&r);
 }
 
 int main(void) {

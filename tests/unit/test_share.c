@@ -113,8 +113,29 @@ static bool holds(vm_t *vm, uint64_t g, uint64_t tag) {
 }
 
 /* One full pass of every VM (and one more tick of slack). */
+/* Pages [0, n) of a and b hold the same contents: tag base + g. */
+static void put_same(vm_t *a, vm_t *b, uint64_t n, uint64_t base) {
+  for (uint64_t g = 0; g < n; g++) {
+    put(a, g, base + g);
+    put(b, g, base + g);
+  }
+}
+
 static void scan_pass(mmc_host_t *h) {
   assert_int_equal(I->advance(h, I->now(h) + (SCAN_S + 2) * SEC, NULL), 0);
+}
+
+/* Pages [0, n) of a read tag base_a + g and of b base_b + g; then both VMs
+ * off and the host destroyed. */
+static void hold_then_close(mmc_host_t *h, vm_t *a, uint64_t base_a, vm_t *b, uint64_t base_b,
+                            uint64_t n) {
+  for (uint64_t g = 0; g < n; g++) {
+    assert_true(holds(a, g, base_a + g));
+    assert_true(holds(b, g, base_b + g));
+  }
+  vm_off(h, a);
+  vm_off(h, b);
+  I->host_destroy(h);
 }
 
 static mmc_vm_stats_t vs(mmc_host_t *h, vm_t *vm) {
@@ -304,10 +325,7 @@ static uint64_t shared_with_salts(int64_t mode, const char *sa, const char *sb) 
   topo_t tp;
   mmc_host_t *h = host(&tp, 1, mode, 64);
   vm_t a = vm_on(h, 4, 0, sa), b = vm_on(h, 4, 0, sb);
-  for (uint64_t g = 0; g < 4; g++) {
-    put(&a, g, 77 + g);
-    put(&b, g, 77 + g);
-  }
+  put_same(&a, &b, 4, 77);
   scan_pass(h);
   uint64_t n = vs(h, &b).shared_pages;
   vm_off(h, &a);
@@ -387,10 +405,7 @@ static void sharers_that_moved_take_the_content_along(void **state) {
   topo_t tp;
   mmc_host_t *h = host(&tp, 2, 0, 64);
   vm_t a = vm_on(h, 8, 1, NULL), c = vm_on(h, 8, 1, NULL);
-  for (uint64_t g = 0; g < 8; g++) {
-    put(&a, g, 500 + g);
-    put(&c, g, 500 + g);
-  }
+  put_same(&a, &c, 8, 500);
   scan_pass(h);
   assert_int_equal(ref_pool_used(h->pools[0]), 8);
   /* Both sharers get node 1 as their home. */
@@ -428,10 +443,7 @@ static void salting_turned_on_unshares(void **state) {
   topo_t tp;
   mmc_host_t *h = host(&tp, 1, 0, 64);
   vm_t a = vm_on(h, 8, 0, NULL), b = vm_on(h, 8, 0, NULL);
-  for (uint64_t g = 0; g < 8; g++) {
-    put(&a, g, 40 + g);
-    put(&b, g, 40 + g);
-  }
+  put_same(&a, &b, 8, 40);
   scan_pass(h);
   assert_int_equal(vs(h, &b).shared_pages, 8);
   assert_int_equal(I->setting_set(h, "Mem.ShareForceSalting", 2, NULL), 0);
@@ -439,13 +451,7 @@ static void salting_turned_on_unshares(void **state) {
   assert_int_equal(vs(h, &a).shared_pages, 0);
   assert_int_equal(vs(h, &b).shared_pages, 0);
   assert_int_equal(ref_pool_used(h->pools[0]), 16);
-  for (uint64_t g = 0; g < 8; g++) {
-    assert_true(holds(&a, g, 40 + g));
-    assert_true(holds(&b, g, 40 + g));
-  }
-  vm_off(h, &a);
-  vm_off(h, &b);
-  I->host_destroy(h);
+  hold_then_close(h, &a, 40, &b, 40, 8);
 }
 
 static void stale_hints_are_rehashed_not_merged(void **state) {
@@ -474,13 +480,7 @@ static void stale_hints_are_rehashed_not_merged(void **state) {
   ref_share_info(h, &in);
   assert_int_equal(in.sharers, 0);
   assert_true(in.stale_hints >= 4);
-  for (uint64_t g = 0; g < 4; g++) {
-    assert_true(holds(&a, g, 90 + g));
-    assert_true(holds(&b, g, 60 + g));
-  }
-  vm_off(h, &a);
-  vm_off(h, &b);
-  I->host_destroy(h);
+  hold_then_close(h, &a, 90, &b, 60, 4);
 }
 
 static void pacing_follows_the_settings(void **state) {

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "reclaim_util.h"
+#include "ref_util.h"
 
 #define HOST_MB 32
 #define VM_MB 64

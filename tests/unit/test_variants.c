@@ -24,7 +24,7 @@
 #include "certificate.h"
 #include "runner.h"
 
-#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
+#include "suite_run_util.h" /* the reference (libmmref.a) run in memory */
 
 static void table_declares_variants_well(void **state) {
   (void)state;
@@ -105,15 +105,6 @@ static const suite_case_t form_cases[] = {
     {0},
 };
 
-typedef struct ran {
-  suite_run_t run;
-  mmt_topology_t *topo;
-  suite_impl_t si;
-  mmc_impl_t live_only; /* the reference without MMC_CAP_CLOCK_STEPPED */
-  char *out, *errs;
-  int rc;
-} ran_t;
-
 /* How run_table runs: the table, --case globs, a forced clock, or the
  * reference offered as a live-only implementation. */
 typedef struct how {
@@ -124,42 +115,24 @@ typedef struct how {
   mmc_clock_mode_t clock;
 } how_t;
 
-static void run_table(ran_t *r, const how_t *how) {
-  mmc_error_t err;
-  *r = (ran_t){.si = {.impl = &mmcert_impl, .path = "/fake/libmmref.so"}, .live_only = mmcert_impl};
-  r->live_only.capabilities &= ~MMC_CAP_CLOCK_STEPPED;
-  if (how->live_only)
-    r->si.impl = &r->live_only;
-  assert_int_equal(mmt_load("builtin:2", &r->topo, &err), 0);
-  size_t outlen = 0, errlen = 0;
-  FILE *o = open_memstream(&r->out, &outlen), *e = open_memstream(&r->errs, &errlen);
-  r->run = (suite_run_t){.si = &r->si,
-                         .topology_spec = "builtin:2",
-                         .topo = r->topo,
-                         .seed = 5,
-                         .profile = "esxi-6.7",
-                         .timeout_scale = 1,
-                         .cases = how->table ? how->table : cases,
-                         .globs = how->globs,
-                         .nglobs = how->nglobs,
-                         .clock_forced = how->force,
-                         .clock_force = how->clock,
-                         .out = o,
-                         .err = e};
-  r->rc = suite_run(&r->run);
-  fclose(o);
-  fclose(e);
+static void run_table(test_run_t *r, const how_t *how) {
+  static mmc_impl_t live_only; /* the reference without MMC_CAP_CLOCK_STEPPED */
+  test_run_init(r, how->table ? how->table : cases);
+  if (how->live_only) {
+    live_only = mmcert_impl;
+    live_only.capabilities &= ~MMC_CAP_CLOCK_STEPPED;
+    r->si.impl = &live_only;
+  }
+  r->run.seed = 5;
+  r->run.globs = how->globs;
+  r->run.nglobs = how->nglobs;
+  r->run.clock_forced = how->force;
+  r->run.clock_force = how->clock;
+  test_run_go(r);
 }
 
-static void run_globs(ran_t *r, const char **globs, size_t nglobs) {
+static void run_globs(test_run_t *r, const char **globs, size_t nglobs) {
   run_table(r, &(how_t){.globs = globs, .nglobs = nglobs});
-}
-
-static void ran_free(ran_t *r) {
-  suite_run_free(&r->run);
-  mmt_free(r->topo);
-  free(r->out);
-  free(r->errs);
 }
 
 static const suite_cert_id_t *cert_id(const suite_cert_t *c, const char *id) {
@@ -172,7 +145,7 @@ static const suite_cert_id_t *cert_id(const suite_cert_t *c, const char *id) {
 
 static void each_variant_is_a_test_point(void **state) {
   (void)state;
-  ran_t r;
+  test_run_t r;
   run_globs(&r, NULL, 0);
   assert_int_equal(r.rc, SUITE_EXIT_FAIL);
   assert_int_equal(r.run.nresults, 4);
@@ -191,12 +164,12 @@ static void each_variant_is_a_test_point(void **state) {
   assert_non_null(strstr(x1->reason, "case T-VAR/b: check 'the parameter is good' failed"));
   assert_null(strstr(x1->reason, "T-VAR/a"));
   assert_int_equal(cert_id(r.run.cert, "X-2")->status, SUITE_CERT_SHOWN);
-  ran_free(&r);
+  test_run_free(&r);
 }
 
 static void case_slash_variant_selects_one(void **state) {
   (void)state;
-  ran_t r;
+  test_run_t r;
   const char *one[] = {"T-VAR/a"};
   run_globs(&r, one, 1);
   assert_int_equal(r.run.nresults, 1);
@@ -207,27 +180,27 @@ static void case_slash_variant_selects_one(void **state) {
   assert_string_equal(x1->kind, "not selected");
   assert_non_null(strstr(x1->reason, "case T-VAR/b not selected"));
   assert_int_equal(r.rc, SUITE_EXIT_INCOMPLETE);
-  ran_free(&r);
+  test_run_free(&r);
 
   const char *all[] = {"T-VAR"};
   run_globs(&r, all, 1);
   assert_int_equal(r.run.nresults, 3);
-  ran_free(&r);
+  test_run_free(&r);
 
   const char *glob[] = {"T-*/[ac]"};
   run_globs(&r, glob, 1);
   assert_int_equal(r.run.nresults, 2);
   assert_int_equal(r.rc, SUITE_EXIT_INCOMPLETE);
-  ran_free(&r);
+  test_run_free(&r);
 
   const char *none[] = {"T-VAR/z"}, *plain[] = {"T-PLAIN/a"};
   run_globs(&r, none, 1);
   assert_int_equal(r.rc, SUITE_EXIT_USAGE);
   assert_non_null(strstr(r.errs, "--case 'T-VAR/z' matches no case"));
-  ran_free(&r);
+  test_run_free(&r);
   run_globs(&r, plain, 1);
   assert_int_equal(r.rc, SUITE_EXIT_USAGE);
-  ran_free(&r);
+  test_run_free(&r);
 }
 
 /* A variant's own clock forms narrow its case's: --clock live skips it. */
@@ -279,7 +252,7 @@ static void only_the_chosen_forms_variants_run(void **state) {
        " l1"},
   };
   for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-    ran_t r;
+    test_run_t r;
     run_table(&r, &runs[i].how);
     size_t want = runs[i].names[1] ? 2 : 1;
     assert_int_equal(r.run.nresults, want);
@@ -295,7 +268,7 @@ static void only_the_chosen_forms_variants_run(void **state) {
     const suite_cert_id_t *x3 = cert_id(r.run.cert, "X-3");
     assert_int_equal(x3->status, SUITE_CERT_SHOWN);
     assert_int_equal(r.rc, SUITE_EXIT_OK);
-    ran_free(&r);
+    test_run_free(&r);
   }
 }
 
@@ -304,7 +277,7 @@ static void only_the_chosen_forms_variants_run(void **state) {
 static void other_forms_variant_named_alone(void **state) {
   (void)state;
   const char *l1[] = {"T-FORM/l1"}, *s2[] = {"T-FORM/s2"};
-  ran_t r;
+  test_run_t r;
   run_table(&r, &(how_t){.table = form_cases, .globs = l1, .nglobs = 1});
   assert_int_equal(r.run.nresults, 1);
   assert_int_equal(r.run.results[0].verdict, SUITE_SKIP);
@@ -316,7 +289,7 @@ static void other_forms_variant_named_alone(void **state) {
   assert_int_equal(x3->status, SUITE_CERT_NOT_SHOWN);
   assert_string_equal(x3->kind, "clock");
   assert_int_equal(r.rc, SUITE_EXIT_INCOMPLETE);
-  ran_free(&r);
+  test_run_free(&r);
   /* One of the two stepped ones: the other is not selected, l1 does not count. */
   run_table(&r, &(how_t){.table = form_cases, .globs = s2, .nglobs = 1});
   assert_int_equal(r.run.nresults, 1);
@@ -325,7 +298,7 @@ static void other_forms_variant_named_alone(void **state) {
   assert_int_equal(x3->status, SUITE_CERT_NOT_SHOWN);
   assert_non_null(strstr(x3->reason, "case T-FORM/s1 not selected"));
   assert_null(strstr(x3->reason, "T-FORM/l1"));
-  ran_free(&r);
+  test_run_free(&r);
 }
 
 int main(void) {

@@ -704,6 +704,18 @@ static void test_live_stop_and_demand(void **state) {
 
 /* ---------------------------------------------------------------- churn */
 
+/* A churn of `cc` on `h`, run for `ns` of host time; any error fails the test. */
+static wl_churn_t *churn_ran(const mmc_impl_t *impl, mmc_host_t *h, const wl_churn_cfg_t *cc,
+                             uint64_t ns) {
+  wl_churn_t *c;
+  mmc_error_t err = {0};
+  if (wl_churn_create(&c, impl, h, cc, &err))
+    fail_msg("churn: %s", err.msg);
+  if (wl_churn_run(c, ns, TICK_NS, &err))
+    fail_msg("churn run on %s: %s", impl->name, err.msg);
+  return c;
+}
+
 static size_t churn_log(uint64_t seed, wl_churn_event_t *out, size_t max, uint64_t *xhash) {
   env_t e;
   env_host(&e, &fake_impl, MMC_CLOCK_STEPPED);
@@ -717,12 +729,7 @@ static size_t churn_log(uint64_t seed, wl_churn_event_t *out, size_t max, uint64
                        .max_life_ns = 400 * MS,
                        .phase_ns = 80 * MS,
                        .max_demand_permille = 1000};
-  wl_churn_t *c;
-  mmc_error_t err = {0};
-  if (wl_churn_create(&c, &fake_impl, e.host, &cc, &err))
-    fail_msg("churn: %s", err.msg);
-  if (wl_churn_run(c, 2000 * MS, TICK_NS, &err))
-    fail_msg("churn run: %s", err.msg);
+  wl_churn_t *c = churn_ran(&fake_impl, e.host, &cc, 2000 * MS);
   assert_true(wl_churn_nalive(c) <= 5);
   size_t n = wl_churn_nevents(c), arrive = 0, leave = 0;
   const wl_churn_event_t *ev = wl_churn_events(c);
@@ -739,6 +746,7 @@ static size_t churn_log(uint64_t seed, wl_churn_event_t *out, size_t max, uint64
   for (size_t i = 0; i < wl_churn_nalive(c); i++) {
     wl_vm_t *vm = wl_churn_vm(c, i);
     wl_verify_report_t rep;
+    mmc_error_t err = {0};
     assert_int_equal(wl_verify(e.impl, vm->vcpus[0].handle, &vm->truth, 0, &rep, &err), 0);
     assert_int_equal(rep.mismatches, 0);
     *xhash = wl_seed_mix(*xhash, vm->vcpus[0].trace_hash);
@@ -877,12 +885,8 @@ static void test_ref_churn(void **state) {
                        .max_life_ns = 500 * MS,
                        .phase_ns = 100 * MS,
                        .max_demand_permille = 1000};
-  wl_churn_t *c;
+  wl_churn_t *c = churn_ran(impl, e.host, &cc, 1500 * MS);
   mmc_error_t err = {0};
-  if (wl_churn_create(&c, impl, e.host, &cc, &err))
-    fail_msg("churn: %s", err.msg);
-  if (wl_churn_run(c, 1500 * MS, TICK_NS, &err))
-    fail_msg("churn run on the reference: %s", err.msg);
   size_t arrive = 0, leave = 0;
   for (size_t i = 0; i < wl_churn_nevents(c); i++) {
     arrive += wl_churn_events(c)[i].kind == WL_CHURN_ARRIVE;

@@ -27,8 +27,7 @@
 #include "ref.h"
 #include "wss.h"
 
-#include "ref_test.h" /* mmcert_impl: the reference, from libmmref.a */
-static const mmc_impl_t *I = &mmcert_impl;
+#include "ref_util.h" /* I: the reference, from libmmref.a; rt_* helpers */
 
 #define NS 1000000000ull
 #define MS 1000000ull
@@ -68,19 +67,7 @@ static mmc_vm_id_t power_on(mmc_host_t *h, uint32_t vcpus) {
   mmc_vm_config_init(&c);
   c.vcpus = vcpus;
   c.memory_bytes = (uint64_t)VM_PAGES * MMC_PAGE_SIZE;
-  mmc_vm_id_t id = 0;
-  mmc_error_t err = {0};
-  if (I->vm_power_on(h, &c, &id, &err))
-    fail_msg("power_on: %s", err.msg);
-  return id;
-}
-
-static mmc_vm_stats_t stats(mmc_host_t *h, mmc_vm_id_t id) {
-  mmc_vm_stats_t s;
-  mmc_error_t err = {0};
-  if (I->vm_stats(h, id, &s, &err))
-    fail_msg("vm_stats: %s", err.msg);
-  return s;
+  return rt_power_on(h, &c);
 }
 
 static void advance_to(mmc_host_t *h, uint64_t t) {
@@ -137,17 +124,17 @@ static void n_per_period_in_execution_time(void **state) {
   topo_t tp;
   mmc_host_t *h = host(&tp, MMC_CLOCK_STEPPED);
   mmc_vm_id_t id = power_on(h, 1);
-  assert_int_equal(stats(h, id).pages_sampled, 0); /* power-on stays cheap */
+  assert_int_equal(rt_vstats(h, id).pages_sampled, 0); /* power-on stays cheap */
   mmc_vcpu_t *v = NULL;
   assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
   advance_to(h, 100 * MS); /* first tick: the first period starts */
-  assert_int_equal(stats(h, id).pages_sampled, WSS_SAMPLE_PAGES_DEFAULT);
+  assert_int_equal(rt_vstats(h, id).pages_sampled, WSS_SAMPLE_PAGES_DEFAULT);
   assert_int_equal(count_sampled(h, id), WSS_SAMPLE_PAGES_DEFAULT);
-  assert_int_equal(stats(h, id).exec_ns, 100 * MS);
+  assert_int_equal(rt_vstats(h, id).exec_ns, 100 * MS);
   /* Running at full demand: one period per second of host time. */
   for (uint64_t k = 1; k <= 5; k++) {
     advance_to(h, 100 * MS + k * NS);
-    mmc_vm_stats_t s = stats(h, id);
+    mmc_vm_stats_t s = rt_vstats(h, id);
     assert_int_equal(s.pages_sampled, (k + 1) * WSS_SAMPLE_PAGES_DEFAULT);
     assert_int_equal(s.exec_ns, 100 * MS + k * NS);
     assert_int_equal(count_sampled(h, id), WSS_SAMPLE_PAGES_DEFAULT); /* old ones restored */
@@ -155,19 +142,19 @@ static void n_per_period_in_execution_time(void **state) {
   /* Stopped (exited): neither execution time nor periods advance. */
   I->vcpu_exit(v);
   uint64_t t = 100 * MS + 5 * NS;
-  mmc_vm_stats_t before = stats(h, id);
+  mmc_vm_stats_t before = rt_vstats(h, id);
   advance_to(h, t + 10 * NS);
-  mmc_vm_stats_t after = stats(h, id);
+  mmc_vm_stats_t after = rt_vstats(h, id);
   assert_int_equal(after.exec_ns, before.exec_ns);
   assert_int_equal(after.pages_sampled, before.pages_sampled);
   /* Entered at demand 0: stopped too. Half demand: half rate. */
   assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
   I->vcpu_set_demand(v, 0);
   advance_to(h, t + 20 * NS);
-  assert_int_equal(stats(h, id).exec_ns, before.exec_ns);
+  assert_int_equal(rt_vstats(h, id).exec_ns, before.exec_ns);
   I->vcpu_set_demand(v, 500);
   advance_to(h, t + 22 * NS);
-  after = stats(h, id);
+  after = rt_vstats(h, id);
   assert_int_equal(after.exec_ns, before.exec_ns + NS);
   assert_int_equal(after.pages_sampled, before.pages_sampled + WSS_SAMPLE_PAGES_DEFAULT);
   I->vcpu_exit(v);
@@ -179,7 +166,7 @@ static void two_vcpus_one_running_is_half_rate(void **state) {
   rig_t r;
   rig_up(&r, 2, 1);
   advance_to(r.h, 4 * NS);
-  assert_int_equal(stats(r.h, r.id).exec_ns, 2 * NS);
+  assert_int_equal(rt_vstats(r.h, r.id).exec_ns, 2 * NS);
   rig_down(&r);
 }
 
@@ -187,12 +174,13 @@ static void idle_estimate_decays_by_the_slow_gain(void **state) {
   (void)state;
   rig_t r;
   rig_up(&r, 1, 0);
-  assert_int_equal(stats(r.h, r.id).wss_estimate_pages, VM_PAGES); /* Ref.WssInitialActive 100 % */
+  assert_int_equal(rt_vstats(r.h, r.id).wss_estimate_pages,
+                   VM_PAGES); /* Ref.WssInitialActive 100 % */
   advance_to(r.h, 100 * MS);
   for (int k = 1; k <= 8; k++) {
     advance_to(r.h, 100 * MS + (uint64_t)k * NS);
     double want = fmax(pow(1.0 - WSS_ALPHA_SLOW, k), 0.01) * VM_PAGES;
-    assert_int_equal(stats(r.h, r.id).wss_estimate_pages, (uint64_t)llround(want));
+    assert_int_equal(rt_vstats(r.h, r.id).wss_estimate_pages, (uint64_t)llround(want));
   }
   rig_down(&r);
 }
@@ -208,7 +196,7 @@ static void steady_half_is_measured(void **state) {
     touch(r.v, 0, VM_PAGES / 2);
     advance_to(r.h, t);
     if (t >= 10 * NS) {
-      double est = (double)stats(r.h, r.id).wss_estimate_pages / VM_PAGES;
+      double est = (double)rt_vstats(r.h, r.id).wss_estimate_pages / VM_PAGES;
       err_sum += fabs(est - 0.5);
       nerr++;
       /* 3 standard deviations of one period's measurement (5 points). */
@@ -236,10 +224,10 @@ static void first_touch_of_a_sampled_unbacked_page(void **state) {
   uint64_t pte = ref_pmap_get(vm->pmap, g);
   assert_int_equal(ref_pte_state(pte), REF_PTE_PRIVATE);
   assert_false(pte & REF_PTE_SAMPLED);
-  assert_int_equal(stats(r.h, r.id).resident_pages, 1);
+  assert_int_equal(rt_vstats(r.h, r.id).resident_pages, 1);
   /* Counted: at the period's end f = 1/100 (0 if the touch was missed). */
   advance_to(r.h, 100 * MS + NS);
-  double f = (double)stats(r.h, r.id).wss_estimate_pages / VM_PAGES;
+  double f = (double)rt_vstats(r.h, r.id).wss_estimate_pages / VM_PAGES;
   /* fast = 1 + 0.75 (0.01 - 1) = 0.2575; slow = 1 + 0.25 (0.01 - 1) = 0.7525 */
   assert_true(fabs(f - 0.7525) < 1.0 / VM_PAGES);
   rig_down(&r);
@@ -254,19 +242,19 @@ static void sampled_pages_move_and_power_off_frees(void **state) {
   touch(r.v, 0, VM_PAGES);
   advance_to(r.h, 100 * MS);
   assert_int_equal(count_sampled(r.h, r.id), WSS_SAMPLE_PAGES_DEFAULT);
-  uint32_t home = stats(r.h, r.id).home_node, other = 1 - home;
+  uint32_t home = rt_vstats(r.h, r.id).home_node, other = 1 - home;
   uint64_t moved = 0;
   mmc_error_t err = {0};
   I->vcpu_exit(r.v);
   assert_int_equal(I->move_range(r.h, r.id, 0, VM_PAGES, other, &moved, &err), 0);
   assert_int_equal(moved, VM_PAGES);
   assert_int_equal(count_sampled(r.h, r.id), WSS_SAMPLE_PAGES_DEFAULT);
-  assert_int_equal(stats(r.h, r.id).pages_per_node[other], VM_PAGES);
+  assert_int_equal(rt_vstats(r.h, r.id).pages_per_node[other], VM_PAGES);
   assert_int_equal(I->vcpu_enter(r.h, r.id, 0, &r.v, NULL), 0);
   touch(r.v, 0, VM_PAGES);
   assert_int_equal(count_sampled(r.h, r.id), 0);
   advance_to(r.h, 100 * MS + NS); /* every sample touched: f = 1 */
-  assert_int_equal(stats(r.h, r.id).wss_estimate_pages, VM_PAGES);
+  assert_int_equal(rt_vstats(r.h, r.id).wss_estimate_pages, VM_PAGES);
   I->vcpu_exit(r.v);
   assert_int_equal(I->vm_power_off(r.h, r.id, &err), 0);
   for (uint32_t n = 0; n < 2; n++)
@@ -290,7 +278,7 @@ static void reclaimed_pages_are_sampled_passively(void **state) {
   mmc_vcpu_t *v = NULL;
   assert_int_equal(I->vcpu_enter(h, id, 0, &v, NULL), 0);
   advance_to(h, 100 * MS);
-  assert_int_equal(stats(h, id).pages_sampled, WSS_SAMPLE_PAGES_DEFAULT);
+  assert_int_equal(rt_vstats(h, id).pages_sampled, WSS_SAMPLE_PAGES_DEFAULT);
   assert_int_equal(count_sampled(h, id), 0); /* nothing invalidated */
   uint64_t back = 0;
   for (uint64_t g = 0; g < vm->npages / 2; g++)
@@ -307,7 +295,7 @@ static void reclaimed_pages_are_sampled_passively(void **state) {
     back += plan[i] < vm->npages / 2;
   double f = (double)back / k;
   double want = fmax(1.0 + WSS_ALPHA_SLOW * (f - 1.0), 1.0 + WSS_ALPHA_FAST * (f - 1.0));
-  assert_int_equal(stats(h, id).wss_estimate_pages, (uint64_t)llround(want * VM_PAGES));
+  assert_int_equal(rt_vstats(h, id).wss_estimate_pages, (uint64_t)llround(want * VM_PAGES));
   assert_true(back > 20 && back < 80);
   I->vcpu_exit(v);
   for (uint64_t g = vm->npages / 2; g < vm->npages; g++) /* nothing to free there */
@@ -350,7 +338,7 @@ static void *live_vcpu(void *p) {
   /* Busy until the host counted 300 ms of execution, or 20 s passed. */
   for (;;) {
     touch(v, 0, 64);
-    mmc_vm_stats_t s = stats(a->h, a->id);
+    mmc_vm_stats_t s = rt_vstats(a->h, a->id);
     if (s.exec_ns >= 300 * MS || mmc_mono_ns() - t0 > 20 * NS)
       break;
   }
@@ -381,7 +369,7 @@ static void live_exec_is_thread_cpu_time(void **state) {
   uint64_t ticks = hook_runs(h);
   while (hook_runs(h) < ticks + 2)
     sched_yield();
-  mmc_vm_stats_t s = stats(h, a.id);
+  mmc_vm_stats_t s = rt_vstats(h, a.id);
   assert_true(s.exec_ns >= 300 * MS);
   assert_true(s.exec_ns <= wall);
   assert_true(s.pages_sampled >= WSS_SAMPLE_PAGES_DEFAULT);
@@ -390,7 +378,7 @@ static void live_exec_is_thread_cpu_time(void **state) {
   ticks = hook_runs(h);
   while (hook_runs(h) < ticks + 3)
     sched_yield();
-  assert_int_equal(stats(h, a.id).exec_ns, e);
+  assert_int_equal(rt_vstats(h, a.id).exec_ns, e);
   I->host_destroy(h);
 }
 
@@ -418,7 +406,7 @@ static void *stretch_vcpu(void *p) {
     return NULL;
   }
   uint64_t t0 = mmc_mono_ns();
-  while (stats(a->h, a->id).exec_ns < 50 * MS && mmc_mono_ns() - t0 < 20 * NS)
+  while (rt_vstats(a->h, a->id).exec_ns < 50 * MS && mmc_mono_ns() - t0 < 20 * NS)
     touch(v, 0, 64);
   atomic_store(&a->phase, 1);
   while (atomic_load(&a->phase) != 2)
@@ -439,7 +427,7 @@ static void live_exit_accounts_the_last_stretch(void **state) {
   assert_int_equal(pthread_create(&th, NULL, stretch_vcpu, &a), 0);
   while (atomic_load(&a.phase) == 0)
     sched_yield();
-  uint64_t before = stats(h, a.id).exec_ns;
+  uint64_t before = rt_vstats(h, a.id).exec_ns;
   ref_host_lock(h);
   atomic_store(&a.phase, 2);
   while (atomic_load(&a.phase) != 3)
@@ -450,7 +438,7 @@ static void live_exit_accounts_the_last_stretch(void **state) {
   uint64_t ticks = hook_runs(h);
   while (hook_runs(h) < ticks + 2)
     sched_yield();
-  assert_true(stats(h, a.id).exec_ns >= before + 100 * MS);
+  assert_true(rt_vstats(h, a.id).exec_ns >= before + 100 * MS);
   I->host_destroy(h);
 }
 
