@@ -156,6 +156,8 @@
     "Mem.IdleTaxType=1 is not read: the tax is flat")                                             \
   X(ALLOC6_EVENTS_DO_NOT_RECOMPUTE, "ALLOC-6", "builtin:2", REF_TWIN_BROKEN,                       \
     "targets are recomputed only every Mem.BalancePeriod, not on power-on/off or changes")        \
+  X(ALLOC6_RECOMPUTED_AT_EVERY_WSS_TICK, "ALLOC-6", "builtin:2", REF_TWIN_BROKEN,                 \
+    "targets are recomputed at every working-set tick: they follow the estimates off the grid")   \
   X(WSS1_WALL_TIME_NOT_VM_TIME, "WSS-1", "builtin:2", REF_TWIN_BROKEN,                             \
     "sample periods run on host time: a VM whose vCPUs do not run still advances")               \
   X(WSS2_SLOW_AVERAGE_DROPPED, "WSS-2", "builtin:2", REF_TWIN_BROKEN,                              \

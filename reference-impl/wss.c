@@ -350,7 +350,10 @@ static void wss_account(ref_host_t *h, ref_vm_t *vm, void *ctx) {
 
 static void wss_tick(ref_host_t *h, uint64_t now_ns, void *ctx) {
   (void)ctx;
-  ref_alloc_flush(h); /* stale targets are computed from the estimates they saw */
+  if (REF_TWIN(ALLOC6_RECOMPUTED_AT_EVERY_WSS_TICK))
+    ref_alloc_recompute(h); /* twin: targets follow the estimates off the grid */
+  else
+    ref_alloc_flush(h); /* stale targets are computed from the estimates they saw */
   ref_vm_for_each(h, wss_account, &now_ns);
 }
 

@@ -19,9 +19,6 @@
   "implementation read at a Mem.BalancePeriod boundary; only a stepped clock lets the case read "  \
   "those inputs at that instant (live, the estimates move between the period's computation and "   \
   "the case's reading)"
-#define NO_LIVE_TARGET_TIMES                                                                       \
-  "judgeable live (target changes against Mem.BalancePeriod boundaries, with a period's slack), "  \
-  "but no live form is written yet: the memsim scenarios run live only for WSS-1..3"
 #define NO_LIVE_CHURN                                                                              \
   "its churn (wl_churn: VMs arriving, leaving and changing phase) runs only on the stepped "       \
   "clock; "                                                                                        \
@@ -299,8 +296,7 @@ const suite_case_t suite_cases[] = {
      .title = "targets change only every BalancePeriod and at power-on/off, setting and "
               "reconfigure",
      .needs_caps = MMC_CAP_WSS | MMC_CAP_ALLOC_TARGETS,
-     .clocks = SUITE_CLOCKS_STEPPED,
-     .no_live = NO_LIVE_TARGET_TIMES,
+     .clocks = SUITE_CLOCKS_BOTH,
      .timeout_s = 60,
      .run = case_alloc_6},
     {.id = "ALLOC-4b",
