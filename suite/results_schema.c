@@ -110,7 +110,9 @@ static bool integral_real(const json_t *x) {
   if (!json_is_real(x))
     return false;
   double d = json_real_value(x);
-  return d == (double)(long long)d && d >= -9.2e18 && d <= 9.2e18;
+  /* The range first: converting a double outside long long is undefined
+   * (fuzz_results found 1e300). */
+  return d >= -9.2e18 && d <= 9.2e18 && d == (double)(long long)d;
 }
 
 static unsigned kind_of(const json_t *x) {
