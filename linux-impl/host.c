@@ -147,7 +147,8 @@ static void *daemon_main(void *arg) {
   return NULL;
 }
 
-static int start_daemon(lx_host_t *h, mmc_error_t *err) {
+/* The jobs of the mechanisms this kernel has. */
+static void add_kernel_jobs(lx_host_t *h) {
   uint64_t caps = lx_kernel.caps;
   if (caps & MMC_CAP_SWAP)
     add_job(h, "pressure", LX_SET_PRESSURE_PERIOD, lx_pressure_run);
@@ -155,6 +156,9 @@ static int start_daemon(lx_host_t *h, mmc_error_t *err) {
     add_job(h, "ksm-observe", LX_SET_OBSERVE_PERIOD, lx_ksm_observe);
   if (caps & MMC_CAP_WSS)
     add_job(h, "wss", LX_SET_MEM_SAMPLE_PERIOD, lx_wss_run);
+}
+
+int lx_daemon_start(lx_host_t *h, mmc_error_t *err) {
   uint64_t now = lx_now(h);
   for (uint32_t i = 0; i < h->njobs; i++)
     h->jobs[i].last_ns = now;
@@ -166,7 +170,7 @@ static int start_daemon(lx_host_t *h, mmc_error_t *err) {
   return 0;
 }
 
-static void stop_daemon(lx_host_t *h) {
+void lx_daemon_stop(lx_host_t *h) {
   if (!h->daemon_running)
     return;
   lx_lock(h);
@@ -319,7 +323,7 @@ static int apply_config_settings(lx_host_t *h, const mmc_host_config_t *cfg, mmc
   return 0;
 }
 
-static int init_sync(lx_host_t *h, mmc_error_t *err) {
+int lx_host_sync_init(lx_host_t *h, mmc_error_t *err) {
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -396,7 +400,7 @@ static int host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error
   for (int i = 0; i < LX_SET_COUNT; i++)
     h->set[i] = lx_setting_def((lx_setting_id_t)i)->def[profile];
   clock_gettime(CLOCK_MONOTONIC, &h->t0);
-  if ((rc = init_sync(h, err)) || (rc = apply_config_settings(h, cfg, err)) ||
+  if ((rc = lx_host_sync_init(h, err)) || (rc = apply_config_settings(h, cfg, err)) ||
       (rc = copy_topology(h, cfg->topology, err)))
     goto out_free;
   if ((rc = mmc_evring_init(&h->events, (uint64_t)lx_set(h, LX_SET_EVENT_RING_SIZE), err))) {
@@ -408,7 +412,9 @@ static int host_create(const mmc_host_config_t *cfg, mmc_host_t **out, mmc_error
   lx_lock(h);
   rc = borrow_machine(h, err);
   lx_unlock(h);
-  if (rc || (rc = start_daemon(h, err)))
+  if (!rc)
+    add_kernel_jobs(h);
+  if (rc || (rc = lx_daemon_start(h, err)))
     goto out_free;
   *out = h;
   return 0;
@@ -420,7 +426,7 @@ out_free:
 static void host_destroy(mmc_host_t *h) {
   if (!h)
     return;
-  stop_daemon(h);
+  lx_daemon_stop(h);
   host_free(h);
 }
 

@@ -235,6 +235,12 @@ void lx_emit(lx_host_t *h, mmc_event_t ev);
 /* h->lock for a control call: ahead of the daemon's next job. */
 void lx_lock(lx_host_t *h);
 void lx_unlock(lx_host_t *h);
+/* The daemon thread running h->jobs, each every its period setting; stop
+ * joins it. Called by host_create/host_destroy (and the daemon's tests). */
+int lx_daemon_start(lx_host_t *h, mmc_error_t *err);
+/* h->lock, h->wake and h->callers_gone (CLOCK_MONOTONIC, as lx_now). */
+int lx_host_sync_init(lx_host_t *h, mmc_error_t *err);
+void lx_daemon_stop(lx_host_t *h);
 lx_vm_t *lx_vm_get(lx_host_t *h, mmc_vm_id_t id, mmc_error_t *err); /* h->lock held */
 static inline int64_t lx_set(const lx_host_t *h, lx_setting_id_t id) {
   return h->set[id];
