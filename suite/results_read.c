@@ -182,7 +182,8 @@ static int cmp_group_seq(const void *a, const void *b) {
 
 /* Sort refs and cut them into groups (in key order); *ng groups. */
 static group_t *group_refs(refs_t *rs, size_t *ng) {
-  qsort(rs->r, rs->n, sizeof *rs->r, cmp_ref);
+  if (rs->n) /* no refs: rs->r may be NULL, which qsort must not get */
+    qsort(rs->r, rs->n, sizeof *rs->r, cmp_ref);
   group_t *g = calloc(rs->n ? rs->n : 1, sizeof *g);
   if (!g)
     return NULL;

@@ -22,8 +22,10 @@ static double *sorted_copy(const double *x, size_t n) {
   double *s = malloc((n ? n : 1) * sizeof *s);
   if (!s)
     return NULL;
-  memcpy(s, x, n * sizeof *s);
-  qsort(s, n, sizeof *s, cmp_double);
+  if (n) { /* x may be NULL when n is 0, which memcpy must not get */
+    memcpy(s, x, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+  }
   return s;
 }
 
