@@ -434,10 +434,8 @@ int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full
   if (!m || !v || vcpu >= v->nvcpus)
     return 0;
   _Atomic uint64_t *since = &v->blocked_ns[vcpu];
-  if (!mstate_blocked(h, m, vm, pool_full)) {
-    atomic_store_explicit(since, 0, memory_order_relaxed);
-    return 0;
-  }
+  if (!mstate_blocked(h, m, vm, pool_full))
+    return 0; /* the blocked time ends when the frame is had (gate_passed) */
   const char *why = pool_full ? "no free frame on any node it may use"
                               : "the host is in the low memory state and the VM is above its "
                                 "target";
@@ -472,6 +470,15 @@ int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full
   ref_unlock(&m->wait_lock, REF_LC_MSTATE_WAIT);
   return mmc_fail(err, MMC_ERETRY, "VM %u: waited for memory (%s); quiesce and retry the access",
                   vm->id, why);
+}
+
+void ref_memstate_gate_passed(ref_vm_t *vm, uint32_t vcpu) {
+  mstate_vm_t *v = vm->mech[REF_MECH_MEMSTATE];
+  if (!v || vcpu >= v->nvcpus)
+    return;
+  _Atomic uint64_t *since = &v->blocked_ns[vcpu];
+  if (atomic_load_explicit(since, memory_order_relaxed)) /* no write on the common path */
+    atomic_store_explicit(since, 0, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------- row */

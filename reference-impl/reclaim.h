@@ -6,9 +6,9 @@
  * memstate.c (mechanism section) owns the periodic reclaim tick (every
  * Ref.ReclaimPeriod): free frames -> state (MMC_EV_STATE_CHANGE), allocation
  * targets, balloon targets (balloon.c), host swapping and compression
- * (swap.c, with the compression cache in zip.c), in the order of preference sharing > balloon > compression >
- * swap that the state allows (SWAP-3). It also owns the low-state gate that
- * the vCPU fault paths call before they allocate a frame.
+ * (swap.c, with the compression cache in zip.c), in the order of preference sharing > balloon >
+ * compression > swap that the state allows (SWAP-3). It also owns the low-state gate that the vCPU
+ * fault paths call before they allocate a frame.
  *
  * Locking (ref.h, "Lock ordering"): the tick runs with h->lock held;
  * balloon_* contract calls take h->lock; the gate and swap-in run on vCPU
@@ -36,6 +36,12 @@ uint64_t ref_reclaim_target(ref_host_t *h, ref_vm_t *vm);
  * ERETRY so the vCPU quiesces and redoes it) or MMC_ENOMEM (stepped clock, or
  * blocked longer than Ref.LowBlockTimeout: the access fails; nothing lost). */
 int ref_memstate_gate(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, bool pool_full, mmc_error_t *err);
+/* The access the gate let through got its frame: the vCPU's blocked time
+ * (Ref.LowBlockTimeout) ends. Only here: the gate's first call of an
+ * access (pool_full false) passing says nothing of the allocation after
+ * it, so resetting there made a vCPU finding every pool full bounce back
+ * at once on every retry, never waiting and never timing out. */
+void ref_memstate_gate_passed(ref_vm_t *vm, uint32_t vcpu);
 
 /* ---------------------------------------------------------------- balloon.c */
 

@@ -830,6 +830,7 @@ static int swap_fault(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn,
     rc = ref_memstate_gate(h, vm, vcpu, true, err);
   if (rc)
     return rc;
+  ref_memstate_gate_passed(vm, vcpu);
   bool zip = ref_pte_state(*pte) == REF_PTE_COMPRESSED;
   ref_lock(&s->lock, REF_LC_SWAP_VM);
   rc = swap_in_data(h, vm, s, *pte, h->pool_bases[node] + frame * MMC_PAGE_SIZE, err);

@@ -290,6 +290,7 @@ static int first_touch(ref_host_t *h, ref_vm_t *vm, uint32_t vcpu, uint64_t gpfn
     rc = ref_memstate_gate(h, vm, vcpu, true, err);
   if (rc)
     return rc;
+  ref_memstate_gate_passed(vm, vcpu);
   atomic_fetch_add_explicit(&vm->pages_per_node[node], 1, memory_order_relaxed);
   *pte = ref_pte_make(REF_PTE_PRIVATE, node, frame);
   return 0;

@@ -190,6 +190,11 @@ sc_skip_kind(suite_ctx_t *c, suite_notshown_kind_t kind, const char *fmt, ...);
  * needs is clear): recorded, and the case goes on. Unless a check fails,
  * the case then ends not shown with these reasons instead of passing. */
 __attribute__((format(printf, 2, 3))) void sc_not_shown(suite_ctx_t *c, const char *fmt, ...);
+/* sc_not_shown with the kind named: the machine did not give what the part
+ * needs (SUITE_NOTSHOWN_MACHINE: the CPU a live imbalance needs), say. The
+ * case's kind is its first such part's. */
+__attribute__((format(printf, 3, 4))) void
+sc_not_shown_kind(suite_ctx_t *c, suite_notshown_kind_t kind, const char *fmt, ...);
 /* End the case as broken: the harness or implementation could not run it. */
 __attribute__((format(printf, 2, 3))) noreturn void sc_broken(suite_ctx_t *c, const char *fmt, ...);
 /* Shorthand: when rc != 0, sc_broken with "what: err.msg". */

@@ -283,10 +283,23 @@ void sc_skip_kind(suite_ctx_t *c, suite_notshown_kind_t kind, const char *fmt, .
               text);
 }
 
+static void not_shown_part(suite_ctx_t *c, suite_notshown_kind_t kind, const char *text) {
+  suite_rec_t r = {.kind = SUITE_REC_NOT_SHOWN, .ok = true, .text = (char *)text};
+  r.ival[0] = kind == SUITE_NOTSHOWN_NONE ? SUITE_NOTSHOWN_UNPROBED : kind;
+  if (suite_rec_send(c->fd, &r) != 0)
+    _exit(3);
+}
+
 void sc_not_shown(suite_ctx_t *c, const char *fmt, ...) {
   char text[1024];
   SC_FORMAT(text, fmt);
-  send_rec(c, SUITE_REC_NOT_SHOWN, true, NULL, text);
+  not_shown_part(c, SUITE_NOTSHOWN_UNPROBED, text);
+}
+
+void sc_not_shown_kind(suite_ctx_t *c, suite_notshown_kind_t kind, const char *fmt, ...) {
+  char text[1024];
+  SC_FORMAT(text, fmt);
+  not_shown_part(c, kind, text);
 }
 
 void sc_broken(suite_ctx_t *c, const char *fmt, ...) {

@@ -373,12 +373,19 @@ static void count_checks(const suite_result_t *r, unsigned *n, unsigned *failed)
     }
 }
 
-/* What the case said it could not judge (sc_not_shown), joined. */
-static bool unprobed_reasons(const suite_result_t *r, char *buf, size_t cap) {
+/* What the case said it could not judge (sc_not_shown), joined; *kind is
+ * the first part's (unprobed when a record names none). */
+static bool unprobed_reasons(const suite_result_t *r, char *buf, size_t cap,
+                             suite_notshown_kind_t *kind) {
   buf[0] = '\0';
   bool any = false;
   for (size_t i = 0; i < r->nrecs; i++)
     if (r->recs[i].kind == SUITE_REC_NOT_SHOWN) {
+      if (!any)
+        *kind = r->recs[i].ival[0] > SUITE_NOTSHOWN_NONE &&
+                        r->recs[i].ival[0] <= SUITE_NOTSHOWN_UNPROBED
+                    ? (suite_notshown_kind_t)r->recs[i].ival[0]
+                    : SUITE_NOTSHOWN_UNPROBED;
       append(buf, cap, "%s%s", any ? "; " : "", r->recs[i].text);
       any = true;
     }
@@ -417,9 +424,8 @@ static void judge(suite_result_t *r, int status, double timeout_s, bool need_che
     r->verdict = SUITE_SKIP;
     r->notshown_kind = end->ival[0] ? (suite_notshown_kind_t)end->ival[0] : SUITE_NOTSHOWN_UNPROBED;
     snprintf(r->reason, sizeof r->reason, "%s", end->text);
-  } else if (unprobed_reasons(r, r->reason, sizeof r->reason)) {
+  } else if (unprobed_reasons(r, r->reason, sizeof r->reason, &r->notshown_kind)) {
     r->verdict = SUITE_SKIP;
-    r->notshown_kind = SUITE_NOTSHOWN_UNPROBED;
   } else if (n == 0 && need_checks) {
     r->verdict = SUITE_BROKEN;
     snprintf(r->reason, sizeof r->reason, "the case reported no checks");

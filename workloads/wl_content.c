@@ -208,8 +208,9 @@ void wl_verify_report_add(wl_verify_report_t *rep, uint64_t gpfn, uint32_t expec
  * so quiescing and asking again is a restart from scratch. */
 static int read_page(const mmc_impl_t *impl, mmc_vcpu_t *vcpu, uint64_t gpfn, const void **out,
                      uint64_t *retries, mmc_error_t *err) {
+  mmc_error_t e = {0};
   for (uint32_t n = 0; n <= WL_RETRY_MAX; n++) {
-    mmc_error_t e = {0};
+    e = (mmc_error_t){0};
     *out = impl->page(vcpu, gpfn, false, &e);
     if (*out)
       return 0;
@@ -219,8 +220,9 @@ static int read_page(const mmc_impl_t *impl, mmc_vcpu_t *vcpu, uint64_t gpfn, co
     impl->quiesce(vcpu);
     (*retries)++;
   }
-  return mmc_fail(err, MMC_ERETRY, "verify: page(%llu, read) still MMC_ERETRY after %u retries",
-                  (unsigned long long)gpfn, WL_RETRY_MAX);
+  return mmc_fail(err, MMC_ERETRY,
+                  "verify: page(%llu, read) still MMC_ERETRY after %u retries (the last: %s)",
+                  (unsigned long long)gpfn, WL_RETRY_MAX, e.msg);
 }
 
 int wl_verify(const mmc_impl_t *impl, mmc_vcpu_t *vcpu, const wl_truth_t *t, uint32_t quiesce_every,

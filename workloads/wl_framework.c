@@ -235,8 +235,9 @@ int wl_access(wl_vcpu_t *v, uint64_t gpfn, bool write, wl_access_fn fn, void *ar
                     (unsigned long long)gpfn, (unsigned long long)vm->truth.npages - 1);
   if (!v->handle)
     return mmc_fail(err, MMC_ESTATE, "VM %u vCPU %u: not entered", vm->id, v->index);
+  mmc_error_t e = {0};
   for (uint32_t n = 0; n <= WL_RETRY_MAX; n++) {
-    mmc_error_t e = {0};
+    e = (mmc_error_t){0};
     void *p = vm->impl->page(v->handle, gpfn, write, &e);
     if (p) {
       trace(v, gpfn, write);
@@ -249,8 +250,9 @@ int wl_access(wl_vcpu_t *v, uint64_t gpfn, bool write, wl_access_fn fn, void *ar
     vm->impl->quiesce(v->handle);
     count(&v->c.retries, 1);
   }
-  return mmc_fail(err, MMC_ERETRY, "VM %u vCPU %u: page(%llu) still MMC_ERETRY after %u retries",
-                  vm->id, v->index, (unsigned long long)gpfn, WL_RETRY_MAX);
+  return mmc_fail(err, MMC_ERETRY,
+                  "VM %u vCPU %u: page(%llu) still MMC_ERETRY after %u retries (the last: %s)",
+                  vm->id, v->index, (unsigned long long)gpfn, WL_RETRY_MAX, e.msg);
 }
 
 typedef struct fill_arg {

@@ -201,12 +201,64 @@ static void live_block_times_out(void **state) {
   I->host_destroy(h);
 }
 
+/* Every pool full while the host's state, read at its last tick, is not
+ * yet low: the gate's first call lets the access through, the allocation
+ * fails, and the gate's second call blocks it. Its retries must wait (at
+ * most a period, here cut short by Ref.LowBlockTimeout) and then give up
+ * with MMC_ENOMEM; they bounced back at once, never timing out, when the
+ * first call of each retry reset the vCPU's blocked time (INT-1-full live
+ * gave up after 1000000 retries under load). The tick is 10 s away, so
+ * nothing is reclaimed meanwhile. */
+enum { bounce_cap = 100000 };
+
+static void live_full_pools_wait_then_time_out(void **state) {
+  (void)state;
+  rt_topo_t tp;
+  rt_topo(&tp, HOST_MB);
+  mmc_setting_value_t s[] = {{"Mem.CtlMaxPercent", 0},
+                             {"Mem.MemZipEnable", 0},
+                             {"Ref.SwapRate", 1},
+                             {"Ref.ReclaimPeriod", 10000},
+                             {"Ref.LowBlockTimeout", 50}};
+  mmc_host_t *h = rt_host(&tp, MMC_CLOCK_LIVE, NULL, s, 5);
+  mmc_vm_id_t vm = rt_vm(h, 128, false);
+  mmc_vcpu_t *v;
+  assert_int_equal(I->vcpu_enter(h, vm, 0, &v, NULL), 0);
+  mmc_error_t err = {0};
+  uint64_t g = 0, bounces = 0;
+  for (; g < 2 * NPAGES; g++) { /* until a touch is refused */
+    uint8_t *p = I->page(v, g, true, &err);
+    I->quiesce(v);
+    if (!p)
+      break;
+    p[0] = 1;
+  }
+  assert_int_equal(err.code, MMC_ERETRY);
+  uint64_t t0 = mmc_mono_ns();
+  while (err.code == MMC_ERETRY && bounces < bounce_cap) {
+    err = (mmc_error_t){0};
+    uint8_t *p = I->page(v, g, true, &err);
+    I->quiesce(v);
+    assert_null(p);
+    bounces++;
+  }
+  uint64_t took = mmc_mono_ns() - t0;
+  I->vcpu_exit(v);
+  I->host_destroy(h);
+  if (err.code != MMC_ENOMEM)
+    fail_msg("page %llu: %llu retries in %.1f ms without MMC_ENOMEM (last: %s)",
+             (unsigned long long)g, (unsigned long long)bounces, (double)took / 1e6, err.msg);
+  assert_non_null(strstr(err.msg, "Ref.LowBlockTimeout"));
+  assert_true(took >= 40 * MMC_NS_PER_MS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(states_follow_free_memory),
       cmocka_unit_test(osdi02_profile_uses_percent_of_memory),
       cmocka_unit_test(live_blocked_vcpu_resumes),
       cmocka_unit_test(live_block_times_out),
+      cmocka_unit_test(live_full_pools_wait_then_time_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

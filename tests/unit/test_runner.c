@@ -199,6 +199,35 @@ static void every_ending(void **state) {
 }
 
 /* A --set the implementation refuses is a usage error before any TAP. */
+/* A part not shown for want of what the machine gives: the case's kind is
+ * that part's (the first), and the later unprobed part's reason joins it. */
+static void t_machine_part(suite_ctx_t *c) {
+  sc_check(c, true, "what could be judged", NULL);
+  sc_not_shown_kind(c, SUITE_NOTSHOWN_MACHINE, "the machine gave the busy threads %d %%", 40);
+  sc_not_shown(c, "no independent probe for %s here", "the rest");
+}
+
+static void part_not_shown_keeps_its_kind(void **state) {
+  (void)state;
+  static const suite_case_t one[] = {{.id = "T-MACHINE-PART",
+                                      .spec_ids = "X-1",
+                                      .title = "a part the machine cannot give",
+                                      .timeout_s = 10,
+                                      .run = t_machine_part},
+                                     {0}};
+  test_run_t r;
+  test_run_init(&r, one);
+  assert_int_equal(test_run_go(&r), SUITE_EXIT_INCOMPLETE);
+  assert_int_equal(r.run.nresults, 1);
+  const suite_result_t *res = &r.run.results[0];
+  assert_int_equal(res->verdict, SUITE_SKIP);
+  assert_int_equal(res->notshown_kind, SUITE_NOTSHOWN_MACHINE);
+  assert_non_null(strstr(res->reason, "the machine gave the busy threads 40 %"));
+  assert_non_null(strstr(res->reason, "no independent probe for the rest here"));
+  assert_non_null(strstr(r.out, "[machine]"));
+  test_run_free(&r);
+}
+
 static void refused_set_is_usage_error(void **state) {
   (void)state;
   mmc_setting_value_t set = {.name = "Numa.RebalancePeriod", .value = 99};
@@ -218,6 +247,7 @@ static void refused_set_is_usage_error(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_ending),
+      cmocka_unit_test(part_not_shown_keeps_its_kind),
       cmocka_unit_test(refused_set_is_usage_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
