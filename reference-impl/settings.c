@@ -86,8 +86,8 @@ static const ref_setting_def_t table[REF_SET_COUNT] = {
     {REF_SET_REF_RECLAIM_PERIOD, "Ref.ReclaimPeriod", BOTH(100), 10, 10000, "ms",
      "period of the free-memory state check, balloon targets and host swapping (ours)"},
     {REF_SET_REF_LOW_BLOCK_TIMEOUT, "Ref.LowBlockTimeout", BOTH(5000), 0, 600000, "ms",
-     "longest a vCPU above target waits for memory in the low state before its access "
-     "fails (live clock) (ours)"},
+     "longest a vCPU blocked for memory (above target in the low state, or every pool it "
+     "may use full) waits before its access fails (live clock) (ours)"},
     {REF_SET_REF_SWAP_RATE, "Ref.SwapRate", BOTH(262144), 1, 16777216, "pages/s",
      "cap of host swapping plus compression per VM (ours)"},
     {REF_SET_REF_SWAP_CLUSTER_PAGES, "Ref.SwapClusterPages", BOTH(64), 1, 1024, "pages",
