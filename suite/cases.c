@@ -25,11 +25,6 @@
   "a live form needs a live churn driver (each VM's vCPUs on threads of their own, powered on "    \
   "and "                                                                                           \
   "off in real time), not written yet"
-#define NO_LIVE_LOCALITY                                                                           \
-  "judgeable live, not written yet: its contended variants ('no move into a node at full CPU') "   \
-  "need the node measured full, and a live host measures the CPU the machine grants the vCPU "     \
-  "threads, so the form must first show that load from the threads' CPU clocks (as numa_live.c's " \
-  "nl_await does for one imbalance) and say not shown (machine) when it is not there"
 /* The sharing cases (suite/cases/share.c): on the stepped clock three
  * emulated topologies, whatever the run's; on the live clock the run's
  * machine, its memory capped to 1 GiB (case.h, "Variants and clock
@@ -348,9 +343,8 @@ const suite_case_t suite_cases[] = {
      .spec_ids = "NUMA-12",
      .title = "locality moves and swaps when they help, never into CPU contention",
      .needs_caps = MMC_CAP_REBALANCE,
-     .clocks = SUITE_CLOCKS_STEPPED,
-     .no_live = NO_LIVE_LOCALITY,
-     .timeout_s = 60,
+     .clocks = SUITE_CLOCKS_BOTH,
+     .timeout_s = 90,
      .run = case_numa_12},
     {.id = "MIG-1",
      .spec_ids = "MIG-1 MIG-2",

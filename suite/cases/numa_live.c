@@ -171,14 +171,29 @@ static void nl_pace(nl_vcpu_t *t, uint64_t until) {
     uint64_t woke = cu_now_ns();
     late = woke > until ? woke - until : 0;
   } else {
-    for (uint64_t last = now; now < until && !atomic_load(&t->stop); last = now) {
+    /* A duty below full spins its share of the pace, then sleeps. */
+    uint64_t spin_end = t->duty ? until - NL_PROBE_NS + NL_PROBE_NS * t->duty / 1000 : until;
+    for (uint64_t last = now; now < spin_end && !atomic_load(&t->stop); last = now) {
       now = cu_now_ns(); /* busy: the demand an implementation may measure is this CPU time */
       late = now - last > late ? now - last : late;
     }
+    if (now < until && !atomic_load(&t->stop))
+      nl_nap(until - now);
   }
   pthread_mutex_lock(&t->lock);
   t->max_late_ns = late > t->max_late_ns ? late : t->max_late_ns;
   pthread_mutex_unlock(&t->lock);
+}
+
+/* The calling thread's run time plus run delay (ns), or 0. */
+static uint64_t nl_schedstat_ns(void) {
+  FILE *f = fopen("/proc/thread-self/schedstat", "r");
+  unsigned long long run = 0, delay = 0;
+  if (!f)
+    return 0;
+  int got = fscanf(f, "%llu %llu", &run, &delay);
+  fclose(f);
+  return got == 2 ? run + delay : 0;
 }
 
 static void *nl_thread(void *arg) {
@@ -189,7 +204,7 @@ static void *nl_thread(void *arg) {
   mmc_error_t err = {0};
   int rc = wl_vm_enter_all(vm, &err);
   if (rc == 0 && s->im->vcpu_set_demand)
-    s->im->vcpu_set_demand(v->handle, t->busy ? 1000 : 0);
+    s->im->vcpu_set_demand(v->handle, t->busy ? (t->duty ? t->duty : 1000) : 0);
   for (uint64_t prev = cu_now_ns(); rc == 0 && !atomic_load(&t->stop);) {
     uint64_t now = cu_now_ns();
     if (atomic_load(&t->probe_homes))
@@ -200,8 +215,10 @@ static void *nl_thread(void *arg) {
       rc = nl_track_once(t, v, now, prev, &err);
     struct timespec cpu;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    uint64_t demand = nl_schedstat_ns();
     pthread_mutex_lock(&t->lock);
     t->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec;
+    t->demand_ns = demand;
     pthread_mutex_unlock(&t->lock);
     prev = now;
     nl_pace(t, now + NL_PROBE_NS);
@@ -214,11 +231,12 @@ static void *nl_thread(void *arg) {
   return NULL;
 }
 
-static void nl_start(nl_t *s, uint32_t k, bool busy) {
+static void nl_start(nl_t *s, uint32_t k, bool busy, uint32_t duty) {
   nl_vcpu_t *t = &s->cpu[k];
   t->s = s;
   t->k = k;
   t->busy = busy;
+  t->duty = duty < 1000 ? duty : 0;
   t->home = -2;
   t->fresh = s->data[k];
   atomic_init(&t->stop, false);
@@ -279,7 +297,7 @@ uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc) {
   if (vc->home != vc->mem)
     nl_pin(s, k, 1ull << vc->home, "vm_reconfigure (pin home)");
   if (vc->run) {
-    nl_start(s, k, vc->busy);
+    nl_start(s, k, vc->busy, vc->duty);
     nl_first_probe(s, k);
   }
   return k;
@@ -316,9 +334,16 @@ bool nl_wait_change(nl_t *s, uint64_t deadline, uint32_t *k, nl_change_t *mv) {
   }
 }
 
-static uint64_t nl_cpu(nl_t *s, uint32_t k) {
+uint64_t nl_cpu_ns(nl_t *s, uint32_t k) {
   pthread_mutex_lock(&s->cpu[k].lock);
   uint64_t ns = s->cpu[k].cpu_ns;
+  pthread_mutex_unlock(&s->cpu[k].lock);
+  return ns;
+}
+
+uint64_t nl_demand_ns(nl_t *s, uint32_t k) {
+  pthread_mutex_lock(&s->cpu[k].lock);
+  uint64_t ns = s->cpu[k].demand_ns;
   pthread_mutex_unlock(&s->cpu[k].lock);
   return ns;
 }
@@ -345,7 +370,7 @@ static uint64_t nl_busy_cpu(nl_t *s) {
   uint64_t ns = 0;
   for (uint32_t k = 0; k < s->nvms; k++)
     if (s->cpu[k].started && s->cpu[k].busy)
-      ns += nl_cpu(s, k);
+      ns += nl_cpu_ns(s, k);
   return ns;
 }
 

@@ -1,6 +1,6 @@
 /*
  * numa_live.h — live-clock scenarios of the rebalancer and migration cases
- * (NUMA-7, MIG-1, MIG-2, MIG-5; prefix nl_), the live counterpart of
+ * (NUMA-5..7, NUMA-12, MIG-1, MIG-2, MIG-5; prefix nl_), the live counterpart of
  * numa_scen.h.
  *
  * A live scenario is a live host (MMC_CLOCK_LIVE) on a topology of the
@@ -11,7 +11,8 @@
  * its own, which
  *  - uses the CPU as the case declares: a busy vCPU spins between its
  *    probes (an implementation that measures demand sees a full core, as
- *    far as the machine grants it), an idle one sleeps;
+ *    far as the machine grants it), or for its duty's share of each pace
+ *    and sleeps the rest; an idle one sleeps;
  *  - every NL_PROBE_NS writes a never-written page (pages
  *    [data, npages) are kept for this) and locates it with the case's
  *    locator: the node its new memory comes from, its home as the kernel
@@ -76,6 +77,7 @@ typedef struct nl_vcpu {
   struct nl *s;
   uint32_t k;
   bool busy;
+  uint32_t duty; /* busy: permille of each pace it spins (0: all of it) */
   pthread_t tid;
   bool started;
   atomic_bool stop;
@@ -94,6 +96,7 @@ typedef struct nl_vcpu {
   uint64_t max_late_ns;          /* longest the machine kept it off the CPU while pacing,
                                     since nl_reset_late (nl_pace) */
   uint64_t cpu_ns;               /* CPU time the thread used (its CPU clock) */
+  uint64_t demand_ns;            /* time it ran or waited to run (schedstat; 0: unknown) */
   uint64_t burst_n;              /* asked: write this many never-written pages at once */
   nl_burst_t burst;              /* the last burst written */
   char err[MMC_ERRMSG_MAX + 64]; /* the thread's failure, once `failed` */
@@ -132,6 +135,7 @@ typedef struct nl_vm_cfg {
   uint64_t bytes, spare;
   uint32_t mem, home;
   bool busy;     /* its thread spins between probes */
+  uint32_t duty; /* busy: permille of each pace it spins (0: all of it) */
   bool run;      /* false: no thread, never entered (no demand) */
   bool keep_pin; /* stays on `home` through nl_release_all */
 } nl_vm_cfg_t;
@@ -166,6 +170,13 @@ nl_base_t nl_await(nl_t *s, uint64_t wait, double imbalance_pct, uint32_t *k, nl
  * Numa.MigImbalanceThreshold. */
 nl_base_t nl_base_move(nl_t *s, uint64_t bytes, uint64_t extra, uint32_t *k, nl_change_t *mv,
                        char *why, size_t len);
+/* CPU time VM k's thread used so far (its CPU clock, as it last read it). */
+uint64_t nl_cpu_ns(nl_t *s, uint32_t k);
+/* Time VM k's thread ran or waited in the run queue so far, as the kernel
+ * accounts it (/proc/thread-self/schedstat: run time plus run delay): its
+ * CPU demand, whatever the machine granted; 0 when the kernel does not
+ * account it. */
+uint64_t nl_demand_ns(nl_t *s, uint32_t k);
 /* The home changes VM k's probes saw so far (at most max copied). */
 uint32_t nl_changes(nl_t *s, uint32_t k, nl_change_t *out, uint32_t max);
 /* Stop every thread's home probes (their pages then stay for the case). */

@@ -20,8 +20,8 @@
  * entitlement it can state: a VM whose memory does not fit the destination's
  * free memory is not moved there.
  *
- * Live forms: NUMA-4 (its own probe threads, below) and NUMA-7 (numa_live.h),
- * each on the same emulated topology, in real time.
+ * Live forms: NUMA-4 (its own probe threads, below), NUMA-5..7 and NUMA-12
+ * (numa_live.h), on emulated topologies of their own, in real time.
  */
 #include <math.h>
 #include <pthread.h>
@@ -813,7 +813,301 @@ static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool con
   scen_fini(&s);
 }
 
+/* ---- NUMA-12 live
+ *
+ * The four scenarios in real time (numa_live.h), page migration off, each
+ * VM's vCPU on a thread of its own that probes its home (where a
+ * never-written page it writes lands). A busy VM spins a full core, A of
+ * the locality and the contended scenarios a fifth of each 10 ms pace.
+ *
+ * The contended scenarios need the destination measured full. The CPU the
+ * machine grants the vCPU threads (their CPU clocks) cannot show it on a
+ * shared 2-core machine: six busy threads pinned to a 1-core node were
+ * granted 0.75 cores in all beside two busy loops and other sessions' work,
+ * and a 2-core node could never be shown above its cores. So the case
+ * probes what the threads demand, as the kernel accounts it: the time each
+ * ran or waited in the run queue (/proc/thread-self/schedstat, run time
+ * plus run delay), over the watch's length; their CPU clocks are printed
+ * beside it. A node whose threads demand more than its cores is at full
+ * CPU, whatever the machine granted. They run on 1-core nodes
+ * (Numa.RebalanceCoresNode and Numa.RebalanceCoresTotal lowered to the
+ * host, as NUMA-8b shows they may be), node 0 holding two pinned busy VMs
+ * (as stepped), A using a fifth of a core; A's move into node 0 is judged
+ * only when node 0 would then hold more demand than its core, and is not
+ * shown (machine) otherwise (a kernel without schedstat). The swap scenario's B has
+ * no thread (its load is none, so no balance move takes it and no probe
+ * sees it), and its memory is on node 1 by less than Numa.MigThreshold
+ * points (no locality move of its own) but more than none (a swap
+ * candidate): the only moves left are A's, alone or in a swap, both into
+ * node 0. Moves and locality are probed; the reasons are cross-checked. */
+#define TOPO2_ONE_CORE "synthetic:node:2 core:1 pu:1;memory=256M"
+enum { numa12_light = 200, numa12_pinned = 2 };
+
+/* Never-written pages a VM keeps for its home probes over `periods` (and
+ * the pins' period before them). */
+static uint64_t numa12_spare(const nl_t *s, uint64_t periods) {
+  return (periods + 4) * s->period_ns / NL_PROBE_NS + 256;
+}
+
+/* A busy VM of `mib` written on node mem, homed on home (pinned there
+ * for good when `pinned`), spinning `duty` permille (0: all). */
+static uint32_t numa12_vm(nl_t *s, uint64_t mib, uint32_t mem, uint32_t home, uint32_t duty,
+                          bool pinned, uint64_t periods) {
+  uint64_t spare = numa12_spare(s, periods);
+  const nl_vm_cfg_t vc = {.bytes = mib * SCEN_MIB + spare * MMC_PAGE_SIZE,
+                          .spare = spare,
+                          .mem = mem,
+                          .home = home,
+                          .busy = true,
+                          .duty = duty,
+                          .run = true,
+                          .keep_pin = pinned};
+  return nl_vm(s, &vc);
+}
+
+/* Rebalancer home changes with reason `why` reported from *cursor on. */
+static size_t live_reasons(const mmc_impl_t *im, mmc_host_t *h, uint64_t *cursor, const char *why) {
+  mmc_event_t ev[64];
+  size_t n = 0;
+  for (size_t got; (got = im->events_read(h, cursor, ev, 64)) > 0;)
+    for (size_t i = 0; i < got; i++)
+      n += ev[i].type == MMC_EV_HOME_CHANGE && strcmp(ev[i].reason, why) == 0;
+  return n;
+}
+
+/* What the VMs' threads demanded and were granted from a start on. */
+typedef struct numa12_cpu {
+  uint64_t t0, cpu0[NL_MAX_VMS], demand0[NL_MAX_VMS];
+  double demand, granted; /* cores, set by numa12_cores */
+} numa12_cpu_t;
+
+static numa12_cpu_t numa12_cpu_begin(nl_t *s) {
+  numa12_cpu_t b = {.t0 = cu_now_ns()};
+  for (uint32_t k = 0; k < s->nvms; k++) {
+    b.cpu0[k] = s->cpu[k].started ? nl_cpu_ns(s, k) : 0;
+    b.demand0[k] = s->cpu[k].started ? nl_demand_ns(s, k) : 0;
+  }
+  return b;
+}
+
+/* Cores the running VMs demanded and used since b (all of them: in the
+ * contended scenarios every running VM is on node 0 or would be after A's
+ * move); demand 0 when the kernel does not account it. */
+static void numa12_cores(nl_t *s, numa12_cpu_t *b) {
+  uint64_t used = 0, demand = 0;
+  bool known = true;
+  for (uint32_t k = 0; k < s->nvms; k++) {
+    if (!s->cpu[k].started)
+      continue;
+    uint64_t d = nl_demand_ns(s, k);
+    known = known && d > 0;
+    used += nl_cpu_ns(s, k) - b->cpu0[k];
+    demand += d - b->demand0[k];
+  }
+  double wall = (double)(cu_now_ns() - b->t0);
+  b->granted = (double)used / wall;
+  b->demand = known ? (double)demand / wall : 0.0;
+}
+
+/* A contended scenario's verdict: A did not move into node 0, shown only
+ * with node 0 measured full for that move. */
+static void numa12_contended(suite_ctx_t *c, nl_t *s, const char *name, bool moved,
+                             const nl_change_t *mv, const numa12_cpu_t *b) {
+  double would = b->demand;
+  double cores =
+      s->topo->desc.nodes[0].ncores ? s->topo->desc.nodes[0].ncores : s->topo->desc.nodes[0].ncpus;
+  sc_diag(c,
+          "node 0 would hold %.2f cores of demand (schedstat: ran or waited) of its %.0f; the "
+          "machine granted %.2f (CPU clocks)",
+          would, cores, b->granted);
+  if (would <= cores) {
+    cu_not_shown(c,
+                 "machine: %s: node 0 would hold %.2f cores of demand as the kernel accounts the "
+                 "threads' run time and run delay (0: not accounted here), not more than its "
+                 "%.0f: the node is not shown full",
+                 name, would, cores);
+    return;
+  }
+  sc_check(c, !moved, name, "A moved from node %d to node %d (probe)", moved ? mv->from : -1,
+           moved ? mv->to : -1);
+}
+
+/* The contended scenarios' watch, A (and B) on: pin the busy VMs on node
+ * 0, release, watch `periods`, judge A's move into node 0 with node 0's
+ * demand measured, cross-check the home changes reported. */
+static void numa12_watch_contended(suite_ctx_t *c, nl_t *s, uint64_t periods, const char *name,
+                                   const char *what) {
+  for (int i = 0; i < numa12_pinned; i++)
+    numa12_vm(s, 1, 0, 0, 0, true, periods);
+  uint64_t cursor = 0;
+  nl_release_all(s);
+  numa12_cpu_t b = numa12_cpu_begin(s);
+  uint32_t k = 0;
+  nl_change_t mv = {0};
+  bool moved = nl_wait_change(s, cu_now_ns() + periods * s->period_ns, &k, &mv);
+  numa12_cores(s, &b);
+  nl_stop(s);
+  numa12_contended(c, s, name, moved, &mv, &b);
+  char cname[160];
+  snprintf(cname, sizeof cname, "live: NUMA-12 %s: rebalancer home changes", what);
+  cu_crosscheck_events(c, s->h, MMC_EV_HOME_CHANGE, cname, moved,
+                       (long long)live_moves(s->im, s->h, &cursor), 0);
+}
+
+static void numa12_live_locality(suite_ctx_t *c) {
+  const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
+  nl_t s;
+  if (!nl_init(&s, c, TOPO2, set, 1))
+    return;
+  uint32_t a = numa12_vm(&s, 8, 0, 1, numa12_light, false, numa12_periods), k = 0;
+  uint64_t data = s.data[a], cursor = 0;
+  nl_release_all(&s);
+  nl_change_t mv = {0};
+  bool moved = nl_wait_change(&s, cu_now_ns() + numa12_periods * s.period_ns, &k, &mv);
+  if (sc_check(c, moved, "live: locality move: A goes to the node holding its memory (probe)",
+               "no home change in %d periods", numa12_periods))
+    sc_check(c, k == a && mv.to == 0, "live: the move is A's, to node 0 (probe)",
+             "VM index %u to node %d", k, mv.to);
+  nl_stop(&s);
+  if (moved) {
+    cu_crosscheck_value(c, "live: the implementation names the move a locality move (event reason)",
+                        "MMC_EV_HOME_CHANGE reason", 1,
+                        (long long)live_reasons(s.im, s.h, &cursor, "locality"), 0);
+    int64_t off = nl_pages_off(&s, a, 0, data, 0);
+    int home = nl_home_now(&s, a);
+    sc_check(c, off == 0 && home == 0, "live: A's memory is local afterwards (probe)",
+             "%lld of %llu pages off node 0 (-1: unattributed); new memory from node %d",
+             (long long)off, (unsigned long long)data, home);
+  }
+  nl_fini(&s);
+}
+
+/* The contended scenarios' host: 1-core nodes (see above). */
+static bool numa12_open_one_core(nl_t *s, suite_ctx_t *c) {
+  const mmc_setting_value_t set[] = {
+      {"Numa.PageMigEnable", 0}, {"Numa.RebalanceCoresNode", 1}, {"Numa.RebalanceCoresTotal", 2}};
+  return nl_init(s, c, TOPO2_ONE_CORE, set, 3);
+}
+
+static void numa12_live_locality_contended(suite_ctx_t *c) {
+  nl_t s;
+  if (!numa12_open_one_core(&s, c))
+    return;
+  numa12_vm(&s, 8, 0, 1, numa12_light, false, numa12_periods);
+  numa12_watch_contended(
+      c, &s, numa12_periods,
+      "live: no locality move into a node at full CPU (no contention created; probe)",
+      "contended locality");
+  nl_fini(&s);
+}
+
+/* Wait until the probes of both a and b saw a home change, or `deadline`. */
+static void numa12_wait_both(nl_t *s, uint32_t a, uint32_t b, uint64_t deadline) {
+  nl_change_t x[1];
+  while (cu_now_ns() < deadline && (nl_changes(s, a, x, 1) == 0 || nl_changes(s, b, x, 1) == 0))
+    cu_sleep_until_ns(cu_now_ns() + NL_MS); /* polling the probes, with a deadline */
+}
+
+/* Two changes, each known within half a period, are one instant when their
+ * intervals meet: 1 yes, 0 no, -1 known too loosely to tell. */
+static int numa12_same_instant(const nl_change_t *x, const nl_change_t *y, uint64_t p) {
+  if (x->t - x->t_lo > p / 2 || y->t - y->t_lo > p / 2)
+    return -1;
+  return x->t_lo < y->t && y->t_lo < x->t;
+}
+
+/* "A moved between x and y ms after B's move was seen" (case clock). */
+static const char *numa12_apart(const nl_change_t *x, const nl_change_t *y, char *buf, size_t len) {
+  if (!x || !y)
+    snprintf(buf, len, "%s did not move (probe)", x ? "B" : "A");
+  else
+    snprintf(buf, len, "A moved between %+.1f and %+.1f ms of the probe that saw B's move",
+             ((double)x->t_lo - (double)y->t) / 1e6, ((double)x->t - (double)y->t) / 1e6);
+  return buf;
+}
+
+static void numa12_live_swap(suite_ctx_t *c) {
+  const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
+  nl_t s;
+  if (!nl_init(&s, c, TOPO2, set, 1))
+    return;
+  int64_t interval = cu_setting(c, s.h, "Numa.SwapInterval");
+  uint64_t periods = (uint64_t)(3 * interval + 1), cursor = 0;
+  uint32_t a = numa12_vm(&s, 8, 0, 1, 0, false, periods),
+           b = numa12_vm(&s, 8, 1, 0, 0, false, periods);
+  uint64_t data_a = s.data[a], data_b = s.data[b];
+  nl_release_all(&s);
+  numa12_wait_both(&s, a, b, cu_now_ns() + periods * s.period_ns);
+  nl_change_t ca[NL_MAX_CHANGES], cb[NL_MAX_CHANGES];
+  uint32_t na = nl_changes(&s, a, ca, NL_MAX_CHANGES), nb = nl_changes(&s, b, cb, NL_MAX_CHANGES);
+  nl_stop(&s);
+  na = na < NL_MAX_CHANGES ? na : NL_MAX_CHANGES;
+  nb = nb < NL_MAX_CHANGES ? nb : NL_MAX_CHANGES;
+  int ha = na ? ca[na - 1].to : 1, hb = nb ? cb[nb - 1].to : 0;
+  sc_check(c, ha == 0 && hb == 1, "live: swap: A and B exchanged nodes (probe)",
+           "A's new memory from node %d, B's from %d; %u and %u home changes in %llu periods", ha,
+           hb, na, nb, (unsigned long long)periods);
+  int one = na && nb ? numa12_same_instant(&ca[0], &cb[0], s.period_ns) : 0;
+  char why[160];
+  if (one < 0)
+    cu_not_shown(c, "machine: NUMA-12 live: the probes were kept off the CPU for more than half "
+                    "a period around the moves: whether they were one swap cannot be told");
+  else
+    sc_check(c, one == 1, "live: both home changes are one swap (same period; probe)", "%s",
+             numa12_apart(na ? &ca[0] : NULL, nb ? &cb[0] : NULL, why, sizeof why));
+  cu_crosscheck_value(c, "live: the implementation names both moves a swap (event reason)",
+                      "MMC_EV_HOME_CHANGE reason", 2,
+                      (long long)live_reasons(s.im, s.h, &cursor, "swap"), 0);
+  int64_t offa = nl_pages_off(&s, a, 0, data_a, 0), offb = nl_pages_off(&s, b, 0, data_b, 1);
+  sc_check(c, offa == 0 && offb == 0, "live: after the swap both VMs' memory is local (probe)",
+           "A %lld pages off node 0, B %lld off node 1 (-1: unattributed)", (long long)offa,
+           (long long)offb);
+  nl_fini(&s);
+}
+
+/* B of the contended swap: no thread, memory on node 1 by `lead` pages
+ * more than on node 0 (both written while pinned). */
+static uint32_t numa12_swap_partner(nl_t *s, uint64_t half, uint64_t lead) {
+  const nl_vm_cfg_t vc = {
+      .bytes = (2 * half + 64) * MMC_PAGE_SIZE, .spare = half - lead + 64, .mem = 1, .home = 0};
+  uint32_t b = nl_vm(s, &vc);
+  nl_write(s, b, half + lead, half - lead);
+  return b;
+}
+
+static void numa12_live_swap_contended(suite_ctx_t *c) {
+  nl_t s;
+  if (!numa12_open_one_core(&s, c))
+    return;
+  int64_t interval = cu_setting(c, s.h, "Numa.SwapInterval"),
+          thr = cu_setting(c, s.h, "Numa.MigThreshold");
+  uint64_t periods = (uint64_t)(3 * interval + 1), half = 1024;
+  /* B's lead: half of Numa.MigThreshold in points of its pages, at least one page. */
+  uint64_t lead = (uint64_t)thr * 2 * half / 200 / 2;
+  lead = lead ? lead : 1;
+  numa12_vm(&s, 8, 0, 1, numa12_light, false, periods);
+  uint32_t b = numa12_swap_partner(&s, half, lead);
+  int64_t off1 = nl_pages_off(&s, b, 0, half + lead, 1),
+          off0 = nl_pages_off(&s, b, half + lead, half - lead, 0);
+  sc_check(c, off1 == 0 && off0 == 0,
+           "live setup: B's memory on node 1 by less than Numa.MigThreshold (probe)",
+           "%lld of %llu pages off node 1, %lld of %llu off node 0 (-1: unattributed)",
+           (long long)off1, (unsigned long long)(half + lead), (long long)off0,
+           (unsigned long long)(half - lead));
+  numa12_watch_contended(c, &s, periods,
+                         "live: no swap that would overload a node (no contention created; probe)",
+                         "contended swap");
+  nl_fini(&s);
+}
+
 void case_numa_12(suite_ctx_t *c) {
+  if (sc_clock(c) == MMC_CLOCK_LIVE) {
+    numa12_live_locality(c);
+    numa12_live_locality_contended(c);
+    numa12_live_swap(c);
+    numa12_live_swap_contended(c);
+    return;
+  }
   /* Page migration off: memory stays where the scenario put it, so locality
    * is what the rebalancer sees, not what migration already fixed. */
   const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
