@@ -641,10 +641,10 @@ static void alloc6_live(suite_ctx_t *c) {
           "(-1: none)",
           n, w0 ? (double)(w0 - t0) / 1e9 : -1.0, w1 ? (double)(w1 - t0) / 1e9 : -1.0);
   if (g.judged < a6_judged_min && n >= a6_judged_min) {
-    cu_not_shown(c,
-                 "machine: ALLOC-6 live saw %u target changes in %.1f s, %u known within %.0f ms "
-                 "(the case's thread kept off the CPU)",
-                 n, (double)watched / 1e9, g.judged, (double)slack / 1e6);
+    sc_not_shown_kind(c, SUITE_NOTSHOWN_MACHINE,
+                      "ALLOC-6 live saw %u target changes in %.1f s, %u known within %.0f ms "
+                      "(the case's thread kept off the CPU)",
+                      n, (double)watched / 1e9, g.judged, (double)slack / 1e6);
     ms_free(&e);
     return;
   }
@@ -654,10 +654,10 @@ static void alloc6_live(suite_ctx_t *c) {
     return;
   }
   if (!in_time)
-    cu_not_shown(c,
-                 "machine: ALLOC-6 live's actions ran past their part of the period (%.0f ms "
-                 "long): the case's thread was kept off the CPU",
-                 (double)(w1 - w0) / 1e6);
+    sc_not_shown_kind(c, SUITE_NOTSHOWN_MACHINE,
+                      "ALLOC-6 live's actions ran past their part of the period (%.0f ms "
+                      "long): the case's thread was kept off the CPU",
+                      (double)(w1 - w0) / 1e6);
   else
     a6_live_judge_actions(c, &l, changed, w0, w1);
   ms_free(&e);

@@ -921,11 +921,11 @@ static void numa12_contended(suite_ctx_t *c, nl_t *s, const char *name, bool mov
           "machine granted %.2f (CPU clocks)",
           would, cores, b->granted);
   if (would <= cores) {
-    cu_not_shown(c,
-                 "machine: %s: node 0 would hold %.2f cores of demand as the kernel accounts the "
-                 "threads' run time and run delay (0: not accounted here), not more than its "
-                 "%.0f: the node is not shown full",
-                 name, would, cores);
+    sc_not_shown_kind(c, SUITE_NOTSHOWN_MACHINE,
+                      "%s: node 0 would hold %.2f cores of demand as the kernel accounts the "
+                      "threads' run time and run delay (0: not accounted here), not more than its "
+                      "%.0f: the node is not shown full",
+                      name, would, cores);
     return;
   }
   sc_check(c, !moved, name, "A moved from node %d to node %d (probe)", moved ? mv->from : -1,
@@ -1050,8 +1050,9 @@ static void numa12_live_swap(suite_ctx_t *c) {
   int one = na && nb ? numa12_same_instant(&ca[0], &cb[0], s.period_ns) : 0;
   char why[160];
   if (one < 0)
-    cu_not_shown(c, "machine: NUMA-12 live: the probes were kept off the CPU for more than half "
-                    "a period around the moves: whether they were one swap cannot be told");
+    sc_not_shown_kind(c, SUITE_NOTSHOWN_MACHINE,
+                      "NUMA-12 live: the probes were kept off the CPU for more than half "
+                      "a period around the moves: whether they were one swap cannot be told");
   else
     sc_check(c, one == 1, "live: both home changes are one swap (same period; probe)", "%s",
              numa12_apart(na ? &ca[0] : NULL, nb ? &cb[0] : NULL, why, sizeof why));
