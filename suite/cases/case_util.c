@@ -257,8 +257,8 @@ int cu_locate_snapshot(const cu_locator_t *l, void *const *pages, size_t n, int 
                        mmc_error_t *err) {
   if (l->by == CU_BY_MOVE_PAGES) {
     int rc = probe_move_pages_query(pages, n, node, err);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-      node[i] = probe_node_index(l->topo, node[i]);
+    for (size_t i = 0; rc == 0 && i < n; i++) /* a status (-errno) stays: callers may name it */
+      node[i] = node[i] < 0 ? node[i] : probe_node_index(l->topo, node[i]);
     return rc;
   }
   for (size_t i = 0; i < n; i++)

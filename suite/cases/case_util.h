@@ -90,9 +90,11 @@ void cu_locator_init(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo
 void cu_locator_refresh(suite_ctx_t *c, cu_locator_t *l);
 void cu_locator_free(cu_locator_t *l);
 const char *cu_locator_name(const cu_locator_t *l);
-/* Node index of each page (-1 unattributed: not in a node mapping, not
- * resident, or an OS node outside the topology). Refreshes the maps snapshot
- * once when some page is unattributed. */
+/* Node index of each page; negative when unattributed: -1 not in a node
+ * mapping, not resident, or an OS node outside the topology; by
+ * move_pages(2), its status (-EFAULT, -ENOENT: no page it names a node for,
+ * as the kernel's zero page). Refreshes the maps snapshot once when some
+ * page is unattributed. */
 void cu_locate(suite_ctx_t *c, cu_locator_t *l, void *const *pages, size_t n, int *node);
 /* Pages [first, first + n) of a VM read through its vCPU v (entered on this
  * thread; quiesced before returning): how many are not on `node`, -1 when
