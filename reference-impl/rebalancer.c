@@ -11,11 +11,16 @@
  *    by node, affinity and the period of its last move; every node with its
  *    cores (CPU capacity = cores), frames and free frames;
  *  - CPU demand: stepped clock, the vCPUs' declared demand (vcpu_set_demand,
- *    Ref.VcpuDemandDefault until declared); live clock, the CPU time the vCPU
- *    threads consumed since the last period (the kernel's per-thread CPU
- *    clock of the thread that entered the vCPU) over the period's length; a
- *    vCPU not yet measured for a whole period counts its declared demand,
- *    one not entered counts nothing (it runs nowhere);
+ *    Ref.VcpuDemandDefault until declared); live clock, what the thread that
+ *    entered the vCPU asked of the CPU since the last period over the
+ *    period's length: the time it ran plus the time it waited runnable
+ *    (mmc_thread_demand_ns; the CPU time it was granted where the kernel
+ *    does not account the wait), at most one core. A hypervisor balances
+ *    by demand, not by what contention left a vCPU: two busy vCPUs sharing
+ *    one core are two cores of demand on that node, which is the imbalance
+ *    a move relieves (NUMA-4, NUMA-12). A vCPU not yet measured for a whole
+ *    period counts its declared demand, one not entered counts nothing (it
+ *    runs nowhere);
  *  - rebalance_step() decides at most one move or one swap; each move goes
  *    through ref_vm_set_home (MMC_EV_HOME_CHANGE with reason "balance",
  *    "locality" or "swap"; new memory from the new home: NUMA-7) and starts
@@ -58,7 +63,7 @@
 
 typedef struct reb_vm {
   uint64_t last_move_period[MMC_MAX_NODES]; /* by client; REBALANCE_NEVER until moved */
-  uint64_t *cpu_ns; /* live: per vCPU, its thread's CPU time at the last period */
+  uint64_t *cpu_ns; /* live: per vCPU, its thread's demand (ns) at the last period */
   pid_t *cpu_tid;   /* the thread measured (0 = none yet) */
 } reb_vm_t;
 
@@ -101,6 +106,13 @@ static bool grow_input(reb_host_t *rh, uint32_t nnodes) {
   return true;
 }
 
+/* Thread tid's demand so far (ns): run time plus run-queue wait, or its CPU
+ * time where the kernel does not account the wait. The source is the
+ * machine's, so a vCPU's baseline and its next reading share it. */
+static bool thread_demand_ns(pid_t tid, uint64_t *out) {
+  return mmc_thread_demand_ns(tid, out) || mmc_thread_cpu_ns(tid, out);
+}
+
 /* Live clock: one vCPU's demand in cores over the last period. */
 static double live_demand(reb_host_t *rh, reb_vm_t *rv, mmc_vcpu_t *v) {
   uint32_t k = v->index;
@@ -109,10 +121,11 @@ static double live_demand(reb_host_t *rh, reb_vm_t *rv, mmc_vcpu_t *v) {
     return 0.0;
   }
   uint64_t now = 0;
-  bool ok = mmc_thread_cpu_ns(v->tid, &now);
+  bool ok = thread_demand_ns(v->tid, &now);
   bool measured = ok && rv->cpu_tid[k] == v->tid && rh->period_ns && now >= rv->cpu_ns[k];
   double d = measured ? (double)(now - rv->cpu_ns[k]) / (double)rh->period_ns
                       : (double)v->demand / REB_PERMILLE;
+  d = d > 1.0 ? 1.0 : d; /* a reading late by a scheduling tick is not more than a core */
   rv->cpu_tid[k] = ok ? v->tid : 0;
   rv->cpu_ns[k] = now;
   return d;

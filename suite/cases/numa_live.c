@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "mmc_clock.h"
 #include "mmc_error.h"
 #include "numa_scen.h"
 
@@ -187,13 +190,8 @@ static void nl_pace(nl_vcpu_t *t, uint64_t until) {
 
 /* The calling thread's run time plus run delay (ns), or 0. */
 static uint64_t nl_schedstat_ns(void) {
-  FILE *f = fopen("/proc/thread-self/schedstat", "r");
-  unsigned long long run = 0, delay = 0;
-  if (!f)
-    return 0;
-  int got = fscanf(f, "%llu %llu", &run, &delay);
-  fclose(f);
-  return got == 2 ? run + delay : 0;
+  uint64_t ns = 0;
+  return mmc_thread_demand_ns((pid_t)syscall(SYS_gettid), &ns) ? ns : 0;
 }
 
 static void *nl_thread(void *arg) {

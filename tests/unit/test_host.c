@@ -1,7 +1,8 @@
 /*
  * test_host.c — the reference host through the contract table (mmcert_impl):
  * creation and its errors, settings by name (SET-1), stepped and live clocks
- * with periodic hooks (SET-2), the event ring (seq, MMC_EV_LOST).
+ * with periodic hooks (SET-2), the event ring (seq, MMC_EV_LOST), and the
+ * live rebalancer's measure of vCPU demand (run time plus run-queue wait).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,8 +10,11 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1148,6 +1152,82 @@ static void memory_only_nodes_and_node_mappings(void **state) {
   I->host_destroy(h);
 }
 
+/* ---- the live rebalancer's vCPU demand (mmc_thread_demand_ns) */
+
+typedef struct spinner {
+  pthread_t t;
+  pid_t tid;
+  atomic_bool go, stop;
+  bool spin;
+} spinner_t;
+
+static void *spinner_run(void *arg) {
+  spinner_t *sp = arg;
+  sp->tid = (pid_t)syscall(SYS_gettid);
+  atomic_store(&sp->go, true);
+  while (!atomic_load(&sp->stop))
+    if (!sp->spin)
+      sched_yield(), usleep(1000);
+  return NULL;
+}
+
+static void spinner_start(spinner_t *sp, bool spin, const cpu_set_t *cpus) {
+  memset(sp, 0, sizeof *sp);
+  sp->spin = spin;
+  assert_int_equal(pthread_create(&sp->t, NULL, spinner_run, sp), 0);
+  while (!atomic_load(&sp->go))
+    sched_yield();
+  if (cpus)
+    assert_int_equal(pthread_setaffinity_np(sp->t, sizeof *cpus, cpus), 0);
+}
+
+/* Two threads spinning on one CPU each get about half of it, but each asks
+ * for all of it: demand (run + run-queue wait) is about the wall time, and
+ * well above the CPU time granted. A thread that sleeps asks for little.
+ * With the CPU clock as demand (what the reference used before) the first
+ * check fails: each spinner reads as half a core. */
+static void thread_demand_counts_run_queue_wait(void **state) {
+  (void)state;
+  uint64_t probe = 0;
+  if (!mmc_thread_demand_ns((pid_t)syscall(SYS_gettid), &probe))
+    skip(); /* the kernel does not account run delay (no CONFIG_SCHED_INFO) */
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  assert_int_equal(sched_getaffinity(0, sizeof one, &one), 0);
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &one))
+    cpu++;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  spinner_t a, b, idle;
+  spinner_start(&a, true, &one);
+  spinner_start(&b, true, &one);
+  spinner_start(&idle, false, NULL);
+  uint64_t d0[3], c0[3], d1[3], c1[3];
+  const spinner_t *sp[3] = {&a, &b, &idle};
+  usleep(20000); /* both on the CPU's run queue */
+  uint64_t t0 = mmc_mono_ns();
+  for (int i = 0; i < 3; i++)
+    assert_true(mmc_thread_demand_ns(sp[i]->tid, &d0[i]) && mmc_thread_cpu_ns(sp[i]->tid, &c0[i]));
+  usleep(300000);
+  for (int i = 0; i < 3; i++)
+    assert_true(mmc_thread_demand_ns(sp[i]->tid, &d1[i]) && mmc_thread_cpu_ns(sp[i]->tid, &c1[i]));
+  uint64_t wall = mmc_mono_ns() - t0;
+  spinner_t *all[3] = {&a, &b, &idle};
+  for (int i = 0; i < 3; i++) {
+    atomic_store(&all[i]->stop, true);
+    pthread_join(all[i]->t, NULL);
+  }
+  for (int i = 0; i < 2; i++) {
+    uint64_t dem = d1[i] - d0[i], cpu_ns = c1[i] - c0[i];
+    print_message("# spinner %d: demand %.0f%% of the wall, CPU %.0f%%\n", i, 100.0 * dem / wall,
+                  100.0 * cpu_ns / wall);
+    assert_true(dem >= wall * 8 / 10);
+    assert_true(dem >= cpu_ns + wall / 5);
+  }
+  assert_true(d1[2] - d0[2] < wall / 10);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       /* first, while the heap is fresh: the cost measured is the implementation's */
@@ -1179,6 +1259,7 @@ int main(void) {
       cmocka_unit_test(live_first_touch_during_affinity_changes),
       cmocka_unit_test(memory_only_nodes_and_node_mappings),
       cmocka_unit_test(policy_interface_moves_homes),
+      cmocka_unit_test(thread_demand_counts_run_queue_wait),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
