@@ -27,6 +27,8 @@ void case_numa_5(suite_ctx_t *c);  /* NUMA-5: threshold, entitlement */
 void case_numa_6(suite_ctx_t *c);  /* NUMA-6: destination preference */
 void case_numa_7(suite_ctx_t *c);  /* NUMA-7: new memory on the new home */
 void case_numa_10(suite_ctx_t *c); /* NUMA-10: steady state after churn */
+/* churn_live.c: NUMA-10's live form (case_numa_10 calls it on the live clock) */
+void case_numa_10_live(suite_ctx_t *c);
 void case_numa_12(suite_ctx_t *c); /* NUMA-12: locality moves and swaps */
 
 /* migrate.c: page migration */

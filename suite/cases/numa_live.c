@@ -75,9 +75,12 @@ static int nl_probe_home(nl_vcpu_t *t, wl_vcpu_t *v, uint64_t now, uint64_t prev
     return rc;
   pthread_mutex_lock(&t->lock);
   t->fresh = g + 1;
-  if (t->home != -2 && node != t->home && t->nchanges < NL_MAX_CHANGES)
-    t->change[t->nchanges++] =
-        (nl_change_t){.t_lo = prev, .t = now, .page = g, .from = t->home, .to = node};
+  if (t->home != -2 && node != t->home) {
+    t->last_change = (nl_change_t){.t_lo = prev, .t = now, .page = g, .from = t->home, .to = node};
+    t->all_changes++;
+    if (t->nchanges < NL_MAX_CHANGES)
+      t->change[t->nchanges++] = t->last_change;
+  }
   t->home = node;
   pthread_mutex_unlock(&t->lock);
   return 0;
@@ -166,16 +169,16 @@ static int nl_track_once(nl_vcpu_t *t, wl_vcpu_t *v, uint64_t now, uint64_t prev
  * gap between two clock readings of the spin, or the oversleep) is the
  * machine's delay as this thread saw it, apart from any time spent in the
  * implementation's calls. */
-static void nl_pace(nl_vcpu_t *t, uint64_t until) {
+static void nl_pace(nl_vcpu_t *t, bool busy, uint32_t duty, uint64_t until) {
   uint64_t late = 0, now = cu_now_ns();
-  if (!t->busy) {
+  if (!busy) {
     if (now < until)
       nl_nap(until - now);
     uint64_t woke = cu_now_ns();
     late = woke > until ? woke - until : 0;
   } else {
     /* A duty below full spins its share of the pace, then sleeps. */
-    uint64_t spin_end = t->duty ? until - NL_PROBE_NS + NL_PROBE_NS * t->duty / 1000 : until;
+    uint64_t spin_end = duty ? until - NL_PROBE_NS + NL_PROBE_NS * duty / 1000 : until;
     for (uint64_t last = now; now < spin_end && !atomic_load(&t->stop); last = now) {
       now = cu_now_ns(); /* busy: the demand an implementation may measure is this CPU time */
       late = now - last > late ? now - last : late;
@@ -201,11 +204,16 @@ static void *nl_thread(void *arg) {
   wl_vcpu_t *v = &vm->vcpus[0];
   mmc_error_t err = {0};
   int rc = wl_vm_enter_all(vm, &err);
-  if (rc == 0 && s->im->vcpu_set_demand)
-    s->im->vcpu_set_demand(v->handle, t->busy ? (t->duty ? t->duty : 1000) : 0);
-  for (uint64_t prev = cu_now_ns(); rc == 0 && !atomic_load(&t->stop);) {
+  for (uint64_t prev = cu_now_ns(), paces = 0; rc == 0 && !atomic_load(&t->stop); paces++) {
     uint64_t now = cu_now_ns();
-    if (atomic_load(&t->probe_homes))
+    pthread_mutex_lock(&t->lock);
+    bool busy = t->busy, declare = t->load_changed;
+    uint32_t duty = t->duty;
+    t->load_changed = false;
+    pthread_mutex_unlock(&t->lock);
+    if (declare && s->im->vcpu_set_demand)
+      s->im->vcpu_set_demand(v->handle, busy ? (duty ? duty : 1000) : 0);
+    if (atomic_load(&t->probe_homes) && paces % t->probe_every == 0)
       rc = nl_probe_home(t, v, now, prev, &err);
     if (rc == 0)
       rc = nl_burst_once(t, v, now, &err);
@@ -219,7 +227,7 @@ static void *nl_thread(void *arg) {
     t->demand_ns = demand;
     pthread_mutex_unlock(&t->lock);
     prev = now;
-    nl_pace(t, now + NL_PROBE_NS);
+    nl_pace(t, busy, duty, now + NL_PROBE_NS);
   }
   if (rc) {
     snprintf(t->err, sizeof t->err, "VM %u: %s (%s)", vm->id, err.msg, mmc_status_name(rc));
@@ -229,12 +237,14 @@ static void *nl_thread(void *arg) {
   return NULL;
 }
 
-static void nl_start(nl_t *s, uint32_t k, bool busy, uint32_t duty) {
+static void nl_start(nl_t *s, uint32_t k, bool busy, uint32_t duty, uint32_t probe_every) {
   nl_vcpu_t *t = &s->cpu[k];
   t->s = s;
   t->k = k;
   t->busy = busy;
   t->duty = duty < 1000 ? duty : 0;
+  t->load_changed = true;
+  t->probe_every = probe_every ? probe_every : 1;
   t->home = -2;
   t->fresh = s->data[k];
   atomic_init(&t->stop, false);
@@ -277,7 +287,7 @@ uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc) {
     sc_broken(s->c, "live scenario: more than %u VMs", NL_MAX_VMS);
   uint32_t k = s->nvms;
   s->cfg[k] = cu_vm("numa-live", 1, vc->bytes);
-  s->cfg[k].node_affinity = 1ull << vc->mem;
+  s->cfg[k].node_affinity = vc->placed ? 0 : 1ull << vc->mem;
   wl_idle_cfg_t ic = {.write_at_boot = false};
   mmc_error_t err = {0};
   int rc = wl_vm_boot(&s->vm[k], s->im, s->h, &s->cfg[k], wl_seed_mix(sc_seed(s->c), k),
@@ -291,11 +301,13 @@ uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc) {
   uint64_t n = s->vm[k]->truth.npages;
   s->data[k] = vc->spare < n ? n - vc->spare : 0;
   nl_write(s, k, 0, s->data[k]);
-  s->mem_off[k] = nl_pages_off(s, k, 0, s->data[k], vc->mem);
-  if (vc->home != vc->mem)
+  s->mem_off[k] = vc->placed ? 0 : nl_pages_off(s, k, 0, s->data[k], vc->mem);
+  if (!vc->placed && vc->home != vc->mem)
     nl_pin(s, k, 1ull << vc->home, "vm_reconfigure (pin home)");
+  if (vc->placed)
+    s->keep_pin[k] = true; /* nothing to release */
   if (vc->run) {
-    nl_start(s, k, vc->busy, vc->duty);
+    nl_start(s, k, vc->busy, vc->duty, vc->probe_every);
     nl_first_probe(s, k);
   }
   return k;
@@ -486,24 +498,66 @@ uint64_t nl_max_late(nl_t *s) {
   return late;
 }
 
+/* Join VM i's thread (asked to stop); its failure into err when err is
+ * still empty. */
+static void nl_join(nl_t *s, uint32_t i, char *err, size_t len) {
+  nl_vcpu_t *t = &s->cpu[i];
+  if (!t->started)
+    return;
+  pthread_join(t->tid, NULL);
+  t->started = false;
+  s->data[i] = t->fresh; /* the probe pages written are data now */
+  pthread_mutex_destroy(&t->lock);
+  if (t->err[0] && !err[0])
+    snprintf(err, len, "%s", t->err);
+}
+
 void nl_stop(nl_t *s) {
   for (uint32_t i = 0; i < s->nvms; i++)
     if (s->cpu[i].started)
       atomic_store(&s->cpu[i].stop, true);
   char err[sizeof s->cpu[0].err] = "";
-  for (uint32_t i = 0; i < s->nvms; i++) {
-    nl_vcpu_t *t = &s->cpu[i];
-    if (!t->started)
-      continue;
-    pthread_join(t->tid, NULL);
-    t->started = false;
-    s->data[i] = t->fresh; /* the probe pages written are data now */
-    pthread_mutex_destroy(&t->lock);
-    if (t->err[0] && !err[0])
-      memcpy(err, t->err, sizeof err);
-  }
+  for (uint32_t i = 0; i < s->nvms; i++)
+    nl_join(s, i, err, sizeof err);
   if (err[0])
     sc_broken(s->c, "live vCPU thread: %s", err);
+}
+
+void nl_vm_off(nl_t *s, uint32_t k) {
+  char err[sizeof s->cpu[0].err] = "";
+  if (s->cpu[k].started)
+    atomic_store(&s->cpu[k].stop, true);
+  nl_join(s, k, err, sizeof err);
+  if (err[0]) {
+    nl_stop(s);
+    sc_broken(s->c, "live vCPU thread: %s", err);
+  }
+  mmc_error_t e = {0};
+  int rc = s->vm[k] ? wl_vm_shutdown(s->vm[k], &e) : 0;
+  s->vm[k] = NULL;
+  if (rc) {
+    nl_stop(s);
+    sc_broken(s->c, "power-off of live scenario VM %u: %s (%s)", k, e.msg, mmc_status_name(rc));
+  }
+}
+
+void nl_set_load(nl_t *s, uint32_t k, bool busy, uint32_t duty) {
+  nl_vcpu_t *t = &s->cpu[k];
+  pthread_mutex_lock(&t->lock);
+  t->busy = busy;
+  t->duty = duty < 1000 ? duty : 0;
+  t->load_changed = true;
+  pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t nl_last_change(nl_t *s, uint32_t k, nl_change_t *last) {
+  nl_vcpu_t *t = &s->cpu[k];
+  pthread_mutex_lock(&t->lock);
+  uint64_t n = t->all_changes;
+  if (n)
+    *last = t->last_change;
+  pthread_mutex_unlock(&t->lock);
+  return n;
 }
 
 void nl_fini(nl_t *s) {

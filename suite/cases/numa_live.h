@@ -1,19 +1,21 @@
 /*
  * numa_live.h — live-clock scenarios of the rebalancer and migration cases
- * (NUMA-5..7, NUMA-12, MIG-1, MIG-2, MIG-5; prefix nl_), the live counterpart of
+ * (NUMA-5..7, NUMA-10, NUMA-12, MIG-1, MIG-2, MIG-5; prefix nl_), the live counterpart of
  * numa_scen.h.
  *
  * A live scenario is a live host (MMC_CLOCK_LIVE) on a topology of the
  * case's choosing, quick mode at Numa.RebalancePeriod = NL_QUICK_PERIOD_MS
  * where honoured; VMs placed and written exactly as the stepped scenarios
  * do (pinned with numa.nodeAffinity while their pages are written, then
- * released), and each VM that runs has its one vCPU entered by a thread of
+ * released; or placed by the implementation, never pinned: NUMA-10's churn), and
+ * each VM that runs has its one vCPU entered by a thread of
  * its own, which
  *  - uses the CPU as the case declares: a busy vCPU spins between its
- *    probes (an implementation that measures demand sees a full core, as
- *    far as the machine grants it), or for its duty's share of each pace
- *    and sleeps the rest; an idle one sleeps;
- *  - every NL_PROBE_NS writes a never-written page (pages
+ *    probes (it runs or waits to run all the time: a full core of demand,
+ *    whatever share the machine grants it), or for its duty's share of
+ *    each pace and sleeps the rest; an idle one sleeps; nl_set_load
+ *    changes which (a phase change of NUMA-10's churn);
+ *  - every NL_PROBE_NS (or every probe_every-th pace) writes a never-written page (pages
  *    [data, npages) are kept for this) and locates it with the case's
  *    locator: the node its new memory comes from, its home as the kernel
  *    sees it (NUMA-1, -7). Each change is recorded with the interval it
@@ -41,7 +43,9 @@
 #include "case_util.h"
 #include "workload.h"
 
-#define NL_MAX_VMS 4u
+/* VMs a scenario powers on in all (NUMA-10's churn: at most CL_MAX_ALIVE at
+ * once); arrays are sized by it. */
+#define NL_MAX_VMS 12u
 #define NL_MAX_CHANGES 16u
 #define NL_MS 1000000ull
 /* Quick mode's rebalancer period: a quarter of the documented 2000 ms, so a
@@ -76,21 +80,25 @@ typedef struct nl_sample {
 typedef struct nl_vcpu {
   struct nl *s;
   uint32_t k;
-  bool busy;
-  uint32_t duty; /* busy: permille of each pace it spins (0: all of it) */
+  uint32_t probe_every; /* paces between two home probes (1: every pace) */
   pthread_t tid;
   bool started;
   atomic_bool stop;
-  atomic_bool probe_homes; /* write and locate a never-written page each pace */
-  pthread_mutex_t lock;    /* guards what follows */
-  uint64_t fresh;          /* next never-written page */
-  int home;                /* node of the latest probe page, -2 before the first */
-  nl_change_t change[NL_MAX_CHANGES];
+  atomic_bool probe_homes;            /* write and locate a never-written page each pace */
+  pthread_mutex_t lock;               /* guards what follows */
+  bool busy;                          /* spins between its probes (else sleeps) */
+  uint32_t duty;                      /* busy: permille of each pace it spins (0: all of it) */
+  bool load_changed;                  /* busy or duty changed since the thread declared them */
+  uint64_t fresh;                     /* next never-written page */
+  int home;                           /* node of the latest probe page, -2 before the first */
+  nl_change_t change[NL_MAX_CHANGES]; /* the first NL_MAX_CHANGES changes */
   uint32_t nchanges;
-  uint64_t track_n;  /* count pages [0, track_n) on track_node; 0 = off */
-  int track_node;    /* */
-  uint64_t on, t_on; /* the latest count and when */
-  nl_sample_t *hist; /* every count since nl_track (NL_MAX_SAMPLES) */
+  nl_change_t last_change; /* the latest change, however many came before */
+  uint64_t all_changes;    /* every change seen */
+  uint64_t track_n;        /* count pages [0, track_n) on track_node; 0 = off */
+  int track_node;          /* */
+  uint64_t on, t_on;       /* the latest count and when */
+  nl_sample_t *hist;       /* every count since nl_track (NL_MAX_SAMPLES) */
   uint32_t nhist;
   uint64_t t_first, t_first_lo;  /* first count > 0 in (t_first_lo, t_first] */
   uint64_t max_late_ns;          /* longest the machine kept it off the CPU while pacing,
@@ -134,14 +142,26 @@ void nl_fini(nl_t *s);
 typedef struct nl_vm_cfg {
   uint64_t bytes, spare;
   uint32_t mem, home;
-  bool busy;     /* its thread spins between probes */
-  uint32_t duty; /* busy: permille of each pace it spins (0: all of it) */
-  bool run;      /* false: no thread, never entered (no demand) */
-  bool keep_pin; /* stays on `home` through nl_release_all */
+  bool busy;            /* its thread spins between probes */
+  uint32_t duty;        /* busy: permille of each pace it spins (0: all of it) */
+  bool run;             /* false: no thread, never entered (no demand) */
+  bool keep_pin;        /* stays on `home` through nl_release_all */
+  bool placed;          /* never pinned: the implementation places it (mem, home unused) */
+  uint32_t probe_every; /* paces between two home probes (0 or 1: every pace) */
 } nl_vm_cfg_t;
 /* Power the VM on, write it, pin it home, start its thread and wait for its
  * first home probe (s->home0). Returns its index. */
 uint32_t nl_vm(nl_t *s, const nl_vm_cfg_t *vc);
+/* Stop VM k's thread (broken when it failed) and power the VM off; its
+ * slot stays used. */
+void nl_vm_off(nl_t *s, uint32_t k);
+/* VM k's thread changes how it uses the CPU from its next pace: busy
+ * (spinning `duty` permille of each pace, 0: all of it) or idle; it
+ * declares the new demand itself (vcpu_set_demand, where offered). */
+void nl_set_load(nl_t *s, uint32_t k, bool busy, uint32_t duty);
+/* VM k's latest home change and how many its probes saw in all (0: none,
+ * *last untouched). */
+uint64_t nl_last_change(nl_t *s, uint32_t k, nl_change_t *last);
 /* Release every VM's pin at once, once periods of s->period_ns have begun
  * (the scenario starts). */
 void nl_release_all(nl_t *s);

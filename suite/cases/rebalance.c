@@ -1178,6 +1178,10 @@ static void numa10_lone(suite_ctx_t *c) {
 }
 
 void case_numa_10(suite_ctx_t *c) {
+  if (sc_clock(c) == MMC_CLOCK_LIVE) {
+    case_numa_10_live(c);
+    return;
+  }
   const mmc_impl_t *im = sc_impl(c);
   const mmt_topology_t *run = sc_topology(c);
   mmt_topology_t *own = scen_rebalancer_can_run(&run->desc) ? NULL : cu_topology(c, TOPO4);

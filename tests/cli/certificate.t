@@ -40,9 +40,9 @@ check "--case NUMA-1: INCOMPLETE (NUMA-3 also judges NUMA-1)" status_is 4
 check "--case NUMA-1: names the unselected case" out_has "not selected.*case NUMA-3 not selected"
 
 # --clock forces a form; a case without it is not shown for its clock.
-run "$MMCERT" run --impl "$REF" --case NUMA-10 --clock live --no-perf --json "$T/live.json"
+run "$MMCERT" run --impl "$REF" --case STATE-1 --clock live --no-perf --json "$T/live.json"
 check "--clock live on a stepped-only case: not shown, exit 4" status_is 4
-check "--clock live: the reason names the missing form" out_has "NUMA-10 has no live form"
+check "--clock live: the reason names the missing form" out_has "STATE-1 has no live form"
 run "$MMCERT" run --impl "$REF" --clock fast
 check "--clock fast: exit 2" status_is 2
 
