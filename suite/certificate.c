@@ -186,8 +186,12 @@ static void judge_point(id_judgement_t *j, const char *name, const suite_cert_ca
   } else if (o->verdict == SUITE_SKIP) {
     if (j->first_kind == SUITE_NOTSHOWN_NONE)
       j->first_kind = o->kind ? o->kind : SUITE_NOTSHOWN_UNPROBED;
+    /* Variants of one case often share their reason (no live form, a
+     * missing capability): said once, then "the same". */
+    const char *why = o->reason && *o->reason ? o->reason : "";
+    bool said = *why && strstr(j->ns_why, why);
     append(j->ns_why, sizeof j->ns_why, "%scase %s: %s", j->ns_why[0] ? "; " : "", name,
-           o->reason ? o->reason : "");
+           said ? "the same" : why);
   }
 }
 

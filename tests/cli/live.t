@@ -68,5 +68,8 @@ check "list: every case without a live form gives its reason" \
 		! grep -q '(no reason given)' '$T/out'"
 run "$MMCERT" run --clock live --case STATE-1 --seed 7
 check "certificate: not shown [clock] with the case's reason" \
-	out_has "^# not shown  STATE-1 *\\[clock\\] case STATE-1: case STATE-1 has no live form (--clock live): its free-memory curve"
+	out_has "^# not shown  STATE-1 *\\[clock\\] case STATE-1/minfree-256m: case STATE-1 has no live form (--clock live): its free-memory curve"
+check "certificate: variants that share the reason say it once" \
+	sh -c "[ \$(grep '^# not shown  STATE-1' '$T/out' | grep -o 'has no live form' | wc -l) -eq 1 ] &&
+		grep -q 'case STATE-1/curve: the same' '$T/out'"
 done_testing
