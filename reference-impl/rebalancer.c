@@ -81,6 +81,9 @@ typedef struct reb_host {
   uint64_t last_period_ns;
   uint64_t period_ns; /* length of the period being measured (live demand) */
   bool measure_ok;    /* fill: allocation failed when false */
+#ifdef REF_TWINS
+  uint64_t twin_period_ns, twin_due_ns; /* twin SET2_REBALANCER_KEEPS_PERIOD_REPORTS_CHANGE */
+#endif
 } reb_host_t;
 
 static reb_vm_t *reb_vm(ref_vm_t *vm) {
@@ -226,8 +229,30 @@ static uint32_t apply_moves(ref_host_t *h, reb_host_t *rh, const rebalance_resul
   return done;
 }
 
+#ifdef REF_TWINS
+/* Twin SET2_REBALANCER_KEEPS_PERIOD_REPORTS_CHANGE: a run off the grid of
+ * the period the rebalancer had at power-on decides nothing, yet is counted
+ * and reported as a period that found nothing to move. True when skipped. */
+static bool twin_off_grid(ref_host_t *h, reb_host_t *rh, uint64_t now_ns) {
+  if (now_ns < rh->twin_due_ns) {
+    h->rebalance_periods++;
+    ref_event_emit(h, (mmc_event_t){.type = MMC_EV_REBALANCE,
+                                    .node_from = -1,
+                                    .node_to = -1,
+                                    .reason = "imbalance 0.0%"});
+    return true;
+  }
+  rh->twin_due_ns += ((now_ns - rh->twin_due_ns) / rh->twin_period_ns + 1) * rh->twin_period_ns;
+  return false;
+}
+#endif
+
 static void rebalance_period(ref_host_t *h, uint64_t now_ns, void *ctx) {
   reb_host_t *rh = ctx;
+#ifdef REF_TWINS
+  if (REF_TWIN(SET2_REBALANCER_KEEPS_PERIOD_REPORTS_CHANGE) && twin_off_grid(h, rh, now_ns))
+    return;
+#endif
   rebalance_settings_t s;
   rebalance_node_t nodes[MMC_MAX_NODES];
   fill_settings(h, &s);
@@ -280,6 +305,10 @@ static int reb_attach(ref_host_t *h, mmc_error_t *err) {
   if (!rh)
     return mmc_fail(err, MMC_ENOMEM, "rebalancer: out of memory");
   rh->last_period_ns = ref_host_now(h);
+#ifdef REF_TWINS
+  rh->twin_period_ns = ref_settings_period_ns(&h->settings, REF_SET_NUMA_REBALANCE_PERIOD);
+  rh->twin_due_ns = rh->last_period_ns + rh->twin_period_ns;
+#endif
   ref_host_set_mech(h, REF_MECH_REBALANCE, rh);
   const ref_hook_t hook = {.name = "rebalancer",
                            .period = REF_TWIN(NUMA4_RUNS_EVERY_MIGRATE_TICK)

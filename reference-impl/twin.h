@@ -64,6 +64,8 @@
     "a periodic hook keeps the period it had when registered: changes never apply")               \
   X(SET2_PERIOD_CHANGES_PERIOD_UNDER_WAY, "SET-2", "builtin:2", REF_TWIN_BROKEN,                   \
     "a changed period moves the due time of the period under way, not only the next ones")        \
+  X(SET2_REBALANCER_KEEPS_PERIOD_REPORTS_CHANGE, "SET-2", "builtin:2", REF_TWIN_LIAR,              \
+    "the rebalancer decides on the period of power-on; its runs are reported on the changed one") \
   X(NUMA1_FIRST_TOUCH_NEXT_NODE, "NUMA-1", "builtin:2", REF_TWIN_LIAR,                             \
     "first touch takes its frame from the nearest other node; pages_per_node counts it on the home") \
   X(NUMA2_MEMORY_NOT_COMMITTED, "NUMA-2", "builtin:4", REF_TWIN_BROKEN,                            \

@@ -368,7 +368,8 @@ const suite_case_t suite_cases[] = {
      .run = case_mig_5},
     {.id = "SET-2",
      .spec_ids = "SET-2",
-     .title = "a changed Numa.RebalancePeriod takes effect from the next period",
+     .title = "a changed Numa.RebalancePeriod takes effect from the next period (home changes "
+              "probed)",
      .needs_caps = MMC_CAP_REBALANCE,
      .timeout_s = 60,
      .run = case_set_2},

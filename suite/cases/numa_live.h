@@ -1,11 +1,12 @@
 /*
  * numa_live.h — live-clock scenarios of the rebalancer and migration cases
- * (NUMA-5..7, NUMA-10, NUMA-12, MIG-1, MIG-2, MIG-5; prefix nl_), the live counterpart of
- * numa_scen.h.
+ * (NUMA-5..7, NUMA-10, NUMA-12, MIG-1, MIG-2, MIG-5, SET-2; prefix nl_), the
+ * live counterpart of numa_scen.h.
  *
  * A live scenario is a live host (MMC_CLOCK_LIVE) on a topology of the
  * case's choosing, quick mode at Numa.RebalancePeriod = NL_QUICK_PERIOD_MS
- * where honoured; VMs placed and written exactly as the stepped scenarios
+ * where honoured (unless the case sets Numa.RebalancePeriod itself, as
+ * SET-2 does); VMs placed and written exactly as the stepped scenarios
  * do (pinned with numa.nodeAffinity while their pages are written, then
  * released; or placed by the implementation, never pinned: NUMA-10's churn), and
  * each VM that runs has its one vCPU entered by a thread of
@@ -162,6 +163,8 @@ void nl_set_load(nl_t *s, uint32_t k, bool busy, uint32_t duty);
 /* VM k's latest home change and how many its probes saw in all (0: none,
  * *last untouched). */
 uint64_t nl_last_change(nl_t *s, uint32_t k, nl_change_t *last);
+/* numa.nodeAffinity of VM k := mask (0 releases the pin). */
+void nl_pin(nl_t *s, uint32_t k, uint64_t mask, const char *what);
 /* Release every VM's pin at once, once periods of s->period_ns have begun
  * (the scenario starts). */
 void nl_release_all(nl_t *s);

@@ -49,14 +49,21 @@ show_failures
 # The live forms have the stepped forms' power: broken twins of the reference
 # (reference-impl/twin.h, the kill matrix runs them stepped) fail them too.
 # Each pair: the twin, then the case whose live form must fail a check of
-# the twin's SPEC id.
+# the twin's SPEC id. A run the machine leaves not shown (exit 4: threads
+# kept off the CPU, so the parts that would fail cannot be told) is run once
+# more with another seed; a pass is never retried.
 TWINS=$MMCERT_BUILD/tests/twins
 for pair in alloc6-events-do-not-recompute:ALLOC-6 alloc6-recomputed-at-every-wss-tick:ALLOC-6 \
 	numa12-locality-ignores-cpu:NUMA-12 numa12-moves-only-reported:NUMA-12 \
-	numa10-margins-dropped:NUMA-10; do
+	numa10-margins-dropped:NUMA-10 \
+	set2-period-read-once:SET-2 set2-period-changes-period-under-way:SET-2 \
+	set2-rebalancer-keeps-period-reports-change:SET-2; do
 	twin=${pair%%:*} id=${pair#*:}
-	run "$MMCERT" run --impl "$TWINS/$twin.so" --clock live --case "$id" --seed 7 --no-perf \
-		--json "$T/$twin.json"
+	for seed in 7 8; do
+		run "$MMCERT" run --impl "$TWINS/$twin.so" --clock live --case "$id" --seed $seed \
+			--no-perf --json "$T/$twin.json"
+		[ "$rc" -eq 4 ] || break
+	done
 	check "twin $twin: $id's live form fails it" \
 		sh -c "[ $rc -eq 1 ] && grep -q '^    not ok [0-9]* - live: ' '$T/out'"
 done
