@@ -407,8 +407,8 @@ static bool set2_live_step(set2_live_t *l, const set2_step_t *st, set2_seen_t *s
   return true;
 }
 
-/* Never-written pages each VM keeps for its probes: ten probes a second
- * at most for as long as every step may wait. */
+/* Never-written pages each VM keeps for its probes: one every NL_PROBE_NS
+ * for as long as the release and every step may wait. */
 static uint64_t set2_live_spare(const set2_live_t *l) {
   uint64_t span = 4 * l->p[SET2_LONG] + set2_nsteps * (3 * l->p[SET2_LONG] + l->p[SET2_SHORT]);
   return span / NL_PROBE_NS + 256;
