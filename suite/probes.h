@@ -77,7 +77,8 @@ int probe_page_os_node(const void *addr);
 int probe_mincore(const void *addr, size_t len, uint64_t *resident, unsigned char *vec,
                   mmc_error_t *err);
 
-/* ---- process memory through /proc/self/smaps_rollup and /proc/self/status */
+/* ---- process memory through /proc/self/smaps_rollup, /proc/self/status and
+ * /proc/self/smaps */
 
 typedef struct probe_rollup {
   uint64_t rss_bytes;       /* smaps_rollup Rss */
@@ -86,6 +87,10 @@ typedef struct probe_rollup {
   uint64_t pss_shmem_bytes; /* Pss_Shmem: memfd/shmem pages (the pools) */
   uint64_t swap_bytes;      /* Swap */
   uint64_t rss_shmem_bytes; /* /proc/self/status RssShmem */
+  /* Of RssShmem, the pages of the program's and its libraries' own files
+   * when they are on tmpfs (a tmpfs root): code, not memory anyone holds.
+   * 0 with `path` (a test's file). */
+  uint64_t image_shmem_bytes;
 } probe_rollup_t;
 
 int probe_rollup(probe_rollup_t *out, const char *path, mmc_error_t *err);

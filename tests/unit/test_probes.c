@@ -7,8 +7,11 @@
  * zero-page bits, from the real file as root and from files the test
  * writes). Probes serve NUMA-1/9, SEC-1, INT-1, TPS-*, SWAP-2.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <link.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -188,6 +192,56 @@ static void test_rollup_sees_shmem_grow(void **state) {
   munmap(p, TEST_BYTES);
   close(fd);
   assert_int_equal(probe_rollup(&after, "/nonexistent/smaps_rollup", &err), MMC_EIO);
+}
+
+static int find_cmocka(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  if (info->dlpi_name && strstr(info->dlpi_name, "libcmocka")) {
+    snprintf(data, PATH_MAX, "%s", info->dlpi_name);
+    return 1;
+  }
+  return 0;
+}
+
+/* A library loaded from tmpfs: its mapped pages are RssShmem and are counted
+ * as image pages; once unloaded they are gone from both. */
+static void test_rollup_tells_image_pages_apart(void **state) {
+  (void)state;
+  struct statfs fs;
+  if (statfs("/dev/shm", &fs) != 0 || (unsigned long)fs.f_type != 0x01021994ul) {
+    skip(); /* no tmpfs here to load a library from */
+    return;
+  }
+  char lib[PATH_MAX] = "";
+  dl_iterate_phdr(find_cmocka, lib);
+  assert_true(lib[0]);
+  char copy[] = "/dev/shm/mmcert-test-image-XXXXXX.so";
+  int out = mkstemps(copy, 3);
+  assert_true(out >= 0);
+  FILE *in = fopen(lib, "rb");
+  assert_non_null(in);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    assert_int_equal(write(out, buf, n), (ssize_t)n);
+  fclose(in);
+  close(out);
+  probe_rollup_t before, loaded, after;
+  mmc_error_t err = {0};
+  assert_int_equal(probe_rollup(&before, NULL, &err), 0);
+  void *h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+  assert_non_null(h);
+  assert_int_equal(probe_rollup(&loaded, NULL, &err), 0);
+  assert_true(loaded.image_shmem_bytes > before.image_shmem_bytes);
+  assert_true(loaded.rss_shmem_bytes - before.rss_shmem_bytes >=
+              loaded.image_shmem_bytes - before.image_shmem_bytes);
+  dlclose(h);
+  unlink(copy);
+  assert_int_equal(probe_rollup(&after, NULL, &err), 0);
+  assert_int_equal(after.image_shmem_bytes, before.image_shmem_bytes);
+  /* From a file (a test's), no image is read. */
+  assert_int_equal(probe_rollup(&after, "/proc/self/smaps_rollup", &err), 0);
+  assert_int_equal(after.image_shmem_bytes, 0);
 }
 
 static void test_affinity_maps_cpus_to_nodes(void **state) {
@@ -396,6 +450,7 @@ int main(void) {
       cmocka_unit_test(test_mincore_touch_and_punch),
       cmocka_unit_test(test_move_pages_query_node0),
       cmocka_unit_test(test_rollup_sees_shmem_grow),
+      cmocka_unit_test(test_rollup_tells_image_pages_apart),
       cmocka_unit_test(test_affinity_maps_cpus_to_nodes),
       cmocka_unit_test(test_pagemap_decode_bits),
       cmocka_unit_test(test_pagemap_anon_present_exclusive_gone),
