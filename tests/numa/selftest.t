@@ -1,8 +1,10 @@
 # selftest.t — proves tests/numa/check-numa.sh never passes silently (faults):
 # boots the real guest with fake `mmcert` programs (busybox sh scripts) that pass, fail,
 # cut their TAP short, hang, lie about their exit status, skip NUMA cases, panic the
-# kernel; and with kernels that cannot start or never reach init. Each must give the
-# documented exit status and message. Boots ~12 guests (about 2-3 minutes under TCG);
+# kernel; and with kernels that cannot start or never reach init; the Linux
+# implementation's swap disk there, and its absence said (no modules, a module that does
+# not load) without failing the run. Each must give the documented exit status and
+# message. Boots ~15 guests (about 3-4 minutes under TCG);
 # not part of `make check`: run `prove --exec /bin/sh tests/numa/selftest.t`.
 # The kernel comes from ./build/numa-cache (a first `make check-numa` fills it) unless
 # NUMA_CACHE names another directory.
@@ -71,10 +73,18 @@ MIGHEAD='echo "== migration: fake"; echo "  figure  value unit  peer  value  rat
 MPROW='echo "  migration throughput                  39531.376 pages/s  move_pages(2), vCPUs running        197462.319    0.200  "'
 fake benchpass "$TAPH; echo 1..1; echo 'ok 1 - A'; exit 0" "$MIGHEAD; $MPROW; exit 0"
 fake benchnomp "$TAPH; exit 0" "$MIGHEAD; echo '  move_pages(2) peer: not measured'; exit 0"
+# The Linux implementation (a libmmlinux.so beside mmcert): its run says where its TMPDIR is.
+LINUXRUN='case "$*" in *libmmlinux*) for a; do [ "$p" = --json ] && echo "{}" >"$a"; p=$a; done
+  echo "TAP version 13"; echo 1..1; echo "ok 1 - TMPDIR $TMPDIR is $(stat -f -c %T "$TMPDIR")"; exit 1 ;; esac'
+fake linux "$LINUXRUN
+$TAPH; echo 1..1; echo 'ok 1 - A'; exit 0"
+echo "not a library" >"$T/linux/libmmlinux.so"
+# A kernel cache whose ext4 module is damaged.
+cp -r "$CACHE" "$T/badcache" && for m in "$T"/badcache/*/modules/ext4.ko; do echo "not a module" >"$m"; done
 fake benchbroken "$TAPH; exit 0" "$MIGHEAD; echo 'mmcert bench migration: setup: no memory' >&2; exit 1"
 
 echo "TAP version 13"
-echo "1..17"
+echo "1..20"
 expect "a passing suite passes" 0 "check-numa: PASS" --build-dir "$T/pass"
 expect "a failing case fails" 1 "FAIL: 1 case(s) failed" --build-dir "$T/fail"
 expect "TAP cut short is a fault" 3 "TAP plan 1..3 but 1 tests seen" --build-dir "$T/short"
@@ -101,6 +111,13 @@ expect "a migration table without move_pages(2) on real nodes fails" 1 \
 expect "a benchmark that could not measure fails" 1 \
   "FAIL: mmcert bench exited with status 1 inside the guest" \
   --build-dir "$T/benchbroken" --bench migration --bench-only --mem-per-node 1G
+expect "the Linux implementation's swap files go to the swap disk (ext4)" 0 \
+  "ok 1 - TMPDIR /mnt/swapdisk is ext2/ext3" --build-dir "$T/linux"
+expect "a kernel without modules: no swap disk, said, and the Linux run goes on" 0 \
+  "swap disk MISSING: --kernel .* comes without modules" \
+  --build-dir "$T/linux" --kernel "$(ls -1 "$CACHE"/linux-image-*/boot/vmlinuz-* | head -n 1)"
+expect "a module that does not load: said, and the Linux run goes on" 0 \
+  "swap disk MISSING: insmod ext4 failed" --build-dir "$T/linux" --cache-dir "$T/badcache"
 echo "not a kernel" >"$T/notakernel"
 expect "QEMU refusing to start is a fault" 3 "QEMU exited (status 1) before the guest printed anything" \
   --build-dir "$T/pass" --kernel "$T/notakernel"
