@@ -221,7 +221,10 @@ struct mmc_vcpu {
   _Atomic pid_t exit_tid;
   _Atomic uint64_t exit_cpu_ns;
   bool binding_applied;
-  uint32_t demand; /* permille, counted in the placement aggregates (place_lock) */
+  /* permille, counted in the placement aggregates: written under
+   * place_lock with them; atomic because the live rebalancer reads it under
+   * h->lock while the vCPU's thread declares a new one */
+  _Atomic uint32_t demand;
 };
 
 struct ref_vm {
