@@ -183,7 +183,7 @@ static void nl_pace(nl_vcpu_t *t, bool busy, uint32_t duty, uint64_t until) {
     /* A duty below full spins its share of the pace, then sleeps. */
     uint64_t spin_end = duty ? until - NL_PROBE_NS + NL_PROBE_NS * duty / 1000 : until;
     for (uint64_t last = now; now < spin_end && !atomic_load(&t->stop); last = now) {
-      now = cu_now_ns(); /* busy: the demand an implementation may measure is this CPU time */
+      now = cu_now_ns(); /* busy: runnable all along, a full core of demand */
       late = now - last > late ? now - last : late;
     }
     if (now < until && !atomic_load(&t->stop))
