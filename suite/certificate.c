@@ -167,12 +167,14 @@ typedef struct id_judgement {
   bool failed, missing;
   char fail_why[1024], ns_why[1024];
   suite_notshown_kind_t first_kind;
+  const char *ns_last; /* the reason of the not-shown point folded in last */
 } id_judgement_t;
 
 /* Fold the outcome `o` of the test point `name` ("NUMA-2/builtin-4") in. */
 static void judge_point(id_judgement_t *j, const char *name, const suite_cert_case_t *o) {
   if (!o) {
     j->missing = true;
+    j->ns_last = NULL; /* "the same" refers to the entry just before it */
     append(j->ns_why, sizeof j->ns_why, "%scase %s not selected", j->ns_why[0] ? "; " : "", name);
   } else if (o->verdict == SUITE_FAIL) {
     j->failed = true;
@@ -186,10 +188,12 @@ static void judge_point(id_judgement_t *j, const char *name, const suite_cert_ca
   } else if (o->verdict == SUITE_SKIP) {
     if (j->first_kind == SUITE_NOTSHOWN_NONE)
       j->first_kind = o->kind ? o->kind : SUITE_NOTSHOWN_UNPROBED;
-    /* Variants of one case often share their reason (no live form, a
-     * missing capability): said once, then "the same". */
+    /* Variants of one case, folded in one after another, often share their
+     * reason (no live form, a missing capability): said once, then "the
+     * same". */
     const char *why = o->reason && *o->reason ? o->reason : "";
-    bool said = *why && strstr(j->ns_why, why);
+    bool said = *why && j->ns_last && strcmp(j->ns_last, why) == 0;
+    j->ns_last = why;
     append(j->ns_why, sizeof j->ns_why, "%scase %s: %s", j->ns_why[0] ? "; " : "", name,
            said ? "the same" : why);
   }
