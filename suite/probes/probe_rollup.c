@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <link.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,6 @@ static int read_kb_fields(const char *file, const probe_field_t *fields, size_t 
   return 0;
 }
 
-#define TMPFS_MAGIC_NUMBER 0x01021994ul
 enum { max_images = 64 };
 
 /* The files of the loaded objects (the program and its libraries) that are on
@@ -69,7 +69,7 @@ static void add_image(images_t *im, const char *name) {
   char real[PATH_MAX];
   struct statfs fs;
   if (im->n >= max_images || !name[0] || !realpath(name, real) || statfs(real, &fs) != 0 ||
-      (unsigned long)fs.f_type != TMPFS_MAGIC_NUMBER)
+      (unsigned long)fs.f_type != TMPFS_MAGIC)
     return;
   for (size_t i = 0; i < im->n; i++)
     if (strcmp(im->path[i], real) == 0)

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -208,7 +209,7 @@ static int find_cmocka(struct dl_phdr_info *info, size_t size, void *data) {
 static void test_rollup_tells_image_pages_apart(void **state) {
   (void)state;
   struct statfs fs;
-  if (statfs("/dev/shm", &fs) != 0 || (unsigned long)fs.f_type != 0x01021994ul) {
+  if (statfs("/dev/shm", &fs) != 0 || (unsigned long)fs.f_type != TMPFS_MAGIC) {
     skip(); /* no tmpfs here to load a library from */
     return;
   }
