@@ -41,9 +41,8 @@
 
 #include "cases_list.h"
 #include "numa_live.h"
+#include "numa_scen.h"
 
-#define CL_TOPO "synthetic:node:2 core:2 pu:1;memory=256M"
-#define CL_TOPO_ONE_CORE "synthetic:node:2 core:1 pu:1;memory=256M"
 #define CL_CHURN_PERIODS 20u
 #define CL_CHURN_MAX_NS (30000ull * NL_MS)
 #define CL_STEADY_PERIODS 10u
@@ -55,7 +54,6 @@
 #define CL_MIN_PAGES 128u
 #define CL_MAX_PAGES 512u
 #define CL_LONE_PERIODS 12u
-#define CL_MIB (1024ull * 1024ull)
 
 /* A VM's CPU use, permille of a core: busy, half busy, idle. */
 static const uint32_t cl_loads[] = {1000, 500, 0};
@@ -237,7 +235,7 @@ static void cl_churn(suite_ctx_t *c) {
   cl_run_t *r = calloc(1, sizeof *r);
   if (!r)
     sc_broken(c, "out of memory for the live churn");
-  if (!nl_init(&r->s, c, CL_TOPO, NULL, 0)) {
+  if (!nl_init(&r->s, c, SCEN_TOPO2, NULL, 0)) {
     free(r);
     return;
   }
@@ -278,11 +276,11 @@ static void cl_lone(suite_ctx_t *c) {
   const mmc_setting_value_t set[] = {{"Numa.RebalanceCoresNode", 1},
                                      {"Numa.RebalanceCoresTotal", 2}};
   nl_t s;
-  if (!nl_init(&s, c, CL_TOPO_ONE_CORE, set, 2))
+  if (!nl_init(&s, c, SCEN_TOPO2_ONE_CORE, set, 2))
     return;
   uint64_t p = s.period_ns, spare = (CL_LONE_PERIODS + 4) * p / NL_PROBE_NS + 256;
   const nl_vm_cfg_t vc = {
-      .bytes = 4 * CL_MIB + spare * MMC_PAGE_SIZE, .spare = spare, .busy = true, .run = true};
+      .bytes = 4 * SCEN_MIB + spare * MMC_PAGE_SIZE, .spare = spare, .busy = true, .run = true};
   uint32_t k = nl_vm(&s, &vc);
   nl_release_all(&s);
   uint64_t t0 = cu_now_ns();

@@ -35,7 +35,6 @@
 #include "numa_live.h"
 #include "numa_scen.h"
 
-#define TOPO2 "synthetic:node:2 core:2 pu:1;memory=256M"
 #define TOPO2_BIG "synthetic:node:2 core:2 pu:1;memory=512M"
 #define FULL 1000u
 #define NS_PER_S 1000000000ull
@@ -203,7 +202,7 @@ static void mig1_live_judge(suite_ctx_t *c, nl_t *s, uint32_t k, const nl_change
 
 static void mig1_live(suite_ctx_t *c) {
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, NULL, 0))
+  if (!nl_init(&s, c, SCEN_TOPO2, NULL, 0))
     return;
   uint32_t k;
   nl_change_t mv;
@@ -236,7 +235,7 @@ void case_mig_1(suite_ctx_t *c) {
     return;
   }
   scen_t s;
-  scen_init(&s, c, TOPO2, NULL, 0);
+  scen_init(&s, c, SCEN_TOPO2, NULL, 0);
   cu_locator_t loc;
   cu_locator_init(c, &loc, &s.topo->desc);
   base_moved_t m = base_move(&s, &loc, 16 * SCEN_MIB, 2);
@@ -327,7 +326,7 @@ static void mig3_run(suite_ctx_t *c, bool short_dest, uint64_t limit, mig3_run_t
   const uint64_t bytes = 32 * SCEN_MIB;
   uint64_t pages = bytes / MMC_PAGE_SIZE - 16;
   scen_t s;
-  scen_init(&s, c, TOPO2, set, 2);
+  scen_init(&s, c, SCEN_TOPO2, set, 2);
   cu_locator_t loc;
   cu_locator_init(c, &loc, &s.topo->desc);
   if (short_dest) { /* fill node 1 first, pinned, idle */
@@ -423,7 +422,7 @@ static void mig3_live_run(suite_ctx_t *c, bool short_dest, uint64_t limit, mig3_
                           mig3_live_cap_t *w) {
   const mmc_setting_value_t set[] = {{"Numa.PageMigRateMax", MIG3_RATE}};
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, set, 1))
+  if (!nl_init(&s, c, SCEN_TOPO2, set, 1))
     sc_skip(c, "MIG-3 live: no probe locates pages here");
   const uint64_t bytes = 32 * SCEN_MIB, pages = bytes / MMC_PAGE_SIZE + nl_probe_pages(&s);
   if (short_dest) { /* fill node 1 first, pinned, idle */
@@ -725,7 +724,7 @@ void case_mig_4(suite_ctx_t *c) {
 
 static void mig5_live(suite_ctx_t *c, const mmc_setting_value_t *set, size_t nset) {
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, set, nset))
+  if (!nl_init(&s, c, SCEN_TOPO2, set, nset))
     return;
   uint32_t k;
   nl_change_t mv;
@@ -771,7 +770,7 @@ void case_mig_5(suite_ctx_t *c) {
     return;
   }
   scen_t s;
-  scen_init(&s, c, TOPO2, set, 1);
+  scen_init(&s, c, SCEN_TOPO2, set, 1);
   cu_locator_t loc;
   cu_locator_init(c, &loc, &s.topo->desc);
   base_moved_t m = base_move(&s, &loc, 4 * SCEN_MIB, 2);

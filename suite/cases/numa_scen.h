@@ -24,6 +24,12 @@
 #define SCEN_MAX_VMS 16u
 #define SCEN_MS 1000000ull
 #define SCEN_MIB (1024ull * 1024ull)
+/* The rebalancer scenarios' emulated hosts (stepped and live): 2 nodes of 2
+ * cores, where the rebalancer runs with the documented cores thresholds, and
+ * of 1 core (the thresholds lowered to the host, as NUMA-8b shows they may
+ * be), where one busy vCPU fills a node. */
+#define SCEN_TOPO2 "synthetic:node:2 core:2 pu:1;memory=256M"
+#define SCEN_TOPO2_ONE_CORE "synthetic:node:2 core:1 pu:1;memory=256M"
 
 typedef struct ns {
   suite_ctx_t *c;

@@ -37,7 +37,6 @@
 #include "numa_live.h"
 #include "numa_scen.h"
 
-#define TOPO2 "synthetic:node:2 core:2 pu:1;memory=256M"
 #define TOPO2_SMALL "synthetic:node:2 core:2 pu:1;memory=64M"
 #define TOPO4 "synthetic:node:4 core:2 pu:1;memory=512M"
 #define FULL 1000u /* permille: one core */
@@ -198,7 +197,7 @@ static numa4_grid_t numa4_grid(const uint64_t *lo, const uint64_t *hi, size_t n,
 
 static void numa4_live(suite_ctx_t *c) {
   const mmc_impl_t *im = sc_impl(c);
-  mmt_topology_t *t = cu_topology(c, TOPO2);
+  mmt_topology_t *t = cu_topology(c, SCEN_TOPO2);
   const mmc_setting_value_t set[] = {{"Numa.RebalancePeriod", NUMA4_LIVE_PERIOD_MS}};
   mmc_host_t *h = sc_host(c, t, MMC_CLOCK_LIVE, set, 1);
   probe_maps_t maps;
@@ -343,7 +342,7 @@ void case_numa_4(suite_ctx_t *c) {
    * happened in; ticks end on every period boundary. */
   scen_t s;
   cu_locator_t loc;
-  if (!scen_open(&s, c, TOPO2, NULL, 0, &loc, HALF_4M))
+  if (!scen_open(&s, c, SCEN_TOPO2, NULL, 0, &loc, HALF_4M))
     return;
   base3(&s, 4 * SCEN_MIB);
   uint64_t p = scen_period(&s), t0 = scen_now(&s);
@@ -395,7 +394,7 @@ enum { numa5_live_lowered = 20 };
 static void numa5_live_threshold(suite_ctx_t *c) {
   const mmc_setting_value_t high[] = {{"Numa.MigImbalanceThreshold", 150}};
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, high, 1))
+  if (!nl_init(&s, c, SCEN_TOPO2, high, 1))
     return;
   nl_base(&s, 4 * SCEN_MIB, 0);
   uint64_t cursor = 0, p = s.period_ns;
@@ -461,7 +460,7 @@ void case_numa_5(suite_ctx_t *c) {
   const mmc_setting_value_t high[] = {{"Numa.MigImbalanceThreshold", 150}};
   scen_t s;
   cu_locator_t loc;
-  if (!scen_open(&s, c, TOPO2, high, 1, &loc, HALF_4M))
+  if (!scen_open(&s, c, SCEN_TOPO2, high, 1, &loc, HALF_4M))
     return;
   base3(&s, 4 * SCEN_MIB);
   uint64_t p = scen_period(&s), t0 = scen_now(&s);
@@ -515,7 +514,7 @@ static const mmc_setting_value_t no_migration[] = {{"Numa.PageMigEnable", 0}};
  * after it. */
 static void numa6_live(suite_ctx_t *c) {
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, no_migration, 1))
+  if (!nl_init(&s, c, SCEN_TOPO2, no_migration, 1))
     return;
   uint64_t spare = nl_probe_pages(&s), cursor = 0;
   const nl_vm_cfg_t a = {.bytes = 4 * SCEN_MIB + spare * MMC_PAGE_SIZE,
@@ -565,7 +564,7 @@ void case_numa_6(suite_ctx_t *c) {
    * so it stays). Lower index would favour A: the move must be B's. */
   scen_t s;
   cu_locator_t loc;
-  if (!scen_open(&s, c, TOPO2, no_migration, 1, &loc, HALF_4M))
+  if (!scen_open(&s, c, SCEN_TOPO2, no_migration, 1, &loc, HALF_4M))
     return;
   scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 0, FULL);
   scen_vm(&s, 1, 4 * SCEN_MIB, 1u << 1, FULL);
@@ -612,7 +611,7 @@ out:
 
 static void numa7_live(suite_ctx_t *c) {
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, no_migration, 1))
+  if (!nl_init(&s, c, SCEN_TOPO2, no_migration, 1))
     return;
   uint32_t k;
   nl_change_t mv;
@@ -668,7 +667,7 @@ void case_numa_7(suite_ctx_t *c) {
   scen_t s;
   cu_locator_t loc;
   const uint64_t bytes = 8 * SCEN_MIB, half = bytes / MMC_PAGE_SIZE / 2;
-  if (!scen_open(&s, c, TOPO2, no_migration, 1, &loc, half))
+  if (!scen_open(&s, c, SCEN_TOPO2, no_migration, 1, &loc, half))
     return;
   base3(&s, bytes);
   size_t from = s.nev;
@@ -730,7 +729,7 @@ static const scen_move_t *move_of(const scen_move_t *mv, size_t n, uint32_t k) {
 static void numa12_locality(suite_ctx_t *c, const mmc_setting_value_t *set, bool contended) {
   scen_t s;
   cu_locator_t loc;
-  if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
+  if (!scen_open(&s, c, SCEN_TOPO2, set, 1, &loc, HALF_4M))
     return;
   /* A: memory on node 0, home node 1, a fifth of a core. */
   uint32_t a = vm_split(&s, 1, 0, 1, 200, false);
@@ -767,7 +766,7 @@ static void numa12_locality(suite_ctx_t *c, const mmc_setting_value_t *set, bool
 static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool contended) {
   scen_t s;
   cu_locator_t loc;
-  if (!scen_open(&s, c, TOPO2, set, 1, &loc, HALF_4M))
+  if (!scen_open(&s, c, SCEN_TOPO2, set, 1, &loc, HALF_4M))
     return;
   int64_t interval = cu_setting(c, s.h, "Numa.SwapInterval");
   uint32_t a, b;
@@ -840,7 +839,6 @@ static void numa12_swap(suite_ctx_t *c, const mmc_setting_value_t *set, bool con
  * points (no locality move of its own) but more than none (a swap
  * candidate): the only moves left are A's, alone or in a swap, both into
  * node 0. Moves and locality are probed; the reasons are cross-checked. */
-#define TOPO2_ONE_CORE "synthetic:node:2 core:1 pu:1;memory=256M"
 enum { numa12_light = 200, numa12_pinned = 2 };
 
 /* Never-written pages a VM keeps for its home probes over `periods` (and
@@ -957,7 +955,7 @@ static void numa12_watch_contended(suite_ctx_t *c, nl_t *s, uint64_t periods, co
 static void numa12_live_locality(suite_ctx_t *c) {
   const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, set, 1))
+  if (!nl_init(&s, c, SCEN_TOPO2, set, 1))
     return;
   uint32_t a = numa12_vm(&s, 8, 0, 1, numa12_light, false, numa12_periods), k = 0;
   uint64_t data = s.data[a], cursor = 0;
@@ -986,7 +984,7 @@ static void numa12_live_locality(suite_ctx_t *c) {
 static bool numa12_open_one_core(nl_t *s, suite_ctx_t *c) {
   const mmc_setting_value_t set[] = {
       {"Numa.PageMigEnable", 0}, {"Numa.RebalanceCoresNode", 1}, {"Numa.RebalanceCoresTotal", 2}};
-  return nl_init(s, c, TOPO2_ONE_CORE, set, 3);
+  return nl_init(s, c, SCEN_TOPO2_ONE_CORE, set, 3);
 }
 
 static void numa12_live_locality_contended(suite_ctx_t *c) {
@@ -1029,7 +1027,7 @@ static const char *numa12_apart(const nl_change_t *x, const nl_change_t *y, char
 static void numa12_live_swap(suite_ctx_t *c) {
   const mmc_setting_value_t set[] = {{"Numa.PageMigEnable", 0}};
   nl_t s;
-  if (!nl_init(&s, c, TOPO2, set, 1))
+  if (!nl_init(&s, c, SCEN_TOPO2, set, 1))
     return;
   int64_t interval = cu_setting(c, s.h, "Numa.SwapInterval");
   uint64_t periods = (uint64_t)(3 * interval + 1), cursor = 0;
@@ -1156,7 +1154,7 @@ enum { numa10_lone_periods = 12 };
 static void numa10_lone(suite_ctx_t *c) {
   scen_t s;
   cu_locator_t loc;
-  if (!scen_open(&s, c, TOPO2, NULL, 0, &loc, HALF_4M))
+  if (!scen_open(&s, c, SCEN_TOPO2, NULL, 0, &loc, HALF_4M))
     return;
   scen_vm(&s, 2, 4 * SCEN_MIB, 1u << 0, FULL);
   scen_pin(&s, 0, 0);

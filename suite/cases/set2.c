@@ -63,7 +63,6 @@
 #include "numa_live.h"
 #include "numa_scen.h"
 
-#define SET2_TOPO "synthetic:node:2 core:2 pu:1;memory=256M"
 #define SET2_FULL 1000u /* permille: one core */
 enum {
   set2_long_ms = 2000,
@@ -222,7 +221,7 @@ static void set2_stepped(suite_ctx_t *c) {
   const mmc_setting_value_t set[] = {{"Numa.RebalancePeriod", set2_long_ms}};
   scen_t s;
   cu_locator_t loc;
-  scen_init(&s, c, SET2_TOPO, set, 1);
+  scen_init(&s, c, SCEN_TOPO2, set, 1);
   s.boot_pages = set2_boot_pages;
   if (!cu_locator_try(c, &loc, &s.topo->desc,
                       "the rebalancer's home changes (probed by where new memory goes)")) {
@@ -444,7 +443,7 @@ static void set2_live(suite_ctx_t *c) {
   if (!l)
     sc_broken(c, "out of memory");
   l->c = c;
-  if (!nl_init(&l->s, c, SET2_TOPO, set, 1)) {
+  if (!nl_init(&l->s, c, SCEN_TOPO2, set, 1)) {
     free(l);
     return;
   }
