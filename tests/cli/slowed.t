@@ -39,7 +39,7 @@ bench() { # NAME IMPL [slowdown %]
 	MMCERT_TEST_SLOW_COPY_PCT=${3:-} "$MMCERT" bench move --impl "$2" --repeat 1 \
 		--json "$T/$1.json" >"$T/$1.out" 2>&1
 }
-one() { # KIND RUN
+one() { # KIND RUN (a number, or "againN" for a repeated comparison's runs)
 	case $1 in
 	ref) bench "ref-$2" "$REF" ;;
 	same) bench "same-$2" "$T/libmmref-copy.so" ;;
@@ -51,15 +51,21 @@ rate_of() { # pages per CPU-second:ratio to the peer, from the table
 	sed -n 's/^  move_range per CPU-second  *\([0-9.]*\) .*  \([0-9.]*\)  *$/\1:\2/p' "$T/$1.out"
 }
 
+# The six orders of the three builds, each twice: every build runs first,
+# second and last equally often and follows each of the other two equally
+# often (a Williams design), so whatever a run leaves behind for the next
+# one (the slowed build's busy waits, the page cache) falls on all alike.
+# Plain rotation had the reference follow the slowed build in 2 cycles of 3
+# and its copy in 1 of 3, and the unchanged copy read 2-4 % below the
+# reference in most runs of the test (p down to 0.008).
+ORDERS="ref same slowed/same slowed ref/slowed ref same/ref slowed same/slowed same ref/same ref slowed"
+order_of() { # CYCLE (1-based): its order of the builds
+	echo "$ORDERS" | cut -d/ -f$(((($1 - 1) % 6) + 1))
+}
 failed=0
 i=1
 while [ $i -le $RUNS ]; do
-	case $((i % 3)) in
-	1) order="ref same slowed" ;;
-	2) order="same slowed ref" ;;
-	0) order="slowed ref same" ;;
-	esac
-	for k in $order; do one "$k" $i || failed=$((failed + 1)); done
+	for k in $(order_of $i); do one "$k" $i || failed=$((failed + 1)); done
 	i=$((i + 1))
 done
 rc=$failed
@@ -73,10 +79,46 @@ echo "# load: $(cat /proc/loadavg)"
 run "$MMCERT" results import --db "$T/h.db" "$T"/ref-*.json "$T"/same-*.json "$T"/slowed-*.json
 check "the runs imported" status_is 0
 
-run "$MMCERT" compare --db "$T/h.db" "db:file=$T/ref-" "db:file=$T/same-"
-sed -n 's/^/# /p' "$T/out" | grep 'per CPU-second'
-check "unchanged build: compared (exit 0 or 1, never a usage error)" sh -c "[ $rc -eq 0 ] || [ $rc -eq 1 ]"
-check "unchanged build: no change on the engine's figure against its peer" out_has "^$FIG .*(n=$RUNS) .* no change ("
+unchanged() { # OLD-PREFIX NEW-PREFIX: compare the two; 0 when "no change" on FIG
+	run "$MMCERT" compare --db "$T/h.db" "db:file=$T/$1" "db:file=$T/$2"
+	sed -n 's/^/# /p' "$T/out" | grep 'per CPU-second'
+	grep -q "^$FIG .*(n=$RUNS) .* no change (" "$T/out"
+}
+# An unchanged build is flagged at compare's alpha (0.05) whenever the runs
+# happen to fall that way: 1 comparison in 20 at best, more when the
+# machine drifts during the runs. One flag is then what alpha allows, not a
+# finding, and the test would fail 1 CI run in 20 for nothing (it did:
+# "no change" failed once in CI with the same code on both sides). So a
+# flag is repeated once with new runs of both builds, in turns, and the
+# check fails only when the second, independent comparison flags as well
+# (about 1 in 400 for exchangeable runs; a real difference between the two
+# objects flags both).
+unchanged_verdict=0
+unchanged ref- same-
+first=$?
+compare_rc=$rc
+if [ $first -ne 0 ]; then
+	unchanged_verdict=1
+	sed -n "s|^\($FIG .*\)|# first comparison flagged: \1|p" "$T/out"
+	echo "# alpha 0.05 allows that 1 time in 20; repeating with $RUNS new runs of each"
+	i=1
+	while [ $i -le $RUNS ]; do
+		if [ $((i % 2)) -eq 1 ]; then order="ref same"; else order="same ref"; fi
+		for k in $order; do one "$k" "again$i" || failed=$((failed + 1)); done
+		i=$((i + 1))
+	done
+	# Their own prefixes: db:file=$T/ref- must keep selecting the first 12.
+	for f in "$T"/ref-again*.json "$T"/same-again*.json; do
+		b=${f##*/}
+		mv "$f" "$T/again-$b"
+	done
+	run "$MMCERT" results import --db "$T/h.db" "$T"/again-*.json
+	[ "$rc" -eq 0 ] && unchanged again-ref- again-same- && unchanged_verdict=0
+fi
+check "unchanged build: compared (exit 0 or 1, never a usage error)" \
+	sh -c "[ $compare_rc -eq 0 ] || [ $compare_rc -eq 1 ]"
+check "unchanged build: no change on the engine's figure against its peer (once, or on a repeat with new runs)" \
+	sh -c "[ $unchanged_verdict -eq 0 ] && [ $failed -eq 0 ]"
 run "$MMCERT" compare --db "$T/h.db" "db:file=$T/ref-" "db:file=$T/slowed-"
 sed -n 's/^/# /p' "$T/out" | grep 'per CPU-second'
 check "slowed build: compare exits 1" status_is 1
