@@ -1220,12 +1220,11 @@ if [ "$bench_linux" = 1 ]; then
     [ "$blrc" -le 1 ] || { note "FAIL: mmcert bench --impl libmmlinux.so exited with status $blrc (above 128: killed by a signal)"; verdict=1; }
     lmp=$(grep -E '^  migration throughput +[0-9.]+ pages/s +move_pages\(2\), vCPUs running +[0-9.]+ ' "$blog")
     [ -z "$lmp" ] || note "Linux migration beside move_pages(2), vCPUs running: $(printf '%s\n' "$lmp" | awk '{ printf "%s pages/s against %s, ratio %s", $3, $(NF - 1), $NF }')"
-    # Under TCG on one host thread the kernel's migration of pages the VM's
-    # running vCPU threads use waits, page by page, for the other vCPU's
-    # turn; the same guest under MTTCG moved them 100 times faster
-    # (doc/migration.md): the figure then measures the emulator.
+    # Under TCG on one host thread each page the kernel migrates of a VM
+    # whose vCPU threads run cost ~4 ms of CPU; the same guest under MTTCG
+    # moved them 100 times faster (doc/migration.md).
     [ -n "$lmp" ] && [ "$accel" = tcg ] && [ "$tcg_threads" = single ] &&
-      note "  (TCG on one host thread: the kernel's migration of pages the VM's running vCPUs use waits for the other vCPU's turn, so this measures the emulator more than Linux; --tcg-threads multi measures it without that: doc/migration.md)"
+      note "  (TCG on one host thread: there the emulator itself slows the kernel's migration of a VM whose vCPUs run, so this figure measures QEMU more than Linux; --tcg-threads multi measures it without that: doc/migration.md)"
     case ",$bench," in
     *,migration,*)
       if [ "$nodes" -ge 2 ] && [ -z "$lmp" ]; then
