@@ -56,8 +56,9 @@ rate_of() { # pages per CPU-second:ratio to the peer, from the table
 # often (a Williams design), so whatever a run leaves behind for the next
 # one (the slowed build's busy waits, the page cache) falls on all alike.
 # Plain rotation had the reference follow the slowed build in 2 cycles of 3
-# and its copy in 1 of 3, and the unchanged copy read 2-4 % below the
-# reference in most runs of the test (p down to 0.008).
+# and its copy in 1 of 3. (With either order the copy read 1-4 % below the
+# reference in most runs of the test, p down to 0.008: a repeat, below,
+# handles what the order does not.)
 ORDERS="ref same slowed/same slowed ref/slowed ref same/ref slowed same/slowed same ref/same ref slowed"
 order_of() { # CYCLE (1-based): its order of the builds
 	echo "$ORDERS" | cut -d/ -f$(((($1 - 1) % 6) + 1))
