@@ -490,6 +490,29 @@ bool cu_locator_try(suite_ctx_t *c, cu_locator_t *l, const mmc_topology_t *topo,
 
 enum { cu_event_batch = 256 };
 
+mmc_event_t *cu_read_events(suite_ctx_t *c, mmc_host_t *h, uint64_t *cursor, size_t *n) {
+  mmc_event_t *ev = NULL;
+  size_t cap = 0;
+  *n = 0;
+  for (size_t got = 1; got > 0; *n += got) {
+    if (cap - *n < cu_event_batch) {
+      cap = cap ? 2 * cap : 4 * cu_event_batch;
+      mmc_event_t *more = realloc(ev, cap * sizeof *ev);
+      if (!more) {
+        free(ev);
+        sc_broken(c, "out of memory for the host's events");
+      }
+      ev = more;
+    }
+    got = sc_impl(c)->events_read(h, cursor, ev + *n, cu_event_batch);
+  }
+  if (*n == 0) {
+    free(ev);
+    return NULL;
+  }
+  return ev;
+}
+
 uint64_t cu_count_events(suite_ctx_t *c, mmc_host_t *h, uint64_t *cursor, uint32_t type,
                          mmc_vm_id_t vm) {
   mmc_event_t buf[cu_event_batch];

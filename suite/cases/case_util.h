@@ -210,6 +210,9 @@ bool cu_reported_events(suite_ctx_t *c, mmc_host_t *h, uint64_t type_bits, const
 const char *cu_vmstat_name(uint64_t bit);
 const char *cu_hoststat_name(uint64_t bit);
 
+/* Every event from *cursor on, in an array the caller frees (*n of them;
+ * NULL when there are none); broken when memory runs out. */
+mmc_event_t *cu_read_events(suite_ctx_t *c, mmc_host_t *h, uint64_t *cursor, size_t *n);
 /* Read events from *cursor on; count those of `type` (for `vm`, 0 = any). */
 uint64_t cu_count_events(suite_ctx_t *c, mmc_host_t *h, uint64_t *cursor, uint32_t type,
                          mmc_vm_id_t vm);

@@ -222,12 +222,13 @@ static bool cl_wait_steady(cl_run_t *r, uint64_t *last, uint64_t *after) {
 /* Home changes the implementation reported after `end`, on the host's clock
  * (events are stamped with now(), not with the case's CLOCK_MONOTONIC). */
 static long long cl_reported_after(nl_t *s, uint64_t end) {
-  mmc_event_t ev[64];
   uint64_t cursor = 0;
+  size_t nev;
+  mmc_event_t *ev = cu_read_events(s->c, s->h, &cursor, &nev);
   long long n = 0;
-  for (size_t got; (got = s->im->events_read(s->h, &cursor, ev, 64)) > 0;)
-    for (size_t i = 0; i < got; i++)
-      n += ev[i].type == MMC_EV_HOME_CHANGE && ev[i].time_ns > end;
+  for (size_t i = 0; i < nev; i++)
+    n += ev[i].type == MMC_EV_HOME_CHANGE && ev[i].time_ns > end;
+  free(ev);
   return n;
 }
 
