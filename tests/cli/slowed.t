@@ -94,12 +94,10 @@ unchanged() { # OLD-PREFIX NEW-PREFIX: compare the two; 0 when "no change" on FI
 # check fails only when the second, independent comparison flags as well
 # (about 1 in 400 for exchangeable runs; a real difference between the two
 # objects flags both).
-unchanged_verdict=0
 unchanged ref- same-
-first=$?
+unchanged_verdict=$?
 compare_rc=$rc
-if [ $first -ne 0 ]; then
-	unchanged_verdict=1
+if [ $unchanged_verdict -ne 0 ]; then
 	sed -n "s|^\($FIG .*\)|# first comparison flagged: \1|p" "$T/out"
 	echo "# alpha 0.05 allows that 1 time in 20; repeating with $RUNS new runs of each"
 	i=1

@@ -387,8 +387,11 @@ busybox=$(command -v busybox 2>/dev/null || true)
 if [ -z "$busybox" ] || ! is_static "$busybox"; then
   missing="$missing busybox-static"
 fi
-# mkfs.ext4 makes the guest's swap disk (only when the Linux implementation runs).
+# The Linux implementation runs in the guest (its suite or benchmarks): it then gets the
+# swap disk (below), which mkfs.ext4 makes.
+linux_runs=0
 if [ $topology_only = 0 ] && { [ "$linux" = 1 ] || [ "$bench_linux" = 1 ]; }; then
+  linux_runs=1
   command -v mkfs.ext4 >/dev/null 2>&1 || missing="$missing e2fsprogs"
 fi
 # shellcheck disable=SC2086
@@ -407,9 +410,7 @@ swapdisk_modules="virtio_pci virtio_blk crc32c_generic ext4"
 # swapdisk_why: why the guest gets no swap disk (empty: it gets one).
 swapdisk_why=
 mod_list=
-if [ $topology_only = 1 ] || { [ "$linux" = 0 ] && [ "$bench_linux" = 0 ]; }; then
-  swapdisk_why="not needed: the Linux implementation does not run"
-fi
+[ $linux_runs = 1 ] || swapdisk_why="not needed: the Linux implementation does not run"
 
 # kernel_pkg: the versioned package linux-image-amd64 depends on, from the local apt
 # lists (refreshed once if they do not know it and we are root).
@@ -1105,7 +1106,7 @@ fi
 # ---------------------------------------------------------------- swap disk (report)
 # Reported, never judged: without the disk the Linux implementation's swap ids are not
 # shown (its certificate says why), which is no fault of the harness.
-if [ $topology_only = 0 ] && { [ "$linux" = 1 ] || [ "$bench_linux" = 1 ]; }; then
+if [ $linux_runs = 1 ]; then
   sd=$(sed -n 's/^MMCERT-NUMA: swapdisk \(ready\|MISSING\)/\1/p' "$console" | head -n 1)
   written=
   [ -f "$swapdisk" ] && written="; $(du -k "$swapdisk" | cut -f1) KiB of its ${total_mib} MiB image written on the host"
